@@ -1,0 +1,92 @@
+/**
+ * Coded diagnostics. Every user-facing error in lutc is a `Diagnostic` with a code `LUTnnnn` and a
+ * location; stages throw `LutcError` (one or many diagnostics) instead of bare `Error`, so the CLI can
+ * print them in the DESIGN.md §5 format and exit 1. Anything else that escapes is a bug (exit 70).
+ *
+ * Code ranges (one owner per range keeps codes unique without a central list of every message):
+ *   LUT1000-1099  ONNX file decoding, external data          LUT1100-1199  importer: ops, opsets, attrs, shapes
+ *   LUT2000-2099  IR text lexer/parser                        LUT2100-2199  IR verifier
+ *   LUT3000-3099  interpreters (graph and LUT) at run time    LUT4000-4199  passes, lowering, quantizer
+ *   LUT5000-5099  wasm backend  LUT5100-5199  c backend       LUT5200-5299  wgsl backend
+ *   LUT6000-6099  CLI, options, .npy files
+ */
+
+/** Where a diagnostic points: IR text position, an imported graph node, or just a file. */
+export type Location =
+  | { kind: 'text'; file: string; line: number; col: number }
+  | { kind: 'node'; file?: string; node: string; opType: string }
+  | { kind: 'file'; file: string };
+
+export type Severity = 'error' | 'warning' | 'note';
+
+export interface Diagnostic {
+  /** `LUTnnnn`, see the ranges above. */
+  code: string;
+  severity: Severity;
+  message: string;
+  loc?: Location;
+}
+
+/** Thrown by any stage for a diagnosed user error. Carries every diagnostic found, not just the first. */
+export class LutcError extends Error {
+  readonly diagnostics: Diagnostic[];
+  constructor(diagnostics: Diagnostic | Diagnostic[]) {
+    const list = Array.isArray(diagnostics) ? diagnostics : [diagnostics];
+    super(list.map(formatDiagnostic).join('\n'));
+    this.name = 'LutcError';
+    this.diagnostics = list;
+  }
+}
+
+/** Builds an error diagnostic. */
+export function diag(code: string, message: string, loc?: Location): Diagnostic {
+  return { code, severity: 'error', message, loc };
+}
+
+/** Throws a single coded error. Typed `never` so callers can use it in expressions. */
+export function fail(code: string, message: string, loc?: Location): never {
+  throw new LutcError(diag(code, message, loc));
+}
+
+/** Location of a graph node, for diagnostics about imported or lowered graphs. */
+export function nodeLoc(node: { name: string; op: string; loc?: Location }, file?: string): Location {
+  if (node.loc) return file && node.loc.kind === 'node' && !node.loc.file ? { ...node.loc, file } : node.loc;
+  return { kind: 'node', file, node: node.name, opType: node.op };
+}
+
+/**
+ * Formats as DESIGN.md §5 requires:
+ *   `file: node 'name' (OpType): error LUTnnnn: message`   for graph nodes
+ *   `file:line:col: error LUTnnnn: message`                 for IR text
+ */
+export function formatDiagnostic(d: Diagnostic): string {
+  const head = `${d.severity} ${d.code}: ${d.message}`;
+  const loc = d.loc;
+  if (!loc) return head;
+  switch (loc.kind) {
+    case 'text':
+      return `${loc.file}:${loc.line}:${loc.col}: ${head}`;
+    case 'node':
+      return `${loc.file ?? '<graph>'}: node '${loc.node}' (${loc.opType}): ${head}`;
+    case 'file':
+      return `${loc.file}: ${head}`;
+  }
+}
+
+/** Collects diagnostics across a stage, then throws them together (e.g. every unsupported op at once). */
+export class DiagnosticBag {
+  readonly items: Diagnostic[] = [];
+  add(d: Diagnostic): void {
+    this.items.push(d);
+  }
+  error(code: string, message: string, loc?: Location): void {
+    this.items.push(diag(code, message, loc));
+  }
+  get hasErrors(): boolean {
+    return this.items.some((d) => d.severity === 'error');
+  }
+  /** Throws a LutcError when any error was collected. */
+  throwIfErrors(): void {
+    if (this.hasErrors) throw new LutcError(this.items.filter((d) => d.severity === 'error'));
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Options shared by `compile`, `run`, `kernel` and the library API. The CLI parses flags into this
+ * shape; passes and backends read it. Keep it in step with DESIGN.md §5 and `lutc --help`.
+ */
+
+export type Target = 'ref' | 'wasm' | 'wgsl' | 'c';
+export const TARGETS: readonly Target[] = ['ref', 'wasm', 'wgsl', 'c'];
+
+export type BitsOption = 1 | 1.58 | 2 | 3 | 4;
+export const BITS_OPTIONS: readonly BitsOption[] = [1, 1.58, 2, 3, 4];
+
+export interface CompileOptions {
+  target: Target;
+  /** Quantize float linear layers to this many bits (absent: only already-quantized layers become LUT). */
+  bits?: BitsOption;
+  /** Quantization group along K (default 128; clamped to K). */
+  groupSize?: number;
+  /** Symmetric quantization instead of the default asymmetric min/max. */
+  symmetric?: boolean;
+  /** Table precision: int8 tables (fast path, default) or float tables (exact up to summation order). */
+  tables?: 'i8' | 'f32';
+  /** Print the IR after the named pass, or after every pass with 'all'. */
+  printIrAfter?: string;
+  /** Symbolic dimension bindings (`--shape NAME=D0,...` binds input shapes; `--dim SYM=N` binds symbols). */
+  dimBindings?: Record<string, number>;
+  /** Explicit shapes for graph inputs, by input name. */
+  inputShapes?: Record<string, number[]>;
+  /** Called with progress messages for stderr. */
+  progress?(msg: string): void;
+}

@@ -1,0 +1,128 @@
+/**
+ * LUT-mpGEMM geometry: the one place that derives padding, groups, table segments and the packed
+ * bit-plane layout from (N, K, bits, group size, lookup width). The LUT IR ops, the passes, the
+ * interpreter and every backend read these numbers from here; docs/lut-format.md explains them.
+ */
+
+export type Bits = 1 | 2 | 3 | 4;
+/** Bytes looked up by one table-lookup instruction: 16 (SSE/NEON/WASM), 32 (AVX2), 64 (AVX-512). */
+export type VecBytes = 16 | 32 | 64;
+
+export interface LutParams {
+  n: number;
+  k: number;
+  bits: Bits;
+  /** Weight quantization group along K, in activations; >= k means one group per row. */
+  groupSize: number;
+  vecBytes: VecBytes;
+  /** Chunk pairs (8 activations) per K-tile of the packed layout; 0 = the whole K in one tile. */
+  kTileCP?: number;
+}
+
+export interface LutGeometry extends Required<LutParams> {
+  /** Bit-planes stored per row in a vector: 1, 2, 4 (3-bit weights store a zero 4th plane). */
+  planes: number;
+  /** Rows per vector: vecBytes / planes. */
+  rowsPerVec: number;
+  /** N rounded up to rowsPerVec; padded rows have zero weights, scales and zero points. */
+  nPad: number;
+  /** K rounded up to a whole chunk pair (8) and to a whole group; padded activations are zero. */
+  kPad: number;
+  /** Effective group size (a multiple of 8): groupSize, or kPad for one group per row. */
+  group: number;
+  nGroups: number;
+  /** Table-scale segment in activations: int accumulators are flushed to float at every segment end. */
+  segment: number;
+  nSegments: number;
+  /** Chunks of 4 activations over kPad. */
+  nChunks: number;
+  /** Chunk pairs (one packed byte per row and plane) over kPad. */
+  nChunkPairs: number;
+  nRowBlocks: number;
+  /** Size of the packed weights in bytes. */
+  packedBytes: number;
+}
+
+export function roundUp(x: number, m: number): number {
+  return Math.ceil(x / m) * m;
+}
+
+/** Validates and derives the geometry. Throws RangeError on parameters no caller should pass. */
+export function lutGeometry(p: LutParams): LutGeometry {
+  const { n, k, bits, groupSize, vecBytes } = p;
+  if (!(n >= 1 && k >= 1 && Number.isInteger(n) && Number.isInteger(k))) throw new RangeError(`bad shape N=${n} K=${k}`);
+  if (![1, 2, 3, 4].includes(bits)) throw new RangeError(`bits must be 1..4, got ${bits}`);
+  if (![16, 32, 64].includes(vecBytes)) throw new RangeError(`vecBytes must be 16, 32 or 64`);
+  const planes = bits === 3 ? 4 : bits;
+  const rowsPerVec = vecBytes / planes;
+  const nPad = roundUp(n, rowsPerVec);
+  const k8 = roundUp(k, 8);
+  let group: number;
+  if (groupSize >= k) group = k8;
+  else {
+    if (groupSize % 8 !== 0) throw new RangeError(`group size ${groupSize} must be a multiple of 8 (or >= K)`);
+    group = groupSize;
+  }
+  const kPad = roundUp(k8, group);
+  const nGroups = kPad / group;
+  // One int8 table scale per 128 activations when the group allows it: finer scales keep the
+  // int8 table error low for per-row groups, and 128 is a whole number of chunk pairs.
+  const segment = group <= 128 ? group : group % 128 === 0 ? 128 : group;
+  const nChunks = kPad / 4;
+  const nChunkPairs = kPad / 8;
+  const kTileCP = p.kTileCP && p.kTileCP < nChunkPairs ? p.kTileCP : nChunkPairs;
+  const nRowBlocks = nPad / rowsPerVec;
+  return {
+    n, k, bits, groupSize, vecBytes, kTileCP,
+    planes, rowsPerVec, nPad, kPad, group, nGroups, segment, nSegments: kPad / segment,
+    nChunks, nChunkPairs, nRowBlocks, packedBytes: nRowBlocks * nChunkPairs * vecBytes,
+  };
+}
+
+/**
+ * Byte offset of the vector holding row block `rb`, chunk pair `cp` in the packed weights.
+ * Order: K-tile, then row block, then chunk pair within the tile (the last tile may be shorter).
+ */
+export function vectorOffset(g: LutGeometry, rb: number, cp: number): number {
+  const kt = Math.floor(cp / g.kTileCP);
+  const tileStart = kt * g.kTileCP;
+  const cpInTile = Math.min(g.kTileCP, g.nChunkPairs - tileStart);
+  return (tileStart * g.nRowBlocks + rb * cpInTile + (cp - tileStart)) * g.vecBytes;
+}
+
+/**
+ * Packs quantized weights q[n, k] (row-major, values in [0, 2^bits)) into the bit-plane layout:
+ * in each vector, byte j belongs to row `rb*rowsPerVec + floor(j / planes)` and plane `j % planes`;
+ * its low nibble is the plane's 4 bits over chunk 2cp (bit t = weight k = 8cp + t), its high nibble
+ * those over chunk 2cp+1. Padded rows, padded K and 3-bit weights' 4th plane are zero.
+ */
+export function packWeights(g: LutGeometry, q: Uint8Array): Uint8Array {
+  if (q.length !== g.n * g.k) throw new RangeError(`q has ${q.length} elements, want ${g.n * g.k}`);
+  const out = new Uint8Array(g.packedBytes);
+  for (let rb = 0; rb < g.nRowBlocks; rb++) {
+    for (let cp = 0; cp < g.nChunkPairs; cp++) {
+      const base = vectorOffset(g, rb, cp);
+      for (let j = 0; j < g.vecBytes; j++) {
+        const row = rb * g.rowsPerVec + Math.floor(j / g.planes);
+        const plane = j % g.planes;
+        if (row >= g.n || plane >= g.bits) continue;
+        let byte = 0;
+        for (let t = 0; t < 8; t++) {
+          const kk = cp * 8 + t;
+          if (kk >= g.k) break;
+          byte |= ((q[row * g.k + kk]! >> plane) & 1) << t;
+        }
+        out[base + j] = byte;
+      }
+    }
+  }
+  return out;
+}
+
+/** The 4-bit index of plane `plane` of row `row` over chunk `c`, read back from packed weights. */
+export function packedIndex(g: LutGeometry, packed: Uint8Array, row: number, plane: number, c: number): number {
+  const rb = Math.floor(row / g.rowsPerVec);
+  const j = (row % g.rowsPerVec) * g.planes + plane;
+  const byte = packed[vectorOffset(g, rb, c >> 1) + j]!;
+  return c & 1 ? byte >> 4 : byte & 15;
+}

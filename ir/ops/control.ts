@@ -1,0 +1,2 @@
+/** Op definitions: control (to be written). */
+export {};

@@ -1,0 +1,2 @@
+/** Op definitions: elementwise (to be written). */
+export {};

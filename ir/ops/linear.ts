@@ -1,0 +1,2 @@
+/** Op definitions: linear (to be written). */
+export {};

@@ -1,0 +1,2 @@
+/** Op definitions: lut (to be written). */
+export {};

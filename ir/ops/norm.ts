@@ -1,0 +1,2 @@
+/** Op definitions: norm (to be written). */
+export {};

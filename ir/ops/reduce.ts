@@ -1,0 +1,2 @@
+/** Op definitions: reduce (to be written). */
+export {};

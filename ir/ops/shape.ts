@@ -1,0 +1,2 @@
+/** Op definitions: shape (to be written). */
+export {};

@@ -1,0 +1,146 @@
+/**
+ * Tensor helpers shared by the importer, interpreters, passes and backends: allocation per dtype,
+ * element counts, strides, and the float16/bfloat16 rounding that keeps f16/bf16 values stored in
+ * Float32Array exactly representable in their type.
+ */
+import type { DType, Dim, Tensor, TensorData } from './types.js';
+
+export const FLOAT_DTYPES: ReadonlySet<DType> = new Set(['f32', 'f16', 'bf16', 'f64']);
+export const INT_DTYPES: ReadonlySet<DType> = new Set(['i4', 'u4', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64']);
+
+export function isFloat(dt: DType): boolean {
+  return FLOAT_DTYPES.has(dt);
+}
+
+/** Allocates zeroed storage for `n` elements of `dtype` (see the storage table in `ir/types.ts`). */
+export function allocData(dtype: DType, n: number): TensorData {
+  switch (dtype) {
+    case 'f32': case 'f16': case 'bf16': return new Float32Array(n);
+    case 'f64': case 'i64': case 'u64': return new Float64Array(n);
+    case 'i4': case 'i8': return new Int8Array(n);
+    case 'u4': case 'u8': case 'bool': return new Uint8Array(n);
+    case 'i16': return new Int16Array(n);
+    case 'u16': return new Uint16Array(n);
+    case 'i32': return new Int32Array(n);
+    case 'u32': return new Uint32Array(n);
+  }
+}
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides in elements. */
+export function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+export function makeTensor(dtype: DType, shape: number[], data?: TensorData | ArrayLike<number>): Tensor {
+  const n = numel(shape);
+  const out = allocData(dtype, n);
+  if (data) {
+    if (data.length !== n) throw new RangeError(`tensor data has ${data.length} elements, shape [${shape}] needs ${n}`);
+    (out as Float64Array).set(data as ArrayLike<number>);
+    if (dtype === 'f16' || dtype === 'bf16') roundInPlace(dtype, out as Float32Array);
+  }
+  return { dtype, shape: [...shape], data: out };
+}
+
+export function scalar(dtype: DType, v: number): Tensor {
+  return makeTensor(dtype, [], [v]);
+}
+
+/** True when every dim is a known number. */
+export function isStaticShape(shape: readonly Dim[]): shape is number[] {
+  return shape.every((d) => typeof d === 'number');
+}
+
+export function shapeToString(shape: readonly Dim[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+// ---- float16 / bfloat16 ---------------------------------------------------------------------------
+
+const f32buf = new Float32Array(1);
+const u32buf = new Uint32Array(f32buf.buffer);
+
+/** Decodes an IEEE binary16 bit pattern. */
+export function f16BitsToNumber(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Encodes to binary16 with round-to-nearest-even (overflow to infinity, as IEEE). */
+export function numberToF16Bits(v: number): number {
+  if (Number.isNaN(v)) return 0x7e00;
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  let a = Math.abs(v);
+  if (a === Infinity) return sign | 0x7c00;
+  if (a >= 65520) return sign | 0x7c00; // rounds to infinity
+  if (a < 2 ** -24 * 0.5) return sign; // rounds to zero (ties to even: exactly half -> 0)
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  if (2 ** (e + 1) <= a) e++;
+  if (e < -14) {
+    // subnormal: units of 2^-24
+    const m = roundHalfEven(a / 2 ** -24);
+    return sign | m; // m may reach 1024 = smallest normal, which is the right encoding
+  }
+  let m = roundHalfEven((a / 2 ** e - 1) * 1024);
+  if (m === 1024) {
+    m = 0;
+    e++;
+    if (e > 15) return sign | 0x7c00;
+  }
+  a = 0;
+  return sign | ((e + 15) << 10) | m;
+}
+
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+export function bf16BitsToNumber(b: number): number {
+  u32buf[0] = (b & 0xffff) << 16;
+  return f32buf[0]!;
+}
+
+/** Encodes to bfloat16 with round-to-nearest-even. */
+export function numberToBf16Bits(v: number): number {
+  f32buf[0] = v;
+  const x = u32buf[0]!;
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return 0x7fc0;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** Rounds a value to f16/bf16 precision (returns a float32 value). */
+export function roundTo(dtype: 'f16' | 'bf16', v: number): number {
+  return dtype === 'f16' ? f16BitsToNumber(numberToF16Bits(v)) : bf16BitsToNumber(numberToBf16Bits(v));
+}
+
+export function roundInPlace(dtype: 'f16' | 'bf16', a: Float32Array): void {
+  for (let i = 0; i < a.length; i++) a[i] = roundTo(dtype, a[i]!);
+}
+
+/** Byte width of one element as stored in ONNX raw_data / .npy (i4/u4 report 1: callers pack). */
+export function dtypeByteSize(dtype: DType): number {
+  switch (dtype) {
+    case 'f64': case 'i64': case 'u64': return 8;
+    case 'f32': case 'i32': case 'u32': return 4;
+    case 'f16': case 'bf16': case 'i16': case 'u16': return 2;
+    default: return 1;
+  }
+}
