@@ -28,3 +28,21 @@ export interface CompileOptions {
   /** Called with progress messages for stderr. */
   progress?(msg: string): void;
 }
+
+/** One LUT-mpGEMM kernel for `lutc kernel` and the library's kernel-only mode. */
+export interface KernelRequest {
+  n: number;
+  k: number;
+  /** Tokens per call (default 1). */
+  m?: number;
+  bits: 1 | 2 | 3 | 4;
+  /** Weight group along K (default 128, or K when K < 128). */
+  groupSize?: number;
+  tables?: 'i8' | 'f32';
+  /** C only: force an ISA path (default: chosen by the C compiler's predefined macros). */
+  isa?: 'scalar' | 'avx2' | 'avx512' | 'neon';
+  /** WASM only: extra features, e.g. 'relaxed-simd'. */
+  wasmFeatures?: string[];
+  /** Exported symbol prefix (default `lutc`). */
+  name?: string;
+}

@@ -65,6 +65,11 @@ export interface OpDef {
   verify?(ctx: InferCtx): void;
   /** Reference semantics. Inputs are null where an optional operand is omitted. */
   interp(inputs: (Tensor | null)[], ctx: InterpCtx): Tensor[];
+  /**
+   * Folds from input *types* alone when inputs are not constant (Shape of a static-shaped tensor):
+   * returns the result tensors, or undefined when it cannot. Used by shape inference.
+   */
+  foldFromTypes?(ctx: InferCtx): Tensor[] | undefined;
   /** False for ops that must not be constant-folded (none yet besides control flow). */
   foldable?: boolean;
 }
