@@ -1,9 +1,13 @@
 /**
- * The compile pipeline: the ordered list of passes run on an imported graph, and what it reports.
- * (Stub until the LUT passes land: returns the graph unchanged.)
+ * The compile pipeline: the ordered list of passes run on an imported (typed) graph, and what it
+ * reports. Each name is a file in passes/ (registered in passes/registry.ts); docs/passes.md states
+ * every pass's contract.
  */
+import { fail } from './diagnostics.js';
 import type { Graph } from '../ir/types.js';
 import type { CompileOptions } from './options.js';
+import { printGraph } from '../ir/printer.js';
+import { getPass, passContext, type PassContext } from '../passes/registry.js';
 
 /** What lowering decided for one linear layer, for `lutc inspect`. */
 export interface LayerDecision {
@@ -27,7 +31,37 @@ export interface PipelineResult {
   irDumps: { pass: string; text: string }[];
 }
 
+/** The passes, in order. The same list serves every target; passes read the target from the options. */
+export const PIPELINE: readonly string[] = [
+  // linear layers with low-bit (or --bits) weights -> lut.pack + lut.table + lut.matmul; decisions
+  'lower-linear',
+  // one table build per distinct activation tensor and table configuration (Q/K/V, gate/up share)
+  'table-precompute',
+  // each table build right after its activation's producer, outside every consumer's loops
+  'hoist-table-precompute',
+  // RMSNorm/LayerNorm + table build -> lut.norm_table; bias/scale/activation/residual into lut.matmul
+  'fuse-ops',
+  // kernel plan: Vec-LUT or scalar tables by M, M/N/K tiles, loop order (sets the packed K-tile)
+  'tile',
+  // fold lut.pack: bit-plane weights for the target's lookup width, K-tiled as `tile` chose
+  'bitplane-layout',
+];
+
+/** Runs `passes` (names) on `g` in order, collecting IR dumps per `printIrAfter`. */
+export function runPasses(g: Graph, passes: readonly string[], ctx: PassContext, dumps: PipelineResult['irDumps'] = []): PipelineResult['irDumps'] {
+  const sel = ctx.opts.printIrAfter;
+  if (sel && sel !== 'all') getPass(sel); // an unknown name is LUT4001 before any work
+  for (const name of passes) {
+    getPass(name).run(g, ctx);
+    if (sel === 'all' || sel === name) dumps.push({ pass: name, text: printGraph(g) });
+  }
+  return dumps;
+}
+
 /** Runs the pipeline for `opts.target` on `g` (mutated in place and returned). */
-export function runPipeline(g: Graph, _opts: CompileOptions): PipelineResult {
-  return { graph: g, decisions: [], irDumps: [] };
+export function runPipeline(g: Graph, opts: CompileOptions): PipelineResult {
+  if (opts.bits !== undefined && ![1, 1.58, 2, 3, 4].includes(opts.bits)) fail('LUT4031', `--bits must be 1, 1.58, 2, 3 or 4, got ${opts.bits}`);
+  const ctx = passContext(opts);
+  const irDumps = runPasses(g, PIPELINE, ctx);
+  return { graph: g, decisions: ctx.decisions, irDumps };
 }

@@ -1,0 +1,24 @@
+import { legalizeWasmKernel } from './backends/wasm/plan.js';
+import { buildKernelModule } from './backends/wasm/module.js';
+import { packWeights } from './ir/lut/geometry.js';
+import { packScales } from './ir/lut/reference.js';
+import { benchWeights } from './bench/weights.js';
+const [n,k,m,bits,gs,relaxed, tt] = process.argv.slice(2).map(Number);
+const w = benchWeights(n!, k!, bits!, gs!);
+const plan = legalizeWasmKernel({ n: n!, k: k!, m: m!, bits: bits as 2, groupSize: gs!, wasmFeatures: relaxed ? ['relaxed-simd'] : [] }, tt ? { tokenTile: tt } : {});
+const bytes = buildKernelModule(plan);
+const { instance } = await WebAssembly.instantiate(bytes, {});
+const ex = instance.exports as any;
+const mem = new Uint8Array(ex.memory.buffer);
+mem.set(packWeights(plan.geom, w.q), plan.mem.w);
+const ps = packScales(plan.geom, w.scales, w.zeros);
+new Float32Array(ex.memory.buffer, plan.mem.sw, ps.sw.length).set(ps.sw);
+new Float32Array(ex.memory.buffer, plan.mem.swz, ps.swz.length).set(ps.swz);
+const x = new Float32Array(ex.memory.buffer, plan.mem.x, m! * plan.geom.kPad);
+for (let i = 0; i < x.length; i++) x[i] = Math.sin(i);
+const L = plan.mem;
+function med(f: () => void, runs = 50) { for (let i = 0; i < 5; i++) f(); const t: number[] = []; for (let i = 0; i < runs; i++) { const t0 = performance.now(); f(); t.push((performance.now()-t0)*1000); } t.sort((a,b)=>a-b); return t[t.length>>1]!.toFixed(0); }
+const run = med(() => ex.lutc_run(m));
+const tab = med(() => ex.lutc_tables(L.x, L.tab, L.ts, L.xs, m));
+const gemm = med(() => ex.lutc_gemm(L.w, L.sw, L.swz, L.bias, L.tab, L.ts, L.xs, L.y, m));
+console.log(`n=${n} k=${k} m=${m} bits=${bits} G=${gs} relaxed=${relaxed} tt=${plan.tokenTile} mode=${plan.mode}: run ${run} us, tables ${tab}, gemm ${gemm}`);

@@ -1,0 +1,185 @@
+/**
+ * C text of the per-kernel driver: the weight packer (the C twin of geometry.ts packWeights and
+ * reference.ts packScales), the row-block loop with its float epilogue (reference.ts combine's order,
+ * so y is bit-identical to combine() given the same A, tsHalf and xsum), the public entry points and
+ * the test hooks. The packed layout is geometry.ts's with kTileCP = whole K: vector (rb, cp) at byte
+ * (rb * G_NCP + cp) * G_VEC.
+ */
+
+/** Driver C. Uses G_* macros; `PFX_` becomes the kernel prefix. */
+export const C_DRIVER = String.raw`
+size_t PFX_vec_bytes(void) { return G_VEC; }
+size_t PFX_packed_bytes(void) { return (size_t)G_NRB * G_NCP * G_VEC; }
+size_t PFX_scales_len(void) { return (size_t)G_NGROUPS * G_NPAD; }
+int PFX_isa(void) { return LUTC_ISA; }
+
+void PFX_pack(const uint8_t *q, const float *scales, const float *zeros, uint8_t *packed, float *sw, float *swz) {
+  memset(packed, 0, PFX_packed_bytes());
+  for (int rb = 0; rb < G_NRB; rb++)
+    for (int cp = 0; cp < G_NCP; cp++) {
+      uint8_t *v = packed + ((size_t)rb * G_NCP + cp) * G_VEC;
+      for (int j = 0; j < G_VEC; j++) {
+        const int row = rb * G_ROWS + j / G_PLANES, plane = j % G_PLANES;
+        if (row >= G_N || plane >= G_BITS) continue;
+        unsigned byte = 0;
+        for (int t = 0; t < 8 && cp * 8 + t < G_K; t++) byte |= (unsigned)((q[(size_t)row * G_K + cp * 8 + t] >> plane) & 1) << t;
+        v[j] = (uint8_t)byte;
+      }
+    }
+  const float mid = (float)((1 << G_BITS) - 1) / 2.0f;
+  memset(sw, 0, sizeof(float) * PFX_scales_len());
+  memset(swz, 0, sizeof(float) * PFX_scales_len());
+  for (int n = 0; n < G_N; n++)
+    for (int g = 0; g < G_NGROUPS; g++) {
+      const float s = scales[(size_t)n * G_NGROUPS + g];
+      sw[(size_t)g * G_NPAD + n] = s;
+      swz[(size_t)g * G_NPAD + n] = s * (mid - zeros[(size_t)n * G_NGROUPS + g]);
+    }
+}
+
+/* Integer tables of m tokens; xpad: G_KPAD floats of scratch. */
+static void PFX_tables(const float *x, int m, float *xpad, int8_t *tq, float *tsh, float *xs) {
+  for (int t = 0; t < m; t++)
+    PFX_tables1(PFX_padded(x + (size_t)t * G_K, xpad), tq + (size_t)t * G_NCHUNKS * 16, tsh + (size_t)t * G_NSEG, xs + (size_t)t * G_NSEG);
+}
+
+/* One row block for all m tokens, in tiles of G_MT tokens. With A set, writes the raw accumulators
+   A[m][N][G_NSEG] instead of y. */
+static void PFX_rowblock(const uint8_t *packed, const int8_t *tq, const float *tsh, const float *xs, const float *sw,
+                         const float *swz, const float *bias, float *y, int32_t *A, int m, int rb) {
+  const uint8_t *w = packed + (size_t)rb * G_NCP * G_VEC;
+  const size_t ts = (size_t)G_NCHUNKS * 16;
+  for (int t0 = 0; t0 < m; t0 += G_MT) {
+    const int mt = m - t0 < G_MT ? m - t0 : G_MT;
+    float yacc[G_MT * G_ROWS];
+    int32_t a32[G_MT * G_ROWS];
+    memset(yacc, 0, sizeof(float) * (size_t)mt * G_ROWS);
+    for (int s = 0; s < G_NSEG; s++) {
+      memset(a32, 0, sizeof(int32_t) * (size_t)mt * G_ROWS);
+      PFX_core_n(w, tq + (size_t)t0 * ts, ts, a32, s * (G_SEG / 8), (s + 1) * (G_SEG / 8), mt);
+      if (A) {
+        for (int t = 0; t < mt; t++)
+          for (int r = 0; r < G_ROWS && rb * G_ROWS + r < G_N; r++)
+            A[((size_t)(t0 + t) * G_N + rb * G_ROWS + r) * G_NSEG + s] = a32[t * G_ROWS + r];
+        continue;
+      }
+      /* y += (tsHalf * A) * sw + xsum * swz, in combine()'s order (exact while |A| < 2^24). */
+      const size_t go = (size_t)(s / (G_GROUP / G_SEG)) * G_NPAD + (size_t)rb * G_ROWS;
+      const float *swg = sw + go, *swzg = swz + go;
+      for (int t = 0; t < mt; t++) {
+        const float th = tsh[(size_t)(t0 + t) * G_NSEG + s], xv = xs[(size_t)(t0 + t) * G_NSEG + s];
+        float *ya = yacc + t * G_ROWS;
+        const int32_t *aa = a32 + t * G_ROWS;
+        for (int r = 0; r < G_ROWS; r++) ya[r] = ya[r] + ((th * (float)aa[r]) * swg[r] + xv * swzg[r]);
+      }
+    }
+    if (A) continue;
+    for (int t = 0; t < mt; t++)
+      for (int r = 0; r < G_ROWS && rb * G_ROWS + r < G_N; r++) {
+        const int n = rb * G_ROWS + r;
+        y[(size_t)(t0 + t) * G_N + n] = bias ? yacc[t * G_ROWS + r] + bias[n] : yacc[t * G_ROWS + r];
+      }
+  }
+}
+
+/* Float-table row block (scalar): accumulators in reference.ts accumulateF32's order. */
+static void PFX_rowblock_f32(const uint8_t *packed, const float *tf, const float *xs, const float *sw, const float *swz,
+                             const float *bias, float *y, float *A, int m, int rb) {
+  const uint8_t *w = packed + (size_t)rb * G_NCP * G_VEC;
+  for (int t = 0; t < m; t++)
+    for (int r = 0; r < G_ROWS && rb * G_ROWS + r < G_N; r++) {
+      const int n = rb * G_ROWS + r;
+      float v = 0.0f;
+      for (int s = 0; s < G_NSEG; s++) {
+        float acc = 0.0f;
+        for (int c = s * (G_SEG / 4); c < (s + 1) * (G_SEG / 4); c++) {
+          const float *tb = tf + ((size_t)t * G_NCHUNKS + c) * 16;
+          for (int i = 0; i < G_BITS; i++) {
+            const uint8_t b = w[(size_t)(c >> 1) * G_VEC + r * G_PLANES + i];
+            acc = acc + tb[(c & 1) ? b >> 4 : b & 15] * (float)(1 << i);
+          }
+        }
+        if (A) { A[((size_t)t * G_N + n) * G_NSEG + s] = acc; continue; }
+        const size_t gi = (size_t)(s / (G_GROUP / G_SEG)) * G_NPAD + n;
+        v = v + ((0.5f * acc) * sw[gi] + xs[(size_t)t * G_NSEG + s] * swz[gi]);
+      }
+      if (!A) y[(size_t)t * G_N + n] = bias ? v + bias[n] : v;
+    }
+}
+
+size_t PFX_scratch_bytes(int m) {
+  const size_t mm = m > 0 ? (size_t)m : 1;
+  const size_t i8 = mm * G_NCHUNKS * 16 + 2 * mm * G_NSEG * sizeof(float);
+  const size_t f32 = mm * G_NCHUNKS * 16 * sizeof(float) + mm * G_NSEG * sizeof(float);
+  return (i8 > f32 ? i8 : f32) + G_KPAD * sizeof(float) + 64;
+}
+
+int PFX_gemm(const uint8_t *packed, const float *sw, const float *swz, const float *bias, const float *x, float *y, int m,
+             void *scratch, int threads) {
+  if (m <= 0) return m < 0 ? -1 : 0;
+  void *own = NULL;
+  if (!scratch) { own = malloc(PFX_scratch_bytes(m)); if (!own) return -2; scratch = own; }
+  float *xpad = (float *)scratch; /* G_KPAD floats first keeps every later table 4-byte aligned */
+  char *rest = (char *)(xpad + G_KPAD);
+  (void)threads;
+#if G_F32
+  float *tf = (float *)rest, *xs = tf + (size_t)m * G_NCHUNKS * 16;
+  for (int t = 0; t < m; t++) PFX_tables1_f32(PFX_padded(x + (size_t)t * G_K, xpad), tf + (size_t)t * G_NCHUNKS * 16, xs + (size_t)t * G_NSEG);
+#  ifdef _OPENMP
+#    pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
+#  endif
+  for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock_f32(packed, tf, xs, sw, swz, bias, y, NULL, m, rb);
+#else
+  float *tsh = (float *)rest, *xs = tsh + (size_t)m * G_NSEG;
+  int8_t *tq = (int8_t *)(xs + (size_t)m * G_NSEG);
+  PFX_tables(x, m, xpad, tq, tsh, xs);
+#  ifdef _OPENMP
+#    pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
+#  endif
+  for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock(packed, tq, tsh, xs, sw, swz, bias, y, NULL, m, rb);
+#endif
+  free(own);
+  return 0;
+}
+
+/* ---- test hooks: the bit-exact pieces, layouts as in ir/lut/reference.ts ---- */
+void PFX_build_tables(const float *x, int m, int8_t *tq, float *tsh, float *xs) {
+  float *xpad = (float *)malloc(sizeof(float) * G_KPAD);
+  PFX_tables(x, m, xpad, tq, tsh, xs);
+  free(xpad);
+}
+void PFX_accumulate(const uint8_t *packed, const int8_t *tq, int m, int32_t *A) {
+  for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock(packed, tq, NULL, NULL, NULL, NULL, NULL, NULL, A, m, rb);
+}
+void PFX_build_tables_f32(const float *x, int m, float *tf, float *xs) {
+  float *xpad = (float *)malloc(sizeof(float) * G_KPAD);
+  for (int t = 0; t < m; t++) PFX_tables1_f32(PFX_padded(x + (size_t)t * G_K, xpad), tf + (size_t)t * G_NCHUNKS * 16, xs + (size_t)t * G_NSEG);
+  free(xpad);
+}
+void PFX_accumulate_f32(const uint8_t *packed, const float *tf, int m, float *A) {
+  for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock_f32(packed, tf, NULL, NULL, NULL, NULL, NULL, A, m, rb);
+}
+`;
+
+/** Public declarations (kernel.h body); `PFX_` becomes the prefix. */
+export const C_DECLS = String.raw`
+/* Geometry of this build (depends on the ISA the C compiler picked: see PFX_vec_bytes). */
+size_t PFX_vec_bytes(void);
+size_t PFX_packed_bytes(void);
+size_t PFX_scales_len(void);
+int PFX_isa(void);
+size_t PFX_scratch_bytes(int m);
+/* q: [N][K] bytes in [0, 2^bits); scales, zeros: [N][nGroups] floats. Writes packed (PFX_packed_bytes)
+   and sw, swz (PFX_scales_len floats each). */
+void PFX_pack(const uint8_t *q, const float *scales, const float *zeros, uint8_t *packed, float *sw, float *swz);
+/* y[m][N] = x[m][K] . W^T (+ bias[N] if not NULL). scratch: PFX_scratch_bytes(m) bytes or NULL
+   (then malloc'd per call). threads: OpenMP threads when built with -fopenmp, else ignored.
+   Returns 0, or < 0 on bad m / allocation failure. */
+int PFX_gemm(const uint8_t *packed, const float *sw, const float *swz, const float *bias, const float *x, float *y, int m,
+             void *scratch, int threads);
+/* Test hooks: tq [m][nChunks][16], tsh/xs [m][nSeg], A [m][N][nSeg], tf [m][nChunks][16]. */
+void PFX_build_tables(const float *x, int m, int8_t *tq, float *tsh, float *xs);
+void PFX_accumulate(const uint8_t *packed, const int8_t *tq, int m, int32_t *A);
+void PFX_build_tables_f32(const float *x, int m, float *tf, float *xs);
+void PFX_accumulate_f32(const uint8_t *packed, const float *tf, int m, float *A);
+`;

@@ -1,0 +1,134 @@
+/**
+ * Legalize step of the WASM backend: turns a kernel request (shape, bits, group, tables, features)
+ * into a `WasmLutPlan` -- the geometry of ir/lut/geometry.ts plus every WASM-specific choice (lookup
+ * strategy, int16 flush bound, token tile, unroll) and the static memory plan of the kernel-only
+ * module. The renderer (lookup.ts, tables.ts, module.ts) reads only the plan, so a whole-model emitter
+ * can legalize each layer, place its buffers in its own memory plan, and render the same functions.
+ */
+import { fail } from '../../compiler/diagnostics.js';
+import type { KernelRequest } from '../../compiler/options.js';
+import { lutGeometry, roundUp, type Bits, type LutGeometry } from '../../ir/lut/geometry.js';
+
+/**
+ * How lookups are combined over planes and accumulated:
+ * - `bias16`: int8 tables stored biased to u8 (Tq + 128); each swizzle result is read as eight u16
+ *   lanes L = u_even + 256 u_odd and accumulated with wrapping i16 adds, plus a second accumulator of
+ *   L >> 8 (= u_odd). At a flush both byte sums are recovered exactly (see `flushBound`), unbiased, and
+ *   combined with plane weights 2^i into int32. Three ALU ops per lookup vector, SIMD128 only.
+ * - `rdot`: relaxed SIMD: signed tables, `i16x8.relaxed_dot_i8x16_i7x16_s` with plane weights (1, 2)
+ *   combines a plane pair and widens to i16 in one instruction (`pmaddubsw`).
+ * - `f32`: float tables split into 4 byte planes; 4 swizzles + 8 shuffles rebuild 16 looked-up floats.
+ */
+export type LookupMode = 'bias16' | 'rdot' | 'f32';
+
+/** Byte offsets of the kernel-only module's buffers (all 16-byte aligned) and its size in pages. */
+export interface MemoryPlan {
+  w: number;
+  sw: number;
+  swz: number;
+  bias: number;
+  x: number;
+  tab: number;
+  ts: number;
+  xs: number;
+  y: number;
+  acc: number;
+  /** First free byte. */
+  end: number;
+  pages: number;
+}
+
+export interface WasmLutPlan {
+  geom: LutGeometry;
+  tables: 'i8' | 'f32';
+  relaxed: boolean;
+  mode: LookupMode;
+  /** Int8 tables are stored XOR 0x80 (= Tq + 128 as u8) in memory (bias16 mode). */
+  tableBias: boolean;
+  /** Bytes of one chunk's table: 16 (int8) or 64 (4 byte planes of 16 f32 entries). */
+  tableBytes: number;
+  /** Max tokens per call. */
+  mMax: number;
+  /** Tokens sharing one pass over the weights (the rest run one at a time). */
+  tokenTile: number;
+  /** Chunk pairs per inner-loop iteration. */
+  unroll: number;
+  /**
+   * Max chunk pairs between int16 -> int32 flushes. bias16: u16 byte sums of at most 257 lookups
+   * (255 * 257 = 65535) stay exact and their unbiased value |sum| <= 127 * 257 fits i16: 128 chunk
+   * pairs = 256 lookups. rdot: |l0 + 2 l1| <= 381 per lookup, two per chunk pair: 32767 / 762 -> 43.
+   */
+  flushBound: number;
+  /** Per-token strides (bytes) of x, tables, tsHalf/xsum, y, acc; fixed by the geometry. */
+  stride: { x: number; tab: number; seg: number; y: number; acc: number };
+  mem: MemoryPlan;
+}
+
+const WASM_PAGE = 65536;
+
+/** Tuning knobs a caller (or `lutc tune`) may override. */
+export interface PlanOverrides {
+  tokenTile?: number;
+  unroll?: number;
+}
+
+/** Validates a kernel request for the WASM target and derives its plan. Throws LutcError (LUT50xx). */
+export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {}): WasmLutPlan {
+  const { n, k, bits } = req;
+  const m = req.m ?? 1;
+  const int = (v: number) => Number.isInteger(v) && v >= 1;
+  if (!int(n) || !int(k)) fail('LUT5000', `kernel shape must be positive integers, got N=${n} K=${k}`);
+  if (!int(m) || m > 4096) fail('LUT5001', `tokens per call M must be an integer in 1..4096, got ${m}`);
+  if (![1, 2, 3, 4].includes(bits)) fail('LUT5002', `wasm LUT kernels take bits 1..4, got ${bits}`);
+  const gs = req.groupSize ?? (k < 128 ? k : 128);
+  if (!int(gs) || (gs < k && gs % 8 !== 0)) fail('LUT5003', `group size ${gs} must be a multiple of 8 (or >= K=${k})`);
+  const tables = req.tables ?? 'i8';
+  if (tables !== 'i8' && tables !== 'f32') fail('LUT5004', `tables must be 'i8' or 'f32', got '${String(tables)}'`);
+  const feats = req.wasmFeatures ?? [];
+  for (const f of feats) if (f !== 'relaxed-simd' && f !== 'simd128') fail('LUT5005', `unknown wasm feature '${f}' (known: relaxed-simd)`);
+  if (req.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(req.name)) fail('LUT5006', `kernel name '${req.name}' is not an identifier`);
+  const relaxed = feats.includes('relaxed-simd');
+  const geom = lutGeometry({ n, k, bits: bits as Bits, groupSize: gs, vecBytes: 16 });
+
+  const mode: LookupMode = tables === 'f32' ? 'f32' : relaxed && geom.planes >= 2 ? 'rdot' : 'bias16';
+  const flushBound = mode === 'bias16' ? 128 : mode === 'rdot' ? 43 : Infinity;
+  const segCP = geom.segment / 8;
+  const unroll = over.unroll ?? (segCP % 2 === 0 ? 2 : 1);
+  if (segCP % unroll !== 0 || Math.min(segCP, flushBound) % unroll !== 0) fail('LUT5007', `unroll ${unroll} does not divide the segment's ${segCP} chunk pairs`);
+  // Several tokens per weight pass amortize weight loads and index extraction; 4 keeps the i16
+  // accumulators (2 per token) in x64's 16 vector registers. f32 lookups need 4 accumulators per token.
+  const tokenTile = Math.max(1, Math.min(m, over.tokenTile ?? (mode === 'f32' ? 2 : 4)));
+  const tableBytes = tables === 'f32' ? 64 : 16;
+
+  const stride = {
+    x: geom.kPad * 4,
+    tab: geom.nChunks * tableBytes,
+    seg: geom.nSegments * 4,
+    y: geom.nPad * 4,
+    acc: geom.nSegments * geom.nPad * 4,
+  };
+  let at = 0;
+  const take = (bytes: number) => {
+    const o = at;
+    at = roundUp(at + bytes, 64);
+    return o;
+  };
+  const mem: MemoryPlan = {
+    w: take(geom.packedBytes),
+    sw: take(geom.nGroups * geom.nPad * 4),
+    swz: take(geom.nGroups * geom.nPad * 4),
+    bias: take(geom.nPad * 4),
+    x: take(m * stride.x),
+    tab: take(m * stride.tab),
+    ts: take(m * stride.seg),
+    xs: take(m * stride.seg),
+    y: take(m * stride.y),
+    acc: take(m * stride.acc),
+    end: 0,
+    pages: 0,
+  };
+  mem.end = at;
+  mem.pages = Math.max(1, Math.ceil(at / WASM_PAGE));
+  if (mem.pages > 65536) fail('LUT5008', `kernel buffers need ${at} bytes, more than 4 GiB of wasm32 memory`);
+  return { geom, tables, relaxed, mode, tableBias: mode === 'bias16', tableBytes, mMax: m, tokenTile, unroll, flushBound, stride, mem };
+}

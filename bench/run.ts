@@ -1,0 +1,95 @@
+/**
+ * `npm run bench [-- options]`: runs the benchmark suites (C: bench/c.ts; WASM: bench/wasm.ts, loaded
+ * only if present), prints lutc against each peer as ratios and writes bench/results.json (a list of
+ * BenchResult, not committed).
+ *
+ *   --suite c,wasm     suites to run (default: all available)
+ *   --quick            4096x4096 at M=1 and M=32 only, 2 and 4 bits, 1 thread, 20 runs
+ *   --shapes 0,6       indices into BENCH_SHAPES
+ *   --bits 2,4   --threads 1,2   --runs N   --block32   --no-cold   --out FILE
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCBench } from './c.js';
+import { BENCH_SHAPES, type BenchResult } from './schema.js';
+
+interface Args {
+  suites: string[];
+  shapes: [number, number, number][];
+  bits: number[];
+  threads: number[];
+  runs: number;
+  block32: boolean;
+  noCold: boolean;
+  out: string;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`bench: ${msg}\nusage: node dist/bench/run.js [--suite c,wasm] [--quick] [--shapes I,J] [--bits 2,4] [--threads 1,2] [--runs N] [--block32] [--no-cold] [--out FILE]\n`);
+  process.exit(2);
+}
+
+function parse(argv: string[]): Args {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const a: Args = {
+    suites: ['c', 'wasm'], shapes: [...BENCH_SHAPES], bits: [2, 4], threads: [1, 2], runs: 30, block32: false, noCold: false,
+    out: join(here, '..', '..', 'bench', 'results.json'),
+  };
+  const list = (v: string | undefined, what: string) => {
+    if (!v) usage(`${what} needs a value`);
+    const xs = v.split(',').map(Number);
+    if (xs.some((x) => !Number.isInteger(x) || x < 0)) usage(`bad ${what} '${v}'`);
+    return xs;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!;
+    if (f === '--suite') a.suites = (argv[++i] ?? usage('--suite needs a value')).split(',');
+    else if (f === '--quick') { a.shapes = [[4096, 4096, 1], [4096, 4096, 32]]; a.threads = [1]; a.runs = 20; }
+    else if (f === '--shapes') a.shapes = list(argv[++i], '--shapes').map((j) => BENCH_SHAPES[j] ?? usage(`no shape ${j}`)) as [number, number, number][];
+    else if (f === '--bits') a.bits = list(argv[++i], '--bits');
+    else if (f === '--threads') a.threads = list(argv[++i], '--threads');
+    else if (f === '--runs') a.runs = Math.max(20, list(argv[++i], '--runs')[0]!);
+    else if (f === '--block32') a.block32 = true;
+    else if (f === '--no-cold') a.noCold = true;
+    else if (f === '--out') a.out = argv[++i] ?? usage('--out needs a value');
+    else if (f === '--help' || f === '-h') usage('help');
+    else usage(`unknown option ${f}`);
+  }
+  return a;
+}
+
+function table(rows: BenchResult[]): string {
+  const head = ['suite', 'bits', 'n', 'k', 'm', 'thr', 'lutc µs', 'peer', 'peer µs', 'speedup'];
+  const body = rows.map((r) => [r.suite, r.bits, r.n, r.k, r.m, r.threads, r.lutc_us.toFixed(1), r.peer, r.peer_us.toFixed(1), `${(r.peer_us / r.lutc_us).toFixed(2)}x`].map(String));
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (c: string[]) => c.map((s, i) => (i >= 6 || (i >= 1 && i <= 5) ? s.padStart(w[i]!) : s.padEnd(w[i]!))).join('  ');
+  return [line(head), ...body.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const a = parse(process.argv.slice(2));
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const rows: BenchResult[] = [];
+  if (a.suites.includes('c'))
+    rows.push(...(await runCBench({ shapes: a.shapes, bits: a.bits, threads: a.threads, runs: a.runs, block32: a.block32, noCold: a.noCold, log })));
+  if (a.suites.includes('wasm')) {
+    // The WASM engineer's suite; absent until it lands.
+    const path = './wasm.js';
+    try {
+      const mod = (await import(path)) as { runWasmBench?: (o: unknown) => Promise<BenchResult[]> };
+      if (mod.runWasmBench) rows.push(...(await mod.runWasmBench({ shapes: a.shapes, bits: a.bits, threads: a.threads, runs: a.runs, log })));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes('wasm.js')) log('bench: wasm suite not available yet (bench/wasm.ts missing)');
+      else throw e;
+    }
+  }
+  process.stdout.write(`${table(rows)}\n`);
+  writeFileSync(a.out, `${JSON.stringify(rows, null, 1)}\n`);
+  log(`bench: wrote ${rows.length} rows to ${a.out}`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

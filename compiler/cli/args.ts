@@ -1,0 +1,180 @@
+/**
+ * Argument parsing for the CLI: a thin layer over node's util.parseArgs that turns every usage mistake
+ * (unknown flag, missing argument, bad option value) into a coded `UsageError`, which the CLI prints
+ * like any diagnostic and exits 2 for. Option values are validated here, before any work, so that
+ * `--target foo` or `--bits 5` never reaches a stage.
+ *
+ * Codes: LUT6000 unknown command, LUT6001 unknown flag or malformed flags, LUT6002 missing argument,
+ * LUT6003 bad option value, LUT6004 unexpected extra argument.
+ */
+import { parseArgs } from 'node:util';
+import { LutcError, diag } from '../diagnostics.js';
+import { BITS_OPTIONS, TARGETS, type BitsOption, type CompileOptions, type Target } from '../options.js';
+
+/** A usage error: printed with its code, exit status 2. */
+export class UsageError extends LutcError {
+  constructor(code: string, message: string) {
+    super(diag(code, message));
+    this.name = 'UsageError';
+  }
+}
+
+/** Throws a usage error (typed `never` for use in expressions). */
+export function usage(code: string, message: string): never {
+  throw new UsageError(code, message);
+}
+
+type OptSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
+export type OptSpecs = Record<string, OptSpec>;
+
+/** Options every command accepts. */
+const COMMON: OptSpecs = { help: { type: 'boolean', short: 'h' } };
+
+/** Options shared by `compile` and `run` (DESIGN.md §5: "same options as compile"). */
+export const COMPILE_OPTS: OptSpecs = {
+  target: { type: 'string', short: 't' },
+  bits: { type: 'string' },
+  'group-size': { type: 'string' },
+  tables: { type: 'string' },
+  symmetric: { type: 'boolean' },
+  'print-ir-after': { type: 'string' },
+  shape: { type: 'string', multiple: true },
+  dim: { type: 'string', multiple: true },
+};
+
+export interface Parsed {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+/** Parses `argv` against `specs` (plus --help); parseArgs errors become LUT6001. */
+export function parse(command: string, argv: string[], specs: OptSpecs, maxPositionals: number): Parsed {
+  let res: Parsed;
+  try {
+    res = parseArgs({ args: argv, options: { ...COMMON, ...specs }, allowPositionals: true, strict: true }) as Parsed;
+  } catch (e) {
+    // parseArgs messages are good ("Unknown option '--foo'"); strip its trailing advice about '--'.
+    const msg = (e as Error).message.split('. To specify a positional')[0]!.replace(/\.$/, '');
+    usage('LUT6001', `${command}: ${msg} (see 'lutc ${command} --help')`);
+  }
+  if (!res.values.help && res.positionals.length > maxPositionals) {
+    usage('LUT6004', `${command}: unexpected argument '${res.positionals[maxPositionals]}' (see 'lutc ${command} --help')`);
+  }
+  return res;
+}
+
+/** A string option's value, or undefined. */
+export function str(p: Parsed, name: string): string | undefined {
+  const v = p.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function list(p: Parsed, name: string): string[] {
+  const v = p.values[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+}
+
+export function flag(p: Parsed, name: string): boolean {
+  return p.values[name] === true;
+}
+
+export function requireStr(command: string, p: Parsed, name: string): string {
+  const v = str(p, name);
+  if (v === undefined) usage('LUT6002', `${command}: missing required option --${name}`);
+  return v;
+}
+
+export function requirePositional(command: string, p: Parsed, what: string): string {
+  const v = p.positionals[0];
+  if (v === undefined) usage('LUT6002', `${command}: missing argument <${what}> (see 'lutc ${command} --help')`);
+  return v;
+}
+
+/** `--target` restricted to `allowed`. */
+export function parseTarget(command: string, v: string | undefined, allowed: readonly Target[]): Target {
+  if (v === undefined) usage('LUT6002', `${command}: missing required option --target (${allowed.join('|')})`);
+  if (!(allowed as readonly string[]).includes(v)) {
+    const known = (TARGETS as readonly string[]).includes(v);
+    usage('LUT6003', `${command}: ${known ? `target '${v}' is not valid here` : `unknown target '${v}'`}; expected one of ${allowed.join(', ')}`);
+  }
+  return v as Target;
+}
+
+/** `--bits`: one of BITS_OPTIONS (1.58 = ternary). */
+export function parseBits(command: string, v: string): BitsOption {
+  const n = Number(v);
+  if (v.trim() === '' || !(BITS_OPTIONS as readonly number[]).includes(n)) {
+    usage('LUT6003', `${command}: invalid --bits '${v}'; expected one of ${BITS_OPTIONS.join(', ')}`);
+  }
+  return n as BitsOption;
+}
+
+/** A positive integer option (`--group-size`, `--n`, ...). */
+export function parsePosInt(command: string, name: string, v: string, min = 1): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
+    usage('LUT6003', `${command}: invalid --${name} '${v}'; expected an integer >= ${min}`);
+  }
+  return n;
+}
+
+/** Splits `NAME=VALUE` at the LAST '=' (input names may contain '='; file names rarely do). */
+export function splitLastEq(s: string): [string, string] | undefined {
+  const i = s.lastIndexOf('=');
+  return i < 0 ? undefined : [s.slice(0, i), s.slice(i + 1)];
+}
+
+/** `--shape NAME=D0,D1,...` (an empty list `NAME=` is a scalar). */
+export function parseShapes(command: string, items: string[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const item of items) {
+    const kv = splitLastEq(item);
+    if (!kv || kv[0] === '') usage('LUT6003', `${command}: invalid --shape '${item}'; expected NAME=D0,D1,...`);
+    const [name, dims] = kv;
+    const parts = dims.trim() === '' ? [] : dims.split(',');
+    out[name] = parts.map((d) => {
+      if (!/^\s*\d+\s*$/.test(d)) usage('LUT6003', `${command}: invalid --shape '${item}': '${d}' is not a non-negative integer`);
+      return Number(d);
+    });
+  }
+  return out;
+}
+
+/** `--dim SYM=N`: binds a symbolic dimension directly. */
+export function parseDims(command: string, items: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) {
+    const kv = splitLastEq(item);
+    if (!kv || kv[0] === '' || !/^\d+$/.test(kv[1].trim())) usage('LUT6003', `${command}: invalid --dim '${item}'; expected SYMBOL=N`);
+    out[kv[0]] = Number(kv[1]);
+  }
+  return out;
+}
+
+/** The CompileOptions fields shared by compile/run/inspect, validated. */
+export function compileOptions(command: string, p: Parsed, target: Target): CompileOptions {
+  const opts: CompileOptions = { target };
+  const bits = str(p, 'bits');
+  if (bits !== undefined) opts.bits = parseBits(command, bits);
+  const g = str(p, 'group-size');
+  if (g !== undefined) {
+    opts.groupSize = parsePosInt(command, 'group-size', g);
+    if (opts.groupSize % 4 !== 0) usage('LUT6003', `${command}: invalid --group-size '${g}'; it must be a multiple of 4 (the LUT chunk)`);
+  }
+  const tables = str(p, 'tables');
+  if (tables !== undefined) {
+    if (tables !== 'i8' && tables !== 'f32') usage('LUT6003', `${command}: invalid --tables '${tables}'; expected i8 or f32`);
+    opts.tables = tables;
+  }
+  if (flag(p, 'symmetric')) opts.symmetric = true;
+  const pia = str(p, 'print-ir-after');
+  if (pia !== undefined) {
+    if (pia.trim() === '') usage('LUT6003', `${command}: --print-ir-after needs a pass name or 'all'`);
+    opts.printIrAfter = pia;
+  }
+  const shapes = parseShapes(command, list(p, 'shape'));
+  if (Object.keys(shapes).length) opts.inputShapes = shapes;
+  const dims = parseDims(command, list(p, 'dim'));
+  if (Object.keys(dims).length) opts.dimBindings = dims;
+  return opts;
+}

@@ -1,0 +1,125 @@
+/**
+ * `lutc inspect`: a summary of a model (ONNX or `.lut` IR): inputs/outputs, op histogram, parameter
+ * count and bytes, and for every linear layer what the pipeline decided (lowered to LUT or not, why,
+ * bits, group size, table bytes). `--json` prints the same facts as one JSON object.
+ */
+import { runPipeline, type LayerDecision } from '../pipeline.js';
+import { dtypeByteSize, numel } from '../../ir/tensor.js';
+import type { Graph } from '../../ir/types.js';
+import { COMPILE_OPTS, compileOptions, flag, parse, parseTarget, requirePositional, str } from './args.js';
+import type { CliIO } from './io.js';
+import { isLutFile, loadModel } from './model.js';
+
+export const INSPECT_HELP = `usage: lutc inspect <model.onnx|file.lut> [options]
+
+Summarizes a model: inputs and outputs, op histogram, parameters, and for each linear layer
+whether the pipeline lowers it to a LUT kernel (and why), with bits, group size and table bytes.
+A .lut file is parsed and verified first.
+
+  --json                  machine-readable output (one JSON object on stdout)
+  -t, --target T          pipeline target whose decisions to show (ref, wasm, c, wgsl; default ref)
+  --bits 1|1.58|2|3|4     show decisions as if compiling with --bits
+  --group-size G          quantization group along K
+  --tables i8|f32         LUT table precision
+  --shape NAME=D0,D1,...  bind an input's shape; repeatable
+  --dim SYM=N             bind a symbolic dimension; repeatable
+  -h, --help              this help
+`;
+
+/** What `inspect --json` prints. */
+export interface InspectReport {
+  file: string;
+  format: 'onnx' | 'lut';
+  opsets?: Record<string, number>;
+  inputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  outputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  nodes: number;
+  ops: Record<string, number>;
+  parameters: { count: number; bytes: number };
+  layers: LayerDecision[];
+}
+
+/** Builds the inspect report for a loaded graph (exported for the library API and tests). */
+export function inspectGraph(file: string, g: Graph, layers: LayerDecision[]): InspectReport {
+  const ops: Record<string, number> = {};
+  let nodes = 0;
+  const walk = (gr: Graph) => {
+    for (const n of gr.nodes) {
+      ops[n.op] = (ops[n.op] ?? 0) + 1;
+      nodes++;
+      for (const a of Object.values(n.attrs)) if (a && typeof a === 'object' && 'nodes' in a) walk(a as Graph);
+    }
+  };
+  walk(g);
+  let count = 0;
+  let bytes = 0;
+  for (const c of g.constants) {
+    const n = numel(c.const?.shape ?? []);
+    count += n;
+    // int4 packs two per byte in files; count what the model stores.
+    bytes += c.type.dtype === 'i4' || c.type.dtype === 'u4' ? Math.ceil(n / 2) : n * dtypeByteSize(c.type.dtype);
+  }
+  const io = (v: Graph['inputs'][number]) => ({ name: v.name, dtype: v.type.dtype, shape: [...v.type.shape] });
+  return {
+    file,
+    format: isLutFile(file) ? 'lut' : 'onnx',
+    opsets: g.meta?.opsets,
+    inputs: g.inputs.map(io),
+    outputs: g.outputs.map(io),
+    nodes,
+    ops: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
+    parameters: { count, bytes },
+    layers,
+  };
+}
+
+/** Implements `lutc inspect`. */
+export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
+  const p = parse('inspect', argv, { ...COMPILE_OPTS, json: { type: 'boolean' } }, 1);
+  if (p.values.help) return io.out(INSPECT_HELP), 0;
+  const file = requirePositional('inspect', p, 'model');
+  const target = str(p, 'target') === undefined ? 'ref' : parseTarget('inspect', str(p, 'target'), ['ref', 'wasm', 'c', 'wgsl']);
+  const opts = compileOptions('inspect', p, target);
+  const g = await loadModel(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  // Summarize the graph as imported; decisions come from running the pipeline on it (which mutates).
+  const before = inspectGraph(file, g, []);
+  const { decisions } = runPipeline(g, opts);
+  const report = { ...before, layers: decisions };
+  if (flag(p, 'json')) io.out(JSON.stringify(report, null, 2));
+  else io.out(renderText(report));
+  return 0;
+}
+
+function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function table(rows: string[][]): string {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => '  ' + r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function renderText(r: InspectReport): string {
+  const lines: string[] = [];
+  const opsets = r.opsets ? ` (${Object.entries(r.opsets).map(([d, v]) => `${d || 'ai.onnx'} ${v}`).join(', ')})` : '';
+  lines.push(`model: ${r.file} [${r.format}]${opsets}`);
+  const vals = (vs: InspectReport['inputs']) => (vs.length ? table(vs.map((v) => [v.name, v.dtype, `[${v.shape.join(', ')}]`])) : '  (none)');
+  lines.push('inputs:', vals(r.inputs), 'outputs:', vals(r.outputs));
+  lines.push(`ops: ${r.nodes} nodes`);
+  if (r.nodes) lines.push(table(Object.entries(r.ops).map(([op, n]) => [op, String(n)])));
+  lines.push(`parameters: ${r.parameters.count.toLocaleString('en-US')} (${fmtBytes(r.parameters.bytes)})`);
+  if (!r.layers.length) {
+    lines.push('linear layers: none reported by the pipeline');
+  } else {
+    const lowered = r.layers.filter((l) => l.lowered).length;
+    lines.push(`linear layers: ${r.layers.length} (${lowered} lowered to LUT)`);
+    const rows = [['node', 'op', 'N', 'K', 'LUT', 'bits', 'group', 'table bytes', 'reason']];
+    for (const l of r.layers) {
+      rows.push([l.node, l.op, String(l.n ?? '-'), String(l.k ?? '-'), l.lowered ? 'yes' : 'no', String(l.bits ?? '-'), String(l.groupSize ?? '-'), l.tableBytes === undefined ? '-' : String(l.tableBytes), l.reason]);
+    }
+    lines.push(table(rows));
+  }
+  return lines.join('\n');
+}

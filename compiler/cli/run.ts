@@ -1,0 +1,219 @@
+/**
+ * `lutc run`: runs a model on .npy inputs (or seeded random ones) with the reference interpreter or a
+ * backend artifact and writes one .npy per graph output plus outputs.json. Everything is computed and
+ * serialized before the first byte is written, and files land through a temporary folder renamed into
+ * place, so an error never leaves partial output in --out.
+ *
+ * Codes: LUT6005 input binding (unknown name, duplicate, too many), LUT6007 input dtype mismatch,
+ * LUT6008 input shape mismatch, LUT6012 output folder problems.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fail, type Location } from '../diagnostics.js';
+import { runPipeline } from '../pipeline.js';
+import { readNpyFile, writeNpy } from '../npy.js';
+import { interpret } from '../../ir/interpret.js';
+import { isFloat, makeTensor } from '../../ir/tensor.js';
+import type { DType, Graph, Tensor } from '../../ir/types.js';
+import { COMPILE_OPTS, compileOptions, list, parse, parsePosInt, parseTarget, requirePositional, splitLastEq, str, usage } from './args.js';
+import type { CliIO } from './io.js';
+import { bindDims, concreteShape, loadModel, outputFileName, progressReporter, randomTensor, rng } from './model.js';
+import { backendPart, notAvailable, type RunModule } from './stages.js';
+
+export const RUN_HELP = `usage: lutc run <model.onnx|model.lut> --target ref|wasm|c|wgsl [options]
+
+Runs the model and writes its outputs.
+
+  -t, --target T          ref (reference interpreter), wasm, c or wgsl
+  --input NAME=FILE.npy   an input by name (split at the last '='); repeatable
+  --input FILE.npy        an input in graph-input order (after those given by name)
+  --out DIR               write one .npy per graph output (name with characters outside
+                          [A-Za-z0-9._-] replaced by '_') and DIR/outputs.json:
+                          [{name, file, shape, dtype}] in graph-output order
+                          (without --out, outputs are summarized on stdout)
+  --seed N                seed for inputs not given (default 0): floats uniform in [-1, 1),
+                          integers in [0, 4), bools 0/1
+  --shape NAME=D0,D1,...  shape of input NAME (binds its symbolic dims); repeatable
+  --dim SYM=N             bind symbolic dimension SYM; repeatable
+  --bits 1|1.58|2|3|4     quantize float linear layers to this many bits (LUT lowering)
+  --group-size G          quantization group along K (default 128)
+  --tables i8|f32         LUT table precision (default i8)
+  --symmetric             symmetric weight quantization
+  --print-ir-after P|all  print the IR after pass P (or every pass) on stdout
+  -h, --help              this help
+
+Symbolic dims are bound by the shapes of the given .npy inputs; unbound ones default to 1 (noted
+on stderr). Exit status: 0 ok, 1 diagnosed error (nothing written), 2 usage error.
+`;
+
+/** Implements `lutc run`. */
+export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
+  const p = parse('run', argv, { ...COMPILE_OPTS, input: { type: 'string', short: 'i', multiple: true }, out: { type: 'string', short: 'o' }, seed: { type: 'string' } }, 1);
+  if (p.values.help) return io.out(RUN_HELP), 0;
+  const model = requirePositional('run', p, 'model');
+  const target = parseTarget('run', str(p, 'target'), ['ref', 'wasm', 'c', 'wgsl']);
+  const opts = compileOptions('run', p, target);
+  const seedArg = str(p, 'seed');
+  const seed = seedArg === undefined ? 0 : parsePosInt('run', 'seed', seedArg, 0);
+  const outDir = str(p, 'out');
+  const inputArgs = list(p, 'input').map((s) => {
+    // A bare path may itself contain '=' only if it exists as given; NAME=FILE otherwise.
+    const kv = splitLastEq(s);
+    if (kv && kv[0] !== '' && !fs.existsSync(s)) return { name: kv[0], file: kv[1] };
+    return { name: undefined, file: s };
+  });
+  for (const a of inputArgs) if (a.file === '') usage('LUT6003', `run: --input '${a.name}=' names no file`);
+  if (outDir !== undefined && fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) {
+    fail('LUT6012', `--out '${outDir}' exists and is not a directory`);
+  }
+  opts.progress = (m) => io.err(m);
+  // Fail fast, before reading or importing anything, when the target cannot run in this build.
+  const runner = target === 'ref' ? undefined : await backendPart<RunModule>(target, 'run', 'runArtifact');
+  if (target !== 'ref' && !runner) notAvailable(target, `no runArtifact in backends/${target}/run.ts`);
+
+  // Read every input first: a bad .npy fails before any model work.
+  const given = inputArgs.map((a) => ({ ...a, tensor: readNpyFile(a.file) }));
+  let g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  const modelLoc: Location = { kind: 'file', file: model };
+
+  // Bind by name, then positionally in graph-input order over the inputs not named.
+  const byName = new Map<string, Tensor>();
+  const names = g.inputs.map((v) => v.name);
+  for (const a of given.filter((x) => x.name !== undefined)) {
+    if (!names.includes(a.name!)) fail('LUT6005', `--input names '${a.name}', which is not a graph input (inputs: ${names.join(', ') || 'none'})`, modelLoc);
+    if (byName.has(a.name!)) fail('LUT6005', `input '${a.name}' is given twice`, modelLoc);
+    byName.set(a.name!, a.tensor);
+  }
+  const free = names.filter((n) => !byName.has(n));
+  const positional = given.filter((x) => x.name === undefined);
+  if (positional.length > free.length) {
+    fail('LUT6005', `${positional.length} positional --input files but only ${free.length} graph inputs left to fill (${free.join(', ') || 'none'})`, modelLoc);
+  }
+  positional.forEach((a, i) => byName.set(free[i]!, a.tensor));
+
+  // Check dtypes (converting losslessly where that is unambiguous) and bind symbolic dims.
+  const bindings: Record<string, number> = { ...(opts.dimBindings ?? {}) };
+  for (const v of g.inputs) {
+    const t = byName.get(v.name);
+    if (!t) continue;
+    const conv = convertInput(t, v.type.dtype, v.name, modelLoc);
+    if (conv !== t) io.err(`note: input '${v.name}': converted ${t.dtype} to ${v.type.dtype}`);
+    byName.set(v.name, conv);
+    const err = bindDims(v.type.shape, t.shape, bindings);
+    if (err) fail('LUT6008', `input '${v.name}' has ${err}`, modelLoc);
+    const want = opts.inputShapes?.[v.name];
+    if (want && want.join(',') !== t.shape.join(',')) fail('LUT6008', `input '${v.name}' has shape [${t.shape}], but --shape says [${want}]`, modelLoc);
+  }
+  // Seed the rest.
+  const next = rng(seed);
+  const notes: string[] = [];
+  for (const v of g.inputs) {
+    if (byName.has(v.name)) continue;
+    const shape = opts.inputShapes?.[v.name] ?? concreteShape(v, bindings, notes);
+    byName.set(v.name, randomTensor(v.type.dtype, shape, next));
+    notes.push(`input '${v.name}' not given: using seeded random ${v.type.dtype} [${shape.join(', ')}] (seed ${seed})`);
+  }
+  for (const n of notes) io.err(`note: ${n}`);
+
+  // Inputs with symbolic dims: re-import with every input's concrete shape so shape inference and
+  // the pipeline see static shapes.
+  if (g.inputs.some((v) => v.type.shape.some((d) => typeof d === 'string'))) {
+    const inputShapes: Record<string, number[]> = {};
+    for (const v of g.inputs) inputShapes[v.name] = byName.get(v.name)!.shape;
+    g = await loadModel(model, { dimBindings: bindings, inputShapes });
+  }
+  const inputs: Record<string, Tensor> = Object.fromEntries(byName);
+
+  const res = runPipeline(g, opts);
+  for (const d of res.irDumps) io.out(`// ----- IR after ${d.pass} -----\n${d.text}${d.text.endsWith('\n') ? '' : '\n'}`);
+  const outputs = runner
+    ? await runner.runArtifact(res.graph, inputs, opts)
+    : interpret(res.graph, inputs, { onNode: progressReporter((m) => io.err(m)) });
+
+  const files = planOutputs(res.graph, outputs);
+  if (outDir !== undefined) {
+    writeAtomically(outDir, files.map((f) => ({ file: f.file, bytes: writeNpy(f.tensor) })).concat([{ file: 'outputs.json', bytes: new TextEncoder().encode(JSON.stringify(files.map(({ name, file, shape, dtype }) => ({ name, file, shape, dtype })), null, 2) + '\n') }]));
+    for (const f of files) io.out(`${f.name}: ${f.dtype} [${f.shape.join(', ')}] -> ${path.join(outDir, f.file)}`);
+  } else {
+    for (const f of files) io.out(summarize(f.name, f.tensor));
+  }
+  return 0;
+}
+
+interface OutFile {
+  name: string;
+  file: string;
+  shape: number[];
+  dtype: DType;
+  tensor: Tensor;
+}
+
+/** Output file names, made unique when two names sanitize to the same file. */
+function planOutputs(g: Graph, outs: Tensor[]): OutFile[] {
+  const used = new Set<string>(['outputs.json']);
+  return g.outputs.map((v, i) => {
+    let file = outputFileName(v.name);
+    for (let k = 1; used.has(file); k++) file = outputFileName(`${v.name}_${k}`);
+    used.add(file);
+    const t = outs[i]!;
+    return { name: v.name, file, shape: [...t.shape], dtype: t.dtype, tensor: t };
+  });
+}
+
+/**
+ * Writes `files` into `dir` through a sibling temporary folder: a fresh `dir` appears whole by one
+ * rename; an existing one gets each file renamed in (same filesystem, so each rename is atomic).
+ */
+function writeAtomically(dir: string, files: { file: string; bytes: Uint8Array }[]): void {
+  const abs = path.resolve(dir);
+  const parent = path.dirname(abs);
+  try {
+    fs.mkdirSync(parent, { recursive: true });
+    const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.lutc-tmp-`));
+    try {
+      for (const f of files) fs.writeFileSync(path.join(tmp, f.file), f.bytes);
+      if (!fs.existsSync(abs)) {
+        fs.renameSync(tmp, abs);
+        return;
+      }
+      for (const f of files) fs.renameSync(path.join(tmp, f.file), path.join(abs, f.file));
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  } catch (e) {
+    fail('LUT6012', `cannot write outputs to '${dir}': ${(e as Error).message}`);
+  }
+}
+
+/** Converts an input to the model's dtype when that is unambiguous (float->float, int->int in range). */
+function convertInput(t: Tensor, want: DType, name: string, loc: Location): Tensor {
+  if (t.dtype === want) return t;
+  const floats = isFloat(t.dtype) && isFloat(want);
+  const ints = !isFloat(t.dtype) && !isFloat(want) && t.dtype !== 'bool' && want !== 'bool';
+  if (floats) return makeTensor(want, t.shape, t.data);
+  if (ints) {
+    const probe = makeTensor(want, [1]);
+    for (const x of t.data) {
+      (probe.data as Float64Array)[0] = x;
+      if (probe.data[0] !== x) fail('LUT6007', `input '${name}' (${t.dtype}) has value ${x}, which does not fit the model's ${want}`, loc);
+    }
+    return makeTensor(want, t.shape, t.data);
+  }
+  fail('LUT6007', `input '${name}' is ${t.dtype}, the model expects ${want}`, loc);
+}
+
+/** One stdout line per output when no --out is given: dtype, shape, a few values and min/max/mean. */
+function summarize(name: string, t: Tensor): string {
+  const n = t.data.length;
+  const head = Array.from(t.data.subarray(0, 8), (x) => (isFloat(t.dtype) ? Number(x.toPrecision(6)) : x));
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  for (const x of t.data) {
+    if (x < min) min = x;
+    if (x > max) max = x;
+    sum += x;
+  }
+  const stats = n ? `  min ${Number(min.toPrecision(6))} max ${Number(max.toPrecision(6))} mean ${Number((sum / n).toPrecision(6))}` : '';
+  return `${name}: ${t.dtype} [${t.shape.join(', ')}] = [${head.join(', ')}${n > 8 ? ', ...' : ''}]${stats}`;
+}

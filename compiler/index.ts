@@ -1,0 +1,50 @@
+/**
+ * lutc's library API: each stage of the compiler, typed and documented, for programs that drive lutc
+ * without the CLI. The stages compose exactly as the CLI composes them:
+ *
+ *   import { importOnnxFile, runPipeline, interpret, readNpyFile } from 'lutc';
+ *   const g = importOnnxFile('examples/mlp.onnx', { inputShapes: { x: [1, 64] } });
+ *   const { graph, decisions } = runPipeline(g, { target: 'ref', bits: 4 });
+ *   const [y] = interpret(graph, { x: readNpyFile('x.npy') });
+ *
+ * Every user error is thrown as a `LutcError` carrying coded `Diagnostic`s (format them with
+ * `formatDiagnostic`); any other exception is a bug in lutc.
+ */
+
+// Loading the op table is a side effect every stage below depends on.
+import '../ir/ops/index.js';
+
+// ---- diagnostics and options ------------------------------------------------------------------------
+export { LutcError, DiagnosticBag, formatDiagnostic, diag, fail } from './diagnostics.js';
+export type { Diagnostic, Location, Severity } from './diagnostics.js';
+export { TARGETS, BITS_OPTIONS } from './options.js';
+export type { Target, BitsOption, CompileOptions, KernelRequest } from './options.js';
+
+// ---- IR -----------------------------------------------------------------------------------------------
+export type { DType, Dim, Tensor, TensorData, TensorType, Value, Node, Graph, Attrs, AttrValue, ModelMeta } from '../ir/types.js';
+export { makeTensor, numel, scalar, isFloat } from '../ir/tensor.js';
+export { printGraph } from '../ir/printer.js';
+export type { PrintOptions } from '../ir/printer.js';
+export { parseGraph } from '../ir/parser.js';
+export { verifyGraph } from '../ir/verify.js';
+export type { VerifyOptions } from '../ir/verify.js';
+export { allOps, findOp } from '../ir/optable.js';
+export type { OpDef } from '../ir/optable.js';
+
+// ---- stages -------------------------------------------------------------------------------------------
+export { importOnnx, importOnnxFile } from './onnx/index.js';
+export type { ImportOptions } from './onnx/index.js';
+export { OnnxBuilder, OnnxGraphBuilder } from './onnx/builder.js';
+export { runPipeline } from './pipeline.js';
+export type { LayerDecision, PipelineResult } from './pipeline.js';
+export { interpret } from '../ir/interpret.js';
+export type { InterpretOptions } from '../ir/interpret.js';
+export { quantizeOnnx } from './quantize.js';
+export type { QuantizeOnnxOptions } from './quantize.js';
+
+// ---- files and the CLI ----------------------------------------------------------------------------------
+export { readNpy, writeNpy, readNpyFile, writeNpyFile } from './npy.js';
+export { main, captureIO, version } from './cli.js';
+export type { CliIO } from './cli.js';
+export { inspectGraph } from './cli/inspect.js';
+export type { InspectReport } from './cli/inspect.js';

@@ -1,0 +1,157 @@
+/**
+ * Static shape inference and constant folding over a graph. Walks nodes in topological order, asks
+ * each op's shape rule (`infer` in the op table) for its result types, and folds a node away when its
+ * inputs are constants (running the op's `interp`) or its result follows from input types alone
+ * (`foldFromTypes`, e.g. Shape of a static-shaped tensor). That is what collapses the
+ * Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains of PyTorch exports. If nodes recurse into their
+ * branches; an If whose condition is constant is replaced by the taken branch.
+ */
+import { LutcError, fail, nodeLoc } from '../compiler/diagnostics.js';
+import { findOp, opOf, resolveAttrs, type InferCtx, type InterpCtx, type OpDef } from './optable.js';
+import { replaceAllUses, subgraphs, topoSort } from './graph.js';
+import { isStaticShape, numel } from './tensor.js';
+import type { Graph, Node, Tensor, TensorType, Value } from './types.js';
+
+export interface InferOptions {
+  /** Model file, for diagnostics. */
+  file?: string;
+  /** Constant-fold (default true). */
+  fold?: boolean;
+  /** Largest result (elements) folding may create; bigger results stay nodes. Default 2^20. */
+  foldLimit?: number;
+}
+
+/**
+ * Ops folded only when their result is tiny: folding them over weights would erase the quantized
+ * form (DequantizeLinear of int4 weights) or bake a float GEMM into a blob that lower-linear then
+ * cannot see. Shape-sized results (index math) still fold.
+ */
+const WEIGHT_OPS = new Set(['dequantize_linear', 'quantize_linear', 'matmul', 'matmul_nbits', 'gemm', 'conv']);
+const SMALL_FOLD = 4096;
+
+/**
+ * Infers every value's type in `g` (and its If branches) and folds constants, in place.
+ * Shape-rule errors are diagnostics located at the node (the rule's own code, LUT1110 by convention);
+ * a cycle is LUT1105. Folded nodes disappear; their results become entries of `g.constants`.
+ */
+export function inferGraph(g: Graph, opts: InferOptions = {}): void {
+  const st: State = { file: opts.file ?? g.meta?.file, fold: opts.fold !== false, limit: opts.foldLimit ?? 2 ** 20, fresh: 0 };
+  inferBody(g, st);
+}
+
+interface State {
+  file?: string;
+  fold: boolean;
+  limit: number;
+  fresh: number;
+}
+
+function inferBody(g: Graph, st: State): void {
+  topoSort(g, st.file);
+  const subst = new Map<Value, Value>();
+  const kept: Node[] = [];
+  for (const node of g.nodes) {
+    node.inputs = node.inputs.map((v) => (v && subst.get(v)) ?? v);
+    for (const sub of subgraphs(node)) {
+      for (const [from, to] of subst) replaceAllUses(sub, from, to);
+      inferBody(sub, st);
+    }
+    const def = opOf(node, nodeLoc(node, st.file));
+    const ctx = makeCtx(node, def, st);
+    const types = runRule(node, st, () => {
+      def.verify?.(ctx);
+      return def.infer(ctx);
+    });
+    if (types.length < node.outputs.length) {
+      fail('LUT1110', `shape rule of '${def.name}' gave ${types.length} results for ${node.outputs.length} outputs`, nodeLoc(node, st.file));
+    }
+    node.outputs.forEach((v, i) => (v.type = types[i]!));
+    if (def.name === 'if' && inlineConstantIf(g, node, kept, subst)) continue;
+    if (st.fold && tryFold(g, node, def, ctx, st)) continue;
+    kept.push(node);
+  }
+  g.nodes = kept;
+  g.outputs = g.outputs.map((v) => subst.get(v) ?? v);
+}
+
+function makeCtx(node: Node, def: OpDef, st: State): InferCtx {
+  return {
+    node,
+    inputs: node.inputs.map((v) => (v ? v.type : null)),
+    attrs: resolveAttrs(def, node),
+    constInput: (i) => node.inputs[i]?.const,
+    freshDim: (hint) => `${hint ?? 'd'}__${st.fresh++}`,
+    error: (code, message) => fail(code, message, nodeLoc(node, st.file)),
+  };
+}
+
+/** Runs a shape rule or interpreter; non-diagnostic exceptions are bugs and say which node hit them. */
+function runRule<T>(node: Node, st: State, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof LutcError) throw e;
+    if (e instanceof RangeError && /Invalid (typed )?array length|Array buffer allocation/.test(e.message)) {
+      fail('LUT1110', `shapes too large to evaluate: ${e.message}`, nodeLoc(node, st.file));
+    }
+    throw new Error(`internal error in ${node.op} '${node.name}': ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function tryFold(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): boolean {
+  if (def.foldable === false || subgraphs(node).length > 0) return false;
+  let outs: Tensor[] | undefined;
+  const allConst = node.inputs.every((v) => v === null || v.const !== undefined);
+  const cap = WEIGHT_OPS.has(def.name) ? SMALL_FOLD : st.limit;
+  const small = node.outputs.every((v) => isStaticShape(v.type.shape) && numel(v.type.shape) <= cap);
+  if (allConst && small) {
+    const ictx: InterpCtx = {
+      node,
+      attrs: ctx.attrs,
+      runGraph: () => fail('LUT1110', 'cannot fold a node holding a subgraph', nodeLoc(node, st.file)),
+      error: ctx.error,
+    };
+    outs = runRule(node, st, () => def.interp(node.inputs.map((v) => v?.const ?? null), ictx));
+  } else if (def.foldFromTypes) {
+    outs = runRule(node, st, () => def.foldFromTypes!(ctx));
+  }
+  if (!outs || outs.length < node.outputs.length) return false;
+  node.outputs.forEach((v, i) => {
+    const t = outs![i]!;
+    v.const = t;
+    v.producer = null;
+    v.type = { dtype: t.dtype, shape: [...t.shape] };
+    g.constants.push(v);
+  });
+  return true;
+}
+
+/**
+ * Replaces an If with a constant condition by the nodes of the taken branch. Its results keep their
+ * names: uses are redirected to the branch results, and graph outputs get an identity node.
+ */
+function inlineConstantIf(g: Graph, node: Node, kept: Node[], subst: Map<Value, Value>): boolean {
+  const cond = node.inputs[0]?.const;
+  if (!cond || cond.data.length !== 1) return false;
+  const branch = node.attrs[cond.data[0] ? 'then_branch' : 'else_branch'] as Graph | undefined;
+  if (!branch || branch.outputs.length < node.outputs.length) return false;
+  g.constants.push(...branch.constants);
+  kept.push(...branch.nodes);
+  for (const n of branch.nodes) n.loc ??= nodeLoc(n);
+  const outputs = new Set(g.outputs);
+  node.outputs.forEach((v, i) => {
+    const r = branch.outputs[i]!;
+    if (outputs.has(v) && findOp('identity')) {
+      // keep the user-visible output name: v becomes identity(r)
+      const id: Node = { op: 'identity', name: `${node.name}/out${i}`, inputs: [r], outputs: [v], attrs: {}, loc: node.loc };
+      v.producer = id;
+      v.type = r.type as TensorType;
+      if (r.const) {
+        v.const = r.const;
+        v.producer = null;
+        g.constants.push(v);
+      } else kept.push(id);
+    } else subst.set(v, r);
+  });
+  return true;
+}

@@ -1,0 +1,149 @@
+/**
+ * Reading the weights of a linear layer into lutc's quantized form (q [N, K] in [0, 2^b), scales and
+ * zero points [N, nGroups]) from each source lower-linear accepts: MatMulNBits blobs (DESIGN.md §7,
+ * bit-exact), DequantizeLinear of int4/uint4/int8/uint8 constants (per-tensor, per-axis along N, or
+ * blocked along K), float weights on an exact ternary grid, and float weights quantized by `--bits`.
+ * Each reader returns the weights or the reason the layer stays a float op, for `lutc inspect`.
+ */
+import { detectTernary, effectiveGroup, quantizeMatrix, type QuantizedMatrix } from '../../compiler/quantize.js';
+import type { CompileOptions } from '../../compiler/options.js';
+import type { Location } from '../../compiler/diagnostics.js';
+import type { Bits } from './geometry.js';
+import type { Node, Tensor } from '../types.js';
+import { attrOr } from './build.js';
+
+export type WeightResult = { ok: true; qm: QuantizedMatrix; how: string } | { ok: false; reason: string };
+
+const no = (reason: string): WeightResult => ({ ok: false, reason });
+
+/**
+ * The fewest bits (1..4) holding every q of a `container`-bit source, or undefined when some q needs
+ * more than 4. 2-bit sources stay 2-bit; 4- and 8-bit containers narrow (lossless: W = s(q - z) is
+ * unchanged), which is how 1- and 3-bit weights written by `lutc quantize` in 4-bit MatMulNBits or
+ * uint4 DequantizeLinear come back as 1- and 3-bit LUT layers.
+ */
+export function narrowBits(q: Uint8Array, container: number): Bits | undefined {
+  let max = 0;
+  for (let i = 0; i < q.length; i++) if (q[i]! > max) max = q[i]!;
+  if (container <= 2) return max < 4 ? 2 : undefined;
+  for (const b of [1, 2, 3, 4] as const) if (max < 1 << b) return b;
+  return undefined;
+}
+
+/** com.microsoft.MatMulNBits: B [N, kBlocks, blob] LSB-first, scales [N, kBlocks], zero points packed u8 or float. */
+export function weightsFromNBits(node: Node): WeightResult {
+  const K = attrOr(node, 'K', 0), N = attrOr(node, 'N', 0), bits = attrOr(node, 'bits', 4), bs = attrOr(node, 'block_size', 0);
+  const [, B, S, Z, GI] = node.inputs;
+  if (!B?.const || !S?.const || (Z && !Z.const)) return no('weights, scales or zero points are not constants');
+  if (attrOr(node, 'weight_prepacked', 0) !== 0) return no('weight_prepacked != 0: backend-specific prepacked weights');
+  if (GI) {
+    const gi = GI.const;
+    if (!gi || Array.from(gi.data).some((v, k) => v !== Math.floor(k / bs))) return no('act-order g_idx (not the identity grouping k / block_size) is not supported');
+  }
+  const kBlocks = Math.ceil(K / bs), blob = (bs * bits) / 8, mask = (1 << bits) - 1;
+  const zpRow = Math.ceil((kBlocks * bits) / 8);
+  const b = B.const.data, s = S.const.data;
+  if (b.length !== N * kBlocks * blob || s.length !== N * kBlocks) return no('B or scales do not have the size K, N, bits and block_size imply');
+  const q = new Uint8Array(N * K);
+  const scales = new Float32Array(N * kBlocks);
+  const zeros = new Float32Array(N * kBlocks).fill(1 << (bits - 1));
+  for (let n = 0; n < N; n++) {
+    for (let kb = 0; kb < kBlocks; kb++) {
+      scales[n * kBlocks + kb] = s[n * kBlocks + kb]!;
+      const zt = Z?.const;
+      if (zt && zt.dtype === 'u8') zeros[n * kBlocks + kb] = (zt.data[n * zpRow + ((kb * bits) >> 3)]! >> ((kb * bits) & 7)) & mask;
+      else if (zt) zeros[n * kBlocks + kb] = zt.data[n * kBlocks + kb]!;
+    }
+    for (let k = 0; k < K; k++) {
+      const kb = Math.floor(k / bs), i = k % bs;
+      q[n * K + k] = (b[(n * kBlocks + kb) * blob + ((i * bits) >> 3)]! >> ((i * bits) & 7)) & mask;
+    }
+  }
+  const nb = narrowBits(q, bits);
+  if (!nb) return no(`${bits}-bit weights use values above 15: they do not fit 1-4-bit LUT planes`);
+  const groupSize = bs >= K ? K : bs;
+  return { ok: true, qm: { n: N, k: K, bits: nb, groupSize, nGroups: kBlocks, q, scales, zeros }, how: `MatMulNBits bits=${bits} block_size=${bs}${nb !== bits ? ` (values fit ${nb} bits)` : ''}` };
+}
+
+const SIGNED = new Set(['i4', 'i8']);
+const CONTAINER: Partial<Record<string, number>> = { i4: 4, u4: 4, i8: 8, u8: 8 };
+
+/**
+ * DequantizeLinear(x [K, N] const, scale, zero_point) feeding MatMul as its weight. Per-tensor,
+ * per-axis along N (axis 1) and blocked along K (axis 0, block a multiple of 8) map onto lutc groups;
+ * per-K scales and blocks along N do not.
+ */
+export function weightsFromDQ(dq: Node): WeightResult {
+  const [X, S, Z] = dq.inputs;
+  const x = X?.const, s = S?.const, z = Z?.const;
+  if (!x || !s || (Z && !z)) return no('DequantizeLinear inputs are not constants');
+  const container = CONTAINER[x.dtype];
+  if (!container) return no(`DequantizeLinear of ${x.dtype} weights is not supported (int4/uint4/int8/uint8)`);
+  if (x.shape.length !== 2) return no(`DequantizeLinear weight has rank ${x.shape.length}, expected 2`);
+  if (s.dtype !== 'f32') return no(`DequantizeLinear scale is ${s.dtype}; only f32 layers are lowered`);
+  const [K, N] = x.shape as [number, number];
+  const bs = attrOr(dq, 'block_size', 0);
+  const axis = ((attrOr(dq, 'axis', 1) % 2) + 2) % 2;
+  let G: number; // group along K
+  let sIdx: (n: number, g: number) => number;
+  if (s.data.length === 1) {
+    G = K;
+    sIdx = () => 0;
+  } else if (bs === 0) {
+    if (axis !== 1) return no('per-axis scales along K cannot be expressed as groups along K');
+    G = K;
+    sIdx = (n) => n;
+  } else {
+    if (axis !== 0) return no('blocked scales along N cannot be expressed as groups along K');
+    if (bs < K && bs % 8 !== 0) return no(`block size ${bs} is not a multiple of 8`);
+    G = Math.min(bs, K);
+    sIdx = (n, g) => g * N + n;
+  }
+  const nGroups = Math.ceil(K / G);
+  // Signed values shift up by the smallest one present (q - z is unchanged), so int8 weights that
+  // span at most 16 levels still fit LUT planes; unsigned values are kept as they are.
+  let off = 0;
+  if (SIGNED.has(x.dtype)) {
+    off = Infinity;
+    for (let i = 0; i < x.data.length; i++) off = Math.min(off, x.data[i]!);
+    off = -off;
+  }
+  const q = new Uint8Array(N * K);
+  const scales = new Float32Array(N * nGroups);
+  const zeros = new Float32Array(N * nGroups);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < nGroups; g++) {
+      scales[n * nGroups + g] = s.data[sIdx(n, g)]!;
+      zeros[n * nGroups + g] = (z ? z.data[sIdx(n, g)]! : 0) + off;
+    }
+    for (let k = 0; k < K; k++) q[n * K + k] = x.data[k * N + n]! + off;
+  }
+  const nb = narrowBits(q, container);
+  if (!nb) return no(`${x.dtype} weights use more than 16 levels: they do not fit 1-4-bit LUT planes`);
+  const mode = s.data.length === 1 ? 'per-tensor' : bs === 0 ? 'per-axis' : `blocked ${bs}`;
+  return { ok: true, qm: { n: N, k: K, bits: nb, groupSize: G, nGroups, q, scales, zeros }, how: `DequantizeLinear ${x.dtype} ${mode}${nb !== container ? ` (values fit ${nb} bits)` : ''}` };
+}
+
+/**
+ * Float weights `w` [N, K] (rows = output channels): lossless when every group is on an exact ternary
+ * grid (per row, else per `--group-size` group), otherwise quantized only when `--bits` was given.
+ */
+export function weightsFromFloat(w: Float32Array, n: number, k: number, opts: CompileOptions, loc?: Location): WeightResult {
+  for (const G of [k, effectiveGroup(k, opts.groupSize, loc)]) {
+    const t = detectTernary(w, n, k, G);
+    if (t) return { ok: true, qm: t, how: `exact ternary grid (lossless, group ${t.groupSize})` };
+  }
+  if (opts.bits === undefined) return no('float weights not on a 1-4-bit grid: pass --bits to quantize them');
+  const qm = quantizeMatrix(w, n, k, { bits: opts.bits, groupSize: opts.groupSize, symmetric: opts.symmetric }, loc);
+  const kind = opts.bits === 1.58 ? 'ternary absmean' : opts.symmetric ? 'symmetric' : 'asymmetric min/max';
+  return { ok: true, qm, how: `quantized by --bits ${opts.bits} (${kind}, group ${qm.groupSize})` };
+}
+
+/** W [K, N] (MatMul's layout) or [N, K] (Gemm transB) as rows [N, K] of output channels. */
+export function weightRows(t: Tensor, transposed: boolean): { w: Float32Array; n: number; k: number } {
+  const [d0, d1] = t.shape as [number, number];
+  const [k, n] = transposed ? [d1, d0] : [d0, d1];
+  const w = new Float32Array(n * k);
+  for (let r = 0; r < n; r++) for (let kk = 0; kk < k; kk++) w[r * k + kk] = transposed ? t.data[r * k + kk]! : t.data[kk * n + r]!;
+  return { w, n, k };
+}

@@ -1,0 +1,106 @@
+/**
+ * Helpers for the shape, linear and control op definitions: products and unification of possibly
+ * symbolic dims, reading integer-valued constant inputs, and per-dtype float rounding at stores.
+ * Shape functions of these ops take an error callback so the same code serves the static shape rule
+ * (LUT1110 via InferCtx) and the interpreter (LUT305x via InterpCtx) with one meaning.
+ */
+import type { DType, Dim, Tensor } from '../types.js';
+import { roundTo } from '../tensor.js';
+import { normalizeAxis } from './util.js';
+
+/** Reports an error and does not return (`ctx.error` bound to a code). */
+export type ErrFn = (message: string) => never;
+
+/** A fresh symbolic dim (InferCtx.freshDim); at run time every dim is known, so it is never called there. */
+export type FreshFn = () => Dim;
+
+/**
+ * Product of dims: a number when all are known; the one symbol itself when the rest multiply to 1;
+ * otherwise a fresh symbol (the product of symbols is not itself representable as a Dim).
+ */
+export function dimProduct(dims: readonly Dim[], fresh: FreshFn): Dim {
+  let n = 1;
+  const syms: string[] = [];
+  for (const d of dims) {
+    if (typeof d === 'number') n *= d;
+    else syms.push(d);
+  }
+  if (syms.length === 0) return n;
+  if (n === 0) return 0;
+  if (syms.length === 1 && n === 1) return syms[0]!;
+  return fresh();
+}
+
+/**
+ * Two dims that must be equal: the known one wins over a symbol; two different symbols keep the first
+ * (the model asserts they are equal). Returns null when two known sizes differ.
+ */
+export function unifyDim(a: Dim, b: Dim): Dim | null {
+  if (typeof a === 'number' && typeof b === 'number') return a === b ? a : null;
+  if (typeof a === 'number') return a;
+  if (typeof b === 'number') return b;
+  return a;
+}
+
+/** Elements of an integer-valued tensor (i64 stored as float64) as plain numbers. */
+export function intsOf(t: Tensor): number[] {
+  return Array.from(t.data as ArrayLike<number>);
+}
+
+/** Shape as numbers; at run time every dim is known, the cast documents that. */
+export function concrete(shape: readonly Dim[]): number[] {
+  return shape as number[];
+}
+
+/**
+ * The rounding applied when a float result is stored in `dtype`: f32 rounds to single precision,
+ * f16/bf16 to their precision (their storage is a Float32Array, see ir/types.ts), f64 keeps it.
+ */
+export function storeRounder(dtype: DType): (v: number) => number {
+  switch (dtype) {
+    case 'f32': return Math.fround;
+    case 'f16': return (v) => roundTo('f16', v);
+    case 'bf16': return (v) => roundTo('bf16', v);
+    default: return (v) => v;
+  }
+}
+
+/** Copies a tensor (interpreters never alias inputs into outputs, so later in-place edits stay local). */
+export function cloneTensor(t: Tensor, shape: number[] = t.shape): Tensor {
+  return { dtype: t.dtype, shape: [...shape], data: t.data.slice() };
+}
+
+/** Integer range [lo, hi] of an integer dtype (i64/u64: the float64-exact part, see ir/types.ts). */
+export function intRange(dtype: DType): [number, number] {
+  switch (dtype) {
+    case 'i4': return [-8, 7];
+    case 'u4': return [0, 15];
+    case 'i8': return [-128, 127];
+    case 'u8': case 'bool': return [0, 255];
+    case 'i16': return [-32768, 32767];
+    case 'u16': return [0, 65535];
+    case 'i32': return [-(2 ** 31), 2 ** 31 - 1];
+    case 'u32': return [0, 2 ** 32 - 1];
+    case 'i64': return [-(2 ** 63), 2 ** 63];
+    case 'u64': return [0, 2 ** 64];
+    default: return [-Infinity, Infinity];
+  }
+}
+
+/** ONNX TensorProto.DataType codes for the dtypes lutc stores (QuantizeLinear's output_dtype, Cast). */
+export const ONNX_DTYPE_CODES: Readonly<Record<number, DType>> = {
+  1: 'f32', 2: 'u8', 3: 'i8', 4: 'u16', 5: 'i16', 6: 'i32', 7: 'i64', 9: 'bool', 10: 'f16', 11: 'f64',
+  12: 'u32', 13: 'u64', 16: 'bf16', 21: 'u4', 22: 'i4',
+};
+
+/** Normalizes a list of axes against `rank`, rejecting out-of-range and repeated axes. */
+export function normalizeAxes(axes: readonly number[], rank: number, err: ErrFn): number[] {
+  const out = axes.map((a) => {
+    const n = normalizeAxis(a, rank);
+    if (n < 0) err(`axis ${a} is out of range for rank ${rank}`);
+    return n;
+  });
+  if (new Set(out).size !== out.length) err(`axes [${axes.join(', ')}] repeat an axis`);
+  return out;
+}
+

@@ -1,0 +1,136 @@
+/**
+ * Pass `lower-linear`: turns linear layers with constant low-bit weights into LUT ops and records a
+ * LayerDecision for every linear layer (matmul, gemm, matmul_nbits), lowered or not, with the reason.
+ *
+ *   y = matmul(x, W)   ==>   weights, sw, swz = lut.pack(q, scales, zeros)      (constants; folded later)
+ *                            tables, tscale, xsum = lut.table(x)
+ *                            y = lut.matmul(tables, tscale, xsum, weights, sw, swz, bias?, residual?)
+ *
+ * Sources (ir/lut/weights.ts): MatMulNBits (bit-exact, bias kept), DequantizeLinear -> MatMul, float
+ * weights on an exact ternary grid (lossless), other float weights only with `--bits`. Gemm: transA = 0;
+ * alpha scales float weights before quantization (alpha != 1 with already-quantized weights is left
+ * float); beta * C becomes the bias when C has N elements, or the residual when C has y's shape.
+ * Only f32 activations are lowered. The result value keeps the original node's name and uses.
+ */
+import { nodeLoc } from '../compiler/diagnostics.js';
+import type { LayerDecision } from '../compiler/pipeline.js';
+import { GraphBuilder, removeDeadNodes, topoSort } from '../ir/graph.js';
+import { makeTensor, numel } from '../ir/tensor.js';
+import type { Graph, Node, Value } from '../ir/types.js';
+import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
+import { tableBytesPerToken } from '../ir/lut/attrs.js';
+import { weightRows, weightsFromDQ, weightsFromFloat, weightsFromNBits, type WeightResult } from '../ir/lut/weights.js';
+import type { Pass, PassContext } from './registry.js';
+
+const LINEAR_OPS = new Set(['matmul', 'gemm', 'matmul_nbits']);
+
+interface Plan {
+  x: Value;
+  weights: WeightResult;
+  bias?: Value;
+  residual?: Value;
+}
+
+export const lowerLinear: Pass = {
+  name: 'lower-linear',
+  summary: 'lower linear layers with constant low-bit weights to lut.pack + lut.table + lut.matmul',
+  run(g: Graph, ctx: PassContext): void {
+    const b = new GraphBuilder(g);
+    for (const node of [...g.nodes]) {
+      if (!LINEAR_OPS.has(node.op)) continue;
+      const plan = planNode(b, node, ctx);
+      const d: LayerDecision = { node: node.name, op: node.op, lowered: false, reason: '' };
+      if ('reason' in plan) d.reason = plan.reason;
+      else if (!plan.weights.ok) d.reason = plan.weights.reason;
+      else {
+        const qm = plan.weights.qm;
+        emit(b, node, plan, ctx);
+        Object.assign(d, {
+          lowered: true, reason: plan.weights.how, n: qm.n, k: qm.k, bits: qm.bits, groupSize: qm.groupSize,
+          tableBytes: tableBytesPerToken(qm.k, qm.groupSize, ctx.opts.tables ?? 'i8'),
+        });
+      }
+      ctx.decisions.push(d);
+    }
+    removeDeadNodes(g);
+    topoSort(g);
+  },
+};
+
+/** What to lower `node` into, or why not. */
+function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | { reason: string } {
+  const x = node.inputs[0];
+  if (!x || x.type.dtype !== 'f32') return { reason: `activations are ${x?.type.dtype ?? 'missing'}; only f32 layers are lowered` };
+  const loc = nodeLoc(node, ctx.opts.target ? undefined : undefined);
+  if (node.op === 'matmul_nbits') {
+    const w = weightsFromNBits(node);
+    const bias = node.inputs[5] ?? undefined;
+    if (bias && bias.type.dtype !== 'f32') return { reason: 'bias is not f32' };
+    return { x, weights: w, bias };
+  }
+  const W = node.inputs[1];
+  if (!W) return { reason: 'no weight operand' };
+  if (node.op === 'matmul') {
+    if (W.type.shape.length !== 2 || x.type.shape.length < 1) return { reason: 'weight is not a 2-D matrix (batched matmul)' };
+    return { x, weights: weightOf(W, false, 1, ctx, loc) };
+  }
+  // gemm
+  if (attrOr(node, 'transA', 0) !== 0) return { reason: 'gemm with transA = 1 is not lowered' };
+  const alpha = attrOr(node, 'alpha', 1), beta = attrOr(node, 'beta', 1);
+  const weights = weightOf(W, attrOr(node, 'transB', 0) !== 0, alpha, ctx, loc);
+  const C = node.inputs[2] ?? undefined;
+  if (!C || beta === 0) return { x, weights };
+  if (!weights.ok) return { x, weights };
+  const n = weights.qm.n;
+  const outShape = node.outputs[0]!.type.shape;
+  if (C.const && numel(C.const.shape) === n && C.const.shape.length <= 2 && (C.const.shape.length < 2 || C.const.shape[0] === 1)) {
+    const data = Float32Array.from(C.const.data as ArrayLike<number>, (v) => Math.fround(beta * v));
+    return { x, weights, bias: b.constant(`${node.name}.bias`, makeTensor('f32', [n], data)) };
+  }
+  if (beta === 1 && C.type.dtype === 'f32' && C.type.shape.length === outShape.length && C.type.shape.every((d, i) => d === outShape[i])) {
+    return { x, weights, residual: C };
+  }
+  return { reason: 'gemm C is neither a bias of N elements nor a residual of the output shape (with beta = 1)' };
+}
+
+/** Weights of a matmul/gemm operand: DequantizeLinear of a constant, or a float constant. */
+function weightOf(W: Value, transposed: boolean, alpha: number, ctx: PassContext, loc: ReturnType<typeof nodeLoc>): WeightResult {
+  const p = W.producer;
+  if (p?.op === 'dequantize_linear') {
+    if (transposed || alpha !== 1) return { ok: false, reason: 'DequantizeLinear weights with transB or alpha != 1 are not lowered' };
+    return weightsFromDQ(p);
+  }
+  if (!W.const) return { ok: false, reason: 'weight is not a constant' };
+  if (W.const.dtype !== 'f32') return { ok: false, reason: `constant weight of type ${W.const.dtype} is not lowered (f32 only)` };
+  if (W.const.shape.length !== 2) return { ok: false, reason: 'weight is not a 2-D matrix' };
+  const { w, n, k } = weightRows(W.const, transposed);
+  if (alpha !== 1) for (let i = 0; i < w.length; i++) w[i] = Math.fround(alpha * w[i]!);
+  return weightsFromFloat(w, n, k, ctx.opts, loc);
+}
+
+/** Replaces `node` by lut.pack + lut.table + lut.matmul; its result value keeps its name and uses. */
+function emit(b: GraphBuilder, node: Node, plan: Plan, ctx: PassContext): void {
+  if (!plan.weights.ok) return;
+  const qm = plan.weights.qm;
+  const geo = { n: qm.n, k: qm.k, bits: qm.bits, group_size: qm.groupSize, vec_bytes: 16, k_tile: 0 };
+  const tables = ctx.opts.tables ?? 'i8';
+  const q = b.constant(`${node.name}.q`, makeTensor('u8', [qm.n, qm.k], qm.q));
+  const s = b.constant(`${node.name}.scales`, makeTensor('f32', [qm.n, qm.nGroups], qm.scales));
+  const z = b.constant(`${node.name}.zeros`, makeTensor('f32', [qm.n, qm.nGroups], qm.zeros));
+  const pack = addNode(b, 'lut.pack', [q, s, z], { ...geo }, `${node.name}.pack`);
+  const tab = addNode(b, 'lut.table', [plan.x], { k: qm.k, group_size: qm.groupSize, tables }, `${node.name}.table`);
+  const mm = addNode(
+    b, 'lut.matmul',
+    [...tab.outputs, ...pack.outputs, plan.bias ?? null, plan.residual ?? null, null],
+    { ...geo, tables }, `${node.name}.lut`,
+  );
+  trimOptional(mm);
+  takeOverValue(mm, 0, node.outputs[0]!);
+  node.outputs = [];
+  node.inputs = [];
+}
+
+/** Drops trailing omitted optional operands so printed IR stays short. */
+export function trimOptional(n: Node): void {
+  while (n.inputs.length && n.inputs[n.inputs.length - 1] === null) n.inputs.pop();
+}

@@ -1,0 +1,6 @@
+/**
+ * Test-side entry to the ONNX model builder (the library's `compiler/onnx/builder.ts`), so tests import
+ * one helper path whatever the library layout becomes.
+ */
+export * from '../../compiler/onnx/builder.js';
+export { tensorFromProto, dtypeFromOnnx, dtypeToOnnx } from '../../compiler/onnx/tensor.js';
