@@ -17,7 +17,7 @@ new Float32Array(ex.memory.buffer, plan.mem.swz, ps.swz.length).set(ps.swz);
 const x = new Float32Array(ex.memory.buffer, plan.mem.x, m! * plan.geom.kPad);
 for (let i = 0; i < x.length; i++) x[i] = Math.sin(i);
 const L = plan.mem;
-function med(f: () => void, runs = 50) { for (let i = 0; i < 5; i++) f(); const t: number[] = []; for (let i = 0; i < runs; i++) { const t0 = performance.now(); f(); t.push((performance.now()-t0)*1000); } t.sort((a,b)=>a-b); return t[t.length>>1]!.toFixed(0); }
+function med(f: () => void, runs = 50) { const t0 = performance.now(); while (performance.now() - t0 < 400) f(); const t: number[] = []; for (let i = 0; i < runs; i++) { const t0 = performance.now(); f(); t.push((performance.now()-t0)*1000); } t.sort((a,b)=>a-b); return t[t.length>>1]!.toFixed(0); }
 const run = med(() => ex.lutc_run(m));
 const tab = med(() => ex.lutc_tables(L.x, L.tab, L.ts, L.xs, m));
 const gemm = med(() => ex.lutc_gemm(L.w, L.sw, L.swz, L.bias, L.tab, L.ts, L.xs, L.y, m));

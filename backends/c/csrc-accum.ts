@@ -13,9 +13,11 @@
  * maddubs/dpbusd take the plane weights as the unsigned operand and the lookups as the signed one,
  * so the tables need no u8 bias. 3-bit weights (4 stored planes) give plane 3 weight 0.
  *
- * Lookup index trick (AVX-512 VBMI): the 32 table bytes of chunks 2cp, 2cp+1 are broadcast to both
- * halves of a zmm; vpermb reads index bits 0-5, so lo = v & 0x0f and hi = (v >> 4 as u16) | 0x10 (bit 5
- * may be anything: both halves hold the same tables; bits 6-7 are ignored).
+ * Lookup index trick (AVX-512 VBMI): each chunk's 16-entry table is broadcast to all four 16-byte
+ * quarters of a zmm (one vbroadcasti32x4 load); vpermb reads index bits 0-5 and bits 4-5 then only
+ * choose among identical copies, so the raw weight byte is the low-nibble index and (v >> 4 as u16)
+ * the high-nibble one: no masking at all (measured ~2 ALU ops of ~9 per vector saved vs masking
+ * indices into a 32-byte two-chunk table).
  */
 
 /** Core C for all ISAs (selected by LUTC_ISA). Uses G_* macros; `PFX_` becomes the kernel prefix. */
@@ -32,7 +34,6 @@ export const C_ACCUM = String.raw`
 #    define G_FLUSH 10
 #  endif
 LUTC_INLINE void PFX_core(const uint8_t *w, const int8_t *tq, size_t ts, int32_t *a32, int c0, int c1, const int mt) {
-  const __m512i m0f = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
 #if G_PLANES == 2
   const __m512i wpl = _mm512_set1_epi16(0x0201);
 #elif G_PLANES == 4
@@ -48,10 +49,11 @@ LUTC_INLINE void PFX_core(const uint8_t *w, const int8_t *tq, size_t ts, int32_t
     for (int t = 0; t < mt; t++) acc[t] = _mm512_setzero_si512();
     for (int cp = cb; cp < ce; cp++) {
       const __m512i v = _mm512_loadu_si512((const void *)(w + (size_t)cp * 64));
-      const __m512i lo = _mm512_and_si512(v, m0f), hi = _mm512_or_si512(_mm512_srli_epi16(v, 4), m10);
+      const __m512i hi = _mm512_srli_epi16(v, 4);
       for (int t = 0; t < mt; t++) {
-        const __m512i tb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(tq + (size_t)t * ts + (size_t)cp * 32)));
-        const __m512i L = _mm512_permutexvar_epi8(lo, tb), H = _mm512_permutexvar_epi8(hi, tb);
+        const int8_t *tb = tq + (size_t)t * ts + (size_t)cp * 32;
+        const __m512i L = _mm512_permutexvar_epi8(v, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)tb)));
+        const __m512i H = _mm512_permutexvar_epi8(hi, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(tb + 16))));
 #if G_PLANES == 1
         acc[t] = _mm512_add_epi16(acc[t], _mm512_add_epi16(_mm512_srai_epi16(_mm512_slli_epi16(L, 8), 8), _mm512_srai_epi16(_mm512_slli_epi16(H, 8), 8)));
         acc2[t] = _mm512_add_epi16(acc2[t], _mm512_add_epi16(_mm512_srai_epi16(L, 8), _mm512_srai_epi16(H, 8)));

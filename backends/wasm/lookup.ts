@@ -102,7 +102,8 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
       body.push(
         f.set(wv, m.v128.load(16 * u, 16, get(wp))),
         f.set(lo, m.v128.and(get(wv), splat8(m, 15))),
-        f.set(hi, m.i8x16.shr_u(get(wv), m.i32.const(4))),
+        // i16 shift + the same 0x0F mask: V8 lowers i8x16.shr_u to psrlw + a re-materialized mask
+        f.set(hi, m.v128.and(m.i16x8.shr_u(get(wv), m.i32.const(4)), splat8(m, 15))),
       );
       for (let t = 0; t < T; t++) body.push(...step(t, u * 2 * plan.tableBytes));
     }

@@ -15,6 +15,7 @@ import { printGraph } from '../../ir/printer.js';
 import { makeTensor } from '../../ir/tensor.js';
 import { maxAbsDiff, runOrt } from '../helpers/ort.js';
 import { buildMlp, randomInput } from '../helpers/models.js';
+import { main } from '../../compiler/cli.js';
 import { progressReporter } from '../../compiler/cli/model.js';
 import { BAD_MODELS, expectCleanDiagnostics, lutc, root, tmpDir } from './helpers.js';
 
@@ -325,8 +326,19 @@ describe('progress on stderr', () => {
     } finally {
       spy.mockRestore();
     }
-    // first report allowed at t >= 1 s (node 10), then every 0.5 s: nodes 10, 15, 20, ..., 35
-    expect(lines.length).toBe(6);
+    // first report at t = 1.0 s (node 10), then every 0.5 s up to 4.0 s: nodes 10, 15, ..., 40
+    expect(lines.length).toBe(7);
     expect(lines[0]).toBe("[10/40] matmul 'fc0' (1.0 s)");
+  });
+});
+
+describe('internal errors', () => {
+  it('an unexpected exception exits 70 with "internal error" and its stack', async () => {
+    let stderr = '';
+    // A stdout that throws stands in for any bug: main must not let it escape or call it a user error.
+    const code = await main(['--version'], { out: () => { throw new TypeError('boom'); }, err: (s) => void (stderr += s) });
+    expect(code).toBe(70);
+    expect(stderr).toContain('lutc: internal error: TypeError: boom');
+    expect(stderr).toMatch(/\n\s+at /);
   });
 });

@@ -1,0 +1,172 @@
+/**
+ * The whole-model plan every backend renders: static shapes for every value, the kernel steps in
+ * order, and a static memory plan (liveness-based reuse of one activation arena). Backends differ
+ * only in how they render each step; they never re-derive shapes, lifetimes or offsets.
+ *
+ * - Constants live in a separate read-only weight blob (offsets in `weightBytes`).
+ * - Graph inputs and outputs get arena slots like any other value (inputs live from the start, outputs
+ *   to the end), so a run is: copy inputs in, run steps, copy outputs out.
+ * - View ops (reshape, squeeze, unsqueeze, flatten, identity) alias their input's bytes: no step.
+ */
+import { fail, nodeLoc } from '../compiler/diagnostics.js';
+import { dtypeByteSize, isStaticShape, numel } from '../ir/tensor.js';
+import type { DType, Graph, Node, Tensor, Value } from '../ir/types.js';
+
+/** Ops whose result is the same bytes as their first input, reinterpreted. */
+export const VIEW_OPS: ReadonlySet<string> = new Set(['reshape', 'squeeze', 'unsqueeze', 'flatten', 'identity']);
+
+export interface Placement {
+  value: Value;
+  dtype: DType;
+  shape: number[];
+  /** Byte size (elements x element size; bool and i4/u4 one byte per element as stored). */
+  bytes: number;
+  /** Where the bytes are: the activation arena or the constant weight blob. */
+  region: 'arena' | 'weights';
+  /** Byte offset in its region (aligned to `ALIGN`). */
+  offset: number;
+  /** Arena lifetime in node indices of the graph: defined at `from` (-1: inputs), last read at `until`. */
+  from: number;
+  until: number;
+}
+
+export interface PlanStep {
+  node: Node;
+  /** Placements of the node's inputs (null for omitted optional operands). */
+  inputs: (Placement | null)[];
+  outputs: Placement[];
+}
+
+export interface ModelPlan {
+  graph: Graph;
+  steps: PlanStep[];
+  placements: Map<Value, Placement>;
+  inputs: Placement[];
+  outputs: Placement[];
+  /** Peak activation memory: the arena size. */
+  arenaBytes: number;
+  /** Sum of all activation sizes without reuse, to report what the plan saved. */
+  unplannedBytes: number;
+  /** Constant values in the weight blob, in blob order. */
+  constants: Placement[];
+  weightBytes: number;
+}
+
+/** Alignment of every placement: a 64-byte line suits AVX-512 loads, v128 and WGSL storage offsets. */
+export const ALIGN = 64;
+
+const alignUp = (x: number, a = ALIGN) => Math.ceil(x / a) * a;
+
+/** Every shape must be static for a compiled artifact; symbolic dims are bound with --shape. */
+function staticShape(v: Value, file: string | undefined, node?: Node): number[] {
+  if (isStaticShape(v.type.shape)) return v.type.shape;
+  const sym = v.type.shape.find((d) => typeof d === 'string');
+  const msg = `value '${v.name}' has a symbolic dim '${sym}': bind it with --shape INPUT=D0,D1,... to compile`;
+  return fail('LUT5001', msg, node ? nodeLoc(node, file) : file ? { kind: 'file', file } : undefined);
+}
+
+/** Element size in compiled artifacts: f16/bf16 are computed and stored as f32 there. */
+export function kernelByteSize(dtype: DType): number {
+  return dtype === 'f16' || dtype === 'bf16' ? 4 : dtypeByteSize(dtype);
+}
+
+function bytesOf(dtype: DType, shape: number[]): number {
+  return numel(shape) * kernelByteSize(dtype);
+}
+
+/**
+ * Plans `g` (already lowered and typed). Subgraphs (If) are not supported by compiled targets: a
+ * constant-condition If was inlined by the importer, a runtime one is diagnosed.
+ */
+export function planModel(g: Graph): ModelPlan {
+  const file = g.meta?.file;
+  const placements = new Map<Value, Placement>();
+  const constants: Placement[] = [];
+  let weightBytes = 0;
+  for (const c of g.constants) {
+    const shape = staticShape(c, file);
+    const p: Placement = { value: c, dtype: c.type.dtype, shape, bytes: bytesOf(c.type.dtype, shape), region: 'weights', offset: weightBytes, from: -1, until: Infinity };
+    weightBytes = alignUp(weightBytes + p.bytes);
+    placements.set(c, p);
+    constants.push(p);
+  }
+
+  // Root value of each alias chain, and the last step index that reads any value of the chain.
+  const root = new Map<Value, Value>();
+  const rootOf = (v: Value) => root.get(v) ?? v;
+  const lastUse = new Map<Value, number>();
+  const firstDef = new Map<Value, number>();
+  for (const v of g.inputs) firstDef.set(v, -1);
+  g.nodes.forEach((n, i) => {
+    if (n.op === 'if') fail('LUT5002', 'a runtime If is not supported by compiled targets (only by --target ref)', nodeLoc(n, file));
+    for (const v of n.inputs) if (v) lastUse.set(rootOf(v), i);
+    if (VIEW_OPS.has(n.op) && n.inputs[0] && !n.inputs[0].const) root.set(n.outputs[0]!, rootOf(n.inputs[0]));
+    else for (const o of n.outputs) firstDef.set(o, i);
+  });
+  const end = g.nodes.length;
+  for (const v of g.outputs) lastUse.set(rootOf(v), end);
+  for (const v of g.inputs) lastUse.set(v, Math.max(lastUse.get(v) ?? -1, end)); // inputs stay readable
+
+  // Greedy first-fit over offsets, in order of definition; a block is free after its last use.
+  interface Block { offset: number; bytes: number; until: number }
+  const live: Block[] = [];
+  let arenaBytes = 0;
+  let unplannedBytes = 0;
+  const allocate = (bytes: number, at: number, until: number): number => {
+    for (let i = live.length - 1; i >= 0; i--) if (live[i]!.until < at) live.splice(i, 1);
+    live.sort((a, b) => a.offset - b.offset);
+    let off = 0;
+    for (const b of live) {
+      if (off + bytes <= b.offset) break;
+      off = Math.max(off, alignUp(b.offset + b.bytes));
+    }
+    live.push({ offset: off, bytes, until });
+    arenaBytes = Math.max(arenaBytes, alignUp(off + bytes));
+    return off;
+  };
+  const place = (v: Value, at: number, node?: Node): Placement => {
+    const shape = staticShape(v, file, node);
+    const bytes = bytesOf(v.type.dtype, shape);
+    unplannedBytes += alignUp(bytes);
+    const until = lastUse.get(v) ?? at;
+    const offset = allocate(Math.max(bytes, 1), at, until);
+    const p: Placement = { value: v, dtype: v.type.dtype, shape, bytes, region: 'arena', offset, from: at, until };
+    placements.set(v, p);
+    return p;
+  };
+  const inputs = g.inputs.map((v) => place(v, -1));
+  const steps: PlanStep[] = [];
+  g.nodes.forEach((n, i) => {
+    if (root.has(n.outputs[0]!)) {
+      const src = placements.get(rootOf(n.outputs[0]!))!;
+      const shape = staticShape(n.outputs[0]!, file, n);
+      placements.set(n.outputs[0]!, { ...src, value: n.outputs[0]!, shape });
+      return;
+    }
+    const ins = n.inputs.map((v) => (v ? placements.get(v)! : null));
+    const outs = n.outputs.map((o) => place(o, i, n));
+    steps.push({ node: n, inputs: ins, outputs: outs });
+  });
+  const outputs = g.outputs.map((v) => placements.get(v)!);
+  return { graph: g, steps, placements, inputs, outputs, arenaBytes, unplannedBytes, constants, weightBytes };
+}
+
+/** The constant blob: every constant's storage bytes at its planned offset (little-endian, as stored). */
+export function weightBlob(plan: ModelPlan): Uint8Array {
+  const blob = new Uint8Array(plan.weightBytes);
+  for (const c of plan.constants) blob.set(tensorBytes(c.value.const!, c.dtype), c.offset);
+  return blob;
+}
+
+/**
+ * A tensor's bytes as kernels read them: f32/f16/bf16 as f32 (compiled kernels compute in f32),
+ * i64 as little-endian int64, bool/i4/u4 one byte per element, others as their typed array.
+ */
+export function tensorBytes(t: Tensor, dtype: DType = t.dtype): Uint8Array {
+  if (dtype === 'i64' || dtype === 'u64') {
+    const out = new BigInt64Array(t.data.length);
+    for (let i = 0; i < t.data.length; i++) out[i] = BigInt(Math.trunc(Math.min(Math.max(t.data[i]!, -(2 ** 63)), 2 ** 63 - 1024)));
+    return new Uint8Array(out.buffer);
+  }
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
