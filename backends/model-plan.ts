@@ -74,18 +74,25 @@ function bytesOf(dtype: DType, shape: number[]): number {
   return numel(shape) * kernelByteSize(dtype);
 }
 
+/** Per-target storage sizes (additive hook: WGSL stores most elements as 32-bit words). */
+export interface PlanOptions {
+  /** Bytes value `v` occupies in the target's buffers; default: elements x `kernelByteSize`. */
+  byteSize?(v: Value, dtype: DType, shape: number[]): number;
+}
+
 /**
  * Plans `g` (already lowered and typed). Subgraphs (If) are not supported by compiled targets: a
  * constant-condition If was inlined by the importer, a runtime one is diagnosed.
  */
-export function planModel(g: Graph): ModelPlan {
+export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
+  const sizeOf = (v: Value, shape: number[]) => (opts.byteSize ? opts.byteSize(v, v.type.dtype, shape) : bytesOf(v.type.dtype, shape));
   const file = g.meta?.file;
   const placements = new Map<Value, Placement>();
   const constants: Placement[] = [];
   let weightBytes = 0;
   for (const c of g.constants) {
     const shape = staticShape(c, file);
-    const p: Placement = { value: c, dtype: c.type.dtype, shape, bytes: bytesOf(c.type.dtype, shape), region: 'weights', offset: weightBytes, from: -1, until: Infinity };
+    const p: Placement = { value: c, dtype: c.type.dtype, shape, bytes: sizeOf(c, shape), region: 'weights', offset: weightBytes, from: -1, until: Infinity };
     weightBytes = alignUp(weightBytes + p.bytes);
     placements.set(c, p);
     constants.push(p);
@@ -126,7 +133,7 @@ export function planModel(g: Graph): ModelPlan {
   };
   const place = (v: Value, at: number, node?: Node): Placement => {
     const shape = staticShape(v, file, node);
-    const bytes = bytesOf(v.type.dtype, shape);
+    const bytes = sizeOf(v, shape);
     unplannedBytes += alignUp(bytes);
     const until = lastUse.get(v) ?? at;
     const offset = allocate(Math.max(bytes, 1), at, until);

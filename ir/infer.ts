@@ -28,6 +28,8 @@ export interface InferOptions {
  */
 const WEIGHT_OPS = new Set(['dequantize_linear', 'quantize_linear', 'matmul', 'matmul_nbits', 'gemm', 'conv']);
 const SMALL_FOLD = 4096;
+/** Never folded into a matrix, whatever its size: lower-linear reads the quantized form from it. */
+const KEEP_QUANTIZED = new Set(['dequantize_linear']);
 
 /**
  * Infers every value's type in `g` (and its If branches) and folds constants, in place.
@@ -102,7 +104,8 @@ function tryFold(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): bo
   if (def.foldable === false || subgraphs(node).length > 0) return false;
   let outs: Tensor[] | undefined;
   const allConst = node.inputs.every((v) => v === null || v.const !== undefined);
-  const cap = WEIGHT_OPS.has(def.name) ? SMALL_FOLD : st.limit;
+  const keep = KEEP_QUANTIZED.has(def.name) && node.outputs[0]!.type.shape.length >= 2;
+  const cap = keep ? -1 : WEIGHT_OPS.has(def.name) ? SMALL_FOLD : st.limit;
   const small = node.outputs.every((v) => isStaticShape(v.type.shape) && numel(v.type.shape) <= cap);
   if (allConst && small) {
     const ictx: InterpCtx = {

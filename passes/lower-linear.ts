@@ -61,7 +61,7 @@ export const lowerLinear: Pass = {
 function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | { reason: string } {
   const x = node.inputs[0];
   if (!x || x.type.dtype !== 'f32') return { reason: `activations are ${x?.type.dtype ?? 'missing'}; only f32 layers are lowered` };
-  const loc = nodeLoc(node, ctx.opts.target ? undefined : undefined);
+  const loc = nodeLoc(node);
   if (node.op === 'matmul_nbits') {
     const w = weightsFromNBits(node);
     const bias = node.inputs[5] ?? undefined;

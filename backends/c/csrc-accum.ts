@@ -1,8 +1,8 @@
 /**
  * C text of the lookup-accumulate core: for one row block (G_ROWS rows = one packed vector per chunk
- * pair), a range of chunk pairs and a tile of `mt` tokens, adds the integer accumulators
+ * pair), a range of chunk pairs (c0 < c1) and a tile of `mt` tokens, sets the integer accumulators
  *   A[t, r] += Σ_cp Σ_{planes i < bits} 2^i (Tq[t, 2cp, lo_i(r)] + Tq[t, 2cp+1, hi_i(r)])
- * into a32[t * G_ROWS + r]. Each weight vector's indices are computed once and reused by every token
+ * in a32[t * G_ROWS + r] (overwriting: no zeroing needed by the caller). Each weight vector's indices are computed once and reused by every token
  * of the tile (the M > 1 reuse).
  *
  * Overflow bounds (|lookup| <= 127, plane weights 1, 2, 4, 8; a chunk pair adds two lookups per plane):
@@ -72,18 +72,19 @@ LUTC_INLINE void PFX_core(const uint8_t *w, const int8_t *tq, size_t ts, int32_t
       int16_t e[32], o[32];
       _mm512_storeu_si512((void *)e, acc[t]);
       _mm512_storeu_si512((void *)o, acc2[t]);
+      if (cb == c0) memset(a, 0, sizeof(int32_t) * G_ROWS);
       for (int i = 0; i < 32; i++) { a[2 * i] += e[i]; a[2 * i + 1] += o[i]; }
 #elif G_PLANES == 2
       const __m512i w0 = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(acc[t])), w1 = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(acc[t], 1));
-      _mm512_storeu_si512((void *)a, _mm512_add_epi32(_mm512_loadu_si512((const void *)a), w0));
-      _mm512_storeu_si512((void *)(a + 16), _mm512_add_epi32(_mm512_loadu_si512((const void *)(a + 16)), w1));
+      _mm512_storeu_si512((void *)a, cb == c0 ? w0 : _mm512_add_epi32(_mm512_loadu_si512((const void *)a), w0));
+      _mm512_storeu_si512((void *)(a + 16), cb == c0 ? w1 : _mm512_add_epi32(_mm512_loadu_si512((const void *)(a + 16)), w1));
 #else
 #  if defined(__AVX512VNNI__)
       const __m512i w0 = acc[t];
 #  else
       const __m512i w0 = _mm512_madd_epi16(acc[t], _mm512_set1_epi16(1));
 #  endif
-      _mm512_storeu_si512((void *)a, _mm512_add_epi32(_mm512_loadu_si512((const void *)a), w0));
+      _mm512_storeu_si512((void *)a, cb == c0 ? w0 : _mm512_add_epi32(_mm512_loadu_si512((const void *)a), w0));
 #endif
     }
   }
@@ -133,14 +134,15 @@ LUTC_INLINE void PFX_core(const uint8_t *w, const int8_t *tq, size_t ts, int32_t
       int16_t e[16], o[16];
       _mm256_storeu_si256((__m256i *)e, acc[t]);
       _mm256_storeu_si256((__m256i *)o, acc2[t]);
+      if (cb == c0) memset(a, 0, sizeof(int32_t) * G_ROWS);
       for (int i = 0; i < 16; i++) { a[2 * i] += e[i]; a[2 * i + 1] += o[i]; }
 #elif G_PLANES == 2
       const __m256i w0 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[t])), w1 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[t], 1));
-      _mm256_storeu_si256((__m256i *)a, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)a), w0));
-      _mm256_storeu_si256((__m256i *)(a + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(a + 8)), w1));
+      _mm256_storeu_si256((__m256i *)a, cb == c0 ? w0 : _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)a), w0));
+      _mm256_storeu_si256((__m256i *)(a + 8), cb == c0 ? w1 : _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(a + 8)), w1));
 #else
       const __m256i w0 = _mm256_madd_epi16(acc[t], _mm256_set1_epi16(1));
-      _mm256_storeu_si256((__m256i *)a, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)a), w0));
+      _mm256_storeu_si256((__m256i *)a, cb == c0 ? w0 : _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)a), w0));
 #endif
     }
   }
@@ -172,6 +174,7 @@ LUTC_INLINE void PFX_core(const uint8_t *w, const int8_t *tq, size_t ts, int32_t
       acc[t][3] = vmlal_high_s16(acc[t][3], s1, wv);
     }
   }
+  memset(a32, 0, sizeof(int32_t) * (size_t)mt * G_ROWS);
   for (int t = 0; t < mt; t++) {
     int32_t pos[16];
     for (int i = 0; i < 4; i++) vst1q_s32(pos + 4 * i, acc[t][i]);
@@ -182,6 +185,7 @@ LUTC_INLINE void PFX_core(const uint8_t *w, const int8_t *tq, size_t ts, int32_t
 #  define G_MT 4
 /* Portable scalar: the reference's sum, one byte (row, plane) at a time. */
 LUTC_INLINE void PFX_core(const uint8_t *w, const int8_t *tq, size_t ts, int32_t *a32, int c0, int c1, const int mt) {
+  memset(a32, 0, sizeof(int32_t) * (size_t)mt * G_ROWS);
   for (int cp = c0; cp < c1; cp++) {
     const uint8_t *v = w + (size_t)cp * G_VEC;
     for (int t = 0; t < mt; t++) {

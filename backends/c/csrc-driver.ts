@@ -55,7 +55,6 @@ static void PFX_rowblock(const uint8_t *packed, const int8_t *tq, const float *t
     int32_t a32[G_MT * G_ROWS];
     memset(yacc, 0, sizeof(float) * (size_t)mt * G_ROWS);
     for (int s = 0; s < G_NSEG; s++) {
-      memset(a32, 0, sizeof(int32_t) * (size_t)mt * G_ROWS);
       PFX_core_n(w, tq + (size_t)t0 * ts, ts, a32, s * (G_SEG / 8), (s + 1) * (G_SEG / 8), mt);
       if (A) {
         for (int t = 0; t < mt; t++)

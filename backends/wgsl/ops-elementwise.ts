@@ -1,0 +1,184 @@
+/**
+ * WGSL renderers of the elementwise graph ops (ir/ops/elementwise.ts): numpy-broadcasting binary ops
+ * and comparisons, variadic max/min, where, unary math and activations, clip and cast. One invocation
+ * per output element; broadcast operands index through static strides (shader-common.ts). Semantics
+ * follow each op's `interp`: integer division by zero gives 0, max/min propagate NaN, float->int casts
+ * truncate and saturate (NaN -> 0), int->int casts wrap, anything->bool is `!= 0`.
+ */
+import type { DType } from '../../ir/types.js';
+import { intRange } from '../../ir/ops/numeric.js';
+import {
+  accessors, coords, f, grid1, kindOf, lit, main1, operandIndex, sameShape, WGSL_TYPE,
+  type Kernel, type Kind, type StepCtx,
+} from './shader-common.js';
+
+/** Shared WGSL helpers, included by the shaders that use them (unused functions are harmless). */
+export const MATH_LIB = `
+fn erff(x0: f32) -> f32 {
+  // Rational approximation on [-4, 4] (erf is +-1 to f32 precision beyond): a few ulp over the range.
+  let x = clamp(x0, -4.0, 4.0);
+  let x2 = x * x;
+  var p = x2 * -2.72614225801306e-10 + 2.77068142495902e-08;
+  p = x2 * p + -2.10102402082508e-06;
+  p = x2 * p + -5.69250639462346e-05;
+  p = x2 * p + -7.34990630326855e-04;
+  p = x2 * p + -2.95459980854025e-03;
+  p = x2 * p + -1.60960333262415e-02;
+  p = x * p;
+  var q = x2 * -1.45660718464996e-05 + -2.13374055278905e-04;
+  q = x2 * q + -1.68282697438203e-03;
+  q = x2 * q + -7.37332916720468e-03;
+  q = x2 * q + -1.42647390514189e-02;
+  return select(p / q, x0, x0 != x0);
+}
+fn sigm(x: f32) -> f32 {
+  // Both branches avoid exp overflow, as the interpreter's two forms do.
+  let e = exp(-abs(x));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
+fn tanhf(x: f32) -> f32 {
+  // tanh is +-1 to f32 precision beyond |x| = 10; clamping keeps exp inside some drivers' tanh finite.
+  return select(tanh(clamp(x, -10.0, 10.0)), x, x != x);
+}
+fn fmx(a: f32, b: f32) -> f32 { if (a != a || b != b) { return a + b; } return select(b, a, a > b); }
+fn fmn(a: f32, b: f32) -> f32 { if (a != a || b != b) { return a + b; } return select(b, a, a < b); }
+fn powf(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }
+  if (y == 1.0) { return x; }
+  if (y == 2.0) { return x * x; }
+  if (y == 0.5 && x >= 0.0) { return sqrt(x); }
+  if (x > 0.0) { return exp2(y * log2(x)); }
+  if (x == 0.0) { return select(0.0, bitcast<f32>(0x7f800000u), y < 0.0); }
+  if (x != x || floor(y) != y) { return bitcast<f32>(0x7fc00000u); }
+  let r = exp2(y * log2(-x));
+  return select(r, -r, abs(y) % 2.0 == 1.0);
+}
+fn powi(x: i32, y: i32) -> i32 {
+  if (y < 0) { return select(0, select(1, select(1, -1, (y & 1) != 0), x == -1), x == 1 || x == -1); }
+  var r = 1;
+  for (var e = 0; e < y; e++) { r = r * x; }
+  return r;
+}
+`;
+
+type Expr = (a: string, b: string) => string;
+
+/** Binary op expressions per operand kind (null: the op does not take that kind). */
+const BINARY: Record<string, (k: Kind) => Expr | null> = {
+  add: () => (a, b) => `${a} + ${b}`,
+  sub: () => (a, b) => `${a} - ${b}`,
+  mul: () => (a, b) => `${a} * ${b}`,
+  div: (k) => (k === 'f' ? (a, b) => `${a} / ${b}` : (a, b) => `select(${a} / ${b}, ${lit(k, 0)}, ${b} == ${lit(k, 0)})`),
+  max: (k) => (k === 'f' ? (a, b) => `fmx(${a}, ${b})` : (a, b) => `max(${a}, ${b})`),
+  min: (k) => (k === 'f' ? (a, b) => `fmn(${a}, ${b})` : (a, b) => `min(${a}, ${b})`),
+  equal: () => (a, b) => `select(0u, 1u, ${a} == ${b})`,
+  less: () => (a, b) => `select(0u, 1u, ${a} < ${b})`,
+  greater: () => (a, b) => `select(0u, 1u, ${a} > ${b})`,
+  greater_or_equal: () => (a, b) => `select(0u, 1u, ${a} >= ${b})`,
+  less_or_equal: () => (a, b) => `select(0u, 1u, ${a} <= ${b})`,
+  and: () => (a, b) => `select(0u, 1u, ${a} != 0u && ${b} != 0u)`,
+  or: () => (a, b) => `select(0u, 1u, ${a} != 0u || ${b} != 0u)`,
+};
+
+type UExpr = (x: string, c: StepCtx) => string;
+const floatOnly = (e: UExpr) => (k: Kind) => (k === 'f' ? e : null);
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+const UNARY: Record<string, (k: Kind) => UExpr | null> = {
+  sqrt: floatOnly((x) => `sqrt(${x})`),
+  reciprocal: floatOnly((x) => `1.0 / ${x}`),
+  exp: floatOnly((x) => `exp(${x})`),
+  log: floatOnly((x) => `log(${x})`),
+  erf: floatOnly((x) => `erff(${x})`),
+  tanh: floatOnly((x) => `tanhf(${x})`),
+  sigmoid: floatOnly((x) => `sigm(${x})`),
+  softplus: floatOnly((x) => `select(log(1.0 + exp(${x})), ${x} + log(1.0 + exp(-${x})), ${x} > 0.0)`),
+  neg: (k) => (k === 'u' ? null : (x) => `-${x}`),
+  abs: (k) => (k === 'u' ? (x) => x : (x) => `abs(${x})`),
+  relu: (k) => (k === 'u' ? null : (x) => `select(${x}, ${lit(k, 0)}, ${x} < ${lit(k, 0)})`),
+  leaky_relu: floatOnly((x, c) => `select(${x}, ${f(c.attrs.alpha as number)} * ${x}, ${x} < 0.0)`),
+  gelu: floatOnly((x, c) =>
+    c.attrs.approximate === 'tanh'
+      ? `0.5 * ${x} * (1.0 + tanhf(${f(SQRT_2_OVER_PI)} * (${x} + 0.044715 * ${x} * ${x} * ${x})))`
+      : `0.5 * ${x} * (1.0 + erff(${x} * ${f(Math.SQRT1_2)}))`),
+  not: () => (x) => `select(1u, 0u, ${x} != 0u)`,
+};
+
+/** Ops this file renders. */
+export const ELEMENTWISE_OPS = new Set([...Object.keys(BINARY), ...Object.keys(UNARY), 'pow', 'where', 'clip', 'cast']);
+
+function unsupportedKind(c: StepCtx, dt: DType): never {
+  return c.fail('LUT5204', `${c.node.op} on ${dt} is not supported by the WGSL backend`);
+}
+
+/** One elementwise kernel: `expr` is the stored value, operands read as in0(idx0), in1(idx1), ... */
+function elementwise(c: StepCtx, expr: (ops: string[]) => string): Kernel[] {
+  const out = c.outs[0]!;
+  const needCoords = c.ins.some((p) => p && !sameShape(p.shape, out.shape));
+  const cc = needCoords ? coords(out.shape) : { code: '', c: [] };
+  const ops = c.ins.map((p, j) => (p ? `in${j}(${operandIndex(p.shape, out.shape, cc.c)})` : ''));
+  const body = `${cc.code}  out0(i, ${expr(ops)});`;
+  return [{ label: c.node.name, code: main1(out.shape.reduce((a, b) => a * b, 1), body, accessors(c) + MATH_LIB), groups: grid1(out.shape.reduce((a, b) => a * b, 1)) }];
+}
+
+/** Float -> int conversion of `x` to `to`: truncate, saturate to the type's range, NaN -> 0. */
+function floatToInt(x: string, to: DType): string {
+  const k = kindOf(to);
+  const [lo, hi] = to === 'i64' ? [-(2 ** 31), 2 ** 31 - 1] : to === 'u64' ? [0, 2 ** 32 - 1] : intRange(to);
+  const t = `trunc(${x})`;
+  if (hi - lo < 2 ** 24) return `select(${WGSL_TYPE[k]}(clamp(${t}, ${f(lo)}, ${f(hi)})), ${lit(k, 0)}, ${x} != ${x})`;
+  // i32/u32 bounds are not f32 values: clamp below the largest f32 under 2^31 (2^32), then pin the top.
+  const top = k === 'i' ? 2147483520 : 4294967040;
+  return `select(select(${WGSL_TYPE[k]}(clamp(${t}, ${f(lo)}, ${f(top)})), ${lit(k, hi)}, ${t} > ${f(top)}), ${lit(k, 0)}, ${x} != ${x})`;
+}
+
+function castExpr(c: StepCtx, x: string, from: DType, to: DType): string {
+  const [kf, kt] = [kindOf(from), kindOf(to)];
+  if (to === 'bool') return `select(0u, 1u, ${x} != ${lit(kf, 0)})`;
+  if (kt === 'f') return kf === 'f' ? x : `f32(${x})`;
+  if (kf === 'f') return floatToInt(x, to);
+  // int -> int: two's complement reinterpretation; the store wraps to the target width.
+  if ((from === 'u32' || from === 'u64') && (to === 'i64')) c.fail('LUT5205', `cast ${from} -> i64 can exceed the i32 range the WGSL backend holds i64 in`);
+  return kf === kt ? x : `bitcast<${WGSL_TYPE[kt]}>(${x})`;
+}
+
+/** Renders an elementwise op, or undefined when `op` is not one. */
+export function renderElementwise(c: StepCtx): Kernel[] | undefined {
+  const op = c.node.op;
+  const dt0 = c.ins[0]?.dtype ?? 'f32';
+  const k = kindOf(dt0);
+  if (op in BINARY) {
+    const e = BINARY[op]!(k) ?? unsupportedKind(c, dt0);
+    const n = c.ins.length;
+    return elementwise(c, (o) => (n === 1 ? o[0]! : o.slice(1).reduce((acc, b) => e(acc, b), o[0]!)));
+  }
+  if (op in UNARY) {
+    const e = UNARY[op]!(k) ?? unsupportedKind(c, dt0);
+    return elementwise(c, (o) => e(o[0]!, c));
+  }
+  switch (op) {
+    case 'pow': {
+      const ky = kindOf(c.ins[1]!.dtype);
+      if (k === 'f') return elementwise(c, (o) => `powf(${o[0]}, ${ky === 'f' ? o[1] : `f32(${o[1]})`})`);
+      if (ky === 'f') unsupportedKind(c, `${dt0} ^ ${c.ins[1]!.dtype}` as DType);
+      return elementwise(c, (o) => `powi(${o[0]}, ${ky === 'i' ? o[1] : `i32(${o[1]})`})`);
+    }
+    case 'where':
+      return elementwise(c, (o) => `select(${o[2]}, ${o[1]}, ${o[0]} != 0u)`);
+    case 'clip': {
+      const bound = (j: number, d: number) => {
+        const t = c.constOf(j);
+        if (!c.ins[j]) return lit(k, d);
+        return t ? (Number.isFinite(t.data[0]!) || k === 'f' ? lit(k, t.data[0]!) : lit(k, d)) : `in${j}(0u)`;
+      };
+      const [lo, hi] = [bound(1, k === 'f' ? -Infinity : k === 'i' ? -(2 ** 31) : 0), bound(2, k === 'f' ? Infinity : k === 'i' ? 2 ** 31 - 1 : 2 ** 32 - 1)];
+      // min(max(x, lo), hi) as the interpreter: min > max gives max; NaN stays NaN.
+      return elementwise(c, (o) => (k === 'f' ? `select(min(max(${o[0]}, ${lo}), ${hi}), ${o[0]}, ${o[0]} != ${o[0]})` : `min(max(${o[0]}, ${lo}), ${hi})`));
+    }
+    case 'cast': {
+      const to = c.outs[0]!.dtype;
+      return elementwise(c, (o) => castExpr(c, o[0]!, dt0, to));
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,193 @@
+/**
+ * WGSL renderers of reductions (reduce_sum / reduce_mean / reduce_max), softmax / log_softmax and
+ * the norms (layer_norm, simplified_layer_norm, skip_simplified_layer_norm). Reductions: one
+ * invocation per output element. Softmax and norms: one workgroup per row (lane), 64 invocations
+ * striding over it and a tree reduction in workgroup memory, so a decode step's single long row still
+ * spreads over a workgroup. Statistics accumulate in f32 (the interpreter uses f64: tolerance, not
+ * bits); variances take two passes like the interpreter, so there is no cancellation.
+ */
+import { numel, strides } from '../../ir/tensor.js';
+import { normalizeAxis } from '../../ir/ops/util.js';
+import {
+  accessors, bcastIndex, constInts, coords, f, grid1, HEADER, kindOf, lit, main1, sameShape, u, WG,
+  type Kernel, type StepCtx,
+} from './shader-common.js';
+import { MATH_LIB } from './ops-elementwise.js';
+
+export const REDUCE_OPS = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'softmax', 'log_softmax', 'layer_norm', 'simplified_layer_norm', 'skip_simplified_layer_norm']);
+
+function renderReduce(c: StepCtx): Kernel[] {
+  const x = c.ins[0]!;
+  const out = c.outs[0]!;
+  const k = kindOf(x.dtype);
+  const rank = x.shape.length;
+  const axesIn = constInts(c, 1, 'the reduction axes');
+  let red: number[];
+  if (!axesIn || axesIn.length === 0) red = c.attrs.noop_with_empty_axes === 1 ? [] : [...Array(rank).keys()];
+  else red = [...new Set(axesIn.map((a) => normalizeAxis(a, rank)))].sort((a, b) => a - b);
+  const kept = x.shape.map((d, i) => (red.includes(i) ? 1 : d));
+  const st = strides(x.shape);
+  const cc = coords(kept);
+  // Offset of the output element's first input element: kept coordinates times x's strides.
+  const baseTerms = kept.map((d, a) => (d === 1 ? '' : `c${a} * ${u(st[a]!)}`)).filter(Boolean);
+  const R = numel(red.map((a) => x.shape[a]!));
+  let dec = '    var rr = r;\n';
+  const terms: string[] = [];
+  for (let j = red.length - 1; j >= 0; j--) {
+    const a = red[j]!;
+    dec += `    let r${a} = rr % ${u(x.shape[a]!)}; rr = rr / ${u(x.shape[a]!)};\n`;
+    terms.push(`r${a} * ${u(st[a]!)}`);
+  }
+  const T = k === 'f' ? 'f32' : k === 'i' ? 'i32' : 'u32';
+  const op = c.node.op;
+  const init = op === 'reduce_max' ? (k === 'f' ? f(-Infinity) : k === 'i' ? 'i32(-2147483647 - 1)' : '0u') : lit(k, 0);
+  const step = op === 'reduce_max' ? (k === 'f' ? 'acc = fmx(acc, v);' : 'acc = max(acc, v);') : 'acc = acc + v;';
+  const fin = op === 'reduce_mean' ? (k === 'f' ? `acc / ${f(R)}` : R === 0 ? lit(k, 0) : `acc / ${lit(k, R)}`) : 'acc';
+  const body = `${cc.code}  let base = ${baseTerms.length ? baseTerms.join(' + ') : '0u'};
+  var acc: ${T} = ${init};
+  for (var r = 0u; r < ${u(R)}; r++) {
+${dec}    _ = rr;
+    let v = in0(base + ${terms.length ? terms.join(' + ') : '0u'});
+    ${step}
+  }
+  out0(i, ${fin});`;
+  const n = numel(out.shape);
+  return [{ label: c.node.name, code: main1(n, body, accessors(c) + MATH_LIB), groups: grid1(n) }];
+}
+
+/** Workgroup-wide sum and max over one value per invocation (call from uniform control flow). */
+const WG_LIB = `
+var<workgroup> red: array<f32, ${WG}>;
+fn wsum(v: f32, li: u32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = ${u(WG / 2)}; s > 0u; s = s >> 1u) {
+    if (li < s) { red[li] = red[li] + red[li + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+fn wmax(v: f32, li: u32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = ${u(WG / 2)}; s > 0u; s = s >> 1u) {
+    if (li < s) { red[li] = fmx(red[li], red[li + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+`;
+
+/** A shader with one workgroup per row: `body` sees `row`, `li` (0..WG-1). */
+function perRow(c: StepCtx, rows: number, body: string, extra = ''): Kernel {
+  const gx = Math.min(rows, 65535);
+  const code = `${HEADER}${accessors(c)}${MATH_LIB}${WG_LIB}${extra}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row = wid.x + wid.y * ${u(gx)};
+  if (row >= ${u(rows)}) { return; }
+${body}
+}
+`;
+  return { label: c.node.name, code, groups: [gx, Math.ceil(rows / gx), 1] };
+}
+
+function renderSoftmax(c: StepCtx): Kernel[] {
+  const x = c.ins[0]!;
+  const axis = normalizeAxis(c.attrs.axis as number, x.shape.length);
+  const len = x.shape[axis]!;
+  const inner = numel(x.shape.slice(axis + 1));
+  const lanes = numel(x.shape) / Math.max(1, len);
+  const at = (kk: string) => `(o * ${u(len * inner)} + ii + ${kk} * ${u(inner)})`;
+  const log = c.node.op === 'log_softmax';
+  const body = `  let o = row / ${u(inner)};
+  let ii = row % ${u(inner)};
+  var m = ${f(-Infinity)};
+  for (var k = li; k < ${u(len)}; k += ${u(WG)}) { m = fmx(m, in0${at('k')}); }
+  m = wmax(m, li);
+  var s = 0.0;
+  for (var k = li; k < ${u(len)}; k += ${u(WG)}) { s += exp(in0${at('k')} - m); }
+  s = wsum(s, li);
+  let ls = log(s);
+  for (var k = li; k < ${u(len)}; k += ${u(WG)}) {
+    let z = in0${at('k')} - m;
+    out0${at('k')}, ${log ? 'z - ls' : 'exp(z) / s'});
+  }
+  _ = ls;`;
+  return [perRow(c, lanes, body.replace(/out0\(/g, 'out0((').replace(/out0\(\(\(/g, 'out0(('))];
+}
+
+/** Index of a parameter (scale/bias) broadcast over the normalized dims, for element j of a row. */
+function paramAt(shape: readonly number[], norm: readonly number[], j: string, prefix: string): { pre: string; idx: string } {
+  if (numel(shape) === numel(norm) && sameShape(shape.slice(-norm.length), norm)) return { pre: '', idx: j };
+  if (numel(shape) === 1) return { pre: '', idx: '0u' };
+  const cc = coords(norm, j, prefix);
+  return { pre: cc.code, idx: bcastIndex(shape, norm, cc.c) };
+}
+
+function renderNorm(c: StepCtx): Kernel[] {
+  const op = c.node.op;
+  const x = c.ins[0]!;
+  const skip = op === 'skip_simplified_layer_norm';
+  const axis = skip ? x.shape.length - 1 : normalizeAxis(c.attrs.axis as number, x.shape.length);
+  const norm = x.shape.slice(axis);
+  const h = numel(norm);
+  const rows = numel(x.shape.slice(0, axis));
+  const eps = f(c.attrs.epsilon as number);
+  const scaleIn = skip ? 2 : 1;
+  const sc = paramAt(c.ins[scaleIn]!.shape, norm, 'j', 'ps_');
+  const biasIn = skip ? 3 : 2;
+  const bi = c.ins[biasIn] && (op !== 'simplified_layer_norm') ? paramAt(c.ins[biasIn]!.shape, norm, 'j', 'pb_') : undefined;
+  const has = (o: number) => !!c.outs[o] && !!c.node.outputs[o];
+  // x (or, for the skip variant, S = fround(input + skip) + bias) at element j of this row.
+  let xv = 'in0(row * H + j)';
+  let pre = '';
+  if (skip) {
+    const sk = c.ins[1]!;
+    let skIdx = 'row * H + j';
+    if (!sameShape(sk.shape, x.shape)) {
+      if (numel(sk.shape) === h) skIdx = 'j';
+      else {
+        const cc = coords(x.shape, 'row * H + j', 's_');
+        pre += cc.code;
+        skIdx = bcastIndex(sk.shape, x.shape, cc.c);
+      }
+    }
+    xv = `(in0(row * H + j) + in1(${skIdx}))${bi ? ` + in3(${bi.idx})` : ''}`;
+    pre += bi ? bi.pre : '';
+  }
+  const xdef = `let xv = ${xv};`;
+  const loop = (s: string) => `  for (var j = li; j < H; j += ${u(WG)}) {\n${pre}    ${xdef}\n    ${s}\n  }`;
+  const sEnd = `${sc.pre}`;
+  let body: string;
+  if (op === 'layer_norm') {
+    body = `${loop('s += xv;')}
+  let mean = wsum(s, li) / ${f(h)};
+${loop('let d = xv - mean; v += d * d;')}
+  let is = 1.0 / sqrt(wsum(v, li) / ${f(h)} + ${eps});
+${loop(`${sEnd}${bi ? bi.pre : ''}    out0(row * H + j, (xv - mean) * is * in1(${sc.idx})${bi ? ` + in2(${bi.idx})` : ''});`)}
+  if (li == 0u) {${has(1) ? ' out1(row, mean);' : ''}${has(2) ? ' out2(row, is);' : ''} }`;
+  } else {
+    const gIn = skip ? 2 : 1;
+    body = `${loop('s += xv * xv;')}
+  let is = 1.0 / sqrt(wsum(s, li) / ${f(h)} + ${eps});
+${loop(`${sEnd}    out0(row * H + j, xv * is * in${gIn}(${sc.idx}));${skip && has(3) ? ' out3(row * H + j, xv);' : ''}`)}
+  if (li == 0u) {${skip ? `${has(1) ? ' out1(row, 0.0);' : ''}${has(2) ? ' out2(row, is);' : ''}` : has(1) ? ' out1(row, is);' : ''} }`;
+  }
+  body = `  var s = 0.0;\n  var v = 0.0;\n  _ = v;\n${body}`;
+  return [perRow(c, rows, body, `const H = ${u(h)};\n`)];
+}
+
+/** Renders a reduction, softmax or norm, or undefined when `op` is not one. */
+export function renderReduceOps(c: StepCtx): Kernel[] | undefined {
+  switch (c.node.op) {
+    case 'reduce_sum': case 'reduce_mean': case 'reduce_max': return renderReduce(c);
+    case 'softmax': case 'log_softmax': return renderSoftmax(c);
+    case 'layer_norm': case 'simplified_layer_norm': case 'skip_simplified_layer_norm': return renderNorm(c);
+  }
+  return undefined;
+}

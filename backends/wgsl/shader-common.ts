@@ -1,0 +1,192 @@
+/**
+ * What every WGSL step shader of a compiled model shares: the two bindings (the activation arena,
+ * read-write, and the constant weight blob, read-only, both `array<u32>`), element accessors with the
+ * static word offsets of model-plan.ts's placements baked in, index math from static strides, literals
+ * and the 1-D grid every elementwise shader uses.
+ *
+ * Storage (docs/wgsl.md): every element is one 32-bit word -- floats (f32, and f16/bf16 computed in
+ * f32 and rounded to their type on store) as f32 bits, signed ints (i4..i32, and i64 held as i32) as
+ * i32, unsigned ints and bool as u32 -- except the packed LUT weights, which stay bytes. One binding
+ * layout for every step lets the host build one bind group and record the whole model in one pass.
+ */
+import { fail, nodeLoc } from '../../compiler/diagnostics.js';
+import { resolveAttrs, opOf } from '../../ir/optable.js';
+import { strides } from '../../ir/tensor.js';
+import type { Attrs, DType, Node, Tensor } from '../../ir/types.js';
+import type { Placement } from '../model-plan.js';
+
+/** WGSL scalar kind an element is computed in. */
+export type Kind = 'f' | 'i' | 'u';
+export const WGSL_TYPE: Record<Kind, string> = { f: 'f32', i: 'i32', u: 'u32' };
+
+/** Invocations per workgroup of the 1-D shaders (SwiftShader allows at most 256). */
+export const WG = 64;
+
+/** The kind a dtype is computed in; f64 has no WGSL type and is diagnosed by the caller. */
+export function kindOf(dt: DType): Kind {
+  if (dt === 'f32' || dt === 'f16' || dt === 'bf16' || dt === 'f64') return 'f';
+  if (dt === 'i4' || dt === 'i8' || dt === 'i16' || dt === 'i32' || dt === 'i64') return 'i';
+  return 'u';
+}
+
+/** One compute dispatch of a step. */
+export interface Kernel {
+  /** Node name and part, for error messages and the manifest. */
+  label: string;
+  code: string;
+  groups: [number, number, number];
+}
+
+/** What an op renderer sees: the node, resolved attributes, planned operands and a located error. */
+export interface StepCtx {
+  node: Node;
+  attrs: Attrs;
+  ins: (Placement | null)[];
+  outs: Placement[];
+  fail(code: string, message: string): never;
+  /** Input i's constant value, if it is a constant. */
+  constOf(i: number): Tensor | undefined;
+}
+
+export function stepCtx(node: Node, ins: (Placement | null)[], outs: Placement[], file?: string): StepCtx {
+  return {
+    node, ins, outs,
+    attrs: resolveAttrs(opOf(node), node),
+    fail: (code, message) => fail(code, message, nodeLoc(node, file)),
+    constOf: (i) => node.inputs[i]?.const,
+  };
+}
+
+/** The compile-time value of input i, which this backend needs as a constant (axes, starts, ...). */
+export function constInts(c: StepCtx, i: number, what: string): number[] | undefined {
+  if (!c.node.inputs[i]) return undefined;
+  const t = c.constOf(i);
+  if (!t) c.fail('LUT5213', `the WGSL backend needs ${what} (input ${i}) to be a constant; it is computed at run time`);
+  return Array.from(t.data as ArrayLike<number>);
+}
+
+export const HEADER = `@group(0) @binding(0) var<storage, read_write> A: array<u32>;
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+`;
+
+/** A u32 literal. */
+export const u = (v: number): string => `${v >>> 0}u`;
+
+/** An f32 literal (exact for the f32 value of `v`). */
+export function f(v: number): string {
+  const x = Math.fround(v);
+  if (Number.isNaN(x)) return 'bitcast<f32>(0x7fc00000u)';
+  if (x === Infinity) return 'bitcast<f32>(0x7f800000u)';
+  if (x === -Infinity) return 'bitcast<f32>(0xff800000u)';
+  const s = Object.is(x, -0) ? '-0.0' : Number.isInteger(x) && Math.abs(x) < 1e21 ? `${x}.0` : x.toExponential(9);
+  return `f32(${s})`;
+}
+
+/** A literal of kind `k`. */
+export function lit(k: Kind, v: number): string {
+  if (k === 'f') return f(v);
+  if (k === 'i') return `i32(${Math.trunc(v) | 0})`;
+  return u(Math.trunc(v) >>> 0);
+}
+
+/** Word offset of a placement (placements are 64-byte aligned). */
+export const wordOff = (p: Placement): number => p.offset / 4;
+
+/** `fn name(i: u32) -> T`: element i of placement `p`, converted to its kind. */
+export function loadFn(name: string, p: Placement): string {
+  const buf = p.region === 'weights' ? 'W' : 'A';
+  const k = kindOf(p.dtype);
+  const word = `${buf}[${u(wordOff(p))} + i]`;
+  const v = k === 'f' ? `bitcast<f32>(${word})` : k === 'i' ? `bitcast<i32>(${word})` : word;
+  return `fn ${name}(i: u32) -> ${WGSL_TYPE[k]} { return ${v}; }\n`;
+}
+
+/** `fn name(i: u32, v: T)`: stores element i of `p`, rounding/wrapping to its dtype as the interpreter does. */
+export function storeFn(name: string, p: Placement): string {
+  const k = kindOf(p.dtype);
+  let v: string;
+  switch (p.dtype) {
+    case 'f16': v = 'bitcast<u32>(unpack2x16float(pack2x16float(vec2f(v, 0.0))).x)'; break;
+    case 'bf16': v = 'rbf16(v)'; break;
+    case 'i8': v = 'bitcast<u32>((v << 24u) >> 24u)'; break;
+    case 'i16': v = 'bitcast<u32>((v << 16u) >> 16u)'; break;
+    case 'i4': v = 'bitcast<u32>((v << 28u) >> 28u)'; break;
+    case 'u8': v = 'v & 0xffu'; break;
+    case 'u16': v = 'v & 0xffffu'; break;
+    case 'u4': v = 'v & 0xfu'; break;
+    case 'bool': v = 'select(0u, 1u, v != 0u)'; break;
+    default: v = k === 'u' ? 'v' : 'bitcast<u32>(v)';
+  }
+  const bf = p.dtype === 'bf16'
+    ? `fn rbf16(v: f32) -> u32 { let x = bitcast<u32>(v); if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu) != 0u) { return x; } return ((x + 0x7fffu + ((x >> 16u) & 1u)) >> 16u) << 16u; }\n`
+    : '';
+  return `${bf}fn ${name}(i: u32, v: ${WGSL_TYPE[k]}) { A[${u(wordOff(p))} + i] = ${v}; }\n`;
+}
+
+/** Accessors in0.., out0.. for every present operand of a step (absent optional ones are skipped). */
+export function accessors(c: StepCtx): string {
+  let s = '';
+  c.ins.forEach((p, i) => { if (p) s += loadFn(`in${i}`, p); });
+  c.outs.forEach((p, i) => { s += storeFn(`out${i}`, p); });
+  return s;
+}
+
+/** Workgroups for `n` invocations of a WG-wide 1-D shader (split over y past 65535 groups). */
+export function grid1(n: number): [number, number, number] {
+  const g = Math.max(1, Math.ceil(n / WG));
+  return g <= 65535 ? [g, 1, 1] : [65535, Math.ceil(g / 65535), 1];
+}
+
+/** A 1-D shader over `n` invocations: `body` sees `i: u32` (the invocation's flat index). */
+export function main1(n: number, body: string, decls = ''): string {
+  return `${HEADER}${decls}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * ${u(WG)};
+  if (i >= ${u(n)}) { return; }
+${body}
+}
+`;
+}
+
+/**
+ * Statements decomposing flat index `idx` of `shape` into coordinates `${p}0..` (row-major);
+ * unit dims get a literal 0. Returns the code and the coordinate expressions.
+ */
+export function coords(shape: readonly number[], idx = 'i', p = 'c'): { code: string; c: string[] } {
+  const c: string[] = [];
+  let code = `  var ${p}r = ${idx};\n`;
+  for (let a = shape.length - 1; a >= 0; a--) {
+    const d = shape[a]!;
+    if (d === 1) { c[a] = '0u'; continue; }
+    code += `  let ${p}${a} = ${p}r % ${u(d)}; ${p}r = ${p}r / ${u(d)};\n`;
+    c[a] = `${p}${a}`;
+  }
+  code += `  _ = ${p}r;\n`;
+  return { code, c };
+}
+
+/** Flat index into a tensor of `inShape` broadcast (numpy rules) to the output coordinates `c`. */
+export function bcastIndex(inShape: readonly number[], outShape: readonly number[], c: readonly string[]): string {
+  const st = strides(inShape);
+  const off = outShape.length - inShape.length;
+  const terms: string[] = [];
+  inShape.forEach((d, j) => {
+    if (d === 1) return;
+    const s = st[j]!;
+    terms.push(s === 1 ? c[j + off]! : `${c[j + off]!} * ${u(s)}`);
+  });
+  return terms.length ? terms.join(' + ') : '0u';
+}
+
+export const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Index expression of an operand in an elementwise op: `i` when shapes match, else broadcast math. */
+export function operandIndex(inShape: readonly number[], outShape: readonly number[], c: readonly string[]): string {
+  return sameShape(inShape, outShape) ? 'i' : bcastIndex(inShape, outShape, c);
+}
+
+/** Converts expression `e` of kind `from` to kind `to` (value conversion, as WGSL's constructors do). */
+export function conv(e: string, from: Kind, to: Kind): string {
+  return from === to ? e : `${WGSL_TYPE[to]}(${e})`;
+}
