@@ -200,6 +200,7 @@ LUTC_INLINE void PFX_core(const uint8_t *w, const int8_t *tq, size_t ts, int32_t
 }
 #endif
 
+#if !G_V /* else csrc-avx512.ts's PFX_rows replaces the core and row-block loop */
 /* Dispatch on the tile size so each PFX_core instance has a constant mt (its loops unroll and the
    accumulators stay in registers). */
 static void PFX_core_n(const uint8_t *w, const int8_t *tq, size_t ts, int32_t *a32, int c0, int c1, int mt) {
@@ -219,4 +220,5 @@ static void PFX_core_n(const uint8_t *w, const int8_t *tq, size_t ts, int32_t *a
     default: break;
   }
 }
+#endif
 `;

@@ -2,30 +2,33 @@
  * C text of the per-kernel driver: the weight packer (the C twin of geometry.ts packWeights and
  * reference.ts packScales), the row-block loop with its float epilogue (reference.ts combine's order,
  * so y is bit-identical to combine() given the same A, tsHalf and xsum), the public entry points and
- * the test hooks. The packed layout is geometry.ts's with kTileCP = whole K: vector (rb, cp) at byte
- * (rb * G_NCP + cp) * G_VEC.
+ * the test hooks. The packed layout is geometry.ts's with kTileCP = whole K: vector (rb, v) at byte
+ * (rb * G_NVK + v) * G_VEC, v = cp / G_CPV (G_CPV = 2 in the row-dword layout of AVX-512 2-bit builds,
+ * where each row's 4 bytes are [cp0 plane0, cp0 plane1, cp1 plane0, cp1 plane1]; else 1).
  */
 
 /** Driver C. Uses G_* macros; `PFX_` becomes the kernel prefix. */
 export const C_DRIVER = String.raw`
 size_t PFX_vec_bytes(void) { return G_VEC; }
-size_t PFX_packed_bytes(void) { return (size_t)G_NRB * G_NCP * G_VEC; }
+size_t PFX_packed_bytes(void) { return (size_t)G_NRB * G_NVK * G_VEC; }
+
+/* Byte of row r (within its block), plane i, chunk pair cp, relative to the row block's first vector. */
+#define PFX_WB(cp, r, i) ((size_t)((cp) / G_CPV) * G_VEC + (size_t)(r) * G_CPV * G_PLANES + ((cp) % G_CPV) * G_PLANES + (i))
 size_t PFX_scales_len(void) { return (size_t)G_NGROUPS * G_NPAD; }
 int PFX_isa(void) { return LUTC_ISA; }
 
 void PFX_pack(const uint8_t *q, const float *scales, const float *zeros, uint8_t *packed, float *sw, float *swz) {
   memset(packed, 0, PFX_packed_bytes());
   for (int rb = 0; rb < G_NRB; rb++)
-    for (int cp = 0; cp < G_NCP; cp++) {
-      uint8_t *v = packed + ((size_t)rb * G_NCP + cp) * G_VEC;
-      for (int j = 0; j < G_VEC; j++) {
-        const int row = rb * G_ROWS + j / G_PLANES, plane = j % G_PLANES;
-        if (row >= G_N || plane >= G_BITS) continue;
-        unsigned byte = 0;
-        for (int t = 0; t < 8 && cp * 8 + t < G_K; t++) byte |= (unsigned)((q[(size_t)row * G_K + cp * 8 + t] >> plane) & 1) << t;
-        v[j] = (uint8_t)byte;
-      }
-    }
+    for (int cp = 0; cp < G_NCP; cp++)
+      for (int r = 0; r < G_ROWS; r++)
+        for (int plane = 0; plane < G_BITS; plane++) {
+          const int row = rb * G_ROWS + r;
+          if (row >= G_N) continue;
+          unsigned byte = 0;
+          for (int t = 0; t < 8 && cp * 8 + t < G_K; t++) byte |= (unsigned)((q[(size_t)row * G_K + cp * 8 + t] >> plane) & 1) << t;
+          packed[(size_t)rb * G_NVK * G_VEC + PFX_WB(cp, r, plane)] = (uint8_t)byte;
+        }
   const float mid = (float)((1 << G_BITS) - 1) / 2.0f;
   memset(sw, 0, sizeof(float) * PFX_scales_len());
   memset(swz, 0, sizeof(float) * PFX_scales_len());
@@ -43,11 +46,12 @@ static void PFX_tables(const float *x, int m, float *xpad, int8_t *tq, float *ts
     PFX_tables1(PFX_padded(x + (size_t)t * G_K, xpad), tq + (size_t)t * G_NCHUNKS * 16, tsh + (size_t)t * G_NSEG, xs + (size_t)t * G_NSEG);
 }
 
+#if !G_V /* else csrc-avx512.ts's PFX_rows */
 /* One row block for all m tokens, in tiles of G_MT tokens. With A set, writes the raw accumulators
    A[m][N][G_NSEG] instead of y. */
 static void PFX_rowblock(const uint8_t *packed, const int8_t *tq, const float *tsh, const float *xs, const float *sw,
                          const float *swz, const float *bias, float *y, int32_t *A, int m, int rb) {
-  const uint8_t *w = packed + (size_t)rb * G_NCP * G_VEC;
+  const uint8_t *w = packed + (size_t)rb * G_NVK * G_VEC;
   const size_t ts = (size_t)G_NCHUNKS * 16;
   for (int t0 = 0; t0 < m; t0 += G_MT) {
     const int mt = m - t0 < G_MT ? m - t0 : G_MT;
@@ -80,11 +84,12 @@ static void PFX_rowblock(const uint8_t *packed, const int8_t *tq, const float *t
       }
   }
 }
+#endif
 
 /* Float-table row block (scalar): accumulators in reference.ts accumulateF32's order. */
 static void PFX_rowblock_f32(const uint8_t *packed, const float *tf, const float *xs, const float *sw, const float *swz,
                              const float *bias, float *y, float *A, int m, int rb) {
-  const uint8_t *w = packed + (size_t)rb * G_NCP * G_VEC;
+  const uint8_t *w = packed + (size_t)rb * G_NVK * G_VEC;
   for (int t = 0; t < m; t++)
     for (int r = 0; r < G_ROWS && rb * G_ROWS + r < G_N; r++) {
       const int n = rb * G_ROWS + r;
@@ -94,7 +99,7 @@ static void PFX_rowblock_f32(const uint8_t *packed, const float *tf, const float
         for (int c = s * (G_SEG / 4); c < (s + 1) * (G_SEG / 4); c++) {
           const float *tb = tf + ((size_t)t * G_NCHUNKS + c) * 16;
           for (int i = 0; i < G_BITS; i++) {
-            const uint8_t b = w[(size_t)(c >> 1) * G_VEC + r * G_PLANES + i];
+            const uint8_t b = w[PFX_WB(c >> 1, r, i)];
             acc = acc + tb[(c & 1) ? b >> 4 : b & 15] * (float)(1 << i);
           }
         }
@@ -110,7 +115,7 @@ size_t PFX_scratch_bytes(int m) {
   const size_t mm = m > 0 ? (size_t)m : 1;
   const size_t i8 = mm * G_NCHUNKS * 16 + 2 * mm * G_NSEG * sizeof(float);
   const size_t f32 = mm * G_NCHUNKS * 16 * sizeof(float) + mm * G_NSEG * sizeof(float);
-  return (i8 > f32 ? i8 : f32) + G_KPAD * sizeof(float) + 64;
+  return (i8 > f32 ? i8 : f32) + G_KPAD * sizeof(float) + 128;
 }
 
 int PFX_gemm(const uint8_t *packed, const float *sw, const float *swz, const float *bias, const float *x, float *y, int m,
@@ -130,12 +135,21 @@ int PFX_gemm(const uint8_t *packed, const float *sw, const float *swz, const flo
   for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock_f32(packed, tf, xs, sw, swz, bias, y, NULL, m, rb);
 #else
   float *tsh = (float *)rest, *xs = tsh + (size_t)m * G_NSEG;
-  int8_t *tq = (int8_t *)(xs + (size_t)m * G_NSEG);
+  /* tables on a 64-byte boundary: the AVX-512 row-dword path loads each 4-chunk table whole */
+  int8_t *tq = (int8_t *)(((uintptr_t)(xs + (size_t)m * G_NSEG) + 63) & ~(uintptr_t)63);
   PFX_tables(x, m, xpad, tq, tsh, xs);
-#  ifdef _OPENMP
-#    pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
-#  endif
+#  if G_V
+  /* Ranges of G_RBC row blocks (~256 KiB of weights, which stay in L2 across token tiles). */
+#    ifdef _OPENMP
+#      pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
+#    endif
+  for (int r0 = 0; r0 < G_NRB; r0 += G_RBC) PFX_rows(packed, tq, tsh, xs, sw, swz, bias, y, NULL, m, r0, G_NRB - r0 < G_RBC ? G_NRB : r0 + G_RBC);
+#  else
+#    ifdef _OPENMP
+#      pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
+#    endif
   for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock(packed, tq, tsh, xs, sw, swz, bias, y, NULL, m, rb);
+#  endif
 #endif
   free(own);
   return 0;
@@ -148,7 +162,11 @@ void PFX_build_tables(const float *x, int m, int8_t *tq, float *tsh, float *xs) 
   free(xpad);
 }
 void PFX_accumulate(const uint8_t *packed, const int8_t *tq, int m, int32_t *A) {
+#if G_V
+  PFX_rows(packed, tq, NULL, NULL, NULL, NULL, NULL, NULL, A, m, 0, G_NRB);
+#else
   for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock(packed, tq, NULL, NULL, NULL, NULL, NULL, NULL, A, m, rb);
+#endif
 }
 void PFX_build_tables_f32(const float *x, int m, float *tf, float *xs) {
   float *xpad = (float *)malloc(sizeof(float) * G_KPAD);
@@ -158,6 +176,7 @@ void PFX_build_tables_f32(const float *x, int m, float *tf, float *xs) {
 void PFX_accumulate_f32(const uint8_t *packed, const float *tf, int m, float *A) {
   for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock_f32(packed, tf, NULL, NULL, NULL, NULL, NULL, A, m, rb);
 }
+#undef PFX_WB
 `;
 
 /** Public declarations (kernel.h body); `PFX_` becomes the prefix. */

@@ -9,6 +9,7 @@ import { fail } from '../../compiler/diagnostics.js';
 import type { KernelRequest } from '../../compiler/options.js';
 import { lutGeometry, type Bits, type LutGeometry } from '../../ir/lut/geometry.js';
 import { C_ACCUM } from './csrc-accum.js';
+import { C_AVX512 } from './csrc-avx512.js';
 import { C_DECLS, C_DRIVER } from './csrc-driver.js';
 import { cPrelude, type CIsa } from './csrc-prelude.js';
 import { C_TABLES } from './csrc-tables.js';
@@ -36,7 +37,7 @@ export interface RenderedKernel {
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MACROS = ['G_N', 'G_K', 'G_BITS', 'G_PLANES', 'G_KPAD', 'G_GROUP', 'G_NGROUPS', 'G_SEG', 'G_NSEG', 'G_NCHUNKS', 'G_NCP',
-  'G_F32', 'G_VEC', 'G_ROWS', 'G_NPAD', 'G_NRB', 'G_MT', 'G_FLUSH'];
+  'G_F32', 'G_VEC', 'G_ROWS', 'G_NPAD', 'G_NRB', 'G_MT', 'G_FLUSH', 'G_RDW_OK', 'G_RDW', 'G_CPV', 'G_NVK', 'G_V', 'G_VMT', 'G_RBC'];
 
 /**
  * Legalizes a kernel request into a plan: defaults (m 1, group 128 or K, tables i8, prefix `lutc`)
@@ -57,9 +58,19 @@ export function planFromRequest(req: KernelRequest): CKernelPlan {
   return { prefix, n, k, bits, groupSize, tables: req.tables ?? 'i8', ...(req.isa ? { isa: req.isa } : {}) };
 }
 
+/**
+ * Whether a 64-byte (AVX-512) build of this plan packs 2-bit weights in geometry.ts's row-dword
+ * layout (csrc-avx512.ts): int8 tables and table segments of an even number of chunk pairs, so no
+ * vector straddles two segments. Other shapes keep the bit-plane layout and csrc-accum.ts's core.
+ */
+function rowDwordsOk(p: CKernelPlan): boolean {
+  const g = lutGeometry({ n: p.n, k: p.k, bits: p.bits, groupSize: p.groupSize, vecBytes: 16 });
+  return p.bits === 2 && p.tables === 'i8' && (g.segment / 8) % 2 === 0;
+}
+
 /** The geometry of a plan for a given vector width (what geometry.ts packWeights needs to match). */
 export function planGeometry(p: CKernelPlan, vecBytes: 16 | 32 | 64): LutGeometry {
-  return lutGeometry({ n: p.n, k: p.k, bits: p.bits, groupSize: p.groupSize, vecBytes });
+  return lutGeometry({ n: p.n, k: p.k, bits: p.bits, groupSize: p.groupSize, vecBytes, rowDwords: vecBytes === 64 && rowDwordsOk(p) });
 }
 
 function geometryMacros(p: CKernelPlan): string {
@@ -68,7 +79,11 @@ function geometryMacros(p: CKernelPlan): string {
     ['G_N', g.n], ['G_K', g.k], ['G_BITS', g.bits], ['G_PLANES', g.planes], ['G_KPAD', g.kPad], ['G_GROUP', g.group],
     ['G_NGROUPS', g.nGroups], ['G_SEG', g.segment], ['G_NSEG', g.nSegments], ['G_NCHUNKS', g.nChunks], ['G_NCP', g.nChunkPairs],
     ['G_F32', p.tables === 'f32' ? 1 : 0],
-    ['G_VEC', 'LUTC_VEC'], ['G_ROWS', '(G_VEC / G_PLANES)'], ['G_NPAD', '(((G_N + G_ROWS - 1) / G_ROWS) * G_ROWS)'],
+    ['G_VEC', 'LUTC_VEC'],
+    // row-dword layout (geometry.ts rowDwords) on AVX-512 builds only: see rowDwordsOk
+    ['G_RDW_OK', rowDwordsOk(p) ? 1 : 0], ['G_RDW', '(LUTC_ISA == 2 && G_RDW_OK)'],
+    ['G_ROWS', '(G_RDW ? G_VEC / 4 : G_VEC / G_PLANES)'], ['G_CPV', '(G_RDW ? 4 / G_PLANES : 1)'],
+    ['G_NVK', '((G_NCP + G_CPV - 1) / G_CPV)'], ['G_NPAD', '(((G_N + G_ROWS - 1) / G_ROWS) * G_ROWS)'],
     ['G_NRB', '(G_NPAD / G_ROWS)'],
   ];
   return defs.map(([k, v]) => `#define ${k} ${v}`).join('\n');
@@ -84,6 +99,7 @@ export function renderKernel(p: CKernelPlan): RenderedKernel {
     head,
     geometryMacros(p),
     sub(C_TABLES),
+    sub(C_AVX512),
     sub(C_ACCUM),
     sub(C_DRIVER),
     MACROS.map((m) => `#undef ${m}`).join('\n'),

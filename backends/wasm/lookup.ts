@@ -116,12 +116,23 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
   const dot = (a: Expr, w: number[]) => m.i32x4.dot_i16x8_s(a, v128I16(m, range(8).map((i) => w[i % 2]!)));
 
   /** int16 accumulators of `cp` chunk pairs -> int32 rows (a32), then reset. */
-  const flush = (cp: number): Expr[] => {
+  const flush = (cp: number, single = false): Expr[] => {
     const res: Expr[] = [];
     for (let t = 0; t < T; t++) {
       const A = a32[t]!;
-      const addTo = (v: number, e: Expr) => f.set(A[v]!, m.i32x4.add(get(A[v]!), e));
-      if (mode === 'bias16') {
+      const addTo = (v: number, e: Expr) => f.set(A[v]!, single ? e : m.i32x4.add(get(A[v]!), e));
+      if (mode === 'bias16' && g.planes > 1 && cp <= 43) {
+        // Short blocks: the plane pair's sum sE + c*sO = L - (256 - c)*H - (1 + c)*B fits i16 when
+        // 762 * cp <= 32767 (|l0 + 2 l1| <= 381 per lookup), so 3 i16 ops replace the unbias +
+        // shuffle + dot (c = 2; 0 for 3-bit's empty 4th plane in odd lanes).
+        const [L, H] = acc[t] as [number, number];
+        const B = 128 * 2 * cp;
+        const c = range(8).map((l) => (g.bits === 3 && l % 2 ? 0 : 2));
+        res.push(f.set(tmp[0]!, m.i16x8.sub(m.i16x8.sub(get(L), m.i16x8.mul(get(H), v128I16(m, c.map((v) => 256 - v)))), v128I16(m, c.map((v) => (1 + v) * B)))));
+        if (g.planes === 2) res.push(addTo(0, m.i32x4.extend_low_i16x8_s(get(tmp[0]!))), addTo(1, m.i32x4.extend_high_i16x8_s(get(tmp[0]!))));
+        else res.push(addTo(0, dot(get(tmp[0]!), [1, 4])));
+        res.push(f.set(L, zero()), f.set(H, zero()));
+      } else if (mode === 'bias16') {
         const [L, H] = acc[t] as [number, number];
         const sE = tmp[0]!, sO = tmp[1]!;
         const bias = splat16(m, 128 * 2 * cp); // wraps to i16 like the sums do
@@ -182,7 +193,7 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
   const nFull = Math.floor(segCP / F), rem = segCP - nFull * F;
   const segBody: Expr[] = [];
   for (let t = 0; t < T; t++) for (let v = 0; v < nOut; v++) segBody.push(f.set(a32[t]![v]!, zero()));
-  segBody.push(f.repeat(nFull, [...inner(F), ...flush(F)]));
+  segBody.push(f.repeat(nFull, [...inner(F), ...flush(F, nFull === 1 && rem === 0)]));
   if (rem) segBody.push(...inner(rem), ...flush(rem));
   const segPerGroup = g.group / g.segment;
   const gi = segPerGroup === 1 ? get(seg) : m.i32.div_u(get(seg), m.i32.const(segPerGroup));

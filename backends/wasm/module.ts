@@ -84,5 +84,5 @@ export function engineHasRelaxedSimd(): boolean {
 /** WebAssembly.validate on the emitted bytes (skipped for relaxed modules on engines without it). */
 export function checkEngineValidates(bytes: Uint8Array, relaxed: boolean): void {
   if (relaxed && !engineHasRelaxedSimd()) return;
-  if (!WebAssembly.validate(bytes)) fail('LUT5092', 'internal: the engine rejects the emitted wasm module');
+  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) fail('LUT5092', 'internal: the engine rejects the emitted wasm module');
 }

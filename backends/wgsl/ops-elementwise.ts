@@ -48,8 +48,8 @@ fn powf(x: f32, y: f32) -> f32 {
   if (y == 2.0) { return x * x; }
   if (y == 0.5 && x >= 0.0) { return sqrt(x); }
   if (x > 0.0) { return exp2(y * log2(x)); }
-  if (x == 0.0) { return select(0.0, bitcast<f32>(0x7f800000u), y < 0.0); }
-  if (x != x || floor(y) != y) { return bitcast<f32>(0x7fc00000u); }
+  if (x == 0.0) { return select(0.0, bitcast<f32>(INFB), y < 0.0); }
+  if (x != x || floor(y) != y) { return bitcast<f32>(NANB); }
   let r = exp2(y * log2(-x));
   return select(r, -r, abs(y) % 2.0 == 1.0);
 }

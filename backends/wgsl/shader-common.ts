@@ -67,6 +67,10 @@ export function constInts(c: StepCtx, i: number, what: string): number[] | undef
 
 export const HEADER = `@group(0) @binding(0) var<storage, read_write> A: array<u32>;
 @group(0) @binding(1) var<storage, read> W: array<u32>;
+// Non-finite constants as private variables: WGSL rejects inf/NaN in constant expressions.
+var<private> NANB: u32 = 0x7fc00000u;
+var<private> INFB: u32 = 0x7f800000u;
+var<private> NINFB: u32 = 0xff800000u;
 `;
 
 /** A u32 literal. */
@@ -75,9 +79,9 @@ export const u = (v: number): string => `${v >>> 0}u`;
 /** An f32 literal (exact for the f32 value of `v`). */
 export function f(v: number): string {
   const x = Math.fround(v);
-  if (Number.isNaN(x)) return 'bitcast<f32>(0x7fc00000u)';
-  if (x === Infinity) return 'bitcast<f32>(0x7f800000u)';
-  if (x === -Infinity) return 'bitcast<f32>(0xff800000u)';
+  if (Number.isNaN(x)) return 'bitcast<f32>(NANB)';
+  if (x === Infinity) return 'bitcast<f32>(INFB)';
+  if (x === -Infinity) return 'bitcast<f32>(NINFB)';
   const s = Object.is(x, -0) ? '-0.0' : Number.isInteger(x) && Math.abs(x) < 1e21 ? `${x}.0` : x.toExponential(9);
   return `f32(${s})`;
 }

@@ -1,7 +1,7 @@
 /* Minimal use of a lutc kernel-only C kernel (N=64, K=256, 2-bit, group 128): pack random weights,
  * run y = x . W^T, and compare with a plain float computation of the dequantized weights.
  *
- *   cc -O2 -march=native -ffp-contract=off -o demo main.c kernel.c && ./demo
+ *   cc -O2 -march=native -ffp-contract=off -o demo main.c kernel.c -lm && ./demo
  *
  * kernel.h / kernel.c were generated with
  *   lutc kernel --n 64 --k 256 --bits 2 --target c -o examples/c-kernel

@@ -17,13 +17,24 @@ export interface LutParams {
   vecBytes: VecBytes;
   /** Chunk pairs (8 activations) per K-tile of the packed layout; 0 = the whole K in one tile. */
   kTileCP?: number;
+  /**
+   * Row-dword layout (opt-in, used by the C backend's AVX-512 VNNI path for 2-bit weights; default
+   * false = the bit-plane layout below): every 4-byte word of a vector belongs to one row and holds
+   * its planes over 4 / planes consecutive chunk pairs, so `vpdpbusd` sums one row's lookups and one
+   * 64-byte table (4 chunks) serves a whole vector. Identical to the default layout when planes = 4.
+   */
+  rowDwords?: boolean;
 }
 
 export interface LutGeometry extends Required<LutParams> {
   /** Bit-planes stored per row in a vector: 1, 2, 4 (3-bit weights store a zero 4th plane). */
   planes: number;
-  /** Rows per vector: vecBytes / planes. */
+  /** Rows per vector: vecBytes / planes (vecBytes / 4 with rowDwords). */
   rowsPerVec: number;
+  /** Chunk pairs per vector: 1, or 4 / planes with rowDwords. */
+  cpPerVec: number;
+  /** Vectors along K per row block: ceil(nChunkPairs / cpPerVec) (the last may be half empty). */
+  nVecK: number;
   /** N rounded up to rowsPerVec; padded rows have zero weights, scales and zero points. */
   nPad: number;
   /** K rounded up to a whole chunk pair (8) and to a whole group; padded activations are zero. */
@@ -54,7 +65,9 @@ export function lutGeometry(p: LutParams): LutGeometry {
   if (![1, 2, 3, 4].includes(bits)) throw new RangeError(`bits must be 1..4, got ${bits}`);
   if (![16, 32, 64].includes(vecBytes)) throw new RangeError(`vecBytes must be 16, 32 or 64`);
   const planes = bits === 3 ? 4 : bits;
-  const rowsPerVec = vecBytes / planes;
+  const rowDwords = p.rowDwords ?? false;
+  const rowsPerVec = vecBytes / (rowDwords ? 4 : planes);
+  const cpPerVec = rowDwords ? 4 / planes : 1;
   const nPad = roundUp(n, rowsPerVec);
   const k8 = roundUp(k, 8);
   let group: number;
@@ -71,23 +84,27 @@ export function lutGeometry(p: LutParams): LutGeometry {
   const nChunks = kPad / 4;
   const nChunkPairs = kPad / 8;
   const kTileCP = p.kTileCP && p.kTileCP < nChunkPairs ? p.kTileCP : nChunkPairs;
+  if (kTileCP < nChunkPairs && kTileCP % cpPerVec !== 0) throw new RangeError(`K-tile ${kTileCP} must be a multiple of ${cpPerVec} chunk pairs`);
   const nRowBlocks = nPad / rowsPerVec;
+  const nVecK = Math.ceil(nChunkPairs / cpPerVec);
   return {
-    n, k, bits, groupSize, vecBytes, kTileCP,
-    planes, rowsPerVec, nPad, kPad, group, nGroups, segment, nSegments: kPad / segment,
-    nChunks, nChunkPairs, nRowBlocks, packedBytes: nRowBlocks * nChunkPairs * vecBytes,
+    n, k, bits, groupSize, vecBytes, kTileCP, rowDwords,
+    planes, rowsPerVec, cpPerVec, nVecK, nPad, kPad, group, nGroups, segment, nSegments: kPad / segment,
+    nChunks, nChunkPairs, nRowBlocks, packedBytes: nRowBlocks * nVecK * vecBytes,
   };
 }
 
 /**
  * Byte offset of the vector holding row block `rb`, chunk pair `cp` in the packed weights.
- * Order: K-tile, then row block, then chunk pair within the tile (the last tile may be shorter).
+ * Order: K-tile, then row block, then vector (chunk pair, or cpPerVec of them) within the tile (the
+ * last tile may be shorter). Self-contained: backends embed its source text.
  */
 export function vectorOffset(g: LutGeometry, rb: number, cp: number): number {
-  const kt = Math.floor(cp / g.kTileCP);
-  const tileStart = kt * g.kTileCP;
-  const cpInTile = Math.min(g.kTileCP, g.nChunkPairs - tileStart);
-  return (tileStart * g.nRowBlocks + rb * cpInTile + (cp - tileStart)) * g.vecBytes;
+  const cpv = g.cpPerVec ?? 1;
+  const nv = Math.ceil(g.nChunkPairs / cpv), tv = g.kTileCP / cpv, vi = Math.floor(cp / cpv);
+  const tileStart = Math.floor(vi / tv) * tv;
+  const vInTile = Math.min(tv, nv - tileStart);
+  return (tileStart * g.nRowBlocks + rb * vInTile + (vi - tileStart)) * g.vecBytes;
 }
 
 /**
@@ -95,16 +112,22 @@ export function vectorOffset(g: LutGeometry, rb: number, cp: number): number {
  * in each vector, byte j belongs to row `rb*rowsPerVec + floor(j / planes)` and plane `j % planes`;
  * its low nibble is the plane's 4 bits over chunk 2cp (bit t = weight k = 8cp + t), its high nibble
  * those over chunk 2cp+1. Padded rows, padded K and 3-bit weights' 4th plane are zero.
+ * With rowDwords, byte j of the vector holding chunk pairs [cpPerVec*v, cpPerVec*(v+1)) belongs to
+ * row `rb*rowsPerVec + floor(j / 4)`, chunk pair `cpPerVec*v + floor((j % 4) / planes)` and plane
+ * `j % planes`; nibbles as above. Self-contained: backends embed its source text.
  */
 export function packWeights(g: LutGeometry, q: Uint8Array): Uint8Array {
   if (q.length !== g.n * g.k) throw new RangeError(`q has ${q.length} elements, want ${g.n * g.k}`);
   const out = new Uint8Array(g.packedBytes);
+  const cpv = g.cpPerVec ?? 1, rowBytes = cpv * g.planes;
   for (let rb = 0; rb < g.nRowBlocks; rb++) {
-    for (let cp = 0; cp < g.nChunkPairs; cp++) {
-      const base = vectorOffset(g, rb, cp);
+    for (let cv = 0; cv < g.nChunkPairs; cv += cpv) {
+      const base = vectorOffset(g, rb, cv);
       for (let j = 0; j < g.vecBytes; j++) {
-        const row = rb * g.rowsPerVec + Math.floor(j / g.planes);
+        const row = rb * g.rowsPerVec + Math.floor(j / rowBytes);
         const plane = j % g.planes;
+        const cp = cv + Math.floor((j % rowBytes) / g.planes);
+        if (cp >= g.nChunkPairs) continue;
         if (row >= g.n || plane >= g.bits) continue;
         let byte = 0;
         for (let t = 0; t < 8; t++) {
@@ -122,7 +145,8 @@ export function packWeights(g: LutGeometry, q: Uint8Array): Uint8Array {
 /** The 4-bit index of plane `plane` of row `row` over chunk `c`, read back from packed weights. */
 export function packedIndex(g: LutGeometry, packed: Uint8Array, row: number, plane: number, c: number): number {
   const rb = Math.floor(row / g.rowsPerVec);
-  const j = (row % g.rowsPerVec) * g.planes + plane;
-  const byte = packed[vectorOffset(g, rb, c >> 1) + j]!;
+  const cp = c >> 1, cpv = g.cpPerVec ?? 1;
+  const j = (row % g.rowsPerVec) * cpv * g.planes + (cp % cpv) * g.planes + plane;
+  const byte = packed[vectorOffset(g, rb, cp) + j]!;
   return c & 1 ? byte >> 4 : byte & 15;
 }

@@ -10,14 +10,14 @@ import { allocData, isFloat, numel } from '../tensor.js';
 import { storeRounder, unifyDim, type ErrFn, type FreshFn } from './dims.js';
 
 /** Resolved convolution geometry: result shape and, where the input is static, the pads used. */
-interface ConvGeometry {
+export interface ConvGeometry {
   shape: Dim[];
   /** Per spatial axis: begin pad, stride, dilation, kernel size. */
   axes: { pad: number; stride: number; dilation: number; kernel: number }[];
 }
 
 /** Result shape and effective pads of a conv, following ONNX's auto_pad rules. */
-function convGeometry(x: readonly Dim[], w: readonly Dim[], attrs: Attrs, fresh: FreshFn, err: ErrFn): ConvGeometry {
+export function convGeometry(x: readonly Dim[], w: readonly Dim[], attrs: Attrs, fresh: FreshFn, err: ErrFn): ConvGeometry {
   const sp = x.length - 2;
   if (sp < 1 || sp > 2) err(`conv supports 1-D and 2-D inputs ([N, C, L] or [N, C, H, W]); got rank ${x.length}`);
   if (w.length !== x.length) err(`weight rank ${w.length} differs from input rank ${x.length}`);

@@ -9,7 +9,7 @@ import binaryen from 'binaryen';
 import { FnBuilder, type Expr } from '../builder.js';
 import { fail, nodeLoc } from '../../../compiler/diagnostics.js';
 import type { DType, Node } from '../../../ir/types.js';
-import { kernelByteSize, type ModelPlan, type Placement } from '../../model-plan.js';
+import { kernelByteSize, type ModelPlan, type Placement, type PlanStep } from '../../model-plan.js';
 
 /** Scalar compute kind of a dtype in compiled kernels (f16/bf16 compute and store as f32). */
 export type Kind = 'f32' | 'f64' | 'i32' | 'i64';
@@ -178,10 +178,16 @@ export function constOf(m: binaryen.Module, k: Kind, v: number): Expr {
     case 'f64': return m.f64.const(v);
     case 'i32': return m.i32.const(v | 0);
     case 'i64': {
+      // binaryen >= 1xx: i64.const takes one bigint (its .d.ts still says (low, high))
       const b = BigInt.asIntN(64, BigInt(Math.trunc(Math.max(Math.min(v, 9.2e18), -9.2e18))));
-      return m.i64.const(Number(b & 0xffffffffn) | 0, Number((b >> 32n) & 0xffffffffn) | 0);
+      return i64Const(m, b);
     }
   }
+}
+
+/** An i64 constant from a bigint. */
+export function i64Const(m: binaryen.Module, v: bigint): Expr {
+  return (m.i64.const as unknown as (v: bigint) => Expr)(v);
 }
 
 /** Unsupported-op diagnostic (LUT5050-5099 range) naming the node. */
@@ -321,3 +327,8 @@ export function stepFn(ctx: Ctx): FnBuilder {
 export function viewOf(ctx: Ctx, p: Placement, shape: readonly number[] = p.shape): View {
   return { addr: ctx.addrOf(p), dtype: p.dtype, strides: contiguous(shape) };
 }
+
+/** Emits a prepared step's body (emit phase: the memory map is final). */
+export type Emit = (f: FnBuilder) => Expr[];
+/** Prepares one plan step: registers extras and scratch, returns its emitter. */
+export type StepHandler = (ctx: Ctx, step: PlanStep) => Emit;

@@ -56,7 +56,7 @@ describe('emitted modules validate', () => {
   });
   it('relaxed modules are rejected by an engine without the flag (so the flag test is meaningful)', () => {
     const bytes = buildKernelModule(legalizeWasmKernel({ n: 8, k: 64, bits: 2, wasmFeatures: ['relaxed-simd'] }));
-    expect(WebAssembly.validate(bytes)).toBe(engineHasRelaxedSimd());
+    expect(WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)).toBe(engineHasRelaxedSimd());
   });
   it('bad requests are coded diagnostics', () => {
     expect(() => legalizeWasmKernel({ n: 8, k: 64, bits: 5 as Bits })).toThrow(LutcError);

@@ -1,0 +1,266 @@
+/**
+ * The whole-model C emitter: renders backends/model-plan.ts's plan as `model.h` / `model.c` (C99,
+ * libc + libm, optional OpenMP), one static function per plan step with every shape a constant,
+ * every value at its planned arena offset (views cost nothing: they share their source's bytes) and
+ * constants read from the weight blob at its planned offsets. Also renders the .npy harness and the
+ * Makefile (harness.ts). Everything is rendered in memory first: an unsupported node is a coded
+ * diagnostic (LUT5150-5152, all of them at once) before any file is written.
+ */
+import { DiagnosticBag, LutcError, nodeLoc } from '../../../compiler/diagnostics.js';
+import type { CompileOptions } from '../../../compiler/options.js';
+import { findOp, resolveAttrs } from '../../../ir/optable.js';
+import '../../../ir/ops/index.js';
+import type { Graph } from '../../../ir/types.js';
+import { ALIGN, planModel, weightBlob, type ModelPlan, type Placement } from '../../model-plan.js';
+import { cIdent, ctype, indent, type StepCtx } from './cgen.js';
+import { renderHarness, renderMakefile } from './harness.js';
+import { ELEMENTWISE_HELPERS, ELEMENTWISE_KERNELS } from './kernels-elementwise.js';
+import { LUT_HELPERS, LUT_KERNELS } from './kernels-lut.js';
+import { MATH_KERNELS } from './kernels-math.js';
+import { SHAPE_KERNELS } from './kernels-shape.js';
+
+/** Options of the C model emitter beyond the shared CompileOptions. */
+export interface CModelOptions extends CompileOptions {
+  /** Embed the weight blob in model.c: true, false, or 'auto' (default: embed when <= EMBED_AUTO_BYTES). */
+  embedWeights?: boolean | 'auto';
+}
+
+/** Weight blobs up to this size are embedded by default: one self-contained model.c, nothing to load. */
+export const EMBED_AUTO_BYTES = 64 * 1024;
+
+const KERNELS: Record<string, (c: StepCtx) => string> = { ...ELEMENTWISE_KERNELS, ...SHAPE_KERNELS, ...MATH_KERNELS, ...LUT_KERNELS };
+
+/** Graph ops the C backend renders (for docs and tests). */
+export const SUPPORTED_OPS: readonly string[] = Object.keys(KERNELS).sort();
+
+/** One graph input or output as the C API exposes it. */
+export interface CIo {
+  name: string;
+  /** Field name in model_inputs / model_outputs. */
+  field: string;
+  placement: Placement;
+}
+
+/** The rendered artifact, in memory. */
+export interface EmittedModel {
+  /** File name -> contents (weights.bin is absent when the weights are embedded). */
+  files: Record<string, string | Uint8Array>;
+  plan: ModelPlan;
+  inputs: CIo[];
+  outputs: CIo[];
+  embedded: boolean;
+  /** Bytes model_workspace_size() returns: arena plus per-step scratch. */
+  workspaceBytes: number;
+}
+
+const alignUp = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
+
+/** FNV-1a (32-bit) of the weight blob; model_load_weights checks it so a stale weights.bin fails loudly. */
+export function fnv1a(b: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+/** Renders the model. Throws LutcError (LUT5001/5002 from the plan, LUT5150-5152 from kernels). */
+export function emitModel(g: Graph, opts: CModelOptions): EmittedModel {
+  const plan = planModel(g);
+  const file = g.meta?.file;
+  const bag = new DiagnosticBag();
+  let scratchBytes = 0;
+  const scratchOff = alignUp(plan.arenaBytes);
+  const fns: string[] = [];
+  const calls: string[] = [];
+  plan.steps.forEach((step, si) => {
+    const node = step.node;
+    const kernel = KERNELS[node.op];
+    if (!kernel) {
+      bag.error('LUT5150', `op '${node.op}' is not supported by the C backend`, nodeLoc(node, file));
+      return;
+    }
+    const ptr = (p: Placement, write: boolean) => `(${write ? '' : 'const '}${ctype(p.dtype)} *)(${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset})`;
+    const decls: string[] = [];
+    step.inputs.forEach((p, i) => p && decls.push(`const ${ctype(p.dtype)} *i${i} = ${ptr(p, false)}; (void)i${i};`));
+    step.outputs.forEach((p, i) => decls.push(`${ctype(p.dtype)} *o${i} = ${ptr(p, true)}; (void)o${i};`));
+    const def = findOp(node.op)!;
+    const ctx: StepCtx = {
+      step, node, attrs: resolveAttrs(def, node),
+      in: (i) => `i${i}`,
+      out: (i) => `o${i}`,
+      inP: (i) => step.inputs[i] ?? null,
+      outP: (i) => step.outputs[i]!,
+      constOf: (i) => node.inputs[i]?.const,
+      unsupported: (msg) => { throw new LutcError({ code: msg.includes('run time') ? 'LUT5152' : 'LUT5151', severity: 'error', message: msg, loc: nodeLoc(node, file) }); },
+      scratch: (bytes) => {
+        scratchBytes = Math.max(scratchBytes, bytes);
+        return `(ws + ${scratchOff})`;
+      },
+      omp: (work, clauses = '') => (work >= 1 << 16 ? `#ifdef _OPENMP\n#pragma omp parallel for num_threads(lutc_threads) ${clauses}\n#endif` : ''),
+    };
+    let body: string;
+    try {
+      body = kernel(ctx);
+    } catch (e) {
+      if (!(e instanceof LutcError)) throw e;
+      for (const d of e.diagnostics) bag.add(d);
+      return;
+    }
+    const outs = step.outputs.map((p) => p.value.name).join(', ');
+    fns.push(`/* step ${si}: node '${node.name.replace(/\*\//g, '*_/')}' (${node.op}) -> ${outs.replace(/\*\//g, '*_/')} */
+static int step_${si}(unsigned char *ws, const unsigned char *W) {
+  (void)ws; (void)W;
+${indent(decls.join('\n'))}
+${indent(body)}
+  return 0;
+}`);
+    calls.push(`  if ((rc = step_${si}(ws, W)) != 0) return rc;`);
+  });
+  bag.throwIfErrors();
+
+  const used = new Set<string>();
+  const inputs: CIo[] = plan.inputs.map((p) => ({ name: p.value.name, field: cIdent(p.value.name, used), placement: p }));
+  used.clear();
+  const outputs: CIo[] = plan.outputs.map((p) => ({ name: p.value.name, field: cIdent(p.value.name, used), placement: p }));
+  const blob = weightBlob(plan);
+  const mode = opts.embedWeights ?? 'auto';
+  const embedded = mode === 'auto' ? blob.length <= EMBED_AUTO_BYTES : mode;
+  const workspaceBytes = alignUp(scratchOff + scratchBytes) || ALIGN;
+  const hash = fnv1a(blob);
+
+  const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blob.length, hash, embedded);
+  const source = renderSource(plan, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes);
+  const files: Record<string, string | Uint8Array> = {
+    'model.h': header,
+    'model.c': source,
+    'main.c': renderHarness(g, inputs, outputs, embedded),
+    Makefile: renderMakefile(),
+  };
+  if (!embedded) files['weights.bin'] = blob;
+  return { files, plan, inputs, outputs, embedded, workspaceBytes };
+}
+
+function shapeComment(p: Placement): string {
+  return `${p.dtype} [${p.shape.join(', ')}]`;
+}
+
+function renderHeader(g: Graph, plan: ModelPlan, ins: CIo[], outs: CIo[], ws: number, wb: number, hash: number, embedded: boolean): string {
+  const field = (io: CIo, isIn: boolean) => `  ${isIn ? 'const ' : ''}${ctype(io.placement.dtype)} *${io.field}; /* '${io.name.replace(/\*\//g, '*_/')}': ${shapeComment(io.placement)}, ${io.placement.bytes} bytes */`;
+  return `/* Generated by lutc from '${(g.meta?.file ?? g.name).replace(/\*\//g, '*_/')}' (C99; API: docs/c-model.md).
+   ${plan.steps.length} steps, arena ${plan.arenaBytes} bytes (${plan.unplannedBytes} without reuse), weights ${wb} bytes${embedded ? ' (embedded)' : ' (weights.bin)'}. */
+#ifndef LUTC_MODEL_H
+#define LUTC_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MODEL_NUM_INPUTS ${ins.length}
+#define MODEL_NUM_OUTPUTS ${outs.length}
+#define MODEL_WORKSPACE_BYTES ${ws}u
+#define MODEL_WEIGHTS_BYTES ${wb}u
+#define MODEL_WEIGHTS_HASH 0x${hash.toString(16).padStart(8, '0')}u
+#define MODEL_WEIGHTS_EMBEDDED ${embedded ? 1 : 0}
+
+/* Return codes of model_load_weights / model_run. */
+#define MODEL_OK 0
+#define MODEL_ERR_WEIGHTS_SIZE 1   /* blob size differs from MODEL_WEIGHTS_BYTES */
+#define MODEL_ERR_WEIGHTS_HASH 2   /* blob is not the weights.bin this model.c was generated with */
+#define MODEL_ERR_NO_WEIGHTS 3     /* model_run before model_load_weights */
+#define MODEL_ERR_ARGS 4           /* NULL or misaligned (< 16 bytes) pointer */
+#define MODEL_ERR_INDEX 5          /* a Gather index out of range */
+
+/* Inputs, named after the graph inputs; each points at a dense row-major array of the given shape. */
+typedef struct model_inputs {
+${ins.map((io) => field(io, true)).join('\n') || '  int unused_;'}
+} model_inputs;
+
+/* Outputs: caller-owned buffers of the given sizes, written by model_run. */
+typedef struct model_outputs {
+${outs.map((io) => field(io, false)).join('\n') || '  int unused_;'}
+} model_outputs;
+
+/* Bytes of workspace model_run needs (activation arena + scratch); align it to 64 bytes. */
+size_t model_workspace_size(void);
+size_t model_weights_size(void);
+/* Uses \`blob\` (MODEL_WEIGHTS_BYTES bytes, 16-byte aligned; not copied: keep it alive). Checks size
+   and hash. With embedded weights, model_load_weights(NULL, 0) selects the embedded copy (the default). */
+int model_load_weights(const void *blob, size_t n);
+/* OpenMP threads for later runs when built with -fopenmp (default 1); ignored otherwise. */
+void model_set_threads(int n);
+/* Runs the model. Reentrant for distinct workspaces (weights are read-only). Returns MODEL_OK or an error. */
+int model_run(const model_inputs *in, model_outputs *out, void *workspace);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
+`;
+}
+
+function renderSource(plan: ModelPlan, ins: CIo[], outs: CIo[], fns: string[], calls: string[], blob: Uint8Array, hash: number, embedded: boolean, ws: number): string {
+  let weights = 'static const unsigned char *lutc_w = NULL;';
+  if (embedded) {
+    const rows: string[] = [];
+    for (let i = 0; i < blob.length; i += 24) rows.push(Array.from(blob.subarray(i, i + 24)).join(','));
+    // A union forces 8-byte alignment (int64 and double constants), portable C99 without attributes.
+    weights = `static const union { unsigned char b[${Math.max(1, blob.length)}]; double d_; int64_t i_; } lutc_embedded = {{
+${rows.join(',\n') || '0'}
+}};
+static const unsigned char *lutc_w = lutc_embedded.b;`;
+  }
+  const copyIn = ins.map((io) => `  memcpy(ws + ${io.placement.offset}, in->${io.field}, ${io.placement.bytes});`);
+  const copyOut = outs.map((io) => {
+    const p = io.placement;
+    return `  memcpy(out->${io.field}, ${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset}, ${p.bytes});`;
+  });
+  const nullChecks = [...ins.map((io) => `!in->${io.field}`), ...outs.map((io) => `!out->${io.field}`)];
+  const helpers = (ELEMENTWISE_HELPERS + LUT_HELPERS).replace(/^static /gm, 'LUTC_HELPER ');
+  return `/* Generated by lutc: the whole model, one function per plan step (see model.h, docs/c-model.md).
+   Build: cc -O3 -march=native -std=c99 -ffp-contract=off [-fopenmp] -c model.c   (never -ffast-math:
+   the LUT tables must round exactly as lutc's reference does). */
+#include "model.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__GNUC__)
+#  define LUTC_HELPER static __attribute__((unused))
+#else
+#  define LUTC_HELPER static
+#endif
+#define LUTC_ERR_INDEX MODEL_ERR_INDEX
+
+${weights}
+static int lutc_threads = 1;
+${helpers}
+${fns.join('\n\n')}
+
+size_t model_workspace_size(void) { return ${ws}; }
+size_t model_weights_size(void) { return ${blob.length}; }
+static uint32_t lutc_fnv1a(const unsigned char *b, size_t n) {
+  uint32_t h = 0x811c9dc5u;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x01000193u;
+  return h;
+}
+int model_load_weights(const void *blob, size_t n) {
+${embedded ? '  if (!blob && n == 0) { lutc_w = lutc_embedded.b; return MODEL_OK; }\n' : ''}  if (!blob || ((uintptr_t)blob & 15u) != 0) return MODEL_ERR_ARGS;
+  if (n != ${blob.length}u) return MODEL_ERR_WEIGHTS_SIZE;
+  if (lutc_fnv1a((const unsigned char *)blob, n) != 0x${hash.toString(16).padStart(8, '0')}u) return MODEL_ERR_WEIGHTS_HASH;
+  lutc_w = (const unsigned char *)blob;
+  return MODEL_OK;
+}
+void model_set_threads(int n) { lutc_threads = n > 0 ? n : 1; }
+int model_run(const model_inputs *in, model_outputs *out, void *workspace) {
+  unsigned char *ws = (unsigned char *)workspace;
+  const unsigned char *W = lutc_w;
+  int rc = 0;
+  if (!in || !out || !ws || ((uintptr_t)ws & 15u) != 0${nullChecks.length ? ` || ${nullChecks.join(' || ')}` : ''}) return MODEL_ERR_ARGS;
+  if (!W${plan.weightBytes === 0 ? ' && 0' : ''}) return MODEL_ERR_NO_WEIGHTS;
+  (void)rc;
+${copyIn.join('\n')}
+${calls.join('\n')}
+${copyOut.join('\n')}
+  return MODEL_OK;
+}
+`;
+}

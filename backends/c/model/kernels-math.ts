@@ -1,0 +1,394 @@
+/**
+ * C kernels of the numeric graph ops (ir/ops/reduce.ts, norm.ts, linear.ts, conv.ts, quant.ts):
+ * reductions, softmax/log_softmax, layer_norm / simplified / skip_simplified, float matmul (batched,
+ * broadcast) and gemm, conv 1-D/2-D, matmul_nbits and dequantize/quantize_linear left unlowered.
+ *
+ * Numerics: reductions, softmax and norms accumulate in double per row exactly like the interpreters
+ * (same order), so they agree to the last bit or one. Matmul/gemm/conv accumulate float32 in K order
+ * (the i-k-j loop keeps the inner loop unit-stride over N, which is what vectorizes); their error
+ * against the interpreter's float64 sums is bounded by K * 2^-24 * sum_k |a_k b_k| (Higham's
+ * gamma_K), i.e. ~1e-5 relative for K ~ 256: inside the 1e-4 max|ref| tests.
+ */
+import { broadcastIndex } from '../../../ir/ops/util.js';
+import { broadcastStrides, cLiteral, ctype, intsOfConst, isFloatDt, normAxis, prod, stridedLoop, stridesOf, type StepCtx } from './cgen.js';
+import { intStore, storeFromDouble } from './kernels-elementwise.js';
+
+type Kernel = (c: StepCtx) => string;
+
+/** Index table (static const) mapping each element of `norm` to its element of a broadcast param, or '' when trivial. */
+function paramIndex(c: StepCtx, name: string, shape: readonly number[], norm: number[]): { decl: string; at: (j: string) => string } {
+  const n = prod(shape);
+  if (n === prod(norm)) return { decl: '', at: (j) => j };
+  if (n === 1) return { decl: '', at: () => '0' };
+  const idx = broadcastIndex(shape as number[], norm);
+  return { decl: `static const int32_t ${name}[${idx.length}] = {${Array.from(idx).join(',')}};\n`, at: (j) => `${name}[${j}]` };
+}
+
+// ---- reductions ------------------------------------------------------------------------------------
+
+function reduce(kind: 'sum' | 'mean' | 'max'): Kernel {
+  return (c) => {
+    const x = c.inP(0)!;
+    const out = c.outP(0);
+    const r = x.shape.length;
+    const noop = c.attrs.noop_with_empty_axes === 1;
+    let axes: number[] = [];
+    if (c.inP(1)) {
+      const t = c.constOf(1);
+      if (!t) return c.unsupported(`${c.node.op}: axes computed at run time are not supported by the C backend`);
+      axes = intsOfConst(t).map((a) => normAxis(a, r));
+    }
+    if (axes.length === 0) {
+      if (noop) return `memcpy(${c.out(0)}, ${c.in(0)}, ${out.bytes});`;
+      axes = [...Array(r).keys()];
+    }
+    const xs = stridesOf(x.shape);
+    const keptDims = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const keptShape = keptDims.map((i) => x.shape[i]!);
+    const redShape = axes.map((i) => x.shape[i]!);
+    const count = prod(redShape);
+    const dt = out.dtype;
+    const init = kind === 'max' ? '-1.0/0.0' : '0.0';
+    const step = kind === 'max' ? 'acc = (acc != acc || v != v) ? (0.0/0.0) : (v > acc ? v : acc);' : 'acc += v;';
+    let fin = 'acc';
+    if (kind === 'mean') fin = isFloatDt(dt) ? `acc / ${count}.0` : count === 0 ? '0.0' : `trunc(acc / ${count}.0)`;
+    const store = kind === 'max' && !isFloatDt(dt) ? `(acc == -1.0/0.0 ? ${cLiteral(intMin(dt), dt)} : ${storeFromDouble(dt, fin)})` : storeFromDouble(dt, fin);
+    return stridedLoop(keptShape, [{ strides: stridesOf(keptShape) }, { strides: keptDims.map((i) => xs[i]!) }], ([o, ib]) => `double acc = ${init};
+${stridedLoop(redShape, [{ strides: axes.map((i) => xs[i]!), base: 0 }], ([ir]) => `const double v = (double)${c.in(0)}[${ib} + ${ir}];\n${step}`)}
+${c.out(0)}[${o}] = ${store};`);
+  };
+}
+
+function intMin(dt: string): number {
+  return ({ i8: -128, i16: -32768, i32: -2147483648, i64: -(2 ** 63), i4: -8 } as Record<string, number>)[dt] ?? 0;
+}
+
+// ---- softmax ---------------------------------------------------------------------------------------
+
+function softmax(log: boolean): Kernel {
+  return (c) => {
+    const x = c.inP(0)!;
+    const a = normAxis(c.attrs.axis as number, x.shape.length);
+    const len = x.shape[a]!;
+    const inner = prod(x.shape.slice(a + 1));
+    const outer = prod(x.shape.slice(0, a));
+    const T = ctype(x.dtype);
+    const X = c.in(0), Y = c.out(0);
+    const at = (k: string) => `base + ${k} * ${inner}`;
+    return `${c.omp(outer * inner * len * 8)}
+for (ptrdiff_t r = 0; r < ${outer * inner}; r++) {
+  const ptrdiff_t base = (r / ${inner}) * ${len * inner} + r % ${inner};
+  double m = -1.0/0.0, s = 0.0;
+  for (ptrdiff_t k = 0; k < ${len}; k++) { const double v = (double)${X}[${at('k')}]; m = v > m ? v : (m != m ? m : (v != v ? v : m)); }
+  for (ptrdiff_t k = 0; k < ${len}; k++) s += exp((double)${X}[${at('k')}] - m);
+  ${log ? 'const double ls = log(s);\n  ' : ''}for (ptrdiff_t k = 0; k < ${len}; k++) {
+    const double z = (double)${X}[${at('k')}] - m;
+    ${Y}[${at('k')}] = (${T})(${log ? 'z - ls' : 'exp(z) / s'});
+  }
+}`;
+  };
+}
+
+// ---- norms -----------------------------------------------------------------------------------------
+
+const layerNorm: Kernel = (c) => {
+  const x = c.inP(0)!;
+  const axis = normAxis(c.attrs.axis as number, x.shape.length);
+  const norm = x.shape.slice(axis);
+  const h = prod(norm);
+  const rows = prod(x.shape.slice(0, axis));
+  const si = paramIndex(c, 'sidx', c.inP(1)!.shape, norm);
+  const bi = c.inP(2) ? paramIndex(c, 'bidx', c.inP(2)!.shape, norm) : null;
+  const T = ctype(x.dtype);
+  const stat = (i: number, v: string) => (c.node.outputs[i] && c.step.outputs[i] && usedOutput(c, i) ? `${c.out(i)}[r] = (${ctype(c.outP(i).dtype)})${v};` : '');
+  return `${si.decl}${bi?.decl ?? ''}${c.omp(rows * h * 4)}
+for (ptrdiff_t r = 0; r < ${rows}; r++) {
+  const ${T} *xr = ${c.in(0)} + r * ${h};
+  ${T} *yr = ${c.out(0)} + r * ${h};
+  double s = 0.0, v = 0.0;
+  for (ptrdiff_t j = 0; j < ${h}; j++) s += (double)xr[j];
+  const double m = s / ${h}.0;
+  for (ptrdiff_t j = 0; j < ${h}; j++) { const double d = (double)xr[j] - m; v += d * d; }
+  const double is = 1.0 / sqrt(v / ${h}.0 + ${cLiteral(c.attrs.epsilon as number, 'f64')});
+  ${stat(1, 'm')} ${stat(2, 'is')}
+  for (ptrdiff_t j = 0; j < ${h}; j++)
+    yr[j] = (${T})(((double)xr[j] - m) * is * (double)${c.in(1)}[${si.at('j')}]${bi ? ` + (double)${c.in(2)}[${bi.at('j')}]` : ''});
+}`;
+};
+
+/** True when output i of the node is produced into the plan (optional outputs may be absent). */
+function usedOutput(c: StepCtx, i: number): boolean {
+  return i < c.step.outputs.length;
+}
+
+const rmsNorm: Kernel = (c) => {
+  const x = c.inP(0)!;
+  const axis = normAxis(c.attrs.axis as number, x.shape.length);
+  const norm = x.shape.slice(axis);
+  const h = prod(norm);
+  const rows = prod(x.shape.slice(0, axis));
+  const si = paramIndex(c, 'sidx', c.inP(1)!.shape, norm);
+  const T = ctype(x.dtype);
+  return `${si.decl}${c.omp(rows * h * 4)}
+for (ptrdiff_t r = 0; r < ${rows}; r++) {
+  const ${T} *xr = ${c.in(0)} + r * ${h};
+  ${T} *yr = ${c.out(0)} + r * ${h};
+  double ss = 0.0;
+  for (ptrdiff_t j = 0; j < ${h}; j++) ss += (double)xr[j] * (double)xr[j];
+  const double is = 1.0 / sqrt(ss / ${h}.0 + ${cLiteral(c.attrs.epsilon as number, 'f64')});
+  ${usedOutput(c, 1) ? `${c.out(1)}[r] = (${ctype(c.outP(1).dtype)})is;` : ''}
+  for (ptrdiff_t j = 0; j < ${h}; j++) yr[j] = (${T})((double)xr[j] * is * (double)${c.in(1)}[${si.at('j')}]);
+}`;
+};
+
+/** S = float(input + skip) + bias, RMS-normalized (the interpreter forms S in float, as ORT). */
+const skipRmsNorm: Kernel = (c) => {
+  const x = c.inP(0)!;
+  const h = x.shape[x.shape.length - 1]!;
+  const rows = prod(x.shape.slice(0, -1));
+  const skS = broadcastStrides(c.inP(1)!.shape, x.shape);
+  const ski = prod(c.inP(1)!.shape) === prod(x.shape) ? null : broadcastIndex(c.inP(1)!.shape, x.shape);
+  const T = ctype(x.dtype);
+  void skS;
+  const skDecl = ski ? `static const int32_t skidx[${ski.length}] = {${Array.from(ski).join(',')}};\n` : '';
+  const skAt = ski ? 'skidx[e]' : 'e';
+  const gAt = prod(c.inP(2)!.shape) === 1 ? '0' : 'j';
+  const bias = c.inP(3) ? ` + ${c.in(3)}[${prod(c.inP(3)!.shape) === 1 ? '0' : 'j'}]` : '';
+  const sumF = c.scratch(h * 4);
+  const o = (i: number) => usedOutput(c, i);
+  return `${skDecl}float *sf = (float *)${sumF};
+for (ptrdiff_t r = 0; r < ${rows}; r++) {
+  double ss = 0.0;
+  for (ptrdiff_t j = 0; j < ${h}; j++) {
+    const ptrdiff_t e = r * ${h} + j;
+    sf[j] = (float)(${c.in(0)}[e] + ${c.in(1)}[${skAt}])${bias};
+    ${o(3) ? `${c.out(3)}[e] = (${T})sf[j];` : ''}
+    ss += (double)sf[j] * (double)sf[j];
+  }
+  const double is = 1.0 / sqrt(ss / ${h}.0 + ${cLiteral(c.attrs.epsilon as number, 'f64')});
+  ${o(1) ? `${c.out(1)}[r] = 0.0f;` : ''} ${o(2) ? `${c.out(2)}[r] = (float)is;` : ''}
+  for (ptrdiff_t j = 0; j < ${h}; j++) ${c.out(0)}[r * ${h} + j] = (${T})((double)sf[j] * is * (double)${c.in(2)}[${gAt}]);
+}`;
+};
+
+// ---- matmul / gemm ---------------------------------------------------------------------------------
+
+/** Accumulator type and store of a dot product per dtype: float stays float, ints wrap in 64 bits. */
+function accOf(dt: string): { A: string; st: (e: string) => string; mul: (a: string, b: string) => string } {
+  if (dt === 'f32' || dt === 'f16' || dt === 'bf16') return { A: 'float', st: (e) => e, mul: (a, b) => `${a} * ${b}` };
+  if (dt === 'f64') return { A: 'double', st: (e) => e, mul: (a, b) => `${a} * ${b}` };
+  return { A: 'uint64_t', st: (e) => intStore(dt as never, e), mul: (a, b) => `(uint64_t)${a} * (uint64_t)${b}` };
+}
+
+const matmul: Kernel = (c) => {
+  const a = c.inP(0)!, b = c.inP(1)!;
+  const a2 = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
+  const b2 = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;
+  const [M, K, N] = [a2[a2.length - 2]!, a2[a2.length - 1]!, b2[b2.length - 1]!];
+  const rank = Math.max(a2.length, b2.length) - 2;
+  const batch: number[] = [];
+  const ab = a2.slice(0, -2), bb = b2.slice(0, -2);
+  for (let i = 0; i < rank; i++) {
+    const da = ab[ab.length - rank + i] ?? 1, db = bb[bb.length - rank + i] ?? 1;
+    batch.push(Math.max(da, db));
+  }
+  const sa = broadcastStrides(ab, batch).map((s) => s * M * K);
+  const sb = broadcastStrides(bb, batch).map((s) => s * K * N);
+  const so = stridesOf(batch).map((s) => s * M * N);
+  const dt = c.outP(0).dtype;
+  const T = ctype(dt);
+  const acc = accOf(dt);
+  const [A, B, O] = [c.in(0), c.in(1), c.out(0)];
+  // Floats accumulate straight into the output row (no stack buffer however large N is); integer
+  // products wrap in 64 bits and are stored wrapped, which equals wrapping every step.
+  const body = (ao: string, bo: string, oo: string) => acc.A === 'uint64_t'
+    ? `for (ptrdiff_t m = 0; m < ${M}; m++)
+  for (ptrdiff_t n = 0; n < ${N}; n++) {
+    uint64_t s = 0;
+    for (ptrdiff_t k = 0; k < ${K}; k++) s += ${acc.mul(`${A}[${ao} + m * ${K} + k]`, `${B}[${bo} + k * ${N} + n]`)};
+    ${O}[${oo} + m * ${N} + n] = ${acc.st('s')};
+  }`
+    : `${c.omp(M * N * K, 'schedule(static)')}
+for (ptrdiff_t m = 0; m < ${M}; m++) {
+  ${T} *orow = ${O} + ${oo} + m * ${N};
+  const ${T} *ar = ${A} + ${ao} + m * ${K};
+  for (ptrdiff_t n = 0; n < ${N}; n++) orow[n] = 0;
+  for (ptrdiff_t k = 0; k < ${K}; k++) {
+    const ${T} av = ar[k];
+    const ${T} *br = ${B} + ${bo} + k * ${N};
+    for (ptrdiff_t n = 0; n < ${N}; n++) orow[n] += av * br[n];
+  }
+}`;
+  return stridedLoop(batch, [{ strides: sa }, { strides: sb }, { strides: so }], ([ao, bo, oo]) => body(ao!, bo!, oo!));
+};
+
+/** Gemm: with transB the dot products use 8 independent partial sums, a fixed order that vectorizes. */
+const gemm: Kernel = (c) => {
+  const a = c.inP(0)!, b = c.inP(1)!;
+  const tA = c.attrs.transA !== 0, tB = c.attrs.transB !== 0;
+  const [M, K] = tA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
+  const N = tB ? b.shape[0]! : b.shape[1]!;
+  const dt = c.outP(0).dtype;
+  if (!isFloatDt(dt)) return c.unsupported(`gemm on ${dt} is not supported by the C backend (float types are)`);
+  const T = ctype(dt);
+  const alpha = cLiteral(c.attrs.alpha as number, 'f64'), beta = cLiteral(c.attrs.beta as number, 'f64');
+  const cP = c.inP(2);
+  const cIdx = cP && (c.attrs.beta as number) !== 0 ? broadcastStrides(cP.shape, [M, N]) : null;
+  const A = (k: string) => `${c.in(0)}[${tA ? `${k} * ${M} + m` : `m * ${K} + ${k}`}]`;
+  const dot = tB
+    ? `for (ptrdiff_t n = 0; n < ${N}; n++) {
+    const ${T} *br = ${c.in(1)} + n * ${K};
+    ${T} p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t k = 0;
+    for (; k + 8 <= ${K}; k += 8)
+      for (int l = 0; l < 8; l++) p[l] += ${A('(k + l)')} * br[k + l];
+    ${T} s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+    for (; k < ${K}; k++) s += ${A('k')} * br[k];
+    row[n] = s;
+  }`
+    : `for (ptrdiff_t n = 0; n < ${N}; n++) row[n] = 0;
+  for (ptrdiff_t k = 0; k < ${K}; k++) {
+    const ${T} av = ${A('k')};
+    const ${T} *br = ${c.in(1)} + k * ${N};
+    for (ptrdiff_t n = 0; n < ${N}; n++) row[n] += av * br[n];
+  }`;
+  const cTerm = cIdx ? ` + ${beta} * (double)${c.in(2)}[m * ${cIdx[0]} + n * ${cIdx[1]}]` : '';
+  return `${c.omp(M * N * K, 'schedule(static)')}
+for (ptrdiff_t m = 0; m < ${M}; m++) {
+  ${T} *row = ${c.out(0)} + m * ${N};
+  ${dot}
+  for (ptrdiff_t n = 0; n < ${N}; n++) row[n] = (${T})(${alpha} * (double)row[n]${cTerm});
+}`;
+};
+
+// ---- conv ------------------------------------------------------------------------------------------
+
+const conv: Kernel = (c) => {
+  const x = c.inP(0)!, w = c.inP(1)!, out = c.outP(0);
+  const sp = x.shape.length - 2;
+  const at = c.attrs;
+  const ks = (at.kernel_shape as number[] | undefined) ?? w.shape.slice(2);
+  const strides = (at.strides as number[] | undefined) ?? new Array<number>(sp).fill(1);
+  const dil = (at.dilations as number[] | undefined) ?? new Array<number>(sp).fill(1);
+  const pads = (at.pads as number[] | undefined) ?? new Array<number>(2 * sp).fill(0);
+  const autoPad = at.auto_pad as string;
+  const ax = ks.map((k, i) => {
+    const inD = x.shape[2 + i]!, o = out.shape[2 + i]!;
+    const ek = dil[i]! * (k - 1) + 1;
+    let pad = autoPad === 'NOTSET' ? pads[i]! : 0;
+    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      const total = Math.max(0, (o - 1) * strides[i]! + ek - inD);
+      pad = autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
+    }
+    return { pad, stride: strides[i]!, dilation: dil[i]!, kernel: k, inD, o };
+  });
+  const unit = { pad: 0, stride: 1, dilation: 1, kernel: 1, inD: 1, o: 1 };
+  const [ah, aw] = sp === 1 ? [unit, ax[0]!] : [ax[0]!, ax[1]!];
+  const [N, C, M] = [x.shape[0]!, x.shape[1]!, w.shape[0]!];
+  const group = at.group as number;
+  const [Cg, Mg] = [C / group, M / group];
+  const T = ctype(x.dtype);
+  const [H, W, OH, OW] = [ah.inD, aw.inD, ah.o, aw.o];
+  return `${c.omp(N * M * OH * OW * Cg * ah.kernel * aw.kernel, 'collapse(2) schedule(static)')}
+for (ptrdiff_t n = 0; n < ${N}; n++)
+  for (ptrdiff_t m = 0; m < ${M}; m++) {
+    ${T} *acc = ${c.out(0)} + (n * ${M} + m) * ${OH * OW};
+    const ptrdiff_t grp = m / ${Mg};
+    for (ptrdiff_t i = 0; i < ${OH * OW}; i++) acc[i] = 0;
+    for (ptrdiff_t ch = 0; ch < ${Cg}; ch++) {
+      const ${T} *xb = ${c.in(0)} + (n * ${C} + grp * ${Cg} + ch) * ${H * W};
+      for (ptrdiff_t kh = 0; kh < ${ah.kernel}; kh++)
+        for (ptrdiff_t kw = 0; kw < ${aw.kernel}; kw++) {
+          const ${T} wv = ${c.in(1)}[((m * ${Cg} + ch) * ${ah.kernel} + kh) * ${aw.kernel} + kw];
+          const ptrdiff_t offW = kw * ${aw.dilation} - ${aw.pad};
+          /* output columns whose input column is inside the image: no per-element bounds test */
+          ptrdiff_t owLo = offW < 0 ? (-offW + ${aw.stride - 1}) / ${aw.stride} : 0;
+          ptrdiff_t owHi = (${W - 1} - offW) < 0 ? 0 : (${W - 1} - offW) / ${aw.stride} + 1;
+          if (owHi > ${OW}) owHi = ${OW};
+          for (ptrdiff_t oh = 0; oh < ${OH}; oh++) {
+            const ptrdiff_t ih = oh * ${ah.stride} - ${ah.pad} + kh * ${ah.dilation};
+            if (ih < 0 || ih >= ${H}) continue;
+            const ${T} *xr = xb + ih * ${W} + offW;
+            ${T} *ar = acc + oh * ${OW};
+            for (ptrdiff_t ow = owLo; ow < owHi; ow++) ar[ow] += wv * xr[ow * ${aw.stride}];
+          }
+        }
+    }
+    ${c.inP(2) ? `for (ptrdiff_t i = 0; i < ${OH * OW}; i++) acc[i] += ${c.in(2)}[m];` : ''}
+  }`;
+};
+
+// ---- quantization ops ------------------------------------------------------------------------------
+
+/** matmul_nbits not lowered (8-bit): dequantize one row of W to scratch, then dot products. */
+const matmulNBits: Kernel = (c) => {
+  const at = c.attrs;
+  const [K, N, bits, bs] = [at.K, at.N, at.bits, at.block_size] as number[];
+  const kBlocks = Math.ceil(K! / bs!);
+  const blob = (bs! * bits!) / 8;
+  const zpRow = Math.ceil((kBlocks * bits!) / 8);
+  const M = prod(c.inP(0)!.shape) / K!;
+  const zp = c.inP(3);
+  const T = ctype(c.outP(0).dtype);
+  let z = `${1 << (bits! - 1)}.0f`;
+  if (zp && zp.dtype === 'u8') z = `(float)((${c.in(3)}[n * ${zpRow} + ((kb * ${bits}) >> 3)] >> ((kb * ${bits}) & 7)) & ${(1 << bits!) - 1})`;
+  else if (zp) z = `(float)${c.in(3)}[n * ${kBlocks} + kb]`;
+  const w = c.scratch(K! * 4);
+  return `float *w = (float *)${w};
+for (ptrdiff_t n = 0; n < ${N}; n++) {
+  for (ptrdiff_t kb = 0; kb < ${kBlocks}; kb++) {
+    const float sc = (float)${c.in(2)}[n * ${kBlocks} + kb], zz = ${z};
+    const uint8_t *bb = ${c.in(1)} + (n * ${kBlocks} + kb) * ${blob};
+    for (ptrdiff_t i = 0; i < ${bs} && kb * ${bs} + i < ${K}; i++) {
+      const int q = (bb[(i * ${bits}) >> 3] >> ((i * ${bits}) & 7)) & ${(1 << bits!) - 1};
+      w[kb * ${bs} + i] = ((float)q - zz) * sc;
+    }
+  }
+  for (ptrdiff_t m = 0; m < ${M}; m++) {
+    const ${T} *ar = ${c.in(0)} + m * ${K};
+    float s = 0.0f;
+    for (ptrdiff_t k = 0; k < ${K}; k++) s += (float)ar[k] * w[k];
+    ${c.out(0)}[m * ${N} + n] = (${T})(s${c.inP(5) ? ` + (float)${c.in(5)}[n]` : ''});
+  }
+}`;
+};
+
+/** Scale index per element for per-tensor / per-axis / blocked scales (quant.ts scaleLayout). */
+function scaleLoop(c: StepCtx, body: (xi: string, si: string) => string): string {
+  const x = c.inP(0)!, s = c.inP(1)!;
+  const bs = c.attrs.block_size as number;
+  const n = prod(x.shape);
+  if (prod(s.shape) === 1 && bs === 0) return `for (ptrdiff_t xi = 0; xi < ${n}; xi++) { ${body('xi', '0')} }`;
+  const a = normAxis(c.attrs.axis as number, x.shape.length);
+  const [outer, d, inner] = [prod(x.shape.slice(0, a)), x.shape[a]!, prod(x.shape.slice(a + 1))];
+  const sd = s.shape[a] ?? 1;
+  const si = bs === 0 ? 'j' : `(o * ${sd} + j / ${bs}) * ${inner} + k`;
+  return `for (ptrdiff_t o = 0; o < ${outer}; o++)
+  for (ptrdiff_t j = 0; j < ${d}; j++)
+    for (ptrdiff_t k = 0; k < ${inner}; k++) {
+      const ptrdiff_t xi = (o * ${d} + j) * ${inner} + k;
+      ${body('xi', si)}
+    }`;
+}
+
+const dequantize: Kernel = (c) => {
+  const T = ctype(c.outP(0).dtype);
+  const zp = c.inP(2) ? (si: string) => ` - (float)${c.in(2)}[${si}]` : () => '';
+  return scaleLoop(c, (xi, si) => `${c.out(0)}[${xi}] = (${T})(((float)${c.in(0)}[${xi}]${zp(si)}) * (float)${c.in(1)}[${si}]);`);
+};
+
+const quantize: Kernel = (c) => {
+  const dt = c.outP(0).dtype;
+  const r = ({ i8: [-128, 127], u8: [0, 255], i16: [-32768, 32767], u16: [0, 65535], i4: [-8, 7], u4: [0, 15] } as Record<string, number[]>)[dt] ?? [0, 255];
+  const zp = c.inP(2) ? (si: string) => ` + (double)${c.in(2)}[${si}]` : () => '';
+  return scaleLoop(c, (xi, si) => `{ double q = (double)rintf((float)${c.in(0)}[${xi}] / (float)${c.in(1)}[${si}])${zp(si)};
+  q = q != q ? 0.0 : q < ${r[0]} ? ${r[0]} : q > ${r[1]} ? ${r[1]} : q;
+  ${c.out(0)}[${xi}] = (${ctype(dt)})q; }`);
+};
+
+export const MATH_KERNELS: Record<string, Kernel> = {
+  reduce_sum: reduce('sum'), reduce_mean: reduce('mean'), reduce_max: reduce('max'),
+  softmax: softmax(false), log_softmax: softmax(true),
+  layer_norm: layerNorm, simplified_layer_norm: rmsNorm, skip_simplified_layer_norm: skipRmsNorm,
+  matmul, gemm, conv, matmul_nbits: matmulNBits, dequantize_linear: dequantize, quantize_linear: quantize,
+};

@@ -1,0 +1,222 @@
+/**
+ * Float linear algebra of the whole-model module: matmul (batched, broadcasting, 1-D promotion),
+ * gemm (alpha, beta, C, transposes), matmul_nbits left unlowered (its constant weights are
+ * dequantized at compile time per DESIGN.md §7 and run as a float matmul) and dequantize_linear on
+ * run-time values (per-tensor / per-axis). The matmul kernel is register-blocked f32x4 SIMD: 4 rows x
+ * 8 columns of accumulators (8 v128), streaming one B row pair of vectors per k, then a 4-column
+ * vector tail and scalar columns. Each output element is a sequential f32 sum over k, so its error
+ * against the interpreter's f64 sum is ~sqrt(K) f32 ulps (1e-4 max|ref| holds with wide margin).
+ */
+import binaryen from 'binaryen';
+import { FnBuilder, type Expr } from '../builder.js';
+import { broadcastShapes } from '../../../ir/ops/util.js';
+import type { Tensor } from '../../../ir/types.js';
+import type { Placement, PlanStep } from '../../model-plan.js';
+import {
+  broadcastStrides, contiguous, emitCopy, emitMap, kindOf, nest, numelOf, unsupported, viewOf, type Ctx, type Emit, type StepHandler, type View,
+} from './core.js';
+
+export const LINEAR_OPS: ReadonlySet<string> = new Set(['matmul', 'gemm', 'matmul_nbits', 'dequantize_linear']);
+
+/** Adds (once) `mm_M_K_N(a, b, c)`: C[M,N] = A[M,K] B[K,N], all row-major f32. Returns its name. */
+export function matmulKernel(ctx: Ctx, M: number, K: number, N: number): string {
+  const name = `mm_${M}_${K}_${N}`;
+  return ctx.once(name, () => {
+    const m = ctx.mod;
+    const { i32, v128, f32 } = binaryen;
+    const f = new FnBuilder(m, [i32, i32, i32]);
+    const [A, B, C] = [0, 1, 2];
+    const pa = f.local(i32), pb = f.local(i32), col = f.local(i32);
+    const acc = Array.from({ length: 4 }, () => [f.local(v128), f.local(v128)]);
+    const bv = [f.local(v128), f.local(v128)];
+    const av = f.local(v128), s = f.local(f32);
+    /** R rows x V vectors of columns, `blocks` column blocks from column `c0`. */
+    const vecCols = (R: number, V: number, blocks: number, c0: number): Expr[] => {
+      if (blocks <= 0) return [];
+      const body: Expr[] = [];
+      for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) body.push(f.set(acc[r]![v]!, m.v128.const(new Array(16).fill(0))));
+      body.push(f.set(pa, f.get(A)), f.set(pb, m.i32.add(f.get(B), f.get(col))));
+      const kb: Expr[] = [];
+      for (let v = 0; v < V; v++) kb.push(f.set(bv[v]!, m.v128.load(16 * v, 4, f.get(pb))));
+      for (let r = 0; r < R; r++) {
+        kb.push(f.set(av, m.v128.load32_splat(r * K * 4, 4, f.get(pa))));
+        for (let v = 0; v < V; v++) kb.push(f.set(acc[r]![v]!, m.f32x4.add(f.get(acc[r]![v]!), m.f32x4.mul(f.get(av), f.get(bv[v]!)))));
+      }
+      kb.push(f.incr(pa, 4), f.incr(pb, N * 4));
+      body.push(f.loop(f.local(i32), m.i32.const(K), kb));
+      for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) body.push(m.v128.store(r * N * 4 + 16 * v, 4, m.i32.add(f.get(C), f.get(col)), f.get(acc[r]![v]!)));
+      body.push(f.incr(col, 16 * V));
+      return [f.set(col, m.i32.const(c0 * 4)), f.loop(f.local(i32), m.i32.const(blocks), body)];
+    };
+    const scalarCol = (R: number, j: number): Expr[] => {
+      const out: Expr[] = [];
+      for (let r = 0; r < R; r++) {
+        out.push(f.set(s, m.f32.const(0)), f.set(pa, m.i32.add(f.get(A), m.i32.const(r * K * 4))), f.set(pb, m.i32.add(f.get(B), m.i32.const(j * 4))));
+        out.push(f.loop(f.local(i32), m.i32.const(K), [
+          f.set(s, m.f32.add(f.get(s), m.f32.mul(m.f32.load(0, 4, f.get(pa)), m.f32.load(0, 4, f.get(pb))))),
+          f.incr(pa, 4), f.incr(pb, N * 4),
+        ]));
+        out.push(m.f32.store(r * N * 4 + j * 4, 4, f.get(C), f.get(s)));
+      }
+      return out;
+    };
+    const rowBlock = (R: number): Expr[] => {
+      const n8 = Math.floor(N / 8), n4 = Math.floor((N - 8 * n8) / 4);
+      const res = [...vecCols(R, 2, n8, 0), ...vecCols(R, 1, n4, 8 * n8)];
+      for (let j = 8 * n8 + 4 * n4; j < N; j++) res.push(...scalarCol(R, j));
+      return res;
+    };
+    const body: Expr[] = [];
+    const full = Math.floor(M / 4), rest = M % 4;
+    if (full > 0) body.push(f.loop(f.local(i32), m.i32.const(full), [...rowBlock(4), f.incr(A, 16 * K), f.incr(C, 16 * N)]));
+    if (rest > 0) body.push(...rowBlock(rest));
+    f.finish(name, binaryen.none, body);
+  });
+}
+
+/** Batched C = A B over broadcast batch dims: nest of kernel calls with per-operand batch strides. */
+function batchedMatmul(f: FnBuilder, ctx: Ctx, batch: number[], a: { addr: number; bst: number[] }, b: { addr: number; bst: number[] }, c: number, M: number, K: number, N: number): Expr {
+  const m = f.mod;
+  const fn = matmulKernel(ctx, M, K, N);
+  if (M * N === 0) return m.nop();
+  if (K === 0) return m.memory.fill(m.i32.const(c), m.i32.const(0), m.i32.const(numelOf(batch) * M * N * 4));
+  const cst = contiguous(batch).map((s) => s * M * N * 4);
+  return nest(f, batch, [a.addr, b.addr, c], [a.bst.map((s) => s * M * K * 4), b.bst.map((s) => s * K * N * 4), cst], (p) => [
+    m.call(fn, [f.get(p[0]!), f.get(p[1]!), f.get(p[2]!)], binaryen.none),
+  ]);
+}
+
+/** Matrix-level broadcast strides (in matrices) of a batch shape against the output batch. */
+function batchStrides(shape: number[], batch: number[]): number[] {
+  return broadcastStrides(shape, batch);
+}
+
+const requireF32 = (ctx: Ctx, step: PlanStep) => {
+  for (const p of step.inputs) if (p && kindOf(p.dtype) !== 'f32' && step.node.op !== 'matmul_nbits' && step.node.op !== 'dequantize_linear') {
+    unsupported(step.node, ctx.plan.graph.meta?.file, `${step.node.op} on ${p.dtype} (only float32 kernels)`, 'LUT5055');
+  }
+};
+
+/** A row-major f32 transpose of a 2-D placement into `dst` (scratch). */
+function transpose2d(f: FnBuilder, src: number, rows: number, cols: number, dst: number): Expr {
+  return emitCopy(f, [cols, rows], { addr: dst, dtype: 'f32', strides: [rows, 1] }, { addr: src, dtype: 'f32', strides: [1, cols] });
+}
+
+/** Prepares a linear-algebra step. */
+export const linearStep: StepHandler = (ctx, step): Emit => {
+  const n = step.node;
+  const file = ctx.plan.graph.meta?.file;
+  requireF32(ctx, step);
+  const out = step.outputs[0]!;
+  if (n.op === 'matmul') {
+    const [a, b] = [step.inputs[0]!, step.inputs[1]!];
+    const a2 = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
+    const b2 = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;
+    const [M, K, N] = [a2.at(-2)!, a2.at(-1)!, b2.at(-1)!];
+    const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]) as number[];
+    const A = { addr: ctx.addrOf(a), bst: batchStrides(a2.slice(0, -2), batch) };
+    const B = { addr: ctx.addrOf(b), bst: batchStrides(b2.slice(0, -2), batch) };
+    return (f) => [batchedMatmul(f, ctx, batch, A, B, ctx.addrOf(out), M, K, N)];
+  }
+  if (n.op === 'gemm') {
+    const [a, b, c] = step.inputs;
+    const tA = n.attrs.transA === 1, tB = n.attrs.transB === 1;
+    const alpha = (n.attrs.alpha as number | undefined) ?? 1, beta = (n.attrs.beta as number | undefined) ?? 1;
+    const [M, K] = tA ? [a!.shape[1]!, a!.shape[0]!] : [a!.shape[0]!, a!.shape[1]!];
+    const N = tB ? b!.shape[0]! : b!.shape[1]!;
+    let scr = 0;
+    const aT = tA ? scr : -1;
+    if (tA) scr = ctx.scratch(scr, M * K * 4);
+    let bAddr = ctx.addrOf(b!);
+    let bT = -1;
+    if (tB && b!.value.const) bAddr = ctx.addExtra(transposeConst(b!.value.const, N, K));
+    else if (tB) { bT = scr; scr = ctx.scratch(scr, K * N * 4); }
+    return (f) => {
+      const m = f.mod;
+      const res: Expr[] = [];
+      let aAddr = ctx.addrOf(a!);
+      if (tA) { aAddr = ctx.scratchBase + aT; res.push(transpose2d(f, ctx.addrOf(a!), K, M, aAddr)); }
+      let bb = bAddr;
+      if (bT >= 0) { bb = ctx.scratchBase + bT; res.push(transpose2d(f, ctx.addrOf(b!), N, K, bb)); }
+      res.push(batchedMatmul(f, ctx, [], { addr: aAddr, bst: [] }, { addr: bb, bst: [] }, ctx.addrOf(out), M, K, N));
+      const ov = viewOf(ctx, out);
+      if (alpha !== 1) res.push(emitMap(f, out.shape, ov, [ov], (g) => m.f32.mul(g(0), m.f32.const(alpha)), (g) => m.f32x4.mul(g(0), m.f32x4.splat(m.f32.const(alpha)))));
+      if (c && beta !== 0) {
+        const cv: View = { addr: ctx.addrOf(c), dtype: c.dtype, strides: broadcastStrides(c.shape, out.shape) };
+        res.push(emitMap(f, out.shape, ov, [ov, cv], (g) => m.f32.add(g(0), m.f32.mul(g(1), m.f32.const(beta))), (g) => m.f32x4.add(g(0), m.f32x4.mul(g(1), m.f32x4.splat(m.f32.const(beta))))));
+      }
+      return res;
+    };
+  }
+  if (n.op === 'matmul_nbits') {
+    const a = step.inputs[0]!;
+    const K = n.attrs.K as number, N = n.attrs.N as number;
+    const w = dequantNBits(ctx, step);
+    const wAddr = ctx.addExtra(new Uint8Array(w.buffer));
+    const M = numelOf(a.shape) / K;
+    const bias = step.inputs[5];
+    return (f) => {
+      const m = f.mod;
+      const res = [batchedMatmul(f, ctx, [], { addr: ctx.addrOf(a), bst: [] }, { addr: wAddr, bst: [] }, ctx.addrOf(out), M, K, N)];
+      if (bias) {
+        const ov = viewOf(ctx, out, [M, N]);
+        res.push(emitMap(f, [M, N], ov, [ov, { addr: ctx.addrOf(bias), dtype: bias.dtype, strides: [0, 1] }], (g) => m.f32.add(g(0), g(1)), (g) => m.f32x4.add(g(0), g(1))));
+      }
+      return res;
+    };
+  }
+  if (n.op === 'dequantize_linear') {
+    const [x, s, z] = step.inputs;
+    if (((n.attrs.block_size as number | undefined) ?? 0) > 0 && numelOf(s!.shape) > 1) unsupported(n, file, 'blocked dequantize_linear on a run-time value is not supported', 'LUT5054');
+    const r = x!.shape.length;
+    const per = (p: Placement): number[] => {
+      if (numelOf(p.shape) === 1) return new Array<number>(r).fill(0);
+      const axis = (((n.attrs.axis as number | undefined) ?? 1) + r) % r;
+      return x!.shape.map((_, i) => (i === axis ? 1 : 0));
+    };
+    const ins: View[] = [viewOf(ctx, x!), { addr: ctx.addrOf(s!), dtype: s!.dtype, strides: per(s!) }];
+    if (z) ins.push({ addr: ctx.addrOf(z), dtype: z.dtype, strides: per(z) });
+    return (f) => {
+      const m = f.mod;
+      return [emitMap(f, out.shape, viewOf(ctx, out), ins, (g) => m.f32.mul(z ? m.f32.sub(g(0), g(2)) : g(0), g(1)), undefined, z ? ['f32', 'f32', 'f32'] : ['f32', 'f32'])];
+    };
+  }
+  return unsupported(n, file, `op '${n.op}' is not supported`);
+};
+
+/** [rows, cols] f32 constant transposed to [cols, rows]. */
+function transposeConst(t: Tensor, rows: number, cols: number): Uint8Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t.data[r * cols + c]!;
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * Dequantized MatMulNBits weight W[K, N] (DESIGN.md §7): q LSB-first in blobs of block_size*bits/8
+ * bytes per (n, k-block); zero points packed u8 (same packing) or floats, absent = 2^(bits-1).
+ */
+function dequantNBits(ctx: Ctx, step: PlanStep): Float32Array {
+  const n = step.node;
+  const file = ctx.plan.graph.meta?.file;
+  const [, B, S, Z, G] = step.inputs;
+  if (!B?.value.const || !S?.value.const || (Z && !Z.value.const)) unsupported(n, file, 'matmul_nbits with run-time weights is not supported', 'LUT5056');
+  if (G) unsupported(n, file, 'matmul_nbits with g_idx is not supported by the wasm target', 'LUT5057');
+  const K = n.attrs.K as number, N = n.attrs.N as number, bits = (n.attrs.bits as number | undefined) ?? 4, bs = n.attrs.block_size as number;
+  const kBlocks = Math.ceil(K / bs), blob = (bs * bits) / 8;
+  const b = B!.value.const!.data, s = S!.value.const!.data, z = Z?.value.const;
+  const zpRow = Math.ceil((kBlocks * bits) / 8);
+  const mask = (1 << bits) - 1;
+  const w = new Float32Array(K * N);
+  for (let col = 0; col < N; col++)
+    for (let kb = 0; kb < kBlocks; kb++) {
+      const sc = s[col * kBlocks + kb]!;
+      let zp = 2 ** (bits - 1);
+      if (z) zp = z.dtype === 'u8' ? (z.data[col * zpRow + ((kb * bits) >> 3)]! >> ((kb * bits) & 7)) & mask : z.data[col * kBlocks + kb]!;
+      for (let i = 0; i < bs && kb * bs + i < K; i++) {
+        const byte = b[(col * kBlocks + kb) * blob + ((i * bits) >> 3)]!;
+        const q = (byte >> ((i * bits) & 7)) & mask;
+        w[(kb * bs + i) * N + col] = Math.fround((q - zp) * sc);
+      }
+    }
+  return w;
+}

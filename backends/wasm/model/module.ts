@@ -1,0 +1,162 @@
+/**
+ * The whole model as one WASM module: plans the graph (backends/model-plan.ts), prepares every step
+ * (each op family's handler registers compile-time constants and scratch and returns its emitter),
+ * fixes the memory map, emits one function per step plus `run`, validates with binaryen, optimizes
+ * (-O3), validates again and checks WebAssembly.validate. Unsupported ops are reported together as
+ * coded diagnostics (LUT5050..) naming their nodes, before anything is written.
+ */
+import binaryen from 'binaryen';
+import { FnBuilder } from '../builder.js';
+import { LutcError, diag, nodeLoc, type Diagnostic } from '../../../compiler/diagnostics.js';
+import type { DType, Graph } from '../../../ir/types.js';
+import { planModel, weightBlob, type ModelPlan, type PlanStep } from '../../model-plan.js';
+import { Ctx, type Emit, type EmitOptions, type StepHandler } from './core.js';
+import { ELEMENTWISE_OPS, elementwiseStep } from './elementwise.js';
+import { SHAPE_OPS, foldable, foldedStep, shapeStep } from './shape.js';
+import { REDUCE_OPS, reduceStep } from './reduce.js';
+import { LINEAR_OPS, linearStep } from './linear.js';
+import { LUT_OPS, lutStep } from './lut.js';
+import { CONV_OPS, convStep } from './conv.js';
+
+/** Options of `buildModelModule`. */
+export interface ModelBuildOptions extends EmitOptions {
+  /** Weight images up to this many bytes go into a data segment; larger ones into weights.bin. Default 4 MiB. */
+  inlineWeightsMax?: number;
+  /** Run binaryen -O3 (default true). */
+  optimize?: boolean;
+}
+
+/** Where one graph input or output lives in linear memory. */
+export interface IoSlot {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** Byte address and size in memory (f16/bf16 stored as f32, i64 as int64, bool as bytes). */
+  addr: number;
+  bytes: number;
+}
+
+/** The built module and everything its loader needs. */
+export interface ModelModule {
+  wasm: Uint8Array;
+  /** Weights + derived constants, to be placed at `weightsBase` (already inside `wasm` when `inline`). */
+  weights: Uint8Array;
+  inline: boolean;
+  weightsBase: number;
+  arenaBytes: number;
+  scratchBytes: number;
+  /** Total linear memory (bytes, a whole number of 64 KiB pages). */
+  memoryBytes: number;
+  inputs: IoSlot[];
+  outputs: IoSlot[];
+  features: string[];
+  /** JS Math functions imported as module 'm'. */
+  imports: string[];
+  plan: ModelPlan;
+}
+
+const handlerFor = (step: PlanStep): StepHandler | undefined => {
+  const op = step.node.op;
+  if (foldable(step)) return foldedStep;
+  if (LUT_OPS.has(op)) return lutStep;
+  if (ELEMENTWISE_OPS.has(op)) return elementwiseStep;
+  if (SHAPE_OPS.has(op)) return shapeStep;
+  if (REDUCE_OPS.has(op)) return reduceStep;
+  if (LINEAR_OPS.has(op)) return linearStep;
+  if (CONV_OPS.has(op)) return convStep;
+  return undefined;
+};
+
+/** Ops the wasm target renders (for `lutc inspect` and docs). */
+export const SUPPORTED_OPS: readonly string[] = [...LUT_OPS, ...ELEMENTWISE_OPS, ...SHAPE_OPS, ...REDUCE_OPS, ...LINEAR_OPS, ...CONV_OPS].sort();
+
+const PAGE = 65536;
+
+/** Builds the model's module (LutcError on unsupported ops or shapes). `g` is the graph after runPipeline. */
+export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelModule {
+  const plan = planModel(g);
+  const file = g.meta?.file;
+  const mod = new binaryen.Module();
+  try {
+    const F = binaryen.Features;
+    mod.setFeatures(F.MVP | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.NontrappingFPToInt | F.SignExt | F.MutableGlobals);
+    const ctx = new Ctx(mod, plan, opts);
+    // phase 1: prepare every step, collecting every unsupported op
+    const diags: Diagnostic[] = [];
+    const emits: Emit[] = [];
+    for (const step of plan.steps) {
+      const h = handlerFor(step);
+      if (!h) {
+        diags.push(diag('LUT5050', `wasm target: op '${step.node.op}' is not supported`, nodeLoc(step.node, file)));
+        continue;
+      }
+      try {
+        emits.push(h(ctx, step));
+      } catch (e) {
+        if (e instanceof LutcError) diags.push(...e.diagnostics);
+        else throw e;
+      }
+    }
+    if (diags.length) throw new LutcError(diags);
+    // phase 2: the memory map is final; emit
+    const memoryBytes = Math.ceil(Math.max(ctx.memoryEnd, 1) / PAGE) * PAGE;
+    if (memoryBytes > 2 ** 32) throw new LutcError(diag('LUT5058', `the model needs ${memoryBytes} bytes of linear memory, more than wasm32's 4 GiB`, file ? { kind: 'file', file } : undefined));
+    const image = new Uint8Array(ctx.extraBase - ctx.weightsBase + ctx.extraBytes);
+    image.set(weightBlob(plan), 0);
+    for (const x of ctx.extraBlobs) image.set(x.bytes, ctx.extraBase - ctx.weightsBase + x.off);
+    const inline = image.length <= (opts.inlineWeightsMax ?? 4 * 2 ** 20);
+    const pages = memoryBytes / PAGE;
+    mod.setMemory(pages, pages, 'memory', inline && image.length ? [{ offset: mod.i32.const(ctx.weightsBase), data: image, passive: false }] : []);
+    const names: string[] = [];
+    emits.forEach((emit, i) => {
+      const f = new FnBuilder(mod, []);
+      const body = emit(f);
+      const name = `step${i}_${plan.steps[i]!.node.op.replace(/[^A-Za-z0-9_]/g, '_')}`;
+      f.finish(name, binaryen.none, body.length ? body : [mod.nop()]);
+      names.push(name);
+    });
+    mod.addFunction('run', binaryen.none, binaryen.none, [], mod.block(null, names.map((nm) => mod.call(nm, [], binaryen.none))));
+    mod.addFunctionExport('run', 'run');
+    if (!mod.validate()) throw new LutcError(diag('LUT5090', 'internal: the generated wasm module does not validate'));
+    if (opts.optimize !== false) {
+      binaryen.setOptimizeLevel(3);
+      binaryen.setShrinkLevel(0);
+      mod.optimize();
+      if (!mod.validate()) throw new LutcError(diag('LUT5091', 'internal: the wasm module no longer validates after binaryen -O3'));
+    }
+    const wasm = mod.emitBinary();
+    if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) throw new LutcError(diag('LUT5092', 'internal: the engine rejects the emitted wasm module'));
+    const slot = (p: (typeof plan.inputs)[number]): IoSlot => ({ name: p.value.name, dtype: p.dtype, shape: p.shape, addr: ctx.addrOf(p), bytes: p.bytes });
+    return {
+      wasm, weights: image, inline, weightsBase: ctx.weightsBase, arenaBytes: plan.arenaBytes, scratchBytes: ctx.scratchBytes,
+      memoryBytes, inputs: plan.inputs.map(slot), outputs: plan.outputs.map(slot), features: [...ctx.features], imports: [...ctx.imports], plan,
+    };
+  } finally {
+    mod.dispose();
+  }
+}
+
+/** What `lutc inspect` prints for the wasm target: memory plan without building the module. */
+export interface PlanSummary {
+  steps: number;
+  /** Peak activation memory (the arena) in bytes. */
+  arenaBytes: number;
+  /** Activation bytes without liveness reuse. */
+  unplannedBytes: number;
+  weightBytes: number;
+  inputs: { name: string; dtype: DType; shape: number[] }[];
+  outputs: { name: string; dtype: DType; shape: number[] }[];
+  /** Ops of the graph the wasm target does not render (empty when it compiles). */
+  unsupported: string[];
+}
+
+/** Summarizes the static memory plan of `g` (graph after runPipeline, dims bound). */
+export function planSummary(g: Graph): PlanSummary {
+  const plan = planModel(g);
+  const io = (p: (typeof plan.inputs)[number]) => ({ name: p.value.name, dtype: p.dtype, shape: p.shape });
+  return {
+    steps: plan.steps.length, arenaBytes: plan.arenaBytes, unplannedBytes: plan.unplannedBytes, weightBytes: plan.weightBytes,
+    inputs: plan.inputs.map(io), outputs: plan.outputs.map(io),
+    unsupported: [...new Set(plan.steps.filter((s) => !handlerFor(s)).map((s) => s.node.op))],
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * `lutc run --target wasm`: runs the model through exactly the artifact `lutc compile` writes: the
+ * files are emitted into a fresh temporary folder, its model.mjs is imported and run, and the folder
+ * is removed. Inputs and outputs are lutc Tensors (i64 as doubles, bool as 0/1 bytes).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { CompileOptions } from '../../compiler/options.js';
+import { allocData } from '../../ir/tensor.js';
+import type { Graph, Tensor } from '../../ir/types.js';
+import { loadArtifactModule, writeArtifact, type WasmCompileOptions } from './model/index.js';
+
+/** Runs `graph` (after runPipeline) on `inputs` (by graph-input name); outputs in graph-output order. */
+export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions): Promise<Tensor[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-wasm-'));
+  try {
+    writeArtifact(graph, opts as WasmCompileOptions, dir);
+    const model = await loadArtifactModule(dir);
+    const feeds: Record<string, unknown> = {};
+    for (const v of graph.inputs) {
+      const t = inputs[v.name];
+      if (!t) throw new Error(`runArtifact: missing input '${v.name}'`);
+      feeds[v.name] = t.data;
+    }
+    const res = model.run(feeds);
+    return graph.outputs.map((v) => {
+      const o = res[v.name]!;
+      const data = allocData(v.type.dtype, o.data.length);
+      for (let i = 0; i < o.data.length; i++) (data as Float64Array)[i] = Number(o.data[i]!);
+      return { dtype: v.type.dtype, shape: o.shape, data };
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * The host module of a WGSL artifact: `model.mjs`, an ES module with no imports that runs the whole
+ * model on a GPUDevice (given, or navigator.gpu's in a browser): one arena buffer, one weight buffer
+ * (weights.bin, fetched next to the module in browsers, read with fs in Node), one bind group, one
+ * pipeline per distinct shader, and the dispatch sequence recorded in a single compute pass.
+ * `run(inputs)` writes inputs into their arena slots, dispatches, and reads outputs back as typed
+ * arrays (int64 as BigInt64Array: the arena holds int64 as int32, docs/wgsl.md). Also renders
+ * model.d.ts and manifest.json.
+ */
+import type { Placement } from '../model-plan.js';
+import type { WgslModel } from './model-shaders.js';
+
+/** One graph input or output as the host module sees it. */
+export interface IoSpec {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** Byte offset in its buffer. */
+  offset: number;
+  buffer: 'arena' | 'weights';
+}
+
+export interface Manifest {
+  format: 'lutc-wgsl-1';
+  inputs: IoSpec[];
+  outputs: IoSpec[];
+  arenaBytes: number;
+  weightBytes: number;
+  /** LUT layers: node, n, k, bits, group size, table precision. */
+  layers: { node: string; n: number; k: number; bits: number; groupSize: number; tables: string }[];
+  bits: number[];
+  /** WebGPU features the shaders need (none: core WebGPU suffices). */
+  features: string[];
+  dispatches: number;
+  shaders: number;
+}
+
+const io = (p: Placement): IoSpec => ({ name: p.value.name, dtype: p.dtype, shape: p.shape, offset: p.offset, buffer: p.region === 'weights' ? 'weights' : 'arena' });
+
+export function manifestOf(m: WgslModel, shaderCount: number): Manifest {
+  const layers = m.plan.graph.nodes.filter((n) => n.op === 'lut.matmul').map((n) => ({
+    node: n.name, n: n.attrs.n as number, k: n.attrs.k as number, bits: n.attrs.bits as number,
+    groupSize: n.attrs.group_size as number, tables: (n.attrs.tables as string | undefined) ?? 'i8',
+  }));
+  return {
+    format: 'lutc-wgsl-1',
+    inputs: m.plan.inputs.map(io),
+    outputs: m.plan.outputs.map(io),
+    arenaBytes: m.plan.arenaBytes,
+    weightBytes: m.plan.weightBytes,
+    layers,
+    bits: [...new Set(layers.map((l) => l.bits))].sort(),
+    features: [],
+    dispatches: m.kernels.length,
+    shaders: shaderCount,
+  };
+}
+
+/** Distinct shader sources and, per dispatch, [shader index, x, y, z, label]. */
+export function dispatchTable(m: WgslModel): { shaders: string[]; steps: [number, number, number, number, string][] } {
+  const idx = new Map<string, number>();
+  const shaders: string[] = [];
+  const steps = m.kernels.map((k): [number, number, number, number, string] => {
+    let i = idx.get(k.code);
+    if (i === undefined) {
+      i = shaders.length;
+      idx.set(k.code, i);
+      shaders.push(k.code);
+    }
+    return [i, ...k.groups, k.label];
+  });
+  return { shaders, steps };
+}
+
+const RUNTIME = String.raw`
+// WebGPU enum values, so the module works without GPUBufferUsage & co. in scope (Node).
+const STORAGE = 0x80, COPY_SRC = 0x4, COPY_DST = 0x8, MAP_READ = 0x1, COMPUTE = 0x4;
+
+const SIGNED = new Set(['i4', 'i8', 'i16', 'i32', 'i64']);
+const FLOAT = new Set(['f32', 'f16', 'bf16']);
+const OUT_ARRAY = { f32: Float32Array, f16: Float32Array, bf16: Float32Array, i8: Int8Array, i4: Int8Array, u8: Uint8Array, u4: Uint8Array, bool: Uint8Array, i16: Int16Array, u16: Uint16Array, i32: Int32Array, u32: Uint32Array };
+
+const numel = (shape) => shape.reduce((a, b) => a * b, 1);
+
+/** An input as 32-bit words in its dtype's storage (int64 must fit int32). */
+function toWords(spec, data) {
+  const n = numel(spec.shape);
+  if (!data || data.length !== n) throw new RangeError('input ' + JSON.stringify(spec.name) + ' needs ' + n + ' elements of ' + spec.dtype + ' [' + spec.shape + '], got ' + (data ? data.length : 'none'));
+  if (FLOAT.has(spec.dtype)) return Float32Array.from(data, Number);
+  const out = SIGNED.has(spec.dtype) ? new Int32Array(n) : new Uint32Array(n);
+  const [lo, hi] = SIGNED.has(spec.dtype) ? [-2147483648, 2147483647] : [0, 4294967295];
+  for (let i = 0; i < n; i++) {
+    const v = Number(data[i]);
+    if (!(v >= lo && v <= hi)) throw new RangeError('input ' + JSON.stringify(spec.name) + ': ' + spec.dtype + ' value ' + data[i] + ' does not fit the 32-bit words this WGSL artifact computes in');
+    out[i] = spec.dtype === 'bool' ? (v !== 0 ? 1 : 0) : v;
+  }
+  return out;
+}
+
+/** Output words -> the dtype's typed array (int64 as BigInt64Array, f16/bf16 as Float32Array). */
+function fromWords(spec, buf) {
+  const n = numel(spec.shape);
+  if (spec.dtype === 'i64') return BigInt64Array.from(new Int32Array(buf, 0, n), BigInt);
+  if (spec.dtype === 'u64') return BigUint64Array.from(new Uint32Array(buf, 0, n), BigInt);
+  const words = FLOAT.has(spec.dtype) ? new Float32Array(buf, 0, n) : SIGNED.has(spec.dtype) ? new Int32Array(buf, 0, n) : new Uint32Array(buf, 0, n);
+  return OUT_ARRAY[spec.dtype].from(words);
+}
+
+async function readWeights(opts) {
+  if (opts && opts.weights) return new Uint8Array(opts.weights);
+  const url = new URL('./weights.bin', import.meta.url);
+  if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions && process.versions.node) {
+    const fs = await import('node:fs/promises');
+    return new Uint8Array(await fs.readFile(url));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error('lutc model: cannot fetch ' + url + ': HTTP ' + res.status);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+async function defaultDevice() {
+  const gpu = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
+  if (!gpu) throw new Error('lutc model: no GPUDevice was given and navigator.gpu is not available (in Node pass a device, e.g. from the "webgpu" package; in a browser enable WebGPU)');
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new Error('lutc model: navigator.gpu gave no adapter');
+  const need = Math.max(MANIFEST.arenaBytes, MANIFEST.weightBytes, 4);
+  const requiredLimits = {};
+  if (need > 134217728) {
+    requiredLimits.maxStorageBufferBindingSize = Math.min(adapter.limits.maxStorageBufferBindingSize, need);
+    requiredLimits.maxBufferSize = Math.min(adapter.limits.maxBufferSize, need);
+  }
+  return adapter.requestDevice({ requiredLimits });
+}
+
+function buffer(device, bytes, data) {
+  const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+  const b = device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST, mappedAtCreation: !!data });
+  if (data) { new Uint8Array(b.getMappedRange()).set(data.subarray(0, bytes)); b.unmap(); }
+  return b;
+}
+
+/**
+ * Loads the model onto device (default: navigator.gpu's). opts.weights: the weights.bin bytes, when
+ * the caller fetched them itself.
+ */
+export async function load(device, opts = {}) {
+  device = device || (await defaultDevice());
+  const lim = device.limits.maxStorageBufferBindingSize;
+  if (MANIFEST.arenaBytes > lim || MANIFEST.weightBytes > lim)
+    throw new RangeError('lutc model: needs storage buffers of ' + Math.max(MANIFEST.arenaBytes, MANIFEST.weightBytes) + ' bytes, the device allows ' + lim + ' (request a higher maxStorageBufferBindingSize)');
+  const blob = await readWeights(opts);
+  if (blob.length < MANIFEST.weightBytes) throw new RangeError('lutc model: weights.bin has ' + blob.length + ' bytes, the model needs ' + MANIFEST.weightBytes);
+  const arena = buffer(device, MANIFEST.arenaBytes);
+  const weights = buffer(device, MANIFEST.weightBytes, blob);
+  const layout = device.createBindGroupLayout({ entries: [
+    { binding: 0, visibility: COMPUTE, buffer: { type: 'storage' } },
+    { binding: 1, visibility: COMPUTE, buffer: { type: 'read-only-storage' } },
+  ] });
+  const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+  const bindGroup = device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer: arena } }, { binding: 1, resource: { buffer: weights } }] });
+  const pipelines = await Promise.all(SHADERS.map(async (code, i) => {
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ code, label: 'lutc shader ' + i });
+    const info = await module.getCompilationInfo();
+    const errs = info.messages.filter((m) => m.type === 'error');
+    const p = await device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint: 'main' } }).catch((e) => e);
+    const err = await device.popErrorScope();
+    if (errs.length || err || p instanceof Error) {
+      const where = STEPS.filter((s) => s[0] === i).map((s) => s[4]).join(', ');
+      throw new Error('lutc model: shader ' + i + ' (' + where + ') failed: ' + (errs.map((m) => m.lineNum + ':' + m.linePos + ' ' + m.message).join('; ') || (err && err.message) || p.message));
+    }
+    return p;
+  }));
+  let queue = Promise.resolve();
+  async function runOnce(inputs) {
+    for (const spec of MANIFEST.inputs) {
+      const words = toWords(spec, inputs[spec.name]);
+      if (words.byteLength) device.queue.writeBuffer(arena, spec.offset, words);
+    }
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setBindGroup(0, bindGroup);
+    for (const [s, x, y, z] of STEPS) {
+      pass.setPipeline(pipelines[s]);
+      pass.dispatchWorkgroups(x, y, z);
+    }
+    pass.end();
+    let total = 0;
+    const at = MANIFEST.outputs.map((o) => { const a = total; total += Math.max(4, numel(o.shape) * 4); return a; });
+    const rb = device.createBuffer({ size: Math.max(4, total), usage: MAP_READ | COPY_DST });
+    MANIFEST.outputs.forEach((o, i) => {
+      const bytes = numel(o.shape) * 4;
+      if (bytes) enc.copyBufferToBuffer(o.buffer === 'weights' ? weights : arena, o.offset, rb, at[i], bytes);
+    });
+    device.queue.submit([enc.finish()]);
+    await rb.mapAsync(MAP_READ);
+    const all = rb.getMappedRange().slice(0);
+    rb.unmap();
+    rb.destroy();
+    return MANIFEST.outputs.map((o, i) => ({ name: o.name, dtype: o.dtype, shape: o.shape.slice(), data: fromWords(o, all.slice(at[i], at[i] + Math.max(4, numel(o.shape) * 4))) }));
+  }
+  return {
+    manifest: MANIFEST,
+    /** Runs the model; calls are serialized (they share one arena). */
+    run(inputs) {
+      const r = queue.then(() => runOnce(inputs));
+      queue = r.catch(() => undefined);
+      return r;
+    },
+    destroy() { arena.destroy(); weights.destroy(); },
+  };
+}
+`;
+
+/** The text of model.mjs. */
+export function renderHostModule(m: WgslModel, manifest: Manifest): string {
+  const { shaders, steps } = dispatchTable(m);
+  return `// Generated by lutc (WGSL target). Runs the model ${JSON.stringify(m.plan.graph.name)} on a WebGPU device.
+// Shaders, the dispatch sequence and buffer offsets are static; weights are in weights.bin.
+export const MANIFEST = ${JSON.stringify(manifest)};
+const SHADERS = ${JSON.stringify(shaders)};
+/** [shader index, workgroups x, y, z, node]. */
+const STEPS = ${JSON.stringify(steps)};
+${RUNTIME}`;
+}
+
+const TS_ARRAY: Record<string, string> = {
+  f32: 'Float32Array', f16: 'Float32Array', bf16: 'Float32Array', i8: 'Int8Array', i4: 'Int8Array', u8: 'Uint8Array', u4: 'Uint8Array',
+  bool: 'Uint8Array', i16: 'Int16Array', u16: 'Uint16Array', i32: 'Int32Array', u32: 'Uint32Array', i64: 'BigInt64Array', u64: 'BigUint64Array',
+};
+
+/** The text of model.d.ts. */
+export function renderDts(manifest: Manifest): string {
+  const ins = manifest.inputs.map((i) => `  /** ${i.dtype} [${i.shape.join(', ')}] */\n  ${JSON.stringify(i.name)}: ArrayLike<number> | ${i.dtype.endsWith('64') ? TS_ARRAY[i.dtype] : 'ArrayLike<number>'};`).join('\n');
+  const outs = manifest.outputs.map((o) => `  { name: ${JSON.stringify(o.name)}; dtype: ${JSON.stringify(o.dtype)}; shape: number[]; data: ${TS_ARRAY[o.dtype] ?? 'Float32Array'} }`).join(',\n');
+  return `// Generated by lutc (WGSL target).
+/// <reference types="@webgpu/types" />
+export interface ModelInputs {
+${ins}
+}
+export type ModelOutputs = [
+${outs}
+];
+export interface LoadedModel {
+  readonly manifest: typeof MANIFEST;
+  /** Runs the model on one set of inputs; outputs in graph-output order. */
+  run(inputs: ModelInputs): Promise<ModelOutputs>;
+  /** Frees the model's GPU buffers. */
+  destroy(): void;
+}
+export declare const MANIFEST: ${JSON.stringify(manifest)};
+/** Loads the model onto \`device\` (default: navigator.gpu's); \`opts.weights\` overrides fetching weights.bin. */
+export declare function load(device?: GPUDevice, opts?: { weights?: ArrayBuffer | Uint8Array }): Promise<LoadedModel>;
+`;
+}

@@ -1,0 +1,115 @@
+/**
+ * A whole model as WGSL: model-plan.ts's plan (with WGSL's storage sizes: one 32-bit word per element,
+ * packed LUT weights as bytes), one or more compute shaders per step in plan order, and the weight
+ * blob in that storage format. This is what compile.ts writes out and what the null-backend
+ * validation tests check. Anything this backend cannot run is a coded diagnostic naming the node
+ * (LUT5200-5299), never a wrong result.
+ */
+import { fail, nodeLoc } from '../../compiler/diagnostics.js';
+import { numel } from '../../ir/tensor.js';
+import type { DType, Graph, Node, Value } from '../../ir/types.js';
+import { planModel, type ModelPlan, type Placement } from '../model-plan.js';
+import { kindOf, stepCtx, type Kernel, type StepCtx } from './shader-common.js';
+import { renderElementwise } from './ops-elementwise.js';
+import { renderReduceOps } from './ops-reduce.js';
+import { renderData } from './ops-data.js';
+import { renderLinear } from './ops-linear.js';
+import { renderLut } from './lut-steps.js';
+
+export interface WgslModel {
+  plan: ModelPlan;
+  /** Dispatches in order. */
+  kernels: Kernel[];
+  /** The weight blob in WGSL storage format, `plan.weightBytes` long. */
+  weights: Uint8Array;
+}
+
+/** Operands an op reads at compile time only (axes, bounds, shapes): never loaded by a shader. */
+const COMPILE_TIME: Record<string, number[]> = {
+  reduce_sum: [1], reduce_mean: [1], reduce_max: [1], slice: [1, 2, 3, 4], reshape: [1], squeeze: [1], unsqueeze: [1],
+  expand: [1], split: [1], constant_of_shape: [0], shape: [0],
+};
+
+/** Values stored as raw bytes: the packed weights of lut.matmul (operand 3). */
+function byteValues(g: Graph): Set<Value> {
+  const s = new Set<Value>();
+  for (const n of g.nodes) if (n.op === 'lut.matmul' && n.inputs[3]) s.add(n.inputs[3]);
+  return s;
+}
+
+/** Node to blame for a value in diagnostics: its producer, else its first consumer. */
+function blame(g: Graph, v: Value): Node | undefined {
+  return v.producer ?? g.nodes.find((n) => n.inputs.includes(v));
+}
+
+/** Plans `g` with WGSL storage sizes. */
+export function planWgsl(g: Graph): ModelPlan {
+  const bytes = byteValues(g);
+  const file = g.meta?.file;
+  return planModel(g, {
+    byteSize(v: Value, dtype: DType, shape: number[]) {
+      if (dtype === 'f64') {
+        const n = blame(g, v);
+        return fail('LUT5211', `value '${v.name}' is float64, which WGSL cannot compute in; convert the model to float32`, n ? nodeLoc(n, file) : undefined);
+      }
+      return bytes.has(v) ? numel(shape) : numel(shape) * 4;
+    },
+  });
+}
+
+/** Integer range of words holding `dt` (i64/u64 are held in 32 bits: docs/wgsl.md). */
+function wordRange(dt: DType): [number, number] {
+  return kindOf(dt) === 'i' ? [-(2 ** 31), 2 ** 31 - 1] : [0, 2 ** 32 - 1];
+}
+
+/** The weight blob: floats as f32, ints as i32/u32 words, packed LUT weights as bytes. */
+function wgslWeights(g: Graph, plan: ModelPlan): Uint8Array {
+  const blob = new Uint8Array(plan.weightBytes);
+  const bytes = byteValues(g);
+  const file = g.meta?.file;
+  const shaderRead = (v: Value) => g.nodes.some((n) => n.inputs.some((x, i) => x === v && !(COMPILE_TIME[n.op] ?? []).includes(i) && !(n.op === 'clip' || n.op === 'range' || n.op === 'trilu')));
+  for (const c of plan.constants) {
+    const t = c.value.const!;
+    let words: Uint8Array;
+    if (bytes.has(c.value)) words = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    else if (kindOf(c.dtype) === 'f') words = new Uint8Array(Float32Array.from(t.data as ArrayLike<number>).buffer);
+    else {
+      const [lo, hi] = wordRange(c.dtype);
+      const out = kindOf(c.dtype) === 'i' ? new Int32Array(t.data.length) : new Uint32Array(t.data.length);
+      for (let i = 0; i < t.data.length; i++) {
+        const v = t.data[i]!;
+        if (v < lo || v > hi) {
+          // Sentinels such as INT64_MAX slice ends are read at compile time only; data the shaders read must fit.
+          if (shaderRead(c.value)) {
+            const n = blame(g, c.value);
+            fail('LUT5212', `constant '${c.value.name}' (${c.dtype}) holds ${v}, outside the 32-bit range the WGSL backend stores ${c.dtype} in`, n ? nodeLoc(n, file) : undefined);
+          }
+          out[i] = v < lo ? lo : hi;
+        } else out[i] = v;
+      }
+      words = new Uint8Array(out.buffer);
+    }
+    blob.set(words, c.offset);
+  }
+  return blob;
+}
+
+const RENDERERS: ((c: StepCtx) => Kernel[] | undefined)[] = [renderElementwise, renderReduceOps, renderData, renderLinear, renderLut];
+
+/** Renders one planned step (exported for tests of single ops). */
+export function renderStep(node: Node, ins: (Placement | null)[], outs: Placement[], file?: string): Kernel[] {
+  const c = stepCtx(node, ins, outs, file);
+  for (const r of RENDERERS) {
+    const k = r(c);
+    if (k) return k;
+  }
+  return c.fail('LUT5200', `op '${node.op}' is not supported by the WGSL backend`);
+}
+
+/** Plans and renders `g` (after runPipeline, all shapes static). */
+export function renderModel(g: Graph): WgslModel {
+  const plan = planWgsl(g);
+  const kernels: Kernel[] = [];
+  for (const s of plan.steps) kernels.push(...renderStep(s.node, s.inputs, s.outputs, g.meta?.file));
+  return { plan, kernels, weights: wgslWeights(g, plan) };
+}

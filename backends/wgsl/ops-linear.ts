@@ -1,0 +1,220 @@
+/**
+ * WGSL renderers of the float (non-LUT) linear ops: matmul and gemm as one tiled shader (16x16
+ * output tiles, the K-tile of both operands staged in workgroup memory: attention's activation x
+ * activation products and any linear layer that was not lowered), matmul_nbits and
+ * dequantize_linear when they were not lowered to LUT ops (dequantized on the fly), quantize_linear,
+ * and 1-D/2-D conv (one invocation per output, plain loops). Accumulation is f32 (the interpreter
+ * accumulates in f64: the tolerance of docs/wgsl.md covers the difference).
+ */
+import { numel } from '../../ir/tensor.js';
+import { broadcastShapes } from '../../ir/ops/util.js';
+import { convGeometry } from '../../ir/ops/conv.js';
+import { scaleLayout } from '../../ir/ops/quant.js';
+import { intRange } from '../../ir/ops/numeric.js';
+import {
+  accessors, bcastIndex, coords, f, grid1, HEADER, kindOf, lit, main1, u, WGSL_TYPE,
+  type Kernel, type StepCtx,
+} from './shader-common.js';
+
+export const LINEAR_OPS = new Set(['matmul', 'gemm', 'matmul_nbits', 'dequantize_linear', 'quantize_linear', 'conv']);
+
+const TS = 16;
+
+interface TiledMatmul {
+  M: number;
+  N: number;
+  K: number;
+  batch: number[];
+  /** Element offsets of A[m, k], B[k, n], given WGSL expressions (batch coordinates `bc0..`). */
+  a(m: string, k: string): string;
+  b(k: string, n: string): string;
+  /** The stored value from the accumulator `acc` at (m, n). */
+  epilogue(acc: string, m: string, n: string): string;
+  out(m: string, n: string): string;
+}
+
+/** The tiled shader: workgroup (16, 16) per output tile, z = batch. */
+function tiled(c: StepCtx, t: TiledMatmul): Kernel {
+  const k = kindOf(c.outs[0]!.dtype);
+  const T = WGSL_TYPE[k];
+  const bz = numel(t.batch);
+  const bc = coords(t.batch, 'wid.z', 'bc');
+  const code = `${HEADER}${accessors(c)}
+var<workgroup> ta: array<${T}, ${TS * TS}>;
+var<workgroup> tb: array<${T}, ${TS * TS}>;
+
+@compute @workgroup_size(${TS}, ${TS})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+${bc.code}  let row = wid.y * ${u(TS)} + lid.y;
+  let col = wid.x * ${u(TS)} + lid.x;
+  var acc: ${T} = ${lit(k, 0)};
+  for (var t0 = 0u; t0 < ${u(t.K)}; t0 += ${u(TS)}) {
+    let ka = t0 + lid.x;
+    let kb = t0 + lid.y;
+    var av: ${T} = ${lit(k, 0)};
+    var bv: ${T} = ${lit(k, 0)};
+    if (row < ${u(t.M)} && ka < ${u(t.K)}) { av = in0(${t.a('row', 'ka')}); }
+    if (col < ${u(t.N)} && kb < ${u(t.K)}) { bv = in1(${t.b('kb', 'col')}); }
+    ta[lid.y * ${u(TS)} + lid.x] = av;
+    tb[lid.y * ${u(TS)} + lid.x] = bv;
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${u(TS)}; kk++) { acc += ta[lid.y * ${u(TS)} + kk] * tb[kk * ${u(TS)} + lid.x]; }
+    workgroupBarrier();
+  }
+  if (row < ${u(t.M)} && col < ${u(t.N)}) { out0(${t.out('row', 'col')}, ${t.epilogue('acc', 'row', 'col')}); }
+}
+`;
+  return { label: c.node.name, code, groups: [Math.ceil(t.N / TS), Math.ceil(t.M / TS), Math.max(1, bz)] };
+}
+
+function renderMatmul(c: StepCtx): Kernel[] {
+  const [a, b] = [c.ins[0]!, c.ins[1]!];
+  const a2 = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
+  const b2 = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;
+  const [M, K, N] = [a2[a2.length - 2]!, a2[a2.length - 1]!, b2[b2.length - 1]!];
+  const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]) as number[];
+  if (numel(batch) > 65535) c.fail('LUT5206', `matmul batch of ${numel(batch)} matrices exceeds one dispatch`);
+  const bc = batch.map((d, i) => (d === 1 ? '0u' : `bc${i}`));
+  const aMat = bcastIndex(a2.slice(0, -2), batch, bc);
+  const bMat = bcastIndex(b2.slice(0, -2), batch, bc);
+  return [tiled(c, {
+    M, N, K, batch,
+    a: (m, k) => `(${aMat}) * ${u(M * K)} + ${m} * ${u(K)} + ${k}`,
+    b: (k, n) => `(${bMat}) * ${u(K * N)} + ${k} * ${u(N)} + ${n}`,
+    epilogue: (acc) => acc,
+    out: (m, n) => `wid.z * ${u(M * N)} + ${m} * ${u(N)} + ${n}`,
+  })];
+}
+
+function renderGemm(c: StepCtx): Kernel[] {
+  const [a, b] = [c.ins[0]!, c.ins[1]!];
+  const tA = c.attrs.transA !== 0;
+  const tB = c.attrs.transB !== 0;
+  const [M, K] = tA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
+  const N = tB ? b.shape[0]! : b.shape[1]!;
+  const alpha = c.attrs.alpha as number;
+  const beta = c.attrs.beta as number;
+  const k = kindOf(c.outs[0]!.dtype);
+  const cIn = c.ins[2];
+  const cIdx = cIn ? bcastIndex(cIn.shape, [M, N], ['m', 'n']) : '';
+  return [tiled(c, {
+    M, N, K, batch: [],
+    a: (m, kk) => (tA ? `${kk} * ${u(M)} + ${m}` : `${m} * ${u(K)} + ${kk}`),
+    b: (kk, n) => (tB ? `${n} * ${u(K)} + ${kk}` : `${kk} * ${u(N)} + ${n}`),
+    epilogue: (acc, m, n) => {
+      const s = alpha === 1 ? acc : `${lit(k, alpha)} * ${acc}`;
+      return cIn && beta !== 0 ? `${s} + ${beta === 1 ? '' : `${lit(k, beta)} * `}in2(${cIdx.replace(/\bm\b/g, m).replace(/\bn\b/g, n)})` : s;
+    },
+    out: (m, n) => `${m} * ${u(N)} + ${n}`,
+  })];
+}
+
+/** matmul_nbits not lowered (e.g. 8-bit): dequantize each weight on the fly, one invocation per output. */
+function renderNBits(c: StepCtx): Kernel[] {
+  const [K, N, bits, bs] = [c.attrs.K, c.attrs.N, c.attrs.bits, c.attrs.block_size] as number[];
+  const kBlocks = Math.ceil(K! / bs!);
+  const blob = (bs! * bits!) / 8;
+  const zpRow = Math.ceil((kBlocks * bits!) / 8);
+  const M = numel(c.ins[0]!.shape) / K!;
+  const mask = (1 << bits!) - 1;
+  const zp = c.ins[3];
+  const z = !zp
+    ? f(1 << (bits! - 1))
+    : zp.dtype === 'u8'
+      ? `f32((in3(n * ${u(zpRow)} + ((kb * ${u(bits!)}) >> 3u)) >> ((kb * ${u(bits!)}) & 7u)) & ${u(mask)})`
+      : `in3(n * ${u(kBlocks)} + kb)`;
+  const body = `  let n = i % ${u(N!)};
+  let m = i / ${u(N!)};
+  var acc = 0.0;
+  for (var kb = 0u; kb < ${u(kBlocks)}; kb++) {
+    let scale = in2(n * ${u(kBlocks)} + kb);
+    let z = ${z};
+    let base = (n * ${u(kBlocks)} + kb) * ${u(blob)};
+    for (var j = 0u; j < ${u(bs!)} && kb * ${u(bs!)} + j < ${u(K!)}; j++) {
+      let q = (in1(base + ((j * ${u(bits!)}) >> 3u)) >> ((j * ${u(bits!)}) & 7u)) & ${u(mask)};
+      acc += in0(m * ${u(K!)} + kb * ${u(bs!)} + j) * ((f32(q) - z) * scale);
+    }
+  }
+  out0(i, acc${c.ins[5] ? ' + in5(n)' : ''});`;
+  return [{ label: c.node.name, code: main1(M * N!, body, accessors(c)), groups: grid1(M * N!) }];
+}
+
+/** Index of the scale (and zero point) of input element `i` under the op's scale layout. */
+function scaleIndex(c: StepCtx): string {
+  const x = c.ins[0]!.shape;
+  const s = c.ins[1]!.shape;
+  const bs = c.attrs.block_size as number;
+  const lay = scaleLayout(x, s, c.attrs.axis as number, bs, (m) => c.fail('LUT5207', m));
+  if (lay.mode === 'tensor') return '0u';
+  const inner = numel(x.slice(lay.axis + 1));
+  const d = x[lay.axis]!;
+  const j = `((i / ${u(inner)}) % ${u(d)})`;
+  if (lay.mode === 'axis') return j;
+  const o = `(i / ${u(inner * d)})`;
+  return `((${o} * ${u(s[lay.axis]!)} + ${j} / ${u(bs)}) * ${u(inner)} + i % ${u(inner)})`;
+}
+
+function renderDequant(c: StepCtx): Kernel[] {
+  const n = numel(c.outs[0]!.shape);
+  const si = scaleIndex(c);
+  const body = `  let si = ${si};\n  out0(i, f32(in0(i)${c.ins[2] ? ' - in2(si)' : ''}) * in1(si));`;
+  return [{ label: c.node.name, code: main1(n, body, accessors(c)), groups: grid1(n) }];
+}
+
+function renderQuant(c: StepCtx): Kernel[] {
+  const out = c.outs[0]!;
+  const n = numel(out.shape);
+  const [lo, hi] = intRange(out.dtype);
+  const k = kindOf(out.dtype);
+  const zp = c.ins[2] ? `f32(in2(si))` : '0.0';
+  const body = `  let si = ${scaleIndex(c)};
+  let q = round(in0(i) / in1(si)) + ${zp};
+  out0(i, select(${WGSL_TYPE[k]}(clamp(q, ${f(lo)}, ${f(hi)})), ${lit(k, 0)}, q != q));`;
+  return [{ label: c.node.name, code: main1(n, body, accessors(c)), groups: grid1(n) }];
+}
+
+function renderConv(c: StepCtx): Kernel[] {
+  const [x, w] = [c.ins[0]!, c.ins[1]!];
+  const out = c.outs[0]!;
+  const g = convGeometry(x.shape, w.shape, c.attrs, () => 0, (m) => c.fail('LUT5208', m));
+  const unit = { pad: 0, stride: 1, dilation: 1, kernel: 1 };
+  const [ah, aw] = g.axes.length === 1 ? [unit, g.axes[0]!] : [g.axes[0]!, g.axes[1]!];
+  const [C, H, Wd] = g.axes.length === 1 ? [x.shape[1]!, 1, x.shape[2]!] : [x.shape[1]!, x.shape[2]!, x.shape[3]!];
+  const [M, OH, OW] = g.axes.length === 1 ? [out.shape[1]!, 1, out.shape[2]!] : [out.shape[1]!, out.shape[2]!, out.shape[3]!];
+  const group = c.attrs.group as number;
+  const [Cg, Mg] = [C / group, M / group];
+  const n = numel(out.shape);
+  const body = `  let ow = i % ${u(OW)};
+  let oh = (i / ${u(OW)}) % ${u(OH)};
+  let m = (i / ${u(OW * OH)}) % ${u(M)};
+  let b = i / ${u(OW * OH * M)};
+  let grp = m / ${u(Mg)};
+  var acc = ${c.ins[2] ? 'in2(m)' : '0.0'};
+  for (var cc = 0u; cc < ${u(Cg)}; cc++) {
+    let xb = (b * ${u(C)} + grp * ${u(Cg)} + cc) * ${u(H * Wd)};
+    for (var kh = 0u; kh < ${u(ah.kernel)}; kh++) {
+      let ih = i32(oh * ${u(ah.stride)} + kh * ${u(ah.dilation)}) - ${ah.pad};
+      if (ih < 0 || ih >= ${H}) { continue; }
+      for (var kw = 0u; kw < ${u(aw.kernel)}; kw++) {
+        let iw = i32(ow * ${u(aw.stride)} + kw * ${u(aw.dilation)}) - ${aw.pad};
+        if (iw < 0 || iw >= ${Wd}) { continue; }
+        acc += in1(((m * ${u(Cg)} + cc) * ${u(ah.kernel)} + kh) * ${u(aw.kernel)} + kw) * in0(xb + u32(ih) * ${u(Wd)} + u32(iw));
+      }
+    }
+  }
+  out0(i, acc);`;
+  return [{ label: c.node.name, code: main1(n, body, accessors(c)), groups: grid1(n) }];
+}
+
+/** Renders a linear op, or undefined when `op` is not one. */
+export function renderLinear(c: StepCtx): Kernel[] | undefined {
+  switch (c.node.op) {
+    case 'matmul': return renderMatmul(c);
+    case 'gemm': return renderGemm(c);
+    case 'matmul_nbits': return renderNBits(c);
+    case 'dequantize_linear': return renderDequant(c);
+    case 'quantize_linear': return renderQuant(c);
+    case 'conv': return renderConv(c);
+  }
+  return undefined;
+}

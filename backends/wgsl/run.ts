@@ -1,0 +1,62 @@
+/**
+ * `lutc run --target wgsl`: compiles the graph into a temporary folder and runs exactly that artifact
+ * (model.mjs + weights.bin) on a WebGPU device in Node (Dawn through the optional `webgpu` package;
+ * SwiftShader on machines without a GPU, see device.ts). Outputs come back as IR tensors in
+ * graph-output order (int64 as float64-stored i64 tensors, as the interpreter stores them).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fail } from '../../compiler/diagnostics.js';
+import type { CompileOptions } from '../../compiler/options.js';
+import { allocData } from '../../ir/tensor.js';
+import type { DType, Graph, Tensor } from '../../ir/types.js';
+import { compileModel } from './compile.js';
+import { openNodeGpu } from './device.js';
+
+/** The host module's API (model.mjs), as far as Node callers use it. */
+export interface HostModel {
+  run(inputs: Record<string, ArrayLike<number> | BigInt64Array>): Promise<{ name: string; dtype: string; shape: number[]; data: ArrayLike<number | bigint> }[]>;
+  destroy(): void;
+}
+
+/** Imports a compiled artifact's model.mjs and loads it onto `device`. */
+export async function loadArtifact(dir: string, device: GPUDevice): Promise<HostModel> {
+  const mod = (await import(pathToFileURL(join(dir, 'model.mjs')).href)) as { load(d: GPUDevice): Promise<HostModel> };
+  return mod.load(device);
+}
+
+/** Runs a loaded artifact on IR tensors; returns IR tensors. */
+export async function runLoaded(model: HostModel, graph: Graph, inputs: Record<string, Tensor>): Promise<Tensor[]> {
+  const feed: Record<string, ArrayLike<number>> = {};
+  for (const v of graph.inputs) {
+    const t = inputs[v.name];
+    if (!t) fail('LUT5220', `input '${v.name}' is missing`);
+    feed[v.name] = t.data;
+  }
+  const outs = await model.run(feed);
+  return outs.map((o) => {
+    const data = allocData(o.dtype as DType, o.data.length);
+    for (let i = 0; i < o.data.length; i++) data[i] = Number(o.data[i]!);
+    return { dtype: o.dtype as DType, shape: o.shape, data };
+  });
+}
+
+/** Compiles `graph` (after runPipeline) to a temporary artifact and runs it on Dawn. */
+export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions): Promise<Tensor[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'lutc-wgsl-'));
+  const gpu = await openNodeGpu();
+  try {
+    await compileModel(graph, opts, dir);
+    const model = await loadArtifact(dir, gpu.device);
+    try {
+      return await runLoaded(model, graph, inputs);
+    } finally {
+      model.destroy();
+    }
+  } finally {
+    gpu.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * WASM benchmark suite (issue 4): lutc's WASM LUT kernels (bits 2 and 4, SIMD128; relaxed SIMD as a
+ * separate suite when the engine runs it, i.e. node --experimental-wasm-relaxed-simd) against
+ * onnxruntime-web (WASM, 1 thread, SIMD): fp32 MatMul and MatMulNBits (block 32), on identical
+ * quantized weights (bench/weights.ts). bench/run.ts imports this module dynamically.
+ *
+ * lutc_us is the median of the kernel entry point `run(m)` (table build + LUT GEMM + epilogue) with x
+ * already in wasm memory, after a timed warm-up long enough for V8 to tier the code up from Liftoff
+ * to TurboFan (timing Liftoff code understates the kernel 1.5-2x). Peers: median of session.run.
+ */
+import { performance } from 'node:perf_hooks';
+import { buildKernelModule, engineHasRelaxedSimd } from '../backends/wasm/module.js';
+import { legalizeWasmKernel, type WasmLutPlan } from '../backends/wasm/plan.js';
+import { packWeights } from '../ir/lut/geometry.js';
+import { packScales } from '../ir/lut/reference.js';
+import { timeWebPeer, median } from './peers-web.js';
+import { BENCH_SHAPES, type BenchResult } from './schema.js';
+import { benchWeights, lcg, referenceRows, type BenchWeights } from './weights.js';
+
+export interface WasmBenchOptions {
+  /** [n, k, m] shapes (default BENCH_SHAPES; quick: 4096x4096 M=1 only). */
+  shapes?: readonly (readonly [number, number, number])[];
+  /** Timed runs per measurement (default 20, at least 20 unless quick). */
+  runs?: number;
+  quick?: boolean;
+  /** Bits to measure (default [2, 4]). */
+  bits?: number[];
+  /** Skip the onnxruntime-web peers (peer_us = NaN). */
+  noPeers?: boolean;
+  log?: (msg: string) => void;
+}
+
+const BLOCK = 32;
+
+/** A ready-to-time lutc kernel instance for one shape. */
+export interface LutcInstance {
+  plan: WasmLutPlan;
+  run(): void;
+  tables(): void;
+  gemm(): void;
+  y(): Float32Array;
+}
+
+/** Builds, instantiates and loads a lutc kernel with the bench weights and activations x [m, K]. */
+export async function lutcInstance(w: BenchWeights, m: number, x: Float32Array, relaxed: boolean): Promise<LutcInstance> {
+  const plan = legalizeWasmKernel({ n: w.n, k: w.k, m, bits: w.bits as 2 | 4, groupSize: w.block, wasmFeatures: relaxed ? ['relaxed-simd'] : [] });
+  const { instance } = await WebAssembly.instantiate(buildKernelModule(plan) as Uint8Array<ArrayBuffer>, {});
+  const ex = instance.exports as Record<string, any>;
+  const buf = (ex.memory as WebAssembly.Memory).buffer;
+  const g = plan.geom, L = plan.mem;
+  new Uint8Array(buf, L.w, g.packedBytes).set(packWeights(g, w.q));
+  const ps = packScales(g, w.scales, w.zeros);
+  new Float32Array(buf, L.sw, ps.sw.length).set(ps.sw);
+  new Float32Array(buf, L.swz, ps.swz.length).set(ps.swz);
+  const xs = new Float32Array(buf, L.x, m * g.kPad);
+  for (let t = 0; t < m; t++) xs.set(x.subarray(t * g.k, (t + 1) * g.k), t * g.kPad);
+  return {
+    plan,
+    run: () => ex.lutc_run(m),
+    tables: () => ex.lutc_tables(L.x, L.tab, L.ts, L.xs, m),
+    gemm: () => ex.lutc_gemm(L.w, L.sw, L.swz, L.bias, L.tab, L.ts, L.xs, L.y, m),
+    y: () => {
+      const y = new Float32Array(m * g.n), ym = new Float32Array(buf, L.y, m * g.nPad);
+      for (let t = 0; t < m; t++) y.set(ym.subarray(t * g.nPad, t * g.nPad + g.n), t * g.n);
+      return y;
+    },
+  };
+}
+
+/** Median µs of `f` over `runs` calls after at least `warmMs` of warm-up calls. */
+export function timeSync(f: () => void, runs: number, warmMs = 400): number {
+  const t0 = performance.now();
+  for (let i = 0; i < 5 || performance.now() - t0 < warmMs; i++) f();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    f();
+    times.push((performance.now() - t) * 1000);
+  }
+  return median(times);
+}
+
+/** Spot check: the first rows of y against a float64 reference (int8-table error is ~1% of max|y|). */
+function spotCheck(y: Float32Array, w: BenchWeights, x: Float32Array, m: number, what: string): void {
+  const rows = Math.min(8, w.n), t = m - 1;
+  const ref = referenceRows(w, x.subarray(t * w.k, (t + 1) * w.k), 1, rows);
+  let err = 0, mag = 0;
+  for (let r = 0; r < rows; r++) {
+    err = Math.max(err, Math.abs(y[t * w.n + r]! - ref[r]!));
+    mag = Math.max(mag, Math.abs(ref[r]!));
+  }
+  if (!(err <= 0.05 * mag + 1e-6)) throw new Error(`bench spot check failed for ${what}: max error ${err} vs max |y| ${mag}`);
+}
+
+/** Runs the WASM suite; one BenchResult per (shape, bits, peer). */
+export async function runWasmBench(opts: WasmBenchOptions = {}): Promise<BenchResult[]> {
+  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const shapes = opts.shapes ?? (opts.quick ? [[4096, 4096, 1] as const] : BENCH_SHAPES);
+  const runs = Math.max(opts.quick ? 5 : 20, opts.runs ?? 20);
+  const relaxed = engineHasRelaxedSimd();
+  const suite = relaxed ? 'wasm-lut-relaxed' : 'wasm-lut-simd128';
+  const rows: BenchResult[] = [];
+  for (const [n, k, m] of shapes) {
+    const r = lcg(n * 31 + k * 7 + m);
+    const x = new Float32Array(m * k).map(() => r() * 2 - 1);
+    let fp32Us = NaN;
+    for (const bits of opts.bits ?? [2, 4]) {
+      const w = benchWeights(n, k, bits, BLOCK);
+      const inst = await lutcInstance(w, m, x, relaxed);
+      inst.run();
+      spotCheck(inst.y(), w, x, m, `lutc ${bits}-bit ${n}x${k} M=${m}`);
+      const lutcUs = timeSync(inst.run, runs);
+      log(`${suite} ${n}x${k} M=${m} ${bits}-bit: ${lutcUs.toFixed(1)} us (tables ${timeSync(inst.tables, runs, 50).toFixed(1)} us)`);
+      const peers: [string, number][] = [];
+      if (!opts.noPeers) {
+        if (Number.isNaN(fp32Us)) {
+          const p = await timeWebPeer(w, x, m, 'fp32', runs);
+          spotCheck(p.y, w, x, m, 'ort-web fp32');
+          fp32Us = p.us;
+          log(`ort-web-fp32 ${n}x${k} M=${m}: ${fp32Us.toFixed(1)} us`);
+        }
+        const p = await timeWebPeer(w, x, m, 'nbits', runs);
+        spotCheck(p.y, w, x, m, 'ort-web nbits');
+        log(`ort-web-nbits ${n}x${k} M=${m} ${bits}-bit: ${p.us.toFixed(1)} us`);
+        peers.push(['ort-web-fp32', fp32Us], ['ort-web-nbits', p.us]);
+      } else peers.push(['none', NaN]);
+      for (const [peer, peerUs] of peers)
+        rows.push({ suite, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: lutcUs, peer, peer_us: peerUs });
+    }
+  }
+  return rows;
+}
+
+// `tsx bench/wasm.ts [--quick]` runs the suite alone and prints its rows.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const quick = process.argv.includes('--quick');
+  runWasmBench({ quick }).then((rows) => console.table(rows));
+}

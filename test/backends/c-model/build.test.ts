@@ -1,0 +1,113 @@
+/**
+ * The C artifact as files: clean under -Wall -Wextra -Werror (with and without OpenMP, embedded and
+ * side-file weights), clean under AddressSanitizer + UndefinedBehaviorSanitizer on odd shapes, the
+ * generated Makefile from a fresh folder holding only the emitted files, the weights hash check,
+ * diagnostics before any file is written, and the CLI's `compile` / `run --target c`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileModel } from '../../../backends/c/compile.js';
+import { emitModel } from '../../../backends/c/model/emit.js';
+import { buildModelBinary } from '../../../backends/c/run.js';
+import { STRICT_FLAGS } from '../../../backends/c/toolchain.js';
+import { main } from '../../../compiler/cli.js';
+import { captureIO } from '../../../compiler/cli/io.js';
+import { LutcError } from '../../../compiler/diagnostics.js';
+import { readNpyFile, writeNpyFile } from '../../../compiler/npy.js';
+import { GraphBuilder } from '../../../ir/graph.js';
+import { makeTensor } from '../../../ir/tensor.js';
+import { buildMlp, randomInput } from '../../helpers/models.js';
+import { buildOpsModel, lowered, opsInputs, relMax, runC, runRef, sameBits } from './helpers.js';
+
+const tmp = (p: string) => fs.mkdtempSync(path.join(tmpdir(), `lutc-cmodel-${p}-`));
+const oddLut = () => lowered(buildMlp({ dims: [45, 37, 19], batch: 3, seed: 8 }), { bits: 3, groupSize: 16 });
+
+describe('c model: build hygiene', () => {
+  it('compiles with -Wall -Wextra -Werror (ops model, LUT model; OpenMP; side-file weights)', () => {
+    const graphs = [lowered(buildOpsModel()), oddLut(), lowered(fs.readFileSync('examples/llama-block.onnx'), { bits: 4 }, { seq: 4, batch: 1 })];
+    for (const g of graphs)
+      for (const omp of [false, true]) {
+        const e = emitModel(g, { target: 'c', embedWeights: omp });
+        expect(() => buildModelBinary(e.files, [...STRICT_FLAGS, '-O1', '-march=native', ...(omp ? ['-fopenmp'] : [])])).not.toThrow();
+      }
+  });
+
+  it('runs clean under -fsanitize=address,undefined on odd shapes', async () => {
+    const san = ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
+    const g = oddLut();
+    const ins = { x: randomInput([3, 45], 21) };
+    const got = await runC(g, ins, { cflags: san, embedWeights: false });
+    expect(sameBits(got[0]!, runRef(g, ins)[0]!)).toBe(true);
+    const ops = lowered(buildOpsModel());
+    const oi = opsInputs(5);
+    const og = await runC(ops, oi, { cflags: san });
+    const ref = runRef(ops, oi);
+    expect(og.length).toBe(ref.length);
+    og.forEach((t, i) => expect(relMax(t, ref[i]!), ops.outputs[i]!.name).toBeLessThanOrEqual(1e-4));
+  });
+
+  it('builds with the generated Makefile from a fresh folder and runs the harness', async () => {
+    const g = oddLut();
+    const dir = tmp('make');
+    const { files } = await compileModel(g, { target: 'c', embedWeights: false } as never, dir);
+    expect(files.map((f) => path.basename(f)).sort()).toEqual(['Makefile', 'main.c', 'model.c', 'model.h', 'weights.bin']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['Makefile', 'main.c', 'model.c', 'model.h', 'weights.bin']);
+    execFileSync('make', ['-C', dir, 'CFLAGS=-O1'], { stdio: 'pipe' });
+    const x = randomInput([3, 45], 22);
+    writeNpyFile(path.join(dir, 'x.npy'), x);
+    const out = path.join(dir, 'out');
+    fs.mkdirSync(out);
+    execFileSync(path.join(dir, 'model'), ['-o', out, `x=${path.join(dir, 'x.npy')}`], { stdio: 'pipe' });
+    const list = JSON.parse(fs.readFileSync(path.join(out, 'outputs.json'), 'utf8')) as { name: string; file: string; shape: number[]; dtype: string }[];
+    expect(list).toEqual([{ name: 'y', file: 'y.npy', shape: [3, 19], dtype: 'f32' }]);
+    expect(sameBits(readNpyFile(path.join(out, 'y.npy')), runRef(g, { x })[0]!)).toBe(true);
+    // A weights.bin from another model is refused (hash), not silently used.
+    const w = fs.readFileSync(path.join(dir, 'weights.bin'));
+    w[100] = w[100]! ^ 1;
+    fs.writeFileSync(path.join(dir, 'weights.bin'), w);
+    const r = spawnSync(path.join(dir, 'model'), ['-o', out, path.join(dir, 'x.npy')], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/hash/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('diagnoses an unsupported op (LUT5150, naming the node) before writing any file', async () => {
+    const g = oddLut();
+    const b = new GraphBuilder(g);
+    const n = b.node('constant', [], { value: makeTensor('f32', [2], [1, 2]) }, [{ dtype: 'f32', shape: [2] }], { name: 'odd_const' });
+    g.outputs.push(n.outputs[0]!);
+    const dir = path.join(tmp('diag'), 'out');
+    let err: unknown;
+    try {
+      await compileModel(g, { target: 'c' }, dir);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LutcError);
+    const d = (err as LutcError).diagnostics[0]!;
+    expect(d.code).toBe('LUT5150');
+    expect(d.loc).toMatchObject({ kind: 'node', node: 'odd_const' });
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+});
+
+describe('c model: CLI', () => {
+  it('lutc run --target c writes the same outputs as --target ref (bits 4)', async () => {
+    const base = tmp('cli');
+    const io = captureIO();
+    const common = ['examples/mlp.onnx', '--shape', 'x=2,64', '--bits', '4', '--seed', '3'];
+    expect(await main(['run', ...common, '--target', 'c', '--out', path.join(base, 'c')], io), io.stderr).toBe(0);
+    expect(await main(['run', ...common, '--target', 'ref', '--out', path.join(base, 'ref')], captureIO())).toBe(0);
+    const jc = JSON.parse(fs.readFileSync(path.join(base, 'c', 'outputs.json'), 'utf8')) as { file: string }[];
+    const jr = JSON.parse(fs.readFileSync(path.join(base, 'ref', 'outputs.json'), 'utf8')) as { file: string }[];
+    expect(jc).toEqual(jr);
+    for (const f of jc) expect(sameBits(readNpyFile(path.join(base, 'c', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBe(true);
+    const cio = captureIO();
+    expect(await main(['compile', 'examples/mlp.onnx', '--target', 'c', '--shape', 'x=2,64', '-o', path.join(base, 'art')], cio), cio.stderr).toBe(0);
+    expect(fs.existsSync(path.join(base, 'art', 'model.c'))).toBe(true);
+    fs.rmSync(base, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * The browser demo (examples/browser) in headless Chromium on SwiftShader: serve.mjs serves the page
+ * and the MLP compiled with --bits 4 for both targets; the page runs each artifact and the outputs
+ * must match the reference interpreter on the same lowered graph within 1e-4 max|ref| (same bound as
+ * test/backends/wgsl/model.test.ts: f32 accumulation vs f64, identical LUT integers). If the WASM
+ * target cannot compile this model in this build, the page must say the artifact is missing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import '../../ir/ops/index.js';
+import { importOnnx } from '../../compiler/onnx/index.js';
+import { runPipeline } from '../../compiler/pipeline.js';
+import { interpret } from '../../ir/interpret.js';
+import { makeTensor } from '../../ir/tensor.js';
+import type { Graph } from '../../ir/types.js';
+
+const DIMS = { batch: 2 };
+const SEED = 3;
+let dir: string;
+let server: ChildProcess;
+let url: string;
+let browser: BrowserContext;
+let wasmOk = true;
+
+function lowered(target: 'wasm' | 'wgsl'): Graph {
+  const g = importOnnx(readFileSync('examples/mlp.onnx'), { dimBindings: DIMS });
+  runPipeline(g, { target, bits: 4, dimBindings: DIMS });
+  return g;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lutc-browser-'));
+  await (await import('../../backends/wgsl/compile.js')).compileModel(lowered('wgsl'), { target: 'wgsl' }, join(dir, 'wgsl'));
+  try {
+    const wasm = (await import('../../backends/wasm/compile.js')) as { compileModel(g: Graph, o: object, d: string): Promise<unknown> };
+    await wasm.compileModel(lowered('wasm'), { target: 'wasm', bits: 4 }, join(dir, 'wasm'));
+  } catch (e) {
+    wasmOk = false;
+    console.warn(`wasm artifact not built (${(e as Error).message.split('\n')[0]}); the page must report it missing`);
+  }
+  server = spawn(process.execPath, ['examples/browser/serve.mjs', '--port', '0', '--wasm', join(dir, 'wasm'), '--wgsl', join(dir, 'wgsl')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  url = await new Promise<string>((res, rej) => {
+    server.stdout!.on('data', (b: Buffer) => { const m = /listening (\S+)/.exec(b.toString()); if (m) res(m[1]!); });
+    server.on('exit', (c) => rej(new Error(`serve.mjs exited with ${c}`)));
+  });
+  // A fresh profile per run (launchPersistentContext passes it as --user-data-dir).
+  browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  server?.kill();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface PageResult { backend: string; ok: boolean; error?: string; adapter?: string; outputs?: { name: string; shape: number[]; data: number[] }[] }
+
+describe('browser demo (headless Chromium)', () => {
+  it('runs the WGSL and WASM artifacts and matches the interpreter', async () => {
+    const page = await browser.newPage();
+    const logs: string[] = [];
+    page.on('console', (m) => logs.push(m.text()));
+    page.on('pageerror', (e) => logs.push(String(e)));
+    await page.goto(`${url}?seed=${SEED}`);
+    await page.waitForFunction(() => (window as unknown as { lutcDone?: boolean }).lutcDone === true, undefined, { timeout: 90_000 });
+    const res = (await page.evaluate(() => (window as unknown as { lutcResults: unknown }).lutcResults)) as { input: number[]; results: PageResult[] };
+    const x = makeTensor('f32', [2, 64], Array.from({ length: 128 }, (_, i) => Math.sin(0.37 * i + SEED)));
+    expect(res.input).toEqual(Array.from(x.data));
+    for (const r of res.results) {
+      if (r.backend === 'wasm' && !wasmOk) {
+        expect(r.ok, JSON.stringify(r)).toBe(false);
+        expect(r.error).toMatch(/artifact missing/);
+        continue;
+      }
+      expect(r.ok, `${r.backend}: ${r.error} ${logs.join('\n')}`).toBe(true);
+      const [ref] = interpret(lowered(r.backend as 'wasm' | 'wgsl'), { x });
+      const got = r.outputs![0]!;
+      expect(got.shape).toEqual(ref!.shape);
+      const scale = Math.max(...Array.from(ref!.data, Math.abs));
+      const diff = Math.max(...got.data.map((v, i) => Math.abs(v - ref!.data[i]!)));
+      expect(diff).toBeLessThanOrEqual(1e-4 * scale);
+    }
+    expect(await page.textContent('#out')).toMatch(/WGSL/);
+  });
+});
