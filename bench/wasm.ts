@@ -1,8 +1,9 @@
 /**
  * WASM benchmark suite (issue 4): lutc's WASM LUT kernels (bits 2 and 4, SIMD128; relaxed SIMD as a
  * separate suite when the engine runs it, i.e. node --experimental-wasm-relaxed-simd) against
- * onnxruntime-web (WASM, 1 thread, SIMD): fp32 MatMul and MatMulNBits (block 32), on identical
- * quantized weights (bench/weights.ts). bench/run.ts imports this module dynamically.
+ * onnxruntime-web (WASM, 1 thread, SIMD): fp32 MatMul and MatMulNBits (block 32), and native
+ * onnxruntime-node MatMulNBits (block 128, accuracy_level 4, 1 thread) in the same run, each on
+ * identical quantized weights (bench/weights.ts). bench/run.ts imports this module dynamically.
  *
  * lutc_us is the median of the kernel entry point `run(m)` (table build + LUT GEMM + epilogue) with x
  * already in wasm memory, after a timed warm-up long enough for V8 to tier the code up from Liftoff
@@ -13,6 +14,7 @@ import { buildKernelModule, engineHasRelaxedSimd } from '../backends/wasm/module
 import { legalizeWasmKernel, type WasmLutPlan } from '../backends/wasm/plan.js';
 import { packWeights } from '../ir/lut/geometry.js';
 import { packScales } from '../ir/lut/reference.js';
+import { peerModel, timePeer } from './peers-node.js';
 import { timeWebPeer, median } from './peers-web.js';
 import { BENCH_SHAPES, type BenchResult } from './schema.js';
 import { benchWeights, lcg, referenceRows, type BenchWeights } from './weights.js';
@@ -30,7 +32,8 @@ export interface WasmBenchOptions {
   log?: (msg: string) => void;
 }
 
-const BLOCK = 32;
+/** lutc is timed at both groups: 128 (the fp32 and native peers' weights) and 32 (ort-web-nbits'). */
+const GROUPS = [128, 32] as const;
 
 /** A ready-to-time lutc kernel instance for one shape. */
 export interface LutcInstance {
@@ -92,7 +95,12 @@ function spotCheck(y: Float32Array, w: BenchWeights, x: Float32Array, m: number,
   if (!(err <= 0.05 * mag + 1e-6)) throw new Error(`bench spot check failed for ${what}: max error ${err} vs max |y| ${mag}`);
 }
 
-/** Runs the WASM suite; one BenchResult per (shape, bits, peer). */
+/**
+ * Runs the WASM suite; one BenchResult per (shape, bits, peer). Each peer is compared with lutc on
+ * identical weights: group 128 for 'ort-web-fp32' (dequantized) and 'ort-node-nbits' (native
+ * MatMulNBits, block 128, accuracy_level 4), group 32 for 'ort-web-nbits' (block 32). The group is
+ * part of the suite name ('wasm-lut-simd128-g128', ...-g32) since BenchResult has no group field.
+ */
 export async function runWasmBench(opts: WasmBenchOptions = {}): Promise<BenchResult[]> {
   const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const shapes = opts.shapes ?? (opts.quick ? [[4096, 4096, 1] as const] : BENCH_SHAPES);
@@ -105,27 +113,38 @@ export async function runWasmBench(opts: WasmBenchOptions = {}): Promise<BenchRe
     const x = new Float32Array(m * k).map(() => r() * 2 - 1);
     let fp32Us = NaN;
     for (const bits of opts.bits ?? [2, 4]) {
-      const w = benchWeights(n, k, bits, BLOCK);
-      const inst = await lutcInstance(w, m, x, relaxed);
-      inst.run();
-      spotCheck(inst.y(), w, x, m, `lutc ${bits}-bit ${n}x${k} M=${m}`);
-      const lutcUs = timeSync(inst.run, runs);
-      log(`${suite} ${n}x${k} M=${m} ${bits}-bit: ${lutcUs.toFixed(1)} us (tables ${timeSync(inst.tables, runs, 50).toFixed(1)} us)`);
-      const peers: [string, number][] = [];
-      if (!opts.noPeers) {
-        if (Number.isNaN(fp32Us)) {
-          const p = await timeWebPeer(w, x, m, 'fp32', runs);
-          spotCheck(p.y, w, x, m, 'ort-web fp32');
-          fp32Us = p.us;
-          log(`ort-web-fp32 ${n}x${k} M=${m}: ${fp32Us.toFixed(1)} us`);
-        }
-        const p = await timeWebPeer(w, x, m, 'nbits', runs);
-        spotCheck(p.y, w, x, m, 'ort-web nbits');
-        log(`ort-web-nbits ${n}x${k} M=${m} ${bits}-bit: ${p.us.toFixed(1)} us`);
-        peers.push(['ort-web-fp32', fp32Us], ['ort-web-nbits', p.us]);
-      } else peers.push(['none', NaN]);
-      for (const [peer, peerUs] of peers)
-        rows.push({ suite, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: lutcUs, peer, peer_us: peerUs });
+      const lutcUs: Record<number, number> = {};
+      const byGroup: Record<number, BenchWeights> = {};
+      for (const group of GROUPS) {
+        const w = (byGroup[group] = benchWeights(n, k, bits, group));
+        const inst = await lutcInstance(w, m, x, relaxed);
+        inst.run();
+        spotCheck(inst.y(), w, x, m, `lutc ${bits}-bit G=${group} ${n}x${k} M=${m}`);
+        lutcUs[group] = timeSync(inst.run, runs);
+        log(`${suite} ${n}x${k} M=${m} ${bits}-bit G=${group}: ${lutcUs[group]!.toFixed(1)} us (tables ${timeSync(inst.tables, runs, 50).toFixed(1)} us)`);
+      }
+      const row = (group: number, peer: string, peerUs: number) =>
+        rows.push({ suite: `${suite}-g${group}`, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: lutcUs[group]!, peer, peer_us: peerUs });
+      if (opts.noPeers) {
+        for (const group of GROUPS) row(group, 'none', NaN);
+        continue;
+      }
+      const w128 = byGroup[128]!, w32 = byGroup[32]!;
+      if (Number.isNaN(fp32Us)) {
+        const p = await timeWebPeer(w128, x, m, 'fp32', runs);
+        spotCheck(p.y, w128, x, m, 'ort-web fp32');
+        fp32Us = p.us;
+        log(`ort-web-fp32 ${n}x${k} M=${m}: ${fp32Us.toFixed(1)} us`);
+      }
+      row(128, 'ort-web-fp32', fp32Us);
+      const pn = await timePeer(peerModel(w128, m, 'nbits', 4), x, m, k, 1, runs);
+      spotCheck(pn.y, w128, x, m, 'ort-node nbits');
+      log(`ort-node-nbits ${n}x${k} M=${m} ${bits}-bit block 128 acc4: ${pn.us.toFixed(1)} us`);
+      row(128, 'ort-node-nbits', pn.us);
+      const pw = await timeWebPeer(w32, x, m, 'nbits', runs);
+      spotCheck(pw.y, w32, x, m, 'ort-web nbits');
+      log(`ort-web-nbits ${n}x${k} M=${m} ${bits}-bit block 32: ${pw.us.toFixed(1)} us`);
+      row(32, 'ort-web-nbits', pw.us);
     }
   }
   return rows;

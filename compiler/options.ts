@@ -25,6 +25,14 @@ export interface CompileOptions {
   dimBindings?: Record<string, number>;
   /** Explicit shapes for graph inputs, by input name. */
   inputShapes?: Record<string, number[]>;
+  /** C: threads for the generated code (OpenMP; 1 = none). */
+  threads?: number;
+  /** C: embed the weight blob in model.c (default: only small models). */
+  embedWeights?: boolean | 'auto';
+  /** C: force an ISA path instead of the C compiler's predefined macros. */
+  isa?: 'scalar' | 'avx2' | 'avx512' | 'neon';
+  /** WASM: extra features, e.g. 'relaxed-simd' (Node 20 needs --experimental-wasm-relaxed-simd). */
+  wasmFeatures?: string[];
   /** Called with progress messages for stderr. */
   progress?(msg: string): void;
 }

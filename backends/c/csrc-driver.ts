@@ -115,7 +115,7 @@ size_t PFX_scratch_bytes(int m) {
   const size_t mm = m > 0 ? (size_t)m : 1;
   const size_t i8 = mm * G_NCHUNKS * 16 + 2 * mm * G_NSEG * sizeof(float);
   const size_t f32 = mm * G_NCHUNKS * 16 * sizeof(float) + mm * G_NSEG * sizeof(float);
-  return (i8 > f32 ? i8 : f32) + G_KPAD * sizeof(float) + 128;
+  return (i8 > f32 ? i8 : f32) + (G_V && !G_RDW ? mm * G_NCHUNKS * 64 : 0) + G_KPAD * sizeof(float) + 128;
 }
 
 int PFX_gemm(const uint8_t *packed, const float *sw, const float *swz, const float *bias, const float *x, float *y, int m,
@@ -138,6 +138,11 @@ int PFX_gemm(const uint8_t *packed, const float *sw, const float *swz, const flo
   /* tables on a 64-byte boundary: the AVX-512 row-dword path loads each 4-chunk table whole */
   int8_t *tq = (int8_t *)(((uintptr_t)(xs + (size_t)m * G_NSEG) + 63) & ~(uintptr_t)63);
   PFX_tables(x, m, xpad, tq, tsh, xs);
+#  if G_V && !G_RDW
+  int8_t *tq4 = tq + (((size_t)m * G_NCHUNKS * 16 + 63) & ~(size_t)63);
+  PFX_replicate(tq, m, tq4);
+  tq = tq4;
+#  endif
 #  if G_V
   /* Ranges of G_RBC row blocks (~256 KiB of weights, which stay in L2 across token tiles). */
 #    ifdef _OPENMP
@@ -162,7 +167,13 @@ void PFX_build_tables(const float *x, int m, int8_t *tq, float *tsh, float *xs) 
   free(xpad);
 }
 void PFX_accumulate(const uint8_t *packed, const int8_t *tq, int m, int32_t *A) {
-#if G_V
+#if G_V && !G_RDW
+  int8_t *tq4 = (int8_t *)malloc((size_t)m * G_NCHUNKS * 64);
+  if (!tq4) return;
+  PFX_replicate(tq, m, tq4);
+  PFX_rows(packed, tq4, NULL, NULL, NULL, NULL, NULL, NULL, A, m, 0, G_NRB);
+  free(tq4);
+#elif G_V
   PFX_rows(packed, tq, NULL, NULL, NULL, NULL, NULL, NULL, A, m, 0, G_NRB);
 #else
   for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock(packed, tq, NULL, NULL, NULL, NULL, NULL, NULL, A, m, rb);

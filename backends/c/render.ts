@@ -37,7 +37,7 @@ export interface RenderedKernel {
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MACROS = ['G_N', 'G_K', 'G_BITS', 'G_PLANES', 'G_KPAD', 'G_GROUP', 'G_NGROUPS', 'G_SEG', 'G_NSEG', 'G_NCHUNKS', 'G_NCP',
-  'G_F32', 'G_VEC', 'G_ROWS', 'G_NPAD', 'G_NRB', 'G_MT', 'G_FLUSH', 'G_RDW_OK', 'G_RDW', 'G_CPV', 'G_NVK', 'G_V', 'G_VMT', 'G_RBC'];
+  'G_F32', 'G_VEC', 'G_ROWS', 'G_NPAD', 'G_NRB', 'G_MT', 'G_FLUSH', 'G_RDW_OK', 'G_RDW', 'G_CPV', 'G_NVK', 'G_V', 'G_VMT', 'G_RBT', 'G_RBC', 'G_TQB'];
 
 /**
  * Legalizes a kernel request into a plan: defaults (m 1, group 128 or K, tables i8, prefix `lutc`)

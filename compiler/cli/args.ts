@@ -40,6 +40,10 @@ export const COMPILE_OPTS: OptSpecs = {
   'print-ir-after': { type: 'string' },
   shape: { type: 'string', multiple: true },
   dim: { type: 'string', multiple: true },
+  threads: { type: 'string' },
+  'embed-weights': { type: 'boolean' },
+  isa: { type: 'string' },
+  'wasm-features': { type: 'string' },
 };
 
 export interface Parsed {
@@ -176,5 +180,20 @@ export function compileOptions(command: string, p: Parsed, target: Target): Comp
   if (Object.keys(shapes).length) opts.inputShapes = shapes;
   const dims = parseDims(command, list(p, 'dim'));
   if (Object.keys(dims).length) opts.dimBindings = dims;
+  const threads = str(p, 'threads');
+  if (threads !== undefined) opts.threads = parsePosInt(command, 'threads', threads);
+  if (flag(p, 'embed-weights')) opts.embedWeights = true;
+  const isa = str(p, 'isa');
+  if (isa !== undefined) {
+    if (!['scalar', 'avx2', 'avx512', 'neon'].includes(isa)) usage('LUT6003', `${command}: invalid --isa '${isa}'; expected scalar, avx2, avx512 or neon`);
+    opts.isa = isa as CompileOptions['isa'];
+  }
+  const feats = str(p, 'wasm-features');
+  if (feats !== undefined) {
+    const list = feats.split(',').map((f) => f.trim()).filter(Boolean);
+    const bad = list.find((f) => f !== 'relaxed-simd');
+    if (bad) usage('LUT6003', `${command}: unknown --wasm-features '${bad}'; supported: relaxed-simd`);
+    opts.wasmFeatures = list;
+  }
   return opts;
 }

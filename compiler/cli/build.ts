@@ -31,6 +31,10 @@ Compiles the model: import, LUT lowering and layout passes, then the target back
   --print-ir-after P|all  print the IR after pass P (or after every pass) on stdout
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
   --dim SYM=N             bind a symbolic dimension; repeatable
+  --threads N             c: threads in the generated code (OpenMP)
+  --embed-weights         c: embed the weights in model.c (default: only small models)
+  --isa scalar|avx2|avx512|neon  c: force an ISA path (default: the C compiler's macros)
+  --wasm-features relaxed-simd   wasm: use relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)
   -h, --help              this help
 
 While a backend is not available in this build, compile writes the final IR to DIR/model.lut.
@@ -84,7 +88,17 @@ export async function cmdCompile(argv: string[], io: CliIO): Promise<number> {
   const opts = compileOptions('compile', p, target);
   opts.progress = (m) => io.err(m);
   const outDir = str(p, 'out') ?? 'out';
-  const g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  let g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  // Artifacts have static shapes: symbols the user left unbound default to 1, said on stderr (as `run` does).
+  const unbound = new Set(g.inputs.flatMap((v) => v.type.shape.filter((d): d is string => typeof d === 'string')));
+  if (unbound.size) {
+    opts.dimBindings = { ...opts.dimBindings };
+    for (const sym of unbound) {
+      opts.dimBindings[sym] = 1;
+      io.err(`note: symbolic dim '${sym}' is not bound: compiling with ${sym} = 1 (bind it with --shape or --dim)`);
+    }
+    g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  }
   const res = runPipeline(g, opts);
   for (const d of res.irDumps) io.out(`// ----- IR after ${d.pass} -----\n${d.text}`);
   const backend = await backendPart<CompileModule>(target, 'compile', 'compileModel');

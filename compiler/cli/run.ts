@@ -40,6 +40,10 @@ Runs the model and writes its outputs.
   --tables i8|f32         LUT table precision (default i8)
   --symmetric             symmetric weight quantization
   --print-ir-after P|all  print the IR after pass P (or every pass) on stdout
+  --threads N             c: threads in the generated code (OpenMP)
+  --embed-weights         c: embed the weights in model.c (default: only small models)
+  --isa scalar|avx2|avx512|neon  c: force an ISA path (default: the C compiler's macros)
+  --wasm-features relaxed-simd   wasm: use relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)
   -h, --help              this help
 
 Symbolic dims are bound by the shapes of the given .npy inputs; unbound ones default to 1 (noted

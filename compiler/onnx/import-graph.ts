@@ -102,7 +102,7 @@ export function importGraph(gp: IGraphProto, st: ImportState, parent?: Scope): G
     const attrs = new Map<string, IAttributeProto>();
     for (const a of np.attribute ?? []) attrs.set(a.name ?? '', a);
     const node: RawNode = { opType, domain, name, inputs: [...(np.input ?? [])], outputs: [...(np.output ?? [])], attrs, loc };
-    const problem = opsetProblem(domain, st.opsets.get(domain));
+    const problem = opsetProblem(domain, st.opsets.get(domain), opType);
     if (problem && findOpByOnnx(domain, opType)) {
       st.bag.error('LUT1102', `${opType}: ${problem}`, loc);
       raw.push({ ...node, rejected: true }); // keep its results defined so nothing downstream cascades

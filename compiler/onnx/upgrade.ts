@@ -34,18 +34,46 @@ export interface UpgradeCtx {
   fresh(base: string): string;
 }
 
-/** ai.onnx versions accepted: 7 introduced numpy broadcasting (older nodes carry `broadcast` attrs). */
+/**
+ * ai.onnx versions accepted by default: 7 introduced numpy broadcasting (older arithmetic nodes carry
+ * `broadcast` attrs). Ops whose semantics were already lutc's before 7 are listed in OP_MIN_OPSET.
+ */
 export const AI_ONNX_MIN = 7;
 /** Newest ai.onnx opset whose changes to the supported ops have been reviewed. */
 export const AI_ONNX_MAX = 23;
 /** Versions accepted for other domains. */
 const DOMAIN_RANGE: Record<string, [number, number]> = { 'com.microsoft': [1, 1] };
 
-/** Why a domain/version pair is unsupported, or undefined when it is supported. */
-export function opsetProblem(domain: string, version: number | undefined): string | undefined {
+/**
+ * The oldest ai.onnx opset at which an op already means what lutc implements, for ops where that is
+ * older than AI_ONNX_MIN. A model at opset v runs each op's newest version <= v, so an entry of 1 says
+ * every version of the op agrees with lutc (later versions only widened the types, allowed negative
+ * axes, or moved attributes to inputs, which upgradeNode rewrites). Entries of 6 are ops whose version
+ * 1 had the `consumed_inputs` attribute (an in-place hint dropped in version 6); other entries name the
+ * version whose signature lutc (after upgradeNode) handles. Each was checked against onnx/Changelog.md.
+ */
+const OP_MIN_OPSET: Record<string, number> = {
+  Not: 1, Softplus: 1, Softsign: 1, Identity: 1, Shape: 1, Size: 1, Transpose: 1, Flatten: 1, Gather: 1,
+  MatMul: 1, Squeeze: 1, Unsqueeze: 1, Slice: 1, Softmax: 1, LogSoftmax: 1, Hardmax: 1, ArgMax: 1, ArgMin: 1,
+  ReduceSum: 1, ReduceMean: 1, ReduceMax: 1, ReduceMin: 1, ReduceProd: 1, ReduceL1: 1, ReduceL2: 1,
+  ReduceLogSum: 1, ReduceLogSumExp: 1, ReduceSumSquare: 1,
+  Split: 2, Pad: 2, Concat: 4, Reshape: 5,
+  Abs: 6, Neg: 6, Ceil: 6, Floor: 6, Exp: 6, Log: 6, Sqrt: 6, Reciprocal: 6, Relu: 6, LeakyRelu: 6,
+  Sigmoid: 6, Tanh: 6, Elu: 6, Selu: 6, HardSigmoid: 6, Clip: 6, Cast: 6, Tile: 6,
+};
+
+/**
+ * Why a domain/version pair is unsupported for `opType` (when given), or undefined when it is
+ * supported.
+ */
+export function opsetProblem(domain: string, version: number | undefined, opType?: string): string | undefined {
   if (version === undefined) return `the model imports no opset for domain '${domain || 'ai.onnx'}'`;
-  const [lo, hi] = domain === '' ? [AI_ONNX_MIN, AI_ONNX_MAX] : DOMAIN_RANGE[domain] ?? [1, Infinity];
-  if (version < lo || version > hi) return `opset ${version} of domain '${domain || 'ai.onnx'}' is not supported (lutc supports ${lo}..${hi})`;
+  const aiMin = (opType !== undefined && OP_MIN_OPSET[opType]) || AI_ONNX_MIN;
+  const [lo, hi] = domain === '' ? [aiMin, AI_ONNX_MAX] : DOMAIN_RANGE[domain] ?? [1, Infinity];
+  if (version < lo || version > hi) {
+    const what = domain === '' && opType !== undefined ? ` for ${opType}` : '';
+    return `opset ${version} of domain '${domain || 'ai.onnx'}' is not supported${what} (lutc supports ${lo}..${hi})`;
+  }
   return undefined;
 }
 
@@ -81,6 +109,15 @@ export function upgradeNode(n: RawNode, ctx: UpgradeCtx): RawNode[] {
       return [n];
     case 'Softmax': case 'LogSoftmax': case 'Hardmax':
       return v < 13 ? legacySoftmax(n, ctx) : [n];
+    case 'Pad':
+      // Pad 2..10: pads and the float `value` are attributes (the IR converts value to data's dtype).
+      if (v < 11) {
+        attrToInput(n, ctx, 'pads', 1, 'i64');
+        attrToInput(n, ctx, 'value', 2, 'f32');
+      }
+      return [n];
+    case 'Dropout':
+      return v < 12 ? legacyDropout(n, ctx) : [n];
     default:
       if (REDUCE_OPS.has(n.opType) && v < 18) attrToInput(n, ctx, 'axes', 1, 'i64');
       return [n];
@@ -130,4 +167,24 @@ function legacySoftmax(n: RawNode, ctx: UpgradeCtx): RawNode[] {
     mk('Shape', 'shape', [x], [shape]),
     mk('Reshape', 'reshape', [sm, shape], [n.outputs[0] ?? '']),
   ];
+}
+
+/**
+ * Dropout before opset 12 has `ratio` as an attribute (it becomes an f32 input; inference ignores it
+ * anyway). Its mask in inference is all false in onnxruntime (IdentityOp fills it with zeros; checked
+ * with onnxruntime-node), where opset 12+ gives all true, so a requested mask becomes Not(mask); before
+ * opset 10 the mask has the data's type instead of bool, so it is then re-typed with CastLike(_, data).
+ */
+function legacyDropout(n: RawNode, ctx: UpgradeCtx): RawNode[] {
+  attrToInput(n, ctx, 'ratio', 1, 'f32');
+  const mask = n.outputs[1];
+  if (!mask) return [n];
+  const mk = (opType: string, suffix: string, inputs: string[], output: string): RawNode => ({
+    opType, domain: '', name: `${n.name}/${suffix}`, inputs, outputs: [output], attrs: new Map(), loc: n.loc,
+  });
+  const trueMask = ctx.fresh(`${n.name}_mask_true`);
+  n.outputs[1] = trueMask;
+  if (ctx.version >= 10) return [n, mk('Not', 'mask_not', [trueMask], mask)];
+  const falseMask = ctx.fresh(`${n.name}_mask_false`);
+  return [n, mk('Not', 'mask_not', [trueMask], falseMask), mk('CastLike', 'mask_cast', [falseMask, n.inputs[0] ?? ''], mask)];
 }

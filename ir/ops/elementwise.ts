@@ -64,7 +64,7 @@ export function mapUnary(x: Tensor, outDtype: DType, f: (v: number) => number): 
 
 // ---- binary ops ----------------------------------------------------------------------------------
 
-interface BinarySpec {
+export interface BinarySpec {
   name: string;
   onnx: string;
   summary: string;
@@ -76,7 +76,8 @@ interface BinarySpec {
   kernel(dt: DType): (a: number, b: number) => number;
 }
 
-function binaryOp(s: BinarySpec): void {
+/** Defines a broadcasting binary op from its spec (exported for ir/ops/math.ts). */
+export function binaryOp(s: BinarySpec): void {
   defineOp({
     name: s.name,
     onnx: { domain: '', type: s.onnx },
@@ -143,7 +144,7 @@ defineOp({
 });
 
 /** Variadic max/min: every operand shares a dtype and broadcasts together. */
-function variadicOp(name: string, onnx: string, f: (a: number, b: number) => number): void {
+export function variadicOp(name: string, onnx: string, f: (a: number, b: number) => number): void {
   defineOp({
     name,
     onnx: { domain: '', type: onnx },
@@ -196,20 +197,23 @@ defineOp({
 
 // ---- unary ops -----------------------------------------------------------------------------------
 
-interface UnarySpec {
+export interface UnarySpec {
   name: string;
   onnx: string;
   summary: string;
   types: readonly DType[];
   attrs?: Record<string, AttrSpec>;
+  /** ONNX domain of the op; '' (ai.onnx) when absent. */
+  domain?: string;
   /** The kernel for input dtype `dt` and resolved attributes. */
   kernel(dt: DType, attrs: Attrs): (x: number) => number;
 }
 
-function unaryOp(s: UnarySpec): void {
+/** Defines a same-shape, same-dtype unary op from its spec (exported for ir/ops/math.ts). */
+export function unaryOp(s: UnarySpec): void {
   defineOp({
     name: s.name,
-    onnx: { domain: '', type: s.onnx },
+    onnx: { domain: s.domain ?? '', type: s.onnx },
     summary: s.summary,
     inputs: [{ name: 'X' }],
     outputs: [{ name: 'Y' }],

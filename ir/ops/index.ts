@@ -9,3 +9,7 @@ import './shape.js';
 import './linear.js';
 import './control.js';
 import './lut.js';
+import './math.js';
+import './axis.js';
+import './pad.js';
+import './scatter.js';

@@ -1,6 +1,7 @@
 /**
- * Normalization ops: layer_norm (ONNX LayerNormalization), simplified_layer_norm (RMSNorm, ORT's
- * SimplifiedLayerNormalization) and skip_simplified_layer_norm (ORT contrib: residual add + RMSNorm).
+ * Normalization ops: layer_norm (ONNX LayerNormalization), skip_layer_norm (ORT contrib: residual add
+ * + LayerNorm), simplified_layer_norm (RMSNorm, ORT's SimplifiedLayerNormalization) and
+ * skip_simplified_layer_norm (ORT contrib: residual add + RMSNorm).
  * Statistics are computed in doubles per normalized row (two passes for the variance, so no
  * cancellation), the stashed Mean/InvStdDev are rounded to their stash type, Y to X's type.
  */
@@ -218,6 +219,77 @@ defineOp({
       { dtype: X.dtype, shape: [...X.shape], data: y },
       { dtype: 'f32', shape: stat, data: new Float32Array(rows) }, // RMSNorm has no mean; ORT writes 0
       { dtype: 'f32', shape: [...stat], data: mapStore('f32', inv) },
+      { dtype: X.dtype, shape: [...X.shape], data: sum },
+    ];
+  },
+});
+
+defineOp({
+  name: 'skip_layer_norm',
+  onnx: { domain: 'com.microsoft', type: 'SkipLayerNormalization' },
+  summary:
+    'S = input + skip (+ bias); output = LayerNorm(S) * gamma (+ beta) over the last dim; optional mean, inv_std_var, input_skip_bias_sum (= S)',
+  inputs: [{ name: 'input' }, { name: 'skip' }, { name: 'gamma' }, { name: 'beta', optional: true }, { name: 'bias', optional: true }],
+  outputs: [
+    { name: 'output' }, { name: 'mean', optional: true }, { name: 'inv_std_var', optional: true },
+    { name: 'input_skip_bias_sum', optional: true },
+  ],
+  attrs: { epsilon: { type: 'float', default: 1e-12 } },
+  infer(ctx) {
+    const x = operandType(ctx, 0, FLOAT_TYPES);
+    for (const i of [1, 2]) operandType(ctx, i, FLOAT_TYPES);
+    sameDtype(ctx, [0, 1, 2, 3, 4]);
+    if (x.shape.length < 2) ctx.error('LUT1110', `skip_layer_norm: input must have rank 2 or 3, got [${x.shape}]`);
+    checkToNorm(ctx, ctx.inputs[1]!, x.shape, 'skip');
+    const hidden = x.shape.slice(-1);
+    checkToNorm(ctx, ctx.inputs[2]!, hidden, 'gamma');
+    checkToNorm(ctx, ctx.inputs[3] ?? null, hidden, 'beta');
+    checkToNorm(ctx, ctx.inputs[4] ?? null, hidden, 'bias');
+    const stat: TensorType = { dtype: 'f32', shape: statShape(x.shape, x.shape.length - 1) };
+    return [
+      { dtype: x.dtype, shape: [...x.shape] }, stat, { ...stat, shape: [...stat.shape] },
+      { dtype: x.dtype, shape: [...x.shape] },
+    ];
+  },
+  interp([x, skip, gamma, beta, bias], ctx) {
+    const X = x!;
+    const h = X.shape[X.shape.length - 1]!;
+    const rows = numel(X.shape.slice(0, -1));
+    const ski = broadcastIndex(skip!.shape, X.shape);
+    const gi = broadcastIndex(gamma!.shape, [h]);
+    const be = paramIndex(beta ?? null, [h]);
+    const bi = paramIndex(bias ?? null, [h]);
+    const sx = storer(X.dtype);
+    // As skip_simplified_layer_norm: S is formed in float and normalized as float; only the sum output is rounded to T.
+    const sumF = new Float32Array(X.data.length);
+    const sum = allocData(X.dtype, X.data.length);
+    for (let i = 0; i < sum.length; i++) {
+      sumF[i] = Math.fround(X.data[i]! + skip!.data[ski[i]!]!) + (bi ? bias!.data[bi[i % h]!]! : 0);
+      sum[i] = sx(sumF[i]!);
+    }
+    const y = allocData(X.dtype, X.data.length);
+    const mean = new Float32Array(rows);
+    const inv = new Float32Array(rows);
+    const eps = ctx.attrs.epsilon as number;
+    for (let r = 0; r < rows; r++) {
+      const base = r * h;
+      let s = 0;
+      for (let j = 0; j < h; j++) s += sumF[base + j]!;
+      const m = s / h;
+      let v = 0;
+      for (let j = 0; j < h; j++) v += (sumF[base + j]! - m) ** 2;
+      const is = 1 / Math.sqrt(v / h + eps);
+      mean[r] = m;
+      inv[r] = is;
+      for (let j = 0; j < h; j++) {
+        y[base + j] = sx((sumF[base + j]! - m) * is * gamma!.data[gi[j]!]! + (be ? beta!.data[be[j]!]! : 0));
+      }
+    }
+    const stat = statShape(X.shape, X.shape.length - 1);
+    return [
+      { dtype: X.dtype, shape: [...X.shape], data: y },
+      { dtype: 'f32', shape: stat, data: mean },
+      { dtype: 'f32', shape: [...stat], data: inv },
       { dtype: X.dtype, shape: [...X.shape], data: sum },
     ];
   },

@@ -1,6 +1,7 @@
 /**
- * Reductions and softmax: reduce_mean / reduce_sum / reduce_max in their opset-18+ form (axes as an
- * optional int64 input, keepdims, noop_with_empty_axes) and softmax / log_softmax along one axis
+ * Reductions and softmax: reduce_mean / reduce_sum / reduce_max / reduce_min / reduce_prod /
+ * reduce_l1 / reduce_l2 / reduce_sum_square / reduce_log_sum / reduce_log_sum_exp in their opset-18+
+ * form (axes as an optional int64 input, keepdims, noop_with_empty_axes) and softmax / log_softmax along one axis
  * (opset 13). Sums accumulate in doubles and round once when stored, which is at least as accurate as
  * ORT's float accumulation; tests compare with tolerances, not bits.
  */
@@ -124,6 +125,33 @@ reduceOp('reduce_max', 'ReduceMax', 'max over axes; NaN propagates; an empty red
   init: -Infinity,
   step: (a, v) => (a !== a || v !== v ? NaN : v > a ? v : a),
   finish: (a, _n, dt) => (a === -Infinity && !isFloatType(dt) ? intRange(dt)[0] : a),
+});
+
+reduceOp('reduce_min', 'ReduceMin', 'min over axes; NaN propagates; an empty reduction is the highest value', {
+  init: Infinity,
+  step: (a, v) => (a !== a || v !== v ? NaN : v < a ? v : a),
+  finish: (a, _n, dt) => (a === Infinity && !isFloatType(dt) ? intRange(dt)[1] : a),
+});
+reduceOp('reduce_prod', 'ReduceProd', 'product over axes; an empty reduction is 1', {
+  init: 1, step: (a, v) => a * v, finish: (a) => a,
+});
+reduceOp('reduce_l1', 'ReduceL1', 'sum of |x| over axes', {
+  init: 0, step: (a, v) => a + Math.abs(v), finish: (a) => a,
+});
+reduceOp('reduce_l2', 'ReduceL2', 'sqrt of the sum of x^2 over axes', {
+  init: 0, step: (a, v) => a + v * v, finish: (a) => Math.sqrt(a),
+});
+reduceOp('reduce_sum_square', 'ReduceSumSquare', 'sum of x^2 over axes', {
+  init: 0, step: (a, v) => a + v * v, finish: (a) => a,
+});
+reduceOp('reduce_log_sum', 'ReduceLogSum', 'log of the sum over axes (an empty reduction is -inf)', {
+  init: 0, step: (a, v) => a + v, finish: (a) => Math.log(a),
+});
+// A running log-sum-exp, so no exp overflows however large the inputs are (ORT subtracts the max too).
+reduceOp('reduce_log_sum_exp', 'ReduceLogSumExp', 'log of the sum of e^x over axes, computed without overflow', {
+  init: -Infinity,
+  step: (a, v) => (a === -Infinity ? v : v === -Infinity ? a : Math.max(a, v) + Math.log1p(Math.exp(-Math.abs(a - v)))),
+  finish: (a) => a,
 });
 
 // ---- softmax -------------------------------------------------------------------------------------

@@ -108,6 +108,17 @@ for (const [isa, tc, ok] of PATHS) {
         }
     }, 180_000);
 
+    it('adversarial, 128-activation segments (AVX-512: row-dword 2-bit layout and int32 path)', () => {
+      for (const bits of [2, 4] as Bits[]) {
+        const req: KernelRequest = { n: 37, k: 16384, bits, groupSize: 4096 };
+        const inp = randomInput(req, 5, 6);
+        inp.q.fill((1 << bits) - 1);
+        inp.x.fill(-1);
+        const o = checkCase(req, isa, tc, inp);
+        expect(o.A[0]).toBe(-127 * ((1 << bits) - 1) * (128 / 4));
+      }
+    }, 180_000);
+
     it('f32 tables: y within 1e-5 of combine on the reference f32 accumulators', () => {
       const req: KernelRequest = { n: 45, k: 333, bits: 3, groupSize: 64, tables: 'f32' };
       const inp = randomInput(req, 3, 9);
