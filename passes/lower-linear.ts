@@ -71,6 +71,7 @@ function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | { reaso
   const W = node.inputs[1];
   if (!W) return { reason: 'no weight operand' };
   if (node.op === 'matmul') {
+    if (!W.const && W.producer?.op !== 'dequantize_linear') return { reason: 'weight is not a constant (an activation x activation product): runs as a float matmul' };
     if (W.type.shape.length !== 2 || x.type.shape.length < 1) return { reason: 'weight is not a 2-D matrix (batched matmul)' };
     return { x, weights: weightOf(W, false, 1, ctx, loc) };
   }

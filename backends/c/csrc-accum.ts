@@ -1,4 +1,6 @@
 /**
+ * (On AVX-512 this core serves only 1-bit weights and 2-bit ones whose table segments are an odd
+ * number of chunk pairs; the other AVX-512 builds use csrc-avx512.ts.)
  * C text of the lookup-accumulate core: for one row block (G_ROWS rows = one packed vector per chunk
  * pair), a range of chunk pairs (c0 < c1) and a tile of `mt` tokens, sets the integer accumulators
  *   A[t, r] += Σ_cp Σ_{planes i < bits} 2^i (Tq[t, 2cp, lo_i(r)] + Tq[t, 2cp+1, hi_i(r)])

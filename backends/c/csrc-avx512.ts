@@ -11,9 +11,9 @@
  *    64 contiguous bytes: one load is a `vpermb` table. Index bits 4-5 pick the chunk: the low nibble
  *    of byte j belongs to chunk 4v + 2(j%4 >= 2), the high nibble to the next one, so the indices are
  *    (v & 15) | selL and ((v >> 4) & 15) | selH, one `vpternlogd` each.
- *  - 4 planes: a dword is a row's 4 planes of one chunk pair; each chunk's table is broadcast to all
- *    four quarters (`vbroadcasti32x4`), so bits 4-5 of the raw byte select identical copies: the byte
- *    indexes the low chunk as is and (v >> 4) the high one, no masking.
+ *  - 4 planes: a dword is a row's 4 planes of one chunk pair; the lookups read each chunk's table
+ *    repeated 4 times (64 bytes, PFX_replicate), so bits 4-5 of the raw byte select identical copies:
+ *    the byte indexes the low chunk as is and (v >> 4) the high one, no masking, plain loads.
  * Without VNNI the dot product is `vpmaddubsw` + `vpmaddwd` by ones (int16 pairs <= 12 * 127: safe).
  *
  * Per segment the int32 sums are converted and folded into y in registers, in combine()'s float
@@ -61,9 +61,6 @@ LUTC_INLINE void PFX_vstep(const uint8_t *w, int vi, const int8_t *tq, size_t ts
 #endif
   for (int b = 0; b < nrb; b++) {
     __m512i v = _mm512_loadu_si512((const void *)(w + (size_t)b * G_NVK * 64 + (size_t)vi * 64));
-#ifdef LUTC_PF
-    _mm_prefetch((const char *)(w + (size_t)b * G_NVK * 64 + (size_t)vi * 64 + LUTC_PF), _MM_HINT_T0);
-#endif
     __asm__("" : "+v"(v)); /* one load: else GCC folds a second load of v into vpsrlw (loads are a limit) */
 #if G_RDW
     const __m512i il = _mm512_ternarylogic_epi32(v, m0f, selL, 0xEA); /* (v & 15) | selL */

@@ -51,8 +51,18 @@ export interface WasmLutPlan {
   mMax: number;
   /** Tokens sharing one pass over the weights (the rest run one at a time). */
   tokenTile: number;
-  /** Chunk pairs per inner-loop iteration. */
+  /** Chunk pairs per inner-loop iteration (sub-blocks of <= `straight` chunk pairs are straight-line). */
   unroll: number;
+  /**
+   * Sub-blocks of at most this many chunk pairs are emitted straight-line (no loop): a group of 32
+   * is 4 chunk pairs, and a 2-trip loop there costs V8 a peeled copy with checks plus a stack check.
+   */
+  straight: number;
+  /**
+   * Row blocks processed per pass over a segment's tables (1 or 2): each table vector is loaded once
+   * and swizzled for both row blocks, and the segment's tsHalf/xsum splats are shared by them.
+   */
+  rowBlocks: number;
   /**
    * Max chunk pairs between int16 -> int32 flushes. bias16: u16 byte sums of at most 257 lookups
    * (255 * 257 = 65535) stay exact and their unbiased value |sum| <= 127 * 257 fits i16: 128 chunk
@@ -70,6 +80,8 @@ const WASM_PAGE = 65536;
 export interface PlanOverrides {
   tokenTile?: number;
   unroll?: number;
+  straight?: number;
+  rowBlocks?: number;
 }
 
 /** Validates a kernel request for the WASM target and derives its plan. Throws LutcError (LUT50xx). */
@@ -92,9 +104,11 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
 
   const mode: LookupMode = tables === 'f32' ? 'f32' : relaxed && geom.planes >= 2 ? 'rdot' : 'bias16';
   const flushBound = mode === 'bias16' ? 128 : mode === 'rdot' ? 43 : Infinity;
-  const segCP = geom.segment / 8;
-  const unroll = over.unroll ?? (segCP % 2 === 0 ? 2 : 1);
-  if (segCP % unroll !== 0 || Math.min(segCP, flushBound) % unroll !== 0) fail('LUT5007', `unroll ${unroll} does not divide the segment's ${segCP} chunk pairs`);
+  const unroll = over.unroll ?? 2;
+  const straight = over.straight ?? 8;
+  const rowBlocks = mode === 'f32' ? 1 : over.rowBlocks ?? 2;
+  for (const [what, v, max] of [['unroll', unroll, 16], ['straight', straight, 64], ['rowBlocks', rowBlocks, 2]] as const)
+    if (!Number.isInteger(v) || v < (what === 'straight' ? 0 : 1) || v > max) fail('LUT5007', `plan override ${what} must be an integer up to ${max}, got ${v}`);
   // Several tokens per weight pass amortize weight loads and index extraction; 4 keeps the i16
   // accumulators (2 per token) in x64's 16 vector registers. f32 lookups need 4 accumulators per token.
   const tokenTile = Math.max(1, Math.min(m, over.tokenTile ?? (mode === 'f32' ? 2 : 4)));
@@ -130,5 +144,5 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   mem.end = at;
   mem.pages = Math.max(1, Math.ceil(at / WASM_PAGE));
   if (mem.pages > 65536) fail('LUT5008', `kernel buffers need ${at} bytes, more than 4 GiB of wasm32 memory`);
-  return { geom, tables, relaxed, mode, tableBias: mode === 'bias16', tableBytes, mMax: m, tokenTile, unroll, flushBound, stride, mem };
+  return { geom, tables, relaxed, mode, tableBias: mode === 'bias16', tableBytes, mMax: m, tokenTile, unroll, straight, rowBlocks, flushBound, stride, mem };
 }

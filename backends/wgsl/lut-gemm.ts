@@ -1,12 +1,266 @@
 /**
- * WGSL renderer of the LUT-mpGEMM of ir/lut (geometry.ts layout, reference.ts semantics): two compute
- * shaders, `build` (tables per token and segment, int8 or f32, in reference.ts's float op order) and
- * `gemm` (a workgroup of 64 output rows per token; the tables of a K-tile are copied once per workgroup
- * into workgroup memory, each invocation reads its row's bit-planes as u32 words with extractBits and
- * looks the nibbles up). Int8 tables accumulate in i32 (exact), flushed to float at segment ends.
- * `raw` mode writes the integer accumulators A[m][n][s] instead of y: the bit-exact test hook.
+ * The one WGSL renderer of the LUT-mpGEMM of ir/lut (geometry.ts layout, reference.ts semantics):
+ * `renderBuild` (tables per token and segment, int8 or f32, in reference.ts's float op order) and
+ * `renderGemm` (a workgroup of 64 output rows per token; the tables of a K-tile are copied once per
+ * workgroup into workgroup memory, each invocation reads its row's bit-planes as u32 words with
+ * extractBits and looks the nibbles up). Int8 tables accumulate in i32 (exact), flushed to float at
+ * segment ends; the fused epilogue is act((y + bias) * channel_scale) + residual, the interpreter's
+ * order. `raw` mode writes the integer accumulators A[m][n][s] instead of y: the bit-exact test hook.
+ *
+ * Where operands live is not this file's business: callers pass accessors (`BuildIO`, `GemmIO`) that
+ * turn an element index into a WGSL expression. `bufferIO` below addresses one storage buffer per
+ * operand (the kernel runner, kernel-only mode, the benchmark); lut-steps.ts addresses the model's
+ * arena and weight blob with baked offsets. lut-gemm-subgroup.ts renders the subgroup variant of the
+ * gemm from the same pieces (`gemmParts`).
  */
+import type { TableLayout } from '../../ir/lut/attrs.js';
 import type { LutGeometry } from '../../ir/lut/geometry.js';
+import type { BindingAccess } from './gpu-exec.js';
+import { grid1, u } from './shader-common.js';
+
+/** Accessors of the build shader. Index arguments are u32 WGSL expressions, values typed as noted. */
+export interface BuildIO {
+  /** Module-scope declarations the accessors need (bindings, helpers). */
+  decls: string;
+  /** Activation i of x [M, K] (row-major), as f32. */
+  x(i: string): string;
+  /** Statement storing table entry i (layout per `LutOptions.layout`), `v` i32 (int8 tables) or f32. */
+  storeTable(i: string, v: string): string;
+  /** Statements storing the half table scale / activation sum of (token, segment) i = m * nSegments + s. */
+  storeTscale(i: string, v: string): string;
+  storeXsum(i: string, v: string): string;
+}
+
+/** Accessors of the gemm shader. Absent optional accessors drop their epilogue term. */
+export interface GemmIO {
+  decls: string;
+  /** Table entry i (i32 or f32), as storeTable wrote it. */
+  table(i: string): string;
+  tscale(i: string): string;
+  xsum(i: string): string;
+  /** u32 word i of the packed weights (geometry.ts byte layout, little-endian words). */
+  packed(word: string): string;
+  /** Packed scales [nGroups, nPad] (f32). */
+  sw(i: string): string;
+  swz(i: string): string;
+  bias?(row: string): string;
+  channelScale?(row: string): string;
+  /** Residual element i of [M, N]. */
+  residual?(i: string): string;
+  /** Statement storing y[i] of [M, N] (f32), or A[i] of [M, N, nSegments] (i32/f32) in raw mode. */
+  out(i: string, v: string): string;
+}
+
+export interface LutOptions {
+  /** Tokens. */
+  m: number;
+  tables: 'i8' | 'f32';
+  /** 'token' = [M, nChunks, 16] tables (default), 'vec' = [nChunks, 16, M]. */
+  layout?: TableLayout;
+  /** Chunks whose tables one workgroup holds at a time (16 entries x 4 bytes each; default 128). */
+  tileChunks?: number;
+  /** Write A[m][n][s] (i32, or f32 for float tables) instead of y. */
+  raw?: boolean;
+  /** The activation of the epilogue, as a WGSL expression of `y` (its helpers go in io.decls). */
+  act?: (y: string) => string;
+  /** Entry point name (default 'main'). */
+  entry?: string;
+}
+
+/** A rendered shader and its workgroup counts. */
+export interface LutShader {
+  code: string;
+  entry: string;
+  groups: [number, number, number];
+}
+
+/** Invocations per workgroup of the gemm: one output row each. */
+export const WG_ROWS = 64;
+
+/** Index of entry c * 16 + e of token mm's tables (e may exceed 15: entries of later chunks) in either layout. */
+export function tableIndex(layout: TableLayout | undefined, m: number, nChunks: number, mm: string, c: string, e: string): string {
+  return layout === 'vec' ? `(${c} * 16u + ${e}) * ${u(m)} + ${mm}` : `(${mm} * ${u(nChunks)} + ${c}) * 16u + ${e}`;
+}
+
+/** The build shader: one invocation per (token, segment) computes absmax, scale, sum and its tables. */
+export function renderBuild(g: LutGeometry, o: LutOptions, io: BuildIO): LutShader {
+  const entry = o.entry ?? 'main';
+  const cps = g.segment / 4;
+  const store = o.tables === 'i8' ? 'i32(clamp(round(v * inv), -127.0, 127.0))' : 'v';
+  const scale = o.tables === 'i8'
+    ? `let inv = select(0.0, 127.0 / amax, amax > 0.0);
+  ${io.storeTscale('id', '(amax / 127.0) * 0.5')}`
+    : io.storeTscale('id', '0.5');
+  const code = `${io.decls}
+fn xat(mm: u32, kk: u32) -> f32 {
+  if (kk < ${u(g.k)}) { return ${io.x(`mm * ${u(g.k)} + kk`)}; }
+  return 0.0;
+}
+
+// One invocation per (token, segment): absmax, scale, sum and the segment's tables, in reference.ts's order.
+@compute @workgroup_size(64)
+fn ${entry}(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= ${u(o.m * g.nSegments)}) { return; }
+  let mm = id / ${u(g.nSegments)};
+  let s = id % ${u(g.nSegments)};
+  var amax = 0.0;
+  for (var c = s * ${u(cps)}; c < (s + 1u) * ${u(cps)}; c++) {
+    let v = ((abs(xat(mm, 4u * c)) + abs(xat(mm, 4u * c + 1u))) + abs(xat(mm, 4u * c + 2u))) + abs(xat(mm, 4u * c + 3u));
+    if (v > amax) { amax = v; }
+  }
+  ${scale}
+  var xsum = 0.0;
+  for (var kk = s * ${u(g.segment)}; kk < min((s + 1u) * ${u(g.segment)}, ${u(g.k)}); kk++) { xsum = xsum + xat(mm, kk); }
+  ${io.storeXsum('id', 'xsum')}
+  for (var c = s * ${u(cps)}; c < (s + 1u) * ${u(cps)}; c++) {
+    let x0 = xat(mm, 4u * c);
+    let x1 = xat(mm, 4u * c + 1u);
+    let x2 = xat(mm, 4u * c + 2u);
+    let x3 = xat(mm, 4u * c + 3u);
+    for (var j = 0u; j < 16u; j++) {
+      var v = select(-x0, x0, (j & 1u) != 0u);
+      v = v + select(-x1, x1, (j & 2u) != 0u);
+      v = v + select(-x2, x2, (j & 4u) != 0u);
+      v = v + select(-x3, x3, (j & 8u) != 0u);
+      ${io.storeTable(tableIndex(o.layout, o.m, g.nChunks, 'mm', 'c', 'j'), store)}
+    }
+  }
+}
+`;
+  return { code, entry, groups: grid1(o.m * g.nSegments) };
+}
+
+/**
+ * The pieces both gemm variants share: the table type, the packed-weight offset function (geometry.ts
+ * vectorOffset with K-tiles), the bit-plane lookups of one chunk into `acc`, the float contribution
+ * of a finished segment and the epilogue expression of y.
+ */
+export function gemmParts(g: LutGeometry, o: LutOptions, io: GemmIO) {
+  const i8 = o.tables === 'i8';
+  const T = i8 ? 'i32' : 'f32';
+  const tile = Math.min(o.tileChunks ?? 128, g.nChunks);
+  const vecOff = `
+// Byte offset of row block rb, chunk pair cp in the packed weights (geometry.ts vectorOffset, K-tiled).
+fn vecOff(rb: u32, cp: u32) -> u32 {
+  let t0 = (cp / ${u(g.kTileCP)}) * ${u(g.kTileCP)};
+  let inTile = min(${u(g.kTileCP)}, ${u(g.nChunkPairs)} - t0);
+  return (t0 * ${u(g.nRowBlocks)} + rb * inTile + (cp - t0)) * ${u(g.vecBytes)};
+}
+`;
+  /** Statements adding chunk `c` (table entries at tl[cl * 16]) of row block `rb` to `acc`. */
+  const lookup = (ind: string) => {
+    const look = (i: number) => (i8
+      ? `acc += tl[cl * 16u + extractBits(w, sh + ${u(i * 8)}, 4u)] << ${u(i)};`
+      : `acc += tl[cl * 16u + extractBits(w, sh + ${u(i * 8)}, 4u)] * ${(1 << i).toFixed(1)};`);
+    return `${ind}let off = vecOff(rb, c / 2u) + byteInVec;
+${ind}let w = ${io.packed('off / 4u')};
+${ind}let sh = (off % 4u) * 8u + (c % 2u) * 4u;
+${Array.from({ length: g.bits }, (_, i) => ind + look(i)).join('\n')}`;
+  };
+  /** Float contribution of segment `s` with integer (or float) sum `a`, for row `row` of token `mm`. */
+  const segTerm = (a: string) => {
+    const seg = `mm * ${u(g.nSegments)} + s`;
+    const gi = `(s / ${u(g.group / g.segment)}) * ${u(g.nPad)} + row`;
+    return `(${io.tscale(seg)} * ${i8 ? `f32(${a})` : a}) * ${io.sw(gi)} + ${io.xsum(seg)} * ${io.swz(gi)}`;
+  };
+  let y = 'y';
+  if (io.bias) y = `(${y} + ${io.bias('row')})`;
+  if (io.channelScale) y = `(${y} * ${io.channelScale('row')})`;
+  if (o.act) y = o.act(y);
+  if (io.residual) y = `${y} + ${io.residual(`mm * ${u(g.n)} + row`)}`;
+  const tload = io.table(tableIndex(o.layout, o.m, g.nChunks, 'mm', 't0', 'e'));
+  return { T, tile, vecOff, lookup, segTerm, epilogue: y, tload, rawIndex: `(mm * ${u(g.n)} + row) * ${u(g.nSegments)} + s` };
+}
+
+/** The gemm shader: one invocation per output row, 64 rows and one token per workgroup. */
+export function renderGemm(g: LutGeometry, o: LutOptions, io: GemmIO): LutShader {
+  const entry = o.entry ?? 'main';
+  const p = gemmParts(g, o, io);
+  const flush = o.raw
+    ? `if (row < ${u(g.n)}) { ${io.out(p.rawIndex, 'acc')} }`
+    : `y += ${p.segTerm('acc')};`;
+  const code = `${io.decls}
+var<workgroup> tl: array<${p.T}, ${p.tile * 16}>;
+${p.vecOff}
+@compute @workgroup_size(${WG_ROWS})
+fn ${entry}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let mm = wid.y;
+  let row = wid.x * ${u(WG_ROWS)} + li;
+  let live = row < ${u(g.nPad)};
+  let rb = row / ${u(g.rowsPerVec)};
+  // This row's planes are adjacent bytes of one u32 word (planes is 1, 2 or 4 and rows are aligned).
+  let byteInVec = (row % ${u(g.rowsPerVec)}) * ${u(g.planes)};
+  var y = 0.0;
+  var acc: ${p.T} = ${p.T}(0);
+  for (var t0 = 0u; t0 < ${u(g.nChunks)}; t0 += ${u(p.tile)}) {
+    workgroupBarrier();
+    for (var e = li; e < ${u(p.tile * 16)}; e += ${u(WG_ROWS)}) {
+      if (t0 + e / 16u < ${u(g.nChunks)}) { tl[e] = ${p.tload}; }
+    }
+    workgroupBarrier();
+    if (live) {
+      for (var cl = 0u; cl < ${u(p.tile)} && t0 + cl < ${u(g.nChunks)}; cl++) {
+        let c = t0 + cl;
+${p.lookup('        ')}
+        if ((c + 1u) % ${u(g.segment / 4)} == 0u) {
+          let s = c / ${u(g.segment / 4)};
+          ${flush}
+          acc = ${p.T}(0);
+        }
+      }
+    }
+  }
+${o.raw ? '' : `  if (row < ${u(g.n)}) { ${io.out(`mm * ${u(g.n)} + row`, p.epilogue)} }`}
+}
+`;
+  return { code, entry, groups: [Math.ceil(g.nPad / WG_ROWS), o.m, 1] };
+}
+
+// ---- one storage buffer per operand: the kernel runner, kernel-only mode and the benchmark
+
+/** Bindings of the build shader: x, tables, seg. */
+export const BUILD_BINDINGS: BindingAccess = ['read', 'rw', 'rw'];
+/** Bindings of the gemm shader: packed, sw, swz, bias, tables, seg, out. */
+export const GEMM_BINDINGS: BindingAccess = ['read', 'read', 'read', 'read', 'read', 'read', 'rw'];
+
+/**
+ * Accessors over separate buffers, in the binding order above. `seg` interleaves (tsHalf, xsum) per
+ * (token, segment); int8 tables are one i32 per entry. `hasBias` reads bias [N] (bound either way).
+ */
+export function bufferIO(o: { tables: 'i8' | 'f32'; raw?: boolean; hasBias?: boolean }): { build: BuildIO; gemm: GemmIO } {
+  const T = o.tables === 'i8' ? 'i32' : 'f32';
+  const outT = o.raw ? T : 'f32';
+  const build: BuildIO = {
+    decls: `@group(0) @binding(0) var<storage, read> bx: array<f32>;
+@group(0) @binding(1) var<storage, read_write> btab: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> bseg: array<f32>;
+`,
+    x: (i) => `bx[${i}]`,
+    storeTable: (i, v) => `btab[${i}] = ${v};`,
+    storeTscale: (i, v) => `bseg[2u * ${i}] = ${v};`,
+    storeXsum: (i, v) => `bseg[2u * ${i} + 1u] = ${v};`,
+  };
+  const gemm: GemmIO = {
+    decls: `@group(0) @binding(0) var<storage, read> bpk: array<u32>;
+@group(0) @binding(1) var<storage, read> bsw: array<f32>;
+@group(0) @binding(2) var<storage, read> bswz: array<f32>;
+@group(0) @binding(3) var<storage, read> bbias: array<f32>;
+@group(0) @binding(4) var<storage, read> btab: array<${T}>;
+@group(0) @binding(5) var<storage, read> bseg: array<f32>;
+@group(0) @binding(6) var<storage, read_write> bout: array<${outT}>;
+`,
+    table: (i) => `btab[${i}]`,
+    tscale: (i) => `bseg[2u * (${i})]`,
+    xsum: (i) => `bseg[2u * (${i}) + 1u]`,
+    packed: (i) => `bpk[${i}]`,
+    sw: (i) => `bsw[${i}]`,
+    swz: (i) => `bswz[${i}]`,
+    ...(o.hasBias ? { bias: (row: string) => `bbias[${row}]` } : {}),
+    out: (i, v) => `bout[${i}] = ${v};`,
+  };
+  return { build, gemm };
+}
 
 export interface WgslGemmOptions {
   m: number;
@@ -17,16 +271,6 @@ export interface WgslGemmOptions {
   /** Chunks whose tables one workgroup holds at a time (16 entries x 4 bytes each). */
   tileChunks?: number;
 }
-
-import type { BindingAccess } from './gpu-exec.js';
-
-/** Bindings of the build shader: x, tables, seg. */
-export const BUILD_BINDINGS: BindingAccess = ['read', 'rw', 'rw'];
-/** Bindings of the gemm shader: packed, sw, swz, bias, tables, seg, out. */
-export const GEMM_BINDINGS: BindingAccess = ['read', 'read', 'read', 'read', 'read', 'read', 'rw'];
-
-/** Invocations per workgroup: one output row each. */
-export const WG_ROWS = 64;
 
 export interface WgslGemmShaders {
   build: string;
@@ -40,141 +284,16 @@ export interface WgslGemmShaders {
   outBytes: number;
 }
 
-const u = (v: number) => `${v >>> 0}u`;
-
-/** Renders both shaders for geometry `g` (use kTileCP = whole K: the gemm shader tiles K itself). */
+/** Both shaders over separate buffers (entry points `build` and `gemm`), for any K-tile of `g`. */
 export function renderWgslGemm(g: LutGeometry, o: WgslGemmOptions): WgslGemmShaders {
-  if (g.kTileCP !== g.nChunkPairs) throw new RangeError('WGSL kernels take the untiled packed layout (kTileCP = all)');
-  const T = o.tables === 'i8' ? 'i32' : 'f32';
-  const tile = Math.min(o.tileChunks ?? 128, g.nChunks);
-  const cps = g.segment / 4;
-  const segPerGroup = g.group / g.segment;
-  const consts = `
-const M = ${u(o.m)};
-const K = ${u(g.k)};
-const N = ${u(g.n)};
-const NPAD = ${u(g.nPad)};
-const NCHUNKS = ${u(g.nChunks)};
-const NCP = ${u(g.nChunkPairs)};
-const NSEG = ${u(g.nSegments)};
-const CPS = ${u(cps)};
-const SEGLEN = ${u(g.segment)};
-const SPG = ${u(segPerGroup)};
-const RPV = ${u(g.rowsPerVec)};
-const PLANES = ${u(g.planes)};
-const VB = ${u(g.vecBytes)};
-const TILE = ${u(tile)};`;
-
-  const quant =
-    o.tables === 'i8'
-      ? `
-  let inv = select(0.0, 127.0 / amax, amax > 0.0);
-  seg[2u * id] = (amax / 127.0) * 0.5;`
-      : `
-  seg[2u * id] = 0.5;`;
-  const store = o.tables === 'i8' ? 'i32(clamp(round(v * inv), -127.0, 127.0))' : 'v';
-  const build = `${consts}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> tables: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> seg: array<f32>;
-
-fn xat(m: u32, k: u32) -> f32 {
-  if (k < K) { return x[m * K + k]; }
-  return 0.0;
-}
-
-// One invocation per (token, segment): absmax, scale, sum and the segment's tables, in reference.ts's order.
-@compute @workgroup_size(64)
-fn build(@builtin(global_invocation_id) gid: vec3u) {
-  let id = gid.x;
-  if (id >= M * NSEG) { return; }
-  let m = id / NSEG;
-  let s = id % NSEG;
-  var amax = 0.0;
-  for (var c = s * CPS; c < (s + 1u) * CPS; c++) {
-    let v = ((abs(xat(m, 4u * c)) + abs(xat(m, 4u * c + 1u))) + abs(xat(m, 4u * c + 2u))) + abs(xat(m, 4u * c + 3u));
-    if (v > amax) { amax = v; }
-  }${quant}
-  var xs = 0.0;
-  for (var k = s * SEGLEN; k < min((s + 1u) * SEGLEN, K); k++) { xs = xs + x[m * K + k]; }
-  seg[2u * id + 1u] = xs;
-  for (var c = s * CPS; c < (s + 1u) * CPS; c++) {
-    let x0 = xat(m, 4u * c);
-    let x1 = xat(m, 4u * c + 1u);
-    let x2 = xat(m, 4u * c + 2u);
-    let x3 = xat(m, 4u * c + 3u);
-    for (var j = 0u; j < 16u; j++) {
-      var v = select(-x0, x0, (j & 1u) != 0u);
-      v = v + select(-x1, x1, (j & 2u) != 0u);
-      v = v + select(-x2, x2, (j & 4u) != 0u);
-      v = v + select(-x3, x3, (j & 8u) != 0u);
-      tables[(m * NCHUNKS + c) * 16u + j] = ${store};
-    }
-  }
-}
-`;
-
-  const accT = o.tables === 'i8' ? 'i32' : 'f32';
-  const look =
-    o.tables === 'i8'
-      ? (i: number) => `acc += tl[cl * 16u + extractBits(w, sh + ${i * 8}u, 4u)] << ${u(i)};`
-      : (i: number) => `acc += tl[cl * 16u + extractBits(w, sh + ${i * 8}u, 4u)] * ${(1 << i).toFixed(1)};`;
-  const lookups = Array.from({ length: g.bits }, (_, i) => `        ${look(i)}`).join('\n');
-  const flush = o.raw
-    ? `if (row < N) { out[(m * N + row) * NSEG + s] = acc; }`
-    : `let gi = s / SPG;
-          y += (seg[2u * (m * NSEG + s)] * ${o.tables === 'i8' ? 'f32(acc)' : 'acc'}) * sw[gi * NPAD + row] + seg[2u * (m * NSEG + s) + 1u] * swz[gi * NPAD + row];`;
-  const outT = o.raw ? accT : 'f32';
-  const gemm = `${consts}
-@group(0) @binding(0) var<storage, read> packed: array<u32>;
-@group(0) @binding(1) var<storage, read> sw: array<f32>;
-@group(0) @binding(2) var<storage, read> swz: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> tables: array<${T}>;
-@group(0) @binding(5) var<storage, read> seg: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<${outT}>;
-
-var<workgroup> tl: array<${T}, ${tile * 16}>;
-
-@compute @workgroup_size(${WG_ROWS})
-fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m = wid.y;
-  let row = wid.x * ${u(WG_ROWS)} + li;
-  let live = row < NPAD;
-  let rb = row / RPV;
-  // This row's planes are adjacent bytes of one u32 word (planes is 1, 2 or 4 and rows are aligned).
-  let byteInVec = (row % RPV) * PLANES;
-  var y = 0.0;
-  var acc: ${accT} = ${accT}(0);
-  for (var t0 = 0u; t0 < NCHUNKS; t0 += TILE) {
-    workgroupBarrier();
-    for (var e = li; e < TILE * 16u; e += ${u(WG_ROWS)}) {
-      if (t0 + e / 16u < NCHUNKS) { tl[e] = tables[(m * NCHUNKS + t0) * 16u + e]; }
-    }
-    workgroupBarrier();
-    if (live) {
-      for (var cl = 0u; cl < TILE && t0 + cl < NCHUNKS; cl++) {
-        let c = t0 + cl;
-        let off = (rb * NCP + c / 2u) * VB + byteInVec;
-        let w = packed[off / 4u];
-        let sh = (off % 4u) * 8u + (c % 2u) * 4u;
-${lookups}
-        if ((c + 1u) % CPS == 0u) {
-          let s = c / CPS;
-          ${flush}
-          acc = ${accT}(0);
-        }
-      }
-    }
-  }
-${o.raw ? '' : `  if (row < N) { out[m * N + row] = y${o.hasBias ? ' + bias[row]' : ''}; }`}
-}
-`;
+  const io = bufferIO(o);
+  const b = renderBuild(g, { ...o, entry: 'build' }, io.build);
+  const m = renderGemm(g, { ...o, entry: 'gemm' }, io.gemm);
   return {
-    build,
-    gemm,
-    buildDispatch: [Math.ceil((o.m * g.nSegments) / 64), 1, 1],
-    gemmDispatch: [Math.ceil(g.nPad / WG_ROWS), o.m, 1],
+    build: b.code,
+    gemm: m.code,
+    buildDispatch: b.groups,
+    gemmDispatch: m.groups,
     tableBytes: o.m * g.nChunks * 16 * 4,
     segBytes: o.m * g.nSegments * 2 * 4,
     outBytes: (o.raw ? o.m * g.n * g.nSegments : o.m * g.n) * 4,

@@ -9,6 +9,8 @@ import type { Graph } from '../../ir/types.js';
 import { COMPILE_OPTS, compileOptions, flag, parse, parseTarget, requirePositional, str } from './args.js';
 import type { CliIO } from './io.js';
 import { isLutFile, loadModel } from './model.js';
+import { planModel } from '../../backends/model-plan.js';
+import { LutcError } from '../diagnostics.js';
 
 export const INSPECT_HELP = `usage: lutc inspect <model.onnx|file.lut> [options]
 
@@ -37,6 +39,13 @@ export interface InspectReport {
   ops: Record<string, number>;
   parameters: { count: number; bytes: number };
   layers: LayerDecision[];
+  /**
+   * The static memory plan of the lowered model (what compiled artifacts allocate): peak activation
+   * bytes with liveness-based reuse, the sum without reuse, and constant bytes. Absent while a
+   * symbolic dim is unbound (the reason is in `memoryNote`).
+   */
+  memory?: { peakBytes: number; unplannedBytes: number; weightBytes: number };
+  memoryNote?: string;
 }
 
 /** Builds the inspect report for a loaded graph (exported for the library API and tests). */
@@ -83,8 +92,15 @@ export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
   const g = await loadModel(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
   // Summarize the graph as imported; decisions come from running the pipeline on it (which mutates).
   const before = inspectGraph(file, g, []);
-  const { decisions } = runPipeline(g, opts);
-  const report = { ...before, layers: decisions };
+  const { decisions, graph } = runPipeline(g, opts);
+  const report: InspectReport = { ...before, layers: decisions };
+  try {
+    const plan = planModel(graph);
+    report.memory = { peakBytes: plan.arenaBytes, unplannedBytes: plan.unplannedBytes, weightBytes: plan.weightBytes };
+  } catch (e) {
+    if (!(e instanceof LutcError)) throw e;
+    report.memoryNote = e.diagnostics[0]!.message;
+  }
   if (flag(p, 'json')) io.out(JSON.stringify(report, null, 2));
   else io.out(renderText(report));
   return 0;
@@ -121,5 +137,9 @@ function renderText(r: InspectReport): string {
     }
     lines.push(table(rows));
   }
+  if (r.memory) {
+    const m = r.memory;
+    lines.push(`memory plan: peak activations ${fmtBytes(m.peakBytes)} (${fmtBytes(m.unplannedBytes)} without reuse), weights ${fmtBytes(m.weightBytes)}`);
+  } else if (r.memoryNote) lines.push(`memory plan: not available: ${r.memoryNote}`);
   return lines.join('\n');
 }
