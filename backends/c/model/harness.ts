@@ -32,11 +32,15 @@ export function renderHarness(_g: Graph, ins: CIo[], outs: CIo[], embedded: bool
      model [-w weights.bin] [-o OUTDIR] [-t THREADS] [-r REPEAT] [NAME=]FILE.npy ...
    Inputs by name (split at the last '=') or in graph-input order; writes OUTDIR/<output>.npy and
    OUTDIR/outputs.json (default OUTDIR: .). Exit status 0 ok, 1 error (message on stderr). */
+#define _POSIX_C_SOURCE 200809L /* mkdir */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "model.h"
+#ifndef _WIN32
+#include <sys/stat.h>
+#endif
 
 typedef struct { const char *name, *descr, *shape; size_t bytes; } io_in;
 typedef struct { const char *name, *descr, *shape; size_t bytes; const char *file; } io_out;
@@ -188,6 +192,9 @@ ${outs.map((io, i) => `  out.${io.field} = (void *)outs[${i}];`).join('\n')}
     if (rc) die("model_run failed", NULL);
   }
   if (repeat > 1) fprintf(stderr, "model: %.3f ms per run (cpu time, %d runs)\\n", 1e3 * (double)(clock() - t0) / CLOCKS_PER_SEC / repeat, repeat);
+#ifndef _WIN32
+  mkdir(odir, 0777); /* an existing folder is fine; a real failure shows when the first file is written */
+#endif
   for (int i = 0; i < MODEL_NUM_OUTPUTS; i++) write_npy(odir, i, (const unsigned char *)outs[i]);
   char jp[4096];
   snprintf(jp, sizeof jp, "%s/outputs.json", odir);

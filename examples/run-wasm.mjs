@@ -1,0 +1,22 @@
+// Runs a model compiled with `lutc compile ... --target wasm -o DIR` from Node, the way an application
+// would: import DIR/model.mjs, load(), run() on inputs of the right shapes, print the outputs.
+// Usage: node examples/run-wasm.mjs DIR
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const dir = process.argv[2] ?? 'out/mlp-wasm';
+const mod = await import(pathToFileURL(path.resolve(dir, 'model.mjs')).href);
+const model = await mod.load();
+const feeds = {};
+for (const t of model.inputs) {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  feeds[t.name] = Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1)); // deterministic input
+}
+const t0 = performance.now();
+const out = model.run(feeds);
+const ms = performance.now() - t0;
+for (const t of model.outputs) {
+  const y = out[t.name];
+  console.log(`${t.name}: ${y.dtype} [${y.shape.join(', ')}] first values ${Array.from(y.data.slice(0, 4), (v) => v.toFixed(5)).join(' ')}`);
+}
+console.log(`ran in ${ms.toFixed(3)} ms (first call, includes warm-up)`);
