@@ -8,7 +8,7 @@
  *   --shapes 0,6       indices into BENCH_SHAPES
  *   --bits 2,4   --threads 1,2   --runs N   --block32   --no-cold   --out FILE
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCBench } from './c.js';
@@ -34,7 +34,8 @@ function parse(argv: string[]): Args {
   const here = dirname(fileURLToPath(import.meta.url));
   const a: Args = {
     suites: ['c', 'wasm'], shapes: [...BENCH_SHAPES], bits: [2, 4], threads: [1, 2], runs: 30, block32: false, noCold: false,
-    out: join(here, '..', '..', 'bench', 'results.json'),
+    // dist/bench/run.js or bench/run.ts (tsx): the repository root is where package.json is.
+    out: join(existsSync(join(here, '..', 'package.json')) ? join(here, '..') : join(here, '..', '..'), 'bench', 'results.json'),
   };
   const list = (v: string | undefined, what: string) => {
     if (!v) usage(`${what} needs a value`);

@@ -107,7 +107,7 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   const unroll = over.unroll ?? 2;
   const straight = over.straight ?? 8;
   const rowBlocks = mode === 'f32' ? 1 : over.rowBlocks ?? 2;
-  for (const [what, v, max] of [['unroll', unroll, 16], ['straight', straight, 64], ['rowBlocks', rowBlocks, 2]] as const)
+  for (const [what, v, max] of [['unroll', unroll, 16], ['straight', straight, 64], ['rowBlocks', rowBlocks, 8]] as const)
     if (!Number.isInteger(v) || v < (what === 'straight' ? 0 : 1) || v > max) fail('LUT5007', `plan override ${what} must be an integer up to ${max}, got ${v}`);
   // Several tokens per weight pass amortize weight loads and index extraction; 4 keeps the i16
   // accumulators (2 per token) in x64's 16 vector registers. f32 lookups need 4 accumulators per token.

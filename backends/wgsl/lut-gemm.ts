@@ -224,32 +224,44 @@ export const BUILD_BINDINGS: BindingAccess = ['read', 'rw', 'rw'];
 /** Bindings of the gemm shader: packed, sw, swz, bias, tables, seg, out. */
 export const GEMM_BINDINGS: BindingAccess = ['read', 'read', 'read', 'read', 'read', 'read', 'rw'];
 
-/**
- * Accessors over separate buffers, in the binding order above. `seg` interleaves (tsHalf, xsum) per
- * (token, segment); int8 tables are one i32 per entry. `hasBias` reads bias [N] (bound either way).
- */
-export function bufferIO(o: { tables: 'i8' | 'f32'; raw?: boolean; hasBias?: boolean }): { build: BuildIO; gemm: GemmIO } {
+/** Operands of the buffer accessors. */
+type BufName = 'x' | 'tab' | 'seg' | 'pk' | 'sw' | 'swz' | 'bias' | 'out';
+/** Binding number and access of each operand a shader declares. */
+export type BufferLayout = Partial<Record<BufName, [number, 'read' | 'rw']>>;
+
+/** The runner's layouts: the build shader binds x, tables, seg; the gemm shader the seven of GEMM_BINDINGS. */
+export const SPLIT_LAYOUT: { build: BufferLayout; gemm: BufferLayout } = {
+  build: { x: [0, 'read'], tab: [1, 'rw'], seg: [2, 'rw'] },
+  gemm: { pk: [0, 'read'], sw: [1, 'read'], swz: [2, 'read'], bias: [3, 'read'], tab: [4, 'read'], seg: [5, 'read'], out: [6, 'rw'] },
+};
+/** Kernel-only mode's layout: one module, one bind group of eight buffers for both entry points. */
+export const SHARED_LAYOUT: BufferLayout = {
+  x: [0, 'read'], tab: [1, 'rw'], seg: [2, 'rw'], pk: [3, 'read'], sw: [4, 'read'], swz: [5, 'read'], bias: [6, 'read'], out: [7, 'rw'],
+};
+
+/** WGSL declarations of the operands in `layout`. */
+export function bufferDecls(layout: BufferLayout, o: { tables: 'i8' | 'f32'; raw?: boolean }): string {
   const T = o.tables === 'i8' ? 'i32' : 'f32';
-  const outT = o.raw ? T : 'f32';
+  const type: Record<BufName, string> = { x: 'f32', tab: T, seg: 'f32', pk: 'u32', sw: 'f32', swz: 'f32', bias: 'f32', out: o.raw ? T : 'f32' };
+  return Object.entries(layout).map(([name, [binding, access]]) =>
+    `@group(0) @binding(${binding}) var<storage, ${access === 'rw' ? 'read_write' : 'read'}> b${name}: array<${type[name as BufName]}>;\n`).join('');
+}
+
+/**
+ * Accessors over one storage buffer per operand (named b<operand>, declared per `layout`; `decls`
+ * empty when the caller declares them once for a module holding both shaders). `seg` interleaves
+ * (tsHalf, xsum) per (token, segment); int8 tables are one i32 per entry; `hasBias` reads bias [N].
+ */
+export function bufferIO(o: { tables: 'i8' | 'f32'; raw?: boolean; hasBias?: boolean }, layout = SPLIT_LAYOUT as { build?: BufferLayout; gemm?: BufferLayout }): { build: BuildIO; gemm: GemmIO } {
   const build: BuildIO = {
-    decls: `@group(0) @binding(0) var<storage, read> bx: array<f32>;
-@group(0) @binding(1) var<storage, read_write> btab: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> bseg: array<f32>;
-`,
+    decls: layout.build ? bufferDecls(layout.build, o) : '',
     x: (i) => `bx[${i}]`,
     storeTable: (i, v) => `btab[${i}] = ${v};`,
     storeTscale: (i, v) => `bseg[2u * ${i}] = ${v};`,
     storeXsum: (i, v) => `bseg[2u * ${i} + 1u] = ${v};`,
   };
   const gemm: GemmIO = {
-    decls: `@group(0) @binding(0) var<storage, read> bpk: array<u32>;
-@group(0) @binding(1) var<storage, read> bsw: array<f32>;
-@group(0) @binding(2) var<storage, read> bswz: array<f32>;
-@group(0) @binding(3) var<storage, read> bbias: array<f32>;
-@group(0) @binding(4) var<storage, read> btab: array<${T}>;
-@group(0) @binding(5) var<storage, read> bseg: array<f32>;
-@group(0) @binding(6) var<storage, read_write> bout: array<${outT}>;
-`,
+    decls: layout.gemm ? bufferDecls(layout.gemm, o) : '',
     table: (i) => `btab[${i}]`,
     tscale: (i) => `bseg[2u * (${i})]`,
     xsum: (i) => `bseg[2u * (${i}) + 1u]`,

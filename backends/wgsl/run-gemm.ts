@@ -1,10 +1,12 @@
 /**
  * Runs one LUT-mpGEMM (the shaders of lut-gemm.ts) on a GPUDevice: uploads activations, packed weights
  * and scales, dispatches `build` then `gemm`, reads back y (or A in raw mode, or the tables for tests).
+ * `subgroups` swaps in lut-gemm-subgroup.ts's gemm (the device must have the 'subgroups' feature).
  */
 import type { LutGeometry } from '../../ir/lut/geometry.js';
 import type { PackedScales } from '../../ir/lut/reference.js';
-import { BUILD_BINDINGS, GEMM_BINDINGS, renderWgslGemm, type WgslGemmOptions } from './lut-gemm.js';
+import { BUILD_BINDINGS, bufferIO, GEMM_BINDINGS, renderWgslGemm, type WgslGemmOptions } from './lut-gemm.js';
+import { renderGemmSubgroup } from './lut-gemm-subgroup.js';
 import { computePipeline, dispatch, readBack, storageBuffer } from './gpu-exec.js';
 
 export interface GemmRunResult {
@@ -17,10 +19,16 @@ export interface GemmRunResult {
 
 /** Packed weights are padded to whole u32 words here (the layout is a multiple of 16 bytes anyway). */
 export async function runWgslGemm(
-  device: GPUDevice, g: LutGeometry, opts: WgslGemmOptions,
+  device: GPUDevice, g: LutGeometry, opts: WgslGemmOptions & { subgroups?: boolean },
   x: Float32Array, packed: Uint8Array, scales: PackedScales, bias?: Float32Array,
 ): Promise<GemmRunResult> {
-  const sh = renderWgslGemm(g, { ...opts, hasBias: !!bias });
+  const o = { ...opts, hasBias: !!bias };
+  const sh = renderWgslGemm(g, o);
+  if (opts.subgroups) {
+    const sg = renderGemmSubgroup(g, { ...o, entry: 'gemm' }, bufferIO(o).gemm);
+    sh.gemm = sg.code;
+    sh.gemmDispatch = sg.groups;
+  }
   const [pb, pg] = await Promise.all([
     computePipeline(device, sh.build, 'build', BUILD_BINDINGS),
     computePipeline(device, sh.gemm, 'gemm', GEMM_BINDINGS),
@@ -37,11 +45,11 @@ export async function runWgslGemm(
   dispatch(enc, device, pb, [xb, tb, sb], sh.buildDispatch);
   dispatch(enc, device, pg, [wb, swb, swzb, bb, tb, sb, ob], sh.gemmDispatch);
   device.queue.submit([enc.finish()]);
-  const [o, t, s] = await Promise.all([readBack(device, ob, sh.outBytes), readBack(device, tb, sh.tableBytes), readBack(device, sb, sh.segBytes)]);
+  const [out, t, s] = await Promise.all([readBack(device, ob, sh.outBytes), readBack(device, tb, sh.tableBytes), readBack(device, sb, sh.segBytes)]);
   for (const b of [xb, tb, sb, wb, swb, swzb, bb, ob]) b.destroy();
   const intOut = opts.raw && opts.tables === 'i8';
   return {
-    out: intOut ? new Int32Array(o) : new Float32Array(o),
+    out: intOut ? new Int32Array(out) : new Float32Array(out),
     tables: opts.tables === 'i8' ? new Int32Array(t) : new Float32Array(t),
     seg: new Float32Array(s),
   };
