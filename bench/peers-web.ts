@@ -23,22 +23,35 @@ async function ortWeb(): Promise<any> {
   return ortPromise;
 }
 
-/** Median µs of one session.run of the `kind` peer for x [m, K], plus its output for a spot check. */
-export async function timeWebPeer(w: BenchWeights, x: Float32Array, m: number, kind: PeerKind, runs: number, warmMs = 300): Promise<{ us: number; y: Float32Array }> {
+/** An open onnxruntime-web session for x [m, K]: `run` is one timed unit, `y` its first output. */
+export interface OpenPeer {
+  run(): Promise<void>;
+  y: Float32Array;
+  release(): Promise<void>;
+}
+
+/** Opens the `kind` peer (one-node model on the bench weights) and runs it once. */
+export async function openWebPeer(w: BenchWeights, x: Float32Array, m: number, kind: PeerKind): Promise<OpenPeer> {
   const ort = await ortWeb();
   const sess = await ort.InferenceSession.create(peerModel(w, m, kind), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   const feeds = { A: new ort.Tensor('float32', x, [m, w.k]) };
-  let y = (await sess.run(feeds)).Y.data as Float32Array;
+  const y = (await sess.run(feeds)).Y.data as Float32Array;
+  return { run: async () => void (await sess.run(feeds)), y, release: () => sess.release() };
+}
+
+/** Median µs of one session.run of the `kind` peer for x [m, K], plus its output for a spot check. */
+export async function timeWebPeer(w: BenchWeights, x: Float32Array, m: number, kind: PeerKind, runs: number, warmMs = 300): Promise<{ us: number; y: Float32Array }> {
+  const p = await openWebPeer(w, x, m, kind);
   const t0 = performance.now();
-  for (let i = 0; i < 3 || performance.now() - t0 < warmMs; i++) y = (await sess.run(feeds)).Y.data as Float32Array;
+  for (let i = 0; i < 3 || performance.now() - t0 < warmMs; i++) await p.run();
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
-    await sess.run(feeds);
+    await p.run();
     times.push((performance.now() - t) * 1000);
   }
-  await sess.release();
-  return { us: median(times), y };
+  await p.release();
+  return { us: median(times), y: p.y };
 }
 
 export function median(v: number[]): number {

@@ -233,9 +233,7 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
     if (!single) for (let t = 0; t < T; t++) for (let r = 0; r < nr; r++) for (let v = 0; v < nOut; v++) body.push(f.set(a32[t]![r]![v]!, zero()));
     body.push(f.repeat(nFull, [...initAcc(F, nr), ...inner(F, nr), ...flush(F, nr, single)]));
     if (rem) body.push(...initAcc(rem, nr), ...inner(rem, nr), ...flush(rem, nr, false));
-    if (out === 'y' && process.env.HACK === 'noepi') {
-      for (let t = 0; t < T; t++) for (let r = 0; r < nr; r++) for (let v = 0; v < nOut; v++) body.push(f.set(yv[t]![r]![v]!, m.i32x4.add(get(yv[t]![r]![v]!), get(a32[t]![r]![v]!))));
-    } else if (out === 'y') {
+    if (out === 'y') {
       const thL = tmp[0]!, xsL = tmp[1]!;
       for (let t = 0; t < T; t++) {
         body.push(

@@ -11,6 +11,7 @@ import { FnBuilder, featureSet } from './builder.js';
 import { addLutAcc, addLutGemm } from './lookup.js';
 import type { WasmLutPlan } from './plan.js';
 import { addTableBuild } from './tables.js';
+import { addVecLutGemm, vecLutScratchBytes } from './veclut.js';
 
 /** Names of the functions one LUT layer adds to a module. */
 export interface LutLayerFns {
@@ -47,15 +48,25 @@ export function buildKernelModule(plan: WasmLutPlan, opts: BuildOptions = {}): U
     mod.setMemory(plan.mem.pages, plan.mem.pages, 'memory');
     const fns = addLutLayer(mod, plan, name);
     const mem = plan.mem;
+    // exported gemm: the scalar-LUT one, or for M >= 16 the vector-LUT one (16-token tiles, the rest
+    // scalar) with the scalar kernel also exported as `${name}_gemm_scalar` (tests compare them)
+    let gemm = fns.gemm;
+    if (plan.vecTile) {
+      if (mem.end - mem.vt < vecLutScratchBytes(plan)) fail('LUT5090', 'internal: vector-LUT scratch too small');
+      gemm = `${name}_gemm_vec`;
+      addVecLutGemm(mod, plan, gemm, fns.gemm, mem.vt);
+      mod.addFunctionExport(fns.gemm, `${name}_gemm_scalar`);
+    }
     const f = new FnBuilder(mod, [binaryen.i32]);
     const c = (v: number) => mod.i32.const(v);
     const mArg = f.get(0);
     // run(m): tables then gemm on the plan's fixed buffers (m clamped to the plan's M by the caller)
     f.finish(`${name}_run`, binaryen.none, [
       mod.call(fns.tables, [c(mem.x), c(mem.tab), c(mem.ts), c(mem.xs), mArg], binaryen.none),
-      mod.call(fns.gemm, [c(mem.w), c(mem.sw), c(mem.swz), c(mem.bias), c(mem.tab), c(mem.ts), c(mem.xs), c(mem.y), f.get(0)], binaryen.none),
+      mod.call(gemm, [c(mem.w), c(mem.sw), c(mem.swz), c(mem.bias), c(mem.tab), c(mem.ts), c(mem.xs), c(mem.y), f.get(0)], binaryen.none),
     ]);
-    for (const fn of [fns.tables, fns.gemm, fns.acc, `${name}_run`]) mod.addFunctionExport(fn, fn);
+    for (const fn of [fns.tables, fns.acc, `${name}_run`]) mod.addFunctionExport(fn, fn);
+    mod.addFunctionExport(gemm, `${name}_gemm`);
     if (!mod.validate()) fail('LUT5090', `internal: generated wasm module does not validate\n${mod.emitText().slice(0, 2000)}`);
     if (opts.optimize !== false) {
       binaryen.setOptimizeLevel(3);

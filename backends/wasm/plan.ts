@@ -33,6 +33,8 @@ export interface MemoryPlan {
   xs: number;
   y: number;
   acc: number;
+  /** Vector-LUT scratch (transposed tables of a 16-token tile), 0 bytes when plan.vecTile is 0. */
+  vt: number;
   /** First free byte. */
   end: number;
   pages: number;
@@ -64,6 +66,11 @@ export interface WasmLutPlan {
    */
   rowBlocks: number;
   /**
+   * Tokens per vector-LUT tile (veclut.ts; 0 = off): int8 tables and M >= 16. Only the kernel-only
+   * module uses it (it owns `mem.vt`); addLutGemm is always the scalar-LUT kernel.
+   */
+  vecTile: number;
+  /**
    * Max chunk pairs between int16 -> int32 flushes. bias16: u16 byte sums of at most 257 lookups
    * (255 * 257 = 65535) stay exact and their unbiased value |sum| <= 127 * 257 fits i16: 128 chunk
    * pairs = 256 lookups. rdot: |l0 + 2 l1| <= 381 per lookup, two per chunk pair: 32767 / 762 -> 43.
@@ -82,6 +89,8 @@ export interface PlanOverrides {
   unroll?: number;
   straight?: number;
   rowBlocks?: number;
+  /** false: no vector-LUT path for M >= 16. */
+  vecLut?: boolean;
 }
 
 /** Validates a kernel request for the WASM target and derives its plan. Throws LutcError (LUT50xx). */
@@ -104,15 +113,16 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
 
   const mode: LookupMode = tables === 'f32' ? 'f32' : relaxed && geom.planes >= 2 ? 'rdot' : 'bias16';
   const flushBound = mode === 'bias16' ? 128 : mode === 'rdot' ? 43 : Infinity;
-  const unroll = over.unroll ?? 2;
-  const straight = over.straight ?? 8;
-  const rowBlocks = mode === 'f32' ? 1 : over.rowBlocks ?? 2;
+  const unroll = over.unroll ?? 1;
+  const straight = over.straight ?? 0;
+  const rowBlocks = mode === 'f32' ? 1 : over.rowBlocks ?? Math.max(1, 16 / geom.rowsPerVec);
   for (const [what, v, max] of [['unroll', unroll, 16], ['straight', straight, 64], ['rowBlocks', rowBlocks, 8]] as const)
     if (!Number.isInteger(v) || v < (what === 'straight' ? 0 : 1) || v > max) fail('LUT5007', `plan override ${what} must be an integer up to ${max}, got ${v}`);
   // Several tokens per weight pass amortize weight loads and index extraction; 4 keeps the i16
   // accumulators (2 per token) in x64's 16 vector registers. f32 lookups need 4 accumulators per token.
   const tokenTile = Math.max(1, Math.min(m, over.tokenTile ?? (mode === 'f32' ? 2 : 4)));
   const tableBytes = tables === 'f32' ? 64 : 16;
+  const vecTile = tables === 'i8' && m >= 16 && over.vecLut !== false ? 16 : 0;
 
   const stride = {
     x: geom.kPad * 4,
@@ -138,11 +148,12 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
     xs: take(m * stride.seg),
     y: take(m * stride.y),
     acc: take(m * stride.acc),
+    vt: take(vecTile ? geom.nChunks * 256 + 2 * geom.nSegments * 64 : 0),
     end: 0,
     pages: 0,
   };
   mem.end = at;
   mem.pages = Math.max(1, Math.ceil(at / WASM_PAGE));
   if (mem.pages > 65536) fail('LUT5008', `kernel buffers need ${at} bytes, more than 4 GiB of wasm32 memory`);
-  return { geom, tables, relaxed, mode, tableBias: mode === 'bias16', tableBytes, mMax: m, tokenTile, unroll, straight, rowBlocks, flushBound, stride, mem };
+  return { geom, tables, relaxed, mode, tableBias: mode === 'bias16', tableBytes, mMax: m, tokenTile, unroll, straight, rowBlocks, vecTile, flushBound, stride, mem };
 }

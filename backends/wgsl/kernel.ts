@@ -1,8 +1,10 @@
 /**
  * Kernel-only mode for the WGSL target (`lutc kernel --target wgsl`): one LUT-mpGEMM for a given
  * shape, bits and table precision as `kernel.wgsl` (entry points `build` and `gemm` over one bind
- * group of eight storage buffers), an ES module `kernel.mjs` (the weight packer, buffers, dispatch,
- * `run(x) -> y` on a caller's GPUDevice, test hooks) and `kernel.d.ts`. The shaders come from
+ * group of eight storage buffers), `kernel-subgroups.wgsl` (the same `gemm` with subgroup reductions,
+ * same bindings), an ES module `kernel.mjs` (the weight packer, buffers, dispatch, `run(x) -> y` on a
+ * caller's GPUDevice -- the subgroup gemm where the device has 'subgroups' --, test hooks) and
+ * `kernel.d.ts`. The shaders come from
  * lut-gemm.ts (the one renderer) with SHARED_LAYOUT; the packer is geometry.ts's and reference.ts's
  * own code, embedded with Function.prototype.toString as backends/wasm/kernel.ts does, so it cannot
  * drift from the oracle. The ABI is documented in docs/wgsl.md ("Kernel-only mode").
@@ -12,6 +14,7 @@ import type { KernelRequest } from '../../compiler/options.js';
 import { lutGeometry, packWeights, vectorOffset, type LutGeometry } from '../../ir/lut/geometry.js';
 import { packScales } from '../../ir/lut/reference.js';
 import { bufferDecls, bufferIO, renderBuild, renderGemm, SHARED_LAYOUT } from './lut-gemm.js';
+import { renderGemmSubgroup } from './lut-gemm-subgroup.js';
 
 /** Emitted files by name. */
 export interface KernelFiles {
@@ -48,18 +51,30 @@ export function kernelWgsl(g: LutGeometry, m: number, tables: 'i8' | 'f32', raw 
 ${bufferDecls(SHARED_LAYOUT, o)}${build.code}${gemm.code}`;
 }
 
+/** The subgroup gemm alone (entry point `gemm`, SHARED_LAYOUT's bindings) and its workgroup counts. */
+export function kernelWgslSubgroup(g: LutGeometry, m: number, tables: 'i8' | 'f32', raw = false): { code: string; groups: [number, number, number] } {
+  const o = { m, tables, raw, hasBias: !raw };
+  const sh = renderGemmSubgroup(g, { ...o, entry: 'gemm' }, { ...bufferIO(o, {}).gemm, decls: bufferDecls(SHARED_LAYOUT, o) });
+  return { code: sh.code, groups: sh.groups };
+}
+
 /** Builds the kernel files for `req`. */
 export function emitKernel(req: KernelRequest): KernelFiles {
   const { g, m, tables } = wgslKernelGeometry(req);
   const wgsl = kernelWgsl(g, m, tables);
-  return { files: { 'kernel.wgsl': wgsl, 'kernel.mjs': kernelMjs(g, m, tables, req.name ?? 'lutc', wgsl), 'kernel.d.ts': KERNEL_DTS } };
+  const sg = kernelWgslSubgroup(g, m, tables).code;
+  return {
+    files: { 'kernel.wgsl': wgsl, 'kernel-subgroups.wgsl': sg, 'kernel.mjs': kernelMjs(g, m, tables, req.name ?? 'lutc', wgsl, sg), 'kernel.d.ts': KERNEL_DTS },
+  };
 }
 
-function kernelMjs(g: LutGeometry, m: number, tables: 'i8' | 'f32', name: string, wgsl: string): string {
-  const rawWgsl = kernelWgsl(g, m, tables, true);
+function kernelMjs(g: LutGeometry, m: number, tables: 'i8' | 'f32', name: string, wgsl: string, sgWgsl: string): string {
+  const sgRaw = kernelWgslSubgroup(g, m, tables, true);
   const meta = {
     name, m, tables, workgroupSize: 64,
-    dispatch: { build: renderBuild(g, { m, tables }, bufferIO({ tables }).build).groups, gemm: [Math.ceil(g.nPad / 64), m, 1] },
+    dispatch: {
+      build: renderBuild(g, { m, tables }, bufferIO({ tables }).build).groups, gemm: [Math.ceil(g.nPad / 64), m, 1], gemmSubgroups: sgRaw.groups,
+    },
     bytes: {
       x: m * g.k * 4, tables: m * g.nChunks * 16 * 4, seg: m * g.nSegments * 8, packed: g.packedBytes,
       sw: g.nGroups * g.nPad * 4, swz: g.nGroups * g.nPad * 4, bias: g.nPad * 4, y: m * g.n * 4, acc: m * g.n * g.nSegments * 4,
@@ -71,7 +86,11 @@ export const geometry = ${JSON.stringify(g)};
 export const meta = ${JSON.stringify(meta)};
 /** kernel.wgsl: entry points build and gemm, bindings 0..7 = x, tables, seg, packed, sw, swz, bias, y. */
 export const wgsl = ${JSON.stringify(wgsl)};
-const rawWgsl = ${JSON.stringify(rawWgsl)};
+/** kernel-subgroups.wgsl: entry point gemm with subgroup reductions, the same bindings (needs 'subgroups'). */
+export const wgslSubgroups = ${JSON.stringify(sgWgsl)};
+// Test hooks' variants writing the raw accumulators to binding 7.
+const rawWgsl = ${JSON.stringify(kernelWgsl(g, m, tables, true))};
+const rawWgslSubgroups = ${JSON.stringify(sgRaw.code)};
 const fr = Math.fround;
 // --- packer: verbatim from lutc's ir/lut/geometry.ts and ir/lut/reference.ts
 ${vectorOffset.toString()}
@@ -94,18 +113,30 @@ export function pack(q, scales, zeros, bias) {
   return { w, sw, swz, bias: b };
 }
 
-async function pipelines(device, code, layout) {
+async function shaderModule(device, code) {
   const module = device.createShaderModule({ code, label: meta.name + ' kernel' });
   const info = await module.getCompilationInfo();
   const errs = info.messages.filter((x) => x.type === 'error');
   if (errs.length) throw new Error('lutc kernel: WGSL error: ' + errs.map((x) => x.lineNum + ':' + x.linePos + ' ' + x.message).join('; '));
-  const pl = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-  return Promise.all(['build', 'gemm'].map((entryPoint) => device.createComputePipelineAsync({ layout: pl, compute: { module, entryPoint } })));
+  return module;
 }
 
-/** Creates buffers and pipelines on \`device\`; \`weights\`: pack()'s result, or set later. */
-export async function load(device, weights) {
+/** [build, gemm] pipelines: build from \`code\`, gemm from \`gemmCode\` (default: the same module). */
+async function pipelines(device, layout, code, gemmCode) {
+  const a = await shaderModule(device, code), b = gemmCode ? await shaderModule(device, gemmCode) : a;
+  const pl = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+  return Promise.all([[a, 'build'], [b, 'gemm']].map(([module, entryPoint]) => device.createComputePipelineAsync({ layout: pl, compute: { module, entryPoint } })));
+}
+
+/**
+ * Creates buffers and pipelines on \`device\`; \`weights\`: pack()'s result, or set later. The gemm
+ * uses subgroup reductions when the device was created with the 'subgroups' feature (unless
+ * \`opts.subgroups\` is false), the plain path otherwise.
+ */
+export async function load(device, weights, opts = {}) {
   const B = meta.bytes, g = geometry;
+  const subgroups = opts.subgroups !== false && !!device.features && device.features.has('subgroups');
+  const gemmGroups = subgroups ? meta.dispatch.gemmSubgroups : meta.dispatch.gemm;
   const need = Math.max(...Object.values(B));
   if (device.limits.maxStorageBuffersPerShaderStage < 8) throw new RangeError('lutc kernel: needs 8 storage buffers per shader stage');
   if (device.limits.maxStorageBufferBindingSize < need) throw new RangeError('lutc kernel: needs storage buffers of ' + need + ' bytes, the device allows ' + device.limits.maxStorageBufferBindingSize);
@@ -118,7 +149,7 @@ export async function load(device, weights) {
   const group = (out) => device.createBindGroup({
     layout, entries: [b.x, b.tables, b.seg, b.packed, b.sw, b.swz, b.bias, out].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
-  const [build, gemm] = await pipelines(device, wgsl, layout);
+  const [build, gemm] = await pipelines(device, layout, wgsl, subgroups ? wgslSubgroups : undefined);
   const bg = group(b.y);
   let raw = null;
   let queue = Promise.resolve();
@@ -148,12 +179,14 @@ export async function load(device, weights) {
     pass.setBindGroup(0, bindGroup);
     pass.setPipeline(pipes[0]);
     pass.dispatchWorkgroups(...meta.dispatch.build);
-    if (stages > 1) { pass.setPipeline(pipes[1]); pass.dispatchWorkgroups(...meta.dispatch.gemm); }
+    if (stages > 1) { pass.setPipeline(pipes[1]); pass.dispatchWorkgroups(...gemmGroups); }
     pass.end();
     device.queue.submit([enc.finish()]);
   }
   const k = {
     buffers: b,
+    /** Whether the gemm uses subgroup reductions. */
+    subgroups,
     /** Uploads packed weights (from pack()). */
     setWeights(p) {
       device.queue.writeBuffer(b.packed, 0, p.w);
@@ -184,7 +217,7 @@ export async function load(device, weights) {
       return serial(async () => {
         if (!raw) {
           acc = buf(B.acc);
-          raw = { pipes: await pipelines(device, rawWgsl, layout), bg: group(acc) };
+          raw = { pipes: await pipelines(device, layout, rawWgsl, subgroups ? rawWgslSubgroups : undefined), bg: group(acc) };
         }
         const t = putX(x);
         dispatch(raw.pipes, raw.bg, 2);
@@ -211,7 +244,7 @@ export interface LutGeometry {
 }
 export interface KernelMeta {
   name: string; m: number; tables: 'i8' | 'f32'; workgroupSize: 64;
-  dispatch: { build: [number, number, number]; gemm: [number, number, number] };
+  dispatch: { build: [number, number, number]; gemm: [number, number, number]; gemmSubgroups: [number, number, number] };
   bytes: { x: number; tables: number; seg: number; packed: number; sw: number; swz: number; bias: number; y: number; acc: number };
 }
 export interface PackedWeights { w: Uint8Array; sw: Float32Array; swz: Float32Array; bias: Float32Array }
@@ -219,10 +252,14 @@ export declare const geometry: LutGeometry;
 export declare const meta: KernelMeta;
 /** kernel.wgsl's text. */
 export declare const wgsl: string;
+/** kernel-subgroups.wgsl's text. */
+export declare const wgslSubgroups: string;
 /** q [N*K] row-major in 0..2^bits-1; scales, zeros [N*nGroups]; W = scale * (q - zero); bias [N]. */
 export declare function pack(q: Uint8Array, scales: ArrayLike<number>, zeros: ArrayLike<number>, bias?: ArrayLike<number>): PackedWeights;
 export interface LutKernel {
   /** Bindings 0..7 of kernel.wgsl. */
+  /** Whether the gemm uses subgroup reductions. */
+  subgroups: boolean;
   buffers: { x: GPUBuffer; tables: GPUBuffer; seg: GPUBuffer; packed: GPUBuffer; sw: GPUBuffer; swz: GPUBuffer; bias: GPUBuffer; y: GPUBuffer };
   setWeights(p: PackedWeights): void;
   /** y [t*N] for x [t*K], 1 <= t <= meta.m. Calls are serialized. */
@@ -231,5 +268,6 @@ export interface LutKernel {
   accumulators(x: Float32Array): Promise<Int32Array | Float32Array>;
   destroy(): void;
 }
-export declare function load(device: GPUDevice, weights?: PackedWeights): Promise<LutKernel>;
+/** The subgroup gemm is used when device.features has 'subgroups' and opts.subgroups is not false. */
+export declare function load(device: GPUDevice, weights?: PackedWeights, opts?: { subgroups?: boolean }): Promise<LutKernel>;
 `;

@@ -2,9 +2,11 @@
  * The whole-model C emitter: renders backends/model-plan.ts's plan as `model.h` / `model.c` (C99,
  * libc + libm, optional OpenMP), one static function per plan step with every shape a constant,
  * every value at its planned arena offset (views cost nothing: they share their source's bytes) and
- * constants read from the weight blob at its planned offsets. Also renders the .npy harness and the
- * Makefile (harness.ts). Everything is rendered in memory first: an unsupported node is a coded
- * diagnostic (LUT5150-5152, all of them at once) before any file is written.
+ * constants read from the weight blob at its planned offsets. LUT layers are legalized first
+ * (lut-rewrite.ts) and call the tuned per-layer kernels of backends/c/render.ts (kernels-lut.ts).
+ * Also renders the .npy harness and the Makefile (harness.ts). Everything is rendered in memory first:
+ * an unsupported node is a coded diagnostic (LUT5150-5153, all of them at once) before any file is
+ * written.
  */
 import { DiagnosticBag, LutcError, nodeLoc } from '../../../compiler/diagnostics.js';
 import type { CompileOptions } from '../../../compiler/options.js';
@@ -15,7 +17,8 @@ import { ALIGN, planModel, weightBlob, type ModelPlan, type Placement } from '..
 import { cIdent, ctype, indent, type StepCtx } from './cgen.js';
 import { renderHarness, renderMakefile } from './harness.js';
 import { ELEMENTWISE_HELPERS, ELEMENTWISE_KERNELS } from './kernels-elementwise.js';
-import { LUT_HELPERS, LUT_KERNELS } from './kernels-lut.js';
+import { LutLayers } from './kernels-lut.js';
+import { legalizeLut } from './lut-rewrite.js';
 import { MATH_KERNELS } from './kernels-math.js';
 import { SHAPE_KERNELS } from './kernels-shape.js';
 
@@ -28,10 +31,13 @@ export interface CModelOptions extends CompileOptions {
 /** Weight blobs up to this size are embedded by default: one self-contained model.c, nothing to load. */
 export const EMBED_AUTO_BYTES = 64 * 1024;
 
-const KERNELS: Record<string, (c: StepCtx) => string> = { ...ELEMENTWISE_KERNELS, ...SHAPE_KERNELS, ...MATH_KERNELS, ...LUT_KERNELS };
+const KERNELS: Record<string, (c: StepCtx) => string> = { ...ELEMENTWISE_KERNELS, ...SHAPE_KERNELS, ...MATH_KERNELS };
+
+/** LUT ops: lut.matmul renders per layer (kernels-lut.ts); table builds are legalized away (lut-rewrite.ts). */
+const LUT_OPS = ['lut.matmul', 'lut.norm_table', 'lut.table'];
 
 /** Graph ops the C backend renders (for docs and tests). */
-export const SUPPORTED_OPS: readonly string[] = Object.keys(KERNELS).sort();
+export const SUPPORTED_OPS: readonly string[] = [...Object.keys(KERNELS), ...LUT_OPS].sort();
 
 /** One graph input or output as the C API exposes it. */
 export interface CIo {
@@ -63,17 +69,25 @@ export function fnv1a(b: Uint8Array): number {
 }
 
 /** Renders the model. Throws LutcError (LUT5001/5002 from the plan, LUT5150-5152 from kernels). */
-export function emitModel(g: Graph, opts: CModelOptions): EmittedModel {
-  const plan = planModel(g);
-  const file = g.meta?.file;
+export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
+  const file = input.meta?.file;
   const bag = new DiagnosticBag();
+  const g = legalizeLut(input, bag);
+  const lutFailed = bag.hasErrors; // LUT nodes left unlegalized were diagnosed already
+  const plan = planModel(g);
+  const blob = weightBlob(plan);
+  const hash = fnv1a(blob);
+  // Kernel entry points are external symbols: a per-model prefix lets several models link together.
+  const luts = new LutLayers(`lutc${hash.toString(16).padStart(8, '0')}`);
+  const kernels: Record<string, (c: StepCtx) => string> = { ...KERNELS, 'lut.matmul': luts.matmul };
   let scratchBytes = 0;
   const scratchOff = alignUp(plan.arenaBytes);
   const fns: string[] = [];
   const calls: string[] = [];
   plan.steps.forEach((step, si) => {
     const node = step.node;
-    const kernel = KERNELS[node.op];
+    const kernel = kernels[node.op];
+    if (lutFailed && LUT_OPS.includes(node.op)) return;
     if (!kernel) {
       bag.error('LUT5150', `op '${node.op}' is not supported by the C backend`, nodeLoc(node, file));
       return;
@@ -121,14 +135,12 @@ ${indent(body)}
   const inputs: CIo[] = plan.inputs.map((p) => ({ name: p.value.name, field: cIdent(p.value.name, used), placement: p }));
   used.clear();
   const outputs: CIo[] = plan.outputs.map((p) => ({ name: p.value.name, field: cIdent(p.value.name, used), placement: p }));
-  const blob = weightBlob(plan);
   const mode = opts.embedWeights ?? 'auto';
   const embedded = mode === 'auto' ? blob.length <= EMBED_AUTO_BYTES : mode;
   const workspaceBytes = alignUp(scratchOff + scratchBytes) || ALIGN;
-  const hash = fnv1a(blob);
 
   const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blob.length, hash, embedded);
-  const source = renderSource(plan, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes);
+  const source = renderSource(plan, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes, luts);
   const files: Record<string, string | Uint8Array> = {
     'model.h': header,
     'model.c': source,
@@ -169,6 +181,8 @@ extern "C" {
 #define MODEL_ERR_NO_WEIGHTS 3     /* model_run before model_load_weights */
 #define MODEL_ERR_ARGS 4           /* NULL or misaligned (< 16 bytes) pointer */
 #define MODEL_ERR_INDEX 5          /* a Gather index out of range */
+#define MODEL_ERR_NO_MEMORY 6      /* model_load_weights could not allocate the packed LUT weights */
+#define MODEL_ERR_INTERNAL 7       /* a LUT kernel rejected its arguments (a lutc bug) */
 
 /* Inputs, named after the graph inputs; each points at a dense row-major array of the given shape. */
 typedef struct model_inputs {
@@ -184,8 +198,15 @@ ${outs.map((io) => field(io, false)).join('\n') || '  int unused_;'}
 size_t model_workspace_size(void);
 size_t model_weights_size(void);
 /* Uses \`blob\` (MODEL_WEIGHTS_BYTES bytes, 16-byte aligned; not copied: keep it alive). Checks size
-   and hash. With embedded weights, model_load_weights(NULL, 0) selects the embedded copy (the default). */
+   and hash, then packs every LUT layer's weights for this build's ISA into memory the model allocates
+   (model_loaded_bytes(); freed by model_release or the next load). With embedded weights,
+   model_load_weights(NULL, 0) selects the embedded copy (the default; the first model_run packs it
+   when nobody did: call model_load_weights(NULL, 0) once before running from several threads). */
 int model_load_weights(const void *blob, size_t n);
+/* Bytes model_load_weights allocated for the packed LUT weights (0 before loading, or without LUT layers). */
+size_t model_loaded_bytes(void);
+/* Frees the packed LUT weights; model_run then needs model_load_weights again (embedded: repacks lazily). */
+void model_release(void);
 /* OpenMP threads for later runs when built with -fopenmp (default 1); ignored otherwise. */
 void model_set_threads(int n);
 /* Runs the model. Reentrant for distinct workspaces (weights are read-only). Returns MODEL_OK or an error. */
@@ -198,7 +219,7 @@ int model_run(const model_inputs *in, model_outputs *out, void *workspace);
 `;
 }
 
-function renderSource(plan: ModelPlan, ins: CIo[], outs: CIo[], fns: string[], calls: string[], blob: Uint8Array, hash: number, embedded: boolean, ws: number): string {
+function renderSource(plan: ModelPlan, ins: CIo[], outs: CIo[], fns: string[], calls: string[], blob: Uint8Array, hash: number, embedded: boolean, ws: number, luts: LutLayers): string {
   let weights = 'static const unsigned char *lutc_w = NULL;';
   if (embedded) {
     const rows: string[] = [];
@@ -215,7 +236,7 @@ static const unsigned char *lutc_w = lutc_embedded.b;`;
     return `  memcpy(out->${io.field}, ${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset}, ${p.bytes});`;
   });
   const nullChecks = [...ins.map((io) => `!in->${io.field}`), ...outs.map((io) => `!out->${io.field}`)];
-  const helpers = (ELEMENTWISE_HELPERS + LUT_HELPERS).replace(/^static /gm, 'LUTC_HELPER ');
+  const helpers = ELEMENTWISE_HELPERS.replace(/^static /gm, 'LUTC_HELPER ');
   return `/* Generated by lutc: the whole model, one function per plan step (see model.h, docs/c-model.md).
    Build: cc -O3 -march=native -std=c99 -ffp-contract=off [-fopenmp] -c model.c   (never -ffast-math:
    the LUT tables must round exactly as lutc's reference does). */
@@ -233,6 +254,9 @@ static const unsigned char *lutc_w = lutc_embedded.b;`;
 ${weights}
 static int lutc_threads = 1;
 ${helpers}
+${luts.renderKernels()}
+${luts.renderLoader()}
+
 ${fns.join('\n\n')}
 
 size_t model_workspace_size(void) { return ${ws}; }
@@ -243,12 +267,16 @@ static uint32_t lutc_fnv1a(const unsigned char *b, size_t n) {
   return h;
 }
 int model_load_weights(const void *blob, size_t n) {
-${embedded ? '  if (!blob && n == 0) { lutc_w = lutc_embedded.b; return MODEL_OK; }\n' : ''}  if (!blob || ((uintptr_t)blob & 15u) != 0) return MODEL_ERR_ARGS;
+${embedded ? '  if (!blob && n == 0) { const int rc = lutc_lut_load(lutc_embedded.b); if (rc == MODEL_OK) lutc_w = lutc_embedded.b; return rc; }\n' : ''}  if (!blob || ((uintptr_t)blob & 15u) != 0) return MODEL_ERR_ARGS;
   if (n != ${blob.length}u) return MODEL_ERR_WEIGHTS_SIZE;
   if (lutc_fnv1a((const unsigned char *)blob, n) != 0x${hash.toString(16).padStart(8, '0')}u) return MODEL_ERR_WEIGHTS_HASH;
+  const int rc = lutc_lut_load((const unsigned char *)blob);
+  if (rc != MODEL_OK) return rc;
   lutc_w = (const unsigned char *)blob;
   return MODEL_OK;
 }
+size_t model_loaded_bytes(void) { return lutc_lut_bytes; }
+void model_release(void) { lutc_lut_release(); }
 void model_set_threads(int n) { lutc_threads = n > 0 ? n : 1; }
 int model_run(const model_inputs *in, model_outputs *out, void *workspace) {
   unsigned char *ws = (unsigned char *)workspace;
@@ -256,6 +284,7 @@ int model_run(const model_inputs *in, model_outputs *out, void *workspace) {
   int rc = 0;
   if (!in || !out || !ws || ((uintptr_t)ws & 15u) != 0${nullChecks.length ? ` || ${nullChecks.join(' || ')}` : ''}) return MODEL_ERR_ARGS;
   if (!W${plan.weightBytes === 0 ? ' && 0' : ''}) return MODEL_ERR_NO_WEIGHTS;
+  if (!lutc_lut_ready && (rc = lutc_lut_load(W)) != MODEL_OK) return rc;
   (void)rc;
 ${copyIn.join('\n')}
 ${calls.join('\n')}

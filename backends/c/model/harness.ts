@@ -172,9 +172,10 @@ ${embedded ? '  if (wpath) {\n' : '  {\n    char def[4096];\n    if (!wpath) {\n
     int rc = model_load_weights(wa, wn);
     if (rc == MODEL_ERR_WEIGHTS_SIZE) die("weights file has the wrong size for this model", wpath);
     if (rc == MODEL_ERR_WEIGHTS_HASH) die("weights file does not belong to this model.c (hash differs)", wpath);
+    if (rc == MODEL_ERR_NO_MEMORY) die("out of memory packing the LUT weights", wpath);
     if (rc) die("cannot load weights", wpath);
   }
-  model_set_threads(threads);
+${embedded ? '  else if (model_load_weights(NULL, 0) != MODEL_OK) die("cannot pack the embedded LUT weights", NULL); /* outside the timed runs */\n' : ''}  model_set_threads(threads);
   void *ins[MODEL_NUM_INPUTS + 1], *outs[MODEL_NUM_OUTPUTS + 1];
   for (int i = 0; i < MODEL_NUM_INPUTS; i++) { ins[i] = alloc64(INS[i].bytes + 1); load_npy(given[i], i, (unsigned char *)ins[i]); }
   for (int i = 0; i < MODEL_NUM_OUTPUTS; i++) outs[i] = alloc64(OUTS[i].bytes + 1);
@@ -203,6 +204,7 @@ ${outs.map((io, i) => `  out.${io.field} = (void *)outs[${i}];`).join('\n')}
   for (int i = 0; i < MODEL_NUM_INPUTS; i++) free64(ins[i]);
   for (int i = 0; i < MODEL_NUM_OUTPUTS; i++) free64(outs[i]);
   free64(ws);
+  model_release();
   free64(weights);
   return 0;
 }

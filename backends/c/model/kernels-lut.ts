@@ -1,178 +1,180 @@
 /**
- * C kernels of the LUT ops in a whole model: lut.table, lut.norm_table, lut.matmul (with its fused
- * epilogue: bias, channel scale, activation, residual).
+ * lut.matmul in whole-model C: each layer calls the tuned per-layer kernel that backends/c/render.ts
+ * renders (the same renderer as `lutc kernel --target c`: AVX-512 VNNI / AVX2 / NEON / scalar chosen
+ * by the C compiler's predefined macros or -DLUTC_ISA; no second copy of the algorithm here).
  *
- * INTERIM SCALAR PATH. backends/c/render.ts (the SIMD LUT-mpGEMM renderer) exports a fused
- * `gemm(x -> y)` whose packed layout is chosen by the C compiler's ISA at build time and which builds
- * its own tables; the model graph instead carries tables as separate values (one lut.table shared by
- * Q/K/V) and weights already packed by bitplane-layout for the node's vec_bytes / k_tile. Until that
- * renderer exports an entry that takes prebuilt tables and the graph's packed layout, these kernels
- * follow ir/lut/reference.ts operation for operation (int8 tables, int32 accumulators, the float
- * epilogue in combine()'s order), read the packed layout through geometry.ts's vectorOffset formula,
- * and so are bit-exact with the LUT interpreter under -ffp-contract=off (no FMA contraction).
+ * The graph was legalized first (lut-rewrite.ts): a lut.matmul step reads its activation x and the
+ * canonical weights of lut-weights.ts. model_load_weights (the loader rendered here) unpacks each
+ * layer's q bits and calls the layer kernel's `*_pack` into model-owned memory, so the packed layout
+ * is the one of the ISA the C compiler chose. The step then runs `*_gemm(x -> y)` with the bias in
+ * the kernel and the rest of the fused epilogue (channel scale, activation, residual) as a post-loop
+ * over y, in interp.ts interpMatmul's order.
+ *
+ * One rendered kernel per distinct (N, K, bits, group, tables); one packed copy per layer.
  */
-import { geometryOf, tableGeometry, type TableLayout } from '../../../ir/lut/attrs.js';
-import { cLiteral, prod, type StepCtx } from './cgen.js';
+import type { Attrs } from '../../../ir/types.js';
+import { lutGeometry, type Bits } from '../../../ir/lut/geometry.js';
+import { planFromRequest, renderKernel } from '../render.js';
+import { prod, type StepCtx } from './cgen.js';
+import { LUT_Q, LUT_SCALES, LUT_ZEROS } from './lut-rewrite.js';
 
-type Kernel = (c: StepCtx) => string;
-
-/** Table-build geometry constants of a lut.table / lut.norm_table node, as C arguments. */
-function tableArgs(c: StepCtx): { k: number; seg: number; nseg: number; nchunks: number } {
-  const g = tableGeometry(c.attrs.k as number, c.attrs.group_size as number);
-  return { k: g.k, seg: g.segment, nseg: g.nSegments, nchunks: g.nChunks };
+interface Layer {
+  prefix: string;
+  m: number;
+  bits: number;
+  nk: number;
+  qOff: number;
+  sOff: number;
+  zOff: number;
+  scratch: number;
 }
 
-/** Table build of token t from row pointer `row` into outputs `ti` (tables), `ti+1` (tscale), `ti+2` (xsum). */
-function tableCall(c: StepCtx, row: string, ti: number, m: number): string {
-  const a = tableArgs(c);
-  const layout = c.attrs.layout as TableLayout;
-  const f32 = c.attrs.tables === 'f32';
-  const base = layout === 'vec' ? 't' : `t * ${a.nchunks * 16}`;
-  const stride = layout === 'vec' ? m : 1;
-  const fn = f32 ? 'lutc_table_f32' : 'lutc_table_i8';
-  return `${fn}(${row}, ${a.k}, ${a.seg}, ${a.nseg}, ${c.out(ti)} + ${base}, ${stride}, ${c.out(ti + 1)} + t * ${a.nseg}, ${c.out(ti + 2)} + t * ${a.nseg});`;
+/**
+ * Upper bound of the kernel's `*_scratch_bytes(m)` over every ISA build (csrc-driver.ts: int8 or f32
+ * tables, the AVX-512 x4 table replica, the padded activation row, alignment slack). The loader checks
+ * the real value against it at load time (MODEL_ERR_INTERNAL), so the workspace size can be a
+ * compile-time constant (MODEL_WORKSPACE_BYTES) and the kernel never mallocs per call.
+ */
+export function lutScratchBound(k: number, groupSize: number, bits: Bits, m: number): number {
+  const g = lutGeometry({ n: 1, k, bits, groupSize, vecBytes: 16 });
+  const i8 = m * g.nChunks * 16 + 2 * m * g.nSegments * 4;
+  const f32 = m * g.nChunks * 64 + m * g.nSegments * 4;
+  return Math.max(i8, f32) + m * g.nChunks * 64 + g.kPad * 4 + 256;
 }
 
-const table: Kernel = (c) => {
-  const k = c.attrs.k as number;
-  const m = prod(c.inP(0)!.shape) / k;
-  return `${c.omp(m * k * 8)}
-for (ptrdiff_t t = 0; t < ${m}; t++) ${tableCall(c, `${c.in(0)} + t * ${k}`, 0, m)}`;
+/** Collects the LUT layers of one model while its steps render; then renders kernels and loader. */
+export class LutLayers {
+  private readonly kernels = new Map<string, { prefix: string; decls: string; defs: string }>();
+  private readonly layers: Layer[] = [];
+
+  /** `base`: symbol prefix unique to this model (kernel functions are external symbols). */
+  constructor(private readonly base: string) {}
+
+  get count(): number {
+    return this.layers.length;
+  }
+
+  private kernelFor(a: Attrs, m: number): string {
+    const key = [a.n, a.k, a.bits, a.group_size, a.tables].join(',');
+    let kr = this.kernels.get(key);
+    if (!kr) {
+      const prefix = `${this.base}_k${this.kernels.size}`;
+      const plan = planFromRequest({ n: a.n as number, k: a.k as number, m, bits: a.bits as Bits, groupSize: a.group_size as number, tables: a.tables as 'i8' | 'f32', name: prefix });
+      kr = { prefix, ...renderKernel(plan) };
+      this.kernels.set(key, kr);
+    }
+    return kr.prefix;
+  }
+
+  /** The lut.matmul step. */
+  readonly matmul = (c: StepCtx): string => {
+    const a = c.attrs;
+    const n = a.n as number, k = a.k as number, bits = a.bits as Bits;
+    const m = prod(c.outP(0).shape) / n;
+    if (prod(c.inP(0)!.shape) !== m * k) c.unsupported(`lut.matmul activation [${c.inP(0)!.shape}] does not hold ${m} rows of K=${k}`);
+    const prefix = this.kernelFor(a, m);
+    const j = this.layers.length;
+    const scratch = lutScratchBound(k, a.group_size as number, bits, m);
+    this.layers.push({ prefix, m, bits, nk: n * k, qOff: c.inP(LUT_Q)!.offset, sOff: c.inP(LUT_SCALES)!.offset, zOff: c.inP(LUT_ZEROS)!.offset, scratch });
+    let epi = '';
+    if (c.inP(8)) epi += `y = y * ${c.in(8)}[n];\n    `;
+    switch (a.activation) {
+      case 'relu': epi += 'y = y < 0 ? 0.0f : y;\n    '; break;
+      case 'sigmoid': epi += 'y = (float)lutc_sigmoid((double)y);\n    '; break;
+      case 'gelu': epi += `y = (float)${a.gelu_approximate === 'tanh' ? 'lutc_gelu_tanh' : 'lutc_gelu'}((double)y);\n    `; break;
+      case 'silu': epi += '{ const float sg = (float)lutc_sigmoid((double)y); y = y * sg; }\n    '; break;
+      default: break;
+    }
+    if (c.inP(7)) epi += `y = y + ${c.in(7)}[t * ${n} + n];\n    `;
+    const call = `/* N=${n} K=${k} bits=${bits} group=${String(a.group_size)} tables=${String(a.tables)} M=${m}: ${prefix} (docs/c-kernel.md) */
+if (${prefix}_gemm(lutc_pk[${j}], lutc_sw[${j}], lutc_swz[${j}], ${c.inP(6) ? c.in(6) : 'NULL'}, ${c.in(0)}, ${c.out(0)}, ${m}, ${c.scratch(scratch)}, lutc_threads) != 0)
+  return MODEL_ERR_INTERNAL;`;
+    if (!epi) return call;
+    // Fused epilogue after the kernel's y = lut(x) + bias, in interpMatmul's order.
+    return `${call}
+${c.omp(m * n * 8)}
+for (ptrdiff_t t = 0; t < ${m}; t++)
+  for (ptrdiff_t n = 0; n < ${n}; n++) {
+    float y = ${c.out(0)}[t * ${n} + n];
+    ${epi}${c.out(0)}[t * ${n} + n] = y;
+  }`;
+  };
+
+  /** Prototypes and definitions of every rendered kernel (each pastes the guarded ISA prelude). */
+  renderKernels(): string {
+    return [...this.kernels.values()].map((kr) => `${kr.decls}\n${kr.defs}`).join('\n');
+  }
+
+  /**
+   * The loader: a table of layers (kernel entry points, blob offsets of the canonical weights, M and
+   * the scratch bound), model-owned packed weights, `lutc_lut_load` / `lutc_lut_release`.
+   */
+  renderLoader(): string {
+    const L = this.layers.length;
+    if (L === 0) return 'static int lutc_lut_load(const unsigned char *W) { (void)W; return MODEL_OK; }\nstatic void lutc_lut_release(void) {}\nstatic size_t lutc_lut_bytes = 0;\nstatic int lutc_lut_ready = 1;';
+    const rows = this.layers.map((l) => `  { ${l.prefix}_packed_bytes, ${l.prefix}_scales_len, ${l.prefix}_scratch_bytes, ${l.prefix}_pack, ${l.qOff}u, ${l.sOff}u, ${l.zOff}u, ${l.nk}u, ${l.scratch}u, ${l.bits}, ${l.m} }`);
+    return String.raw`/* LUT layers: canonical weights in the blob (q bits LSB first, scales, zeros: lut-weights.ts),
+   repacked at load time by each layer kernel's packer for the ISA this file was compiled for. */
+typedef struct lutc_layer {
+  size_t (*packed_bytes)(void);
+  size_t (*scales_len)(void);
+  size_t (*scratch_bytes)(int);
+  void (*pack)(const uint8_t *, const float *, const float *, uint8_t *, float *, float *);
+  size_t q_off, s_off, z_off, nk, scratch_max;
+  int bits, m;
+} lutc_layer;
+static const lutc_layer lutc_layers[${L}] = {
+${rows.join(',\n')}
 };
-
-/** Norm (the graph op's double-precision formula, see kernels-math.ts) then tables of the result. */
-const normTable: Kernel = (c) => {
-  const k = c.attrs.k as number;
-  const m = prod(c.inP(0)!.shape) / k;
-  const eps = cLiteral(c.attrs.epsilon as number, 'f64');
-  const sc = prod(c.inP(1)!.shape) === 1 ? '0' : 'j';
-  const bias = c.inP(2) ? ` + (double)${c.in(2)}[${prod(c.inP(2)!.shape) === 1 ? '0' : 'j'}]` : '';
-  const norm = c.attrs.norm === 'rms'
-    ? `double ss = 0.0;
-  for (ptrdiff_t j = 0; j < ${k}; j++) ss += (double)xr[j] * (double)xr[j];
-  const double is = 1.0 / sqrt(ss / ${k}.0 + ${eps});
-  for (ptrdiff_t j = 0; j < ${k}; j++) yr[j] = (float)((double)xr[j] * is * (double)${c.in(1)}[${sc}]);`
-    : `double s = 0.0, v = 0.0;
-  for (ptrdiff_t j = 0; j < ${k}; j++) s += (double)xr[j];
-  const double mu = s / ${k}.0;
-  for (ptrdiff_t j = 0; j < ${k}; j++) { const double d = (double)xr[j] - mu; v += d * d; }
-  const double is = 1.0 / sqrt(v / ${k}.0 + ${eps});
-  for (ptrdiff_t j = 0; j < ${k}; j++) yr[j] = (float)(((double)xr[j] - mu) * is * (double)${c.in(1)}[${sc}]${bias});`;
-  return `${c.omp(m * k * 8)}
-for (ptrdiff_t t = 0; t < ${m}; t++) {
-  const float *xr = ${c.in(0)} + t * ${k};
-  float *yr = ${c.out(0)} + t * ${k};
-  ${norm}
-  ${tableCall(c, 'yr', 1, m)}
+static unsigned char *lutc_lut_mem = NULL; /* one allocation holds every layer's packed weights, sw, swz */
+static size_t lutc_lut_bytes = 0;
+static int lutc_lut_ready = 0;
+static const uint8_t *lutc_pk[${L}];
+static const float *lutc_sw[${L}], *lutc_swz[${L}];
+#define LUTC_AL64(x) (((size_t)(x) + 63) & ~(size_t)63)
+static void lutc_lut_release(void) {
+  free(lutc_lut_mem);
+  lutc_lut_mem = NULL;
+  lutc_lut_bytes = 0;
+  lutc_lut_ready = 0;
+}
+static int lutc_lut_load(const unsigned char *W) {
+  size_t total = 64, qmax = 1;
+  for (int j = 0; j < ${L}; j++) {
+    const lutc_layer *l = &lutc_layers[j];
+    if (l->scratch_bytes(l->m) > l->scratch_max) return MODEL_ERR_INTERNAL; /* workspace bound too small: a lutc bug */
+    total += LUTC_AL64(l->packed_bytes()) + 2 * LUTC_AL64(sizeof(float) * l->scales_len());
+    if (l->nk > qmax) qmax = l->nk;
+  }
+  unsigned char *mem = (unsigned char *)malloc(total);
+  uint8_t *q = (uint8_t *)malloc(qmax);
+  if (!mem || !q) { free(mem); free(q); return MODEL_ERR_NO_MEMORY; }
+  unsigned char *p = (unsigned char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+  for (int j = 0; j < ${L}; j++) {
+    const lutc_layer *l = &lutc_layers[j];
+    const unsigned char *qs = W + l->q_off;
+    const unsigned mask = (1u << l->bits) - 1u;
+    for (size_t i = 0; i < l->nk; i++) {
+      const size_t o = i * (size_t)l->bits; /* the stream has a pad byte, so o/8 + 1 is in range */
+      q[i] = (uint8_t)((((unsigned)qs[o >> 3] | ((unsigned)qs[(o >> 3) + 1] << 8)) >> (o & 7)) & mask);
+    }
+    uint8_t *pk = (uint8_t *)p;
+    p += LUTC_AL64(l->packed_bytes());
+    float *sw = (float *)(void *)p;
+    p += LUTC_AL64(sizeof(float) * l->scales_len());
+    float *swz = (float *)(void *)p;
+    p += LUTC_AL64(sizeof(float) * l->scales_len());
+    l->pack(q, (const float *)(const void *)(W + l->s_off), (const float *)(const void *)(W + l->z_off), pk, sw, swz);
+    lutc_pk[j] = pk;
+    lutc_sw[j] = sw;
+    lutc_swz[j] = swz;
+  }
+  free(q);
+  free(lutc_lut_mem);
+  lutc_lut_mem = mem;
+  lutc_lut_bytes = total;
+  lutc_lut_ready = 1;
+  return MODEL_OK;
 }`;
-};
-
-const matmul: Kernel = (c) => {
-  const g = geometryOf(c.attrs);
-  const out = c.outP(0);
-  const m = prod(out.shape) / g.n;
-  const layout = c.attrs.table_layout as TableLayout;
-  const f32 = c.attrs.tables === 'f32';
-  const cps = g.segment / 4;
-  const spg = g.group / g.segment;
-  const tq = layout === 'vec' ? (cc: string, j: string) => `${c.in(0)}[(${cc} * 16 + ${j}) * ${m} + t]` : (cc: string, j: string) => `${c.in(0)}[(t * ${g.nChunks} + ${cc}) * 16 + ${j}]`;
-  const add = f32 ? `acc = acc + ${tq('cc', 'idx')} * (float)(1 << i);` : `acc += (int32_t)${tq('cc', 'idx')} * (1 << i);`;
-  let epi = '';
-  if (c.inP(6)) epi += `y = y + ${c.in(6)}[n];\n      `;
-  if (c.inP(8)) epi += `y = y * ${c.in(8)}[n];\n      `;
-  switch (c.attrs.activation) {
-    case 'relu': epi += 'y = y < 0 ? 0.0f : y;\n      '; break;
-    case 'sigmoid': epi += 'y = (float)lutc_sigmoid((double)y);\n      '; break;
-    case 'gelu': epi += `y = (float)${c.attrs.gelu_approximate === 'tanh' ? 'lutc_gelu_tanh' : 'lutc_gelu'}((double)y);\n      `; break;
-    case 'silu': epi += '{ const float sg = (float)lutc_sigmoid((double)y); y = y * sg; }\n      '; break;
-    default: break;
-  }
-  if (c.inP(7)) epi += `y = y + ${c.in(7)}[t * ${g.n} + n];\n      `;
-  return `/* N=${g.n} K=${g.k} bits=${g.bits} group=${g.group} segment=${g.segment} vec=${g.vecBytes} k_tile=${g.kTileCP} tables=${f32 ? 'f32' : 'i8'} layout=${layout} */
-const uint8_t *wp = ${c.in(3)};
-${c.omp(m * g.n * g.kPad * g.bits / 4, 'schedule(static)')}
-for (ptrdiff_t n = 0; n < ${g.n}; n++) {
-  const ptrdiff_t rb = n / ${g.rowsPerVec}, jb = (n % ${g.rowsPerVec}) * ${g.planes};
-  for (ptrdiff_t t = 0; t < ${m}; t++) {
-    float v = 0.0f;
-    for (ptrdiff_t s = 0; s < ${g.nSegments}; s++) {
-      ${f32 ? 'float acc = 0.0f;' : 'int32_t acc = 0;'}
-      for (ptrdiff_t cc = s * ${cps}; cc < (s + 1) * ${cps}; cc++) {
-        /* geometry.ts vectorOffset: K-tile, then row block, then chunk pair within the tile */
-        const ptrdiff_t cp = cc >> 1, ts = (cp / ${g.kTileCP}) * ${g.kTileCP};
-        const ptrdiff_t inTile = ${g.nChunkPairs} - ts < ${g.kTileCP} ? ${g.nChunkPairs} - ts : ${g.kTileCP};
-        const uint8_t *bp = wp + (ts * ${g.nRowBlocks} + rb * inTile + (cp - ts)) * ${g.vecBytes} + jb;
-        for (int i = 0; i < ${g.bits}; i++) {
-          const int idx = (cc & 1) ? bp[i] >> 4 : bp[i] & 15;
-          ${add}
-        }
-      }
-      const ptrdiff_t gi = (s / ${spg}) * ${g.nPad} + n;
-      v = v + ((${c.in(1)}[t * ${g.nSegments} + s] * (float)acc) * ${c.in(4)}[gi] + ${c.in(2)}[t * ${g.nSegments} + s] * ${c.in(5)}[gi]);
-    }
-    float y = v;
-    ${epi}${c.out(0)}[t * ${g.n} + n] = y;
-  }
-}`;
-};
-
-export const LUT_KERNELS: Record<string, Kernel> = { 'lut.table': table, 'lut.norm_table': normTable, 'lut.matmul': matmul };
-
-/** Table builders (reference.ts buildTablesI8 / buildTablesF32, same float operation order). */
-export const LUT_HELPERS = String.raw`
-/* Activation x_t of chunk c (zero past K). */
-static float lutc_act(const float *x, int k, int kk) { return kk < k ? x[kk] : 0.0f; }
-/* Segment sums, sequential in k. */
-static void lutc_xsum(const float *x, int k, int seg, int nseg, float *xs) {
-  for (int s = 0; s < nseg; s++) {
-    float acc = 0.0f;
-    for (int kk = s * seg; kk < (s + 1) * seg && kk < k; kk++) acc = acc + x[kk];
-    xs[s] = acc;
   }
 }
-/* Symmetrized entries of one chunk: T'[j] = ((s0 x0 + s1 x1) + s2 x2) + s3 x3. All 16 are computed:
-   T'[15-j] = -T'[j] holds in value, but not for the sign of an exact zero, and f32 tables are
-   compared bit for bit with the reference. */
-static void lutc_chunk(const float *x, int k, int c, float e[16]) {
-  const float x0 = lutc_act(x, k, 4 * c), x1 = lutc_act(x, k, 4 * c + 1), x2 = lutc_act(x, k, 4 * c + 2), x3 = lutc_act(x, k, 4 * c + 3);
-  for (int j = 0; j < 16; j++) {
-    float v = (j & 1) ? x0 : -x0;
-    v = v + ((j & 2) ? x1 : -x1);
-    v = v + ((j & 4) ? x2 : -x2);
-    v = v + ((j & 8) ? x3 : -x3);
-    e[j] = v;
-  }
-}
-static void lutc_table_f32(const float *x, int k, int seg, int nseg, float *tf, ptrdiff_t stride, float *tsc, float *xs) {
-  const int nchunks = seg * nseg / 4;
-  float e[16];
-  for (int c = 0; c < nchunks; c++) {
-    lutc_chunk(x, k, c, e);
-    for (int j = 0; j < 16; j++) tf[(ptrdiff_t)(c * 16 + j) * stride] = e[j];
-  }
-  for (int s = 0; s < nseg; s++) tsc[s] = 0.5f;
-  lutc_xsum(x, k, seg, nseg, xs);
-}
-static void lutc_table_i8(const float *x, int k, int seg, int nseg, int8_t *tq, ptrdiff_t stride, float *tsh, float *xs) {
-  const int cps = seg / 4;
-  float e[16];
-  for (int s = 0; s < nseg; s++) {
-    float absmax = 0.0f;
-    for (int c = s * cps; c < (s + 1) * cps; c++) {
-      const float v = ((fabsf(lutc_act(x, k, 4 * c)) + fabsf(lutc_act(x, k, 4 * c + 1))) + fabsf(lutc_act(x, k, 4 * c + 2))) + fabsf(lutc_act(x, k, 4 * c + 3));
-      if (v > absmax) absmax = v;
-    }
-    const float inv = absmax > 0.0f ? 127.0f / absmax : 0.0f;
-    tsh[s] = (absmax / 127.0f) * 0.5f;
-    for (int c = s * cps; c < (s + 1) * cps; c++) {
-      lutc_chunk(x, k, c, e);
-      for (int j = 0; j < 16; j++) {
-        float q = rintf(e[j] * inv); /* round half to even: the default rounding mode */
-        q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
-        tq[(ptrdiff_t)(c * 16 + j) * stride] = (int8_t)q;
-      }
-    }
-  }
-  lutc_xsum(x, k, seg, nseg, xs);
-}
-`;

@@ -2,7 +2,8 @@
  * The C artifact as files: clean under -Wall -Wextra -Werror (with and without OpenMP, embedded and
  * side-file weights), clean under AddressSanitizer + UndefinedBehaviorSanitizer on odd shapes, the
  * generated Makefile from a fresh folder holding only the emitted files, the weights hash check,
- * diagnostics before any file is written, and the CLI's `compile` / `run --target c`.
+ * diagnostics before any file is written, and the CLI's `compile` / `run --target c`. LUT outputs are
+ * held to the interpreter within 1e-5 of max|y| (lut.test.ts states why, and where they are exact).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,7 +21,7 @@ import { readNpyFile, writeNpyFile } from '../../../compiler/npy.js';
 import { GraphBuilder } from '../../../ir/graph.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import { buildMlp, randomInput } from '../../helpers/models.js';
-import { buildOpsModel, lowered, opsInputs, relMax, runC, runRef, sameBits } from './helpers.js';
+import { buildOpsModel, lowered, opsInputs, relMax, runC, runRef } from './helpers.js';
 
 const tmp = (p: string) => fs.mkdtempSync(path.join(tmpdir(), `lutc-cmodel-${p}-`));
 const oddLut = () => lowered(buildMlp({ dims: [45, 37, 19], batch: 3, seed: 8 }), { bits: 3, groupSize: 16 });
@@ -40,7 +41,7 @@ describe('c model: build hygiene', () => {
     const g = oddLut();
     const ins = { x: randomInput([3, 45], 21) };
     const got = await runC(g, ins, { cflags: san, embedWeights: false });
-    expect(sameBits(got[0]!, runRef(g, ins)[0]!)).toBe(true);
+    expect(relMax(got[0]!, runRef(g, ins)[0]!)).toBeLessThanOrEqual(1e-5); // LUT layers: lut.test.ts
     const ops = lowered(buildOpsModel());
     const oi = opsInputs(5);
     const og = await runC(ops, oi, { cflags: san });
@@ -63,7 +64,7 @@ describe('c model: build hygiene', () => {
     execFileSync(path.join(dir, 'model'), ['-o', out, `x=${path.join(dir, 'x.npy')}`], { stdio: 'pipe' });
     const list = JSON.parse(fs.readFileSync(path.join(out, 'outputs.json'), 'utf8')) as { name: string; file: string; shape: number[]; dtype: string }[];
     expect(list).toEqual([{ name: 'y', file: 'y.npy', shape: [3, 19], dtype: 'f32' }]);
-    expect(sameBits(readNpyFile(path.join(out, 'y.npy')), runRef(g, { x })[0]!)).toBe(true);
+    expect(relMax(readNpyFile(path.join(out, 'y.npy')), runRef(g, { x })[0]!)).toBeLessThanOrEqual(1e-5);
     // A weights.bin from another model is refused (hash), not silently used.
     const w = fs.readFileSync(path.join(dir, 'weights.bin'));
     w[100] = w[100]! ^ 1;
@@ -104,7 +105,7 @@ describe('c model: CLI', () => {
     const jc = JSON.parse(fs.readFileSync(path.join(base, 'c', 'outputs.json'), 'utf8')) as { file: string }[];
     const jr = JSON.parse(fs.readFileSync(path.join(base, 'ref', 'outputs.json'), 'utf8')) as { file: string }[];
     expect(jc).toEqual(jr);
-    for (const f of jc) expect(sameBits(readNpyFile(path.join(base, 'c', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBe(true);
+    for (const f of jc) expect(relMax(readNpyFile(path.join(base, 'c', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBeLessThanOrEqual(1e-5);
     const cio = captureIO();
     expect(await main(['compile', 'examples/mlp.onnx', '--target', 'c', '--shape', 'x=2,64', '-o', path.join(base, 'art')], cio), cio.stderr).toBe(0);
     expect(fs.existsSync(path.join(base, 'art', 'model.c'))).toBe(true);

@@ -8,6 +8,10 @@ import { importOnnx } from '../../../compiler/onnx/index.js';
 import type { CompileOptions } from '../../../compiler/options.js';
 import { runPipeline } from '../../../compiler/pipeline.js';
 import { interpret } from '../../../ir/interpret.js';
+import { lutAccumulators } from '../../../ir/lut/interp.js';
+import { combine } from '../../../ir/lut/reference.js';
+import { findOp, resolveAttrs } from '../../../ir/optable.js';
+import '../../../ir/ops/index.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { Graph, Tensor } from '../../../ir/types.js';
 import { runArtifact, type CRunOptions } from '../../../backends/c/run.js';
@@ -145,4 +149,36 @@ export function buildOpsModel(seed = 7): Uint8Array {
 export function opsInputs(seed = 3): Record<string, Tensor> {
   const next = seeded(seed);
   return { x: uniform([2, 3, 5, 7], 1, next), y: uniform([5, 1], 1, next), ids: makeTensor('i64', [4], [0, 6, -1, 3]) };
+}
+
+/**
+ * What the C model computes for a one-layer LUT graph (x -> lut.table -> lut.matmul + bias), from the
+ * interpreter's own integer pieces: its int8/f32 tables and table scales, its accumulators A
+ * (interp.ts lutAccumulators on the node's packed weights), then reference.ts combine() on the
+ * kernel's xsum, which csrc-tables.ts sums chunk by chunk (Σ_c ((x0+x1)+x2)+x3) instead of the
+ * reference's sequential order. Equal bits mean: the kernel's tables and integers are the
+ * interpreter's, and its float epilogue follows combine()'s order.
+ */
+export function lutKernelOracle(g: Graph, x: Tensor): Tensor {
+  const tn = g.nodes.find((n) => n.op === 'lut.table')!;
+  const mm = g.nodes.find((n) => n.op === 'lut.matmul')!;
+  const [tables, tscale] = interpret({ ...g, outputs: [tn.outputs[0]!, tn.outputs[1]!] }, { [g.inputs[0]!.name]: x });
+  const attrs = resolveAttrs(findOp('lut.matmul')!, mm);
+  const ins = mm.inputs.map((v, i) => (i === 0 ? tables! : i === 1 ? tscale! : v?.const ?? null));
+  const { g: geo, m, acc } = lutAccumulators(ins, attrs);
+  const xs = new Float32Array(m * geo.nSegments);
+  const xv = x.data as Float32Array;
+  const at = (t: number, kk: number) => (kk < geo.k ? xv[t * geo.k + kk]! : 0);
+  for (let t = 0; t < m; t++)
+    for (let s = 0; s < geo.nSegments; s++) {
+      let sum = 0;
+      for (let c = (s * geo.segment) / 4; c < ((s + 1) * geo.segment) / 4; c++) {
+        const f = Math.fround;
+        sum = f(sum + f(f(f(at(t, 4 * c) + at(t, 4 * c + 1)) + at(t, 4 * c + 2)) + at(t, 4 * c + 3)));
+      }
+      xs[t * geo.nSegments + s] = sum;
+    }
+  const f32 = (v: Tensor | null) => v!.data as Float32Array;
+  const y = combine(geo, acc, f32(tscale!), xs, { sw: f32(ins[4]!), swz: f32(ins[5]!) }, m, ins[6] ? f32(ins[6]) : undefined);
+  return makeTensor('f32', mm.outputs[0]!.type.shape as number[], y);
 }

@@ -17,6 +17,7 @@ import { openNodeGpu, SWIFTSHADER_ICD, type NodeGpu } from '../../../backends/wg
 import { lutGeometry, packWeights, type Bits } from '../../../ir/lut/geometry.js';
 import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
 import { captureIO, main as runCli } from '../../../compiler/cli.js';
+import { openSubgroupGpu } from './subgroup-device.js';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -103,13 +104,33 @@ describe('WGSL kernel-only mode on SwiftShader (emitted kernel.mjs from a temp f
     }
   });
 
-  it('lutc kernel --target wgsl writes kernel.wgsl, kernel.mjs, kernel.d.ts', async () => {
+  it('the subgroup gemm where the device has subgroups: same A and y as the plain path', async () => {
+    const [n, k, m, bits, gs] = [41, 1000, 2, 2, 1000] as const;
+    const p = problem(n, k, m, bits, gs, 11);
+    const { mod } = await emitAndImport({ n, k, m, bits, groupSize: gs });
+    const sgGpu = await openSubgroupGpu();
+    const w = mod.pack(p.q, p.scales, p.zeros, p.bias);
+    const [kSg, kPlain, kOld] = [await mod.load(sgGpu.device, w), await mod.load(sgGpu.device, w, { subgroups: false }), await mod.load(gpu.device, w)];
+    try {
+      expect([kSg.subgroups, kPlain.subgroups, kOld.subgroups]).toEqual([true, false, false]);
+      const A = accumulateI8(p.g, p.packed, buildTablesI8(p.g, p.x, m).tq, m);
+      expect(Array.from(await kSg.accumulators(p.x))).toEqual(Array.from(A));
+      const y = await kSg.run(p.x);
+      expect(Array.from(y)).toEqual(Array.from(await kPlain.run(p.x)));
+      expect(Array.from(y)).toEqual(Array.from(await kOld.run(p.x)));
+    } finally {
+      for (const kk of [kSg, kPlain, kOld]) kk.destroy();
+      sgGpu.release();
+    }
+  });
+
+  it('lutc kernel --target wgsl writes kernel.wgsl, kernel-subgroups.wgsl, kernel.mjs, kernel.d.ts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lutc-wgsl-kernel-cli-'));
     dirs.push(dir);
     const io = captureIO();
     const rc = await runCli(['kernel', '--target', 'wgsl', '--n', '16', '--k', '64', '--bits', '2', '-o', dir], io);
     expect(rc).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['kernel.d.ts', 'kernel.mjs', 'kernel.wgsl']);
+    expect(readdirSync(dir).sort()).toEqual(['kernel-subgroups.wgsl', 'kernel.d.ts', 'kernel.mjs', 'kernel.wgsl']);
   });
 
   it('bad requests are coded diagnostics', () => {
