@@ -1,9 +1,9 @@
 /* Minimal use of a lutc kernel-only C kernel (N=64, K=256, 2-bit, group 128): pack random weights,
  * run y = x . W^T, and compare with a plain float computation of the dequantized weights.
  *
- *   cc -O2 -march=native -ffp-contract=off -o demo main.c kernel.c -lm && ./demo
+ *   make -C examples/c-kernel && examples/c-kernel/demo
  *
- * kernel.h / kernel.c were generated with
+ * kernel.h / kernel.c are generated (by the Makefile) with
  *   lutc kernel --n 64 --k 256 --bits 2 --target c -o examples/c-kernel
  * (or emitKernel({ n: 64, k: 256, bits: 2 }) from backends/c/kernel.ts). */
 #include "kernel.h"
