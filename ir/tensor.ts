@@ -12,6 +12,33 @@ export function isFloat(dt: DType): boolean {
   return FLOAT_DTYPES.has(dt);
 }
 
+/** ONNX TensorProto.DataType numbers of the dtypes lutc has (the IR's Cast `to` uses them too). */
+export const ONNX_DTYPES: Readonly<Record<number, DType>> = {
+  1: 'f32', 2: 'u8', 3: 'i8', 4: 'u16', 5: 'i16', 6: 'i32', 7: 'i64', 9: 'bool', 10: 'f16', 11: 'f64',
+  12: 'u32', 13: 'u64', 16: 'bf16', 21: 'u4', 22: 'i4',
+};
+
+/**
+ * Value range of a dtype as doubles: integers exactly (i64/u64 bounds round to 2^63/2^64, see
+ * ir/types.ts), bool [0, 1], floats unbounded.
+ */
+export function intRange(dt: DType): [number, number] {
+  switch (dt) {
+    case 'bool': return [0, 1];
+    case 'i4': return [-8, 7];
+    case 'u4': return [0, 15];
+    case 'i8': return [-128, 127];
+    case 'u8': return [0, 255];
+    case 'i16': return [-32768, 32767];
+    case 'u16': return [0, 65535];
+    case 'i32': return [-(2 ** 31), 2 ** 31 - 1];
+    case 'u32': return [0, 2 ** 32 - 1];
+    case 'i64': return [-(2 ** 63), 2 ** 63];
+    case 'u64': return [0, 2 ** 64];
+    default: return [-Infinity, Infinity];
+  }
+}
+
 /** Allocates zeroed storage for `n` elements of `dtype` (see the storage table in `ir/types.ts`). */
 export function allocData(dtype: DType, n: number): TensorData {
   switch (dtype) {

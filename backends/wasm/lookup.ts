@@ -1,19 +1,28 @@
 /**
- * The LUT-mpGEMM loop nest in WASM SIMD (render step of the wasm backend). For one tile of T tokens:
+ * The scalar-LUT GEMM loop nest in WASM SIMD (render step of the wasm backend). For one tile of T
+ * tokens:
  *
- *   for each row block (16/planes rows, one 16-byte vector per chunk pair):
- *     for each table segment s:
+ *   for each pass over R = plan.rowBlocks row blocks (16/planes rows each, one 16-byte vector per
+ *   chunk pair; R = 16 / rowsPerVec by default, so a pass covers 16 rows):
+ *     for each group, for each table segment s of it:
  *       for each sub-block of <= plan.flushBound chunk pairs:     int16 accumulators, see plan.ts
- *         for each chunk pair (unrolled plan.unroll times):
- *           w = 16 packed bytes; lo = w & 15 (chunk 2cp), hi = w >> 4 (chunk 2cp+1)
- *           per token: swizzle its two chunk tables by lo / hi, combine planes, accumulate
+ *         for each chunk pair (a loop unrolled plan.unroll times; short sub-blocks may be straight-line):
+ *           per row block: w = 16 packed bytes; lo = w & 15 (chunk 2cp), hi = w >> 4 (chunk 2cp+1)
+ *           per token: load its two chunk tables once, swizzle them by every row block's lo / hi,
+ *             combine planes, accumulate
  *         flush: int16 -> int32 rows, exact (bounds in plan.ts)
  *       epilogue: y += ((tsHalf * f32(A)) * sw) + xsum * swz    (the order of reference.ts combine())
- *     y (+ bias) stored for the row block
+ *     y (+ bias) stored for the R row blocks
  *
- * Weights are read once per token tile, sequentially (layout [row block][chunk pair], one K-tile);
- * tables are re-read per row block from L1/L2. `mode: 'acc'` stores the raw per-segment accumulators
- * instead (the bit-exact test hook).
+ * Why R row blocks per pass: the table loads (2 per chunk pair and token) and the segment's
+ * tsHalf/xsum splats are shared by R row blocks; 4-bit (4 rows per vector) gains most. Why no
+ * straight-line groups by default: TurboFan schedules all loads of a straight-line block first
+ * (pure ops float down to their uses) and spills; a loop bounds that to one iteration.
+ *
+ * Weights are read once per token tile, sequentially per row block (layout [row block][chunk pair],
+ * one K-tile); tables are re-read per pass from L1/L2. `mode: 'acc'` stores the raw per-segment
+ * accumulators instead (the bit-exact test hook). Batches of >= 16 tokens use veclut.ts instead
+ * (kernel-only module).
  */
 import binaryen from 'binaryen';
 import {

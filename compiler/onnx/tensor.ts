@@ -7,18 +7,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail, type Location } from '../diagnostics.js';
-import { allocData, bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits, numel } from '../../ir/tensor.js';
+import { allocData, bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits, numel, ONNX_DTYPES } from '../../ir/tensor.js';
 import type { DType, Tensor } from '../../ir/types.js';
 import { OnnxDataType as DT, onnx, toNum, type ITensorProto, type LongLike, type TensorProto } from './proto.js';
 
 /** Tensors above this many elements are rejected: TypedArrays and our indexing stay below 2^31. */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
 
-const FROM_ONNX: Record<number, DType> = {
-  [DT.FLOAT]: 'f32', [DT.UINT8]: 'u8', [DT.INT8]: 'i8', [DT.UINT16]: 'u16', [DT.INT16]: 'i16',
-  [DT.INT32]: 'i32', [DT.INT64]: 'i64', [DT.BOOL]: 'bool', [DT.FLOAT16]: 'f16', [DT.DOUBLE]: 'f64',
-  [DT.UINT32]: 'u32', [DT.UINT64]: 'u64', [DT.BFLOAT16]: 'bf16', [DT.UINT4]: 'u4', [DT.INT4]: 'i4',
-};
+const FROM_ONNX: Readonly<Record<number, DType>> = ONNX_DTYPES;
 const TO_ONNX = Object.fromEntries(Object.entries(FROM_ONNX).map(([k, v]) => [v, Number(k)])) as Record<DType, number>;
 const ONNX_NAMES = Object.fromEntries(Object.entries(DT).map(([k, v]) => [v, k])) as Record<number, string>;
 

@@ -70,28 +70,8 @@ export function cloneTensor(t: Tensor, shape: number[] = t.shape): Tensor {
   return { dtype: t.dtype, shape: [...shape], data: t.data.slice() };
 }
 
-/** Integer range [lo, hi] of an integer dtype (i64/u64: the float64-exact part, see ir/types.ts). */
-export function intRange(dtype: DType): [number, number] {
-  switch (dtype) {
-    case 'i4': return [-8, 7];
-    case 'u4': return [0, 15];
-    case 'i8': return [-128, 127];
-    case 'u8': case 'bool': return [0, 255];
-    case 'i16': return [-32768, 32767];
-    case 'u16': return [0, 65535];
-    case 'i32': return [-(2 ** 31), 2 ** 31 - 1];
-    case 'u32': return [0, 2 ** 32 - 1];
-    case 'i64': return [-(2 ** 63), 2 ** 63];
-    case 'u64': return [0, 2 ** 64];
-    default: return [-Infinity, Infinity];
-  }
-}
 
 /** ONNX TensorProto.DataType codes for the dtypes lutc stores (QuantizeLinear's output_dtype, Cast). */
-export const ONNX_DTYPE_CODES: Readonly<Record<number, DType>> = {
-  1: 'f32', 2: 'u8', 3: 'i8', 4: 'u16', 5: 'i16', 6: 'i32', 7: 'i64', 9: 'bool', 10: 'f16', 11: 'f64',
-  12: 'u32', 13: 'u64', 16: 'bf16', 21: 'u4', 22: 'i4',
-};
 
 /** Normalizes a list of axes against `rank`, rejecting out-of-range and repeated axes. */
 export function normalizeAxes(axes: readonly number[], rank: number, err: ErrFn): number[] {

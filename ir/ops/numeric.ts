@@ -16,10 +16,8 @@ export const ALL_TYPES: readonly DType[] = [...NUMERIC_TYPES, 'bool'];
 export const BOOL_TYPES: readonly DType[] = ['bool'];
 
 /** ONNX TensorProto.DataType numbers lutc has a dtype for (Cast's `to`). */
-export const ONNX_DTYPES: Readonly<Record<number, DType>> = {
-  1: 'f32', 2: 'u8', 3: 'i8', 4: 'u16', 5: 'i16', 6: 'i32', 7: 'i64', 9: 'bool', 10: 'f16', 11: 'f64',
-  12: 'u32', 13: 'u64', 16: 'bf16', 21: 'u4', 22: 'i4',
-};
+export { ONNX_DTYPES, intRange } from '../tensor.js';
+import { intRange } from '../tensor.js';
 
 export function isFloatType(dt: DType): boolean {
   return dt === 'f32' || dt === 'f16' || dt === 'bf16' || dt === 'f64';
@@ -54,22 +52,6 @@ export function sameDtype(ctx: InferCtx, indices: readonly number[]): DType {
 const TWO64 = 2 ** 64;
 const TWO63 = 2 ** 63;
 
-/** Integer range of an int dtype, as doubles (i64/u64 bounds round to 2^63/2^64, see ir/types.ts). */
-export function intRange(dt: DType): [number, number] {
-  switch (dt) {
-    case 'i4': return [-8, 7];
-    case 'u4': return [0, 15];
-    case 'i8': return [-128, 127];
-    case 'u8': return [0, 255];
-    case 'i16': return [-32768, 32767];
-    case 'u16': return [0, 65535];
-    case 'i32': return [-2147483648, 2147483647];
-    case 'u32': return [0, 4294967295];
-    case 'i64': return [-TWO63, TWO63];
-    case 'u64': return [0, TWO64];
-    default: return [-Infinity, Infinity];
-  }
-}
 
 /**
  * How a computed value is stored in a tensor of `dt`: floats round to their type (Float32Array does

@@ -9,7 +9,8 @@ import { defineOp } from '../optable.js';
 import type { DType, Dim } from '../types.js';
 import { allocData, isFloat, numel, roundHalfEven } from '../tensor.js';
 import { normalizeAxis } from './util.js';
-import { ONNX_DTYPE_CODES, intRange, storeRounder, unifyDim, type ErrFn } from './dims.js';
+import { storeRounder, unifyDim, type ErrFn } from './dims.js';
+import { ONNX_DTYPES, intRange } from '../tensor.js';
 
 /** How a scale tensor maps onto the input. */
 export interface ScaleLayout {
@@ -81,7 +82,7 @@ function checkZeroPoint(zp: { dtype: DType; shape: readonly Dim[] } | null | und
 /** DequantizeLinear's result type: the scale's float type (or output_dtype when set, opset 23). */
 function dequantOutType(scale: DType, outputDtype: number, err: ErrFn): DType {
   if (!outputDtype) return scale;
-  const t = ONNX_DTYPE_CODES[outputDtype];
+  const t = ONNX_DTYPES[outputDtype];
   if (!t || !isFloat(t)) err(`output_dtype ${outputDtype} is not a float type`);
   return t;
 }
@@ -123,7 +124,7 @@ defineOp({
 
 /** QuantizeLinear's result type: the zero point's, else output_dtype, else uint8. */
 function quantOutType(zp: DType | undefined, outputDtype: number, err: ErrFn): DType {
-  const fromAttr = outputDtype ? ONNX_DTYPE_CODES[outputDtype] : undefined;
+  const fromAttr = outputDtype ? ONNX_DTYPES[outputDtype] : undefined;
   if (outputDtype && !fromAttr) err(`output_dtype ${outputDtype} is not a supported type`);
   if (zp && fromAttr && zp !== fromAttr) err(`output_dtype (${fromAttr}) and the zero point's dtype (${zp}) differ`);
   const t = zp ?? fromAttr ?? 'u8';

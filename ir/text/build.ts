@@ -10,7 +10,8 @@ import { findOp, type AttrSpec, type OpDef } from '../optable.js';
 import type { AttrValue, Attrs, DType, Dim, Graph, Node, Tensor, TensorType, Value } from '../types.js';
 import { numel } from '../tensor.js';
 import type { AstAttr, AstAttrValue, AstGraph, AstNode, AstNum, AstTensor, AstType, Named, Pos } from './grammar.js';
-import { decodeBase64, elementValue, intRange, parseFloatText, tensorFromBytes } from './literals.js';
+import { decodeBase64, elementValue, parseFloatText, tensorFromBytes } from './literals.js';
+import { intRange, isFloat } from '../tensor.js';
 import { arity } from './arity.js';
 
 /** Diagnostic codes of the lexer, parser and builder (LUT2000-2099). */
@@ -176,8 +177,8 @@ class Builder {
   }
 
   private element(dtype: DType, it: AstNum): number {
+    if (isFloat(dtype)) return elementValue(dtype, it.text, it.kind === 'int');
     const range = intRange(dtype);
-    if (!range) return elementValue(dtype, it.text, it.kind === 'int');
     const v = Number(it.text);
     if (it.kind !== 'int' || v < range[0] || v > range[1]) {
       this.err(ParseCode.badNumber, `${it.text} is not a ${dtype} value`, it);

@@ -76,23 +76,6 @@ export function elementValue(dtype: DType, text: string, isInt: boolean): number
   return Number(text);
 }
 
-/** Inclusive range of integer dtypes, for literal checks. */
-export function intRange(dtype: DType): [number, number] | undefined {
-  switch (dtype) {
-    case 'bool': return [0, 1];
-    case 'i4': return [-8, 7];
-    case 'u4': return [0, 15];
-    case 'i8': return [-128, 127];
-    case 'u8': return [0, 255];
-    case 'i16': return [-32768, 32767];
-    case 'u16': return [0, 65535];
-    case 'i32': return [-(2 ** 31), 2 ** 31 - 1];
-    case 'u32': return [0, 2 ** 32 - 1];
-    case 'i64': return [-(2 ** 63), 2 ** 63];
-    case 'u64': return [0, 2 ** 64];
-    default: return undefined;
-  }
-}
 
 /** Little-endian storage bytes of `t` as ONNX would hold them. */
 export function tensorBytes(t: Tensor): Uint8Array {

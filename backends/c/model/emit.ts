@@ -205,7 +205,7 @@ size_t model_weights_size(void);
 int model_load_weights(const void *blob, size_t n);
 /* Bytes model_load_weights allocated for the packed LUT weights (0 before loading, or without LUT layers). */
 size_t model_loaded_bytes(void);
-/* Frees the packed LUT weights; model_run then needs model_load_weights again (embedded: repacks lazily). */
+/* Frees the packed LUT weights (the next model_run packs them again from the current blob). */
 void model_release(void);
 /* OpenMP threads for later runs when built with -fopenmp (default 1); ignored otherwise. */
 void model_set_threads(int n);

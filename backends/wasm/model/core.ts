@@ -32,16 +32,9 @@ export interface View {
   strides: number[];
 }
 
-/** Row-major strides in elements. */
-export function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
+/** Row-major strides in elements (ir/tensor.ts `strides`). */
+export { strides as contiguous } from '../../../ir/tensor.js';
+import { strides as contiguous } from '../../../ir/tensor.js';
 
 /** Strides of a tensor of `inShape` broadcast (numpy, right-aligned) to `outShape`. */
 export function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): number[] {

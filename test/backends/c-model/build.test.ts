@@ -95,6 +95,22 @@ describe('c model: build hygiene', () => {
   });
 });
 
+describe('c model: LUT legalization diagnostics', () => {
+  it('tables read by something other than lut.matmul are LUT5151 (the kernel builds its own)', () => {
+    const g = oddLut();
+    const t = g.nodes.find((n) => n.op === 'lut.table')!;
+    g.outputs.push(t.outputs[0]!);
+    let err: unknown;
+    try {
+      emitModel(g, { target: 'c' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LutcError);
+    expect((err as LutcError).diagnostics.map((d) => d.code)).toEqual(['LUT5151']);
+  });
+});
+
 describe('c model: CLI', () => {
   it('lutc run --target c writes the same outputs as --target ref (bits 4)', async () => {
     const base = tmp('cli');
