@@ -66,7 +66,8 @@ export interface WasmLutPlan {
    */
   rowBlocks: number;
   /**
-   * Tokens per vector-LUT tile (veclut.ts; 0 = off): int8 tables and M >= 16. Only the kernel-only
+   * Tokens per vector-LUT tile (veclut.ts; 0 = off): int8 tables, M >= 16, 3-4 bits by default
+   * (PlanOverrides.vecLut). Only the kernel-only
    * module uses it (it owns `mem.vt`); addLutGemm is always the scalar-LUT kernel.
    */
   vecTile: number;
@@ -89,7 +90,7 @@ export interface PlanOverrides {
   unroll?: number;
   straight?: number;
   rowBlocks?: number;
-  /** false: no vector-LUT path for M >= 16. */
+  /** Vector-LUT path for M >= 16 with int8 tables: default on for 3-4 bits; true/false forces it. */
   vecLut?: boolean;
 }
 
@@ -118,11 +119,14 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   const rowBlocks = mode === 'f32' ? 1 : over.rowBlocks ?? Math.max(1, 16 / geom.rowsPerVec);
   for (const [what, v, max] of [['unroll', unroll, 16], ['straight', straight, 64], ['rowBlocks', rowBlocks, 8]] as const)
     if (!Number.isInteger(v) || v < (what === 'straight' ? 0 : 1) || v > max) fail('LUT5007', `plan override ${what} must be an integer up to ${max}, got ${v}`);
-  // Several tokens per weight pass amortize weight loads and index extraction; 4 keeps the i16
-  // accumulators (2 per token) in x64's 16 vector registers. f32 lookups need 4 accumulators per token.
-  const tokenTile = Math.max(1, Math.min(m, over.tokenTile ?? (mode === 'f32' ? 2 : 4)));
+  // Several tokens per weight pass share the weight loads and index extraction (~4 of ~17 ops per
+  // chunk pair and row block: the swizzles and accumulation are per token). 2 tokens x rowBlocks x 2
+  // i16 accumulators still fit x64's 16 vector registers next to the indices; 4 measured no better.
+  const tokenTile = Math.max(1, Math.min(m, over.tokenTile ?? 2));
   const tableBytes = tables === 'f32' ? 64 : 16;
-  const vecTile = tables === 'i8' && m >= 16 && over.vecLut !== false ? 16 : 0;
+  // Vector-LUT only where it measured faster than scalar-LUT token tiles (3-4 bits: it skips 3-bit's
+  // empty plane and shares nothing it could lose; 1-2 bits: 10-17% slower, docs/wasm-kernel.md)
+  const vecTile = tables === 'i8' && m >= 16 && (over.vecLut ?? geom.planes >= 3) ? 16 : 0;
 
   const stride = {
     x: geom.kPad * 4,

@@ -14,7 +14,8 @@ import { emitToTemp, firstDiff, maxRel, oracle, problem, runInChild, type Proble
 
 /** Runs tables + both gemms in this process; returns [vector-LUT y, scalar-LUT y] as [m][N]. */
 async function runBoth(p: Problem): Promise<[Float32Array, Float32Array]> {
-  const plan = legalizeWasmKernel(p.req);
+  // forced on: by default only 3-4 bits take the vector-LUT path
+  const plan = legalizeWasmKernel(p.req, { vecLut: true });
   expect(plan.vecTile).toBe(16);
   const { instance } = await WebAssembly.instantiate(buildKernelModule(plan) as Uint8Array<ArrayBuffer>, {});
   const ex = instance.exports as Record<string, any>;
@@ -67,7 +68,8 @@ describe('vector-LUT gemm (M >= 16)', () => {
     expect(maxRel(yv, oracle(p).y)).toBeLessThan(1e-5);
   });
   it('relaxed SIMD (signed tables, biased in the transpose) through the emitted files', () => {
-    const p = problem(37, 203, 19, 2, 32, 77, { wasmFeatures: ['relaxed-simd'] });
+    const p = problem(37, 203, 19, 4, 32, 77, { wasmFeatures: ['relaxed-simd'] });
+    expect(legalizeWasmKernel(p.req).vecTile).toBe(16);
     const got = runInChild(emitToTemp(p.req), p, ['--experimental-wasm-relaxed-simd']);
     expect(maxRel(got.y, oracle(p).y)).toBeLessThan(1e-5);
   });
