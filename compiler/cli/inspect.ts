@@ -46,6 +46,58 @@ export interface InspectReport {
    */
   memory?: { peakBytes: number; unplannedBytes: number; weightBytes: number };
   memoryNote?: string;
+  /** What the passes made of the lowered layers, read off the final IR (table sharing, fusion, tiles). */
+  lut: { tables: LutTableReport[]; kernels: LutKernelReport[] };
+}
+
+export interface LutTableReport {
+  node: string;
+  /** `lut.table`, or `lut.norm_table` when the build is fused into its RMSNorm/LayerNorm producer. */
+  op: string;
+  fusedNorm?: string;
+  tables: string;
+  layout: string;
+  /** The lut.matmul nodes sharing this one build (hoisted and deduplicated by table-precompute). */
+  consumers: string[];
+}
+
+export interface LutKernelReport {
+  node: string;
+  n: number;
+  k: number;
+  bits: number;
+  groupSize: number;
+  vecBytes: number;
+  kTile: number;
+  tileM: number;
+  tileN: number;
+  /** Epilogue fused by fuse-ops: bias, activation, channel scale, residual. */
+  epilogue: string[];
+}
+
+/** Table builds and LUT kernels of a lowered graph, with what the passes decided for each. */
+export function lutReport(g: Graph): InspectReport['lut'] {
+  const consumers = new Map<Graph['nodes'][number], string[]>();
+  const kernels: LutKernelReport[] = [];
+  for (const n of g.nodes) {
+    if (n.op !== 'lut.matmul') continue;
+    const src = n.inputs[0]?.producer;
+    if (src) consumers.set(src, [...(consumers.get(src) ?? []), n.name]);
+    const a = n.attrs;
+    const act = typeof a.activation === 'string' && a.activation !== 'none' ? a.activation : undefined;
+    const epilogue = [n.inputs[6] && 'bias', act, n.inputs[8] && 'channel scale', n.inputs[7] && 'residual add'].filter((x): x is string => !!x);
+    kernels.push({
+      node: n.name, n: a.n as number, k: a.k as number, bits: a.bits as number, groupSize: a.group_size as number,
+      vecBytes: (a.vec_bytes as number) ?? 16, kTile: (a.k_tile as number) ?? 0, tileM: (a.tile_m as number) ?? 0, tileN: (a.tile_n as number) ?? 0, epilogue,
+    });
+  }
+  const tables: LutTableReport[] = g.nodes
+    .filter((n) => n.op === 'lut.table' || n.op === 'lut.norm_table')
+    .map((n) => ({
+      node: n.name, op: n.op, fusedNorm: n.op === 'lut.norm_table' ? String(n.attrs.norm) : undefined,
+      tables: String(n.attrs.tables ?? 'i8'), layout: String(n.attrs.layout ?? 'token'), consumers: consumers.get(n) ?? [],
+    }));
+  return { tables, kernels };
 }
 
 /** Builds the inspect report for a loaded graph (exported for the library API and tests). */
@@ -79,6 +131,7 @@ export function inspectGraph(file: string, g: Graph, layers: LayerDecision[]): I
     ops: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
     parameters: { count, bytes },
     layers,
+    lut: lutReport(g),
   };
 }
 
@@ -93,7 +146,7 @@ export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
   // Summarize the graph as imported; decisions come from running the pipeline on it (which mutates).
   const before = inspectGraph(file, g, []);
   const { decisions, graph } = runPipeline(g, opts);
-  const report: InspectReport = { ...before, layers: decisions };
+  const report: InspectReport = { ...before, layers: decisions, lut: lutReport(graph) };
   try {
     const plan = planModel(graph);
     report.memory = { peakBytes: plan.arenaBytes, unplannedBytes: plan.unplannedBytes, weightBytes: plan.weightBytes };
@@ -135,6 +188,14 @@ function renderText(r: InspectReport): string {
     for (const l of r.layers) {
       rows.push([l.node, l.op, String(l.n ?? '-'), String(l.k ?? '-'), l.lowered ? 'yes' : 'no', String(l.bits ?? '-'), String(l.groupSize ?? '-'), l.tableBytes === undefined ? '-' : String(l.tableBytes), l.reason]);
     }
+    lines.push(table(rows));
+  }
+  if (r.lut.tables.length) {
+    lines.push('table builds (shared by every consumer; fused into the norm that produces the activation where possible):');
+    lines.push(table(r.lut.tables.map((t) => [t.node, t.fusedNorm ? `fused into ${t.fusedNorm} norm` : 'standalone', `${t.tables} ${t.layout}`, `-> ${t.consumers.join(', ')}`])));
+    lines.push('LUT kernels (tile plan and fused epilogue):');
+    const rows = [['node', 'N', 'K', 'bits', 'group', 'vec bytes', 'k-tile', 'tile m x n', 'epilogue']];
+    for (const k of r.lut.kernels) rows.push([k.node, String(k.n), String(k.k), String(k.bits), String(k.groupSize), String(k.vecBytes), k.kTile ? `${k.kTile * 8}` : 'all', `${k.tileM} x ${k.tileN}`, k.epilogue.join(', ') || '-']);
     lines.push(table(rows));
   }
   if (r.memory) {
