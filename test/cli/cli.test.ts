@@ -222,6 +222,18 @@ describe('bad model files: exit 1, coded diagnostic, no stack, nothing written',
 });
 
 describe('inspect', () => {
+  it('shows the passes at work on a Llama-style block: Q/K/V share one table build fused into the RMSNorm, and the memory plan', async () => {
+    const r = await lutc('inspect', path.join(root, 'examples/llama-block.onnx'), '--bits', '2', '--shape', 'x=1,8,64', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout);
+    const qkv = rep.lut.tables.find((t: { consumers: string[] }) => t.consumers.some((c) => c.startsWith('q_proj')));
+    expect(qkv.fusedNorm).toBe('rms');
+    expect(qkv.consumers.map((c: string) => c.split('.')[0]).sort()).toEqual(['k_proj', 'q_proj', 'v_proj']);
+    const gate = rep.lut.kernels.find((k: { node: string }) => k.node.startsWith('gate_proj'));
+    expect(gate.epilogue).toContain('silu');
+    expect(rep.memory.peakBytes).toBeGreaterThan(0);
+    expect(rep.memory.peakBytes).toBeLessThan(rep.memory.unplannedBytes);
+  });
   it('--json facts of the MLP', async () => {
     const r = await lutc('inspect', MLP, '--json');
     expect(r.code, r.stderr).toBe(0);
