@@ -9,7 +9,9 @@
  * already in wasm memory, after a timed warm-up long enough for V8 to tier the code up from Liftoff
  * to TurboFan (timing Liftoff code understates the kernel 1.5-2x). Peers: median of session.run.
  */
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { buildKernelModule, engineHasRelaxedSimd } from '../backends/wasm/module.js';
 import { legalizeWasmKernel, type WasmLutPlan } from '../backends/wasm/plan.js';
 import { packWeights } from '../ir/lut/geometry.js';
@@ -29,6 +31,12 @@ export interface WasmBenchOptions {
   bits?: number[];
   /** Skip the onnxruntime-web peers (peer_us = NaN). */
   noPeers?: boolean;
+  /**
+   * Also run the suite with relaxed SIMD in a child node (--experimental-wasm-relaxed-simd) when this
+   * engine lacks it (Node 20; browsers and Node >= 22 ship it), appending its 'wasm-lut-relaxed-*'
+   * rows (each again against peers timed in that run). Default true; LUTC_BENCH_RELAXED=0 disables.
+   */
+  relaxedChild?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -184,11 +192,29 @@ export async function runWasmBench(opts: WasmBenchOptions = {}): Promise<BenchRe
       }
     }
   }
+  if (!relaxed && (opts.relaxedChild ?? process.env.LUTC_BENCH_RELAXED !== '0')) rows.push(...relaxedChildRows(opts, shapes, runs, log));
   return rows;
 }
 
+/** Runs this file in a child node with relaxed SIMD enabled and returns its rows (see relaxedChild). */
+function relaxedChildRows(opts: WasmBenchOptions, shapes: readonly (readonly [number, number, number])[], runs: number, log: (s: string) => void): BenchResult[] {
+  const args = [...process.execArgv, '--experimental-wasm-relaxed-simd', fileURLToPath(import.meta.url), '--child',
+    JSON.stringify({ shapes, runs, bits: opts.bits, noPeers: opts.noPeers, quick: opts.quick })];
+  const res = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+  for (const line of (res.stderr ?? '').split('\n')) if (line) log(line);
+  if (res.status !== 0) {
+    log(`wasm bench: relaxed-SIMD child failed (status ${res.status}); no relaxed rows`);
+    return [];
+  }
+  return JSON.parse(res.stdout) as BenchResult[];
+}
+
 // `tsx bench/wasm.ts [--quick]` runs the suite alone and prints its rows.
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--child') {
+  // relaxed-SIMD child of relaxedChildRows: rows as JSON on stdout, progress on stderr
+  const o = JSON.parse(process.argv[3]!) as WasmBenchOptions;
+  runWasmBench({ ...o, relaxedChild: false }).then((rows) => process.stdout.write(JSON.stringify(rows)));
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
   const m32 = process.argv.includes('--m32');
   runWasmBench({ quick, shapes: m32 ? [[4096, 4096, 1], [4096, 4096, 32]] : undefined }).then((rows) =>

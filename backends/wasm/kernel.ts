@@ -138,7 +138,7 @@ export interface LutGeometry {
 }
 export interface KernelMeta {
   name: string; tables: 'i8' | 'f32'; relaxed: boolean; tableBias: boolean; tableBytes: number; mMax: number;
-  mem: { w: number; sw: number; swz: number; bias: number; x: number; tab: number; ts: number; xs: number; y: number; acc: number; end: number; pages: number };
+  mem: { w: number; sw: number; swz: number; bias: number; x: number; tab: number; ts: number; xs: number; y: number; acc: number; vt: number; end: number; pages: number };
   stride: { x: number; tab: number; seg: number; y: number; acc: number };
 }
 export interface PackedWeights { w: Uint8Array; sw: Float32Array; swz: Float32Array; bias: Float32Array }

@@ -66,8 +66,8 @@ export interface WasmLutPlan {
    */
   rowBlocks: number;
   /**
-   * Tokens per vector-LUT tile (veclut.ts; 0 = off): int8 tables, M >= 16, 3-4 bits by default
-   * (PlanOverrides.vecLut). Only the kernel-only
+   * Tokens per vector-LUT tile (veclut.ts; 0 = off): int8 tables, M >= 16; by default SIMD128 3-4
+   * bits only (PlanOverrides.vecLut). Only the kernel-only
    * module uses it (it owns `mem.vt`); addLutGemm is always the scalar-LUT kernel.
    */
   vecTile: number;
@@ -116,7 +116,9 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   const flushBound = mode === 'bias16' ? 128 : mode === 'rdot' ? 43 : Infinity;
   const unroll = over.unroll ?? 1;
   const straight = over.straight ?? 0;
-  const rowBlocks = mode === 'f32' ? 1 : over.rowBlocks ?? Math.max(1, 16 / geom.rowsPerVec);
+  // Row blocks per pass: 16 rows (bias16: 2 i16 accumulators per row block) or 32 rows, at most 4
+  // blocks (rdot: 1 accumulator per block), the most that measured faster before TurboFan spills.
+  const rowBlocks = mode === 'f32' ? 1 : over.rowBlocks ?? Math.max(1, Math.min(4, (mode === 'rdot' ? 32 : 16) / geom.rowsPerVec));
   for (const [what, v, max] of [['unroll', unroll, 16], ['straight', straight, 64], ['rowBlocks', rowBlocks, 8]] as const)
     if (!Number.isInteger(v) || v < (what === 'straight' ? 0 : 1) || v > max) fail('LUT5007', `plan override ${what} must be an integer up to ${max}, got ${v}`);
   // Several tokens per weight pass share the weight loads and index extraction (~4 of ~17 ops per
@@ -124,9 +126,10 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   // i16 accumulators still fit x64's 16 vector registers next to the indices; 4 measured no better.
   const tokenTile = Math.max(1, Math.min(m, over.tokenTile ?? 2));
   const tableBytes = tables === 'f32' ? 64 : 16;
-  // Vector-LUT only where it measured faster than scalar-LUT token tiles (3-4 bits: it skips 3-bit's
-  // empty plane and shares nothing it could lose; 1-2 bits: 10-17% slower, docs/wasm-kernel.md)
-  const vecTile = tables === 'i8' && m >= 16 && (over.vecLut ?? geom.planes >= 3) ? 16 : 0;
+  // Vector-LUT only where it measured faster than scalar-LUT token tiles: SIMD128 (bias16) 3-4 bits.
+  // 1-2 bits: 10-17% slower; relaxed SIMD: its one-instruction swizzle + dot beat the scalar-addressed
+  // loads (docs/wasm-kernel.md).
+  const vecTile = tables === 'i8' && m >= 16 && (over.vecLut ?? (mode === 'bias16' && geom.planes >= 3)) ? 16 : 0;
 
   const stride = {
     x: geom.kPad * 4,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { KernelRequest } from '../../../compiler/options.js';
 import { emitKernel } from '../../../backends/wasm/kernel.js';
+import type { PlanOverrides } from '../../../backends/wasm/plan.js';
 import { lutGeometry, packWeights, type Bits, type LutGeometry } from '../../../ir/lut/geometry.js';
 import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
 
@@ -57,9 +58,9 @@ export function oracle(p: Problem) {
 }
 
 /** Writes the emitted files for `req` into a fresh temp folder; returns its path. */
-export function emitToTemp(req: KernelRequest): string {
+export function emitToTemp(req: KernelRequest, over: PlanOverrides = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'lutc-wasm-'));
-  for (const [name, data] of Object.entries(emitKernel(req).files)) writeFileSync(join(dir, name), data);
+  for (const [name, data] of Object.entries(emitKernel(req, over).files)) writeFileSync(join(dir, name), data);
   return dir;
 }
 
