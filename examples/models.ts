@@ -11,17 +11,8 @@ import { OnnxBuilder } from '../compiler/onnx/builder.js';
 import { makeTensor } from '../ir/tensor.js';
 import type { Tensor } from '../ir/types.js';
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as seeded } from '../ir/random.js';
+import { seededRandom as seeded } from '../ir/random.js';
 
 /** A float tensor uniform in [-scale, scale). */
 export function uniform(shape: number[], scale: number, next: () => number): Tensor {

@@ -38,17 +38,7 @@ export async function loadModel(file: string, opts: LoadOptions = {}): Promise<G
   return importOnnxFile(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
 }
 
-/** Deterministic PRNG (mulberry32): the same seed gives the same inputs on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as rng } from '../../ir/random.js';
 
 /**
  * A random tensor for a missing input: floats uniform in [-1, 1), integers in [0, 4) (small and

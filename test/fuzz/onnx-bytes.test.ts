@@ -9,17 +9,7 @@ import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { makeTensor } from '../../ir/tensor.js';
 
-/** mulberry32: small seeded PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '../../ir/random.js';
 
 function validModel(): Uint8Array {
   const b = new OnnxBuilder({ opset: 17 });

@@ -1,0 +1,16 @@
+/**
+ * The one seeded PRNG of the project (mulberry32): seeded random inputs for `lutc run`, example models
+ * that build byte-identically, and fuzz tests that reproduce. Not for anything security-related.
+ */
+
+/** Uniform [0, 1) generator; the same seed gives the same sequence on every machine. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
