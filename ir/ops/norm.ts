@@ -167,6 +167,22 @@ function mapStore(dt: DType, v: Float64Array): Tensor['data'] {
   return out;
 }
 
+/**
+ * S = input + skip (+ bias) of the Skip*LayerNormalization ops. ORT forms S in float and normalizes
+ * that float S; only the input_skip_bias_sum output is rounded to T (checked against onnxruntime-node
+ * for f16). Returns both.
+ */
+function skipSum(X: Tensor, skip: Tensor, bias: Tensor | null, ski: Int32Array, bi: Int32Array | null, h: number) {
+  const sx = storer(X.dtype);
+  const sumF = new Float32Array(X.data.length);
+  const sum = allocData(X.dtype, X.data.length);
+  for (let i = 0; i < sum.length; i++) {
+    sumF[i] = Math.fround(X.data[i]! + skip.data[ski[i]!]!) + (bias && bi ? bias.data[bi[i % h]!]! : 0);
+    sum[i] = sx(sumF[i]!);
+  }
+  return { sumF, sum };
+}
+
 defineOp({
   name: 'skip_simplified_layer_norm',
   onnx: { domain: 'com.microsoft', type: 'SkipSimplifiedLayerNormalization' },
@@ -203,14 +219,7 @@ defineOp({
     const gi = broadcastIndex(gamma!.shape, [h]);
     const bi = paramIndex(bias ?? null, [h]);
     const sx = storer(X.dtype);
-    // ORT forms S in float (input + skip, then + bias) and normalizes that float S; only the
-    // input_skip_bias_sum output is rounded to T. Checked against onnxruntime-node for f16.
-    const sumF = new Float32Array(X.data.length);
-    const sum = allocData(X.dtype, X.data.length);
-    for (let i = 0; i < sum.length; i++) {
-      sumF[i] = Math.fround(X.data[i]! + skip!.data[ski[i]!]!) + (bi ? bias!.data[bi[i % h]!]! : 0);
-      sum[i] = sx(sumF[i]!);
-    }
+    const { sumF, sum } = skipSum(X, skip!, bias ?? null, ski, bi, h);
     const y = allocData(X.dtype, X.data.length);
     const eps = ctx.attrs.epsilon as number;
     const inv = rmsRows(rows, h, (i) => sumF[i]!, (j) => gamma!.data[gi[j]!]!, eps, (i, v) => (y[i] = sx(v)));
@@ -260,13 +269,7 @@ defineOp({
     const be = paramIndex(beta ?? null, [h]);
     const bi = paramIndex(bias ?? null, [h]);
     const sx = storer(X.dtype);
-    // As skip_simplified_layer_norm: S is formed in float and normalized as float; only the sum output is rounded to T.
-    const sumF = new Float32Array(X.data.length);
-    const sum = allocData(X.dtype, X.data.length);
-    for (let i = 0; i < sum.length; i++) {
-      sumF[i] = Math.fround(X.data[i]! + skip!.data[ski[i]!]!) + (bi ? bias!.data[bi[i % h]!]! : 0);
-      sum[i] = sx(sumF[i]!);
-    }
+    const { sumF, sum } = skipSum(X, skip!, bias ?? null, ski, bi, h);
     const y = allocData(X.dtype, X.data.length);
     const mean = new Float32Array(rows);
     const inv = new Float32Array(rows);
