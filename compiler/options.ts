@@ -21,6 +21,8 @@ export interface CompileOptions {
   tables?: 'i8' | 'f32';
   /** Print the IR after the named pass, or after every pass with 'all'. */
   printIrAfter?: string;
+  /** Verify the IR after every pass (default true; `--no-verify` sets false). */
+  verify?: boolean;
   /** Symbolic dimension bindings (`--shape NAME=D0,...` binds input shapes; `--dim SYM=N` binds symbols). */
   dimBindings?: Record<string, number>;
   /** Explicit shapes for graph inputs, by input name. */

@@ -3,8 +3,9 @@
  * reports. Each name is a file in passes/ (registered in passes/registry.ts); docs/passes.md states
  * every pass's contract.
  */
-import { fail } from './diagnostics.js';
+import { LutcError, diag, fail } from './diagnostics.js';
 import type { Graph } from '../ir/types.js';
+import { verifyGraph } from '../ir/verify.js';
 import type { CompileOptions } from './options.js';
 import { printGraph } from '../ir/printer.js';
 import { getPass, passContext, type PassContext } from '../passes/registry.js';
@@ -47,12 +48,34 @@ export const PIPELINE: readonly string[] = [
   'bitplane-layout',
 ];
 
-/** Runs `passes` (names) on `g` in order, collecting IR dumps per `printIrAfter`. */
+/**
+ * Verifies `g` after pass `pass` ran. A graph that fails verification after a pass is a bug in that
+ * pass, not in the user's model: the verifier's diagnostics are kept and LUT4002 names the pass first
+ * (MLIR's pass manager and Binaryen's "Last pass (X) broke validation" do the same).
+ */
+export function verifyAfterPass(g: Graph, pass: string): void {
+  try {
+    verifyGraph(g);
+  } catch (e) {
+    if (!(e instanceof LutcError)) throw e;
+    throw new LutcError([
+      diag('LUT4002', `internal: the IR is invalid after pass '${pass}' (this is a bug in the pass; --no-verify skips this check)`),
+      ...e.diagnostics,
+    ]);
+  }
+}
+
+/**
+ * Runs `passes` (names) on `g` in order, verifying the graph after each one (unless `opts.verify` is
+ * false) and collecting IR dumps per `printIrAfter`.
+ */
 export function runPasses(g: Graph, passes: readonly string[], ctx: PassContext, dumps: PipelineResult['irDumps'] = []): PipelineResult['irDumps'] {
   const sel = ctx.opts.printIrAfter;
   if (sel && sel !== 'all') getPass(sel); // an unknown name is LUT4001 before any work
+  const verify = ctx.opts.verify !== false;
   for (const name of passes) {
     getPass(name).run(g, ctx);
+    if (verify) verifyAfterPass(g, name);
     if (sel === 'all' || sel === name) dumps.push({ pass: name, text: printGraph(g) });
   }
   return dumps;

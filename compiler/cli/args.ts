@@ -38,6 +38,7 @@ export const COMPILE_OPTS: OptSpecs = {
   tables: { type: 'string' },
   symmetric: { type: 'boolean' },
   'print-ir-after': { type: 'string' },
+  'no-verify': { type: 'boolean' },
   shape: { type: 'string', multiple: true },
   dim: { type: 'string', multiple: true },
   threads: { type: 'string' },
@@ -176,6 +177,7 @@ export function compileOptions(command: string, p: Parsed, target: Target): Comp
     if (pia.trim() === '') usage('LUT6003', `${command}: --print-ir-after needs a pass name or 'all'`);
     opts.printIrAfter = pia;
   }
+  if (flag(p, 'no-verify')) opts.verify = false;
   const shapes = parseShapes(command, list(p, 'shape'));
   if (Object.keys(shapes).length) opts.inputShapes = shapes;
   const dims = parseDims(command, list(p, 'dim'));

@@ -29,6 +29,7 @@ Compiles the model: import, LUT lowering and layout passes, then the target back
   --tables i8|f32         LUT table precision (default i8)
   --symmetric             symmetric weight quantization
   --print-ir-after P|all  print the IR after pass P (or after every pass) on stdout
+  --no-verify             skip the IR verifier after each pass (it names a pass that broke the IR)
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
   --dim SYM=N             bind a symbolic dimension; repeatable
   --threads N             c: threads in the generated code (OpenMP)

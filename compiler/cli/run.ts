@@ -40,6 +40,7 @@ Runs the model and writes its outputs.
   --tables i8|f32         LUT table precision (default i8)
   --symmetric             symmetric weight quantization
   --print-ir-after P|all  print the IR after pass P (or every pass) on stdout
+  --no-verify             skip the IR verifier after each pass (it names a pass that broke the IR)
   --threads N             c: threads in the generated code (OpenMP)
   --embed-weights         c: embed the weights in model.c (default: only small models)
   --isa scalar|avx2|avx512|neon  c: force an ISA path (default: the C compiler's macros)

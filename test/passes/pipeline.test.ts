@@ -1,10 +1,12 @@
 /**
  * compiler/pipeline.ts: runPipeline on target ref returns a graph `interpret` runs, the decisions for
- * `lutc inspect`, IR dumps for --print-ir-after, and coded errors for unknown pass names.
+ * `lutc inspect`, IR dumps for --print-ir-after, coded errors for unknown pass names, and the
+ * verifier after every pass naming a pass that broke the IR (LUT4002), unless `verify: false`.
  */
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
 import { runPipeline, PIPELINE } from '../../compiler/pipeline.js';
+import { getPass } from '../../passes/registry.js';
 import { interpret } from '../../ir/interpret.js';
 import { LutcError } from '../../compiler/diagnostics.js';
 import { linearGraph, randTensor, rng } from '../lut/util.js';
@@ -32,6 +34,38 @@ describe('runPipeline', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(LutcError);
       expect((e as LutcError).diagnostics[0]!.code).toBe('LUT4001');
+    }
+  });
+
+  it('verifies after every pass: a deliberately broken pass is named (LUT4002) with the verifier diagnostics', () => {
+    for (const broken of ['table-precompute', 'tile']) {
+      const pass = getPass(broken);
+      const run = pass.run;
+      // The broken pass does its work, then leaves a use of a value nothing defines.
+      pass.run = (g, ctx) => {
+        run(g, ctx);
+        const n = g.nodes.find((x) => x.op.startsWith('lut.'))!;
+        n.inputs[0] = { name: 'dangling', type: n.inputs[0]!.type, producer: null };
+      };
+      try {
+        const g = linearGraph(2, randTensor(rng(3), [16, 4]));
+        let err: unknown;
+        try {
+          runPipeline(g, { target: 'ref', bits: 2 });
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(LutcError);
+        const ds = (err as LutcError).diagnostics;
+        expect(ds[0]!.code).toBe('LUT4002');
+        expect(ds[0]!.message).toContain(`after pass '${broken}'`);
+        expect(ds.length).toBeGreaterThan(1);
+        expect(ds.slice(1).every((d) => d.code.startsWith('LUT21'))).toBe(true);
+        // --no-verify: the same broken pass goes unnoticed by the pipeline.
+        expect(() => runPipeline(linearGraph(2, randTensor(rng(3), [16, 4])), { target: 'ref', bits: 2, verify: false })).not.toThrow();
+      } finally {
+        pass.run = run;
+      }
     }
   });
 });
