@@ -137,7 +137,16 @@ export interface Operand {
   base?: number;
 }
 
+/**
+ * Loop-variable numbering. Reset by `resetLoopIds` at the start of every model emission, so the same
+ * graph gives the same C text however many models this process emitted before.
+ */
 let loopCounter = 0;
+
+/** Restarts loop-variable numbering (called once per emitted model). */
+export function resetLoopIds(): void {
+  loopCounter = 0;
+}
 
 /**
  * A loop nest over `shape` with one running index per operand. `body(idx)` gets C expressions of each

@@ -14,7 +14,7 @@ import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
 import type { Graph } from '../../../ir/types.js';
 import { ALIGN, planModel, weightBlob, type ModelPlan, type Placement } from '../../model-plan.js';
-import { cIdent, ctype, indent, type StepCtx } from './cgen.js';
+import { cIdent, ctype, indent, resetLoopIds, type StepCtx } from './cgen.js';
 import { renderHarness, renderMakefile } from './harness.js';
 import { ELEMENTWISE_HELPERS, ELEMENTWISE_KERNELS } from './kernels-elementwise.js';
 import { LutLayers } from './kernels-lut.js';
@@ -71,6 +71,7 @@ export function fnv1a(b: Uint8Array): number {
 /** Renders the model. Throws LutcError (LUT5001/5002 from the plan, LUT5150-5152 from kernels). */
 export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const file = input.meta?.file;
+  resetLoopIds();
   const bag = new DiagnosticBag();
   const g = legalizeLut(input, bag);
   const lutFailed = bag.hasErrors; // LUT nodes left unlegalized were diagnosed already
