@@ -1,6 +1,6 @@
 /**
  * Identical quantized weights for lutc and its peers: q / scales / zero points for a given shape,
- * bits, block and seed, the com.microsoft.MatMulNBits initializers packed exactly per DESIGN.md §7
+ * bits, block and seed, the com.microsoft.MatMulNBits initializers packed exactly per docs/onnx-inputs.md
  * (B [N][kBlocks][blob] LSB-first, scales [N*kBlocks], zero_points [N][ceil(kBlocks*bits/8)]), and the
  * dequantized float weights transposed to [K][N] for the fp32 MatMul peer.
  */

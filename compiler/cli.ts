@@ -1,5 +1,5 @@
 /**
- * The `lutc` command line (DESIGN.md §5). `main` dispatches to one module per command under
+ * The `lutc` command line (docs/cli.md). `main` dispatches to one module per command under
  * compiler/cli/ and maps outcomes to exit codes:
  *   0  success
  *   1  a diagnosed user error (LutcError): every diagnostic printed on stderr, `file: ... error LUTnnnn: ...`

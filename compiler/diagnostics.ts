@@ -1,7 +1,7 @@
 /**
  * Coded diagnostics. Every user-facing error in lutc is a `Diagnostic` with a code `LUTnnnn` and a
  * location; stages throw `LutcError` (one or many diagnostics) instead of bare `Error`, so the CLI can
- * print them in the DESIGN.md §5 format and exit 1. Anything else that escapes is a bug (exit 70).
+ * print them in the docs/cli.md format and exit 1. Anything else that escapes is a bug (exit 70).
  *
  * Code ranges (one owner per range keeps codes unique without a central list of every message):
  *   LUT1000-1099  ONNX file decoding, external data          LUT1100-1199  importer: ops, opsets, attrs, shapes
@@ -55,7 +55,7 @@ export function nodeLoc(node: { name: string; op: string; loc?: Location }, file
 }
 
 /**
- * Formats as DESIGN.md §5 requires:
+ * Formats as docs/cli.md requires:
  *   `file: node 'name' (OpType): error LUTnnnn: message`   for graph nodes
  *   `file:line:col: error LUTnnnn: message`                 for IR text
  */

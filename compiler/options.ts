@@ -1,6 +1,6 @@
 /**
  * Options shared by `compile`, `run`, `kernel` and the library API. The CLI parses flags into this
- * shape; passes and backends read it. Keep it in step with DESIGN.md §5 and `lutc --help`.
+ * shape; passes and backends read it. Keep it in step with docs/cli.md and `lutc --help`.
  */
 
 export type Target = 'ref' | 'wasm' | 'wgsl' | 'c';

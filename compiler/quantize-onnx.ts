@@ -125,7 +125,7 @@ function eligibleWeight(node: INodeProto, inits: Map<string, ITensorProto>): { w
   return { wt, n, k, c };
 }
 
-/** MatMulNBits B [N, kBlocks, bs*cb/8], scales [N, kBlocks], zero_points [N, ceil(kBlocks*cb/8)] (DESIGN.md §7). */
+/** MatMulNBits B [N, kBlocks, bs*cb/8], scales [N, kBlocks], zero_points [N, ceil(kBlocks*cb/8)] (docs/onnx-inputs.md). */
 function nbitsTensors(qm: QuantizedMatrix, cb: number, bs: number) {
   const { n, k } = qm;
   const kBlocks = Math.ceil(k / bs);

@@ -1,5 +1,5 @@
 /**
- * C text of the table build (DESIGN.md §2, ir/lut/reference.ts): per token and table segment, the
+ * C text of the table build (docs/lut-format.md, ir/lut/reference.ts): per token and table segment, the
  * absmax, the int8 scale, then every chunk's 16 symmetrized entries in the reference's fixed order
  *   T'[j] = ((s0 x0 + s1 x1) + s2 x2) + s3 x3,  q = roundHalfEven(T' * inv) clamped to +-127.
  * SIMD versions put the 16 entries j of one chunk in lanes and flip signs with XOR (negation is

@@ -1,5 +1,5 @@
 /**
- * Vector-LUT GEMM for batches (DESIGN.md §2 "Batch > 1"): tiles of 16 tokens. The tile's int8 tables
+ * Vector-LUT GEMM for batches (docs/lut-format.md §5, layout "vec"): tiles of 16 tokens. The tile's int8 tables
  * are transposed to T[c][j][token] (16 bytes = one entry for 16 tokens, biased to u8), so one weight
  * nibble selects a whole vector over tokens with a plain v128.load at a scalar address -- no swizzle
  * (which V8 lowers to 3 instructions on SIMD128), and the index arithmetic runs on the scalar ALUs.

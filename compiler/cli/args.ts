@@ -30,7 +30,7 @@ export type OptSpecs = Record<string, OptSpec>;
 /** Options every command accepts. */
 const COMMON: OptSpecs = { help: { type: 'boolean', short: 'h' } };
 
-/** Options shared by `compile` and `run` (DESIGN.md §5: "same options as compile"). */
+/** Options shared by `compile` and `run` (docs/cli.md: `run` takes the same options as compile). */
 export const COMPILE_OPTS: OptSpecs = {
   target: { type: 'string', short: 't' },
   bits: { type: 'string' },

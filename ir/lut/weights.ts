@@ -1,6 +1,6 @@
 /**
  * Reading the weights of a linear layer into lutc's quantized form (q [N, K] in [0, 2^b), scales and
- * zero points [N, nGroups]) from each source lower-linear accepts: MatMulNBits blobs (DESIGN.md §7,
+ * zero points [N, nGroups]) from each source lower-linear accepts: MatMulNBits blobs (docs/onnx-inputs.md,
  * bit-exact), DequantizeLinear of int4/uint4/int8/uint8 constants (per-tensor, per-axis along N, or
  * blocked along K), float weights on an exact ternary grid, and float weights quantized by `--bits`.
  * Each reader returns the weights or the reason the layer stays a float op, for `lutc inspect`.

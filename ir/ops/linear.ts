@@ -213,7 +213,7 @@ function staticNumel(shape: readonly Dim[]): number | undefined {
   return shape.every((d) => typeof d === 'number') ? numel(shape as number[]) : undefined;
 }
 
-/** Checks operand sizes against the geometry (DESIGN.md §7); `numelOf` is undefined for an omitted operand. */
+/** Checks operand sizes against the geometry (docs/onnx-inputs.md); `numelOf` is undefined for an omitted operand. */
 function checkNBitsOperands(g: NBitsGeometry, numelOf: (i: number) => number | undefined, zpIsU8: boolean, err: ErrFn): void {
   const want: [number, string, number][] = [
     [1, 'B', g.N * g.kBlocks * g.blob],

@@ -22,7 +22,7 @@ export interface ScaleLayout {
 const QUANT_TYPES: ReadonlySet<DType> = new Set(['i8', 'u8', 'i16', 'u16', 'i4', 'u4']);
 const DEQUANT_TYPES: ReadonlySet<DType> = new Set(['i8', 'u8', 'i16', 'u16', 'i4', 'u4', 'i32']);
 
-/** Decides and checks the scale layout (DESIGN.md §7 blocked scales for int4 weights included). */
+/** Decides and checks the scale layout (docs/onnx-inputs.md; blocked scales for int4 weights included). */
 export function scaleLayout(x: readonly Dim[], s: readonly Dim[], axisAttr: number, blockSize: number, err: ErrFn): ScaleLayout {
   if (blockSize < 0) err(`block_size = ${blockSize} must not be negative`);
   if (blockSize === 0 && (s.length === 0 || (s.length === 1 && s[0] === 1 && x.length === 0))) return { mode: 'tensor', axis: 0 };

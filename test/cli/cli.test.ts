@@ -1,5 +1,5 @@
 /**
- * The CLI contract (DESIGN.md §5), run in-process through `main()`: inputs by name and position,
+ * The CLI contract (docs/cli.md), run in-process through `main()`: inputs by name and position,
  * outputs.json, exit codes 0/1/2, --help of every command, coded diagnostics without stack traces,
  * and no files in --out when anything fails.
  */

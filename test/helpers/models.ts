@@ -1,7 +1,7 @@
 /**
  * Test model builders: random MLPs (any dims, seed, opset, MatMul or Gemm), the Llama-style block,
  * dynamic-batch/seq models, and com.microsoft MatMulNBits models whose B / scales / zero_points blobs
- * are packed exactly as DESIGN.md §7 specifies (so they double as a spec test of the importer).
+ * are packed exactly as docs/onnx-inputs.md specifies (so they double as a spec test of the importer).
  */
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { makeTensor } from '../../ir/tensor.js';
@@ -57,7 +57,7 @@ export interface NBitsWeights {
 }
 
 /**
- * A MatMulNBits model y = A · W (+ bias), with its weights. Packing per DESIGN.md §7:
+ * A MatMulNBits model y = A · W (+ bias), with its weights. Packing per docs/onnx-inputs.md:
  * B uint8 [N, kBlocks, blobSize], blobSize = blockSize·bits/8; for W[k, n]: kb = k / blockSize,
  * i = k % blockSize, byte = B[n][kb][(i·bits) >> 3], q = (byte >> ((i·bits) & 7)) & (2^bits − 1),
  * LSB first; K is zero-padded to a whole block. zero_points uint8 [N, ceil(kBlocks·bits/8)], each row

@@ -1,5 +1,5 @@
 /**
- * onnxruntime-node as the golden reference (DESIGN.md §6): runs a model (bytes or path) on lutc
+ * onnxruntime-node as the golden reference (docs/architecture.md, numerics): runs a model (bytes or path) on lutc
  * Tensors and returns lutc Tensors, converting dtypes both ways (int64 via BigInt64Array, bool via
  * Uint8Array, float16 via its bit patterns). Plus the comparison the golden tests state tolerances in.
  */

@@ -1,5 +1,5 @@
 /**
- * com.microsoft MatMulNBits against a float64 dequantize-then-matmul written here from DESIGN.md §7,
+ * com.microsoft MatMulNBits against a float64 dequantize-then-matmul written here from docs/onnx-inputs.md,
  * with its own LSB-first bit-stream packer. Tolerance per output: 2^-23 * (sum_k |a_k w_k| + |y|):
  * the op rounds each dequantized weight to float32 (2^-24 relative each, bounded by the sum of
  * |a_k w_k|) and the result once (2^-24 |y|); the factor 2 covers the float64 summation. Any wrong

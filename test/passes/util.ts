@@ -1,5 +1,5 @@
 /**
- * Pass test helpers: run one pass by name with the verifier before and after (DESIGN.md §3), and run a
+ * Pass test helpers: run one pass by name with the verifier before and after (docs/architecture.md), and run a
  * whole prefix of the pipeline.
  */
 import { verifyGraph } from '../../ir/verify.js';

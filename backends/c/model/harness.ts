@@ -1,7 +1,7 @@
 /**
  * The optional C harness (`main.c`) and `Makefile` written next to model.c. The harness reads inputs
  * from .npy files (by name `NAME=FILE.npy`, split at the last '=', or positionally in graph-input
- * order), runs the model and writes one .npy per output plus outputs.json (DESIGN.md §5), so
+ * order), runs the model and writes one .npy per output plus outputs.json (docs/cli.md), so
  * `lutc run --target c` and a user's shell see the same files. Everything it needs to know about the
  * model (names, dtypes, shapes, output file names) is static and rendered into it.
  */

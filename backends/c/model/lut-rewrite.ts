@@ -1,5 +1,5 @@
 /**
- * C legalization of the LUT ops of a whole model (DESIGN.md §4: legalize, then render). The rendered
+ * C legalization of the LUT ops of a whole model (docs/architecture.md: legalize, then render). The rendered
  * SIMD kernel (backends/c/render.ts) is a fused `x -> y` GEMM that builds its own tables and packs its
  * own weights for the ISA the C compiler targets, so on a shallow copy of the graph (the caller's graph
  * is not touched):

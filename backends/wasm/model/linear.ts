@@ -1,7 +1,7 @@
 /**
  * Float linear algebra of the whole-model module: matmul (batched, broadcasting, 1-D promotion),
  * gemm (alpha, beta, C, transposes), matmul_nbits left unlowered (its constant weights are
- * dequantized at compile time per DESIGN.md §7 and run as a float matmul) and dequantize_linear on
+ * dequantized at compile time per docs/onnx-inputs.md and run as a float matmul) and dequantize_linear on
  * run-time values (per-tensor / per-axis). The matmul kernel is register-blocked f32x4 SIMD: 4 rows x
  * 8 columns of accumulators (8 v128), streaming one B row pair of vectors per k, then a 4-column
  * vector tail and scalar columns. Each output element is a sequential f32 sum over k, so its error
@@ -192,7 +192,7 @@ function transposeConst(t: Tensor, rows: number, cols: number): Uint8Array {
 }
 
 /**
- * Dequantized MatMulNBits weight W[K, N] (DESIGN.md §7): q LSB-first in blobs of block_size*bits/8
+ * Dequantized MatMulNBits weight W[K, N] (docs/onnx-inputs.md): q LSB-first in blobs of block_size*bits/8
  * bytes per (n, k-block); zero points packed u8 (same packing) or floats, absent = 2^(bits-1).
  */
 function dequantNBits(ctx: Ctx, step: PlanStep): Float32Array {
