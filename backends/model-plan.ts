@@ -8,7 +8,7 @@
  *   to the end), so a run is: copy inputs in, run steps, copy outputs out.
  * - View ops (reshape, squeeze, unsqueeze, flatten, identity) alias their input's bytes: no step.
  */
-import { fail, nodeLoc } from '../compiler/diagnostics.js';
+import { fail, nodeLoc } from '../base/diagnostics.js';
 import { dtypeByteSize, isStaticShape, numel } from '../ir/tensor.js';
 import type { DType, Graph, Node, Tensor, Value } from '../ir/types.js';
 

@@ -1,14 +1,21 @@
 /**
  * Native onnxruntime peers (onnxruntime-node, CPU EP): fp32 MatMul and com.microsoft.MatMulNBits
  * (accuracy_level 4) on the same weights as lutc (bench/weights.ts), built as one-node ONNX models.
- * Timing: median of session.run wall time over `runs` calls after warm-up; it includes onnxruntime-node's
- * per-call overhead (tens of µs), which is what a Node user of onnxruntime pays.
+ `openNodePeer` opens one as an OpenPeer for bench/timing.ts; its timed unit is one session.run, which
+ * includes onnxruntime-node's per-call overhead (tens of µs) and the copy of Y into a new JS array, what
+ * a Node user of onnxruntime pays.
  */
-import { performance } from 'node:perf_hooks';
 import { OnnxBuilder } from '../compiler/onnx/builder.js';
 import { dequantKN, type BenchWeights } from './weights.js';
 
 export type PeerKind = 'fp32' | 'nbits';
+
+/** An open onnxruntime session for x [m, K]: `run` is one timed unit, `y` its first output (checked against lutc's). */
+export interface OpenPeer {
+  run(): Promise<void>;
+  y: Float32Array;
+  release(): Promise<void>;
+}
 
 /** One-node model bytes: A [m, K] -> Y [m, N]. */
 export function peerModel(w: BenchWeights, m: number, kind: PeerKind, accuracyLevel = 4): Uint8Array {
@@ -32,22 +39,13 @@ export function peerModel(w: BenchWeights, m: number, kind: PeerKind, accuracyLe
   return b.toBytes();
 }
 
-/** Median µs of one session.run, plus the first output (for a spot check). */
-export async function timePeer(model: Uint8Array, x: Float32Array, m: number, k: number, threads: number, runs: number): Promise<{ us: number; y: Float32Array }> {
+/** An open onnxruntime-node session (CPU EP, `threads` intra-op threads) for A = x [m, K], run once. */
+export async function openNodePeer(model: Uint8Array, x: Float32Array, m: number, k: number, threads = 1): Promise<OpenPeer> {
   const ort = await import('onnxruntime-node');
   const sess = await ort.InferenceSession.create(model, {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
   });
   const feeds = { A: new ort.Tensor('float32', x, [m, k]) };
-  let y: Float32Array = new Float32Array(0);
-  for (let i = 0; i < 5; i++) y = (await sess.run(feeds)).Y!.data as Float32Array;
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await sess.run(feeds);
-    times.push((performance.now() - t0) * 1000);
-  }
-  await sess.release();
-  times.sort((p, q) => p - q);
-  return { us: times[Math.floor(times.length / 2)]!, y };
+  const y = (await sess.run(feeds)).Y!.data as Float32Array;
+  return { run: async () => void (await sess.run(feeds)), y, release: () => sess.release() };
 }

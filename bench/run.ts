@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- options]`: runs the benchmark suites (C: bench/c.ts; WASM: bench/wasm.ts, loaded
- * only if present), prints lutc against each peer as ratios and writes bench/results.json (a list of
- * BenchResult, not committed).
+ * only if present), prints lutc against each peer as ratios of medians timed interleaved
+ * (bench/timing.ts, method in bench/README.md), and writes bench/results.json (a list of BenchResult,
+ * not committed). Exits 1 when any row's peer output disagrees with lutc's (check 'FAIL').
  *
  *   --suite c,wasm     suites to run (default: all available)
  *   --quick            4096x4096 at M=1 and M=32 only, 2 and 4 bits, 1 thread, 20 runs
@@ -61,10 +62,12 @@ function parse(argv: string[]): Args {
 }
 
 function table(rows: BenchResult[]): string {
-  const head = ['suite', 'bits', 'n', 'k', 'm', 'thr', 'lutc µs', 'peer', 'peer µs', 'speedup'];
-  const body = rows.map((r) => [r.suite, r.bits, r.n, r.k, r.m, r.threads, r.lutc_us.toFixed(1), r.peer, r.peer_us.toFixed(1), `${(r.peer_us / r.lutc_us).toFixed(2)}x`].map(String));
+  const head = ['suite', 'bits', 'n', 'k', 'm', 'thr', 'lutc µs', 'lutc min', 'peer', 'peer µs', 'peer min', 'speedup', 'rel-L2', 'check'];
+  const f = (v: number | undefined) => (v === undefined ? '' : v.toFixed(1));
+  const body = rows.map((r) => [r.suite, r.bits, r.n, r.k, r.m, r.threads, f(r.lutc_us), f(r.lutc_min_us), r.peer, f(r.peer_us), f(r.peer_min_us),
+    `${(r.peer_us / r.lutc_us).toFixed(2)}x`, r.peer_rel_l2 === undefined ? '' : r.peer_rel_l2.toExponential(1), r.check ?? ''].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (c: string[]) => c.map((s, i) => (i >= 6 || (i >= 1 && i <= 5) ? s.padStart(w[i]!) : s.padEnd(w[i]!))).join('  ');
+  const line = (c: string[]) => c.map((s, i) => (i === 0 || i === 8 || i === 13 ? s.padEnd(w[i]!) : s.padStart(w[i]!))).join('  ');
   return [line(head), ...body.map(line)].join('\n');
 }
 
@@ -88,6 +91,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${table(rows)}\n`);
   writeFileSync(a.out, `${JSON.stringify(rows, null, 1)}\n`);
   log(`bench: wrote ${rows.length} rows to ${a.out}`);
+  const bad = rows.filter((r) => r.check === 'FAIL');
+  if (bad.length) {
+    log(`bench: FAIL: in ${bad.length} row(s) the peer's output disagrees with lutc's beyond the tolerance (one of them computes something else): ${bad.map((r) => `${r.suite} ${r.peer} ${r.n}x${r.k} m=${r.m} ${r.bits}-bit rel-L2 ${r.peer_rel_l2}`).join('; ')}`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((e) => {

@@ -5,20 +5,23 @@
  * onnxruntime-node MatMulNBits (block 128, accuracy_level 4, 1 thread) in the same run, each on
  * identical quantized weights (bench/weights.ts). bench/run.ts imports this module dynamically.
  *
- * lutc_us is the median of the kernel entry point `run(m)` (table build + LUT GEMM + epilogue) with x
- * already in wasm memory, after a timed warm-up long enough for V8 to tier the code up from Liftoff
- * to TurboFan (timing Liftoff code understates the kernel 1.5-2x). Peers: median of session.run.
+ * Timed units: lutc's is copying x into wasm memory, the kernel entry point `run(m)` (table build + LUT
+ * GEMM + epilogue) and copying y out to a new Float32Array -- the copies a peer's session.run makes
+ * too. All sides of a shape (lutc at G = 128 and 32, every peer) are timed interleaved by
+ * bench/timing.ts: same initial warm-up (>= 400 ms, so V8 tiers lutc up from Liftoff to TurboFan),
+ * same re-warm per round, same number of timed calls. Each peer's output is checked against lutc's at
+ * the peer's weights (relative L2 <= PEER_TOL); a failing row says check 'FAIL' (bench/run.ts exits 1).
  */
 import { spawnSync } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { buildKernelModule, engineHasRelaxedSimd } from '../backends/wasm/module.js';
 import { legalizeWasmKernel, type WasmLutPlan } from '../backends/wasm/plan.js';
 import { packWeights } from '../ir/lut/geometry.js';
 import { packScales } from '../ir/lut/reference.js';
-import { peerModel } from './peers-node.js';
-import { median, openWebPeer, type OpenPeer } from './peers-web.js';
-import { BENCH_SHAPES, type BenchResult } from './schema.js';
+import { openNodePeer, peerModel } from './peers-node.js';
+import { openWebPeer, type OpenPeer } from './peers-web.js';
+import { BENCH_SHAPES, withStats, type BenchResult } from './schema.js';
+import { callSide, checkPeer, interleave, type Timed } from './timing.js';
 import { benchWeights, lcg, referenceRows, type BenchWeights } from './weights.js';
 
 export interface WasmBenchOptions {
@@ -46,7 +49,10 @@ const GROUPS = [128, 32] as const;
 /** A ready-to-time lutc kernel instance for one shape. */
 export interface LutcInstance {
   plan: WasmLutPlan;
-  run(): void;
+  /** The timed unit: x into wasm memory, lutc_run(m), y out (returned). */
+  run(): Float32Array;
+  /** lutc_run(m) alone, on the x already in memory. */
+  kernel(): void;
   tables(): void;
   gemm(): void;
   y(): Float32Array;
@@ -63,32 +69,24 @@ export async function lutcInstance(w: BenchWeights, m: number, x: Float32Array, 
   const ps = packScales(g, w.scales, w.zeros);
   new Float32Array(buf, L.sw, ps.sw.length).set(ps.sw);
   new Float32Array(buf, L.swz, ps.swz.length).set(ps.swz);
-  const xs = new Float32Array(buf, L.x, m * g.kPad);
-  for (let t = 0; t < m; t++) xs.set(x.subarray(t * g.k, (t + 1) * g.k), t * g.kPad);
+  const xs = new Float32Array(buf, L.x, m * g.kPad), ym = new Float32Array(buf, L.y, m * g.nPad);
+  const put = () => {
+    for (let t = 0; t < m; t++) xs.set(x.subarray(t * g.k, (t + 1) * g.k), t * g.kPad);
+  };
+  const y = () => {
+    const out = new Float32Array(m * g.n);
+    for (let t = 0; t < m; t++) out.set(ym.subarray(t * g.nPad, t * g.nPad + g.n), t * g.n);
+    return out;
+  };
+  put();
   return {
     plan,
-    run: () => ex.lutc_run(m),
+    run: () => (put(), ex.lutc_run(m), y()),
+    kernel: () => ex.lutc_run(m),
     tables: () => ex.lutc_tables(L.x, L.tab, L.ts, L.xs, m),
     gemm: () => ex.lutc_gemm(L.w, L.sw, L.swz, L.bias, L.tab, L.ts, L.xs, L.y, m),
-    y: () => {
-      const y = new Float32Array(m * g.n), ym = new Float32Array(buf, L.y, m * g.nPad);
-      for (let t = 0; t < m; t++) y.set(ym.subarray(t * g.nPad, t * g.nPad + g.n), t * g.n);
-      return y;
-    },
+    y,
   };
-}
-
-/** Median µs of `f` over `runs` calls after at least `warmMs` of warm-up calls. */
-export function timeSync(f: () => void, runs: number, warmMs = 400): number {
-  const t0 = performance.now();
-  for (let i = 0; i < 5 || performance.now() - t0 < warmMs; i++) f();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    f();
-    times.push((performance.now() - t) * 1000);
-  }
-  return median(times);
 }
 
 /** Spot check: the first rows of y against a float64 reference (int8-table error is ~1% of max|y|). */
@@ -103,56 +101,14 @@ function spotCheck(y: Float32Array, w: BenchWeights, x: Float32Array, m: number,
   if (!(err <= 0.05 * mag + 1e-6)) throw new Error(`bench spot check failed for ${what}: max error ${err} vs max |y| ${mag}`);
 }
 
-/** An open onnxruntime-node session (CPU EP, 1 thread, as bench/peers-node.ts's timePeer). */
-async function openNodePeer(model: Uint8Array, x: Float32Array, m: number, k: number): Promise<OpenPeer> {
-  const ort = await import('onnxruntime-node');
-  const sess = await ort.InferenceSession.create(model, {
-    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-  });
-  const feeds = { A: new ort.Tensor('float32', x, [m, k]) };
-  const y = (await sess.run(feeds)).Y!.data as Float32Array;
-  return { run: async () => void (await sess.run(feeds)), y, release: () => sess.release() };
-}
-
-/**
- * Times lutc and a peer interleaved (rounds of a few lutc calls, then a few peer calls) so both see
- * the same machine load -- on a shared machine the ratio of the two medians is the meaningful number.
- * Peer calls per round scale with its speed (ort-web MatMulNBits takes ~100 ms a call).
- */
-async function timePair(lutc: () => void, peer: OpenPeer, runs: number): Promise<{ lutc: number; peer: number }> {
-  const t0 = performance.now();
-  await peer.run();
-  const peerMs = performance.now() - t0;
-  for (let i = 0; i < 3 || performance.now() - t0 < 300; i++) await peer.run();
-  timeSync(lutc, 5, 200);
-  const perRound = Math.max(1, Math.min(5, Math.round(5 / peerMs)));
-  const rounds = Math.max(4, Math.ceil(runs / perRound));
-  const a: number[] = [], b: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    // one untimed call each side re-warms caches the other evicted (ort-web MatMulNBits touches
-    // more than L3); the timed calls are then the hot-cache figures both sides report alone
-    lutc();
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      lutc();
-      a.push((performance.now() - t) * 1000);
-    }
-    if (perRound > 1) await peer.run();
-    for (let i = 0; i < perRound; i++) {
-      const t = performance.now();
-      await peer.run();
-      b.push((performance.now() - t) * 1000);
-    }
-  }
-  return { lutc: median(a), peer: median(b) };
-}
-
 /**
  * Runs the WASM suite; one BenchResult per (shape, bits, peer). Each peer is compared with lutc on
  * identical weights: group 128 for 'ort-web-fp32' (dequantized) and 'ort-node-nbits' (native
  * MatMulNBits, block 128, accuracy_level 4), group 32 for 'ort-web-nbits' (block 32). The group is
  * part of the suite name ('wasm-lut-simd128-g128', ...-g32) since BenchResult has no group field.
- * lutc_us of a row is lutc's median from the rounds interleaved with that row's peer.
+ * lutc_us of a row is the median of lutc at that group, timed in the same interleaved rounds as every
+ * peer of the shape. lutc's output is first spot-checked against float64 (a lutc bug throws); each
+ * peer's output is then checked against lutc's (a mismatch marks the row 'FAIL').
  */
 export async function runWasmBench(opts: WasmBenchOptions = {}): Promise<BenchResult[]> {
   const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
@@ -167,28 +123,40 @@ export async function runWasmBench(opts: WasmBenchOptions = {}): Promise<BenchRe
     for (const bits of opts.bits ?? [2, 4]) {
       const inst: Record<number, LutcInstance> = {};
       const byGroup: Record<number, BenchWeights> = {};
+      const ys: Record<number, Float32Array> = {};
       for (const group of GROUPS) {
         const w = (byGroup[group] = benchWeights(n, k, bits, group));
         const li = (inst[group] = await lutcInstance(w, m, x, relaxed));
-        li.run();
-        spotCheck(li.y(), w, x, m, `lutc ${bits}-bit G=${group} ${n}x${k} M=${m}`);
-        const us = timeSync(li.run, runs);
-        log(`${suite} ${n}x${k} M=${m} ${bits}-bit G=${group}: ${us.toFixed(1)} us (tables ${timeSync(li.tables, runs, 50).toFixed(1)} us)`);
-        if (opts.noPeers) rows.push({ suite: `${suite}-g${group}`, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: us, peer: 'none', peer_us: NaN });
+        ys[group] = li.run();
+        spotCheck(ys[group]!, w, x, m, `lutc ${bits}-bit G=${group} ${n}x${k} M=${m}`);
       }
-      if (opts.noPeers) continue;
-      const peers: [number, string, () => Promise<OpenPeer>][] = [
+      const peerSpecs: [number, string, () => Promise<OpenPeer>][] = opts.noPeers ? [] : [
         [128, 'ort-web-fp32', () => openWebPeer(byGroup[128]!, x, m, 'fp32')],
-        [128, 'ort-node-nbits', () => openNodePeer(peerModel(byGroup[128]!, m, 'nbits', 4), x, m, k)],
+        [128, 'ort-node-nbits', () => openNodePeer(peerModel(byGroup[128]!, m, 'nbits', 4), x, m, k, 1)],
         [32, 'ort-web-nbits', () => openWebPeer(byGroup[32]!, x, m, 'nbits')],
       ];
-      for (const [group, peer, open] of peers) {
-        const p = await open();
-        spotCheck(p.y, byGroup[group]!, x, m, peer);
-        const t = await timePair(inst[group]!.run, p, runs);
-        await p.release();
-        log(`  ${peer} ${n}x${k} M=${m} ${bits}-bit (block ${group}): ${t.peer.toFixed(1)} us; lutc G=${group} interleaved ${t.lutc.toFixed(1)} us: ${(t.peer / t.lutc).toFixed(2)}x`);
-        rows.push({ suite: `${suite}-g${group}`, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: t.lutc, peer, peer_us: t.peer });
+      const peers: { group: number; name: string; p: OpenPeer }[] = [];
+      try {
+        for (const [group, name, open] of peerSpecs) {
+          const p = await open();
+          peers.push({ group, name, p });
+        }
+        const sides: Timed[] = [...GROUPS.map((g) => callSide(`lutc-g${g}`, inst[g]!.run)), ...peers.map(({ name, p }) => callSide(name, p.run))];
+        const st = await interleave(sides, { runs, warmupMs: 400 });
+        const lutcOf = (g: number) => st[GROUPS.indexOf(g as 128 | 32)]!;
+        for (const g of GROUPS) {
+          const s = lutcOf(g);
+          log(`${suite} ${n}x${k} M=${m} ${bits}-bit G=${g}: ${s.median.toFixed(1)} us (min ${s.min.toFixed(1)}, p90 ${s.p90.toFixed(1)}; copies included)`);
+          if (opts.noPeers) rows.push(withStats({ suite: `${suite}-g${g}`, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: s.median, peer: 'none', peer_us: NaN }, s, undefined));
+        }
+        peers.forEach(({ group, name, p }, i) => {
+          const s = lutcOf(group), ps = st[GROUPS.length + i]!;
+          const c = checkPeer(p.y, ys[group]!);
+          log(`  ${name} ${n}x${k} M=${m} ${bits}-bit (block ${group}): ${ps.median.toFixed(1)} us (min ${ps.min.toFixed(1)}, p90 ${ps.p90.toFixed(1)}); lutc G=${group} ${s.median.toFixed(1)} us: ${(ps.median / s.median).toFixed(2)}x; rel-L2 vs lutc ${c.relL2.toExponential(2)}${c.ok ? '' : ` > ${c.tol}: FAIL`}`);
+          rows.push(withStats({ suite: `${suite}-g${group}`, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: s.median, peer: name, peer_us: ps.median }, s, ps, c));
+        });
+      } finally {
+        for (const { p } of peers) await p.release();
       }
     }
   }
@@ -217,6 +185,8 @@ if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--ch
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
   const m32 = process.argv.includes('--m32');
-  runWasmBench({ quick, shapes: m32 ? [[4096, 4096, 1], [4096, 4096, 32]] : undefined }).then((rows) =>
-    console.table(rows.map((r) => ({ suite: r.suite, bits: r.bits, m: r.m, lutc_us: +r.lutc_us.toFixed(1), peer: r.peer, peer_us: +r.peer_us.toFixed(1), speedup: +(r.peer_us / r.lutc_us).toFixed(2) }))));
+  runWasmBench({ quick, shapes: m32 ? [[4096, 4096, 1], [4096, 4096, 32]] : undefined }).then((rows) => {
+    console.table(rows.map((r) => ({ suite: r.suite, bits: r.bits, m: r.m, lutc_us: +r.lutc_us.toFixed(1), peer: r.peer, peer_us: +r.peer_us.toFixed(1), speedup: +(r.peer_us / r.lutc_us).toFixed(2), check: r.check ?? '' })));
+    if (rows.some((r) => r.check === 'FAIL')) process.exitCode = 1;
+  });
 }

@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import '../ir/ops/index.js'; // the op table, which every stage reads
-import { LutcError, formatDiagnostic } from './diagnostics.js';
+import { LutcError, formatDiagnostic } from '../base/diagnostics.js';
 import { UsageError, usage } from './cli/args.js';
 import { BENCH_HELP, COMPILE_HELP, KERNEL_HELP, QUANTIZE_HELP, cmdBench, cmdCompile, cmdKernel, cmdQuantize } from './cli/build.js';
 import { INSPECT_HELP, cmdInspect } from './cli/inspect.js';

@@ -7,6 +7,12 @@
  *   const { graph, decisions } = runPipeline(g, { target: 'ref', bits: 4 });
  *   const [y] = interpret(graph, { x: readNpyFile('x.npy') });
  *
+ * or as whole jobs, the same code `lutc compile` / `lutc kernel` run (compiler/api.ts):
+ *
+ *   import { compile, writeArtifact, emitKernel } from 'lutc';
+ *   writeArtifact(await compile('examples/mlp.onnx', { target: 'wasm', bits: 2 }), 'out');
+ *   const { files } = await emitKernel({ target: 'c', n: 4096, k: 4096, bits: 2 });
+ *
  * Every user error is thrown as a `LutcError` carrying coded `Diagnostic`s (format them with
  * `formatDiagnostic`); any other exception is a bug in lutc.
  */
@@ -15,10 +21,19 @@
 import '../ir/ops/index.js';
 
 // ---- diagnostics and options ------------------------------------------------------------------------
-export { LutcError, DiagnosticBag, formatDiagnostic, diag, fail } from './diagnostics.js';
-export type { Diagnostic, Location, Severity } from './diagnostics.js';
-export { TARGETS, BITS_OPTIONS } from './options.js';
+export { LutcError, DiagnosticBag, formatDiagnostic, diag, fail, DIAGNOSTICS, isDiagCode } from '../base/diagnostics.js';
+export type { DiagCode, Diagnostic, Location, Severity } from '../base/diagnostics.js';
+export { BITS_OPTIONS } from './options.js';
+export { TARGETS } from '../backends/target.js';
 export type { Target, BitsOption, CompileOptions, KernelRequest } from './options.js';
+
+// ---- targets: what each one is, reads and provides (backends/target.ts) ------------------------------
+export { getTarget, allTargets, artifactTargets, kernelTargets, checkTargetOptions, TARGET_OPTIONS } from '../backends/target.js';
+export type { TargetInfo, TargetName, TargetOptionKey, TargetOptionSpec, TargetOptionUse, TargetCommand, TileBudget, LutForm, OptionCheck } from '../backends/target.js';
+
+// ---- whole jobs: compile a model to artifact files, write them, emit one kernel ------------------------
+export { compile, emitKernel, writeArtifact } from './api.js';
+export type { CompileRequest, CompileResult, EmitKernelRequest, ArtifactFiles, CompiledArtifact } from './api.js';
 
 // ---- IR -----------------------------------------------------------------------------------------------
 export type { DType, Dim, Tensor, TensorData, TensorType, Value, Node, Graph, Attrs, AttrValue, ModelMeta } from '../ir/types.js';
@@ -39,8 +54,8 @@ export { runPipeline } from './pipeline.js';
 export type { LayerDecision, PipelineResult } from './pipeline.js';
 export { interpret } from '../ir/interpret.js';
 export type { InterpretOptions } from '../ir/interpret.js';
-export { quantizeOnnx } from './quantize.js';
-export type { QuantizeOnnxOptions } from './quantize.js';
+export { quantizeOnnx } from './quantize-onnx.js';
+export type { QuantizeOnnxOptions } from './quantize-onnx.js';
 
 // ---- files and the CLI ----------------------------------------------------------------------------------
 export { readNpy, writeNpy, readNpyFile, writeNpyFile } from './npy.js';

@@ -1,5 +1,6 @@
 /**
- * NumPy `.npy` files <-> lutc Tensors, for `lutc run` inputs/outputs and the C harness goldens.
+ * NumPy `.npy` files <-> lutc Tensors, for `lutc run` inputs/outputs and the C harness goldens, and the
+ * output file naming both share (`outputFileName`). Not part of the CLI: backends may import it.
  *
  * Read: format versions 1.0, 2.0 and 3.0; little- and big-endian data; C and Fortran order (Fortran
  * data is transposed to lutc's row-major order); dtypes f2 f4 f8, i1 u1 i2 u2 i4 u4 i8 u8, b1.
@@ -16,7 +17,7 @@
  * a coded diagnostic (LUT6020-LUT6029), never an exception from deep inside a TypedArray.
  */
 import * as fs from 'node:fs';
-import { fail, type Location } from './diagnostics.js';
+import { fail, type Location } from '../base/diagnostics.js';
 import { allocData, f16BitsToNumber, numberToF16Bits, numel } from '../ir/tensor.js';
 import type { DType, Tensor } from '../ir/types.js';
 
@@ -293,4 +294,12 @@ export function readNpyFile(path: string): Tensor {
 /** Writes a tensor to a `.npy` file. */
 export function writeNpyFile(path: string, t: Tensor): void {
   fs.writeFileSync(path, writeNpy(t));
+}
+
+/**
+ * The `.npy` file an output named `name` is written to (`lutc run` and the C harness): characters
+ * outside [A-Za-z0-9._-] become '_'.
+ */
+export function outputFileName(name: string): string {
+  return `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`;
 }

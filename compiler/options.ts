@@ -1,12 +1,16 @@
 /**
  * Options shared by `compile`, `run`, `kernel` and the library API. The CLI parses flags into this
- * shape; passes and backends read it. Keep it in step with docs/cli.md and `lutc --help`.
+ * shape; passes and backends read it. The target names come from the registry (backends/target.ts),
+ * which also says which target-specific options each target reads. Keep it in step with docs/cli.md
+ * and `lutc --help`.
  */
+import type { QuantBits } from '../ir/lut/quantize.js';
 
+/** A `--target` name; what each target is and which options it reads: the registry, backends/target.ts. */
 export type Target = 'ref' | 'wasm' | 'wgsl' | 'c';
-export const TARGETS: readonly Target[] = ['ref', 'wasm', 'wgsl', 'c'];
 
-export type BitsOption = 1 | 1.58 | 2 | 3 | 4;
+/** `--bits` values: the weight quantizer's bit widths (ir/lut/quantize.ts). */
+export type BitsOption = QuantBits;
 export const BITS_OPTIONS: readonly BitsOption[] = [1, 1.58, 2, 3, 4];
 
 export interface CompileOptions {
@@ -27,13 +31,15 @@ export interface CompileOptions {
   dimBindings?: Record<string, number>;
   /** Explicit shapes for graph inputs, by input name. */
   inputShapes?: Record<string, number[]>;
-  /** C: threads for the generated code (OpenMP; 1 = none). */
+  // Target-specific options: which target reads each (and for which commands) is its TargetInfo's
+  // `options` schema (backends/<t>/target.ts); setting one for another target is an error.
+  /** C (run): OpenMP threads of the generated code (1 = none). */
   threads?: number;
   /** C: embed the weight blob in model.c (default: only small models). */
   embedWeights?: boolean | 'auto';
   /** C: force an ISA path instead of the C compiler's predefined macros. */
   isa?: 'scalar' | 'avx2' | 'avx512' | 'neon';
-  /** WASM: extra features, e.g. 'relaxed-simd' (Node 20 needs --experimental-wasm-relaxed-simd). */
+  /** WASM (kernel only so far): extra features, e.g. 'relaxed-simd' (Node 20 needs --experimental-wasm-relaxed-simd). */
   wasmFeatures?: string[];
   /** Called with progress messages for stderr. */
   progress?(msg: string): void;

@@ -3,27 +3,15 @@
  * reports. Each name is a file in passes/ (registered in passes/registry.ts); docs/passes.md states
  * every pass's contract.
  */
-import { LutcError, diag, fail } from './diagnostics.js';
+import { LutcError, diag, fail } from '../base/diagnostics.js';
 import type { Graph } from '../ir/types.js';
 import { verifyGraph } from '../ir/verify.js';
 import type { CompileOptions } from './options.js';
 import { printGraph } from '../ir/printer.js';
-import { getPass, passContext, type PassContext } from '../passes/registry.js';
+import { getPass, passContext } from '../passes/registry.js';
+import type { LayerDecision, PassContext } from '../passes/pass.js';
 
-/** What lowering decided for one linear layer, for `lutc inspect`. */
-export interface LayerDecision {
-  node: string;
-  op: string;
-  lowered: boolean;
-  /** Why it was or was not lowered. */
-  reason: string;
-  n?: number;
-  k?: number;
-  bits?: number;
-  groupSize?: number;
-  /** Bytes of lookup tables per token for this layer's activation. */
-  tableBytes?: number;
-}
+export type { LayerDecision } from '../passes/pass.js';
 
 export interface PipelineResult {
   graph: Graph;
@@ -46,6 +34,8 @@ export const PIPELINE: readonly string[] = [
   'tile',
   // fold lut.pack: bit-plane weights for the target's lookup width, K-tiled as `tile` chose
   'bitplane-layout',
+  // artifact targets: ops without a native kernel -> compositions of ops with one (one rule per op)
+  'legalize',
 ];
 
 /**

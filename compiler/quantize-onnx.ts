@@ -12,8 +12,8 @@
  * Layers handled: MatMul with a 2-D f32 initializer as B; Gemm with transA = 0, alpha = 1, beta = 1 or
  * no C, and an f32 initializer B (C becomes an Add after the quantized MatMul). Others stay as they are.
  */
-import { fail } from './diagnostics.js';
-import { quantizeMatrix, type QuantizeOptions, type QuantizedMatrix } from './quantize.js';
+import { fail } from '../base/diagnostics.js';
+import { quantizeMatrix, type QuantizeOptions, type QuantizedMatrix } from '../ir/lut/quantize.js';
 import { OnnxAttrType as AT, onnx, toNum, type INodeProto, type ITensorProto } from './onnx/proto.js';
 import { tensorFromProto, tensorToProto } from './onnx/tensor.js';
 import { makeTensor } from '../ir/tensor.js';

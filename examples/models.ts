@@ -11,8 +11,8 @@ import { OnnxBuilder } from '../compiler/onnx/builder.js';
 import { makeTensor } from '../ir/tensor.js';
 import type { Tensor } from '../ir/types.js';
 
-export { seededRandom as seeded } from '../ir/random.js';
-import { seededRandom as seeded } from '../ir/random.js';
+export { seededRandom as seeded } from '../base/random.js';
+import { seededRandom as seeded } from '../base/random.js';
 
 /** A float tensor uniform in [-scale, scale). */
 export function uniform(shape: number[], scale: number, next: () => number): Tensor {

@@ -4,7 +4,7 @@
  * rewiring. Passes mutate graphs through these, so invariants (one producer per value, nodes in
  * topological order) are kept in one place.
  */
-import { fail, nodeLoc } from '../compiler/diagnostics.js';
+import { fail, nodeLoc } from '../base/diagnostics.js';
 import type { Attrs, Graph, Node, Tensor, TensorType, Value } from './types.js';
 
 export function newGraph(name: string): Graph {

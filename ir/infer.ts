@@ -6,7 +6,7 @@
  * Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains of PyTorch exports. If nodes recurse into their
  * branches; an If whose condition is constant is replaced by the taken branch.
  */
-import { LutcError, fail, nodeLoc } from '../compiler/diagnostics.js';
+import { LutcError, fail, nodeLoc } from '../base/diagnostics.js';
 import { findOp, opOf, resolveAttrs, type InferCtx, type InterpCtx, type OpDef } from './optable.js';
 import { replaceAllUses, subgraphs, topoSort } from './graph.js';
 import { isStaticShape, numel } from './tensor.js';
@@ -33,8 +33,8 @@ const KEEP_QUANTIZED = new Set(['dequantize_linear']);
 
 /**
  * Infers every value's type in `g` (and its If branches) and folds constants, in place.
- * Shape-rule errors are diagnostics located at the node (the rule's own code, LUT1110 by convention);
- * a cycle is LUT1105. Folded nodes disappear; their results become entries of `g.constants`.
+ * Shape-rule errors are diagnostics located at the node (the rule's own code: LUT1110-1116 by kind of
+ * problem, LUT1117 for shapes too large to evaluate); a cycle is LUT1105. Folded nodes disappear; their results become entries of `g.constants`.
  */
 export function inferGraph(g: Graph, opts: InferOptions = {}): void {
   const st: State = { file: opts.file ?? g.meta?.file, fold: opts.fold !== false, limit: opts.foldLimit ?? 2 ** 20, fresh: 0 };
@@ -65,7 +65,7 @@ function inferBody(g: Graph, st: State): void {
       return def.infer(ctx);
     });
     if (types.length < node.outputs.length) {
-      fail('LUT1110', `shape rule of '${def.name}' gave ${types.length} results for ${node.outputs.length} outputs`, nodeLoc(node, st.file));
+      fail('LUT1116', `shape rule of '${def.name}' gave ${types.length} results for ${node.outputs.length} outputs`, nodeLoc(node, st.file));
     }
     node.outputs.forEach((v, i) => (v.type = types[i]!));
     if (def.name === 'if' && inlineConstantIf(g, node, kept, subst)) continue;
@@ -94,7 +94,7 @@ function runRule<T>(node: Node, st: State, f: () => T): T {
   } catch (e) {
     if (e instanceof LutcError) throw e;
     if (e instanceof RangeError && /Invalid (typed )?array length|Array buffer allocation/.test(e.message)) {
-      fail('LUT1110', `shapes too large to evaluate: ${e.message}`, nodeLoc(node, st.file));
+      fail('LUT1117', `shapes too large to evaluate: ${e.message}`, nodeLoc(node, st.file));
     }
     throw new Error(`internal error in ${node.op} '${node.name}': ${(e as Error).message}`, { cause: e });
   }
@@ -111,7 +111,7 @@ function tryFold(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): bo
     const ictx: InterpCtx = {
       node,
       attrs: ctx.attrs,
-      runGraph: () => fail('LUT1110', 'cannot fold a node holding a subgraph', nodeLoc(node, st.file)),
+      runGraph: () => fail('LUT1117', 'cannot fold a node holding a subgraph', nodeLoc(node, st.file)),
       error: ctx.error,
     };
     outs = runRule(node, st, () => def.interp(node.inputs.map((v) => v?.const ?? null), ictx));

@@ -1,15 +1,31 @@
 /**
  * Reference interpreter: runs any graph (graph-level and `lut.*` ops alike) by calling each op's
  * `interp` from the op table in topological order. It is `lutc run --target ref` and the oracle the
- * backends are tested against. Nested graphs (If branches) see the enclosing environment.
+ * backends are tested against. Nested graphs (If branches) see the enclosing environment. Also the
+ * throttled progress callback for long runs (`progressReporter`).
  */
-import { LutcError, fail, nodeLoc } from '../compiler/diagnostics.js';
+import { LutcError, fail, nodeLoc } from '../base/diagnostics.js';
 import { opOf, resolveAttrs, type InterpCtx } from './optable.js';
 import type { Graph, Node, Tensor, Value } from './types.js';
 
 export interface InterpretOptions {
   /** Called after each node, e.g. for progress on stderr or tracing. */
   onNode?(node: Node, index: number, total: number): void;
+}
+
+/**
+ * Progress for long interpreter runs: silent for the first second (short runs print nothing), then
+ * one line per ~0.5 s naming the node being run.
+ */
+export function progressReporter(log: (msg: string) => void): (node: Node, index: number, total: number) => void {
+  const start = Date.now();
+  let last = start;
+  return (node, index, total) => {
+    const now = Date.now();
+    if (now - start < 1000 || now - last < 500) return;
+    last = now;
+    log(`[${index + 1}/${total}] ${node.op} '${node.name}' (${((now - start) / 1000).toFixed(1)} s)`);
+  };
 }
 
 /** Environment: value -> tensor, with a parent for nested graphs. */

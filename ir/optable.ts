@@ -4,7 +4,7 @@
  * verifier, importer, interpreter and passes all read these declarations; none of them repeats an op
  * fact. Op definitions live in `ir/ops/*.ts` and register themselves when `ir/ops/index.ts` is loaded.
  */
-import { fail, nodeLoc, type Location } from '../compiler/diagnostics.js';
+import { fail, nodeLoc, type DiagCode, type Location } from '../base/diagnostics.js';
 import type { AttrValue, Attrs, Graph, Node, Tensor, TensorType } from './types.js';
 
 export type AttrType = 'int' | 'float' | 'string' | 'ints' | 'floats' | 'strings' | 'tensor' | 'graph';
@@ -38,7 +38,7 @@ export interface InferCtx {
   /** A fresh symbolic dim for sizes that cannot be known statically (e.g. data-dependent). */
   freshDim(hint?: string): string;
   /** Throws a coded diagnostic located at the node. */
-  error(code: string, message: string): never;
+  error(code: DiagCode, message: string): never;
 }
 
 /** What an interpreter kernel sees. */
@@ -47,7 +47,8 @@ export interface InterpCtx {
   attrs: Attrs;
   /** Runs a nested graph (If branches) with the current environment visible. */
   runGraph(g: Graph): Tensor[];
-  error(code: string, message: string): never;
+  /** Throws a coded diagnostic located at the node. */
+  error(code: DiagCode, message: string): never;
 }
 
 export interface OpDef {

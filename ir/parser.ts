@@ -4,7 +4,7 @@
  * coded LUT20xx with a `file:line:col` location; node locations are kept in Node.loc so later
  * diagnostics (the verifier's, a pass's) point into the text.
  */
-import { LutcError, diag, type Diagnostic } from '../compiler/diagnostics.js';
+import { LutcError, diag, type Diagnostic } from '../base/diagnostics.js';
 import type { IToken } from 'chevrotain';
 import type { Graph, TensorType } from './types.js';
 import { irLexer } from './text/lexer.js';

@@ -3,7 +3,7 @@
  * and `lut.*` ops live in the same structures; what an op means is declared once in the op table
  * (`ir/optable.ts`), never here.
  */
-import type { Location } from '../compiler/diagnostics.js';
+import type { Location } from '../base/diagnostics.js';
 
 /**
  * Element types. Storage (see `ir/tensor.ts`): f32/f16/bf16 -> Float32Array holding values already

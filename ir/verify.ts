@@ -5,7 +5,7 @@
  * value defined once, uses after definitions, producer links, graph outputs defined), nested graphs
  * with the enclosing scope visible, result types equal to the op's shape rule, and the op's own verify.
  */
-import { DiagnosticBag, LutcError, diag, nodeLoc, type Location } from '../compiler/diagnostics.js';
+import { DiagnosticBag, LutcError, diag, nodeLoc, type DiagCode, type Location } from '../base/diagnostics.js';
 import { findOp, resolveAttrs, type AttrSpec, type InferCtx, type InterpCtx, type OpDef } from './optable.js';
 import { isGraph, subgraphs } from './graph.js';
 import type { AttrValue, Dim, Graph, Node, Tensor, TensorType, Value } from './types.js';
@@ -34,7 +34,7 @@ export const VerifyCode = {
   inferCount: 'LUT2117',
   badType: 'LUT2118',
   useBeforeDef: 'LUT2119',
-} as const;
+} as const satisfies Record<string, DiagCode>;
 
 export interface VerifyOptions {
   /** File named in node locations (defaults to `g.meta.file`). */

@@ -1,25 +1,24 @@
 /**
  * Pass `bitplane-layout`: materializes the packed bit-plane weights for the target's lookup width
- * (ir/lut/geometry.ts packWeights: 16 bytes for WASM SIMD128 / SSE / NEON and WGSL u32x4 words, 32 for
- * the C backend's AVX2 path) by constant-folding every lut.pack whose operands are constants. Odd N is
- * padded to whole row vectors and K to whole chunk pairs and groups, with zero weights and scales.
+ * (its TargetInfo's `lut.vecBytes`, backends/<t>/target.ts; ir/lut/geometry.ts packWeights: 16 bytes
+ * for WASM SIMD128 / SSE / NEON and WGSL u32x4 words, 32 for the C backend's AVX2 path) by
+ * constant-folding every lut.pack whose operands are constants. Odd N is padded to whole row vectors
+ * and K to whole chunk pairs and groups, with zero weights and scales.
  * The consumers' vec_bytes attribute is set to match; a K-tile chosen by `tile` is honoured.
  */
 import { removeDeadNodes, replaceAllUses } from '../ir/graph.js';
 import type { Graph, Node, Value } from '../ir/types.js';
-import type { VecBytes } from '../ir/lut/geometry.js';
 import { interpPack } from '../ir/lut/interp.js';
 import { findOp, resolveAttrs } from '../ir/optable.js';
-import type { Pass, PassContext } from './registry.js';
+import { getTarget } from '../backends/target.js';
+import type { Pass, PassContext } from './pass.js';
 
-/** Lookup width per target. */
-export const TARGET_VEC_BYTES: Record<string, VecBytes> = { ref: 16, wasm: 16, wgsl: 16, c: 32 };
 
 export const bitplaneLayout: Pass = {
   name: 'bitplane-layout',
   summary: 'pack quantized weights into plane-interleaved bit-plane vectors of the target lookup width',
   run(g: Graph, ctx: PassContext): void {
-    const vec = ctx.vecBytes ?? TARGET_VEC_BYTES[ctx.opts.target] ?? 16;
+    const vec = ctx.vecBytes ?? getTarget(ctx.opts.target).lut.vecBytes;
     const consumers = new Map<Value, Set<Node>>();
     for (const n of g.nodes) if (n.op === 'lut.matmul') for (const v of n.inputs.slice(3, 6)) if (v) (consumers.get(v) ?? consumers.set(v, new Set()).get(v)!).add(n);
     const kept: Node[] = [];

@@ -19,7 +19,7 @@ import { numel } from '../ir/tensor.js';
 import type { Graph, Node, Value } from '../ir/types.js';
 import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
 import { findOp, resolveAttrs } from '../ir/optable.js';
-import type { Pass } from './registry.js';
+import type { Pass } from './pass.js';
 
 type Uses = Map<Value, Node[]>;
 

@@ -5,7 +5,7 @@
  * over weights and tables already built. The order of everything else is kept.
  */
 import type { Graph, Node } from '../ir/types.js';
-import type { Pass } from './registry.js';
+import type { Pass } from './pass.js';
 
 const TABLE_OPS = new Set(['lut.table', 'lut.norm_table']);
 

@@ -12,15 +12,15 @@
  * float); beta * C becomes the bias when C has N elements, or the residual when C has y's shape.
  * Only f32 activations are lowered. The result value keeps the original node's name and uses.
  */
-import { nodeLoc } from '../compiler/diagnostics.js';
-import type { LayerDecision } from '../compiler/pipeline.js';
+import { nodeLoc } from '../base/diagnostics.js';
+import type { LayerDecision } from './pass.js';
 import { GraphBuilder, removeDeadNodes, topoSort } from '../ir/graph.js';
 import { makeTensor, numel } from '../ir/tensor.js';
 import type { Graph, Node, Value } from '../ir/types.js';
 import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
 import { tableBytesPerToken } from '../ir/lut/attrs.js';
 import { weightRows, weightsFromDQ, weightsFromFloat, weightsFromNBits, type WeightResult } from '../ir/lut/weights.js';
-import type { Pass, PassContext } from './registry.js';
+import type { Pass, PassContext } from './pass.js';
 
 const LINEAR_OPS = new Set(['matmul', 'gemm', 'matmul_nbits']);
 

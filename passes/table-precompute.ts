@@ -7,7 +7,7 @@
 import { findOp, resolveAttrs } from '../ir/optable.js';
 import { replaceAllUses } from '../ir/graph.js';
 import type { Graph, Node, Value } from '../ir/types.js';
-import type { Pass } from './registry.js';
+import type { Pass } from './pass.js';
 
 const TABLE_OPS = new Set(['lut.table', 'lut.norm_table']);
 

@@ -4,32 +4,20 @@
  * M >= 8 tokens, where one weight index selects a vector of tokens), tile_m, tile_n, k_tile (also on the
  * lut.pack producing the weights, since the packed order follows K-tiles) and loop_order.
  *
- * Budgets: CPU targets (c, wasm, ref) keep one K-tile of tables for tile_m tokens in half of a 32 KiB L1
- * (the other half streams weights), and a tile_n x k_tile block of packed weights in half of a 1 MiB
- * L2; WGSL keeps the K-tile's tables in the 16 KiB of workgroup memory every WebGPU device guarantees,
- * with 64 rows per workgroup. K-tiles are whole table segments so integer accumulators flush at tile
- * ends; every shape gets a plan (odd N, K through the padded geometry). Values already set on a node
- * and `PassContext.tile` overrides win.
+ * Budgets come from each target's TargetInfo (`tile`, backends/<t>/target.ts): CPU targets (c, wasm,
+ * ref) keep one K-tile of tables for tile_m tokens in half of a 32 KiB L1 (the other half streams
+ * weights), and a tile_n x k_tile block of packed weights in half of a 1 MiB L2; WGSL keeps the
+ * K-tile's tables in the 16 KiB of workgroup memory every WebGPU device guarantees, with 64 rows per
+ * workgroup. The Vec-LUT threshold (8 tokens) is the target's `tile.vecMinTokens`. K-tiles are whole
+ * table segments so integer accumulators flush at tile ends; every shape gets a plan (odd N, K through
+ * the padded geometry). Values already set on a node and `PassContext.tile` overrides win.
  */
 import type { Graph, Node } from '../ir/types.js';
 import { geometryOf } from '../ir/lut/attrs.js';
 import { inferNode } from '../ir/lut/build.js';
 import { findOp, resolveAttrs } from '../ir/optable.js';
-import type { Pass, PassContext } from './registry.js';
-
-interface Budget {
-  tableBytes: number;
-  weightBytes: number;
-  /** Rows per tile when fixed by the target (WGSL workgroup), else 0. */
-  rows: number;
-}
-
-const BUDGETS: Record<string, Budget> = {
-  c: { tableBytes: 16 << 10, weightBytes: 512 << 10, rows: 0 },
-  wasm: { tableBytes: 16 << 10, weightBytes: 512 << 10, rows: 0 },
-  ref: { tableBytes: 16 << 10, weightBytes: 512 << 10, rows: 0 },
-  wgsl: { tableBytes: 16 << 10, weightBytes: 1 << 30, rows: 64 },
-};
+import { getTarget } from '../backends/target.js';
+import type { Pass, PassContext } from './pass.js';
 
 /** Tokens of a lut.matmul from its tables' leading dims (symbols through dimBindings; unknown = 1). */
 function tokens(mm: Node, bindings: Record<string, number>): number {
@@ -49,8 +37,8 @@ export interface TilePlan {
 /** The plan for one layer (exported for `lutc kernel` and tests). */
 export function planTile(attrs: Record<string, unknown>, m: number, target: string, ov: PassContext['tile'] = {}): TilePlan {
   const g = geometryOf({ ...(attrs as object), k_tile: 0 } as never);
-  const budget = BUDGETS[target] ?? BUDGETS.ref!;
-  const layout = ov.layout ?? (m >= (ov.vecThreshold ?? 8) ? 'vec' : 'token');
+  const budget = getTarget(target).tile;
+  const layout = ov.layout ?? (m >= (ov.vecThreshold ?? budget.vecMinTokens) ? 'vec' : 'token');
   const tileM = ov.tileM || (layout === 'vec' ? Math.min(m, 16) : Math.min(m, 4));
   const entryBytes = attrs.tables === 'f32' ? 4 : 1;
   const segCP = g.segment / 8;

@@ -1,34 +1,23 @@
 /**
- * `lutc compile --target c`: writes the whole-model C artifact (model.h, model.c, main.c, Makefile,
- * weights.bin unless embedded) for a graph that went through runPipeline. Rendering happens fully in
- * memory first (backends/c/model/emit.ts), so a diagnosed error leaves no partial output.
+ * `lutc compile --target c` (the C target's compile entry, backends/c/target.ts): the whole-model C
+ * artifact (model.h, model.c, main.c, Makefile, weights.bin unless embedded) of a graph that went
+ * through runPipeline, rendered fully in memory (backends/c/model/emit.ts), so a diagnosed error
+ * leaves no partial output. `compileModel` writes it with the shared writer (compiler/artifact.ts).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fail } from '../../compiler/diagnostics.js';
-import type { CompileOptions } from '../../compiler/options.js';
+import { writeArtifact } from '../../compiler/artifact.js';
 import type { Graph } from '../../ir/types.js';
+import type { CompiledArtifact } from '../target-info.js';
 import { emitModel, type CModelOptions } from './model/emit.js';
 
-/**
- * Compiles `graph` into `outDir`. Options beyond CompileOptions (`embedWeights`) are read when the
- * caller passes a CModelOptions. Returns the written paths.
- */
-export async function compileModel(graph: Graph, opts: CompileOptions, outDir: string): Promise<{ files: string[] }> {
-  const emitted = emitModel(graph, opts as CModelOptions);
-  const written: string[] = [];
-  try {
-    fs.mkdirSync(outDir, { recursive: true });
-    for (const [name, data] of Object.entries(emitted.files)) {
-      const p = path.join(outDir, name);
-      fs.writeFileSync(p, data);
-      written.push(p);
-    }
-    // A weights.bin left over from an earlier, non-embedded compile would be stale: remove it.
-    if (emitted.embedded) fs.rmSync(path.join(outDir, 'weights.bin'), { force: true });
-  } catch (e) {
-    fail('LUT5160', `cannot write the C artifact to '${outDir}': ${(e as Error).message}`);
-  }
-  opts.progress?.(`c: ${emitted.plan.steps.length} steps, workspace ${emitted.workspaceBytes} bytes, weights ${emitted.plan.weightBytes} bytes${emitted.embedded ? ' (embedded)' : ''} -> ${outDir}`);
-  return { files: written };
+/** Renders the artifact of `graph` in memory (reads `embedWeights` and `isa`; LutcError LUT5003, LUT515x). */
+export function compileArtifact(graph: Graph, opts: CModelOptions): CompiledArtifact {
+  const emitted = emitModel(graph, opts);
+  opts.progress?.(`c: ${emitted.plan.steps.length} steps, workspace ${emitted.workspaceBytes} bytes, weights ${emitted.plan.weightBytes} bytes${emitted.embedded ? ' (embedded)' : ''}`);
+  // A weights.bin left over from an earlier, non-embedded compile would be stale.
+  return { files: emitted.files, remove: emitted.embedded ? ['weights.bin'] : [] };
+}
+
+/** Renders the artifact and writes it into `outDir` (compiler/artifact.ts); returns the written paths. */
+export async function compileModel(graph: Graph, opts: CModelOptions, outDir: string): Promise<{ files: string[] }> {
+  return { files: writeArtifact(compileArtifact(graph, opts), outDir) };
 }

@@ -5,7 +5,7 @@
  * and `defs` for a translation unit. Several kernels may share one translation unit: each body
  * defines its G_* geometry macros and undefines them at the end, and its functions carry the prefix.
  */
-import { fail } from '../../compiler/diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 import type { KernelRequest } from '../../compiler/options.js';
 import { lutGeometry, type Bits, type LutGeometry } from '../../ir/lut/geometry.js';
 import { C_ACCUM } from './csrc-accum.js';

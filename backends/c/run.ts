@@ -9,9 +9,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fail } from '../../compiler/diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 import { readNpyFile, writeNpy } from '../../compiler/npy.js';
-import type { CompileOptions } from '../../compiler/options.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
 import { emitModel, type CModelOptions } from './model/emit.js';
@@ -44,11 +43,10 @@ function toKernelDtype(t: Tensor): Tensor {
 }
 
 /** Runs `graph` (after runPipeline) through the C artifact; outputs in graph-output order. */
-export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions): Promise<Tensor[]> {
-  const o = opts as CRunOptions;
-  const emitted = emitModel(graph, o);
-  const threads = o.threads ?? 1;
-  const flags = [...(o.cflags ?? defaultCFlags()), ...(threads > 1 ? ['-fopenmp'] : [])];
+export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CRunOptions): Promise<Tensor[]> {
+  const emitted = emitModel(graph, opts);
+  const threads = opts.threads ?? 1;
+  const flags = [...(opts.cflags ?? defaultCFlags()), ...(threads > 1 ? ['-fopenmp'] : [])];
   opts.progress?.(`c: building ${emitted.plan.steps.length} steps with ${flags.join(' ')}`);
   const exe = buildModelBinary(emitted.files, flags);
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-c-run-'));

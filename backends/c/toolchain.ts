@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fail } from '../../compiler/diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 
 /** Flags every lutc C build needs for bit-exact tables (no contraction, no fast-math). */
 export const EXACT_FLAGS = ['-std=c99', '-ffp-contract=off', '-fno-fast-math'];

@@ -1,9 +1,16 @@
 /**
  * `lutc bench model.onnx --target wasm`: lutc's whole-model wasm artifact against onnxruntime-web
- * (its WASM backend, one thread) on the same model, in the same process: median of >= 20 timed runs
- * after warm-up, reported as milliseconds and ratios. onnxruntime-web runs the float model (the
- * baseline a user has) and, with --bits, also the quantizeOnnx model (MatMulNBits, same weights).
- * Unbound symbolic dims are bound to 1 (use --dim / --shape to choose, e.g. --dim seq=64).
+ * (its WASM backend, one thread) on the same model and inputs, in the same process, timed by
+ * bench/timing.ts (bench/README.md): all sides interleaved round by round, same initial warm-up (>= 5
+ * calls and >= 400 ms, so V8 tiers the wasm up), one untimed re-warm call per side per round, the same
+ * number of timed calls; median, min and p90 per side, and ratios of medians. Both timed units copy
+ * the inputs into wasm memory and the outputs out (lutc's `run`, ORT's session.run).
+ * onnxruntime-web runs the float model (the baseline a user has) and, with --bits 2 or 4, also the
+ * quantizeOnnx model (MatMulNBits, the very weights lutc uses). Output checks, relative L2 against
+ * lutc's outputs: the MatMulNBits model (without --bits: the float model) must agree within
+ * PEER_TOL_MODEL (int8 tables) or PEER_TOL_F32 (--tables f32, float models); otherwise the report says FAIL and
+ * `lutc bench` exits 1 (LUT6013). The float model with --bits has other weights: its error is shown,
+ * not checked. Unbound symbolic dims are bound to 1 (use --dim / --shape to choose, e.g. --dim seq=64).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,28 +18,14 @@ import * as path from 'node:path';
 import type { CompileOptions } from '../../compiler/options.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { runPipeline } from '../../compiler/pipeline.js';
-import { quantizeOnnx } from '../../compiler/quantize.js';
+import { quantizeOnnx } from '../../compiler/quantize-onnx.js';
 import type { Graph } from '../../ir/types.js';
-import { loadArtifactModule, writeArtifact, type WasmCompileOptions } from './model/index.js';
+import { callSide, interleave, PEER_TOL_F32, PEER_TOL_MODEL, relL2, type Stats } from '../../bench/timing.js';
+import { compileModel } from './compile.js';
+import { loadArtifactModule } from './model/index.js';
 
-const WARMUP = 5;
 const RUNS = 25;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function timeRuns(fn: () => unknown | Promise<unknown>, runs = RUNS): Promise<number> {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    t.push(performance.now() - t0);
-  }
-  return median(t);
-}
+const WARMUP_MS = 400;
 
 /** Imports with every symbolic input dim bound (given bindings, else 1). */
 function importBound(bytes: Uint8Array, opts: CompileOptions, log: (m: string) => void): { g: Graph; dims: Record<string, number> } {
@@ -47,16 +40,36 @@ function importBound(bytes: Uint8Array, opts: CompileOptions, log: (m: string) =
   return { g, dims };
 }
 
-/** Runs the benchmark; returns the report for stdout. */
-export async function benchModel(modelPath: string, opts: CompileOptions, log: (msg: string) => void): Promise<string> {
+type Outputs = Record<string, ArrayLike<number | bigint>>;
+
+/** Largest relative L2 over the outputs both sides have (the peer's against lutc's). */
+function outputsRelL2(peer: Outputs, lutc: Outputs): number {
+  let worst = 0;
+  for (const [name, want] of Object.entries(lutc)) {
+    const got = peer[name];
+    if (!got) return Infinity;
+    worst = Math.max(worst, relL2(Array.from(got, Number), Array.from(want, Number)));
+  }
+  return worst;
+}
+
+/** What `lutc bench` prints, and the peers whose outputs disagree with lutc's (non-empty: exit 1). */
+export interface BenchReport {
+  report: string;
+  failed: string[];
+}
+
+/** Runs the benchmark; returns the report for stdout and the failed checks. */
+export async function benchModel(modelPath: string, opts: CompileOptions, log: (msg: string) => void): Promise<BenchReport> {
   const bytes = new Uint8Array(fs.readFileSync(modelPath));
   const { g, dims } = importBound(bytes, opts, log);
   const inputShapes = g.inputs.map((v) => ({ name: v.name, shape: v.type.shape as number[], dtype: v.type.dtype }));
   runPipeline(g, { ...opts, target: 'wasm' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-bench-'));
+  const releases: (() => Promise<void>)[] = [];
   try {
     log('bench: compiling the wasm artifact');
-    writeArtifact(g, opts as WasmCompileOptions, dir);
+    await compileModel(g, { ...opts, progress: undefined }, dir);
     const model = await loadArtifactModule(dir);
     let seed = 1;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
@@ -65,41 +78,52 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
       if (i.dtype !== 'f32') throw new Error(`bench: input '${i.name}' is ${i.dtype}; only float32 inputs are generated`);
       feeds[i.name] = Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, rnd);
     }
-    log('bench: timing lutc');
-    const tLutc = await timeRuns(() => model.run(feeds));
+    const lutcY: Outputs = Object.fromEntries(Object.entries(model.run(feeds)).filter(([, t]) => t.dtype === 'f32').map(([n, t]) => [n, t.data]));
 
     const ort = await import('onnxruntime-web');
     ort.env.wasm.numThreads = 1;
     const sessOpts = { executionProviders: ['wasm'], freeDimensionOverrides: dims, graphOptimizationLevel: 'all' as const };
     const ortFeeds = Object.fromEntries(inputShapes.map((i) => [i.name, new ort.Tensor('float32', feeds[i.name]!, i.shape)]));
-    const timeOrt = async (m: Uint8Array) => {
+    /** A peer: its session (released at the end), its timed side and its outputs' error against lutc's. */
+    const openOrt = async (label: string, m: Uint8Array, tol: number | undefined) => {
       const s = await ort.InferenceSession.create(m, sessOpts);
-      try {
-        return await timeRuns(() => s.run(ortFeeds));
-      } finally {
-        await s.release();
-      }
+      releases.push(() => s.release());
+      const out = await s.run(ortFeeds);
+      const err = outputsRelL2(Object.fromEntries(Object.keys(lutcY).map((n) => [n, out[n]?.data as ArrayLike<number>])), lutcY);
+      return { label, side: callSide(label, () => s.run(ortFeeds)), err, tol };
     };
-    log('bench: timing onnxruntime-web (float model)');
-    const tFloat = await timeOrt(bytes);
-    let tQuant: number | undefined;
-    if (opts.bits !== undefined && opts.bits !== 1.58 && opts.bits !== 1 && opts.bits !== 3) {
-      log('bench: timing onnxruntime-web (MatMulNBits model)');
+    const bits = opts.bits;
+    const tableTol = opts.tables === 'f32' ? PEER_TOL_F32 : PEER_TOL_MODEL;
+    const peers = [await openOrt('onnxruntime-web wasm (float model)', bytes, bits === undefined ? PEER_TOL_F32 : undefined)];
+    if (bits !== undefined && bits !== 1.58 && bits !== 1 && bits !== 3) {
       try {
-        tQuant = await timeOrt(quantizeOnnx(bytes, { bits: opts.bits, groupSize: opts.groupSize, symmetric: opts.symmetric }));
+        peers.push(await openOrt('onnxruntime-web wasm (MatMulNBits)', quantizeOnnx(bytes, { bits, groupSize: opts.groupSize, symmetric: opts.symmetric }), tableTol));
       } catch (e) {
         log(`bench: onnxruntime-web cannot run the quantized model: ${(e as Error).message.split('\n')[0]}`);
       }
     }
-    const fmt = (ms: number) => `${ms.toFixed(3)} ms`;
+    log(`bench: timing lutc and ${peers.length} onnxruntime-web session(s), interleaved`);
+    const st = await interleave([callSide('lutc', () => model.run(feeds)), ...peers.map((p) => p.side)], { runs: RUNS, warmupMs: WARMUP_MS });
+    const lutc = st[0]!;
+    const fmt = (s: Stats) => `${s.median.toFixed(3)} ms (min ${s.min.toFixed(3)}, p90 ${s.p90.toFixed(3)})`;
+    const ms = (s: Stats): Stats => ({ median: s.median / 1000, min: s.min / 1000, p90: s.p90 / 1000, n: s.n });
+    const w = Math.max(...peers.map((p) => p.label.length));
     const lines = [
-      `model ${path.basename(modelPath)} [${Object.entries(dims).map(([k, v]) => `${k}=${v}`).join(', ')}], lutc wasm ${opts.bits ? `--bits ${opts.bits} --tables ${opts.tables ?? 'i8'}` : '(float)'}; median of ${RUNS} runs after ${WARMUP} warm-up, 1 thread`,
-      `  lutc wasm                          ${fmt(tLutc)}`,
-      `  onnxruntime-web wasm (float model) ${fmt(tFloat)}   lutc is ${(tFloat / tLutc).toFixed(2)}x faster`,
+      `model ${path.basename(modelPath)} [${Object.entries(dims).map(([k, v]) => `${k}=${v}`).join(', ')}], lutc wasm ${bits ? `--bits ${bits} --tables ${opts.tables ?? 'i8'}` : '(float)'}; ` +
+        `1 thread, interleaved: median of ${lutc.n} runs per side, each side warmed >= ${WARMUP_MS} ms first and 1 call per round; inputs copied in and outputs out on both sides`,
+      `  ${'lutc wasm'.padEnd(w)} ${fmt(ms(lutc))}`,
     ];
-    if (tQuant !== undefined) lines.push(`  onnxruntime-web wasm (MatMulNBits) ${fmt(tQuant)}   lutc is ${(tQuant / tLutc).toFixed(2)}x faster`);
-    return lines.join('\n');
+    const failed: string[] = [];
+    peers.forEach((p, i) => {
+      const s = st[i + 1]!;
+      const check = p.tol === undefined ? `rel-L2 vs lutc ${p.err.toExponential(1)} (other weights: not checked)`
+        : p.err <= p.tol ? `rel-L2 vs lutc ${p.err.toExponential(1)} <= ${p.tol}: ok` : `rel-L2 vs lutc ${p.err.toExponential(1)} > ${p.tol}: FAIL`;
+      if (p.tol !== undefined && !(p.err <= p.tol)) failed.push(`${p.label}: outputs differ from lutc's by rel-L2 ${p.err.toExponential(2)} (tolerance ${p.tol})`);
+      lines.push(`  ${p.label.padEnd(w)} ${fmt(ms(s))}   lutc is ${(s.median / lutc.median).toFixed(2)}x faster; ${check}`);
+    });
+    return { report: lines.join('\n'), failed };
   } finally {
+    for (const r of releases) await r();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

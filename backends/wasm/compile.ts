@@ -1,15 +1,24 @@
 /**
- * `lutc compile --target wasm`: writes the whole-model artifact (backends/wasm/model/) for a graph
- * after runPipeline. Every file is rendered in memory first; unsupported ops fail with coded
- * diagnostics (LUT5050..) before anything is written.
+ * `lutc compile --target wasm` (the WASM target's compile entry, backends/wasm/target.ts): the
+ * whole-model artifact of backends/wasm/model/ (model.wasm, model.mjs, model.d.ts, manifest.json,
+ * weights.bin for large models) of a graph after runPipeline, rendered in memory; unsupported ops fail
+ * with coded diagnostics (LUT5003, LUT5051..) before anything exists. `compileModel` writes it with the shared
+ * writer (compiler/artifact.ts).
  */
-import type { CompileOptions } from '../../compiler/options.js';
+import { writeArtifact } from '../../compiler/artifact.js';
 import type { Graph } from '../../ir/types.js';
-import { writeArtifact, type WasmCompileOptions } from './model/index.js';
+import type { CompiledArtifact } from '../target-info.js';
+import { emitArtifact, wasmOptions, type WasmCompileOptions } from './model/index.js';
 
-/** Writes model.wasm, model.mjs, model.d.ts, manifest.json (and weights.bin for large models) to `outDir`. */
-export async function compileModel(graph: Graph, opts: CompileOptions, outDir: string): Promise<{ files: string[] }> {
+/** Renders the artifact of `graph` in memory. */
+export function compileArtifact(graph: Graph, opts: WasmCompileOptions): CompiledArtifact {
   opts.progress?.('wasm: building the model module');
-  const files = writeArtifact(graph, opts as WasmCompileOptions, outDir);
-  return { files };
+  const { files } = emitArtifact(graph, wasmOptions(opts));
+  // a stale weights.bin from an earlier, larger build must not linger next to an inline module
+  return { files, remove: files['weights.bin'] ? [] : ['weights.bin'] };
+}
+
+/** Renders the artifact and writes it into `outDir` (compiler/artifact.ts); returns the written paths. */
+export async function compileModel(graph: Graph, opts: WasmCompileOptions, outDir: string): Promise<{ files: string[] }> {
+  return { files: writeArtifact(compileArtifact(graph, opts), outDir) };
 }

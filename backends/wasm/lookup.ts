@@ -21,8 +21,8 @@
  *
  * Weights are read once per token tile, sequentially per row block (layout [row block][chunk pair],
  * one K-tile); tables are re-read per pass from L1/L2. `mode: 'acc'` stores the raw per-segment
- * accumulators instead (the bit-exact test hook). Batches of >= 16 tokens use veclut.ts instead
- * (kernel-only module).
+ * accumulators instead (the bit-exact test hook, tiled like the gemm). Batches of >= 16 tokens use
+ * veclut.ts instead (kernel-only module, 3-4 bits by default).
  */
 import binaryen from 'binaryen';
 import {
@@ -328,21 +328,31 @@ export function addLutGemm(mod: binaryen.Module, plan: WasmLutPlan, name: string
   f.finish(name, binaryen.none, body);
 }
 
-/** Adds `${name}(w, tab, acc, m)`: raw accumulators for m tokens, [m][nSegments][nPad] (test hook). */
+/**
+ * Adds `${name}(w, tab, acc, m)`: raw accumulators for m tokens, [m][nSegments][nPad] (test hook),
+ * in addLutGemm's tile plan: tiles of plan.tokenTile tokens while at least that many remain, then
+ * one token at a time -- the same lookup and flush code per tile as the y-mode gemm, so a bit-exact
+ * check of this hook covers the multi-token tile the gemm runs. (The vector-LUT tile has no acc
+ * mode; its y is checked against combine() of these accumulators.)
+ */
 export function addLutAcc(mod: binaryen.Module, plan: WasmLutPlan, name: string): void {
   const { i32 } = binaryen;
   const m = mod;
+  const T = plan.tokenTile;
   addLutTile(mod, plan, `${name}_t1`, 1, 'acc');
+  if (T > 1) addLutTile(mod, plan, `${name}_t${T}`, T, 'acc');
   const f = new FnBuilder(m, [i32, i32, i32, i32]);
   const get = (l: number) => f.get(l);
-  const tok = f.local(i32);
+  const [W, TAB, ACC, M] = [0, 1, 2, 3];
   const z = m.i32.const(0);
-  f.finish(name, binaryen.none, [
-    m.if(m.i32.gt_s(get(3), z), f.loop(tok, get(3), [
-      m.call(`${name}_t1`, [get(0), z, z, z, get(1), z, z, get(2)], binaryen.none),
-      f.incr(1, plan.stride.tab), f.incr(2, plan.stride.acc),
-    ])),
-  ]);
+  const call = (fn: string) => m.call(fn, [get(W), z, z, z, get(TAB), z, z, get(ACC)], binaryen.none);
+  const adv = (k: number) => [f.incr(TAB, k * plan.stride.tab), f.incr(ACC, k * plan.stride.acc), f.set(M, m.i32.sub(get(M), m.i32.const(k)))];
+  const lt = f.label('T'), l1 = f.label('O');
+  const body: Expr[] = [];
+  if (T > 1)
+    body.push(m.block(lt + 'x', [m.loop(lt, m.block(null, [m.br(lt + 'x', m.i32.lt_s(get(M), m.i32.const(T))), call(`${name}_t${T}`), ...adv(T), m.br(lt)]))]));
+  body.push(m.block(l1 + 'x', [m.loop(l1, m.block(null, [m.br(l1 + 'x', m.i32.le_s(get(M), m.i32.const(0))), call(`${name}_t1`), ...adv(1), m.br(l1)]))]));
+  f.finish(name, binaryen.none, body);
 }
 
 function range(n: number): number[] {

@@ -6,7 +6,7 @@
  * A whole-model emitter calls `addLutLayer` on its own module instead of `buildKernelModule`.
  */
 import binaryen from 'binaryen';
-import { fail } from '../../compiler/diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 import { FnBuilder, featureSet } from './builder.js';
 import { addLutAcc, addLutGemm } from './lookup.js';
 import type { WasmLutPlan } from './plan.js';

@@ -5,7 +5,7 @@
  * module. The renderer (lookup.ts, tables.ts, module.ts) reads only the plan, so a whole-model emitter
  * can legalize each layer, place its buffers in its own memory plan, and render the same functions.
  */
-import { fail } from '../../compiler/diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 import type { KernelRequest } from '../../compiler/options.js';
 import { lutGeometry, roundUp, type Bits, type LutGeometry } from '../../ir/lut/geometry.js';
 
@@ -94,21 +94,21 @@ export interface PlanOverrides {
   vecLut?: boolean;
 }
 
-/** Validates a kernel request for the WASM target and derives its plan. Throws LutcError (LUT50xx). */
+/** Validates a kernel request for the WASM target and derives its plan. Throws LutcError (LUT5010-5018). */
 export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {}): WasmLutPlan {
   const { n, k, bits } = req;
   const m = req.m ?? 1;
   const int = (v: number) => Number.isInteger(v) && v >= 1;
-  if (!int(n) || !int(k)) fail('LUT5000', `kernel shape must be positive integers, got N=${n} K=${k}`);
-  if (!int(m) || m > 4096) fail('LUT5001', `tokens per call M must be an integer in 1..4096, got ${m}`);
-  if (![1, 2, 3, 4].includes(bits)) fail('LUT5002', `wasm LUT kernels take bits 1..4, got ${bits}`);
+  if (!int(n) || !int(k)) fail('LUT5010', `kernel shape must be positive integers, got N=${n} K=${k}`);
+  if (!int(m) || m > 4096) fail('LUT5011', `tokens per call M must be an integer in 1..4096, got ${m}`);
+  if (![1, 2, 3, 4].includes(bits)) fail('LUT5012', `wasm LUT kernels take bits 1..4, got ${bits}`);
   const gs = req.groupSize ?? (k < 128 ? k : 128);
-  if (!int(gs) || (gs < k && gs % 8 !== 0)) fail('LUT5003', `group size ${gs} must be a multiple of 8 (or >= K=${k})`);
+  if (!int(gs) || (gs < k && gs % 8 !== 0)) fail('LUT5013', `group size ${gs} must be a multiple of 8 (or >= K=${k})`);
   const tables = req.tables ?? 'i8';
-  if (tables !== 'i8' && tables !== 'f32') fail('LUT5004', `tables must be 'i8' or 'f32', got '${String(tables)}'`);
+  if (tables !== 'i8' && tables !== 'f32') fail('LUT5014', `tables must be 'i8' or 'f32', got '${String(tables)}'`);
   const feats = req.wasmFeatures ?? [];
-  for (const f of feats) if (f !== 'relaxed-simd' && f !== 'simd128') fail('LUT5005', `unknown wasm feature '${f}' (known: relaxed-simd)`);
-  if (req.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(req.name)) fail('LUT5006', `kernel name '${req.name}' is not an identifier`);
+  for (const f of feats) if (f !== 'relaxed-simd' && f !== 'simd128') fail('LUT5015', `unknown wasm feature '${f}' (known: relaxed-simd)`);
+  if (req.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(req.name)) fail('LUT5016', `kernel name '${req.name}' is not an identifier`);
   const relaxed = feats.includes('relaxed-simd');
   const geom = lutGeometry({ n, k, bits: bits as Bits, groupSize: gs, vecBytes: 16 });
 
@@ -120,7 +120,7 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   // blocks (rdot: 1 accumulator per block), the most that measured faster before TurboFan spills.
   const rowBlocks = mode === 'f32' ? 1 : over.rowBlocks ?? Math.max(1, Math.min(4, (mode === 'rdot' ? 32 : 16) / geom.rowsPerVec));
   for (const [what, v, max] of [['unroll', unroll, 16], ['straight', straight, 64], ['rowBlocks', rowBlocks, 8]] as const)
-    if (!Number.isInteger(v) || v < (what === 'straight' ? 0 : 1) || v > max) fail('LUT5007', `plan override ${what} must be an integer up to ${max}, got ${v}`);
+    if (!Number.isInteger(v) || v < (what === 'straight' ? 0 : 1) || v > max) fail('LUT5017', `plan override ${what} must be an integer up to ${max}, got ${v}`);
   // Several tokens per weight pass share the weight loads and index extraction (~4 of ~17 ops per
   // chunk pair and row block: the swizzles and accumulation are per token). 2 tokens x rowBlocks x 2
   // i16 accumulators still fit x64's 16 vector registers next to the indices; 4 measured no better.
@@ -161,6 +161,6 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   };
   mem.end = at;
   mem.pages = Math.max(1, Math.ceil(at / WASM_PAGE));
-  if (mem.pages > 65536) fail('LUT5008', `kernel buffers need ${at} bytes, more than 4 GiB of wasm32 memory`);
+  if (mem.pages > 65536) fail('LUT5018', `kernel buffers need ${at} bytes, more than 4 GiB of wasm32 memory`);
   return { geom, tables, relaxed, mode, tableBias: mode === 'bias16', tableBytes, mMax: m, tokenTile, unroll, straight, rowBlocks, vecTile, flushBound, stride, mem };
 }

@@ -6,16 +6,16 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CompileOptions } from '../../compiler/options.js';
 import { allocData } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
-import { loadArtifactModule, writeArtifact, type WasmCompileOptions } from './model/index.js';
+import { compileModel } from './compile.js';
+import { loadArtifactModule, type WasmCompileOptions } from './model/index.js';
 
 /** Runs `graph` (after runPipeline) on `inputs` (by graph-input name); outputs in graph-output order. */
-export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions): Promise<Tensor[]> {
+export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: WasmCompileOptions): Promise<Tensor[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-wasm-'));
   try {
-    writeArtifact(graph, opts as WasmCompileOptions, dir);
+    await compileModel(graph, opts, dir);
     const model = await loadArtifactModule(dir);
     const feeds: Record<string, unknown> = {};
     for (const v of graph.inputs) {

@@ -4,7 +4,7 @@
  * docs/wgsl.md). Browsers pass their own GPUDevice to the artifact and never load this file.
  */
 import { existsSync } from 'node:fs';
-import { fail } from '../../compiler/diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 
 /** Where Debian's chromium keeps SwiftShader's Vulkan driver and its own Vulkan loader. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';

@@ -9,7 +9,7 @@
  * own code, embedded with Function.prototype.toString as backends/wasm/kernel.ts does, so it cannot
  * drift from the oracle. The ABI is documented in docs/wgsl.md ("Kernel-only mode").
  */
-import { fail } from '../../compiler/diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 import type { KernelRequest } from '../../compiler/options.js';
 import { lutGeometry, packWeights, vectorOffset, type LutGeometry } from '../../ir/lut/geometry.js';
 import { packScales } from '../../ir/lut/reference.js';

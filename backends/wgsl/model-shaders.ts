@@ -3,18 +3,18 @@
  * packed LUT weights as bytes), one or more compute shaders per step in plan order, and the weight
  * blob in that storage format. This is what compile.ts writes out and what the null-backend
  * validation tests check. Anything this backend cannot run is a coded diagnostic naming the node
- * (LUT5200-5299), never a wrong result.
+ * (LUT5003 for an op without a renderer, LUT5200-5299 otherwise), never a wrong result.
  */
-import { fail, nodeLoc } from '../../compiler/diagnostics.js';
+import { fail, nodeLoc } from '../../base/diagnostics.js';
 import { numel } from '../../ir/tensor.js';
 import type { DType, Graph, Node, Value } from '../../ir/types.js';
 import { planModel, type ModelPlan, type Placement } from '../model-plan.js';
 import { kindOf, stepCtx, type Kernel, type StepCtx } from './shader-common.js';
-import { renderElementwise } from './ops-elementwise.js';
-import { renderReduceOps } from './ops-reduce.js';
-import { renderData } from './ops-data.js';
-import { renderLinear } from './ops-linear.js';
-import { renderLut } from './lut-steps.js';
+import { ELEMENTWISE_OPS, renderElementwise } from './ops-elementwise.js';
+import { REDUCE_OPS, renderReduceOps } from './ops-reduce.js';
+import { DATA_OPS, renderData } from './ops-data.js';
+import { LINEAR_OPS, renderLinear } from './ops-linear.js';
+import { LUT_OPS, renderLut } from './lut-steps.js';
 
 export interface WgslModel {
   plan: ModelPlan;
@@ -26,7 +26,7 @@ export interface WgslModel {
 
 /** Operands an op reads at compile time only (axes, bounds, shapes): never loaded by a shader. */
 const COMPILE_TIME: Record<string, number[]> = {
-  reduce_sum: [1], reduce_mean: [1], reduce_max: [1], slice: [1, 2, 3, 4], reshape: [1], squeeze: [1], unsqueeze: [1],
+  reduce_sum: [1], reduce_mean: [1], reduce_max: [1], reduce_prod: [1], slice: [1, 2, 3, 4], reshape: [1], squeeze: [1], unsqueeze: [1],
   expand: [1], split: [1], constant_of_shape: [0], shape: [0],
 };
 
@@ -94,16 +94,26 @@ function wgslWeights(g: Graph, plan: ModelPlan): Uint8Array {
   return blob;
 }
 
-const RENDERERS: ((c: StepCtx) => Kernel[] | undefined)[] = [renderElementwise, renderReduceOps, renderData, renderLinear, renderLut];
+/** Op families: the ops each renderer handles (its dispatch table) and the renderer. */
+export const RENDERERS: readonly { ops: ReadonlySet<string>; render: (c: StepCtx) => Kernel[] | undefined }[] = [
+  { ops: ELEMENTWISE_OPS, render: renderElementwise },
+  { ops: REDUCE_OPS, render: renderReduceOps },
+  { ops: DATA_OPS, render: renderData },
+  { ops: LINEAR_OPS, render: renderLinear },
+  { ops: LUT_OPS, render: renderLut },
+];
+
+/** Graph ops the WGSL backend renders (backends/wgsl/target.ts `nativeOps` must equal it). */
+export const SUPPORTED_OPS: readonly string[] = RENDERERS.flatMap((r) => [...r.ops]).sort();
 
 /** Renders one planned step (exported for tests of single ops). */
 export function renderStep(node: Node, ins: (Placement | null)[], outs: Placement[], file?: string): Kernel[] {
   const c = stepCtx(node, ins, outs, file);
-  for (const r of RENDERERS) {
-    const k = r(c);
-    if (k) return k;
-  }
-  return c.fail('LUT5200', `op '${node.op}' is not supported by the WGSL backend`);
+  const family = RENDERERS.find((r) => r.ops.has(node.op));
+  if (!family) return c.fail('LUT5003', `op '${node.op}' is not supported by the WGSL backend`);
+  const k = family.render(c);
+  if (!k) throw new Error(`internal: the WGSL renderer of '${node.op}' (in its op set) rendered nothing`);
+  return k;
 }
 
 /** Plans and renders `g` (after runPipeline, all shapes static). */

@@ -1,6 +1,7 @@
 /**
- * WGSL renderers of the elementwise graph ops (ir/ops/elementwise.ts): numpy-broadcasting binary ops
- * and comparisons, variadic max/min, where, unary math and activations, clip and cast. One invocation
+ * WGSL renderers of the elementwise graph ops (ir/ops/elementwise.ts, math.ts): numpy-broadcasting
+ * binary ops and comparisons, variadic max/min, where, bit_shift, unary math and activations, ceil /
+ * floor / round and trigonometry (WGSL builtins), clip and cast. One invocation
  * per output element; broadcast operands index through static strides (shader-common.ts). Semantics
  * follow each op's `interp`: integer division by zero gives 0, max/min propagate NaN, float->int casts
  * truncate and saturate (NaN -> 0), int->int casts wrap, anything->bool is `!= 0`.
@@ -8,7 +9,7 @@
 import type { DType } from '../../ir/types.js';
 import { intRange } from '../../ir/ops/numeric.js';
 import {
-  accessors, coords, f, grid1, kindOf, lit, main1, operandIndex, sameShape, WGSL_TYPE,
+  accessors, coords, f, grid1, kindOf, lit, main1, operandIndex, sameShape, u, WGSL_TYPE,
   type Kernel, type Kind, type StepCtx,
 } from './shader-common.js';
 
@@ -84,6 +85,9 @@ type UExpr = (x: string, c: StepCtx) => string;
 const floatOnly = (e: UExpr) => (k: Kind) => (k === 'f' ? e : null);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+/** Trigonometric ops: WGSL builtins of the same names. */
+const TRIG = ['sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh'];
+
 const UNARY: Record<string, (k: Kind) => UExpr | null> = {
   sqrt: floatOnly((x) => `sqrt(${x})`),
   reciprocal: floatOnly((x) => `1.0 / ${x}`),
@@ -102,10 +106,14 @@ const UNARY: Record<string, (k: Kind) => UExpr | null> = {
       ? `0.5 * ${x} * (1.0 + tanhf(${f(SQRT_2_OVER_PI)} * (${x} + 0.044715 * ${x} * ${x} * ${x})))`
       : `0.5 * ${x} * (1.0 + erff(${x} * ${f(Math.SQRT1_2)}))`),
   not: () => (x) => `select(1u, 0u, ${x} != 0u)`,
+  ceil: floatOnly((x) => `ceil(${x})`),
+  floor: floatOnly((x) => `floor(${x})`),
+  round: floatOnly((x) => `round(${x})`), // WGSL's round takes halves to even
+  ...Object.fromEntries(TRIG.map((fn) => [fn, floatOnly((x) => `${fn}(${x})`)])),
 };
 
 /** Ops this file renders. */
-export const ELEMENTWISE_OPS = new Set([...Object.keys(BINARY), ...Object.keys(UNARY), 'pow', 'where', 'clip', 'cast']);
+export const ELEMENTWISE_OPS = new Set([...Object.keys(BINARY), ...Object.keys(UNARY), 'pow', 'where', 'clip', 'cast', 'bit_shift']);
 
 function unsupportedKind(c: StepCtx, dt: DType): never {
   return c.fail('LUT5204', `${c.node.op} on ${dt} is not supported by the WGSL backend`);
@@ -165,6 +173,12 @@ export function renderElementwise(c: StepCtx): Kernel[] | undefined {
     }
     case 'where':
       return elementwise(c, (o) => `select(${o[2]}, ${o[1]}, ${o[0]} != 0u)`);
+    case 'bit_shift': {
+      // unsigned ints (u64 held in 32 bits); shifts of the type's width or more give 0, as the interpreter
+      const bits = ({ u8: 8, u16: 16, u32: 32, u64: 64 } as Record<string, number>)[dt0] ?? 32;
+      const op = c.attrs.direction === 'LEFT' ? '<<' : '>>';
+      return elementwise(c, (o) => `select((${o[0]} ${op} min(${o[1]}, 31u)), 0u, ${o[1]} >= ${u(Math.min(bits, 32))})`);
+    }
     case 'clip': {
       const bound = (j: number, d: number) => {
         const t = c.constOf(j);

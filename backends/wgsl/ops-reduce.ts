@@ -1,6 +1,6 @@
 /**
- * WGSL renderers of reductions (reduce_sum / reduce_mean / reduce_max), softmax / log_softmax and
- * the norms (layer_norm, simplified_layer_norm, skip_simplified_layer_norm). Reductions: one
+ * WGSL renderers of reductions (reduce_sum / reduce_mean / reduce_max / reduce_prod), softmax /
+ * log_softmax and the norms (layer_norm, simplified_layer_norm, skip_simplified_layer_norm). Reductions: one
  * invocation per output element. Softmax and norms: one workgroup per row (lane), 64 invocations
  * striding over it and a tree reduction in workgroup memory, so a decode step's single long row still
  * spreads over a workgroup. Statistics accumulate in f32 (the interpreter uses f64: tolerance, not
@@ -14,7 +14,7 @@ import {
 } from './shader-common.js';
 import { MATH_LIB } from './ops-elementwise.js';
 
-export const REDUCE_OPS = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'softmax', 'log_softmax', 'layer_norm', 'simplified_layer_norm', 'skip_simplified_layer_norm']);
+export const REDUCE_OPS = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'reduce_prod', 'softmax', 'log_softmax', 'layer_norm', 'simplified_layer_norm', 'skip_simplified_layer_norm']);
 
 function renderReduce(c: StepCtx): Kernel[] {
   const x = c.ins[0]!;
@@ -40,8 +40,8 @@ function renderReduce(c: StepCtx): Kernel[] {
   }
   const T = k === 'f' ? 'f32' : k === 'i' ? 'i32' : 'u32';
   const op = c.node.op;
-  const init = op === 'reduce_max' ? (k === 'f' ? f(-Infinity) : k === 'i' ? 'i32(-2147483647 - 1)' : '0u') : lit(k, 0);
-  const step = op === 'reduce_max' ? (k === 'f' ? 'acc = fmx(acc, v);' : 'acc = max(acc, v);') : 'acc = acc + v;';
+  const init = op === 'reduce_max' ? (k === 'f' ? f(-Infinity) : k === 'i' ? 'i32(-2147483647 - 1)' : '0u') : lit(k, op === 'reduce_prod' ? 1 : 0);
+  const step = op === 'reduce_max' ? (k === 'f' ? 'acc = fmx(acc, v);' : 'acc = max(acc, v);') : op === 'reduce_prod' ? 'acc = acc * v;' : 'acc = acc + v;';
   const fin = op === 'reduce_mean' ? (k === 'f' ? `acc / ${f(R)}` : R === 0 ? lit(k, 0) : `acc / ${lit(k, R)}`) : 'acc';
   const body = `${cc.code}  let base = ${baseTerms.length ? baseTerms.join(' + ') : '0u'};
   var acc: ${T} = ${init};
@@ -185,7 +185,7 @@ ${loop(`${sEnd}    out0(row * H + j, xv * is * in${gIn}(${sc.idx}));${skip && ha
 /** Renders a reduction, softmax or norm, or undefined when `op` is not one. */
 export function renderReduceOps(c: StepCtx): Kernel[] | undefined {
   switch (c.node.op) {
-    case 'reduce_sum': case 'reduce_mean': case 'reduce_max': return renderReduce(c);
+    case 'reduce_sum': case 'reduce_mean': case 'reduce_max': case 'reduce_prod': return renderReduce(c);
     case 'softmax': case 'log_softmax': return renderSoftmax(c);
     case 'layer_norm': case 'simplified_layer_norm': case 'skip_simplified_layer_norm': return renderNorm(c);
   }

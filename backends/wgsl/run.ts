@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fail } from '../../compiler/diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 import type { CompileOptions } from '../../compiler/options.js';
 import { allocData } from '../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../ir/types.js';

@@ -9,7 +9,7 @@
  * i32, unsigned ints and bool as u32 -- except the packed LUT weights, which stay bytes. One binding
  * layout for every step lets the host build one bind group and record the whole model in one pass.
  */
-import { fail, nodeLoc } from '../../compiler/diagnostics.js';
+import { fail, nodeLoc, type DiagCode } from '../../base/diagnostics.js';
 import { resolveAttrs, opOf } from '../../ir/optable.js';
 import { strides } from '../../ir/tensor.js';
 import type { Attrs, DType, Node, Tensor } from '../../ir/types.js';
@@ -43,7 +43,8 @@ export interface StepCtx {
   attrs: Attrs;
   ins: (Placement | null)[];
   outs: Placement[];
-  fail(code: string, message: string): never;
+  /** Throws a coded diagnostic located at the node. */
+  fail(code: DiagCode, message: string): never;
   /** Input i's constant value, if it is a constant. */
   constOf(i: number): Tensor | undefined;
 }

@@ -5,22 +5,25 @@
  * `--target foo` or `--bits 5` never reaches a stage.
  *
  * Codes: LUT6000 unknown command, LUT6001 unknown flag or malformed flags, LUT6002 missing argument,
- * LUT6003 bad option value, LUT6004 unexpected extra argument.
+ * LUT6003 bad option value (also: a target-specific flag for a target that does not read it, per the
+ * options schema of backends/target.ts), LUT6004 unexpected extra argument.
  */
 import { parseArgs } from 'node:util';
-import { LutcError, diag } from '../diagnostics.js';
-import { BITS_OPTIONS, TARGETS, type BitsOption, type CompileOptions, type Target } from '../options.js';
+import { LutcError, diag, type DiagCode } from '../../base/diagnostics.js';
+import { TARGETS } from '../../backends/target.js';
+import { BITS_OPTIONS, type BitsOption, type CompileOptions, type Target } from '../options.js';
+import { checkTargetOptions, type TargetCommand } from '../../backends/target.js';
 
 /** A usage error: printed with its code, exit status 2. */
 export class UsageError extends LutcError {
-  constructor(code: string, message: string) {
+  constructor(code: DiagCode, message: string) {
     super(diag(code, message));
     this.name = 'UsageError';
   }
 }
 
 /** Throws a usage error (typed `never` for use in expressions). */
-export function usage(code: string, message: string): never {
+export function usage(code: DiagCode, message: string): never {
   throw new UsageError(code, message);
 }
 
@@ -156,8 +159,23 @@ export function parseDims(command: string, items: string[]): Record<string, numb
   return out;
 }
 
-/** The CompileOptions fields shared by compile/run/inspect, validated. */
-export function compileOptions(command: string, p: Parsed, target: Target): CompileOptions {
+/**
+ * Checks the target-specific options of `given` (CompileOptions or KernelRequest) against `target`'s
+ * options schema (backends/target.ts): one that does not apply to the target is a usage error
+ * (LUT6003) naming the flag and the targets it applies to; one the target reads but that changes
+ * nothing for `command` is said on stderr through `warn` (`warning: ...`) and ignored.
+ */
+export function checkTargetFlags(command: TargetCommand, target: Target, given: object, warn: (msg: string) => void): void {
+  const { errors, warnings } = checkTargetOptions(target, given, command);
+  if (errors.length) usage('LUT6003', `${command}: ${errors.join('; ')}`);
+  for (const w of warnings) warn(`warning: ${command}: ${w}`);
+}
+
+/**
+ * The CompileOptions fields shared by compile/run/inspect/bench, validated; target-specific ones
+ * against `target`'s options schema (checkTargetFlags; warnings go to `warn`).
+ */
+export function compileOptions(command: TargetCommand, p: Parsed, target: Target, warn: (msg: string) => void): CompileOptions {
   const opts: CompileOptions = { target };
   const bits = str(p, 'bits');
   if (bits !== undefined) opts.bits = parseBits(command, bits);
@@ -197,5 +215,6 @@ export function compileOptions(command: string, p: Parsed, target: Target): Comp
     if (bad) usage('LUT6003', `${command}: unknown --wasm-features '${bad}'; supported: relaxed-simd`);
     opts.wasmFeatures = list;
   }
+  checkTargetFlags(command, target, opts, warn);
   return opts;
 }

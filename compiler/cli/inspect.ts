@@ -10,7 +10,8 @@ import { COMPILE_OPTS, compileOptions, flag, parse, parseTarget, requirePosition
 import type { CliIO } from './io.js';
 import { isLutFile, loadModel } from './model.js';
 import { planModel } from '../../backends/model-plan.js';
-import { LutcError } from '../diagnostics.js';
+import { TARGET_OPTIONS, allTargets } from '../../backends/target.js';
+import { LutcError } from '../../base/diagnostics.js';
 
 export const INSPECT_HELP = `usage: lutc inspect <model.onnx|file.lut> [options]
 
@@ -19,13 +20,16 @@ whether the pipeline lowers it to a LUT kernel (and why), with bits, group size 
 A .lut file is parsed and verified first.
 
   --json                  machine-readable output (one JSON object on stdout)
-  -t, --target T          pipeline target whose decisions to show (ref, wasm, c, wgsl; default ref)
+  -t, --target T          pipeline target whose decisions to show (${allTargets().map((t) => t.name).join(', ')}; default ref)
   --bits 1|1.58|2|3|4     show decisions as if compiling with --bits
   --group-size G          quantization group along K
   --tables i8|f32         LUT table precision
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
   --dim SYM=N             bind a symbolic dimension; repeatable
   -h, --help              this help
+
+Target-specific flags of compile/run (${Object.values(TARGET_OPTIONS).map((o) => `--${o.flag}`).join(', ')}) change nothing
+here: for a target that reads them they are a warning, for another target a usage error.
 `;
 
 /** What `inspect --json` prints. */
@@ -140,8 +144,8 @@ export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
   const p = parse('inspect', argv, { ...COMPILE_OPTS, json: { type: 'boolean' } }, 1);
   if (p.values.help) return io.out(INSPECT_HELP), 0;
   const file = requirePositional('inspect', p, 'model');
-  const target = str(p, 'target') === undefined ? 'ref' : parseTarget('inspect', str(p, 'target'), ['ref', 'wasm', 'c', 'wgsl']);
-  const opts = compileOptions('inspect', p, target);
+  const target = str(p, 'target') === undefined ? 'ref' : parseTarget('inspect', str(p, 'target'), allTargets().map((t) => t.name));
+  const opts = compileOptions('inspect', p, target, (m) => io.err(m));
   const g = await loadModel(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
   // Summarize the graph as imported; decisions come from running the pipeline on it (which mutates).
   const before = inspectGraph(file, g, []);

@@ -1,15 +1,15 @@
 /**
  * Model loading and input preparation shared by the CLI commands: reading an ONNX file or a `.lut`
  * IR file into a graph, binding user inputs (by name or in graph-input order), seeding missing inputs
- * deterministically, and throttled interpreter progress for stderr.
+ * deterministically (interpreter progress for stderr is `progressReporter` in ir/interpret.ts).
  */
 import * as fs from 'node:fs';
-import { fail } from '../diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 import { importOnnxFile } from '../onnx/index.js';
 import { parseGraph } from '../../ir/parser.js';
 import { verifyGraph } from '../../ir/verify.js';
 import { makeTensor, numel } from '../../ir/tensor.js';
-import type { DType, Dim, Graph, Node, Tensor, Value } from '../../ir/types.js';
+import type { DType, Dim, Graph, Tensor, Value } from '../../ir/types.js';
 
 export interface LoadOptions {
   dimBindings?: Record<string, number>;
@@ -38,7 +38,7 @@ export async function loadModel(file: string, opts: LoadOptions = {}): Promise<G
   return importOnnxFile(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
 }
 
-export { seededRandom as rng } from '../../ir/random.js';
+export { seededRandom as rng } from '../../base/random.js';
 
 /**
  * A random tensor for a missing input: floats uniform in [-1, 1), integers in [0, 4) (small and
@@ -83,24 +83,4 @@ export function concreteShape(v: Value, bindings: Record<string, number>, notes:
     }
     return bindings[d]!;
   });
-}
-
-/**
- * Progress for long interpreter runs: silent for the first second (short runs print nothing), then
- * one line per ~0.5 s naming the node being run.
- */
-export function progressReporter(log: (msg: string) => void): (node: Node, index: number, total: number) => void {
-  const start = Date.now();
-  let last = start;
-  return (node, index, total) => {
-    const now = Date.now();
-    if (now - start < 1000 || now - last < 500) return;
-    last = now;
-    log(`[${index + 1}/${total}] ${node.op} '${node.name}' (${((now - start) / 1000).toFixed(1)} s)`);
-  };
-}
-
-/** Character-safe output file name: characters outside [A-Za-z0-9._-] become '_'. */
-export function outputFileName(name: string): string {
-  return `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`;
 }

@@ -1,30 +1,33 @@
 /**
  * `lutc run`: runs a model on .npy inputs (or seeded random ones) with the reference interpreter or a
  * backend artifact and writes one .npy per graph output plus outputs.json. Everything is computed and
- * serialized before the first byte is written, and files land through a temporary folder renamed into
- * place, so an error never leaves partial output in --out.
+ * serialized before the first byte is written, and files land through the shared writer
+ * (compiler/artifact.ts: a temporary folder renamed into place), so an error never leaves partial
+ * output in --out. The target's run entry comes from the registry (backends/target.ts).
  *
  * Codes: LUT6005 input binding (unknown name, duplicate, too many), LUT6007 input dtype mismatch,
  * LUT6008 input shape mismatch, LUT6012 output folder problems.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fail, type Location } from '../diagnostics.js';
+import { fail, type Location } from '../../base/diagnostics.js';
 import { runPipeline } from '../pipeline.js';
-import { readNpyFile, writeNpy } from '../npy.js';
-import { interpret } from '../../ir/interpret.js';
+import { outputFileName, readNpyFile, writeNpy } from '../npy.js';
 import { isFloat, makeTensor } from '../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../ir/types.js';
 import { COMPILE_OPTS, compileOptions, list, parse, parsePosInt, parseTarget, requirePositional, splitLastEq, str, usage } from './args.js';
 import type { CliIO } from './io.js';
-import { bindDims, concreteShape, loadModel, outputFileName, progressReporter, randomTensor, rng } from './model.js';
-import { backendPart, notAvailable, type RunModule } from './stages.js';
+import { bindDims, concreteShape, loadModel, randomTensor, rng } from './model.js';
+import { allTargets, getTarget, targetOptionHelp } from '../../backends/target.js';
+import { writeArtifact } from '../artifact.js';
 
-export const RUN_HELP = `usage: lutc run <model.onnx|model.lut> --target ref|wasm|c|wgsl [options]
+const TARGETS = allTargets().map((t) => t.name);
+
+export const RUN_HELP = `usage: lutc run <model.onnx|model.lut> --target ${TARGETS.join('|')} [options]
 
 Runs the model and writes its outputs.
 
-  -t, --target T          ref (reference interpreter), wasm, c or wgsl
+  -t, --target T          ref (reference interpreter), ${TARGETS.filter((t) => t !== 'ref').join(', ')}
   --input NAME=FILE.npy   an input by name (split at the last '='); repeatable
   --input FILE.npy        an input in graph-input order (after those given by name)
   --out DIR               write one .npy per graph output (name with characters outside
@@ -41,14 +44,12 @@ Runs the model and writes its outputs.
   --symmetric             symmetric weight quantization
   --print-ir-after P|all  print the IR after pass P (or every pass) on stdout
   --no-verify             skip the IR verifier after each pass (it names a pass that broke the IR)
-  --threads N             c: threads in the generated code (OpenMP)
-  --embed-weights         c: embed the weights in model.c (default: only small models)
-  --isa scalar|avx2|avx512|neon  c: force an ISA path (default: the C compiler's macros)
-  --wasm-features relaxed-simd   wasm: use relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)
+${targetOptionHelp('run')}
   -h, --help              this help
 
 Symbolic dims are bound by the shapes of the given .npy inputs; unbound ones default to 1 (noted
-on stderr). Exit status: 0 ok, 1 diagnosed error (nothing written), 2 usage error.
+on stderr). A target-specific flag given for another target is a usage error.
+Exit status: 0 ok, 1 diagnosed error (nothing written), 2 usage error.
 `;
 
 /** Implements `lutc run`. */
@@ -56,8 +57,8 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
   const p = parse('run', argv, { ...COMPILE_OPTS, input: { type: 'string', short: 'i', multiple: true }, out: { type: 'string', short: 'o' }, seed: { type: 'string' } }, 1);
   if (p.values.help) return io.out(RUN_HELP), 0;
   const model = requirePositional('run', p, 'model');
-  const target = parseTarget('run', str(p, 'target'), ['ref', 'wasm', 'c', 'wgsl']);
-  const opts = compileOptions('run', p, target);
+  const target = parseTarget('run', str(p, 'target'), TARGETS);
+  const opts = compileOptions('run', p, target, (m) => io.err(m));
   const seedArg = str(p, 'seed');
   const seed = seedArg === undefined ? 0 : parsePosInt('run', 'seed', seedArg, 0);
   const outDir = str(p, 'out');
@@ -72,9 +73,8 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
     fail('LUT6012', `--out '${outDir}' exists and is not a directory`);
   }
   opts.progress = (m) => io.err(m);
-  // Fail fast, before reading or importing anything, when the target cannot run in this build.
-  const runner = target === 'ref' ? undefined : await backendPart<RunModule>(target, 'run', 'runArtifact');
-  if (target !== 'ref' && !runner) notAvailable(target, `no runArtifact in backends/${target}/run.ts`);
+  // The target's run entry (ref: the interpreter, with throttled progress through opts.progress).
+  const runner = await getTarget(target).run();
 
   // Read every input first: a bad .npy fails before any model work.
   const given = inputArgs.map((a) => ({ ...a, tensor: readNpyFile(a.file) }));
@@ -131,13 +131,12 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
 
   const res = runPipeline(g, opts);
   for (const d of res.irDumps) io.out(`// ----- IR after ${d.pass} -----\n${d.text}${d.text.endsWith('\n') ? '' : '\n'}`);
-  const outputs = runner
-    ? await runner.runArtifact(res.graph, inputs, opts)
-    : interpret(res.graph, inputs, { onNode: progressReporter((m) => io.err(m)) });
+  const outputs = await runner.runArtifact(res.graph, inputs, opts);
 
   const files = planOutputs(res.graph, outputs);
   if (outDir !== undefined) {
-    writeAtomically(outDir, files.map((f) => ({ file: f.file, bytes: writeNpy(f.tensor) })).concat([{ file: 'outputs.json', bytes: new TextEncoder().encode(JSON.stringify(files.map(({ name, file, shape, dtype }) => ({ name, file, shape, dtype })), null, 2) + '\n') }]));
+    const listing = JSON.stringify(files.map(({ name, file, shape, dtype }) => ({ name, file, shape, dtype })), null, 2) + '\n';
+    writeArtifact({ ...Object.fromEntries(files.map((f) => [f.file, writeNpy(f.tensor)])), 'outputs.json': listing }, outDir);
     for (const f of files) io.out(`${f.name}: ${f.dtype} [${f.shape.join(', ')}] -> ${path.join(outDir, f.file)}`);
   } else {
     for (const f of files) io.out(summarize(f.name, f.tensor));
@@ -163,31 +162,6 @@ function planOutputs(g: Graph, outs: Tensor[]): OutFile[] {
     const t = outs[i]!;
     return { name: v.name, file, shape: [...t.shape], dtype: t.dtype, tensor: t };
   });
-}
-
-/**
- * Writes `files` into `dir` through a sibling temporary folder: a fresh `dir` appears whole by one
- * rename; an existing one gets each file renamed in (same filesystem, so each rename is atomic).
- */
-function writeAtomically(dir: string, files: { file: string; bytes: Uint8Array }[]): void {
-  const abs = path.resolve(dir);
-  const parent = path.dirname(abs);
-  try {
-    fs.mkdirSync(parent, { recursive: true });
-    const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.lutc-tmp-`));
-    try {
-      for (const f of files) fs.writeFileSync(path.join(tmp, f.file), f.bytes);
-      if (!fs.existsSync(abs)) {
-        fs.renameSync(tmp, abs);
-        return;
-      }
-      for (const f of files) fs.renameSync(path.join(tmp, f.file), path.join(abs, f.file));
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-  } catch (e) {
-    fail('LUT6012', `cannot write outputs to '${dir}': ${(e as Error).message}`);
-  }
 }
 
 /** Converts an input to the model's dtype when that is unambiguous (float->float, int->int in range). */

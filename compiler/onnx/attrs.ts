@@ -2,7 +2,7 @@
  * AttributeProto -> IR attribute values, driven by each op's declared `AttrSpec` types (no per-op
  * code), plus the normalization of Constant nodes' value_* attributes into tensors.
  */
-import type { DiagnosticBag, Location } from '../diagnostics.js';
+import type { DiagnosticBag, Location } from '../../base/diagnostics.js';
 import type { AttrSpec, OpDef } from '../../ir/optable.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { AttrValue, Attrs, Graph, Tensor } from '../../ir/types.js';

@@ -5,7 +5,7 @@
  * that do not stop the walk (unsupported ops, bad attributes, undefined names) are collected so that a
  * user sees all of them at once.
  */
-import { type DiagnosticBag, type Location, fail } from '../diagnostics.js';
+import { type DiagnosticBag, type Location, fail } from '../../base/diagnostics.js';
 import { findOpByOnnx } from '../../ir/optable.js';
 import { newGraph } from '../../ir/graph.js';
 import type { Dim, Graph, Node, Tensor, TensorType, Value } from '../../ir/types.js';

@@ -3,21 +3,11 @@
  * then runs shape inference and constant folding (ir/infer.ts), so callers get a graph where every
  * value has a dtype and known rank, constants are folded, and nodes are topologically sorted.
  *
- * Diagnostic codes (LUT1000-1199):
- *   LUT1000 file unreadable            LUT1001 not a valid protobuf / truncated
- *   LUT1002 unsupported element type   LUT1003 invalid or absurd dims
- *   LUT1004 tensor data size mismatch  LUT1005 external data outside the model's folder
- *   LUT1006 external data unreadable   LUT1007 structurally incomplete model (no graph, unnamed values)
- *   LUT1100 duplicate value name       LUT1101 unsupported operator
- *   LUT1102 unsupported opset version  LUT1103 bad / unknown / missing attribute
- *   LUT1104 input never defined        LUT1105 cycle (ir/graph.ts topoSort)
- *   LUT1106 output never produced      LUT1107 non-tensor or shapeless graph input
- *   LUT1108 --shape / dim binding mismatch   LUT1109 wrong number of operands or results
- *   LUT1110 shape inference error      LUT1111 declared output type contradicts inference
+ * Diagnostic codes: LUT1000-1199 (what each means: base/diagnostic-codes.ts, docs/diagnostics.md).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DiagnosticBag, fail, type Location } from '../diagnostics.js';
+import { DiagnosticBag, fail, type Location } from '../../base/diagnostics.js';
 // the importer maps nodes through the op table, so loading it is part of importing
 import '../../ir/ops/index.js';
 import { removeDeadNodes } from '../../ir/graph.js';

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fail, type Location } from '../diagnostics.js';
+import { fail, type Location } from '../../base/diagnostics.js';
 import { allocData, bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits, numel, ONNX_DTYPES } from '../../ir/tensor.js';
 import type { DType, Tensor } from '../../ir/types.js';
 import { OnnxDataType as DT, onnx, toNum, type ITensorProto, type LongLike, type TensorProto } from './proto.js';

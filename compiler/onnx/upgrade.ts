@@ -6,7 +6,7 @@
  * accepts at all.
  */
 import { makeTensor } from '../../ir/tensor.js';
-import type { Location } from '../diagnostics.js';
+import type { Location } from '../../base/diagnostics.js';
 import type { Tensor } from '../../ir/types.js';
 import { OnnxAttrType as AT, toNum, type IAttributeProto } from './proto.js';
 

@@ -3,7 +3,7 @@
  * shape rule (so passes never restate a shape), reading attributes with defaults, and giving a node's
  * result the identity of an existing value (so graph outputs keep their ONNX names after a rewrite).
  */
-import { fail, nodeLoc } from '../../compiler/diagnostics.js';
+import { fail, nodeLoc } from '../../base/diagnostics.js';
 import { findOp, opOf, resolveAttrs, type InferCtx } from '../optable.js';
 import type { GraphBuilder } from '../graph.js';
 import type { AttrValue, Attrs, Node, TensorType, Value } from '../types.js';

@@ -101,7 +101,7 @@ export function lutGeometry(p: LutParams): LutGeometry {
  */
 export function vectorOffset(g: LutGeometry, rb: number, cp: number): number {
   const cpv = g.cpPerVec ?? 1;
-  const nv = Math.ceil(g.nChunkPairs / cpv), tv = g.kTileCP / cpv, vi = Math.floor(cp / cpv);
+  const nv = Math.ceil(g.nChunkPairs / cpv), tv = Math.ceil(g.kTileCP / cpv), vi = Math.floor(cp / cpv); // one K-tile may end in a part vector
   const tileStart = Math.floor(vi / tv) * tv;
   const vInTile = Math.min(tv, nv - tileStart);
   return (tileStart * g.nRowBlocks + rb * vInTile + (vi - tileStart)) * g.vecBytes;

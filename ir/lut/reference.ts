@@ -1,5 +1,5 @@
 /**
- * The LUT-mpGEMM method of DESIGN.md §2 in plain TypeScript: table build (symmetrized, int8 or f32),
+ * The LUT-mpGEMM method of docs/lut-format.md in plain TypeScript: table build (symmetrized, int8 or f32),
  * integer lookup-accumulate, and the float epilogue. This is the bit-exact oracle: every backend's
  * int8 tables and integer accumulators must equal these, operation for operation. Every float step
  * that feeds an integer is written with Math.fround in a fixed order, and kernels follow that order.

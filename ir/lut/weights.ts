@@ -5,12 +5,21 @@
  * blocked along K), float weights on an exact ternary grid, and float weights quantized by `--bits`.
  * Each reader returns the weights or the reason the layer stays a float op, for `lutc inspect`.
  */
-import { detectTernary, effectiveGroup, quantizeMatrix, type QuantizedMatrix } from '../../compiler/quantize.js';
-import type { CompileOptions } from '../../compiler/options.js';
-import type { Location } from '../../compiler/diagnostics.js';
+import { detectTernary, effectiveGroup, quantizeMatrix, type QuantBits, type QuantizedMatrix } from './quantize.js';
+import type { Location } from '../../base/diagnostics.js';
 import type { Bits } from './geometry.js';
 import type { Node, Tensor } from '../types.js';
 import { attrOr } from './build.js';
+
+/** The quantization options the weight readers read (a subset of the compiler's `CompileOptions`). */
+export interface WeightOptions {
+  /** `--bits`: quantize float weights to this many bits (absent: only exact grids are read). */
+  bits?: QuantBits;
+  /** `--group-size`: quantization group along K. */
+  groupSize?: number;
+  /** `--symmetric`: symmetric instead of asymmetric min/max quantization. */
+  symmetric?: boolean;
+}
 
 export type WeightResult = { ok: true; qm: QuantizedMatrix; how: string } | { ok: false; reason: string };
 
@@ -128,7 +137,7 @@ export function weightsFromDQ(dq: Node): WeightResult {
  * Float weights `w` [N, K] (rows = output channels): lossless when every group is on an exact ternary
  * grid (per row, else per `--group-size` group), otherwise quantized only when `--bits` was given.
  */
-export function weightsFromFloat(w: Float32Array, n: number, k: number, opts: CompileOptions, loc?: Location): WeightResult {
+export function weightsFromFloat(w: Float32Array, n: number, k: number, opts: WeightOptions, loc?: Location): WeightResult {
   for (const G of [k, effectiveGroup(k, opts.groupSize, loc)]) {
     const t = detectTernary(w, n, k, G);
     if (t) return { ok: true, qm: t, how: `exact ternary grid (lossless, group ${t.groupSize})` };

@@ -3,6 +3,7 @@
  * (exclusive / reverse, axis as a scalar input) and hardmax (one-hot of the first maximum, opset-13
  * form; older opsets are rewritten by compiler/onnx/upgrade.ts as for softmax).
  */
+import type { DiagCode } from '../../base/diagnostics.js';
 import { defineOp, type InferCtx } from '../optable.js';
 import { allocData, numel } from '../tensor.js';
 import type { Dim } from '../types.js';
@@ -18,7 +19,7 @@ function forEachLane(shape: readonly number[], axis: number, f: (base: number, s
 }
 
 /** The normalized `axis` attribute, or a coded error naming the op. */
-function axisAttr(ctx: { attrs: Record<string, unknown>; node: { op: string }; error(c: string, m: string): never }, rank: number, code: string): number {
+function axisAttr(ctx: { attrs: Record<string, unknown>; node: { op: string }; error(c: DiagCode, m: string): never }, rank: number, code: DiagCode): number {
   const a = normalizeAxis(ctx.attrs.axis as number, rank);
   if (a < 0) ctx.error(code, `${ctx.node.op}: axis ${String(ctx.attrs.axis)} is out of range for rank ${rank}`);
   return a;
@@ -36,7 +37,7 @@ function argOp(name: string, onnx: string, better: (v: number, best: number) => 
     attrs: { axis: { type: 'int', default: 0 }, keepdims: { type: 'int', default: 1 }, select_last_index: { type: 'int', default: 0 } },
     infer(ctx: InferCtx) {
       const x = operandType(ctx, 0, NUMERIC_TYPES);
-      const axis = axisAttr(ctx, x.shape.length, 'LUT1110');
+      const axis = axisAttr(ctx, x.shape.length, 'LUT1113');
       const keep = ctx.attrs.keepdims !== 0;
       const shape: Dim[] = [];
       x.shape.forEach((d, i) => {
@@ -86,7 +87,7 @@ defineOp({
     const a = operandType(ctx, 1, ['i32', 'i64']);
     if (a.shape.length > 1 || a.shape.some((d) => d !== 1)) ctx.error('LUT1110', `cumsum: axis must be a scalar, got shape [${a.shape}]`);
     const c = ctx.constInput(1);
-    if (c && normalizeAxis(c.data[0]!, x.shape.length) < 0) ctx.error('LUT1110', `cumsum: axis ${c.data[0]} is out of range for rank ${x.shape.length}`);
+    if (c && normalizeAxis(c.data[0]!, x.shape.length) < 0) ctx.error('LUT1113', `cumsum: axis ${c.data[0]} is out of range for rank ${x.shape.length}`);
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   },
   interp([x, axisT], ctx) {
@@ -126,7 +127,7 @@ defineOp({
   attrs: { axis: { type: 'int', default: -1 } },
   infer(ctx) {
     const x = operandType(ctx, 0, FLOAT_TYPES);
-    axisAttr(ctx, x.shape.length, 'LUT1110');
+    axisAttr(ctx, x.shape.length, 'LUT1113');
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   },
   interp([x], ctx) {

@@ -28,13 +28,13 @@ defineOp({
     const e = ctx.attrs.else_branch as Graph;
     const n = ctx.node.outputs.length;
     if (t.outputs.length !== n || e.outputs.length !== n)
-      ctx.error('LUT1110', `the node has ${n} outputs, then_branch ${t.outputs.length} and else_branch ${e.outputs.length}`);
+      ctx.error('LUT1116', `the node has ${n} outputs, then_branch ${t.outputs.length} and else_branch ${e.outputs.length}`);
     // A constant condition selects one branch's types exactly.
     const cv = ctx.constInput(0);
     if (cv) return (cv.data[0] ? t : e).outputs.map((v) => ({ dtype: v.type.dtype, shape: [...v.type.shape] }));
     return t.outputs.map((tv, i): TensorType => {
       const [a, b] = [tv.type, e.outputs[i]!.type];
-      if (a.dtype !== b.dtype) ctx.error('LUT1110', `output ${i}: then_branch gives ${a.dtype}, else_branch ${b.dtype}`);
+      if (a.dtype !== b.dtype) ctx.error('LUT1112', `output ${i}: then_branch gives ${a.dtype}, else_branch ${b.dtype}`);
       if (a.shape.length !== b.shape.length)
         ctx.error('LUT1120', `output ${i}: the branches give ranks ${a.shape.length} and ${b.shape.length}; outputs whose rank depends on the condition are not supported`);
       return { dtype: a.dtype, shape: a.shape.map((d, j) => mergeDim(d, b.shape[j]!, () => ctx.freshDim())) };

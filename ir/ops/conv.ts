@@ -7,7 +7,7 @@
 import { defineOp } from '../optable.js';
 import type { Attrs, Dim } from '../types.js';
 import { allocData, isFloat, numel } from '../tensor.js';
-import { storeRounder, unifyDim, type ErrFn, type FreshFn } from './dims.js';
+import { ruleErr, storeRounder, unifyDim, type ErrFn, type FreshFn } from './dims.js';
 
 /** Resolved convolution geometry: result shape and, where the input is static, the pads used. */
 export interface ConvGeometry {
@@ -22,7 +22,7 @@ export function convGeometry(x: readonly Dim[], w: readonly Dim[], attrs: Attrs,
   if (sp < 1 || sp > 2) err(`conv supports 1-D and 2-D inputs ([N, C, L] or [N, C, H, W]); got rank ${x.length}`);
   if (w.length !== x.length) err(`weight rank ${w.length} differs from input rank ${x.length}`);
   const group = attrs.group as number;
-  if (!(group >= 1)) err(`group = ${group} must be >= 1`);
+  if (!(group >= 1)) err(`group = ${group} must be >= 1`, 'value');
   const [C, M, Cg] = [x[1]!, w[0]!, w[1]!];
   if (typeof C === 'number' && typeof Cg === 'number' && C !== Cg * group) err(`input channels ${C} != weight channels ${Cg} x group ${group}`);
   if (typeof M === 'number' && M % group !== 0) err(`output channels ${M} do not divide by group ${group}`);
@@ -31,8 +31,8 @@ export function convGeometry(x: readonly Dim[], w: readonly Dim[], attrs: Attrs,
   const dil = (attrs.dilations as number[] | undefined) ?? new Array<number>(sp).fill(1);
   const pads = (attrs.pads as number[] | undefined) ?? new Array<number>(2 * sp).fill(0);
   if (ks.length !== sp || strides.length !== sp || dil.length !== sp || pads.length !== 2 * sp)
-    err(`kernel_shape, strides, dilations need ${sp} entries and pads ${2 * sp}`);
-  if ([...strides, ...dil].some((v) => !(v >= 1)) || pads.some((v) => v < 0)) err('strides and dilations must be >= 1, pads >= 0');
+    err(`kernel_shape, strides, dilations need ${sp} entries and pads ${2 * sp}`, 'value');
+  if ([...strides, ...dil].some((v) => !(v >= 1)) || pads.some((v) => v < 0)) err('strides and dilations must be >= 1, pads >= 0', 'value');
   const autoPad = attrs.auto_pad as string;
   const shape: Dim[] = [x[0]!, M];
   const axes: ConvGeometry['axes'] = [];
@@ -83,9 +83,9 @@ defineOp({
     const [x, w, b] = ctx.inputs;
     const r = x!.shape.length;
     if (r !== 3 && r !== 4) ctx.error('LUT1123', `conv over ${r - 2} spatial dims is not supported (1-D and 2-D are)`);
-    if (!isFloat(x!.dtype) || w!.dtype !== x!.dtype || (b && b.dtype !== x!.dtype)) ctx.error('LUT1110', `conv needs one float type for X, W and B, got ${ctx.inputs.map((t) => t?.dtype ?? '-').join(', ')}`);
+    if (!isFloat(x!.dtype) || w!.dtype !== x!.dtype || (b && b.dtype !== x!.dtype)) ctx.error('LUT1112', `conv needs one float type for X, W and B, got ${ctx.inputs.map((t) => t?.dtype ?? '-').join(', ')}`);
     if (b && (b.shape.length !== 1 || unifyDim(b.shape[0]!, w!.shape[0]!) === null)) ctx.error('LUT1110', `bias must be [${w!.shape[0]}], got [${b.shape.join(', ')}]`);
-    return [{ dtype: x!.dtype, shape: convGeometry(x!.shape, w!.shape, ctx.attrs, () => ctx.freshDim(), (m) => ctx.error('LUT1110', m)).shape }];
+    return [{ dtype: x!.dtype, shape: convGeometry(x!.shape, w!.shape, ctx.attrs, () => ctx.freshDim(), ruleErr(ctx)).shape }];
   },
   interp([x, w, b], ctx) {
     const g = convGeometry(x!.shape, w!.shape, ctx.attrs, () => 0, (m) => ctx.error('LUT3054', m));

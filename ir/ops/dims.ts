@@ -2,14 +2,37 @@
  * Helpers for the shape, linear and control op definitions: products and unification of possibly
  * symbolic dims, reading integer-valued constant inputs, and per-dtype float rounding at stores.
  * Shape functions of these ops take an error callback so the same code serves the static shape rule
- * (LUT1110 via InferCtx) and the interpreter (LUT305x via InterpCtx) with one meaning.
+ * (LUT1110-1116 by kind of problem via InferCtx, `ruleErr`) and the interpreter (LUT305x via
+ * InterpCtx) with one meaning.
  */
+import type { DiagCode } from '../../base/diagnostics.js';
 import type { DType, Dim, Tensor } from '../types.js';
 import { roundTo } from '../tensor.js';
 import { normalizeAxis } from './util.js';
 
-/** Reports an error and does not return (`ctx.error` bound to a code). */
-export type ErrFn = (message: string) => never;
+/**
+ * What kind of problem a shape function found. The static shape rule gives each kind its own code
+ * (`SHAPE_RULE_CODES`); the interpreter's run-time codes ignore it.
+ */
+export type ShapeErrorKind = 'shape' | 'dtype' | 'axis' | 'const' | 'value' | 'arity';
+
+/** Reports an error of `kind` (default 'shape') and does not return (`ctx.error` bound to a code). */
+export type ErrFn = (message: string, kind?: ShapeErrorKind) => never;
+
+/** The static shape rule's code per kind of problem (docs/diagnostics.md, LUT1110-1116). */
+export const SHAPE_RULE_CODES = {
+  shape: 'LUT1110',
+  dtype: 'LUT1112',
+  axis: 'LUT1113',
+  const: 'LUT1114',
+  value: 'LUT1115',
+  arity: 'LUT1116',
+} as const satisfies Record<ShapeErrorKind, DiagCode>;
+
+/** The ErrFn of a static shape rule (`InferCtx`): each kind raises its own code; `prefix` starts every message. */
+export function ruleErr(ctx: { error(code: DiagCode, message: string): never }, prefix = ''): ErrFn {
+  return (m, kind = 'shape') => ctx.error(SHAPE_RULE_CODES[kind], prefix + m);
+}
 
 /** A fresh symbolic dim (InferCtx.freshDim); at run time every dim is known, so it is never called there. */
 export type FreshFn = () => Dim;
@@ -77,10 +100,10 @@ export function cloneTensor(t: Tensor, shape: number[] = t.shape): Tensor {
 export function normalizeAxes(axes: readonly number[], rank: number, err: ErrFn): number[] {
   const out = axes.map((a) => {
     const n = normalizeAxis(a, rank);
-    if (n < 0) err(`axis ${a} is out of range for rank ${rank}`);
+    if (n < 0) err(`axis ${a} is out of range for rank ${rank}`, 'axis');
     return n;
   });
-  if (new Set(out).size !== out.length) err(`axes [${axes.join(', ')}] repeat an axis`);
+  if (new Set(out).size !== out.length) err(`axes [${axes.join(', ')}] repeat an axis`, 'axis');
   return out;
 }
 

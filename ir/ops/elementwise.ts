@@ -153,7 +153,7 @@ export function variadicOp(name: string, onnx: string, f: (a: number, b: number)
     outputs: [{ name: onnx.toLowerCase() }],
     attrs: {},
     infer(ctx) {
-      if (ctx.inputs.length === 0) ctx.error('LUT1110', `${name}: needs at least one operand`);
+      if (ctx.inputs.length === 0) ctx.error('LUT1116', `${name}: needs at least one operand`);
       const types = ctx.inputs.map((_, i) => operandType(ctx, i, NUMERIC_TYPES));
       const dt = sameDtype(ctx, types.map((_, i) => i));
       return [{ dtype: dt, shape: inferBroadcast(ctx, types) }];

@@ -11,7 +11,7 @@ import { defineOp } from '../optable.js';
 import type { Dim, Tensor, TensorData } from '../types.js';
 import { allocData, isFloat, numel } from '../tensor.js';
 import { broadcastIndex, broadcastShapes } from './util.js';
-import { concrete, storeRounder, unifyDim, type ErrFn } from './dims.js';
+import { concrete, ruleErr, storeRounder, unifyDim, type ErrFn } from './dims.js';
 import './quant.js';
 import './conv.js';
 
@@ -76,9 +76,9 @@ defineOp({
   attrs: {},
   infer(ctx) {
     const [a, b] = [ctx.inputs[0]!, ctx.inputs[1]!];
-    if (a.dtype !== b.dtype) ctx.error('LUT1110', `operand dtypes differ: ${a.dtype} and ${b.dtype}`);
-    if (!SUPPORTED.has(a.dtype)) ctx.error('LUT1110', `matmul does not take ${a.dtype}`);
-    return [{ dtype: a.dtype, shape: matmulDims(a.shape, b.shape, (m) => ctx.error('LUT1110', m)) }];
+    if (a.dtype !== b.dtype) ctx.error('LUT1112', `operand dtypes differ: ${a.dtype} and ${b.dtype}`);
+    if (!SUPPORTED.has(a.dtype)) ctx.error('LUT1112', `matmul does not take ${a.dtype}`);
+    return [{ dtype: a.dtype, shape: matmulDims(a.shape, b.shape, ruleErr(ctx)) }];
   },
   interp([a, b], ctx) {
     const shape = concrete(matmulDims(a!.shape, b!.shape, (m) => ctx.error('LUT3054', m)));
@@ -135,9 +135,9 @@ defineOp({
   },
   infer(ctx) {
     const [a, b, c] = ctx.inputs;
-    if (a!.dtype !== b!.dtype || (c && c.dtype !== a!.dtype)) ctx.error('LUT1110', `operand dtypes differ: ${ctx.inputs.map((t) => t?.dtype ?? '-').join(', ')}`);
-    if (!SUPPORTED.has(a!.dtype)) ctx.error('LUT1110', `gemm does not take ${a!.dtype}`);
-    const shape = gemmDims(a!.shape, b!.shape, c?.shape, ctx.attrs.transA !== 0, ctx.attrs.transB !== 0, (m) => ctx.error('LUT1110', m));
+    if (a!.dtype !== b!.dtype || (c && c.dtype !== a!.dtype)) ctx.error('LUT1112', `operand dtypes differ: ${ctx.inputs.map((t) => t?.dtype ?? '-').join(', ')}`);
+    if (!SUPPORTED.has(a!.dtype)) ctx.error('LUT1112', `gemm does not take ${a!.dtype}`);
+    const shape = gemmDims(a!.shape, b!.shape, c?.shape, ctx.attrs.transA !== 0, ctx.attrs.transB !== 0, ruleErr(ctx));
     return [{ dtype: a!.dtype, shape }];
   },
   interp([a, b, c], ctx) {
@@ -254,11 +254,11 @@ defineOp({
   infer(ctx) {
     const g = nbitsGeometry(ctx.attrs, (m) => ctx.error('LUT1120', m));
     const [a, b, s, zp, gi, bias] = ctx.inputs;
-    const err: ErrFn = (m) => ctx.error('LUT1110', m);
-    if (!isFloat(a!.dtype) || s!.dtype !== a!.dtype) err(`A and scales must share a float type, got ${a!.dtype} and ${s!.dtype}`);
-    if (b!.dtype !== 'u8') err(`B must be uint8, got ${b!.dtype}`);
-    if (zp && zp.dtype !== 'u8' && zp.dtype !== a!.dtype) err(`zero_points must be uint8 or ${a!.dtype}, got ${zp.dtype}`);
-    if (bias && bias.dtype !== a!.dtype) err(`bias must be ${a!.dtype}, got ${bias.dtype}`);
+    const err = ruleErr(ctx);
+    if (!isFloat(a!.dtype) || s!.dtype !== a!.dtype) err(`A and scales must share a float type, got ${a!.dtype} and ${s!.dtype}`, 'dtype');
+    if (b!.dtype !== 'u8') err(`B must be uint8, got ${b!.dtype}`, 'dtype');
+    if (zp && zp.dtype !== 'u8' && zp.dtype !== a!.dtype) err(`zero_points must be uint8 or ${a!.dtype}, got ${zp.dtype}`, 'dtype');
+    if (bias && bias.dtype !== a!.dtype) err(`bias must be ${a!.dtype}, got ${bias.dtype}`, 'dtype');
     checkNBitsOperands(g, (i) => (ctx.inputs[i] ? staticNumel(ctx.inputs[i]!.shape) : undefined), zp?.dtype === 'u8', err);
     if (gi) {
       const t = ctx.constInput(4);

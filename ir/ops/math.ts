@@ -179,7 +179,7 @@ defineOp({
     const a = operandType(ctx, 0, NUMERIC_TYPES);
     const b = operandType(ctx, 1, NUMERIC_TYPES);
     const dt = sameDtype(ctx, [0, 1]);
-    if (ctx.attrs.fmod === 0 && FLOAT_TYPES.includes(dt)) ctx.error('LUT1110', `mod: fmod must be 1 for floating-point operands (${dt})`);
+    if (ctx.attrs.fmod === 0 && FLOAT_TYPES.includes(dt)) ctx.error('LUT1115', `mod: fmod must be 1 for floating-point operands (${dt})`);
     return [{ dtype: dt, shape: inferBroadcast(ctx, [a, b]) }];
   },
   interp([a, b], ctx) {
@@ -228,7 +228,7 @@ defineOp({
   outputs: [{ name: 'mean' }],
   attrs: {},
   infer(ctx) {
-    if (ctx.inputs.length === 0) ctx.error('LUT1110', 'mean: needs at least one operand');
+    if (ctx.inputs.length === 0) ctx.error('LUT1116', 'mean: needs at least one operand');
     const types = ctx.inputs.map((_, i) => operandType(ctx, i, FLOAT_TYPES));
     return [{ dtype: sameDtype(ctx, types.map((_, i) => i)), shape: inferBroadcast(ctx, types) }];
   },

@@ -50,9 +50,9 @@ defineOp({
     operandType(ctx, 1, FLOAT_TYPES);
     sameDtype(ctx, [0, 1, 2]);
     const axis = normalizeAxis(ctx.attrs.axis as number, x.shape.length);
-    if (axis < 0) ctx.error('LUT1110', `layer_norm: axis ${String(ctx.attrs.axis)} is out of range for rank ${x.shape.length}`);
+    if (axis < 0) ctx.error('LUT1113', `layer_norm: axis ${String(ctx.attrs.axis)} is out of range for rank ${x.shape.length}`);
     const u = ONNX_DTYPES[ctx.attrs.stash_type as number];
-    if (u === undefined || !isFloatType(u)) return ctx.error('LUT1110', `layer_norm: stash_type ${String(ctx.attrs.stash_type)} is not a float type`);
+    if (u === undefined || !isFloatType(u)) return ctx.error('LUT1115', `layer_norm: stash_type ${String(ctx.attrs.stash_type)} is not a float type`);
     const norm = x.shape.slice(axis);
     checkToNorm(ctx, ctx.inputs[1]!, norm, 'Scale');
     checkToNorm(ctx, ctx.inputs[2] ?? null, norm, 'B');
@@ -137,7 +137,7 @@ defineOp({
     operandType(ctx, 1, FLOAT_TYPES);
     sameDtype(ctx, [0, 1]);
     const axis = normalizeAxis(ctx.attrs.axis as number, x.shape.length);
-    if (axis < 0) ctx.error('LUT1110', `simplified_layer_norm: axis ${String(ctx.attrs.axis)} is out of range for rank ${x.shape.length}`);
+    if (axis < 0) ctx.error('LUT1113', `simplified_layer_norm: axis ${String(ctx.attrs.axis)} is out of range for rank ${x.shape.length}`);
     checkToNorm(ctx, ctx.inputs[1]!, x.shape.slice(axis), 'scale');
     return [{ dtype: x.dtype, shape: [...x.shape] }, { dtype: statDtype(x.dtype), shape: statShape(x.shape, axis) }];
   },

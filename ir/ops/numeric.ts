@@ -24,14 +24,14 @@ export function isFloatType(dt: DType): boolean {
 }
 
 /**
- * The type of input `i`, which must be present and of one of `allowed` dtypes; a violation is LUT1110
- * naming the op, the operand and the dtype.
+ * The type of input `i`, which must be present (else LUT1116) and of one of `allowed` dtypes (else
+ * LUT1112), naming the op, the operand and the dtype.
  */
 export function operandType(ctx: InferCtx, i: number, allowed: readonly DType[]): TensorType {
   const t = ctx.inputs[i];
-  if (!t) ctx.error('LUT1110', `${ctx.node.op}: operand ${i} is missing`);
+  if (!t) ctx.error('LUT1116', `${ctx.node.op}: operand ${i} is missing`);
   if (!allowed.includes(t.dtype)) {
-    ctx.error('LUT1110', `${ctx.node.op}: operand ${i} has dtype ${t.dtype}, expected one of ${allowed.join(', ')}`);
+    ctx.error('LUT1112', `${ctx.node.op}: operand ${i} has dtype ${t.dtype}, expected one of ${allowed.join(', ')}`);
   }
   return t;
 }
@@ -43,9 +43,9 @@ export function sameDtype(ctx: InferCtx, indices: readonly number[]): DType {
     const t = ctx.inputs[i];
     if (!t) continue;
     if (dt === undefined) dt = t.dtype;
-    else if (t.dtype !== dt) ctx.error('LUT1110', `${ctx.node.op}: operand dtypes differ (${dt} and ${t.dtype}); ONNX requires them equal`);
+    else if (t.dtype !== dt) ctx.error('LUT1112', `${ctx.node.op}: operand dtypes differ (${dt} and ${t.dtype}); ONNX requires them equal`);
   }
-  if (dt === undefined) ctx.error('LUT1110', `${ctx.node.op}: no operands`);
+  if (dt === undefined) ctx.error('LUT1116', `${ctx.node.op}: no operands`);
   return dt;
 }
 

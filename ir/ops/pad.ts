@@ -9,12 +9,12 @@ import { defineOp, type InferCtx } from '../optable.js';
 import { allocData, makeTensor, numel, strides } from '../tensor.js';
 import type { Dim, Tensor } from '../types.js';
 import { ALL_TYPES, FLOAT_TYPES, NUMERIC_TYPES, operandType, storer } from './numeric.js';
-import { intsOf, normalizeAxes, type ErrFn } from './dims.js';
+import { intsOf, normalizeAxes, ruleErr, type ErrFn } from './dims.js';
 
 // ---- pad --------------------------------------------------------------------------------------------
 
-/** Per-axis [begin, end] pads for every axis of a rank-`rank` tensor, from ONNX's pads and axes. */
-function padsPerAxis(rank: number, pads: number[], axes: number[] | null, err: ErrFn): [number[], number[]] {
+/** Per-axis [begin, end] pads for every axis of a rank-`rank` tensor, from ONNX's pads and axes (also read by passes/legalize.ts). */
+export function padsPerAxis(rank: number, pads: number[], axes: number[] | null, err: ErrFn): [number[], number[]] {
   const ax = axes ? normalizeAxes(axes, rank, err) : [...Array(rank).keys()];
   if (pads.length !== 2 * ax.length) err(`pads has ${pads.length} elements, expected 2 * ${ax.length}`);
   const begin = new Array<number>(rank).fill(0);
@@ -26,8 +26,8 @@ function padsPerAxis(rank: number, pads: number[], axes: number[] | null, err: E
   return [begin, end];
 }
 
-/** Maps a coordinate outside [0, d) back into it per mode; -1 means "use the constant". */
-function sourceIndex(i: number, d: number, mode: string): number {
+/** Maps a coordinate outside [0, d) back into it per mode; -1 means "use the constant" (also read by passes/legalize.ts). */
+export function sourceIndex(i: number, d: number, mode: string): number {
   if (i >= 0 && i < d) return i;
   switch (mode) {
     case 'edge': return i < 0 ? 0 : d - 1;
@@ -58,7 +58,7 @@ defineOp({
     // scalar (compiler/onnx/upgrade.ts), so any numeric dtype is accepted and converted on use.
     if (cv && (cv.shape.length > 1 || cv.shape.some((d) => d !== 1))) ctx.error('LUT1110', `pad: constant_value must be a scalar, got [${cv.shape}]`);
     if (ctx.inputs[3]) operandType(ctx, 3, ['i32', 'i64']);
-    const err: ErrFn = (m) => ctx.error('LUT1110', `pad: ${m}`);
+    const err = ruleErr(ctx, 'pad: ');
     const pc = ctx.constInput(1);
     const ac = ctx.inputs[3] ? ctx.constInput(3) : null;
     if (!pc || ac === undefined) return [{ dtype: x.dtype, shape: x.shape.map(() => ctx.freshDim('padded')) }];
@@ -129,7 +129,7 @@ defineOp({
     const c = ctx.constInput(1);
     if (!c) return [{ dtype: x.dtype, shape: x.shape.map(() => ctx.freshDim('tiled')) }];
     const reps = intsOf(c);
-    if (reps.some((v) => v < 0)) ctx.error('LUT1110', `tile: repeats [${reps}] must not be negative`);
+    if (reps.some((v) => v < 0)) ctx.error('LUT1115', `tile: repeats [${reps}] must not be negative`);
     return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (reps[i] === 1 ? d : typeof d === 'number' ? d * reps[i]! : ctx.freshDim('tiled'))) }];
   },
   interp([x, r], ctx) {
@@ -197,7 +197,7 @@ defineOp({
     if (ctx.inputs[2]) operandType(ctx, 2, ['bool']);
     const r = ctx.inputs[1] ? ctx.constInput(1) ?? null : null;
     const t = ctx.inputs[2] ? ctx.constInput(2) ?? null : null;
-    if (t && trainingDropout(r, t)) ctx.error('LUT1110', 'dropout: training_mode is true with a nonzero ratio; lutc compiles inference only');
+    if (t && trainingDropout(r, t)) ctx.error('LUT1120', 'dropout: training_mode is true with a nonzero ratio; lutc compiles inference only');
     return [{ dtype: x.dtype, shape: [...x.shape] }, { dtype: 'bool', shape: [...x.shape] }];
   },
   interp([x, r, t], ctx) {

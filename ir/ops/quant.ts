@@ -9,7 +9,7 @@ import { defineOp } from '../optable.js';
 import type { DType, Dim } from '../types.js';
 import { allocData, isFloat, numel, roundHalfEven } from '../tensor.js';
 import { normalizeAxis } from './util.js';
-import { storeRounder, unifyDim, type ErrFn } from './dims.js';
+import { ruleErr, storeRounder, unifyDim, type ErrFn } from './dims.js';
 import { ONNX_DTYPES, intRange } from '../tensor.js';
 
 /** How a scale tensor maps onto the input. */
@@ -24,14 +24,14 @@ const DEQUANT_TYPES: ReadonlySet<DType> = new Set(['i8', 'u8', 'i16', 'u16', 'i4
 
 /** Decides and checks the scale layout (docs/onnx-inputs.md; blocked scales for int4 weights included). */
 export function scaleLayout(x: readonly Dim[], s: readonly Dim[], axisAttr: number, blockSize: number, err: ErrFn): ScaleLayout {
-  if (blockSize < 0) err(`block_size = ${blockSize} must not be negative`);
+  if (blockSize < 0) err(`block_size = ${blockSize} must not be negative`, 'value');
   if (blockSize === 0 && (s.length === 0 || (s.length === 1 && s[0] === 1 && x.length === 0))) return { mode: 'tensor', axis: 0 };
   if (blockSize === 0 && s.length === 1 && s[0] === 1) {
     // A [1] scale is per-tensor whatever the axis (rank-1 per-axis of a size-1 axis means the same).
     return { mode: 'tensor', axis: 0 };
   }
   const axis = normalizeAxis(axisAttr, x.length);
-  if (axis < 0) err(`axis ${axisAttr} is out of range for rank ${x.length}`);
+  if (axis < 0) err(`axis ${axisAttr} is out of range for rank ${x.length}`, 'axis');
   if (blockSize === 0) {
     if (s.length !== 1 || unifyDim(s[0]!, x[axis]!) === null) err(`a per-axis scale must be 1-D of size ${x[axis]} (axis ${axis}), got [${s.join(', ')}]`);
     return { mode: 'axis', axis };
@@ -71,7 +71,7 @@ function forEachScaled(x: readonly number[], s: readonly number[], layout: Scale
 
 function checkZeroPoint(zp: { dtype: DType; shape: readonly Dim[] } | null | undefined, s: readonly Dim[], dtype: DType | undefined, err: ErrFn): void {
   if (!zp) return;
-  if (dtype && zp.dtype !== dtype) err(`zero point has dtype ${zp.dtype}, expected ${dtype}`);
+  if (dtype && zp.dtype !== dtype) err(`zero point has dtype ${zp.dtype}, expected ${dtype}`, 'dtype');
   const n = (sh: readonly Dim[]) => (sh.every((v) => typeof v === 'number') ? numel(sh as number[]) : undefined);
   const [a, b] = [n(zp.shape), n(s)];
   if (a !== undefined && b !== undefined && a !== b) err(`zero point [${zp.shape.join(', ')}] does not match scale [${s.join(', ')}]`);
@@ -83,7 +83,7 @@ function checkZeroPoint(zp: { dtype: DType; shape: readonly Dim[] } | null | und
 function dequantOutType(scale: DType, outputDtype: number, err: ErrFn): DType {
   if (!outputDtype) return scale;
   const t = ONNX_DTYPES[outputDtype];
-  if (!t || !isFloat(t)) err(`output_dtype ${outputDtype} is not a float type`);
+  if (!t || !isFloat(t)) err(`output_dtype ${outputDtype} is not a float type`, 'value');
   return t;
 }
 
@@ -96,9 +96,9 @@ defineOp({
   attrs: { axis: { type: 'int', default: 1 }, block_size: { type: 'int', default: 0 }, output_dtype: { type: 'int', default: 0 } },
   infer(ctx) {
     const [x, s, zp] = ctx.inputs;
-    const err: ErrFn = (m) => ctx.error('LUT1110', m);
-    if (!DEQUANT_TYPES.has(x!.dtype)) err(`x must be an 8/16/4-bit or int32 integer type, got ${x!.dtype}`);
-    if (!isFloat(s!.dtype)) err(`x_scale must be a float type, got ${s!.dtype}`);
+    const err = ruleErr(ctx);
+    if (!DEQUANT_TYPES.has(x!.dtype)) err(`x must be an 8/16/4-bit or int32 integer type, got ${x!.dtype}`, 'dtype');
+    if (!isFloat(s!.dtype)) err(`x_scale must be a float type, got ${s!.dtype}`, 'dtype');
     scaleLayout(x!.shape, s!.shape, ctx.attrs.axis as number, ctx.attrs.block_size as number, err);
     checkZeroPoint(zp, s!.shape, x!.dtype, err);
     return [{ dtype: dequantOutType(s!.dtype, ctx.attrs.output_dtype as number, err), shape: [...x!.shape] }];
@@ -125,10 +125,10 @@ defineOp({
 /** QuantizeLinear's result type: the zero point's, else output_dtype, else uint8. */
 function quantOutType(zp: DType | undefined, outputDtype: number, err: ErrFn): DType {
   const fromAttr = outputDtype ? ONNX_DTYPES[outputDtype] : undefined;
-  if (outputDtype && !fromAttr) err(`output_dtype ${outputDtype} is not a supported type`);
-  if (zp && fromAttr && zp !== fromAttr) err(`output_dtype (${fromAttr}) and the zero point's dtype (${zp}) differ`);
+  if (outputDtype && !fromAttr) err(`output_dtype ${outputDtype} is not a supported type`, 'value');
+  if (zp && fromAttr && zp !== fromAttr) err(`output_dtype (${fromAttr}) and the zero point's dtype (${zp}) differ`, 'dtype');
   const t = zp ?? fromAttr ?? 'u8';
-  if (!QUANT_TYPES.has(t)) err(`cannot quantize to ${t} (int8/uint8/int16/uint16/int4/uint4)`);
+  if (!QUANT_TYPES.has(t)) err(`cannot quantize to ${t} (int8/uint8/int16/uint16/int4/uint4)`, 'dtype');
   return t;
 }
 
@@ -146,9 +146,9 @@ defineOp({
   },
   infer(ctx) {
     const [x, s, zp] = ctx.inputs;
-    const err: ErrFn = (m) => ctx.error('LUT1110', m);
-    if (!isFloat(x!.dtype)) err(`x must be a float type, got ${x!.dtype}`);
-    if (!isFloat(s!.dtype)) err(`y_scale must be a float type, got ${s!.dtype}`);
+    const err = ruleErr(ctx);
+    if (!isFloat(x!.dtype)) err(`x must be a float type, got ${x!.dtype}`, 'dtype');
+    if (!isFloat(s!.dtype)) err(`y_scale must be a float type, got ${s!.dtype}`, 'dtype');
     scaleLayout(x!.shape, s!.shape, ctx.attrs.axis as number, ctx.attrs.block_size as number, err);
     checkZeroPoint(zp, s!.shape, undefined, err);
     return [{ dtype: quantOutType(zp?.dtype, ctx.attrs.output_dtype as number, err), shape: [...x!.shape] }];

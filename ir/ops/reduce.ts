@@ -46,7 +46,7 @@ function inferReduce(ctx: InferCtx, types: readonly DType[]) {
   const keep = ctx.attrs.keepdims !== 0;
   const noop = ctx.attrs.noop_with_empty_axes === 1;
   const at = ctx.inputs[1];
-  if (at && (at.dtype !== 'i64' || at.shape.length !== 1)) ctx.error('LUT1110', `${ctx.node.op}: axes must be a 1-D int64 tensor, got ${at.dtype} [${at.shape}]`);
+  if (at && (at.dtype !== 'i64' || at.shape.length !== 1)) ctx.error('LUT1112', `${ctx.node.op}: axes must be a 1-D int64 tensor, got ${at.dtype} [${at.shape}]`);
   let axes: number[] | null = null;
   if (at) {
     const c = ctx.constInput(1);
@@ -57,10 +57,11 @@ function inferReduce(ctx: InferCtx, types: readonly DType[]) {
       else if (keep) return [{ dtype: x.dtype, shape: x.shape.map(() => ctx.freshDim('reduced')) }];
       else if (typeof at.shape[0] === 'number') {
         return [{ dtype: x.dtype, shape: Array.from({ length: x.shape.length - at.shape[0] }, () => ctx.freshDim('reduced')) }];
-      } else ctx.error('LUT1110', `${ctx.node.op}: the rank of the result depends on axes that are not constant`);
+      } else ctx.error('LUT1114', `${ctx.node.op}: the rank of the result depends on axes that are not constant`);
     } else axes = [...c.data];
   }
-  const red = reducedAxes(axes, x.shape.length, noop, (m) => ctx.error('LUT1110', `${ctx.node.op}: ${m}`));
+  // every problem reducedAxes reports is an axis out of range or repeated
+  const red = reducedAxes(axes, x.shape.length, noop, (m) => ctx.error('LUT1113', `${ctx.node.op}: ${m}`));
   return [{ dtype: x.dtype, shape: red === 'noop' ? [...x.shape] : reduceShape(x.shape, red, keep) }];
 }
 
@@ -175,7 +176,7 @@ function softmaxOp(name: string, onnx: string, log: boolean): void {
     infer(ctx) {
       const x = operandType(ctx, 0, FLOAT_TYPES);
       if (normalizeAxis(ctx.attrs.axis as number, x.shape.length) < 0) {
-        ctx.error('LUT1110', `${name}: axis ${String(ctx.attrs.axis)} is out of range for rank ${x.shape.length}`);
+        ctx.error('LUT1113', `${name}: axis ${String(ctx.attrs.axis)} is out of range for rank ${x.shape.length}`);
       }
       return [{ dtype: x.dtype, shape: [...x.shape] }];
     },

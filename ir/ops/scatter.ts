@@ -24,10 +24,10 @@ function combiner(reduction: string): (old: number, upd: number) => number {
   }
 }
 
-/** Axis attribute normalized against `rank`, or LUT1110. */
+/** Axis attribute normalized against `rank`, or LUT1113. */
 function inferAxis(ctx: InferCtx, rank: number): number {
   const a = normalizeAxis(ctx.attrs.axis as number, rank);
-  if (a < 0) ctx.error('LUT1110', `${ctx.node.op}: axis ${String(ctx.attrs.axis)} is out of range for rank ${rank}`);
+  if (a < 0) ctx.error('LUT1113', `${ctx.node.op}: axis ${String(ctx.attrs.axis)} is out of range for rank ${rank}`);
   return a;
 }
 

@@ -10,7 +10,7 @@ import { defineOp, type InferCtx } from '../optable.js';
 import type { Dim, Tensor, TensorType } from '../types.js';
 import { allocData, makeTensor, numel, strides } from '../tensor.js';
 import { broadcastShapes, broadcastTo } from './util.js';
-import { cloneTensor, concrete, dimProduct, intsOf, normalizeAxes, storeRounder, type ErrFn, type FreshFn } from './dims.js';
+import { cloneTensor, concrete, dimProduct, intsOf, normalizeAxes, ruleErr, storeRounder, type ErrFn, type FreshFn } from './dims.js';
 import './slice.js';
 
 /** First input's type; required operands are never null once the verifier's arity check has run. */
@@ -20,7 +20,7 @@ function in0(ctx: InferCtx): TensorType {
 
 /** Type of a result whose rank is known but whose dims depend on values not known statically. */
 function freshShape(ctx: InferCtx, rank: Dim | undefined, what: string): Dim[] {
-  if (typeof rank !== 'number') ctx.error('LUT1110', `the rank of the result depends on ${what}, which is not a constant of static length`);
+  if (typeof rank !== 'number') ctx.error('LUT1114', `the rank of the result depends on ${what}, which is not a constant of static length`);
   return Array.from({ length: rank }, () => ctx.freshDim());
 }
 
@@ -39,13 +39,13 @@ export function reshapeDims(inShape: readonly Dim[], spec: readonly number[], al
       if (i >= inShape.length) err(`shape[${i}] = 0 copies input dim ${i}, but the input has rank ${inShape.length}`);
       out.push(inShape[i]!);
     } else if (v === -1) {
-      if (neg >= 0) err('shape has more than one -1');
+      if (neg >= 0) err('shape has more than one -1', 'value');
       neg = i;
       out.push(0);
-    } else if (v < 0 || !Number.isInteger(v)) err(`shape[${i}] = ${v} is not a size`);
+    } else if (v < 0 || !Number.isInteger(v)) err(`shape[${i}] = ${v} is not a size`, 'value');
     else out.push(v);
   }
-  if (allowzero && neg >= 0 && spec.includes(0)) err('with allowzero = 1 the shape may not hold both 0 and -1');
+  if (allowzero && neg >= 0 && spec.includes(0)) err('with allowzero = 1 the shape may not hold both 0 and -1', 'value');
   // Numeric part and symbols of each side (the -1 slot excluded).
   const split = (dims: readonly Dim[], skip: number) => {
     let n = 1;
@@ -90,7 +90,7 @@ defineOp({
     const x = in0(ctx);
     const spec = ctx.constInput(1);
     if (!spec) return [{ dtype: x.dtype, shape: freshShape(ctx, ctx.inputs[1]!.shape[0], 'the shape input') }];
-    const shape = reshapeDims(x.shape, intsOf(spec), ctx.attrs.allowzero === 1, () => ctx.freshDim(), (m) => ctx.error('LUT1110', m));
+    const shape = reshapeDims(x.shape, intsOf(spec), ctx.attrs.allowzero === 1, () => ctx.freshDim(), ruleErr(ctx));
     return [{ dtype: x.dtype, shape }];
   },
   interp([x, s], ctx) {
@@ -104,7 +104,7 @@ defineOp({
 function flattenDims(shape: readonly Dim[], axis: number, fresh: FreshFn, err: ErrFn): Dim[] {
   const r = shape.length;
   const a = axis < 0 ? axis + r : axis;
-  if (a < 0 || a > r) err(`axis ${axis} is out of range for rank ${r}`);
+  if (a < 0 || a > r) err(`axis ${axis} is out of range for rank ${r}`, 'axis');
   return [dimProduct(shape.slice(0, a), fresh), dimProduct(shape.slice(a), fresh)];
 }
 
@@ -117,7 +117,7 @@ defineOp({
   attrs: { axis: { type: 'int', default: 1 } },
   infer(ctx) {
     const x = in0(ctx);
-    return [{ dtype: x.dtype, shape: flattenDims(x.shape, ctx.attrs.axis as number, () => ctx.freshDim(), (m) => ctx.error('LUT1110', m)) }];
+    return [{ dtype: x.dtype, shape: flattenDims(x.shape, ctx.attrs.axis as number, () => ctx.freshDim(), ruleErr(ctx)) }];
   },
   interp([x], ctx) {
     const shape = flattenDims(x!.shape, ctx.attrs.axis as number, () => 0, (m) => ctx.error('LUT3050', m));
@@ -131,7 +131,7 @@ function permOf(rank: number, perm: number[] | undefined, err: ErrFn): number[] 
   const p = perm ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
   const seen = new Set(p);
   if (p.length !== rank || seen.size !== rank || p.some((v) => v < 0 || v >= rank || !Number.isInteger(v)))
-    err(`perm [${p.join(', ')}] is not a permutation of the ${rank} axes`);
+    err(`perm [${p.join(', ')}] is not a permutation of the ${rank} axes`, 'value');
   return p;
 }
 
@@ -169,7 +169,7 @@ defineOp({
   attrs: { perm: { type: 'ints' } },
   infer(ctx) {
     const x = in0(ctx);
-    const p = permOf(x.shape.length, ctx.attrs.perm as number[] | undefined, (m) => ctx.error('LUT1110', m));
+    const p = permOf(x.shape.length, ctx.attrs.perm as number[] | undefined, ruleErr(ctx));
     return [{ dtype: x.dtype, shape: p.map((i) => x.shape[i]!) }];
   },
   interp([x], ctx) {
@@ -201,7 +201,7 @@ defineOp({
       const n = ctx.inputs[1].shape[0];
       return [{ dtype: x.dtype, shape: freshShape(ctx, typeof n === 'number' ? x.shape.length - n : undefined, 'the axes input') }];
     }
-    return [{ dtype: x.dtype, shape: squeezeDims(x.shape, axesT && intsOf(axesT), (m) => ctx.error('LUT1110', m)) }];
+    return [{ dtype: x.dtype, shape: squeezeDims(x.shape, axesT && intsOf(axesT), ruleErr(ctx)) }];
   },
   interp([x, axes], ctx) {
     const shape = squeezeDims(x!.shape, axes ? intsOf(axes) : undefined, (m) => ctx.error('LUT3052', m));
@@ -232,7 +232,7 @@ defineOp({
       const n = ctx.inputs[1]!.shape[0];
       return [{ dtype: x.dtype, shape: freshShape(ctx, typeof n === 'number' ? x.shape.length + n : undefined, 'the axes input') }];
     }
-    return [{ dtype: x.dtype, shape: unsqueezeDims(x.shape, intsOf(axesT), (m) => ctx.error('LUT1110', m)) }];
+    return [{ dtype: x.dtype, shape: unsqueezeDims(x.shape, intsOf(axesT), ruleErr(ctx)) }];
   },
   interp([x, axes], ctx) {
     return [cloneTensor(x!, concrete(unsqueezeDims(x!.shape, intsOf(axes!), (m) => ctx.error('LUT3052', m))))];
@@ -306,7 +306,7 @@ defineOp({
 /** The tensor a Constant node holds, from whichever of its value attributes is set. */
 function constantValue(attrs: Record<string, unknown>, err: ErrFn): Tensor {
   const set = ['value', 'value_float', 'value_floats', 'value_int', 'value_ints'].filter((k) => attrs[k] !== undefined);
-  if (set.length !== 1) err(`exactly one value attribute must be set (value, value_float(s), value_int(s)); found ${set.length}`);
+  if (set.length !== 1) err(`exactly one value attribute must be set (value, value_float(s), value_int(s)); found ${set.length}`, 'value');
   const v = attrs[set[0]!];
   switch (set[0]) {
     case 'value_float': return makeTensor('f32', [], [v as number]);
@@ -331,7 +331,7 @@ defineOp({
     value_ints: { type: 'ints' },
   },
   infer(ctx) {
-    const t = constantValue(ctx.attrs, (m) => ctx.error('LUT1120', m));
+    const t = constantValue(ctx.attrs, ruleErr(ctx));
     return [{ dtype: t.dtype, shape: [...t.shape] }];
   },
   interp(_, ctx) {
@@ -345,7 +345,7 @@ function fillValue(attrs: Record<string, unknown>): Tensor {
 }
 
 function checkShapeValues(dims: number[], err: ErrFn): number[] {
-  for (const d of dims) if (d < 0 || !Number.isInteger(d)) err(`shape [${dims.join(', ')}] holds a negative or fractional size`);
+  for (const d of dims) if (d < 0 || !Number.isInteger(d)) err(`shape [${dims.join(', ')}] holds a negative or fractional size`, 'value');
   return dims;
 }
 
@@ -360,7 +360,7 @@ defineOp({
     const dtype = fillValue(ctx.attrs).dtype;
     const s = ctx.constInput(0);
     if (!s) return [{ dtype, shape: freshShape(ctx, ctx.inputs[0]!.shape[0], 'the shape input') }];
-    return [{ dtype, shape: checkShapeValues(intsOf(s), (m) => ctx.error('LUT1110', m)) }];
+    return [{ dtype, shape: checkShapeValues(intsOf(s), ruleErr(ctx)) }];
   },
   interp([s], ctx) {
     const v = fillValue(ctx.attrs);
@@ -374,7 +374,7 @@ defineOp({
 // ---- range ------------------------------------------------------------------------------------------
 
 function rangeLength(start: number, limit: number, delta: number, err: ErrFn): number {
-  if (delta === 0) err('delta must not be zero');
+  if (delta === 0) err('delta must not be zero', 'value');
   return Math.max(Math.ceil((limit - start) / delta), 0);
 }
 
@@ -390,7 +390,7 @@ defineOp({
     if (ctx.inputs.some((t) => t && numelDims(t.shape) !== 1)) ctx.error('LUT1110', 'start, limit and delta must be scalars');
     const [s, l, d] = [ctx.constInput(0), ctx.constInput(1), ctx.constInput(2)];
     if (!s || !l || !d) return [{ dtype, shape: [ctx.freshDim()] }];
-    return [{ dtype, shape: [rangeLength(s.data[0]!, l.data[0]!, d.data[0]!, (m) => ctx.error('LUT1110', m))] }];
+    return [{ dtype, shape: [rangeLength(s.data[0]!, l.data[0]!, d.data[0]!, ruleErr(ctx))] }];
   },
   interp([s, l, d], ctx) {
     const start = s!.data[0]!;

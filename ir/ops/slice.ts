@@ -7,7 +7,7 @@ import { defineOp, type InferCtx } from '../optable.js';
 import type { Dim, Tensor, TensorData } from '../types.js';
 import { allocData, numel, strides } from '../tensor.js';
 import { normalizeAxis } from './util.js';
-import { concrete, intsOf, normalizeAxes, unifyDim, type ErrFn, type FreshFn } from './dims.js';
+import { concrete, intsOf, normalizeAxes, ruleErr, unifyDim, type ErrFn, type FreshFn } from './dims.js';
 
 /** Bounds at or beyond this are "to the end" sentinels for any realistic dim (INT32_MAX, INT64_MAX). */
 const SENTINEL = 2 ** 31 - 1;
@@ -15,7 +15,7 @@ const SENTINEL = 2 ** 31 - 1;
 /** Normalized axis or a coded error. */
 function axisOf(axis: number, rank: number, err: ErrFn): number {
   const a = normalizeAxis(axis, rank);
-  if (a < 0) err(`axis ${axis} is out of range for rank ${rank}`);
+  if (a < 0) err(`axis ${axis} is out of range for rank ${rank}`, 'axis');
   return a;
 }
 
@@ -48,7 +48,7 @@ function sliceSpec(rank: number, starts: number[], ends: number[], axes: number[
   if (ax.length !== starts.length) err(`axes has ${ax.length} elements but starts has ${starts.length}`);
   const st = steps ?? starts.map(() => 1);
   if (st.length !== starts.length) err(`steps has ${st.length} elements but starts has ${starts.length}`);
-  if (st.some((s) => s === 0)) err('slice steps must not be zero');
+  if (st.some((s) => s === 0)) err('slice steps must not be zero', 'value');
   return { axes: ax, starts, ends, steps: st };
 }
 
@@ -68,7 +68,7 @@ defineOp({
   attrs: {},
   infer(ctx) {
     const x = ctx.inputs[0]!;
-    const err: ErrFn = (m) => ctx.error('LUT1110', m);
+    const err = ruleErr(ctx);
     const [s, e, a, t] = [1, 2, 3, 4].map((i) => ctx.constInput(i));
     const axesKnown = !ctx.inputs[3] || a;
     if (!axesKnown) return [{ dtype: x.dtype, shape: x.shape.map(() => ctx.freshDim()) }];
@@ -129,7 +129,7 @@ function stridedCopy(x: Tensor, shape: number[], first: number[], step: number[]
 // ---- concat -----------------------------------------------------------------------------------------
 
 function concatDims(shapes: readonly (readonly Dim[])[], axis: number, fresh: FreshFn, err: ErrFn): Dim[] {
-  if (shapes.length === 0) err('concat needs at least one input');
+  if (shapes.length === 0) err('concat needs at least one input', 'arity');
   const r = shapes[0]!.length;
   const a = axisOf(axis, r, err);
   const out = [...shapes[0]!];
@@ -158,8 +158,8 @@ defineOp({
   attrs: { axis: { type: 'int', required: true } },
   infer(ctx) {
     const ins = ctx.inputs.filter((t) => t !== null);
-    if (ins.some((t) => t.dtype !== ins[0]!.dtype)) ctx.error('LUT1110', `inputs have different dtypes (${ins.map((t) => t.dtype).join(', ')})`);
-    return [{ dtype: ins[0]!.dtype, shape: concatDims(ins.map((t) => t.shape), ctx.attrs.axis as number, () => ctx.freshDim(), (m) => ctx.error('LUT1110', m)) }];
+    if (ins.some((t) => t.dtype !== ins[0]!.dtype)) ctx.error('LUT1112', `inputs have different dtypes (${ins.map((t) => t.dtype).join(', ')})`);
+    return [{ dtype: ins[0]!.dtype, shape: concatDims(ins.map((t) => t.shape), ctx.attrs.axis as number, () => ctx.freshDim(), ruleErr(ctx)) }];
   },
   interp(inputs, ctx) {
     const ins = inputs.filter((t): t is Tensor => t !== null);
@@ -185,17 +185,17 @@ defineOp({
 /** Sizes of the parts: the split input, or num_outputs parts of ceil(dim/n) with a smaller last one. */
 function splitSizes(dim: number, nOut: number, split: number[] | undefined, numOutputs: number | undefined, err: ErrFn): number[] {
   if (split) {
-    if (split.length !== nOut) err(`split has ${split.length} sizes for ${nOut} outputs`);
-    if (split.some((v) => v < 0)) err(`split [${split.join(', ')}] holds a negative size`);
+    if (split.length !== nOut) err(`split has ${split.length} sizes for ${nOut} outputs`, 'value');
+    if (split.some((v) => v < 0)) err(`split [${split.join(', ')}] holds a negative size`, 'value');
     const sum = split.reduce((p, v) => p + v, 0);
-    if (sum !== dim) err(`split sizes [${split.join(', ')}] sum to ${sum}, the axis has ${dim}`);
+    if (sum !== dim) err(`split sizes [${split.join(', ')}] sum to ${sum}, the axis has ${dim}`, 'value');
     return split;
   }
-  if (numOutputs !== undefined && numOutputs !== nOut) err(`num_outputs is ${numOutputs} but the node has ${nOut} outputs`);
+  if (numOutputs !== undefined && numOutputs !== nOut) err(`num_outputs is ${numOutputs} but the node has ${nOut} outputs`, 'arity');
   const chunk = Math.ceil(dim / nOut);
   const last = dim - chunk * (nOut - 1);
-  if (last < 0) err(`an axis of ${dim} cannot be split into ${nOut} parts of ${chunk}`);
-  if (numOutputs === undefined && last !== chunk) err(`an axis of ${dim} does not split evenly into ${nOut} parts`);
+  if (last < 0) err(`an axis of ${dim} cannot be split into ${nOut} parts of ${chunk}`, 'value');
+  if (numOutputs === undefined && last !== chunk) err(`an axis of ${dim} does not split evenly into ${nOut} parts`, 'value');
   return [...Array<number>(nOut - 1).fill(chunk), last];
 }
 
@@ -208,7 +208,7 @@ defineOp({
   attrs: { axis: { type: 'int', default: 0 }, num_outputs: { type: 'int' } },
   infer(ctx: InferCtx) {
     const x = ctx.inputs[0]!;
-    const err: ErrFn = (m) => ctx.error('LUT1110', m);
+    const err = ruleErr(ctx);
     const a = axisOf(ctx.attrs.axis as number, x.shape.length, err);
     const nOut = ctx.node.outputs.length;
     const sT = ctx.constInput(1);
@@ -217,7 +217,7 @@ defineOp({
     return Array.from({ length: nOut }, (_, i) => {
       const shape = [...x.shape];
       if (known) shape[a] = splitSizes(d, nOut, sT && intsOf(sT), ctx.attrs.num_outputs as number | undefined, err)[i]!;
-      else if (sT) shape[a] = intsOf(sT)[i] ?? err(`split has fewer sizes than the node has outputs`);
+      else if (sT) shape[a] = intsOf(sT)[i] ?? err(`split has fewer sizes than the node has outputs`, 'value');
       else shape[a] = ctx.freshDim();
       return { dtype: x.dtype, shape };
     });
@@ -253,8 +253,8 @@ defineOp({
   attrs: { axis: { type: 'int', default: 0 } },
   infer(ctx) {
     const [x, idx] = [ctx.inputs[0]!, ctx.inputs[1]!];
-    const a = axisOf(ctx.attrs.axis as number, x.shape.length, (m) => ctx.error('LUT1110', m));
-    if (idx.dtype !== 'i32' && idx.dtype !== 'i64') ctx.error('LUT1110', `indices must be int32 or int64, not ${idx.dtype}`);
+    const a = axisOf(ctx.attrs.axis as number, x.shape.length, ruleErr(ctx));
+    if (idx.dtype !== 'i32' && idx.dtype !== 'i64') ctx.error('LUT1112', `indices must be int32 or int64, not ${idx.dtype}`);
     return [{ dtype: x.dtype, shape: [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)] }];
   },
   interp([x, idx], ctx) {

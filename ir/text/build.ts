@@ -5,7 +5,7 @@
  * side table for values and `return`s that the verifier reads). Errors are collected, not thrown one by
  * one, so a file with several mistakes reports them all.
  */
-import { DiagnosticBag, type Location } from '../../compiler/diagnostics.js';
+import { DiagnosticBag, type DiagCode, type Location } from '../../base/diagnostics.js';
 import { findOp, type AttrSpec, type OpDef } from '../optable.js';
 import type { AttrValue, Attrs, DType, Dim, Graph, Node, Tensor, TensorType, Value } from '../types.js';
 import { numel } from '../tensor.js';
@@ -34,7 +34,7 @@ export const ParseCode = {
   meta: 'LUT2016',
   typeCount: 'LUT2017',
   constResults: 'LUT2018',
-} as const;
+} as const satisfies Record<string, DiagCode>;
 
 export const DTYPES: ReadonlySet<string> = new Set<DType>(['f32', 'f16', 'bf16', 'f64', 'i4', 'u4', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'bool']);
 
@@ -79,7 +79,7 @@ class Builder {
   private loc(p: Pos): Location {
     return { kind: 'text', file: this.file, line: p.line, col: p.col };
   }
-  private err(code: string, msg: string, p: Pos): void {
+  private err(code: DiagCode, msg: string, p: Pos): void {
     this.bag.error(code, msg, this.loc(p));
   }
 

@@ -35,7 +35,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
-import { LutcError } from '../../compiler/diagnostics.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { importOnnxFile, readTensorPb } from '../../compiler/onnx/index.js';
 import { onnx, type IGraphProto } from '../../compiler/onnx/proto.js';
 import { interpret } from '../../ir/interpret.js';

@@ -1,11 +1,13 @@
 /**
  * The library API (compiler/index.ts) as the README shows it: every stage reachable from one import,
- * and the README snippet's flow (import -> pipeline -> interpret -> .npy) working end to end.
+ * the README snippet's flow (import -> pipeline -> interpret -> .npy) working end to end, and the
+ * whole-job calls (compiler/api.ts): `compile` from a path, bytes or a Graph giving exactly the files
+ * `lutc compile` writes, `writeArtifact` writing them atomically, `emitKernel` for every kernel target.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as lutc from '../../compiler/index.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -13,7 +15,8 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 describe('compiler/index.ts', () => {
   it('exports every stage', () => {
     for (const name of ['importOnnx', 'importOnnxFile', 'parseGraph', 'printGraph', 'verifyGraph', 'interpret', 'runPipeline',
-      'quantizeOnnx', 'readNpy', 'writeNpy', 'readNpyFile', 'writeNpyFile', 'formatDiagnostic', 'main', 'OnnxBuilder']) {
+      'quantizeOnnx', 'readNpy', 'writeNpy', 'readNpyFile', 'writeNpyFile', 'formatDiagnostic', 'main', 'OnnxBuilder',
+      'compile', 'writeArtifact', 'emitKernel', 'getTarget', 'allTargets', 'artifactTargets']) {
       expect(typeof (lutc as Record<string, unknown>)[name], name).toBe('function');
     }
     expect(lutc.LutcError.prototype).toBeInstanceOf(Error);
@@ -44,5 +47,117 @@ describe('compiler/index.ts', () => {
       expect(e).toBeInstanceOf(lutc.LutcError);
       expect(lutc.formatDiagnostic((e as lutc.LutcError).diagnostics[0]!)).toMatch(/^junk\.onnx: error LUT1\d{3}: /);
     }
+  });
+});
+
+const MLP = path.join(root, 'examples/mlp.onnx');
+const SHAPES = { x: [1, 64] };
+
+/** Every file under `dir`, relative, '/'-separated, sorted. */
+function listFiles(dir: string, pre = ''): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${pre}${e.name}/`) : [`${pre}${e.name}`])).sort();
+}
+
+/** `files` equal, byte for byte, the folder `dir`. */
+function expectSameAsFolder(files: lutc.ArtifactFiles, dir: string): void {
+  expect(Object.keys(files).sort()).toEqual(listFiles(dir));
+  for (const [name, data] of Object.entries(files)) {
+    expect(Buffer.from(typeof data === 'string' ? Buffer.from(data) : data).equals(fs.readFileSync(path.join(dir, name))), name).toBe(true);
+  }
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = lutc.captureIO();
+  const code = await lutc.main(argv, io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+describe('compile, writeArtifact, emitKernel (compiler/api.ts)', () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-api-'));
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  for (const target of ['c', 'wasm', 'wgsl'] as const) {
+    it(`${target}: from a path and from a Graph, the files lutc compile writes; writeArtifact writes them`, async () => {
+      const cliDir = path.join(work, `cli-${target}`);
+      const r = await cli('compile', MLP, '--target', target, '--bits', '2', '--group-size', '32', '--shape', 'x=1,64', '-o', cliDir);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim().split('\n').sort()).toEqual(listFiles(cliDir).map((f) => path.join(cliDir, f)));
+
+      const fromPath = await lutc.compile(MLP, { target, bits: 2, groupSize: 32, inputShapes: SHAPES });
+      expectSameAsFolder(fromPath.files, cliDir);
+      expect(fromPath.decisions.filter((d) => d.lowered)).toHaveLength(3);
+
+      const g = lutc.importOnnxFile(MLP, { inputShapes: SHAPES });
+      const fromGraph = await lutc.compile(g, { target, bits: 2, groupSize: 32 });
+      expectSameAsFolder(fromGraph.files, cliDir);
+      expect(fromGraph.graph).toBe(g); // lowered in place
+      expect(g.nodes.some((n) => n.op === 'lut.matmul')).toBe(true);
+
+      const fromBytes = await lutc.compile(new Uint8Array(fs.readFileSync(MLP)), { target, bits: 2, groupSize: 32, inputShapes: SHAPES });
+      expect(Object.keys(fromBytes.files).sort()).toEqual(listFiles(cliDir));
+
+      const libDir = path.join(work, `lib-${target}`, 'nested');
+      const written = lutc.writeArtifact(fromPath, libDir);
+      expect(written).toEqual(Object.keys(fromPath.files).map((f) => path.join(libDir, f)));
+      expectSameAsFolder(fromPath.files, libDir);
+      expect(fs.readdirSync(path.dirname(libDir))).toEqual(['nested']); // no temporary folder left behind
+    });
+  }
+
+  it('symbolic dims of a file left unbound become 1, with a note through progress', async () => {
+    const notes: string[] = [];
+    const res = await lutc.compile(MLP, { target: 'c', progress: (m) => notes.push(m) });
+    expect(notes[0]).toMatch(/^note: symbolic dim 'batch' is not bound: compiling with batch = 1/);
+    expect(res.graph.inputs[0]!.type.shape).toEqual([1, 64]);
+  });
+
+  it('writeArtifact: into an existing folder it replaces the files and removes stale ones; errors are LUT6012 and write nothing', async () => {
+    const dir = path.join(work, 'existing');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'weights.bin'), 'stale');
+    fs.writeFileSync(path.join(dir, 'keep.txt'), 'mine');
+    const res = await lutc.compile(MLP, { target: 'c', bits: 2, inputShapes: SHAPES }); // small: weights embedded
+    expect(res.remove).toEqual(['weights.bin']);
+    lutc.writeArtifact(res, dir);
+    expect(listFiles(dir)).toEqual(['Makefile', 'keep.txt', 'main.c', 'model.c', 'model.h']);
+
+    const file = path.join(work, 'a-file');
+    fs.writeFileSync(file, 'x');
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(lutc.LutcError);
+        return (e as lutc.LutcError).diagnostics[0]!.code;
+      }
+      return 'no error';
+    };
+    expect(code(() => lutc.writeArtifact({ 'a.txt': 'a' }, file))).toBe('LUT6012');
+    expect(code(() => lutc.writeArtifact({ '../escape.txt': 'a' }, path.join(work, 'esc')))).toBe('LUT6012');
+    expect(fs.existsSync(path.join(work, 'escape.txt')) || fs.existsSync(path.join(work, 'esc'))).toBe(false);
+    expect(fs.readdirSync(work).filter((f) => f.includes('lutc-tmp'))).toEqual([]);
+  });
+
+  for (const target of ['c', 'wasm', 'wgsl'] as const) {
+    it(`emitKernel --target ${target}: the files lutc kernel writes`, async () => {
+      const dir = path.join(work, `kernel-${target}`);
+      const r = await cli('kernel', '--target', target, '--n', '16', '--k', '64', '--bits', '2', '-o', dir);
+      expect(r.code, r.stderr).toBe(0);
+      const { files } = await lutc.emitKernel({ target, n: 16, k: 64, bits: 2 });
+      expectSameAsFolder(files, dir);
+    });
+  }
+
+  it('target errors are coded LutcErrors: no artifact or kernel for ref (LUT6010), options of another target (LUT6003)', async () => {
+    const code = async (p: Promise<unknown>) => p.then(() => 'no error', (e) => (e instanceof lutc.LutcError ? e.diagnostics[0]!.code : String(e)));
+    expect(await code(lutc.compile(MLP, { target: 'ref', inputShapes: SHAPES }))).toBe('LUT6010');
+    expect(await code(lutc.emitKernel({ target: 'ref', n: 8, k: 64, bits: 2 }))).toBe('LUT6010');
+    expect(await code(lutc.compile(MLP, { target: 'wasm', isa: 'avx2', inputShapes: SHAPES }))).toBe('LUT6003');
+    expect(await code(lutc.compile(MLP, { target: 'wgsl', threads: 2, inputShapes: SHAPES }))).toBe('LUT6003');
+    expect(await code(lutc.emitKernel({ target: 'c', n: 8, k: 64, bits: 2, wasmFeatures: ['relaxed-simd'] }))).toBe('LUT6003');
+    // read by the target, but without effect on an artifact: a warning through progress
+    const said: string[] = [];
+    await lutc.compile(MLP, { target: 'c', threads: 4, inputShapes: SHAPES, progress: (m) => said.push(m) });
+    expect(said[0]).toMatch(/^warning: --threads has no effect on 'compile --target c'/);
   });
 });

@@ -4,12 +4,12 @@
  * no other exception (a crash) and no hang.
  */
 import { describe, expect, it } from 'vitest';
-import { LutcError } from '../../compiler/diagnostics.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { makeTensor } from '../../ir/tensor.js';
 
-import { seededRandom as rng } from '../../ir/random.js';
+import { seededRandom as rng } from '../../base/random.js';
 
 function validModel(): Uint8Array {
   const b = new OnnxBuilder({ opset: 17 });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LutcError } from '../../compiler/diagnostics.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { OnnxBuilder, encodeModel } from '../../compiler/onnx/builder.js';
 import { importOnnxFile } from '../../compiler/onnx/index.js';
 import { readTensorPb, tensorToProto } from '../../compiler/onnx/tensor.js';

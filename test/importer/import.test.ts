@@ -4,7 +4,7 @@
  * symbolic dims and the folding of PyTorch-style shape chains.
  */
 import { describe, expect, it } from 'vitest';
-import { LutcError, type Diagnostic } from '../../compiler/diagnostics.js';
+import { LutcError, type Diagnostic } from '../../base/diagnostics.js';
 import { OnnxBuilder, encodeModel } from '../../compiler/onnx/builder.js';
 import { importOnnx, type ImportOptions } from '../../compiler/onnx/index.js';
 import { interpret } from '../../ir/interpret.js';

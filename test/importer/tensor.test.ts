@@ -3,7 +3,7 @@
  * tensorToProto), plus the coded errors for hostile tensors.
  */
 import { describe, expect, it } from 'vitest';
-import { LutcError } from '../../compiler/diagnostics.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { onnx } from '../../compiler/onnx/proto.js';
 import { dtypeFromOnnx, dtypeToOnnx, tensorFromProto, tensorToProto } from '../../compiler/onnx/tensor.js';
 import { makeTensor } from '../../ir/tensor.js';

@@ -1,10 +1,14 @@
 /**
  * The LUT reference (ir/lut) against a direct float computation of X · dequant(W)ᵀ: f32 tables must
- * match to float summation error; int8 tables to the int8 activation-quantization error.
+ * match to float summation error (F32_EXACT); int8 tables to the int8 activation-quantization error,
+ * i.e. their rel-L2 within INT8_NOISE_RATIO of int8TableNoise, the error rounding each table entry to
+ * its int8 step predicts (test/helpers/tolerance.ts). test/ir/lut-int8-spec.test.ts checks the int8
+ * rule itself exactly.
  */
 import { describe, expect, it } from 'vitest';
 import { lutGeometry, packWeights, packedIndex, type Bits } from '../../ir/lut/geometry.js';
 import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../ir/lut/reference.js';
+import { F32_EXACT, INT8_NOISE_RATIO, int8TableNoise, maxRel, relL2 } from '../helpers/tolerance.js';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -31,17 +35,6 @@ function setup(n: number, k: number, m: number, bits: Bits, gs: number, vec: 16 
   return { g, q, scales, zeros, x, want };
 }
 
-function relErr(y: Float32Array, want: Float64Array) {
-  let num = 0, den = 0, max = 0, maxRef = 0;
-  for (let i = 0; i < y.length; i++) {
-    num += (y[i]! - want[i]!) ** 2;
-    den += want[i]! ** 2;
-    max = Math.max(max, Math.abs(y[i]! - want[i]!));
-    maxRef = Math.max(maxRef, Math.abs(want[i]!));
-  }
-  return { l2: Math.sqrt(num / den), max: max / maxRef };
-}
-
 describe('LUT reference', () => {
   const cases: [number, number, number, Bits, number, 16 | 32 | 64][] = [
     [37, 203, 3, 2, 32, 16], [64, 512, 1, 4, 128, 32], [5, 77, 2, 1, 1000, 64], [19, 260, 2, 3, 64, 16], [8, 1024, 1, 2, 1024, 16],
@@ -58,17 +51,20 @@ describe('LUT reference', () => {
             expect(packedIndex(g, packed, row, i, c)).toBe(want);
           }
     });
-    it(`f32 tables match float math, int8 within rel-L2 2e-2: N=${n} K=${k} M=${m} bits=${bits}`, () => {
+    it(`f32 tables match float math, int8 tables the int8 rounding noise: N=${n} K=${k} M=${m} bits=${bits}`, () => {
       const { g, q, scales, zeros, x, want } = setup(n, k, m, bits, gs, vec);
       const packed = packWeights(g, q);
       const ps = packScales(g, scales, zeros);
       const tf = buildTablesF32(g, x, m);
       const yf = combine(g, accumulateF32(g, packed, tf.tf, m), 0.5, tf.xsum, ps, m);
-      // f32 summation over K terms: error well below 1e-5 relative for these sizes.
-      expect(relErr(yf, want).max).toBeLessThan(1e-5);
+      // f32 summation over K terms (measured 8e-8 .. 2.7e-7 here)
+      expect(maxRel(yf, want)).toBeLessThan(F32_EXACT);
       const ti = buildTablesI8(g, x, m);
       const yi = combine(g, accumulateI8(g, packed, ti.tq, m), ti.tsHalf, ti.xsum, ps, m);
-      expect(relErr(yi, want).l2).toBeLessThan(2e-2);
+      // measured ratios 0.73 .. 0.99; truncation, /128 or a 1.5% scale error give 1.3 .. 3.1
+      const ratio = relL2(yi, want) / int8TableNoise(x, m, k, scales, n, g.group, bits, want);
+      expect(ratio).toBeGreaterThan(INT8_NOISE_RATIO.min);
+      expect(ratio).toBeLessThan(INT8_NOISE_RATIO.max);
     });
   }
   it('int8 tables are odd-symmetric (T[15-j] = -T[j])', () => {

@@ -1,13 +1,15 @@
 /**
  * Helpers for the LUT IR and pass tests: a seeded RNG, small graphs built with GraphBuilder (typed
- * through the op table's shape rules), a float64 reference of X · dequant(W)ᵀ, and error measures.
+ * through the op table's shape rules), a float64 reference of X · dequant(W)ᵀ, and the error measures
+ * of test/helpers/tolerance.ts.
  */
 import '../../ir/ops/index.js';
 import { GraphBuilder, newGraph } from '../../ir/graph.js';
 import { inferGraph } from '../../ir/infer.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor, Value } from '../../ir/types.js';
-import type { QuantizedMatrix } from '../../compiler/quantize.js';
+import type { QuantizedMatrix } from '../../ir/lut/quantize.js';
+import { maxRel, relL2 } from '../helpers/tolerance.js';
 
 export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -63,13 +65,7 @@ export function dequantRef(x: Float32Array, m: number, qm: QuantizedMatrix): Flo
   return out;
 }
 
+/** Both error measures of test/helpers/tolerance.ts at once. */
 export function errors(y: ArrayLike<number>, want: ArrayLike<number>): { relL2: number; maxRel: number } {
-  let num = 0, den = 0, max = 0, maxRef = 0;
-  for (let i = 0; i < y.length; i++) {
-    num += (y[i]! - want[i]!) ** 2;
-    den += want[i]! ** 2;
-    max = Math.max(max, Math.abs(y[i]! - want[i]!));
-    maxRef = Math.max(maxRef, Math.abs(want[i]!));
-  }
-  return { relL2: den > 0 ? Math.sqrt(num / den) : Math.sqrt(num), maxRel: maxRef > 0 ? max / maxRef : max };
+  return { relL2: relL2(y, want), maxRel: maxRel(y, want) };
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LutcError } from '../../compiler/diagnostics.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { readNpy, readNpyFile, writeNpy } from '../../compiler/npy.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { DType, Tensor } from '../../ir/types.js';

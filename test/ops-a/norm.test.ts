@@ -66,7 +66,7 @@ describe('layer_norm', () => {
     expect(mean!.shape).toEqual([2, 1, 1]);
   });
 
-  it('infers symbolic shapes and checks operands (LUT1110)', () => {
+  it('infers symbolic shapes and checks operands (LUT1110, LUT1112, LUT1113)', () => {
     const types = inferOp('layer_norm', [ty('f32', ['B', 'S', 8]), ty('f32', [8]), ty('f32', [8])], {}, 3);
     expect(types).toEqual([
       { dtype: 'f32', shape: ['B', 'S', 8] },
@@ -74,9 +74,9 @@ describe('layer_norm', () => {
       { dtype: 'f32', shape: ['B', 'S', 1] },
     ]);
     expect(inferOp('layer_norm', [ty('f16', ['B', 8]), ty('f16', [8])], {}, 2)[1]).toEqual({ dtype: 'f32', shape: ['B', 1] });
-    expect(errorCode(() => inferOp('layer_norm', [ty('f32', ['B', 8]), ty('f16', [8])]))).toMatch(/^LUT1110: layer_norm: operand dtypes differ/);
+    expect(errorCode(() => inferOp('layer_norm', [ty('f32', ['B', 8]), ty('f16', [8])]))).toMatch(/^LUT1112: layer_norm: operand dtypes differ/);
     expect(errorCode(() => inferOp('layer_norm', [ty('f32', ['B', 8]), ty('f32', [7])]))).toMatch(/^LUT1110: layer_norm: Scale of shape \[7\]/);
-    expect(errorCode(() => inferOp('layer_norm', [ty('f32', [2, 8]), ty('f32', [8])], { axis: 2 }))).toMatch(/^LUT1110: layer_norm: axis 2/);
+    expect(errorCode(() => inferOp('layer_norm', [ty('f32', [2, 8]), ty('f32', [8])], { axis: 2 }))).toMatch(/^LUT1113: layer_norm: axis 2/);
   });
 
   it('rounds f16 results to f16', () => {

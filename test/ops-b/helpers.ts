@@ -4,7 +4,7 @@
  * the run-time shapes agree with the inferred ones (so every test also exercises the shape rule).
  */
 import { expect } from 'vitest';
-import { fail } from '../../compiler/diagnostics.js';
+import { fail } from '../../base/diagnostics.js';
 import { GraphBuilder, newGraph } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import { findOp, resolveAttrs, type InferCtx } from '../../ir/optable.js';

@@ -4,7 +4,7 @@
  * rejected with LUT1102 naming the op and its accepted range; Pad 2..10 and Dropout < 12 are rewritten.
  */
 import { describe, expect, it } from 'vitest';
-import { LutcError } from '../../compiler/diagnostics.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { interpret } from '../../ir/interpret.js';

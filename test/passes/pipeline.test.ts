@@ -8,7 +8,7 @@ import '../../ir/ops/index.js';
 import { runPipeline, PIPELINE } from '../../compiler/pipeline.js';
 import { getPass } from '../../passes/registry.js';
 import { interpret } from '../../ir/interpret.js';
-import { LutcError } from '../../compiler/diagnostics.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { linearGraph, randTensor, rng } from '../lut/util.js';
 
 describe('runPipeline', () => {

@@ -5,7 +5,7 @@
  * constants; dims that are contiguous for every operand are merged so inner loops stay long and
  * unit-stride, which is what lets the C compiler vectorize them).
  */
-import { fail, nodeLoc } from '../../../compiler/diagnostics.js';
+import { fail, nodeLoc, type DiagCode } from '../../../base/diagnostics.js';
 import type { Placement, PlanStep } from '../../model-plan.js';
 import type { Attrs, DType, Node, Tensor } from '../../../ir/types.js';
 
@@ -109,7 +109,8 @@ export interface StepCtx {
   omp(work: number, clauses?: string): string;
 }
 
-export function unsupportedAt(node: Node, file: string | undefined, msg: string, code = 'LUT5151'): never {
+/** Throws a C-backend diagnostic naming the node (default LUT5151: a node form the C backend cannot compile). */
+export function unsupportedAt(node: Node, file: string | undefined, msg: string, code: DiagCode = 'LUT5151'): never {
   return fail(code, msg, nodeLoc(node, file));
 }
 

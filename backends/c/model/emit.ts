@@ -5,17 +5,17 @@
  * constants read from the weight blob at its planned offsets. LUT layers are legalized first
  * (lut-rewrite.ts) and call the tuned per-layer kernels of backends/c/render.ts (kernels-lut.ts).
  * Also renders the .npy harness and the Makefile (harness.ts). Everything is rendered in memory first:
- * an unsupported node is a coded diagnostic (LUT5150-5153, all of them at once) before any file is
- * written.
+ * an unsupported node is a coded diagnostic (LUT5003 for an op without a kernel, LUT5151-5153; all of
+ * them at once) before any file is written.
  */
-import { DiagnosticBag, LutcError, nodeLoc } from '../../../compiler/diagnostics.js';
+import { DiagnosticBag, LutcError, nodeLoc } from '../../../base/diagnostics.js';
 import type { CompileOptions } from '../../../compiler/options.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
 import type { Graph } from '../../../ir/types.js';
 import { ALIGN, planModel, weightBlob, type ModelPlan, type Placement } from '../../model-plan.js';
 import { cIdent, ctype, indent, resetLoopIds, type StepCtx } from './cgen.js';
-import { renderHarness, renderMakefile } from './harness.js';
+import { renderHarness, renderMakefile, type CIo } from './harness.js';
 import { ELEMENTWISE_HELPERS, ELEMENTWISE_KERNELS } from './kernels-elementwise.js';
 import { LutLayers } from './kernels-lut.js';
 import { legalizeLut } from './lut-rewrite.js';
@@ -40,12 +40,7 @@ const LUT_OPS = ['lut.matmul', 'lut.norm_table', 'lut.table'];
 export const SUPPORTED_OPS: readonly string[] = [...Object.keys(KERNELS), ...LUT_OPS].sort();
 
 /** One graph input or output as the C API exposes it. */
-export interface CIo {
-  name: string;
-  /** Field name in model_inputs / model_outputs. */
-  field: string;
-  placement: Placement;
-}
+export type { CIo } from './harness.js';
 
 /** The rendered artifact, in memory. */
 export interface EmittedModel {
@@ -68,7 +63,7 @@ export function fnv1a(b: Uint8Array): number {
   return h >>> 0;
 }
 
-/** Renders the model. Throws LutcError (LUT5001/5002 from the plan, LUT5150-5152 from kernels). */
+/** Renders the model. Throws LutcError (LUT5001/5002 from the plan, LUT5003 and LUT5151-5153 from kernels). */
 export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const file = input.meta?.file;
   resetLoopIds();
@@ -79,7 +74,8 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const blob = weightBlob(plan);
   const hash = fnv1a(blob);
   // Kernel entry points are external symbols: a per-model prefix lets several models link together.
-  const luts = new LutLayers(`lutc${hash.toString(16).padStart(8, '0')}`);
+  // --isa pins every layer kernel's path (cPrelude's forced LUTC_ISA; -DLUTC_ISA still overrides it)
+  const luts = new LutLayers(`lutc${hash.toString(16).padStart(8, '0')}`, opts.isa);
   const kernels: Record<string, (c: StepCtx) => string> = { ...KERNELS, 'lut.matmul': luts.matmul };
   let scratchBytes = 0;
   const scratchOff = alignUp(plan.arenaBytes);
@@ -90,7 +86,7 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
     const kernel = kernels[node.op];
     if (lutFailed && LUT_OPS.includes(node.op)) return;
     if (!kernel) {
-      bag.error('LUT5150', `op '${node.op}' is not supported by the C backend`, nodeLoc(node, file));
+      bag.error('LUT5003', `op '${node.op}' is not supported by the C backend`, nodeLoc(node, file));
       return;
     }
     const ptr = (p: Placement, write: boolean) => `(${write ? '' : 'const '}${ctype(p.dtype)} *)(${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset})`;

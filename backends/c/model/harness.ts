@@ -5,10 +5,18 @@
  * `lutc run --target c` and a user's shell see the same files. Everything it needs to know about the
  * model (names, dtypes, shapes, output file names) is static and rendered into it.
  */
-import { outputFileName } from '../../../compiler/cli/model.js';
+import { outputFileName } from '../../../compiler/npy.js';
 import type { Graph } from '../../../ir/types.js';
 import { cString, npyDescr } from './cgen.js';
-import type { CIo } from './emit.js';
+import type { Placement } from '../../model-plan.js';
+
+/** One model input or output as the emitter and the harness see it. */
+export interface CIo {
+  name: string;
+  /** Field name in model_inputs / model_outputs. */
+  field: string;
+  placement: Placement;
+}
 
 /** Output file names made unique as `lutc run` does (outputs.json is reserved). */
 export function outputFiles(outs: readonly { name: string }[]): string[] {

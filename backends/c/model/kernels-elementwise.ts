@@ -1,6 +1,7 @@
 /**
- * C kernels of the elementwise graph ops (ir/ops/elementwise.ts): broadcasting binary arithmetic,
- * comparisons and logic, variadic max/min, where, pow, unary math and activations, clip and cast.
+ * C kernels of the elementwise graph ops (ir/ops/elementwise.ts, math.ts): broadcasting binary
+ * arithmetic, comparisons and logic, variadic max/min, where, pow, bit_shift, unary math and
+ * activations, ceil / floor / round and trigonometry (libm in double), clip and cast.
  * Semantics follow the op table's interpreters: float math is done in double and rounded once at the
  * store (for + - * / that equals float arithmetic exactly), integers wrap (computed in 64-bit unsigned,
  * so no signed overflow is ever undefined behaviour), integer division by zero gives 0, float->int
@@ -69,12 +70,23 @@ function extremum(greater: boolean): Kernel {
   };
 }
 
+/** bit_shift on unsigned ints: shifts of the type's width or more give 0 (C leaves them undefined). */
+const bitShift: Kernel = (c) => {
+  const dt = c.outP(0).dtype;
+  const bits = ({ u8: 8, u16: 16, u32: 32, u64: 64 } as Record<string, number>)[dt] ?? 64;
+  const op = c.attrs.direction === 'LEFT' ? '<<' : '>>';
+  return broadcastMap(c, ([a, b]) => intStore(dt, `(${b} >= ${bits} ? (uint64_t)0 : (uint64_t)${a} ${op} ${b})`));
+};
+
 const where: Kernel = (c) => broadcastMap(c, ([cond, x, y]) => `(${cond} ? ${x} : ${y})`);
 
 const pow: Kernel = (c) => {
   const dt = c.outP(0).dtype;
   return broadcastMap(c, ([a, b]) => storeFromDouble(dt, `pow((double)${a}, (double)${b})`));
 };
+
+/** Trigonometric ops, each libm's double function of the same name. */
+const TRIG = ['sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh'];
 
 /** Float unary functions in double, each the interpreter's formula. */
 const FLOAT_UNARY: Record<string, (x: string, c: StepCtx) => string> = {
@@ -88,6 +100,9 @@ const FLOAT_UNARY: Record<string, (x: string, c: StepCtx) => string> = {
   softplus: (x) => `(${x} > 0 ? ${x} + log1p(exp(-${x})) : log1p(exp(${x})))`,
   gelu: (x, c) => (c.attrs.approximate === 'tanh' ? `lutc_gelu_tanh(${x})` : `lutc_gelu(${x})`),
   leaky_relu: (x, c) => `(${x} < 0 ? ${cLiteral(Math.fround(c.attrs.alpha as number), 'f64')} * ${x} : ${x})`,
+  // rounding (nearbyint rounds halves to even in the default rounding mode) and libm trigonometry
+  ceil: (x) => `ceil(${x})`, floor: (x) => `floor(${x})`, round: (x) => `nearbyint(${x})`,
+  ...Object.fromEntries(TRIG.map((f) => [f, (x: string) => `${f}(${x})`])),
 };
 
 function unary(name: string): Kernel {
@@ -150,8 +165,8 @@ export const ELEMENTWISE_KERNELS: Record<string, Kernel> = {
   add: arith('+'), sub: arith('-'), mul: arith('*'), div,
   equal: cmp('=='), less: cmp('<'), greater: cmp('>'), greater_or_equal: cmp('>='), less_or_equal: cmp('<='),
   and: logic('&&'), or: logic('||'),
-  max: extremum(true), min: extremum(false), where, pow, clip, cast,
-  ...Object.fromEntries(['sqrt', 'reciprocal', 'exp', 'log', 'erf', 'tanh', 'sigmoid', 'softplus', 'gelu', 'leaky_relu', 'relu', 'not', 'neg', 'abs'].map((n) => [n, unary(n)])),
+  max: extremum(true), min: extremum(false), where, pow, clip, cast, bit_shift: bitShift,
+  ...Object.fromEntries(['sqrt', 'reciprocal', 'exp', 'log', 'erf', 'tanh', 'sigmoid', 'softplus', 'gelu', 'leaky_relu', 'relu', 'not', 'neg', 'abs', 'ceil', 'floor', 'round', ...TRIG].map((n) => [n, unary(n)])),
   reshape: copy, squeeze: copy, unsqueeze: copy, flatten: copy, identity: copy,
 };
 

@@ -1,7 +1,7 @@
 /**
  * lut.matmul in whole-model C: each layer calls the tuned per-layer kernel that backends/c/render.ts
  * renders (the same renderer as `lutc kernel --target c`: AVX-512 VNNI / AVX2 / NEON / scalar chosen
- * by the C compiler's predefined macros or -DLUTC_ISA; no second copy of the algorithm here).
+ * by the C compiler's predefined macros, -DLUTC_ISA or `--isa`; no second copy of the algorithm here).
  *
  * The graph was legalized first (lut-rewrite.ts): a lut.matmul step reads its activation x and the
  * canonical weights of lut-weights.ts. model_load_weights (the loader rendered here) unpacks each
@@ -14,6 +14,7 @@
  */
 import type { Attrs } from '../../../ir/types.js';
 import { lutGeometry, type Bits } from '../../../ir/lut/geometry.js';
+import type { CIsa } from '../csrc-prelude.js';
 import { planFromRequest, renderKernel } from '../render.js';
 import { prod, type StepCtx } from './cgen.js';
 import { LUT_Q, LUT_SCALES, LUT_ZEROS } from './lut-rewrite.js';
@@ -47,8 +48,11 @@ export class LutLayers {
   private readonly kernels = new Map<string, { prefix: string; decls: string; defs: string }>();
   private readonly layers: Layer[] = [];
 
-  /** `base`: symbol prefix unique to this model (kernel functions are external symbols). */
-  constructor(private readonly base: string) {}
+  /**
+   * `base`: symbol prefix unique to this model (kernel functions are external symbols); `isa`: the
+   * ISA path every kernel is pinned to (absent: chosen by the C compiler's predefined macros).
+   */
+  constructor(private readonly base: string, private readonly isa?: CIsa) {}
 
   get count(): number {
     return this.layers.length;
@@ -59,7 +63,7 @@ export class LutLayers {
     let kr = this.kernels.get(key);
     if (!kr) {
       const prefix = `${this.base}_k${this.kernels.size}`;
-      const plan = planFromRequest({ n: a.n as number, k: a.k as number, m, bits: a.bits as Bits, groupSize: a.group_size as number, tables: a.tables as 'i8' | 'f32', name: prefix });
+      const plan = planFromRequest({ n: a.n as number, k: a.k as number, m, bits: a.bits as Bits, groupSize: a.group_size as number, tables: a.tables as 'i8' | 'f32', name: prefix, ...(this.isa ? { isa: this.isa } : {}) });
       kr = { prefix, ...renderKernel(plan) };
       this.kernels.set(key, kr);
     }

@@ -1,7 +1,8 @@
 /**
  * C kernels of the numeric graph ops (ir/ops/reduce.ts, norm.ts, linear.ts, conv.ts, quant.ts):
- * reductions, softmax/log_softmax, layer_norm / simplified / skip_simplified, float matmul (batched,
- * broadcast) and gemm, conv 1-D/2-D, matmul_nbits and dequantize/quantize_linear left unlowered.
+ * reductions (sum, mean, max, prod), softmax/log_softmax, layer_norm / simplified / skip_simplified,
+ * float matmul (batched, broadcast) and gemm, conv 1-D/2-D, matmul_nbits and dequantize/quantize_linear
+ * left unlowered.
  *
  * Numerics: reductions, softmax and norms accumulate in double per row exactly like the interpreters
  * (same order), so they agree to the last bit or one. Matmul/gemm/conv accumulate float32 in K order
@@ -26,7 +27,7 @@ function paramIndex(c: StepCtx, name: string, shape: readonly number[], norm: nu
 
 // ---- reductions ------------------------------------------------------------------------------------
 
-function reduce(kind: 'sum' | 'mean' | 'max'): Kernel {
+function reduce(kind: 'sum' | 'mean' | 'max' | 'prod'): Kernel {
   return (c) => {
     const x = c.inP(0)!;
     const out = c.outP(0);
@@ -48,8 +49,8 @@ function reduce(kind: 'sum' | 'mean' | 'max'): Kernel {
     const redShape = axes.map((i) => x.shape[i]!);
     const count = prod(redShape);
     const dt = out.dtype;
-    const init = kind === 'max' ? '-1.0/0.0' : '0.0';
-    const step = kind === 'max' ? 'acc = (acc != acc || v != v) ? (0.0/0.0) : (v > acc ? v : acc);' : 'acc += v;';
+    const init = kind === 'max' ? '-1.0/0.0' : kind === 'prod' ? '1.0' : '0.0';
+    const step = kind === 'max' ? 'acc = (acc != acc || v != v) ? (0.0/0.0) : (v > acc ? v : acc);' : kind === 'prod' ? 'acc *= v;' : 'acc += v;';
     let fin = 'acc';
     if (kind === 'mean') fin = isFloatDt(dt) ? `acc / ${count}.0` : count === 0 ? '0.0' : `trunc(acc / ${count}.0)`;
     const store = kind === 'max' && !isFloatDt(dt) ? `(acc == -1.0/0.0 ? ${cLiteral(intMin(dt), dt)} : ${storeFromDouble(dt, fin)})` : storeFromDouble(dt, fin);
@@ -387,7 +388,7 @@ const quantize: Kernel = (c) => {
 };
 
 export const MATH_KERNELS: Record<string, Kernel> = {
-  reduce_sum: reduce('sum'), reduce_mean: reduce('mean'), reduce_max: reduce('max'),
+  reduce_sum: reduce('sum'), reduce_mean: reduce('mean'), reduce_max: reduce('max'), reduce_prod: reduce('prod'),
   softmax: softmax(false), log_softmax: softmax(true),
   layer_norm: layerNorm, simplified_layer_norm: rmsNorm, skip_simplified_layer_norm: skipRmsNorm,
   matmul, gemm, conv, matmul_nbits: matmulNBits, dequantize_linear: dequantize, quantize_linear: quantize,

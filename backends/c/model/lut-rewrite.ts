@@ -15,7 +15,7 @@
  * Anything else that reads tables (a graph output, a lut.matmul fed by something other than a table
  * build) has no C kernel: LUT5151, naming the node.
  */
-import { DiagnosticBag, LutcError, nodeLoc } from '../../../compiler/diagnostics.js';
+import { DiagnosticBag, LutcError, nodeLoc } from '../../../base/diagnostics.js';
 import { geometryOf } from '../../../ir/lut/attrs.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import type { Graph, Node, Value } from '../../../ir/types.js';

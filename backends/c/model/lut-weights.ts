@@ -6,7 +6,7 @@
  *   scales  f32 [N, nGroups] = sw                        (exact: the graph's sw is the scale)
  *   zeros   f32 [N, nGroups], chosen so that the kernel's packer computes the graph's swz bit for bit
  *
- * Why not the graph's packed bytes: bitplane-layout packs for TARGET_VEC_BYTES (32), while the C
+ * Why not the graph's packed bytes: bitplane-layout packs for the C target's lut.vecBytes (32), while the C
  * kernel's layout follows the ISA the C compiler targets (16 scalar/NEON, 32 AVX2, 64 AVX-512 with
  * the row-dword variant), so model_load_weights repacks with the rendered `*_pack` at load time.
  * Why search for zeros: the graph holds swz = fround(s * fround(mid - z)), not z; `*_pack` computes
@@ -15,7 +15,7 @@
  * evaluating the packer's expression with Math.fround, so a miss is a diagnosed error, never a
  * silently different scale.
  */
-import { fail, type Location } from '../../../compiler/diagnostics.js';
+import { fail, type Location } from '../../../base/diagnostics.js';
 import { packedIndex, type LutGeometry } from '../../../ir/lut/geometry.js';
 
 const fr = Math.fround;

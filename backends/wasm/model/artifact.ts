@@ -7,6 +7,7 @@
  */
 import type { Graph } from '../../../ir/types.js';
 import { buildModelModule, type IoSlot, type ModelBuildOptions, type ModelModule } from './module.js';
+import { JS_MATH } from './math.js';
 
 /** Emitted files by name. */
 export type ArtifactFiles = Record<string, string | Uint8Array>;
@@ -127,7 +128,7 @@ function toTyped(slot, v) {
  */
 export async function load(opts = {}) {
   const bytes = await readAll(opts.wasm ?? here('./model.wasm'));
-  const { instance } = await WebAssembly.instantiate(bytes, { m: { log: Math.log, pow: Math.pow } });
+  const { instance } = await WebAssembly.instantiate(bytes, { m: { ${JS_MATH.map((f) => `${f}: Math.${f}`).join(', ')} } });
   const ex = instance.exports;
   if (!meta.inline) await streamWeights(opts.weights ?? here('./weights.bin'), ex.memory);
   /**

@@ -7,7 +7,7 @@
  */
 import binaryen from 'binaryen';
 import { FnBuilder, type Expr } from '../builder.js';
-import { fail, nodeLoc } from '../../../compiler/diagnostics.js';
+import { fail, nodeLoc, type DiagCode } from '../../../base/diagnostics.js';
 import type { DType, Node } from '../../../ir/types.js';
 import { kernelByteSize, type ModelPlan, type Placement, type PlanStep } from '../../model-plan.js';
 
@@ -183,8 +183,11 @@ export function i64Const(m: binaryen.Module, v: bigint): Expr {
   return (m.i64.const as unknown as (v: bigint) => Expr)(v);
 }
 
-/** Unsupported-op diagnostic (LUT5050-5099 range) naming the node. */
-export function unsupported(n: Node, file: string | undefined, why: string, code = 'LUT5050'): never {
+/**
+ * A node the wasm target cannot compile, naming it: LUT5050 by default (a form of the op it does not
+ * take: dtype, attributes, operands), LUT5003 for an op it has no kernel for, or a more specific code.
+ */
+export function unsupported(n: Node, file: string | undefined, why: string, code: DiagCode = 'LUT5050'): never {
   return fail(code, `wasm target: ${why}`, nodeLoc(n, file));
 }
 

@@ -1,6 +1,7 @@
 /**
- * Elementwise steps of the whole-model module: unary math and activations, broadcasting binary
- * arithmetic / comparisons / logic, variadic max/min, where, clip and cast. Each op is a scalar
+ * Elementwise steps of the whole-model module: unary math and activations, ceil / floor / round
+ * (wasm's own instructions; nearest rounds halves to even), trigonometry (JS Math imports, math.ts),
+ * broadcasting binary arithmetic / comparisons / logic, variadic max/min, bit_shift, where, clip and cast. Each op is a scalar
  * builder per compute kind plus, where one exists, an f32x4 builder; `emitMap` (core.ts) picks the
  * SIMD path for same-shape and scalar/row-broadcast operands and a strided scalar path otherwise.
  * Semantics follow ir/ops/elementwise.ts (the interpreter computes in f64 and rounds once; these
@@ -15,7 +16,7 @@ import {
   broadcastStrides, constOf, emitMap, isUnsigned, kindOf, unsupported, viewOf, type Ctx, type Emit, type Kind, type ScalarFn,
   type StepHandler, type VectorFn, type View,
 } from './core.js';
-import { callF32, erfFn, expFn, jsMath, sigmoidF32, tanhFn } from './math.js';
+import { callF32, erfFn, expFn, jsMath, sigmoidF32, tanhFn, type JsMathFn } from './math.js';
 import type { PlanStep } from '../../model-plan.js';
 
 type M = binaryen.Module;
@@ -55,6 +56,12 @@ export function unaryScalar(ctx: Ctx, n: Node, k: Kind, dt: DType): ScalarFn | u
     case 'log': return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(jsMath(ctx, 'log'))) : undefined;
     case 'erf': return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(erfFn(ctx))) : undefined;
     case 'tanh': return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(tanhFn(ctx))) : undefined;
+    case 'ceil': return isFloatKind(k) ? (g) => F.ceil(g(0)) : undefined;
+    case 'floor': return isFloatKind(k) ? (g) => F.floor(g(0)) : undefined;
+    case 'round': return isFloatKind(k) ? (g) => F.nearest(g(0)) : undefined; // nearest: halves to even
+    case 'sin': case 'cos': case 'tan': case 'asin': case 'acos': case 'atan':
+    case 'sinh': case 'cosh': case 'asinh': case 'acosh': case 'atanh':
+      return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(jsMath(ctx, n.op as JsMathFn))) : undefined;
     case 'sigmoid':
       if (k === 'f32') return (g) => sigmoidF32(ctx, g(0));
       return k === 'f64' ? (g) => m.f64.div(m.f64.const(1), m.f64.add(m.f64.const(1), m.call(expFn(ctx), [m.f64.neg(g(0))], binaryen.f64))) : undefined;
@@ -101,6 +108,9 @@ function unaryVector(m: M, n: Node): VectorFn | undefined {
     case 'relu': return (g) => m.f32x4.max(g(0), zero());
     case 'sqrt': return (g) => m.f32x4.sqrt(g(0));
     case 'reciprocal': return (g) => m.f32x4.div(splatF32(m, 1), g(0));
+    case 'ceil': return (g) => m.f32x4.ceil(g(0));
+    case 'floor': return (g) => m.f32x4.floor(g(0));
+    case 'round': return (g) => m.f32x4.nearest(g(0));
     case 'leaky_relu': {
       const alpha = Math.fround((n.attrs.alpha as number | undefined) ?? 0.01);
       return (g) => m.v128.bitselect(m.f32x4.mul(g(0), splatF32(m, alpha)), g(0), m.f32x4.lt(g(0), zero()));
@@ -153,11 +163,12 @@ function binaryVector(m: M, op: string): ((a: Expr, b: Expr) => Expr) | undefine
   return undefined;
 }
 
-const UNARY = new Set(['neg', 'abs', 'relu', 'not', 'sqrt', 'reciprocal', 'exp', 'log', 'erf', 'tanh', 'sigmoid', 'softplus', 'leaky_relu', 'gelu']);
+const TRIG = ['sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh'];
+const UNARY = new Set(['neg', 'abs', 'relu', 'not', 'sqrt', 'reciprocal', 'exp', 'log', 'erf', 'tanh', 'sigmoid', 'softplus', 'leaky_relu', 'gelu', 'ceil', 'floor', 'round', ...TRIG]);
 const BINARY = new Set(['add', 'sub', 'mul', 'div', 'equal', 'less', 'greater', 'less_or_equal', 'greater_or_equal', 'and', 'or', 'max', 'min', 'pow']);
 
 /** Ops this file renders. */
-export const ELEMENTWISE_OPS: ReadonlySet<string> = new Set([...UNARY, ...BINARY, 'where', 'clip', 'cast']);
+export const ELEMENTWISE_OPS: ReadonlySet<string> = new Set([...UNARY, ...BINARY, 'where', 'clip', 'cast', 'bit_shift']);
 
 /** Views of a step's present inputs broadcast to its output shape. */
 function broadcastViews(ctx: Ctx, step: PlanStep, shape: number[]): View[] {
@@ -224,6 +235,13 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     const kinds = ins.map(() => k0);
     return (f) => [emitMap(f, shape, ov, ins, s, v, kinds)];
   }
+  if (n.op === 'bit_shift') {
+    // unsigned ints; a shift of the type's width or more gives 0 (wasm would take the count modulo 32 / 64)
+    const bits = ({ u8: 8, u16: 16, u32: 32, u64: 64 } as Record<string, number>)[dt0] ?? 32;
+    const I = k0 === 'i64' ? m.i64 : m.i32;
+    const left = n.attrs.direction === 'LEFT';
+    return (f) => [emitMap(f, shape, ov, ins, (g) => m.select(I.ge_u(g(1), constOf(m, k0, bits)), constOf(m, k0, 0), (left ? I.shl : I.shr_u)(g(0), g(1))), undefined, [k0, k0])];
+  }
   if (n.op === 'where') {
     const kx = kindOf(step.inputs[1]!.dtype);
     return (f) => [emitMap(f, shape, ov, ins, (g) => m.select(g(0), g(1), g(2)), undefined, ['i32', kx, kx])];
@@ -258,7 +276,7 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     if (!to) unsupported(n, file, `cast to ONNX type ${String(n.attrs.to)}`);
     return (f) => [emitMap(f, shape, ov, ins, castFn(m, dt0, to), undefined)];
   }
-  return unsupported(n, file, `op '${n.op}' is not supported`);
+  return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
 };
 
 /** Cast's conversion (ir/ops/numeric.ts castConverter): float -> int truncates and saturates, ints wrap, -> bool is != 0. */

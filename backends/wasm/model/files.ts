@@ -1,14 +1,12 @@
 /**
- * Writing and loading whole-model artifacts: `writeArtifact` builds every file in memory first (so a
- * diagnosed error writes nothing) and then writes them into the folder; `loadArtifactModule` imports
- * an emitted model.mjs from a folder (what `lutc run --target wasm` and the benchmark use).
+ * The wasm compile options (`WasmCompileOptions`, and the emitter options they carry) and loading a
+ * written artifact: `loadArtifactModule` imports an emitted model.mjs from a folder (what
+ * `lutc run --target wasm` and the benchmark use). Writing goes through backends/wasm/compile.ts
+ * and the shared writer (compiler/artifact.ts).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CompileOptions } from '../../../compiler/options.js';
-import type { Graph } from '../../../ir/types.js';
-import { emitArtifact } from './artifact.js';
 import type { ModelBuildOptions } from './module.js';
 
 /** CompileOptions plus the wasm-only knobs (not on the CLI yet). */
@@ -22,21 +20,6 @@ export interface WasmCompileOptions extends CompileOptions {
 /** The emitter options carried by compile options. */
 export function wasmOptions(opts: Partial<WasmCompileOptions>): ModelBuildOptions {
   return { inlineWeightsMax: opts.inlineWeightsMax, optimize: opts.optimize };
-}
-
-/** Builds the artifact of `g` and writes it to `outDir`; returns the written paths. */
-export function writeArtifact(g: Graph, opts: Partial<WasmCompileOptions>, outDir: string): string[] {
-  const { files } = emitArtifact(g, wasmOptions(opts));
-  fs.mkdirSync(outDir, { recursive: true });
-  const written: string[] = [];
-  for (const [name, data] of Object.entries(files)) {
-    const p = path.join(outDir, name);
-    fs.writeFileSync(p, data);
-    written.push(p);
-  }
-  // a stale weights.bin from an earlier, larger build must not linger next to an inline module
-  if (!files['weights.bin'] && fs.existsSync(path.join(outDir, 'weights.bin'))) fs.rmSync(path.join(outDir, 'weights.bin'));
-  return written;
 }
 
 /** The loaded-model interface of model.mjs. */

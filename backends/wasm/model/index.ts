@@ -7,5 +7,5 @@ export { buildModelModule, planSummary, SUPPORTED_OPS } from './module.js';
 export type { ModelBuildOptions, ModelModule, IoSlot, PlanSummary } from './module.js';
 export { emitArtifact } from './artifact.js';
 export type { ArtifactFiles, Manifest } from './artifact.js';
-export { writeArtifact, loadArtifactModule, wasmOptions } from './files.js';
+export { loadArtifactModule, wasmOptions } from './files.js';
 export type { WasmCompileOptions } from './files.js';

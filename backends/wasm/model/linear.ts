@@ -181,7 +181,7 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
       return [emitMap(f, out.shape, viewOf(ctx, out), ins, (g) => m.f32.mul(z ? m.f32.sub(g(0), g(2)) : g(0), g(1)), undefined, z ? ['f32', 'f32', 'f32'] : ['f32', 'f32'])];
     };
   }
-  return unsupported(n, file, `op '${n.op}' is not supported`);
+  return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
 };
 
 /** [rows, cols] f32 constant transposed to [cols, rows]. */

@@ -110,7 +110,7 @@ export const lutStep: StepHandler = (ctx, step): Emit => {
     return (f) => [normRows(f, spec), ...tables(f)];
   }
   if (n.op === 'lut.matmul') return lutMatmul(ctx, step);
-  return unsupported(n, file, `op '${n.op}' is not supported`);
+  return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
 };
 
 function lutMatmul(ctx: Ctx, step: PlanStep): Emit {

@@ -7,8 +7,9 @@
  *   tanh, sigmoid: from exp in f64 (no overflow: exp only sees non-positive arguments).
  *   erf: Maclaurin series (9 terms) for |x| < 0.5, else Numerical Recipes' erfc Chebyshev fit
  *        (fractional error < 1.2e-7): erf accurate to 1.2e-7 relative -- the one approximate routine.
- * log and pow are imported from JS Math (module 'm'): rare in models (log_softmax, Pow with an
- * exponent other than 2, 0.5, 1), and a JS call costs ~10 ns, measured irrelevant there.
+ * log, pow and the trigonometric functions are imported from JS Math (module 'm'): rare in models
+ * (log_softmax, Pow with an exponent other than 2, 0.5, 1, Sin / Cos of positional encodings), and a
+ * JS call costs ~10 ns, measured irrelevant there; they are the interpreter's own functions.
  */
 import binaryen from 'binaryen';
 import { FnBuilder, type Expr } from '../builder.js';
@@ -103,8 +104,12 @@ export function erfFn(ctx: Ctx): string {
   });
 }
 
-/** An imported JS Math function of f64 arguments (module 'm'): 'log' | 'pow'. */
-export function jsMath(ctx: Ctx, name: 'log' | 'pow'): string {
+/** JS Math functions the module may import (module 'm'); the loader passes exactly these. */
+export const JS_MATH = ['log', 'pow', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh'] as const;
+export type JsMathFn = (typeof JS_MATH)[number];
+
+/** An imported JS Math function of f64 arguments (module 'm'). */
+export function jsMath(ctx: Ctx, name: JsMathFn): string {
   const arity = name === 'pow' ? 2 : 1;
   return ctx.once(`js_${name}`, () => {
     ctx.imports.add(name);

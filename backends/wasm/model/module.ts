@@ -3,11 +3,11 @@
  * (each op family's handler registers compile-time constants and scratch and returns its emitter),
  * fixes the memory map, emits one function per step plus `run`, validates with binaryen, optimizes
  * (-O3), validates again and checks WebAssembly.validate. Unsupported ops are reported together as
- * coded diagnostics (LUT5050..) naming their nodes, before anything is written.
+ * coded diagnostics (LUT5003, LUT5051..) naming their nodes, before anything is written.
  */
 import binaryen from 'binaryen';
 import { FnBuilder } from '../builder.js';
-import { LutcError, diag, nodeLoc, type Diagnostic } from '../../../compiler/diagnostics.js';
+import { LutcError, diag, nodeLoc, type Diagnostic } from '../../../base/diagnostics.js';
 import type { DType, Graph } from '../../../ir/types.js';
 import { planModel, weightBlob, type ModelPlan, type PlanStep } from '../../model-plan.js';
 import { Ctx, type Emit, type EmitOptions, type StepHandler } from './core.js';
@@ -87,7 +87,7 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
     for (const step of plan.steps) {
       const h = handlerFor(step);
       if (!h) {
-        diags.push(diag('LUT5050', `wasm target: op '${step.node.op}' is not supported`, nodeLoc(step.node, file)));
+        diags.push(diag('LUT5003', `wasm target: op '${step.node.op}' is not supported`, nodeLoc(step.node, file)));
         continue;
       }
       try {

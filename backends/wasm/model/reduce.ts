@@ -1,6 +1,6 @@
 /**
- * Row-wise steps of the whole-model module: reduce_sum / reduce_mean / reduce_max, softmax /
- * log_softmax, and layer_norm / simplified_layer_norm (RMSNorm) / skip_simplified_layer_norm.
+ * Row-wise steps of the whole-model module: reduce_sum / reduce_mean / reduce_max / reduce_prod,
+ * softmax / log_softmax, and layer_norm / simplified_layer_norm (RMSNorm) / skip_simplified_layer_norm.
  * Norm rows are f32x4 SIMD with two passes (mean, then centered variance, as the interpreter does, so
  * there is no cancellation); statistics are summed in f32 lanes, which over h <= 16k elements stays
  * ~1e-6 relative. Reductions over a trailing run of axes use the same SIMD row sums; other axis
@@ -18,7 +18,7 @@ import {
 } from './core.js';
 import { expFn, jsMath } from './math.js';
 
-export const REDUCE_OPS: ReadonlySet<string> = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'softmax', 'log_softmax', 'layer_norm', 'simplified_layer_norm', 'skip_simplified_layer_norm']);
+export const REDUCE_OPS: ReadonlySet<string> = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'reduce_prod', 'softmax', 'log_softmax', 'layer_norm', 'simplified_layer_norm', 'skip_simplified_layer_norm']);
 
 type RowOp = 'sum' | 'max' | 'sqdiff';
 
@@ -179,7 +179,7 @@ const bstr = (s: number[], o: number[]) => {
   });
 };
 
-/** reduce_sum / reduce_mean / reduce_max. */
+/** reduce_sum / reduce_mean / reduce_max / reduce_prod (products in the operand type, step by step). */
 function reduction(ctx: Ctx, step: PlanStep): Emit {
   const n = step.node;
   const file = ctx.plan.graph.meta?.file;
@@ -195,14 +195,14 @@ function reduction(ctx: Ctx, step: PlanStep): Emit {
   if (axes === 'noop') return (f) => [f.mod.memory.copy(f.mod.i32.const(ctx.addrOf(out)), f.mod.i32.const(ctx.addrOf(x)), f.mod.i32.const(out.bytes))];
   const red = axes;
   const k = kindOf(x.dtype);
-  const op = n.op === 'reduce_max' ? 'max' : 'sum';
+  const op = n.op === 'reduce_max' ? 'max' : n.op === 'reduce_prod' ? 'prod' : 'sum';
   const count = red.reduce((p, a) => p * x.shape[a]!, 1);
   const kept = x.shape.map((d, i) => (red.includes(i) ? 1 : d));
   const suffix = red.every((a, i) => a === r - red.length + i);
   return (f) => {
     const m = f.mod;
-    if (numelOf(x.shape) === 0) return [emitMap(f, kept, { addr: ctx.addrOf(out), dtype: out.dtype, strides: contiguous(kept) }, [], () => constOf(m, k, op === 'max' ? -Infinity : n.op === 'reduce_mean' ? NaN : 0))];
-    if (k === 'f32' && suffix) {
+    if (numelOf(x.shape) === 0) return [emitMap(f, kept, { addr: ctx.addrOf(out), dtype: out.dtype, strides: contiguous(kept) }, [], () => constOf(m, k, op === 'max' ? -Infinity : op === 'prod' ? 1 : n.op === 'reduce_mean' ? NaN : 0))];
+    if (k === 'f32' && suffix && op !== 'prod') {
       const { i32, f32 } = binaryen;
       const rows = numelOf(kept), p = f.local(i32), res = f.local(f32), o = f.local(i32);
       const fin = n.op === 'reduce_mean' ? m.f32.div(f.get(res), m.f32.const(count)) : f.get(res);
@@ -216,9 +216,11 @@ function reduction(ctx: Ctx, step: PlanStep): Emit {
     const F = k === 'f64' ? m.f64 : m.f32;
     const I = k === 'i64' ? m.i64 : m.i32;
     const fl = k === 'f32' || k === 'f64';
-    const init = op === 'max' ? (fl ? -Infinity : k === 'i64' ? -9.2e18 : -2147483648) : 0;
+    const init = op === 'max' ? (fl ? -Infinity : k === 'i64' ? -9.2e18 : -2147483648) : op === 'prod' ? 1 : 0;
     const res: Expr[] = [emitMap(f, kept, ov, [], () => constOf(m, k, init))];
-    res.push(emitMap(f, x.shape, acc, [acc, viewOf(ctx, x)], (g) => (op === 'max' ? (fl ? F.max(g(0), g(1)) : m.select(I.gt_s(g(0), g(1)), g(0), g(1))) : fl ? F.add(g(0), g(1)) : I.add(g(0), g(1)))));
+    // g(j) builds a fresh read each call: an expression may appear only once in a binaryen tree
+    const combine = (g: (j: number) => Expr) => (op === 'max' ? (fl ? F.max(g(0), g(1)) : m.select(I.gt_s(g(0), g(1)), g(0), g(1))) : op === 'prod' ? (fl ? F.mul(g(0), g(1)) : I.mul(g(0), g(1))) : fl ? F.add(g(0), g(1)) : I.add(g(0), g(1)));
+    res.push(emitMap(f, x.shape, acc, [acc, viewOf(ctx, x)], combine));
     if (n.op === 'reduce_mean') {
       res.push(emitMap(f, kept, ov, [ov], (g) => (fl ? F.div(g(0), constOf(m, k, count)) : I.div_s(g(0), constOf(m, k, count))), k === 'f32' ? (g) => m.f32x4.div(g(0), splatF32(m, count)) : undefined));
     }

@@ -121,7 +121,7 @@ export const shapeStep: StepHandler = (ctx, step): Emit => {
     }
     case 'range': return rangeStep(ctx, step);
   }
-  return unsupported(n, file, `op '${n.op}' is not supported`);
+  return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
 };
 
 /** Gather along an axis: one memory.copy of the inner block per (outer, index); an index out of range traps. */

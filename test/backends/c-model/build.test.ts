@@ -3,7 +3,8 @@
  * side-file weights), clean under AddressSanitizer + UndefinedBehaviorSanitizer on odd shapes, the
  * generated Makefile from a fresh folder holding only the emitted files, the weights hash check,
  * diagnostics before any file is written, and the CLI's `compile` / `run --target c`. LUT outputs are
- * held to the interpreter within 1e-5 of max|y| (lut.test.ts states why, and where they are exact).
+ * held to the interpreter within LUT_VS_INTERP · max|y|, float outputs within F32_EXACT · max|ref|
+ * (test/helpers/tolerance.ts; lut.test.ts states why, and where they are exact).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,11 +17,12 @@ import { buildModelBinary } from '../../../backends/c/run.js';
 import { STRICT_FLAGS } from '../../../backends/c/toolchain.js';
 import { main } from '../../../compiler/cli.js';
 import { captureIO } from '../../../compiler/cli/io.js';
-import { LutcError } from '../../../compiler/diagnostics.js';
+import { LutcError } from '../../../base/diagnostics.js';
 import { readNpyFile, writeNpyFile } from '../../../compiler/npy.js';
 import { GraphBuilder } from '../../../ir/graph.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import { buildMlp, randomInput } from '../../helpers/models.js';
+import { F32_EXACT, LUT_VS_INTERP } from '../../helpers/tolerance.js';
 import { buildOpsModel, lowered, opsInputs, relMax, runC, runRef } from './helpers.js';
 
 const tmp = (p: string) => fs.mkdtempSync(path.join(tmpdir(), `lutc-cmodel-${p}-`));
@@ -41,13 +43,13 @@ describe('c model: build hygiene', () => {
     const g = oddLut();
     const ins = { x: randomInput([3, 45], 21) };
     const got = await runC(g, ins, { cflags: san, embedWeights: false });
-    expect(relMax(got[0]!, runRef(g, ins)[0]!)).toBeLessThanOrEqual(1e-5); // LUT layers: lut.test.ts
+    expect(relMax(got[0]!, runRef(g, ins)[0]!)).toBeLessThanOrEqual(LUT_VS_INTERP); // LUT layers: lut.test.ts
     const ops = lowered(buildOpsModel());
     const oi = opsInputs(5);
     const og = await runC(ops, oi, { cflags: san });
     const ref = runRef(ops, oi);
     expect(og.length).toBe(ref.length);
-    og.forEach((t, i) => expect(relMax(t, ref[i]!), ops.outputs[i]!.name).toBeLessThanOrEqual(1e-4));
+    og.forEach((t, i) => expect(relMax(t, ref[i]!), ops.outputs[i]!.name).toBeLessThanOrEqual(F32_EXACT));
   });
 
   it('builds with the generated Makefile from a fresh folder and runs the harness', async () => {
@@ -64,7 +66,7 @@ describe('c model: build hygiene', () => {
     execFileSync(path.join(dir, 'model'), ['-o', out, `x=${path.join(dir, 'x.npy')}`], { stdio: 'pipe' });
     const list = JSON.parse(fs.readFileSync(path.join(out, 'outputs.json'), 'utf8')) as { name: string; file: string; shape: number[]; dtype: string }[];
     expect(list).toEqual([{ name: 'y', file: 'y.npy', shape: [3, 19], dtype: 'f32' }]);
-    expect(relMax(readNpyFile(path.join(out, 'y.npy')), runRef(g, { x })[0]!)).toBeLessThanOrEqual(1e-5);
+    expect(relMax(readNpyFile(path.join(out, 'y.npy')), runRef(g, { x })[0]!)).toBeLessThanOrEqual(LUT_VS_INTERP);
     // A weights.bin from another model is refused (hash), not silently used.
     const w = fs.readFileSync(path.join(dir, 'weights.bin'));
     w[100] = w[100]! ^ 1;
@@ -75,7 +77,7 @@ describe('c model: build hygiene', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('diagnoses an unsupported op (LUT5150, naming the node) before writing any file', async () => {
+  it('diagnoses an unsupported op (LUT5003, naming the node) before writing any file', async () => {
     const g = oddLut();
     const b = new GraphBuilder(g);
     const n = b.node('constant', [], { value: makeTensor('f32', [2], [1, 2]) }, [{ dtype: 'f32', shape: [2] }], { name: 'odd_const' });
@@ -89,7 +91,7 @@ describe('c model: build hygiene', () => {
     }
     expect(err).toBeInstanceOf(LutcError);
     const d = (err as LutcError).diagnostics[0]!;
-    expect(d.code).toBe('LUT5150');
+    expect(d.code).toBe('LUT5003');
     expect(d.loc).toMatchObject({ kind: 'node', node: 'odd_const' });
     expect(fs.existsSync(dir)).toBe(false);
   });
@@ -115,13 +117,17 @@ describe('c model: CLI', () => {
   it('lutc run --target c writes the same outputs as --target ref (bits 4)', async () => {
     const base = tmp('cli');
     const io = captureIO();
-    const common = ['examples/mlp.onnx', '--shape', 'x=2,64', '--bits', '4', '--seed', '3'];
+    const floatArgs = ['examples/mlp.onnx', '--shape', 'x=2,64', '--seed', '3'];
+    const common = [...floatArgs, '--bits', '4'];
     expect(await main(['run', ...common, '--target', 'c', '--out', path.join(base, 'c')], io), io.stderr).toBe(0);
     expect(await main(['run', ...common, '--target', 'ref', '--out', path.join(base, 'ref')], captureIO())).toBe(0);
     const jc = JSON.parse(fs.readFileSync(path.join(base, 'c', 'outputs.json'), 'utf8')) as { file: string }[];
     const jr = JSON.parse(fs.readFileSync(path.join(base, 'ref', 'outputs.json'), 'utf8')) as { file: string }[];
     expect(jc).toEqual(jr);
-    for (const f of jc) expect(relMax(readNpyFile(path.join(base, 'c', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBeLessThanOrEqual(1e-5);
+    for (const f of jc) expect(relMax(readNpyFile(path.join(base, 'c', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBeLessThanOrEqual(LUT_VS_INTERP);
+    // --bits 4 took effect: the float model (no --bits) differs by 4-bit weight error, far above 1e-5.
+    expect(await main(['run', ...floatArgs, '--target', 'ref', '--out', path.join(base, 'float')], captureIO())).toBe(0);
+    for (const f of jc) expect(relMax(readNpyFile(path.join(base, 'float', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBeGreaterThan(1e-3);
     const cio = captureIO();
     expect(await main(['compile', 'examples/mlp.onnx', '--target', 'c', '--shape', 'x=2,64', '-o', path.join(base, 'art')], cio), cio.stderr).toBe(0);
     expect(fs.existsSync(path.join(base, 'art', 'model.c'))).toBe(true);

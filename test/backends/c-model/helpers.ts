@@ -1,7 +1,8 @@
 /**
  * Helpers of the whole-model C tests: an "ops" model that keeps most graph ops alive after folding
  * (they all depend on the inputs), import + pipeline in one call, the C run, and the error measures
- * the tolerances are stated in (max|y - ref| relative to max|ref|, and relative L2).
+ * the tolerances are stated in (relMax = max|y - ref| / max|ref| and relL2, re-exported from
+ * test/helpers/tolerance.ts, which holds the tolerances).
  */
 import { OnnxBuilder, type BuilderAttr } from '../../../compiler/onnx/builder.js';
 import { importOnnx } from '../../../compiler/onnx/index.js';
@@ -36,29 +37,7 @@ export function runRef(g: Graph, inputs: Record<string, Tensor>): Tensor[] {
   return interpret(g, inputs);
 }
 
-/** max|a-b| / max|b| (0 when both are all zero); NaN mismatches are Infinity. */
-export function relMax(a: Tensor, b: Tensor): number {
-  if (a.shape.join(',') !== b.shape.join(',')) throw new Error(`shape mismatch [${a.shape}] vs [${b.shape}]`);
-  let d = 0, s = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const x = Number(a.data[i]), y = Number(b.data[i]);
-    if (Number.isNaN(x) !== Number.isNaN(y)) return Infinity;
-    if (!Number.isNaN(x)) d = Math.max(d, Math.abs(x - y));
-    s = Math.max(s, Math.abs(y));
-  }
-  return s === 0 ? d : d / s;
-}
-
-/** ||a-b||_2 / ||b||_2. */
-export function relL2(a: Tensor, b: Tensor): number {
-  let d = 0, s = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const x = Number(a.data[i]), y = Number(b.data[i]);
-    d += (x - y) ** 2;
-    s += y * y;
-  }
-  return Math.sqrt(d) / Math.sqrt(s || 1);
-}
+export { maxRel as relMax, relL2 } from '../../helpers/tolerance.js';
 
 /** Bitwise equality of two tensors' values (same dtype and shape). */
 export function sameBits(a: Tensor, b: Tensor): boolean {

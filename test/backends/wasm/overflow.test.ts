@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { legalizeWasmKernel } from '../../../backends/wasm/plan.js';
 import { buildKernelModule, engineHasRelaxedSimd } from '../../../backends/wasm/module.js';
-import { LutcError } from '../../../compiler/diagnostics.js';
+import { LutcError } from '../../../base/diagnostics.js';
 import type { Bits } from '../../../ir/lut/geometry.js';
 import { emitToTemp, firstDiff, oracle, problem, rng, runInChild, runInProcess, type Problem } from './helpers.js';
 
@@ -60,8 +60,8 @@ describe('emitted modules validate', () => {
   });
   it('bad requests are coded diagnostics', () => {
     expect(() => legalizeWasmKernel({ n: 8, k: 64, bits: 5 as Bits })).toThrow(LutcError);
-    expect(() => legalizeWasmKernel({ n: 8, k: 64, bits: 2, groupSize: 12 })).toThrow(/LUT5003/);
-    expect(() => legalizeWasmKernel({ n: 0, k: 64, bits: 2 })).toThrow(/LUT5000/);
-    expect(() => legalizeWasmKernel({ n: 8, k: 64, bits: 2, wasmFeatures: ['threads'] })).toThrow(/LUT5005/);
+    expect(() => legalizeWasmKernel({ n: 8, k: 64, bits: 2, groupSize: 12 })).toThrow(/LUT5013/);
+    expect(() => legalizeWasmKernel({ n: 0, k: 64, bits: 2 })).toThrow(/LUT5010/);
+    expect(() => legalizeWasmKernel({ n: 8, k: 64, bits: 2, wasmFeatures: ['threads'] })).toThrow(/LUT5015/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * A WebGPU device with the 'subgroups' feature for the subgroup tests (device.ts's openNodeGpu
  * requests no features). SwiftShader offers subgroups (size 4); the Dawn instance must stay
- * referenced while in use and be dropped at the end (notes/webgpu-on-cpu.md).
+ * referenced while in use and be dropped at the end (docs/wgsl.md, "Running without a GPU").
  */
 import { existsSync } from 'node:fs';
 import { SWIFTSHADER_ICD } from '../../../backends/wgsl/device.js';

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import './test-ops.js';
 import { parseGraph } from '../../../ir/parser.js';
-import { LutcError, formatDiagnostic } from '../../../compiler/diagnostics.js';
+import { LutcError, formatDiagnostic } from '../../../base/diagnostics.js';
 
 /** Wraps body lines in a graph with inputs %a, %b: f32[2]; body lines start at line 2. */
 const G = (...body: string[]) => ['graph @m(%a: f32[2], %b: f32[2]) {', ...body, '  return %a', '}'].join('\n');

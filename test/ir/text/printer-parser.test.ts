@@ -10,7 +10,7 @@ import { printGraph, printType } from '../../../ir/printer.js';
 import { GraphBuilder, newGraph } from '../../../ir/graph.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../../ir/types.js';
-import { LutcError } from '../../../compiler/diagnostics.js';
+import { LutcError } from '../../../base/diagnostics.js';
 
 function roundTrip(g: Graph): Graph {
   const a = printGraph(g);

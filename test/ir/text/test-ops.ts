@@ -31,7 +31,7 @@ def({
   infer: same,
 });
 
-/** test.add: two operands of one dtype (its verify says so with its own code, LUT2190). */
+/** test.add: two operands of one dtype (its verify says so with the op code for differing dtypes, LUT1112). */
 def({
   name: 'test.add',
   inputs: [{ name: 'a' }, { name: 'b' }],
@@ -39,7 +39,7 @@ def({
   attrs: {},
   infer: same,
   verify(ctx) {
-    if (ctx.inputs[0]?.dtype !== ctx.inputs[1]?.dtype) ctx.error('LUT2190', 'test.add operands differ in dtype');
+    if (ctx.inputs[0]?.dtype !== ctx.inputs[1]?.dtype) ctx.error('LUT1112', 'test.add operands differ in dtype');
   },
 });
 

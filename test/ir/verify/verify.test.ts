@@ -9,7 +9,7 @@ import { defineOp, findOp } from '../../../ir/optable.js';
 import { parseGraph } from '../../../ir/parser.js';
 import { verifyGraph } from '../../../ir/verify.js';
 import { GraphBuilder, newGraph } from '../../../ir/graph.js';
-import { LutcError, formatDiagnostic, type Diagnostic } from '../../../compiler/diagnostics.js';
+import { LutcError, formatDiagnostic, type Diagnostic } from '../../../base/diagnostics.js';
 import type { Graph, Value } from '../../../ir/types.js';
 
 if (!findOp('test.crash')) {
@@ -86,7 +86,7 @@ describe('verifier diagnostics on parsed graphs', () => {
     ['LUT2113', 'result rank differs', ['  %y = test.unary(%a) : f32[2, 1]'], 2, 3],
     ['LUT2114', 'shape rule crashed', ['  %y = test.crash(%a) : f32[2]'], 2, 3],
     ['LUT2117', 'more results than the shape rule gives', ['  %p, %q = test.var(%a) : f32[2], f32[2]'], 2, 3],
-    ['LUT2190', "the op's own verify", ['  %y = test.add(%a, %i) : f32[2]'], 2, 3],
+    ['LUT1112', "the op's own verify", ['  %y = test.add(%a, %i) : f32[2]'], 2, 3],
   ];
   for (const [code, what, body, line, col] of texts) {
     it(`${code} ${what} at ${line}:${col}`, () => {

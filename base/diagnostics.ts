@@ -3,13 +3,14 @@
  * location; stages throw `LutcError` (one or many diagnostics) instead of bare `Error`, so the CLI can
  * print them in the docs/cli.md format and exit 1. Anything else that escapes is a bug (exit 70).
  *
- * Code ranges (one owner per range keeps codes unique without a central list of every message):
- *   LUT1000-1099  ONNX file decoding, external data          LUT1100-1199  importer: ops, opsets, attrs, shapes
- *   LUT2000-2099  IR text lexer/parser                        LUT2100-2199  IR verifier
- *   LUT3000-3099  interpreters (graph and LUT) at run time    LUT4000-4199  passes, lowering, quantizer
- *   LUT5000-5099  wasm backend  LUT5100-5199  c backend       LUT5200-5299  wgsl backend
- *   LUT6000-6099  CLI, options, .npy files
+ * Codes are the keys of the table in base/diagnostic-codes.ts (`DiagCode`; ranges and owners there,
+ * every code listed in docs/diagnostics.md); every function here takes a `DiagCode`, so a code missing
+ * from the table is a type error. A base module: imports nothing outside base/.
  */
+import type { DiagCode, Severity } from './diagnostic-codes.js';
+
+export type { DiagCode, Severity } from './diagnostic-codes.js';
+export { DIAGNOSTICS, isDiagCode } from './diagnostic-codes.js';
 
 /** Where a diagnostic points: IR text position, an imported graph node, or just a file. */
 export type Location =
@@ -17,11 +18,10 @@ export type Location =
   | { kind: 'node'; file?: string; node: string; opType: string }
   | { kind: 'file'; file: string };
 
-export type Severity = 'error' | 'warning' | 'note';
-
+/** One problem found: its code, severity, message and where it is. */
 export interface Diagnostic {
-  /** `LUTnnnn`, see the ranges above. */
-  code: string;
+  /** `LUTnnnn`, a key of the table in base/diagnostic-codes.ts. */
+  code: DiagCode;
   severity: Severity;
   message: string;
   loc?: Location;
@@ -39,12 +39,12 @@ export class LutcError extends Error {
 }
 
 /** Builds an error diagnostic. */
-export function diag(code: string, message: string, loc?: Location): Diagnostic {
+export function diag(code: DiagCode, message: string, loc?: Location): Diagnostic {
   return { code, severity: 'error', message, loc };
 }
 
 /** Throws a single coded error. Typed `never` so callers can use it in expressions. */
-export function fail(code: string, message: string, loc?: Location): never {
+export function fail(code: DiagCode, message: string, loc?: Location): never {
   throw new LutcError(diag(code, message, loc));
 }
 
@@ -76,10 +76,12 @@ export function formatDiagnostic(d: Diagnostic): string {
 /** Collects diagnostics across a stage, then throws them together (e.g. every unsupported op at once). */
 export class DiagnosticBag {
   readonly items: Diagnostic[] = [];
+  /** Adds a diagnostic as it is. */
   add(d: Diagnostic): void {
     this.items.push(d);
   }
-  error(code: string, message: string, loc?: Location): void {
+  /** Adds an error diagnostic. */
+  error(code: DiagCode, message: string, loc?: Location): void {
     this.items.push(diag(code, message, loc));
   }
   get hasErrors(): boolean {

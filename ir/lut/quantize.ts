@@ -1,7 +1,8 @@
 /**
  * The weight quantizer: round-to-nearest b-bit quantization per group of G weights along K, used by
- * lower-linear for `--bits` and by `lutc quantize`, which writes the same q/scales/zeros into an ONNX
- * model (quantize-onnx.ts) so onnxruntime runs exactly the weights lutc uses.
+ * lower-linear (through ir/lut/weights.ts) for `--bits` and by `lutc quantize`, which writes the same
+ * q/scales/zeros into an ONNX model (compiler/quantize-onnx.ts) so onnxruntime runs exactly the weights
+ * lutc uses. Imports only base/ and ir/.
  *
  *   asymmetric (default): lo = min(0, min w), hi = max(0, max w), s = (hi - lo) / (2^b - 1),
  *                         z = clamp(round(-lo / s), 0, 2^b - 1), q = clamp(round(w / s) + z, 0, 2^b - 1)
@@ -14,15 +15,18 @@
  * All arithmetic is f32 (Math.fround) with round-half-even, so every consumer gets identical values.
  * W = s * (q - z) reproduces the weights lutc computes with.
  */
-import { fail, type Location } from './diagnostics.js';
-import { roundHalfEven } from '../ir/tensor.js';
-import type { BitsOption } from './options.js';
-import type { Bits } from '../ir/lut/geometry.js';
+import { fail, type Location } from '../../base/diagnostics.js';
+import { roundHalfEven } from '../tensor.js';
+import type { Bits } from './geometry.js';
 
 const fr = Math.fround;
 
+/** Weight bit widths the quantizer produces (1.58 = ternary, stored as 2 bits); `--bits` takes these. */
+export type QuantBits = 1 | 1.58 | 2 | 3 | 4;
+
+/** How `quantizeMatrix` quantizes. */
 export interface QuantizeOptions {
-  bits: BitsOption;
+  bits: QuantBits;
   /** Group along K; >= K (or absent: 128) means ... see `effectiveGroup`. */
   groupSize?: number;
   symmetric?: boolean;
@@ -177,5 +181,3 @@ export function detectTernary(w: Float32Array, n: number, k: number, groupSize: 
     }
   return { n, k, bits: 2, groupSize: G, nGroups, q, scales, zeros };
 }
-
-export { quantizeOnnx, type QuantizeOnnxOptions } from './quantize-onnx.js';

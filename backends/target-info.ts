@@ -1,0 +1,143 @@
+/**
+ * The shape of a target: the `TargetInfo` interface each backends/<t>/target.ts fills in, the entry
+ * point module interfaces, and the vocabulary of target-specific options. Types and static data only,
+ * so per-target files and the registry (backends/target.ts) import it without importing each other.
+ */
+import type { CompileOptions, KernelRequest, Target } from '../compiler/options.js';
+import type { VecBytes } from '../ir/lut/geometry.js';
+import type { Graph, Tensor } from '../ir/types.js';
+
+/** Every target name (`--target`; the names are declared with the options, compiler/options.ts). */
+export type TargetName = Target;
+
+/** Artifact files in memory: path relative to the artifact folder ('/'-separated) -> contents. */
+export type ArtifactFiles = Record<string, string | Uint8Array>;
+
+/** What a backend's compile entry returns: the whole artifact, in memory (nothing is written). */
+export interface CompiledArtifact {
+  files: ArtifactFiles;
+  /**
+   * Paths an earlier artifact of this target may have left in the same folder that must not sit next
+   * to this one (e.g. `weights.bin` once the weights are embedded, old `shaders/`); writeArtifact
+   * removes them before the new files land.
+   */
+  remove?: readonly string[];
+}
+
+/** `backends/<t>/compile.ts`: renders the artifact of a graph after runPipeline. */
+export interface CompileModule {
+  compileArtifact(graph: Graph, opts: CompileOptions): Promise<CompiledArtifact> | CompiledArtifact;
+}
+/** `backends/<t>/run.ts`: runs a graph after runPipeline through the target; outputs in graph-output order. */
+export interface RunModule {
+  runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions): Promise<Tensor[]> | Tensor[];
+}
+/** `backends/<t>/kernel.ts`: kernel-only mode (one LUT-mpGEMM layer). */
+export interface KernelModule {
+  emitKernel(req: KernelRequest): { files: ArtifactFiles } | Promise<{ files: ArtifactFiles }>;
+}
+/**
+ * `backends/<t>/bench.ts`: benchmarks a model file against onnxruntime. Returns the report, and in
+ * `failed` the peers whose outputs disagree with lutc's (the CLI then exits 1, LUT6013).
+ */
+export interface BenchModule {
+  benchModel(modelPath: string, opts: CompileOptions, log: (msg: string) => void): Promise<string | { report: string; failed: string[] }>;
+}
+
+/** The commands (CLI and library) that take target options. */
+export type TargetCommand = 'compile' | 'run' | 'bench' | 'inspect' | 'kernel';
+
+/** CompileOptions / KernelRequest fields that only some targets read. */
+export type TargetOptionKey = 'threads' | 'embedWeights' | 'isa' | 'wasmFeatures';
+
+/** One target-specific option: its flags and help, the same for every target that reads it. */
+export interface TargetOptionSpec {
+  /** Flag of compile/run/bench/inspect (without `--`). */
+  flag: string;
+  /** Argument placeholder in --help (absent for booleans). */
+  arg?: string;
+  /** Flag of `lutc kernel` (and its argument placeholder), when the kernel request has the field. */
+  kernel?: { flag: string; arg?: string };
+  /** One-line help (what it does where it applies). */
+  help: string;
+}
+
+/** The target-specific options (the schema's vocabulary; each TargetInfo says which it reads). */
+export const TARGET_OPTIONS: Readonly<Record<TargetOptionKey, TargetOptionSpec>> = {
+  threads: { flag: 'threads', arg: 'N', help: 'OpenMP threads of the generated code' },
+  embedWeights: { flag: 'embed-weights', help: 'embed the weights in model.c (default: only small models)' },
+  isa: {
+    flag: 'isa',
+    arg: 'scalar|avx2|avx512|neon',
+    kernel: { flag: 'isa', arg: 'scalar|avx2|avx512|neon' },
+    help: "force an ISA path (default: the C compiler's macros)",
+  },
+  wasmFeatures: {
+    flag: 'wasm-features',
+    arg: 'relaxed-simd',
+    kernel: { flag: 'relaxed-simd' },
+    help: 'use relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)',
+  },
+};
+
+/** How one target uses one of its options. */
+export interface TargetOptionUse {
+  /** Commands whose result the option changes on this target. */
+  affects: readonly TargetCommand[];
+  /** Why it does nothing for the other commands: given there, it is accepted with this warning on stderr. */
+  otherwise?: string;
+}
+
+/** passes/tile.ts budgets of one target. */
+export interface TileBudget {
+  /** Bytes of one K-tile of tables for tile_m tokens (half of L1 on CPUs; WGSL: the guaranteed workgroup memory). */
+  tableBytes: number;
+  /** Bytes of a tile_n x k_tile block of packed weights (half of L2 on CPUs; unbounded on WGSL). */
+  weightBytes: number;
+  /** Rows per tile when the target fixes them (WGSL workgroup), else 0. */
+  rows: number;
+  /** Tokens at or above which the Vec-LUT table layout is chosen. */
+  vecMinTokens: number;
+}
+
+/** The LUT form a target consumes: what bitplane-layout packs for it and what its backend does with that. */
+export interface LutForm {
+  /** Lookup width the packed bit-plane weights are laid out for (passes/bitplane-layout.ts). */
+  vecBytes: VecBytes;
+  /**
+   * `packed`: reads the graph's packed weights as they are (any K-tile, either table layout);
+   * `repacked`: repacks them at compile time into its kernel's layout where it differs;
+   * `canonical`: stores ISA-independent q/scales/zeros, packed at load time for the compiled ISA.
+   */
+  weights: 'packed' | 'repacked' | 'canonical';
+}
+
+/** One target. */
+export interface TargetInfo {
+  name: TargetName;
+  /** One line for --help and docs. */
+  summary: string;
+  /**
+   * IR op names the backend renders itself for runtime operands (kernel tables; a test checks they
+   * agree exactly with backends' dispatch). An op outside the set is a coded diagnostic of the backend.
+   */
+  nativeOps: ReadonlySet<string>;
+  lut: LutForm;
+  tile: TileBudget;
+  /**
+   * int64/uint64 values: `int64` held in 64 bits; `int32` held in 32-bit words (values outside int32
+   * are diagnosed, never wrapped); `float64` held in doubles, exact to 2^53 (the interpreter).
+   */
+  int64: 'int64' | 'int32' | 'float64';
+  /** The target-specific options it reads (the options schema); any other one given for it is a usage error. */
+  options: Readonly<Partial<Record<TargetOptionKey, TargetOptionUse>>>;
+  /** Whole-model artifact (absent: the target has none, i.e. `ref`). */
+  compile?: () => Promise<CompileModule>;
+  /** Runs a compiled graph (ref: the interpreter). */
+  run: () => Promise<RunModule>;
+  /** Kernel-only mode. */
+  kernel?: () => Promise<KernelModule>;
+  /** Whole-model benchmark against onnxruntime. */
+  bench?: () => Promise<BenchModule>;
+}
+

@@ -1,0 +1,53 @@
+/**
+ * What a pass is and what it sees: the `Pass` interface, the `PassContext` every pass receives
+ * (options, the layer decisions lower-linear appends, tile and lookup-width overrides) and
+ * `LayerDecision`. Types only, so that passes, passes/registry.ts and compiler/pipeline.ts share them
+ * without importing one another.
+ */
+import type { CompileOptions } from '../compiler/options.js';
+import type { VecBytes } from '../ir/lut/geometry.js';
+import type { Graph } from '../ir/types.js';
+
+/** What lowering decided for one linear layer, for `lutc inspect`. */
+export interface LayerDecision {
+  node: string;
+  op: string;
+  lowered: boolean;
+  /** Why it was or was not lowered. */
+  reason: string;
+  n?: number;
+  k?: number;
+  bits?: number;
+  groupSize?: number;
+  /** Bytes of lookup tables per token for this layer's activation. */
+  tableBytes?: number;
+}
+
+/** Tile choices forced by the user or `lutc tune` (0 or absent = the pass decides). */
+export interface TileOverrides {
+  tileM?: number;
+  tileN?: number;
+  /** Chunk pairs (8 activations) per K-tile. */
+  tileK?: number;
+  /** Force the table layout instead of choosing by M. */
+  layout?: 'token' | 'vec';
+  /** Tokens at or above which the Vec-LUT layout is chosen (default 8). */
+  vecThreshold?: number;
+}
+
+/** What every pass sees besides the graph. */
+export interface PassContext {
+  opts: CompileOptions;
+  /** lower-linear appends one decision per linear layer. */
+  decisions: LayerDecision[];
+  tile?: TileOverrides;
+  /** Lookup width override for bitplane-layout (default per target). */
+  vecBytes?: VecBytes;
+}
+
+/** One pass: its command-line name (= its file name in passes/), a one-line summary, and its body. */
+export interface Pass {
+  name: string;
+  summary: string;
+  run(g: Graph, ctx: PassContext): void;
+}
