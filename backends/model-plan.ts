@@ -6,14 +6,17 @@
  * - Constants live in a separate read-only weight blob (offsets in `weightBytes`).
  * - Graph inputs and outputs get arena slots like any other value (inputs live from the start, outputs
  *   to the end), so a run is: copy inputs in, run steps, copy outputs out.
- * - View ops (reshape, squeeze, unsqueeze, flatten, identity) alias their input's bytes: no step.
+ * - View ops (trait 'view' in the op table: reshape, squeeze, unsqueeze, flatten, identity) alias
+ *   their input's bytes: no step.
  */
 import { fail, nodeLoc } from '../base/diagnostics.js';
 import { dtypeByteSize, isStaticShape, numel } from '../ir/tensor.js';
+import { allOps, hasTrait } from '../ir/optable.js';
+import '../ir/ops/index.js';
 import type { DType, Graph, Node, Tensor, Value } from '../ir/types.js';
 
-/** Ops whose result is the same bytes as their first input, reinterpreted. */
-export const VIEW_OPS: ReadonlySet<string> = new Set(['reshape', 'squeeze', 'unsqueeze', 'flatten', 'identity']);
+/** Ops whose result is the same bytes as their first input, reinterpreted: the op table's 'view' ops. */
+export const VIEW_OPS: ReadonlySet<string> = new Set(allOps().filter((d) => hasTrait(d, 'view')).map((d) => d.name));
 
 export interface Placement {
   value: Value;
@@ -107,7 +110,7 @@ export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
   g.nodes.forEach((n, i) => {
     if (n.op === 'if') fail('LUT5002', 'a runtime If is not supported by compiled targets (only by --target ref)', nodeLoc(n, file));
     for (const v of n.inputs) if (v) lastUse.set(rootOf(v), i);
-    if (VIEW_OPS.has(n.op) && n.inputs[0] && !n.inputs[0].const) root.set(n.outputs[0]!, rootOf(n.inputs[0]));
+    if (hasTrait(n.op, 'view') && n.inputs[0] && !n.inputs[0].const) root.set(n.outputs[0]!, rootOf(n.inputs[0]));
     else for (const o of n.outputs) firstDef.set(o, i);
   });
   const end = g.nodes.length;

@@ -90,26 +90,30 @@ export interface TargetOptionUse {
 
 /** passes/tile.ts budgets of one target. */
 export interface TileBudget {
-  /** Bytes of one K-tile of tables for tile_m tokens (half of L1 on CPUs; WGSL: the guaranteed workgroup memory). */
+  /** Bytes of one K-tile of tables for a token tile (half of L1 on CPUs; WGSL: the guaranteed workgroup memory). */
   tableBytes: number;
-  /** Bytes of a tile_n x k_tile block of packed weights (half of L2 on CPUs; unbounded on WGSL). */
-  weightBytes: number;
-  /** Rows per tile when the target fixes them (WGSL workgroup), else 0. */
-  rows: number;
   /** Tokens at or above which the Vec-LUT table layout is chosen. */
   vecMinTokens: number;
 }
 
-/** The LUT form a target consumes: what bitplane-layout packs for it and what its backend does with that. */
+/**
+ * The LUT form a target consumes, decided in the passes (tile, bitplane-layout) so weights are packed
+ * once, for the form its backend reads as it is.
+ */
 export interface LutForm {
   /** Lookup width the packed bit-plane weights are laid out for (passes/bitplane-layout.ts). */
   vecBytes: VecBytes;
   /**
-   * `packed`: reads the graph's packed weights as they are (any K-tile, either table layout);
-   * `repacked`: repacks them at compile time into its kernel's layout where it differs;
-   * `canonical`: stores ISA-independent q/scales/zeros, packed at load time for the compiled ISA.
+   * `packed`: reads the graph's folded bit-plane weights as they are;
+   * `canonical`: bitplane-layout leaves lut.pack unfolded, so the backend stores its ISA-independent
+   * q/scales/zeros operands and packs them at load time for the compiled ISA.
    */
-  weights: 'packed' | 'repacked' | 'canonical';
+  weights: 'packed' | 'canonical';
+  /**
+   * Whether the kernel reads K-tiled packed weights: false = one K-tile (passes/tile.ts sets k_tile 0
+   * on every lut.matmul whose weights are still lut.pack, whatever its plan or overrides).
+   */
+  kTiles: boolean;
 }
 
 /** One target. */

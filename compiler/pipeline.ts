@@ -30,10 +30,14 @@ export const PIPELINE: readonly string[] = [
   'hoist-table-precompute',
   // RMSNorm/LayerNorm + table build -> lut.norm_table; bias/scale/activation/residual into lut.matmul
   'fuse-ops',
-  // kernel plan: Vec-LUT or scalar tables by M, M/N/K tiles, loop order (sets the packed K-tile)
+  // kernel plan: Vec-LUT or scalar tables by M, the packed K-tile (0 where the target reads one K-tile)
   'tile',
-  // fold lut.pack: bit-plane weights for the target's lookup width, K-tiled as `tile` chose
+  // fold lut.pack: bit-plane weights for the target's LUT form (C: unfolded, canonical q/scales/zeros)
   'bitplane-layout',
+  // nodes of constants (or of static shapes) -> constants, by their interpreters, up to 16 MiB a result;
+  // after bitplane-layout (lut.pack is the LUT passes'), before legalize (which then folds only what
+  // its rules create, through the same function)
+  'fold-constants',
   // artifact targets: ops without a native kernel -> compositions of ops with one (one rule per op)
   'legalize',
 ];

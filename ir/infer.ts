@@ -4,12 +4,14 @@
  * inputs are constants (running the op's `interp`) or its result follows from input types alone
  * (`foldFromTypes`, e.g. Shape of a static-shaped tensor). That is what collapses the
  * Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains of PyTorch exports. If nodes recurse into their
- * branches; an If whose condition is constant is replaced by the taken branch.
+ * branches; an If whose condition is constant is replaced by the taken branch. `foldNode` is the same
+ * fold of one node, exported for the `fold-constants` pass (passes/fold-constants.ts), so import and
+ * the pipeline share one folding policy (trait 'no-fold', weight ops, size limits).
  */
 import { LutcError, fail, nodeLoc } from '../base/diagnostics.js';
-import { findOp, opOf, resolveAttrs, type InferCtx, type InterpCtx, type OpDef } from './optable.js';
+import { findOp, hasTrait, opOf, operand, resolveAttrs, type InferCtx, type InterpCtx, type OpDef } from './optable.js';
 import { replaceAllUses, subgraphs, topoSort } from './graph.js';
-import { isStaticShape, numel } from './tensor.js';
+import { dtypeByteSize, isStaticShape, numel } from './tensor.js';
 import type { Graph, Node, Tensor, TensorType, Value } from './types.js';
 
 export interface InferOptions {
@@ -45,7 +47,21 @@ interface State {
   file?: string;
   fold: boolean;
   limit: number;
+  /** Largest result in bytes folding may create (each result); no limit when absent. */
+  limitBytes?: number;
   fresh: number;
+}
+
+/**
+ * Folds one typed node of `g` in place when the folding policy allows it: every operand constant (or
+ * its results known from input types, `foldFromTypes`), not 'no-fold', no subgraphs, every result
+ * static and within `limitBytes` (and the element limits for weight ops). Its results become
+ * constants of `g` (`g.constants`, producer null); the caller removes the node. True when folded.
+ */
+export function foldNode(g: Graph, node: Node, opts: { limitBytes?: number; file?: string } = {}): boolean {
+  const st: State = { file: opts.file ?? g.meta?.file, fold: true, limit: Infinity, limitBytes: opts.limitBytes, fresh: 0 };
+  const def = opOf(node, nodeLoc(node, st.file));
+  return tryFold(g, node, def, makeCtx(node, def, st), st);
 }
 
 function inferBody(g: Graph, st: State): void {
@@ -101,12 +117,13 @@ function runRule<T>(node: Node, st: State, f: () => T): T {
 }
 
 function tryFold(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): boolean {
-  if (def.foldable === false || subgraphs(node).length > 0) return false;
+  if (hasTrait(def, 'no-fold') || subgraphs(node).length > 0) return false;
   let outs: Tensor[] | undefined;
   const allConst = node.inputs.every((v) => v === null || v.const !== undefined);
   const keep = KEEP_QUANTIZED.has(def.name) && node.outputs[0]!.type.shape.length >= 2;
   const cap = keep ? -1 : WEIGHT_OPS.has(def.name) ? SMALL_FOLD : st.limit;
-  const small = node.outputs.every((v) => isStaticShape(v.type.shape) && numel(v.type.shape) <= cap);
+  const small = node.outputs.every((v) => isStaticShape(v.type.shape) && numel(v.type.shape) <= cap &&
+    (st.limitBytes === undefined || numel(v.type.shape) * dtypeByteSize(v.type.dtype) <= st.limitBytes));
   if (allConst && small) {
     const ictx: InterpCtx = {
       node,
@@ -134,7 +151,7 @@ function tryFold(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): bo
  * names: uses are redirected to the branch results, and graph outputs get an identity node.
  */
 function inlineConstantIf(g: Graph, node: Node, kept: Node[], subst: Map<Value, Value>): boolean {
-  const cond = node.inputs[0]?.const;
+  const cond = operand(node, 'cond')?.const;
   if (!cond || cond.data.length !== 1) return false;
   const branch = node.attrs[cond.data[0] ? 'then_branch' : 'else_branch'] as Graph | undefined;
   if (!branch || branch.outputs.length < node.outputs.length) return false;

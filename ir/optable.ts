@@ -1,11 +1,16 @@
 /**
  * The op table: every IR op, graph-level and `lut.*`, is declared exactly once here through `defineOp`
- * (operands, results, typed attributes, shape rule, verifier, interpreter). The printer, parser,
- * verifier, importer, interpreter and passes all read these declarations; none of them repeats an op
- * fact. Op definitions live in `ir/ops/*.ts` and register themselves when `ir/ops/index.ts` is loaded.
+ * (operands, results, typed attributes, traits, shape rule, verifier, interpreter). The printer,
+ * parser, verifier, importer, interpreter, passes and backends all read these declarations; none of
+ * them repeats an op fact. Traits (`OpTrait`, MLIR ODS style) and compile-time operands
+ * (`OperandSpec.compileTime`) are the op properties passes and backends query (`hasTrait`,
+ * `isCompileTimeOperand`) instead of keeping op lists; `operand(node, 'bias')` / `operandIndex` name
+ * operands instead of numeric indices (an unknown name is a programming error: a thrown Error).
+ * Op definitions live in `ir/ops/*.ts` and register themselves when `ir/ops/index.ts` is loaded;
+ * test/ir/op-traits.test.ts checks every trait against the op's shape rule and interpreter.
  */
 import { fail, nodeLoc, type DiagCode, type Location } from '../base/diagnostics.js';
-import type { AttrValue, Attrs, Graph, Node, Tensor, TensorType } from './types.js';
+import type { AttrValue, Attrs, Graph, Node, Tensor, TensorType, Value } from './types.js';
 
 export type AttrType = 'int' | 'float' | 'string' | 'ints' | 'floats' | 'strings' | 'tensor' | 'graph';
 
@@ -24,7 +29,27 @@ export interface OperandSpec {
   optional?: boolean;
   /** Takes all remaining operands (Concat, Max, Min; at most one, the last). */
   variadic?: boolean;
+  /**
+   * The operand's value, not only its type, decides the result's shape or meaning (Reshape's shape,
+   * Slice's starts, reduction axes): compiled targets need it to be a constant (computed at run time
+   * it leaves symbolic dims, LUT5001) and never load it in a kernel.
+   */
+  compileTime?: boolean;
 }
+
+/**
+ * Op traits, checked against each op's shape rule and interpreter by test/ir/op-traits.test.ts:
+ * - `elementwise`: every result element depends only on the operands' elements at the same
+ *   (numpy-broadcast) index; the result shape is the broadcast of the operand shapes.
+ * - `unary`: elementwise with exactly one operand (result shape = its shape).
+ * - `binary-broadcast`: elementwise with exactly two operands, numpy broadcasting.
+ * - `commutative`: swapping the (first two) operands gives the same result.
+ * - `view`: no data movement: result 0 holds operand 0's elements in the same order (reshape,
+ *   flatten, squeeze, unsqueeze, identity); the memory plan aliases it to its input.
+ * - `shape-only`: the results depend only on the operands' types (shape, size), never their data.
+ * - `no-fold`: never constant-folded (control flow).
+ */
+export type OpTrait = 'elementwise' | 'unary' | 'binary-broadcast' | 'commutative' | 'view' | 'shape-only' | 'no-fold';
 
 /** What a shape rule sees. */
 export interface InferCtx {
@@ -71,8 +96,8 @@ export interface OpDef {
    * returns the result tensors, or undefined when it cannot. Used by shape inference.
    */
   foldFromTypes?(ctx: InferCtx): Tensor[] | undefined;
-  /** False for ops that must not be constant-folded (none yet besides control flow). */
-  foldable?: boolean;
+  /** The op's traits (absent: none). */
+  traits?: readonly OpTrait[];
 }
 
 const table = new Map<string, OpDef>();
@@ -107,6 +132,41 @@ export function findOpByOnnx(domain: string, type: string): OpDef | undefined {
 
 export function allOps(): OpDef[] {
   return [...table.values()];
+}
+
+/** Whether op `op` (a name or a definition) has trait `t`; an unknown op name has none. */
+export function hasTrait(op: string | OpDef, t: OpTrait): boolean {
+  const def = typeof op === 'string' ? table.get(op) : op;
+  return !!def?.traits?.includes(t);
+}
+
+/** The OperandSpec of operand position `i` of `def` (a variadic last operand covers the rest). */
+function operandSpecAt(def: OpDef, i: number): OperandSpec | undefined {
+  const last = def.inputs[def.inputs.length - 1];
+  return def.inputs[i] ?? (last?.variadic ? last : undefined);
+}
+
+/** Whether operand position `i` of op `op` is a compile-time operand (`OperandSpec.compileTime`). */
+export function isCompileTimeOperand(op: string, i: number): boolean {
+  const def = table.get(op);
+  return !!def && !!operandSpecAt(def, i)?.compileTime;
+}
+
+/**
+ * Position of the operand named `name` of op `opName` (a variadic one: its first position). An
+ * unknown op or operand name is a programming error (thrown Error), not a user diagnostic.
+ */
+export function operandIndex(opName: string, name: string): number {
+  const def = table.get(opName);
+  if (!def) throw new Error(`operandIndex: unknown op '${opName}'`);
+  const i = def.inputs.findIndex((o) => o.name === name);
+  if (i < 0) throw new Error(`operandIndex: op '${opName}' has no operand '${name}' (it has ${def.inputs.map((o) => o.name).join(', ')})`);
+  return i;
+}
+
+/** The operand named `name` of `node` (null when omitted); unknown names throw, as in `operandIndex`. */
+export function operand(node: Node, name: string): Value | null {
+  return node.inputs[operandIndex(node.op, name)] ?? null;
 }
 
 /** Attributes of a node with the op's defaults filled in. */

@@ -6,7 +6,7 @@
  * with the enclosing scope visible, result types equal to the op's shape rule, and the op's own verify.
  */
 import { DiagnosticBag, LutcError, diag, nodeLoc, type DiagCode, type Location } from '../base/diagnostics.js';
-import { findOp, resolveAttrs, type AttrSpec, type InferCtx, type InterpCtx, type OpDef } from './optable.js';
+import { findOp, hasTrait, resolveAttrs, type AttrSpec, type InferCtx, type InterpCtx, type OpDef } from './optable.js';
 import { isGraph, subgraphs } from './graph.js';
 import type { AttrValue, Dim, Graph, Node, Tensor, TensorType, Value } from './types.js';
 import { arity } from './text/arity.js';
@@ -228,7 +228,7 @@ class Verifier {
 
   /** Records constant results so later shape rules see them (Reshape fed by Shape -> Concat). */
   private fold(n: Node, def: OpDef, ctx: InferCtx): void {
-    if (def.foldable === false || subgraphs(n).length) return;
+    if (hasTrait(def, 'no-fold') || subgraphs(n).length) return;
     const fromTypes = def.foldFromTypes ? this.quiet(() => def.foldFromTypes!(ctx)) : undefined;
     let outs = fromTypes;
     if (!outs) {

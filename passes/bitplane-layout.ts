@@ -1,13 +1,17 @@
 /**
- * Pass `bitplane-layout`: materializes the packed bit-plane weights for the target's lookup width
- * (its TargetInfo's `lut.vecBytes`, backends/<t>/target.ts; ir/lut/geometry.ts packWeights: 16 bytes
- * for WASM SIMD128 / SSE / NEON and WGSL u32x4 words, 32 for the C backend's AVX2 path) by
- * constant-folding every lut.pack whose operands are constants. Odd N is padded to whole row vectors
- * and K to whole chunk pairs and groups, with zero weights and scales.
+ * Pass `bitplane-layout`: materializes the packed bit-plane weights for the target's LUT form (its
+ * TargetInfo's `lut`, backends/<t>/target.ts) by constant-folding every lut.pack whose operands are
+ * constants, for the lookup width `lut.vecBytes` (ir/lut/geometry.ts packWeights: 16 bytes for WASM
+ * SIMD128 / SSE / NEON and WGSL u32x4 words, 32 for the C backend's AVX2 path). Odd N is padded to
+ * whole row vectors and K to whole chunk pairs and groups, with zero weights and scales.
  * The consumers' vec_bytes attribute is set to match; a K-tile chosen by `tile` is honoured.
+ * Targets whose form is `lut.weights: 'canonical'` (C) get the same vec_bytes on lut.pack (results
+ * retyped) but no fold: their backend stores the pack's ISA-independent q/scales/zeros constants and
+ * packs them at load time, so they must reach it as they are.
  */
 import { removeDeadNodes, replaceAllUses } from '../ir/graph.js';
 import type { Graph, Node, Value } from '../ir/types.js';
+import { inferNode } from '../ir/lut/build.js';
 import { interpPack } from '../ir/lut/interp.js';
 import { findOp, resolveAttrs } from '../ir/optable.js';
 import { getTarget } from '../backends/target.js';
@@ -18,7 +22,8 @@ export const bitplaneLayout: Pass = {
   name: 'bitplane-layout',
   summary: 'pack quantized weights into plane-interleaved bit-plane vectors of the target lookup width',
   run(g: Graph, ctx: PassContext): void {
-    const vec = ctx.vecBytes ?? getTarget(ctx.opts.target).lut.vecBytes;
+    const form = getTarget(ctx.opts.target).lut;
+    const vec = ctx.vecBytes ?? form.vecBytes;
     const consumers = new Map<Value, Set<Node>>();
     for (const n of g.nodes) if (n.op === 'lut.matmul') for (const v of n.inputs.slice(3, 6)) if (v) (consumers.get(v) ?? consumers.set(v, new Set()).get(v)!).add(n);
     const kept: Node[] = [];
@@ -28,6 +33,13 @@ export const bitplaneLayout: Pass = {
         continue;
       }
       n.attrs.vec_bytes = vec;
+      if (form.weights === 'canonical') {
+        for (const v of n.outputs) for (const c of consumers.get(v) ?? []) c.attrs.vec_bytes = vec;
+        const types = inferNode(n);
+        n.outputs.forEach((v, i) => (v.type = types[i]!));
+        kept.push(n);
+        continue;
+      }
       const outs = interpPack(n.inputs.map((v) => v!.const!), resolveAttrs(findOp('lut.pack')!, n));
       n.outputs.forEach((v, i) => {
         for (const c of consumers.get(v) ?? []) c.attrs.vec_bytes = vec;
@@ -38,6 +50,6 @@ export const bitplaneLayout: Pass = {
       });
     }
     g.nodes = kept;
-    removeDeadNodes(g); // drops the unpacked q/scales/zeros nobody reads any more
+    removeDeadNodes(g); // drops the unpacked q/scales/zeros nobody reads any more (folded packs only)
   },
 };

@@ -10,15 +10,17 @@
  *    residual stream) and the tables in one pass over the row.
  * 3. Epilogues of a lut.matmul whose result has a single user, in the fixed order
  *    y = act((lut + bias) * channel_scale) + residual: Add of an N-element constant (bias), Mul by an
- *    N-element constant (per-channel scale), Relu / Sigmoid / Gelu / SiLU (x * sigmoid(x)), and Add of
+ *    N-element constant (per-channel scale), one activation (a unary graph op of ir/lut/epilogue.ts
+ *    EPILOGUE_ACTIVATIONS: Relu, Sigmoid, Gelu, Tanh, ..., or SiLU written x * sigmoid(x)), and Add of
  *    a tensor of y's shape (residual). A stage is fused only while the order allows it.
  * The fused interpreters run the graph ops' own kernels, so the output does not change.
  */
 import { GraphBuilder, removeDeadNodes, replaceAllUses, topoSort, useLists } from '../ir/graph.js';
 import { numel } from '../ir/tensor.js';
-import type { Graph, Node, Value } from '../ir/types.js';
+import type { Attrs, Graph, Node, Value } from '../ir/types.js';
+import { activationAttrsFor, EPILOGUE_ACTIVATIONS } from '../ir/lut/epilogue.js';
 import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
-import { findOp, resolveAttrs } from '../ir/optable.js';
+import { findOp, operand, resolveAttrs } from '../ir/optable.js';
 import type { Pass } from './pass.js';
 
 type Uses = Map<Value, Node[]>;
@@ -48,18 +50,19 @@ function matchRmsPrimitives(xn: Value, uses: Uses, outs: Set<Value>): { x: Value
     const an = a.producer;
     if (!an) continue;
     // a = x / d  or  a = x * r with r = 1/d (Reciprocal or Div(1, d))
-    const cands: [Value, Value][] = [];
-    if (an.op === 'div') cands.push([an.inputs[0]!, an.inputs[1]!]);
+    // [x, d, the node reading d]: d (the sqrt result) must have no other user either
+    const cands: [Value, Value, Node][] = [];
+    if (an.op === 'div') cands.push([an.inputs[0]!, an.inputs[1]!, an]);
     if (an.op === 'mul') {
       for (const ri of [0, 1]) {
         const r = an.inputs[ri]!;
         const rn = prod(r, 'reciprocal', 'div');
         if (!rn || !onlyUse(uses, outs, r, an)) continue;
-        if (rn.op === 'reciprocal') cands.push([an.inputs[1 - ri]!, rn.inputs[0]!]);
-        else if (constScalar(rn.inputs[0]) === 1) cands.push([an.inputs[1 - ri]!, rn.inputs[1]!]);
+        if (rn.op === 'reciprocal') cands.push([an.inputs[1 - ri]!, rn.inputs[0]!, rn]);
+        else if (constScalar(rn.inputs[0]) === 1) cands.push([an.inputs[1 - ri]!, rn.inputs[1]!, rn]);
       }
     }
-    for (const [x, d] of cands) {
+    for (const [x, d, dUser] of cands) {
       const sq = prod(d, 'sqrt');
       const ad = prod(sq?.inputs[0], 'add');
       if (!sq || !ad || !x) continue;
@@ -68,12 +71,12 @@ function matchRmsPrimitives(xn: Value, uses: Uses, outs: Set<Value>): { x: Value
       const rm = prod(ad.inputs[1 - ei], 'reduce_mean');
       if (eps === undefined || !rm || attrOr(rm, 'keepdims', 1) === 0) continue;
       const rank = x.type.shape.length;
-      const axes = rm.inputs[1]?.const?.data;
+      const axes = operand(rm, 'axes')?.const?.data;
       if (!axes || axes.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== rank - 1)) continue;
       const p = prod(rm.inputs[0], 'pow', 'mul');
       if (!p || p.inputs[0] !== x || (p.op === 'pow' ? constScalar(p.inputs[1]) !== 2 : p.inputs[1] !== x)) continue;
       if (gamma.const.shape[0] !== x.type.shape[rank - 1] || x.type.dtype !== 'f32' || gamma.const.dtype !== 'f32') continue;
-      const chain: [Value, Node][] = [[p.outputs[0]!, rm], [rm.outputs[0]!, ad], [ad.outputs[0]!, sq]];
+      const chain: [Value, Node][] = [[p.outputs[0]!, rm], [rm.outputs[0]!, ad], [ad.outputs[0]!, sq], [d, dUser]];
       if (!chain.every(([v, n]) => onlyUse(uses, outs, v, n))) continue;
       return { x, gamma, eps };
     }
@@ -85,7 +88,7 @@ const EPILOGUE_STAGE = { bias: 1, scale: 2, act: 3, residual: 4 } as const;
 
 /** The stage an epilogue op would add to `mm` (result `y`), the operand to attach, or undefined. */
 function matchEpilogue(mm: Node, y: Value, c: Node, uses: Uses, outs: Set<Value>):
-  | { stage: keyof typeof EPILOGUE_STAGE; operand?: Value; act?: string; approx?: string; out: Value; extra?: Node }
+  | { stage: keyof typeof EPILOGUE_STAGE; operand?: Value; act?: string; actAttrs?: Attrs; out: Value; extra?: Node }
   | undefined {
   const n = mm.attrs.n as number;
   const other = c.inputs[0] === y ? c.inputs[1] : c.inputs[0];
@@ -99,8 +102,11 @@ function matchEpilogue(mm: Node, y: Value, c: Node, uses: Uses, outs: Set<Value>
     if (sameShape(other)) return { stage: 'residual', operand: other!, out };
   }
   if (c.op === 'mul' && other !== y && perChannel(other)) return { stage: 'scale', operand: other!, out };
-  if (c.op === 'relu' || c.op === 'sigmoid') return { stage: 'act', act: c.op, out };
-  if (c.op === 'gelu') return { stage: 'act', act: 'gelu', approx: attrOr(c, 'approximate', 'none'), out };
+  if (EPILOGUE_ACTIVATIONS.includes(c.op) && c.inputs.length === 1 && c.inputs[0] === y) {
+    // gelu keeps printing its approximation (also when it is the default), as before
+    const attrs = c.op === 'gelu' ? { approximate: attrOr(c, 'approximate', 'none'), ...c.attrs } : c.attrs;
+    return { stage: 'act', act: c.op, actAttrs: activationAttrsFor(c.op, attrs), out };
+  }
   return undefined;
 }
 
@@ -144,8 +150,7 @@ function fuseEpilogues(g: Graph, mm: Node, dead: Set<Node>): void {
     if (m.stage === 'bias') setOperand(mm, 6, m.operand!);
     if (m.stage === 'residual') setOperand(mm, 7, m.operand!);
     if (m.stage === 'scale') setOperand(mm, 8, m.operand!);
-    if (m.act) mm.attrs.activation = m.act;
-    if (m.approx) mm.attrs.gelu_approximate = m.approx;
+    if (m.act) Object.assign(mm.attrs, { activation: m.act, ...m.actAttrs });
     stage = EPILOGUE_STAGE[m.stage];
     takeOverValue(mm, 0, m.out);
     c.outputs = [];

@@ -5,6 +5,7 @@
  * over weights and tables already built. The order of everything else is kept.
  */
 import type { Graph, Node } from '../ir/types.js';
+import { operand } from '../ir/optable.js';
 import type { Pass } from './pass.js';
 
 const TABLE_OPS = new Set(['lut.table', 'lut.norm_table']);
@@ -19,13 +20,13 @@ export const hoistTablePrecompute: Pass = {
     // Tables whose activation has no producer here (graph input, constant) go first, in their order.
     let top = 0;
     for (const t of tables) {
-      const p = t.inputs[0]?.producer;
+      const p = operand(t, 'x')?.producer;
       const at = p ? order.indexOf(p) : -1;
       if (at < 0) order.splice(top++, 0, t);
       else {
         // after the producer and after tables already hoisted there (keeps their relative order)
         let i = at + 1;
-        while (i < order.length && TABLE_OPS.has(order[i]!.op) && order[i]!.inputs[0]?.producer === p) i++;
+        while (i < order.length && TABLE_OPS.has(order[i]!.op) && operand(order[i]!, 'x')?.producer === p) i++;
         order.splice(i, 0, t);
       }
     }

@@ -4,9 +4,10 @@
  * (TVM relax's LegalizeOps, tinygrad's late rewrite patterns): `RULES` maps an op name to
  * `rewrite(rewriter) -> results`. A rule may produce ops that are themselves rewritten (the pass
  * expands to a fixed point, depth first); a rule whose expansion reaches its own op again, or nests
- * deeper than MAX_DEPTH, is an internal error (LUT4050) naming the rule. Any non-native node whose
- * operands are all constants is folded by its own interpreter first (so Constant never needs a kernel;
- * Shape and Size of static shapes become constants by their rules). A rule returns undefined when it cannot handle a node (pads computed at
+ * deeper than MAX_DEPTH, is an internal error (LUT4050) naming the rule. Constant folding is the
+ * `fold-constants` pass's (run just before); a node the expansion reaches (a rule's output included)
+ * whose operands are all constants is folded through that pass's `foldConstantNode`, with its policy
+ * (so Constant never needs a kernel; Shape and Size of static shapes become constants by their rules). A rule returns undefined when it cannot handle a node (pads computed at
  * run time, scatter indices computed at run time, ...): the node stays, and the backend then reports
  * its one coded "op not supported by the target" diagnostic naming it (LUT5003, on every target).
  *
@@ -19,7 +20,7 @@
 import { LutcError, fail, nodeLoc } from '../base/diagnostics.js';
 import { GraphBuilder, removeDeadNodes, replaceAllUses, subgraphs, useLists } from '../ir/graph.js';
 import { addNode, inferCtxOf, takeOverValue } from '../ir/lut/build.js';
-import { findOp, resolveAttrs, type InterpCtx } from '../ir/optable.js';
+import { findOp, hasTrait, operandIndex, resolveAttrs, type InterpCtx } from '../ir/optable.js';
 import '../ir/ops/index.js';
 import { intsOf } from '../ir/ops/dims.js';
 import { padsPerAxis, sourceIndex } from '../ir/ops/pad.js';
@@ -29,6 +30,7 @@ import { ONNX_DTYPES, intRange, isStaticShape, makeTensor, numel, strides } from
 import type { Attrs, DType, Graph, Node, Tensor, Value } from '../ir/types.js';
 import { getTarget } from '../backends/target.js';
 import type { Pass } from './pass.js';
+import { foldConstantNode } from './fold-constants.js';
 
 // ---- what each target renders ---------------------------------------------------------------------
 
@@ -57,14 +59,19 @@ export class Rewriter {
     this.attrs = resolveAttrs(findOp(node.op)!, node);
   }
 
-  /** Operand i (null when omitted). */
-  in(i: number): Value | null {
-    return this.node.inputs[i] ?? null;
+  /** Position of operand `i`: a position, or an operand name of the op (ir/optable.ts `operandIndex`). */
+  private at(i: number | string): number {
+    return typeof i === 'number' ? i : operandIndex(this.node.op, i);
   }
 
-  /** Operand i, which the op requires. */
-  x(i = 0): Value {
-    return this.node.inputs[i]!;
+  /** Operand i, by position or name (null when omitted). */
+  in(i: number | string): Value | null {
+    return this.node.inputs[this.at(i)] ?? null;
+  }
+
+  /** Operand i, by position or name, which the op requires. */
+  x(i: number | string = 0): Value {
+    return this.node.inputs[this.at(i)]!;
   }
 
   /** Whether result i is read (by a node or as a graph output); unknown results count as read. */
@@ -169,7 +176,7 @@ const signedInt = (dt: DType) => ['i4', 'i8', 'i16', 'i32', 'i64'].includes(dt);
 
 /** reduce_sum / reduce_max / ... node over the same axes operand and attributes as the rewritten reduction. */
 function reduceLike(r: Rewriter, op: string, x: Value, keepdims = r.attrs.keepdims as number): Value {
-  return r.op(op, [x, r.in(1)], { keepdims, noop_with_empty_axes: r.attrs.noop_with_empty_axes as number });
+  return r.op(op, [x, r.in('axes')], { keepdims, noop_with_empty_axes: r.attrs.noop_with_empty_axes as number });
 }
 
 /** The normalized `axis` attribute of a node over rank `rank`. */
@@ -251,7 +258,7 @@ function scatterLayers(node: Node, data: Value, idx: Tensor, updates: Value, red
 const scatterRule: Rule = {
   summary: 'constant indices only: per layer of writes (found by the op\'s interpreter), y = where(written, combine(y, gather(updates, writer)), y)',
   rewrite(r) {
-    const [data, idxV, upd] = [r.x(0), r.x(1), r.x(2)];
+    const [data, idxV, upd] = [r.x('data'), r.x('indices'), r.x('updates')];
     if (!idxV.const) return undefined;
     const reduction = r.attrs.reduction as string;
     let layers: Tensor[] | undefined;
@@ -301,11 +308,11 @@ export const RULES: Readonly<Record<string, Rule>> = {
   mish: unary('x * tanh(softplus(x))', (r, x) => r.mul(x, r.un('tanh', r.un('softplus', x)))),
   sign: unary('where(x > 0, 1, where(x < 0, -1, x)) (0 and NaN stay)', (r, x) =>
     r.where(r.greater(x, r.k(x, 0)), r.k(x, 1), r.where(r.less(x, r.k(x, 0)), r.k(x, -1), x))),
-  prelu: { summary: 'where(x < 0, slope * x, x)', rewrite: (r) => [r.where(r.less(r.x(0), r.k(r.x(0), 0)), r.mul(r.x(1), r.x(0)), r.x(0))] },
+  prelu: { summary: 'where(x < 0, slope * x, x)', rewrite: (r) => [r.where(r.less(r.x(0), r.k(r.x(0), 0)), r.mul(r.x('slope'), r.x(0)), r.x(0))] },
   ms_gelu: unary('gelu(x)', (r, x) => r.op('gelu', [x])),
   quick_gelu: unary('x * sigmoid(alpha * x)', (r, x) => r.mul(x, r.un('sigmoid', r.mul(x, r.k(x, f32attr(r, 'alpha')))))),
-  fast_gelu: { summary: "gelu(x (+ bias), approximate = 'tanh')", rewrite: (r) => [r.op('gelu', [r.in(1) ? r.add(r.x(0), r.x(1)) : r.x(0)], { approximate: 'tanh' })] },
-  bias_gelu: { summary: 'gelu(x + bias)', rewrite: (r) => [r.op('gelu', [r.add(r.x(0), r.x(1))])] },
+  fast_gelu: { summary: "gelu(x (+ bias), approximate = 'tanh')", rewrite: (r) => [r.op('gelu', [r.in('bias') ? r.add(r.x(0), r.x('bias')) : r.x(0)], { approximate: 'tanh' })] },
+  bias_gelu: { summary: 'gelu(x + bias)', rewrite: (r) => [r.op('gelu', [r.add(r.x(0), r.x('bias'))])] },
 
   // ---- predicates and integer ops
   is_nan: unary('not(x == x)', (r, x) => r.not(r.equal(x, x))),
@@ -350,11 +357,11 @@ export const RULES: Readonly<Record<string, Rule>> = {
       return [r.div(ins.slice(1).reduce<Value>((acc, v) => r.add(acc, v), ins[0]!), r.k(ins[0]!, ins.length))];
     },
   },
-  cast_like: { summary: "cast(x, to = target's dtype)", rewrite: (r) => [r.cast(r.x(0), r.x(1).type.dtype)] },
+  cast_like: { summary: "cast(x, to = target's dtype)", rewrite: (r) => [r.cast(r.x(0), r.x('target_type').type.dtype)] },
   dropout: {
     summary: 'output = data; mask = a constant all-true tensor (inference only)',
     rewrite(r) {
-      const t = r.in(2);
+      const t = r.in('training_mode');
       if (t && !t.const) return undefined; // training_mode known only at run time
       const x = r.x();
       if (!r.used(1)) return [x, null];
@@ -403,9 +410,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
   skip_layer_norm: {
     summary: 'S = input + skip (+ bias); [output, mean, inv_std_var] = layer_norm(S, gamma, beta, axis -1); input_skip_bias_sum = S',
     rewrite(r) {
-      let s = r.add(r.x(0), r.x(1));
-      if (r.in(4)) s = r.add(s, r.x(4));
-      const [y, mean, inv] = r.ops('layer_norm', [s, r.x(2), r.in(3)], { axis: -1, epsilon: r.attrs.epsilon as number, stash_type: 1 });
+      let s = r.add(r.x('input'), r.x('skip'));
+      if (r.in('bias')) s = r.add(s, r.x('bias'));
+      const [y, mean, inv] = r.ops('layer_norm', [s, r.x('gamma'), r.in('beta')], { axis: -1, epsilon: r.attrs.epsilon as number, stash_type: 1 });
       return [y!, mean!, inv!, s];
     },
   },
@@ -414,7 +421,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   quantize_linear: {
     summary: 'f32, per-tensor or per-axis scale: cast(clip(round(x / scale) + zero_point, lo, hi)) (exact: f32 division, halves to even)',
     rewrite(r) {
-      const [x, s, zp] = [r.x(0), r.x(1), r.in(2)];
+      const [x, s, zp] = [r.x('x'), r.x('y_scale'), r.in('y_zero_point')];
       const out = r.node.outputs[0]!.type.dtype;
       const xs = staticShape(x);
       if (x.type.dtype !== 'f32' || s.type.dtype !== 'f32' || (r.attrs.block_size as number) > 0 || !xs) return undefined;
@@ -450,7 +457,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
     rewrite(r) {
       const x = r.x();
       const shape = staticShape(x);
-      const axisT = r.x(1).const;
+      const axisT = r.x('axis').const;
       if (!shape || !axisT) return undefined;
       const a = normalizeAxis(axisT.data[0]!, shape.length);
       const len = shape[a]!;
@@ -474,8 +481,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
     rewrite(r) {
       const x = r.x();
       const shape = staticShape(x);
-      const pads = r.x(1).const;
-      const axesV = r.in(3);
+      const pads = r.x('pads').const;
+      const axesV = r.in('axes');
       if (!shape || !pads || (axesV && !axesV.const)) return undefined;
       const [b, e] = padsPerAxis(shape.length, intsOf(pads), axesV ? intsOf(axesV.const!) : null, (m) => fail('LUT1110', `pad: ${m}`, nodeLoc(r.node)));
       const mode = r.attrs.mode as string;
@@ -491,7 +498,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
         }
         return [y];
       }
-      const cv = r.in(2);
+      const cv = r.in('constant_value');
       let fill: Value;
       if (!cv) fill = r.k(x, 0);
       else if (cv.const) fill = r.k(x, cv.const.data[0]!);
@@ -516,7 +523,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
     summary: 'constant repeats: concat of repeats[i] copies along each axis i',
     rewrite(r) {
       const x = r.x();
-      const reps = r.x(1).const;
+      const reps = r.x('repeats').const;
       if (!reps || !staticShape(x) || intsOf(reps).some((v) => v < 1)) return undefined;
       let y = x;
       intsOf(reps).forEach((n, a) => {
@@ -528,7 +535,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   gather_elements: {
     summary: 'gather(reshape(data, [-1]), (indices + dim where < 0) * stride[axis] + constant offsets of the other coordinates)',
     rewrite(r) {
-      const [data, idx] = [r.x(0), r.x(1)];
+      const [data, idx] = [r.x('data'), r.x('indices')];
       const ds = staticShape(data), is = staticShape(idx);
       if (!ds || !is) return undefined;
       const a = axisOf(r, ds.length);
@@ -567,12 +574,12 @@ export const RULES: Readonly<Record<string, Rule>> = {
         const w = e.outputs[i]!;
         return v.type.dtype === w.type.dtype && isStaticShape(v.type.shape) && v.type.shape.join() === w.type.shape.join();
       });
-      if (!same || r.x(0).const) return undefined;
+      if (!same || r.x('cond').const) return undefined;
       for (const br of [t, e]) {
         r.b.graph.constants.push(...br.constants);
         r.b.graph.nodes.push(...br.nodes);
       }
-      const cond = r.reshape(r.x(0), []);
+      const cond = r.reshape(r.x('cond'), []);
       return t.outputs.map((v, i) => r.where(cond, v, e.outputs[i]!));
     },
   },
@@ -587,7 +594,7 @@ export const MAX_DEPTH = 16;
 function foldConstants(r: Rewriter): RuleResult {
   const n = r.node;
   const def = findOp(n.op)!;
-  if (def.foldable === false || subgraphs(n).length > 0 || !n.inputs.every((v) => !v || v.const)) return undefined;
+  if (hasTrait(def, 'no-fold') || subgraphs(n).length > 0 || !n.inputs.every((v) => !v || v.const)) return undefined;
   try {
     const outs = def.interp(n.inputs.map((v) => v?.const ?? null), {
       node: n, attrs: r.attrs,
@@ -636,6 +643,8 @@ export function legalizeGraph(g: Graph, opts: LegalizeOptions): string[] {
   const expand = (n: Node, chain: string[]): void => {
     n.inputs = n.inputs.map((v) => (v && subst.get(v)) ?? v);
     for (const sub of subgraphs(n)) for (const [from, to] of subst) replaceAllUses(sub, from, to);
+    // constant operands: the fold-constants policy (its results are constants now; the node goes)
+    if (n.inputs.every((v) => !v || v.const) && foldConstantNode(g, n)) return;
     if (opts.native.has(n.op)) {
       g.nodes.push(n);
       return;
@@ -647,13 +656,10 @@ export function legalizeGraph(g: Graph, opts: LegalizeOptions): string[] {
     const mark = g.nodes.length;
     const nConst = g.constants.length;
     const rule = rules[n.op];
-    let res = foldConstants(rw);
-    if (!res && rule) {
-      res = rule.rewrite(rw);
-      if (!res) {
-        g.nodes.length = mark; // a declining rule leaves nothing behind
-        g.constants.length = nConst;
-      }
+    const res = rule?.rewrite(rw);
+    if (rule && !res) {
+      g.nodes.length = mark; // a declining rule leaves nothing behind
+      g.constants.length = nConst;
     }
     if (!res) {
       g.nodes.push(n);

@@ -17,6 +17,7 @@ import type { LayerDecision } from './pass.js';
 import { GraphBuilder, removeDeadNodes, topoSort } from '../ir/graph.js';
 import { makeTensor, numel } from '../ir/tensor.js';
 import type { Graph, Node, Value } from '../ir/types.js';
+import { operand } from '../ir/optable.js';
 import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
 import { tableBytesPerToken } from '../ir/lut/attrs.js';
 import { weightRows, weightsFromDQ, weightsFromFloat, weightsFromNBits, type WeightResult } from '../ir/lut/weights.js';
@@ -59,16 +60,16 @@ export const lowerLinear: Pass = {
 
 /** What to lower `node` into, or why not. */
 function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | { reason: string } {
-  const x = node.inputs[0];
+  const x = operand(node, 'A');
   if (!x || x.type.dtype !== 'f32') return { reason: `activations are ${x?.type.dtype ?? 'missing'}; only f32 layers are lowered` };
   const loc = nodeLoc(node);
   if (node.op === 'matmul_nbits') {
     const w = weightsFromNBits(node);
-    const bias = node.inputs[5] ?? undefined;
+    const bias = operand(node, 'bias') ?? undefined;
     if (bias && bias.type.dtype !== 'f32') return { reason: 'bias is not f32' };
     return { x, weights: w, bias };
   }
-  const W = node.inputs[1];
+  const W = operand(node, 'B');
   if (!W) return { reason: 'no weight operand' };
   if (node.op === 'matmul') {
     if (!W.const && W.producer?.op !== 'dequantize_linear') return { reason: 'weight is not a constant (an activation x activation product): runs as a float matmul' };
@@ -79,7 +80,7 @@ function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | { reaso
   if (attrOr(node, 'transA', 0) !== 0) return { reason: 'gemm with transA = 1 is not lowered' };
   const alpha = attrOr(node, 'alpha', 1), beta = attrOr(node, 'beta', 1);
   const weights = weightOf(W, attrOr(node, 'transB', 0) !== 0, alpha, ctx, loc);
-  const C = node.inputs[2] ?? undefined;
+  const C = operand(node, 'C') ?? undefined;
   if (!C || beta === 0) return { x, weights };
   if (!weights.ok) return { x, weights };
   const n = weights.qm.n;

@@ -25,8 +25,8 @@ export interface LayerDecision {
 
 /** Tile choices forced by the user or `lutc tune` (0 or absent = the pass decides). */
 export interface TileOverrides {
+  /** Tokens whose tables one K-tile must hold (sizes the K-tile). */
   tileM?: number;
-  tileN?: number;
   /** Chunk pairs (8 activations) per K-tile. */
   tileK?: number;
   /** Force the table layout instead of choosing by M. */

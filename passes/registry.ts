@@ -12,11 +12,12 @@ import { hoistTablePrecompute } from './hoist-table-precompute.js';
 import { fuseOps } from './fuse-ops.js';
 import { tile } from './tile.js';
 import { bitplaneLayout } from './bitplane-layout.js';
+import { foldConstants } from './fold-constants.js';
 import { legalize } from './legalize.js';
 
 export type { LayerDecision, Pass, PassContext, TileOverrides } from './pass.js';
 
-const PASSES: readonly Pass[] = [lowerLinear, tablePrecompute, hoistTablePrecompute, fuseOps, tile, bitplaneLayout, legalize];
+const PASSES: readonly Pass[] = [lowerLinear, tablePrecompute, hoistTablePrecompute, fuseOps, tile, bitplaneLayout, foldConstants, legalize];
 const BY_NAME = new Map(PASSES.map((p) => [p.name, p]));
 
 /** The pass named `name`; an unknown name is a diagnosed error (LUT4001) listing the known ones. */

@@ -50,6 +50,7 @@ export const cTarget: TargetInfo = {
     'log_softmax',
     'lut.matmul',
     'lut.norm_table',
+    'lut.pack',
     'lut.table',
     'matmul',
     'matmul_nbits',
@@ -90,11 +91,11 @@ export const cTarget: TargetInfo = {
     'unsqueeze',
     'where',
   ]),
-  // The graph is packed for AVX2's 32-byte lookups; model.c stores ISA-independent weights and each
-  // layer kernel's packer repacks them at load time for the ISA the C compiler targets.
-  lut: { vecBytes: 32, weights: 'canonical' },
-  // one K-tile of tables in half of a 32 KiB L1, a tile_n x k_tile weight block in half of a 1 MiB L2
-  tile: { tableBytes: 16 << 10, weightBytes: 512 << 10, rows: 0, vecMinTokens: 8 },
+  // lut.pack stays unfolded (vec_bytes 32 names AVX2's lookups): model.c stores its ISA-independent
+  // q/scales/zeros operands and each layer kernel's packer packs them at load time for the compiled ISA.
+  lut: { vecBytes: 32, weights: 'canonical', kTiles: true },
+  // one K-tile of tables in half of a 32 KiB L1
+  tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
   int64: 'int64',
   options: {
     threads: {

@@ -17,8 +17,8 @@ export const refTarget: TargetInfo = {
   get nativeOps(): ReadonlySet<string> {
     return (ops ??= new Set(allOps().map((o) => o.name)));
   },
-  lut: { vecBytes: 16, weights: 'packed' },
-  tile: { tableBytes: 16 << 10, weightBytes: 512 << 10, rows: 0, vecMinTokens: 8 },
+  lut: { vecBytes: 16, weights: 'packed', kTiles: true },
+  tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
   int64: 'float64',
   options: {},
   run: () => import('./run.js'),

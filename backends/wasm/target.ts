@@ -2,8 +2,8 @@
  * The WASM SIMD target's `TargetInfo` (registered in backends/target.ts): static facts and lazy entry
  * points only, so reading it never loads binaryen. `nativeOps` must equal the step handlers of
  * backends/wasm/model/module.ts (`SUPPORTED_OPS`) plus the view ops the memory plan aliases
- * (backends/model-plan.ts `VIEW_OPS`); test/backends/target.test.ts checks it. Steps whose operands
- * are all constants are folded at compile time whatever their op.
+ * (backends/model-plan.ts `VIEW_OPS`); test/backends/target.test.ts checks it. Nodes whose operands
+ * are all constants were folded by the pipeline (passes/fold-constants.ts), whatever their op.
  */
 import type { TargetInfo } from '../target-info.js';
 
@@ -90,9 +90,10 @@ export const wasmTarget: TargetInfo = {
     'unsqueeze',
     'where',
   ]),
-  // 16-byte lookups (i8x16.swizzle); layers K-tiled by `tile` are repacked into one K-tile at compile time
-  lut: { vecBytes: 16, weights: 'repacked' },
-  tile: { tableBytes: 16 << 10, weightBytes: 512 << 10, rows: 0, vecMinTokens: 8 },
+  // 16-byte lookups (i8x16.swizzle) over one K-tile: the whole-model kernel (addLutGemm) reads the graph's
+  // packed weights as they are, so tile and bitplane-layout plan and pack exactly that geometry
+  lut: { vecBytes: 16, weights: 'packed', kTiles: false },
+  tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
   int64: 'int64',
   options: {
     wasmFeatures: {

@@ -61,8 +61,11 @@ export interface LutOptions {
   tileChunks?: number;
   /** Write A[m][n][s] (i32, or f32 for float tables) instead of y. */
   raw?: boolean;
-  /** The activation of the epilogue, as a WGSL expression of `y` (its helpers go in io.decls). */
-  act?: (y: string) => string;
+  /**
+   * The activation of the epilogue, as a WGSL expression of `y` (its helpers go in io.decls); `row`
+   * and `index` (mm * n + row) address per-channel and per-element operands it may read.
+   */
+  act?: (y: string, row: string, index: string) => string;
   /** Entry point name (default 'main'). */
   entry?: string;
 }
@@ -167,7 +170,7 @@ ${Array.from({ length: g.bits }, (_, i) => ind + look(i)).join('\n')}`;
   let y = 'y';
   if (io.bias) y = `(${y} + ${io.bias('row')})`;
   if (io.channelScale) y = `(${y} * ${io.channelScale('row')})`;
-  if (o.act) y = o.act(y);
+  if (o.act) y = o.act(y, 'row', `mm * ${u(g.n)} + row`);
   if (io.residual) y = `${y} + ${io.residual(`mm * ${u(g.n)} + row`)}`;
   const tload = io.table(tableIndex(o.layout, o.m, g.nChunks, 'mm', 't0', 'e'));
   return { T, tile, vecOff, lookup, segTerm, epilogue: y, tload, rawIndex: `(mm * ${u(g.n)} + row) * ${u(g.nSegments)} + s` };

@@ -4,16 +4,18 @@
  * bindings at the planned word offsets: lut.table (renderBuild writing tables, tscale and xsum into
  * their arena slots), lut.norm_table (the norm shader of ops-reduce.ts writing y, then renderBuild on
  * y) and lut.matmul (renderGemm with the IR's fused epilogue y = act((lut(x) + bias) * channel_scale)
- * + residual, either table layout and any packed K-tile). This file only maps operands and the
- * activation attribute; int8 tables are one i32 word per entry (shader-common.ts's storage rule).
+ * + residual, either table layout and any packed K-tile). This file only maps operands and renders
+ * the epilogue's graph-op stages (ir/lut/epilogue.ts) with ops-elementwise.ts's expressions for those
+ * ops; int8 tables are one i32 word per entry (shader-common.ts's storage rule).
  */
 import { geometryOf, tableGeometry, tableLead, type TableLayout } from '../../ir/lut/attrs.js';
 import { numel } from '../../ir/tensor.js';
 import type { Placement } from '../model-plan.js';
 import { renderBuild, renderGemm, type BuildIO, type GemmIO } from './lut-gemm.js';
 import { renderReduceOps } from './ops-reduce.js';
-import { MATH_LIB } from './ops-elementwise.js';
-import { f, HEADER, u, wordOff, type Kernel, type StepCtx } from './shader-common.js';
+import { floatOpExpr, MATH_LIB } from './ops-elementwise.js';
+import { EPILOGUE_OPERAND, epilogueStages, foldStages } from '../../ir/lut/epilogue.js';
+import { HEADER, u, wordOff, type Kernel, type StepCtx } from './shader-common.js';
 
 export const LUT_OPS = new Set(['lut.table', 'lut.norm_table', 'lut.matmul']);
 
@@ -53,22 +55,11 @@ function renderNormTable(c: StepCtx): Kernel[] {
   return [...norm, buildKernel(`${c.node.name}/build`, c.outs[0]!, a.k as number, a.group_size as number, a.tables as 'i8' | 'f32', a.layout as TableLayout, c.outs.slice(1))];
 }
 
-const ACTIVATION: Record<string, (y: string, c: StepCtx) => string> = {
-  none: (y) => y,
-  relu: (y) => `select(${y}, 0.0, ${y} < 0.0)`,
-  sigmoid: (y) => `sigm(${y})`,
-  silu: (y) => `(${y} * sigm(${y}))`,
-  gelu: (y, c) =>
-    c.attrs.gelu_approximate === 'tanh'
-      ? `(0.5 * ${y} * (1.0 + tanhf(${f(Math.sqrt(2 / Math.PI))} * (${y} + 0.044715 * ${y} * ${y} * ${y}))))`
-      : `(0.5 * ${y} * (1.0 + erff(${y} * ${f(Math.SQRT1_2)})))`,
-};
-
 function renderMatmul(c: StepCtx): Kernel[] {
   const a = c.attrs;
   const g = geometryOf(a);
   const layout = a.table_layout as TableLayout;
-  const [tb, ts, xs, wt, sw, swz, bias, residual, chs] = c.ins;
+  const [tb, ts, xs, wt, sw, swz, bias] = c.ins;
   const i8 = a.tables !== 'f32';
   const out = c.outs[0]!;
   const io: GemmIO = {
@@ -80,12 +71,18 @@ function renderMatmul(c: StepCtx): Kernel[] {
     sw: (i) => ldF(sw!, i),
     swz: (i) => ldF(swz!, i),
     ...(bias ? { bias: (row: string) => ldF(bias, row) } : {}),
-    ...(chs ? { channelScale: (row: string) => ldF(chs, row) } : {}),
-    ...(residual ? { residual: (i: string) => ldF(residual, i) } : {}),
     out: (i, v) => stA(out, i, v),
   };
   const m = numel(tableLead(tb!.shape, layout) as number[]);
-  const sh = renderGemm(g, { m, tables: i8 ? 'i8' : 'f32', layout, tileChunks: TILE_CHUNKS, act: (y) => ACTIVATION[a.activation as string]!(y, c) }, io);
+  // The fused epilogue after the bias (ir/lut/epilogue.ts), each stage ops-elementwise.ts's expression.
+  const stages = epilogueStages(a, (i) => !!c.ins[i]);
+  const act = (y: string, row: string, index: string) =>
+    foldStages(stages, y, (i) => ldF(c.ins[i]!, i === EPILOGUE_OPERAND.channel_scale ? row : index), (s, args) => {
+      const e = floatOpExpr(s.op, s.attrs, args);
+      if (e === undefined) c.fail('LUT5204', `lut.matmul epilogue stage '${s.op}' has no WGSL rendering`);
+      return `(${e})`;
+    });
+  const sh = renderGemm(g, { m, tables: i8 ? 'i8' : 'f32', layout, tileChunks: TILE_CHUNKS, act }, io);
   return [{ label: c.node.name, code: sh.code, groups: sh.groups }];
 }
 

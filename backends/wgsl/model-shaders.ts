@@ -3,10 +3,12 @@
  * packed LUT weights as bytes), one or more compute shaders per step in plan order, and the weight
  * blob in that storage format. This is what compile.ts writes out and what the null-backend
  * validation tests check. Anything this backend cannot run is a coded diagnostic naming the node
- * (LUT5003 for an op without a renderer, LUT5200-5299 otherwise), never a wrong result.
+ * (LUT5003 for an op without a renderer, LUT5200-5299 otherwise), never a wrong result; every such
+ * diagnostic of a model is collected (plan, steps, weights) and thrown together in one LutcError.
  */
-import { fail, nodeLoc } from '../../base/diagnostics.js';
+import { LutcError, diag, nodeLoc, type Diagnostic } from '../../base/diagnostics.js';
 import { numel } from '../../ir/tensor.js';
+import { hasTrait, isCompileTimeOperand } from '../../ir/optable.js';
 import type { DType, Graph, Node, Value } from '../../ir/types.js';
 import { planModel, type ModelPlan, type Placement } from '../model-plan.js';
 import { kindOf, stepCtx, type Kernel, type StepCtx } from './shader-common.js';
@@ -24,11 +26,13 @@ export interface WgslModel {
   weights: Uint8Array;
 }
 
-/** Operands an op reads at compile time only (axes, bounds, shapes): never loaded by a shader. */
-const COMPILE_TIME: Record<string, number[]> = {
-  reduce_sum: [1], reduce_mean: [1], reduce_max: [1], reduce_prod: [1], slice: [1, 2, 3, 4], reshape: [1], squeeze: [1], unsqueeze: [1],
-  expand: [1], split: [1], constant_of_shape: [0], shape: [0],
-};
+/**
+ * Whether operand `i` of `n` is read at compile time only, never loaded by a shader: the op table's
+ * compile-time operands (axes, shapes, slice bounds) and every operand of a 'shape-only' op; clip's
+ * bounds and trilu's k, which this backend's renderers read from constants.
+ */
+const compileTimeOnly = (n: Node, i: number) =>
+  isCompileTimeOperand(n.op, i) || hasTrait(n.op, 'shape-only') || n.op === 'clip' || n.op === 'trilu';
 
 /** Values stored as raw bytes: the packed weights of lut.matmul (operand 3). */
 function byteValues(g: Graph): Set<Value> {
@@ -42,19 +46,22 @@ function blame(g: Graph, v: Value): Node | undefined {
   return v.producer ?? g.nodes.find((n) => n.inputs.includes(v));
 }
 
-/** Plans `g` with WGSL storage sizes. */
+/** Plans `g` with WGSL storage sizes; every float64 value is one LUT5211, all thrown together. */
 export function planWgsl(g: Graph): ModelPlan {
   const bytes = byteValues(g);
   const file = g.meta?.file;
-  return planModel(g, {
+  const f64 = new Map<Value, Diagnostic>();
+  const plan = planModel(g, {
     byteSize(v: Value, dtype: DType, shape: number[]) {
-      if (dtype === 'f64') {
+      if (dtype === 'f64' && !f64.has(v)) {
         const n = blame(g, v);
-        return fail('LUT5211', `value '${v.name}' is float64, which WGSL cannot compute in; convert the model to float32`, n ? nodeLoc(n, file) : undefined);
+        f64.set(v, diag('LUT5211', `value '${v.name}' is float64, which WGSL cannot compute in; convert the model to float32`, n ? nodeLoc(n, file) : undefined));
       }
       return bytes.has(v) ? numel(shape) : numel(shape) * 4;
     },
   });
+  if (f64.size) throw new LutcError([...f64.values()]);
+  return plan;
 }
 
 /** Integer range of words holding `dt` (i64/u64 are held in 32 bits: docs/wgsl.md). */
@@ -62,15 +69,17 @@ function wordRange(dt: DType): [number, number] {
   return kindOf(dt) === 'i' ? [-(2 ** 31), 2 ** 31 - 1] : [0, 2 ** 32 - 1];
 }
 
-/** The weight blob: floats as f32, ints as i32/u32 words, packed LUT weights as bytes. */
+/** The weight blob: floats as f32, ints as i32/u32 words, packed LUT weights as bytes (LUT5212s collected). */
 function wgslWeights(g: Graph, plan: ModelPlan): Uint8Array {
+  const diags: Diagnostic[] = [];
   const blob = new Uint8Array(plan.weightBytes);
   const bytes = byteValues(g);
   const file = g.meta?.file;
-  const shaderRead = (v: Value) => g.nodes.some((n) => n.inputs.some((x, i) => x === v && !(COMPILE_TIME[n.op] ?? []).includes(i) && !(n.op === 'clip' || n.op === 'range' || n.op === 'trilu')));
+  const shaderRead = (v: Value) => g.nodes.some((n) => n.inputs.some((x, i) => x === v && !compileTimeOnly(n, i)));
   for (const c of plan.constants) {
     const t = c.value.const!;
     let words: Uint8Array;
+    let reported = false;
     if (bytes.has(c.value)) words = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     else if (kindOf(c.dtype) === 'f') words = new Uint8Array(Float32Array.from(t.data as ArrayLike<number>).buffer);
     else {
@@ -80,9 +89,10 @@ function wgslWeights(g: Graph, plan: ModelPlan): Uint8Array {
         const v = t.data[i]!;
         if (v < lo || v > hi) {
           // Sentinels such as INT64_MAX slice ends are read at compile time only; data the shaders read must fit.
-          if (shaderRead(c.value)) {
+          if (!reported && shaderRead(c.value)) {
+            reported = true;
             const n = blame(g, c.value);
-            fail('LUT5212', `constant '${c.value.name}' (${c.dtype}) holds ${v}, outside the 32-bit range the WGSL backend stores ${c.dtype} in`, n ? nodeLoc(n, file) : undefined);
+            diags.push(diag('LUT5212', `constant '${c.value.name}' (${c.dtype}) holds ${v}, outside the 32-bit range the WGSL backend stores ${c.dtype} in`, n ? nodeLoc(n, file) : undefined));
           }
           out[i] = v < lo ? lo : hi;
         } else out[i] = v;
@@ -91,6 +101,7 @@ function wgslWeights(g: Graph, plan: ModelPlan): Uint8Array {
     }
     blob.set(words, c.offset);
   }
+  if (diags.length) throw new LutcError(diags);
   return blob;
 }
 
@@ -116,10 +127,25 @@ export function renderStep(node: Node, ins: (Placement | null)[], outs: Placemen
   return k;
 }
 
-/** Plans and renders `g` (after runPipeline, all shapes static). */
+/**
+ * Plans and renders `g` (after runPipeline, all shapes static). Every step and the weight blob are
+ * tried; all their diagnostics are thrown together in one LutcError, as the C and WASM backends do.
+ */
 export function renderModel(g: Graph): WgslModel {
   const plan = planWgsl(g);
+  const diags: Diagnostic[] = [];
+  const collect = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof LutcError)) throw e;
+      diags.push(...e.diagnostics);
+      return undefined;
+    }
+  };
   const kernels: Kernel[] = [];
-  for (const s of plan.steps) kernels.push(...renderStep(s.node, s.inputs, s.outputs, g.meta?.file));
-  return { plan, kernels, weights: wgslWeights(g, plan) };
+  for (const s of plan.steps) kernels.push(...(collect(() => renderStep(s.node, s.inputs, s.outputs, g.meta?.file)) ?? []));
+  const weights = collect(() => wgslWeights(g, plan));
+  if (diags.length || !weights) throw new LutcError(diags);
+  return { plan, kernels, weights };
 }

@@ -4,9 +4,10 @@
  * floor / round and trigonometry (WGSL builtins), clip and cast. One invocation
  * per output element; broadcast operands index through static strides (shader-common.ts). Semantics
  * follow each op's `interp`: integer division by zero gives 0, max/min propagate NaN, float->int casts
- * truncate and saturate (NaN -> 0), int->int casts wrap, anything->bool is `!= 0`.
+ * truncate and saturate (NaN -> 0), int->int casts wrap, anything->bool is `!= 0`. `floatOpExpr`
+ * hands the same expressions to lut.matmul's fused epilogue (lut-steps.ts): one definition per op.
  */
-import type { DType } from '../../ir/types.js';
+import type { Attrs, DType } from '../../ir/types.js';
 import { intRange } from '../../ir/ops/numeric.js';
 import {
   accessors, coords, f, grid1, kindOf, lit, main1, operandIndex, sameShape, u, WGSL_TYPE,
@@ -81,7 +82,7 @@ const BINARY: Record<string, (k: Kind) => Expr | null> = {
   or: () => (a, b) => `select(0u, 1u, ${a} != 0u || ${b} != 0u)`,
 };
 
-type UExpr = (x: string, c: StepCtx) => string;
+type UExpr = (x: string, a: Attrs) => string;
 const floatOnly = (e: UExpr) => (k: Kind) => (k === 'f' ? e : null);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -100,9 +101,9 @@ const UNARY: Record<string, (k: Kind) => UExpr | null> = {
   neg: (k) => (k === 'u' ? null : (x) => `-${x}`),
   abs: (k) => (k === 'u' ? (x) => x : (x) => `abs(${x})`),
   relu: (k) => (k === 'u' ? null : (x) => `select(${x}, ${lit(k, 0)}, ${x} < ${lit(k, 0)})`),
-  leaky_relu: floatOnly((x, c) => `select(${x}, ${f(c.attrs.alpha as number)} * ${x}, ${x} < 0.0)`),
-  gelu: floatOnly((x, c) =>
-    c.attrs.approximate === 'tanh'
+  leaky_relu: floatOnly((x, a) => `select(${x}, ${f((a.alpha as number | undefined) ?? 0.01)} * ${x}, ${x} < 0.0)`),
+  gelu: floatOnly((x, a) =>
+    a.approximate === 'tanh'
       ? `0.5 * ${x} * (1.0 + tanhf(${f(SQRT_2_OVER_PI)} * (${x} + 0.044715 * ${x} * ${x} * ${x})))`
       : `0.5 * ${x} * (1.0 + erff(${x} * ${f(Math.SQRT1_2)}))`),
   not: () => (x) => `select(1u, 0u, ${x} != 0u)`,
@@ -111,6 +112,17 @@ const UNARY: Record<string, (k: Kind) => UExpr | null> = {
   round: floatOnly((x) => `round(${x})`), // WGSL's round takes halves to even
   ...Object.fromEntries(TRIG.map((fn) => [fn, floatOnly((x) => `${fn}(${x})`)])),
 };
+
+/**
+ * The f32 WGSL expression of unary or binary graph op `op` (attributes `a`) on operand expressions
+ * `args`: the same expressions as the standalone shaders, for lut.matmul's fused epilogue
+ * (lut-steps.ts). Operands may be evaluated more than once. Undefined when the op has none.
+ */
+export function floatOpExpr(op: string, a: Attrs, args: string[]): string | undefined {
+  if (args.length === 1) return UNARY[op]?.('f')?.(args[0]!, a) ?? undefined;
+  if (args.length === 2) return BINARY[op]?.('f')?.(args[0]!, args[1]!) ?? undefined;
+  return undefined;
+}
 
 /** Ops this file renders. */
 export const ELEMENTWISE_OPS = new Set([...Object.keys(BINARY), ...Object.keys(UNARY), 'pow', 'where', 'clip', 'cast', 'bit_shift']);
@@ -162,7 +174,7 @@ export function renderElementwise(c: StepCtx): Kernel[] | undefined {
   }
   if (op in UNARY) {
     const e = UNARY[op]!(k) ?? unsupportedKind(c, dt0);
-    return elementwise(c, (o) => e(o[0]!, c));
+    return elementwise(c, (o) => e(o[0]!, c.attrs));
   }
   switch (op) {
     case 'pow': {

@@ -92,9 +92,9 @@ export const wgslTarget: TargetInfo = {
     'where',
   ]),
   // u32x4 words of 16 bytes; the shaders read the packed weights as they are (any K-tile, either layout)
-  lut: { vecBytes: 16, weights: 'packed' },
-  // a K-tile of tables in the 16 KiB of workgroup memory every WebGPU device guarantees, 64 rows per workgroup
-  tile: { tableBytes: 16 << 10, weightBytes: 1 << 30, rows: 64, vecMinTokens: 8 },
+  lut: { vecBytes: 16, weights: 'packed', kTiles: true },
+  // a K-tile of tables in the 16 KiB of workgroup memory every WebGPU device guarantees
+  tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
   // WGSL has no 64-bit integers: i64/u64 live in 32-bit words (docs/wgsl.md); out-of-range values are diagnosed
   int64: 'int32',
   options: {},

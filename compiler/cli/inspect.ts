@@ -73,8 +73,6 @@ export interface LutKernelReport {
   groupSize: number;
   vecBytes: number;
   kTile: number;
-  tileM: number;
-  tileN: number;
   /** Epilogue fused by fuse-ops: bias, activation, channel scale, residual. */
   epilogue: string[];
 }
@@ -92,7 +90,7 @@ export function lutReport(g: Graph): InspectReport['lut'] {
     const epilogue = [n.inputs[6] && 'bias', act, n.inputs[8] && 'channel scale', n.inputs[7] && 'residual add'].filter((x): x is string => !!x);
     kernels.push({
       node: n.name, n: a.n as number, k: a.k as number, bits: a.bits as number, groupSize: a.group_size as number,
-      vecBytes: (a.vec_bytes as number) ?? 16, kTile: (a.k_tile as number) ?? 0, tileM: (a.tile_m as number) ?? 0, tileN: (a.tile_n as number) ?? 0, epilogue,
+      vecBytes: (a.vec_bytes as number) ?? 16, kTile: (a.k_tile as number) ?? 0, epilogue,
     });
   }
   const tables: LutTableReport[] = g.nodes
@@ -198,8 +196,8 @@ function renderText(r: InspectReport): string {
     lines.push('table builds (shared by every consumer; fused into the norm that produces the activation where possible):');
     lines.push(table(r.lut.tables.map((t) => [t.node, t.fusedNorm ? `fused into ${t.fusedNorm} norm` : 'standalone', `${t.tables} ${t.layout}`, `-> ${t.consumers.join(', ')}`])));
     lines.push('LUT kernels (tile plan and fused epilogue):');
-    const rows = [['node', 'N', 'K', 'bits', 'group', 'vec bytes', 'k-tile', 'tile m x n', 'epilogue']];
-    for (const k of r.lut.kernels) rows.push([k.node, String(k.n), String(k.k), String(k.bits), String(k.groupSize), String(k.vecBytes), k.kTile ? `${k.kTile * 8}` : 'all', `${k.tileM} x ${k.tileN}`, k.epilogue.join(', ') || '-']);
+    const rows = [['node', 'N', 'K', 'bits', 'group', 'vec bytes', 'k-tile', 'epilogue']];
+    for (const k of r.lut.kernels) rows.push([k.node, String(k.n), String(k.k), String(k.bits), String(k.groupSize), String(k.vecBytes), k.kTile ? `${k.kTile * 8}` : 'all', k.epilogue.join(', ') || '-']);
     lines.push(table(rows));
   }
   if (r.memory) {

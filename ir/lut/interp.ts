@@ -2,7 +2,7 @@
  * Interpreter kernels of the `lut.*` ops. They execute exactly ir/lut/reference.ts (packWeights,
  * packScales, buildTablesI8/F32, accumulateI8/F32, combine), so the integer accumulators they produce
  * are the bit-exact oracle of every backend. Fused epilogue stages (per-channel scale, activation,
- * residual) and fused norms run the graph ops' own interpreters from the op table, so fusing an op
+ * residual: the stages of epilogue.ts) and fused norms run the graph ops' own interpreters from the op table, so fusing an op
  * into a LUT op never changes a single bit of the interpreter's output.
  */
 import { findOp, type InterpCtx } from '../optable.js';
@@ -10,6 +10,7 @@ import { makeTensor, numel } from '../tensor.js';
 import type { Attrs, Node, Tensor } from '../types.js';
 import { geometryOf, tableGeometry, tableLead, tableShape, type TableLayout } from './attrs.js';
 import { packWeights, type LutGeometry } from './geometry.js';
+import { epilogueStages, foldStages } from './epilogue.js';
 import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from './reference.js';
 
 const f32 = (t: Tensor): Float32Array => (t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>));
@@ -105,32 +106,16 @@ export function lutAccumulators(inputs: (Tensor | null)[], attrs: Attrs): { g: L
 }
 
 /**
- * lut.matmul: accumulate, combine with scales and bias (reference.ts), then the fused epilogue in its
- * fixed order: y = ((lut(x) + bias) * channel_scale |> activation) + residual.
+ * lut.matmul: accumulate, combine with scales and bias (reference.ts), then the fused epilogue's
+ * graph-op stages (epilogue.ts): y = ((lut(x) + bias) * channel_scale |> activation) + residual.
  */
 export function interpMatmul(inputs: (Tensor | null)[], ctx: InterpCtx): Tensor[] {
   const a = ctx.attrs;
-  const [tables, tscale, xsum, , sw, swz, bias, residual, channelScale] = inputs;
+  const [tables, tscale, xsum, , sw, swz, bias] = inputs;
   const { g, m, acc } = lutAccumulators(inputs, a);
   const lead = tableLead(tables!.shape, a.table_layout as TableLayout) as number[];
   const yv = combine(g, acc, f32(tscale!), f32(xsum!), { sw: f32(sw!), swz: f32(swz!) }, m, bias ? f32(bias) : undefined);
-  let y: Tensor = { dtype: 'f32', shape: [...lead, g.n], data: yv };
-  if (channelScale) y = runGraphOp('mul', [y, channelScale], {}, ctx)[0]!;
-  y = applyActivation(y, a, ctx);
-  if (residual) y = runGraphOp('add', [y, residual], {}, ctx)[0]!;
-  return [y];
-}
-
-/** The fused activation, computed by the graph ops it replaced (silu = x * sigmoid(x)). */
-function applyActivation(y: Tensor, a: Attrs, ctx: InterpCtx): Tensor {
-  switch (a.activation) {
-    case 'relu': return runGraphOp('relu', [y], {}, ctx)[0]!;
-    case 'sigmoid': return runGraphOp('sigmoid', [y], {}, ctx)[0]!;
-    case 'gelu': return runGraphOp('gelu', [y], { approximate: a.gelu_approximate! }, ctx)[0]!;
-    case 'silu': {
-      const s = runGraphOp('sigmoid', [y], {}, ctx)[0]!;
-      return runGraphOp('mul', [y, s], {}, ctx)[0]!;
-    }
-    default: return y;
-  }
+  const y: Tensor = { dtype: 'f32', shape: [...lead, g.n], data: yv };
+  const stages = epilogueStages(a, (i) => !!inputs[i]);
+  return [foldStages(stages, y, (i) => inputs[i]!, (s, args) => runGraphOp(s.op, args, s.attrs, ctx)[0]!)];
 }

@@ -79,7 +79,7 @@ defineOp({
   name: 'cumsum',
   onnx: { domain: '', type: 'CumSum' },
   summary: 'running sum along the axis given as a scalar input; exclusive leaves out the current element, reverse runs backwards',
-  inputs: [{ name: 'x' }, { name: 'axis' }],
+  inputs: [{ name: 'x' }, { name: 'axis', compileTime: true }],
   outputs: [{ name: 'y' }],
   attrs: { exclusive: { type: 'int', default: 0 }, reverse: { type: 'int', default: 0 } },
   infer(ctx) {

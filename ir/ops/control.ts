@@ -2,7 +2,7 @@
  * Op definitions: control flow. `if` holds its branches as 'graph' attributes; branch nodes may read
  * outer-scope values directly (captures), branches have no inputs. Its result types merge the two
  * branches' output types; the interpreter runs only the chosen branch. The importer inlines Ifs with
- * a constant condition, so `if` is never constant-folded (foldable: false).
+ * a constant condition, so `if` is never constant-folded (trait 'no-fold').
  */
 import { defineOp } from '../optable.js';
 import type { Dim, Graph, TensorType } from '../types.js';
@@ -20,7 +20,7 @@ defineOp({
   inputs: [{ name: 'cond' }],
   outputs: [{ name: 'outputs', variadic: true }],
   attrs: { then_branch: { type: 'graph', required: true }, else_branch: { type: 'graph', required: true } },
-  foldable: false,
+  traits: ['no-fold'],
   infer(ctx) {
     const c = ctx.inputs[0]!;
     if (c.shape.some((d) => typeof d === 'number' && d !== 1)) ctx.error('LUT1110', `the condition must hold one element, it is [${c.shape.join(', ')}]`);

@@ -1,8 +1,9 @@
 /**
  * Elementwise graph ops: numpy-broadcasting binary arithmetic, comparisons and logic, variadic
  * max/min, where, unary math and activations, clip and cast. Every op is one call of a factory
- * (`binaryOp`, `unaryOp`) or a short `defineOp`, so the op facts (operands, dtype rule, shape rule,
- * kernel) sit in one line or two each. Kernels compute in doubles and store through `storer`, which
+ * (`binaryOp`, `unaryOp`) or a short `defineOp`, so the op facts (operands, traits, dtype rule, shape
+ * rule, kernel) sit in one line or two each; the factories set the traits of their kind
+ * ('elementwise' + 'binary-broadcast' or 'unary', 'commutative' where the spec says so). Kernels compute in doubles and store through `storer`, which
  * rounds to f32/f16/bf16 or wraps integers as ONNX/ORT do.
  */
 import { defineOp, type AttrSpec, type InferCtx, type InterpCtx } from '../optable.js';
@@ -10,7 +11,7 @@ import { allocData, numel } from '../tensor.js';
 import type { Attrs, DType, Dim, Tensor, TensorType } from '../types.js';
 import {
   ALL_TYPES, BOOL_TYPES, FLOAT_TYPES, NUMERIC_TYPES, ONNX_DTYPES, SIGNED_TYPES,
-  castConverter, erf, operandType, sameDtype, storer,
+  castConverter, erf, geluErf, geluTanh, operandType, sameDtype, sigmoid, softplus, storer,
 } from './numeric.js';
 import { broadcastIndex, broadcastShapes } from './util.js';
 
@@ -72,6 +73,8 @@ export interface BinarySpec {
   types: readonly DType[];
   /** Comparison ops produce bool. */
   bool?: boolean;
+  /** A op B = B op A (trait 'commutative'). */
+  commutative?: boolean;
   /** The kernel for operand dtype `dt`. */
   kernel(dt: DType): (a: number, b: number) => number;
 }
@@ -85,6 +88,7 @@ export function binaryOp(s: BinarySpec): void {
     inputs: [{ name: 'A' }, { name: 'B' }],
     outputs: [{ name: 'C' }],
     attrs: {},
+    traits: ['elementwise', 'binary-broadcast', ...(s.commutative ? (['commutative'] as const) : [])],
     infer(ctx) {
       const a = operandType(ctx, 0, s.types);
       const b = operandType(ctx, 1, s.types);
@@ -99,10 +103,10 @@ export function binaryOp(s: BinarySpec): void {
 
 const isInt = (dt: DType) => !FLOAT_TYPES.includes(dt);
 
-binaryOp({ name: 'add', onnx: 'Add', summary: 'A + B', types: NUMERIC_TYPES, kernel: () => (a, b) => a + b });
+binaryOp({ name: 'add', onnx: 'Add', summary: 'A + B', types: NUMERIC_TYPES, commutative: true, kernel: () => (a, b) => a + b });
 binaryOp({ name: 'sub', onnx: 'Sub', summary: 'A - B', types: NUMERIC_TYPES, kernel: () => (a, b) => a - b });
 binaryOp({
-  name: 'mul', onnx: 'Mul', summary: 'A * B', types: NUMERIC_TYPES,
+  name: 'mul', onnx: 'Mul', summary: 'A * B', types: NUMERIC_TYPES, commutative: true,
   // 32-bit products can exceed 2^53 in a double; Math.imul gives the exact low 32 bits that C keeps.
   kernel: (dt) => (dt === 'i32' ? Math.imul : dt === 'u32' ? (a, b) => Math.imul(a, b) >>> 0 : (a, b) => a * b),
 });
@@ -116,15 +120,15 @@ binaryOp({
 const maxOf = (a: number, b: number) => (a !== a || b !== b ? NaN : a > b ? a : b);
 const minOf = (a: number, b: number) => (a !== a || b !== b ? NaN : a < b ? a : b);
 
-const cmp = (name: string, onnx: string, types: readonly DType[], f: (a: number, b: number) => boolean) =>
-  binaryOp({ name, onnx, summary: `elementwise ${onnx}, bool result`, types, bool: true, kernel: () => (a, b) => (f(a, b) ? 1 : 0) });
-cmp('equal', 'Equal', ALL_TYPES, (a, b) => a === b);
+const cmp = (name: string, onnx: string, types: readonly DType[], f: (a: number, b: number) => boolean, commutative = false) =>
+  binaryOp({ name, onnx, summary: `elementwise ${onnx}, bool result`, types, bool: true, commutative, kernel: () => (a, b) => (f(a, b) ? 1 : 0) });
+cmp('equal', 'Equal', ALL_TYPES, (a, b) => a === b, true);
 cmp('less', 'Less', NUMERIC_TYPES, (a, b) => a < b);
 cmp('greater', 'Greater', NUMERIC_TYPES, (a, b) => a > b);
 cmp('greater_or_equal', 'GreaterOrEqual', NUMERIC_TYPES, (a, b) => a >= b);
 cmp('less_or_equal', 'LessOrEqual', NUMERIC_TYPES, (a, b) => a <= b);
-cmp('and', 'And', BOOL_TYPES, (a, b) => a !== 0 && b !== 0);
-cmp('or', 'Or', BOOL_TYPES, (a, b) => a !== 0 || b !== 0);
+cmp('and', 'And', BOOL_TYPES, (a, b) => a !== 0 && b !== 0, true);
+cmp('or', 'Or', BOOL_TYPES, (a, b) => a !== 0 || b !== 0, true);
 
 defineOp({
   name: 'pow',
@@ -133,6 +137,7 @@ defineOp({
   inputs: [{ name: 'X' }, { name: 'Y' }],
   outputs: [{ name: 'Z' }],
   attrs: {},
+  traits: ['elementwise', 'binary-broadcast'],
   infer(ctx) {
     const x = operandType(ctx, 0, ['f32', 'f16', 'bf16', 'f64', 'i32', 'i64']);
     const y = operandType(ctx, 1, NUMERIC_TYPES);
@@ -143,7 +148,7 @@ defineOp({
   },
 });
 
-/** Variadic max/min: every operand shares a dtype and broadcasts together. */
+/** Variadic max/min (commutative): every operand shares a dtype and broadcasts together. */
 export function variadicOp(name: string, onnx: string, f: (a: number, b: number) => number): void {
   defineOp({
     name,
@@ -152,6 +157,7 @@ export function variadicOp(name: string, onnx: string, f: (a: number, b: number)
     inputs: [{ name: 'data_0', variadic: true }],
     outputs: [{ name: onnx.toLowerCase() }],
     attrs: {},
+    traits: ['elementwise', 'commutative'],
     infer(ctx) {
       if (ctx.inputs.length === 0) ctx.error('LUT1116', `${name}: needs at least one operand`);
       const types = ctx.inputs.map((_, i) => operandType(ctx, i, NUMERIC_TYPES));
@@ -176,6 +182,7 @@ defineOp({
   inputs: [{ name: 'condition' }, { name: 'X' }, { name: 'Y' }],
   outputs: [{ name: 'output' }],
   attrs: {},
+  traits: ['elementwise'],
   infer(ctx) {
     const c = operandType(ctx, 0, BOOL_TYPES);
     const x = operandType(ctx, 1, ALL_TYPES);
@@ -218,6 +225,7 @@ export function unaryOp(s: UnarySpec): void {
     inputs: [{ name: 'X' }],
     outputs: [{ name: 'Y' }],
     attrs: s.attrs ?? {},
+    traits: ['elementwise', 'unary'],
     infer(ctx) {
       const x = operandType(ctx, 0, s.types);
       return [{ dtype: x.dtype, shape: [...x.shape] }];
@@ -239,8 +247,8 @@ floatUnary('log', 'Log', 'natural logarithm', Math.log);
 floatUnary('erf', 'Erf', 'error function', erf);
 floatUnary('tanh', 'Tanh', 'hyperbolic tangent', Math.tanh);
 // Both forms avoid exp overflow: exp of a large positive argument never happens.
-floatUnary('sigmoid', 'Sigmoid', '1 / (1 + e^-X)', (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))));
-floatUnary('softplus', 'Softplus', 'log(1 + e^X)', (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))));
+floatUnary('sigmoid', 'Sigmoid', '1 / (1 + e^-X)', sigmoid);
+floatUnary('softplus', 'Softplus', 'log(1 + e^X)', softplus);
 unaryOp({ name: 'neg', onnx: 'Neg', summary: '-X (ints wrap)', types: SIGNED_TYPES, kernel: () => (x) => -x });
 unaryOp({ name: 'abs', onnx: 'Abs', summary: '|X| (ints wrap: abs(INT_MIN) = INT_MIN)', types: NUMERIC_TYPES, kernel: () => Math.abs });
 unaryOp({ name: 'relu', onnx: 'Relu', summary: 'max(0, X), NaN kept', types: SIGNED_TYPES, kernel: () => (x) => (x < 0 ? 0 : x) });
@@ -253,16 +261,14 @@ unaryOp({
   },
 });
 
-const SQRT1_2 = Math.SQRT1_2;
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 unaryOp({
   name: 'gelu', onnx: 'Gelu', summary: "0.5 X (1 + erf(X / sqrt 2)), or the tanh approximation when approximate = 'tanh'",
   types: FLOAT_TYPES,
   attrs: { approximate: { type: 'string', default: 'none', oneOf: ['none', 'tanh'] } },
   kernel: (_, at) =>
     at.approximate === 'tanh'
-      ? (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
-      : (x) => 0.5 * x * (1 + erf(x * SQRT1_2)),
+      ? geluTanh
+      : geluErf,
 });
 unaryOp({ name: 'not', onnx: 'Not', summary: 'logical not', types: BOOL_TYPES, kernel: () => (x) => (x ? 0 : 1) });
 
@@ -273,6 +279,7 @@ defineOp({
   inputs: [{ name: 'input' }, { name: 'min', optional: true }, { name: 'max', optional: true }],
   outputs: [{ name: 'output' }],
   attrs: {},
+  traits: ['elementwise'],
   infer(ctx) {
     const x = operandType(ctx, 0, NUMERIC_TYPES);
     sameDtype(ctx, [0, 1, 2]);
@@ -302,6 +309,7 @@ defineOp({
   outputs: [{ name: 'output' }],
   // `saturate` only concerns float8 types, which lutc has none of; it is accepted so models carrying it import.
   attrs: { to: { type: 'int', required: true }, saturate: { type: 'int', default: 1 } },
+  traits: ['elementwise', 'unary'],
   infer(ctx) {
     const x = operandType(ctx, 0, ALL_TYPES);
     const to = ONNX_DTYPES[ctx.attrs.to as number] ?? ctx.error('LUT1002', `cast: target data type ${String(ctx.attrs.to)} is not supported`);

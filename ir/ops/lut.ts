@@ -1,7 +1,8 @@
 /**
  * Op definitions: the `lut.*` ops, the low level of lutc's IR that lower-linear produces and the
  * backends consume. Layouts and formulas: docs/lut-format.md; all numbers come from
- * ir/lut/geometry.ts and the semantics from ir/lut/reference.ts (kernels in ir/lut/interp.ts).
+ * ir/lut/geometry.ts and the semantics from ir/lut/reference.ts (kernels in ir/lut/interp.ts); the
+ * fused epilogue of lut.matmul is the list of graph-op stages of ir/lut/epilogue.ts.
  *
  *   lut.pack        q u8 [N,K], scales f32 [N,G], zeros f32 [N,G] -> weights u8 [bytes], sw, swz f32 [G,Npad]
  *   lut.table       x f32 [...M, K] -> tables (i8|f32), tscale f32 [...M, S], xsum f32 [...M, S]
@@ -11,6 +12,7 @@
 import { defineOp, type AttrSpec, type InferCtx } from '../optable.js';
 import type { Dim, TensorType } from '../types.js';
 import { geometryOf, tableGeometry, tableLead, tableShape, type TableLayout } from '../lut/attrs.js';
+import { ACTIVATION_ATTRS, EPILOGUE_ACTIVATIONS } from '../lut/epilogue.js';
 import { buildTables, interpMatmul, interpNormTable, interpPack } from '../lut/interp.js';
 
 const CODE = 'LUT4100';
@@ -152,13 +154,9 @@ defineOp({
     ...geometryAttrs,
     tables: { type: 'string', default: 'i8', oneOf: ['i8', 'f32'] },
     table_layout: { type: 'string', default: 'token', oneOf: ['token', 'vec'] },
-    activation: { type: 'string', default: 'none', oneOf: ['none', 'relu', 'gelu', 'silu', 'sigmoid'] },
-    gelu_approximate: { type: 'string', default: 'none', oneOf: ['none', 'tanh'] },
-    /** Kernel plan set by `tile` (0 = not chosen yet): tokens, rows and chunk pairs per tile. */
-    tile_m: { type: 'int', default: 0 },
-    tile_n: { type: 'int', default: 0 },
-    /** Loop nest outermost first: 'k' K-tiles, 'n' row tiles, 'm' token tiles. */
-    loop_order: { type: 'string', default: 'knm', oneOf: ['knm', 'nkm', 'mkn'] },
+    /** The fused activation (ir/lut/epilogue.ts: a unary graph op or 'silu'), its attrs as `<op>_<attr>`. */
+    activation: { type: 'string', default: 'none', oneOf: ['none', ...EPILOGUE_ACTIVATIONS] },
+    ...ACTIVATION_ATTRS,
   },
   infer(ctx) {
     const g = checkGeometry(ctx);

@@ -11,7 +11,7 @@ import { roundHalfEven } from '../tensor.js';
 import type { Attrs, DType, Tensor } from '../types.js';
 import { binaryOp, inferBroadcast, mapBinary, mapUnary, unaryOp, variadicOp } from './elementwise.js';
 import {
-  ALL_TYPES, BOOL_TYPES, FLOAT_TYPES, NUMERIC_TYPES, castConverter, erf, operandType, sameDtype,
+  ALL_TYPES, BOOL_TYPES, FLOAT_TYPES, NUMERIC_TYPES, castConverter, geluErf, geluTanh, operandType, sameDtype, sigmoid, softplus,
 } from './numeric.js';
 
 const f32 = (at: Attrs, k: string): number => Math.fround(at[k] as number);
@@ -43,9 +43,6 @@ unaryOp({
 
 // ---- activations ------------------------------------------------------------------------------------
 
-/** log(1 + e^x) without overflow (as softplus in elementwise.ts). */
-const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
-const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
 floatUnary('softsign', 'Softsign', 'X / (1 + |X|)', (x) => x / (1 + Math.abs(x)));
 floatUnary('mish', 'Mish', 'X * tanh(softplus(X))', (x) => x * Math.tanh(softplus(x)));
@@ -110,6 +107,7 @@ defineOp({
   inputs: [{ name: 'X' }, { name: 'slope' }],
   outputs: [{ name: 'Y' }],
   attrs: {},
+  traits: ['elementwise'],
   infer(ctx) {
     const x = operandType(ctx, 0, NUMERIC_TYPES);
     const s = operandType(ctx, 1, NUMERIC_TYPES);
@@ -134,6 +132,7 @@ defineOp({
   inputs: [{ name: 'X' }],
   outputs: [{ name: 'Y' }],
   attrs: {},
+  traits: ['elementwise', 'unary'],
   infer(ctx) {
     const x = operandType(ctx, 0, FLOAT_TYPES);
     return [{ dtype: 'bool', shape: [...x.shape] }];
@@ -148,6 +147,7 @@ defineOp({
   inputs: [{ name: 'X' }],
   outputs: [{ name: 'Y' }],
   attrs: { detect_negative: { type: 'int', default: 1 }, detect_positive: { type: 'int', default: 1 } },
+  traits: ['elementwise', 'unary'],
   infer(ctx) {
     const x = operandType(ctx, 0, FLOAT_TYPES);
     return [{ dtype: 'bool', shape: [...x.shape] }];
@@ -175,6 +175,7 @@ defineOp({
   inputs: [{ name: 'A' }, { name: 'B' }],
   outputs: [{ name: 'C' }],
   attrs: { fmod: { type: 'int', default: 0 } },
+  traits: ['elementwise', 'binary-broadcast'],
   infer(ctx) {
     const a = operandType(ctx, 0, NUMERIC_TYPES);
     const b = operandType(ctx, 1, NUMERIC_TYPES);
@@ -190,7 +191,7 @@ defineOp({
   },
 });
 
-binaryOp({ name: 'xor', onnx: 'Xor', summary: 'logical exclusive or', types: BOOL_TYPES, bool: true, kernel: () => (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0) });
+binaryOp({ name: 'xor', onnx: 'Xor', summary: 'logical exclusive or', types: BOOL_TYPES, bool: true, commutative: true, kernel: () => (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0) });
 
 const UINT_BITS: Partial<Record<DType, number>> = { u8: 8, u16: 16, u32: 32, u64: 64 };
 
@@ -201,6 +202,7 @@ defineOp({
   inputs: [{ name: 'X' }, { name: 'Y' }],
   outputs: [{ name: 'Z' }],
   attrs: { direction: { type: 'string', required: true, oneOf: ['LEFT', 'RIGHT'] } },
+  traits: ['elementwise', 'binary-broadcast'],
   infer(ctx) {
     const x = operandType(ctx, 0, Object.keys(UINT_BITS) as DType[]);
     const y = operandType(ctx, 1, Object.keys(UINT_BITS) as DType[]);
@@ -227,6 +229,7 @@ defineOp({
   inputs: [{ name: 'data_0', variadic: true }],
   outputs: [{ name: 'mean' }],
   attrs: {},
+  traits: ['elementwise', 'commutative'],
   infer(ctx) {
     if (ctx.inputs.length === 0) ctx.error('LUT1116', 'mean: needs at least one operand');
     const types = ctx.inputs.map((_, i) => operandType(ctx, i, FLOAT_TYPES));
@@ -260,10 +263,6 @@ defineOp({
 
 // ---- com.microsoft Gelu family ----------------------------------------------------------------------
 
-const SQRT1_2 = Math.SQRT1_2;
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const geluErf = (x: number) => 0.5 * x * (1 + erf(x * SQRT1_2));
-const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
 
 unaryOp({ name: 'ms_gelu', onnx: 'Gelu', domain: 'com.microsoft', summary: 'onnxruntime contrib Gelu: 0.5 X (1 + erf(X / sqrt 2))', types: FLOAT_TYPES, kernel: () => geluErf });
 unaryOp({
@@ -287,6 +286,7 @@ function biasActOp(name: string, onnx: string, summary: string, biasOptional: bo
     inputs: [{ name: 'X' }, { name: 'bias', optional: biasOptional }],
     outputs: [{ name: 'Y' }],
     attrs: {},
+    traits: ['elementwise'],
     infer(ctx) {
       const x = operandType(ctx, 0, FLOAT_TYPES);
       const b = ctx.inputs[1];

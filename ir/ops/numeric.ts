@@ -1,8 +1,9 @@
 /**
  * Numeric helpers shared by the elementwise, reduce and norm op definitions: dtype classes and the
  * dtype checks of shape rules, storing a computed value the way ONNX/ORT would (f16/bf16 rounding,
- * integer wrap-around), Cast's conversion rules, the ONNX data-type enum, and an erf accurate to
- * double precision (JavaScript has none).
+ * integer wrap-around), Cast's conversion rules, the ONNX data-type enum, an erf accurate to
+ * double precision (JavaScript has none), and the one definition of the scalar activations
+ * (sigmoid, softplus, gelu) that several op definitions share.
  */
 import type { InferCtx } from '../optable.js';
 import { roundTo } from '../tensor.js';
@@ -139,3 +140,15 @@ export function erf(x: number): number {
   const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
   return Math.sign(x) * (1 - erfc);
 }
+
+// ---- activations -------------------------------------------------------------------------------
+
+/** 1 / (1 + e^-x); both forms avoid exp overflow. */
+export const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+/** log(1 + e^x) without overflow. */
+export const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+/** Exact Gelu: 0.5 x (1 + erf(x / sqrt 2)). */
+export const geluErf = (x: number): number => 0.5 * x * (1 + erf(x * Math.SQRT1_2));
+/** Gelu's tanh approximation: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). */
+export const geluTanh = (x: number): number => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));

@@ -46,7 +46,7 @@ defineOp({
   name: 'pad',
   onnx: { domain: '', type: 'Pad' },
   summary: "pads (or, with negative pads, crops) each axis; mode 'constant' fills constant_value (default 0), 'reflect' mirrors without the edge, 'edge' repeats it, 'wrap' wraps around",
-  inputs: [{ name: 'data' }, { name: 'pads' }, { name: 'constant_value', optional: true }, { name: 'axes', optional: true }],
+  inputs: [{ name: 'data' }, { name: 'pads', compileTime: true }, { name: 'constant_value', optional: true }, { name: 'axes', optional: true, compileTime: true }],
   outputs: [{ name: 'output' }],
   attrs: { mode: { type: 'string', default: 'constant', oneOf: ['constant', 'reflect', 'edge', 'wrap'] } },
   infer(ctx) {
@@ -117,7 +117,7 @@ defineOp({
   name: 'tile',
   onnx: { domain: '', type: 'Tile' },
   summary: 'repeats the input repeats[i] times along each axis i',
-  inputs: [{ name: 'input' }, { name: 'repeats' }],
+  inputs: [{ name: 'input' }, { name: 'repeats', compileTime: true }],
   outputs: [{ name: 'output' }],
   attrs: {},
   infer(ctx) {
@@ -166,6 +166,7 @@ defineOp({
   inputs: [{ name: 'data' }],
   outputs: [{ name: 'size' }],
   attrs: {},
+  traits: ['shape-only'],
   infer(ctx) {
     operandType(ctx, 0, ALL_TYPES);
     return [{ dtype: 'i64', shape: [] }];
@@ -188,7 +189,7 @@ defineOp({
   name: 'dropout',
   onnx: { domain: '', type: 'Dropout' },
   summary: 'inference-mode dropout: output = data, mask all true; training_mode with a nonzero ratio is a run-time error (no random numbers)',
-  inputs: [{ name: 'data' }, { name: 'ratio', optional: true }, { name: 'training_mode', optional: true }],
+  inputs: [{ name: 'data' }, { name: 'ratio', optional: true }, { name: 'training_mode', optional: true, compileTime: true }],
   outputs: [{ name: 'output' }, { name: 'mask', optional: true }],
   attrs: { seed: { type: 'int' } },
   infer(ctx: InferCtx) {

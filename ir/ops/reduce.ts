@@ -108,7 +108,7 @@ function reduceOp(name: string, onnx: string, summary: string, r: Reducer): void
     name,
     onnx: { domain: '', type: onnx },
     summary,
-    inputs: [{ name: 'data' }, { name: 'axes', optional: true }],
+    inputs: [{ name: 'data' }, { name: 'axes', optional: true, compileTime: true }],
     outputs: [{ name: 'reduced' }],
     attrs: { keepdims: { type: 'int', default: 1 }, noop_with_empty_axes: { type: 'int', default: 0 } },
     infer: (ctx) => inferReduce(ctx, NUMERIC_TYPES),

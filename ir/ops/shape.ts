@@ -83,9 +83,10 @@ defineOp({
   name: 'reshape',
   onnx: { domain: '', type: 'Reshape' },
   summary: 'Same elements in a new shape; 0 copies an input dim (unless allowzero), -1 is inferred.',
-  inputs: [{ name: 'data' }, { name: 'shape' }],
+  inputs: [{ name: 'data' }, { name: 'shape', compileTime: true }],
   outputs: [{ name: 'reshaped' }],
   attrs: { allowzero: { type: 'int', default: 0 } },
+  traits: ['view'],
   infer(ctx) {
     const x = in0(ctx);
     const spec = ctx.constInput(1);
@@ -115,6 +116,7 @@ defineOp({
   inputs: [{ name: 'input' }],
   outputs: [{ name: 'output' }],
   attrs: { axis: { type: 'int', default: 1 } },
+  traits: ['view'],
   infer(ctx) {
     const x = in0(ctx);
     return [{ dtype: x.dtype, shape: flattenDims(x.shape, ctx.attrs.axis as number, () => ctx.freshDim(), ruleErr(ctx)) }];
@@ -191,9 +193,10 @@ defineOp({
   name: 'squeeze',
   onnx: { domain: '', type: 'Squeeze' },
   summary: 'Removes size-1 axes (the given ones, or all).',
-  inputs: [{ name: 'data' }, { name: 'axes', optional: true }],
+  inputs: [{ name: 'data' }, { name: 'axes', optional: true, compileTime: true }],
   outputs: [{ name: 'squeezed' }],
   attrs: {},
+  traits: ['view'],
   infer(ctx) {
     const x = in0(ctx);
     const axesT = ctx.constInput(1);
@@ -222,9 +225,10 @@ defineOp({
   name: 'unsqueeze',
   onnx: { domain: '', type: 'Unsqueeze' },
   summary: 'Inserts size-1 axes at the given positions of the result.',
-  inputs: [{ name: 'data' }, { name: 'axes' }],
+  inputs: [{ name: 'data' }, { name: 'axes', compileTime: true }],
   outputs: [{ name: 'expanded' }],
   attrs: {},
+  traits: ['view'],
   infer(ctx) {
     const x = in0(ctx);
     const axesT = ctx.constInput(1);
@@ -245,7 +249,7 @@ defineOp({
   name: 'expand',
   onnx: { domain: '', type: 'Expand' },
   summary: 'Broadcasts the input against a shape (numpy rules in both directions).',
-  inputs: [{ name: 'input' }, { name: 'shape' }],
+  inputs: [{ name: 'input' }, { name: 'shape', compileTime: true }],
   outputs: [{ name: 'output' }],
   attrs: {},
   infer(ctx) {
@@ -282,6 +286,7 @@ defineOp({
   inputs: [{ name: 'data' }],
   outputs: [{ name: 'shape' }],
   attrs: { start: { type: 'int', default: 0 }, end: { type: 'int' } },
+  traits: ['shape-only'],
   infer(ctx) {
     const [s, e] = shapeRange(in0(ctx).shape.length, ctx.attrs.start as number, ctx.attrs.end as number | undefined);
     return [{ dtype: 'i64', shape: [e - s] }];
@@ -353,7 +358,7 @@ defineOp({
   name: 'constant_of_shape',
   onnx: { domain: '', type: 'ConstantOfShape' },
   summary: 'A tensor of the given shape filled with one value (default float32 0).',
-  inputs: [{ name: 'shape' }],
+  inputs: [{ name: 'shape', compileTime: true }],
   outputs: [{ name: 'output' }],
   attrs: { value: { type: 'tensor' } },
   infer(ctx) {
@@ -382,7 +387,7 @@ defineOp({
   name: 'range',
   onnx: { domain: '', type: 'Range' },
   summary: 'start, start + delta, ... up to (excluding) limit.',
-  inputs: [{ name: 'start' }, { name: 'limit' }, { name: 'delta' }],
+  inputs: [{ name: 'start', compileTime: true }, { name: 'limit', compileTime: true }, { name: 'delta', compileTime: true }],
   outputs: [{ name: 'output' }],
   attrs: {},
   infer(ctx) {
@@ -422,6 +427,7 @@ defineOp({
   inputs: [{ name: 'input' }],
   outputs: [{ name: 'output' }],
   attrs: {},
+  traits: ['view'],
   infer(ctx) {
     const x = in0(ctx);
     return [{ dtype: x.dtype, shape: [...x.shape] }];

@@ -63,7 +63,10 @@ defineOp({
   name: 'slice',
   onnx: { domain: '', type: 'Slice' },
   summary: 'Strided sub-tensor: starts/ends/axes/steps inputs, ONNX clamping, negative steps.',
-  inputs: [{ name: 'data' }, { name: 'starts' }, { name: 'ends' }, { name: 'axes', optional: true }, { name: 'steps', optional: true }],
+  inputs: [
+    { name: 'data' }, { name: 'starts', compileTime: true }, { name: 'ends', compileTime: true },
+    { name: 'axes', optional: true, compileTime: true }, { name: 'steps', optional: true, compileTime: true },
+  ],
   outputs: [{ name: 'output' }],
   attrs: {},
   infer(ctx) {
@@ -203,7 +206,7 @@ defineOp({
   name: 'split',
   onnx: { domain: '', type: 'Split' },
   summary: 'Splits along an axis into parts given by the split input or num_outputs.',
-  inputs: [{ name: 'input' }, { name: 'split', optional: true }],
+  inputs: [{ name: 'input' }, { name: 'split', optional: true, compileTime: true }],
   outputs: [{ name: 'outputs', variadic: true }],
   attrs: { axis: { type: 'int', default: 0 }, num_outputs: { type: 'int' } },
   infer(ctx: InferCtx) {

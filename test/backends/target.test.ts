@@ -116,15 +116,19 @@ describe('nativeOps agree exactly with the backends’ kernel tables', () => {
 describe('passes read their per-target numbers from TargetInfo', () => {
   const mlp = fs.readFileSync(path.join(root, 'examples/mlp.onnx'));
   for (const t of allTargets()) {
-    it(`${t.name}: bitplane-layout packs for lut.vecBytes, tile keeps to the tile budget`, () => {
+    it(`${t.name}: bitplane-layout packs for lut.vecBytes and lut.weights, tile keeps to the tile budget and lut.kTiles`, () => {
       const g = importOnnx(mlp, { inputShapes: { x: [2, 64] } });
       const { graph } = runPipeline(g, { target: t.name, bits: 2, groupSize: 32 });
       const mms = graph.nodes.filter((n) => n.op === 'lut.matmul');
       expect(mms.length).toBe(3);
       for (const n of mms) {
         expect(n.attrs.vec_bytes).toBe(t.lut.vecBytes);
-        if (t.tile.rows) expect(n.attrs.tile_n as number).toBeLessThanOrEqual(t.tile.rows);
         expect(n.attrs.table_layout).toBe(2 >= t.tile.vecMinTokens ? 'vec' : 'token');
+        if (!t.lut.kTiles) expect(n.attrs.k_tile).toBe(0);
+        // the LUT form: 'canonical' keeps lut.pack of the quantizer's constants, 'packed' folds it
+        const w = n.inputs[3]!;
+        if (t.lut.weights === 'canonical') expect(w.producer?.op === 'lut.pack' && w.producer.inputs.every((v) => v?.const)).toBe(true);
+        else expect(w.const).toBeDefined();
       }
     });
   }

@@ -5,7 +5,7 @@
  * constants read from the weight blob at its planned offsets. LUT layers are legalized first
  * (lut-rewrite.ts) and call the tuned per-layer kernels of backends/c/render.ts (kernels-lut.ts).
  * Also renders the .npy harness and the Makefile (harness.ts). Everything is rendered in memory first:
- * an unsupported node is a coded diagnostic (LUT5003 for an op without a kernel, LUT5151-5153; all of
+ * an unsupported node is a coded diagnostic (LUT5003 for an op without a kernel, LUT5151-5152; all of
  * them at once) before any file is written.
  */
 import { DiagnosticBag, LutcError, nodeLoc } from '../../../base/diagnostics.js';
@@ -33,8 +33,11 @@ export const EMBED_AUTO_BYTES = 64 * 1024;
 
 const KERNELS: Record<string, (c: StepCtx) => string> = { ...ELEMENTWISE_KERNELS, ...SHAPE_KERNELS, ...MATH_KERNELS };
 
-/** LUT ops: lut.matmul renders per layer (kernels-lut.ts); table builds are legalized away (lut-rewrite.ts). */
-const LUT_OPS = ['lut.matmul', 'lut.norm_table', 'lut.table'];
+/**
+ * LUT ops: lut.matmul renders per layer (kernels-lut.ts); table builds and lut.pack (its operands are
+ * the blob's canonical weights, packed at load time) are legalized away (lut-rewrite.ts).
+ */
+const LUT_OPS = ['lut.matmul', 'lut.norm_table', 'lut.pack', 'lut.table'];
 
 /** Graph ops the C backend renders (for docs and tests). */
 export const SUPPORTED_OPS: readonly string[] = [...Object.keys(KERNELS), ...LUT_OPS].sort();
@@ -63,7 +66,7 @@ export function fnv1a(b: Uint8Array): number {
   return h >>> 0;
 }
 
-/** Renders the model. Throws LutcError (LUT5001/5002 from the plan, LUT5003 and LUT5151-5153 from kernels). */
+/** Renders the model. Throws LutcError (LUT5001/5002 from the plan, LUT5003 and LUT5151-5152 from kernels). */
 export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const file = input.meta?.file;
   resetLoopIds();

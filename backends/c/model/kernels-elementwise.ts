@@ -5,9 +5,11 @@
  * Semantics follow the op table's interpreters: float math is done in double and rounded once at the
  * store (for + - * / that equals float arithmetic exactly), integers wrap (computed in 64-bit unsigned,
  * so no signed overflow is ever undefined behaviour), integer division by zero gives 0, float->int
- * casts truncate and saturate with NaN -> 0.
+ * casts truncate and saturate with NaN -> 0. `unaryExpr` / `floatBinaryExpr` are the one definition
+ * of each op's scalar expression; lut.matmul's fused epilogue (kernels-lut.ts) renders with them too.
+ * erf is libm's double erf (a few ulp of double at most), far inside one f32 rounding.
  */
-import type { DType } from '../../../ir/types.js';
+import type { Attrs, DType } from '../../../ir/types.js';
 import { broadcastStrides, cLiteral, ctype, isFloatDt, isSignedInt, stridedLoop, stridesOf, type StepCtx } from './cgen.js';
 
 type Kernel = (c: StepCtx) => string;
@@ -37,17 +39,17 @@ function broadcastMap(c: StepCtx, expr: (v: string[]) => string): string {
 
 const wide = (dt: DType, v: string) => (isSignedInt(dt) ? `(uint64_t)(int64_t)${v}` : `(uint64_t)${v}`);
 
-function arith(op: '+' | '-' | '*'): Kernel {
+function arith(op: '+' | '-' | '*', name: 'add' | 'sub' | 'mul'): Kernel {
   return (c) => {
     const dt = c.outP(0).dtype;
-    if (isFloatDt(dt)) return broadcastMap(c, ([a, b]) => `${a} ${op} ${b}`);
+    if (isFloatDt(dt)) return broadcastMap(c, ([a, b]) => floatBinaryExpr(name, a!, b!)!);
     return broadcastMap(c, ([a, b]) => intStore(dt, `${wide(dt, a!)} ${op} ${wide(dt, b!)}`));
   };
 }
 
 const div: Kernel = (c) => {
   const dt = c.outP(0).dtype;
-  if (isFloatDt(dt)) return broadcastMap(c, ([a, b]) => `${a} / ${b}`);
+  if (isFloatDt(dt)) return broadcastMap(c, ([a, b]) => floatBinaryExpr('div', a!, b!)!);
   if (dt === 'i64') return broadcastMap(c, ([a, b]) => `lutc_div_i64(${a}, ${b})`);
   if (dt === 'u64') return broadcastMap(c, ([a, b]) => `(${b} == 0 ? (uint64_t)0 : ${a} / ${b})`);
   return broadcastMap(c, ([a, b]) => intStore(dt, `(${b} == 0 ? (int64_t)0 : (int64_t)${a} / (int64_t)${b})`));
@@ -88,8 +90,8 @@ const pow: Kernel = (c) => {
 /** Trigonometric ops, each libm's double function of the same name. */
 const TRIG = ['sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh'];
 
-/** Float unary functions in double, each the interpreter's formula. */
-const FLOAT_UNARY: Record<string, (x: string, c: StepCtx) => string> = {
+/** Float unary functions in double, each the interpreter's formula (`a`: the op's attributes). */
+const FLOAT_UNARY: Record<string, (x: string, a: Attrs) => string> = {
   sqrt: (x) => `sqrt(${x})`,
   reciprocal: (x) => `1.0 / ${x}`,
   exp: (x) => `exp(${x})`,
@@ -98,24 +100,39 @@ const FLOAT_UNARY: Record<string, (x: string, c: StepCtx) => string> = {
   tanh: (x) => `tanh(${x})`,
   sigmoid: (x) => `lutc_sigmoid(${x})`,
   softplus: (x) => `(${x} > 0 ? ${x} + log1p(exp(-${x})) : log1p(exp(${x})))`,
-  gelu: (x, c) => (c.attrs.approximate === 'tanh' ? `lutc_gelu_tanh(${x})` : `lutc_gelu(${x})`),
-  leaky_relu: (x, c) => `(${x} < 0 ? ${cLiteral(Math.fround(c.attrs.alpha as number), 'f64')} * ${x} : ${x})`,
+  gelu: (x, a) => (a.approximate === 'tanh' ? `lutc_gelu_tanh(${x})` : `lutc_gelu(${x})`),
+  leaky_relu: (x, a) => `(${x} < 0 ? ${cLiteral(Math.fround((a.alpha as number | undefined) ?? 0.01), 'f64')} * ${x} : ${x})`,
   // rounding (nearbyint rounds halves to even in the default rounding mode) and libm trigonometry
   ceil: (x) => `ceil(${x})`, floor: (x) => `floor(${x})`, round: (x) => `nearbyint(${x})`,
   ...Object.fromEntries(TRIG.map((f) => [f, (x: string) => `${f}(${x})`])),
 };
 
+/**
+ * The C expression of unary op `name` (attributes `a`) on a value `v` of dtype `dt`, stored as `dt`:
+ * the one definition of each unary op, used by the standalone kernels and by lut.matmul's fused
+ * epilogue (kernels-lut.ts). `v` may be evaluated more than once.
+ */
+export function unaryExpr(name: string, dt: DType, a: Attrs, v: string): string {
+  const f = FLOAT_UNARY[name];
+  if (f) return `(${ctype(dt)})(${f('xd', a).replaceAll('xd', `((double)${v})`)})`;
+  if (name === 'relu') return `(${v} < 0 ? (${ctype(dt)})0 : ${v})`;
+  if (name === 'not') return `(uint8_t)(${v} == 0)`;
+  if (name === 'neg') return isFloatDt(dt) ? `-${v}` : intStore(dt, `(uint64_t)0 - ${wide(dt, v)}`);
+  // abs: |INT_MIN| wraps to INT_MIN, computed without overflow through unsigned negation.
+  return isFloatDt(dt) ? `fabs(${v})` : isSignedInt(dt) ? `(${v} < 0 ? ${intStore(dt, `(uint64_t)0 - ${wide(dt, v)}`)} : ${v})` : v;
+}
+
+/** Unary ops this file renders. */
+export const UNARY_OPS: readonly string[] = [...Object.keys(FLOAT_UNARY), 'relu', 'not', 'neg', 'abs'];
+
+/** The float expression of binary arithmetic `op` (add, sub, mul, div) on float operands. */
+export function floatBinaryExpr(op: string, a: string, b: string): string | undefined {
+  const sym = ({ add: '+', sub: '-', mul: '*', div: '/' } as Record<string, string>)[op];
+  return sym ? `${a} ${sym} ${b}` : undefined;
+}
+
 function unary(name: string): Kernel {
-  return (c) => {
-    const dt = c.outP(0).dtype;
-    const f = FLOAT_UNARY[name];
-    if (f) return broadcastMap(c, ([v]) => `(${ctype(dt)})(${f('xd', c).replaceAll('xd', `((double)${v})`)})`);
-    if (name === 'relu') return broadcastMap(c, ([v]) => `(${v} < 0 ? (${ctype(dt)})0 : ${v})`);
-    if (name === 'not') return broadcastMap(c, ([v]) => `(uint8_t)(${v} == 0)`);
-    if (name === 'neg') return broadcastMap(c, ([v]) => (isFloatDt(dt) ? `-${v}` : intStore(dt, `(uint64_t)0 - ${wide(dt, v!)}`)));
-    // abs: |INT_MIN| wraps to INT_MIN, computed without overflow through unsigned negation.
-    return broadcastMap(c, ([v]) => (isFloatDt(dt) ? `fabs(${v})` : isSignedInt(dt) ? `(${v} < 0 ? ${intStore(dt, `(uint64_t)0 - ${wide(dt, v!)}`)} : ${v})` : v!));
-  };
+  return (c) => broadcastMap(c, ([v]) => unaryExpr(name, c.outP(0).dtype, c.attrs, v!));
 }
 
 const clip: Kernel = (c) => {
@@ -162,11 +179,11 @@ function rangeOf(dt: DType): [number, number] {
 const copy: Kernel = (c) => `memcpy(${c.out(0)}, ${c.in(0)}, ${c.outP(0).bytes});`;
 
 export const ELEMENTWISE_KERNELS: Record<string, Kernel> = {
-  add: arith('+'), sub: arith('-'), mul: arith('*'), div,
+  add: arith('+', 'add'), sub: arith('-', 'sub'), mul: arith('*', 'mul'), div,
   equal: cmp('=='), less: cmp('<'), greater: cmp('>'), greater_or_equal: cmp('>='), less_or_equal: cmp('<='),
   and: logic('&&'), or: logic('||'),
   max: extremum(true), min: extremum(false), where, pow, clip, cast, bit_shift: bitShift,
-  ...Object.fromEntries(['sqrt', 'reciprocal', 'exp', 'log', 'erf', 'tanh', 'sigmoid', 'softplus', 'gelu', 'leaky_relu', 'relu', 'not', 'neg', 'abs', 'ceil', 'floor', 'round', ...TRIG].map((n) => [n, unary(n)])),
+  ...Object.fromEntries(UNARY_OPS.map((n) => [n, unary(n)])),
   reshape: copy, squeeze: copy, unsqueeze: copy, flatten: copy, identity: copy,
 };
 

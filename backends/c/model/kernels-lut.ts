@@ -7,8 +7,9 @@
  * canonical weights of lut-weights.ts. model_load_weights (the loader rendered here) unpacks each
  * layer's q bits and calls the layer kernel's `*_pack` into model-owned memory, so the packed layout
  * is the one of the ISA the C compiler chose. The step then runs `*_gemm(x -> y)` with the bias in
- * the kernel and the rest of the fused epilogue (channel scale, activation, residual) as a post-loop
- * over y, in interp.ts interpMatmul's order.
+ * the kernel and the rest of the fused epilogue (channel scale, activation, residual: the graph-op
+ * stages of ir/lut/epilogue.ts, each the expression of kernels-elementwise.ts for that op) as a
+ * post-loop over y, in interp.ts interpMatmul's order.
  *
  * One rendered kernel per distinct (N, K, bits, group, tables); one packed copy per layer.
  */
@@ -18,6 +19,8 @@ import type { CIsa } from '../csrc-prelude.js';
 import { planFromRequest, renderKernel } from '../render.js';
 import { prod, type StepCtx } from './cgen.js';
 import { LUT_Q, LUT_SCALES, LUT_ZEROS } from './lut-rewrite.js';
+import { EPILOGUE_OPERAND, epilogueStages, foldStages } from '../../../ir/lut/epilogue.js';
+import { floatBinaryExpr, unaryExpr } from './kernels-elementwise.js';
 
 interface Layer {
   prefix: string;
@@ -80,16 +83,18 @@ export class LutLayers {
     const j = this.layers.length;
     const scratch = lutScratchBound(k, a.group_size as number, bits, m);
     this.layers.push({ prefix, m, bits, nk: n * k, qOff: c.inP(LUT_Q)!.offset, sOff: c.inP(LUT_SCALES)!.offset, zOff: c.inP(LUT_ZEROS)!.offset, scratch });
+    // Fused epilogue stages after the kernel's y = lut(x) + bias (ir/lut/epilogue.ts), each rendered by
+    // the elementwise renderer's expression for its op; value 0 is y, stage i writes v<i+1>.
+    const stages = epilogueStages(a, (i) => !!c.inP(i));
     let epi = '';
-    if (c.inP(8)) epi += `y = y * ${c.in(8)}[n];\n    `;
-    switch (a.activation) {
-      case 'relu': epi += 'y = y < 0 ? 0.0f : y;\n    '; break;
-      case 'sigmoid': epi += 'y = (float)lutc_sigmoid((double)y);\n    '; break;
-      case 'gelu': epi += `y = (float)${a.gelu_approximate === 'tanh' ? 'lutc_gelu_tanh' : 'lutc_gelu'}((double)y);\n    `; break;
-      case 'silu': epi += '{ const float sg = (float)lutc_sigmoid((double)y); y = y * sg; }\n    '; break;
-      default: break;
-    }
-    if (c.inP(7)) epi += `y = y + ${c.in(7)}[t * ${n} + n];\n    `;
+    const operand = (i: number) => (i === EPILOGUE_OPERAND.channel_scale ? `${c.in(i)}[n]` : `${c.in(i)}[t * ${n} + n]`);
+    const last = foldStages(stages, 'y', operand, (s, args, i) => {
+      const e = args.length === 1 ? unaryExpr(s.op, 'f32', s.attrs, args[0]!) : floatBinaryExpr(s.op, args[0]!, args[1]!);
+      if (e === undefined) c.unsupported(`lut.matmul epilogue stage '${s.op}' has no C rendering`);
+      epi += `const float v${i + 1} = ${e};\n    `;
+      return `v${i + 1}`;
+    });
+    if (stages.length) epi += `y = ${last};\n    `;
     const call = `/* N=${n} K=${k} bits=${bits} group=${String(a.group_size)} tables=${String(a.tables)} M=${m}: ${prefix} (docs/c-kernel.md) */
 if (${prefix}_gemm(lutc_pk[${j}], lutc_sw[${j}], lutc_swz[${j}], ${c.inP(6) ? c.in(6) : 'NULL'}, ${c.in(0)}, ${c.out(0)}, ${m}, ${c.scratch(scratch)}, lutc_threads) != 0)
   return MODEL_ERR_INTERNAL;`;

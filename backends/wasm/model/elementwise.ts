@@ -5,7 +5,8 @@
  * builder per compute kind plus, where one exists, an f32x4 builder; `emitMap` (core.ts) picks the
  * SIMD path for same-shape and scalar/row-broadcast operands and a strided scalar path otherwise.
  * Semantics follow ir/ops/elementwise.ts (the interpreter computes in f64 and rounds once; these
- * kernels compute f32 ops in f32, so results agree to f32 rounding of each step).
+ * kernels compute f32 ops in f32, so results agree to f32 rounding of each step). `f32OpFns` hands
+ * the same builders to lut.matmul's fused epilogue (lut.ts): one definition of each op.
  */
 import binaryen from 'binaryen';
 import type { Expr, FnBuilder } from '../builder.js';
@@ -16,7 +17,7 @@ import {
   broadcastStrides, constOf, emitMap, isUnsigned, kindOf, unsupported, viewOf, type Ctx, type Emit, type Kind, type ScalarFn,
   type StepHandler, type VectorFn, type View,
 } from './core.js';
-import { callF32, erfFn, expFn, jsMath, sigmoidF32, tanhFn, type JsMathFn } from './math.js';
+import { erfFn, expFn, jsMath, sigmoidFn, tanhFn, type JsMathFn } from './math.js';
 import type { PlanStep } from '../../model-plan.js';
 
 type M = binaryen.Module;
@@ -62,9 +63,7 @@ export function unaryScalar(ctx: Ctx, n: Node, k: Kind, dt: DType): ScalarFn | u
     case 'sin': case 'cos': case 'tan': case 'asin': case 'acos': case 'atan':
     case 'sinh': case 'cosh': case 'asinh': case 'acosh': case 'atanh':
       return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(jsMath(ctx, n.op as JsMathFn))) : undefined;
-    case 'sigmoid':
-      if (k === 'f32') return (g) => sigmoidF32(ctx, g(0));
-      return k === 'f64' ? (g) => m.f64.div(m.f64.const(1), m.f64.add(m.f64.const(1), m.call(expFn(ctx), [m.f64.neg(g(0))], binaryen.f64))) : undefined;
+    case 'sigmoid': return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(sigmoidFn(ctx))) : undefined;
     case 'softplus': {
       if (!isFloatKind(k)) return undefined;
       const log = jsMath(ctx, 'log'), exp = expFn(ctx);
@@ -100,7 +99,7 @@ export function unaryScalar(ctx: Ctx, n: Node, k: Kind, dt: DType): ScalarFn | u
   return undefined;
 }
 
-function unaryVector(m: M, n: Node): VectorFn | undefined {
+export function unaryVector(m: M, n: Node): VectorFn | undefined {
   const zero = () => splatF32(m, 0);
   switch (n.op) {
     case 'neg': return (g) => m.f32x4.neg(g(0));
@@ -120,7 +119,7 @@ function unaryVector(m: M, n: Node): VectorFn | undefined {
 }
 
 /** Binary scalar builders; operands already converted to kind `k`. */
-function binaryScalar(m: M, op: string, k: Kind, unsigned: boolean): ScalarFn | undefined {
+export function binaryScalar(m: M, op: string, k: Kind, unsigned: boolean): ScalarFn | undefined {
   const F = fops(m, k);
   const I = k === 'i64' ? m.i64 : m.i32;
   const fl = isFloatKind(k);
@@ -151,7 +150,7 @@ function binaryScalar(m: M, op: string, k: Kind, unsigned: boolean): ScalarFn | 
   return undefined;
 }
 
-function binaryVector(m: M, op: string): ((a: Expr, b: Expr) => Expr) | undefined {
+export function binaryVector(m: M, op: string): ((a: Expr, b: Expr) => Expr) | undefined {
   switch (op) {
     case 'add': return (a, b) => m.f32x4.add(a, b);
     case 'sub': return (a, b) => m.f32x4.sub(a, b);
@@ -166,6 +165,27 @@ function binaryVector(m: M, op: string): ((a: Expr, b: Expr) => Expr) | undefine
 const TRIG = ['sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh'];
 const UNARY = new Set(['neg', 'abs', 'relu', 'not', 'sqrt', 'reciprocal', 'exp', 'log', 'erf', 'tanh', 'sigmoid', 'softplus', 'leaky_relu', 'gelu', 'ceil', 'floor', 'round', ...TRIG]);
 const BINARY = new Set(['add', 'sub', 'mul', 'div', 'equal', 'less', 'greater', 'less_or_equal', 'greater_or_equal', 'and', 'or', 'max', 'min', 'pow']);
+
+/**
+ * The f32 scalar and (where one exists) f32x4 builders of graph op `op` with attributes `attrs` and
+ * `arity` operands: the same builders as the standalone step, for lut.matmul's fused epilogue
+ * (lut.ts). Undefined when the op has no f32 rendering here.
+ */
+export function f32OpFns(ctx: Ctx, op: string, attrs: Node['attrs'], arity: number): { s: ScalarFn; v?: VectorFn } | undefined {
+  const m = ctx.mod;
+  const node: Node = { op, name: op, inputs: [], outputs: [], attrs };
+  if (arity === 1 && UNARY.has(op)) {
+    const s = unaryScalar(ctx, node, 'f32', 'f32');
+    const v = unaryVector(m, node);
+    return s && (v ? { s, v } : { s });
+  }
+  if (arity === 2 && BINARY.has(op)) {
+    const s = binaryScalar(m, op, 'f32', false);
+    const bv = binaryVector(m, op);
+    return s && (bv ? { s, v: (g) => bv(g(0), g(1)) } : { s });
+  }
+  return undefined;
+}
 
 /** Ops this file renders. */
 export const ELEMENTWISE_OPS: ReadonlySet<string> = new Set([...UNARY, ...BINARY, 'where', 'clip', 'cast', 'bit_shift']);

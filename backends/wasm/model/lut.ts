@@ -6,9 +6,12 @@
  * The table tensors of the graph are internal to the module: they are stored in the kernels' own
  * format (token-major, int8 biased to u8 in bias16 mode, f32 as 4 byte planes), which has exactly the
  * size of the graph's tensor, so the plan's placements hold them whatever `layout` the graph names.
- * What the graph's layout differs in (kernel geometry: vec_bytes 16, one K-tile; x zero-padded to
- * kPad; y rows padded to nPad; bias padded) is adapted here at compile time or through scratch.
- * The fused epilogue follows ir/lut/interp.ts: y = ((lut(x) + bias) * channel_scale |> act) + residual.
+ * The packed weights and scales are read as they are: the wasm TargetInfo's LUT form (vec_bytes 16,
+ * one K-tile) makes tile and bitplane-layout pack the kernel's own geometry; weights packed otherwise
+ * (hand-written IR) are LUT5060. What else differs (x zero-padded to kPad; y rows padded to nPad;
+ * bias padded) is adapted here at compile time or through scratch.
+ * The fused epilogue follows ir/lut/interp.ts: y = ((lut(x) + bias) * channel_scale |> act) + residual,
+ * its graph-op stages (ir/lut/epilogue.ts) rendered by elementwise.ts's builders of those ops.
  */
 import binaryen from 'binaryen';
 import type { Expr, FnBuilder } from '../builder.js';
@@ -16,12 +19,12 @@ import { legalizeWasmKernel, type WasmLutPlan } from '../plan.js';
 import { addTableBuild } from '../tables.js';
 import { addLutGemm } from '../lookup.js';
 import { geometryOf, tableGeometry } from '../../../ir/lut/attrs.js';
-import { packWeights, packedIndex, type Bits, type LutGeometry } from '../../../ir/lut/geometry.js';
+import type { Bits } from '../../../ir/lut/geometry.js';
 import type { Placement, PlanStep } from '../../model-plan.js';
-import { broadcastStrides, contiguous, emitCopy, emitMap, numelOf, unsupported, viewOf, type Ctx, type Emit, type StepHandler } from './core.js';
+import { broadcastStrides, emitCopy, emitMap, numelOf, unsupported, viewOf, type Ctx, type Emit, type ScalarFn, type StepHandler, type VectorFn } from './core.js';
 import { paramAddr, normRows } from './reduce.js';
-import { unaryScalar } from './elementwise.js';
-import { sigmoidF32 } from './math.js';
+import { f32OpFns } from './elementwise.js';
+import { epilogueStages, foldStages } from '../../../ir/lut/epilogue.js';
 
 export const LUT_OPS: ReadonlySet<string> = new Set(['lut.table', 'lut.norm_table', 'lut.matmul']);
 
@@ -67,28 +70,6 @@ function buildTables(ctx: Ctx, step: PlanStep, xAddr: number, k: number, M: numb
   };
 }
 
-/** Rebuilds q[n, k] from packed weights of geometry `g` and packs them for geometry `kg`. */
-function repack(g: LutGeometry, kg: LutGeometry, packed: Uint8Array): Uint8Array {
-  const q = new Uint8Array(g.n * g.k);
-  for (let row = 0; row < g.n; row++)
-    for (let c = 0; c < g.nChunks; c++)
-      for (let i = 0; i < g.bits; i++) {
-        const idx = packedIndex(g, packed, row, i, c);
-        for (let t = 0; t < 4; t++) {
-          const kk = 4 * c + t;
-          if (kk < g.k && (idx >> t) & 1) q[row * g.k + kk]! |= 1 << i;
-        }
-      }
-  return packWeights(kg, q);
-}
-
-/** [nGroups, nPadFrom] f32 -> [nGroups, nPadTo] (extra rows zero). */
-function repad(src: ArrayLike<number>, groups: number, from: number, to: number, n: number): Uint8Array {
-  const out = new Float32Array(groups * to);
-  for (let gi = 0; gi < groups; gi++) for (let r = 0; r < n; r++) out[gi * to + r] = src[gi * from + r]!;
-  return new Uint8Array(out.buffer);
-}
-
 /** Prepares a LUT step. */
 export const lutStep: StepHandler = (ctx, step): Emit => {
   const n = step.node;
@@ -119,20 +100,17 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
   const a = n.attrs;
   const g = geometryOf({ vec_bytes: 16, k_tile: 0, ...a });
   const tables = ((a.tables as string | undefined) ?? 'i8') as 'i8' | 'f32';
-  const [tab, ts, xs, w, sw, swz, bias, residual, cscale] = step.inputs;
+  const [tab, ts, xs, w, sw, swz, bias] = step.inputs;
   const out = step.outputs[0]!;
   const M = numelOf(out.shape) / g.n;
   const p = plan(ctx, g.n, g.k, g.bits, a.group_size as number, tables, M);
   const kg = p.geom;
   if (!w?.value.const || !sw?.value.const || !swz?.value.const) unsupported(n, file, 'lut.matmul with run-time weights or scales is not supported', 'LUT5060');
-  if (kg.nGroups !== g.nGroups || kg.nSegments !== g.nSegments || kg.kPad !== g.kPad) unsupported(n, file, 'internal: LUT geometry mismatch with the wasm kernel plan', 'LUT5090');
-  // weights and scales in the kernel's layout (vec_bytes 16, one K-tile)
-  let wAddr = ctx.addrOf(w), swAddr = ctx.addrOf(sw), swzAddr = ctx.addrOf(swz);
-  if (g.vecBytes !== kg.vecBytes || g.kTileCP !== kg.kTileCP) wAddr = ctx.addExtra(repack(g, kg, w.value.const.data as Uint8Array));
-  if (g.nPad !== kg.nPad) {
-    swAddr = ctx.addExtra(repad(sw.value.const.data, g.nGroups, g.nPad, kg.nPad, g.n));
-    swzAddr = ctx.addExtra(repad(swz.value.const.data, g.nGroups, g.nPad, kg.nPad, g.n));
-  }
+  // tile and bitplane-layout packed the weights in the kernel's own layout (TargetInfo lut: vec_bytes 16, one K-tile)
+  if (g.vecBytes !== kg.vecBytes || g.kTileCP !== kg.kTileCP)
+    unsupported(n, file, `lut.matmul weights packed for vec_bytes ${g.vecBytes}, k_tile ${(a.k_tile as number | undefined) ?? 0}: the wasm kernel reads vec_bytes ${kg.vecBytes} in one K-tile (k_tile 0), the form the pipeline packs for target wasm`, 'LUT5060');
+  if (kg.nGroups !== g.nGroups || kg.nSegments !== g.nSegments || kg.kPad !== g.kPad || kg.nPad !== g.nPad) unsupported(n, file, 'internal: LUT geometry mismatch with the wasm kernel plan', 'LUT5090');
+  const wAddr = ctx.addrOf(w), swAddr = ctx.addrOf(sw), swzAddr = ctx.addrOf(swz);
   // bias padded to nPad (zeros when absent)
   let biasAddr: number;
   let scr = 0;
@@ -150,7 +128,6 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
   const yScratch = scr;
   if (padded) scr = ctx.scratch(scr, M * kg.nPad * 4);
   const gemm = `lut_gemm_n${g.n}_k${g.k}_b${g.bits}_g${a.group_size as number}_${tables}`;
-  const act = (a.activation as string | undefined) ?? 'none';
   return (f) => {
     const m = f.mod;
     ctx.once(gemm, () => addLutGemm(ctx.mod, p, gemm));
@@ -164,31 +141,38 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
     const c = (v: number) => m.i32.const(v);
     res.push(m.call(gemm, [c(wAddr), c(swAddr), c(swzAddr), c(bAddr), c(ctx.addrOf(tab!)), c(ctx.addrOf(ts!)), c(ctx.addrOf(xs!)), c(y), c(M)], binaryen.none));
     if (padded) res.push(emitCopy(f, [M, g.n], { addr: ctx.addrOf(out), dtype: 'f32', strides: [g.n, 1] }, { addr: y, dtype: 'f32', strides: [kg.nPad, 1] }));
-    res.push(...epilogue(ctx, f, out, cscale ?? null, residual ?? null, act, (a.gelu_approximate as string | undefined) ?? 'none'));
+    res.push(...epilogue(ctx, f, step, out));
     return res;
   };
 }
 
-/** In-place fused epilogue on y: (y * channel_scale |> activation) + residual. */
-function epilogue(ctx: Ctx, f: FnBuilder, out: Placement, cs: Placement | null, res: Placement | null, act: string, approx: string): Expr[] {
+/**
+ * In-place fused epilogue on y: the graph-op stages of ir/lut/epilogue.ts ((y * channel_scale |>
+ * activation) + residual), each the elementwise step's own builder (elementwise.ts f32OpFns), composed
+ * into one pass over y (stage values in locals); SIMD when every stage has an f32x4 builder.
+ */
+function epilogue(ctx: Ctx, f: FnBuilder, step: PlanStep, out: Placement): Expr[] {
   const m = f.mod;
-  const ov = viewOf(ctx, out);
+  const stages = epilogueStages(step.node.attrs, (i) => !!step.inputs[i]);
+  if (!stages.length) return [];
   const shape = out.shape;
-  const outs: Expr[] = [];
-  if (cs) {
-    const cv = { addr: ctx.addrOf(cs), dtype: cs.dtype, strides: broadcastStrides(cs.shape, shape) };
-    outs.push(emitMap(f, shape, ov, [ov, cv], (g) => m.f32.mul(g(0), g(1)), (g) => m.f32x4.mul(g(0), g(1))));
-  }
-  if (act === 'relu') outs.push(emitMap(f, shape, ov, [ov], (g) => m.select(m.f32.lt(g(0), m.f32.const(0)), m.f32.const(0), g(0)), (g) => m.f32x4.max(g(0), m.f32x4.splat(m.f32.const(0)))));
-  else if (act === 'sigmoid') outs.push(emitMap(f, shape, ov, [ov], (g) => sigmoidF32(ctx, g(0))));
-  else if (act === 'silu') outs.push(emitMap(f, shape, ov, [ov], (g) => m.f32.mul(g(0), sigmoidF32(ctx, g(0)))));
-  else if (act === 'gelu') {
-    const s = unaryScalar(ctx, { op: 'gelu', name: 'gelu', inputs: [], outputs: [], attrs: { approximate: approx } }, 'f32', 'f32')!;
-    outs.push(emitMap(f, shape, ov, [ov], s));
-  }
-  if (res) {
-    const rv = { addr: ctx.addrOf(res), dtype: res.dtype, strides: contiguous(shape) };
-    outs.push(emitMap(f, shape, ov, [ov, rv], (g) => m.f32.add(g(0), g(1)), (g) => m.f32x4.add(g(0), g(1))));
-  }
-  return outs;
+  const ov = viewOf(ctx, out);
+  const used = [...new Set(stages.flatMap((s) => s.args.flatMap((r) => ('operand' in r ? [r.operand] : []))))];
+  const views = [ov, ...used.map((i) => {
+    const p = step.inputs[i]!;
+    return { addr: ctx.addrOf(p), dtype: p.dtype, strides: broadcastStrides(p.shape, shape) };
+  })];
+  const fns = stages.map((s) => f32OpFns(ctx, s.op, s.attrs, s.args.length) ?? unsupported(step.node, ctx.plan.graph.meta?.file, `lut.matmul epilogue stage '${s.op}' has no f32 rendering`, 'LUT5003'));
+  const compose = (pick: (x: { s: ScalarFn; v?: VectorFn }) => ScalarFn | VectorFn, type: number): ScalarFn => (g, fb) => {
+    const body: Expr[] = [];
+    const fold = foldStages(stages, -1, (i) => -2 - used.indexOf(i), (_s, args, i) => {
+      const t = fb.local(type);
+      const get = (j: number) => (args[j]! === -1 ? g(0) : args[j]! <= -2 ? g(-1 - args[j]!) : fb.get(args[j]!));
+      body.push(fb.set(t, pick(fns[i]!)(get, fb)));
+      return t;
+    });
+    return m.block(null, [...body, fb.get(fold)], type);
+  };
+  const vector = fns.every((x) => x.v) ? compose((x) => x.v!, binaryen.v128) : undefined;
+  return [emitMap(f, shape, ov, views, compose((x) => x.s, binaryen.f32), vector)];
 }

@@ -12,7 +12,7 @@ import type { DType, Graph } from '../../../ir/types.js';
 import { planModel, weightBlob, type ModelPlan, type PlanStep } from '../../model-plan.js';
 import { Ctx, type Emit, type EmitOptions, type StepHandler } from './core.js';
 import { ELEMENTWISE_OPS, elementwiseStep } from './elementwise.js';
-import { SHAPE_OPS, foldable, foldedStep, shapeStep } from './shape.js';
+import { SHAPE_OPS, shapeStep } from './shape.js';
 import { REDUCE_OPS, reduceStep } from './reduce.js';
 import { LINEAR_OPS, linearStep } from './linear.js';
 import { LUT_OPS, lutStep } from './lut.js';
@@ -57,7 +57,6 @@ export interface ModelModule {
 
 const handlerFor = (step: PlanStep): StepHandler | undefined => {
   const op = step.node.op;
-  if (foldable(step)) return foldedStep;
   if (LUT_OPS.has(op)) return lutStep;
   if (ELEMENTWISE_OPS.has(op)) return elementwiseStep;
   if (SHAPE_OPS.has(op)) return shapeStep;

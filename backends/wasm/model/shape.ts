@@ -1,18 +1,17 @@
 /**
  * Data-movement steps of the whole-model module: transpose, slice, expand, concat, split, gather,
- * trilu, range, constant_of_shape, and the compile-time fold of any step whose operands are all
- * constants (its result is computed by the op's own interpreter and copied in at run time). Every
+ * trilu, range, constant_of_shape (steps of constants were folded by the pipeline's fold-constants
+ * pass; those it leaves, too large or weight ops, run as ordinary steps). Every
  * movement is a strided view copy (core.ts emitCopy: memory.copy per contiguous row, else an element
  * loop), so a slice or a transpose is a view plus one copy.
  */
 import binaryen from 'binaryen';
 import type { Expr } from '../builder.js';
-import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import { sliceAxis } from '../../../ir/ops/slice.js';
 import { intsOf, normalizeAxes } from '../../../ir/ops/dims.js';
 import { normalizeAxis } from '../../../ir/ops/util.js';
 import type { Tensor } from '../../../ir/types.js';
-import { kernelByteSize, tensorBytes, type PlanStep } from '../../model-plan.js';
+import { kernelByteSize, type PlanStep } from '../../model-plan.js';
 import {
   broadcastStrides, constOf, contiguous, convert, emitCopy, emitMap, kindOf, loadScalar, numelOf, unsupported, viewOf,
   type Ctx, type Emit, type StepHandler,
@@ -23,28 +22,6 @@ export const SHAPE_OPS: ReadonlySet<string> = new Set(['transpose', 'slice', 'ex
 const constOrFail = (ctx: Ctx, step: PlanStep, i: number, what: string): Tensor => {
   const c = step.inputs[i]?.value.const;
   return c ?? unsupported(step.node, ctx.plan.graph.meta?.file, `${step.node.op}: ${what} must be a constant`, 'LUT5051');
-};
-
-/** True when every present operand is a constant and the op can be folded at compile time. */
-export function foldable(step: PlanStep): boolean {
-  return step.inputs.length > 0 && step.inputs.every((p) => !p || p.value.const) && !step.node.op.startsWith('lut.');
-}
-
-/** A step computed at compile time by its interpreter: copies the results in from extra constants. */
-export const foldedStep: StepHandler = (ctx, step) => {
-  const n = step.node;
-  const def = findOp(n.op)!;
-  const attrs = resolveAttrs(def, n);
-  const outs = def.interp(step.inputs.map((p) => (p ? p.value.const! : null)), {
-    node: n, attrs, runGraph: () => unsupported(n, ctx.plan.graph.meta?.file, 'subgraphs'),
-    error: (code, msg) => unsupported(n, ctx.plan.graph.meta?.file, msg, 'LUT5052'),
-  });
-  const copies = step.outputs.map((o, i) => {
-    const t = outs[i]!;
-    const bytes = tensorBytes(t, o.dtype).slice(); // f16/bf16 data is f32 storage already
-    return { to: ctx.addrOf(o), from: ctx.addExtra(bytes), len: Math.min(bytes.length, o.bytes) };
-  });
-  return (f) => copies.filter((c) => c.len > 0).map((c) => f.mod.memory.copy(f.mod.i32.const(c.to), f.mod.i32.const(c.from), f.mod.i32.const(c.len)));
 };
 
 /** Prepares a data-movement step. */

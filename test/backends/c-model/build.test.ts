@@ -20,6 +20,8 @@ import { captureIO } from '../../../compiler/cli/io.js';
 import { LutcError } from '../../../base/diagnostics.js';
 import { readNpyFile, writeNpyFile } from '../../../compiler/npy.js';
 import { GraphBuilder } from '../../../ir/graph.js';
+import { interpPack } from '../../../ir/lut/interp.js';
+import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import { buildMlp, randomInput } from '../../helpers/models.js';
 import { F32_EXACT, LUT_VS_INTERP } from '../../helpers/tolerance.js';
@@ -110,6 +112,28 @@ describe('c model: LUT legalization diagnostics', () => {
     }
     expect(err).toBeInstanceOf(LutcError);
     expect((err as LutcError).diagnostics.map((d) => d.code)).toEqual(['LUT5151']);
+  });
+
+  it('weights already packed (not a lut.pack of constants) are LUT5152: C stores the canonical q/scales/zeros', () => {
+    const g = oddLut();
+    const packs = g.nodes.filter((n) => n.op === 'lut.pack');
+    expect(packs.length).toBe(2); // the C target's LUT form leaves lut.pack unfolded
+    const pack = packs[0]!;
+    const outs = interpPack(pack.inputs.map((v) => v!.const!), resolveAttrs(findOp('lut.pack')!, pack));
+    pack.outputs.forEach((v, i) => {
+      v.producer = null;
+      v.const = outs[i]!;
+      g.constants.push(v);
+    });
+    g.nodes = g.nodes.filter((n) => n !== pack);
+    let err: unknown;
+    try {
+      emitModel(g, { target: 'c' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LutcError);
+    expect((err as LutcError).diagnostics.map((d) => d.code)).toEqual(['LUT5152']);
   });
 });
 

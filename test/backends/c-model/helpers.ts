@@ -14,7 +14,7 @@ import { combine } from '../../../ir/lut/reference.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
 import { makeTensor } from '../../../ir/tensor.js';
-import type { Graph, Tensor } from '../../../ir/types.js';
+import type { Graph, Tensor, Value } from '../../../ir/types.js';
 import { runArtifact, type CRunOptions } from '../../../backends/c/run.js';
 import { seeded, uniform } from '../../helpers/models.js';
 
@@ -133,7 +133,7 @@ export function opsInputs(seed = 3): Record<string, Tensor> {
 /**
  * What the C model computes for a one-layer LUT graph (x -> lut.table -> lut.matmul + bias), from the
  * interpreter's own integer pieces: its int8/f32 tables and table scales, its accumulators A
- * (interp.ts lutAccumulators on the node's packed weights), then reference.ts combine() on the
+ * (interp.ts lutAccumulators on the node's weights, as its lut.pack packs them), then combine() on the
  * kernel's xsum, which csrc-tables.ts sums chunk by chunk (Σ_c ((x0+x1)+x2)+x3) instead of the
  * reference's sequential order. Equal bits mean: the kernel's tables and integers are the
  * interpreter's, and its float epilogue follows combine()'s order.
@@ -141,9 +141,11 @@ export function opsInputs(seed = 3): Record<string, Tensor> {
 export function lutKernelOracle(g: Graph, x: Tensor): Tensor {
   const tn = g.nodes.find((n) => n.op === 'lut.table')!;
   const mm = g.nodes.find((n) => n.op === 'lut.matmul')!;
-  const [tables, tscale] = interpret({ ...g, outputs: [tn.outputs[0]!, tn.outputs[1]!] }, { [g.inputs[0]!.name]: x });
+  // the weights are the C target's unfolded lut.pack (canonical LUT form): the interpreter packs them
+  const packed = mm.inputs.slice(3, 6) as Value[];
+  const [tables, tscale, ...w] = interpret({ ...g, outputs: [tn.outputs[0]!, tn.outputs[1]!, ...packed] }, { [g.inputs[0]!.name]: x });
   const attrs = resolveAttrs(findOp('lut.matmul')!, mm);
-  const ins = mm.inputs.map((v, i) => (i === 0 ? tables! : i === 1 ? tscale! : v?.const ?? null));
+  const ins = mm.inputs.map((v, i) => (i === 0 ? tables! : i === 1 ? tscale! : i >= 3 && i < 6 ? w[i - 3]! : v?.const ?? null));
   const { g: geo, m, acc } = lutAccumulators(ins, attrs);
   const xs = new Float32Array(m * geo.nSegments);
   const xv = x.data as Float32Array;

@@ -17,7 +17,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { recoverZero } from '../../../backends/c/model/lut-weights.js';
+import { canonicalWeights } from '../../../backends/c/model/lut-weights.js';
+import { interpPack } from '../../../ir/lut/interp.js';
+import { lutGeometry } from '../../../ir/lut/geometry.js';
+import { makeTensor } from '../../../ir/tensor.js';
 import { quantizeOnnx } from '../../../compiler/quantize-onnx.js';
 import { buildMlp, randomInput, seeded } from '../../helpers/models.js';
 import { runOrt } from '../../helpers/ort.js';
@@ -51,7 +54,7 @@ describe('c model: LUT layers', () => {
     expect(relMax((await runC(g, ins))[0]!, runRef(g, ins)[0]!)).toBeLessThanOrEqual(LUT_VS_INTERP);
   });
 
-  it('a K-tiled packed layout (large K, Vec-LUT) is unpacked exactly', async () => {
+  it('a large-K layer (K-tiled in the graph, Vec-LUT) computes the interpreter\'s integers', async () => {
     const g = lowered(buildMlp({ dims: [1000, 24], batch: 16, seed: 9 }), { bits: 4 });
     const mm = g.nodes.find((n) => n.op === 'lut.matmul')!;
     expect(mm.attrs.k_tile).toBeGreaterThan(0); // 125 chunk pairs in tiles of k_tile: a shorter last tile
@@ -70,19 +73,31 @@ describe('c model: LUT layers', () => {
     }
   });
 
-  it('zero points are recovered so the C packer reproduces swz bit for bit', () => {
+  it('canonical weights are the lut.pack operands: q bits LSB first, scales and zeros as they are', () => {
     const next = seeded(5);
     const fr = Math.fround;
-    for (const bits of [1, 2, 3, 4]) {
-      const mid = ((1 << bits) - 1) / 2;
-      for (let i = 0; i < 2000; i++) {
-        const s = fr((next() - 0.5) * 2 ** Math.floor(next() * 20 - 14)) * (i % 97 === 0 ? 0 : 1);
-        const z = i % 3 === 0 ? Math.floor(next() * (1 << bits)) : fr(next() * ((1 << bits) - 1));
-        const swz = fr(s * fr(mid - z));
-        const got = recoverZero(s, swz, mid);
-        expect(got).toBeDefined();
-        expect(Object.is(fr(s * fr(mid - got!)), swz), `s ${s} z ${z}`).toBe(true);
+    for (const bits of [1, 2, 3, 4] as const) {
+      const [n, k, groupSize] = [5, 19, 8];
+      const g = lutGeometry({ n, k, bits, groupSize, vecBytes: 32 });
+      const q = Uint8Array.from({ length: n * k }, () => Math.floor(next() * (1 << bits)));
+      const scales = Float32Array.from({ length: n * g.nGroups }, () => (next() - 0.5) * 2 ** Math.floor(next() * 20 - 14));
+      const zeros = Float32Array.from({ length: n * g.nGroups }, (_, i) => (i % 3 ? Math.floor(next() * (1 << bits)) : next() * ((1 << bits) - 1)));
+      const c = canonicalWeights(g, q, scales, zeros);
+      expect(c.q.length).toBe(Math.ceil((n * k * bits) / 8) + 1);
+      for (let i = 0; i < n * k; i++) {
+        let v = 0;
+        for (let p = 0; p < bits; p++) v |= ((c.q[(i * bits + p) >> 3]! >> ((i * bits + p) & 7)) & 1) << p;
+        expect(v).toBe(q[i]);
       }
+      // the C packer's sw = s, swz = fround(s * fround(mid - z)) on them is the interpreter's lut.pack
+      const [, sw, swz] = interpPack([makeTensor('u8', [n, k], q), makeTensor('f32', [n, g.nGroups], scales), makeTensor('f32', [n, g.nGroups], zeros)], { n, k, bits, group_size: groupSize, vec_bytes: 32, k_tile: 0 });
+      const mid = ((1 << bits) - 1) / 2;
+      for (let r = 0; r < n; r++)
+        for (let gi = 0; gi < g.nGroups; gi++) {
+          const s = c.scales[r * g.nGroups + gi]!, z = c.zeros[r * g.nGroups + gi]!;
+          expect(Object.is(s, sw!.data[gi * g.nPad + r])).toBe(true);
+          expect(Object.is(fr(s * fr(mid - z)), swz!.data[gi * g.nPad + r])).toBe(true);
+        }
     }
   });
 

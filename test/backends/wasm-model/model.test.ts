@@ -1,7 +1,8 @@
 /**
  * Whole-model WASM artifacts (backends/wasm/model/) against the reference interpreter on the same
  * (lowered) graph and against onnxruntime-node, the emitted module's validity, the artifact running
- * from a fresh folder holding only the emitted files, and the coded diagnostic for an unsupported op.
+ * from a fresh folder holding only the emitted files, the coded diagnostics for an unsupported op and
+ * for LUT weights not packed in the kernel's geometry (the pipeline packs vec_bytes 16, one K-tile).
  *
  * Tolerances (test/helpers/tolerance.ts):
  * - float models vs the interpreter and onnxruntime: max|y - ref| <= F32_EXACT max|ref|. Kernels
@@ -159,6 +160,23 @@ describe('wasm whole model: module and artifact', () => {
     expect(JSON.stringify(d.loc)).toContain('scatter0');
     expect(fs.existsSync(dir)).toBe(false);
     expect(planSummary(g).unsupported).toEqual(['scatter_nd']);
+  });
+
+  it('LUT weights come packed for the kernel (one K-tile); weights K-tiled for another target are LUT5060', async () => {
+    const mlp = buildMlp({ dims: [1000, 24], batch: 16, seed: 9 });
+    const g = lowered(mlp, {}, { bits: 4 });
+    expect(g.nodes.find((n) => n.op === 'lut.matmul')!.attrs.k_tile).toBe(0); // TargetInfo lut.kTiles false
+    const other = importOnnx(mlp, {});
+    runPipeline(other, { target: 'ref', bits: 4 }); // ref reads K-tiles: 125 chunk pairs get tiled
+    expect(other.nodes.find((n) => n.op === 'lut.matmul')!.attrs.k_tile).toBeGreaterThan(0);
+    let err: unknown;
+    try {
+      buildModelModule(other);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LutcError);
+    expect((err as LutcError).diagnostics.map((d) => d.code)).toContain('LUT5060');
   });
 
   it('buildModelModule keeps small weights inline and reports peak memory', () => {

@@ -18,6 +18,7 @@ import '../../../ir/ops/index.js';
 import { importOnnx } from '../../../compiler/onnx/index.js';
 import { runPipeline } from '../../../compiler/pipeline.js';
 import { interpret } from '../../../ir/interpret.js';
+import { parseGraph } from '../../../ir/parser.js';
 import { LutcError } from '../../../base/diagnostics.js';
 import { openNodeGpu, type NodeGpu } from '../../../backends/wgsl/device.js';
 import { runArtifact } from '../../../backends/wgsl/run.js';
@@ -133,6 +134,27 @@ describe('WGSL diagnostics', () => {
   it('an op without a WGSL renderer -> LUT5003 naming the node', () => {
     const node = { op: 'lut.pack', name: 'packer', inputs: [], outputs: [], attrs: {} };
     expect(codeOf(() => renderStep(node, [], []))).toBe('LUT5003 packer');
+  });
+
+  it('every unsupported node is reported, not just the first', () => {
+    const g = parseGraph([
+      'graph @two(%x: f32[2, 3]) {',
+      '  %a = hardmax(%x) : f32[2, 3] @first',
+      '  %b = softsign(%a) : f32[2, 3] @second',
+      '  return %b',
+      '}',
+    ].join('\n'));
+    let err: unknown;
+    try {
+      renderModel(g);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LutcError);
+    expect((err as LutcError).diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([
+      "LUT5003 op 'hardmax' is not supported by the WGSL backend",
+      "LUT5003 op 'softsign' is not supported by the WGSL backend",
+    ]);
   });
 
   it('float64 values -> LUT5211', () => {
