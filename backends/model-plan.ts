@@ -10,13 +10,17 @@
  *   their input's bytes: no step.
  */
 import { fail, nodeLoc } from '../base/diagnostics.js';
-import { dtypeByteSize, isStaticShape, numel } from '../ir/tensor.js';
 import { allOps, hasTrait } from '../ir/optable.js';
+import { dtypeByteSize, isStaticShape, numel } from '../ir/tensor.js';
 import '../ir/ops/index.js';
 import type { DType, Graph, Node, Tensor, Value } from '../ir/types.js';
 
 /** Ops whose result is the same bytes as their first input, reinterpreted: the op table's 'view' ops. */
-export const VIEW_OPS: ReadonlySet<string> = new Set(allOps().filter((d) => hasTrait(d, 'view')).map((d) => d.name));
+export const VIEW_OPS: ReadonlySet<string> = new Set(
+  allOps()
+    .filter((d) => hasTrait(d, 'view'))
+    .map((d) => d.name),
+);
 
 export interface Placement {
   value: Value;
@@ -95,7 +99,16 @@ export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
   let weightBytes = 0;
   for (const c of g.constants) {
     const shape = staticShape(c, file);
-    const p: Placement = { value: c, dtype: c.type.dtype, shape, bytes: sizeOf(c, shape), region: 'weights', offset: weightBytes, from: -1, until: Infinity };
+    const p: Placement = {
+      value: c,
+      dtype: c.type.dtype,
+      shape,
+      bytes: sizeOf(c, shape),
+      region: 'weights',
+      offset: weightBytes,
+      from: -1,
+      until: Infinity,
+    };
     weightBytes = alignUp(weightBytes + p.bytes);
     placements.set(c, p);
     constants.push(p);
@@ -118,7 +131,11 @@ export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
   for (const v of g.inputs) lastUse.set(v, Math.max(lastUse.get(v) ?? -1, end)); // inputs stay readable
 
   // Greedy first-fit over offsets, in order of definition; a block is free after its last use.
-  interface Block { offset: number; bytes: number; until: number }
+  interface Block {
+    offset: number;
+    bytes: number;
+    until: number;
+  }
   const live: Block[] = [];
   let arenaBytes = 0;
   let unplannedBytes = 0;

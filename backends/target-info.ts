@@ -144,4 +144,3 @@ export interface TargetInfo {
   /** Whole-model benchmark against onnxruntime. */
   bench?: () => Promise<BenchModule>;
 }
-

@@ -13,7 +13,7 @@
  * weights differ, against its own float64 reference rows); a failing row says check 'FAIL' and
  * bench/run.ts exits non-zero.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { emitKernel } from '../backends/c/kernel.js';
 import { buildC } from '../backends/c/toolchain.js';
 import { openNodePeer, peerModel } from './peers-node.js';
 import type { OpenPeer } from './peers-web.js';
-import { withStats, type BenchResult } from './schema.js';
+import { type BenchResult, withStats } from './schema.js';
 import { callSide, checkPeer, evictBytes, interleave, PEER_TOL, type Timed } from './timing.js';
 import { benchWeights, lcg, referenceRows } from './weights.js';
 
@@ -162,7 +162,8 @@ class Harness {
 
 /** Relative L2 error of y's first rows against the float64 reference. */
 function spotCheck(y: Float32Array, want: Float64Array, m: number, n: number, rows: number): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let t = 0; t < m; t++)
     for (let r = 0; r < rows; r++) {
       num += (y[t * n + r]! - want[t * rows + r]!) ** 2;
@@ -185,7 +186,10 @@ export async function runCBench(o: CBenchOptions): Promise<BenchResult[]> {
         const files = emitKernel({ n, k, m, bits: bits as 2 | 4, groupSize: 128 }).files;
         const exe = buildC({ flags: ['-O3', '-march=native', '-fopenmp', '-Wall', '-Werror'], sources: { ...files, 'main.c': MAIN } });
         const hdr = new Int32Array([m, n, k, w.kBlocks]);
-        writeFileSync(join(dir, 'in.bin'), Buffer.concat([hdr, x, w.scales, w.zeros, w.q].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+        writeFileSync(
+          join(dir, 'in.bin'),
+          Buffer.concat([hdr, x, w.scales, w.zeros, w.q].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))),
+        );
         const { h, isa } = await Harness.start(exe, [join(dir, 'in.bin'), String(evictBytes())]);
         try {
           await h.ask(`b 1 1 0 0`);
@@ -217,10 +221,36 @@ export async function runCBench(o: CBenchOptions): Promise<BenchResult[]> {
               for (const c of cold ? [false, true] : [false]) {
                 const st = await interleave(sides, { runs: o.runs, cold: c });
                 const suite = c ? 'c-cold' : 'c';
-                log(`  ${suite} ${th}T lutc ${st[0]!.median.toFixed(1)}us (min ${st[0]!.min.toFixed(1)}, p90 ${st[0]!.p90.toFixed(1)})` +
-                  peers.map(({ name }, i) => `; ${name} ${st[i + 1]!.median.toFixed(1)}us rel-L2 ${checks[i]!.relL2.toExponential(2)}${checks[i]!.ok ? '' : ' FAIL'}`).join(''));
+                log(
+                  `  ${suite} ${th}T lutc ${st[0]!.median.toFixed(1)}us (min ${st[0]!.min.toFixed(1)}, p90 ${st[0]!.p90.toFixed(1)})` +
+                    peers
+                      .map(
+                        ({ name }, i) =>
+                          `; ${name} ${st[i + 1]!.median.toFixed(1)}us rel-L2 ${checks[i]!.relL2.toExponential(2)}${checks[i]!.ok ? '' : ' FAIL'}`,
+                      )
+                      .join(''),
+                );
                 peers.forEach(({ name }, i) => {
-                  rows.push(withStats({ suite, target: 'c', bits, m, n, k, threads: th, lutc_us: st[0]!.median, peer: name, peer_us: st[i + 1]!.median, cold: c }, st[0]!, st[i + 1], checks[i]));
+                  rows.push(
+                    withStats(
+                      {
+                        suite,
+                        target: 'c',
+                        bits,
+                        m,
+                        n,
+                        k,
+                        threads: th,
+                        lutc_us: st[0]!.median,
+                        peer: name,
+                        peer_us: st[i + 1]!.median,
+                        cold: c,
+                      },
+                      st[0]!,
+                      st[i + 1],
+                      checks[i],
+                    ),
+                  );
                 });
               }
             } finally {

@@ -6,7 +6,7 @@
  * a Node user of onnxruntime pays.
  */
 import { OnnxBuilder } from '../compiler/onnx/builder.js';
-import { dequantKN, type BenchWeights } from './weights.js';
+import { type BenchWeights, dequantKN } from './weights.js';
 
 export type PeerKind = 'fp32' | 'nbits';
 
@@ -31,7 +31,8 @@ export function peerModel(w: BenchWeights, m: number, kind: PeerKind, accuracyLe
     const s = b.initializer('scales', { dtype: 'f32', shape: [w.n * w.kBlocks], data: w.scales });
     const zp = b.initializer('zp', { dtype: 'u8', shape: [w.zpPacked.length], data: w.zpPacked });
     [y] = b.node('MatMulNBits', [a, B, s, zp], {
-      domain: 'com.microsoft', outputs: ['Y'],
+      domain: 'com.microsoft',
+      outputs: ['Y'],
       attrs: { K: w.k, N: w.n, bits: w.bits, block_size: w.block, accuracy_level: accuracyLevel },
     }) as [string];
   }
@@ -43,7 +44,10 @@ export function peerModel(w: BenchWeights, m: number, kind: PeerKind, accuracyLe
 export async function openNodePeer(model: Uint8Array, x: Float32Array, m: number, k: number, threads = 1): Promise<OpenPeer> {
   const ort = await import('onnxruntime-node');
   const sess = await ort.InferenceSession.create(model, {
-    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
   });
   const feeds = { A: new ort.Tensor('float32', x, [m, k]) };
   const y = (await sess.run(feeds)).Y!.data as Float32Array;

@@ -5,8 +5,9 @@
  * An open peer's `run` (one session.run: input copied into ORT's wasm heap, output copied out) is the
  * unit bench/timing.ts times, interleaved with lutc.
  */
+
+import { type OpenPeer, type PeerKind, peerModel } from './peers-node.js';
 import type { BenchWeights } from './weights.js';
-import { peerModel, type OpenPeer, type PeerKind } from './peers-node.js';
 
 export type { OpenPeer } from './peers-node.js';
 

@@ -27,14 +27,22 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`bench: ${msg}\nusage: node dist/bench/run.js [--suite c,wasm] [--quick] [--shapes I,J] [--bits 2,4] [--threads 1,2] [--runs N] [--block32] [--no-cold] [--out FILE]\n`);
+  process.stderr.write(
+    `bench: ${msg}\nusage: node dist/bench/run.js [--suite c,wasm] [--quick] [--shapes I,J] [--bits 2,4] [--threads 1,2] [--runs N] [--block32] [--no-cold] [--out FILE]\n`,
+  );
   process.exit(2);
 }
 
 function parse(argv: string[]): Args {
   const here = dirname(fileURLToPath(import.meta.url));
   const a: Args = {
-    suites: ['c', 'wasm'], shapes: [...BENCH_SHAPES], bits: [2, 4], threads: [1, 2], runs: 30, block32: false, noCold: false,
+    suites: ['c', 'wasm'],
+    shapes: [...BENCH_SHAPES],
+    bits: [2, 4],
+    threads: [1, 2],
+    runs: 30,
+    block32: false,
+    noCold: false,
     // dist/bench/run.js or bench/run.ts (tsx): the repository root is where package.json is.
     out: join(existsSync(join(here, '..', 'package.json')) ? join(here, '..') : join(here, '..', '..'), 'bench', 'results.json'),
   };
@@ -47,8 +55,15 @@ function parse(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i]!;
     if (f === '--suite') a.suites = (argv[++i] ?? usage('--suite needs a value')).split(',');
-    else if (f === '--quick') { a.shapes = [[4096, 4096, 1], [4096, 4096, 32]]; a.threads = [1]; a.runs = 20; }
-    else if (f === '--shapes') a.shapes = list(argv[++i], '--shapes').map((j) => BENCH_SHAPES[j] ?? usage(`no shape ${j}`)) as [number, number, number][];
+    else if (f === '--quick') {
+      a.shapes = [
+        [4096, 4096, 1],
+        [4096, 4096, 32],
+      ];
+      a.threads = [1];
+      a.runs = 20;
+    } else if (f === '--shapes')
+      a.shapes = list(argv[++i], '--shapes').map((j) => BENCH_SHAPES[j] ?? usage(`no shape ${j}`)) as [number, number, number][];
     else if (f === '--bits') a.bits = list(argv[++i], '--bits');
     else if (f === '--threads') a.threads = list(argv[++i], '--threads');
     else if (f === '--runs') a.runs = Math.max(20, list(argv[++i], '--runs')[0]!);
@@ -64,8 +79,24 @@ function parse(argv: string[]): Args {
 function table(rows: BenchResult[]): string {
   const head = ['suite', 'bits', 'n', 'k', 'm', 'thr', 'lutc µs', 'lutc min', 'peer', 'peer µs', 'peer min', 'speedup', 'rel-L2', 'check'];
   const f = (v: number | undefined) => (v === undefined ? '' : v.toFixed(1));
-  const body = rows.map((r) => [r.suite, r.bits, r.n, r.k, r.m, r.threads, f(r.lutc_us), f(r.lutc_min_us), r.peer, f(r.peer_us), f(r.peer_min_us),
-    `${(r.peer_us / r.lutc_us).toFixed(2)}x`, r.peer_rel_l2 === undefined ? '' : r.peer_rel_l2.toExponential(1), r.check ?? ''].map(String));
+  const body = rows.map((r) =>
+    [
+      r.suite,
+      r.bits,
+      r.n,
+      r.k,
+      r.m,
+      r.threads,
+      f(r.lutc_us),
+      f(r.lutc_min_us),
+      r.peer,
+      f(r.peer_us),
+      f(r.peer_min_us),
+      `${(r.peer_us / r.lutc_us).toFixed(2)}x`,
+      r.peer_rel_l2 === undefined ? '' : r.peer_rel_l2.toExponential(1),
+      r.check ?? '',
+    ].map(String),
+  );
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (c: string[]) => c.map((s, i) => (i === 0 || i === 8 || i === 13 ? s.padEnd(w[i]!) : s.padStart(w[i]!))).join('  ');
   return [line(head), ...body.map(line)].join('\n');
@@ -76,15 +107,19 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const rows: BenchResult[] = [];
   if (a.suites.includes('c'))
-    rows.push(...(await runCBench({ shapes: a.shapes, bits: a.bits, threads: a.threads, runs: a.runs, block32: a.block32, noCold: a.noCold, log })));
+    rows.push(
+      ...(await runCBench({ shapes: a.shapes, bits: a.bits, threads: a.threads, runs: a.runs, block32: a.block32, noCold: a.noCold, log })),
+    );
   if (a.suites.includes('wasm')) {
     // The WASM engineer's suite; absent until it lands.
     const path = './wasm.js';
     try {
       const mod = (await import(path)) as { runWasmBench?: (o: unknown) => Promise<BenchResult[]> };
-      if (mod.runWasmBench) rows.push(...(await mod.runWasmBench({ shapes: a.shapes, bits: a.bits, threads: a.threads, runs: a.runs, log })));
+      if (mod.runWasmBench)
+        rows.push(...(await mod.runWasmBench({ shapes: a.shapes, bits: a.bits, threads: a.threads, runs: a.runs, log })));
     } catch (e) {
-      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes('wasm.js')) log('bench: wasm suite not available yet (bench/wasm.ts missing)');
+      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes('wasm.js'))
+        log('bench: wasm suite not available yet (bench/wasm.ts missing)');
       else throw e;
     }
   }
@@ -93,7 +128,9 @@ async function main(): Promise<void> {
   log(`bench: wrote ${rows.length} rows to ${a.out}`);
   const bad = rows.filter((r) => r.check === 'FAIL');
   if (bad.length) {
-    log(`bench: FAIL: in ${bad.length} row(s) the peer's output disagrees with lutc's beyond the tolerance (one of them computes something else): ${bad.map((r) => `${r.suite} ${r.peer} ${r.n}x${r.k} m=${r.m} ${r.bits}-bit rel-L2 ${r.peer_rel_l2}`).join('; ')}`);
+    log(
+      `bench: FAIL: in ${bad.length} row(s) the peer's output disagrees with lutc's beyond the tolerance (one of them computes something else): ${bad.map((r) => `${r.suite} ${r.peer} ${r.n}x${r.k} m=${r.m} ${r.bits}-bit rel-L2 ${r.peer_rel_l2}`).join('; ')}`,
+    );
     process.exitCode = 1;
   }
 }

@@ -39,7 +39,13 @@ export interface BenchResult {
 
 /** The shapes every suite measures: [n, k, m]. */
 export const BENCH_SHAPES: readonly [number, number, number][] = [
-  [4096, 4096, 1], [11008, 4096, 1], [4096, 11008, 1], [2560, 2560, 1], [6912, 2560, 1], [2560, 6912, 1], [4096, 4096, 32],
+  [4096, 4096, 1],
+  [11008, 4096, 1],
+  [4096, 11008, 1],
+  [2560, 2560, 1],
+  [6912, 2560, 1],
+  [2560, 6912, 1],
+  [4096, 4096, 32],
 ];
 
 /** Fills a row's optional timing and check fields from bench/timing.ts results. */

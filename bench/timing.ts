@@ -69,8 +69,13 @@ export function evictBytes(): number {
     try {
       const t = readFileSync(`/sys/devices/system/cpu/cpu0/cache/index${idx}/size`, 'utf8').trim();
       const v = parseInt(t, 10) * (/M$/i.test(t) ? 1 << 20 : /K$/i.test(t) ? 1 << 10 : 1);
-      if (v > 0) { llc = v; break; }
-    } catch { /* not Linux or no such level */ }
+      if (v > 0) {
+        llc = v;
+        break;
+      }
+    } catch {
+      /* not Linux or no such level */
+    }
   }
   return (evictLen = Math.max(64 << 20, 2 * llc));
 }
@@ -159,7 +164,8 @@ export const PEER_TOL_MODEL = 5e-2;
 /** ||a - b|| / ||b|| over all elements (b: lutc's output). */
 export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Infinity;
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < b.length; i++) {
     num += (a[i]! - b[i]!) ** 2;
     den += b[i]! ** 2;

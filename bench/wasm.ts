@@ -19,10 +19,10 @@ import { legalizeWasmKernel, type WasmLutPlan } from '../backends/wasm/plan.js';
 import { packWeights } from '../ir/lut/geometry.js';
 import { packScales } from '../ir/lut/reference.js';
 import { openNodePeer, peerModel } from './peers-node.js';
-import { openWebPeer, type OpenPeer } from './peers-web.js';
-import { BENCH_SHAPES, withStats, type BenchResult } from './schema.js';
+import { type OpenPeer, openWebPeer } from './peers-web.js';
+import { BENCH_SHAPES, type BenchResult, withStats } from './schema.js';
 import { callSide, checkPeer, interleave, type Timed } from './timing.js';
-import { benchWeights, lcg, referenceRows, type BenchWeights } from './weights.js';
+import { type BenchWeights, benchWeights, lcg, referenceRows } from './weights.js';
 
 export interface WasmBenchOptions {
   /** [n, k, m] shapes (default BENCH_SHAPES; quick: 4096x4096 M=1 only). */
@@ -60,16 +60,25 @@ export interface LutcInstance {
 
 /** Builds, instantiates and loads a lutc kernel with the bench weights and activations x [m, K]. */
 export async function lutcInstance(w: BenchWeights, m: number, x: Float32Array, relaxed: boolean): Promise<LutcInstance> {
-  const plan = legalizeWasmKernel({ n: w.n, k: w.k, m, bits: w.bits as 2 | 4, groupSize: w.block, wasmFeatures: relaxed ? ['relaxed-simd'] : [] });
+  const plan = legalizeWasmKernel({
+    n: w.n,
+    k: w.k,
+    m,
+    bits: w.bits as 2 | 4,
+    groupSize: w.block,
+    wasmFeatures: relaxed ? ['relaxed-simd'] : [],
+  });
   const { instance } = await WebAssembly.instantiate(buildKernelModule(plan) as Uint8Array<ArrayBuffer>, {});
   const ex = instance.exports as Record<string, any>;
   const buf = (ex.memory as WebAssembly.Memory).buffer;
-  const g = plan.geom, L = plan.mem;
+  const g = plan.geom,
+    L = plan.mem;
   new Uint8Array(buf, L.w, g.packedBytes).set(packWeights(g, w.q));
   const ps = packScales(g, w.scales, w.zeros);
   new Float32Array(buf, L.sw, ps.sw.length).set(ps.sw);
   new Float32Array(buf, L.swz, ps.swz.length).set(ps.swz);
-  const xs = new Float32Array(buf, L.x, m * g.kPad), ym = new Float32Array(buf, L.y, m * g.nPad);
+  const xs = new Float32Array(buf, L.x, m * g.kPad),
+    ym = new Float32Array(buf, L.y, m * g.nPad);
   const put = () => {
     for (let t = 0; t < m; t++) xs.set(x.subarray(t * g.k, (t + 1) * g.k), t * g.kPad);
   };
@@ -91,9 +100,11 @@ export async function lutcInstance(w: BenchWeights, m: number, x: Float32Array, 
 
 /** Spot check: the first rows of y against a float64 reference (int8-table error is ~1% of max|y|). */
 function spotCheck(y: Float32Array, w: BenchWeights, x: Float32Array, m: number, what: string): void {
-  const rows = Math.min(8, w.n), t = m - 1;
+  const rows = Math.min(8, w.n),
+    t = m - 1;
   const ref = referenceRows(w, x.subarray(t * w.k, (t + 1) * w.k), 1, rows);
-  let err = 0, mag = 0;
+  let err = 0,
+    mag = 0;
   for (let r = 0; r < rows; r++) {
     err = Math.max(err, Math.abs(y[t * w.n + r]! - ref[r]!));
     mag = Math.max(mag, Math.abs(ref[r]!));
@@ -130,30 +141,54 @@ export async function runWasmBench(opts: WasmBenchOptions = {}): Promise<BenchRe
         ys[group] = li.run();
         spotCheck(ys[group]!, w, x, m, `lutc ${bits}-bit G=${group} ${n}x${k} M=${m}`);
       }
-      const peerSpecs: [number, string, () => Promise<OpenPeer>][] = opts.noPeers ? [] : [
-        [128, 'ort-web-fp32', () => openWebPeer(byGroup[128]!, x, m, 'fp32')],
-        [128, 'ort-node-nbits', () => openNodePeer(peerModel(byGroup[128]!, m, 'nbits', 4), x, m, k, 1)],
-        [32, 'ort-web-nbits', () => openWebPeer(byGroup[32]!, x, m, 'nbits')],
-      ];
+      const peerSpecs: [number, string, () => Promise<OpenPeer>][] = opts.noPeers
+        ? []
+        : [
+            [128, 'ort-web-fp32', () => openWebPeer(byGroup[128]!, x, m, 'fp32')],
+            [128, 'ort-node-nbits', () => openNodePeer(peerModel(byGroup[128]!, m, 'nbits', 4), x, m, k, 1)],
+            [32, 'ort-web-nbits', () => openWebPeer(byGroup[32]!, x, m, 'nbits')],
+          ];
       const peers: { group: number; name: string; p: OpenPeer }[] = [];
       try {
         for (const [group, name, open] of peerSpecs) {
           const p = await open();
           peers.push({ group, name, p });
         }
-        const sides: Timed[] = [...GROUPS.map((g) => callSide(`lutc-g${g}`, inst[g]!.run)), ...peers.map(({ name, p }) => callSide(name, p.run))];
+        const sides: Timed[] = [
+          ...GROUPS.map((g) => callSide(`lutc-g${g}`, inst[g]!.run)),
+          ...peers.map(({ name, p }) => callSide(name, p.run)),
+        ];
         const st = await interleave(sides, { runs, warmupMs: 400 });
         const lutcOf = (g: number) => st[GROUPS.indexOf(g as 128 | 32)]!;
         for (const g of GROUPS) {
           const s = lutcOf(g);
-          log(`${suite} ${n}x${k} M=${m} ${bits}-bit G=${g}: ${s.median.toFixed(1)} us (min ${s.min.toFixed(1)}, p90 ${s.p90.toFixed(1)}; copies included)`);
-          if (opts.noPeers) rows.push(withStats({ suite: `${suite}-g${g}`, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: s.median, peer: 'none', peer_us: NaN }, s, undefined));
+          log(
+            `${suite} ${n}x${k} M=${m} ${bits}-bit G=${g}: ${s.median.toFixed(1)} us (min ${s.min.toFixed(1)}, p90 ${s.p90.toFixed(1)}; copies included)`,
+          );
+          if (opts.noPeers)
+            rows.push(
+              withStats(
+                { suite: `${suite}-g${g}`, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: s.median, peer: 'none', peer_us: NaN },
+                s,
+                undefined,
+              ),
+            );
         }
         peers.forEach(({ group, name, p }, i) => {
-          const s = lutcOf(group), ps = st[GROUPS.length + i]!;
+          const s = lutcOf(group),
+            ps = st[GROUPS.length + i]!;
           const c = checkPeer(p.y, ys[group]!);
-          log(`  ${name} ${n}x${k} M=${m} ${bits}-bit (block ${group}): ${ps.median.toFixed(1)} us (min ${ps.min.toFixed(1)}, p90 ${ps.p90.toFixed(1)}); lutc G=${group} ${s.median.toFixed(1)} us: ${(ps.median / s.median).toFixed(2)}x; rel-L2 vs lutc ${c.relL2.toExponential(2)}${c.ok ? '' : ` > ${c.tol}: FAIL`}`);
-          rows.push(withStats({ suite: `${suite}-g${group}`, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: s.median, peer: name, peer_us: ps.median }, s, ps, c));
+          log(
+            `  ${name} ${n}x${k} M=${m} ${bits}-bit (block ${group}): ${ps.median.toFixed(1)} us (min ${ps.min.toFixed(1)}, p90 ${ps.p90.toFixed(1)}); lutc G=${group} ${s.median.toFixed(1)} us: ${(ps.median / s.median).toFixed(2)}x; rel-L2 vs lutc ${c.relL2.toExponential(2)}${c.ok ? '' : ` > ${c.tol}: FAIL`}`,
+          );
+          rows.push(
+            withStats(
+              { suite: `${suite}-g${group}`, target: 'wasm', bits, m, n, k, threads: 1, lutc_us: s.median, peer: name, peer_us: ps.median },
+              s,
+              ps,
+              c,
+            ),
+          );
         });
       } finally {
         for (const { p } of peers) await p.release();
@@ -165,9 +200,19 @@ export async function runWasmBench(opts: WasmBenchOptions = {}): Promise<BenchRe
 }
 
 /** Runs this file in a child node with relaxed SIMD enabled and returns its rows (see relaxedChild). */
-function relaxedChildRows(opts: WasmBenchOptions, shapes: readonly (readonly [number, number, number])[], runs: number, log: (s: string) => void): BenchResult[] {
-  const args = [...process.execArgv, '--experimental-wasm-relaxed-simd', fileURLToPath(import.meta.url), '--child',
-    JSON.stringify({ shapes, runs, bits: opts.bits, noPeers: opts.noPeers, quick: opts.quick })];
+function relaxedChildRows(
+  opts: WasmBenchOptions,
+  shapes: readonly (readonly [number, number, number])[],
+  runs: number,
+  log: (s: string) => void,
+): BenchResult[] {
+  const args = [
+    ...process.execArgv,
+    '--experimental-wasm-relaxed-simd',
+    fileURLToPath(import.meta.url),
+    '--child',
+    JSON.stringify({ shapes, runs, bits: opts.bits, noPeers: opts.noPeers, quick: opts.quick }),
+  ];
   const res = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
   for (const line of (res.stderr ?? '').split('\n')) if (line) log(line);
   if (res.status !== 0) {
@@ -185,8 +230,27 @@ if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--ch
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
   const m32 = process.argv.includes('--m32');
-  runWasmBench({ quick, shapes: m32 ? [[4096, 4096, 1], [4096, 4096, 32]] : undefined }).then((rows) => {
-    console.table(rows.map((r) => ({ suite: r.suite, bits: r.bits, m: r.m, lutc_us: +r.lutc_us.toFixed(1), peer: r.peer, peer_us: +r.peer_us.toFixed(1), speedup: +(r.peer_us / r.lutc_us).toFixed(2), check: r.check ?? '' })));
+  runWasmBench({
+    quick,
+    shapes: m32
+      ? [
+          [4096, 4096, 1],
+          [4096, 4096, 32],
+        ]
+      : undefined,
+  }).then((rows) => {
+    console.table(
+      rows.map((r) => ({
+        suite: r.suite,
+        bits: r.bits,
+        m: r.m,
+        lutc_us: +r.lutc_us.toFixed(1),
+        peer: r.peer,
+        peer_us: +r.peer_us.toFixed(1),
+        speedup: +(r.peer_us / r.lutc_us).toFixed(2),
+        check: r.check ?? '',
+      })),
+    );
     if (rows.some((r) => r.check === 'FAIL')) process.exitCode = 1;
   });
 }

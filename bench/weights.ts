@@ -26,7 +26,7 @@ export interface BenchWeights {
 /** Deterministic LCG in [0, 1). */
 export function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Quantized weights for one layer. K is zero-padded to a whole block in B (q past K is 0). */
@@ -45,7 +45,8 @@ export function benchWeights(n: number, k: number, bits: number, block: number, 
   const B = new Uint8Array(n * kBlocks * blob);
   for (let row = 0; row < n; row++)
     for (let kk = 0; kk < k; kk++) {
-      const kb = Math.floor(kk / block), i = kk % block;
+      const kb = Math.floor(kk / block),
+        i = kk % block;
       B[(row * kBlocks + kb) * blob + ((i * bits) >> 3)]! |= q[row * k + kk]! << ((i * bits) & 7);
     }
   const zpRow = Math.ceil((kBlocks * bits) / 8);

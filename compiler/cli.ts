@@ -8,12 +8,12 @@
  */
 import { createRequire } from 'node:module';
 import '../ir/ops/index.js'; // the op table, which every stage reads
-import { LutcError, formatDiagnostic } from '../base/diagnostics.js';
+import { formatDiagnostic, LutcError } from '../base/diagnostics.js';
 import { UsageError, usage } from './cli/args.js';
-import { BENCH_HELP, COMPILE_HELP, KERNEL_HELP, QUANTIZE_HELP, cmdBench, cmdCompile, cmdKernel, cmdQuantize } from './cli/build.js';
-import { INSPECT_HELP, cmdInspect } from './cli/inspect.js';
-import { processIO, type CliIO } from './cli/io.js';
-import { RUN_HELP, cmdRun } from './cli/run.js';
+import { BENCH_HELP, COMPILE_HELP, cmdBench, cmdCompile, cmdKernel, cmdQuantize, KERNEL_HELP, QUANTIZE_HELP } from './cli/build.js';
+import { cmdInspect, INSPECT_HELP } from './cli/inspect.js';
+import { type CliIO, processIO } from './cli/io.js';
+import { cmdRun, RUN_HELP } from './cli/run.js';
 
 export type { CliIO } from './cli/io.js';
 export { captureIO } from './cli/io.js';
@@ -71,13 +71,19 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   try {
     const [cmd, ...rest] = argv;
     if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
-      if (cmd === 'help' && rest[0] && COMMANDS[rest[0]]) return io.out(COMMANDS[rest[0]]!.help), 0;
+      if (cmd === 'help' && rest[0] && COMMANDS[rest[0]]) return (io.out(COMMANDS[rest[0]]!.help), 0);
       io.out(MAIN_HELP);
       return cmd === undefined ? 2 : 0;
     }
-    if (cmd === '-v' || cmd === '--version') return io.out(version()), 0;
+    if (cmd === '-v' || cmd === '--version') return (io.out(version()), 0);
     const c = COMMANDS[cmd];
-    if (!c) usage(cmd.startsWith('-') ? 'LUT6001' : 'LUT6000', cmd.startsWith('-') ? `unknown option '${cmd}' (see 'lutc --help')` : `unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    if (!c)
+      usage(
+        cmd.startsWith('-') ? 'LUT6001' : 'LUT6000',
+        cmd.startsWith('-')
+          ? `unknown option '${cmd}' (see 'lutc --help')`
+          : `unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(', ')})`,
+      );
     return await c.run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {

@@ -20,46 +20,50 @@
 // Loading the op table is a side effect every stage below depends on.
 import '../ir/ops/index.js';
 
-// ---- diagnostics and options ------------------------------------------------------------------------
-export { LutcError, DiagnosticBag, formatDiagnostic, diag, fail, DIAGNOSTICS, isDiagCode } from '../base/diagnostics.js';
-export type { DiagCode, Diagnostic, Location, Severity } from '../base/diagnostics.js';
-export { BITS_OPTIONS } from './options.js';
-export { TARGETS } from '../backends/target.js';
-export type { Target, BitsOption, CompileOptions, KernelRequest } from './options.js';
-
+export type {
+  LutForm,
+  OptionCheck,
+  TargetCommand,
+  TargetInfo,
+  TargetName,
+  TargetOptionKey,
+  TargetOptionSpec,
+  TargetOptionUse,
+  TileBudget,
+} from '../backends/target.js';
 // ---- targets: what each one is, reads and provides (backends/target.ts) ------------------------------
-export { getTarget, allTargets, artifactTargets, kernelTargets, checkTargetOptions, TARGET_OPTIONS } from '../backends/target.js';
-export type { TargetInfo, TargetName, TargetOptionKey, TargetOptionSpec, TargetOptionUse, TargetCommand, TileBudget, LutForm, OptionCheck } from '../backends/target.js';
-
+export { allTargets, artifactTargets, checkTargetOptions, getTarget, kernelTargets, TARGET_OPTIONS, TARGETS } from '../backends/target.js';
+export type { DiagCode, Diagnostic, Location, Severity } from '../base/diagnostics.js';
+// ---- diagnostics and options ------------------------------------------------------------------------
+export { DIAGNOSTICS, DiagnosticBag, diag, fail, formatDiagnostic, isDiagCode, LutcError } from '../base/diagnostics.js';
+export type { InterpretOptions } from '../ir/interpret.js';
+export { interpret } from '../ir/interpret.js';
+export type { OpDef } from '../ir/optable.js';
+export { allOps, findOp } from '../ir/optable.js';
+export { parseGraph } from '../ir/parser.js';
+export type { PrintOptions } from '../ir/printer.js';
+export { printGraph } from '../ir/printer.js';
+export { isFloat, makeTensor, numel, scalar } from '../ir/tensor.js';
+// ---- IR -----------------------------------------------------------------------------------------------
+export type { Attrs, AttrValue, Dim, DType, Graph, ModelMeta, Node, Tensor, TensorData, TensorType, Value } from '../ir/types.js';
+export type { VerifyOptions } from '../ir/verify.js';
+export { verifyGraph } from '../ir/verify.js';
+export type { ArtifactFiles, CompiledArtifact, CompileRequest, CompileResult, EmitKernelRequest } from './api.js';
 // ---- whole jobs: compile a model to artifact files, write them, emit one kernel ------------------------
 export { compile, emitKernel, writeArtifact } from './api.js';
-export type { CompileRequest, CompileResult, EmitKernelRequest, ArtifactFiles, CompiledArtifact } from './api.js';
-
-// ---- IR -----------------------------------------------------------------------------------------------
-export type { DType, Dim, Tensor, TensorData, TensorType, Value, Node, Graph, Attrs, AttrValue, ModelMeta } from '../ir/types.js';
-export { makeTensor, numel, scalar, isFloat } from '../ir/tensor.js';
-export { printGraph } from '../ir/printer.js';
-export type { PrintOptions } from '../ir/printer.js';
-export { parseGraph } from '../ir/parser.js';
-export { verifyGraph } from '../ir/verify.js';
-export type { VerifyOptions } from '../ir/verify.js';
-export { allOps, findOp } from '../ir/optable.js';
-export type { OpDef } from '../ir/optable.js';
-
+export type { InspectReport } from './cli/inspect.js';
+export { inspectGraph } from './cli/inspect.js';
+export type { CliIO } from './cli.js';
+export { captureIO, main, version } from './cli.js';
+// ---- files and the CLI ----------------------------------------------------------------------------------
+export { readNpy, readNpyFile, writeNpy, writeNpyFile } from './npy.js';
+export { OnnxBuilder, OnnxGraphBuilder } from './onnx/builder.js';
+export type { ImportOptions } from './onnx/index.js';
 // ---- stages -------------------------------------------------------------------------------------------
 export { importOnnx, importOnnxFile } from './onnx/index.js';
-export type { ImportOptions } from './onnx/index.js';
-export { OnnxBuilder, OnnxGraphBuilder } from './onnx/builder.js';
-export { runPipeline } from './pipeline.js';
+export type { BitsOption, CompileOptions, KernelRequest, Target } from './options.js';
+export { BITS_OPTIONS } from './options.js';
 export type { LayerDecision, PipelineResult } from './pipeline.js';
-export { interpret } from '../ir/interpret.js';
-export type { InterpretOptions } from '../ir/interpret.js';
-export { quantizeOnnx } from './quantize-onnx.js';
+export { runPipeline } from './pipeline.js';
 export type { QuantizeOnnxOptions } from './quantize-onnx.js';
-
-// ---- files and the CLI ----------------------------------------------------------------------------------
-export { readNpy, writeNpy, readNpyFile, writeNpyFile } from './npy.js';
-export { main, captureIO, version } from './cli.js';
-export type { CliIO } from './cli.js';
-export { inspectGraph } from './cli/inspect.js';
-export type { InspectReport } from './cli/inspect.js';
+export { quantizeOnnx } from './quantize-onnx.js';

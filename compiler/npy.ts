@@ -27,15 +27,36 @@ const MAX_ELEMENTS = 2 ** 31 - 1;
 
 /** numpy kind+size (without byte order) -> lutc dtype. */
 const FROM_NPY: Record<string, DType> = {
-  f2: 'f16', f4: 'f32', f8: 'f64',
-  i1: 'i8', u1: 'u8', i2: 'i16', u2: 'u16', i4: 'i32', u4: 'u32', i8: 'i64', u8: 'u64',
+  f2: 'f16',
+  f4: 'f32',
+  f8: 'f64',
+  i1: 'i8',
+  u1: 'u8',
+  i2: 'i16',
+  u2: 'u16',
+  i4: 'i32',
+  u4: 'u32',
+  i8: 'i64',
+  u8: 'u64',
   b1: 'bool',
 };
 
 /** lutc dtype -> numpy descr written (see the header comment for bf16 and int4). */
 const TO_NPY: Record<DType, string> = {
-  f16: '<f2', bf16: '<f4', f32: '<f4', f64: '<f8',
-  i4: '|i1', u4: '|u1', i8: '|i1', u8: '|u1', i16: '<i2', u16: '<u2', i32: '<i4', u32: '<u4', i64: '<i8', u64: '<u8',
+  f16: '<f2',
+  bf16: '<f4',
+  f32: '<f4',
+  f64: '<f8',
+  i4: '|i1',
+  u4: '|u1',
+  i8: '|i1',
+  u8: '|u1',
+  i16: '<i2',
+  u16: '<u2',
+  i32: '<i4',
+  u32: '<u4',
+  i64: '<i8',
+  u64: '<u8',
   bool: '|b1',
 };
 
@@ -80,7 +101,8 @@ export function readNpy(bytes: Uint8Array, file?: string): Tensor {
     headerStart = 12;
   }
   const dataStart = headerStart + headerLen;
-  if (dataStart > bytes.length) fail('LUT6022', `header says ${headerLen} bytes, but the file ends after ${bytes.length - headerStart}`, where);
+  if (dataStart > bytes.length)
+    fail('LUT6022', `header says ${headerLen} bytes, but the file ends after ${bytes.length - headerStart}`, where);
   // v1/v2 headers are latin1 (ASCII in practice), v3 is utf8; the dict itself only uses ASCII.
   const headerText = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
   const header = parseHeader(headerText, file);
@@ -101,7 +123,11 @@ export function readNpy(bytes: Uint8Array, file?: string): Tensor {
   if (n > MAX_ELEMENTS) fail('LUT6025', `shape (${header.shape.join(', ')}) has ${n} elements, more than lutc supports (2^31 - 1)`, where);
   const need = n * width;
   if (bytes.length - dataStart < need) {
-    fail('LUT6024', `truncated data: shape (${header.shape.join(', ')}) of ${header.descr} needs ${need} bytes, the file has ${bytes.length - dataStart}`, where);
+    fail(
+      'LUT6024',
+      `truncated data: shape (${header.shape.join(', ')}) of ${header.descr} needs ${need} bytes, the file has ${bytes.length - dataStart}`,
+      where,
+    );
   }
   const data = allocData(dtype, n);
   const src = new DataView(bytes.buffer, bytes.byteOffset + dataStart, need);
@@ -116,18 +142,31 @@ export function readNpy(bytes: Uint8Array, file?: string): Tensor {
 /** An element getter for numpy kind+size `key` (the byte order applies to widths > 1). */
 function reader(key: string, dv: DataView, le: boolean): (i: number) => number {
   switch (key) {
-    case 'f2': return (i) => f16BitsToNumber(dv.getUint16(i * 2, le));
-    case 'f4': return (i) => dv.getFloat32(i * 4, le);
-    case 'f8': return (i) => dv.getFloat64(i * 8, le);
-    case 'i1': return (i) => dv.getInt8(i);
-    case 'u1': case 'b1': return (i) => dv.getUint8(i);
-    case 'i2': return (i) => dv.getInt16(i * 2, le);
-    case 'u2': return (i) => dv.getUint16(i * 2, le);
-    case 'i4': return (i) => dv.getInt32(i * 4, le);
-    case 'u4': return (i) => dv.getUint32(i * 4, le);
-    case 'i8': return (i) => Number(dv.getBigInt64(i * 8, le));
-    case 'u8': return (i) => Number(dv.getBigUint64(i * 8, le));
-    default: throw new Error(`unreachable npy key ${key}`);
+    case 'f2':
+      return (i) => f16BitsToNumber(dv.getUint16(i * 2, le));
+    case 'f4':
+      return (i) => dv.getFloat32(i * 4, le);
+    case 'f8':
+      return (i) => dv.getFloat64(i * 8, le);
+    case 'i1':
+      return (i) => dv.getInt8(i);
+    case 'u1':
+    case 'b1':
+      return (i) => dv.getUint8(i);
+    case 'i2':
+      return (i) => dv.getInt16(i * 2, le);
+    case 'u2':
+      return (i) => dv.getUint16(i * 2, le);
+    case 'i4':
+      return (i) => dv.getInt32(i * 4, le);
+    case 'u4':
+      return (i) => dv.getUint32(i * 4, le);
+    case 'i8':
+      return (i) => Number(dv.getBigInt64(i * 8, le));
+    case 'u8':
+      return (i) => Number(dv.getBigUint64(i * 8, le));
+    default:
+      throw new Error(`unreachable npy key ${key}`);
   }
 }
 
@@ -156,7 +195,8 @@ function fortranToC(t: Tensor): Tensor {
  * A tiny tokenizer rather than regexes, so key order, quotes and whitespace may vary as numpy allows.
  */
 function parseHeader(text: string, file?: string): NpyHeader {
-  const bad = (why: string): never => fail('LUT6022', `malformed .npy header (${why}): ${JSON.stringify(text.trim().slice(0, 120))}`, loc(file));
+  const bad = (why: string): never =>
+    fail('LUT6022', `malformed .npy header (${why}): ${JSON.stringify(text.trim().slice(0, 120))}`, loc(file));
   let p = 0;
   const ws = () => {
     while (p < text.length && /\s/.test(text[p]!)) p++;
@@ -180,8 +220,8 @@ function parseHeader(text: string, file?: string): NpyHeader {
     ws();
     const c = text[p];
     if (c === "'" || c === '"') return str();
-    if (text.startsWith('True', p)) return (p += 4), true;
-    if (text.startsWith('False', p)) return (p += 5), false;
+    if (text.startsWith('True', p)) return ((p += 4), true);
+    if (text.startsWith('False', p)) return ((p += 5), false);
     if (c === '(' || c === '[') {
       const close = c === '(' ? ')' : ']';
       p++;
@@ -263,18 +303,42 @@ export function writeNpy(t: Tensor): Uint8Array {
   for (let i = 0; i < n; i++) {
     const v = d[i]!;
     switch (descr) {
-      case '<f2': body.setUint16(i * 2, numberToF16Bits(v), true); break;
-      case '<f4': body.setFloat32(i * 4, v, true); break;
-      case '<f8': body.setFloat64(i * 8, v, true); break;
-      case '|i1': body.setInt8(i, v); break;
-      case '|u1': body.setUint8(i, v); break;
-      case '|b1': body.setUint8(i, v ? 1 : 0); break;
-      case '<i2': body.setInt16(i * 2, v, true); break;
-      case '<u2': body.setUint16(i * 2, v, true); break;
-      case '<i4': body.setInt32(i * 4, v, true); break;
-      case '<u4': body.setUint32(i * 4, v, true); break;
-      case '<i8': body.setBigInt64(i * 8, BigInt(Math.trunc(v)), true); break;
-      case '<u8': body.setBigUint64(i * 8, BigInt(Math.trunc(v)), true); break;
+      case '<f2':
+        body.setUint16(i * 2, numberToF16Bits(v), true);
+        break;
+      case '<f4':
+        body.setFloat32(i * 4, v, true);
+        break;
+      case '<f8':
+        body.setFloat64(i * 8, v, true);
+        break;
+      case '|i1':
+        body.setInt8(i, v);
+        break;
+      case '|u1':
+        body.setUint8(i, v);
+        break;
+      case '|b1':
+        body.setUint8(i, v ? 1 : 0);
+        break;
+      case '<i2':
+        body.setInt16(i * 2, v, true);
+        break;
+      case '<u2':
+        body.setUint16(i * 2, v, true);
+        break;
+      case '<i4':
+        body.setInt32(i * 4, v, true);
+        break;
+      case '<u4':
+        body.setUint32(i * 4, v, true);
+        break;
+      case '<i8':
+        body.setBigInt64(i * 8, BigInt(Math.trunc(v)), true);
+        break;
+      case '<u8':
+        body.setBigUint64(i * 8, BigInt(Math.trunc(v)), true);
+        break;
     }
   }
   return out;

@@ -3,13 +3,13 @@
  * reports. Each name is a file in passes/ (registered in passes/registry.ts); docs/passes.md states
  * every pass's contract.
  */
-import { LutcError, diag, fail } from '../base/diagnostics.js';
+import { diag, fail, LutcError } from '../base/diagnostics.js';
+import { printGraph } from '../ir/printer.js';
 import type { Graph } from '../ir/types.js';
 import { verifyGraph } from '../ir/verify.js';
-import type { CompileOptions } from './options.js';
-import { printGraph } from '../ir/printer.js';
-import { getPass, passContext } from '../passes/registry.js';
 import type { LayerDecision, PassContext } from '../passes/pass.js';
+import { getPass, passContext } from '../passes/registry.js';
+import type { CompileOptions } from './options.js';
 
 export type { LayerDecision } from '../passes/pass.js';
 
@@ -63,7 +63,12 @@ export function verifyAfterPass(g: Graph, pass: string): void {
  * Runs `passes` (names) on `g` in order, verifying the graph after each one (unless `opts.verify` is
  * false) and collecting IR dumps per `printIrAfter`.
  */
-export function runPasses(g: Graph, passes: readonly string[], ctx: PassContext, dumps: PipelineResult['irDumps'] = []): PipelineResult['irDumps'] {
+export function runPasses(
+  g: Graph,
+  passes: readonly string[],
+  ctx: PassContext,
+  dumps: PipelineResult['irDumps'] = [],
+): PipelineResult['irDumps'] {
   const sel = ctx.opts.printIrAfter;
   if (sel && sel !== 'all') getPass(sel); // an unknown name is LUT4001 before any work
   const verify = ctx.opts.verify !== false;
@@ -77,7 +82,8 @@ export function runPasses(g: Graph, passes: readonly string[], ctx: PassContext,
 
 /** Runs the pipeline for `opts.target` on `g` (mutated in place and returned). */
 export function runPipeline(g: Graph, opts: CompileOptions): PipelineResult {
-  if (opts.bits !== undefined && ![1, 1.58, 2, 3, 4].includes(opts.bits)) fail('LUT4031', `--bits must be 1, 1.58, 2, 3 or 4, got ${opts.bits}`);
+  if (opts.bits !== undefined && ![1, 1.58, 2, 3, 4].includes(opts.bits))
+    fail('LUT4031', `--bits must be 1, 1.58, 2, 3 or 4, got ${opts.bits}`);
   const ctx = passContext(opts);
   const irDumps = runPasses(g, PIPELINE, ctx);
   return { graph: g, decisions: ctx.decisions, irDumps };

@@ -13,10 +13,10 @@
  * no C, and an f32 initializer B (C becomes an Add after the quantized MatMul). Others stay as they are.
  */
 import { fail } from '../base/diagnostics.js';
-import { quantizeMatrix, type QuantizeOptions, type QuantizedMatrix } from '../ir/lut/quantize.js';
-import { OnnxAttrType as AT, onnx, toNum, type INodeProto, type ITensorProto } from './onnx/proto.js';
-import { tensorFromProto, tensorToProto } from './onnx/tensor.js';
+import { type QuantizedMatrix, type QuantizeOptions, quantizeMatrix } from '../ir/lut/quantize.js';
 import { makeTensor } from '../ir/tensor.js';
+import { OnnxAttrType as AT, type INodeProto, type ITensorProto, onnx, toNum } from './onnx/proto.js';
+import { tensorFromProto, tensorToProto } from './onnx/tensor.js';
 
 export interface QuantizeOnnxOptions extends QuantizeOptions {
   /** 'auto' (default): MatMulNBits where its block size can express G, else DequantizeLinear; 'dq': always DequantizeLinear. */
@@ -73,18 +73,42 @@ export function quantizeOnnx(modelBytes: Uint8Array, opts: QuantizeOnnxOptions):
       const names = [fresh(`${base}_B`), fresh(`${base}_scales`), fresh(`${base}_zp`)];
       graph.initializer.push(tensorToProto(t.b, names[0]!), tensorToProto(t.scales, names[1]!), tensorToProto(t.zp, names[2]!));
       newNodes.push({
-        opType: 'MatMulNBits', domain: 'com.microsoft', name: base, input: [A, ...names], output: [out],
-        attribute: [intAttr('K', w.k), intAttr('N', w.n), intAttr('bits', cb), intAttr('block_size', bs), intAttr('accuracy_level', opts.accuracyLevel ?? 0)],
+        opType: 'MatMulNBits',
+        domain: 'com.microsoft',
+        name: base,
+        input: [A, ...names],
+        output: [out],
+        attribute: [
+          intAttr('K', w.k),
+          intAttr('N', w.n),
+          intAttr('bits', cb),
+          intAttr('block_size', bs),
+          intAttr('accuracy_level', opts.accuracyLevel ?? 0),
+        ],
       });
     } else {
-      if (!qm.zeros.every(Number.isInteger)) fail('LUT4034', `1-bit weights have float zero points, which DequantizeLinear cannot hold: use a group size that is a power of two >= 16 (MatMulNBits)`, { kind: 'node', node: base, opType: node.opType ?? '' });
-      if (opset < 21) fail('LUT4033', `group size ${G} is not a power of two >= 16, so MatMulNBits cannot hold it, and blocked DequantizeLinear needs opset 21 (the model imports opset ${opset})`, { kind: 'node', node: base, opType: node.opType ?? '' });
+      if (!qm.zeros.every(Number.isInteger))
+        fail(
+          'LUT4034',
+          `1-bit weights have float zero points, which DequantizeLinear cannot hold: use a group size that is a power of two >= 16 (MatMulNBits)`,
+          { kind: 'node', node: base, opType: node.opType ?? '' },
+        );
+      if (opset < 21)
+        fail(
+          'LUT4033',
+          `group size ${G} is not a power of two >= 16, so MatMulNBits cannot hold it, and blocked DequantizeLinear needs opset 21 (the model imports opset ${opset})`,
+          { kind: 'node', node: base, opType: node.opType ?? '' },
+        );
       const t = dqTensors(qm);
       const names = [fresh(`${base}_q`), fresh(`${base}_scale`), fresh(`${base}_zp`)];
       graph.initializer.push(tensorToProto(t.q, names[0]!), tensorToProto(t.scale, names[1]!), tensorToProto(t.zp, names[2]!));
       const dq = fresh(`${base}_w`);
       newNodes.push({
-        opType: 'DequantizeLinear', domain: '', name: fresh(`${base}_dq`), input: names, output: [dq],
+        opType: 'DequantizeLinear',
+        domain: '',
+        name: fresh(`${base}_dq`),
+        input: names,
+        output: [dq],
         // One group per row is per-axis quantization along N (axis 1); smaller groups are blocked along K.
         attribute: G >= w.k ? [intAttr('axis', 1)] : [intAttr('axis', 0), intAttr('block_size', G)],
       });
@@ -98,17 +122,21 @@ export function quantizeOnnx(modelBytes: Uint8Array, opts: QuantizeOnnxOptions):
   for (const n of graph.node) for (const i of n.input ?? []) used.add(i);
   for (const o of graph.output) used.add(o.name ?? '');
   graph.initializer = graph.initializer.filter((t) => used.has(t.name ?? '') || graph.input.some((i) => i.name === t.name));
-  if (usedNbits && !model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
+  if (usedNbits && !model.opsetImport.some((o) => o.domain === 'com.microsoft'))
+    model.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
   return onnx.ModelProto.encode(model).finish();
 }
 
 /** The float weight of a quantizable linear node as [N, K] rows (+ Gemm's C), or undefined. */
-function eligibleWeight(node: INodeProto, inits: Map<string, ITensorProto>): { wt: Float32Array; n: number; k: number; c?: string } | undefined {
+function eligibleWeight(
+  node: INodeProto,
+  inits: Map<string, ITensorProto>,
+): { wt: Float32Array; n: number; k: number; c?: string } | undefined {
   if (node.domain && node.domain !== 'ai.onnx') return undefined;
   const isGemm = node.opType === 'Gemm';
   if (node.opType !== 'MatMul' && !isGemm) return undefined;
   const init = inits.get(node.input?.[1] ?? '');
-  if (!init || init.dataType !== 1 || init.dims?.length !== 2) return undefined;
+  if (init?.dataType !== 1 || init.dims?.length !== 2) return undefined;
   let transB = false;
   let c: string | undefined;
   if (isGemm) {
@@ -133,7 +161,8 @@ function nbitsTensors(qm: QuantizedMatrix, cb: number, bs: number) {
   const b = new Uint8Array(n * kBlocks * blob);
   for (let r = 0; r < n; r++)
     for (let kk = 0; kk < k; kk++) {
-      const kb = Math.floor(kk / bs), i = kk % bs;
+      const kb = Math.floor(kk / bs),
+        i = kk % bs;
       b[(r * kBlocks + kb) * blob + ((i * cb) >> 3)]! |= qm.q[r * k + kk]! << ((i * cb) & 7);
     }
   // One group per row (G = K) spans exactly one block, so scales and zeros map one to one.

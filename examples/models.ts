@@ -12,12 +12,17 @@ import { makeTensor } from '../ir/tensor.js';
 import type { Tensor } from '../ir/types.js';
 
 export { seededRandom as seeded } from '../base/random.js';
+
 import { seededRandom as seeded } from '../base/random.js';
 
 /** A float tensor uniform in [-scale, scale). */
 export function uniform(shape: number[], scale: number, next: () => number): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return makeTensor('f32', shape, Array.from({ length: n }, () => (next() * 2 - 1) * scale));
+  return makeTensor(
+    'f32',
+    shape,
+    Array.from({ length: n }, () => (next() * 2 - 1) * scale),
+  );
 }
 
 const i64 = (v: number[]) => makeTensor('i64', [v.length], v);
@@ -93,18 +98,29 @@ export function buildLlamaBlock(o: LlamaOptions = {}): Uint8Array {
   const eps = c('rms.eps', f32(1e-6));
   const two = c('two', f32(2));
   const reduceMean = (v: string) =>
-    opset >= 18 ? op('ReduceMean', [v, c(`axes_${b.initializers.length}`, i64([-1]))], { keepdims: 1 }) : op('ReduceMean', [v], { axes: [-1], keepdims: 1 });
+    opset >= 18
+      ? op('ReduceMean', [v, c(`axes_${b.initializers.length}`, i64([-1]))], { keepdims: 1 })
+      : op('ReduceMean', [v], { axes: [-1], keepdims: 1 });
   const rmsNorm = (v: string, prefix: string) => {
-    const gamma = c(`${prefix}.weight`, makeTensor('f32', [H], Array.from({ length: H }, () => 1 + (next() - 0.5) * 0.2)));
+    const gamma = c(
+      `${prefix}.weight`,
+      makeTensor(
+        'f32',
+        [H],
+        Array.from({ length: H }, () => 1 + (next() - 0.5) * 0.2),
+      ),
+    );
     const ms = reduceMean(op('Pow', [v, two]));
     const rs = op('Sqrt', [op('Add', [ms, eps])]);
     return op('Mul', [op('Div', [v, rs]), gamma], undefined, `${prefix}.mul`);
   };
-  const linear = (v: string, k: number, n: number, name: string) => op('MatMul', [v, c(`${name}.weight_t`, uniform([k, n], Math.sqrt(3 / k), next))], undefined, name);
+  const linear = (v: string, k: number, n: number, name: string) =>
+    op('MatMul', [v, c(`${name}.weight_t`, uniform([k, n], Math.sqrt(3 / k), next))], undefined, name);
 
   // Attention.
   const h = rmsNorm(x, 'input_layernorm');
-  const heads = (v: string) => op('Transpose', [op('Reshape', [v, c(`shape_${b.initializers.length}`, i64([0, 0, nh, hd]))])], { perm: [0, 2, 1, 3] });
+  const heads = (v: string) =>
+    op('Transpose', [op('Reshape', [v, c(`shape_${b.initializers.length}`, i64([0, 0, nh, hd]))])], { perm: [0, 2, 1, 3] });
   const q = heads(linear(h, H, H, 'q_proj'));
   const k = heads(linear(h, H, H, 'k_proj'));
   const v = heads(linear(h, H, H, 'v_proj'));
@@ -113,11 +129,12 @@ export function buildLlamaBlock(o: LlamaOptions = {}): Uint8Array {
   const invFreq = Array.from({ length: hd / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / hd));
   const cosT: number[] = [];
   const sinT: number[] = [];
-  for (let p = 0; p < maxSeq; p++) for (let j = 0; j < hd; j++) {
-    const a = p * invFreq[j % (hd / 2)]!;
-    cosT.push(Math.cos(a));
-    sinT.push(Math.sin(a));
-  }
+  for (let p = 0; p < maxSeq; p++)
+    for (let j = 0; j < hd; j++) {
+      const a = p * invFreq[j % (hd / 2)]!;
+      cosT.push(Math.cos(a));
+      sinT.push(Math.sin(a));
+    }
   const seqLen = op('Slice', [op('Shape', [x]), c('i1', i64([1])), c('i2', i64([2]))]); // [seq] as a 1-D tensor
   const zero = c('i0', i64([0]));
   const cos = op('Slice', [c('rope.cos_cache', makeTensor('f32', [maxSeq, hd], cosT)), zero, seqLen, zero]);

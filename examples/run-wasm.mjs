@@ -17,6 +17,8 @@ const out = model.run(feeds);
 const ms = performance.now() - t0;
 for (const t of model.outputs) {
   const y = out[t.name];
-  console.log(`${t.name}: ${y.dtype} [${y.shape.join(', ')}] first values ${Array.from(y.data.slice(0, 4), (v) => v.toFixed(5)).join(' ')}`);
+  console.log(
+    `${t.name}: ${y.dtype} [${y.shape.join(', ')}] first values ${Array.from(y.data.slice(0, 4), (v) => v.toFixed(5)).join(' ')}`,
+  );
 }
 console.log(`ran in ${ms.toFixed(3)} ms (first call, includes warm-up)`);

@@ -40,7 +40,13 @@ export class GraphBuilder {
   }
 
   /** Appends a node; result values are created from `outTypes` and named `<nodeName>_out<i>` unless given. */
-  node(op: string, inputs: (Value | null)[], attrs: Attrs, outTypes: TensorType[], opts: { name?: string; outNames?: string[] } = {}): Node {
+  node(
+    op: string,
+    inputs: (Value | null)[],
+    attrs: Attrs,
+    outTypes: TensorType[],
+    opts: { name?: string; outNames?: string[] } = {},
+  ): Node {
     const name = this.uniqueName(opts.name ?? op);
     const node: Node = { op, name, inputs, outputs: [], attrs };
     node.outputs = outTypes.map((t, i) => ({

@@ -8,9 +8,9 @@
  * fold of one node, exported for the `fold-constants` pass (passes/fold-constants.ts), so import and
  * the pipeline share one folding policy (trait 'no-fold', weight ops, size limits).
  */
-import { LutcError, fail, nodeLoc } from '../base/diagnostics.js';
-import { findOp, hasTrait, opOf, operand, resolveAttrs, type InferCtx, type InterpCtx, type OpDef } from './optable.js';
+import { fail, LutcError, nodeLoc } from '../base/diagnostics.js';
 import { replaceAllUses, subgraphs, topoSort } from './graph.js';
+import { findOp, hasTrait, type InferCtx, type InterpCtx, type OpDef, operand, opOf, resolveAttrs } from './optable.js';
 import { dtypeByteSize, isStaticShape, numel } from './tensor.js';
 import type { Graph, Node, Tensor, TensorType, Value } from './types.js';
 
@@ -81,7 +81,11 @@ function inferBody(g: Graph, st: State): void {
       return def.infer(ctx);
     });
     if (types.length < node.outputs.length) {
-      fail('LUT1116', `shape rule of '${def.name}' gave ${types.length} results for ${node.outputs.length} outputs`, nodeLoc(node, st.file));
+      fail(
+        'LUT1116',
+        `shape rule of '${def.name}' gave ${types.length} results for ${node.outputs.length} outputs`,
+        nodeLoc(node, st.file),
+      );
     }
     node.outputs.forEach((v, i) => (v.type = types[i]!));
     if (def.name === 'if' && inlineConstantIf(g, node, kept, subst)) continue;
@@ -122,8 +126,12 @@ function tryFold(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): bo
   const allConst = node.inputs.every((v) => v === null || v.const !== undefined);
   const keep = KEEP_QUANTIZED.has(def.name) && node.outputs[0]!.type.shape.length >= 2;
   const cap = keep ? -1 : WEIGHT_OPS.has(def.name) ? SMALL_FOLD : st.limit;
-  const small = node.outputs.every((v) => isStaticShape(v.type.shape) && numel(v.type.shape) <= cap &&
-    (st.limitBytes === undefined || numel(v.type.shape) * dtypeByteSize(v.type.dtype) <= st.limitBytes));
+  const small = node.outputs.every(
+    (v) =>
+      isStaticShape(v.type.shape) &&
+      numel(v.type.shape) <= cap &&
+      (st.limitBytes === undefined || numel(v.type.shape) * dtypeByteSize(v.type.dtype) <= st.limitBytes),
+  );
   if (allConst && small) {
     const ictx: InterpCtx = {
       node,
@@ -131,7 +139,12 @@ function tryFold(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): bo
       runGraph: () => fail('LUT1117', 'cannot fold a node holding a subgraph', nodeLoc(node, st.file)),
       error: ctx.error,
     };
-    outs = runRule(node, st, () => def.interp(node.inputs.map((v) => v?.const ?? null), ictx));
+    outs = runRule(node, st, () =>
+      def.interp(
+        node.inputs.map((v) => v?.const ?? null),
+        ictx,
+      ),
+    );
   } else if (def.foldFromTypes) {
     outs = runRule(node, st, () => def.foldFromTypes!(ctx));
   }
@@ -152,7 +165,7 @@ function tryFold(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): bo
  */
 function inlineConstantIf(g: Graph, node: Node, kept: Node[], subst: Map<Value, Value>): boolean {
   const cond = operand(node, 'cond')?.const;
-  if (!cond || cond.data.length !== 1) return false;
+  if (cond?.data.length !== 1) return false;
   const branch = node.attrs[cond.data[0] ? 'then_branch' : 'else_branch'] as Graph | undefined;
   if (!branch || branch.outputs.length < node.outputs.length) return false;
   g.constants.push(...branch.constants);

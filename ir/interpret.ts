@@ -4,8 +4,8 @@
  * backends are tested against. Nested graphs (If branches) see the enclosing environment. Also the
  * throttled progress callback for long runs (`progressReporter`).
  */
-import { LutcError, fail, nodeLoc } from '../base/diagnostics.js';
-import { opOf, resolveAttrs, type InterpCtx } from './optable.js';
+import { fail, LutcError, nodeLoc } from '../base/diagnostics.js';
+import { type InterpCtx, opOf, resolveAttrs } from './optable.js';
 import type { Graph, Node, Tensor, Value } from './types.js';
 
 export interface InterpretOptions {

@@ -9,8 +9,8 @@
  * Op definitions live in `ir/ops/*.ts` and register themselves when `ir/ops/index.ts` is loaded;
  * test/ir/op-traits.test.ts checks every trait against the op's shape rule and interpreter.
  */
-import { fail, nodeLoc, type DiagCode, type Location } from '../base/diagnostics.js';
-import type { AttrValue, Attrs, Graph, Node, Tensor, TensorType, Value } from './types.js';
+import { type DiagCode, fail, type Location, nodeLoc } from '../base/diagnostics.js';
+import type { Attrs, AttrValue, Graph, Node, Tensor, TensorType, Value } from './types.js';
 
 export type AttrType = 'int' | 'float' | 'string' | 'ints' | 'floats' | 'strings' | 'tensor' | 'graph';
 

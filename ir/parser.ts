@@ -4,12 +4,13 @@
  * coded LUT20xx with a `file:line:col` location; node locations are kept in Node.loc so later
  * diagnostics (the verifier's, a pass's) point into the text.
  */
-import { LutcError, diag, type Diagnostic } from '../base/diagnostics.js';
+
 import type { IToken } from 'chevrotain';
-import type { Graph, TensorType } from './types.js';
+import { type Diagnostic, diag, LutcError } from '../base/diagnostics.js';
+import { buildGraph, buildType, ParseCode } from './text/build.js';
+import { type AstGraph, type AstType, BadStringError, irParser } from './text/grammar.js';
 import { irLexer } from './text/lexer.js';
-import { BadStringError, irParser, type AstGraph, type AstType } from './text/grammar.js';
-import { ParseCode, buildGraph, buildType } from './text/build.js';
+import type { Graph, TensorType } from './types.js';
 
 export { ParseCode, textLocOf } from './text/build.js';
 
@@ -30,7 +31,12 @@ function parseSyntax<R>(text: string, file: string, rule: (p: ReturnType<typeof 
   if (lexed.errors.length) {
     throw new LutcError(
       lexed.errors.map((e) =>
-        diag(ParseCode.lex, `unexpected character ${JSON.stringify(text.slice(e.offset, e.offset + 1))}`, { kind: 'text', file, line: e.line ?? 0, col: e.column ?? 0 }),
+        diag(ParseCode.lex, `unexpected character ${JSON.stringify(text.slice(e.offset, e.offset + 1))}`, {
+          kind: 'text',
+          file,
+          line: e.line ?? 0,
+          col: e.column ?? 0,
+        }),
       ),
     );
   }
@@ -44,7 +50,9 @@ function parseSyntax<R>(text: string, file: string, rule: (p: ReturnType<typeof 
     throw e;
   }
   if (parser.errors.length) {
-    const errs: Diagnostic[] = parser.errors.map((e) => diag(ParseCode.syntax, syntaxMessage(e.token, e.message), tokLoc(e.token, file, text)));
+    const errs: Diagnostic[] = parser.errors.map((e) =>
+      diag(ParseCode.syntax, syntaxMessage(e.token, e.message), tokLoc(e.token, file, text)),
+    );
     throw new LutcError(errs);
   }
   return result;
@@ -68,9 +76,25 @@ function syntaxMessage(t: IToken, chevrotainMsg: string): string {
 }
 
 const TOKEN_TEXT: Record<string, string> = {
-  LParen: "'('", RParen: "')'", LBracket: "'['", RBracket: "']'", LBrace: "'{'", RBrace: "'}'", LAngle: "'<'", RAngle: "'>'",
-  Comma: "','", Equals: "'='", Colon: "':'", ValueId: 'a value name (%name)', SymbolId: 'a name (@name)', Identifier: 'an identifier',
-  StringLit: 'a string', IntLit: 'an integer', KwGraph: "'graph'", KwReturn: "'return'", KwConst: "'const'",
+  LParen: "'('",
+  RParen: "')'",
+  LBracket: "'['",
+  RBracket: "']'",
+  LBrace: "'{'",
+  RBrace: "'}'",
+  LAngle: "'<'",
+  RAngle: "'>'",
+  Comma: "','",
+  Equals: "'='",
+  Colon: "':'",
+  ValueId: 'a value name (%name)',
+  SymbolId: 'a name (@name)',
+  Identifier: 'an identifier',
+  StringLit: 'a string',
+  IntLit: 'an integer',
+  KwGraph: "'graph'",
+  KwReturn: "'return'",
+  KwConst: "'const'",
 };
 
 export type { AstGraph };

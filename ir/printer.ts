@@ -4,11 +4,12 @@
  * op table's AttrSpecs (an int attribute prints `3`, a float one `3.0`), attributes print in the order
  * the op declares them, and every result is typed.
  */
-import { findOp, type AttrSpec } from './optable.js';
+
 import { isGraph } from './graph.js';
-import type { AttrValue, Graph, ModelMeta, Node, Tensor, TensorType, Value } from './types.js';
+import { type AttrSpec, findOp } from './optable.js';
 import { isBareIdent, quote, sigilName } from './text/lexer.js';
 import { encodeBase64, formatElement, formatFloatAttr, tensorBytes } from './text/literals.js';
+import type { AttrValue, Graph, ModelMeta, Node, Tensor, TensorType, Value } from './types.js';
 
 export interface PrintOptions {
   /** Print constants (and tensor attributes) with more elements than this as `dense_elided<...>`: for human dumps; such text does not parse. */

@@ -3,7 +3,7 @@
  * element counts, strides, and the float16/bfloat16 rounding that keeps f16/bf16 values stored in
  * Float32Array exactly representable in their type.
  */
-import type { DType, Dim, Tensor, TensorData } from './types.js';
+import type { Dim, DType, Tensor, TensorData } from './types.js';
 
 export const FLOAT_DTYPES: ReadonlySet<DType> = new Set(['f32', 'f16', 'bf16', 'f64']);
 export const INT_DTYPES: ReadonlySet<DType> = new Set(['i4', 'u4', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64']);
@@ -14,8 +14,21 @@ export function isFloat(dt: DType): boolean {
 
 /** ONNX TensorProto.DataType numbers of the dtypes lutc has (the IR's Cast `to` uses them too). */
 export const ONNX_DTYPES: Readonly<Record<number, DType>> = {
-  1: 'f32', 2: 'u8', 3: 'i8', 4: 'u16', 5: 'i16', 6: 'i32', 7: 'i64', 9: 'bool', 10: 'f16', 11: 'f64',
-  12: 'u32', 13: 'u64', 16: 'bf16', 21: 'u4', 22: 'i4',
+  1: 'f32',
+  2: 'u8',
+  3: 'i8',
+  4: 'u16',
+  5: 'i16',
+  6: 'i32',
+  7: 'i64',
+  9: 'bool',
+  10: 'f16',
+  11: 'f64',
+  12: 'u32',
+  13: 'u64',
+  16: 'bf16',
+  21: 'u4',
+  22: 'i4',
 };
 
 /**
@@ -24,32 +37,59 @@ export const ONNX_DTYPES: Readonly<Record<number, DType>> = {
  */
 export function intRange(dt: DType): [number, number] {
   switch (dt) {
-    case 'bool': return [0, 1];
-    case 'i4': return [-8, 7];
-    case 'u4': return [0, 15];
-    case 'i8': return [-128, 127];
-    case 'u8': return [0, 255];
-    case 'i16': return [-32768, 32767];
-    case 'u16': return [0, 65535];
-    case 'i32': return [-(2 ** 31), 2 ** 31 - 1];
-    case 'u32': return [0, 2 ** 32 - 1];
-    case 'i64': return [-(2 ** 63), 2 ** 63];
-    case 'u64': return [0, 2 ** 64];
-    default: return [-Infinity, Infinity];
+    case 'bool':
+      return [0, 1];
+    case 'i4':
+      return [-8, 7];
+    case 'u4':
+      return [0, 15];
+    case 'i8':
+      return [-128, 127];
+    case 'u8':
+      return [0, 255];
+    case 'i16':
+      return [-32768, 32767];
+    case 'u16':
+      return [0, 65535];
+    case 'i32':
+      return [-(2 ** 31), 2 ** 31 - 1];
+    case 'u32':
+      return [0, 2 ** 32 - 1];
+    case 'i64':
+      return [-(2 ** 63), 2 ** 63];
+    case 'u64':
+      return [0, 2 ** 64];
+    default:
+      return [-Infinity, Infinity];
   }
 }
 
 /** Allocates zeroed storage for `n` elements of `dtype` (see the storage table in `ir/types.ts`). */
 export function allocData(dtype: DType, n: number): TensorData {
   switch (dtype) {
-    case 'f32': case 'f16': case 'bf16': return new Float32Array(n);
-    case 'f64': case 'i64': case 'u64': return new Float64Array(n);
-    case 'i4': case 'i8': return new Int8Array(n);
-    case 'u4': case 'u8': case 'bool': return new Uint8Array(n);
-    case 'i16': return new Int16Array(n);
-    case 'u16': return new Uint16Array(n);
-    case 'i32': return new Int32Array(n);
-    case 'u32': return new Uint32Array(n);
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+      return new Float32Array(n);
+    case 'f64':
+    case 'i64':
+    case 'u64':
+      return new Float64Array(n);
+    case 'i4':
+    case 'i8':
+      return new Int8Array(n);
+    case 'u4':
+    case 'u8':
+    case 'bool':
+      return new Uint8Array(n);
+    case 'i16':
+      return new Int16Array(n);
+    case 'u16':
+      return new Uint16Array(n);
+    case 'i32':
+      return new Int32Array(n);
+    case 'u32':
+      return new Uint32Array(n);
   }
 }
 
@@ -165,9 +205,20 @@ export function roundInPlace(dtype: 'f16' | 'bf16', a: Float32Array): void {
 /** Byte width of one element as stored in ONNX raw_data / .npy (i4/u4 report 1: callers pack). */
 export function dtypeByteSize(dtype: DType): number {
   switch (dtype) {
-    case 'f64': case 'i64': case 'u64': return 8;
-    case 'f32': case 'i32': case 'u32': return 4;
-    case 'f16': case 'bf16': case 'i16': case 'u16': return 2;
-    default: return 1;
+    case 'f64':
+    case 'i64':
+    case 'u64':
+      return 8;
+    case 'f32':
+    case 'i32':
+    case 'u32':
+      return 4;
+    case 'f16':
+    case 'bf16':
+    case 'i16':
+    case 'u16':
+      return 2;
+    default:
+      return 1;
   }
 }

@@ -11,13 +11,9 @@ import type { Location } from '../base/diagnostics.js';
  * and index in practice is; INT64_MAX sentinels in Slice round to 2^63 and still clamp correctly);
  * i4/u4 -> Int8Array/Uint8Array, one element per byte (unpacked at import); bool -> Uint8Array (0/1).
  */
-export type DType =
-  | 'f32' | 'f16' | 'bf16' | 'f64'
-  | 'i4' | 'u4' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64'
-  | 'bool';
+export type DType = 'f32' | 'f16' | 'bf16' | 'f64' | 'i4' | 'u4' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'bool';
 
-export type TensorData =
-  | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
+export type TensorData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
 
 /** A dimension: a known size, or a symbol (ONNX dim_param, or one made by shape inference). */
 export type Dim = number | string;

@@ -5,13 +5,13 @@
  * value defined once, uses after definitions, producer links, graph outputs defined), nested graphs
  * with the enclosing scope visible, result types equal to the op's shape rule, and the op's own verify.
  */
-import { DiagnosticBag, LutcError, diag, nodeLoc, type DiagCode, type Location } from '../base/diagnostics.js';
-import { findOp, hasTrait, resolveAttrs, type AttrSpec, type InferCtx, type InterpCtx, type OpDef } from './optable.js';
+import { type DiagCode, DiagnosticBag, diag, type Location, LutcError, nodeLoc } from '../base/diagnostics.js';
 import { isGraph, subgraphs } from './graph.js';
-import type { AttrValue, Dim, Graph, Node, Tensor, TensorType, Value } from './types.js';
+import { type AttrSpec, findOp, hasTrait, type InferCtx, type InterpCtx, type OpDef, resolveAttrs } from './optable.js';
+import { printType } from './printer.js';
 import { arity } from './text/arity.js';
 import { DTYPES, textLocOf } from './text/build.js';
-import { printType } from './printer.js';
+import type { AttrValue, Dim, Graph, Node, Tensor, TensorType, Value } from './types.js';
 
 /** Diagnostic codes of the verifier. LUT2101 (unknown op) is shared with `opOf` in ir/optable.ts. */
 export const VerifyCode = {
@@ -86,14 +86,27 @@ class Verifier {
       const loc = textLocOf(v) ?? this.graphLoc(g);
       if (v.producer) this.bag.error(VerifyCode.badProducer, `constant %${v.name} has a producer ('${v.producer.name}')`, loc);
       if (!v.const) this.bag.error(VerifyCode.badConstant, `constant %${v.name} has no value`, loc);
-      else if (v.const.dtype !== v.type.dtype || !sameDims(v.const.shape, v.type.shape) || v.const.data.length !== v.const.shape.reduce((a, b) => a * b, 1)) {
-        this.bag.error(VerifyCode.badConstant, `constant %${v.name} is typed ${printType(v.type)} but holds ${printType(v.const)} with ${v.const.data.length} elements`, loc);
+      else if (
+        v.const.dtype !== v.type.dtype ||
+        !sameDims(v.const.shape, v.type.shape) ||
+        v.const.data.length !== v.const.shape.reduce((a, b) => a * b, 1)
+      ) {
+        this.bag.error(
+          VerifyCode.badConstant,
+          `constant %${v.name} is typed ${printType(v.type)} but holds ${printType(v.const)} with ${v.const.data.length} elements`,
+          loc,
+        );
       }
       this.define(v, scope, loc);
     }
     for (const n of g.nodes) this.node(n, scope, later);
     g.outputs.forEach((v, i) => {
-      if (!scope.has(v)) this.bag.error(VerifyCode.undefinedOutput, `graph @${g.name} output ${i} (%${v.name}) is not defined in the graph or an enclosing one`, this.graphLoc(g));
+      if (!scope.has(v))
+        this.bag.error(
+          VerifyCode.undefinedOutput,
+          `graph @${g.name} output ${i} (%${v.name}) is not defined in the graph or an enclosing one`,
+          this.graphLoc(g),
+        );
     });
   }
 
@@ -109,7 +122,10 @@ class Verifier {
 
   private checkType(v: Value, loc: Location | undefined): void {
     const t = v.type;
-    const bad = !DTYPES.has(t.dtype) || !Array.isArray(t.shape) || t.shape.some((d) => (typeof d === 'number' ? !(Number.isSafeInteger(d) && d >= 0) : typeof d !== 'string' || d === ''));
+    const bad =
+      !DTYPES.has(t.dtype) ||
+      !Array.isArray(t.shape) ||
+      t.shape.some((d) => (typeof d === 'number' ? !(Number.isSafeInteger(d) && d >= 0) : typeof d !== 'string' || d === ''));
     if (bad) this.bag.error(VerifyCode.badType, `value %${v.name} has an invalid type ${JSON.stringify(t)}`, loc);
   }
 
@@ -118,7 +134,12 @@ class Verifier {
     const before = this.bag.items.length;
     n.inputs.forEach((v, i) => {
       if (!v || scope.has(v)) return;
-      if (later.has(v)) this.bag.error(VerifyCode.useBeforeDef, `operand ${i} (%${v.name}) is used before the node that defines it (nodes must be in topological order)`, loc);
+      if (later.has(v))
+        this.bag.error(
+          VerifyCode.useBeforeDef,
+          `operand ${i} (%${v.name}) is used before the node that defines it (nodes must be in topological order)`,
+          loc,
+        );
       else this.bag.error(VerifyCode.undefinedValue, `operand ${i} (%${v.name}) is not defined in this graph or an enclosing one`, loc);
     });
     const def = findOp(n.op);
@@ -129,7 +150,12 @@ class Verifier {
     }
     for (const sub of subgraphs(n)) this.graph(sub, scope);
     n.outputs.forEach((v, i) => {
-      if (v.producer !== n) this.bag.error(VerifyCode.badProducer, `result ${i} (%${v.name}) names ${v.producer ? `'${v.producer.name}'` : 'no node'} as its producer`, loc);
+      if (v.producer !== n)
+        this.bag.error(
+          VerifyCode.badProducer,
+          `result ${i} (%${v.name}) names ${v.producer ? `'${v.producer.name}'` : 'no node'} as its producer`,
+          loc,
+        );
       this.define(v, scope, loc);
     });
     // The shape rule only makes sense on a structurally sound node.
@@ -139,13 +165,16 @@ class Verifier {
   private arity(n: Node, def: OpDef, loc: Location): void {
     const a = arity(def);
     const k = n.inputs.length;
-    if (k < a.inMin || k > a.inMax) this.bag.error(VerifyCode.operandCount, `'${n.op}' takes ${rangeText(a.inMin, a.inMax)} operand(s), the node has ${k}`, loc);
+    if (k < a.inMin || k > a.inMax)
+      this.bag.error(VerifyCode.operandCount, `'${n.op}' takes ${rangeText(a.inMin, a.inMax)} operand(s), the node has ${k}`, loc);
     n.inputs.forEach((v, i) => {
       const spec = def.inputs[Math.min(i, def.inputs.length - 1)];
-      if (!v && spec && !spec.optional) this.bag.error(VerifyCode.missingOperand, `operand ${i} ('${spec.name}') of '${n.op}' is required but omitted`, loc);
+      if (!v && spec && !spec.optional)
+        this.bag.error(VerifyCode.missingOperand, `operand ${i} ('${spec.name}') of '${n.op}' is required but omitted`, loc);
     });
     const r = n.outputs.length;
-    if (r < a.outMin || r > a.outMax) this.bag.error(VerifyCode.resultCount, `'${n.op}' has ${rangeText(a.outMin, a.outMax)} result(s), the node has ${r}`, loc);
+    if (r < a.outMin || r > a.outMax)
+      this.bag.error(VerifyCode.resultCount, `'${n.op}' has ${rangeText(a.outMin, a.outMax)} result(s), the node has ${r}`, loc);
   }
 
   private attrs(n: Node, def: OpDef, loc: Location): void {
@@ -155,13 +184,19 @@ class Verifier {
         this.bag.error(VerifyCode.unknownAttr, `'${n.op}' has no attribute '${k}'`, loc);
         continue;
       }
-      if (!kindOk(spec.type, v)) this.bag.error(VerifyCode.attrKind, `attribute '${k}' must be of kind ${spec.type}, not ${describe(v)}`, loc);
+      if (!kindOk(spec.type, v))
+        this.bag.error(VerifyCode.attrKind, `attribute '${k}' must be of kind ${spec.type}, not ${describe(v)}`, loc);
       else if (spec.oneOf && typeof v === 'string' && !spec.oneOf.includes(v)) {
-        this.bag.error(VerifyCode.attrOneOf, `attribute '${k}' is "${v}", expected one of ${spec.oneOf.map((s) => `"${s}"`).join(', ')}`, loc);
+        this.bag.error(
+          VerifyCode.attrOneOf,
+          `attribute '${k}' is "${v}", expected one of ${spec.oneOf.map((s) => `"${s}"`).join(', ')}`,
+          loc,
+        );
       }
     }
     for (const [k, spec] of Object.entries(def.attrs)) {
-      if (spec.required && n.attrs[k] === undefined) this.bag.error(VerifyCode.missingAttr, `'${n.op}' requires attribute '${k}' (${spec.type})`, loc);
+      if (spec.required && n.attrs[k] === undefined)
+        this.bag.error(VerifyCode.missingAttr, `'${n.op}' requires attribute '${k}' (${spec.type})`, loc);
     }
   }
 
@@ -202,7 +237,11 @@ class Verifier {
     if (!inferred) return;
     // Shape rules may type omitted trailing optional results too (layer_norm's Mean): only fewer is wrong.
     if (inferred.length < n.outputs.length) {
-      this.bag.error(VerifyCode.inferCount, `the shape rule of '${n.op}' gives ${inferred.length} result(s), the node has ${n.outputs.length}`, loc);
+      this.bag.error(
+        VerifyCode.inferCount,
+        `the shape rule of '${n.op}' gives ${inferred.length} result(s), the node has ${n.outputs.length}`,
+        loc,
+      );
       return;
     }
     let ok = true;
@@ -210,7 +249,11 @@ class Verifier {
       const want = inferred[i]!;
       if (!this.typeMatches(want, v.type)) {
         ok = false;
-        this.bag.error(VerifyCode.typeMismatch, `result ${i} (%${v.name}) is typed ${printType(v.type)}, the shape rule of '${n.op}' gives ${printType(this.showFresh(want))}`, loc);
+        this.bag.error(
+          VerifyCode.typeMismatch,
+          `result ${i} (%${v.name}) is typed ${printType(v.type)}, the shape rule of '${n.op}' gives ${printType(this.showFresh(want))}`,
+          loc,
+        );
       }
     });
     if (def.verify) this.guard('verify', n, loc, () => def.verify!(ctx));
@@ -234,7 +277,9 @@ class Verifier {
     if (!outs) {
       const ins = n.inputs.map((v, i) => (v ? ctx.constInput(i) : null));
       const known = ins.every((t) => t === null || (t !== undefined && t.data.length <= FOLD_LIMIT));
-      const smallOut = n.outputs.every((v) => v.type.shape.every((d) => typeof d === 'number') && (v.type.shape as number[]).reduce((a, b) => a * b, 1) <= FOLD_LIMIT);
+      const smallOut = n.outputs.every(
+        (v) => v.type.shape.every((d) => typeof d === 'number') && (v.type.shape as number[]).reduce((a, b) => a * b, 1) <= FOLD_LIMIT,
+      );
       if (!known || !smallOut) return;
       const ictx: InterpCtx = { node: n, attrs: ctx.attrs, runGraph: () => [], error: (code, message) => ctx.error(code, message) };
       outs = this.quiet(() => def.interp(ins as (Tensor | null)[], ictx));
@@ -268,20 +313,33 @@ function isTensor(v: AttrValue): v is Tensor {
 
 function kindOk(type: AttrSpec['type'], v: AttrValue): boolean {
   switch (type) {
-    case 'int': return typeof v === 'number' && Number.isInteger(v);
-    case 'float': return typeof v === 'number';
-    case 'string': return typeof v === 'string';
-    case 'ints': return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isInteger(x));
-    case 'floats': return Array.isArray(v) && v.every((x) => typeof x === 'number');
-    case 'strings': return Array.isArray(v) && v.every((x) => typeof x === 'string');
-    case 'tensor': return isTensor(v);
-    case 'graph': return isGraph(v);
+    case 'int':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'float':
+      return typeof v === 'number';
+    case 'string':
+      return typeof v === 'string';
+    case 'ints':
+      return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isInteger(x));
+    case 'floats':
+      return Array.isArray(v) && v.every((x) => typeof x === 'number');
+    case 'strings':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    case 'tensor':
+      return isTensor(v);
+    case 'graph':
+      return isGraph(v);
   }
 }
 
 function describe(v: AttrValue): string {
   if (typeof v === 'number') return Number.isInteger(v) ? `int ${v}` : `float ${v}`;
   if (typeof v === 'string') return 'a string';
-  if (Array.isArray(v)) return v.some((x) => typeof x === 'string') ? 'a list of strings' : v.every((x) => Number.isInteger(x)) ? 'a list of ints' : 'a list of floats';
+  if (Array.isArray(v))
+    return v.some((x) => typeof x === 'string')
+      ? 'a list of strings'
+      : v.every((x) => Number.isInteger(x))
+        ? 'a list of ints'
+        : 'a list of floats';
   return isGraph(v) ? 'a graph' : 'a tensor';
 }

@@ -9,14 +9,14 @@
  * retyped) but no fold: their backend stores the pack's ISA-independent q/scales/zeros constants and
  * packs them at load time, so they must reach it as they are.
  */
+
+import { getTarget } from '../backends/target.js';
 import { removeDeadNodes, replaceAllUses } from '../ir/graph.js';
-import type { Graph, Node, Value } from '../ir/types.js';
 import { inferNode } from '../ir/lut/build.js';
 import { interpPack } from '../ir/lut/interp.js';
 import { findOp, resolveAttrs } from '../ir/optable.js';
-import { getTarget } from '../backends/target.js';
+import type { Graph, Node, Value } from '../ir/types.js';
 import type { Pass, PassContext } from './pass.js';
-
 
 export const bitplaneLayout: Pass = {
   name: 'bitplane-layout',
@@ -25,7 +25,9 @@ export const bitplaneLayout: Pass = {
     const form = getTarget(ctx.opts.target).lut;
     const vec = ctx.vecBytes ?? form.vecBytes;
     const consumers = new Map<Value, Set<Node>>();
-    for (const n of g.nodes) if (n.op === 'lut.matmul') for (const v of n.inputs.slice(3, 6)) if (v) (consumers.get(v) ?? consumers.set(v, new Set()).get(v)!).add(n);
+    for (const n of g.nodes)
+      if (n.op === 'lut.matmul')
+        for (const v of n.inputs.slice(3, 6)) if (v) (consumers.get(v) ?? consumers.set(v, new Set()).get(v)!).add(n);
     const kept: Node[] = [];
     for (const n of g.nodes) {
       if (n.op !== 'lut.pack' || !n.inputs.every((v) => v?.const)) {
@@ -40,7 +42,10 @@ export const bitplaneLayout: Pass = {
         kept.push(n);
         continue;
       }
-      const outs = interpPack(n.inputs.map((v) => v!.const!), resolveAttrs(findOp('lut.pack')!, n));
+      const outs = interpPack(
+        n.inputs.map((v) => v!.const!),
+        resolveAttrs(findOp('lut.pack')!, n),
+      );
       n.outputs.forEach((v, i) => {
         for (const c of consumers.get(v) ?? []) c.attrs.vec_bytes = vec;
         const t = outs[i]!;

@@ -16,11 +16,11 @@
  * The fused interpreters run the graph ops' own kernels, so the output does not change.
  */
 import { GraphBuilder, removeDeadNodes, replaceAllUses, topoSort, useLists } from '../ir/graph.js';
+import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
+import { activationAttrsFor, EPILOGUE_ACTIVATIONS } from '../ir/lut/epilogue.js';
+import { findOp, operand, resolveAttrs } from '../ir/optable.js';
 import { numel } from '../ir/tensor.js';
 import type { Attrs, Graph, Node, Value } from '../ir/types.js';
-import { activationAttrsFor, EPILOGUE_ACTIVATIONS } from '../ir/lut/epilogue.js';
-import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
-import { findOp, operand, resolveAttrs } from '../ir/optable.js';
 import type { Pass } from './pass.js';
 
 type Uses = Map<Value, Node[]>;
@@ -45,8 +45,9 @@ function matchRmsPrimitives(xn: Value, uses: Uses, outs: Set<Value>): { x: Value
   const mg = prod(xn, 'mul');
   if (!mg) return undefined;
   for (const gi of [0, 1]) {
-    const gamma = mg.inputs[gi]!, a = mg.inputs[1 - gi]!;
-    if (!gamma?.const || gamma.const.shape.length !== 1 || !a || !onlyUse(uses, outs, a, mg)) continue;
+    const gamma = mg.inputs[gi]!,
+      a = mg.inputs[1 - gi]!;
+    if (gamma.const?.shape.length !== 1 || !a || !onlyUse(uses, outs, a, mg)) continue;
     const an = a.producer;
     if (!an) continue;
     // a = x / d  or  a = x * r with r = 1/d (Reciprocal or Div(1, d))
@@ -72,11 +73,16 @@ function matchRmsPrimitives(xn: Value, uses: Uses, outs: Set<Value>): { x: Value
       if (eps === undefined || !rm || attrOr(rm, 'keepdims', 1) === 0) continue;
       const rank = x.type.shape.length;
       const axes = operand(rm, 'axes')?.const?.data;
-      if (!axes || axes.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== rank - 1)) continue;
+      if (axes?.length !== 1 || (Number(axes[0]) !== -1 && Number(axes[0]) !== rank - 1)) continue;
       const p = prod(rm.inputs[0], 'pow', 'mul');
       if (!p || p.inputs[0] !== x || (p.op === 'pow' ? constScalar(p.inputs[1]) !== 2 : p.inputs[1] !== x)) continue;
       if (gamma.const.shape[0] !== x.type.shape[rank - 1] || x.type.dtype !== 'f32' || gamma.const.dtype !== 'f32') continue;
-      const chain: [Value, Node][] = [[p.outputs[0]!, rm], [rm.outputs[0]!, ad], [ad.outputs[0]!, sq], [d, dUser]];
+      const chain: [Value, Node][] = [
+        [p.outputs[0]!, rm],
+        [rm.outputs[0]!, ad],
+        [ad.outputs[0]!, sq],
+        [d, dUser],
+      ];
       if (!chain.every(([v, n]) => onlyUse(uses, outs, v, n))) continue;
       return { x, gamma, eps };
     }
@@ -87,13 +93,21 @@ function matchRmsPrimitives(xn: Value, uses: Uses, outs: Set<Value>): { x: Value
 const EPILOGUE_STAGE = { bias: 1, scale: 2, act: 3, residual: 4 } as const;
 
 /** The stage an epilogue op would add to `mm` (result `y`), the operand to attach, or undefined. */
-function matchEpilogue(mm: Node, y: Value, c: Node, uses: Uses, outs: Set<Value>):
-  | { stage: keyof typeof EPILOGUE_STAGE; operand?: Value; act?: string; actAttrs?: Attrs; out: Value; extra?: Node }
-  | undefined {
+function matchEpilogue(
+  mm: Node,
+  y: Value,
+  c: Node,
+  uses: Uses,
+  outs: Set<Value>,
+): { stage: keyof typeof EPILOGUE_STAGE; operand?: Value; act?: string; actAttrs?: Attrs; out: Value; extra?: Node } | undefined {
   const n = mm.attrs.n as number;
   const other = c.inputs[0] === y ? c.inputs[1] : c.inputs[0];
   const perChannel = (v: Value | null | undefined) =>
-    !!v?.const && v.const.dtype === 'f32' && numel(v.const.shape) === n && v.const.shape.slice(0, -1).every((d) => d === 1) && v.const.shape.length <= y.type.shape.length;
+    !!v?.const &&
+    v.const.dtype === 'f32' &&
+    numel(v.const.shape) === n &&
+    v.const.shape.slice(0, -1).every((d) => d === 1) &&
+    v.const.shape.length <= y.type.shape.length;
   const sameShape = (v: Value | null | undefined) =>
     !!v && v.type.dtype === 'f32' && v.type.shape.length === y.type.shape.length && v.type.shape.every((d, i) => d === y.type.shape[i]);
   const out = c.outputs[0]!;
@@ -190,9 +204,19 @@ export const fuseOps: Pass = {
       const rank = xn.type.shape.length;
       if (pa.axis !== -1 && pa.axis !== rank - 1) continue;
       const ta = resolveAttrs(findOp('lut.table')!, t);
-      const nt = addNode(b, 'lut.norm_table', [...p.inputs], {
-        ...ta, norm: p.op === 'layer_norm' ? 'layer' : 'rms', axis: -1, epsilon: pa.epsilon!, stash_type: pa.stash_type!,
-      }, `${p.name}.table`);
+      const nt = addNode(
+        b,
+        'lut.norm_table',
+        [...p.inputs],
+        {
+          ...ta,
+          norm: p.op === 'layer_norm' ? 'layer' : 'rms',
+          axis: -1,
+          epsilon: pa.epsilon!,
+          stash_type: pa.stash_type!,
+        },
+        `${p.name}.table`,
+      );
       while (nt.inputs.length > 2 && nt.inputs[nt.inputs.length - 1] === null) nt.inputs.pop();
       takeOverValue(nt, 0, xn);
       t.outputs.forEach((v, i) => replaceAllUses(g, v, nt.outputs[i + 1]!));

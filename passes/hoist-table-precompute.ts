@@ -4,8 +4,9 @@
  * inside a consumer's tile loops: lut.matmul only reads tables, the kernel plan of `tile` iterates
  * over weights and tables already built. The order of everything else is kept.
  */
-import type { Graph, Node } from '../ir/types.js';
+
 import { operand } from '../ir/optable.js';
+import type { Graph, Node } from '../ir/types.js';
 import type { Pass } from './pass.js';
 
 const TABLE_OPS = new Set(['lut.table', 'lut.norm_table']);

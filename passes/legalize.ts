@@ -17,20 +17,20 @@
  * op on every target. Rewritten nodes carry the original node's location, so diagnostics about them
  * name the node the user wrote. The native op sets come from the target registry (`nativeOps`).
  */
-import { LutcError, fail, nodeLoc } from '../base/diagnostics.js';
+import { fail, LutcError, nodeLoc } from '../base/diagnostics.js';
 import { GraphBuilder, removeDeadNodes, replaceAllUses, subgraphs, useLists } from '../ir/graph.js';
 import { addNode, inferCtxOf, takeOverValue } from '../ir/lut/build.js';
-import { findOp, hasTrait, operandIndex, resolveAttrs, type InterpCtx } from '../ir/optable.js';
+import { findOp, hasTrait, type InterpCtx, operandIndex, resolveAttrs } from '../ir/optable.js';
 import '../ir/ops/index.js';
-import { intsOf } from '../ir/ops/dims.js';
-import { padsPerAxis, sourceIndex } from '../ir/ops/pad.js';
-import { isFloatType, storer } from '../ir/ops/numeric.js';
-import { normalizeAxis } from '../ir/ops/util.js';
-import { ONNX_DTYPES, intRange, isStaticShape, makeTensor, numel, strides } from '../ir/tensor.js';
-import type { Attrs, DType, Graph, Node, Tensor, Value } from '../ir/types.js';
 import { getTarget } from '../backends/target.js';
-import type { Pass } from './pass.js';
+import { intsOf } from '../ir/ops/dims.js';
+import { isFloatType, storer } from '../ir/ops/numeric.js';
+import { padsPerAxis, sourceIndex } from '../ir/ops/pad.js';
+import { normalizeAxis } from '../ir/ops/util.js';
+import { intRange, isStaticShape, makeTensor, numel, ONNX_DTYPES, strides } from '../ir/tensor.js';
+import type { Attrs, DType, Graph, Node, Tensor, Value } from '../ir/types.js';
 import { foldConstantNode } from './fold-constants.js';
+import type { Pass } from './pass.js';
 
 // ---- what each target renders ---------------------------------------------------------------------
 
@@ -117,16 +117,36 @@ export class Rewriter {
     return this.tensor(makeTensor('i64', [v.length], v));
   }
 
-  add(a: Value, b: Value): Value { return this.op('add', [a, b]); }
-  sub(a: Value, b: Value): Value { return this.op('sub', [a, b]); }
-  mul(a: Value, b: Value): Value { return this.op('mul', [a, b]); }
-  div(a: Value, b: Value): Value { return this.op('div', [a, b]); }
-  where(c: Value, a: Value, b: Value): Value { return this.op('where', [c, a, b]); }
-  less(a: Value, b: Value): Value { return this.op('less', [a, b]); }
-  greater(a: Value, b: Value): Value { return this.op('greater', [a, b]); }
-  equal(a: Value, b: Value): Value { return this.op('equal', [a, b]); }
-  not(a: Value): Value { return this.op('not', [a]); }
-  un(op: string, a: Value): Value { return this.op(op, [a]); }
+  add(a: Value, b: Value): Value {
+    return this.op('add', [a, b]);
+  }
+  sub(a: Value, b: Value): Value {
+    return this.op('sub', [a, b]);
+  }
+  mul(a: Value, b: Value): Value {
+    return this.op('mul', [a, b]);
+  }
+  div(a: Value, b: Value): Value {
+    return this.op('div', [a, b]);
+  }
+  where(c: Value, a: Value, b: Value): Value {
+    return this.op('where', [c, a, b]);
+  }
+  less(a: Value, b: Value): Value {
+    return this.op('less', [a, b]);
+  }
+  greater(a: Value, b: Value): Value {
+    return this.op('greater', [a, b]);
+  }
+  equal(a: Value, b: Value): Value {
+    return this.op('equal', [a, b]);
+  }
+  not(a: Value): Value {
+    return this.op('not', [a]);
+  }
+  un(op: string, a: Value): Value {
+    return this.op(op, [a]);
+  }
 
   /** cast to `to`. */
   cast(a: Value, to: DType): Value {
@@ -185,7 +205,13 @@ const axisOf = (r: Rewriter, rank: number) => normalizeAxis(r.attrs.axis as numb
 /** An int64 iota [0, len) shaped to broadcast along axis `a` of a rank-`rank` tensor. */
 function iotaAlong(r: Rewriter, len: number, a: number, rank: number): Value {
   const shape = [len, ...Array<number>(rank - a - 1).fill(1)];
-  return r.tensor(makeTensor('i64', shape, Array.from({ length: len }, (_, i) => i)));
+  return r.tensor(
+    makeTensor(
+      'i64',
+      shape,
+      Array.from({ length: len }, (_, i) => i),
+    ),
+  );
 }
 
 /**
@@ -218,7 +244,13 @@ function argRule(extreme: 'reduce_max' | 'reduce_min'): Rule {
 
 /** An elementwise rule from a one-line formula over x and the node's attributes. */
 function unary(summary: string, f: (r: Rewriter, x: Value) => Value | undefined): Rule {
-  return { summary, rewrite: (r) => { const y = f(r, r.x()); return y ? [y] : undefined; } };
+  return {
+    summary,
+    rewrite: (r) => {
+      const y = f(r, r.x());
+      return y ? [y] : undefined;
+    },
+  };
 }
 
 /** e^x - 1 (the interpreters use expm1: the same value up to f32 rounding of e^x near 1). */
@@ -231,17 +263,23 @@ const expm1 = (r: Rewriter, x: Value) => r.sub(r.un('exp', x), r.k(x, 1));
  * Returns the layers as int64 tensors shaped like data (-1: not written in this layer).
  */
 function scatterLayers(node: Node, data: Value, idx: Tensor, updates: Value, reduction: string): Tensor[] | undefined {
-  const ds = staticShape(data), us = staticShape(updates);
+  const ds = staticShape(data),
+    us = staticShape(updates);
   if (!ds || !us) return undefined;
   const def = findOp(node.op)!;
   const attrs = { ...resolveAttrs(def, node), reduction: 'max' };
   const ctx: InterpCtx = {
-    node, attrs,
+    node,
+    attrs,
     runGraph: () => fail('LUT4052', 'internal: scatter has no subgraph'),
     error: (code, message) => fail(code, message, nodeLoc(node)),
   };
   const u = numel(us);
-  const remaining = makeTensor('f64', us, Array.from({ length: u }, (_, i) => i));
+  const remaining = makeTensor(
+    'f64',
+    us,
+    Array.from({ length: u }, (_, i) => i),
+  );
   const blank = makeTensor('f64', ds, new Float64Array(numel(ds)).fill(-1));
   const layers: Tensor[] = [];
   for (let round = 0; round < 64; round++) {
@@ -256,7 +294,8 @@ function scatterLayers(node: Node, data: Value, idx: Tensor, updates: Value, red
 
 /** scatter_elements / scatter_nd with constant indices: per layer, y = where(written, combine(y, gather(updates)), y). */
 const scatterRule: Rule = {
-  summary: 'constant indices only: per layer of writes (found by the op\'s interpreter), y = where(written, combine(y, gather(updates, writer)), y)',
+  summary:
+    "constant indices only: per layer of writes (found by the op's interpreter), y = where(written, combine(y, gather(updates, writer)), y)",
   rewrite(r) {
     const [data, idxV, upd] = [r.x('data'), r.x('indices'), r.x('updates')];
     if (!idxV.const) return undefined;
@@ -273,8 +312,20 @@ const scatterRule: Rule = {
     const combine: Record<string, string> = { add: 'add', mul: 'mul', max: 'max', min: 'min' };
     let y = data;
     for (const L of layers) {
-      const mask = r.tensor(makeTensor('bool', L.shape, L.data.map((v) => (v >= 0 ? 1 : 0))));
-      const src = r.tensor(makeTensor('i64', L.shape, L.data.map((v) => Math.max(v, 0))));
+      const mask = r.tensor(
+        makeTensor(
+          'bool',
+          L.shape,
+          L.data.map((v) => (v >= 0 ? 1 : 0)),
+        ),
+      );
+      const src = r.tensor(
+        makeTensor(
+          'i64',
+          L.shape,
+          L.data.map((v) => Math.max(v, 0)),
+        ),
+      );
       const g = r.op('gather', [flat, src], { axis: 0 });
       y = r.where(mask, reduction === 'none' ? g : r.op(combine[reduction]!, [y, g]), y);
     }
@@ -285,7 +336,9 @@ const scatterRule: Rule = {
 /** The decomposition rules, one per op. */
 export const RULES: Readonly<Record<string, Rule>> = {
   // ---- activations (ir/ops/math.ts)
-  elu: unary('where(x < 0, alpha * (exp(x) - 1), x)', (r, x) => r.where(r.less(x, r.k(x, 0)), r.mul(r.k(x, f32attr(r, 'alpha')), expm1(r, x)), x)),
+  elu: unary('where(x < 0, alpha * (exp(x) - 1), x)', (r, x) =>
+    r.where(r.less(x, r.k(x, 0)), r.mul(r.k(x, f32attr(r, 'alpha')), expm1(r, x)), x),
+  ),
   selu: unary('where(x > 0, gamma * x, gamma * alpha * (exp(x) - 1))', (r, x) => {
     const [a, g] = [f32attr(r, 'alpha'), f32attr(r, 'gamma')];
     return r.where(r.greater(x, r.k(x, 0)), r.mul(r.k(x, g), x), r.mul(r.k(x, g * a), expm1(r, x)));
@@ -302,16 +355,26 @@ export const RULES: Readonly<Record<string, Rule>> = {
     return r.where(r.less(x, r.k(x, -l)), r.add(x, r.k(x, b)), r.where(r.greater(x, r.k(x, l)), r.sub(x, r.k(x, b)), z));
   }),
   hard_sigmoid: unary('clip(alpha * x + beta, 0, 1)', (r, x) =>
-    r.op('clip', [r.add(r.mul(x, r.k(x, f32attr(r, 'alpha'))), r.k(x, f32attr(r, 'beta'))), r.k(x, 0), r.k(x, 1)])),
-  hard_swish: unary('x * clip(x / 6 + 0.5, 0, 1)', (r, x) => r.mul(x, r.op('clip', [r.add(r.div(x, r.k(x, 6)), r.k(x, 0.5)), r.k(x, 0), r.k(x, 1)]))),
+    r.op('clip', [r.add(r.mul(x, r.k(x, f32attr(r, 'alpha'))), r.k(x, f32attr(r, 'beta'))), r.k(x, 0), r.k(x, 1)]),
+  ),
+  hard_swish: unary('x * clip(x / 6 + 0.5, 0, 1)', (r, x) =>
+    r.mul(x, r.op('clip', [r.add(r.div(x, r.k(x, 6)), r.k(x, 0.5)), r.k(x, 0), r.k(x, 1)])),
+  ),
   softsign: unary('x / (1 + |x|)', (r, x) => r.div(x, r.add(r.un('abs', x), r.k(x, 1)))),
   mish: unary('x * tanh(softplus(x))', (r, x) => r.mul(x, r.un('tanh', r.un('softplus', x)))),
   sign: unary('where(x > 0, 1, where(x < 0, -1, x)) (0 and NaN stay)', (r, x) =>
-    r.where(r.greater(x, r.k(x, 0)), r.k(x, 1), r.where(r.less(x, r.k(x, 0)), r.k(x, -1), x))),
-  prelu: { summary: 'where(x < 0, slope * x, x)', rewrite: (r) => [r.where(r.less(r.x(0), r.k(r.x(0), 0)), r.mul(r.x('slope'), r.x(0)), r.x(0))] },
+    r.where(r.greater(x, r.k(x, 0)), r.k(x, 1), r.where(r.less(x, r.k(x, 0)), r.k(x, -1), x)),
+  ),
+  prelu: {
+    summary: 'where(x < 0, slope * x, x)',
+    rewrite: (r) => [r.where(r.less(r.x(0), r.k(r.x(0), 0)), r.mul(r.x('slope'), r.x(0)), r.x(0))],
+  },
   ms_gelu: unary('gelu(x)', (r, x) => r.op('gelu', [x])),
   quick_gelu: unary('x * sigmoid(alpha * x)', (r, x) => r.mul(x, r.un('sigmoid', r.mul(x, r.k(x, f32attr(r, 'alpha')))))),
-  fast_gelu: { summary: "gelu(x (+ bias), approximate = 'tanh')", rewrite: (r) => [r.op('gelu', [r.in('bias') ? r.add(r.x(0), r.x('bias')) : r.x(0)], { approximate: 'tanh' })] },
+  fast_gelu: {
+    summary: "gelu(x (+ bias), approximate = 'tanh')",
+    rewrite: (r) => [r.op('gelu', [r.in('bias') ? r.add(r.x(0), r.x('bias')) : r.x(0)], { approximate: 'tanh' })],
+  },
   bias_gelu: { summary: 'gelu(x + bias)', rewrite: (r) => [r.op('gelu', [r.add(r.x(0), r.x('bias'))])] },
 
   // ---- predicates and integer ops
@@ -324,7 +387,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
   }),
   xor: { summary: 'not(a == b) on bools', rewrite: (r) => [r.not(r.equal(r.x(0), r.x(1)))] },
   mod: {
-    summary: 'integers: r = a - b * (a / b) (0 where b = 0), + b where r and b differ in sign (fmod = 0); floats: the same in float64 with trunc (exact for |a / b| < 2^29)',
+    summary:
+      'integers: r = a - b * (a / b) (0 where b = 0), + b where r and b differ in sign (fmod = 0); floats: the same in float64 with trunc (exact for |a / b| < 2^29)',
     rewrite(r) {
       const [a, b] = [r.x(0), r.x(1)];
       const dt = a.type.dtype;
@@ -354,7 +418,12 @@ export const RULES: Readonly<Record<string, Rule>> = {
     rewrite: (r) => {
       const ins = r.node.inputs as Value[];
       if (ins.length === 1) return [ins[0]!];
-      return [r.div(ins.slice(1).reduce<Value>((acc, v) => r.add(acc, v), ins[0]!), r.k(ins[0]!, ins.length))];
+      return [
+        r.div(
+          ins.slice(1).reduce<Value>((acc, v) => r.add(acc, v), ins[0]!),
+          r.k(ins[0]!, ins.length),
+        ),
+      ];
     },
   },
   cast_like: { summary: "cast(x, to = target's dtype)", rewrite: (r) => [r.cast(r.x(0), r.x('target_type').type.dtype)] },
@@ -373,7 +442,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
 
   // ---- reductions (ir/ops/reduce.ts)
   reduce_min: {
-    summary: 'floats: -reduce_max(-x); integers: c - reduce_max(c - x), c = -1 (signed) or the type\'s max (unsigned), which cannot overflow',
+    summary:
+      "floats: -reduce_max(-x); integers: c - reduce_max(c - x), c = -1 (signed) or the type's max (unsigned), which cannot overflow",
     rewrite(r) {
       const x = r.x();
       const dt = x.type.dtype;
@@ -412,7 +482,11 @@ export const RULES: Readonly<Record<string, Rule>> = {
     rewrite(r) {
       let s = r.add(r.x('input'), r.x('skip'));
       if (r.in('bias')) s = r.add(s, r.x('bias'));
-      const [y, mean, inv] = r.ops('layer_norm', [s, r.x('gamma'), r.in('beta')], { axis: -1, epsilon: r.attrs.epsilon as number, stash_type: 1 });
+      const [y, mean, inv] = r.ops('layer_norm', [s, r.x('gamma'), r.in('beta')], {
+        axis: -1,
+        epsilon: r.attrs.epsilon as number,
+        stash_type: 1,
+      });
       return [y!, mean!, inv!, s];
     },
   },
@@ -453,7 +527,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
     },
   },
   cumsum: {
-    summary: 'constant axis, static shape: log2(n) steps y = y + shift(y, 2^k) (shift = slice + concat with zeros); exclusive shifts x by one first',
+    summary:
+      'constant axis, static shape: log2(n) steps y = y + shift(y, 2^k) (shift = slice + concat with zeros); exclusive shifts x by one first',
     rewrite(r) {
       const x = r.x();
       const shape = staticShape(x);
@@ -466,8 +541,13 @@ export const RULES: Readonly<Record<string, Rule>> = {
       // y shifted by d along the axis toward the scan direction, zeros filling the start
       const shift = (y: Value, d: number): Value => {
         if (d >= len) return r.fill(zero, shape);
-        const zs = r.fill(zero, shape.map((s, i) => (i === a ? d : s)));
-        return rev ? r.op('concat', [r.slice(y, a, d, len), zs], { axis: a }) : r.op('concat', [zs, r.slice(y, a, 0, len - d)], { axis: a });
+        const zs = r.fill(
+          zero,
+          shape.map((s, i) => (i === a ? d : s)),
+        );
+        return rev
+          ? r.op('concat', [r.slice(y, a, d, len), zs], { axis: a })
+          : r.op('concat', [zs, r.slice(y, a, 0, len - d)], { axis: a });
       };
       let y = r.attrs.exclusive !== 0 ? shift(x, 1) : x;
       for (let d = 1; d < len; d *= 2) y = r.add(y, shift(y, d));
@@ -477,14 +557,17 @@ export const RULES: Readonly<Record<string, Rule>> = {
 
   // ---- data movement (ir/ops/pad.ts, scatter.ts)
   pad: {
-    summary: "constant pads: 'constant' crops with slice and pads with concat of broadcast fill blocks; 'reflect' / 'edge' / 'wrap' gather each padded axis by a constant index map",
+    summary:
+      "constant pads: 'constant' crops with slice and pads with concat of broadcast fill blocks; 'reflect' / 'edge' / 'wrap' gather each padded axis by a constant index map",
     rewrite(r) {
       const x = r.x();
       const shape = staticShape(x);
       const pads = r.x('pads').const;
       const axesV = r.in('axes');
       if (!shape || !pads || (axesV && !axesV.const)) return undefined;
-      const [b, e] = padsPerAxis(shape.length, intsOf(pads), axesV ? intsOf(axesV.const!) : null, (m) => fail('LUT1110', `pad: ${m}`, nodeLoc(r.node)));
+      const [b, e] = padsPerAxis(shape.length, intsOf(pads), axesV ? intsOf(axesV.const!) : null, (m) =>
+        fail('LUT1110', `pad: ${m}`, nodeLoc(r.node)),
+      );
       const mode = r.attrs.mode as string;
       let y = x;
       const cur = [...shape];
@@ -510,9 +593,21 @@ export const RULES: Readonly<Record<string, Rule>> = {
           cur[a] = cur[a]! - Math.max(0, -lo) - Math.max(0, -hi);
         }
         const parts: Value[] = [];
-        if (lo > 0) parts.push(r.fill(fill, cur.map((s, i) => (i === a ? lo : s))));
+        if (lo > 0)
+          parts.push(
+            r.fill(
+              fill,
+              cur.map((s, i) => (i === a ? lo : s)),
+            ),
+          );
         parts.push(y);
-        if (hi > 0) parts.push(r.fill(fill, cur.map((s, i) => (i === a ? hi : s))));
+        if (hi > 0)
+          parts.push(
+            r.fill(
+              fill,
+              cur.map((s, i) => (i === a ? hi : s)),
+            ),
+          );
         if (parts.length > 1) y = r.op('concat', parts, { axis: a });
         cur[a] = cur[a]! + Math.max(0, lo) + Math.max(0, hi);
       }
@@ -536,7 +631,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
     summary: 'gather(reshape(data, [-1]), (indices + dim where < 0) * stride[axis] + constant offsets of the other coordinates)',
     rewrite(r) {
       const [data, idx] = [r.x('data'), r.x('indices')];
-      const ds = staticShape(data), is = staticShape(idx);
+      const ds = staticShape(data),
+        is = staticShape(idx);
       if (!ds || !is) return undefined;
       const a = axisOf(r, ds.length);
       const st = strides(ds);
@@ -562,7 +658,10 @@ export const RULES: Readonly<Record<string, Rule>> = {
   constant: { summary: 'its value as a graph constant', rewrite: (r) => foldConstants(r) },
   shape: { summary: 'static shape: a constant', rewrite: (r) => foldTypes(r) },
   size: { summary: 'static shape: a constant', rewrite: (r) => foldTypes(r) },
-  'lut.pack': { summary: 'constant operands: packed at compile time by its interpreter (bitplane-layout folds it first)', rewrite: (r) => foldConstants(r) },
+  'lut.pack': {
+    summary: 'constant operands: packed at compile time by its interpreter (bitplane-layout folds it first)',
+    rewrite: (r) => foldConstants(r),
+  },
 
   // ---- control flow
   if: {
@@ -596,11 +695,15 @@ function foldConstants(r: Rewriter): RuleResult {
   const def = findOp(n.op)!;
   if (hasTrait(def, 'no-fold') || subgraphs(n).length > 0 || !n.inputs.every((v) => !v || v.const)) return undefined;
   try {
-    const outs = def.interp(n.inputs.map((v) => v?.const ?? null), {
-      node: n, attrs: r.attrs,
-      runGraph: () => fail('LUT4052', 'internal: no subgraph'),
-      error: (code, message) => fail(code, message, nodeLoc(n)),
-    });
+    const outs = def.interp(
+      n.inputs.map((v) => v?.const ?? null),
+      {
+        node: n,
+        attrs: r.attrs,
+        runGraph: () => fail('LUT4052', 'internal: no subgraph'),
+        error: (code, message) => fail(code, message, nodeLoc(n)),
+      },
+    );
     return outs.map((t) => r.tensor(t));
   } catch (e) {
     if (e instanceof LutcError) return undefined;
@@ -650,7 +753,11 @@ export function legalizeGraph(g: Graph, opts: LegalizeOptions): string[] {
       return;
     }
     if (chain.includes(n.op) || chain.length >= MAX_DEPTH) {
-      fail('LUT4050', `internal: the legalize rule for '${chain[0]}' does not terminate (expansion ${[...chain, n.op].join(' -> ')})`, nodeLoc(n, g.meta?.file));
+      fail(
+        'LUT4050',
+        `internal: the legalize rule for '${chain[0]}' does not terminate (expansion ${[...chain, n.op].join(' -> ')})`,
+        nodeLoc(n, g.meta?.file),
+      );
     }
     const rw = new Rewriter(b, n, opts.target, live);
     const mark = g.nodes.length;
@@ -672,13 +779,26 @@ export function legalizeGraph(g: Graph, opts: LegalizeOptions): string[] {
     n.outputs.forEach((v, i) => {
       const r0 = res[i];
       if (!r0) {
-        if (live(v)) fail('LUT4051', `internal: the legalize rule for '${n.op}' gave no value for result ${i}, which is used`, nodeLoc(n, g.meta?.file));
+        if (live(v))
+          fail(
+            'LUT4051',
+            `internal: the legalize rule for '${n.op}' gave no value for result ${i}, which is used`,
+            nodeLoc(n, g.meta?.file),
+          );
         return;
       }
       const nv = taken.get(r0) ?? r0;
       const [ns, vs] = [nv.type.shape, v.type.shape];
-      if (nv.type.dtype !== v.type.dtype || ns.length !== vs.length || ns.some((d, j) => typeof d === 'number' && typeof vs[j] === 'number' && d !== vs[j])) {
-        fail('LUT4051', `internal: the legalize rule for '${n.op}' gave ${nv.type.dtype} [${nv.type.shape}] for result ${i}, expected ${v.type.dtype} [${v.type.shape}]`, nodeLoc(n, g.meta?.file));
+      if (
+        nv.type.dtype !== v.type.dtype ||
+        ns.length !== vs.length ||
+        ns.some((d, j) => typeof d === 'number' && typeof vs[j] === 'number' && d !== vs[j])
+      ) {
+        fail(
+          'LUT4051',
+          `internal: the legalize rule for '${n.op}' gave ${nv.type.dtype} [${nv.type.shape}] for result ${i}, expected ${v.type.dtype} [${v.type.shape}]`,
+          nodeLoc(n, g.meta?.file),
+        );
       }
       const p = nv.producer;
       if (!taken.has(r0) && p && mine.has(p)) {
@@ -717,4 +837,3 @@ export function opStatus(op: string, target: string): 'native' | 'rule' | 'none'
   if (nativeOps(target).has(op)) return 'native';
   return RULES[op] ? 'rule' : 'none';
 }
-

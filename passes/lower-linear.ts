@@ -13,15 +13,14 @@
  * Only f32 activations are lowered. The result value keeps the original node's name and uses.
  */
 import { nodeLoc } from '../base/diagnostics.js';
-import type { LayerDecision } from './pass.js';
 import { GraphBuilder, removeDeadNodes, topoSort } from '../ir/graph.js';
+import { tableBytesPerToken } from '../ir/lut/attrs.js';
+import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
+import { type WeightResult, weightRows, weightsFromDQ, weightsFromFloat, weightsFromNBits } from '../ir/lut/weights.js';
+import { operand } from '../ir/optable.js';
 import { makeTensor, numel } from '../ir/tensor.js';
 import type { Graph, Node, Value } from '../ir/types.js';
-import { operand } from '../ir/optable.js';
-import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
-import { tableBytesPerToken } from '../ir/lut/attrs.js';
-import { weightRows, weightsFromDQ, weightsFromFloat, weightsFromNBits, type WeightResult } from '../ir/lut/weights.js';
-import type { Pass, PassContext } from './pass.js';
+import type { LayerDecision, Pass, PassContext } from './pass.js';
 
 const LINEAR_OPS = new Set(['matmul', 'gemm', 'matmul_nbits']);
 
@@ -47,7 +46,12 @@ export const lowerLinear: Pass = {
         const qm = plan.weights.qm;
         emit(b, node, plan, ctx);
         Object.assign(d, {
-          lowered: true, reason: plan.weights.how, n: qm.n, k: qm.k, bits: qm.bits, groupSize: qm.groupSize,
+          lowered: true,
+          reason: plan.weights.how,
+          n: qm.n,
+          k: qm.k,
+          bits: qm.bits,
+          groupSize: qm.groupSize,
           tableBytes: tableBytesPerToken(qm.k, qm.groupSize, ctx.opts.tables ?? 'i8'),
         });
       }
@@ -61,7 +65,7 @@ export const lowerLinear: Pass = {
 /** What to lower `node` into, or why not. */
 function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | { reason: string } {
   const x = operand(node, 'A');
-  if (!x || x.type.dtype !== 'f32') return { reason: `activations are ${x?.type.dtype ?? 'missing'}; only f32 layers are lowered` };
+  if (x?.type.dtype !== 'f32') return { reason: `activations are ${x?.type.dtype ?? 'missing'}; only f32 layers are lowered` };
   const loc = nodeLoc(node);
   if (node.op === 'matmul_nbits') {
     const w = weightsFromNBits(node);
@@ -72,13 +76,15 @@ function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | { reaso
   const W = operand(node, 'B');
   if (!W) return { reason: 'no weight operand' };
   if (node.op === 'matmul') {
-    if (!W.const && W.producer?.op !== 'dequantize_linear') return { reason: 'weight is not a constant (an activation x activation product): runs as a float matmul' };
+    if (!W.const && W.producer?.op !== 'dequantize_linear')
+      return { reason: 'weight is not a constant (an activation x activation product): runs as a float matmul' };
     if (W.type.shape.length !== 2 || x.type.shape.length < 1) return { reason: 'weight is not a 2-D matrix (batched matmul)' };
     return { x, weights: weightOf(W, false, 1, ctx, loc) };
   }
   // gemm
   if (attrOr(node, 'transA', 0) !== 0) return { reason: 'gemm with transA = 1 is not lowered' };
-  const alpha = attrOr(node, 'alpha', 1), beta = attrOr(node, 'beta', 1);
+  const alpha = attrOr(node, 'alpha', 1),
+    beta = attrOr(node, 'beta', 1);
   const weights = weightOf(W, attrOr(node, 'transB', 0) !== 0, alpha, ctx, loc);
   const C = operand(node, 'C') ?? undefined;
   if (!C || beta === 0) return { x, weights };
@@ -122,9 +128,11 @@ function emit(b: GraphBuilder, node: Node, plan: Plan, ctx: PassContext): void {
   const pack = addNode(b, 'lut.pack', [q, s, z], { ...geo }, `${node.name}.pack`);
   const tab = addNode(b, 'lut.table', [plan.x], { k: qm.k, group_size: qm.groupSize, tables }, `${node.name}.table`);
   const mm = addNode(
-    b, 'lut.matmul',
+    b,
+    'lut.matmul',
     [...tab.outputs, ...pack.outputs, plan.bias ?? null, plan.residual ?? null, null],
-    { ...geo, tables }, `${node.name}.lut`,
+    { ...geo, tables },
+    `${node.name}.lut`,
   );
   trimOptional(mm);
   takeOverValue(mm, 0, node.outputs[0]!);

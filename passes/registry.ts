@@ -5,19 +5,28 @@
  */
 import { fail } from '../base/diagnostics.js';
 import type { CompileOptions } from '../compiler/options.js';
-import type { Pass, PassContext } from './pass.js';
-import { lowerLinear } from './lower-linear.js';
-import { tablePrecompute } from './table-precompute.js';
-import { hoistTablePrecompute } from './hoist-table-precompute.js';
-import { fuseOps } from './fuse-ops.js';
-import { tile } from './tile.js';
 import { bitplaneLayout } from './bitplane-layout.js';
 import { foldConstants } from './fold-constants.js';
+import { fuseOps } from './fuse-ops.js';
+import { hoistTablePrecompute } from './hoist-table-precompute.js';
 import { legalize } from './legalize.js';
+import { lowerLinear } from './lower-linear.js';
+import type { Pass, PassContext } from './pass.js';
+import { tablePrecompute } from './table-precompute.js';
+import { tile } from './tile.js';
 
 export type { LayerDecision, Pass, PassContext, TileOverrides } from './pass.js';
 
-const PASSES: readonly Pass[] = [lowerLinear, tablePrecompute, hoistTablePrecompute, fuseOps, tile, bitplaneLayout, foldConstants, legalize];
+const PASSES: readonly Pass[] = [
+  lowerLinear,
+  tablePrecompute,
+  hoistTablePrecompute,
+  fuseOps,
+  tile,
+  bitplaneLayout,
+  foldConstants,
+  legalize,
+];
 const BY_NAME = new Map(PASSES.map((p) => [p.name, p]));
 
 /** The pass named `name`; an unknown name is a diagnosed error (LUT4001) listing the known ones. */

@@ -4,8 +4,9 @@
  * (hence the same padding and segments), precision and layout -- Q/K/V, gate/up -- share the first one.
  * Bits and N do not enter the tables, so layers of different widths and bit counts share too.
  */
-import { findOp, resolveAttrs } from '../ir/optable.js';
+
 import { replaceAllUses } from '../ir/graph.js';
+import { findOp, resolveAttrs } from '../ir/optable.js';
 import type { Graph, Node, Value } from '../ir/types.js';
 import type { Pass } from './pass.js';
 

@@ -13,18 +13,19 @@
  * geometry). A target whose kernel reads one K-tile (`lut.kTiles` false: wasm) gets k_tile 0. Values
  * already set on a node and `PassContext.tile` overrides win, except over that k_tile 0.
  */
-import type { Graph, Node } from '../ir/types.js';
+
+import { getTarget } from '../backends/target.js';
 import { geometryOf } from '../ir/lut/attrs.js';
 import { inferNode } from '../ir/lut/build.js';
 import { findOp, operand, resolveAttrs } from '../ir/optable.js';
-import { getTarget } from '../backends/target.js';
+import type { Graph, Node } from '../ir/types.js';
 import type { Pass, PassContext } from './pass.js';
 
 /** Tokens of a lut.matmul from its tables' leading dims (symbols through dimBindings; unknown = 1). */
 function tokens(mm: Node, bindings: Record<string, number>): number {
   const t = operand(mm, 'tables')!.type.shape;
   const lead = mm.attrs.table_layout === 'vec' ? t.slice(2) : t.slice(0, -2);
-  return lead.reduce<number>((p, d) => p * (typeof d === 'number' ? d : bindings[d] ?? 1), 1);
+  return lead.reduce<number>((p, d) => p * (typeof d === 'number' ? d : (bindings[d] ?? 1)), 1);
 }
 
 export interface TilePlan {

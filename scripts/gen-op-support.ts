@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../ir/ops/index.js';
 import { allOps } from '../ir/optable.js';
-import { RULES, nativeOps } from '../passes/legalize.js';
+import { nativeOps, RULES } from '../passes/legalize.js';
 import { CASES } from '../test/ops-targets/cases.js';
 import { EXPECTED_UNSUPPORTED, TARGETS, type Target } from '../test/ops-targets/support.js';
 
@@ -51,7 +51,10 @@ export function renderOpSupport(): string {
     '',
     `| target | native | rule | rule (partial) | no | compiled (of ${ops.length}) |`,
     '|---|---|---|---|---|---|',
-    ...TARGETS.map((t) => `| ${t} | ${count(t, 'native')} | ${count(t, 'rule')} | ${count(t, 'partial')} | ${count(t, 'unsupported')} | ${count(t, 'native', 'rule', 'partial')} |`),
+    ...TARGETS.map(
+      (t) =>
+        `| ${t} | ${count(t, 'native')} | ${count(t, 'rule')} | ${count(t, 'partial')} | ${count(t, 'unsupported')} | ${count(t, 'native', 'rule', 'partial')} |`,
+    ),
     '',
     `| op | ${TARGETS.join(' | ')} |`,
     `|---|${TARGETS.map(() => '---').join('|')}|`,

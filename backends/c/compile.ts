@@ -7,12 +7,14 @@
 import { writeArtifact } from '../../compiler/artifact.js';
 import type { Graph } from '../../ir/types.js';
 import type { CompiledArtifact } from '../target-info.js';
-import { emitModel, type CModelOptions } from './model/emit.js';
+import { type CModelOptions, emitModel } from './model/emit.js';
 
 /** Renders the artifact of `graph` in memory (reads `embedWeights` and `isa`; LutcError LUT5003, LUT515x). */
 export function compileArtifact(graph: Graph, opts: CModelOptions): CompiledArtifact {
   const emitted = emitModel(graph, opts);
-  opts.progress?.(`c: ${emitted.plan.steps.length} steps, workspace ${emitted.workspaceBytes} bytes, weights ${emitted.plan.weightBytes} bytes${emitted.embedded ? ' (embedded)' : ''}`);
+  opts.progress?.(
+    `c: ${emitted.plan.steps.length} steps, workspace ${emitted.workspaceBytes} bytes, weights ${emitted.plan.weightBytes} bytes${emitted.embedded ? ' (embedded)' : ''}`,
+  );
   // A weights.bin left over from an earlier, non-embedded compile would be stale.
   return { files: emitted.files, remove: emitted.embedded ? ['weights.bin'] : [] };
 }

@@ -7,11 +7,11 @@
  */
 import { fail } from '../../base/diagnostics.js';
 import type { KernelRequest } from '../../compiler/options.js';
-import { lutGeometry, type Bits, type LutGeometry } from '../../ir/lut/geometry.js';
+import { type Bits, type LutGeometry, lutGeometry } from '../../ir/lut/geometry.js';
 import { C_ACCUM } from './csrc-accum.js';
 import { C_AVX512 } from './csrc-avx512.js';
 import { C_DECLS, C_DRIVER } from './csrc-driver.js';
-import { cPrelude, type CIsa } from './csrc-prelude.js';
+import { type CIsa, cPrelude } from './csrc-prelude.js';
 import { C_TABLES } from './csrc-tables.js';
 
 /** What the C renderer needs for one layer. */
@@ -36,8 +36,35 @@ export interface RenderedKernel {
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const MACROS = ['G_N', 'G_K', 'G_BITS', 'G_PLANES', 'G_KPAD', 'G_GROUP', 'G_NGROUPS', 'G_SEG', 'G_NSEG', 'G_NCHUNKS', 'G_NCP',
-  'G_F32', 'G_VEC', 'G_ROWS', 'G_NPAD', 'G_NRB', 'G_MT', 'G_FLUSH', 'G_RDW_OK', 'G_RDW', 'G_CPV', 'G_NVK', 'G_V', 'G_VMT', 'G_RBT', 'G_RBC', 'G_TQB'];
+const MACROS = [
+  'G_N',
+  'G_K',
+  'G_BITS',
+  'G_PLANES',
+  'G_KPAD',
+  'G_GROUP',
+  'G_NGROUPS',
+  'G_SEG',
+  'G_NSEG',
+  'G_NCHUNKS',
+  'G_NCP',
+  'G_F32',
+  'G_VEC',
+  'G_ROWS',
+  'G_NPAD',
+  'G_NRB',
+  'G_MT',
+  'G_FLUSH',
+  'G_RDW_OK',
+  'G_RDW',
+  'G_CPV',
+  'G_NVK',
+  'G_V',
+  'G_VMT',
+  'G_RBT',
+  'G_RBC',
+  'G_TQB',
+];
 
 /**
  * Legalizes a kernel request into a plan: defaults (m 1, group 128 or K, tables i8, prefix `lutc`)
@@ -45,7 +72,8 @@ const MACROS = ['G_N', 'G_K', 'G_BITS', 'G_PLANES', 'G_KPAD', 'G_GROUP', 'G_NGRO
  */
 export function planFromRequest(req: KernelRequest): CKernelPlan {
   const { n, k, bits } = req;
-  if (!Number.isInteger(n) || !Number.isInteger(k) || n < 1 || k < 1) fail('LUT5100', `kernel shape must be positive integers, got N=${n} K=${k}`);
+  if (!Number.isInteger(n) || !Number.isInteger(k) || n < 1 || k < 1)
+    fail('LUT5100', `kernel shape must be positive integers, got N=${n} K=${k}`);
   if (n * k > 2 ** 31 - 1) fail('LUT5101', `kernel N*K=${n * k} exceeds 2^31-1 weights`);
   if (![1, 2, 3, 4].includes(bits)) fail('LUT5102', `the C backend takes bits 1..4, got ${bits}`);
   const groupSize = req.groupSize ?? (k < 128 ? k : 128);
@@ -76,14 +104,26 @@ export function planGeometry(p: CKernelPlan, vecBytes: 16 | 32 | 64): LutGeometr
 function geometryMacros(p: CKernelPlan): string {
   const g = planGeometry(p, 16); // the width-independent numbers; the rest are derived in C from LUTC_VEC
   const defs: [string, number | string][] = [
-    ['G_N', g.n], ['G_K', g.k], ['G_BITS', g.bits], ['G_PLANES', g.planes], ['G_KPAD', g.kPad], ['G_GROUP', g.group],
-    ['G_NGROUPS', g.nGroups], ['G_SEG', g.segment], ['G_NSEG', g.nSegments], ['G_NCHUNKS', g.nChunks], ['G_NCP', g.nChunkPairs],
+    ['G_N', g.n],
+    ['G_K', g.k],
+    ['G_BITS', g.bits],
+    ['G_PLANES', g.planes],
+    ['G_KPAD', g.kPad],
+    ['G_GROUP', g.group],
+    ['G_NGROUPS', g.nGroups],
+    ['G_SEG', g.segment],
+    ['G_NSEG', g.nSegments],
+    ['G_NCHUNKS', g.nChunks],
+    ['G_NCP', g.nChunkPairs],
     ['G_F32', p.tables === 'f32' ? 1 : 0],
     ['G_VEC', 'LUTC_VEC'],
     // row-dword layout (geometry.ts rowDwords) on AVX-512 builds only: see rowDwordsOk
-    ['G_RDW_OK', rowDwordsOk(p) ? 1 : 0], ['G_RDW', '(LUTC_ISA == 2 && G_RDW_OK)'],
-    ['G_ROWS', '(G_RDW ? G_VEC / 4 : G_VEC / G_PLANES)'], ['G_CPV', '(G_RDW ? 4 / G_PLANES : 1)'],
-    ['G_NVK', '((G_NCP + G_CPV - 1) / G_CPV)'], ['G_NPAD', '(((G_N + G_ROWS - 1) / G_ROWS) * G_ROWS)'],
+    ['G_RDW_OK', rowDwordsOk(p) ? 1 : 0],
+    ['G_RDW', '(LUTC_ISA == 2 && G_RDW_OK)'],
+    ['G_ROWS', '(G_RDW ? G_VEC / 4 : G_VEC / G_PLANES)'],
+    ['G_CPV', '(G_RDW ? 4 / G_PLANES : 1)'],
+    ['G_NVK', '((G_NCP + G_CPV - 1) / G_CPV)'],
+    ['G_NPAD', '(((G_N + G_ROWS - 1) / G_ROWS) * G_ROWS)'],
     ['G_NRB', '(G_NPAD / G_ROWS)'],
   ];
   return defs.map(([k, v]) => `#define ${k} ${v}`).join('\n');

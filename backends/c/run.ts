@@ -13,7 +13,7 @@ import { fail } from '../../base/diagnostics.js';
 import { readNpyFile, writeNpy } from '../../compiler/npy.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
-import { emitModel, type CModelOptions } from './model/emit.js';
+import { type CModelOptions, emitModel } from './model/emit.js';
 import { buildC } from './toolchain.js';
 
 /** Options of runArtifact beyond CompileOptions. */
@@ -59,7 +59,8 @@ export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, 
     emitted.inputs.forEach((io, i) => {
       const t = inputs[io.name];
       if (!t) fail('LUT5161', `input '${io.name}' was not given`);
-      if (t.shape.join(',') !== io.placement.shape.join(',')) fail('LUT5161', `input '${io.name}' has shape [${t.shape}], the model was compiled for [${io.placement.shape}]`);
+      if (t.shape.join(',') !== io.placement.shape.join(','))
+        fail('LUT5161', `input '${io.name}' has shape [${t.shape}], the model was compiled for [${io.placement.shape}]`);
       const f = path.join(dir, `in${i}.npy`);
       fs.writeFileSync(f, writeNpy(toKernelDtype(t)));
       args.push(f); // positional, in graph-input order: names may contain '='

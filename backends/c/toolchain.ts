@@ -49,7 +49,9 @@ export function buildC(b: CBuild): string {
   if (existsSync(out)) return out;
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(b.sources)) writeFileSync(join(dir, name), text);
-  const cfiles = Object.keys(b.sources).filter((f) => f.endsWith('.c')).map((f) => join(dir, f));
+  const cfiles = Object.keys(b.sources)
+    .filter((f) => f.endsWith('.c'))
+    .map((f) => join(dir, f));
   const tmp = `${out}.${process.pid}.tmp`;
   try {
     execFileSync(cc, [...flags, '-I', dir, ...cfiles, '-o', tmp, ...(b.ldflags ?? ['-lm'])], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -64,7 +66,11 @@ export function buildC(b: CBuild): string {
 /** True when `cc` can compile and link a trivial program with these flags (e.g. a cross compiler). */
 export function canCompile(cc: string, flags: string[] = []): boolean {
   try {
-    buildC({ cc, flags, sources: { 'probe.c': '#include <stdlib.h>\n#include <string.h>\n#include <math.h>\nint main(void) { return 0; }\n' } });
+    buildC({
+      cc,
+      flags,
+      sources: { 'probe.c': '#include <stdlib.h>\n#include <string.h>\n#include <math.h>\nint main(void) { return 0; }\n' },
+    });
     return true;
   } catch {
     return false;

@@ -15,12 +15,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CompileOptions } from '../../compiler/options.js';
+import { callSide, interleave, PEER_TOL_F32, PEER_TOL_MODEL, relL2, type Stats } from '../../bench/timing.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
+import type { CompileOptions } from '../../compiler/options.js';
 import { runPipeline } from '../../compiler/pipeline.js';
 import { quantizeOnnx } from '../../compiler/quantize-onnx.js';
 import type { Graph } from '../../ir/types.js';
-import { callSide, interleave, PEER_TOL_F32, PEER_TOL_MODEL, relL2, type Stats } from '../../bench/timing.js';
 import { compileModel } from './compile.js';
 import { loadArtifactModule } from './model/index.js';
 
@@ -78,7 +78,11 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
       if (i.dtype !== 'f32') throw new Error(`bench: input '${i.name}' is ${i.dtype}; only float32 inputs are generated`);
       feeds[i.name] = Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, rnd);
     }
-    const lutcY: Outputs = Object.fromEntries(Object.entries(model.run(feeds)).filter(([, t]) => t.dtype === 'f32').map(([n, t]) => [n, t.data]));
+    const lutcY: Outputs = Object.fromEntries(
+      Object.entries(model.run(feeds))
+        .filter(([, t]) => t.dtype === 'f32')
+        .map(([n, t]) => [n, t.data]),
+    );
 
     const ort = await import('onnxruntime-web');
     ort.env.wasm.numThreads = 1;
@@ -97,28 +101,44 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
     const peers = [await openOrt('onnxruntime-web wasm (float model)', bytes, bits === undefined ? PEER_TOL_F32 : undefined)];
     if (bits !== undefined && bits !== 1.58 && bits !== 1 && bits !== 3) {
       try {
-        peers.push(await openOrt('onnxruntime-web wasm (MatMulNBits)', quantizeOnnx(bytes, { bits, groupSize: opts.groupSize, symmetric: opts.symmetric }), tableTol));
+        peers.push(
+          await openOrt(
+            'onnxruntime-web wasm (MatMulNBits)',
+            quantizeOnnx(bytes, { bits, groupSize: opts.groupSize, symmetric: opts.symmetric }),
+            tableTol,
+          ),
+        );
       } catch (e) {
         log(`bench: onnxruntime-web cannot run the quantized model: ${(e as Error).message.split('\n')[0]}`);
       }
     }
     log(`bench: timing lutc and ${peers.length} onnxruntime-web session(s), interleaved`);
-    const st = await interleave([callSide('lutc', () => model.run(feeds)), ...peers.map((p) => p.side)], { runs: RUNS, warmupMs: WARMUP_MS });
+    const st = await interleave([callSide('lutc', () => model.run(feeds)), ...peers.map((p) => p.side)], {
+      runs: RUNS,
+      warmupMs: WARMUP_MS,
+    });
     const lutc = st[0]!;
     const fmt = (s: Stats) => `${s.median.toFixed(3)} ms (min ${s.min.toFixed(3)}, p90 ${s.p90.toFixed(3)})`;
     const ms = (s: Stats): Stats => ({ median: s.median / 1000, min: s.min / 1000, p90: s.p90 / 1000, n: s.n });
     const w = Math.max(...peers.map((p) => p.label.length));
     const lines = [
-      `model ${path.basename(modelPath)} [${Object.entries(dims).map(([k, v]) => `${k}=${v}`).join(', ')}], lutc wasm ${bits ? `--bits ${bits} --tables ${opts.tables ?? 'i8'}` : '(float)'}; ` +
+      `model ${path.basename(modelPath)} [${Object.entries(dims)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}], lutc wasm ${bits ? `--bits ${bits} --tables ${opts.tables ?? 'i8'}` : '(float)'}; ` +
         `1 thread, interleaved: median of ${lutc.n} runs per side, each side warmed >= ${WARMUP_MS} ms first and 1 call per round; inputs copied in and outputs out on both sides`,
       `  ${'lutc wasm'.padEnd(w)} ${fmt(ms(lutc))}`,
     ];
     const failed: string[] = [];
     peers.forEach((p, i) => {
       const s = st[i + 1]!;
-      const check = p.tol === undefined ? `rel-L2 vs lutc ${p.err.toExponential(1)} (other weights: not checked)`
-        : p.err <= p.tol ? `rel-L2 vs lutc ${p.err.toExponential(1)} <= ${p.tol}: ok` : `rel-L2 vs lutc ${p.err.toExponential(1)} > ${p.tol}: FAIL`;
-      if (p.tol !== undefined && !(p.err <= p.tol)) failed.push(`${p.label}: outputs differ from lutc's by rel-L2 ${p.err.toExponential(2)} (tolerance ${p.tol})`);
+      const check =
+        p.tol === undefined
+          ? `rel-L2 vs lutc ${p.err.toExponential(1)} (other weights: not checked)`
+          : p.err <= p.tol
+            ? `rel-L2 vs lutc ${p.err.toExponential(1)} <= ${p.tol}: ok`
+            : `rel-L2 vs lutc ${p.err.toExponential(1)} > ${p.tol}: FAIL`;
+      if (p.tol !== undefined && !(p.err <= p.tol))
+        failed.push(`${p.label}: outputs differ from lutc's by rel-L2 ${p.err.toExponential(2)} (tolerance ${p.tol})`);
       lines.push(`  ${p.label.padEnd(w)} ${fmt(ms(s))}   lutc is ${(s.median / lutc.median).toFixed(2)}x faster; ${check}`);
     });
     return { report: lines.join('\n'), failed };

@@ -17,7 +17,10 @@ type RawTernary = (mod: number, op: number, a: Expr, b: Expr, c: Expr) => Expr;
 export class FnBuilder {
   private readonly vars: number[] = [];
   private labelId = 0;
-  constructor(readonly mod: binaryen.Module, private readonly params: number[]) {}
+  constructor(
+    readonly mod: binaryen.Module,
+    private readonly params: number[],
+  ) {}
 
   /** Index of parameter `i`. */
   param(i: number): number {
@@ -57,11 +60,7 @@ export class FnBuilder {
     const l = this.label('L');
     return m.block(null, [
       this.set(counter, m.i32.const(0)),
-      m.loop(l, m.block(null, [
-        ...body,
-        this.incr(counter, 1),
-        m.br(l, m.i32.lt_u(this.get(counter), count)),
-      ])),
+      m.loop(l, m.block(null, [...body, this.incr(counter, 1), m.br(l, m.i32.lt_u(this.get(counter), count))])),
     ]);
   }
   /** `repeat (count) body` with a compile-time count: straight-line when 1, else a counted loop. */
@@ -73,7 +72,13 @@ export class FnBuilder {
   /** Adds the function to the module (not exported). */
   finish(name: string, results: number, body: Expr[]): binaryen.FunctionRef {
     const m = this.mod;
-    return m.addFunction(name, binaryen.createType(this.params), results, this.vars, m.block(null, body, results === binaryen.none ? binaryen.none : results));
+    return m.addFunction(
+      name,
+      binaryen.createType(this.params),
+      results,
+      this.vars,
+      m.block(null, body, results === binaryen.none ? binaryen.none : results),
+    );
   }
 }
 

@@ -8,7 +8,7 @@
 import { writeArtifact } from '../../compiler/artifact.js';
 import type { Graph } from '../../ir/types.js';
 import type { CompiledArtifact } from '../target-info.js';
-import { emitArtifact, wasmOptions, type WasmCompileOptions } from './model/index.js';
+import { emitArtifact, type WasmCompileOptions, wasmOptions } from './model/index.js';
 
 /** Renders the artifact of `graph` in memory. */
 export function compileArtifact(graph: Graph, opts: WasmCompileOptions): CompiledArtifact {

@@ -26,7 +26,18 @@
  */
 import binaryen from 'binaryen';
 import {
-  FnBuilder, lanes16, lanes32, relaxedDot16, relaxedSwizzle, splat16, splat32, splat8, v128Bytes, v128F32, v128I16, type Expr,
+  type Expr,
+  FnBuilder,
+  lanes16,
+  lanes32,
+  relaxedDot16,
+  relaxedSwizzle,
+  splat8,
+  splat16,
+  splat32,
+  v128Bytes,
+  v128F32,
+  v128I16,
 } from './builder.js';
 import type { WasmLutPlan } from './plan.js';
 
@@ -45,8 +56,14 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
   const f = new FnBuilder(m, [i32, i32, i32, i32, i32, i32, i32, i32]);
   const [W, SW, SWZ, BIAS, TAB, TS, XS, Y] = [0, 1, 2, 3, 4, 5, 6, 7];
   const get = (l: number) => f.get(l);
-  const wp = f.local(i32), tp = f.local(i32), rowOff = f.local(i32), sOff = f.local(i32), seg = f.local(i32), rb = f.local(i32);
-  const swp = f.local(i32), szp = f.local(i32);
+  const wp = f.local(i32),
+    tp = f.local(i32),
+    rowOff = f.local(i32),
+    sOff = f.local(i32),
+    seg = f.local(i32),
+    rb = f.local(i32);
+  const swp = f.local(i32),
+    szp = f.local(i32);
   const nOut = g.rowsPerVec / 4;
   const T = tokens;
   const RB = plan.rowBlocks;
@@ -57,16 +74,24 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
   const mode = plan.mode;
   const nAcc = mode === 'bias16' ? 2 : mode === 'rdot' ? 1 : 4;
   const acc = range(T).map(() => range(RB).map(() => range(nAcc).map(() => f.local(v128))));
-  const wv = f.local(v128), P = f.local(v128), Q = f.local(v128);
-  const lo = range(RB).map(() => f.local(v128)), hi = range(RB).map(() => f.local(v128));
-  const tab0 = f.local(v128), tab1 = f.local(v128);
+  const wv = f.local(v128),
+    P = f.local(v128),
+    Q = f.local(v128);
+  const lo = range(RB).map(() => f.local(v128)),
+    hi = range(RB).map(() => f.local(v128));
+  const tab0 = f.local(v128),
+    tab1 = f.local(v128);
   const tmp = range(8).map(() => f.local(v128));
   const zero = () => splat32(m, 0);
   const swz = (t: Expr, idx: Expr) => (plan.relaxed ? relaxedSwizzle(m, t, idx) : m.i8x16.swizzle(t, idx));
   const add16 = (a: Expr, b: Expr) => m.i16x8.add(a, b);
 
   // plane weights for the relaxed i16 dot: (1,2) per plane pair; 3-bit's zero 4th plane gets 0
-  const rdotW = () => v128Bytes(m, range(16).map((j) => (g.planes === 4 && g.bits === 3 && j % 4 === 3 ? 0 : j % 2 ? 2 : 1)));
+  const rdotW = () =>
+    v128Bytes(
+      m,
+      range(16).map((j) => (g.planes === 4 && g.bits === 3 && j % 4 === 3 ? 0 : j % 2 ? 2 : 1)),
+    );
 
   /**
    * Lookups of one chunk pair for token t and row block r (indices in lo[r]/hi[r]). Table vectors
@@ -77,17 +102,26 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
     const tb = plan.tableBytes;
     if (mode === 'f32') {
       const res: Expr[] = [];
-      for (const [half, idx] of [[0, lo[r]!], [1, hi[r]!]] as const) {
+      for (const [half, idx] of [
+        [0, lo[r]!],
+        [1, hi[r]!],
+      ] as const) {
         const p = range(4).map((b) => swz(m.v128.load(tOff + half * tb + 16 * b, 16, get(tp)), get(idx)));
-        const lowB = range(8).flatMap((i) => [i, 16 + i]), highB = range(8).flatMap((i) => [8 + i, 24 + i]);
+        const lowB = range(8).flatMap((i) => [i, 16 + i]),
+          highB = range(8).flatMap((i) => [8 + i, 24 + i]);
         // rebuild floats: bytes (b0, b1) interleaved, then (b0b1, b2b3) as 16-bit pairs
         res.push(
-          f.set(P, p[0]!), f.set(Q, p[1]!),
-          f.set(tmp[0]!, m.i8x16.shuffle(get(P), get(Q), lowB)), f.set(tmp[1]!, m.i8x16.shuffle(get(P), get(Q), highB)),
-          f.set(P, p[2]!), f.set(Q, p[3]!),
-          f.set(tmp[2]!, m.i8x16.shuffle(get(P), get(Q), lowB)), f.set(tmp[3]!, m.i8x16.shuffle(get(P), get(Q), highB)),
+          f.set(P, p[0]!),
+          f.set(Q, p[1]!),
+          f.set(tmp[0]!, m.i8x16.shuffle(get(P), get(Q), lowB)),
+          f.set(tmp[1]!, m.i8x16.shuffle(get(P), get(Q), highB)),
+          f.set(P, p[2]!),
+          f.set(Q, p[3]!),
+          f.set(tmp[2]!, m.i8x16.shuffle(get(P), get(Q), lowB)),
+          f.set(tmp[3]!, m.i8x16.shuffle(get(P), get(Q), highB)),
         );
-        const w16lo = lanes16([0, 8, 1, 9, 2, 10, 3, 11]), w16hi = lanes16([4, 12, 5, 13, 6, 14, 7, 15]);
+        const w16lo = lanes16([0, 8, 1, 9, 2, 10, 3, 11]),
+          w16hi = lanes16([4, 12, 5, 13, 6, 14, 7, 15]);
         const F = acc[t]![r]!;
         res.push(
           f.set(F[0]!, m.f32x4.add(get(F[0]!), m.i8x16.shuffle(get(tmp[0]!), get(tmp[2]!), w16lo))),
@@ -108,7 +142,8 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
     }
     const [L, H] = acc[t]![r] as [number, number];
     return [
-      f.set(P, pa), f.set(Q, qa),
+      f.set(P, pa),
+      f.set(Q, qa),
       f.set(L, add16(add16(get(L), get(P)), get(Q))),
       f.set(H, add16(add16(get(H), m.i16x8.shr_u(get(P), m.i32.const(8))), m.i16x8.shr_u(get(Q), m.i32.const(8)))),
     ];
@@ -146,7 +181,14 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
 
   const i16Pairs = (a: Expr, b: Expr, half: 0 | 1) =>
     m.i8x16.shuffle(a, b, lanes16(half ? [4, 12, 5, 13, 6, 14, 7, 15] : [0, 8, 1, 9, 2, 10, 3, 11]));
-  const dot = (a: Expr, w: number[]) => m.i32x4.dot_i16x8_s(a, v128I16(m, range(8).map((i) => w[i % 2]!)));
+  const dot = (a: Expr, w: number[]) =>
+    m.i32x4.dot_i16x8_s(
+      a,
+      v128I16(
+        m,
+        range(8).map((i) => w[i % 2]!),
+      ),
+    );
 
   /**
    * bias16 blocks of <= 43 chunk pairs with >= 2 planes combine the plane pair in i16:
@@ -162,7 +204,17 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
     for (let t = 0; t < T; t++)
       for (let r = 0; r < nr; r++) {
         const A = acc[t]![r]!;
-        res.push(f.set(A[0]!, shortcut(cp) ? v128I16(m, planeC.map((c) => -(1 + c) * 256 * cp)) : zero()));
+        res.push(
+          f.set(
+            A[0]!,
+            shortcut(cp)
+              ? v128I16(
+                  m,
+                  planeC.map((c) => -(1 + c) * 256 * cp),
+                )
+              : zero(),
+          ),
+        );
         for (const a of A.slice(1)) res.push(f.set(a, zero()));
       }
     return res;
@@ -177,12 +229,28 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
         const addTo = (v: number, e: Expr) => f.set(A[v]!, single ? e : m.i32x4.add(get(A[v]!), e));
         if (shortcut(cp)) {
           const [L, H] = acc[t]![r] as [number, number];
-          res.push(f.set(tmp[0]!, m.i16x8.sub(get(L), m.i16x8.mul(get(H), v128I16(m, planeC.map((c) => 256 - c))))));
-          if (g.planes === 2) res.push(addTo(0, m.i32x4.extend_low_i16x8_s(get(tmp[0]!))), addTo(1, m.i32x4.extend_high_i16x8_s(get(tmp[0]!))));
+          res.push(
+            f.set(
+              tmp[0]!,
+              m.i16x8.sub(
+                get(L),
+                m.i16x8.mul(
+                  get(H),
+                  v128I16(
+                    m,
+                    planeC.map((c) => 256 - c),
+                  ),
+                ),
+              ),
+            ),
+          );
+          if (g.planes === 2)
+            res.push(addTo(0, m.i32x4.extend_low_i16x8_s(get(tmp[0]!))), addTo(1, m.i32x4.extend_high_i16x8_s(get(tmp[0]!))));
           else res.push(addTo(0, dot(get(tmp[0]!), [1, 4])));
         } else if (mode === 'bias16') {
           const [L, H] = acc[t]![r] as [number, number];
-          const sE = tmp[0]!, sO = tmp[1]!;
+          const sE = tmp[0]!,
+            sO = tmp[1]!;
           const bias = splat16(m, 128 * 2 * cp); // wraps to i16 like the sums do
           res.push(
             f.set(sE, m.i16x8.sub(m.i16x8.sub(get(L), m.i16x8.shl(get(H), m.i32.const(8))), bias)),
@@ -191,8 +259,10 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
           if (g.planes === 1) {
             res.push(f.set(tmp[2]!, i16Pairs(get(sE), get(sO), 0)), f.set(tmp[3]!, i16Pairs(get(sE), get(sO), 1)));
             res.push(
-              addTo(0, m.i32x4.extend_low_i16x8_s(get(tmp[2]!))), addTo(1, m.i32x4.extend_high_i16x8_s(get(tmp[2]!))),
-              addTo(2, m.i32x4.extend_low_i16x8_s(get(tmp[3]!))), addTo(3, m.i32x4.extend_high_i16x8_s(get(tmp[3]!))),
+              addTo(0, m.i32x4.extend_low_i16x8_s(get(tmp[2]!))),
+              addTo(1, m.i32x4.extend_high_i16x8_s(get(tmp[2]!))),
+              addTo(2, m.i32x4.extend_low_i16x8_s(get(tmp[3]!))),
+              addTo(3, m.i32x4.extend_high_i16x8_s(get(tmp[3]!))),
             );
           } else if (g.planes === 2) {
             res.push(addTo(0, dot(i16Pairs(get(sE), get(sO), 0), [1, 2])), addTo(1, dot(i16Pairs(get(sE), get(sO), 1), [1, 2])));
@@ -212,18 +282,33 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
             for (let v = 0; v < 4; v++) res.push(f.set(tmp[v]!, m.f32x4.mul(get(F[v]!), v128F32(m, pw))));
             if (g.planes === 2) {
               for (let o = 0; o < 2; o++) {
-                const a = get(tmp[2 * o]!), b = get(tmp[2 * o + 1]!);
-                res.push(f.set(A[o]!, m.f32x4.add(m.i8x16.shuffle(a, b, lanes32([0, 2, 4, 6])), m.i8x16.shuffle(get(tmp[2 * o]!), get(tmp[2 * o + 1]!), lanes32([1, 3, 5, 7])))));
+                const a = get(tmp[2 * o]!),
+                  b = get(tmp[2 * o + 1]!);
+                res.push(
+                  f.set(
+                    A[o]!,
+                    m.f32x4.add(
+                      m.i8x16.shuffle(a, b, lanes32([0, 2, 4, 6])),
+                      m.i8x16.shuffle(get(tmp[2 * o]!), get(tmp[2 * o + 1]!), lanes32([1, 3, 5, 7])),
+                    ),
+                  ),
+                );
               }
             } else {
               const t4 = tmp.slice(4, 8);
               const sh = (a: number, b: number, l: number[]) => m.i8x16.shuffle(get(a), get(b), lanes32(l));
               res.push(
-                f.set(t4[0]!, sh(tmp[0]!, tmp[1]!, [0, 4, 1, 5])), f.set(t4[1]!, sh(tmp[0]!, tmp[1]!, [2, 6, 3, 7])),
-                f.set(t4[2]!, sh(tmp[2]!, tmp[3]!, [0, 4, 1, 5])), f.set(t4[3]!, sh(tmp[2]!, tmp[3]!, [2, 6, 3, 7])),
-                f.set(A[0]!, m.f32x4.add(
-                  m.f32x4.add(sh(t4[0]!, t4[2]!, [0, 1, 4, 5]), sh(t4[0]!, t4[2]!, [2, 3, 6, 7])),
-                  m.f32x4.add(sh(t4[1]!, t4[3]!, [0, 1, 4, 5]), sh(t4[1]!, t4[3]!, [2, 3, 6, 7])))),
+                f.set(t4[0]!, sh(tmp[0]!, tmp[1]!, [0, 4, 1, 5])),
+                f.set(t4[1]!, sh(tmp[0]!, tmp[1]!, [2, 6, 3, 7])),
+                f.set(t4[2]!, sh(tmp[2]!, tmp[3]!, [0, 4, 1, 5])),
+                f.set(t4[3]!, sh(tmp[2]!, tmp[3]!, [2, 6, 3, 7])),
+                f.set(
+                  A[0]!,
+                  m.f32x4.add(
+                    m.f32x4.add(sh(t4[0]!, t4[2]!, [0, 1, 4, 5]), sh(t4[0]!, t4[2]!, [2, 3, 6, 7])),
+                    m.f32x4.add(sh(t4[1]!, t4[3]!, [0, 1, 4, 5]), sh(t4[1]!, t4[3]!, [2, 3, 6, 7])),
+                  ),
+                ),
               );
             }
           }
@@ -236,14 +321,17 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
   const segment = (nr: number): Expr[] => {
     const segCP = g.segment / 8;
     const F = Math.min(segCP, plan.flushBound);
-    const nFull = Math.floor(segCP / F), rem = segCP - nFull * F;
+    const nFull = Math.floor(segCP / F),
+      rem = segCP - nFull * F;
     const single = nFull === 1 && rem === 0;
     const body: Expr[] = [];
-    if (!single) for (let t = 0; t < T; t++) for (let r = 0; r < nr; r++) for (let v = 0; v < nOut; v++) body.push(f.set(a32[t]![r]![v]!, zero()));
+    if (!single)
+      for (let t = 0; t < T; t++) for (let r = 0; r < nr; r++) for (let v = 0; v < nOut; v++) body.push(f.set(a32[t]![r]![v]!, zero()));
     body.push(f.repeat(nFull, [...initAcc(F, nr), ...inner(F, nr), ...flush(F, nr, single)]));
     if (rem) body.push(...initAcc(rem, nr), ...inner(rem, nr), ...flush(rem, nr, false));
     if (out === 'y') {
-      const thL = tmp[0]!, xsL = tmp[1]!;
+      const thL = tmp[0]!,
+        xsL = tmp[1]!;
       for (let t = 0; t < T; t++) {
         body.push(
           f.set(thL, m.v128.load32_splat(t * plan.stride.seg, 4, m.i32.add(get(TS), get(sOff)))),
@@ -253,7 +341,8 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
           for (let v = 0; v < nOut; v++) {
             const a = mode === 'f32' ? get(a32[t]![r]![v]!) : m.f32x4.convert_i32x4_s(get(a32[t]![r]![v]!));
             const o = r * g.rowsPerVec * 4 + 16 * v;
-            const sw = m.v128.load(o, 16, get(swp)), sz = m.v128.load(o, 16, get(szp));
+            const sw = m.v128.load(o, 16, get(swp)),
+              sz = m.v128.load(o, 16, get(szp));
             const y = yv[t]![r]![v]!;
             // the order of reference.ts combine(): ((tsHalf * A) * sw) + xsum * swz
             body.push(f.set(y, m.f32x4.add(get(y), m.f32x4.add(m.f32x4.mul(m.f32x4.mul(get(thL), a), sw), m.f32x4.mul(get(xsL), sz)))));
@@ -263,7 +352,8 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
       // acc hook: A[token][segment][row]; swp walks y by segments
       for (let t = 0; t < T; t++)
         for (let r = 0; r < nr; r++)
-          for (let v = 0; v < nOut; v++) body.push(m.v128.store(t * plan.stride.acc + r * g.rowsPerVec * 4 + 16 * v, 16, get(swp), get(a32[t]![r]![v]!)));
+          for (let v = 0; v < nOut; v++)
+            body.push(m.v128.store(t * plan.stride.acc + r * g.rowsPerVec * 4 + 16 * v, 16, get(swp), get(a32[t]![r]![v]!)));
       body.push(f.incr(swp, g.nPad * 4));
     }
     body.push(f.incr(sOff, 4));
@@ -279,7 +369,11 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
     if (out === 'y') {
       // sw/swz rows of the current group: [group][nPad]
       body.push(f.set(swp, m.i32.add(get(SW), get(rowOff))), f.set(szp, m.i32.add(get(SWZ), get(rowOff))));
-      const groupBody = [...(segPerGroup === 1 ? segment(nr) : [f.repeat(segPerGroup, segment(nr))]), f.incr(swp, g.nPad * 4), f.incr(szp, g.nPad * 4)];
+      const groupBody = [
+        ...(segPerGroup === 1 ? segment(nr) : [f.repeat(segPerGroup, segment(nr))]),
+        f.incr(swp, g.nPad * 4),
+        f.incr(szp, g.nPad * 4),
+      ];
       body.push(f.loop(seg, m.i32.const(g.nGroups), groupBody));
       for (let t = 0; t < T; t++)
         for (let r = 0; r < nr; r++)
@@ -297,7 +391,8 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
     return body;
   };
 
-  const nMain = Math.floor(g.nRowBlocks / RB), tail = g.nRowBlocks - nMain * RB;
+  const nMain = Math.floor(g.nRowBlocks / RB),
+    tail = g.nRowBlocks - nMain * RB;
   const body: Expr[] = [f.set(wp, get(W)), f.set(rowOff, m.i32.const(0))];
   if (nMain > 0) body.push(f.loop(rb, m.i32.const(nMain), rowPass(RB)));
   if (tail > 0) body.push(f.repeat(tail, rowPass(1)));
@@ -318,13 +413,33 @@ export function addLutGemm(mod: binaryen.Module, plan: WasmLutPlan, name: string
   const f = new FnBuilder(m, [i32, i32, i32, i32, i32, i32, i32, i32, i32]);
   const get = (l: number) => f.get(l);
   const [TAB, TS, XS, Y, M] = [4, 5, 6, 7, 8];
-  const call = (fn: string) => m.call(fn, range(8).map((i) => get(i)), binaryen.none);
-  const adv = (k: number) => [f.incr(TAB, k * plan.stride.tab), f.incr(TS, k * plan.stride.seg), f.incr(XS, k * plan.stride.seg), f.incr(Y, k * plan.stride.y), f.set(M, m.i32.sub(get(M), m.i32.const(k)))];
-  const lt = f.label('T'), l1 = f.label('O');
+  const call = (fn: string) =>
+    m.call(
+      fn,
+      range(8).map((i) => get(i)),
+      binaryen.none,
+    );
+  const adv = (k: number) => [
+    f.incr(TAB, k * plan.stride.tab),
+    f.incr(TS, k * plan.stride.seg),
+    f.incr(XS, k * plan.stride.seg),
+    f.incr(Y, k * plan.stride.y),
+    f.set(M, m.i32.sub(get(M), m.i32.const(k))),
+  ];
+  const lt = f.label('T'),
+    l1 = f.label('O');
   const body: Expr[] = [];
   if (T > 1)
-    body.push(m.block(lt + 'x', [m.loop(lt, m.block(null, [m.br(lt + 'x', m.i32.lt_s(get(M), m.i32.const(T))), call(`${name}_t${T}`), ...adv(T), m.br(lt)]))]));
-  body.push(m.block(l1 + 'x', [m.loop(l1, m.block(null, [m.br(l1 + 'x', m.i32.le_s(get(M), m.i32.const(0))), call(`${name}_t1`), ...adv(1), m.br(l1)]))]));
+    body.push(
+      m.block(lt + 'x', [
+        m.loop(lt, m.block(null, [m.br(lt + 'x', m.i32.lt_s(get(M), m.i32.const(T))), call(`${name}_t${T}`), ...adv(T), m.br(lt)])),
+      ]),
+    );
+  body.push(
+    m.block(l1 + 'x', [
+      m.loop(l1, m.block(null, [m.br(l1 + 'x', m.i32.le_s(get(M), m.i32.const(0))), call(`${name}_t1`), ...adv(1), m.br(l1)])),
+    ]),
+  );
   f.finish(name, binaryen.none, body);
 }
 
@@ -346,12 +461,25 @@ export function addLutAcc(mod: binaryen.Module, plan: WasmLutPlan, name: string)
   const [W, TAB, ACC, M] = [0, 1, 2, 3];
   const z = m.i32.const(0);
   const call = (fn: string) => m.call(fn, [get(W), z, z, z, get(TAB), z, z, get(ACC)], binaryen.none);
-  const adv = (k: number) => [f.incr(TAB, k * plan.stride.tab), f.incr(ACC, k * plan.stride.acc), f.set(M, m.i32.sub(get(M), m.i32.const(k)))];
-  const lt = f.label('T'), l1 = f.label('O');
+  const adv = (k: number) => [
+    f.incr(TAB, k * plan.stride.tab),
+    f.incr(ACC, k * plan.stride.acc),
+    f.set(M, m.i32.sub(get(M), m.i32.const(k))),
+  ];
+  const lt = f.label('T'),
+    l1 = f.label('O');
   const body: Expr[] = [];
   if (T > 1)
-    body.push(m.block(lt + 'x', [m.loop(lt, m.block(null, [m.br(lt + 'x', m.i32.lt_s(get(M), m.i32.const(T))), call(`${name}_t${T}`), ...adv(T), m.br(lt)]))]));
-  body.push(m.block(l1 + 'x', [m.loop(l1, m.block(null, [m.br(l1 + 'x', m.i32.le_s(get(M), m.i32.const(0))), call(`${name}_t1`), ...adv(1), m.br(l1)]))]));
+    body.push(
+      m.block(lt + 'x', [
+        m.loop(lt, m.block(null, [m.br(lt + 'x', m.i32.lt_s(get(M), m.i32.const(T))), call(`${name}_t${T}`), ...adv(T), m.br(lt)])),
+      ]),
+    );
+  body.push(
+    m.block(l1 + 'x', [
+      m.loop(l1, m.block(null, [m.br(l1 + 'x', m.i32.le_s(get(M), m.i32.const(0))), call(`${name}_t1`), ...adv(1), m.br(l1)])),
+    ]),
+  );
   f.finish(name, binaryen.none, body);
 }
 

@@ -7,7 +7,7 @@
  */
 import { fail } from '../../base/diagnostics.js';
 import type { KernelRequest } from '../../compiler/options.js';
-import { lutGeometry, roundUp, type Bits, type LutGeometry } from '../../ir/lut/geometry.js';
+import { type Bits, type LutGeometry, lutGeometry, roundUp } from '../../ir/lut/geometry.js';
 
 /**
  * How lookups are combined over planes and accumulated:
@@ -108,7 +108,8 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   if (tables !== 'i8' && tables !== 'f32') fail('LUT5014', `tables must be 'i8' or 'f32', got '${String(tables)}'`);
   const feats = req.wasmFeatures ?? [];
   for (const f of feats) if (f !== 'relaxed-simd' && f !== 'simd128') fail('LUT5015', `unknown wasm feature '${f}' (known: relaxed-simd)`);
-  if (req.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(req.name)) fail('LUT5016', `kernel name '${req.name}' is not an identifier`);
+  if (req.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(req.name))
+    fail('LUT5016', `kernel name '${req.name}' is not an identifier`);
   const relaxed = feats.includes('relaxed-simd');
   const geom = lutGeometry({ n, k, bits: bits as Bits, groupSize: gs, vecBytes: 16 });
 
@@ -118,9 +119,14 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   const straight = over.straight ?? 0;
   // Row blocks per pass: 16 rows (bias16: 2 i16 accumulators per row block) or 32 rows, at most 4
   // blocks (rdot: 1 accumulator per block), the most that measured faster before TurboFan spills.
-  const rowBlocks = mode === 'f32' ? 1 : over.rowBlocks ?? Math.max(1, Math.min(4, (mode === 'rdot' ? 32 : 16) / geom.rowsPerVec));
-  for (const [what, v, max] of [['unroll', unroll, 16], ['straight', straight, 64], ['rowBlocks', rowBlocks, 8]] as const)
-    if (!Number.isInteger(v) || v < (what === 'straight' ? 0 : 1) || v > max) fail('LUT5017', `plan override ${what} must be an integer up to ${max}, got ${v}`);
+  const rowBlocks = mode === 'f32' ? 1 : (over.rowBlocks ?? Math.max(1, Math.min(4, (mode === 'rdot' ? 32 : 16) / geom.rowsPerVec)));
+  for (const [what, v, max] of [
+    ['unroll', unroll, 16],
+    ['straight', straight, 64],
+    ['rowBlocks', rowBlocks, 8],
+  ] as const)
+    if (!Number.isInteger(v) || v < (what === 'straight' ? 0 : 1) || v > max)
+      fail('LUT5017', `plan override ${what} must be an integer up to ${max}, got ${v}`);
   // Several tokens per weight pass share the weight loads and index extraction (~4 of ~17 ops per
   // chunk pair and row block: the swizzles and accumulation are per token). 2 tokens x rowBlocks x 2
   // i16 accumulators still fit x64's 16 vector registers next to the indices; 4 measured no better.
@@ -162,5 +168,21 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   mem.end = at;
   mem.pages = Math.max(1, Math.ceil(at / WASM_PAGE));
   if (mem.pages > 65536) fail('LUT5018', `kernel buffers need ${at} bytes, more than 4 GiB of wasm32 memory`);
-  return { geom, tables, relaxed, mode, tableBias: mode === 'bias16', tableBytes, mMax: m, tokenTile, unroll, straight, rowBlocks, vecTile, flushBound, stride, mem };
+  return {
+    geom,
+    tables,
+    relaxed,
+    mode,
+    tableBias: mode === 'bias16',
+    tableBytes,
+    mMax: m,
+    tokenTile,
+    unroll,
+    straight,
+    rowBlocks,
+    vecTile,
+    flushBound,
+    stride,
+    mem,
+  };
 }

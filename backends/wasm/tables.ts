@@ -10,7 +10,7 @@
  * f32 tables store each chunk as 4 byte planes (byte b of entries 0..15) so lookups can swizzle them.
  */
 import binaryen from 'binaryen';
-import { FnBuilder, lanes32, splat32, splat8, v128I32, type Expr } from './builder.js';
+import { type Expr, FnBuilder, lanes32, splat8, splat32, v128I32 } from './builder.js';
 import type { WasmLutPlan } from './plan.js';
 
 const SIGN = -0x80000000;
@@ -24,19 +24,27 @@ export function addTableBuild(mod: binaryen.Module, plan: WasmLutPlan, name: str
   const g = plan.geom;
   const f = new FnBuilder(mod, [i32, i32, i32, i32, i32]);
   const [X, TAB, TS, XS, M] = [0, 1, 2, 3, 4];
-  const xp = f.local(i32), tp = f.local(i32), tok = f.local(i32), seg = f.local(i32);
+  const xp = f.local(i32),
+    tp = f.local(i32),
+    tok = f.local(i32),
+    seg = f.local(i32);
   const xseg = f.local(i32);
-  const mx = f.local(v128), xsv = f.local(v128), inv = f.local(v128), absmax = f.local(binaryen.f32);
+  const mx = f.local(v128),
+    xsv = f.local(v128),
+    inv = f.local(v128),
+    absmax = f.local(binaryen.f32);
   const A = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
   const T = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
-  const cx = f.local(v128), s1 = f.local(binaryen.f32);
+  const cx = f.local(v128),
+    s1 = f.local(binaryen.f32);
   const m = mod;
   const get = (l: number) => f.get(l);
   const segChunks = g.segment / 4;
   const i8 = plan.tables === 'i8';
 
   // ---- pass 1: absmax and xsum of one segment starting at xseg
-  const quads = Math.floor(segChunks / 4), rest = segChunks % 4;
+  const quads = Math.floor(segChunks / 4),
+    rest = segChunks % 4;
   const quadBody: Expr[] = [];
   for (let c = 0; c < 4; c++) quadBody.push(f.set(A[c]!, m.v128.load(16 * c, 16, get(xp))));
   quadBody.push(f.set(xsv, m.f32x4.add(m.f32x4.add(m.f32x4.add(m.f32x4.add(get(xsv), get(A[0]!)), get(A[1]!)), get(A[2]!)), get(A[3]!))));
@@ -59,7 +67,10 @@ export function addTableBuild(mod: binaryen.Module, plan: WasmLutPlan, name: str
   const restBody: Expr[] = [f.set(cx, m.v128.load(0, 16, get(xp))), f.set(xsv, m.f32x4.add(get(xsv), get(cx)))];
   if (i8) {
     const lane = (l: number) => m.f32x4.extract_lane(m.f32x4.abs(get(cx)), l);
-    restBody.push(f.set(s1, m.f32.add(m.f32.add(m.f32.add(lane(0), lane(1)), lane(2)), lane(3))), f.set(absmax, m.f32.max(get(absmax), get(s1))));
+    restBody.push(
+      f.set(s1, m.f32.add(m.f32.add(m.f32.add(lane(0), lane(1)), lane(2)), lane(3))),
+      f.set(absmax, m.f32.max(get(absmax), get(s1))),
+    );
   }
   restBody.push(f.incr(xp, 16));
   const hsum = (v: number, op: 'add' | 'max') => {
@@ -68,7 +79,9 @@ export function addTableBuild(mod: binaryen.Module, plan: WasmLutPlan, name: str
   };
   const pass1: Expr[] = [
     f.set(xp, get(xseg)),
-    f.set(mx, splat32(m, 0)), f.set(xsv, splat32(m, 0)), f.set(absmax, m.f32.const(0)),
+    f.set(mx, splat32(m, 0)),
+    f.set(xsv, splat32(m, 0)),
+    f.set(absmax, m.f32.const(0)),
     f.repeat(quads, quadBody),
     f.repeat(rest, restBody),
     m.f32.store(0, 4, get(XS), hsum(xsv, 'add')),
@@ -85,12 +98,20 @@ export function addTableBuild(mod: binaryen.Module, plan: WasmLutPlan, name: str
 
   // ---- pass 2: tables of each chunk of the segment
   const splatLane = (v: number, l: number) => m.i8x16.shuffle(get(v), get(v), lanes32([l, l, l, l]));
-  const X0 = f.local(v128), X1 = f.local(v128), X2 = f.local(v128), X3 = f.local(v128), ab = f.local(v128);
-  const v0 = f.local(v128), v1 = f.local(v128), b8 = f.local(v128);
+  const X0 = f.local(v128),
+    X1 = f.local(v128),
+    X2 = f.local(v128),
+    X3 = f.local(v128),
+    ab = f.local(v128);
+  const v0 = f.local(v128),
+    v1 = f.local(v128),
+    b8 = f.local(v128);
   const chunk: Expr[] = [
     f.set(cx, m.v128.load(0, 16, get(xp))),
-    f.set(X0, splatLane(cx, 0)), f.set(X1, splatLane(cx, 1)),
-    f.set(X2, splatLane(cx, 2)), f.set(X3, splatLane(cx, 3)),
+    f.set(X0, splatLane(cx, 0)),
+    f.set(X1, splatLane(cx, 1)),
+    f.set(X2, splatLane(cx, 2)),
+    f.set(X3, splatLane(cx, 3)),
     // entry j = 0..3: x0 sign from bit 0, x1 sign from bit 1 (negative where the bit is 0)
     f.set(ab, m.f32x4.add(m.v128.xor(get(X0), v128I32(m, [SIGN, 0, SIGN, 0])), m.v128.xor(get(X1), v128I32(m, [SIGN, SIGN, 0, 0])))),
     f.set(v0, m.f32x4.sub(m.f32x4.sub(get(ab), get(X2)), get(X3))),
@@ -105,18 +126,27 @@ export function addTableBuild(mod: binaryen.Module, plan: WasmLutPlan, name: str
     chunk.push(m.v128.store(0, 16, get(tp), full));
   } else {
     const rev = lanes32([3, 2, 1, 0]);
-    const v2 = f.local(v128), v3 = f.local(v128), G = f.local(v128), H = f.local(v128), G2 = f.local(v128), H2 = f.local(v128);
+    const v2 = f.local(v128),
+      v3 = f.local(v128),
+      G = f.local(v128),
+      H = f.local(v128),
+      G2 = f.local(v128),
+      H2 = f.local(v128);
     chunk.push(
       f.set(v2, m.f32x4.neg(m.i8x16.shuffle(get(v1), get(v1), rev))),
       f.set(v3, m.f32x4.neg(m.i8x16.shuffle(get(v0), get(v0), rev))),
     );
     // byte-plane transpose: plane b = byte b of entries 0..15
-    const pick = (b0: number, b1: number) => [0, 1, 2, 3, 4, 5, 6, 7].map((e) => 4 * e + b0).concat([0, 1, 2, 3, 4, 5, 6, 7].map((e) => 4 * e + b1));
+    const pick = (b0: number, b1: number) =>
+      [0, 1, 2, 3, 4, 5, 6, 7].map((e) => 4 * e + b0).concat([0, 1, 2, 3, 4, 5, 6, 7].map((e) => 4 * e + b1));
     chunk.push(
-      f.set(G, m.i8x16.shuffle(get(v0), get(v1), pick(0, 1))), f.set(H, m.i8x16.shuffle(get(v0), get(v1), pick(2, 3))),
-      f.set(G2, m.i8x16.shuffle(get(v2), get(v3), pick(0, 1))), f.set(H2, m.i8x16.shuffle(get(v2), get(v3), pick(2, 3))),
+      f.set(G, m.i8x16.shuffle(get(v0), get(v1), pick(0, 1))),
+      f.set(H, m.i8x16.shuffle(get(v0), get(v1), pick(2, 3))),
+      f.set(G2, m.i8x16.shuffle(get(v2), get(v3), pick(0, 1))),
+      f.set(H2, m.i8x16.shuffle(get(v2), get(v3), pick(2, 3))),
     );
-    const lo = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23], hi = lo.map((v) => v + 8);
+    const lo = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23],
+      hi = lo.map((v) => v + 8);
     chunk.push(
       m.v128.store(0, 16, get(tp), m.i8x16.shuffle(get(G), get(G2), lo)),
       m.v128.store(16, 16, get(tp), m.i8x16.shuffle(get(G), get(G2), hi)),
@@ -131,7 +161,8 @@ export function addTableBuild(mod: binaryen.Module, plan: WasmLutPlan, name: str
     f.set(xp, get(xseg)),
     f.repeat(segChunks, chunk),
     f.incr(xseg, g.segment * 4),
-    f.incr(TS, 4), f.incr(XS, 4),
+    f.incr(TS, 4),
+    f.incr(XS, 4),
   ];
   const tokBody: Expr[] = [
     f.set(xseg, get(X)),

@@ -20,7 +20,7 @@
  * (same float operations per token and row). Used by the kernel-only module for M >= 16.
  */
 import binaryen from 'binaryen';
-import { FnBuilder, splat16, splat32, splat8, type Expr } from './builder.js';
+import { type Expr, FnBuilder, splat8, splat16, splat32 } from './builder.js';
 import type { WasmLutPlan } from './plan.js';
 
 /** Tokens of one vector-LUT tile. */
@@ -50,14 +50,33 @@ export function addVecLutGemm(mod: binaryen.Module, plan: WasmLutPlan, name: str
   const l = f.label('V');
   const S = plan.stride;
   f.finish(name, binaryen.none, [
-    m.block(l + 'x', [m.loop(l, m.block(null, [
-      m.br(l + 'x', m.i32.lt_s(get(M), m.i32.const(VEC_TILE))),
-      m.call(tile, range(8).map((i) => get(i)), binaryen.none),
-      f.incr(TAB, VEC_TILE * S.tab), f.incr(TS, VEC_TILE * S.seg), f.incr(XS, VEC_TILE * S.seg), f.incr(Y, VEC_TILE * S.y),
-      f.set(M, m.i32.sub(get(M), m.i32.const(VEC_TILE))),
-      m.br(l),
-    ]))]),
-    m.if(m.i32.gt_s(get(M), m.i32.const(0)), m.call(scalarGemm, range(9).map((i) => get(i)), binaryen.none)),
+    m.block(l + 'x', [
+      m.loop(
+        l,
+        m.block(null, [
+          m.br(l + 'x', m.i32.lt_s(get(M), m.i32.const(VEC_TILE))),
+          m.call(
+            tile,
+            range(8).map((i) => get(i)),
+            binaryen.none,
+          ),
+          f.incr(TAB, VEC_TILE * S.tab),
+          f.incr(TS, VEC_TILE * S.seg),
+          f.incr(XS, VEC_TILE * S.seg),
+          f.incr(Y, VEC_TILE * S.y),
+          f.set(M, m.i32.sub(get(M), m.i32.const(VEC_TILE))),
+          m.br(l),
+        ]),
+      ),
+    ]),
+    m.if(
+      m.i32.gt_s(get(M), m.i32.const(0)),
+      m.call(
+        scalarGemm,
+        range(9).map((i) => get(i)),
+        binaryen.none,
+      ),
+    ),
   ]);
 }
 
@@ -70,27 +89,47 @@ function addTile(mod: binaryen.Module, plan: WasmLutPlan, name: string, scratch:
   const [W, SW, SWZ, BIAS, TAB, TS, XS, Y] = [0, 1, 2, 3, 4, 5, 6, 7];
   const get = (l: number) => f.get(l);
   const c32 = (v: number) => m.i32.const(v);
-  const TV = scratch, TH = scratch + g.nChunks * 256, XV = TH + g.nSegments * 64;
+  const TV = scratch,
+    TH = scratch + g.nChunks * 256,
+    XV = TH + g.nSegments * 64;
   const S = plan.stride;
   const body: Expr[] = [];
 
   // ---- transpose the tables: 16 token rows of 16 entries -> 16 entry rows of 16 tokens, per chunk.
   // Each round interleaves bytes of vectors i and i+8 (punpckl/hbw); 4 rounds rotate the (vector,
   // byte) index bits by 4, i.e. transpose. Relaxed-SIMD tables are signed: bias them here.
-  const X = range(16).map(() => f.local(v128)), Z = range(16).map(() => f.local(v128));
-  const cp = f.local(i32), src = f.local(i32), dst = f.local(i32);
+  const X = range(16).map(() => f.local(v128)),
+    Z = range(16).map(() => f.local(v128));
+  const cp = f.local(i32),
+    src = f.local(i32),
+    dst = f.local(i32);
   const tr: Expr[] = range(16).map((t) => f.set(X[t]!, m.v128.load(t * S.tab, 16, get(src))));
   let [a, b] = [X, Z];
   for (let round = 0; round < 4; round++) {
     for (let i = 0; i < 8; i++) {
       tr.push(
-        f.set(b[2 * i]!, m.i8x16.shuffle(get(a[i]!), get(a[i + 8]!), range(8).flatMap((q) => [q, 16 + q]))),
-        f.set(b[2 * i + 1]!, m.i8x16.shuffle(get(a[i]!), get(a[i + 8]!), range(8).flatMap((q) => [8 + q, 24 + q]))),
+        f.set(
+          b[2 * i]!,
+          m.i8x16.shuffle(
+            get(a[i]!),
+            get(a[i + 8]!),
+            range(8).flatMap((q) => [q, 16 + q]),
+          ),
+        ),
+        f.set(
+          b[2 * i + 1]!,
+          m.i8x16.shuffle(
+            get(a[i]!),
+            get(a[i + 8]!),
+            range(8).flatMap((q) => [8 + q, 24 + q]),
+          ),
+        ),
       );
     }
     [a, b] = [b, a];
   }
-  for (let j = 0; j < 16; j++) tr.push(m.v128.store(16 * j, 16, get(dst), plan.tableBias ? get(a[j]!) : m.v128.xor(get(a[j]!), splat8(m, 0x80))));
+  for (let j = 0; j < 16; j++)
+    tr.push(m.v128.store(16 * j, 16, get(dst), plan.tableBias ? get(a[j]!) : m.v128.xor(get(a[j]!), splat8(m, 0x80))));
   tr.push(f.incr(src, 16), f.incr(dst, 256));
   body.push(f.set(src, get(TAB)), f.set(dst, c32(TV)), f.loop(cp, c32(g.nChunks), tr));
 
@@ -108,21 +147,37 @@ function addTile(mod: binaryen.Module, plan: WasmLutPlan, name: string, scratch:
   body.push(f.set(src, get(TS)), f.set(dst, c32(0)), f.loop(sg, c32(g.nSegments), tsBody));
 
   // ---- rows
-  const P = g.planes, bits = g.bits;
+  const P = g.planes,
+    bits = g.bits;
   const used = range(P).filter((p) => p < bits); // 3-bit's 4th plane is empty
-  const L = range(P).map(() => f.local(v128)), H = range(P).map(() => f.local(v128));
-  const yv = range(4).map(() => f.local(v128)), a32 = range(4).map(() => f.local(v128));
-  const C = f.local(v128), D = f.local(v128), V = f.local(v128);
-  const wb = f.local(i32), wrow = f.local(i32), tp = f.local(i32), wword = f.local(i32), nOff = f.local(i32), swp = f.local(i32), thp = f.local(i32);
-  const rbl = f.local(i32), rl = f.local(i32), sl = f.local(i32);
+  const L = range(P).map(() => f.local(v128)),
+    H = range(P).map(() => f.local(v128));
+  const yv = range(4).map(() => f.local(v128)),
+    a32 = range(4).map(() => f.local(v128));
+  const C = f.local(v128),
+    D = f.local(v128),
+    V = f.local(v128);
+  const wb = f.local(i32),
+    wrow = f.local(i32),
+    tp = f.local(i32),
+    wword = f.local(i32),
+    nOff = f.local(i32),
+    swp = f.local(i32),
+    thp = f.local(i32);
+  const rbl = f.local(i32),
+    rl = f.local(i32),
+    sl = f.local(i32);
   const segCP = g.segment / 8;
   const F = Math.min(segCP, plan.flushBound);
-  const nFull = Math.floor(segCP / F), rem = segCP - nFull * F;
+  const nFull = Math.floor(segCP / F),
+    rem = segCP - nFull * F;
   const rbStride = g.nVecK * 16;
 
   /** Lookups of one chunk pair: plane bytes of the row at wb, tables at tp. */
   const chunkPair = (): Expr[] => {
-    const res: Expr[] = [f.set(wword, P === 1 ? m.i32.load8_u(0, 1, get(wb)) : P === 2 ? m.i32.load16_u(0, 1, get(wb)) : m.i32.load(0, 1, get(wb)))];
+    const res: Expr[] = [
+      f.set(wword, P === 1 ? m.i32.load8_u(0, 1, get(wb)) : P === 2 ? m.i32.load16_u(0, 1, get(wb)) : m.i32.load(0, 1, get(wb))),
+    ];
     for (const p of used)
       for (const half of [0, 1]) {
         // nibble * 16 = byte offset of entry j within the chunk's 256-byte transposed table
@@ -151,13 +206,22 @@ function addTile(mod: binaryen.Module, plan: WasmLutPlan, name: string, scratch:
     const E = (p: number) => m.i16x8.sub(get(L[p]!), m.i16x8.shl(get(H[p]!), c32(8)));
     if (((1 << bits) - 1) * 254 * k <= 32767) {
       // all planes in i16: sum_p 2^p E_p, |.| <= (2^bits - 1) * 127 * n
-      let ce: Expr | null = null, co: Expr | null = null;
+      let ce: Expr | null = null,
+        co: Expr | null = null;
       for (const p of used) {
-        const e = p ? m.i16x8.shl(E(p), c32(p)) : E(p), o = p ? m.i16x8.shl(get(H[p]!), c32(p)) : get(H[p]!);
+        const e = p ? m.i16x8.shl(E(p), c32(p)) : E(p),
+          o = p ? m.i16x8.shl(get(H[p]!), c32(p)) : get(H[p]!);
         ce = ce === null ? e : m.i16x8.add(ce, e);
         co = co === null ? o : m.i16x8.add(co, o);
       }
-      res.push(f.set(C, ce!), f.set(D, co!), addTo(0, ext(C, false)), addTo(1, ext(C, true)), addTo(2, ext(D, false)), addTo(3, ext(D, true)));
+      res.push(
+        f.set(C, ce!),
+        f.set(D, co!),
+        addTo(0, ext(C, false)),
+        addTo(1, ext(C, true)),
+        addTo(2, ext(D, false)),
+        addTo(3, ext(D, true)),
+      );
     } else {
       used.forEach((p, i) => {
         const first = single && i === 0;
@@ -176,12 +240,25 @@ function addTile(mod: binaryen.Module, plan: WasmLutPlan, name: string, scratch:
   segBody.push(f.repeat(nFull, block(F, single)));
   if (rem) segBody.push(...block(rem, false));
   {
-    const sw = f.local(v128), sz = f.local(v128);
-    segBody.push(f.set(sw, m.v128.load32_splat(0, 4, get(swp))), f.set(sz, m.v128.load32_splat(0, 4, m.i32.add(get(swp), m.i32.sub(get(SWZ), get(SW))))));
+    const sw = f.local(v128),
+      sz = f.local(v128);
+    segBody.push(
+      f.set(sw, m.v128.load32_splat(0, 4, get(swp))),
+      f.set(sz, m.v128.load32_splat(0, 4, m.i32.add(get(swp), m.i32.sub(get(SWZ), get(SW))))),
+    );
     for (let q = 0; q < 4; q++) {
-      const th = m.v128.load(TH + 16 * q, 16, get(thp)), xs = m.v128.load(XV + 16 * q, 16, get(thp));
+      const th = m.v128.load(TH + 16 * q, 16, get(thp)),
+        xs = m.v128.load(XV + 16 * q, 16, get(thp));
       // combine()'s order: ((tsHalf * A) * sw) + xsum * swz
-      segBody.push(f.set(yv[q]!, m.f32x4.add(get(yv[q]!), m.f32x4.add(m.f32x4.mul(m.f32x4.mul(th, m.f32x4.convert_i32x4_s(get(a32[q]!))), get(sw)), m.f32x4.mul(xs, get(sz))))));
+      segBody.push(
+        f.set(
+          yv[q]!,
+          m.f32x4.add(
+            get(yv[q]!),
+            m.f32x4.add(m.f32x4.mul(m.f32x4.mul(th, m.f32x4.convert_i32x4_s(get(a32[q]!))), get(sw)), m.f32x4.mul(xs, get(sz))),
+          ),
+        ),
+      );
     }
     segBody.push(f.incr(thp, 64));
   }
@@ -190,14 +267,24 @@ function addTile(mod: binaryen.Module, plan: WasmLutPlan, name: string, scratch:
 
   const rowBody: Expr[] = [
     ...yv.map((v) => f.set(v, splat32(m, 0))),
-    f.set(wb, get(wrow)), f.set(tp, c32(TV)), f.set(thp, c32(0)), f.set(swp, m.i32.add(get(SW), get(nOff))),
+    f.set(wb, get(wrow)),
+    f.set(tp, c32(TV)),
+    f.set(thp, c32(0)),
+    f.set(swp, m.i32.add(get(SW), get(nOff))),
     f.loop(sl, c32(g.nGroups), groupBody),
   ];
   const bias = f.local(v128);
   rowBody.push(f.set(bias, m.v128.load32_splat(0, 4, m.i32.add(get(BIAS), get(nOff)))));
   for (let q = 0; q < 4; q++)
     for (let lane = 0; lane < 4; lane++)
-      rowBody.push(m.f32.store(PERM[4 * q + lane]! * S.y, 4, m.i32.add(get(Y), get(nOff)), m.f32x4.extract_lane(m.f32x4.add(get(yv[q]!), get(bias)), lane)));
+      rowBody.push(
+        m.f32.store(
+          PERM[4 * q + lane]! * S.y,
+          4,
+          m.i32.add(get(Y), get(nOff)),
+          m.f32x4.extract_lane(m.f32x4.add(get(yv[q]!), get(bias)), lane),
+        ),
+      );
   rowBody.push(f.incr(wrow, P), f.incr(nOff, 4));
   body.push(
     f.set(nOff, c32(0)),

@@ -9,8 +9,8 @@ import { writeArtifact } from '../../compiler/artifact.js';
 import type { CompileOptions } from '../../compiler/options.js';
 import type { Graph } from '../../ir/types.js';
 import type { ArtifactFiles, CompiledArtifact } from '../target-info.js';
-import { renderModel } from './model-shaders.js';
 import { dispatchTable, manifestOf, renderDts, renderHostModule } from './host-module.js';
+import { renderModel } from './model-shaders.js';
 
 /** Renders the artifact of `graph` in memory (LutcError LUT52xx for what WGSL cannot run). */
 export function compileArtifact(graph: Graph, opts: CompileOptions): CompiledArtifact {
@@ -25,7 +25,9 @@ export function compileArtifact(graph: Graph, opts: CompileOptions): CompiledArt
     'manifest.json': JSON.stringify(manifest, null, 2) + '\n',
   };
   shaders.forEach((s, i) => (files[`shaders/${String(i).padStart(3, '0')}.wgsl`] = s));
-  opts.progress?.(`wgsl: ${m.kernels.length} dispatches, ${shaders.length} shaders, arena ${m.plan.arenaBytes} B, weights ${m.plan.weightBytes} B`);
+  opts.progress?.(
+    `wgsl: ${m.kernels.length} dispatches, ${shaders.length} shaders, arena ${m.plan.arenaBytes} B, weights ${m.plan.weightBytes} B`,
+  );
   // shaders of an earlier, larger model would otherwise stay next to these
   return { files, remove: ['shaders'] };
 }

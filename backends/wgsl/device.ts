@@ -17,7 +17,12 @@ export const CHROMIUM_LIB = '/usr/lib/chromium';
 export function swiftshaderEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   if (!existsSync(SWIFTSHADER_ICD)) return env;
   const lib = env.LD_LIBRARY_PATH ? `${CHROMIUM_LIB}:${env.LD_LIBRARY_PATH}` : CHROMIUM_LIB;
-  return { ...env, LD_LIBRARY_PATH: lib, VK_ICD_FILENAMES: env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICD, XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR ?? '/tmp' };
+  return {
+    ...env,
+    LD_LIBRARY_PATH: lib,
+    VK_ICD_FILENAMES: env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICD,
+    XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR ?? '/tmp',
+  };
 }
 
 export interface NodeGpu {
@@ -42,9 +47,19 @@ export async function openNodeGpu(opts: { backend?: 'null' } = {}): Promise<Node
   const gpu = mod.create(opts.backend === 'null' ? ['backend=null'] : []);
   kept.push(gpu);
   const adapter = await gpu.requestAdapter();
-  if (!adapter) fail('LUT5202', 'no WebGPU adapter: on a machine without a GPU install chromium (SwiftShader) and run with LD_LIBRARY_PATH=/usr/lib/chromium');
+  if (!adapter)
+    fail(
+      'LUT5202',
+      'no WebGPU adapter: on a machine without a GPU install chromium (SwiftShader) and run with LD_LIBRARY_PATH=/usr/lib/chromium',
+    );
   const limits: Record<string, number> = {};
-  for (const k of ['maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupsPerDimension'] as const)
+  for (const k of [
+    'maxStorageBuffersPerShaderStage',
+    'maxComputeWorkgroupStorageSize',
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxComputeWorkgroupsPerDimension',
+  ] as const)
     limits[k] = adapter.limits[k];
   const features = [...adapter.features] as string[];
   const device = await adapter.requestDevice({ requiredLimits: limits });

@@ -9,7 +9,11 @@ export type Bindable = GPUBuffer;
 export function storageBuffer(device: GPUDevice, data: ArrayBufferView | number, extraUsage = 0): GPUBuffer {
   const bytes = typeof data === 'number' ? data : data.byteLength;
   const size = Math.max(4, Math.ceil(bytes / 4) * 4);
-  const buf = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage, mappedAtCreation: typeof data !== 'number' });
+  const buf = device.createBuffer({
+    size,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
+    mappedAtCreation: typeof data !== 'number',
+  });
   if (typeof data !== 'number') {
     new Uint8Array(buf.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     buf.unmap();
@@ -25,12 +29,18 @@ export type BindingAccess = ('read' | 'rw')[];
  * variant does not use, and the host binds the same buffers for every variant). WGSL errors and
  * validation errors surface as a thrown Error with the compiler's messages: they are lutc bugs.
  */
-export async function computePipeline(device: GPUDevice, code: string, entryPoint: string, access: BindingAccess): Promise<GPUComputePipeline> {
+export async function computePipeline(
+  device: GPUDevice,
+  code: string,
+  entryPoint: string,
+  access: BindingAccess,
+): Promise<GPUComputePipeline> {
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ code });
   const info = await module.getCompilationInfo();
   const errs = info.messages.filter((m) => m.type === 'error');
-  if (errs.length) throw new Error(`WGSL compile error (${entryPoint}):\n${errs.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('\n')}`);
+  if (errs.length)
+    throw new Error(`WGSL compile error (${entryPoint}):\n${errs.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('\n')}`);
   const layout = device.createBindGroupLayout({
     entries: access.map((a, binding) => ({
       binding,
@@ -48,7 +58,13 @@ export async function computePipeline(device: GPUDevice, code: string, entryPoin
 }
 
 /** Records one dispatch of `pipeline` with `buffers` bound at bindings 0..n-1 of group 0. */
-export function dispatch(enc: GPUCommandEncoder, device: GPUDevice, pipeline: GPUComputePipeline, buffers: GPUBuffer[], groups: [number, number, number]): void {
+export function dispatch(
+  enc: GPUCommandEncoder,
+  device: GPUDevice,
+  pipeline: GPUComputePipeline,
+  buffers: GPUBuffer[],
+  groups: [number, number, number],
+): void {
   const bg = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),

@@ -14,7 +14,7 @@
  * did otherwise would fail the bit-exact tests rather than go unnoticed.
  */
 import type { LutGeometry } from '../../ir/lut/geometry.js';
-import { gemmParts, type GemmIO, type LutOptions, type LutShader } from './lut-gemm.js';
+import { type GemmIO, gemmParts, type LutOptions, type LutShader } from './lut-gemm.js';
 import { u } from './shader-common.js';
 
 /** Output rows per workgroup of the subgroup gemm. */
@@ -79,10 +79,14 @@ ${p.lookup('            ')}
       c0 = cend;
     }
   }
-${o.raw ? '' : `  for (var r = 0u; r * slots + slot < ${u(SG_ROWS)}; r++) {
+${
+  o.raw
+    ? ''
+    : `  for (var r = 0u; r * slots + slot < ${u(SG_ROWS)}; r++) {
     let row = wid.x * ${u(SG_ROWS)} + r * slots + slot;
     if (lane == 0u && row < ${u(g.n)}) { let y = ys[r]; ${io.out(`mm * ${u(g.n)} + row`, p.epilogue)} }
-  }`}
+  }`
+}
 }
 `;
   return { code, entry, groups: [Math.ceil(g.nPad / SG_ROWS), o.m, 1] };

@@ -90,10 +90,11 @@ export function renderBuild(g: LutGeometry, o: LutOptions, io: BuildIO): LutShad
   const entry = o.entry ?? 'main';
   const cps = g.segment / 4;
   const store = o.tables === 'i8' ? 'i32(clamp(round(v * inv), -127.0, 127.0))' : 'v';
-  const scale = o.tables === 'i8'
-    ? `let inv = select(0.0, 127.0 / amax, amax > 0.0);
+  const scale =
+    o.tables === 'i8'
+      ? `let inv = select(0.0, 127.0 / amax, amax > 0.0);
   ${io.storeTscale('id', '(amax / 127.0) * 0.5')}`
-    : io.storeTscale('id', '0.5');
+      : io.storeTscale('id', '0.5');
   const code = `${io.decls}
 fn xat(mm: u32, kk: u32) -> f32 {
   if (kk < ${u(g.k)}) { return ${io.x(`mm * ${u(g.k)} + kk`)}; }
@@ -153,9 +154,10 @@ fn vecOff(rb: u32, cp: u32) -> u32 {
 `;
   /** Statements adding chunk `c` (table entries at tl[cl * 16]) of row block `rb` to `acc`. */
   const lookup = (ind: string) => {
-    const look = (i: number) => (i8
-      ? `acc += tl[cl * 16u + extractBits(w, sh + ${u(i * 8)}, 4u)] << ${u(i)};`
-      : `acc += tl[cl * 16u + extractBits(w, sh + ${u(i * 8)}, 4u)] * ${(1 << i).toFixed(1)};`);
+    const look = (i: number) =>
+      i8
+        ? `acc += tl[cl * 16u + extractBits(w, sh + ${u(i * 8)}, 4u)] << ${u(i)};`
+        : `acc += tl[cl * 16u + extractBits(w, sh + ${u(i * 8)}, 4u)] * ${(1 << i).toFixed(1)};`;
     return `${ind}let off = vecOff(rb, c / 2u) + byteInVec;
 ${ind}let w = ${io.packed('off / 4u')};
 ${ind}let sh = (off % 4u) * 8u + (c % 2u) * 4u;
@@ -180,9 +182,7 @@ ${Array.from({ length: g.bits }, (_, i) => ind + look(i)).join('\n')}`;
 export function renderGemm(g: LutGeometry, o: LutOptions, io: GemmIO): LutShader {
   const entry = o.entry ?? 'main';
   const p = gemmParts(g, o, io);
-  const flush = o.raw
-    ? `if (row < ${u(g.n)}) { ${io.out(p.rawIndex, 'acc')} }`
-    : `y += ${p.segTerm('acc')};`;
+  const flush = o.raw ? `if (row < ${u(g.n)}) { ${io.out(p.rawIndex, 'acc')} }` : `y += ${p.segTerm('acc')};`;
   const code = `${io.decls}
 var<workgroup> tl: array<${p.T}, ${p.tile * 16}>;
 ${p.vecOff}
@@ -239,15 +239,35 @@ export const SPLIT_LAYOUT: { build: BufferLayout; gemm: BufferLayout } = {
 };
 /** Kernel-only mode's layout: one module, one bind group of eight buffers for both entry points. */
 export const SHARED_LAYOUT: BufferLayout = {
-  x: [0, 'read'], tab: [1, 'rw'], seg: [2, 'rw'], pk: [3, 'read'], sw: [4, 'read'], swz: [5, 'read'], bias: [6, 'read'], out: [7, 'rw'],
+  x: [0, 'read'],
+  tab: [1, 'rw'],
+  seg: [2, 'rw'],
+  pk: [3, 'read'],
+  sw: [4, 'read'],
+  swz: [5, 'read'],
+  bias: [6, 'read'],
+  out: [7, 'rw'],
 };
 
 /** WGSL declarations of the operands in `layout`. */
 export function bufferDecls(layout: BufferLayout, o: { tables: 'i8' | 'f32'; raw?: boolean }): string {
   const T = o.tables === 'i8' ? 'i32' : 'f32';
-  const type: Record<BufName, string> = { x: 'f32', tab: T, seg: 'f32', pk: 'u32', sw: 'f32', swz: 'f32', bias: 'f32', out: o.raw ? T : 'f32' };
-  return Object.entries(layout).map(([name, [binding, access]]) =>
-    `@group(0) @binding(${binding}) var<storage, ${access === 'rw' ? 'read_write' : 'read'}> b${name}: array<${type[name as BufName]}>;\n`).join('');
+  const type: Record<BufName, string> = {
+    x: 'f32',
+    tab: T,
+    seg: 'f32',
+    pk: 'u32',
+    sw: 'f32',
+    swz: 'f32',
+    bias: 'f32',
+    out: o.raw ? T : 'f32',
+  };
+  return Object.entries(layout)
+    .map(
+      ([name, [binding, access]]) =>
+        `@group(0) @binding(${binding}) var<storage, ${access === 'rw' ? 'read_write' : 'read'}> b${name}: array<${type[name as BufName]}>;\n`,
+    )
+    .join('');
 }
 
 /**
@@ -255,7 +275,10 @@ export function bufferDecls(layout: BufferLayout, o: { tables: 'i8' | 'f32'; raw
  * empty when the caller declares them once for a module holding both shaders). `seg` interleaves
  * (tsHalf, xsum) per (token, segment); int8 tables are one i32 per entry; `hasBias` reads bias [N].
  */
-export function bufferIO(o: { tables: 'i8' | 'f32'; raw?: boolean; hasBias?: boolean }, layout = SPLIT_LAYOUT as { build?: BufferLayout; gemm?: BufferLayout }): { build: BuildIO; gemm: GemmIO } {
+export function bufferIO(
+  o: { tables: 'i8' | 'f32'; raw?: boolean; hasBias?: boolean },
+  layout = SPLIT_LAYOUT as { build?: BufferLayout; gemm?: BufferLayout },
+): { build: BuildIO; gemm: GemmIO } {
   const build: BuildIO = {
     decls: layout.build ? bufferDecls(layout.build, o) : '',
     x: (i) => `bx[${i}]`,

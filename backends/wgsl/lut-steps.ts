@@ -8,14 +8,14 @@
  * the epilogue's graph-op stages (ir/lut/epilogue.ts) with ops-elementwise.ts's expressions for those
  * ops; int8 tables are one i32 word per entry (shader-common.ts's storage rule).
  */
-import { geometryOf, tableGeometry, tableLead, type TableLayout } from '../../ir/lut/attrs.js';
+import { geometryOf, type TableLayout, tableGeometry, tableLead } from '../../ir/lut/attrs.js';
+import { EPILOGUE_OPERAND, epilogueStages, foldStages } from '../../ir/lut/epilogue.js';
 import { numel } from '../../ir/tensor.js';
 import type { Placement } from '../model-plan.js';
-import { renderBuild, renderGemm, type BuildIO, type GemmIO } from './lut-gemm.js';
-import { renderReduceOps } from './ops-reduce.js';
+import { type BuildIO, type GemmIO, renderBuild, renderGemm } from './lut-gemm.js';
 import { floatOpExpr, MATH_LIB } from './ops-elementwise.js';
-import { EPILOGUE_OPERAND, epilogueStages, foldStages } from '../../ir/lut/epilogue.js';
-import { HEADER, u, wordOff, type Kernel, type StepCtx } from './shader-common.js';
+import { renderReduceOps } from './ops-reduce.js';
+import { HEADER, type Kernel, type StepCtx, u, wordOff } from './shader-common.js';
 
 export const LUT_OPS = new Set(['lut.table', 'lut.norm_table', 'lut.matmul']);
 
@@ -27,7 +27,15 @@ const ldF = (p: Placement, i: string) => `bitcast<f32>(${buf(p)}[${u(wordOff(p))
 const stA = (p: Placement, i: string, v: string) => `A[${u(wordOff(p))} + ${i}] = bitcast<u32>(${v});`;
 
 /** The build shader: x at `x` ([M, K]) -> tables, tscale, xsum placements. */
-function buildKernel(label: string, x: Placement, k: number, groupSize: number, tables: 'i8' | 'f32', layout: TableLayout, outs: Placement[]): Kernel {
+function buildKernel(
+  label: string,
+  x: Placement,
+  k: number,
+  groupSize: number,
+  tables: 'i8' | 'f32',
+  layout: TableLayout,
+  outs: Placement[],
+): Kernel {
   const [tb, ts, xs] = outs as [Placement, Placement, Placement];
   const io: BuildIO = {
     decls: HEADER,
@@ -42,7 +50,9 @@ function buildKernel(label: string, x: Placement, k: number, groupSize: number, 
 
 function renderTable(c: StepCtx): Kernel[] {
   const a = c.attrs;
-  return [buildKernel(c.node.name, c.ins[0]!, a.k as number, a.group_size as number, a.tables as 'i8' | 'f32', a.layout as TableLayout, c.outs)];
+  return [
+    buildKernel(c.node.name, c.ins[0]!, a.k as number, a.group_size as number, a.tables as 'i8' | 'f32', a.layout as TableLayout, c.outs),
+  ];
 }
 
 function renderNormTable(c: StepCtx): Kernel[] {
@@ -51,8 +61,25 @@ function renderNormTable(c: StepCtx): Kernel[] {
   // The graph norm's own shader, on a view of this node that only has y as output.
   const node = { ...c.node, op: normOp, outputs: c.node.outputs.slice(0, 1) };
   const ins = normOp === 'simplified_layer_norm' ? c.ins.slice(0, 2) : c.ins;
-  const norm = renderReduceOps({ ...c, node, ins, outs: c.outs.slice(0, 1), attrs: { axis: a.axis!, epsilon: a.epsilon!, stash_type: a.stash_type! } })!;
-  return [...norm, buildKernel(`${c.node.name}/build`, c.outs[0]!, a.k as number, a.group_size as number, a.tables as 'i8' | 'f32', a.layout as TableLayout, c.outs.slice(1))];
+  const norm = renderReduceOps({
+    ...c,
+    node,
+    ins,
+    outs: c.outs.slice(0, 1),
+    attrs: { axis: a.axis!, epsilon: a.epsilon!, stash_type: a.stash_type! },
+  })!;
+  return [
+    ...norm,
+    buildKernel(
+      `${c.node.name}/build`,
+      c.outs[0]!,
+      a.k as number,
+      a.group_size as number,
+      a.tables as 'i8' | 'f32',
+      a.layout as TableLayout,
+      c.outs.slice(1),
+    ),
+  ];
 }
 
 function renderMatmul(c: StepCtx): Kernel[] {
@@ -77,11 +104,16 @@ function renderMatmul(c: StepCtx): Kernel[] {
   // The fused epilogue after the bias (ir/lut/epilogue.ts), each stage ops-elementwise.ts's expression.
   const stages = epilogueStages(a, (i) => !!c.ins[i]);
   const act = (y: string, row: string, index: string) =>
-    foldStages(stages, y, (i) => ldF(c.ins[i]!, i === EPILOGUE_OPERAND.channel_scale ? row : index), (s, args) => {
-      const e = floatOpExpr(s.op, s.attrs, args);
-      if (e === undefined) c.fail('LUT5204', `lut.matmul epilogue stage '${s.op}' has no WGSL rendering`);
-      return `(${e})`;
-    });
+    foldStages(
+      stages,
+      y,
+      (i) => ldF(c.ins[i]!, i === EPILOGUE_OPERAND.channel_scale ? row : index),
+      (s, args) => {
+        const e = floatOpExpr(s.op, s.attrs, args);
+        if (e === undefined) c.fail('LUT5204', `lut.matmul epilogue stage '${s.op}' has no WGSL rendering`);
+        return `(${e})`;
+      },
+    );
   const sh = renderGemm(g, { m, tables: i8 ? 'i8' : 'f32', layout, tileChunks: TILE_CHUNKS, act }, io);
   return [{ label: c.node.name, code: sh.code, groups: sh.groups }];
 }
@@ -89,9 +121,12 @@ function renderMatmul(c: StepCtx): Kernel[] {
 /** Renders a lut op, or undefined when `op` is not one. */
 export function renderLut(c: StepCtx): Kernel[] | undefined {
   switch (c.node.op) {
-    case 'lut.table': return renderTable(c);
-    case 'lut.norm_table': return renderNormTable(c);
-    case 'lut.matmul': return renderMatmul(c);
+    case 'lut.table':
+      return renderTable(c);
+    case 'lut.norm_table':
+      return renderNormTable(c);
+    case 'lut.matmul':
+      return renderMatmul(c);
   }
   return undefined;
 }

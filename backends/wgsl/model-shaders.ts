@@ -6,17 +6,17 @@
  * (LUT5003 for an op without a renderer, LUT5200-5299 otherwise), never a wrong result; every such
  * diagnostic of a model is collected (plan, steps, weights) and thrown together in one LutcError.
  */
-import { LutcError, diag, nodeLoc, type Diagnostic } from '../../base/diagnostics.js';
-import { numel } from '../../ir/tensor.js';
+import { type Diagnostic, diag, LutcError, nodeLoc } from '../../base/diagnostics.js';
 import { hasTrait, isCompileTimeOperand } from '../../ir/optable.js';
+import { numel } from '../../ir/tensor.js';
 import type { DType, Graph, Node, Value } from '../../ir/types.js';
-import { planModel, type ModelPlan, type Placement } from '../model-plan.js';
-import { kindOf, stepCtx, type Kernel, type StepCtx } from './shader-common.js';
-import { ELEMENTWISE_OPS, renderElementwise } from './ops-elementwise.js';
-import { REDUCE_OPS, renderReduceOps } from './ops-reduce.js';
-import { DATA_OPS, renderData } from './ops-data.js';
-import { LINEAR_OPS, renderLinear } from './ops-linear.js';
+import { type ModelPlan, type Placement, planModel } from '../model-plan.js';
 import { LUT_OPS, renderLut } from './lut-steps.js';
+import { DATA_OPS, renderData } from './ops-data.js';
+import { ELEMENTWISE_OPS, renderElementwise } from './ops-elementwise.js';
+import { LINEAR_OPS, renderLinear } from './ops-linear.js';
+import { REDUCE_OPS, renderReduceOps } from './ops-reduce.js';
+import { type Kernel, kindOf, type StepCtx, stepCtx } from './shader-common.js';
 
 export interface WgslModel {
   plan: ModelPlan;
@@ -55,7 +55,14 @@ export function planWgsl(g: Graph): ModelPlan {
     byteSize(v: Value, dtype: DType, shape: number[]) {
       if (dtype === 'f64' && !f64.has(v)) {
         const n = blame(g, v);
-        f64.set(v, diag('LUT5211', `value '${v.name}' is float64, which WGSL cannot compute in; convert the model to float32`, n ? nodeLoc(n, file) : undefined));
+        f64.set(
+          v,
+          diag(
+            'LUT5211',
+            `value '${v.name}' is float64, which WGSL cannot compute in; convert the model to float32`,
+            n ? nodeLoc(n, file) : undefined,
+          ),
+        );
       }
       return bytes.has(v) ? numel(shape) : numel(shape) * 4;
     },
@@ -92,7 +99,13 @@ function wgslWeights(g: Graph, plan: ModelPlan): Uint8Array {
           if (!reported && shaderRead(c.value)) {
             reported = true;
             const n = blame(g, c.value);
-            diags.push(diag('LUT5212', `constant '${c.value.name}' (${c.dtype}) holds ${v}, outside the 32-bit range the WGSL backend stores ${c.dtype} in`, n ? nodeLoc(n, file) : undefined));
+            diags.push(
+              diag(
+                'LUT5212',
+                `constant '${c.value.name}' (${c.dtype}) holds ${v}, outside the 32-bit range the WGSL backend stores ${c.dtype} in`,
+                n ? nodeLoc(n, file) : undefined,
+              ),
+            );
           }
           out[i] = v < lo ? lo : hi;
         } else out[i] = v;

@@ -5,17 +5,28 @@
  * the like must be constants (LUT5213 otherwise), as static shapes already require in practice.
  * A gather index out of range cannot be diagnosed on the GPU: it yields zeros (docs/wgsl.md).
  */
-import { numel, strides } from '../../ir/tensor.js';
-import { normalizeAxis } from '../../ir/ops/util.js';
+
 import { sliceAxis } from '../../ir/ops/slice.js';
-import {
-  accessors, constInts, coords, grid1, kindOf, lit, main1, operandIndex,
-  type Kernel, type StepCtx,
-} from './shader-common.js';
+import { normalizeAxis } from '../../ir/ops/util.js';
+import { numel, strides } from '../../ir/tensor.js';
+import { accessors, constInts, coords, grid1, type Kernel, kindOf, lit, main1, operandIndex, type StepCtx } from './shader-common.js';
 
 export const DATA_OPS = new Set([
-  'transpose', 'slice', 'concat', 'split', 'gather', 'expand', 'trilu', 'range', 'constant_of_shape', 'shape',
-  'reshape', 'squeeze', 'unsqueeze', 'flatten', 'identity',
+  'transpose',
+  'slice',
+  'concat',
+  'split',
+  'gather',
+  'expand',
+  'trilu',
+  'range',
+  'constant_of_shape',
+  'shape',
+  'reshape',
+  'squeeze',
+  'unsqueeze',
+  'flatten',
+  'identity',
 ]);
 
 /** One 1-D kernel over `n` output elements of output `o` with `body`. */
@@ -36,7 +47,17 @@ function renderTranspose(c: StepCtx): Kernel[] {
   const perm = (c.attrs.perm as number[] | undefined) ?? [...Array(r).keys()].reverse();
   const st = strides(x.shape);
   const cc = coords(out.shape);
-  return [kernel(c, numel(out.shape), `${cc.code}  out0(i, in0(${affine(0, cc.c, perm.map((p) => st[p]!))}));`)];
+  return [
+    kernel(
+      c,
+      numel(out.shape),
+      `${cc.code}  out0(i, in0(${affine(
+        0,
+        cc.c,
+        perm.map((p) => st[p]!),
+      )}));`,
+    ),
+  ];
 }
 
 function renderSlice(c: StepCtx): Kernel[] {
@@ -56,7 +77,17 @@ function renderSlice(c: StepCtx): Kernel[] {
   });
   const base = first.reduce((acc, v, a) => acc + v * st[a]!, 0);
   const cc = coords(out.shape);
-  return [kernel(c, numel(out.shape), `${cc.code}  out0(i, in0(${affine(base, cc.c, step.map((s, a) => s * st[a]!))}));`)];
+  return [
+    kernel(
+      c,
+      numel(out.shape),
+      `${cc.code}  out0(i, in0(${affine(
+        base,
+        cc.c,
+        step.map((s, a) => s * st[a]!),
+      )}));`,
+    ),
+  ];
 }
 
 /** Concat: one kernel per input, each copying its slab into the output. */
@@ -73,7 +104,14 @@ function renderConcat(c: StepCtx): Kernel[] {
     const n = numel(p.shape);
     if (n > 0) {
       const blk = len * inner;
-      ks.push(kernel(c, n, `  let o = i / ${lit('u', blk)};\n  let r = i % ${lit('u', blk)};\n  out0(o * ${lit('u', outLen * inner)} + ${lit('u', at * inner)} + r, in${j}(i));`, `#${j}`));
+      ks.push(
+        kernel(
+          c,
+          n,
+          `  let o = i / ${lit('u', blk)};\n  let r = i % ${lit('u', blk)};\n  out0(o * ${lit('u', outLen * inner)} + ${lit('u', at * inner)} + r, in${j}(i));`,
+          `#${j}`,
+        ),
+      );
     }
     at += len;
   });
@@ -91,7 +129,15 @@ function renderSplit(c: StepCtx): Kernel[] {
   c.outs.forEach((p, j) => {
     const b = p.shape[a]! * inner;
     const n = numel(p.shape);
-    if (n > 0) ks.push(kernel(c, n, `  let o = i / ${lit('u', b)};\n  out${j}(i, in0(o * ${lit('u', rowLen)} + ${lit('u', at)} + i % ${lit('u', b)}));`, `#${j}`));
+    if (n > 0)
+      ks.push(
+        kernel(
+          c,
+          n,
+          `  let o = i / ${lit('u', b)};\n  out${j}(i, in0(o * ${lit('u', rowLen)} + ${lit('u', at)} + i % ${lit('u', b)}));`,
+          `#${j}`,
+        ),
+      );
     at += b;
   });
   return ks;
@@ -166,21 +212,34 @@ function renderShape(c: StepCtx): Kernel[] {
 /** Renders a data-movement op, or undefined when `op` is not one. */
 export function renderData(c: StepCtx): Kernel[] | undefined {
   switch (c.node.op) {
-    case 'transpose': return renderTranspose(c);
-    case 'slice': return renderSlice(c);
-    case 'concat': return renderConcat(c);
-    case 'split': return renderSplit(c);
-    case 'gather': return renderGather(c);
-    case 'expand': return renderExpand(c);
-    case 'trilu': return renderTrilu(c);
-    case 'range': return renderRange(c);
-    case 'constant_of_shape': return renderFill(c);
-    case 'shape': return renderShape(c);
-    case 'reshape': case 'squeeze': case 'unsqueeze': case 'flatten': case 'identity': {
+    case 'transpose':
+      return renderTranspose(c);
+    case 'slice':
+      return renderSlice(c);
+    case 'concat':
+      return renderConcat(c);
+    case 'split':
+      return renderSplit(c);
+    case 'gather':
+      return renderGather(c);
+    case 'expand':
+      return renderExpand(c);
+    case 'trilu':
+      return renderTrilu(c);
+    case 'range':
+      return renderRange(c);
+    case 'constant_of_shape':
+      return renderFill(c);
+    case 'shape':
+      return renderShape(c);
+    case 'reshape':
+    case 'squeeze':
+    case 'unsqueeze':
+    case 'flatten':
+    case 'identity': {
       const n = numel(c.outs[0]!.shape);
       return [kernel(c, n, '  out0(i, in0(i));')];
     }
   }
   return undefined;
 }
-

@@ -7,11 +7,24 @@
  * truncate and saturate (NaN -> 0), int->int casts wrap, anything->bool is `!= 0`. `floatOpExpr`
  * hands the same expressions to lut.matmul's fused epilogue (lut-steps.ts): one definition per op.
  */
-import type { Attrs, DType } from '../../ir/types.js';
+
 import { intRange } from '../../ir/ops/numeric.js';
+import type { Attrs, DType } from '../../ir/types.js';
 import {
-  accessors, coords, f, grid1, kindOf, lit, main1, operandIndex, sameShape, u, WGSL_TYPE,
-  type Kernel, type Kind, type StepCtx,
+  accessors,
+  coords,
+  f,
+  grid1,
+  type Kernel,
+  type Kind,
+  kindOf,
+  lit,
+  main1,
+  operandIndex,
+  type StepCtx,
+  sameShape,
+  u,
+  WGSL_TYPE,
 } from './shader-common.js';
 
 /** Shared WGSL helpers, included by the shaders that use them (unused functions are harmless). */
@@ -105,7 +118,8 @@ const UNARY: Record<string, (k: Kind) => UExpr | null> = {
   gelu: floatOnly((x, a) =>
     a.approximate === 'tanh'
       ? `0.5 * ${x} * (1.0 + tanhf(${f(SQRT_2_OVER_PI)} * (${x} + 0.044715 * ${x} * ${x} * ${x})))`
-      : `0.5 * ${x} * (1.0 + erff(${x} * ${f(Math.SQRT1_2)}))`),
+      : `0.5 * ${x} * (1.0 + erff(${x} * ${f(Math.SQRT1_2)}))`,
+  ),
   not: () => (x) => `select(1u, 0u, ${x} != 0u)`,
   ceil: floatOnly((x) => `ceil(${x})`),
   floor: floatOnly((x) => `floor(${x})`),
@@ -138,7 +152,17 @@ function elementwise(c: StepCtx, expr: (ops: string[]) => string): Kernel[] {
   const cc = needCoords ? coords(out.shape) : { code: '', c: [] };
   const ops = c.ins.map((p, j) => (p ? `in${j}(${operandIndex(p.shape, out.shape, cc.c)})` : ''));
   const body = `${cc.code}  out0(i, ${expr(ops)});`;
-  return [{ label: c.node.name, code: main1(out.shape.reduce((a, b) => a * b, 1), body, accessors(c) + MATH_LIB), groups: grid1(out.shape.reduce((a, b) => a * b, 1)) }];
+  return [
+    {
+      label: c.node.name,
+      code: main1(
+        out.shape.reduce((a, b) => a * b, 1),
+        body,
+        accessors(c) + MATH_LIB,
+      ),
+      groups: grid1(out.shape.reduce((a, b) => a * b, 1)),
+    },
+  ];
 }
 
 /** Float -> int conversion of `x` to `to`: truncate, saturate to the type's range, NaN -> 0. */
@@ -158,7 +182,8 @@ function castExpr(c: StepCtx, x: string, from: DType, to: DType): string {
   if (kt === 'f') return kf === 'f' ? x : `f32(${x})`;
   if (kf === 'f') return floatToInt(x, to);
   // int -> int: two's complement reinterpretation; the store wraps to the target width.
-  if ((from === 'u32' || from === 'u64') && (to === 'i64')) c.fail('LUT5205', `cast ${from} -> i64 can exceed the i32 range the WGSL backend holds i64 in`);
+  if ((from === 'u32' || from === 'u64') && to === 'i64')
+    c.fail('LUT5205', `cast ${from} -> i64 can exceed the i32 range the WGSL backend holds i64 in`);
   return kf === kt ? x : `bitcast<${WGSL_TYPE[kt]}>(${x})`;
 }
 
@@ -197,9 +222,14 @@ export function renderElementwise(c: StepCtx): Kernel[] | undefined {
         if (!c.ins[j]) return lit(k, d);
         return t ? (Number.isFinite(t.data[0]!) || k === 'f' ? lit(k, t.data[0]!) : lit(k, d)) : `in${j}(0u)`;
       };
-      const [lo, hi] = [bound(1, k === 'f' ? -Infinity : k === 'i' ? -(2 ** 31) : 0), bound(2, k === 'f' ? Infinity : k === 'i' ? 2 ** 31 - 1 : 2 ** 32 - 1)];
+      const [lo, hi] = [
+        bound(1, k === 'f' ? -Infinity : k === 'i' ? -(2 ** 31) : 0),
+        bound(2, k === 'f' ? Infinity : k === 'i' ? 2 ** 31 - 1 : 2 ** 32 - 1),
+      ];
       // min(max(x, lo), hi) as the interpreter: min > max gives max; NaN stays NaN.
-      return elementwise(c, (o) => (k === 'f' ? `select(min(max(${o[0]}, ${lo}), ${hi}), ${o[0]}, ${o[0]} != ${o[0]})` : `min(max(${o[0]}, ${lo}), ${hi})`));
+      return elementwise(c, (o) =>
+        k === 'f' ? `select(min(max(${o[0]}, ${lo}), ${hi}), ${o[0]}, ${o[0]} != ${o[0]})` : `min(max(${o[0]}, ${lo}), ${hi})`,
+      );
     }
     case 'cast': {
       const to = c.outs[0]!.dtype;

@@ -6,14 +6,26 @@
  * and 1-D/2-D conv (one invocation per output, plain loops). Accumulation is f32 (the interpreter
  * accumulates in f64: the tolerance of docs/wgsl.md covers the difference).
  */
-import { numel } from '../../ir/tensor.js';
-import { broadcastShapes } from '../../ir/ops/util.js';
+
 import { convGeometry } from '../../ir/ops/conv.js';
-import { scaleLayout } from '../../ir/ops/quant.js';
 import { intRange } from '../../ir/ops/numeric.js';
+import { scaleLayout } from '../../ir/ops/quant.js';
+import { broadcastShapes } from '../../ir/ops/util.js';
+import { numel } from '../../ir/tensor.js';
 import {
-  accessors, bcastIndex, coords, f, grid1, HEADER, kindOf, lit, main1, u, WGSL_TYPE,
-  type Kernel, type StepCtx,
+  accessors,
+  bcastIndex,
+  coords,
+  f,
+  grid1,
+  HEADER,
+  type Kernel,
+  kindOf,
+  lit,
+  main1,
+  type StepCtx,
+  u,
+  WGSL_TYPE,
 } from './shader-common.js';
 
 export const LINEAR_OPS = new Set(['matmul', 'gemm', 'matmul_nbits', 'dequantize_linear', 'quantize_linear', 'conv']);
@@ -77,13 +89,18 @@ function renderMatmul(c: StepCtx): Kernel[] {
   const bc = batch.map((d, i) => (d === 1 ? '0u' : `bc${i}`));
   const aMat = bcastIndex(a2.slice(0, -2), batch, bc);
   const bMat = bcastIndex(b2.slice(0, -2), batch, bc);
-  return [tiled(c, {
-    M, N, K, batch,
-    a: (m, k) => `(${aMat}) * ${u(M * K)} + ${m} * ${u(K)} + ${k}`,
-    b: (k, n) => `(${bMat}) * ${u(K * N)} + ${k} * ${u(N)} + ${n}`,
-    epilogue: (acc) => acc,
-    out: (m, n) => `wid.z * ${u(M * N)} + ${m} * ${u(N)} + ${n}`,
-  })];
+  return [
+    tiled(c, {
+      M,
+      N,
+      K,
+      batch,
+      a: (m, k) => `(${aMat}) * ${u(M * K)} + ${m} * ${u(K)} + ${k}`,
+      b: (k, n) => `(${bMat}) * ${u(K * N)} + ${k} * ${u(N)} + ${n}`,
+      epilogue: (acc) => acc,
+      out: (m, n) => `wid.z * ${u(M * N)} + ${m} * ${u(N)} + ${n}`,
+    }),
+  ];
 }
 
 function renderGemm(c: StepCtx): Kernel[] {
@@ -97,16 +114,23 @@ function renderGemm(c: StepCtx): Kernel[] {
   const k = kindOf(c.outs[0]!.dtype);
   const cIn = c.ins[2];
   const cIdx = cIn ? bcastIndex(cIn.shape, [M, N], ['m', 'n']) : '';
-  return [tiled(c, {
-    M, N, K, batch: [],
-    a: (m, kk) => (tA ? `${kk} * ${u(M)} + ${m}` : `${m} * ${u(K)} + ${kk}`),
-    b: (kk, n) => (tB ? `${n} * ${u(K)} + ${kk}` : `${kk} * ${u(N)} + ${n}`),
-    epilogue: (acc, m, n) => {
-      const s = alpha === 1 ? acc : `${lit(k, alpha)} * ${acc}`;
-      return cIn && beta !== 0 ? `${s} + ${beta === 1 ? '' : `${lit(k, beta)} * `}in2(${cIdx.replace(/\bm\b/g, m).replace(/\bn\b/g, n)})` : s;
-    },
-    out: (m, n) => `${m} * ${u(N)} + ${n}`,
-  })];
+  return [
+    tiled(c, {
+      M,
+      N,
+      K,
+      batch: [],
+      a: (m, kk) => (tA ? `${kk} * ${u(M)} + ${m}` : `${m} * ${u(K)} + ${kk}`),
+      b: (kk, n) => (tB ? `${n} * ${u(K)} + ${kk}` : `${kk} * ${u(N)} + ${n}`),
+      epilogue: (acc, m, n) => {
+        const s = alpha === 1 ? acc : `${lit(k, alpha)} * ${acc}`;
+        return cIn && beta !== 0
+          ? `${s} + ${beta === 1 ? '' : `${lit(k, beta)} * `}in2(${cIdx.replace(/\bm\b/g, m).replace(/\bn\b/g, n)})`
+          : s;
+      },
+      out: (m, n) => `${m} * ${u(N)} + ${n}`,
+    }),
+  ];
 }
 
 /** matmul_nbits not lowered (e.g. 8-bit): dequantize each weight on the fly, one invocation per output. */
@@ -176,7 +200,13 @@ function renderQuant(c: StepCtx): Kernel[] {
 function renderConv(c: StepCtx): Kernel[] {
   const [x, w] = [c.ins[0]!, c.ins[1]!];
   const out = c.outs[0]!;
-  const g = convGeometry(x.shape, w.shape, c.attrs, () => 0, (m) => c.fail('LUT5208', m));
+  const g = convGeometry(
+    x.shape,
+    w.shape,
+    c.attrs,
+    () => 0,
+    (m) => c.fail('LUT5208', m),
+  );
   const unit = { pad: 0, stride: 1, dilation: 1, kernel: 1 };
   const [ah, aw] = g.axes.length === 1 ? [unit, g.axes[0]!] : [g.axes[0]!, g.axes[1]!];
   const [C, H, Wd] = g.axes.length === 1 ? [x.shape[1]!, 1, x.shape[2]!] : [x.shape[1]!, x.shape[2]!, x.shape[3]!];
@@ -209,12 +239,18 @@ function renderConv(c: StepCtx): Kernel[] {
 /** Renders a linear op, or undefined when `op` is not one. */
 export function renderLinear(c: StepCtx): Kernel[] | undefined {
   switch (c.node.op) {
-    case 'matmul': return renderMatmul(c);
-    case 'gemm': return renderGemm(c);
-    case 'matmul_nbits': return renderNBits(c);
-    case 'dequantize_linear': return renderDequant(c);
-    case 'quantize_linear': return renderQuant(c);
-    case 'conv': return renderConv(c);
+    case 'matmul':
+      return renderMatmul(c);
+    case 'gemm':
+      return renderGemm(c);
+    case 'matmul_nbits':
+      return renderNBits(c);
+    case 'dequantize_linear':
+      return renderDequant(c);
+    case 'quantize_linear':
+      return renderQuant(c);
+    case 'conv':
+      return renderConv(c);
   }
   return undefined;
 }

@@ -6,15 +6,39 @@
  * spreads over a workgroup. Statistics accumulate in f32 (the interpreter uses f64: tolerance, not
  * bits); variances take two passes like the interpreter, so there is no cancellation.
  */
-import { numel, strides } from '../../ir/tensor.js';
-import { normalizeAxis } from '../../ir/ops/util.js';
-import {
-  accessors, bcastIndex, constInts, coords, f, grid1, HEADER, kindOf, lit, main1, sameShape, u, WG,
-  type Kernel, type StepCtx,
-} from './shader-common.js';
-import { MATH_LIB } from './ops-elementwise.js';
 
-export const REDUCE_OPS = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'reduce_prod', 'softmax', 'log_softmax', 'layer_norm', 'simplified_layer_norm', 'skip_simplified_layer_norm']);
+import { normalizeAxis } from '../../ir/ops/util.js';
+import { numel, strides } from '../../ir/tensor.js';
+import { MATH_LIB } from './ops-elementwise.js';
+import {
+  accessors,
+  bcastIndex,
+  constInts,
+  coords,
+  f,
+  grid1,
+  HEADER,
+  type Kernel,
+  kindOf,
+  lit,
+  main1,
+  type StepCtx,
+  sameShape,
+  u,
+  WG,
+} from './shader-common.js';
+
+export const REDUCE_OPS = new Set([
+  'reduce_sum',
+  'reduce_mean',
+  'reduce_max',
+  'reduce_prod',
+  'softmax',
+  'log_softmax',
+  'layer_norm',
+  'simplified_layer_norm',
+  'skip_simplified_layer_norm',
+]);
 
 function renderReduce(c: StepCtx): Kernel[] {
   const x = c.ins[0]!;
@@ -40,8 +64,16 @@ function renderReduce(c: StepCtx): Kernel[] {
   }
   const T = k === 'f' ? 'f32' : k === 'i' ? 'i32' : 'u32';
   const op = c.node.op;
-  const init = op === 'reduce_max' ? (k === 'f' ? f(-Infinity) : k === 'i' ? 'i32(-2147483647 - 1)' : '0u') : lit(k, op === 'reduce_prod' ? 1 : 0);
-  const step = op === 'reduce_max' ? (k === 'f' ? 'acc = fmx(acc, v);' : 'acc = max(acc, v);') : op === 'reduce_prod' ? 'acc = acc * v;' : 'acc = acc + v;';
+  const init =
+    op === 'reduce_max' ? (k === 'f' ? f(-Infinity) : k === 'i' ? 'i32(-2147483647 - 1)' : '0u') : lit(k, op === 'reduce_prod' ? 1 : 0);
+  const step =
+    op === 'reduce_max'
+      ? k === 'f'
+        ? 'acc = fmx(acc, v);'
+        : 'acc = max(acc, v);'
+      : op === 'reduce_prod'
+        ? 'acc = acc * v;'
+        : 'acc = acc + v;';
   const fin = op === 'reduce_mean' ? (k === 'f' ? `acc / ${f(R)}` : R === 0 ? lit(k, 0) : `acc / ${lit(k, R)}`) : 'acc';
   const body = `${cc.code}  let base = ${baseTerms.length ? baseTerms.join(' + ') : '0u'};
   var acc: ${T} = ${init};
@@ -141,7 +173,7 @@ function renderNorm(c: StepCtx): Kernel[] {
   const scaleIn = skip ? 2 : 1;
   const sc = paramAt(c.ins[scaleIn]!.shape, norm, 'j', 'ps_');
   const biasIn = skip ? 3 : 2;
-  const bi = c.ins[biasIn] && (op !== 'simplified_layer_norm') ? paramAt(c.ins[biasIn]!.shape, norm, 'j', 'pb_') : undefined;
+  const bi = c.ins[biasIn] && op !== 'simplified_layer_norm' ? paramAt(c.ins[biasIn]!.shape, norm, 'j', 'pb_') : undefined;
   const has = (o: number) => !!c.outs[o] && !!c.node.outputs[o];
   // x (or, for the skip variant, S = fround(input + skip) + bias) at element j of this row.
   let xv = 'in0(row * H + j)';
@@ -185,9 +217,18 @@ ${loop(`${sEnd}    out0(row * H + j, xv * is * in${gIn}(${sc.idx}));${skip && ha
 /** Renders a reduction, softmax or norm, or undefined when `op` is not one. */
 export function renderReduceOps(c: StepCtx): Kernel[] | undefined {
   switch (c.node.op) {
-    case 'reduce_sum': case 'reduce_mean': case 'reduce_max': case 'reduce_prod': return renderReduce(c);
-    case 'softmax': case 'log_softmax': return renderSoftmax(c);
-    case 'layer_norm': case 'simplified_layer_norm': case 'skip_simplified_layer_norm': return renderNorm(c);
+    case 'reduce_sum':
+    case 'reduce_mean':
+    case 'reduce_max':
+    case 'reduce_prod':
+      return renderReduce(c);
+    case 'softmax':
+    case 'log_softmax':
+      return renderSoftmax(c);
+    case 'layer_norm':
+    case 'simplified_layer_norm':
+    case 'skip_simplified_layer_norm':
+      return renderNorm(c);
   }
   return undefined;
 }

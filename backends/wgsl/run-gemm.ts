@@ -5,9 +5,9 @@
  */
 import type { LutGeometry } from '../../ir/lut/geometry.js';
 import type { PackedScales } from '../../ir/lut/reference.js';
+import { computePipeline, dispatch, readBack, storageBuffer } from './gpu-exec.js';
 import { BUILD_BINDINGS, bufferIO, GEMM_BINDINGS, renderWgslGemm, type WgslGemmOptions } from './lut-gemm.js';
 import { renderGemmSubgroup } from './lut-gemm-subgroup.js';
-import { computePipeline, dispatch, readBack, storageBuffer } from './gpu-exec.js';
 
 export interface GemmRunResult {
   /** y [M, N] f32, or A [M, N, nSegments] (Int32Array for i8 tables) in raw mode. */
@@ -19,8 +19,13 @@ export interface GemmRunResult {
 
 /** Packed weights are padded to whole u32 words here (the layout is a multiple of 16 bytes anyway). */
 export async function runWgslGemm(
-  device: GPUDevice, g: LutGeometry, opts: WgslGemmOptions & { subgroups?: boolean },
-  x: Float32Array, packed: Uint8Array, scales: PackedScales, bias?: Float32Array,
+  device: GPUDevice,
+  g: LutGeometry,
+  opts: WgslGemmOptions & { subgroups?: boolean },
+  x: Float32Array,
+  packed: Uint8Array,
+  scales: PackedScales,
+  bias?: Float32Array,
 ): Promise<GemmRunResult> {
   const o = { ...opts, hasBias: !!bias };
   const sh = renderWgslGemm(g, o);
@@ -45,7 +50,11 @@ export async function runWgslGemm(
   dispatch(enc, device, pb, [xb, tb, sb], sh.buildDispatch);
   dispatch(enc, device, pg, [wb, swb, swzb, bb, tb, sb, ob], sh.gemmDispatch);
   device.queue.submit([enc.finish()]);
-  const [out, t, s] = await Promise.all([readBack(device, ob, sh.outBytes), readBack(device, tb, sh.tableBytes), readBack(device, sb, sh.segBytes)]);
+  const [out, t, s] = await Promise.all([
+    readBack(device, ob, sh.outBytes),
+    readBack(device, tb, sh.tableBytes),
+    readBack(device, sb, sh.segBytes),
+  ]);
   for (const b of [xb, tb, sb, wb, swb, swzb, bb, ob]) b.destroy();
   const intOut = opts.raw && opts.tables === 'i8';
   return {

@@ -17,7 +17,9 @@ import { openNodeGpu } from './device.js';
 
 /** The host module's API (model.mjs), as far as Node callers use it. */
 export interface HostModel {
-  run(inputs: Record<string, ArrayLike<number> | BigInt64Array>): Promise<{ name: string; dtype: string; shape: number[]; data: ArrayLike<number | bigint> }[]>;
+  run(
+    inputs: Record<string, ArrayLike<number> | BigInt64Array>,
+  ): Promise<{ name: string; dtype: string; shape: number[]; data: ArrayLike<number | bigint> }[]>;
   destroy(): void;
 }
 

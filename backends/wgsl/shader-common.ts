@@ -9,8 +9,8 @@
  * i32, unsigned ints and bool as u32 -- except the packed LUT weights, which stay bytes. One binding
  * layout for every step lets the host build one bind group and record the whole model in one pass.
  */
-import { fail, nodeLoc, type DiagCode } from '../../base/diagnostics.js';
-import { resolveAttrs, opOf } from '../../ir/optable.js';
+import { type DiagCode, fail, nodeLoc } from '../../base/diagnostics.js';
+import { opOf, resolveAttrs } from '../../ir/optable.js';
 import { strides } from '../../ir/tensor.js';
 import type { Attrs, DType, Node, Tensor } from '../../ir/types.js';
 import type { Placement } from '../model-plan.js';
@@ -51,7 +51,9 @@ export interface StepCtx {
 
 export function stepCtx(node: Node, ins: (Placement | null)[], outs: Placement[], file?: string): StepCtx {
   return {
-    node, ins, outs,
+    node,
+    ins,
+    outs,
     attrs: resolveAttrs(opOf(node), node),
     fail: (code, message) => fail(code, message, nodeLoc(node, file)),
     constOf: (i) => node.inputs[i]?.const,
@@ -111,28 +113,52 @@ export function storeFn(name: string, p: Placement): string {
   const k = kindOf(p.dtype);
   let v: string;
   switch (p.dtype) {
-    case 'f16': v = 'bitcast<u32>(unpack2x16float(pack2x16float(vec2f(v, 0.0))).x)'; break;
-    case 'bf16': v = 'rbf16(v)'; break;
-    case 'i8': v = 'bitcast<u32>((v << 24u) >> 24u)'; break;
-    case 'i16': v = 'bitcast<u32>((v << 16u) >> 16u)'; break;
-    case 'i4': v = 'bitcast<u32>((v << 28u) >> 28u)'; break;
-    case 'u8': v = 'v & 0xffu'; break;
-    case 'u16': v = 'v & 0xffffu'; break;
-    case 'u4': v = 'v & 0xfu'; break;
-    case 'bool': v = 'select(0u, 1u, v != 0u)'; break;
-    default: v = k === 'u' ? 'v' : 'bitcast<u32>(v)';
+    case 'f16':
+      v = 'bitcast<u32>(unpack2x16float(pack2x16float(vec2f(v, 0.0))).x)';
+      break;
+    case 'bf16':
+      v = 'rbf16(v)';
+      break;
+    case 'i8':
+      v = 'bitcast<u32>((v << 24u) >> 24u)';
+      break;
+    case 'i16':
+      v = 'bitcast<u32>((v << 16u) >> 16u)';
+      break;
+    case 'i4':
+      v = 'bitcast<u32>((v << 28u) >> 28u)';
+      break;
+    case 'u8':
+      v = 'v & 0xffu';
+      break;
+    case 'u16':
+      v = 'v & 0xffffu';
+      break;
+    case 'u4':
+      v = 'v & 0xfu';
+      break;
+    case 'bool':
+      v = 'select(0u, 1u, v != 0u)';
+      break;
+    default:
+      v = k === 'u' ? 'v' : 'bitcast<u32>(v)';
   }
-  const bf = p.dtype === 'bf16'
-    ? `fn rbf16(v: f32) -> u32 { let x = bitcast<u32>(v); if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu) != 0u) { return x; } return ((x + 0x7fffu + ((x >> 16u) & 1u)) >> 16u) << 16u; }\n`
-    : '';
+  const bf =
+    p.dtype === 'bf16'
+      ? `fn rbf16(v: f32) -> u32 { let x = bitcast<u32>(v); if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu) != 0u) { return x; } return ((x + 0x7fffu + ((x >> 16u) & 1u)) >> 16u) << 16u; }\n`
+      : '';
   return `${bf}fn ${name}(i: u32, v: ${WGSL_TYPE[k]}) { A[${u(wordOff(p))} + i] = ${v}; }\n`;
 }
 
 /** Accessors in0.., out0.. for every present operand of a step (absent optional ones are skipped). */
 export function accessors(c: StepCtx): string {
   let s = '';
-  c.ins.forEach((p, i) => { if (p) s += loadFn(`in${i}`, p); });
-  c.outs.forEach((p, i) => { s += storeFn(`out${i}`, p); });
+  c.ins.forEach((p, i) => {
+    if (p) s += loadFn(`in${i}`, p);
+  });
+  c.outs.forEach((p, i) => {
+    s += storeFn(`out${i}`, p);
+  });
   return s;
 }
 
@@ -163,7 +189,10 @@ export function coords(shape: readonly number[], idx = 'i', p = 'c'): { code: st
   let code = `  var ${p}r = ${idx};\n`;
   for (let a = shape.length - 1; a >= 0; a--) {
     const d = shape[a]!;
-    if (d === 1) { c[a] = '0u'; continue; }
+    if (d === 1) {
+      c[a] = '0u';
+      continue;
+    }
     code += `  let ${p}${a} = ${p}r % ${u(d)}; ${p}r = ${p}r / ${u(d)};\n`;
     c[a] = `${p}${a}`;
   }

@@ -9,10 +9,9 @@
  * options schema of backends/target.ts), LUT6004 unexpected extra argument.
  */
 import { parseArgs } from 'node:util';
-import { LutcError, diag, type DiagCode } from '../../base/diagnostics.js';
-import { TARGETS } from '../../backends/target.js';
+import { checkTargetOptions, TARGETS, type TargetCommand } from '../../backends/target.js';
+import { type DiagCode, diag, LutcError } from '../../base/diagnostics.js';
 import { BITS_OPTIONS, type BitsOption, type CompileOptions, type Target } from '../options.js';
-import { checkTargetOptions, type TargetCommand } from '../../backends/target.js';
 
 /** A usage error: printed with its code, exit status 2. */
 export class UsageError extends LutcError {
@@ -103,7 +102,10 @@ export function parseTarget(command: string, v: string | undefined, allowed: rea
   if (v === undefined) usage('LUT6002', `${command}: missing required option --target (${allowed.join('|')})`);
   if (!(allowed as readonly string[]).includes(v)) {
     const known = (TARGETS as readonly string[]).includes(v);
-    usage('LUT6003', `${command}: ${known ? `target '${v}' is not valid here` : `unknown target '${v}'`}; expected one of ${allowed.join(', ')}`);
+    usage(
+      'LUT6003',
+      `${command}: ${known ? `target '${v}' is not valid here` : `unknown target '${v}'`}; expected one of ${allowed.join(', ')}`,
+    );
   }
   return v as Target;
 }
@@ -205,12 +207,16 @@ export function compileOptions(command: TargetCommand, p: Parsed, target: Target
   if (flag(p, 'embed-weights')) opts.embedWeights = true;
   const isa = str(p, 'isa');
   if (isa !== undefined) {
-    if (!['scalar', 'avx2', 'avx512', 'neon'].includes(isa)) usage('LUT6003', `${command}: invalid --isa '${isa}'; expected scalar, avx2, avx512 or neon`);
+    if (!['scalar', 'avx2', 'avx512', 'neon'].includes(isa))
+      usage('LUT6003', `${command}: invalid --isa '${isa}'; expected scalar, avx2, avx512 or neon`);
     opts.isa = isa as CompileOptions['isa'];
   }
   const feats = str(p, 'wasm-features');
   if (feats !== undefined) {
-    const list = feats.split(',').map((f) => f.trim()).filter(Boolean);
+    const list = feats
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean);
     const bad = list.find((f) => f !== 'relaxed-simd');
     if (bad) usage('LUT6003', `${command}: unknown --wasm-features '${bad}'; supported: relaxed-simd`);
     opts.wasmFeatures = list;

@@ -7,13 +7,26 @@
  * schema first (args.ts checkTargetFlags: usage error or warning).
  */
 import * as fs from 'node:fs';
+import { artifactTargets, type BenchModule, kernelTargets, targetOptionHelp } from '../../backends/target.js';
 import { fail } from '../../base/diagnostics.js';
-import { artifactTargets, kernelTargets, targetOptionHelp, type BenchModule } from '../../backends/target.js';
 import { compileUnchecked, emitKernel } from '../api.js';
 import { writeArtifact } from '../artifact.js';
 import type { KernelRequest, Target } from '../options.js';
 import { quantizeOnnx } from '../quantize-onnx.js';
-import { COMPILE_OPTS, checkTargetFlags, compileOptions, flag, parse, parseBits, parsePosInt, parseTarget, requirePositional, requireStr, str, usage } from './args.js';
+import {
+  COMPILE_OPTS,
+  checkTargetFlags,
+  compileOptions,
+  flag,
+  parse,
+  parseBits,
+  parsePosInt,
+  parseTarget,
+  requirePositional,
+  requireStr,
+  str,
+  usage,
+} from './args.js';
 import type { CliIO } from './io.js';
 import { loadModel } from './model.js';
 
@@ -73,7 +86,10 @@ export const BENCH_HELP = `usage: lutc bench <model.onnx> [--target ${ARTIFACT.j
 Runs the model with lutc and with onnxruntime, timed interleaved in one process (same warm-up,
 same runs, inputs and outputs copied on both sides), prints medians and ratios, and checks
 onnxruntime's outputs against lutc's (exit 1, LUT6013, when they disagree; method:
-bench/README.md). Only targets with a benchmark can be measured (today: ${artifactTargets().filter((t) => t.bench).map((t) => t.name).join(', ')}); lutc says which.
+bench/README.md). Only targets with a benchmark can be measured (today: ${artifactTargets()
+  .filter((t) => t.bench)
+  .map((t) => t.name)
+  .join(', ')}); lutc says which.
 
   -t, --target T          ${ARTIFACT.join(', ')} (default: every one with a benchmark)
   --bits, --group-size, --tables, --shape, --dim   as for compile
@@ -84,7 +100,7 @@ ${targetOptionHelp('bench')}
 /** Implements `lutc compile`. */
 export async function cmdCompile(argv: string[], io: CliIO): Promise<number> {
   const p = parse('compile', argv, { ...COMPILE_OPTS, out: { type: 'string', short: 'o' } }, 1);
-  if (p.values.help) return io.out(COMPILE_HELP), 0;
+  if (p.values.help) return (io.out(COMPILE_HELP), 0);
   const model = requirePositional('compile', p, 'model');
   const target = parseTarget('compile', str(p, 'target'), ARTIFACT);
   const opts = compileOptions('compile', p, target, (m) => io.err(m));
@@ -97,12 +113,25 @@ export async function cmdCompile(argv: string[], io: CliIO): Promise<number> {
 
 /** Implements `lutc kernel`. */
 export async function cmdKernel(argv: string[], io: CliIO): Promise<number> {
-  const p = parse('kernel', argv, {
-    n: { type: 'string' }, k: { type: 'string' }, m: { type: 'string' }, bits: { type: 'string' },
-    target: { type: 'string', short: 't' }, out: { type: 'string', short: 'o' }, 'group-size': { type: 'string' },
-    tables: { type: 'string' }, isa: { type: 'string' }, 'relaxed-simd': { type: 'boolean' }, name: { type: 'string' },
-  }, 0);
-  if (p.values.help) return io.out(KERNEL_HELP), 0;
+  const p = parse(
+    'kernel',
+    argv,
+    {
+      n: { type: 'string' },
+      k: { type: 'string' },
+      m: { type: 'string' },
+      bits: { type: 'string' },
+      target: { type: 'string', short: 't' },
+      out: { type: 'string', short: 'o' },
+      'group-size': { type: 'string' },
+      tables: { type: 'string' },
+      isa: { type: 'string' },
+      'relaxed-simd': { type: 'boolean' },
+      name: { type: 'string' },
+    },
+    0,
+  );
+  if (p.values.help) return (io.out(KERNEL_HELP), 0);
   const target = parseTarget('kernel', str(p, 'target'), KERNEL);
   const bits = parseBits('kernel', requireStr('kernel', p, 'bits'));
   const req: KernelRequest = {
@@ -122,7 +151,8 @@ export async function cmdKernel(argv: string[], io: CliIO): Promise<number> {
   }
   const isa = str(p, 'isa');
   if (isa !== undefined) {
-    if (!['scalar', 'avx2', 'avx512', 'neon'].includes(isa)) usage('LUT6003', `kernel: invalid --isa '${isa}'; expected scalar, avx2, avx512 or neon`);
+    if (!['scalar', 'avx2', 'avx512', 'neon'].includes(isa))
+      usage('LUT6003', `kernel: invalid --isa '${isa}'; expected scalar, avx2, avx512 or neon`);
     req.isa = isa as KernelRequest['isa'];
   }
   if (flag(p, 'relaxed-simd')) req.wasmFeatures = ['relaxed-simd'];
@@ -139,8 +169,13 @@ export async function cmdKernel(argv: string[], io: CliIO): Promise<number> {
 
 /** Implements `lutc quantize`. */
 export async function cmdQuantize(argv: string[], io: CliIO): Promise<number> {
-  const p = parse('quantize', argv, { bits: { type: 'string' }, 'group-size': { type: 'string' }, symmetric: { type: 'boolean' }, out: { type: 'string', short: 'o' } }, 1);
-  if (p.values.help) return io.out(QUANTIZE_HELP), 0;
+  const p = parse(
+    'quantize',
+    argv,
+    { bits: { type: 'string' }, 'group-size': { type: 'string' }, symmetric: { type: 'boolean' }, out: { type: 'string', short: 'o' } },
+    1,
+  );
+  if (p.values.help) return (io.out(QUANTIZE_HELP), 0);
   const model = requirePositional('quantize', p, 'model');
   const bits = parseBits('quantize', requireStr('quantize', p, 'bits'));
   const out = requireStr('quantize', p, 'out');
@@ -164,7 +199,7 @@ export async function cmdQuantize(argv: string[], io: CliIO): Promise<number> {
 /** Implements `lutc bench`: each artifact target with a `bench` entry (backends/target.ts). */
 export async function cmdBench(argv: string[], io: CliIO): Promise<number> {
   const p = parse('bench', argv, COMPILE_OPTS, 1);
-  if (p.values.help) return io.out(BENCH_HELP), 0;
+  if (p.values.help) return (io.out(BENCH_HELP), 0);
   const model = requirePositional('bench', p, 'model');
   const t = str(p, 'target');
   const targets = t === undefined ? ARTIFACT : [parseTarget('bench', t, ARTIFACT)];
@@ -172,7 +207,10 @@ export async function cmdBench(argv: string[], io: CliIO): Promise<number> {
   const available = infos.filter((x) => x.bench);
   if (!available.length) {
     const runnable: Target[] = infos.map((x) => x.name); // every artifact target has a run entry
-    fail('LUT6011', `no backend can be benchmarked in this build (${targets.join(', ')} checked; ${runnable.join(', ')} can run models but has no benchModel yet)`);
+    fail(
+      'LUT6011',
+      `no backend can be benchmarked in this build (${targets.join(', ')} checked; ${runnable.join(', ')} can run models but has no benchModel yet)`,
+    );
   }
   // every flag is checked (usage errors, warnings) before the first benchmark starts
   const runs = available.map((x) => ({ target: x.name, bench: x.bench!, opts: compileOptions('bench', p, x.name, (m) => io.err(m)) }));
@@ -185,6 +223,7 @@ export async function cmdBench(argv: string[], io: CliIO): Promise<number> {
     if (typeof r !== 'string') failed.push(...r.failed.map((f) => `${target}: ${f}`));
   }
   // a peer that disagrees means one side computes something else: its timing compares nothing
-  if (failed.length) fail('LUT6013', `bench: onnxruntime's outputs disagree with lutc's (${failed.join('; ')})`, { kind: 'file', file: model });
+  if (failed.length)
+    fail('LUT6013', `bench: onnxruntime's outputs disagree with lutc's (${failed.join('; ')})`, { kind: 'file', file: model });
   return 0;
 }

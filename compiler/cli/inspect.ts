@@ -3,15 +3,16 @@
  * count and bytes, and for every linear layer what the pipeline decided (lowered to LUT or not, why,
  * bits, group size, table bytes). `--json` prints the same facts as one JSON object.
  */
-import { runPipeline, type LayerDecision } from '../pipeline.js';
+
+import { planModel } from '../../backends/model-plan.js';
+import { allTargets, TARGET_OPTIONS } from '../../backends/target.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { dtypeByteSize, numel } from '../../ir/tensor.js';
 import type { Graph } from '../../ir/types.js';
+import { type LayerDecision, runPipeline } from '../pipeline.js';
 import { COMPILE_OPTS, compileOptions, flag, parse, parseTarget, requirePositional, str } from './args.js';
 import type { CliIO } from './io.js';
 import { isLutFile, loadModel } from './model.js';
-import { planModel } from '../../backends/model-plan.js';
-import { TARGET_OPTIONS, allTargets } from '../../backends/target.js';
-import { LutcError } from '../../base/diagnostics.js';
 
 export const INSPECT_HELP = `usage: lutc inspect <model.onnx|file.lut> [options]
 
@@ -20,7 +21,9 @@ whether the pipeline lowers it to a LUT kernel (and why), with bits, group size 
 A .lut file is parsed and verified first.
 
   --json                  machine-readable output (one JSON object on stdout)
-  -t, --target T          pipeline target whose decisions to show (${allTargets().map((t) => t.name).join(', ')}; default ref)
+  -t, --target T          pipeline target whose decisions to show (${allTargets()
+    .map((t) => t.name)
+    .join(', ')}; default ref)
   --bits 1|1.58|2|3|4     show decisions as if compiling with --bits
   --group-size G          quantization group along K
   --tables i8|f32         LUT table precision
@@ -28,7 +31,9 @@ A .lut file is parsed and verified first.
   --dim SYM=N             bind a symbolic dimension; repeatable
   -h, --help              this help
 
-Target-specific flags of compile/run (${Object.values(TARGET_OPTIONS).map((o) => `--${o.flag}`).join(', ')}) change nothing
+Target-specific flags of compile/run (${Object.values(TARGET_OPTIONS)
+  .map((o) => `--${o.flag}`)
+  .join(', ')}) change nothing
 here: for a target that reads them they are a warning, for another target a usage error.
 `;
 
@@ -87,17 +92,29 @@ export function lutReport(g: Graph): InspectReport['lut'] {
     if (src) consumers.set(src, [...(consumers.get(src) ?? []), n.name]);
     const a = n.attrs;
     const act = typeof a.activation === 'string' && a.activation !== 'none' ? a.activation : undefined;
-    const epilogue = [n.inputs[6] && 'bias', act, n.inputs[8] && 'channel scale', n.inputs[7] && 'residual add'].filter((x): x is string => !!x);
+    const epilogue = [n.inputs[6] && 'bias', act, n.inputs[8] && 'channel scale', n.inputs[7] && 'residual add'].filter(
+      (x): x is string => !!x,
+    );
     kernels.push({
-      node: n.name, n: a.n as number, k: a.k as number, bits: a.bits as number, groupSize: a.group_size as number,
-      vecBytes: (a.vec_bytes as number) ?? 16, kTile: (a.k_tile as number) ?? 0, epilogue,
+      node: n.name,
+      n: a.n as number,
+      k: a.k as number,
+      bits: a.bits as number,
+      groupSize: a.group_size as number,
+      vecBytes: (a.vec_bytes as number) ?? 16,
+      kTile: (a.k_tile as number) ?? 0,
+      epilogue,
     });
   }
   const tables: LutTableReport[] = g.nodes
     .filter((n) => n.op === 'lut.table' || n.op === 'lut.norm_table')
     .map((n) => ({
-      node: n.name, op: n.op, fusedNorm: n.op === 'lut.norm_table' ? String(n.attrs.norm) : undefined,
-      tables: String(n.attrs.tables ?? 'i8'), layout: String(n.attrs.layout ?? 'token'), consumers: consumers.get(n) ?? [],
+      node: n.name,
+      op: n.op,
+      fusedNorm: n.op === 'lut.norm_table' ? String(n.attrs.norm) : undefined,
+      tables: String(n.attrs.tables ?? 'i8'),
+      layout: String(n.attrs.layout ?? 'token'),
+      consumers: consumers.get(n) ?? [],
     }));
   return { tables, kernels };
 }
@@ -140,9 +157,16 @@ export function inspectGraph(file: string, g: Graph, layers: LayerDecision[]): I
 /** Implements `lutc inspect`. */
 export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
   const p = parse('inspect', argv, { ...COMPILE_OPTS, json: { type: 'boolean' } }, 1);
-  if (p.values.help) return io.out(INSPECT_HELP), 0;
+  if (p.values.help) return (io.out(INSPECT_HELP), 0);
   const file = requirePositional('inspect', p, 'model');
-  const target = str(p, 'target') === undefined ? 'ref' : parseTarget('inspect', str(p, 'target'), allTargets().map((t) => t.name));
+  const target =
+    str(p, 'target') === undefined
+      ? 'ref'
+      : parseTarget(
+          'inspect',
+          str(p, 'target'),
+          allTargets().map((t) => t.name),
+        );
   const opts = compileOptions('inspect', p, target, (m) => io.err(m));
   const g = await loadModel(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
   // Summarize the graph as imported; decisions come from running the pipeline on it (which mutates).
@@ -169,14 +193,28 @@ function fmtBytes(n: number): string {
 
 function table(rows: string[][]): string {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => '  ' + r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map(
+      (r) =>
+        '  ' +
+        r
+          .map((c, i) => c.padEnd(w[i]!))
+          .join('  ')
+          .trimEnd(),
+    )
+    .join('\n');
 }
 
 function renderText(r: InspectReport): string {
   const lines: string[] = [];
-  const opsets = r.opsets ? ` (${Object.entries(r.opsets).map(([d, v]) => `${d || 'ai.onnx'} ${v}`).join(', ')})` : '';
+  const opsets = r.opsets
+    ? ` (${Object.entries(r.opsets)
+        .map(([d, v]) => `${d || 'ai.onnx'} ${v}`)
+        .join(', ')})`
+    : '';
   lines.push(`model: ${r.file} [${r.format}]${opsets}`);
-  const vals = (vs: InspectReport['inputs']) => (vs.length ? table(vs.map((v) => [v.name, v.dtype, `[${v.shape.join(', ')}]`])) : '  (none)');
+  const vals = (vs: InspectReport['inputs']) =>
+    vs.length ? table(vs.map((v) => [v.name, v.dtype, `[${v.shape.join(', ')}]`])) : '  (none)';
   lines.push('inputs:', vals(r.inputs), 'outputs:', vals(r.outputs));
   lines.push(`ops: ${r.nodes} nodes`);
   if (r.nodes) lines.push(table(Object.entries(r.ops).map(([op, n]) => [op, String(n)])));
@@ -188,21 +226,52 @@ function renderText(r: InspectReport): string {
     lines.push(`linear layers: ${r.layers.length} (${lowered} lowered to LUT)`);
     const rows = [['node', 'op', 'N', 'K', 'LUT', 'bits', 'group', 'table bytes', 'reason']];
     for (const l of r.layers) {
-      rows.push([l.node, l.op, String(l.n ?? '-'), String(l.k ?? '-'), l.lowered ? 'yes' : 'no', String(l.bits ?? '-'), String(l.groupSize ?? '-'), l.tableBytes === undefined ? '-' : String(l.tableBytes), l.reason]);
+      rows.push([
+        l.node,
+        l.op,
+        String(l.n ?? '-'),
+        String(l.k ?? '-'),
+        l.lowered ? 'yes' : 'no',
+        String(l.bits ?? '-'),
+        String(l.groupSize ?? '-'),
+        l.tableBytes === undefined ? '-' : String(l.tableBytes),
+        l.reason,
+      ]);
     }
     lines.push(table(rows));
   }
   if (r.lut.tables.length) {
     lines.push('table builds (shared by every consumer; fused into the norm that produces the activation where possible):');
-    lines.push(table(r.lut.tables.map((t) => [t.node, t.fusedNorm ? `fused into ${t.fusedNorm} norm` : 'standalone', `${t.tables} ${t.layout}`, `-> ${t.consumers.join(', ')}`])));
+    lines.push(
+      table(
+        r.lut.tables.map((t) => [
+          t.node,
+          t.fusedNorm ? `fused into ${t.fusedNorm} norm` : 'standalone',
+          `${t.tables} ${t.layout}`,
+          `-> ${t.consumers.join(', ')}`,
+        ]),
+      ),
+    );
     lines.push('LUT kernels (tile plan and fused epilogue):');
     const rows = [['node', 'N', 'K', 'bits', 'group', 'vec bytes', 'k-tile', 'epilogue']];
-    for (const k of r.lut.kernels) rows.push([k.node, String(k.n), String(k.k), String(k.bits), String(k.groupSize), String(k.vecBytes), k.kTile ? `${k.kTile * 8}` : 'all', k.epilogue.join(', ') || '-']);
+    for (const k of r.lut.kernels)
+      rows.push([
+        k.node,
+        String(k.n),
+        String(k.k),
+        String(k.bits),
+        String(k.groupSize),
+        String(k.vecBytes),
+        k.kTile ? `${k.kTile * 8}` : 'all',
+        k.epilogue.join(', ') || '-',
+      ]);
     lines.push(table(rows));
   }
   if (r.memory) {
     const m = r.memory;
-    lines.push(`memory plan: peak activations ${fmtBytes(m.peakBytes)} (${fmtBytes(m.unplannedBytes)} without reuse), weights ${fmtBytes(m.weightBytes)}`);
+    lines.push(
+      `memory plan: peak activations ${fmtBytes(m.peakBytes)} (${fmtBytes(m.unplannedBytes)} without reuse), weights ${fmtBytes(m.weightBytes)}`,
+    );
   } else if (r.memoryNote) lines.push(`memory plan: not available: ${r.memoryNote}`);
   return lines.join('\n');
 }

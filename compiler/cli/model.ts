@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import { fail } from '../../base/diagnostics.js';
-import { importOnnxFile } from '../onnx/index.js';
 import { parseGraph } from '../../ir/parser.js';
-import { verifyGraph } from '../../ir/verify.js';
 import { makeTensor, numel } from '../../ir/tensor.js';
-import type { DType, Dim, Graph, Tensor, Value } from '../../ir/types.js';
+import type { Dim, DType, Graph, Tensor, Value } from '../../ir/types.js';
+import { verifyGraph } from '../../ir/verify.js';
+import { importOnnxFile } from '../onnx/index.js';
 
 export interface LoadOptions {
   dimBindings?: Record<string, number>;
@@ -27,7 +27,10 @@ export async function loadModel(file: string, opts: LoadOptions = {}): Promise<G
   try {
     st = fs.statSync(file);
   } catch (e) {
-    fail('LUT6006', `cannot read model file: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { kind: 'file', file });
+    fail('LUT6006', `cannot read model file: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
+      kind: 'file',
+      file,
+    });
   }
   if (st.isDirectory()) fail('LUT6006', 'cannot read model file: it is a directory', { kind: 'file', file });
   if (isLutFile(file)) {

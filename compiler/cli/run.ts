@@ -10,16 +10,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { allTargets, getTarget, targetOptionHelp } from '../../backends/target.js';
 import { fail, type Location } from '../../base/diagnostics.js';
-import { runPipeline } from '../pipeline.js';
-import { outputFileName, readNpyFile, writeNpy } from '../npy.js';
 import { isFloat, makeTensor } from '../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../ir/types.js';
+import { writeArtifact } from '../artifact.js';
+import { outputFileName, readNpyFile, writeNpy } from '../npy.js';
+import { runPipeline } from '../pipeline.js';
 import { COMPILE_OPTS, compileOptions, list, parse, parsePosInt, parseTarget, requirePositional, splitLastEq, str, usage } from './args.js';
 import type { CliIO } from './io.js';
 import { bindDims, concreteShape, loadModel, randomTensor, rng } from './model.js';
-import { allTargets, getTarget, targetOptionHelp } from '../../backends/target.js';
-import { writeArtifact } from '../artifact.js';
 
 const TARGETS = allTargets().map((t) => t.name);
 
@@ -54,8 +54,18 @@ Exit status: 0 ok, 1 diagnosed error (nothing written), 2 usage error.
 
 /** Implements `lutc run`. */
 export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
-  const p = parse('run', argv, { ...COMPILE_OPTS, input: { type: 'string', short: 'i', multiple: true }, out: { type: 'string', short: 'o' }, seed: { type: 'string' } }, 1);
-  if (p.values.help) return io.out(RUN_HELP), 0;
+  const p = parse(
+    'run',
+    argv,
+    {
+      ...COMPILE_OPTS,
+      input: { type: 'string', short: 'i', multiple: true },
+      out: { type: 'string', short: 'o' },
+      seed: { type: 'string' },
+    },
+    1,
+  );
+  if (p.values.help) return (io.out(RUN_HELP), 0);
   const model = requirePositional('run', p, 'model');
   const target = parseTarget('run', str(p, 'target'), TARGETS);
   const opts = compileOptions('run', p, target, (m) => io.err(m));
@@ -85,14 +95,19 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
   const byName = new Map<string, Tensor>();
   const names = g.inputs.map((v) => v.name);
   for (const a of given.filter((x) => x.name !== undefined)) {
-    if (!names.includes(a.name!)) fail('LUT6005', `--input names '${a.name}', which is not a graph input (inputs: ${names.join(', ') || 'none'})`, modelLoc);
+    if (!names.includes(a.name!))
+      fail('LUT6005', `--input names '${a.name}', which is not a graph input (inputs: ${names.join(', ') || 'none'})`, modelLoc);
     if (byName.has(a.name!)) fail('LUT6005', `input '${a.name}' is given twice`, modelLoc);
     byName.set(a.name!, a.tensor);
   }
   const free = names.filter((n) => !byName.has(n));
   const positional = given.filter((x) => x.name === undefined);
   if (positional.length > free.length) {
-    fail('LUT6005', `${positional.length} positional --input files but only ${free.length} graph inputs left to fill (${free.join(', ') || 'none'})`, modelLoc);
+    fail(
+      'LUT6005',
+      `${positional.length} positional --input files but only ${free.length} graph inputs left to fill (${free.join(', ') || 'none'})`,
+      modelLoc,
+    );
   }
   positional.forEach((a, i) => byName.set(free[i]!, a.tensor));
 
@@ -107,7 +122,8 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
     const err = bindDims(v.type.shape, t.shape, bindings);
     if (err) fail('LUT6008', `input '${v.name}' has ${err}`, modelLoc);
     const want = opts.inputShapes?.[v.name];
-    if (want && want.join(',') !== t.shape.join(',')) fail('LUT6008', `input '${v.name}' has shape [${t.shape}], but --shape says [${want}]`, modelLoc);
+    if (want && want.join(',') !== t.shape.join(','))
+      fail('LUT6008', `input '${v.name}' has shape [${t.shape}], but --shape says [${want}]`, modelLoc);
   }
   // Seed the rest.
   const next = rng(seed);
@@ -135,7 +151,12 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
 
   const files = planOutputs(res.graph, outputs);
   if (outDir !== undefined) {
-    const listing = JSON.stringify(files.map(({ name, file, shape, dtype }) => ({ name, file, shape, dtype })), null, 2) + '\n';
+    const listing =
+      JSON.stringify(
+        files.map(({ name, file, shape, dtype }) => ({ name, file, shape, dtype })),
+        null,
+        2,
+      ) + '\n';
     writeArtifact({ ...Object.fromEntries(files.map((f) => [f.file, writeNpy(f.tensor)])), 'outputs.json': listing }, outDir);
     for (const f of files) io.out(`${f.name}: ${f.dtype} [${f.shape.join(', ')}] -> ${path.join(outDir, f.file)}`);
   } else {

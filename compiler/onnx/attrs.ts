@@ -5,8 +5,8 @@
 import type { DiagnosticBag, Location } from '../../base/diagnostics.js';
 import type { AttrSpec, OpDef } from '../../ir/optable.js';
 import { makeTensor } from '../../ir/tensor.js';
-import type { AttrValue, Attrs, Graph, Tensor } from '../../ir/types.js';
-import { OnnxAttrType as AT, toNum, type IAttributeProto, type IGraphProto, type ITensorProto } from './proto.js';
+import type { Attrs, AttrValue, Graph, Tensor } from '../../ir/types.js';
+import { OnnxAttrType as AT, type IAttributeProto, type IGraphProto, type ITensorProto, toNum } from './proto.js';
 
 /**
  * Attributes a supported op may carry without lutc declaring them, because they cannot change the
@@ -37,10 +37,10 @@ function kindOf(a: IAttributeProto): number {
   if (a.type) return a.type;
   if (a.g) return AT.GRAPH;
   if (a.t) return AT.TENSOR;
-  if (a.s && a.s.length) return AT.STRING;
-  if (a.ints && a.ints.length) return AT.INTS;
-  if (a.floats && a.floats.length) return AT.FLOATS;
-  if (a.strings && a.strings.length) return AT.STRINGS;
+  if (a.s?.length) return AT.STRING;
+  if (a.ints?.length) return AT.INTS;
+  if (a.floats?.length) return AT.FLOATS;
+  if (a.strings?.length) return AT.STRINGS;
   if (a.f) return AT.FLOAT;
   return AT.INT;
 }
@@ -57,14 +57,19 @@ export function convertAttrs(def: OpDef, raw: Map<string, IAttributeProto>, ctx:
       continue;
     }
     if (a.refAttrName) {
-      ctx.bag.error('LUT1103', `attribute '${name}' refers to a function attribute ('${a.refAttrName}'), which lutc does not support`, ctx.loc);
+      ctx.bag.error(
+        'LUT1103',
+        `attribute '${name}' refers to a function attribute ('${a.refAttrName}'), which lutc does not support`,
+        ctx.loc,
+      );
       continue;
     }
     const v = convertOne(name, a, spec, ctx);
     if (v !== undefined) out[name] = v;
   }
   for (const [name, spec] of Object.entries(def.attrs)) {
-    if (spec.required && out[name] === undefined && !raw.has(name)) ctx.bag.error('LUT1103', `required attribute '${name}' is missing`, ctx.loc);
+    if (spec.required && out[name] === undefined && !raw.has(name))
+      ctx.bag.error('LUT1103', `required attribute '${name}' is missing`, ctx.loc);
   }
   return out;
 }
@@ -80,7 +85,7 @@ function convertOne(name: string, a: IAttributeProto, spec: AttrSpec, ctx: AttrC
       return kind === AT.INT ? toNum(a.i) : bad();
     case 'float':
       // integral floats written as INT by hand-made models mean the same number
-      return kind === AT.FLOAT ? a.f ?? 0 : kind === AT.INT ? toNum(a.i) : bad();
+      return kind === AT.FLOAT ? (a.f ?? 0) : kind === AT.INT ? toNum(a.i) : bad();
     case 'ints':
       return kind === AT.INTS ? (a.ints ?? []).map((x) => toNum(x)) : bad();
     case 'floats':
@@ -116,12 +121,23 @@ export function constantNodeValue(raw: Map<string, IAttributeProto>, ctx: AttrCo
   }
   const [name, a] = [...raw][0]!;
   switch (name) {
-    case 'value': return a.t ? ctx.tensor(a.t) : (ctx.bag.error('LUT1103', `Constant 'value' is not a tensor`, ctx.loc), undefined);
-    case 'value_float': return makeTensor('f32', [], [a.f ?? 0]);
-    case 'value_floats': return makeTensor('f32', [a.floats?.length ?? 0], a.floats ?? []);
-    case 'value_int': return makeTensor('i64', [], [toNum(a.i)]);
-    case 'value_ints': return makeTensor('i64', [a.ints?.length ?? 0], (a.ints ?? []).map((x) => toNum(x)));
-    case 'value_string': case 'value_strings': case 'sparse_value':
+    case 'value':
+      return a.t ? ctx.tensor(a.t) : (ctx.bag.error('LUT1103', `Constant 'value' is not a tensor`, ctx.loc), undefined);
+    case 'value_float':
+      return makeTensor('f32', [], [a.f ?? 0]);
+    case 'value_floats':
+      return makeTensor('f32', [a.floats?.length ?? 0], a.floats ?? []);
+    case 'value_int':
+      return makeTensor('i64', [], [toNum(a.i)]);
+    case 'value_ints':
+      return makeTensor(
+        'i64',
+        [a.ints?.length ?? 0],
+        (a.ints ?? []).map((x) => toNum(x)),
+      );
+    case 'value_string':
+    case 'value_strings':
+    case 'sparse_value':
       ctx.bag.error('LUT1002', `Constant '${name}' is not supported (lutc has no string or sparse tensors)`, ctx.loc);
       return undefined;
     default:

@@ -11,7 +11,16 @@
  *   const bytes = b.toBytes();
  */
 import type { DType, Tensor } from '../../ir/types.js';
-import { OnnxAttrType as AT, onnx, type IAttributeProto, type IGraphProto, type IModelProto, type INodeProto, type IValueInfoProto, type TensorProto } from './proto.js';
+import {
+  OnnxAttrType as AT,
+  type IAttributeProto,
+  type IGraphProto,
+  type IModelProto,
+  type INodeProto,
+  type IValueInfoProto,
+  onnx,
+  type TensorProto,
+} from './proto.js';
 import { dtypeToOnnx, tensorToProto } from './tensor.js';
 
 export { tensorToProto } from './tensor.js';
@@ -22,8 +31,7 @@ export type ElemType = DType | number;
 export type BuilderDim = number | string | null;
 
 /** Explicitly typed attribute values, for when a plain number would be ambiguous. */
-export type TypedAttr =
-  | { f: number } | { i: number } | { floats: number[] } | { ints: number[] } | { s: string } | { strings: string[] };
+export type TypedAttr = { f: number } | { i: number } | { floats: number[] } | { ints: number[] } | { s: string } | { strings: string[] };
 
 /**
  * Attribute value: integers become INT, other numbers FLOAT (use `{ f: 1 }` / `b.float(1)` for a
@@ -49,7 +57,10 @@ export class OnnxGraphBuilder {
   readonly nodes: INodeProto[] = [];
   protected counter = 0;
 
-  constructor(readonly name = 'main', protected readonly prefix = '') {}
+  constructor(
+    readonly name = 'main',
+    protected readonly prefix = '',
+  ) {}
 
   /** Declares a graph input; returns its name. */
   input(name: string, elem: ElemType, shape?: BuilderDim[]): string {
@@ -66,9 +77,7 @@ export class OnnxGraphBuilder {
   /** Appends a node; returns its output names. Use '' in `inputs` for an omitted optional input. */
   node(opType: string, inputs: string[], opts: NodeOptions = {}): string[] {
     const name = opts.name ?? `${this.prefix}${opType}_${this.counter++}`;
-    const outs = Array.isArray(opts.outputs)
-      ? opts.outputs
-      : Array.from({ length: opts.outputs ?? 1 }, (_, i) => `${name}_out${i}`);
+    const outs = Array.isArray(opts.outputs) ? opts.outputs : Array.from({ length: opts.outputs ?? 1 }, (_, i) => `${name}_out${i}`);
     const attribute = Object.entries(opts.attrs ?? {}).map(([k, v]) => attrProto(k, v));
     this.nodes.push({ opType, input: inputs, output: outs, name, domain: opts.domain ?? '', attribute });
     return outs;

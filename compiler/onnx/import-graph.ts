@@ -5,14 +5,14 @@
  * that do not stop the walk (unsupported ops, bad attributes, undefined names) are collected so that a
  * user sees all of them at once.
  */
-import { type DiagnosticBag, type Location, fail } from '../../base/diagnostics.js';
-import { findOpByOnnx } from '../../ir/optable.js';
+import { type DiagnosticBag, fail, type Location } from '../../base/diagnostics.js';
 import { newGraph } from '../../ir/graph.js';
+import { findOpByOnnx } from '../../ir/optable.js';
 import type { Dim, Graph, Node, Tensor, TensorType, Value } from '../../ir/types.js';
-import { constantNodeValue, convertAttrs, type AttrContext } from './attrs.js';
-import { toNum, type IAttributeProto, type IGraphProto, type ITensorProto, type IValueInfoProto } from './proto.js';
+import { type AttrContext, constantNodeValue, convertAttrs } from './attrs.js';
+import { type IAttributeProto, type IGraphProto, type ITensorProto, type IValueInfoProto, toNum } from './proto.js';
 import { dtypeFromOnnx, onnxTypeName, tensorFromProto } from './tensor.js';
-import { opsetProblem, upgradeNode, type RawNode } from './upgrade.js';
+import { opsetProblem, type RawNode, upgradeNode } from './upgrade.js';
 
 /** State shared by the whole model's import. */
 export interface ImportState {
@@ -88,7 +88,8 @@ export function importGraph(gp: IGraphProto, st: ImportState, parent?: Scope): G
   }
   if (!parent) {
     for (const name of Object.keys(st.inputShapes)) {
-      if (!g.inputs.some((v) => v.name === name)) st.bag.error('LUT1108', `--shape names '${name}', which is not a graph input`, fileLoc(st));
+      if (!g.inputs.some((v) => v.name === name))
+        st.bag.error('LUT1108', `--shape names '${name}', which is not a graph input`, fileLoc(st));
     }
   }
 
@@ -96,7 +97,7 @@ export function importGraph(gp: IGraphProto, st: ImportState, parent?: Scope): G
   const raw: RawNode[] = [];
   (gp.node ?? []).forEach((np, i) => {
     const opType = np.opType ?? '';
-    const domain = np.domain === 'ai.onnx' ? '' : np.domain ?? '';
+    const domain = np.domain === 'ai.onnx' ? '' : (np.domain ?? '');
     const name = np.name || `${opType}_${i}`;
     const loc: Location = { kind: 'node', file: st.file, node: name, opType };
     const attrs = new Map<string, IAttributeProto>();
@@ -114,15 +115,17 @@ export function importGraph(gp: IGraphProto, st: ImportState, parent?: Scope): G
       if (t && out) addConstant(g, define, out, t, loc);
       return;
     }
-    raw.push(...upgradeNode(node, {
-      version: st.opsets.get(domain) ?? 0,
-      constant: (base, t) => {
-        const n = freshName(st, base);
-        addConstant(g, define, n, t, loc);
-        return n;
-      },
-      fresh: (base) => freshName(st, base),
-    }));
+    raw.push(
+      ...upgradeNode(node, {
+        version: st.opsets.get(domain) ?? 0,
+        constant: (base, t) => {
+          const n = freshName(st, base);
+          addConstant(g, define, n, t, loc);
+          return n;
+        },
+        fresh: (base) => freshName(st, base),
+      }),
+    );
   });
 
   // Pass 1: every node's results exist before any input is resolved, so node order does not matter here.
@@ -184,7 +187,13 @@ export function importGraph(gp: IGraphProto, st: ImportState, parent?: Scope): G
   return g;
 }
 
-function addConstant(g: Graph, define: (n: string, v: Value, l: Location | undefined) => void, name: string, t: Tensor, loc: Location | undefined): void {
+function addConstant(
+  g: Graph,
+  define: (n: string, v: Value, l: Location | undefined) => void,
+  name: string,
+  t: Tensor,
+  loc: Location | undefined,
+): void {
   const v: Value = { name, type: { dtype: t.dtype, shape: [...t.shape] }, producer: null, const: t };
   define(name, v, loc);
   g.constants.push(v);
@@ -214,7 +223,7 @@ function inputType(vi: IValueInfoProto, st: ImportState, isMain: boolean): Tenso
     fail('LUT1107', `input '${name}' has no shape in the model; give one with --shape ${name}=D0,D1,...`, loc);
   }
   const dims = (tt.shape.dim ?? []).map((d, i): Dim => {
-    if (Object.prototype.hasOwnProperty.call(d, 'dimValue')) {
+    if (Object.hasOwn(d, 'dimValue')) {
       const n = toNum(d.dimValue);
       if (!Number.isSafeInteger(n) || n < 0) fail('LUT1003', `input '${name}' has invalid dim ${n}`, loc);
       return n;
@@ -223,7 +232,8 @@ function inputType(vi: IValueInfoProto, st: ImportState, isMain: boolean): Tenso
     return freshName(st, `${name}_dim${i}`);
   });
   if (given) {
-    if (given.length !== dims.length) fail('LUT1108', `--shape gives '${name}' rank ${given.length}, the model says rank ${dims.length}`, loc);
+    if (given.length !== dims.length)
+      fail('LUT1108', `--shape gives '${name}' rank ${given.length}, the model says rank ${dims.length}`, loc);
     dims.forEach((d, i) => {
       const want = given[i]!;
       if (!Number.isSafeInteger(want) || want < 0) fail('LUT1108', `--shape for '${name}' has invalid dim ${want}`, loc);
@@ -231,7 +241,8 @@ function inputType(vi: IValueInfoProto, st: ImportState, isMain: boolean): Tenso
         if (d !== want) fail('LUT1108', `--shape gives '${name}' dim ${i} = ${want}, the model fixes it at ${d}`, loc);
       } else {
         const bound = st.bindings[d];
-        if (bound !== undefined && bound !== want) fail('LUT1108', `dim '${d}' of '${name}' is ${want} here but bound to ${bound} elsewhere`, loc);
+        if (bound !== undefined && bound !== want)
+          fail('LUT1108', `dim '${d}' of '${name}' is ${want} here but bound to ${bound} elsewhere`, loc);
         st.bindings[d] = want;
       }
     });
@@ -241,5 +252,9 @@ function inputType(vi: IValueInfoProto, st: ImportState, isMain: boolean): Tenso
 
 /** Applies symbol bindings to every graph input (after all inputs bound their symbols). */
 export function bindInputDims(g: Graph, bindings: Record<string, number>): void {
-  for (const v of g.inputs) v.type = { dtype: v.type.dtype, shape: v.type.shape.map((d) => (typeof d === 'string' && bindings[d] !== undefined ? bindings[d]! : d)) };
+  for (const v of g.inputs)
+    v.type = {
+      dtype: v.type.dtype,
+      shape: v.type.shape.map((d) => (typeof d === 'string' && bindings[d] !== undefined ? bindings[d]! : d)),
+    };
 }

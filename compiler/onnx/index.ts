@@ -13,12 +13,12 @@ import '../../ir/ops/index.js';
 import { removeDeadNodes } from '../../ir/graph.js';
 import { inferGraph } from '../../ir/infer.js';
 import type { Graph } from '../../ir/types.js';
-import { bindInputDims, importGraph, type ImportState } from './import-graph.js';
-import { onnx, toNum, type IGraphProto, type ModelProto } from './proto.js';
+import { bindInputDims, type ImportState, importGraph } from './import-graph.js';
+import { type IGraphProto, type ModelProto, onnx, toNum } from './proto.js';
 import { dtypeFromOnnx } from './tensor.js';
 
-export { tensorFromProto, tensorToProto, readTensorPb, dtypeFromOnnx, dtypeToOnnx } from './tensor.js';
 export { OnnxBuilder, OnnxGraphBuilder } from './builder.js';
+export { dtypeFromOnnx, dtypeToOnnx, readTensorPb, tensorFromProto, tensorToProto } from './tensor.js';
 
 export interface ImportOptions {
   /** Model path, for diagnostics. */
@@ -50,7 +50,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
   if (!model.graph) fail('LUT1007', 'the model has no graph', loc);
 
   const opsets = new Map<string, number>();
-  for (const o of model.opsetImport ?? []) opsets.set(o.domain === 'ai.onnx' ? '' : o.domain ?? '', toNum(o.version));
+  for (const o of model.opsetImport ?? []) opsets.set(o.domain === 'ai.onnx' ? '' : (o.domain ?? ''), toNum(o.version));
   // IR version 3 and older carried no opset imports; such files meant ai.onnx opset 1
   if (!opsets.has('') && toNum(model.irVersion) < 3) opsets.set('', 1);
 

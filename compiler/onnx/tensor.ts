@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fail, type Location } from '../../base/diagnostics.js';
 import { allocData, bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits, numel, ONNX_DTYPES } from '../../ir/tensor.js';
 import type { DType, Tensor } from '../../ir/types.js';
-import { OnnxDataType as DT, onnx, toNum, type ITensorProto, type LongLike, type TensorProto } from './proto.js';
+import { OnnxDataType as DT, type ITensorProto, type LongLike, onnx, type TensorProto, toNum } from './proto.js';
 
 /** Tensors above this many elements are rejected: TypedArrays and our indexing stay below 2^31. */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
@@ -55,18 +55,32 @@ export function checkDims(dims: readonly (number | LongLike)[], what: string, ct
     if (!Number.isSafeInteger(d) || d < 0) fail('LUT1003', `${what} has invalid dim ${d} in [${out.join(', ')}]`, locOf(ctx));
     n *= d;
   }
-  if (n > MAX_ELEMENTS) fail('LUT1003', `${what} has ${n} elements (shape [${out.join(', ')}]), more than lutc supports (2^31 - 1)`, locOf(ctx));
+  if (n > MAX_ELEMENTS)
+    fail('LUT1003', `${what} has ${n} elements (shape [${out.join(', ')}]), more than lutc supports (2^31 - 1)`, locOf(ctx));
   return out;
 }
 
 /** Bytes `n` elements of `dtype` take in raw_data (int4/uint4 pack two per byte). */
 export function rawByteLength(dtype: DType, n: number): number {
   switch (dtype) {
-    case 'i4': case 'u4': return Math.ceil(n / 2);
-    case 'f64': case 'i64': case 'u64': return n * 8;
-    case 'f32': case 'i32': case 'u32': return n * 4;
-    case 'f16': case 'bf16': case 'i16': case 'u16': return n * 2;
-    default: return n;
+    case 'i4':
+    case 'u4':
+      return Math.ceil(n / 2);
+    case 'f64':
+    case 'i64':
+    case 'u64':
+      return n * 8;
+    case 'f32':
+    case 'i32':
+    case 'u32':
+      return n * 4;
+    case 'f16':
+    case 'bf16':
+    case 'i16':
+    case 'u16':
+      return n * 2;
+    default:
+      return n;
   }
 }
 
@@ -76,20 +90,49 @@ function fromRaw(dtype: DType, shape: number[], bytes: Uint8Array): Tensor {
   const data = allocData(dtype, n);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
-    case 'f32': for (let i = 0; i < n; i++) data[i] = dv.getFloat32(i * 4, true); break;
-    case 'f64': for (let i = 0; i < n; i++) data[i] = dv.getFloat64(i * 8, true); break;
-    case 'f16': for (let i = 0; i < n; i++) data[i] = f16BitsToNumber(dv.getUint16(i * 2, true)); break;
-    case 'bf16': for (let i = 0; i < n; i++) data[i] = bf16BitsToNumber(dv.getUint16(i * 2, true)); break;
-    case 'i64': for (let i = 0; i < n; i++) data[i] = Number(dv.getBigInt64(i * 8, true)); break;
-    case 'u64': for (let i = 0; i < n; i++) data[i] = Number(dv.getBigUint64(i * 8, true)); break;
-    case 'i32': for (let i = 0; i < n; i++) data[i] = dv.getInt32(i * 4, true); break;
-    case 'u32': for (let i = 0; i < n; i++) data[i] = dv.getUint32(i * 4, true); break;
-    case 'i16': for (let i = 0; i < n; i++) data[i] = dv.getInt16(i * 2, true); break;
-    case 'u16': for (let i = 0; i < n; i++) data[i] = dv.getUint16(i * 2, true); break;
-    case 'i8': for (let i = 0; i < n; i++) data[i] = dv.getInt8(i); break;
-    case 'u8': data.set(bytes.subarray(0, n)); break;
-    case 'bool': for (let i = 0; i < n; i++) data[i] = bytes[i] ? 1 : 0; break;
-    case 'i4': case 'u4': unpackNibbles(dtype, bytes, data, n); break;
+    case 'f32':
+      for (let i = 0; i < n; i++) data[i] = dv.getFloat32(i * 4, true);
+      break;
+    case 'f64':
+      for (let i = 0; i < n; i++) data[i] = dv.getFloat64(i * 8, true);
+      break;
+    case 'f16':
+      for (let i = 0; i < n; i++) data[i] = f16BitsToNumber(dv.getUint16(i * 2, true));
+      break;
+    case 'bf16':
+      for (let i = 0; i < n; i++) data[i] = bf16BitsToNumber(dv.getUint16(i * 2, true));
+      break;
+    case 'i64':
+      for (let i = 0; i < n; i++) data[i] = Number(dv.getBigInt64(i * 8, true));
+      break;
+    case 'u64':
+      for (let i = 0; i < n; i++) data[i] = Number(dv.getBigUint64(i * 8, true));
+      break;
+    case 'i32':
+      for (let i = 0; i < n; i++) data[i] = dv.getInt32(i * 4, true);
+      break;
+    case 'u32':
+      for (let i = 0; i < n; i++) data[i] = dv.getUint32(i * 4, true);
+      break;
+    case 'i16':
+      for (let i = 0; i < n; i++) data[i] = dv.getInt16(i * 2, true);
+      break;
+    case 'u16':
+      for (let i = 0; i < n; i++) data[i] = dv.getUint16(i * 2, true);
+      break;
+    case 'i8':
+      for (let i = 0; i < n; i++) data[i] = dv.getInt8(i);
+      break;
+    case 'u8':
+      data.set(bytes.subarray(0, n));
+      break;
+    case 'bool':
+      for (let i = 0; i < n; i++) data[i] = bytes[i] ? 1 : 0;
+      break;
+    case 'i4':
+    case 'u4':
+      unpackNibbles(dtype, bytes, data, n);
+      break;
   }
   return { dtype, shape, data };
 }
@@ -109,19 +152,47 @@ export function tensorToRaw(t: Tensor): Uint8Array {
   const dv = new DataView(out.buffer);
   const d = t.data;
   switch (t.dtype) {
-    case 'f32': for (let i = 0; i < n; i++) dv.setFloat32(i * 4, d[i]!, true); break;
-    case 'f64': for (let i = 0; i < n; i++) dv.setFloat64(i * 8, d[i]!, true); break;
-    case 'f16': for (let i = 0; i < n; i++) dv.setUint16(i * 2, numberToF16Bits(d[i]!), true); break;
-    case 'bf16': for (let i = 0; i < n; i++) dv.setUint16(i * 2, numberToBf16Bits(d[i]!), true); break;
-    case 'i64': for (let i = 0; i < n; i++) dv.setBigInt64(i * 8, BigInt(Math.trunc(d[i]!)), true); break;
-    case 'u64': for (let i = 0; i < n; i++) dv.setBigUint64(i * 8, BigInt(Math.trunc(d[i]!)), true); break;
-    case 'i32': for (let i = 0; i < n; i++) dv.setInt32(i * 4, d[i]!, true); break;
-    case 'u32': for (let i = 0; i < n; i++) dv.setUint32(i * 4, d[i]!, true); break;
-    case 'i16': for (let i = 0; i < n; i++) dv.setInt16(i * 2, d[i]!, true); break;
-    case 'u16': for (let i = 0; i < n; i++) dv.setUint16(i * 2, d[i]!, true); break;
-    case 'i8': for (let i = 0; i < n; i++) dv.setInt8(i, d[i]!); break;
-    case 'u8': case 'bool': for (let i = 0; i < n; i++) out[i] = d[i]!; break;
-    case 'i4': case 'u4': for (let i = 0; i < n; i++) out[i >> 1]! |= (d[i]! & 0xf) << ((i & 1) * 4); break;
+    case 'f32':
+      for (let i = 0; i < n; i++) dv.setFloat32(i * 4, d[i]!, true);
+      break;
+    case 'f64':
+      for (let i = 0; i < n; i++) dv.setFloat64(i * 8, d[i]!, true);
+      break;
+    case 'f16':
+      for (let i = 0; i < n; i++) dv.setUint16(i * 2, numberToF16Bits(d[i]!), true);
+      break;
+    case 'bf16':
+      for (let i = 0; i < n; i++) dv.setUint16(i * 2, numberToBf16Bits(d[i]!), true);
+      break;
+    case 'i64':
+      for (let i = 0; i < n; i++) dv.setBigInt64(i * 8, BigInt(Math.trunc(d[i]!)), true);
+      break;
+    case 'u64':
+      for (let i = 0; i < n; i++) dv.setBigUint64(i * 8, BigInt(Math.trunc(d[i]!)), true);
+      break;
+    case 'i32':
+      for (let i = 0; i < n; i++) dv.setInt32(i * 4, d[i]!, true);
+      break;
+    case 'u32':
+      for (let i = 0; i < n; i++) dv.setUint32(i * 4, d[i]!, true);
+      break;
+    case 'i16':
+      for (let i = 0; i < n; i++) dv.setInt16(i * 2, d[i]!, true);
+      break;
+    case 'u16':
+      for (let i = 0; i < n; i++) dv.setUint16(i * 2, d[i]!, true);
+      break;
+    case 'i8':
+      for (let i = 0; i < n; i++) dv.setInt8(i, d[i]!);
+      break;
+    case 'u8':
+    case 'bool':
+      for (let i = 0; i < n; i++) out[i] = d[i]!;
+      break;
+    case 'i4':
+    case 'u4':
+      for (let i = 0; i < n; i++) out[i >> 1]! |= (d[i]! & 0xf) << ((i & 1) * 4);
+      break;
   }
   return out;
 }
@@ -138,14 +209,32 @@ export function tensorToProto(t: Tensor, name: string, opts: { raw?: boolean } =
   }
   const d = Array.from(t.data as ArrayLike<number>);
   switch (t.dtype) {
-    case 'f32': p.floatData = d; break;
-    case 'f64': p.doubleData = d; break;
-    case 'i64': p.int64Data = d; break;
-    case 'u32': case 'u64': p.uint64Data = d; break;
-    case 'f16': p.int32Data = d.map(numberToF16Bits); break;
-    case 'bf16': p.int32Data = d.map(numberToBf16Bits); break;
-    case 'i4': case 'u4': p.int32Data = Array.from(tensorToRaw(t)); break;
-    default: p.int32Data = d; break;
+    case 'f32':
+      p.floatData = d;
+      break;
+    case 'f64':
+      p.doubleData = d;
+      break;
+    case 'i64':
+      p.int64Data = d;
+      break;
+    case 'u32':
+    case 'u64':
+      p.uint64Data = d;
+      break;
+    case 'f16':
+      p.int32Data = d.map(numberToF16Bits);
+      break;
+    case 'bf16':
+      p.int32Data = d.map(numberToBf16Bits);
+      break;
+    case 'i4':
+    case 'u4':
+      p.int32Data = Array.from(tensorToRaw(t));
+      break;
+    default:
+      p.int32Data = d;
+      break;
   }
   return p;
 }
@@ -164,7 +253,8 @@ export function tensorFromProto(t: ITensorProto, ctx: TensorContext = {}): Tenso
     return fromRaw(dtype, shape, readExternal(t, want, what, ctx));
   }
   if (t.rawData && t.rawData.length > 0) {
-    if (t.rawData.length !== want) fail('LUT1004', `${what}: raw_data has ${t.rawData.length} bytes, shape [${shape.join(', ')}] of ${dtype} needs ${want}`, locOf(ctx));
+    if (t.rawData.length !== want)
+      fail('LUT1004', `${what}: raw_data has ${t.rawData.length} bytes, shape [${shape.join(', ')}] of ${dtype} needs ${want}`, locOf(ctx));
     return fromRaw(dtype, shape, t.rawData);
   }
   return fromTyped(t, dtype, shape, what, ctx);
@@ -175,26 +265,55 @@ function fromTyped(t: ITensorProto, dtype: DType, shape: number[], what: string,
   let field: string;
   let src: ArrayLike<number | LongLike>;
   switch (dtype) {
-    case 'f32': field = 'float_data'; src = t.floatData ?? []; break;
-    case 'f64': field = 'double_data'; src = t.doubleData ?? []; break;
-    case 'i64': field = 'int64_data'; src = t.int64Data ?? []; break;
-    case 'u32': case 'u64': field = 'uint64_data'; src = t.uint64Data ?? []; break;
-    default: field = 'int32_data'; src = t.int32Data ?? []; break;
+    case 'f32':
+      field = 'float_data';
+      src = t.floatData ?? [];
+      break;
+    case 'f64':
+      field = 'double_data';
+      src = t.doubleData ?? [];
+      break;
+    case 'i64':
+      field = 'int64_data';
+      src = t.int64Data ?? [];
+      break;
+    case 'u32':
+    case 'u64':
+      field = 'uint64_data';
+      src = t.uint64Data ?? [];
+      break;
+    default:
+      field = 'int32_data';
+      src = t.int32Data ?? [];
+      break;
   }
   const packed = dtype === 'i4' || dtype === 'u4';
   const expect = packed ? Math.ceil(n / 2) : n;
-  if (src.length !== expect) fail('LUT1004', `${what}: ${field} has ${src.length} values, shape [${shape.join(', ')}] of ${dtype} needs ${expect}`, locOf(ctx));
+  if (src.length !== expect)
+    fail('LUT1004', `${what}: ${field} has ${src.length} values, shape [${shape.join(', ')}] of ${dtype} needs ${expect}`, locOf(ctx));
   const data = allocData(dtype, n);
   if (packed) {
-    unpackNibbles(dtype, Array.from(src, (v) => toNum(v)), data, n);
+    unpackNibbles(
+      dtype,
+      Array.from(src, (v) => toNum(v)),
+      data,
+      n,
+    );
   } else {
     for (let i = 0; i < n; i++) {
       const v = toNum(src[i]);
       switch (dtype) {
-        case 'f16': data[i] = f16BitsToNumber(v & 0xffff); break;
-        case 'bf16': data[i] = bf16BitsToNumber(v & 0xffff); break;
-        case 'bool': data[i] = v ? 1 : 0; break;
-        default: data[i] = v;
+        case 'f16':
+          data[i] = f16BitsToNumber(v & 0xffff);
+          break;
+        case 'bf16':
+          data[i] = bf16BitsToNumber(v & 0xffff);
+          break;
+        case 'bool':
+          data[i] = v ? 1 : 0;
+          break;
+        default:
+          data[i] = v;
       }
     }
   }
@@ -211,11 +330,17 @@ function readExternal(t: ITensorProto, want: number, what: string, ctx: TensorCo
   for (const e of t.externalData ?? []) kv.set(e.key ?? '', e.value ?? '');
   const location = kv.get('location');
   if (!location) fail('LUT1006', `${what} has external data without a 'location'`, loc);
-  if (!ctx.baseDir) fail('LUT1006', `${what} is stored in external file '${location}', but the model's folder is unknown (import from a file or pass baseDir)`, loc);
+  if (!ctx.baseDir)
+    fail(
+      'LUT1006',
+      `${what} is stored in external file '${location}', but the model's folder is unknown (import from a file or pass baseDir)`,
+      loc,
+    );
   const num = (key: string): number | undefined => {
     const s = kv.get(key);
     if (s === undefined) return undefined;
-    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) fail('LUT1006', `${what}: external data ${key} '${s}' is not a non-negative integer`, loc);
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)))
+      fail('LUT1006', `${what}: external data ${key} '${s}' is not a non-negative integer`, loc);
     return Number(s);
   };
   const offset = num('offset') ?? 0;
@@ -232,9 +357,14 @@ function readExternal(t: ITensorProto, want: number, what: string, ctx: TensorCo
     realBase = fs.realpathSync(base);
     real = fs.realpathSync(full);
   } catch (e) {
-    fail('LUT1006', `${what}: cannot open external data file '${location}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, loc);
+    fail(
+      'LUT1006',
+      `${what}: cannot open external data file '${location}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      loc,
+    );
   }
-  if (!isInside(realBase, real)) fail('LUT1005', `${what}: external data location '${location}' resolves (through a link) outside the model's folder`, loc);
+  if (!isInside(realBase, real))
+    fail('LUT1005', `${what}: external data location '${location}' resolves (through a link) outside the model's folder`, loc);
   const len = length ?? want;
   if (len !== want) fail('LUT1004', `${what}: external data length ${len} does not match the ${want} bytes its shape needs`, loc);
   let fd: number | undefined;
@@ -242,7 +372,8 @@ function readExternal(t: ITensorProto, want: number, what: string, ctx: TensorCo
     fd = fs.openSync(real, 'r');
     const st = fs.fstatSync(fd);
     if (!st.isFile()) fail('LUT1006', `${what}: external data location '${location}' is not a file`, loc);
-    if (offset + len > st.size) fail('LUT1006', `${what}: external data [${offset}, ${offset + len}) lies beyond the end of '${location}' (${st.size} bytes)`, loc);
+    if (offset + len > st.size)
+      fail('LUT1006', `${what}: external data [${offset}, ${offset + len}) lies beyond the end of '${location}' (${st.size} bytes)`, loc);
     const buf = new Uint8Array(len);
     let got = 0;
     while (got < len) {
@@ -253,7 +384,11 @@ function readExternal(t: ITensorProto, want: number, what: string, ctx: TensorCo
     return buf;
   } catch (e) {
     if ((e as Error).name === 'LutcError') throw e;
-    return fail('LUT1006', `${what}: cannot read external data file '${location}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, loc);
+    return fail(
+      'LUT1006',
+      `${what}: cannot read external data file '${location}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      loc,
+    );
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

@@ -5,10 +5,11 @@
  * everything else is mapped generically through the op table. Also says which opset versions lutc
  * accepts at all.
  */
-import { makeTensor } from '../../ir/tensor.js';
+
 import type { Location } from '../../base/diagnostics.js';
+import { makeTensor } from '../../ir/tensor.js';
 import type { Tensor } from '../../ir/types.js';
-import { OnnxAttrType as AT, toNum, type IAttributeProto } from './proto.js';
+import { OnnxAttrType as AT, type IAttributeProto, toNum } from './proto.js';
 
 /** An ONNX node before it is mapped onto the op table. */
 export interface RawNode {
@@ -53,13 +54,56 @@ const DOMAIN_RANGE: Record<string, [number, number]> = { 'com.microsoft': [1, 1]
  * version whose signature lutc (after upgradeNode) handles. Each was checked against onnx/Changelog.md.
  */
 const OP_MIN_OPSET: Record<string, number> = {
-  Not: 1, Softplus: 1, Softsign: 1, Identity: 1, Shape: 1, Size: 1, Transpose: 1, Flatten: 1, Gather: 1,
-  MatMul: 1, Squeeze: 1, Unsqueeze: 1, Slice: 1, Softmax: 1, LogSoftmax: 1, Hardmax: 1, ArgMax: 1, ArgMin: 1,
-  ReduceSum: 1, ReduceMean: 1, ReduceMax: 1, ReduceMin: 1, ReduceProd: 1, ReduceL1: 1, ReduceL2: 1,
-  ReduceLogSum: 1, ReduceLogSumExp: 1, ReduceSumSquare: 1,
-  Split: 2, Pad: 2, Concat: 4, Reshape: 5,
-  Abs: 6, Neg: 6, Ceil: 6, Floor: 6, Exp: 6, Log: 6, Sqrt: 6, Reciprocal: 6, Relu: 6, LeakyRelu: 6,
-  Sigmoid: 6, Tanh: 6, Elu: 6, Selu: 6, HardSigmoid: 6, Clip: 6, Cast: 6, Tile: 6,
+  Not: 1,
+  Softplus: 1,
+  Softsign: 1,
+  Identity: 1,
+  Shape: 1,
+  Size: 1,
+  Transpose: 1,
+  Flatten: 1,
+  Gather: 1,
+  MatMul: 1,
+  Squeeze: 1,
+  Unsqueeze: 1,
+  Slice: 1,
+  Softmax: 1,
+  LogSoftmax: 1,
+  Hardmax: 1,
+  ArgMax: 1,
+  ArgMin: 1,
+  ReduceSum: 1,
+  ReduceMean: 1,
+  ReduceMax: 1,
+  ReduceMin: 1,
+  ReduceProd: 1,
+  ReduceL1: 1,
+  ReduceL2: 1,
+  ReduceLogSum: 1,
+  ReduceLogSumExp: 1,
+  ReduceSumSquare: 1,
+  Split: 2,
+  Pad: 2,
+  Concat: 4,
+  Reshape: 5,
+  Abs: 6,
+  Neg: 6,
+  Ceil: 6,
+  Floor: 6,
+  Exp: 6,
+  Log: 6,
+  Sqrt: 6,
+  Reciprocal: 6,
+  Relu: 6,
+  LeakyRelu: 6,
+  Sigmoid: 6,
+  Tanh: 6,
+  Elu: 6,
+  Selu: 6,
+  HardSigmoid: 6,
+  Clip: 6,
+  Cast: 6,
+  Tile: 6,
 };
 
 /**
@@ -69,7 +113,7 @@ const OP_MIN_OPSET: Record<string, number> = {
 export function opsetProblem(domain: string, version: number | undefined, opType?: string): string | undefined {
   if (version === undefined) return `the model imports no opset for domain '${domain || 'ai.onnx'}'`;
   const aiMin = (opType !== undefined && OP_MIN_OPSET[opType]) || AI_ONNX_MIN;
-  const [lo, hi] = domain === '' ? [aiMin, AI_ONNX_MAX] : DOMAIN_RANGE[domain] ?? [1, Infinity];
+  const [lo, hi] = domain === '' ? [aiMin, AI_ONNX_MAX] : (DOMAIN_RANGE[domain] ?? [1, Infinity]);
   if (version < lo || version > hi) {
     const what = domain === '' && opType !== undefined ? ` for ${opType}` : '';
     return `opset ${version} of domain '${domain || 'ai.onnx'}' is not supported${what} (lutc supports ${lo}..${hi})`;
@@ -77,14 +121,25 @@ export function opsetProblem(domain: string, version: number | undefined, opType
   return undefined;
 }
 
-const REDUCE_OPS = new Set(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
+const REDUCE_OPS = new Set([
+  'ReduceMean',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+]);
 
 /** Rewrites one node into canonical-form nodes (usually just itself, possibly modified). */
 export function upgradeNode(n: RawNode, ctx: UpgradeCtx): RawNode[] {
   if (n.domain !== '') return [n];
   const v = ctx.version;
   switch (n.opType) {
-    case 'Squeeze': case 'Unsqueeze':
+    case 'Squeeze':
+    case 'Unsqueeze':
       if (v < 13) attrToInput(n, ctx, 'axes', 1, 'i64');
       return [n];
     case 'ReduceSum':
@@ -107,7 +162,9 @@ export function upgradeNode(n: RawNode, ctx: UpgradeCtx): RawNode[] {
         attrToInput(n, ctx, 'axes', 3, 'i64');
       }
       return [n];
-    case 'Softmax': case 'LogSoftmax': case 'Hardmax':
+    case 'Softmax':
+    case 'LogSoftmax':
+    case 'Hardmax':
       return v < 13 ? legacySoftmax(n, ctx) : [n];
     case 'Pad':
       // Pad 2..10: pads and the float `value` are attributes (the IR converts value to data's dtype).
@@ -131,9 +188,9 @@ function attrToInput(n: RawNode, ctx: UpgradeCtx, attr: string, slot: number, dt
   n.attrs.delete(attr);
   let t: Tensor;
   if (a.type === AT.FLOAT || a.type === AT.INT) {
-    t = makeTensor(dtype, [], [a.type === AT.FLOAT ? a.f ?? 0 : toNum(a.i)]);
+    t = makeTensor(dtype, [], [a.type === AT.FLOAT ? (a.f ?? 0) : toNum(a.i)]);
   } else {
-    const vals = a.type === AT.FLOATS ? a.floats ?? [] : (a.ints ?? []).map((x) => toNum(x));
+    const vals = a.type === AT.FLOATS ? (a.floats ?? []) : (a.ints ?? []).map((x) => toNum(x));
     t = makeTensor(dtype, [vals.length], vals);
   }
   while (n.inputs.length < slot) n.inputs.push('');
@@ -154,8 +211,20 @@ function legacySoftmax(n: RawNode, ctx: UpgradeCtx): RawNode[] {
   const flat = ctx.fresh(`${n.name}_flat`);
   const sm = ctx.fresh(`${n.name}_2d`);
   const shape = ctx.fresh(`${n.name}_shape`);
-  const mk = (opType: string, suffix: string, inputs: string[], outputs: string[], attrs = new Map<string, IAttributeProto>()): RawNode => ({
-    opType, domain: '', name: `${n.name}/${suffix}`, inputs, outputs, attrs, loc: n.loc,
+  const mk = (
+    opType: string,
+    suffix: string,
+    inputs: string[],
+    outputs: string[],
+    attrs = new Map<string, IAttributeProto>(),
+  ): RawNode => ({
+    opType,
+    domain: '',
+    name: `${n.name}/${suffix}`,
+    inputs,
+    outputs,
+    attrs,
+    loc: n.loc,
   });
   const flattenAttrs = new Map<string, IAttributeProto>();
   setAxis(flattenAttrs, axis);
@@ -180,7 +249,13 @@ function legacyDropout(n: RawNode, ctx: UpgradeCtx): RawNode[] {
   const mask = n.outputs[1];
   if (!mask) return [n];
   const mk = (opType: string, suffix: string, inputs: string[], output: string): RawNode => ({
-    opType, domain: '', name: `${n.name}/${suffix}`, inputs, outputs: [output], attrs: new Map(), loc: n.loc,
+    opType,
+    domain: '',
+    name: `${n.name}/${suffix}`,
+    inputs,
+    outputs: [output],
+    attrs: new Map(),
+    loc: n.loc,
   });
   const trueMask = ctx.fresh(`${n.name}_mask_true`);
   n.outputs[1] = trueMask;

@@ -12,8 +12,13 @@ async function inputSpec() {
   for (const t of ['wgsl', 'wasm']) {
     try {
       const r = await fetch(`./artifacts/${t}/manifest.json`);
-      if (r.ok) { const m = await r.json(); return m.inputs[0]; }
-    } catch { /* try the other one */ }
+      if (r.ok) {
+        const m = await r.json();
+        return m.inputs[0];
+      }
+    } catch {
+      /* try the other one */
+    }
   }
   return undefined;
 }
@@ -42,11 +47,11 @@ async function runTarget(target, name, data) {
     let adapter = '';
     if (target === 'wgsl') {
       const a = await navigator.gpu.requestAdapter();
-      adapter = a && a.info ? `${a.info.vendor} ${a.info.architecture} ${a.info.description}`.trim() : '';
+      adapter = a?.info ? `${a.info.vendor} ${a.info.architecture} ${a.info.description}`.trim() : '';
     }
     return { backend: target, ok: true, loadMs: tLoad - t0, runMs: tRun - tLoad, adapter, outputs };
   } catch (e) {
-    return { backend: target, ok: false, error: String(e && e.message || e) };
+    return { backend: target, ok: false, error: String(e?.message || e) };
   }
 }
 
@@ -56,9 +61,21 @@ function show(results) {
     const h = document.createElement('h2');
     h.textContent = `${r.backend.toUpperCase()}${r.adapter ? ' on ' + r.adapter : ''}`;
     const pre = document.createElement('pre');
-    if (!r.ok) { pre.className = 'err'; pre.textContent = r.error; }
-    else pre.textContent = `load ${r.loadMs.toFixed(1)} ms, run ${r.runMs.toFixed(2)} ms\n` +
-      r.outputs.map((o) => `${o.name} ${o.dtype} [${o.shape}]: ${o.data.slice(0, 16).map((v) => v.toPrecision(5)).join(', ')}${o.data.length > 16 ? ', ...' : ''}`).join('\n');
+    if (!r.ok) {
+      pre.className = 'err';
+      pre.textContent = r.error;
+    } else
+      pre.textContent =
+        `load ${r.loadMs.toFixed(1)} ms, run ${r.runMs.toFixed(2)} ms\n` +
+        r.outputs
+          .map(
+            (o) =>
+              `${o.name} ${o.dtype} [${o.shape}]: ${o.data
+                .slice(0, 16)
+                .map((v) => v.toPrecision(5))
+                .join(', ')}${o.data.length > 16 ? ', ...' : ''}`,
+          )
+          .join('\n');
     out.append(h, pre);
   }
 }
@@ -66,7 +83,11 @@ function show(results) {
 async function runAll() {
   window.lutcDone = false;
   const spec = await inputSpec();
-  if (!spec) { show([{ backend: 'none', ok: false, error: 'no artifact found under /artifacts/' }]); window.lutcDone = true; return; }
+  if (!spec) {
+    show([{ backend: 'none', ok: false, error: 'no artifact found under /artifacts/' }]);
+    window.lutcDone = true;
+    return;
+  }
   document.getElementById('ishape').textContent = `${spec.name} ${spec.dtype} [${spec.shape}]`;
   const text = document.getElementById('input').value.trim();
   const n = numel(spec.shape);

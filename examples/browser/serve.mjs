@@ -1,26 +1,43 @@
 #!/usr/bin/env node
+import { readFile, stat } from 'node:fs/promises';
 // Static server for the lutc browser demo (no dependencies), on 127.0.0.1 only.
 //   node examples/browser/serve.mjs [--port 8080] [--wasm DIR] [--wgsl DIR]
 // serves this folder at / and the compiled artifacts (lutc compile --target wasm|wgsl -o DIR) at
 // /artifacts/wasm/ and /artifacts/wgsl/. Prints "listening http://127.0.0.1:PORT/" when ready.
 import { createServer } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
 const roots = { '/': resolve(fileURLToPath(new URL('.', import.meta.url))) };
 for (const t of ['wasm', 'wgsl']) if (opt('--' + t)) roots[`/artifacts/${t}/`] = resolve(opt('--' + t));
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm', '.bin': 'application/octet-stream', '.wgsl': 'text/plain', '.ts': 'text/plain' };
+const TYPES = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
+  '.wgsl': 'text/plain',
+  '.ts': 'text/plain',
+};
 
 const server = createServer(async (req, res) => {
   const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
   // Longest mount first; paths never leave their root.
-  const mount = Object.keys(roots).sort((a, b) => b.length - a.length).find((m) => path.startsWith(m));
+  const mount = Object.keys(roots)
+    .sort((a, b) => b.length - a.length)
+    .find((m) => path.startsWith(m));
   const root = roots[mount];
   let file = normalize(join(root, path.slice(mount.length) || 'index.html'));
-  if (file !== root && !file.startsWith(root + sep)) { res.writeHead(403).end(); return; }
+  if (file !== root && !file.startsWith(root + sep)) {
+    res.writeHead(403).end();
+    return;
+  }
   try {
     if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
     const body = await readFile(file);

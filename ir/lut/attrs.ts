@@ -5,7 +5,7 @@
  * bits, which is why one `lut.table` can feed layers of different widths and bit counts.
  */
 import type { Attrs, Dim } from '../types.js';
-import { lutGeometry, type Bits, type LutGeometry, type VecBytes } from './geometry.js';
+import { type Bits, type LutGeometry, lutGeometry, type VecBytes } from './geometry.js';
 
 /** Names of the geometry attributes shared by lut.pack and lut.matmul. */
 export const GEOMETRY_ATTRS = ['n', 'k', 'bits', 'group_size', 'vec_bytes', 'k_tile'] as const;

@@ -4,9 +4,9 @@
  * result the identity of an existing value (so graph outputs keep their ONNX names after a rewrite).
  */
 import { fail, nodeLoc } from '../../base/diagnostics.js';
-import { findOp, opOf, resolveAttrs, type InferCtx } from '../optable.js';
 import type { GraphBuilder } from '../graph.js';
-import type { AttrValue, Attrs, Node, TensorType, Value } from '../types.js';
+import { findOp, type InferCtx, opOf, resolveAttrs } from '../optable.js';
+import type { Attrs, AttrValue, Node, TensorType, Value } from '../types.js';
 
 /** The InferCtx of `node` as it stands (types of its operands, attributes with defaults). */
 export function inferCtxOf(node: Node): InferCtx {
@@ -34,7 +34,11 @@ export function inferNode(node: Node): TensorType[] {
 export function addNode(b: GraphBuilder, op: string, inputs: (Value | null)[], attrs: Attrs, name: string, names?: string[]): Node {
   const node = b.node(op, inputs, attrs, [], { name, outNames: names });
   const types = inferNode(node);
-  node.outputs = types.map((t, i) => ({ name: b.uniqueName(names?.[i] ?? `${node.name}_${findOp(op)?.outputs[i]?.name ?? i}`), type: t, producer: node }));
+  node.outputs = types.map((t, i) => ({
+    name: b.uniqueName(names?.[i] ?? `${node.name}_${findOp(op)?.outputs[i]?.name ?? i}`),
+    type: t,
+    producer: node,
+  }));
   return node;
 }
 

@@ -24,7 +24,17 @@ export const EPILOGUE_OPERAND = { bias: 6, residual: 7, channel_scale: 8 } as co
  * renderers; test/lut/epilogue.test.ts checks that), plus the composite 'silu'.
  */
 export const EPILOGUE_ACTIVATIONS: readonly string[] = [
-  'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu', 'softplus', 'erf', 'exp', 'neg', 'abs', 'silu',
+  'relu',
+  'leaky_relu',
+  'sigmoid',
+  'tanh',
+  'gelu',
+  'softplus',
+  'erf',
+  'exp',
+  'neg',
+  'abs',
+  'silu',
 ];
 
 /** lut.matmul attributes carrying the activation op's attributes: `<op>_<attr>`. */
@@ -85,10 +95,21 @@ export function epilogueStages(a: Attrs, has: (operand: number) => boolean): Epi
  * Evaluates `stages` over values of type T: `y` is value 0, `operand(i)` a lut.matmul operand,
  * `apply(stage, args)` one stage. Backends pass their renderer's expression builders.
  */
-export function foldStages<T>(stages: EpilogueStage[], y: T, operand: (i: number) => T, apply: (s: EpilogueStage, args: T[], index: number) => T): T {
+export function foldStages<T>(
+  stages: EpilogueStage[],
+  y: T,
+  operand: (i: number) => T,
+  apply: (s: EpilogueStage, args: T[], index: number) => T,
+): T {
   const vals: T[] = [y];
   stages.forEach((s, i) => {
-    vals.push(apply(s, s.args.map((r) => ('value' in r ? vals[r.value]! : operand(r.operand))), i));
+    vals.push(
+      apply(
+        s,
+        s.args.map((r) => ('value' in r ? vals[r.value]! : operand(r.operand))),
+        i,
+      ),
+    );
   });
   return vals[vals.length - 1]!;
 }

@@ -84,13 +84,32 @@ export function lutGeometry(p: LutParams): LutGeometry {
   const nChunks = kPad / 4;
   const nChunkPairs = kPad / 8;
   const kTileCP = p.kTileCP && p.kTileCP < nChunkPairs ? p.kTileCP : nChunkPairs;
-  if (kTileCP < nChunkPairs && kTileCP % cpPerVec !== 0) throw new RangeError(`K-tile ${kTileCP} must be a multiple of ${cpPerVec} chunk pairs`);
+  if (kTileCP < nChunkPairs && kTileCP % cpPerVec !== 0)
+    throw new RangeError(`K-tile ${kTileCP} must be a multiple of ${cpPerVec} chunk pairs`);
   const nRowBlocks = nPad / rowsPerVec;
   const nVecK = Math.ceil(nChunkPairs / cpPerVec);
   return {
-    n, k, bits, groupSize, vecBytes, kTileCP, rowDwords,
-    planes, rowsPerVec, cpPerVec, nVecK, nPad, kPad, group, nGroups, segment, nSegments: kPad / segment,
-    nChunks, nChunkPairs, nRowBlocks, packedBytes: nRowBlocks * nVecK * vecBytes,
+    n,
+    k,
+    bits,
+    groupSize,
+    vecBytes,
+    kTileCP,
+    rowDwords,
+    planes,
+    rowsPerVec,
+    cpPerVec,
+    nVecK,
+    nPad,
+    kPad,
+    group,
+    nGroups,
+    segment,
+    nSegments: kPad / segment,
+    nChunks,
+    nChunkPairs,
+    nRowBlocks,
+    packedBytes: nRowBlocks * nVecK * vecBytes,
   };
 }
 
@@ -101,7 +120,9 @@ export function lutGeometry(p: LutParams): LutGeometry {
  */
 export function vectorOffset(g: LutGeometry, rb: number, cp: number): number {
   const cpv = g.cpPerVec ?? 1;
-  const nv = Math.ceil(g.nChunkPairs / cpv), tv = Math.ceil(g.kTileCP / cpv), vi = Math.floor(cp / cpv); // one K-tile may end in a part vector
+  const nv = Math.ceil(g.nChunkPairs / cpv),
+    tv = Math.ceil(g.kTileCP / cpv),
+    vi = Math.floor(cp / cpv); // one K-tile may end in a part vector
   const tileStart = Math.floor(vi / tv) * tv;
   const vInTile = Math.min(tv, nv - tileStart);
   return (tileStart * g.nRowBlocks + rb * vInTile + (vi - tileStart)) * g.vecBytes;
@@ -119,7 +140,8 @@ export function vectorOffset(g: LutGeometry, rb: number, cp: number): number {
 export function packWeights(g: LutGeometry, q: Uint8Array): Uint8Array {
   if (q.length !== g.n * g.k) throw new RangeError(`q has ${q.length} elements, want ${g.n * g.k}`);
   const out = new Uint8Array(g.packedBytes);
-  const cpv = g.cpPerVec ?? 1, rowBytes = cpv * g.planes;
+  const cpv = g.cpPerVec ?? 1,
+    rowBytes = cpv * g.planes;
   for (let rb = 0; rb < g.nRowBlocks; rb++) {
     for (let cv = 0; cv < g.nChunkPairs; cv += cpv) {
       const base = vectorOffset(g, rb, cv);
@@ -145,7 +167,8 @@ export function packWeights(g: LutGeometry, q: Uint8Array): Uint8Array {
 /** The 4-bit index of plane `plane` of row `row` over chunk `c`, read back from packed weights. */
 export function packedIndex(g: LutGeometry, packed: Uint8Array, row: number, plane: number, c: number): number {
   const rb = Math.floor(row / g.rowsPerVec);
-  const cp = c >> 1, cpv = g.cpPerVec ?? 1;
+  const cp = c >> 1,
+    cpv = g.cpPerVec ?? 1;
   const j = (row % g.rowsPerVec) * cpv * g.planes + (cp % cpv) * g.planes + plane;
   const byte = packed[vectorOffset(g, rb, cp) + j]!;
   return c & 1 ? byte >> 4 : byte & 15;

@@ -8,9 +8,9 @@
 import { findOp, type InterpCtx } from '../optable.js';
 import { makeTensor, numel } from '../tensor.js';
 import type { Attrs, Node, Tensor } from '../types.js';
-import { geometryOf, tableGeometry, tableLead, tableShape, type TableLayout } from './attrs.js';
-import { packWeights, type LutGeometry } from './geometry.js';
+import { geometryOf, type TableLayout, tableGeometry, tableLead, tableShape } from './attrs.js';
 import { epilogueStages, foldStages } from './epilogue.js';
+import { type LutGeometry, packWeights } from './geometry.js';
 import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from './reference.js';
 
 const f32 = (t: Tensor): Float32Array => (t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>));
@@ -117,5 +117,12 @@ export function interpMatmul(inputs: (Tensor | null)[], ctx: InterpCtx): Tensor[
   const yv = combine(g, acc, f32(tscale!), f32(xsum!), { sw: f32(sw!), swz: f32(swz!) }, m, bias ? f32(bias) : undefined);
   const y: Tensor = { dtype: 'f32', shape: [...lead, g.n], data: yv };
   const stages = epilogueStages(a, (i) => !!inputs[i]);
-  return [foldStages(stages, y, (i) => inputs[i]!, (s, args) => runGraphOp(s.op, args, s.attrs, ctx)[0]!)];
+  return [
+    foldStages(
+      stages,
+      y,
+      (i) => inputs[i]!,
+      (s, args) => runGraphOp(s.op, args, s.attrs, ctx)[0]!,
+    ),
+  ];
 }

@@ -80,18 +80,25 @@ export function quantizeMatrix(w: Float32Array, n: number, k: number, opts: Quan
   const zeros = new Float32Array(n * nGroups);
   for (let r = 0; r < n; r++)
     for (let gi = 0; gi < nGroups; gi++) {
-      const k0 = gi * G, k1 = Math.min(k, k0 + G);
-      let s: number, z: number, lo = 0, hi = 0;
+      const k0 = gi * G,
+        k1 = Math.min(k, k0 + G);
+      let s: number,
+        z: number,
+        lo = 0,
+        hi = 0;
       if (ternary) {
         let sum = 0;
         for (let kk = k0; kk < k1; kk++) sum += Math.abs(w[r * k + kk]!);
         s = fr(sum / (k1 - k0));
         z = 1;
-        lo = -1; hi = 1;
+        lo = -1;
+        hi = 1;
       } else if (bits === 1) {
         // 1 bit: an integer zero point would leave one level at 0 ({0, s} or {-s, 0}), which loses the
         // sign of every weight. A float zero of 0.5 or -lo/s keeps two useful levels.
-        let mn = Infinity, mx = -Infinity, sum = 0;
+        let mn = Infinity,
+          mx = -Infinity,
+          sum = 0;
         for (let kk = k0; kk < k1; kk++) {
           const v = w[r * k + kk]!;
           mn = Math.min(mn, v);
@@ -120,16 +127,19 @@ export function quantizeMatrix(w: Float32Array, n: number, k: number, opts: Quan
         for (let kk = k0; kk < k1; kk++) if (Math.abs(w[r * k + kk]!) > Math.abs(m)) m = w[r * k + kk]!;
         z = 1 << (bits - 1);
         s = fr(m / -z);
-        lo = -z; hi = qmax - z;
+        lo = -z;
+        hi = qmax - z;
       } else {
-        let mn = 0, mx = 0;
+        let mn = 0,
+          mx = 0;
         for (let kk = k0; kk < k1; kk++) {
           mn = Math.min(mn, w[r * k + kk]!);
           mx = Math.max(mx, w[r * k + kk]!);
         }
         s = fr(fr(mx - mn) / qmax);
         z = s === 0 ? 0 : Math.min(qmax, Math.max(0, roundHalfEven(fr(-mn / s))));
-        lo = -z; hi = qmax - z;
+        lo = -z;
+        hi = qmax - z;
       }
       // An all-zero group: any scale reproduces it; 1 keeps s * (q - z) finite and exact.
       if (s === 0 || !Number.isFinite(s)) s = 1;
@@ -166,7 +176,8 @@ export function detectTernary(w: Float32Array, n: number, k: number, groupSize: 
   const zeros = new Float32Array(n * nGroups).fill(1);
   for (let r = 0; r < n; r++)
     for (let gi = 0; gi < nGroups; gi++) {
-      const k0 = gi * G, k1 = Math.min(k, k0 + G);
+      const k0 = gi * G,
+        k1 = Math.min(k, k0 + G);
       let a = 0;
       for (let kk = k0; kk < k1; kk++) a = Math.max(a, Math.abs(w[r * k + kk]!));
       if (!Number.isFinite(a)) return undefined;

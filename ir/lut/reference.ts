@@ -13,7 +13,7 @@
  *   sw = scale,  swz = scale * ((2^b - 1)/2 - zero)
  */
 import { roundHalfEven } from '../tensor.js';
-import { packedIndex, type LutGeometry } from './geometry.js';
+import { type LutGeometry, packedIndex } from './geometry.js';
 
 const fr = Math.fround;
 
@@ -164,8 +164,13 @@ export function packScales(g: LutGeometry, scales: Float32Array, zeros: Float32A
  * float tables: pass `tsHalf` = 0.5) and packed scales. `bias` is optional [N].
  */
 export function combine(
-  g: LutGeometry, acc: Int32Array | Float32Array, tsHalf: Float32Array | number, xsum: Float32Array,
-  ps: PackedScales, m: number, bias?: Float32Array,
+  g: LutGeometry,
+  acc: Int32Array | Float32Array,
+  tsHalf: Float32Array | number,
+  xsum: Float32Array,
+  ps: PackedScales,
+  m: number,
+  bias?: Float32Array,
 ): Float32Array {
   const y = new Float32Array(m * g.n);
   const segPerGroup = g.group / g.segment;

@@ -5,11 +5,12 @@
  * blocked along K), float weights on an exact ternary grid, and float weights quantized by `--bits`.
  * Each reader returns the weights or the reason the layer stays a float op, for `lutc inspect`.
  */
-import { detectTernary, effectiveGroup, quantizeMatrix, type QuantBits, type QuantizedMatrix } from './quantize.js';
+
 import type { Location } from '../../base/diagnostics.js';
-import type { Bits } from './geometry.js';
 import type { Node, Tensor } from '../types.js';
 import { attrOr } from './build.js';
+import type { Bits } from './geometry.js';
+import { detectTernary, effectiveGroup, type QuantBits, type QuantizedMatrix, quantizeMatrix } from './quantize.js';
 
 /** The quantization options the weight readers read (a subset of the compiler's `CompileOptions`). */
 export interface WeightOptions {
@@ -41,18 +42,26 @@ export function narrowBits(q: Uint8Array, container: number): Bits | undefined {
 
 /** com.microsoft.MatMulNBits: B [N, kBlocks, blob] LSB-first, scales [N, kBlocks], zero points packed u8 or float. */
 export function weightsFromNBits(node: Node): WeightResult {
-  const K = attrOr(node, 'K', 0), N = attrOr(node, 'N', 0), bits = attrOr(node, 'bits', 4), bs = attrOr(node, 'block_size', 0);
+  const K = attrOr(node, 'K', 0),
+    N = attrOr(node, 'N', 0),
+    bits = attrOr(node, 'bits', 4),
+    bs = attrOr(node, 'block_size', 0);
   const [, B, S, Z, GI] = node.inputs;
   if (!B?.const || !S?.const || (Z && !Z.const)) return no('weights, scales or zero points are not constants');
   if (attrOr(node, 'weight_prepacked', 0) !== 0) return no('weight_prepacked != 0: backend-specific prepacked weights');
   if (GI) {
     const gi = GI.const;
-    if (!gi || Array.from(gi.data).some((v, k) => v !== Math.floor(k / bs))) return no('act-order g_idx (not the identity grouping k / block_size) is not supported');
+    if (!gi || Array.from(gi.data).some((v, k) => v !== Math.floor(k / bs)))
+      return no('act-order g_idx (not the identity grouping k / block_size) is not supported');
   }
-  const kBlocks = Math.ceil(K / bs), blob = (bs * bits) / 8, mask = (1 << bits) - 1;
+  const kBlocks = Math.ceil(K / bs),
+    blob = (bs * bits) / 8,
+    mask = (1 << bits) - 1;
   const zpRow = Math.ceil((kBlocks * bits) / 8);
-  const b = B.const.data, s = S.const.data;
-  if (b.length !== N * kBlocks * blob || s.length !== N * kBlocks) return no('B or scales do not have the size K, N, bits and block_size imply');
+  const b = B.const.data,
+    s = S.const.data;
+  if (b.length !== N * kBlocks * blob || s.length !== N * kBlocks)
+    return no('B or scales do not have the size K, N, bits and block_size imply');
   const q = new Uint8Array(N * K);
   const scales = new Float32Array(N * kBlocks);
   const zeros = new Float32Array(N * kBlocks).fill(1 << (bits - 1));
@@ -64,14 +73,19 @@ export function weightsFromNBits(node: Node): WeightResult {
       else if (zt) zeros[n * kBlocks + kb] = zt.data[n * kBlocks + kb]!;
     }
     for (let k = 0; k < K; k++) {
-      const kb = Math.floor(k / bs), i = k % bs;
+      const kb = Math.floor(k / bs),
+        i = k % bs;
       q[n * K + k] = (b[(n * kBlocks + kb) * blob + ((i * bits) >> 3)]! >> ((i * bits) & 7)) & mask;
     }
   }
   const nb = narrowBits(q, bits);
   if (!nb) return no(`${bits}-bit weights use values above 15: they do not fit 1-4-bit LUT planes`);
   const groupSize = bs >= K ? K : bs;
-  return { ok: true, qm: { n: N, k: K, bits: nb, groupSize, nGroups: kBlocks, q, scales, zeros }, how: `MatMulNBits bits=${bits} block_size=${bs}${nb !== bits ? ` (values fit ${nb} bits)` : ''}` };
+  return {
+    ok: true,
+    qm: { n: N, k: K, bits: nb, groupSize, nGroups: kBlocks, q, scales, zeros },
+    how: `MatMulNBits bits=${bits} block_size=${bs}${nb !== bits ? ` (values fit ${nb} bits)` : ''}`,
+  };
 }
 
 const SIGNED = new Set(['i4', 'i8']);
@@ -84,7 +98,9 @@ const CONTAINER: Partial<Record<string, number>> = { i4: 4, u4: 4, i8: 8, u8: 8 
  */
 export function weightsFromDQ(dq: Node): WeightResult {
   const [X, S, Z] = dq.inputs;
-  const x = X?.const, s = S?.const, z = Z?.const;
+  const x = X?.const,
+    s = S?.const,
+    z = Z?.const;
   if (!x || !s || (Z && !z)) return no('DequantizeLinear inputs are not constants');
   const container = CONTAINER[x.dtype];
   if (!container) return no(`DequantizeLinear of ${x.dtype} weights is not supported (int4/uint4/int8/uint8)`);
@@ -130,7 +146,11 @@ export function weightsFromDQ(dq: Node): WeightResult {
   const nb = narrowBits(q, container);
   if (!nb) return no(`${x.dtype} weights use more than 16 levels: they do not fit 1-4-bit LUT planes`);
   const mode = s.data.length === 1 ? 'per-tensor' : bs === 0 ? 'per-axis' : `blocked ${bs}`;
-  return { ok: true, qm: { n: N, k: K, bits: nb, groupSize: G, nGroups, q, scales, zeros }, how: `DequantizeLinear ${x.dtype} ${mode}${nb !== container ? ` (values fit ${nb} bits)` : ''}` };
+  return {
+    ok: true,
+    qm: { n: N, k: K, bits: nb, groupSize: G, nGroups, q, scales, zeros },
+    how: `DequantizeLinear ${x.dtype} ${mode}${nb !== container ? ` (values fit ${nb} bits)` : ''}`,
+  };
 }
 
 /**

@@ -19,7 +19,11 @@ function forEachLane(shape: readonly number[], axis: number, f: (base: number, s
 }
 
 /** The normalized `axis` attribute, or a coded error naming the op. */
-function axisAttr(ctx: { attrs: Record<string, unknown>; node: { op: string }; error(c: DiagCode, m: string): never }, rank: number, code: DiagCode): number {
+function axisAttr(
+  ctx: { attrs: Record<string, unknown>; node: { op: string }; error(c: DiagCode, m: string): never },
+  rank: number,
+  code: DiagCode,
+): number {
   const a = normalizeAxis(ctx.attrs.axis as number, rank);
   if (a < 0) ctx.error(code, `${ctx.node.op}: axis ${String(ctx.attrs.axis)} is out of range for rank ${rank}`);
   return a;
@@ -49,7 +53,8 @@ function argOp(name: string, onnx: string, better: (v: number, best: number) => 
     interp([x], ctx) {
       const X = x!;
       const axis = axisAttr(ctx, X.shape.length, 'LUT3100');
-      if (X.shape[axis] === 0) ctx.error('LUT3100', `${name}: axis ${axis} is empty; there is no ${onnx === 'ArgMax' ? 'maximum' : 'minimum'}`);
+      if (X.shape[axis] === 0)
+        ctx.error('LUT3100', `${name}: axis ${axis} is empty; there is no ${onnx === 'ArgMax' ? 'maximum' : 'minimum'}`);
       const last = ctx.attrs.select_last_index !== 0;
       const outShape = X.shape.map((d, i) => (i === axis ? 1 : d));
       const out = allocData('i64', numel(outShape));
@@ -87,7 +92,8 @@ defineOp({
     const a = operandType(ctx, 1, ['i32', 'i64']);
     if (a.shape.length > 1 || a.shape.some((d) => d !== 1)) ctx.error('LUT1110', `cumsum: axis must be a scalar, got shape [${a.shape}]`);
     const c = ctx.constInput(1);
-    if (c && normalizeAxis(c.data[0]!, x.shape.length) < 0) ctx.error('LUT1113', `cumsum: axis ${c.data[0]} is out of range for rank ${x.shape.length}`);
+    if (c && normalizeAxis(c.data[0]!, x.shape.length) < 0)
+      ctx.error('LUT1113', `cumsum: axis ${c.data[0]} is out of range for rank ${x.shape.length}`);
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   },
   interp([x, axisT], ctx) {

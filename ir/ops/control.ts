@@ -23,7 +23,8 @@ defineOp({
   traits: ['no-fold'],
   infer(ctx) {
     const c = ctx.inputs[0]!;
-    if (c.shape.some((d) => typeof d === 'number' && d !== 1)) ctx.error('LUT1110', `the condition must hold one element, it is [${c.shape.join(', ')}]`);
+    if (c.shape.some((d) => typeof d === 'number' && d !== 1))
+      ctx.error('LUT1110', `the condition must hold one element, it is [${c.shape.join(', ')}]`);
     const t = ctx.attrs.then_branch as Graph;
     const e = ctx.attrs.else_branch as Graph;
     const n = ctx.node.outputs.length;
@@ -36,7 +37,10 @@ defineOp({
       const [a, b] = [tv.type, e.outputs[i]!.type];
       if (a.dtype !== b.dtype) ctx.error('LUT1112', `output ${i}: then_branch gives ${a.dtype}, else_branch ${b.dtype}`);
       if (a.shape.length !== b.shape.length)
-        ctx.error('LUT1120', `output ${i}: the branches give ranks ${a.shape.length} and ${b.shape.length}; outputs whose rank depends on the condition are not supported`);
+        ctx.error(
+          'LUT1120',
+          `output ${i}: the branches give ranks ${a.shape.length} and ${b.shape.length}; outputs whose rank depends on the condition are not supported`,
+        );
       return { dtype: a.dtype, shape: a.shape.map((d, j) => mergeDim(d, b.shape[j]!, () => ctx.freshDim())) };
     });
   },

@@ -5,9 +5,9 @@
  * in the matmul oracle (ir/ops/linear.ts).
  */
 import { defineOp } from '../optable.js';
-import type { Attrs, Dim } from '../types.js';
 import { allocData, isFloat, numel } from '../tensor.js';
-import { ruleErr, storeRounder, unifyDim, type ErrFn, type FreshFn } from './dims.js';
+import type { Attrs, Dim } from '../types.js';
+import { type ErrFn, type FreshFn, ruleErr, storeRounder, unifyDim } from './dims.js';
 
 /** Resolved convolution geometry: result shape and, where the input is static, the pads used. */
 export interface ConvGeometry {
@@ -24,7 +24,8 @@ export function convGeometry(x: readonly Dim[], w: readonly Dim[], attrs: Attrs,
   const group = attrs.group as number;
   if (!(group >= 1)) err(`group = ${group} must be >= 1`, 'value');
   const [C, M, Cg] = [x[1]!, w[0]!, w[1]!];
-  if (typeof C === 'number' && typeof Cg === 'number' && C !== Cg * group) err(`input channels ${C} != weight channels ${Cg} x group ${group}`);
+  if (typeof C === 'number' && typeof Cg === 'number' && C !== Cg * group)
+    err(`input channels ${C} != weight channels ${Cg} x group ${group}`);
   if (typeof M === 'number' && M % group !== 0) err(`output channels ${M} do not divide by group ${group}`);
   const ks = (attrs.kernel_shape as number[] | undefined) ?? w.slice(2);
   const strides = (attrs.strides as number[] | undefined) ?? new Array<number>(sp).fill(1);
@@ -83,12 +84,20 @@ defineOp({
     const [x, w, b] = ctx.inputs;
     const r = x!.shape.length;
     if (r !== 3 && r !== 4) ctx.error('LUT1123', `conv over ${r - 2} spatial dims is not supported (1-D and 2-D are)`);
-    if (!isFloat(x!.dtype) || w!.dtype !== x!.dtype || (b && b.dtype !== x!.dtype)) ctx.error('LUT1112', `conv needs one float type for X, W and B, got ${ctx.inputs.map((t) => t?.dtype ?? '-').join(', ')}`);
-    if (b && (b.shape.length !== 1 || unifyDim(b.shape[0]!, w!.shape[0]!) === null)) ctx.error('LUT1110', `bias must be [${w!.shape[0]}], got [${b.shape.join(', ')}]`);
+    if (!isFloat(x!.dtype) || w!.dtype !== x!.dtype || (b && b.dtype !== x!.dtype))
+      ctx.error('LUT1112', `conv needs one float type for X, W and B, got ${ctx.inputs.map((t) => t?.dtype ?? '-').join(', ')}`);
+    if (b && (b.shape.length !== 1 || unifyDim(b.shape[0]!, w!.shape[0]!) === null))
+      ctx.error('LUT1110', `bias must be [${w!.shape[0]}], got [${b.shape.join(', ')}]`);
     return [{ dtype: x!.dtype, shape: convGeometry(x!.shape, w!.shape, ctx.attrs, () => ctx.freshDim(), ruleErr(ctx)).shape }];
   },
   interp([x, w, b], ctx) {
-    const g = convGeometry(x!.shape, w!.shape, ctx.attrs, () => 0, (m) => ctx.error('LUT3054', m));
+    const g = convGeometry(
+      x!.shape,
+      w!.shape,
+      ctx.attrs,
+      () => 0,
+      (m) => ctx.error('LUT3054', m),
+    );
     const shape = g.shape as number[];
     // 1-D is 2-D with a unit height: one kernel for both.
     const unit = { pad: 0, stride: 1, dilation: 1, kernel: 1 };

@@ -6,8 +6,8 @@
  * InterpCtx) with one meaning.
  */
 import type { DiagCode } from '../../base/diagnostics.js';
-import type { DType, Dim, Tensor } from '../types.js';
 import { roundTo } from '../tensor.js';
+import type { Dim, DType, Tensor } from '../types.js';
 import { normalizeAxis } from './util.js';
 
 /**
@@ -81,10 +81,14 @@ export function concrete(shape: readonly Dim[]): number[] {
  */
 export function storeRounder(dtype: DType): (v: number) => number {
   switch (dtype) {
-    case 'f32': return Math.fround;
-    case 'f16': return (v) => roundTo('f16', v);
-    case 'bf16': return (v) => roundTo('bf16', v);
-    default: return (v) => v;
+    case 'f32':
+      return Math.fround;
+    case 'f16':
+      return (v) => roundTo('f16', v);
+    case 'bf16':
+      return (v) => roundTo('bf16', v);
+    default:
+      return (v) => v;
   }
 }
 
@@ -92,7 +96,6 @@ export function storeRounder(dtype: DType): (v: number) => number {
 export function cloneTensor(t: Tensor, shape: number[] = t.shape): Tensor {
   return { dtype: t.dtype, shape: [...shape], data: t.data.slice() };
 }
-
 
 /** ONNX TensorProto.DataType codes for the dtypes lutc stores (QuantizeLinear's output_dtype, Cast). */
 
@@ -106,4 +109,3 @@ export function normalizeAxes(axes: readonly number[], rank: number, err: ErrFn)
   if (new Set(out).size !== out.length) err(`axes [${axes.join(', ')}] repeat an axis`, 'axis');
   return out;
 }
-

@@ -6,12 +6,25 @@
  * ('elementwise' + 'binary-broadcast' or 'unary', 'commutative' where the spec says so). Kernels compute in doubles and store through `storer`, which
  * rounds to f32/f16/bf16 or wraps integers as ONNX/ORT do.
  */
-import { defineOp, type AttrSpec, type InferCtx, type InterpCtx } from '../optable.js';
+import { type AttrSpec, defineOp, type InferCtx, type InterpCtx } from '../optable.js';
 import { allocData, numel } from '../tensor.js';
-import type { Attrs, DType, Dim, Tensor, TensorType } from '../types.js';
+import type { Attrs, Dim, DType, Tensor, TensorType } from '../types.js';
 import {
-  ALL_TYPES, BOOL_TYPES, FLOAT_TYPES, NUMERIC_TYPES, ONNX_DTYPES, SIGNED_TYPES,
-  castConverter, erf, geluErf, geluTanh, operandType, sameDtype, sigmoid, softplus, storer,
+  ALL_TYPES,
+  BOOL_TYPES,
+  castConverter,
+  erf,
+  FLOAT_TYPES,
+  geluErf,
+  geluTanh,
+  NUMERIC_TYPES,
+  ONNX_DTYPES,
+  operandType,
+  SIGNED_TYPES,
+  sameDtype,
+  sigmoid,
+  softplus,
+  storer,
 } from './numeric.js';
 import { broadcastIndex, broadcastShapes } from './util.js';
 
@@ -106,12 +119,18 @@ const isInt = (dt: DType) => !FLOAT_TYPES.includes(dt);
 binaryOp({ name: 'add', onnx: 'Add', summary: 'A + B', types: NUMERIC_TYPES, commutative: true, kernel: () => (a, b) => a + b });
 binaryOp({ name: 'sub', onnx: 'Sub', summary: 'A - B', types: NUMERIC_TYPES, kernel: () => (a, b) => a - b });
 binaryOp({
-  name: 'mul', onnx: 'Mul', summary: 'A * B', types: NUMERIC_TYPES, commutative: true,
+  name: 'mul',
+  onnx: 'Mul',
+  summary: 'A * B',
+  types: NUMERIC_TYPES,
+  commutative: true,
   // 32-bit products can exceed 2^53 in a double; Math.imul gives the exact low 32 bits that C keeps.
   kernel: (dt) => (dt === 'i32' ? Math.imul : dt === 'u32' ? (a, b) => Math.imul(a, b) >>> 0 : (a, b) => a * b),
 });
 binaryOp({
-  name: 'div', onnx: 'Div', summary: 'A / B; integers truncate toward zero (x / 0 gives 0: ORT leaves it undefined)',
+  name: 'div',
+  onnx: 'Div',
+  summary: 'A / B; integers truncate toward zero (x / 0 gives 0: ORT leaves it undefined)',
   types: NUMERIC_TYPES,
   kernel: (dt) => (isInt(dt) ? (a, b) => (b === 0 ? 0 : Math.trunc(a / b)) : (a, b) => a / b),
 });
@@ -121,7 +140,15 @@ const maxOf = (a: number, b: number) => (a !== a || b !== b ? NaN : a > b ? a : 
 const minOf = (a: number, b: number) => (a !== a || b !== b ? NaN : a < b ? a : b);
 
 const cmp = (name: string, onnx: string, types: readonly DType[], f: (a: number, b: number) => boolean, commutative = false) =>
-  binaryOp({ name, onnx, summary: `elementwise ${onnx}, bool result`, types, bool: true, commutative, kernel: () => (a, b) => (f(a, b) ? 1 : 0) });
+  binaryOp({
+    name,
+    onnx,
+    summary: `elementwise ${onnx}, bool result`,
+    types,
+    bool: true,
+    commutative,
+    kernel: () => (a, b) => (f(a, b) ? 1 : 0),
+  });
 cmp('equal', 'Equal', ALL_TYPES, (a, b) => a === b, true);
 cmp('less', 'Less', NUMERIC_TYPES, (a, b) => a < b);
 cmp('greater', 'Greater', NUMERIC_TYPES, (a, b) => a > b);
@@ -133,7 +160,7 @@ cmp('or', 'Or', BOOL_TYPES, (a, b) => a !== 0 || b !== 0, true);
 defineOp({
   name: 'pow',
   onnx: { domain: '', type: 'Pow' },
-  summary: 'X ^ Y; the exponent may have another numeric dtype; the result has X\'s dtype (ints truncate)',
+  summary: "X ^ Y; the exponent may have another numeric dtype; the result has X's dtype (ints truncate)",
   inputs: [{ name: 'X' }, { name: 'Y' }],
   outputs: [{ name: 'Z' }],
   attrs: {},
@@ -161,7 +188,10 @@ export function variadicOp(name: string, onnx: string, f: (a: number, b: number)
     infer(ctx) {
       if (ctx.inputs.length === 0) ctx.error('LUT1116', `${name}: needs at least one operand`);
       const types = ctx.inputs.map((_, i) => operandType(ctx, i, NUMERIC_TYPES));
-      const dt = sameDtype(ctx, types.map((_, i) => i));
+      const dt = sameDtype(
+        ctx,
+        types.map((_, i) => i),
+      );
       return [{ dtype: dt, shape: inferBroadcast(ctx, types) }];
     },
     interp(ins, ctx) {
@@ -253,7 +283,10 @@ unaryOp({ name: 'neg', onnx: 'Neg', summary: '-X (ints wrap)', types: SIGNED_TYP
 unaryOp({ name: 'abs', onnx: 'Abs', summary: '|X| (ints wrap: abs(INT_MIN) = INT_MIN)', types: NUMERIC_TYPES, kernel: () => Math.abs });
 unaryOp({ name: 'relu', onnx: 'Relu', summary: 'max(0, X), NaN kept', types: SIGNED_TYPES, kernel: () => (x) => (x < 0 ? 0 : x) });
 unaryOp({
-  name: 'leaky_relu', onnx: 'LeakyRelu', summary: 'X < 0 ? alpha * X : X', types: FLOAT_TYPES,
+  name: 'leaky_relu',
+  onnx: 'LeakyRelu',
+  summary: 'X < 0 ? alpha * X : X',
+  types: FLOAT_TYPES,
   attrs: { alpha: { type: 'float', default: 0.01 } },
   kernel: (_, at) => {
     const alpha = Math.fround(at.alpha as number); // the attribute is a float32 in ONNX
@@ -262,13 +295,12 @@ unaryOp({
 });
 
 unaryOp({
-  name: 'gelu', onnx: 'Gelu', summary: "0.5 X (1 + erf(X / sqrt 2)), or the tanh approximation when approximate = 'tanh'",
+  name: 'gelu',
+  onnx: 'Gelu',
+  summary: "0.5 X (1 + erf(X / sqrt 2)), or the tanh approximation when approximate = 'tanh'",
   types: FLOAT_TYPES,
   attrs: { approximate: { type: 'string', default: 'none', oneOf: ['none', 'tanh'] } },
-  kernel: (_, at) =>
-    at.approximate === 'tanh'
-      ? geluTanh
-      : geluErf,
+  kernel: (_, at) => (at.approximate === 'tanh' ? geluTanh : geluErf),
 });
 unaryOp({ name: 'not', onnx: 'Not', summary: 'logical not', types: BOOL_TYPES, kernel: () => (x) => (x ? 0 : 1) });
 
@@ -285,7 +317,8 @@ defineOp({
     sameDtype(ctx, [0, 1, 2]);
     for (const i of [1, 2]) {
       const t = ctx.inputs[i];
-      if (t && t.shape.some((d) => d !== 1)) ctx.error('LUT1110', `clip: bound ${i === 1 ? 'min' : 'max'} must be a scalar, got shape [${t.shape}]`);
+      if (t?.shape.some((d) => d !== 1))
+        ctx.error('LUT1110', `clip: bound ${i === 1 ? 'min' : 'max'} must be a scalar, got shape [${t.shape}]`);
     }
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   },
@@ -312,11 +345,13 @@ defineOp({
   traits: ['elementwise', 'unary'],
   infer(ctx) {
     const x = operandType(ctx, 0, ALL_TYPES);
-    const to = ONNX_DTYPES[ctx.attrs.to as number] ?? ctx.error('LUT1002', `cast: target data type ${String(ctx.attrs.to)} is not supported`);
+    const to =
+      ONNX_DTYPES[ctx.attrs.to as number] ?? ctx.error('LUT1002', `cast: target data type ${String(ctx.attrs.to)} is not supported`);
     return [{ dtype: to, shape: [...x.shape] }];
   },
   interp([x], ctx) {
-    const to = ONNX_DTYPES[ctx.attrs.to as number] ?? ctx.error('LUT3012', `cast: target data type ${String(ctx.attrs.to)} is not supported`);
+    const to =
+      ONNX_DTYPES[ctx.attrs.to as number] ?? ctx.error('LUT3012', `cast: target data type ${String(ctx.attrs.to)} is not supported`);
     if (x!.dtype === to) return [{ dtype: to, shape: [...x!.shape], data: x!.data.slice() }];
     return [mapUnary(x!, to, castConverter(x!.dtype, to))];
   },

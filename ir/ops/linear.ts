@@ -8,10 +8,10 @@
  * milliseconds. Quantize/dequantize and conv are imported from their own files.
  */
 import { defineOp } from '../optable.js';
-import type { Dim, Tensor, TensorData } from '../types.js';
 import { allocData, isFloat, numel } from '../tensor.js';
+import type { Dim, Tensor, TensorData } from '../types.js';
+import { concrete, type ErrFn, ruleErr, storeRounder, unifyDim } from './dims.js';
 import { broadcastIndex, broadcastShapes } from './util.js';
-import { concrete, ruleErr, storeRounder, unifyDim, type ErrFn } from './dims.js';
 import './quant.js';
 import './conv.js';
 
@@ -39,7 +39,19 @@ export function matmulDims(a: readonly Dim[], b: readonly Dim[], err: ErrFn): Di
  * C[m, n] = sum_k A[m, k] B[k, n] for row-major A [M, K] at `ao`, B [K, N] at `bo`, into `out` at `oo`.
  * i-k-j order: the inner loop streams one row of B and one row of the accumulator.
  */
-function gemmKernelNN(A: TensorData, ao: number, B: TensorData, bo: number, M: number, K: number, N: number, acc: Float64Array, out: TensorData, oo: number, round: (v: number) => number): void {
+function gemmKernelNN(
+  A: TensorData,
+  ao: number,
+  B: TensorData,
+  bo: number,
+  M: number,
+  K: number,
+  N: number,
+  acc: Float64Array,
+  out: TensorData,
+  oo: number,
+  round: (v: number) => number,
+): void {
   for (let m = 0; m < M; m++) {
     acc.fill(0, 0, N);
     const ar = ao + m * K;
@@ -54,7 +66,17 @@ function gemmKernelNN(A: TensorData, ao: number, B: TensorData, bo: number, M: n
 }
 
 /** int32/uint32 matmul wraps modulo 2^32 like the integer kernels of ORT; Math.imul keeps it exact. */
-function gemmKernelI32(A: TensorData, ao: number, B: TensorData, bo: number, M: number, K: number, N: number, out: TensorData, oo: number): void {
+function gemmKernelI32(
+  A: TensorData,
+  ao: number,
+  B: TensorData,
+  bo: number,
+  M: number,
+  K: number,
+  N: number,
+  out: TensorData,
+  oo: number,
+): void {
   const acc = new Int32Array(N);
   for (let m = 0; m < M; m++) {
     acc.fill(0);
@@ -104,7 +126,14 @@ defineOp({
 
 // ---- gemm -------------------------------------------------------------------------------------------
 
-function gemmDims(a: readonly Dim[], b: readonly Dim[], c: readonly Dim[] | undefined, transA: boolean, transB: boolean, err: ErrFn): Dim[] {
+function gemmDims(
+  a: readonly Dim[],
+  b: readonly Dim[],
+  c: readonly Dim[] | undefined,
+  transA: boolean,
+  transB: boolean,
+  err: ErrFn,
+): Dim[] {
   if (a.length !== 2 || b.length !== 2) err(`gemm needs 2-D A and B, got [${a.join(', ')}] and [${b.join(', ')}]`);
   const [M, Ka] = transA ? [a[1]!, a[0]!] : [a[0]!, a[1]!];
   const [Kb, N] = transB ? [b[1]!, b[0]!] : [b[0]!, b[1]!];
@@ -115,7 +144,8 @@ function gemmDims(a: readonly Dim[], b: readonly Dim[], c: readonly Dim[] | unde
     if (c.length > 2) err(`C [${c.join(', ')}] has rank > 2`);
     c.forEach((d, i) => {
       const t = target[2 - c.length + i]!;
-      if (typeof d === 'number' && d !== 1 && typeof t === 'number' && d !== t) err(`C [${c.join(', ')}] does not broadcast to [${M}, ${N}]`);
+      if (typeof d === 'number' && d !== 1 && typeof t === 'number' && d !== t)
+        err(`C [${c.join(', ')}] does not broadcast to [${M}, ${N}]`);
     });
   }
   return [M, N];
@@ -135,7 +165,8 @@ defineOp({
   },
   infer(ctx) {
     const [a, b, c] = ctx.inputs;
-    if (a!.dtype !== b!.dtype || (c && c.dtype !== a!.dtype)) ctx.error('LUT1112', `operand dtypes differ: ${ctx.inputs.map((t) => t?.dtype ?? '-').join(', ')}`);
+    if (a!.dtype !== b!.dtype || (c && c.dtype !== a!.dtype))
+      ctx.error('LUT1112', `operand dtypes differ: ${ctx.inputs.map((t) => t?.dtype ?? '-').join(', ')}`);
     if (!SUPPORTED.has(a!.dtype)) ctx.error('LUT1112', `gemm does not take ${a!.dtype}`);
     const shape = gemmDims(a!.shape, b!.shape, c?.shape, ctx.attrs.transA !== 0, ctx.attrs.transB !== 0, ruleErr(ctx));
     return [{ dtype: a!.dtype, shape }];
@@ -200,12 +231,21 @@ interface NBitsGeometry {
 
 function nbitsGeometry(attrs: Record<string, unknown>, err: ErrFn): NBitsGeometry {
   const [K, N, bits, blockSize] = [attrs.K, attrs.N, attrs.bits, attrs.block_size] as number[];
-  if (attrs.weight_prepacked !== undefined && attrs.weight_prepacked !== 0) err('weight_prepacked != 0: prepacked (backend-specific) weights cannot be read');
+  if (attrs.weight_prepacked !== undefined && attrs.weight_prepacked !== 0)
+    err('weight_prepacked != 0: prepacked (backend-specific) weights cannot be read');
   if (bits !== 2 && bits !== 4 && bits !== 8) err(`bits = ${bits} is not supported (2, 4 or 8)`);
   if (!(blockSize! >= 16) || (blockSize! & (blockSize! - 1)) !== 0) err(`block_size = ${blockSize} must be a power of two >= 16`);
   if (!(K! > 0) || !(N! > 0)) err(`K = ${K} and N = ${N} must be positive`);
   const kBlocks = Math.ceil(K! / blockSize!);
-  return { K: K!, N: N!, bits: bits!, blockSize: blockSize!, kBlocks, blob: (blockSize! * bits!) / 8, zpRow: Math.ceil((kBlocks * bits!) / 8) };
+  return {
+    K: K!,
+    N: N!,
+    bits: bits!,
+    blockSize: blockSize!,
+    kBlocks,
+    blob: (blockSize! * bits!) / 8,
+    zpRow: Math.ceil((kBlocks * bits!) / 8),
+  };
 }
 
 /** Static numel of a type's shape, undefined when symbolic. */
@@ -224,7 +264,8 @@ function checkNBitsOperands(g: NBitsGeometry, numelOf: (i: number) => number | u
   ];
   for (const [i, name, n] of want) {
     const have = numelOf(i);
-    if (have !== undefined && have !== n) err(`${name} has ${have} elements, K = ${g.K}, N = ${g.N}, bits = ${g.bits}, block_size = ${g.blockSize} need ${n}`);
+    if (have !== undefined && have !== n)
+      err(`${name} has ${have} elements, K = ${g.K}, N = ${g.N}, bits = ${g.bits}, block_size = ${g.blockSize} need ${n}`);
   }
 }
 
@@ -239,8 +280,12 @@ defineOp({
   onnx: { domain: 'com.microsoft', type: 'MatMulNBits' },
   summary: 'Y = A · Wᵀ with W [N, K] block-quantized to 2/4/8 bits (B packed LSB first, W = (q - zp) * scale) + bias.',
   inputs: [
-    { name: 'A' }, { name: 'B' }, { name: 'scales' },
-    { name: 'zero_points', optional: true }, { name: 'g_idx', optional: true }, { name: 'bias', optional: true },
+    { name: 'A' },
+    { name: 'B' },
+    { name: 'scales' },
+    { name: 'zero_points', optional: true },
+    { name: 'g_idx', optional: true },
+    { name: 'bias', optional: true },
   ],
   outputs: [{ name: 'Y' }],
   attrs: {
@@ -262,9 +307,11 @@ defineOp({
     checkNBitsOperands(g, (i) => (ctx.inputs[i] ? staticNumel(ctx.inputs[i]!.shape) : undefined), zp?.dtype === 'u8', err);
     if (gi) {
       const t = ctx.constInput(4);
-      if (!t || !gIdxIsTrivial(t, g.blockSize)) ctx.error('LUT1121', 'g_idx (act-order) that is not the identity grouping k / block_size is not supported');
+      if (!t || !gIdxIsTrivial(t, g.blockSize))
+        ctx.error('LUT1121', 'g_idx (act-order) that is not the identity grouping k / block_size is not supported');
     }
-    if (a!.shape.length < 1 || unifyDim(a!.shape[a!.shape.length - 1]!, g.K) === null) err(`A [${a!.shape.join(', ')}] must end in K = ${g.K}`);
+    if (a!.shape.length < 1 || unifyDim(a!.shape[a!.shape.length - 1]!, g.K) === null)
+      err(`A [${a!.shape.join(', ')}] must end in K = ${g.K}`);
     return [{ dtype: a!.dtype, shape: [...a!.shape.slice(0, -1), g.N] }];
   },
   interp([a, b, s, zp, gi, bias], ctx) {
@@ -272,7 +319,8 @@ defineOp({
     const { K, N, bits, blockSize, kBlocks, blob, zpRow } = g;
     const err: ErrFn = (m) => ctx.error('LUT3054', m);
     checkNBitsOperands(g, (i) => [a, b, s, zp, gi, bias][i]?.data.length, zp?.dtype === 'u8', err);
-    if (gi && !gIdxIsTrivial(gi, blockSize)) ctx.error('LUT3053', 'g_idx (act-order) that is not the identity grouping k / block_size is not supported');
+    if (gi && !gIdxIsTrivial(gi, blockSize))
+      ctx.error('LUT3053', 'g_idx (act-order) that is not the identity grouping k / block_size is not supported');
     if (a!.shape[a!.shape.length - 1] !== K) err(`A [${a!.shape.join(', ')}] must end in K = ${K}`);
     const M = a!.data.length / K;
     const dtype = a!.dtype;

@@ -9,11 +9,12 @@
  *   lut.norm_table  x, scale, bias? -> y (normalized x), tables, tscale, xsum   (norm fused with the table build)
  *   lut.matmul      tables, tscale, xsum, weights, sw, swz, bias?, residual?, channel_scale? -> y f32 [...M, N]
  */
-import { defineOp, type AttrSpec, type InferCtx } from '../optable.js';
-import type { Dim, TensorType } from '../types.js';
-import { geometryOf, tableGeometry, tableLead, tableShape, type TableLayout } from '../lut/attrs.js';
+
+import { geometryOf, type TableLayout, tableGeometry, tableLead, tableShape } from '../lut/attrs.js';
 import { ACTIVATION_ATTRS, EPILOGUE_ACTIVATIONS } from '../lut/epilogue.js';
 import { buildTables, interpMatmul, interpNormTable, interpPack } from '../lut/interp.js';
+import { type AttrSpec, defineOp, type InferCtx } from '../optable.js';
+import type { Dim, TensorType } from '../types.js';
 
 const CODE = 'LUT4100';
 
@@ -64,7 +65,10 @@ function expectType(ctx: InferCtx, i: number, what: string, dtype: string, shape
   const t = ctx.inputs[i];
   if (!t) ctx.error(CODE, `${ctx.node.op}: operand '${what}' is missing`);
   if (t.dtype !== dtype) ctx.error(CODE, `${ctx.node.op}: operand '${what}' has dtype ${t.dtype}, expected ${dtype}`);
-  if (shape && (t.shape.length !== shape.length || t.shape.some((d, j) => typeof d === 'number' && typeof shape[j] === 'number' && d !== shape[j]))) {
+  if (
+    shape &&
+    (t.shape.length !== shape.length || t.shape.some((d, j) => typeof d === 'number' && typeof shape[j] === 'number' && d !== shape[j]))
+  ) {
     ctx.error(CODE, `${ctx.node.op}: operand '${what}' has shape [${t.shape}], expected [${shape}]`);
   }
   return t;
@@ -146,8 +150,15 @@ defineOp({
   name: 'lut.matmul',
   summary: 'LUT-mpGEMM: y = epilogue(sum over segments of table lookups of packed bit-plane weights, scaled)',
   inputs: [
-    { name: 'tables' }, { name: 'tscale' }, { name: 'xsum' }, { name: 'weights' }, { name: 'sw' }, { name: 'swz' },
-    { name: 'bias', optional: true }, { name: 'residual', optional: true }, { name: 'channel_scale', optional: true },
+    { name: 'tables' },
+    { name: 'tscale' },
+    { name: 'xsum' },
+    { name: 'weights' },
+    { name: 'sw' },
+    { name: 'swz' },
+    { name: 'bias', optional: true },
+    { name: 'residual', optional: true },
+    { name: 'channel_scale', optional: true },
   ],
   outputs: [{ name: 'y' }],
   attrs: {
@@ -177,14 +188,23 @@ defineOp({
     expectType(ctx, 4, 'sw', 'f32', [g.nGroups, g.nPad]);
     expectType(ctx, 5, 'swz', 'f32', [g.nGroups, g.nPad]);
     const out: Dim[] = [...lead, g.n];
-    for (const [i, what] of [[6, 'bias'], [8, 'channel_scale']] as const) {
+    for (const [i, what] of [
+      [6, 'bias'],
+      [8, 'channel_scale'],
+    ] as const) {
       const b = ctx.inputs[i];
       if (!b) continue;
       const nel = b.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : NaN), 1);
-      if (b.dtype !== 'f32' || nel !== g.n || b.shape.length > out.length) ctx.error(CODE, `lut.matmul: ${what} must be f32 with ${g.n} elements along the last axis, got ${b.dtype} [${b.shape}]`);
+      if (b.dtype !== 'f32' || nel !== g.n || b.shape.length > out.length)
+        ctx.error(CODE, `lut.matmul: ${what} must be f32 with ${g.n} elements along the last axis, got ${b.dtype} [${b.shape}]`);
     }
     const r = ctx.inputs[7];
-    if (r && (r.dtype !== 'f32' || r.shape.length !== out.length || r.shape.some((d, j) => typeof d === 'number' && typeof out[j] === 'number' && d !== out[j]))) {
+    if (
+      r &&
+      (r.dtype !== 'f32' ||
+        r.shape.length !== out.length ||
+        r.shape.some((d, j) => typeof d === 'number' && typeof out[j] === 'number' && d !== out[j]))
+    ) {
       ctx.error(CODE, `lut.matmul: residual must be f32 [${out}], got ${r.dtype} [${r.shape}]`);
     }
     return [{ dtype: 'f32', shape: out }];

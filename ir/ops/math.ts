@@ -11,7 +11,17 @@ import { roundHalfEven } from '../tensor.js';
 import type { Attrs, DType, Tensor } from '../types.js';
 import { binaryOp, inferBroadcast, mapBinary, mapUnary, unaryOp, variadicOp } from './elementwise.js';
 import {
-  ALL_TYPES, BOOL_TYPES, FLOAT_TYPES, NUMERIC_TYPES, castConverter, geluErf, geluTanh, operandType, sameDtype, sigmoid, softplus,
+  ALL_TYPES,
+  BOOL_TYPES,
+  castConverter,
+  FLOAT_TYPES,
+  geluErf,
+  geluTanh,
+  NUMERIC_TYPES,
+  operandType,
+  sameDtype,
+  sigmoid,
+  softplus,
 } from './numeric.js';
 
 const f32 = (at: Attrs, k: string): number => Math.fround(at[k] as number);
@@ -37,17 +47,22 @@ floatUnary('asinh', 'Asinh', 'inverse hyperbolic sine', Math.asinh);
 floatUnary('acosh', 'Acosh', 'inverse hyperbolic cosine', Math.acosh);
 floatUnary('atanh', 'Atanh', 'inverse hyperbolic tangent', Math.atanh);
 unaryOp({
-  name: 'sign', onnx: 'Sign', summary: '-1, 0 or 1 by the sign of X (NaN stays NaN)', types: NUMERIC_TYPES,
+  name: 'sign',
+  onnx: 'Sign',
+  summary: '-1, 0 or 1 by the sign of X (NaN stays NaN)',
+  types: NUMERIC_TYPES,
   kernel: () => (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN),
 });
 
 // ---- activations ------------------------------------------------------------------------------------
 
-
 floatUnary('softsign', 'Softsign', 'X / (1 + |X|)', (x) => x / (1 + Math.abs(x)));
 floatUnary('mish', 'Mish', 'X * tanh(softplus(X))', (x) => x * Math.tanh(softplus(x)));
 unaryOp({
-  name: 'hard_sigmoid', onnx: 'HardSigmoid', summary: 'max(0, min(1, alpha * X + beta))', types: FLOAT_TYPES,
+  name: 'hard_sigmoid',
+  onnx: 'HardSigmoid',
+  summary: 'max(0, min(1, alpha * X + beta))',
+  types: FLOAT_TYPES,
   attrs: { alpha: { type: 'float', default: 0.2 }, beta: { type: 'float', default: 0.5 } },
   kernel: (_, at) => {
     const [a, b] = [f32(at, 'alpha'), f32(at, 'beta')];
@@ -55,11 +70,17 @@ unaryOp({
   },
 });
 unaryOp({
-  name: 'hard_swish', onnx: 'HardSwish', summary: 'X * max(0, min(1, X / 6 + 0.5))', types: FLOAT_TYPES,
+  name: 'hard_swish',
+  onnx: 'HardSwish',
+  summary: 'X * max(0, min(1, X / 6 + 0.5))',
+  types: FLOAT_TYPES,
   kernel: () => (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5)),
 });
 unaryOp({
-  name: 'elu', onnx: 'Elu', summary: 'X < 0 ? alpha * (e^X - 1) : X', types: FLOAT_TYPES,
+  name: 'elu',
+  onnx: 'Elu',
+  summary: 'X < 0 ? alpha * (e^X - 1) : X',
+  types: FLOAT_TYPES,
   attrs: { alpha: { type: 'float', default: 1 } },
   kernel: (_, at) => {
     const a = f32(at, 'alpha');
@@ -67,8 +88,12 @@ unaryOp({
   },
 });
 unaryOp({
-  name: 'selu', onnx: 'Selu', summary: 'gamma * (X > 0 ? X : alpha * (e^X - 1))', types: FLOAT_TYPES,
+  name: 'selu',
+  onnx: 'Selu',
+  summary: 'gamma * (X > 0 ? X : alpha * (e^X - 1))',
+  types: FLOAT_TYPES,
   // The defaults are ONNX's float32 constants, written exactly.
+  // biome-ignore lint/correctness/noPrecisionLoss: exact decimal expansions of float32 values
   attrs: { alpha: { type: 'float', default: 1.67326319217681884765625 }, gamma: { type: 'float', default: 1.05070102214813232421875 } },
   kernel: (_, at) => {
     const [a, g] = [f32(at, 'alpha'), f32(at, 'gamma')];
@@ -76,7 +101,10 @@ unaryOp({
   },
 });
 unaryOp({
-  name: 'celu', onnx: 'Celu', summary: 'max(0, X) + min(0, alpha * (e^(X / alpha) - 1))', types: FLOAT_TYPES,
+  name: 'celu',
+  onnx: 'Celu',
+  summary: 'max(0, X) + min(0, alpha * (e^(X / alpha) - 1))',
+  types: FLOAT_TYPES,
   attrs: { alpha: { type: 'float', default: 1 } },
   kernel: (_, at) => {
     const a = f32(at, 'alpha');
@@ -84,7 +112,10 @@ unaryOp({
   },
 });
 unaryOp({
-  name: 'thresholded_relu', onnx: 'ThresholdedRelu', summary: 'X > alpha ? X : 0', types: FLOAT_TYPES,
+  name: 'thresholded_relu',
+  onnx: 'ThresholdedRelu',
+  summary: 'X > alpha ? X : 0',
+  types: FLOAT_TYPES,
   attrs: { alpha: { type: 'float', default: 1 } },
   kernel: (_, at) => {
     const a = f32(at, 'alpha');
@@ -92,7 +123,10 @@ unaryOp({
   },
 });
 unaryOp({
-  name: 'shrink', onnx: 'Shrink', summary: 'X < -lambd ? X + bias : X > lambd ? X - bias : 0', types: NUMERIC_TYPES,
+  name: 'shrink',
+  onnx: 'Shrink',
+  summary: 'X < -lambd ? X + bias : X > lambd ? X - bias : 0',
+  types: NUMERIC_TYPES,
   attrs: { bias: { type: 'float', default: 0 }, lambd: { type: 'float', default: 0.5 } },
   kernel: (_, at) => {
     const [b, l] = [f32(at, 'bias'), f32(at, 'lambd')];
@@ -191,7 +225,15 @@ defineOp({
   },
 });
 
-binaryOp({ name: 'xor', onnx: 'Xor', summary: 'logical exclusive or', types: BOOL_TYPES, bool: true, commutative: true, kernel: () => (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0) });
+binaryOp({
+  name: 'xor',
+  onnx: 'Xor',
+  summary: 'logical exclusive or',
+  types: BOOL_TYPES,
+  bool: true,
+  commutative: true,
+  kernel: () => (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0),
+});
 
 const UINT_BITS: Partial<Record<DType, number>> = { u8: 8, u16: 16, u32: 32, u64: 64 };
 
@@ -233,7 +275,15 @@ defineOp({
   infer(ctx) {
     if (ctx.inputs.length === 0) ctx.error('LUT1116', 'mean: needs at least one operand');
     const types = ctx.inputs.map((_, i) => operandType(ctx, i, FLOAT_TYPES));
-    return [{ dtype: sameDtype(ctx, types.map((_, i) => i)), shape: inferBroadcast(ctx, types) }];
+    return [
+      {
+        dtype: sameDtype(
+          ctx,
+          types.map((_, i) => i),
+        ),
+        shape: inferBroadcast(ctx, types),
+      },
+    ];
   },
   interp(ins, ctx) {
     let acc: Tensor = ins[0]!;
@@ -263,10 +313,20 @@ defineOp({
 
 // ---- com.microsoft Gelu family ----------------------------------------------------------------------
 
-
-unaryOp({ name: 'ms_gelu', onnx: 'Gelu', domain: 'com.microsoft', summary: 'onnxruntime contrib Gelu: 0.5 X (1 + erf(X / sqrt 2))', types: FLOAT_TYPES, kernel: () => geluErf });
 unaryOp({
-  name: 'quick_gelu', onnx: 'QuickGelu', domain: 'com.microsoft', summary: 'X * sigmoid(alpha * X)', types: FLOAT_TYPES,
+  name: 'ms_gelu',
+  onnx: 'Gelu',
+  domain: 'com.microsoft',
+  summary: 'onnxruntime contrib Gelu: 0.5 X (1 + erf(X / sqrt 2))',
+  types: FLOAT_TYPES,
+  kernel: () => geluErf,
+});
+unaryOp({
+  name: 'quick_gelu',
+  onnx: 'QuickGelu',
+  domain: 'com.microsoft',
+  summary: 'X * sigmoid(alpha * X)',
+  types: FLOAT_TYPES,
   attrs: { alpha: { type: 'float', default: 1.702 } },
   kernel: (_, at) => {
     const a = f32(at, 'alpha');

@@ -7,8 +7,8 @@
  */
 import { defineOp, type InferCtx } from '../optable.js';
 import { allocData, numel } from '../tensor.js';
-import type { DType, Dim, Tensor, TensorType } from '../types.js';
-import { FLOAT_TYPES, ONNX_DTYPES, isFloatType, operandType, sameDtype, storer } from './numeric.js';
+import type { Dim, DType, Tensor, TensorType } from '../types.js';
+import { FLOAT_TYPES, isFloatType, ONNX_DTYPES, operandType, sameDtype, storer } from './numeric.js';
 import { broadcastIndex, broadcastShapes, normalizeAxis } from './util.js';
 
 /** Shape of the stashed statistics: X's shape with the normalized dims (axis..end) set to 1. */
@@ -52,7 +52,8 @@ defineOp({
     const axis = normalizeAxis(ctx.attrs.axis as number, x.shape.length);
     if (axis < 0) ctx.error('LUT1113', `layer_norm: axis ${String(ctx.attrs.axis)} is out of range for rank ${x.shape.length}`);
     const u = ONNX_DTYPES[ctx.attrs.stash_type as number];
-    if (u === undefined || !isFloatType(u)) return ctx.error('LUT1115', `layer_norm: stash_type ${String(ctx.attrs.stash_type)} is not a float type`);
+    if (u === undefined || !isFloatType(u))
+      return ctx.error('LUT1115', `layer_norm: stash_type ${String(ctx.attrs.stash_type)} is not a float type`);
     const norm = x.shape.slice(axis);
     checkToNorm(ctx, ctx.inputs[1]!, norm, 'Scale');
     checkToNorm(ctx, ctx.inputs[2] ?? null, norm, 'B');
@@ -105,7 +106,11 @@ defineOp({
  * (+ nothing else); returns the per-row 1/rms. Shared by both simplified norms.
  */
 function rmsRows(
-  rows: number, h: number, get: (i: number) => number, gamma: (j: number) => number, eps: number,
+  rows: number,
+  h: number,
+  get: (i: number) => number,
+  gamma: (j: number) => number,
+  eps: number,
   out: (i: number, v: number) => void,
 ): Float64Array {
   const inv = new Float64Array(rows);
@@ -139,7 +144,10 @@ defineOp({
     const axis = normalizeAxis(ctx.attrs.axis as number, x.shape.length);
     if (axis < 0) ctx.error('LUT1113', `simplified_layer_norm: axis ${String(ctx.attrs.axis)} is out of range for rank ${x.shape.length}`);
     checkToNorm(ctx, ctx.inputs[1]!, x.shape.slice(axis), 'scale');
-    return [{ dtype: x.dtype, shape: [...x.shape] }, { dtype: statDtype(x.dtype), shape: statShape(x.shape, axis) }];
+    return [
+      { dtype: x.dtype, shape: [...x.shape] },
+      { dtype: statDtype(x.dtype), shape: statShape(x.shape, axis) },
+    ];
   },
   interp([x, scale], ctx) {
     const X = x!;
@@ -151,7 +159,14 @@ defineOp({
     const si = paramIndex(scale!, norm)!;
     const y = allocData(X.dtype, X.data.length);
     const sy = storer(X.dtype);
-    const inv = rmsRows(rows, h, (i) => X.data[i]!, (j) => scale!.data[si[j]!]!, ctx.attrs.epsilon as number, (i, v) => (y[i] = sy(v)));
+    const inv = rmsRows(
+      rows,
+      h,
+      (i) => X.data[i]!,
+      (j) => scale!.data[si[j]!]!,
+      ctx.attrs.epsilon as number,
+      (i, v) => (y[i] = sy(v)),
+    );
     const ud = statDtype(X.dtype);
     return [
       { dtype: X.dtype, shape: [...X.shape], data: y },
@@ -190,7 +205,9 @@ defineOp({
     'S = input + skip (+ bias); output = RMSNorm(S) * gamma over the last dim; optional mean (all 0, as ORT), inv_std_var, input_skip_bias_sum (= S)',
   inputs: [{ name: 'input' }, { name: 'skip' }, { name: 'gamma' }, { name: 'bias', optional: true }],
   outputs: [
-    { name: 'output' }, { name: 'mean', optional: true }, { name: 'inv_std_var', optional: true },
+    { name: 'output' },
+    { name: 'mean', optional: true },
+    { name: 'inv_std_var', optional: true },
     { name: 'input_skip_bias_sum', optional: true },
   ],
   // ORT's default epsilon for the SkipLayerNormalization family (kDefaultSkipLayerNormEpsilon).
@@ -206,10 +223,7 @@ defineOp({
     checkToNorm(ctx, ctx.inputs[3] ?? null, hidden, 'bias');
     // ORT's U for this op is float for every T.
     const stat: TensorType = { dtype: 'f32', shape: statShape(x.shape, x.shape.length - 1) };
-    return [
-      { dtype: x.dtype, shape: [...x.shape] }, stat, { ...stat, shape: [...stat.shape] },
-      { dtype: x.dtype, shape: [...x.shape] },
-    ];
+    return [{ dtype: x.dtype, shape: [...x.shape] }, stat, { ...stat, shape: [...stat.shape] }, { dtype: x.dtype, shape: [...x.shape] }];
   },
   interp([x, skip, gamma, bias], ctx) {
     const X = x!;
@@ -222,7 +236,14 @@ defineOp({
     const { sumF, sum } = skipSum(X, skip!, bias ?? null, ski, bi, h);
     const y = allocData(X.dtype, X.data.length);
     const eps = ctx.attrs.epsilon as number;
-    const inv = rmsRows(rows, h, (i) => sumF[i]!, (j) => gamma!.data[gi[j]!]!, eps, (i, v) => (y[i] = sx(v)));
+    const inv = rmsRows(
+      rows,
+      h,
+      (i) => sumF[i]!,
+      (j) => gamma!.data[gi[j]!]!,
+      eps,
+      (i, v) => (y[i] = sx(v)),
+    );
     const stat = statShape(X.shape, X.shape.length - 1);
     return [
       { dtype: X.dtype, shape: [...X.shape], data: y },
@@ -240,7 +261,9 @@ defineOp({
     'S = input + skip (+ bias); output = LayerNorm(S) * gamma (+ beta) over the last dim; optional mean, inv_std_var, input_skip_bias_sum (= S)',
   inputs: [{ name: 'input' }, { name: 'skip' }, { name: 'gamma' }, { name: 'beta', optional: true }, { name: 'bias', optional: true }],
   outputs: [
-    { name: 'output' }, { name: 'mean', optional: true }, { name: 'inv_std_var', optional: true },
+    { name: 'output' },
+    { name: 'mean', optional: true },
+    { name: 'inv_std_var', optional: true },
     { name: 'input_skip_bias_sum', optional: true },
   ],
   attrs: { epsilon: { type: 'float', default: 1e-12 } },
@@ -255,10 +278,7 @@ defineOp({
     checkToNorm(ctx, ctx.inputs[3] ?? null, hidden, 'beta');
     checkToNorm(ctx, ctx.inputs[4] ?? null, hidden, 'bias');
     const stat: TensorType = { dtype: 'f32', shape: statShape(x.shape, x.shape.length - 1) };
-    return [
-      { dtype: x.dtype, shape: [...x.shape] }, stat, { ...stat, shape: [...stat.shape] },
-      { dtype: x.dtype, shape: [...x.shape] },
-    ];
+    return [{ dtype: x.dtype, shape: [...x.shape] }, stat, { ...stat, shape: [...stat.shape] }, { dtype: x.dtype, shape: [...x.shape] }];
   },
   interp([x, skip, gamma, beta, bias], ctx) {
     const X = x!;

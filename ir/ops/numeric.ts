@@ -17,7 +17,8 @@ export const ALL_TYPES: readonly DType[] = [...NUMERIC_TYPES, 'bool'];
 export const BOOL_TYPES: readonly DType[] = ['bool'];
 
 /** ONNX TensorProto.DataType numbers lutc has a dtype for (Cast's `to`). */
-export { ONNX_DTYPES, intRange } from '../tensor.js';
+export { intRange, ONNX_DTYPES } from '../tensor.js';
+
 import { intRange } from '../tensor.js';
 
 export function isFloatType(dt: DType): boolean {
@@ -53,7 +54,6 @@ export function sameDtype(ctx: InferCtx, indices: readonly number[]): DType {
 const TWO64 = 2 ** 64;
 const TWO63 = 2 ** 63;
 
-
 /**
  * How a computed value is stored in a tensor of `dt`: floats round to their type (Float32Array does
  * f32 itself), integers truncate toward zero then wrap modulo 2^bits as C/ORT integer arithmetic does
@@ -62,15 +62,29 @@ const TWO63 = 2 ** 63;
 export function storer(dt: DType): (v: number) => number {
   switch (dt) {
     // ORT computes f16/bf16 ops in float and rounds the float result: round to f32 first, then to the type.
-    case 'f16': case 'bf16': return (v) => roundTo(dt, Math.fround(v));
-    case 'f32': case 'f64': return (v) => v;
-    case 'i8': case 'u8': case 'i16': case 'u16': case 'i32': case 'u32':
+    case 'f16':
+    case 'bf16':
+      return (v) => roundTo(dt, Math.fround(v));
+    case 'f32':
+    case 'f64':
+      return (v) => v;
+    case 'i8':
+    case 'u8':
+    case 'i16':
+    case 'u16':
+    case 'i32':
+    case 'u32':
       return (v) => v; // ToInt32/ToUint32 on store truncates and wraps; NaN stores 0
-    case 'i4': return (v) => ((((Math.trunc(v) | 0) & 15) ^ 8) - 8);
-    case 'u4': return (v) => (Math.trunc(v) | 0) & 15;
-    case 'i64': return (v) => wrapWide(v, true);
-    case 'u64': return (v) => wrapWide(v, false);
-    case 'bool': return (v) => (v !== 0 ? 1 : 0);
+    case 'i4':
+      return (v) => (((Math.trunc(v) | 0) & 15) ^ 8) - 8;
+    case 'u4':
+      return (v) => (Math.trunc(v) | 0) & 15;
+    case 'i64':
+      return (v) => wrapWide(v, true);
+    case 'u64':
+      return (v) => wrapWide(v, false);
+    case 'bool':
+      return (v) => (v !== 0 ? 1 : 0);
   }
 }
 

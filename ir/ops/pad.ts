@@ -8,8 +8,8 @@
 import { defineOp, type InferCtx } from '../optable.js';
 import { allocData, makeTensor, numel, strides } from '../tensor.js';
 import type { Dim, Tensor } from '../types.js';
+import { type ErrFn, intsOf, normalizeAxes, ruleErr } from './dims.js';
 import { ALL_TYPES, FLOAT_TYPES, NUMERIC_TYPES, operandType, storer } from './numeric.js';
-import { intsOf, normalizeAxes, ruleErr, type ErrFn } from './dims.js';
 
 // ---- pad --------------------------------------------------------------------------------------------
 
@@ -30,23 +30,32 @@ export function padsPerAxis(rank: number, pads: number[], axes: number[] | null,
 export function sourceIndex(i: number, d: number, mode: string): number {
   if (i >= 0 && i < d) return i;
   switch (mode) {
-    case 'edge': return i < 0 ? 0 : d - 1;
-    case 'wrap': return ((i % d) + d) % d;
+    case 'edge':
+      return i < 0 ? 0 : d - 1;
+    case 'wrap':
+      return ((i % d) + d) % d;
     case 'reflect': {
       if (d === 1) return 0;
       const p = 2 * (d - 1); // numpy's reflect: period 2(d-1), no edge repeated
       const m = ((i % p) + p) % p;
       return m < d ? m : p - m;
     }
-    default: return -1;
+    default:
+      return -1;
   }
 }
 
 defineOp({
   name: 'pad',
   onnx: { domain: '', type: 'Pad' },
-  summary: "pads (or, with negative pads, crops) each axis; mode 'constant' fills constant_value (default 0), 'reflect' mirrors without the edge, 'edge' repeats it, 'wrap' wraps around",
-  inputs: [{ name: 'data' }, { name: 'pads', compileTime: true }, { name: 'constant_value', optional: true }, { name: 'axes', optional: true, compileTime: true }],
+  summary:
+    "pads (or, with negative pads, crops) each axis; mode 'constant' fills constant_value (default 0), 'reflect' mirrors without the edge, 'edge' repeats it, 'wrap' wraps around",
+  inputs: [
+    { name: 'data' },
+    { name: 'pads', compileTime: true },
+    { name: 'constant_value', optional: true },
+    { name: 'axes', optional: true, compileTime: true },
+  ],
   outputs: [{ name: 'output' }],
   attrs: { mode: { type: 'string', default: 'constant', oneOf: ['constant', 'reflect', 'edge', 'wrap'] } },
   infer(ctx) {
@@ -56,7 +65,8 @@ defineOp({
     const cv = ctx.inputs[2];
     // ONNX types constant_value like data; opset 2-10's float `value` attribute arrives as an f32
     // scalar (compiler/onnx/upgrade.ts), so any numeric dtype is accepted and converted on use.
-    if (cv && (cv.shape.length > 1 || cv.shape.some((d) => d !== 1))) ctx.error('LUT1110', `pad: constant_value must be a scalar, got [${cv.shape}]`);
+    if (cv && (cv.shape.length > 1 || cv.shape.some((d) => d !== 1)))
+      ctx.error('LUT1110', `pad: constant_value must be a scalar, got [${cv.shape}]`);
     if (ctx.inputs[3]) operandType(ctx, 3, ['i32', 'i64']);
     const err = ruleErr(ctx, 'pad: ');
     const pc = ctx.constInput(1);
@@ -130,7 +140,9 @@ defineOp({
     if (!c) return [{ dtype: x.dtype, shape: x.shape.map(() => ctx.freshDim('tiled')) }];
     const reps = intsOf(c);
     if (reps.some((v) => v < 0)) ctx.error('LUT1115', `tile: repeats [${reps}] must not be negative`);
-    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (reps[i] === 1 ? d : typeof d === 'number' ? d * reps[i]! : ctx.freshDim('tiled'))) }];
+    return [
+      { dtype: x.dtype, shape: x.shape.map((d, i) => (reps[i] === 1 ? d : typeof d === 'number' ? d * reps[i]! : ctx.freshDim('tiled'))) },
+    ];
   },
   interp([x, r], ctx) {
     const X = x!;
@@ -188,7 +200,8 @@ function trainingDropout(ratio: Tensor | null, training: Tensor | null): boolean
 defineOp({
   name: 'dropout',
   onnx: { domain: '', type: 'Dropout' },
-  summary: 'inference-mode dropout: output = data, mask all true; training_mode with a nonzero ratio is a run-time error (no random numbers)',
+  summary:
+    'inference-mode dropout: output = data, mask all true; training_mode with a nonzero ratio is a run-time error (no random numbers)',
   inputs: [{ name: 'data' }, { name: 'ratio', optional: true }, { name: 'training_mode', optional: true, compileTime: true }],
   outputs: [{ name: 'output' }, { name: 'mask', optional: true }],
   attrs: { seed: { type: 'int' } },
@@ -196,13 +209,18 @@ defineOp({
     const x = operandType(ctx, 0, NUMERIC_TYPES);
     if (ctx.inputs[1]) operandType(ctx, 1, FLOAT_TYPES);
     if (ctx.inputs[2]) operandType(ctx, 2, ['bool']);
-    const r = ctx.inputs[1] ? ctx.constInput(1) ?? null : null;
-    const t = ctx.inputs[2] ? ctx.constInput(2) ?? null : null;
-    if (t && trainingDropout(r, t)) ctx.error('LUT1120', 'dropout: training_mode is true with a nonzero ratio; lutc compiles inference only');
-    return [{ dtype: x.dtype, shape: [...x.shape] }, { dtype: 'bool', shape: [...x.shape] }];
+    const r = ctx.inputs[1] ? (ctx.constInput(1) ?? null) : null;
+    const t = ctx.inputs[2] ? (ctx.constInput(2) ?? null) : null;
+    if (t && trainingDropout(r, t))
+      ctx.error('LUT1120', 'dropout: training_mode is true with a nonzero ratio; lutc compiles inference only');
+    return [
+      { dtype: x.dtype, shape: [...x.shape] },
+      { dtype: 'bool', shape: [...x.shape] },
+    ];
   },
   interp([x, r, t], ctx) {
-    if (trainingDropout(r ?? null, t ?? null)) ctx.error('LUT3105', 'dropout: training_mode is true with a nonzero ratio; lutc runs inference only');
+    if (trainingDropout(r ?? null, t ?? null))
+      ctx.error('LUT3105', 'dropout: training_mode is true with a nonzero ratio; lutc runs inference only');
     const X = x!;
     return [
       { dtype: X.dtype, shape: [...X.shape], data: X.data.slice() },

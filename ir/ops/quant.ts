@@ -6,11 +6,10 @@
  * quantize round-half-to-even(float32(x / scale)) + zp, saturated to the integer type's range.
  */
 import { defineOp } from '../optable.js';
-import type { DType, Dim } from '../types.js';
-import { allocData, isFloat, numel, roundHalfEven } from '../tensor.js';
+import { allocData, intRange, isFloat, numel, ONNX_DTYPES, roundHalfEven } from '../tensor.js';
+import type { Dim, DType } from '../types.js';
+import { type ErrFn, ruleErr, storeRounder, unifyDim } from './dims.js';
 import { normalizeAxis } from './util.js';
-import { ruleErr, storeRounder, unifyDim, type ErrFn } from './dims.js';
-import { ONNX_DTYPES, intRange } from '../tensor.js';
 
 /** How a scale tensor maps onto the input. */
 export interface ScaleLayout {
@@ -33,14 +32,16 @@ export function scaleLayout(x: readonly Dim[], s: readonly Dim[], axisAttr: numb
   const axis = normalizeAxis(axisAttr, x.length);
   if (axis < 0) err(`axis ${axisAttr} is out of range for rank ${x.length}`, 'axis');
   if (blockSize === 0) {
-    if (s.length !== 1 || unifyDim(s[0]!, x[axis]!) === null) err(`a per-axis scale must be 1-D of size ${x[axis]} (axis ${axis}), got [${s.join(', ')}]`);
+    if (s.length !== 1 || unifyDim(s[0]!, x[axis]!) === null)
+      err(`a per-axis scale must be 1-D of size ${x[axis]} (axis ${axis}), got [${s.join(', ')}]`);
     return { mode: 'axis', axis };
   }
   if (s.length !== x.length) err(`a blocked scale must have the input's rank ${x.length}, got [${s.join(', ')}]`);
   s.forEach((d, i) => {
     const xd = x[i]!;
     const want = i === axis ? (typeof xd === 'number' ? Math.ceil(xd / blockSize) : d) : xd;
-    if (unifyDim(d, want) === null) err(`blocked scale [${s.join(', ')}] does not fit input [${x.join(', ')}] with block_size ${blockSize} on axis ${axis}`);
+    if (unifyDim(d, want) === null)
+      err(`blocked scale [${s.join(', ')}] does not fit input [${x.join(', ')}] with block_size ${blockSize} on axis ${axis}`);
   });
   return { mode: 'block', axis };
 }
@@ -49,7 +50,13 @@ export function scaleLayout(x: readonly Dim[], s: readonly Dim[], axisAttr: numb
  * Calls `f(xi, si)` for every input element with the index of its scale: walks the input as
  * [outer, axis, inner] so the blocked index needs no division per element beyond the block's.
  */
-function forEachScaled(x: readonly number[], s: readonly number[], layout: ScaleLayout, blockSize: number, f: (xi: number, si: number) => void): void {
+function forEachScaled(
+  x: readonly number[],
+  s: readonly number[],
+  layout: ScaleLayout,
+  blockSize: number,
+  f: (xi: number, si: number) => void,
+): void {
   if (layout.mode === 'tensor') {
     const n = numel(x);
     for (let i = 0; i < n; i++) f(i, 0);
@@ -69,7 +76,12 @@ function forEachScaled(x: readonly number[], s: readonly number[], layout: Scale
     }
 }
 
-function checkZeroPoint(zp: { dtype: DType; shape: readonly Dim[] } | null | undefined, s: readonly Dim[], dtype: DType | undefined, err: ErrFn): void {
+function checkZeroPoint(
+  zp: { dtype: DType; shape: readonly Dim[] } | null | undefined,
+  s: readonly Dim[],
+  dtype: DType | undefined,
+  err: ErrFn,
+): void {
   if (!zp) return;
   if (dtype && zp.dtype !== dtype) err(`zero point has dtype ${zp.dtype}, expected ${dtype}`, 'dtype');
   const n = (sh: readonly Dim[]) => (sh.every((v) => typeof v === 'number') ? numel(sh as number[]) : undefined);

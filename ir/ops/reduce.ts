@@ -7,8 +7,8 @@
  */
 import { defineOp, type InferCtx, type InterpCtx } from '../optable.js';
 import { allocData, numel, strides } from '../tensor.js';
-import type { DType, Dim, Tensor } from '../types.js';
-import { FLOAT_TYPES, NUMERIC_TYPES, intRange, isFloatType, operandType, storer } from './numeric.js';
+import type { Dim, DType, Tensor } from '../types.js';
+import { FLOAT_TYPES, intRange, isFloatType, NUMERIC_TYPES, operandType, storer } from './numeric.js';
 import { normalizeAxis } from './util.js';
 
 /** Normalized, sorted, distinct axes; out-of-range or repeated axes are reported through `err`. */
@@ -46,7 +46,8 @@ function inferReduce(ctx: InferCtx, types: readonly DType[]) {
   const keep = ctx.attrs.keepdims !== 0;
   const noop = ctx.attrs.noop_with_empty_axes === 1;
   const at = ctx.inputs[1];
-  if (at && (at.dtype !== 'i64' || at.shape.length !== 1)) ctx.error('LUT1112', `${ctx.node.op}: axes must be a 1-D int64 tensor, got ${at.dtype} [${at.shape}]`);
+  if (at && (at.dtype !== 'i64' || at.shape.length !== 1))
+    ctx.error('LUT1112', `${ctx.node.op}: axes must be a 1-D int64 tensor, got ${at.dtype} [${at.shape}]`);
   let axes: number[] | null = null;
   if (at) {
     const c = ctx.constInput(1);
@@ -117,10 +118,14 @@ function reduceOp(name: string, onnx: string, summary: string, r: Reducer): void
 }
 
 reduceOp('reduce_sum', 'ReduceSum', 'sum over axes (all when absent, unless noop_with_empty_axes)', {
-  init: 0, step: (a, v) => a + v, finish: (a) => a,
+  init: 0,
+  step: (a, v) => a + v,
+  finish: (a) => a,
 });
 reduceOp('reduce_mean', 'ReduceMean', 'mean over axes; integer means truncate; an empty reduction is NaN', {
-  init: 0, step: (a, v) => a + v, finish: (a, n, dt) => (isFloatType(dt) ? a / n : n === 0 ? 0 : Math.trunc(a / n)),
+  init: 0,
+  step: (a, v) => a + v,
+  finish: (a, n, dt) => (isFloatType(dt) ? a / n : n === 0 ? 0 : Math.trunc(a / n)),
 });
 reduceOp('reduce_max', 'ReduceMax', 'max over axes; NaN propagates; an empty reduction is the lowest value', {
   init: -Infinity,
@@ -134,19 +139,29 @@ reduceOp('reduce_min', 'ReduceMin', 'min over axes; NaN propagates; an empty red
   finish: (a, _n, dt) => (a === Infinity && !isFloatType(dt) ? intRange(dt)[1] : a),
 });
 reduceOp('reduce_prod', 'ReduceProd', 'product over axes; an empty reduction is 1', {
-  init: 1, step: (a, v) => a * v, finish: (a) => a,
+  init: 1,
+  step: (a, v) => a * v,
+  finish: (a) => a,
 });
 reduceOp('reduce_l1', 'ReduceL1', 'sum of |x| over axes', {
-  init: 0, step: (a, v) => a + Math.abs(v), finish: (a) => a,
+  init: 0,
+  step: (a, v) => a + Math.abs(v),
+  finish: (a) => a,
 });
 reduceOp('reduce_l2', 'ReduceL2', 'sqrt of the sum of x^2 over axes', {
-  init: 0, step: (a, v) => a + v * v, finish: (a) => Math.sqrt(a),
+  init: 0,
+  step: (a, v) => a + v * v,
+  finish: (a) => Math.sqrt(a),
 });
 reduceOp('reduce_sum_square', 'ReduceSumSquare', 'sum of x^2 over axes', {
-  init: 0, step: (a, v) => a + v * v, finish: (a) => a,
+  init: 0,
+  step: (a, v) => a + v * v,
+  finish: (a) => a,
 });
 reduceOp('reduce_log_sum', 'ReduceLogSum', 'log of the sum over axes (an empty reduction is -inf)', {
-  init: 0, step: (a, v) => a + v, finish: (a) => Math.log(a),
+  init: 0,
+  step: (a, v) => a + v,
+  finish: (a) => Math.log(a),
 });
 // A running log-sum-exp, so no exp overflows however large the inputs are (ORT subtracts the max too).
 reduceOp('reduce_log_sum_exp', 'ReduceLogSumExp', 'log of the sum of e^x over axes, computed without overflow', {

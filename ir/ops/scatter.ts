@@ -16,11 +16,16 @@ const REDUCTIONS = ['none', 'add', 'mul', 'max', 'min'];
 /** The combine function of a scatter reduction (NaN propagates through max/min as in numpy). */
 function combiner(reduction: string): (old: number, upd: number) => number {
   switch (reduction) {
-    case 'add': return (a, b) => a + b;
-    case 'mul': return (a, b) => a * b;
-    case 'max': return (a, b) => (a !== a || b !== b ? NaN : Math.max(a, b));
-    case 'min': return (a, b) => (a !== a || b !== b ? NaN : Math.min(a, b));
-    default: return (_a, b) => b;
+    case 'add':
+      return (a, b) => a + b;
+    case 'mul':
+      return (a, b) => a * b;
+    case 'max':
+      return (a, b) => (a !== a || b !== b ? NaN : Math.max(a, b));
+    case 'min':
+      return (a, b) => (a !== a || b !== b ? NaN : Math.min(a, b));
+    default:
+      return (_a, b) => b;
   }
 }
 
@@ -34,7 +39,8 @@ function inferAxis(ctx: InferCtx, rank: number): number {
 /** Checks that data and indices have the same rank. */
 function sameRank(ctx: InferCtx, i: number, j: number): void {
   const [a, b] = [ctx.inputs[i]!, ctx.inputs[j]!];
-  if (a.shape.length !== b.shape.length) ctx.error('LUT1110', `${ctx.node.op}: operands ${i} and ${j} must have the same rank, got [${a.shape}] and [${b.shape}]`);
+  if (a.shape.length !== b.shape.length)
+    ctx.error('LUT1110', `${ctx.node.op}: operands ${i} and ${j} must have the same rank, got [${a.shape}] and [${b.shape}]`);
 }
 
 /**
@@ -81,7 +87,13 @@ defineOp({
   interp([x, idx], ctx) {
     const axis = normalizeAxis(ctx.attrs.axis as number, x!.shape.length);
     const data = allocData(x!.dtype, idx!.data.length);
-    elementsAlong(x!, idx!, axis, (m) => ctx.error('LUT3106', `gather_elements: ${m}`), (i, off) => (data[i] = x!.data[off]!));
+    elementsAlong(
+      x!,
+      idx!,
+      axis,
+      (m) => ctx.error('LUT3106', `gather_elements: ${m}`),
+      (i, off) => (data[i] = x!.data[off]!),
+    );
     return [{ dtype: x!.dtype, shape: [...idx!.shape], data }];
   },
 });
@@ -100,7 +112,10 @@ defineOp({
     sameDtype(ctx, [0, 2]);
     sameRank(ctx, 0, 1);
     inferAxis(ctx, x.shape.length);
-    if (u.shape.length !== idx.shape.length || u.shape.some((d, i) => typeof d === 'number' && typeof idx.shape[i] === 'number' && d !== idx.shape[i])) {
+    if (
+      u.shape.length !== idx.shape.length ||
+      u.shape.some((d, i) => typeof d === 'number' && typeof idx.shape[i] === 'number' && d !== idx.shape[i])
+    ) {
       ctx.error('LUT1110', `scatter_elements: updates [${u.shape}] must have the shape of indices [${idx.shape}]`);
     }
     return [{ dtype: x.dtype, shape: [...x.shape] }];
@@ -110,7 +125,13 @@ defineOp({
     const data = x!.data.slice();
     const f = combiner(ctx.attrs.reduction as string);
     const st = storer(x!.dtype);
-    elementsAlong(x!, idx!, axis, (m) => ctx.error('LUT3106', `scatter_elements: ${m}`), (i, off) => (data[off] = st(f(data[off]!, upd!.data[i]!))));
+    elementsAlong(
+      x!,
+      idx!,
+      axis,
+      (m) => ctx.error('LUT3106', `scatter_elements: ${m}`),
+      (i, off) => (data[off] = st(f(data[off]!, upd!.data[i]!))),
+    );
     return [{ dtype: x!.dtype, shape: [...x!.shape], data }];
   },
 });

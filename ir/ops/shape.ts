@@ -7,10 +7,10 @@
  * `ir/ops/slice.ts` (imported below).
  */
 import { defineOp, type InferCtx } from '../optable.js';
-import type { Dim, Tensor, TensorType } from '../types.js';
 import { allocData, makeTensor, numel, strides } from '../tensor.js';
+import type { Dim, Tensor, TensorType } from '../types.js';
+import { cloneTensor, concrete, dimProduct, type ErrFn, type FreshFn, intsOf, normalizeAxes, ruleErr, storeRounder } from './dims.js';
 import { broadcastShapes, broadcastTo } from './util.js';
-import { cloneTensor, concrete, dimProduct, intsOf, normalizeAxes, ruleErr, storeRounder, type ErrFn, type FreshFn } from './dims.js';
 import './slice.js';
 
 /** First input's type; required operands are never null once the verifier's arity check has run. */
@@ -69,7 +69,8 @@ export function reshapeDims(inShape: readonly Dim[], spec: readonly number[], al
   if (neg >= 0) {
     if (b.syms.length > 0) out[neg] = fresh();
     else if (a.syms.length === 0) {
-      if (b.n === 0 || a.n % b.n !== 0) err(`cannot reshape [${inShape.join(', ')}] to [${spec.join(', ')}]: ${a.n} elements do not divide by ${b.n}`);
+      if (b.n === 0 || a.n % b.n !== 0)
+        err(`cannot reshape [${inShape.join(', ')}] to [${spec.join(', ')}]: ${a.n} elements do not divide by ${b.n}`);
       out[neg] = a.n / b.n;
     } else if (a.syms.length === 1 && a.n === b.n) out[neg] = a.syms[0]!;
     else out[neg] = fresh();
@@ -95,7 +96,13 @@ defineOp({
     return [{ dtype: x.dtype, shape }];
   },
   interp([x, s], ctx) {
-    const shape = reshapeDims(x!.shape, intsOf(s!), ctx.attrs.allowzero === 1, () => 0, (m) => ctx.error('LUT3050', m));
+    const shape = reshapeDims(
+      x!.shape,
+      intsOf(s!),
+      ctx.attrs.allowzero === 1,
+      () => 0,
+      (m) => ctx.error('LUT3050', m),
+    );
     return [cloneTensor(x!, concrete(shape))];
   },
 });
@@ -122,7 +129,12 @@ defineOp({
     return [{ dtype: x.dtype, shape: flattenDims(x.shape, ctx.attrs.axis as number, () => ctx.freshDim(), ruleErr(ctx)) }];
   },
   interp([x], ctx) {
-    const shape = flattenDims(x!.shape, ctx.attrs.axis as number, () => 0, (m) => ctx.error('LUT3050', m));
+    const shape = flattenDims(
+      x!.shape,
+      ctx.attrs.axis as number,
+      () => 0,
+      (m) => ctx.error('LUT3050', m),
+    );
     return [cloneTensor(x!, concrete(shape))];
   },
 });
@@ -175,7 +187,12 @@ defineOp({
     return [{ dtype: x.dtype, shape: p.map((i) => x.shape[i]!) }];
   },
   interp([x], ctx) {
-    return [transposeTensor(x!, permOf(x!.shape.length, ctx.attrs.perm as number[] | undefined, (m) => ctx.error('LUT3052', m)))];
+    return [
+      transposeTensor(
+        x!,
+        permOf(x!.shape.length, ctx.attrs.perm as number[] | undefined, (m) => ctx.error('LUT3052', m)),
+      ),
+    ];
   },
 });
 
@@ -257,7 +274,9 @@ defineOp({
     const s = ctx.constInput(1);
     if (!s) {
       const n = ctx.inputs[1]!.shape[0];
-      return [{ dtype: x.dtype, shape: freshShape(ctx, typeof n === 'number' ? Math.max(n, x.shape.length) : undefined, 'the shape input') }];
+      return [
+        { dtype: x.dtype, shape: freshShape(ctx, typeof n === 'number' ? Math.max(n, x.shape.length) : undefined, 'the shape input') },
+      ];
     }
     const shape = broadcastShapes([x.shape, intsOf(s)]);
     if (typeof shape === 'string') return ctx.error('LUT1110', shape);
@@ -314,11 +333,16 @@ function constantValue(attrs: Record<string, unknown>, err: ErrFn): Tensor {
   if (set.length !== 1) err(`exactly one value attribute must be set (value, value_float(s), value_int(s)); found ${set.length}`, 'value');
   const v = attrs[set[0]!];
   switch (set[0]) {
-    case 'value_float': return makeTensor('f32', [], [v as number]);
-    case 'value_floats': return makeTensor('f32', [(v as number[]).length], v as number[]);
-    case 'value_int': return makeTensor('i64', [], [v as number]);
-    case 'value_ints': return makeTensor('i64', [(v as number[]).length], v as number[]);
-    default: return v as Tensor;
+    case 'value_float':
+      return makeTensor('f32', [], [v as number]);
+    case 'value_floats':
+      return makeTensor('f32', [(v as number[]).length], v as number[]);
+    case 'value_int':
+      return makeTensor('i64', [], [v as number]);
+    case 'value_ints':
+      return makeTensor('i64', [(v as number[]).length], v as number[]);
+    default:
+      return v as Tensor;
   }
 }
 
@@ -387,7 +411,11 @@ defineOp({
   name: 'range',
   onnx: { domain: '', type: 'Range' },
   summary: 'start, start + delta, ... up to (excluding) limit.',
-  inputs: [{ name: 'start', compileTime: true }, { name: 'limit', compileTime: true }, { name: 'delta', compileTime: true }],
+  inputs: [
+    { name: 'start', compileTime: true },
+    { name: 'limit', compileTime: true },
+    { name: 'delta', compileTime: true },
+  ],
   outputs: [{ name: 'output' }],
   attrs: {},
   infer(ctx) {

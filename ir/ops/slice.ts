@@ -4,10 +4,10 @@
  * sentinels arrive as +/-2^63 (int64 is stored as float64) and clamp like any out-of-range bound.
  */
 import { defineOp, type InferCtx } from '../optable.js';
-import type { Dim, Tensor, TensorData } from '../types.js';
 import { allocData, numel, strides } from '../tensor.js';
+import type { Dim, Tensor, TensorData } from '../types.js';
+import { concrete, type ErrFn, type FreshFn, intsOf, normalizeAxes, ruleErr, unifyDim } from './dims.js';
 import { normalizeAxis } from './util.js';
-import { concrete, intsOf, normalizeAxes, ruleErr, unifyDim, type ErrFn, type FreshFn } from './dims.js';
 
 /** Bounds at or beyond this are "to the end" sentinels for any realistic dim (INT32_MAX, INT64_MAX). */
 const SENTINEL = 2 ** 31 - 1;
@@ -42,7 +42,14 @@ interface SliceSpec {
   steps: number[];
 }
 
-function sliceSpec(rank: number, starts: number[], ends: number[], axes: number[] | undefined, steps: number[] | undefined, err: ErrFn): SliceSpec {
+function sliceSpec(
+  rank: number,
+  starts: number[],
+  ends: number[],
+  axes: number[] | undefined,
+  steps: number[] | undefined,
+  err: ErrFn,
+): SliceSpec {
   if (ends.length !== starts.length) err(`starts has ${starts.length} elements but ends has ${ends.length}`);
   const ax = normalizeAxes(axes ?? starts.map((_, i) => i), rank, err);
   if (ax.length !== starts.length) err(`axes has ${ax.length} elements but starts has ${starts.length}`);
@@ -64,8 +71,11 @@ defineOp({
   onnx: { domain: '', type: 'Slice' },
   summary: 'Strided sub-tensor: starts/ends/axes/steps inputs, ONNX clamping, negative steps.',
   inputs: [
-    { name: 'data' }, { name: 'starts', compileTime: true }, { name: 'ends', compileTime: true },
-    { name: 'axes', optional: true, compileTime: true }, { name: 'steps', optional: true, compileTime: true },
+    { name: 'data' },
+    { name: 'starts', compileTime: true },
+    { name: 'ends', compileTime: true },
+    { name: 'axes', optional: true, compileTime: true },
+    { name: 'steps', optional: true, compileTime: true },
   ],
   outputs: [{ name: 'output' }],
   attrs: {},
@@ -91,7 +101,9 @@ defineOp({
     return [{ dtype: x.dtype, shape }];
   },
   interp([x, s, e, a, t], ctx) {
-    const spec = sliceSpec(x!.shape.length, intsOf(s!), intsOf(e!), a ? intsOf(a) : undefined, t ? intsOf(t) : undefined, (m) => ctx.error('LUT3052', m));
+    const spec = sliceSpec(x!.shape.length, intsOf(s!), intsOf(e!), a ? intsOf(a) : undefined, t ? intsOf(t) : undefined, (m) =>
+      ctx.error('LUT3052', m),
+    );
     const r = x!.shape.length;
     const first = new Array<number>(r).fill(0);
     const step = new Array<number>(r).fill(1);
@@ -161,12 +173,30 @@ defineOp({
   attrs: { axis: { type: 'int', required: true } },
   infer(ctx) {
     const ins = ctx.inputs.filter((t) => t !== null);
-    if (ins.some((t) => t.dtype !== ins[0]!.dtype)) ctx.error('LUT1112', `inputs have different dtypes (${ins.map((t) => t.dtype).join(', ')})`);
-    return [{ dtype: ins[0]!.dtype, shape: concatDims(ins.map((t) => t.shape), ctx.attrs.axis as number, () => ctx.freshDim(), ruleErr(ctx)) }];
+    if (ins.some((t) => t.dtype !== ins[0]!.dtype))
+      ctx.error('LUT1112', `inputs have different dtypes (${ins.map((t) => t.dtype).join(', ')})`);
+    return [
+      {
+        dtype: ins[0]!.dtype,
+        shape: concatDims(
+          ins.map((t) => t.shape),
+          ctx.attrs.axis as number,
+          () => ctx.freshDim(),
+          ruleErr(ctx),
+        ),
+      },
+    ];
   },
   interp(inputs, ctx) {
     const ins = inputs.filter((t): t is Tensor => t !== null);
-    const shape = concrete(concatDims(ins.map((t) => t.shape), ctx.attrs.axis as number, () => 0, (m) => ctx.error('LUT3052', m)));
+    const shape = concrete(
+      concatDims(
+        ins.map((t) => t.shape),
+        ctx.attrs.axis as number,
+        () => 0,
+        (m) => ctx.error('LUT3052', m),
+      ),
+    );
     const a = axisOf(ctx.attrs.axis as number, shape.length, (m) => ctx.error('LUT3052', m));
     const outer = numel(shape.slice(0, a));
     const out = allocData(ins[0]!.dtype, numel(shape));
@@ -228,7 +258,13 @@ defineOp({
   interp([x, s], ctx) {
     const err: ErrFn = (m) => ctx.error('LUT3052', m);
     const a = axisOf(ctx.attrs.axis as number, x!.shape.length, err);
-    const sizes = splitSizes(x!.shape[a]!, ctx.node.outputs.length, s ? intsOf(s) : undefined, ctx.attrs.num_outputs as number | undefined, err);
+    const sizes = splitSizes(
+      x!.shape[a]!,
+      ctx.node.outputs.length,
+      s ? intsOf(s) : undefined,
+      ctx.attrs.num_outputs as number | undefined,
+      err,
+    );
     const outer = numel(x!.shape.slice(0, a));
     const inner = numel(x!.shape.slice(a + 1));
     const rowLen = x!.shape[a]! * inner;
@@ -238,7 +274,8 @@ defineOp({
       shape[a] = sz;
       const out = allocData(x!.dtype, outer * sz * inner);
       const b = sz * inner;
-      for (let o = 0; o < outer; o++) (out as Float64Array).set((x!.data as Float64Array).subarray(o * rowLen + at, o * rowLen + at + b), o * b);
+      for (let o = 0; o < outer; o++)
+        (out as Float64Array).set((x!.data as Float64Array).subarray(o * rowLen + at, o * rowLen + at + b), o * b);
       at += b;
       return { dtype: x!.dtype, shape, data: out };
     });

@@ -2,8 +2,9 @@
  * Helpers shared by op definitions: numpy broadcasting over (possibly symbolic) shapes, axis
  * normalization, and broadcast index mapping for interpreters.
  */
-import type { Dim, Tensor } from '../types.js';
+
 import { allocData, numel, strides } from '../tensor.js';
+import type { Dim, Tensor } from '../types.js';
 
 /** Broadcast result shape, or a message saying why the shapes do not broadcast. */
 export function broadcastShapes(shapes: readonly (readonly Dim[])[]): Dim[] | string {
@@ -16,7 +17,8 @@ export function broadcastShapes(shapes: readonly (readonly Dim[])[]): Dim[] | st
       if (e === undefined || e === 1) continue;
       if (d === 1) d = e;
       else if (d !== e) {
-        if (typeof d === 'number' && typeof e === 'number') return `shapes [${shapes.map((x) => x.join(',')).join('] and [')}] do not broadcast`;
+        if (typeof d === 'number' && typeof e === 'number')
+          return `shapes [${shapes.map((x) => x.join(',')).join('] and [')}] do not broadcast`;
         if (typeof d === 'string' && typeof e === 'number') d = e; // a symbol meeting a size must be that size
       }
     }

@@ -5,14 +5,13 @@
  * side table for values and `return`s that the verifier reads). Errors are collected, not thrown one by
  * one, so a file with several mistakes reports them all.
  */
-import { DiagnosticBag, type DiagCode, type Location } from '../../base/diagnostics.js';
-import { findOp, type AttrSpec, type OpDef } from '../optable.js';
-import type { AttrValue, Attrs, DType, Dim, Graph, Node, Tensor, TensorType, Value } from '../types.js';
-import { numel } from '../tensor.js';
+import { type DiagCode, DiagnosticBag, type Location } from '../../base/diagnostics.js';
+import { type AttrSpec, findOp, type OpDef } from '../optable.js';
+import { intRange, isFloat, numel } from '../tensor.js';
+import type { Attrs, AttrValue, Dim, DType, Graph, Node, Tensor, TensorType, Value } from '../types.js';
+import { arity } from './arity.js';
 import type { AstAttr, AstAttrValue, AstGraph, AstNode, AstNum, AstTensor, AstType, Named, Pos } from './grammar.js';
 import { decodeBase64, elementValue, parseFloatText, tensorFromBytes } from './literals.js';
-import { intRange, isFloat } from '../tensor.js';
-import { arity } from './arity.js';
 
 /** Diagnostic codes of the lexer, parser and builder (LUT2000-2099). */
 export const ParseCode = {
@@ -36,7 +35,23 @@ export const ParseCode = {
   constResults: 'LUT2018',
 } as const satisfies Record<string, DiagCode>;
 
-export const DTYPES: ReadonlySet<string> = new Set<DType>(['f32', 'f16', 'bf16', 'f64', 'i4', 'u4', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'bool']);
+export const DTYPES: ReadonlySet<string> = new Set<DType>([
+  'f32',
+  'f16',
+  'bf16',
+  'f64',
+  'i4',
+  'u4',
+  'i8',
+  'u8',
+  'i16',
+  'u16',
+  'i32',
+  'u32',
+  'i64',
+  'u64',
+  'bool',
+]);
 
 const locs = new WeakMap<object, Location>();
 /** Where a value was defined or a graph's `return` stood, when the graph came from text. */
@@ -107,7 +122,8 @@ class Builder {
     const meta: NonNullable<Graph['meta']> = { file: this.file };
     for (const [k, v, p] of ast.meta) {
       if (k === 'producer' && v.kind === 'string') meta.producer = v.value;
-      else if ((k === 'opsets' || k === 'dim_bindings') && v.kind === 'dict') meta[k === 'opsets' ? 'opsets' : 'dimBindings'] = Object.fromEntries(v.entries);
+      else if ((k === 'opsets' || k === 'dim_bindings') && v.kind === 'dict')
+        meta[k === 'opsets' ? 'opsets' : 'dimBindings'] = Object.fromEntries(v.entries);
       else this.err(ParseCode.meta, `unknown meta entry '${k}' (expected producer = "...", opsets = {...}, dim_bindings = {...})`, p);
     }
     return meta;
@@ -133,7 +149,8 @@ class Builder {
   type(ast: AstType): TensorType {
     if (!DTYPES.has(ast.dtype)) this.err(ParseCode.unknownDtype, `unknown dtype '${ast.dtype}'`, ast);
     const shape: Dim[] = ast.dims.map(({ dim, pos }) => {
-      if (typeof dim === 'number' && !(Number.isSafeInteger(dim) && dim >= 0)) this.err(ParseCode.badNumber, `dimension ${dim} is not a size`, pos);
+      if (typeof dim === 'number' && !(Number.isSafeInteger(dim) && dim >= 0))
+        this.err(ParseCode.badNumber, `dimension ${dim} is not a size`, pos);
       return dim;
     });
     return { dtype: (DTYPES.has(ast.dtype) ? ast.dtype : 'f32') as DType, shape };
@@ -162,7 +179,12 @@ class Builder {
         return empty;
       }
       const t = tensorFromBytes(dtype, dims, bytes, n);
-      if (!t) this.err(ParseCode.tensorSize, `dense<...> holds ${bytes.length} bytes, ${dtype}[${dims.join(', ')}] needs ${n} elements`, ast.body.pos);
+      if (!t)
+        this.err(
+          ParseCode.tensorSize,
+          `dense<...> holds ${bytes.length} bytes, ${dtype}[${dims.join(', ')}] needs ${n} elements`,
+          ast.body.pos,
+        );
       return t ?? empty;
     }
     const items = ast.body.items;
@@ -207,15 +229,18 @@ class Builder {
   private checkArity(def: OpDef, ast: AstNode): void {
     const a = arity(def);
     const n = ast.operands.length;
-    if (n < a.inMin || n > a.inMax) this.err(ParseCode.operandCount, `'${def.name}' takes ${rangeText(a.inMin, a.inMax)} operand(s), not ${n}`, ast.opPos);
+    if (n < a.inMin || n > a.inMax)
+      this.err(ParseCode.operandCount, `'${def.name}' takes ${rangeText(a.inMin, a.inMax)} operand(s), not ${n}`, ast.opPos);
     else {
       ast.operands.forEach((o, i) => {
         const spec = def.inputs[Math.min(i, def.inputs.length - 1)]!;
-        if (!o && !spec.optional) this.err(ParseCode.operandCount, `operand ${i} ('${spec.name}') of '${def.name}' is required and cannot be '_'`, ast.opPos);
+        if (!o && !spec.optional)
+          this.err(ParseCode.operandCount, `operand ${i} ('${spec.name}') of '${def.name}' is required and cannot be '_'`, ast.opPos);
       });
     }
     const r = ast.results.length;
-    if (r < a.outMin || r > a.outMax) this.err(ParseCode.resultCount, `'${def.name}' has ${rangeText(a.outMin, a.outMax)} result(s), not ${r}`, ast);
+    if (r < a.outMin || r > a.outMax)
+      this.err(ParseCode.resultCount, `'${def.name}' has ${rangeText(a.outMin, a.outMax)} result(s), not ${r}`, ast);
   }
 
   private freshNodeName(op: string): string {
@@ -235,7 +260,11 @@ class Builder {
       const spec = def?.attrs[a.key];
       if (def && !spec) {
         const known = Object.keys(def.attrs);
-        this.err(ParseCode.unknownAttr, `'${def.name}' has no attribute '${a.key}'${known.length ? ` (it has: ${known.join(', ')})` : ''}`, a);
+        this.err(
+          ParseCode.unknownAttr,
+          `'${def.name}' has no attribute '${a.key}'${known.length ? ` (it has: ${known.join(', ')})` : ''}`,
+          a,
+        );
         continue;
       }
       const v = this.attrValue(a, spec, scope);
@@ -260,9 +289,13 @@ class Builder {
       case 'string':
         return v.kind === 'string' ? v.value : bad();
       case 'ints':
-        return v.kind === 'list' && v.items.every((x) => x.kind === 'num' && x.num.kind === 'int') ? v.items.map((x) => Number((x as { num: AstNum }).num.text)) : bad();
+        return v.kind === 'list' && v.items.every((x) => x.kind === 'num' && x.num.kind === 'int')
+          ? v.items.map((x) => Number((x as { num: AstNum }).num.text))
+          : bad();
       case 'floats':
-        return v.kind === 'list' && v.items.every((x) => x.kind === 'num') ? v.items.map((x) => parseFloatText((x as { num: AstNum }).num.text, false)) : bad();
+        return v.kind === 'list' && v.items.every((x) => x.kind === 'num')
+          ? v.items.map((x) => parseFloatText((x as { num: AstNum }).num.text, false))
+          : bad();
       case 'strings':
         return v.kind === 'list' && v.items.every((x) => x.kind === 'string') ? v.items.map((x) => (x as { value: string }).value) : bad();
       case 'tensor':
@@ -274,16 +307,26 @@ class Builder {
 }
 
 const KIND_TEXT: Record<AttrSpec['type'], string> = {
-  int: 'an integer', float: 'a float', string: 'a string', ints: 'a list of integers', floats: 'a list of floats',
-  strings: 'a list of strings', tensor: 'a tensor literal', graph: 'a graph',
+  int: 'an integer',
+  float: 'a float',
+  string: 'a string',
+  ints: 'a list of integers',
+  floats: 'a list of floats',
+  strings: 'a list of strings',
+  tensor: 'a tensor literal',
+  graph: 'a graph',
 };
 
 function literalKind(v: AstAttrValue): AttrSpec['type'] {
   switch (v.kind) {
-    case 'num': return v.num.kind === 'int' ? 'int' : 'float';
-    case 'string': return 'string';
-    case 'tensor': return 'tensor';
-    case 'graph': return 'graph';
+    case 'num':
+      return v.num.kind === 'int' ? 'int' : 'float';
+    case 'string':
+      return 'string';
+    case 'tensor':
+      return 'tensor';
+    case 'graph':
+      return 'graph';
     case 'list':
       if (v.items.some((x) => x.kind === 'string')) return 'strings';
       return v.items.some((x) => x.kind === 'num' && x.num.kind !== 'int') ? 'floats' : 'ints';
@@ -292,11 +335,16 @@ function literalKind(v: AstAttrValue): AttrSpec['type'] {
 
 function describe(v: AstAttrValue): string {
   switch (v.kind) {
-    case 'num': return v.num.kind === 'int' ? `integer ${v.num.text}` : `float ${v.num.text}`;
-    case 'string': return 'a string';
-    case 'list': return `a list of ${literalKind(v)}`;
-    case 'tensor': return 'a tensor literal';
-    case 'graph': return 'a graph';
+    case 'num':
+      return v.num.kind === 'int' ? `integer ${v.num.text}` : `float ${v.num.text}`;
+    case 'string':
+      return 'a string';
+    case 'list':
+      return `a list of ${literalKind(v)}`;
+    case 'tensor':
+      return 'a tensor literal';
+    case 'graph':
+      return 'a graph';
   }
 }
 
@@ -306,13 +354,28 @@ function rangeText(min: number, max: number): string {
 
 function tensorFromValues(dtype: DType, vals: number[]): Tensor['data'] {
   switch (dtype) {
-    case 'f32': case 'f16': case 'bf16': return Float32Array.from(vals);
-    case 'f64': case 'i64': case 'u64': return Float64Array.from(vals);
-    case 'i4': case 'i8': return Int8Array.from(vals);
-    case 'u4': case 'u8': case 'bool': return Uint8Array.from(vals);
-    case 'i16': return Int16Array.from(vals);
-    case 'u16': return Uint16Array.from(vals);
-    case 'i32': return Int32Array.from(vals);
-    case 'u32': return Uint32Array.from(vals);
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+      return Float32Array.from(vals);
+    case 'f64':
+    case 'i64':
+    case 'u64':
+      return Float64Array.from(vals);
+    case 'i4':
+    case 'i8':
+      return Int8Array.from(vals);
+    case 'u4':
+    case 'u8':
+    case 'bool':
+      return Uint8Array.from(vals);
+    case 'i16':
+      return Int16Array.from(vals);
+    case 'u16':
+      return Uint16Array.from(vals);
+    case 'i32':
+      return Int32Array.from(vals);
+    case 'u32':
+      return Uint32Array.from(vals);
   }
 }

@@ -54,7 +54,10 @@ export interface AstNode extends Pos {
   types: AstType[];
   nodeName?: string;
 }
-export type AstMetaValue = { kind: 'int'; value: number } | { kind: 'string'; value: string } | { kind: 'dict'; entries: [string, number][] };
+export type AstMetaValue =
+  | { kind: 'int'; value: number }
+  | { kind: 'string'; value: string }
+  | { kind: 'dict'; entries: [string, number][] };
 export interface AstGraph extends Pos {
   name: string;
   params: (Named & { type: AstType })[];
@@ -147,8 +150,18 @@ class IrParser extends EmbeddedActionsParser {
 
   metaValue = this.RULE('metaValue', (): AstMetaValue => {
     return this.OR([
-      { ALT: () => { const t = this.CONSUME(T.IntLit); return this.ACTION(() => ({ kind: 'int' as const, value: Number(t.image) })); } },
-      { ALT: () => { const t = this.CONSUME(T.StringLit); return this.ACTION(() => ({ kind: 'string' as const, value: str(t) })); } },
+      {
+        ALT: () => {
+          const t = this.CONSUME(T.IntLit);
+          return this.ACTION(() => ({ kind: 'int' as const, value: Number(t.image) }));
+        },
+      },
+      {
+        ALT: () => {
+          const t = this.CONSUME(T.StringLit);
+          return this.ACTION(() => ({ kind: 'string' as const, value: str(t) }));
+        },
+      },
       {
         ALT: () => {
           this.CONSUME(T.LBrace);
@@ -246,8 +259,18 @@ class IrParser extends EmbeddedActionsParser {
 
   attrValue = this.RULE('attrValue', (): AstAttrValue => {
     return this.OR([
-      { ALT: () => { const n = this.SUBRULE(this.num); return { kind: 'num' as const, num: n }; } },
-      { ALT: () => { const t = this.CONSUME(T.StringLit); return this.ACTION(() => ({ kind: 'string' as const, value: str(t), pos: pos(t) })); } },
+      {
+        ALT: () => {
+          const n = this.SUBRULE(this.num);
+          return { kind: 'num' as const, num: n };
+        },
+      },
+      {
+        ALT: () => {
+          const t = this.CONSUME(T.StringLit);
+          return this.ACTION(() => ({ kind: 'string' as const, value: str(t), pos: pos(t) }));
+        },
+      },
       {
         ALT: () => {
           const lb = this.CONSUME(T.LBracket);
@@ -256,8 +279,18 @@ class IrParser extends EmbeddedActionsParser {
             SEP: T.Comma,
             DEF: () => {
               this.OR2([
-                { ALT: () => { const n = this.SUBRULE2(this.num); this.ACTION(() => items.push({ kind: 'num', num: n })); } },
-                { ALT: () => { const t = this.CONSUME2(T.StringLit); this.ACTION(() => items.push({ kind: 'string', value: str(t), pos: pos(t) })); } },
+                {
+                  ALT: () => {
+                    const n = this.SUBRULE2(this.num);
+                    this.ACTION(() => items.push({ kind: 'num', num: n }));
+                  },
+                },
+                {
+                  ALT: () => {
+                    const t = this.CONSUME2(T.StringLit);
+                    this.ACTION(() => items.push({ kind: 'string', value: str(t), pos: pos(t) }));
+                  },
+                },
               ]);
             },
           });
@@ -265,8 +298,18 @@ class IrParser extends EmbeddedActionsParser {
           return this.ACTION(() => ({ kind: 'list' as const, items, pos: pos(lb) }));
         },
       },
-      { ALT: () => { const t = this.SUBRULE(this.tensor); return { kind: 'tensor' as const, tensor: t }; } },
-      { ALT: () => { const g = this.SUBRULE(this.graph); return { kind: 'graph' as const, graph: g }; } },
+      {
+        ALT: () => {
+          const t = this.SUBRULE(this.tensor);
+          return { kind: 'tensor' as const, tensor: t };
+        },
+      },
+      {
+        ALT: () => {
+          const g = this.SUBRULE(this.graph);
+          return { kind: 'graph' as const, graph: g };
+        },
+      },
     ]);
   });
 
@@ -307,8 +350,18 @@ class IrParser extends EmbeddedActionsParser {
       SEP: T.Comma,
       DEF: () => {
         this.OR([
-          { ALT: () => { const v = this.CONSUME(T.ValueId); this.ACTION(() => operands.push(named(v))); } },
-          { ALT: () => { this.CONSUME(T.Underscore); this.ACTION(() => operands.push(null)); } },
+          {
+            ALT: () => {
+              const v = this.CONSUME(T.ValueId);
+              this.ACTION(() => operands.push(named(v)));
+            },
+          },
+          {
+            ALT: () => {
+              this.CONSUME(T.Underscore);
+              this.ACTION(() => operands.push(null));
+            },
+          },
         ]);
       },
     });
@@ -345,7 +398,18 @@ class IrParser extends EmbeddedActionsParser {
     });
     return this.ACTION(() => {
       const first = results[0] ?? pos(op);
-      return { kind: 'node' as const, results, op: op.image, opPos: pos(op), operands, attrs, types, nodeName, line: first.line, col: first.col };
+      return {
+        kind: 'node' as const,
+        results,
+        op: op.image,
+        opPos: pos(op),
+        operands,
+        attrs,
+        types,
+        nodeName,
+        line: first.line,
+        col: first.col,
+      };
     });
   });
 }

@@ -5,7 +5,7 @@
  * not). The printer's notion of a bare identifier (`isBareIdent`) is defined here next to the token it
  * must agree with.
  */
-import { Lexer, createToken, type TokenType } from 'chevrotain';
+import { createToken, Lexer, type TokenType } from 'chevrotain';
 
 const QUOTED = String.raw`"(?:[^"\\\n]|\\.)*"`;
 const NAME_CHARS = '[A-Za-z0-9_.$]+';
@@ -25,7 +25,11 @@ export const FloatLit = createToken({
   pattern: /-?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)(?:f64)?/,
   start_chars_hint: ['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
 });
-export const IntLit = createToken({ name: 'IntLit', pattern: /-?\d+/, start_chars_hint: ['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] });
+export const IntLit = createToken({
+  name: 'IntLit',
+  pattern: /-?\d+/,
+  start_chars_hint: ['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+});
 
 export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_.]*/ });
 /** `nan`, `inf`, `-inf` (and `-nan`, read as nan). */
@@ -60,9 +64,33 @@ export const Colon = createToken({ name: 'Colon', pattern: /:/ });
 
 /** Order matters: first match wins, so floats precede ints and keywords precede identifiers. */
 export const allTokens: TokenType[] = [
-  WhiteSpace, Comment, ValueId, SymbolId, StringLit, FloatLit, SpecialFloat, IntLit,
-  KwGraph, KwConst, KwReturn, KwDenseElided, KwDense, KwMeta, Underscore, Identifier,
-  LParen, RParen, LBracket, RBracket, LBrace, RBrace, LAngle, RAngle, Comma, Equals, Colon,
+  WhiteSpace,
+  Comment,
+  ValueId,
+  SymbolId,
+  StringLit,
+  FloatLit,
+  SpecialFloat,
+  IntLit,
+  KwGraph,
+  KwConst,
+  KwReturn,
+  KwDenseElided,
+  KwDense,
+  KwMeta,
+  Underscore,
+  Identifier,
+  LParen,
+  RParen,
+  LBracket,
+  RBracket,
+  LBrace,
+  RBrace,
+  LAngle,
+  RAngle,
+  Comma,
+  Equals,
+  Colon,
 ];
 
 let lexer: Lexer | undefined;

@@ -5,8 +5,9 @@
  * little-endian bytes a tensor has in ONNX raw_data (f16/bf16 as their 16-bit patterns, i64 as
  * 8-byte integers; i4/u4 and bool one element per byte).
  */
+
+import { allocData, bf16BitsToNumber, dtypeByteSize, f16BitsToNumber, numberToBf16Bits, numberToF16Bits, roundTo } from '../tensor.js';
 import type { DType, Tensor } from '../types.js';
-import { allocData, dtypeByteSize, f16BitsToNumber, numberToF16Bits, numberToBf16Bits, bf16BitsToNumber, roundTo } from '../tensor.js';
 
 const F32_STORED: ReadonlySet<DType> = new Set(['f32', 'f16', 'bf16']);
 
@@ -76,7 +77,6 @@ export function elementValue(dtype: DType, text: string, isInt: boolean): number
   return Number(text);
 }
 
-
 /** Little-endian storage bytes of `t` as ONNX would hold them. */
 export function tensorBytes(t: Tensor): Uint8Array {
   const n = t.data.length;
@@ -87,19 +87,44 @@ export function tensorBytes(t: Tensor): Uint8Array {
   for (let i = 0; i < n; i++) {
     const x = d[i]!;
     switch (t.dtype) {
-      case 'f32': dv.setFloat32(i * 4, x, true); break;
-      case 'f64': dv.setFloat64(i * 8, x, true); break;
-      case 'f16': dv.setUint16(i * 2, numberToF16Bits(x), true); break;
-      case 'bf16': dv.setUint16(i * 2, numberToBf16Bits(x), true); break;
+      case 'f32':
+        dv.setFloat32(i * 4, x, true);
+        break;
+      case 'f64':
+        dv.setFloat64(i * 8, x, true);
+        break;
+      case 'f16':
+        dv.setUint16(i * 2, numberToF16Bits(x), true);
+        break;
+      case 'bf16':
+        dv.setUint16(i * 2, numberToBf16Bits(x), true);
+        break;
       // 2^63 / 2^64 are INT64_MAX / UINT64_MAX rounded to a double (see ir/types.ts): clamp, don't wrap.
-      case 'i64': dv.setBigInt64(i * 8, x >= 2 ** 63 ? 2n ** 63n - 1n : BigInt(x), true); break;
-      case 'u64': dv.setBigUint64(i * 8, x >= 2 ** 64 ? 2n ** 64n - 1n : BigInt(x), true); break;
-      case 'i32': dv.setInt32(i * 4, x, true); break;
-      case 'u32': dv.setUint32(i * 4, x, true); break;
-      case 'i16': dv.setInt16(i * 2, x, true); break;
-      case 'u16': dv.setUint16(i * 2, x, true); break;
-      case 'i8': case 'i4': dv.setInt8(i, x); break;
-      default: dv.setUint8(i, x); break;
+      case 'i64':
+        dv.setBigInt64(i * 8, x >= 2 ** 63 ? 2n ** 63n - 1n : BigInt(x), true);
+        break;
+      case 'u64':
+        dv.setBigUint64(i * 8, x >= 2 ** 64 ? 2n ** 64n - 1n : BigInt(x), true);
+        break;
+      case 'i32':
+        dv.setInt32(i * 4, x, true);
+        break;
+      case 'u32':
+        dv.setUint32(i * 4, x, true);
+        break;
+      case 'i16':
+        dv.setInt16(i * 2, x, true);
+        break;
+      case 'u16':
+        dv.setUint16(i * 2, x, true);
+        break;
+      case 'i8':
+      case 'i4':
+        dv.setInt8(i, x);
+        break;
+      default:
+        dv.setUint8(i, x);
+        break;
     }
   }
   // Float32Array storage keeps NaN payloads; the DataView path above does too for f32.
@@ -115,18 +140,43 @@ export function tensorFromBytes(dtype: DType, shape: number[], bytes: Uint8Array
   for (let i = 0; i < n; i++) {
     let x: number;
     switch (dtype) {
-      case 'f32': x = dv.getFloat32(i * 4, true); break;
-      case 'f64': x = dv.getFloat64(i * 8, true); break;
-      case 'f16': x = f16BitsToNumber(dv.getUint16(i * 2, true)); break;
-      case 'bf16': x = bf16BitsToNumber(dv.getUint16(i * 2, true)); break;
-      case 'i64': x = Number(dv.getBigInt64(i * 8, true)); break;
-      case 'u64': x = Number(dv.getBigUint64(i * 8, true)); break;
-      case 'i32': x = dv.getInt32(i * 4, true); break;
-      case 'u32': x = dv.getUint32(i * 4, true); break;
-      case 'i16': x = dv.getInt16(i * 2, true); break;
-      case 'u16': x = dv.getUint16(i * 2, true); break;
-      case 'i8': case 'i4': x = dv.getInt8(i); break;
-      default: x = dv.getUint8(i); break;
+      case 'f32':
+        x = dv.getFloat32(i * 4, true);
+        break;
+      case 'f64':
+        x = dv.getFloat64(i * 8, true);
+        break;
+      case 'f16':
+        x = f16BitsToNumber(dv.getUint16(i * 2, true));
+        break;
+      case 'bf16':
+        x = bf16BitsToNumber(dv.getUint16(i * 2, true));
+        break;
+      case 'i64':
+        x = Number(dv.getBigInt64(i * 8, true));
+        break;
+      case 'u64':
+        x = Number(dv.getBigUint64(i * 8, true));
+        break;
+      case 'i32':
+        x = dv.getInt32(i * 4, true);
+        break;
+      case 'u32':
+        x = dv.getUint32(i * 4, true);
+        break;
+      case 'i16':
+        x = dv.getInt16(i * 2, true);
+        break;
+      case 'u16':
+        x = dv.getUint16(i * 2, true);
+        break;
+      case 'i8':
+      case 'i4':
+        x = dv.getInt8(i);
+        break;
+      default:
+        x = dv.getUint8(i);
+        break;
     }
     data[i] = x;
   }

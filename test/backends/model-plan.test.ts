@@ -6,13 +6,14 @@
  * lifetimes [from, until] intersect must have disjoint byte ranges. Float and LUT-lowered graphs
  * (lut.table's three outputs share a lifetime).
  */
-import { describe, expect, it } from 'vitest';
+
 import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { type ModelPlan, planModel, VIEW_OPS } from '../../backends/model-plan.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { runPipeline } from '../../compiler/pipeline.js';
-import { planModel, VIEW_OPS, type ModelPlan } from '../../backends/model-plan.js';
 import type { Graph, Value } from '../../ir/types.js';
-import { LutcError } from '../../base/diagnostics.js';
 
 /** The value a view chain aliases (itself when it is not a view of an arena value). */
 function aliasRoot(v: Value): Value {
@@ -26,7 +27,8 @@ function expectNoLiveOverlap(plan: ModelPlan): number {
   let pairs = 0;
   for (let a = 0; a < arena.length; a++)
     for (let b = a + 1; b < arena.length; b++) {
-      const [vx, x] = arena[a]!, [vy, y] = arena[b]!;
+      const [vx, x] = arena[a]!,
+        [vy, y] = arena[b]!;
       pairs++;
       if (aliasRoot(vx) === aliasRoot(vy)) {
         expect([y.offset, y.from, y.until], `${vy.name} aliases ${vx.name}`).toEqual([x.offset, x.from, x.until]);
@@ -35,7 +37,9 @@ function expectNoLiveOverlap(plan: ModelPlan): number {
       const timeOverlap = x.from <= y.until && y.from <= x.until;
       const memOverlap = x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes;
       if (timeOverlap && memOverlap)
-        expect.fail(`${vx.name} [${x.from}, ${x.until}] @${x.offset}+${x.bytes} and ${vy.name} [${y.from}, ${y.until}] @${y.offset}+${y.bytes} overlap in time and memory`);
+        expect.fail(
+          `${vx.name} [${x.from}, ${x.until}] @${x.offset}+${x.bytes} and ${vy.name} [${y.from}, ${y.until}] @${y.offset}+${y.bytes} overlap in time and memory`,
+        );
     }
   return pairs;
 }
@@ -63,7 +67,8 @@ describe('model plan', () => {
     const nodeIndex = new Map(g.nodes.map((n, i) => [n, i]));
     for (const s of plan.steps) {
       const i = nodeIndex.get(s.node)!;
-      for (const p of s.inputs) if (p && p.region === 'arena') expect(p.from <= i && i <= p.until, `${p.value.name} live at ${i}`).toBe(true);
+      for (const p of s.inputs)
+        if (p && p.region === 'arena') expect(p.from <= i && i <= p.until, `${p.value.name} live at ${i}`).toBe(true);
     }
     // No two placements that are live at the same time share bytes (views: their root's exact bytes).
     expect(expectNoLiveOverlap(plan)).toBeGreaterThan(0);

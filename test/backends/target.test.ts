@@ -10,7 +10,15 @@ import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
 import { SUPPORTED_OPS as C_OPS } from '../../backends/c/model/emit.js';
 import { VIEW_OPS } from '../../backends/model-plan.js';
-import { allTargets, artifactTargets, checkTargetOptions, getTarget, kernelTargets, TARGETS, targetOptionHelp } from '../../backends/target.js';
+import {
+  allTargets,
+  artifactTargets,
+  checkTargetOptions,
+  getTarget,
+  kernelTargets,
+  TARGETS,
+  targetOptionHelp,
+} from '../../backends/target.js';
 import { SUPPORTED_OPS as WASM_OPS } from '../../backends/wasm/model/module.js';
 import { RENDERERS, SUPPORTED_OPS as WGSL_OPS } from '../../backends/wgsl/model-shaders.js';
 import type { StepCtx } from '../../backends/wgsl/shader-common.js';

@@ -7,12 +7,13 @@
  * are built here (a build failure fails the test, naming the target) and must be on disk before the
  * page loads; the page must report exactly one result per target, WGSL and WASM, both ok.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { runPipeline } from '../../compiler/pipeline.js';
@@ -40,17 +41,35 @@ beforeAll(async () => {
   await (await import('../../backends/wasm/compile.js')).compileModel(lowered('wasm'), { target: 'wasm', bits: 4 }, join(dir, 'wasm'));
   // the page fetches model.mjs of each target; a missing file would only show as a page-side error
   for (const t of ['wgsl', 'wasm'])
-    if (!existsSync(join(dir, t, 'model.mjs'))) throw new Error(`the ${t} artifact was not written: ${join(dir, t, 'model.mjs')} is missing`);
-  server = spawn(process.execPath, ['examples/browser/serve.mjs', '--port', '0', '--wasm', join(dir, 'wasm'), '--wgsl', join(dir, 'wgsl')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    if (!existsSync(join(dir, t, 'model.mjs')))
+      throw new Error(`the ${t} artifact was not written: ${join(dir, t, 'model.mjs')} is missing`);
+  server = spawn(
+    process.execPath,
+    ['examples/browser/serve.mjs', '--port', '0', '--wasm', join(dir, 'wasm'), '--wgsl', join(dir, 'wgsl')],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   url = await new Promise<string>((res, rej) => {
-    server.stdout!.on('data', (b: Buffer) => { const m = /listening (\S+)/.exec(b.toString()); if (m) res(m[1]!); });
+    server.stdout!.on('data', (b: Buffer) => {
+      const m = /listening (\S+)/.exec(b.toString());
+      if (m) res(m[1]!);
+    });
     server.on('exit', (c) => rej(new Error(`serve.mjs exited with ${c}`)));
   });
   // A fresh profile per run (launchPersistentContext passes it as --user-data-dir).
   browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--enable-unsafe-webgpu',
+      '--enable-features=Vulkan',
+      '--use-angle=swiftshader',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
 });
 
@@ -60,7 +79,13 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface PageResult { backend: string; ok: boolean; error?: string; adapter?: string; outputs?: { name: string; shape: number[]; data: number[] }[] }
+interface PageResult {
+  backend: string;
+  ok: boolean;
+  error?: string;
+  adapter?: string;
+  outputs?: { name: string; shape: number[]; data: number[] }[];
+}
 
 describe('browser demo (headless Chromium)', () => {
   it('runs the WGSL and WASM artifacts and matches the interpreter', async () => {
@@ -70,10 +95,20 @@ describe('browser demo (headless Chromium)', () => {
     page.on('pageerror', (e) => logs.push(String(e)));
     await page.goto(`${url}?seed=${SEED}`);
     await page.waitForFunction(() => (window as unknown as { lutcDone?: boolean }).lutcDone === true, undefined, { timeout: 90_000 });
-    const res = (await page.evaluate(() => (window as unknown as { lutcResults: unknown }).lutcResults)) as { input: number[]; results: PageResult[] };
-    const x = makeTensor('f32', [2, 64], Array.from({ length: 128 }, (_, i) => Math.sin(0.37 * i + SEED)));
+    const res = (await page.evaluate(() => (window as unknown as { lutcResults: unknown }).lutcResults)) as {
+      input: number[];
+      results: PageResult[];
+    };
+    const x = makeTensor(
+      'f32',
+      [2, 64],
+      Array.from({ length: 128 }, (_, i) => Math.sin(0.37 * i + SEED)),
+    );
     expect(res.input).toEqual(Array.from(x.data));
-    expect(res.results.map((r) => r.backend).sort(), JSON.stringify(res.results.map((r) => [r.backend, r.error]))).toEqual(['wasm', 'wgsl']);
+    expect(res.results.map((r) => r.backend).sort(), JSON.stringify(res.results.map((r) => [r.backend, r.error]))).toEqual([
+      'wasm',
+      'wgsl',
+    ]);
     for (const r of res.results) {
       expect(r.ok, `${r.backend}: ${r.error} ${logs.join('\n')}`).toBe(true);
       const [ref] = interpret(lowered(r.backend as 'wasm' | 'wgsl'), { x });

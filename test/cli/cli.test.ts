@@ -7,17 +7,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import '../../ir/ops/index.js';
+import { main } from '../../compiler/cli.js';
 import { readNpyFile, writeNpyFile } from '../../compiler/npy.js';
-import { importOnnx } from '../../compiler/onnx/index.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
-import { interpret } from '../../ir/interpret.js';
+import { importOnnx } from '../../compiler/onnx/index.js';
+import { interpret, progressReporter } from '../../ir/interpret.js';
 import { printGraph } from '../../ir/printer.js';
 import { makeTensor } from '../../ir/tensor.js';
+import { buildMlp, randomInput } from '../helpers/models.js';
 import { maxAbsDiff, runOrt } from '../helpers/ort.js';
 import { F32_EXACT } from '../helpers/tolerance.js';
-import { buildMlp, randomInput } from '../helpers/models.js';
-import { main } from '../../compiler/cli.js';
-import { progressReporter } from '../../ir/interpret.js';
 import { BAD_MODELS, expectCleanDiagnostics, lutc, root, tmpDir } from './helpers.js';
 
 const MLP = path.join(root, 'examples/mlp.onnx');
@@ -123,7 +122,11 @@ describe('run', () => {
     const cf = path.join(work, 'c.npy');
     writeNpyFile(af, a);
     writeNpyFile(cf, c);
-    for (const args of [[af, cf], [`a=b=${af}`, cf], [`c=${cf}`, af]]) {
+    for (const args of [
+      [af, cf],
+      [`a=b=${af}`, cf],
+      [`c=${cf}`, af],
+    ]) {
       const out = fresh('out');
       const r = await lutc('run', model, '--target', 'ref', ...args.flatMap((s) => ['--input', s]), '--out', out);
       expect(r.code, r.stderr).toBe(0);
@@ -206,7 +209,12 @@ describe('bad model files: exit 1, coded diagnostic, no stack, nothing written',
         fs.mkdirSync(dir);
         const model = make(dir);
         const out = path.join(dir, 'out');
-        const argv = cmd === 'run' ? ['run', model, '--target', 'ref', '--out', out] : cmd === 'compile' ? ['compile', model, '--target', 'c', '-o', out] : ['inspect', model];
+        const argv =
+          cmd === 'run'
+            ? ['run', model, '--target', 'ref', '--out', out]
+            : cmd === 'compile'
+              ? ['compile', model, '--target', 'c', '-o', out]
+              : ['inspect', model];
         const r = await lutc(...argv);
         expect(r.code, r.stderr).toBe(1);
         expectCleanDiagnostics(r.stderr);
@@ -323,7 +331,9 @@ describe('compile, kernel, quantize, bench', () => {
     const c = await lutc('bench', MLP, '--target', 'c');
     expect(c.code).toBe(1);
     expectCleanDiagnostics(c.stderr);
-    expect(c.stderr).toContain('error LUT6011: no backend can be benchmarked in this build (c checked; c can run models but has no benchModel yet)');
+    expect(c.stderr).toContain(
+      'error LUT6011: no backend can be benchmarked in this build (c checked; c can run models but has no benchModel yet)',
+    );
     expect(c.stdout).toBe('');
   });
 });
@@ -353,7 +363,12 @@ describe('internal errors', () => {
   it('an unexpected exception exits 70 with "internal error" and its stack', async () => {
     let stderr = '';
     // A stdout that throws stands in for any bug: main must not let it escape or call it a user error.
-    const code = await main(['--version'], { out: () => { throw new TypeError('boom'); }, err: (s) => void (stderr += s) });
+    const code = await main(['--version'], {
+      out: () => {
+        throw new TypeError('boom');
+      },
+      err: (s) => void (stderr += s),
+    });
     expect(code).toBe(70);
     expect(stderr).toContain('lutc: internal error: TypeError: boom');
     expect(stderr).toMatch(/\n\s+at /);

@@ -7,9 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../compiler/cli.js';
 import { captureIO } from '../../compiler/cli/io.js';
-import { OnnxBuilder, encodeModel } from '../../compiler/onnx/builder.js';
+import { main } from '../../compiler/cli.js';
+import { encodeModel, OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { makeTensor } from '../../ir/tensor.js';
 
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -61,7 +61,7 @@ export const BAD_MODELS: Record<string, (dir: string) => string> = {
   },
   'random bytes'(dir) {
     let s = 12345;
-    const bytes = Uint8Array.from({ length: 4096 }, () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 24));
+    const bytes = Uint8Array.from({ length: 4096 }, () => (s = (s * 1103515245 + 12345) >>> 0) >>> 24);
     return write(dir, 'random.onnx', bytes);
   },
   'empty file'(dir) {
@@ -92,7 +92,10 @@ export const BAD_MODELS: Record<string, (dir: string) => string> = {
     const w = m.graph!.initializer![0]!;
     w.rawData = null;
     w.dataLocation = 1; // EXTERNAL
-    w.externalData = [{ key: 'location', value: '../outside.bin' }, { key: 'length', value: '32' }];
+    w.externalData = [
+      { key: 'location', value: '../outside.bin' },
+      { key: 'length', value: '32' },
+    ];
     fs.writeFileSync(path.join(path.dirname(dir), 'outside.bin'), new Uint8Array(32));
     return write(dir, 'escape.onnx', encodeModel(m));
   },

@@ -24,7 +24,9 @@ describe('node bin/lutc.mjs', () => {
     const out = path.join(work, 'out');
     const r = spawnLutc(['run', 'examples/mlp.onnx', '--target', 'ref', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'outputs.json'), 'utf8'))).toEqual([{ name: 'y', file: 'y.npy', shape: [1, 10], dtype: 'f32' }]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'outputs.json'), 'utf8'))).toEqual([
+      { name: 'y', file: 'y.npy', shape: [1, 10], dtype: 'f32' },
+    ]);
     expect(fs.existsSync(path.join(out, 'y.npy'))).toBe(true);
   });
   it('usage error exits 2 with a code on stderr', () => {

@@ -37,7 +37,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
 import { LutcError } from '../../base/diagnostics.js';
 import { importOnnxFile, readTensorPb } from '../../compiler/onnx/index.js';
-import { onnx, type IGraphProto } from '../../compiler/onnx/proto.js';
+import { type IGraphProto, onnx } from '../../compiler/onnx/proto.js';
 import { interpret } from '../../ir/interpret.js';
 import { findOpByOnnx } from '../../ir/optable.js';
 import { bf16BitsToNumber, makeTensor } from '../../ir/tensor.js';
@@ -60,7 +60,7 @@ const UNSUPPORTED_CODES = new Set(['LUT1101', 'LUT1102', 'LUT1002', 'LUT1103', '
 /** ONNX op types (domain-qualified) used by a graph and its subgraphs. */
 function opsOf(g: IGraphProto, out = new Set<string>()): Set<string> {
   for (const n of g.node ?? []) {
-    const d = n.domain === 'ai.onnx' ? '' : n.domain ?? '';
+    const d = n.domain === 'ai.onnx' ? '' : (n.domain ?? '');
     out.add(`${d}|${n.opType ?? ''}`);
     for (const a of n.attribute ?? []) {
       if (a.g) opsOf(a.g, out);
@@ -82,7 +82,11 @@ function missingOp(modelFile: string): string | undefined {
 }
 
 function dataSets(dir: string): string[] {
-  return fs.readdirSync(dir).filter((d) => d.startsWith('test_data_set_')).sort().map((d) => path.join(dir, d));
+  return fs
+    .readdirSync(dir)
+    .filter((d) => d.startsWith('test_data_set_'))
+    .sort()
+    .map((d) => path.join(dir, d));
 }
 
 function pbFiles(dir: string, prefix: 'input' | 'output'): string[] {
@@ -153,19 +157,22 @@ function readExpected(file: string): Map<string, Outcome> {
   const out = new Map<string, Outcome>();
   if (!fs.existsSync(file)) return out;
   let countsLine = '';
-  fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-    if (line.startsWith('# counts: ')) countsLine = line;
-    if (line === '' || line.startsWith('#')) return;
-    const m = LINE.exec(line);
-    const where = `${path.basename(file)}:${i + 1}`;
-    if (!m || (m[1] === 'pass') !== (m[3] === undefined)) throw new Error(`${where}: malformed line '${line}'`);
-    if (out.has(m[2]!)) throw new Error(`${where}: ${m[2]} listed twice`);
-    out.set(m[2]!, { kind: m[1] as Kind, reason: m[3] ?? '' });
-  });
+  fs.readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.startsWith('# counts: ')) countsLine = line;
+      if (line === '' || line.startsWith('#')) return;
+      const m = LINE.exec(line);
+      const where = `${path.basename(file)}:${i + 1}`;
+      if (!m || (m[1] === 'pass') !== (m[3] === undefined)) throw new Error(`${where}: malformed line '${line}'`);
+      if (out.has(m[2]!)) throw new Error(`${where}: ${m[2]} listed twice`);
+      out.set(m[2]!, { kind: m[1] as Kind, reason: m[3] ?? '' });
+    });
   const n = { pass: 0, skip: 0, fail: 0 };
   for (const o of out.values()) n[o.kind]++;
   const want = `# counts: ${out.size} cases, ${n.pass} pass, ${n.skip} skip, ${n.fail} fail`;
-  if (countsLine !== want) throw new Error(`${path.basename(file)}: counts line '${countsLine}' should be '${want}': regenerate (${REGEN})`);
+  if (countsLine !== want)
+    throw new Error(`${path.basename(file)}: counts line '${countsLine}' should be '${want}': regenerate (${REGEN})`);
   return out;
 }
 
@@ -199,7 +206,7 @@ function runCase(name: string): Outcome {
   const dir = path.join(ROOT, name);
   const missing = missingOp(path.join(dir, 'model.onnx'));
   if (missing) return { kind: 'skip', reason: `op ${missing}` };
-  let graph;
+  let graph: ReturnType<typeof importOnnxFile>;
   try {
     graph = importOnnxFile(path.join(dir, 'model.onnx'));
   } catch (e) {
@@ -236,7 +243,10 @@ if (!fs.existsSync(ROOT)) {
     });
   });
 } else {
-  const tests = fs.readdirSync(ROOT).filter((d) => fs.existsSync(path.join(ROOT, d, 'model.onnx'))).sort();
+  const tests = fs
+    .readdirSync(ROOT)
+    .filter((d) => fs.existsSync(path.join(ROOT, d, 'model.onnx')))
+    .sort();
   const expected = readExpected(EXPECTED_FILE);
   const actual = new Map<string, Outcome>();
 
@@ -254,7 +264,10 @@ if (!fs.existsSync(ROOT)) {
           reasons.set(key, (reasons.get(key) ?? 0) + 1);
         }
       }
-      const top = [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([r, k]) => `${r} x${k}`);
+      const top = [...reasons.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 12)
+        .map(([r, k]) => `${r} x${k}`);
       console.log(
         `ONNX conformance: ${actual.size} cases, ${n.pass} passed, ${n.skip} skipped (${n.missingOp} missing op, ` +
           `${n.importer} importer), ${n.known} known failures, ${n.fail} unexpected failures` +
@@ -276,7 +289,9 @@ if (!fs.existsSync(ROOT)) {
           const why = mismatch(name, want, got);
           if (why) throw new Error(`${why}\n(if the change is deliberate, regenerate: ${REGEN})`);
         } else if (got.kind === 'fail' && want?.kind !== 'fail') {
-          throw new Error(`${name} fails: ${got.reason}\n(fix it, or add 'fail ${name}: REASON' to ${path.basename(EXPECTED_FILE)} by hand)`);
+          throw new Error(
+            `${name} fails: ${got.reason}\n(fix it, or add 'fail ${name}: REASON' to ${path.basename(EXPECTED_FILE)} by hand)`,
+          );
         }
         if (got.kind === 'skip') ctx.skip(got.reason);
       });

@@ -10,11 +10,12 @@
  * real bug); f16 results rtol 2^-9 (two f16 ulps: ORT and we may round a near-tie differently once
  * through float); integers and bools exactly.
  */
-import { describe, expect, it } from 'vitest';
+
 import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
-import { importOnnx } from '../../compiler/onnx/index.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
+import { importOnnx } from '../../compiler/onnx/index.js';
 import { interpret } from '../../ir/interpret.js';
 import { f16BitsToNumber, makeTensor, numberToF16Bits } from '../../ir/tensor.js';
 import type { DType, Tensor } from '../../ir/types.js';
@@ -39,16 +40,25 @@ const rnd = (dtype: DType, shape: number[], seed: number) =>
   makeTensor(dtype, shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rng(seed)));
 
 const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
-  f32: 'float32', f16: 'float16', i32: 'int32', i64: 'int64', i8: 'int8', u8: 'uint8', bool: 'bool',
+  f32: 'float32',
+  f16: 'float16',
+  i32: 'int32',
+  i64: 'int64',
+  i8: 'int8',
+  u8: 'uint8',
+  bool: 'bool',
 };
 
 function toOrt(t: Tensor): ort.Tensor {
   const type = ORT_TYPE[t.dtype]!;
   const d = t.data;
   const data =
-    t.dtype === 'f16' ? Uint16Array.from(d, numberToF16Bits)
-      : t.dtype === 'i64' ? BigInt64Array.from(d, (v) => BigInt(v))
-        : t.dtype === 'bool' ? Uint8Array.from(d)
+    t.dtype === 'f16'
+      ? Uint16Array.from(d, numberToF16Bits)
+      : t.dtype === 'i64'
+        ? BigInt64Array.from(d, (v) => BigInt(v))
+        : t.dtype === 'bool'
+          ? Uint8Array.from(d)
           : d;
   return new ort.Tensor(type, data as Float32Array, t.shape);
 }
@@ -71,28 +81,61 @@ const CASES: Case[] = [
   { name: 'Erf f32', op: 'Erf', inputs: [f32([16], 4)], outputs: ['f32'] },
   { name: 'Add f16 broadcast', op: 'Add', inputs: [f16([2, 3], 5), f16([3], 6)], outputs: ['f16'] },
   { name: 'Mul f16', op: 'Mul', inputs: [f16([6], 7), f16([6], 8)], outputs: ['f16'] },
-  { name: 'Div int32 truncates', op: 'Div', inputs: [makeTensor('i32', [4], [-7, 7, -9, 9]), makeTensor('i32', [4], [2, -2, 4, 4])], outputs: ['i32'] },
+  {
+    name: 'Div int32 truncates',
+    op: 'Div',
+    inputs: [makeTensor('i32', [4], [-7, 7, -9, 9]), makeTensor('i32', [4], [2, -2, 4, 4])],
+    outputs: ['i32'],
+  },
   { name: 'Sub uint8 wraps', op: 'Sub', inputs: [makeTensor('u8', [2], [0, 5]), makeTensor('u8', [2], [1, 10])], outputs: ['u8'] },
   { name: 'Sigmoid f16', op: 'Sigmoid', inputs: [f16([8], 9)], outputs: ['f16'] },
   { name: 'Softmax f16', op: 'Softmax', inputs: [f16([2, 5], 10)], outputs: ['f16'] },
-  { name: 'ReduceMean axes input', op: 'ReduceMean', opset: 18, inputs: [f32([2, 3, 4], 11), makeTensor('i64', [2], [0, -1])], outputs: ['f32'] },
-  { name: 'ReduceMax keepdims 0', op: 'ReduceMax', opset: 18, inputs: [f32([2, 3, 4], 12), makeTensor('i64', [1], [1])], attrs: { keepdims: 0 }, outputs: ['f32'] },
-  { name: 'Clip int8', op: 'Clip', inputs: [makeTensor('i8', [4], [-100, -3, 3, 100]), makeTensor('i8', [], [-5]), makeTensor('i8', [], [50])], outputs: ['i8'] },
+  {
+    name: 'ReduceMean axes input',
+    op: 'ReduceMean',
+    opset: 18,
+    inputs: [f32([2, 3, 4], 11), makeTensor('i64', [2], [0, -1])],
+    outputs: ['f32'],
+  },
+  {
+    name: 'ReduceMax keepdims 0',
+    op: 'ReduceMax',
+    opset: 18,
+    inputs: [f32([2, 3, 4], 12), makeTensor('i64', [1], [1])],
+    attrs: { keepdims: 0 },
+    outputs: ['f32'],
+  },
+  {
+    name: 'Clip int8',
+    op: 'Clip',
+    inputs: [makeTensor('i8', [4], [-100, -3, 3, 100]), makeTensor('i8', [], [-5]), makeTensor('i8', [], [50])],
+    outputs: ['i8'],
+  },
   { name: 'Cast f32 -> f16', op: 'Cast', inputs: [f32([8], 13)], attrs: { to: 10 }, outputs: ['f16'] },
   { name: 'Cast f32 -> i32', op: 'Cast', inputs: [f32([8], 14)], attrs: { to: 6 }, outputs: ['i32'] },
   { name: 'LayerNormalization f16', op: 'LayerNormalization', inputs: [f16([3, 8], 15), f16([8], 16), f16([8], 17)], outputs: ['f16'] },
   {
-    name: 'SimplifiedLayerNormalization', op: 'SimplifiedLayerNormalization',
-    inputs: [f32([2, 3, 8], 18), f32([8], 19)], attrs: { epsilon: { f: 1e-6 } }, outputs: ['f32', 'f32'],
+    name: 'SimplifiedLayerNormalization',
+    op: 'SimplifiedLayerNormalization',
+    inputs: [f32([2, 3, 8], 18), f32([8], 19)],
+    attrs: { epsilon: { f: 1e-6 } },
+    outputs: ['f32', 'f32'],
   },
   {
-    name: 'SkipSimplifiedLayerNormalization with bias', op: 'SkipSimplifiedLayerNormalization', domain: 'com.microsoft',
-    inputs: [f32([2, 3, 8], 20), f32([2, 3, 8], 21), f32([8], 22), f32([8], 23)], attrs: { epsilon: { f: 1e-5 } },
+    name: 'SkipSimplifiedLayerNormalization with bias',
+    op: 'SkipSimplifiedLayerNormalization',
+    domain: 'com.microsoft',
+    inputs: [f32([2, 3, 8], 20), f32([2, 3, 8], 21), f32([8], 22), f32([8], 23)],
+    attrs: { epsilon: { f: 1e-5 } },
     outputs: ['f32', 'f32', 'f32', 'f32'],
   },
   {
-    name: 'SkipSimplifiedLayerNormalization f16', op: 'SkipSimplifiedLayerNormalization', domain: 'com.microsoft',
-    inputs: [f16([1, 4, 8], 24), f16([1, 4, 8], 25), f16([8], 26)], attrs: { epsilon: { f: 1e-5 } }, outputs: ['f16', 'f32', 'f32', 'f16'],
+    name: 'SkipSimplifiedLayerNormalization f16',
+    op: 'SkipSimplifiedLayerNormalization',
+    domain: 'com.microsoft',
+    inputs: [f16([1, 4, 8], 24), f16([1, 4, 8], 25), f16([8], 26)],
+    attrs: { epsilon: { f: 1e-5 } },
+    outputs: ['f16', 'f32', 'f32', 'f16'],
   },
 ];
 

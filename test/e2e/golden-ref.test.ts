@@ -17,16 +17,23 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
-import { interpret } from '../../ir/interpret.js';
-import { runPipeline } from '../../compiler/pipeline.js';
 import type { CompileOptions } from '../../compiler/options.js';
+import { runPipeline } from '../../compiler/pipeline.js';
+import { quantizeOnnx } from '../../compiler/quantize-onnx.js';
+import { interpret } from '../../ir/interpret.js';
 import type { Tensor } from '../../ir/types.js';
+import {
+  buildDequantizedLinear,
+  buildDynamicLinear,
+  buildLlamaBlock,
+  buildMatMulNBits,
+  buildMlp,
+  type NBitsOptions,
+  OPSETS,
+  randomInput,
+} from '../helpers/models.js';
 import { maxAbsDiff, runOrt } from '../helpers/ort.js';
 import { F32_EXACT } from '../helpers/tolerance.js';
-import { quantizeOnnx } from '../../compiler/quantize-onnx.js';
-import {
-  OPSETS, buildDequantizedLinear, buildDynamicLinear, buildLlamaBlock, buildMatMulNBits, buildMlp, randomInput, type NBitsOptions,
-} from '../helpers/models.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
@@ -37,7 +44,12 @@ function runRef(bytes: Uint8Array, inputs: Record<string, Tensor>, bindShapes = 
   return interpret(pipeline ? runPipeline(g, pipeline).graph : g, inputs);
 }
 
-async function expectGolden(bytes: Uint8Array, inputs: Record<string, Tensor>, ref?: Uint8Array | string, pipeline?: CompileOptions): Promise<void> {
+async function expectGolden(
+  bytes: Uint8Array,
+  inputs: Record<string, Tensor>,
+  ref?: Uint8Array | string,
+  pipeline?: CompileOptions,
+): Promise<void> {
   const ours = runRef(bytes, inputs, true, pipeline);
   const theirs = await runOrt(ref ?? bytes, inputs);
   expect(ours.length).toBe(theirs.length);
@@ -145,7 +157,12 @@ describe('bundled examples vs onnxruntime', () => {
     });
   }
   const torchDir = path.join(root, 'examples/torch');
-  const torchModels = fs.existsSync(torchDir) ? fs.readdirSync(torchDir).filter((f) => f.endsWith('.onnx')).sort() : [];
+  const torchModels = fs.existsSync(torchDir)
+    ? fs
+        .readdirSync(torchDir)
+        .filter((f) => f.endsWith('.onnx'))
+        .sort()
+    : [];
   it('examples/torch has the PyTorch exports', () => {
     expect(torchModels).toEqual(expect.arrayContaining(['llama_block.onnx', 'mlp.onnx']));
   });

@@ -14,9 +14,29 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 
 describe('compiler/index.ts', () => {
   it('exports every stage', () => {
-    for (const name of ['importOnnx', 'importOnnxFile', 'parseGraph', 'printGraph', 'verifyGraph', 'interpret', 'runPipeline',
-      'quantizeOnnx', 'readNpy', 'writeNpy', 'readNpyFile', 'writeNpyFile', 'formatDiagnostic', 'main', 'OnnxBuilder',
-      'compile', 'writeArtifact', 'emitKernel', 'getTarget', 'allTargets', 'artifactTargets']) {
+    for (const name of [
+      'importOnnx',
+      'importOnnxFile',
+      'parseGraph',
+      'printGraph',
+      'verifyGraph',
+      'interpret',
+      'runPipeline',
+      'quantizeOnnx',
+      'readNpy',
+      'writeNpy',
+      'readNpyFile',
+      'writeNpyFile',
+      'formatDiagnostic',
+      'main',
+      'OnnxBuilder',
+      'compile',
+      'writeArtifact',
+      'emitKernel',
+      'getTarget',
+      'allTargets',
+      'artifactTargets',
+    ]) {
       expect(typeof (lutc as Record<string, unknown>)[name], name).toBe('function');
     }
     expect(lutc.LutcError.prototype).toBeInstanceOf(Error);
@@ -24,7 +44,11 @@ describe('compiler/index.ts', () => {
 
   it('the README snippet: import, lower to 2-bit LUT, interpret, write .npy; the IR round-trips', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-lib-'));
-    const x = lutc.makeTensor('f32', [1, 64], Array.from({ length: 64 }, (_, i) => Math.sin(i)));
+    const x = lutc.makeTensor(
+      'f32',
+      [1, 64],
+      Array.from({ length: 64 }, (_, i) => Math.sin(i)),
+    );
     lutc.writeNpyFile(path.join(dir, 'x.npy'), x);
     const g = lutc.importOnnxFile(path.join(root, 'examples/mlp.onnx'), { inputShapes: { x: [1, 64] } });
     const { graph } = lutc.runPipeline(g, { target: 'ref', bits: 2, groupSize: 32 });
@@ -55,7 +79,10 @@ const SHAPES = { x: [1, 64] };
 
 /** Every file under `dir`, relative, '/'-separated, sorted. */
 function listFiles(dir: string, pre = ''): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${pre}${e.name}/`) : [`${pre}${e.name}`])).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${pre}${e.name}/`) : [`${pre}${e.name}`]))
+    .sort();
 }
 
 /** `files` equal, byte for byte, the folder `dir`. */
@@ -149,7 +176,11 @@ describe('compile, writeArtifact, emitKernel (compiler/api.ts)', () => {
   }
 
   it('target errors are coded LutcErrors: no artifact or kernel for ref (LUT6010), options of another target (LUT6003)', async () => {
-    const code = async (p: Promise<unknown>) => p.then(() => 'no error', (e) => (e instanceof lutc.LutcError ? e.diagnostics[0]!.code : String(e)));
+    const code = async (p: Promise<unknown>) =>
+      p.then(
+        () => 'no error',
+        (e) => (e instanceof lutc.LutcError ? e.diagnostics[0]!.code : String(e)),
+      );
     expect(await code(lutc.compile(MLP, { target: 'ref', inputShapes: SHAPES }))).toBe('LUT6010');
     expect(await code(lutc.emitKernel({ target: 'ref', n: 8, k: 64, bits: 2 }))).toBe('LUT6010');
     expect(await code(lutc.compile(MLP, { target: 'wasm', isa: 'avx2', inputShapes: SHAPES }))).toBe('LUT6003');

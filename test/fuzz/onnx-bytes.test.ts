@@ -5,16 +5,25 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LutcError } from '../../base/diagnostics.js';
+import { seededRandom as rng } from '../../base/random.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { makeTensor } from '../../ir/tensor.js';
 
-import { seededRandom as rng } from '../../base/random.js';
-
 function validModel(): Uint8Array {
   const b = new OnnxBuilder({ opset: 17 });
   const x = b.input('x', 'f32', ['batch', 4]);
-  const [y] = b.node('MatMul', [x, b.initializer('w', makeTensor('f32', [4, 3], Array.from({ length: 12 }, (_, i) => i)))]);
+  const [y] = b.node('MatMul', [
+    x,
+    b.initializer(
+      'w',
+      makeTensor(
+        'f32',
+        [4, 3],
+        Array.from({ length: 12 }, (_, i) => i),
+      ),
+    ),
+  ]);
   const [s] = b.node('Shape', [y!]);
   const [r] = b.node('Reshape', [y!, s!]);
   const [z] = b.node('Softmax', [r!], { attrs: { axis: -1 } });

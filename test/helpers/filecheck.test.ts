@@ -87,7 +87,9 @@ describe('FileCheck directives', () => {
     ok(['%[[V:[a-z]+]] = relu(%x)', 'neg(%[[V]])']);
     bad(['%[[V:[a-z]+]] = relu(', 'CHECK-NEXT: %[[V]] = neg('], /not on the next line .*: CHECK-NEXT: %\[\[V\]\] = neg\(/);
     ok(['%[[T:[a-z]]] = relu', 'CHECK-NEXT: %{{.}} = neg(%[[T]])']); // a class inside the regex
-    expect(() => checkLines(OUT, ['CHECK-LABEL: graph @a(', '%[[V:y]] = relu', 'CHECK-LABEL: graph @b(', 'abs(%[[V]])'])).toThrow(/undefined variable 'V'/);
+    expect(() => checkLines(OUT, ['CHECK-LABEL: graph @a(', '%[[V:y]] = relu', 'CHECK-LABEL: graph @b(', 'abs(%[[V]])'])).toThrow(
+      /undefined variable 'V'/,
+    );
     bad(['CHECK-NOT: %[[U]]'], /undefined variable 'U'/);
   });
 
@@ -107,7 +109,9 @@ describe('checkFile', () => {
     expect(extractChecks(file)).toEqual(['CHECK: relu(', 'CHECK-NEXT: neg(']);
     expect(parseChecks(file).map((d) => d.line)).toEqual([1, 2]);
     checkFile(OUT, file);
-    expect(() => checkFile(OUT, '// CHECK: relu(\n// CHECK-NEXT: abs(\n', 'CHECK', { file: 'x.lut' })).toThrow(/^x\.lut:2: not on the next line/);
+    expect(() => checkFile(OUT, '// CHECK: relu(\n// CHECK-NEXT: abs(\n', 'CHECK', { file: 'x.lut' })).toThrow(
+      /^x\.lut:2: not on the next line/,
+    );
     expect(() => checkFile(OUT, 'graph @m() {}')).toThrow(/no CHECK/);
   });
 

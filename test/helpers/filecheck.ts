@@ -44,7 +44,7 @@ export interface CheckOptions {
 
 type Piece = { lit: string } | { re: string } | { def: string; re: string } | { use: string };
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Splits a pattern into literal text, `{{regex}}`, `[[NAME:regex]]` and `[[NAME]]` pieces. */
@@ -66,7 +66,9 @@ function pieces(pattern: string): Piece[] {
       continue;
     }
     // [[NAME]] or [[NAME:regex]]: the regex ends at the first ']]' outside a [...] class
-    let j = i + 2, depth = 0, colon = -1;
+    let j = i + 2,
+      depth = 0,
+      colon = -1;
     for (; j < rest.length; j++) {
       const c = rest[j]!;
       if (c === '\\') j++;
@@ -89,7 +91,7 @@ function compile(pattern: string, vars: ReadonlyMap<string, string>): RegExp {
   let src = '';
   const defined = new Set<string>();
   for (const p of pieces(pattern)) {
-    if ('lit' in p) src += p.lit.split(/\s+/).map(escape).join('\\s+');
+    if ('lit' in p) src += p.lit.split(/\s+/).map(escapeRe).join('\\s+');
     else if ('def' in p) {
       if (defined.has(p.def)) throw new Error(`variable '${p.def}' defined twice in check pattern: ${pattern}`);
       defined.add(p.def);
@@ -97,7 +99,7 @@ function compile(pattern: string, vars: ReadonlyMap<string, string>): RegExp {
     } else if ('use' in p) {
       const v = vars.get(p.use);
       if (v === undefined) throw new Error(`undefined variable '${p.use}' in check pattern: ${pattern}`);
-      src += escape(v);
+      src += escapeRe(v);
     } else src += `(?:${p.re})`;
   }
   return new RegExp(src, 'g');
@@ -117,8 +119,10 @@ function validate(dirs: readonly Directive[]): void {
   let prev = false;
   for (const d of dirs) {
     const at = d.line ? `line ${d.line}: ` : '';
-    if (d.kind === 'CHECK-EMPTY' ? d.pattern !== '' : d.pattern === '') throw new Error(`${at}${d.kind === 'CHECK-EMPTY' ? 'CHECK-EMPTY takes no pattern' : `empty pattern for ${d.kind}`}`);
-    if ((d.kind === 'CHECK-NEXT' || d.kind === 'CHECK-SAME' || d.kind === 'CHECK-EMPTY') && !prev) throw new Error(`${at}${d.kind} without a previous match`);
+    if (d.kind === 'CHECK-EMPTY' ? d.pattern !== '' : d.pattern === '')
+      throw new Error(`${at}${d.kind === 'CHECK-EMPTY' ? 'CHECK-EMPTY takes no pattern' : `empty pattern for ${d.kind}`}`);
+    if ((d.kind === 'CHECK-NEXT' || d.kind === 'CHECK-SAME' || d.kind === 'CHECK-EMPTY') && !prev)
+      throw new Error(`${at}${d.kind} without a previous match`);
     if (d.kind === 'CHECK-LABEL' && /\[\[/.test(d.pattern)) throw new Error(`${at}CHECK-LABEL cannot use variables`);
     if (d.kind === 'CHECK-LABEL') prev = true;
     else if (d.kind !== 'CHECK-NOT') prev = true;
@@ -156,7 +160,11 @@ function search(re: RegExp, lines: readonly string[], from: Pos, to: Pos): Match
 /** Throws when `output` does not match `expected` (directive strings, or a text of them). */
 export function checkLines(output: string, expected: readonly string[] | string, opts: CheckOptions = {}): void {
   const list = typeof expected === 'string' ? expected.split('\n') : expected;
-  runChecks(output, list.filter((l) => l.trim() !== '').map((l) => parseDirective(l)), opts);
+  runChecks(
+    output,
+    list.filter((l) => l.trim() !== '').map((l) => parseDirective(l)),
+    opts,
+  );
 }
 
 /** Matches parsed directives against `output`; the engine behind checkLines and checkFile. */
@@ -169,11 +177,17 @@ export function runChecks(output: string, dirs: readonly Directive[], opts: Chec
 
   const fail = (msg: string, d: Directive, at: number): never => {
     const where = `${opts.file ? `${opts.file}:` : ''}${d.line ? `${d.line}: ` : opts.file ? ' ' : ''}`;
-    const lo = Math.max(block.from.line, at - 3), hi = Math.min(block.to.line, at + 3);
-    const ctx = lines.slice(lo, hi + 1).map((l, i) => `${lo + i === at ? '>' : ' '}${String(lo + i + 1).padStart(4)}| ${l}`).join('\n');
+    const lo = Math.max(block.from.line, at - 3),
+      hi = Math.min(block.to.line, at + 3);
+    const ctx = lines
+      .slice(lo, hi + 1)
+      .map((l, i) => `${lo + i === at ? '>' : ' '}${String(lo + i + 1).padStart(4)}| ${l}`)
+      .join('\n');
     const scope = block.label ? `\nin the block of CHECK-LABEL: ${block.label.pattern}` : '';
     const blockText = lines.slice(block.from.line, block.to.line + 1).join('\n');
-    throw new Error(`${where}${msg}: ${d.kind}: ${d.pattern}${scope}\noutput near line ${at + 1}:\n${ctx}\n--- ${block.label ? 'block' : 'full'} output ---\n${blockText}`);
+    throw new Error(
+      `${where}${msg}: ${d.kind}: ${d.pattern}${scope}\noutput near line ${at + 1}:\n${ctx}\n--- ${block.label ? 'block' : 'full'} output ---\n${blockText}`,
+    );
   };
 
   // 1. labels, in order over the whole output: they split it into blocks
@@ -195,7 +209,11 @@ export function runChecks(output: string, dirs: readonly Directive[], opts: Chec
   groups.forEach((g, gi) => {
     const lm = gi > 0 ? labelMatches[gi - 1]! : undefined;
     const next = labelMatches[gi];
-    block = { label: g.label, from: lm ? { line: lm.line, col: lm.end } : { line: 0, col: 0 }, to: next ? { line: next.line, col: next.start } : END };
+    block = {
+      label: g.label,
+      from: lm ? { line: lm.line, col: lm.end } : { line: 0, col: 0 },
+      to: next ? { line: next.line, col: next.start } : END,
+    };
     if (g.label) vars.clear();
     let prev: Match | undefined = lm;
     let cursor: Pos = block.from;
@@ -259,12 +277,24 @@ export function runChecks(output: string, dirs: readonly Directive[], opts: Chec
         if (d.kind === 'CHECK-SAME') fail('not found on the same line', d, prev!.line);
         if (d.kind === 'CHECK-NEXT') {
           const later = search(re, lines, cursor, END);
-          fail(later ? `not on the next line (next match on output line ${later.line + 1}${next && !before({ line: later.line, col: later.end }, block.to) ? ', outside this label block' : ''})` : 'not on the next line (no match)', d, prev!.line + 1);
+          fail(
+            later
+              ? `not on the next line (next match on output line ${later.line + 1}${next && !before({ line: later.line, col: later.end }, block.to) ? ', outside this label block' : ''})`
+              : 'not on the next line (no match)',
+            d,
+            prev!.line + 1,
+          );
         }
         fail('not found', d, cursor.line);
       }
       if (d.kind === 'CHECK-NEXT' && m!.line !== prev!.line + 1) {
-        fail(m!.line === prev!.line ? 'not on the next line (matched on the same line as the previous match)' : `not on the next line (matched on output line ${m!.line + 1}, expected ${prev!.line + 2})`, d, prev!.line + 1);
+        fail(
+          m!.line === prev!.line
+            ? 'not on the next line (matched on the same line as the previous match)'
+            : `not on the next line (matched on output line ${m!.line + 1}, expected ${prev!.line + 2})`,
+          d,
+          prev!.line + 1,
+        );
       }
       checkNots({ line: m!.line, col: m!.start });
       bind(m!);

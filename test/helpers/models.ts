@@ -4,12 +4,12 @@
  * are packed exactly as docs/onnx-inputs.md specifies (so they double as a spec test of the importer).
  */
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
+import { buildLlamaBlock, buildMlp, type LlamaOptions, type MlpOptions, seeded, uniform } from '../../examples/models.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Tensor } from '../../ir/types.js';
-import { buildLlamaBlock, buildMlp, seeded, uniform, type LlamaOptions, type MlpOptions } from '../../examples/models.js';
 
-export { buildLlamaBlock, buildMlp, seeded, uniform };
 export type { LlamaOptions, MlpOptions };
+export { buildLlamaBlock, buildMlp, seeded, uniform };
 
 /** A float32 tensor uniform in [-1, 1) from `seed`. */
 export function randomInput(shape: number[], seed: number): Tensor {
@@ -77,22 +77,25 @@ export function buildMatMulNBits(o: NBitsOptions): { bytes: Uint8Array; weights:
   for (let i = 0; i < zp.length; i++) zp[i] = o.zeroPoints ? Math.floor(next() * levels) : levels / 2;
 
   const B = new Uint8Array(N * kBlocks * blob);
-  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) {
-    const kb = Math.floor(k / blockSize);
-    const i = k % blockSize;
-    B[(n * kBlocks + kb) * blob + ((i * bits) >> 3)]! |= q[n * K + k]! << ((i * bits) & 7);
-  }
+  for (let n = 0; n < N; n++)
+    for (let k = 0; k < K; k++) {
+      const kb = Math.floor(k / blockSize);
+      const i = k % blockSize;
+      B[(n * kBlocks + kb) * blob + ((i * bits) >> 3)]! |= q[n * K + k]! << ((i * bits) & 7);
+    }
   const zpRow = Math.ceil((kBlocks * bits) / 8);
   const ZP = new Uint8Array(N * zpRow);
-  for (let n = 0; n < N; n++) for (let kb = 0; kb < kBlocks; kb++) {
-    ZP[n * zpRow + ((kb * bits) >> 3)]! |= zp[n * kBlocks + kb]! << ((kb * bits) & 7);
-  }
+  for (let n = 0; n < N; n++)
+    for (let kb = 0; kb < kBlocks; kb++) {
+      ZP[n * zpRow + ((kb * bits) >> 3)]! |= zp[n * kBlocks + kb]! << ((kb * bits) & 7);
+    }
   const bias = o.bias ? Float32Array.from({ length: N }, () => (next() * 2 - 1) * 0.1) : undefined;
   const deq = new Float32Array(K * N);
-  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) {
-    const g = n * kBlocks + Math.floor(k / blockSize);
-    deq[k * N + n] = Math.fround((q[n * K + k]! - zp[g]!) * scales[g]!);
-  }
+  for (let n = 0; n < N; n++)
+    for (let k = 0; k < K; k++) {
+      const g = n * kBlocks + Math.floor(k / blockSize);
+      deq[k * N + n] = Math.fround((q[n * K + k]! - zp[g]!) * scales[g]!);
+    }
 
   const b = new OnnxBuilder({ opset: o.opset ?? 17, domains: { 'com.microsoft': 1 } });
   const lead = o.lead ?? ['batch'];

@@ -3,4 +3,4 @@
  * one helper path whatever the library layout becomes.
  */
 export * from '../../compiler/onnx/builder.js';
-export { tensorFromProto, dtypeFromOnnx, dtypeToOnnx } from '../../compiler/onnx/tensor.js';
+export { dtypeFromOnnx, dtypeToOnnx, tensorFromProto } from '../../compiler/onnx/tensor.js';

@@ -8,8 +8,18 @@ import { allocData, f16BitsToNumber, numberToF16Bits } from '../../ir/tensor.js'
 import type { DType, Tensor } from '../../ir/types.js';
 
 const TO_ORT: Partial<Record<DType, ort.Tensor.Type>> = {
-  f32: 'float32', f64: 'float64', f16: 'float16', i8: 'int8', u8: 'uint8', i16: 'int16', u16: 'uint16',
-  i32: 'int32', u32: 'uint32', i64: 'int64', u64: 'uint64', bool: 'bool',
+  f32: 'float32',
+  f64: 'float64',
+  f16: 'float16',
+  i8: 'int8',
+  u8: 'uint8',
+  i16: 'int16',
+  u16: 'uint16',
+  i32: 'int32',
+  u32: 'uint32',
+  i64: 'int64',
+  u64: 'uint64',
+  bool: 'bool',
 };
 const FROM_ORT: Record<string, DType> = Object.fromEntries(Object.entries(TO_ORT).map(([k, v]) => [v, k as DType]));
 
@@ -20,11 +30,20 @@ export function toOrt(t: Tensor): ort.Tensor {
   const d = t.data;
   let data: ort.Tensor.DataType;
   switch (t.dtype) {
-    case 'i64': data = BigInt64Array.from(d, (x) => BigInt(x)); break;
-    case 'u64': data = BigUint64Array.from(d, (x) => BigInt(x)); break;
-    case 'f16': data = Uint16Array.from(d, (x) => numberToF16Bits(x)); break;
-    case 'bool': data = Uint8Array.from(d, (x) => (x ? 1 : 0)); break;
-    default: data = d.slice() as ort.Tensor.DataType;
+    case 'i64':
+      data = BigInt64Array.from(d, (x) => BigInt(x));
+      break;
+    case 'u64':
+      data = BigUint64Array.from(d, (x) => BigInt(x));
+      break;
+    case 'f16':
+      data = Uint16Array.from(d, (x) => numberToF16Bits(x));
+      break;
+    case 'bool':
+      data = Uint8Array.from(d, (x) => (x ? 1 : 0));
+      break;
+    default:
+      data = d.slice() as ort.Tensor.DataType;
   }
   return new ort.Tensor(type, data as never, t.shape);
 }
@@ -38,7 +57,8 @@ export function fromOrt(t: ort.Tensor): Tensor {
   const out = allocData(dtype, src.length);
   for (let i = 0; i < src.length; i++) {
     const x = src[i]!;
-    (out as Float64Array)[i] = dtype === 'f16' ? f16BitsToNumber(Number(x)) : typeof x === 'bigint' ? Number(x) : dtype === 'bool' ? (x ? 1 : 0) : x;
+    (out as Float64Array)[i] =
+      dtype === 'f16' ? f16BitsToNumber(Number(x)) : typeof x === 'bigint' ? Number(x) : dtype === 'bool' ? (x ? 1 : 0) : x;
   }
   return { dtype, shape, data: out };
 }
@@ -47,7 +67,8 @@ export function fromOrt(t: ort.Tensor): Tensor {
 export async function runOrt(model: Uint8Array | string, inputs: Record<string, Tensor>): Promise<Tensor[]> {
   // Single-threaded: the test machine's cores are shared, and results must not depend on threading.
   const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' };
-  const session = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+  const session =
+    typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(inputs)) feeds[k] = toOrt(v);

@@ -39,7 +39,8 @@ function parseRuns(raw: string | undefined): (base: number) => number {
     return (base) => Math.max(1, Math.ceil(base * f));
   }
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`LUTC_PROPERTY_RUNS must be a positive integer or a multiplier like '4x', got '${raw}'`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`LUTC_PROPERTY_RUNS must be a positive integer or a multiplier like '4x', got '${raw}'`);
   return () => n;
 }
 
@@ -84,9 +85,10 @@ export function propertyParams<T>(o: PropertyOptions<T>): fc.Parameters<[T]> {
 }
 
 function report(d: fc.RunDetails<unknown>, message: string | undefined, stopped: boolean): Error {
-  const replay = d.counterexamplePath !== null
-    ? `\nreplay: LUTC_PROPERTY_SEED=${d.seed} LUTC_PROPERTY_PATH=${d.counterexamplePath} (this test only)`
-    : `\nreplay: LUTC_PROPERTY_SEED=${d.seed}`;
+  const replay =
+    d.counterexamplePath !== null
+      ? `\nreplay: LUTC_PROPERTY_SEED=${d.seed} LUTC_PROPERTY_PATH=${d.counterexamplePath} (this test only)`
+      : `\nreplay: LUTC_PROPERTY_SEED=${d.seed}`;
   const note = stopped ? '\n(shrinking stopped at its time budget: a smaller counterexample may exist)' : '';
   return new Error(`${message ?? 'property failed'}${note}${replay}`);
 }
@@ -100,8 +102,12 @@ function exampleError(i: number, v: unknown, e: unknown): Error {
 function budget(budgetMs: number | undefined) {
   let firstFail: number | undefined;
   return {
-    get stopped() { return budgetMs !== undefined && firstFail !== undefined && Date.now() - firstFail > budgetMs; },
-    failed() { firstFail ??= Date.now(); },
+    get stopped() {
+      return budgetMs !== undefined && firstFail !== undefined && Date.now() - firstFail > budgetMs;
+    },
+    failed() {
+      firstFail ??= Date.now();
+    },
   };
 }
 
@@ -128,13 +134,21 @@ export function assertProperty<T>(arb: fc.Arbitrary<T>, predicate: (v: T) => boo
   if (PATH) return;
   (o.examples ?? []).forEach((v, i) => {
     let r: boolean | void;
-    try { r = predicate(v); } catch (e) { throw exampleError(i, v, e); }
+    try {
+      r = predicate(v);
+    } catch (e) {
+      throw exampleError(i, v, e);
+    }
     if (r === false) throw exampleError(i, v, false);
   });
 }
 
 /** `assertProperty` for an async predicate. */
-export async function assertAsyncProperty<T>(arb: fc.Arbitrary<T>, predicate: (v: T) => Promise<boolean | void>, o: PropertyOptions<T>): Promise<void> {
+export async function assertAsyncProperty<T>(
+  arb: fc.Arbitrary<T>,
+  predicate: (v: T) => Promise<boolean | void>,
+  o: PropertyOptions<T>,
+): Promise<void> {
   const b = budget(o.shrinkBudgetMs);
   const prop = fc.asyncProperty(arb, async (v) => {
     if (b.stopped) return true;
@@ -152,7 +166,11 @@ export async function assertAsyncProperty<T>(arb: fc.Arbitrary<T>, predicate: (v
   if (PATH) return;
   for (const [i, v] of (o.examples ?? []).entries()) {
     let r: boolean | void;
-    try { r = await predicate(v); } catch (e) { throw exampleError(i, v, e); }
+    try {
+      r = await predicate(v);
+    } catch (e) {
+      throw exampleError(i, v, e);
+    }
     if (r === false) throw exampleError(i, v, false);
   }
 }

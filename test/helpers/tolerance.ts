@@ -9,7 +9,7 @@
  * own rtol 1e-3 and the ORT single-op rule), single-op kernels vs float64 formulas (ops-a/b/c, rtol
  * 1e-6 = a few f32 ulps), and the LUT kernel tests' 1e-5 of max|y| against combine().
  */
-import { lutGeometry, type Bits } from '../../ir/lut/geometry.js';
+import { type Bits, lutGeometry } from '../../ir/lut/geometry.js';
 
 /**
  * Float32 paths that compute the same function with the same float32 operations, differing only in

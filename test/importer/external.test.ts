@@ -7,10 +7,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LutcError } from '../../base/diagnostics.js';
-import { OnnxBuilder, encodeModel } from '../../compiler/onnx/builder.js';
+import { encodeModel, OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { importOnnxFile } from '../../compiler/onnx/index.js';
-import { readTensorPb, tensorToProto } from '../../compiler/onnx/tensor.js';
 import { onnx } from '../../compiler/onnx/proto.js';
+import { readTensorPb, tensorToProto } from '../../compiler/onnx/tensor.js';
 import { makeTensor } from '../../ir/tensor.js';
 
 let root: string;
@@ -39,7 +39,10 @@ function writeModel(location: string, offset = 16, length?: number): string {
   const b = new OnnxBuilder({ opset: 17 });
   b.output('w', 'f32', [3]);
   const m = b.toModelProto();
-  const ext = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }];
+  const ext = [
+    { key: 'location', value: location },
+    { key: 'offset', value: String(offset) },
+  ];
   if (length !== undefined) ext.push({ key: 'length', value: String(length) });
   m.graph!.initializer = [onnx.TensorProto.create({ name: 'w', dims: [3], dataType: 1, dataLocation: 1, externalData: ext })];
   const file = path.join(modelDir, 'model.onnx');

@@ -4,16 +4,20 @@
  * symbolic dims and the folding of PyTorch-style shape chains.
  */
 import { describe, expect, it } from 'vitest';
-import { LutcError, type Diagnostic } from '../../base/diagnostics.js';
-import { OnnxBuilder, encodeModel } from '../../compiler/onnx/builder.js';
-import { importOnnx, type ImportOptions } from '../../compiler/onnx/index.js';
+import { type Diagnostic, LutcError } from '../../base/diagnostics.js';
+import { encodeModel, OnnxBuilder } from '../../compiler/onnx/builder.js';
+import { type ImportOptions, importOnnx } from '../../compiler/onnx/index.js';
 import { interpret } from '../../ir/interpret.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
 
 const i64 = (vals: number[], shape = [vals.length]): Tensor => makeTensor('i64', shape, vals);
 const f32 = (shape: number[], f: (i: number) => number = (i) => i): Tensor =>
-  makeTensor('f32', shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => f(i)));
+  makeTensor(
+    'f32',
+    shape,
+    Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => f(i)),
+  );
 
 function diags(f: () => unknown): Diagnostic[] {
   try {
@@ -54,7 +58,10 @@ describe('import basics', () => {
     const [z] = b.node('Add', ['x', 'y']);
     b.output(z!, 'f32');
     const g = imp(b, { inputShapes: { x: [3, 4] } });
-    expect(g.inputs.map((v) => v.type.shape)).toEqual([[3, 4], [3, 4]]);
+    expect(g.inputs.map((v) => v.type.shape)).toEqual([
+      [3, 4],
+      [3, 4],
+    ]);
     expect(g.outputs[0]!.type.shape).toEqual([3, 4]);
     expect(codes(() => imp(b, { inputShapes: { x: [3, 5] } }))).toEqual(['LUT1108']);
     expect(codes(() => imp(b, { inputShapes: { x: [3] } }))).toEqual(['LUT1108']);
@@ -92,7 +99,11 @@ describe('import basics', () => {
     b.output(t!, 'f32');
     const g = imp(b);
     expect(g.nodes).toHaveLength(0);
-    expect(g.outputs.map((v) => [v.const!.dtype, v.const!.shape])).toEqual([['i64', [3]], ['f32', []], ['f32', [2]]]);
+    expect(g.outputs.map((v) => [v.const!.dtype, v.const!.shape])).toEqual([
+      ['i64', [3]],
+      ['f32', []],
+      ['f32', [2]],
+    ]);
   });
 });
 
@@ -164,9 +175,8 @@ describe('opset upgrades', () => {
     const make = (opset: number) => {
       const b = new OnnxBuilder({ opset });
       const x = b.input('x', 'f32', [1, 3, 1, 2]);
-      const [y] = opset < 13
-        ? b.node('Squeeze', [x], { attrs: { axes: [0, 2] } })
-        : b.node('Squeeze', [x, b.initializer('axes', i64([0, 2]))]);
+      const [y] =
+        opset < 13 ? b.node('Squeeze', [x], { attrs: { axes: [0, 2] } }) : b.node('Squeeze', [x, b.initializer('axes', i64([0, 2]))]);
       b.output(y!, 'f32');
       return imp(b);
     };
@@ -209,7 +219,10 @@ describe('opset upgrades', () => {
     s.output(q!, 'f32');
     const g = imp(s);
     expect(g.outputs.map((v) => v.type.shape)).toEqual([[2], [3]]);
-    expect(interpret(g, { x: f32([5]) }).map((t) => Array.from(t.data))).toEqual([[0, 1], [2, 3, 4]]);
+    expect(interpret(g, { x: f32([5]) }).map((t) => Array.from(t.data))).toEqual([
+      [0, 1],
+      [2, 3, 4],
+    ]);
   });
 
   it('ReduceMean axes attribute (opset 13) becomes an input', () => {
@@ -229,8 +242,14 @@ describe('If', () => {
     const b = new OnnxBuilder({ opset: 17 });
     const x = b.input('x', 'f32', [3]);
     const c = cond === 'input' ? b.input('c', 'bool', []) : b.initializer('c', makeTensor('bool', [], [cond === 'const-true' ? 1 : 0]));
-    b.initializer('one', f32([1], () => 1));
-    b.initializer('two', f32([1], () => 2));
+    b.initializer(
+      'one',
+      f32([1], () => 1),
+    );
+    b.initializer(
+      'two',
+      f32([1], () => 2),
+    );
     const then = b.subgraph('then');
     then.node('Add', [x, 'one'], { outputs: ['r'] });
     then.output('r', 'f32', [3]);
@@ -243,7 +262,10 @@ describe('If', () => {
   }
 
   it('inlines a constant condition', () => {
-    for (const [cond, want] of [['const-true', [1, 2, 3]], ['const-false', [0, 2, 4]]] as const) {
+    for (const [cond, want] of [
+      ['const-true', [1, 2, 3]],
+      ['const-false', [0, 2, 4]],
+    ] as const) {
       const g = imp(ifModel(cond));
       expect(g.nodes.some((n) => n.op === 'if')).toBe(false);
       expect(g.outputs[0]!.name).toBe('out');

@@ -93,6 +93,10 @@ describe('tensorFromProto', () => {
     expect(code(() => tensorFromProto({ name: 'a', dims: [1], dataType: 99 }))).toBe('LUT1002');
     expect(code(() => tensorFromProto({ name: 'a', dims: [1], dataType: 17, rawData: raw(1) }))).toBe('LUT1002');
     // external data without a folder to resolve it in
-    expect(code(() => tensorFromProto({ name: 'a', dims: [1], dataType: 1, dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] }))).toBe('LUT1006');
+    expect(
+      code(() =>
+        tensorFromProto({ name: 'a', dims: [1], dataType: 1, dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] }),
+      ),
+    ).toBe('LUT1006');
   });
 });

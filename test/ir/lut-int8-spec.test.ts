@@ -12,7 +12,7 @@
  * rounding, absmax/128 instead of /127, or a table scale 1.5% off.
  */
 import { describe, expect, it } from 'vitest';
-import { lutGeometry, type LutGeometry } from '../../ir/lut/geometry.js';
+import { type LutGeometry, lutGeometry } from '../../ir/lut/geometry.js';
 import { buildTablesI8 } from '../../ir/lut/reference.js';
 import { rng } from '../lut/util.js';
 

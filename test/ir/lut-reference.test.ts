@@ -6,13 +6,13 @@
  * rule itself exactly.
  */
 import { describe, expect, it } from 'vitest';
-import { lutGeometry, packWeights, packedIndex, type Bits } from '../../ir/lut/geometry.js';
+import { type Bits, lutGeometry, packedIndex, packWeights } from '../../ir/lut/geometry.js';
 import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../ir/lut/reference.js';
 import { F32_EXACT, INT8_NOISE_RATIO, int8TableNoise, maxRel, relL2 } from '../helpers/tolerance.js';
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function setup(n: number, k: number, m: number, bits: Bits, gs: number, vec: 16 | 32 | 64, seed = 1) {
@@ -37,7 +37,11 @@ function setup(n: number, k: number, m: number, bits: Bits, gs: number, vec: 16 
 
 describe('LUT reference', () => {
   const cases: [number, number, number, Bits, number, 16 | 32 | 64][] = [
-    [37, 203, 3, 2, 32, 16], [64, 512, 1, 4, 128, 32], [5, 77, 2, 1, 1000, 64], [19, 260, 2, 3, 64, 16], [8, 1024, 1, 2, 1024, 16],
+    [37, 203, 3, 2, 32, 16],
+    [64, 512, 1, 4, 128, 32],
+    [5, 77, 2, 1, 1000, 64],
+    [19, 260, 2, 3, 64, 16],
+    [8, 1024, 1, 2, 1024, 16],
   ];
   for (const [n, k, m, bits, gs, vec] of cases) {
     it(`packs and reads back N=${n} K=${k} bits=${bits} G=${gs} vec=${vec}`, () => {

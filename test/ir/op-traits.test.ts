@@ -8,27 +8,56 @@
  */
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
-import { allOps, findOp, hasTrait, isCompileTimeOperand, operand, operandIndex, resolveAttrs, type InferCtx, type OpDef } from '../../ir/optable.js';
 import { broadcastShapes } from '../../ir/ops/util.js';
+import {
+  allOps,
+  findOp,
+  hasTrait,
+  type InferCtx,
+  isCompileTimeOperand,
+  type OpDef,
+  operand,
+  operandIndex,
+  resolveAttrs,
+} from '../../ir/optable.js';
 import { makeTensor, numel } from '../../ir/tensor.js';
 import type { DType, Node, Tensor, TensorType, Value } from '../../ir/types.js';
 
 /** Required attributes of ops checked here. */
 const REQUIRED_ATTRS: Record<string, Node['attrs']> = { cast: { to: 1 } };
-const fakeNode = (def: OpDef): Node => ({ op: def.name, name: 't', inputs: [], outputs: def.outputs.map(() => ({}) as Value), attrs: { ...REQUIRED_ATTRS[def.name] } });
+const fakeNode = (def: OpDef): Node => ({
+  op: def.name,
+  name: 't',
+  inputs: [],
+  outputs: def.outputs.map(() => ({}) as Value),
+  attrs: { ...REQUIRED_ATTRS[def.name] },
+});
 
 function inferCtx(def: OpDef, types: TensorType[], consts: (Tensor | undefined)[] = []): InferCtx {
   const node = fakeNode(def);
   let fresh = 0;
   return {
-    node, inputs: types, attrs: resolveAttrs(def, node), constInput: (i) => consts[i], freshDim: () => `f${fresh++}`,
-    error: (code, message) => { throw new Error(`${code} ${message}`); },
+    node,
+    inputs: types,
+    attrs: resolveAttrs(def, node),
+    constInput: (i) => consts[i],
+    freshDim: () => `f${fresh++}`,
+    error: (code, message) => {
+      throw new Error(`${code} ${message}`);
+    },
   };
 }
 
 function interp(def: OpDef, ins: Tensor[]): Tensor[] {
   const node = fakeNode(def);
-  return def.interp(ins, { node, attrs: resolveAttrs(def, node), runGraph: () => [], error: (code, m) => { throw new Error(`${code} ${m}`); } });
+  return def.interp(ins, {
+    node,
+    attrs: resolveAttrs(def, node),
+    runGraph: () => [],
+    error: (code, m) => {
+      throw new Error(`${code} ${m}`);
+    },
+  });
 }
 
 /** Data in (0.1 .. 0.9) for floats, small ints, alternating bools: valid for every op's domain. */
@@ -47,10 +76,7 @@ const DTYPES: DType[] = ['f32', 'i32', 'u32', 'bool'];
 function shapesFor(def: OpDef): number[][][] {
   const n = def.inputs.length === 1 && def.inputs[0]!.variadic ? 3 : def.inputs.length;
   const full = [2, 4, 3];
-  return [
-    Array.from({ length: n }, (_, i) => (i === 0 ? full : [3])),
-    Array.from({ length: n }, (_, i) => (i === 0 ? full : [1])),
-  ];
+  return [Array.from({ length: n }, (_, i) => (i === 0 ? full : [3])), Array.from({ length: n }, (_, i) => (i === 0 ? full : [1]))];
 }
 
 /** The first operand dtype assignment (all one dtype, or a bool condition first) the shape rule accepts. */
@@ -87,7 +113,10 @@ describe('op traits', () => {
         if (!r) continue;
         const want = broadcastShapes(shapes) as number[];
         expect(r.out[0]!.shape).toEqual(want);
-        const outs = interp(def, r.types.map((t, i) => sample(t.dtype, t.shape as number[], i)));
+        const outs = interp(
+          def,
+          r.types.map((t, i) => sample(t.dtype, t.shape as number[], i)),
+        );
         expect(outs[0]!.shape).toEqual(want);
         checked++;
       }
@@ -103,10 +132,14 @@ describe('op traits', () => {
     }
     for (const d of withTrait('binary-broadcast')) {
       expect(hasTrait(d, 'elementwise'), d.name).toBe(true);
-      expect(d.inputs.map((o) => !!o.optional || !!o.variadic), d.name).toEqual([false, false]);
+      expect(
+        d.inputs.map((o) => !!o.optional || !!o.variadic),
+        d.name,
+      ).toEqual([false, false]);
     }
     // unaryOp/binaryOp factories: every one-operand elementwise op is 'unary'
-    for (const d of withTrait('elementwise')) if (d.inputs.length === 1 && !d.inputs[0]!.variadic) expect(hasTrait(d, 'unary'), d.name).toBe(true);
+    for (const d of withTrait('elementwise'))
+      if (d.inputs.length === 1 && !d.inputs[0]!.variadic) expect(hasTrait(d, 'unary'), d.name).toBe(true);
   });
 
   for (const def of withTrait('commutative')) {
@@ -134,11 +167,21 @@ describe('op traits', () => {
     it(`view ${def.name}: same elements in the same order`, () => {
       expect(VIEW_ARGS[def.name], `add ${def.name} to VIEW_ARGS`).toBeDefined();
       const x = sample('f32', [1, 2, 3], 0);
-      const [y] = def.interp([x, ...VIEW_ARGS[def.name]!], { node: fakeNode(def), attrs: resolveAttrs(def, fakeNode(def)), runGraph: () => [], error: (c, m) => { throw new Error(`${c} ${m}`); } });
+      const [y] = def.interp([x, ...VIEW_ARGS[def.name]!], {
+        node: fakeNode(def),
+        attrs: resolveAttrs(def, fakeNode(def)),
+        runGraph: () => [],
+        error: (c, m) => {
+          throw new Error(`${c} ${m}`);
+        },
+      });
       expect(y!.dtype).toBe('f32');
       expect(Array.from(y!.data)).toEqual(Array.from(x.data));
       expect(def.outputs.length).toBe(1);
-      expect(def.inputs.slice(1).every((o) => o.compileTime), 'every operand but the data is compile-time').toBe(true);
+      expect(
+        def.inputs.slice(1).every((o) => o.compileTime),
+        'every operand but the data is compile-time',
+      ).toBe(true);
     });
   }
 

@@ -4,7 +4,7 @@
  * the largest magnitude a lookup can return. With all-ones weights (q = 2^b - 1) every lookup adds
  * +127 · (2^b - 1) per chunk, far past int16 for long segments; `expectedAcc` is the exact sum.
  */
-import { lutGeometry, type Bits, type LutGeometry } from '../../ir/lut/geometry.js';
+import { type Bits, type LutGeometry, lutGeometry } from '../../ir/lut/geometry.js';
 import { rng } from './util.js';
 
 export interface AdversarialCase {
@@ -22,7 +22,16 @@ export interface AdversarialCase {
  * `signs`: 'plus' (every lookup +127·(2^b-1): the maximum), 'minus', or 'random' per chunk and token.
  * `weights`: 'ones' (q = 2^b - 1) or 'random'.
  */
-export function adversarialCase(k: number, n: number, bits: Bits, groupSize: number, m: number, signs: 'plus' | 'minus' | 'random', weights: 'ones' | 'random', seed = 1): AdversarialCase {
+export function adversarialCase(
+  k: number,
+  n: number,
+  bits: Bits,
+  groupSize: number,
+  m: number,
+  signs: 'plus' | 'minus' | 'random',
+  weights: 'ones' | 'random',
+  seed = 1,
+): AdversarialCase {
   const r = rng(seed);
   const g = lutGeometry({ n, k, bits, groupSize, vecBytes: 16 });
   const a = 0.75;

@@ -7,19 +7,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
+import { ELEMENTWISE_KERNELS } from '../../backends/c/model/kernels-elementwise.js';
+import { runArtifact as runC } from '../../backends/c/run.js';
+import { ELEMENTWISE_OPS as WASM_OPS } from '../../backends/wasm/model/elementwise.js';
+import { runArtifact as runWasm } from '../../backends/wasm/run.js';
+import { type NodeGpu, openNodeGpu } from '../../backends/wgsl/device.js';
+import { ELEMENTWISE_OPS as WGSL_OPS } from '../../backends/wgsl/ops-elementwise.js';
+import { runPipeline } from '../../compiler/pipeline.js';
+import { interpret } from '../../ir/interpret.js';
 import { EPILOGUE_ACTIVATIONS, epilogueStages } from '../../ir/lut/epilogue.js';
 import { parseGraph } from '../../ir/parser.js';
-import { interpret } from '../../ir/interpret.js';
-import { runPipeline } from '../../compiler/pipeline.js';
 import type { Graph, Tensor } from '../../ir/types.js';
-import { ELEMENTWISE_KERNELS } from '../../backends/c/model/kernels-elementwise.js';
-import { ELEMENTWISE_OPS as WASM_OPS } from '../../backends/wasm/model/elementwise.js';
-import { ELEMENTWISE_OPS as WGSL_OPS } from '../../backends/wgsl/ops-elementwise.js';
-import { runArtifact as runC } from '../../backends/c/run.js';
-import { runArtifact as runWasm } from '../../backends/wasm/run.js';
-import { openNodeGpu, type NodeGpu } from '../../backends/wgsl/device.js';
-import { runWgsl } from '../backends/wgsl/helpers.js';
 import { TEST_FLAGS } from '../backends/c-model/helpers.js';
+import { runWgsl } from '../backends/wgsl/helpers.js';
 import { randomInput, seeded } from '../helpers/models.js';
 import { LUT_VS_INTERP, maxRel } from '../helpers/tolerance.js';
 
@@ -32,7 +32,11 @@ const ACTS: [string, (i: number) => string][] = [
   ['leaky_relu 0.2', (i) => `  %y${i} = leaky_relu(%b${i}) {alpha = 0.2} : f32[3, 8] @act${i}`],
   ['silu', (i) => `  %s${i} = sigmoid(%b${i}) : f32[3, 8] @sig${i}\n  %y${i} = mul(%b${i}, %s${i}) : f32[3, 8] @act${i}`],
   // channel scale, silu and residual together
-  ['scale silu residual', (i) => `  %c${i} = mul(%b${i}, %scale) : f32[3, 8] @scale${i}\n  %s${i} = sigmoid(%c${i}) : f32[3, 8] @sig${i}\n  %z${i} = mul(%c${i}, %s${i}) : f32[3, 8] @silu${i}\n  %y${i} = add(%z${i}, %r) : f32[3, 8] @res${i}`],
+  [
+    'scale silu residual',
+    (i) =>
+      `  %c${i} = mul(%b${i}, %scale) : f32[3, 8] @scale${i}\n  %s${i} = sigmoid(%c${i}) : f32[3, 8] @sig${i}\n  %z${i} = mul(%c${i}, %s${i}) : f32[3, 8] @silu${i}\n  %y${i} = add(%z${i}, %r) : f32[3, 8] @res${i}`,
+  ],
 ];
 
 function graphText(): string {
@@ -77,7 +81,9 @@ describe('lut.matmul epilogue as graph-op stages', () => {
       { op: 'mul', attrs: {}, args: [{ value: 1 }, { value: 2 }] },
       { op: 'add', attrs: {}, args: [{ value: 3 }, { operand: 7 }] },
     ]);
-    expect(epilogueStages({ activation: 'gelu', gelu_approximate: 'tanh' }, () => false)).toEqual([{ op: 'gelu', attrs: { approximate: 'tanh' }, args: [{ value: 0 }] }]);
+    expect(epilogueStages({ activation: 'gelu', gelu_approximate: 'tanh' }, () => false)).toEqual([
+      { op: 'gelu', attrs: { approximate: 'tanh' }, args: [{ value: 0 }] },
+    ]);
     expect(epilogueStages({ activation: 'leaky_relu' }, () => false)[0]!.attrs).toEqual({ alpha: 0.01 });
     expect(epilogueStages({}, () => false)).toEqual([]);
   });

@@ -13,16 +13,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
+import { LutcError } from '../../base/diagnostics.js';
 import { GraphBuilder, newGraph } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
-import { printGraph } from '../../ir/printer.js';
-import { parseGraph } from '../../ir/parser.js';
-import { verifyGraph } from '../../ir/verify.js';
-import { makeTensor, roundHalfEven } from '../../ir/tensor.js';
 import { addNode } from '../../ir/lut/build.js';
-import { lutGeometry, type Bits, type LutGeometry } from '../../ir/lut/geometry.js';
+import { type Bits, type LutGeometry, lutGeometry } from '../../ir/lut/geometry.js';
 import { lutAccumulators } from '../../ir/lut/interp.js';
-import { LutcError } from '../../base/diagnostics.js';
+import { parseGraph } from '../../ir/parser.js';
+import { printGraph } from '../../ir/printer.js';
+import { makeTensor, roundHalfEven } from '../../ir/tensor.js';
+import { verifyGraph } from '../../ir/verify.js';
 import { errors, randTensor, rng } from './util.js';
 
 const fr = Math.fround;
@@ -54,11 +54,17 @@ function int8Expectation(geo: LutGeometry, x: Float32Array, q: Uint8Array, m: nu
   const xa = (t: number, kk: number) => (kk < geo.k ? x[t * geo.k + kk]! : 0);
   const cps = geo.segment / 4;
   const acc = new Int32Array(m * geo.n * geo.nSegments);
-  const tsHalf = new Float64Array(m * geo.nSegments), xsum = new Float64Array(m * geo.nSegments);
+  const tsHalf = new Float64Array(m * geo.nSegments),
+    xsum = new Float64Array(m * geo.nSegments);
   for (let t = 0; t < m; t++)
     for (let s = 0; s < geo.nSegments; s++) {
       const chunks = Array.from({ length: cps }, (_, i) => s * cps + i);
-      const absmax = Math.max(0, ...chunks.map((c) => fr(fr(fr(Math.abs(xa(t, 4 * c)) + Math.abs(xa(t, 4 * c + 1))) + Math.abs(xa(t, 4 * c + 2))) + Math.abs(xa(t, 4 * c + 3)))));
+      const absmax = Math.max(
+        0,
+        ...chunks.map((c) =>
+          fr(fr(fr(Math.abs(xa(t, 4 * c)) + Math.abs(xa(t, 4 * c + 1))) + Math.abs(xa(t, 4 * c + 2))) + Math.abs(xa(t, 4 * c + 3))),
+        ),
+      );
       const inv = absmax > 0 ? fr(127 / absmax) : 0;
       tsHalf[t * geo.nSegments + s] = fr(fr(absmax / 127) * 0.5);
       let xs = 0;
@@ -66,7 +72,8 @@ function int8Expectation(geo: LutGeometry, x: Float32Array, q: Uint8Array, m: nu
       xsum[t * geo.nSegments + s] = xs;
       const entry = (c: number, j: number) => {
         let v = 0;
-        for (let u = 0; u < 4; u++) v = u === 0 ? ((j >> u) & 1 ? xa(t, 4 * c) : -xa(t, 4 * c)) : fr(v + ((j >> u) & 1 ? xa(t, 4 * c + u) : -xa(t, 4 * c + u)));
+        for (let u = 0; u < 4; u++)
+          v = u === 0 ? ((j >> u) & 1 ? xa(t, 4 * c) : -xa(t, 4 * c)) : fr(v + ((j >> u) & 1 ? xa(t, 4 * c + u) : -xa(t, 4 * c + u)));
         return Math.max(-127, Math.min(127, roundHalfEven(fr(v * inv))));
       };
       for (let n = 0; n < geo.n; n++) {
@@ -83,7 +90,17 @@ function int8Expectation(geo: LutGeometry, x: Float32Array, q: Uint8Array, m: nu
   return { acc, tsHalf, xsum };
 }
 
-function lutProgram(m: number, n: number, k: number, bits: Bits, gs: number, tables: 'i8' | 'f32', layout: 'token' | 'vec', vec: 16 | 32 | 64, seed: number) {
+function lutProgram(
+  m: number,
+  n: number,
+  k: number,
+  bits: Bits,
+  gs: number,
+  tables: 'i8' | 'f32',
+  layout: 'token' | 'vec',
+  vec: 16 | 32 | 64,
+  seed: number,
+) {
   const r = rng(seed);
   const geo = lutGeometry({ n, k, bits, groupSize: gs, vecBytes: vec, kTileCP: 3 });
   const q = Uint8Array.from({ length: n * k }, () => Math.floor(r() * (1 << bits)));
@@ -93,7 +110,17 @@ function lutProgram(m: number, n: number, k: number, bits: Bits, gs: number, tab
   const b = new GraphBuilder(g);
   const x = b.input('x', { dtype: 'f32', shape: [m, k] });
   const attrs = { n, k, bits, group_size: gs, vec_bytes: vec, k_tile: 3 };
-  const pack = addNode(b, 'lut.pack', [b.constant('q', makeTensor('u8', [n, k], q)), b.constant('s', makeTensor('f32', [n, geo.nGroups], scales)), b.constant('z', makeTensor('f32', [n, geo.nGroups], zeros))], attrs, 'pack');
+  const pack = addNode(
+    b,
+    'lut.pack',
+    [
+      b.constant('q', makeTensor('u8', [n, k], q)),
+      b.constant('s', makeTensor('f32', [n, geo.nGroups], scales)),
+      b.constant('z', makeTensor('f32', [n, geo.nGroups], zeros)),
+    ],
+    attrs,
+    'pack',
+  );
   const tab = addNode(b, 'lut.table', [x], { k, group_size: gs, tables, layout }, 'table');
   const bias = b.constant('bias', randTensor(r, [n]));
   const mm = addNode(b, 'lut.matmul', [...tab.outputs, ...pack.outputs, bias], { ...attrs, tables, table_layout: layout }, 'mm');
@@ -104,8 +131,11 @@ function lutProgram(m: number, n: number, k: number, bits: Bits, gs: number, tab
 
 describe('lut ops', () => {
   const cases: [number, number, number, Bits, number, 'i8' | 'f32', 'token' | 'vec', 16 | 32 | 64][] = [
-    [1, 13, 40, 2, 32, 'i8', 'token', 16], [3, 37, 203, 4, 64, 'i8', 'vec', 32], [2, 5, 77, 1, 1000, 'f32', 'token', 64],
-    [9, 19, 260, 3, 128, 'f32', 'vec', 16], [4, 8, 16, 4, 8, 'i8', 'token', 16],
+    [1, 13, 40, 2, 32, 'i8', 'token', 16],
+    [3, 37, 203, 4, 64, 'i8', 'vec', 32],
+    [2, 5, 77, 1, 1000, 'f32', 'token', 64],
+    [9, 19, 260, 3, 128, 'f32', 'vec', 16],
+    [4, 8, 16, 4, 8, 'i8', 'token', 16],
   ];
   for (const [m, n, k, bits, gs, tables, layout, vec] of cases) {
     it(`interprets as reference.ts: M=${m} N=${n} K=${k} bits=${bits} G=${gs} ${tables} ${layout} vec=${vec}`, () => {
@@ -122,16 +152,30 @@ describe('lut ops', () => {
         const [tab, tscale, xsum, packed] = interpret({ ...p.g, outputs: [...tabNode.outputs, packNode.outputs[0]!] }, { x: p.x });
         expect(Array.from(tscale!.data)).toEqual(Array.from(want.tsHalf));
         expect(Array.from(xsum!.data)).toEqual(Array.from(want.xsum));
-        const got = lutAccumulators([tab!, tscale!, xsum!, packed!], { n, k, bits, group_size: gs, vec_bytes: vec, k_tile: 3, tables, table_layout: layout });
+        const got = lutAccumulators([tab!, tscale!, xsum!, packed!], {
+          n,
+          k,
+          bits,
+          group_size: gs,
+          vec_bytes: vec,
+          k_tile: 3,
+          tables,
+          table_layout: layout,
+        });
         expect(Array.from(got.acc)).toEqual(Array.from(want.acc));
         // y: the f64 epilogue of those integers, and near the f64 dequantized matmul
-        const g = p.geo, yEpi = new Float64Array(m * n);
+        const g = p.geo,
+          yEpi = new Float64Array(m * n);
         for (let t = 0; t < m; t++)
           for (let r = 0; r < n; r++) {
             let v = p.bias[r]!;
             for (let s = 0; s < g.nSegments; s++) {
-              const gi = Math.floor((s * g.segment) / g.group), sc = p.scales[r * g.nGroups + gi]!, z = p.zeros[r * g.nGroups + gi]!;
-              v += want.tsHalf[t * g.nSegments + s]! * want.acc[(t * n + r) * g.nSegments + s]! * sc + want.xsum[t * g.nSegments + s]! * sc * (((1 << bits) - 1) / 2 - z);
+              const gi = Math.floor((s * g.segment) / g.group),
+                sc = p.scales[r * g.nGroups + gi]!,
+                z = p.zeros[r * g.nGroups + gi]!;
+              v +=
+                want.tsHalf[t * g.nSegments + s]! * want.acc[(t * n + r) * g.nSegments + s]! * sc +
+                want.xsum[t * g.nSegments + s]! * sc * (((1 << bits) - 1) / 2 - z);
             }
             yEpi[t * n + r] = v;
           }
@@ -166,4 +210,3 @@ describe('lut ops', () => {
     expect((err as LutcError).diagnostics.some((d) => d.code === 'LUT4100' && /weights/.test(d.message))).toBe(true);
   });
 });
-

@@ -8,11 +8,11 @@ import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
 import { GraphBuilder, newGraph } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
-import { makeTensor } from '../../ir/tensor.js';
 import { addNode } from '../../ir/lut/build.js';
+import { type Bits, packWeights } from '../../ir/lut/geometry.js';
 import { lutAccumulators } from '../../ir/lut/interp.js';
-import { packWeights, type Bits } from '../../ir/lut/geometry.js';
 import { accumulateI8, buildTablesI8 } from '../../ir/lut/reference.js';
+import { makeTensor } from '../../ir/tensor.js';
 import { adversarialCase } from './adversarial.js';
 
 const cases: [number, number, Bits, number, 'plus' | 'minus' | 'random', 'ones' | 'random'][] = [
@@ -40,12 +40,26 @@ describe('int8 table accumulators do not overflow', () => {
       const sw = new Float32Array(c.g.nGroups * c.g.nPad).fill(1);
       const swz = new Float32Array(c.g.nGroups * c.g.nPad);
       const tab = addNode(b, 'lut.table', [x], { k, group_size: gs }, 'table');
-      const mm = addNode(b, 'lut.matmul', [...tab.outputs, b.constant('w', makeTensor('u8', [packed.length], packed)),
-        b.constant('sw', makeTensor('f32', [c.g.nGroups, c.g.nPad], sw)), b.constant('swz', makeTensor('f32', [c.g.nGroups, c.g.nPad], swz))], attrs, 'mm');
+      const mm = addNode(
+        b,
+        'lut.matmul',
+        [
+          ...tab.outputs,
+          b.constant('w', makeTensor('u8', [packed.length], packed)),
+          b.constant('sw', makeTensor('f32', [c.g.nGroups, c.g.nPad], sw)),
+          b.constant('swz', makeTensor('f32', [c.g.nGroups, c.g.nPad], swz)),
+        ],
+        attrs,
+        'mm',
+      );
       g.outputs = [...tab.outputs, mm.outputs[0]!];
       const xt = makeTensor('f32', [1, k], c.x);
       const [tq, ts, xs, y] = interpret(g, { x: xt });
-      const acc = lutAccumulators([tq!, ts!, xs!, makeTensor('u8', [packed.length], packed)], { ...attrs, tables: 'i8', table_layout: 'token' }).acc;
+      const acc = lutAccumulators([tq!, ts!, xs!, makeTensor('u8', [packed.length], packed)], {
+        ...attrs,
+        tables: 'i8',
+        table_layout: 'token',
+      }).acc;
       expect(Array.from(acc)).toEqual(Array.from(c.expectedAcc));
       for (let nn = 0; nn < n; nn++) {
         let want = 0;

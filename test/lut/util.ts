@@ -6,25 +6,31 @@
 import '../../ir/ops/index.js';
 import { GraphBuilder, newGraph } from '../../ir/graph.js';
 import { inferGraph } from '../../ir/infer.js';
+import type { QuantizedMatrix } from '../../ir/lut/quantize.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor, Value } from '../../ir/types.js';
-import type { QuantizedMatrix } from '../../ir/lut/quantize.js';
 import { maxRel, relL2 } from '../helpers/tolerance.js';
 
 export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     // xorshift32: cheap, seedable, good enough for test data
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 2 ** 32;
   };
 }
 
 export function randTensor(r: () => number, shape: number[], scale = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return makeTensor('f32', shape, Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale));
+  return makeTensor(
+    'f32',
+    shape,
+    Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale),
+  );
 }
 
 /** A typed graph from a builder callback; the callback returns the outputs. */
@@ -37,8 +43,19 @@ export function buildGraph(f: (b: GraphBuilder, g: Graph) => Value[]): Graph {
 }
 
 /** Adds a node whose result types are placeholders; `buildGraph` infers them. */
-export function op(b: GraphBuilder, name: string, inputs: (Value | null)[], attrs: Record<string, never> | Record<string, unknown> = {}, nOut = 1): Value[] {
-  return b.node(name, inputs, attrs as never, Array.from({ length: nOut }, () => ({ dtype: 'f32' as const, shape: [] }))).outputs;
+export function op(
+  b: GraphBuilder,
+  name: string,
+  inputs: (Value | null)[],
+  attrs: Record<string, never> | Record<string, unknown> = {},
+  nOut = 1,
+): Value[] {
+  return b.node(
+    name,
+    inputs,
+    attrs as never,
+    Array.from({ length: nOut }, () => ({ dtype: 'f32' as const, shape: [] })),
+  ).outputs;
 }
 
 /** y = x · W (W [K, N]) as a graph with input x [M, K]. */

@@ -63,7 +63,9 @@ describe('writeNpy round trip', () => {
   const dtypes: DType[] = ['f32', 'f16', 'f64', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'bool'];
   for (const dt of dtypes) {
     it(dt, () => {
-      const vals = [0, 1, 2, 3, 4, 5].map((v) => (dt === 'bool' ? v % 2 : dt.startsWith('f') ? v / 4 - 0.5 : dt.startsWith('i') ? v - 3 : v));
+      const vals = [0, 1, 2, 3, 4, 5].map((v) =>
+        dt === 'bool' ? v % 2 : dt.startsWith('f') ? v / 4 - 0.5 : dt.startsWith('i') ? v - 3 : v,
+      );
       const t = makeTensor(dt, [2, 3], vals);
       const bytes = writeNpy(t);
       // numpy's rule: the data starts on a 64-byte boundary and the header ends with '\n'.
@@ -101,7 +103,10 @@ describe('writeNpy round trip', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-npy-'));
     const f = path.join(dir, 'a.npy');
     fs.writeFileSync(f, writeNpy(makeTensor('i64', [2, 2], [1, -2, 3, -4])));
-    const out = execFileSync('python3', ['-c', `import numpy as np; a=np.load(${JSON.stringify(f)}); print(a.dtype, a.shape, a.tolist())`]).toString();
+    const out = execFileSync('python3', [
+      '-c',
+      `import numpy as np; a=np.load(${JSON.stringify(f)}); print(a.dtype, a.shape, a.tolist())`,
+    ]).toString();
     expect(out.trim()).toBe('int64 (2, 2) [[1, -2], [3, -4]]');
     fs.rmSync(dir, { recursive: true });
   });
@@ -127,7 +132,15 @@ describe('malformed .npy files are coded diagnostics', () => {
   const cases: [string, () => Uint8Array, string][] = [
     ['empty file', () => new Uint8Array(0), 'LUT6020'],
     ['wrong magic', () => new TextEncoder().encode('PK\x03\x04 this is a zip file, not npy'), 'LUT6020'],
-    ['version 9', () => { const b = npyWith(f4('(1,)'), new Uint8Array(4)); b[6] = 9; return b; }, 'LUT6021'],
+    [
+      'version 9',
+      () => {
+        const b = npyWith(f4('(1,)'), new Uint8Array(4));
+        b[6] = 9;
+        return b;
+      },
+      'LUT6021',
+    ],
     ['header length past the end', () => npyWith(f4('(1,)'), new Uint8Array(4)).subarray(0, 20), 'LUT6022'],
     ['not a dict', () => npyWith('hello'), 'LUT6022'],
     ['missing shape', () => npyWith("{'descr': '<f4', 'fortran_order': False}"), 'LUT6022'],

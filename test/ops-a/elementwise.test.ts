@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { erf } from '../../ir/ops/numeric.js';
-import { F, T, errorCode, expectClose, inferOp, run1, runOp, ty } from './helpers.js';
+import { errorCode, expectClose, F, inferOp, run1, runOp, T, ty } from './helpers.js';
 
 describe('broadcasting binary ops', () => {
   it('adds with numpy broadcasting', () => {
@@ -25,7 +25,9 @@ describe('broadcasting binary ops', () => {
 
   it('rejects shapes that cannot broadcast (LUT1110) and mismatched dtypes (LUT1112)', () => {
     expect(errorCode(() => inferOp('add', [ty('f32', [2, 3]), ty('f32', [4])]))).toMatch(/^LUT1110: add: shapes/);
-    expect(errorCode(() => inferOp('add', [ty('f32', [2]), ty('f16', [2])]))).toMatch(/^LUT1112: add: operand dtypes differ \(f32 and f16\)/);
+    expect(errorCode(() => inferOp('add', [ty('f32', [2]), ty('f16', [2])]))).toMatch(
+      /^LUT1112: add: operand dtypes differ \(f32 and f16\)/,
+    );
     expect(errorCode(() => inferOp('and', [ty('f32', [2]), ty('f32', [2])]))).toMatch(/^LUT1112: and: operand 0 has dtype f32/);
   });
 
@@ -93,8 +95,10 @@ describe('unary ops', () => {
   it('erf matches known values to double precision', () => {
     // Reference values: Python's math.erf (glibc, correct to about 1 ulp).
     const xs = [0, 1e-3, 0.5, 1, 2, 2.99, 3.01, 3.5, 5, -1];
-    const want = [0, 0.0011283787909692365, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527,
-      0.9999764743969194, 0.9999792610363629, 0.9999992569016276, 0.9999999999984626, -0.8427007929497149];
+    const want = [
+      0, 0.0011283787909692365, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527, 0.9999764743969194, 0.9999792610363629,
+      0.9999992569016276, 0.9999999999984626, -0.8427007929497149,
+    ];
     // 1e-14: the series loses about two digits of cancellation below |x| = 2, the reference is within 1 ulp
     expectClose(xs.map(erf), want, 1e-14);
   });
@@ -102,8 +106,16 @@ describe('unary ops', () => {
   it('computes activations in float32', () => {
     const x = F([5], [-100, -1, 0, 1, 100]);
     // sigmoid/tanh/softplus near their asymptotes must not produce NaN or overflow
-    expectClose(run1('sigmoid', [x]), [Math.fround(3.720075976020836e-44), 0.2689414213699951, 0.5, 0.7310585786300049, 1].map(Math.fround), 1e-6);
-    expectClose(run1('softplus', [x]), [3.720075976020836e-44, 0.31326168751822286, 0.6931471805599453, 1.3132616875182228, 100].map(Math.fround), 1e-6);
+    expectClose(
+      run1('sigmoid', [x]),
+      [Math.fround(3.720075976020836e-44), 0.2689414213699951, 0.5, 0.7310585786300049, 1].map(Math.fround),
+      1e-6,
+    );
+    expectClose(
+      run1('softplus', [x]),
+      [3.720075976020836e-44, 0.31326168751822286, Math.LN2, 1.3132616875182228, 100].map(Math.fround),
+      1e-6,
+    );
     expectClose(run1('tanh', [x]), [-1, -0.7615941559557649, 0, 0.7615941559557649, 1].map(Math.fround), 1e-6);
     expect(run1('relu', [x])).toEqual([0, 0, 0, 1, 100]);
     expect(run1('leaky_relu', [x])).toEqual([-1, -0.01, 0, 1, 100].map(Math.fround));
@@ -159,7 +171,7 @@ describe('cast', () => {
     expect(big.dtype).toBe('i64');
     expect(Array.from(big.data)).toEqual([2 ** 63, -(2 ** 63)]); // 2^63 is INT64_MAX as a double (ir/types.ts)
   });
-  it('int -> int wraps (two\'s complement)', () => {
+  it("int -> int wraps (two's complement)", () => {
     expect(Array.from(cast(T('i32', [3], [200, -129, 65535]), 3).data)).toEqual([-56, 127, -1]);
     expect(Array.from(cast(T('i64', [1], [-1]), 13).data)).toEqual([2 ** 64]); // 2^64 - 1 as a double
     expect(Array.from(cast(T('i8', [2], [-1, 17]), 21).data)).toEqual([15, 1]);

@@ -9,7 +9,7 @@ import { GraphBuilder, newGraph } from '../../ir/graph.js';
 import { inferGraph } from '../../ir/infer.js';
 import { interpret } from '../../ir/interpret.js';
 import { makeTensor } from '../../ir/tensor.js';
-import type { Attrs, DType, Dim, Tensor, TensorType } from '../../ir/types.js';
+import type { Attrs, Dim, DType, Tensor, TensorType } from '../../ir/types.js';
 import '../../ir/ops/index.js';
 
 /**
@@ -40,7 +40,12 @@ function build(op: string, operands: Operand[], attrs: Attrs, nOut: number) {
     return v;
   });
   const placeholder: TensorType = { dtype: 'f32', shape: [] };
-  const node = b.node(op, ins, attrs, Array.from({ length: nOut }, () => placeholder));
+  const node = b.node(
+    op,
+    ins,
+    attrs,
+    Array.from({ length: nOut }, () => placeholder),
+  );
   graph.outputs = [...node.outputs];
   inferGraph(graph, { fold: false });
   return { graph, node, feeds };

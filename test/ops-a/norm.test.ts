@@ -4,7 +4,7 @@
  * final rounding plus the difference between our and the test's double summation order.
  */
 import { describe, expect, it } from 'vitest';
-import { F, T, errorCode, expectClose, inferOp, runOp, ty } from './helpers.js';
+import { errorCode, expectClose, F, inferOp, runOp, T, ty } from './helpers.js';
 
 const RTOL = 1e-6;
 const ATOL = 1e-7; // for outputs near zero, where relative error is meaningless
@@ -51,7 +51,13 @@ describe('layer_norm', () => {
 
   it('normalizes the last axis and returns Mean and InvStdDev', () => {
     const [y, mean, inv] = runOp('layer_norm', [F([2, 3, 4], xs), F([4], gs), F([4], bs)], {}, 3);
-    const ref = refLayerNorm(xs, 4, (j) => gs[j]!, (j) => bs[j]!, 1e-5);
+    const ref = refLayerNorm(
+      xs,
+      4,
+      (j) => gs[j]!,
+      (j) => bs[j]!,
+      1e-5,
+    );
     expectClose(y!.data, ref.y, RTOL, ATOL);
     expect(mean!.shape).toEqual([2, 3, 1]);
     expect(mean!.dtype).toBe('f32');
@@ -61,7 +67,13 @@ describe('layer_norm', () => {
 
   it('normalizes from axis 1 with a broadcast scale and no bias', () => {
     const [y, mean] = runOp('layer_norm', [F([2, 3, 4], xs), F([4], gs), null], { axis: 1, epsilon: 0.1 }, 2);
-    const ref = refLayerNorm(xs, 12, (j) => gs[j % 4]!, () => 0, Math.fround(0.1));
+    const ref = refLayerNorm(
+      xs,
+      12,
+      (j) => gs[j % 4]!,
+      () => 0,
+      Math.fround(0.1),
+    );
     expectClose(y!.data, ref.y, RTOL, ATOL);
     expect(mean!.shape).toEqual([2, 1, 1]);
   });
@@ -74,14 +86,26 @@ describe('layer_norm', () => {
       { dtype: 'f32', shape: ['B', 'S', 1] },
     ]);
     expect(inferOp('layer_norm', [ty('f16', ['B', 8]), ty('f16', [8])], {}, 2)[1]).toEqual({ dtype: 'f32', shape: ['B', 1] });
-    expect(errorCode(() => inferOp('layer_norm', [ty('f32', ['B', 8]), ty('f16', [8])]))).toMatch(/^LUT1112: layer_norm: operand dtypes differ/);
-    expect(errorCode(() => inferOp('layer_norm', [ty('f32', ['B', 8]), ty('f32', [7])]))).toMatch(/^LUT1110: layer_norm: Scale of shape \[7\]/);
-    expect(errorCode(() => inferOp('layer_norm', [ty('f32', [2, 8]), ty('f32', [8])], { axis: 2 }))).toMatch(/^LUT1113: layer_norm: axis 2/);
+    expect(errorCode(() => inferOp('layer_norm', [ty('f32', ['B', 8]), ty('f16', [8])]))).toMatch(
+      /^LUT1112: layer_norm: operand dtypes differ/,
+    );
+    expect(errorCode(() => inferOp('layer_norm', [ty('f32', ['B', 8]), ty('f32', [7])]))).toMatch(
+      /^LUT1110: layer_norm: Scale of shape \[7\]/,
+    );
+    expect(errorCode(() => inferOp('layer_norm', [ty('f32', [2, 8]), ty('f32', [8])], { axis: 2 }))).toMatch(
+      /^LUT1113: layer_norm: axis 2/,
+    );
   });
 
   it('rounds f16 results to f16', () => {
     const [y] = runOp('layer_norm', [T('f16', [1, 4], [1, 2, 3, 4]), T('f16', [4], [1, 1, 1, 1])]);
-    const ref = refLayerNorm([1, 2, 3, 4], 4, () => 1, () => 0, 1e-5).y;
+    const ref = refLayerNorm(
+      [1, 2, 3, 4],
+      4,
+      () => 1,
+      () => 0,
+      1e-5,
+    ).y;
     // f16 has an 11-bit significand: relative error up to 2^-11 ~ 4.9e-4 from the final rounding
     expectClose(y!.data, ref, 2 ** -11);
     expect(y!.dtype).toBe('f16');
@@ -105,7 +129,9 @@ describe('simplified_layer_norm (RMSNorm)', () => {
 });
 
 describe('skip_simplified_layer_norm', () => {
-  const B = 2, S = 3, H = 4;
+  const B = 2,
+    S = 3,
+    H = 4;
   const xs = rand(B * S * H, 6);
   const sk = rand(S * H, 7);
   const gs = rand(H, 8);
@@ -125,10 +151,22 @@ describe('skip_simplified_layer_norm', () => {
 
   it('works without bias and checks shapes', () => {
     const [y] = runOp('skip_simplified_layer_norm', [F([B, S, H], xs), F([B, S, H], xs), F([H], gs), null]);
-    const ref = refRms(xs.map((v) => 2 * v), H, (j) => gs[j]!, 1e-12);
+    const ref = refRms(
+      xs.map((v) => 2 * v),
+      H,
+      (j) => gs[j]!,
+      1e-12,
+    );
     expectClose(y!.data, ref.y, RTOL, ATOL);
     const types = inferOp('skip_simplified_layer_norm', [ty('f32', ['B', 'S', 8]), ty('f32', ['B', 'S', 8]), ty('f32', [8]), null], {}, 4);
-    expect(types.map((t) => t.shape)).toEqual([['B', 'S', 8], ['B', 'S', 1], ['B', 'S', 1], ['B', 'S', 8]]);
-    expect(errorCode(() => inferOp('skip_simplified_layer_norm', [ty('f32', ['B', 'S', 8]), ty('f32', ['B', 'S', 8]), ty('f32', [4]), null]))).toMatch(/^LUT1110: skip_simplified_layer_norm: gamma/);
+    expect(types.map((t) => t.shape)).toEqual([
+      ['B', 'S', 8],
+      ['B', 'S', 1],
+      ['B', 'S', 1],
+      ['B', 'S', 8],
+    ]);
+    expect(
+      errorCode(() => inferOp('skip_simplified_layer_norm', [ty('f32', ['B', 'S', 8]), ty('f32', ['B', 'S', 8]), ty('f32', [4]), null])),
+    ).toMatch(/^LUT1110: skip_simplified_layer_norm: gamma/);
   });
 });

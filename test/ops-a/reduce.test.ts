@@ -4,7 +4,7 @@
  * comparisons are exact; softmax uses rtol 1e-6 (a few f32 ulps of a double-accurate computation).
  */
 import { describe, expect, it } from 'vitest';
-import { F, T, errorCode, expectClose, inferOp, konst, run1, runOp, ty } from './helpers.js';
+import { errorCode, expectClose, F, inferOp, konst, run1, runOp, T, ty } from './helpers.js';
 
 const axes = (...a: number[]) => konst(T('i64', [a.length], a));
 const x = F([2, 3], [1, 2, 3, 4, 5, 6]);

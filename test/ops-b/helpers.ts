@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import { fail } from '../../base/diagnostics.js';
 import { GraphBuilder, newGraph } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
-import { findOp, resolveAttrs, type InferCtx } from '../../ir/optable.js';
+import { findOp, type InferCtx, resolveAttrs } from '../../ir/optable.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Attrs, DType, Graph, Node, Tensor, TensorType, Value } from '../../ir/types.js';
 import '../../ir/ops/index.js';
@@ -48,7 +48,12 @@ export const i64 = (shape: number[], data: ArrayLike<number>): Tensor => makeTen
 export const t = (dtype: DType, shape: number[], data: ArrayLike<number>): Tensor => makeTensor(dtype, shape, data);
 
 /** One-node graph for `op` over `operands`; returns the graph, its node and runtime inputs by name. */
-export function buildNode(op: string, operands: Operand[], attrs: Attrs = {}, nOut = 1): { graph: Graph; node: Node; feeds: Record<string, Tensor> } {
+export function buildNode(
+  op: string,
+  operands: Operand[],
+  attrs: Attrs = {},
+  nOut = 1,
+): { graph: Graph; node: Node; feeds: Record<string, Tensor> } {
   const graph = newGraph('test');
   const b = new GraphBuilder(graph);
   const feeds: Record<string, Tensor> = {};
@@ -96,13 +101,18 @@ export function rng(seed: number): () => number {
 
 export function randomF32(shape: number[], r: () => number, lo = -1, hi = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return makeTensor('f32', shape, Float32Array.from({ length: n }, () => lo + (hi - lo) * r()));
+  return makeTensor(
+    'f32',
+    shape,
+    Float32Array.from({ length: n }, () => lo + (hi - lo) * r()),
+  );
 }
 
 /** Max |a - b| over two equal-length arrays, and max |b| (the scale the tolerance is relative to). */
 export function maxErr(a: ArrayLike<number>, b: ArrayLike<number>): { err: number; ref: number } {
   expect(a.length).toBe(b.length);
-  let err = 0, ref = 0;
+  let err = 0,
+    ref = 0;
   for (let i = 0; i < a.length; i++) {
     err = Math.max(err, Math.abs(a[i]! - b[i]!));
     ref = Math.max(ref, Math.abs(b[i]!));
@@ -116,7 +126,10 @@ export function expectCode(fn: () => unknown, code: string): void {
     fn();
   } catch (e) {
     const d = (e as { diagnostics?: { code: string }[] }).diagnostics;
-    expect(d?.map((x) => x.code), String(e)).toContain(code);
+    expect(
+      d?.map((x) => x.code),
+      String(e),
+    ).toContain(code);
     return;
   }
   expect.fail(`expected error ${code}, nothing was thrown`);

@@ -5,8 +5,8 @@
  * well above both and far below any indexing or transposition error, which is O(max|ref|).
  */
 import { describe, expect, it } from 'vitest';
-import type { Tensor } from '../../ir/types.js';
 import { makeTensor } from '../../ir/tensor.js';
+import type { Tensor } from '../../ir/types.js';
 import { buildNode, expectCode, f32, maxErr, randomF32, rng, run1, t } from './helpers.js';
 
 /** numpy matmul by definition: promote 1-D operands, broadcast batch dims right-aligned. */
@@ -14,7 +14,8 @@ function naiveMatmul(a: Tensor, b: Tensor): { shape: number[]; data: Float64Arra
   const as = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
   const bs = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;
   const [M, K, N] = [as[as.length - 2]!, as[as.length - 1]!, bs[bs.length - 1]!];
-  const ab = as.slice(0, -2), bb = bs.slice(0, -2);
+  const ab = as.slice(0, -2),
+    bb = bs.slice(0, -2);
   const r = Math.max(ab.length, bb.length);
   const pad = (s: number[]) => [...Array(r - s.length).fill(1), ...s];
   const [pa, pb] = [pad(ab), pad(bb)];
@@ -23,7 +24,11 @@ function naiveMatmul(a: Tensor, b: Tensor): { shape: number[]; data: Float64Arra
   const data = new Float64Array(nb * M * N);
   for (let bi = 0; bi < nb; bi++) {
     // decompose bi into a multi-index, then map into each operand (size-1 dims repeat)
-    let rem = bi, ia = 0, ib = 0, sa = 1, sb = 1;
+    let rem = bi,
+      ia = 0,
+      ib = 0,
+      sa = 1,
+      sb = 1;
     for (let d = r - 1; d >= 0; d--) {
       const c = rem % batch[d]!;
       rem = Math.floor(rem / batch[d]!);
@@ -48,13 +53,25 @@ function naiveMatmul(a: Tensor, b: Tensor): { shape: number[]; data: Float64Arra
 describe('matmul', () => {
   const r = rng(7);
   const cases: [number[], number[]][] = [
-    [[3, 4], [4, 5]],
+    [
+      [3, 4],
+      [4, 5],
+    ],
     [[4], [4, 5]],
     [[3, 4], [4]],
     [[4], [4]],
-    [[2, 1, 3, 4], [3, 4, 6]],
-    [[5, 3, 4], [4, 2]],
-    [[3, 4], [2, 4, 2]],
+    [
+      [2, 1, 3, 4],
+      [3, 4, 6],
+    ],
+    [
+      [5, 3, 4],
+      [4, 2],
+    ],
+    [
+      [3, 4],
+      [2, 4, 2],
+    ],
     [[7], [2, 7, 3]],
     [[2, 3, 7], [7]],
   ];
@@ -92,7 +109,10 @@ describe('gemm', () => {
   const [M, K, N] = [3, 5, 4];
   for (const transA of [0, 1])
     for (const transB of [0, 1])
-      for (const [alpha, beta] of [[1, 1], [0.5, -2]] as const)
+      for (const [alpha, beta] of [
+        [1, 1],
+        [0.5, -2],
+      ] as const)
         for (const cShape of [null, [], [N], [1, N], [M, 1], [M, N]] as (number[] | null)[]) {
           it(`transA=${transA} transB=${transB} alpha=${alpha} beta=${beta} C=${cShape ? `[${cShape}]` : 'none'}`, () => {
             const a = randomF32(transA ? [K, M] : [M, K], r);
@@ -121,7 +141,10 @@ describe('gemm', () => {
           });
         }
   it('diagnoses a C that does not broadcast', () => {
-    expectCode(() => buildNode('gemm', [f32([2, 3], new Array(6).fill(0)), f32([3, 4], new Array(12).fill(0)), f32([3], [0, 0, 0])]), 'LUT1110');
+    expectCode(
+      () => buildNode('gemm', [f32([2, 3], new Array(6).fill(0)), f32([3, 4], new Array(12).fill(0)), f32([3], [0, 0, 0])]),
+      'LUT1110',
+    );
   });
 });
 
@@ -129,7 +152,8 @@ describe('the float oracle on a large GEMV', () => {
   // Timing is the benchmarks' business (bench/); this checks every output of the big case, whose
   // size exercises the kernels' blocked loops, against direct float64 dot products.
   it('a 4096x4096 GEMV (matmul, and gemm transB on the same data) matches a direct dot product per output', () => {
-    const K = 4096, N = 4096;
+    const K = 4096,
+      N = 4096;
     const w = makeTensor('f32', [K, N]);
     const wd = w.data as Float32Array;
     for (let i = 0; i < wd.length; i++) wd[i] = ((i * 37) & 1023) / 1024 - 0.5;
@@ -139,7 +163,8 @@ describe('the float oracle on a large GEMV', () => {
     const y2 = run1('gemm', [x, wt], { transB: 1 });
     expect(y.shape).toEqual([1, N]);
     expect(y2.shape).toEqual([1, N]);
-    const want = new Float64Array(N), want2 = new Float64Array(N);
+    const want = new Float64Array(N),
+      want2 = new Float64Array(N);
     for (let kk = 0; kk < K; kk++) {
       const xk = x.data[kk]!;
       for (let n = 0; n < N; n++) want[n]! += xk * wd[kk * N + n]!;
@@ -149,7 +174,10 @@ describe('the float oracle on a large GEMV', () => {
       for (let kk = 0; kk < K; kk++) s2 += x.data[kk]! * wd[n * K + kk]!;
       want2[n] = s2;
     }
-    for (const [got, ref] of [[y.data, want], [y2.data, want2]] as const) {
+    for (const [got, ref] of [
+      [y.data, want],
+      [y2.data, want2],
+    ] as const) {
       const { err, ref: scale } = maxErr(got, ref);
       expect(err).toBeLessThanOrEqual(1e-6 * scale);
     }

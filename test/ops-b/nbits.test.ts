@@ -6,21 +6,26 @@
  * nibble, zero point or scale index moves an output by a whole quantization step, far above it.
  */
 import { describe, expect, it } from 'vitest';
-import type { Tensor } from '../../ir/types.js';
 import { makeTensor } from '../../ir/tensor.js';
+import type { Tensor } from '../../ir/types.js';
 import { buildNode, expectCode, f32, k, rng, run1, t } from './helpers.js';
 
 /** Packs unsigned `bits`-wide values as one LSB-first bit stream (bit p lives in byte p>>3, bit p&7). */
 function packBits(values: number[], bits: number, nBytes: number): number[] {
   const out = new Array<number>(nBytes).fill(0);
   let p = 0;
-  for (const v of values)
-    for (let b = 0; b < bits; b++, p++) if ((v >> b) & 1) out[p >> 3]! |= 1 << (p & 7);
+  for (const v of values) for (let b = 0; b < bits; b++, p++) if ((v >> b) & 1) out[p >> 3]! |= 1 << (p & 7);
   return out;
 }
 
 interface Case {
-  K: number; N: number; bits: 2 | 4 | 8; bs: number; zp: 'none' | 'packed' | 'float'; bias: boolean; aShape: number[];
+  K: number;
+  N: number;
+  bits: 2 | 4 | 8;
+  bs: number;
+  zp: 'none' | 'packed' | 'float';
+  bias: boolean;
+  aShape: number[];
 }
 
 function makeCase(c: Case, seed: number) {
@@ -52,7 +57,8 @@ function makeCase(c: Case, seed: number) {
   const tol = new Float64Array(M * c.N);
   for (let m = 0; m < M; m++)
     for (let n = 0; n < c.N; n++) {
-      let s = 0, abs = 0;
+      let s = 0,
+        abs = 0;
       for (let kk = 0; kk < c.K; kk++) {
         const kb = Math.floor(kk / c.bs);
         const w = (q[n]![kk]! - zpOf(n, kb)) * scales[n * kBlocks + kb]!;
@@ -103,7 +109,11 @@ describe('matmul_nbits', () => {
   it('accepts a trivial g_idx and a flat scales vector', () => {
     const { operands, want, tol, attrs } = makeCase({ K: 64, N: 3, bits: 4, bs: 16, zp: 'packed', bias: false, aShape: [1, 64] }, 9);
     operands[2] = makeTensor('f32', [operands[2]!.data.length], operands[2]!.data); // older files: flat scales
-    const gIdx = t('i32', [64], Array.from({ length: 64 }, (_, i) => Math.floor(i / 16)));
+    const gIdx = t(
+      'i32',
+      [64],
+      Array.from({ length: 64 }, (_, i) => Math.floor(i / 16)),
+    );
     const y = run1('matmul_nbits', [operands[0]!, k(operands[1]!), k(operands[2]!), k(operands[3]!), k(gIdx), null], attrs);
     for (let i = 0; i < want.length; i++) expect(Math.abs(y.data[i]! - want[i]!)).toBeLessThanOrEqual(tol[i]!);
   });
@@ -111,7 +121,11 @@ describe('matmul_nbits', () => {
   it('diagnoses act-order g_idx, prepacked weights, bad bits/block_size and operand sizes', () => {
     const { operands, attrs } = makeCase({ K: 32, N: 2, bits: 4, bs: 16, zp: 'none', bias: false, aShape: [1, 32] }, 5);
     const [a, B, s] = operands as [Tensor, Tensor, Tensor];
-    const perm = t('i32', [32], Array.from({ length: 32 }, (_, i) => (i % 2 ? 0 : 1)));
+    const perm = t(
+      'i32',
+      [32],
+      Array.from({ length: 32 }, (_, i) => (i % 2 ? 0 : 1)),
+    );
     expectCode(() => buildNode('matmul_nbits', [a, B, s, null, k(perm)], attrs), 'LUT1121');
     expectCode(() => buildNode('matmul_nbits', [a, B, s, null, perm], attrs), 'LUT1121');
     expectCode(() => buildNode('matmul_nbits', [a, B, s], { ...attrs, weight_prepacked: 1 }), 'LUT1120');
@@ -124,18 +138,25 @@ describe('matmul_nbits', () => {
   // Timing is the benchmarks' business (bench/); the big case checks every output against the
   // reference above, written out for this blob layout (LSB-first nibbles, default zero point 8).
   it('a 4096x4096 4-bit GEMV matches a direct float64 dequantized dot product per output', () => {
-    const K = 4096, N = 4096, bs = 32;
+    const K = 4096,
+      N = 4096,
+      bs = 32;
     const B = makeTensor('u8', [N, K / bs, bs / 2]);
     const bd = B.data as Uint8Array;
     for (let i = 0; i < bd.length; i++) bd[i] = (i * 151) & 255;
     const scales = makeTensor('f32', [N, K / bs]);
     const sd = scales.data as Float32Array;
     for (let i = 0; i < sd.length; i++) sd[i] = 0.01 + 0.001 * (i % 7);
-    const a = makeTensor('f32', [1, K], Float32Array.from({ length: K }, (_, i) => Math.sin(0.37 * i)));
+    const a = makeTensor(
+      'f32',
+      [1, K],
+      Float32Array.from({ length: K }, (_, i) => Math.sin(0.37 * i)),
+    );
     const y = run1('matmul_nbits', [a, B, scales], { K, N, bits: 4, block_size: bs });
     expect(y.shape).toEqual([1, N]);
     for (let n = 0; n < N; n++) {
-      let s = 0, abs = 0;
+      let s = 0,
+        abs = 0;
       for (let kk = 0; kk < K; kk++) {
         const byte = bd[n * (K / 2) + (kk >> 1)]!;
         const w = ((kk & 1 ? byte >> 4 : byte & 15) - 8) * sd[n * (K / bs) + Math.floor(kk / bs)]!;

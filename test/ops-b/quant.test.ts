@@ -47,8 +47,20 @@ describe('dequantize_linear', () => {
   });
   it('diagnoses scale shapes that fit no layout', () => {
     expectCode(() => buildNode('dequantize_linear', [t('i8', [2, 3], [0, 0, 0, 0, 0, 0]), f32([2], [1, 1])]), 'LUT1110'); // axis 1 has 3
-    expectCode(() => buildNode('dequantize_linear', [t('i4', [2, 32], new Array(64).fill(0)), f32([2, 3], new Array(6).fill(1))], { block_size: 16 }), 'LUT1110');
-    expectCode(() => buildNode('dequantize_linear', [t('i4', [2, 32], new Array(64).fill(0)), f32([2, 2], new Array(4).fill(1)), k(t('u4', [2, 2], [0, 0, 0, 0]))], { block_size: 16 }), 'LUT1112'); // zero point dtype
+    expectCode(
+      () =>
+        buildNode('dequantize_linear', [t('i4', [2, 32], new Array(64).fill(0)), f32([2, 3], new Array(6).fill(1))], { block_size: 16 }),
+      'LUT1110',
+    );
+    expectCode(
+      () =>
+        buildNode(
+          'dequantize_linear',
+          [t('i4', [2, 32], new Array(64).fill(0)), f32([2, 2], new Array(4).fill(1)), k(t('u4', [2, 2], [0, 0, 0, 0]))],
+          { block_size: 16 },
+        ),
+      'LUT1112',
+    ); // zero point dtype
   });
 });
 

@@ -55,7 +55,8 @@ describe('flatten / transpose / squeeze / unsqueeze / expand / identity', () => 
     const x = f32([2, 3, 4], iota(24));
     const y = run1('transpose', [x], { perm: [1, 2, 0] });
     expect(y.shape).toEqual([3, 4, 2]);
-    for (let a = 0; a < 3; a++) for (let b = 0; b < 4; b++) for (let c = 0; c < 2; c++) expect(y.data[(a * 4 + b) * 2 + c]).toBe(c * 12 + a * 4 + b);
+    for (let a = 0; a < 3; a++)
+      for (let b = 0; b < 4; b++) for (let c = 0; c < 2; c++) expect(y.data[(a * 4 + b) * 2 + c]).toBe(c * 12 + a * 4 + b);
     const r = run1('transpose', [x]);
     expect(r.shape).toEqual([4, 3, 2]);
     expect(r.data[1]).toBe(12);

@@ -81,9 +81,16 @@ describe('concat / split', () => {
   it('split by sizes, by num_outputs (smaller last chunk), and evenly', () => {
     const x = f32([2, 5], iota(10));
     const r = runOp('split', [x, k(i64([2], [2, 3]))], { axis: 1 }, 2).outs;
-    expect(r.map((o) => Array.from(o.data))).toEqual([[0, 1, 5, 6], [2, 3, 4, 7, 8, 9]]);
+    expect(r.map((o) => Array.from(o.data))).toEqual([
+      [0, 1, 5, 6],
+      [2, 3, 4, 7, 8, 9],
+    ]);
     const u = runOp('split', [x], { axis: -1, num_outputs: 3 }, 3).outs;
-    expect(u.map((o) => o.shape)).toEqual([[2, 2], [2, 2], [2, 1]]);
+    expect(u.map((o) => o.shape)).toEqual([
+      [2, 2],
+      [2, 2],
+      [2, 1],
+    ]);
     expect(Array.from(u[2]!.data)).toEqual([4, 9]);
     const e = runOp('split', [x], { axis: 0 }, 2).outs;
     expect(Array.from(e[1]!.data)).toEqual([5, 6, 7, 8, 9]);
@@ -111,7 +118,10 @@ describe('gather', () => {
 });
 
 describe('trilu', () => {
-  const x = f32([2, 3, 3], iota(18).map((v) => v + 1));
+  const x = f32(
+    [2, 3, 3],
+    iota(18).map((v) => v + 1),
+  );
   const keep = (y: Tensor, pred: (i: number, j: number) => boolean) => {
     for (let b = 0; b < 2; b++)
       for (let i = 0; i < 3; i++)

@@ -6,7 +6,7 @@
  * small integers or exact, so comparisons are exact unless a tolerance is stated.
  */
 import { describe, expect, it } from 'vitest';
-import { F, T, errorCode, expectClose, inferOp, konst, run1, runOp, ty } from '../ops-a/helpers.js';
+import { errorCode, expectClose, F, inferOp, konst, run1, runOp, T, ty } from '../ops-a/helpers.js';
 
 const i64 = (...v: number[]) => konst(T('i64', [v.length], v));
 
@@ -32,7 +32,9 @@ describe('pad', () => {
   it('diagnoses bad pads', () => {
     expect(errorCode(() => inferOp('pad', [ty('f32', [2, 3]), i64(1, 1)]))).toMatch(/^LUT1110: pad: pads has 2 elements, expected 2 \* 2/);
     expect(errorCode(() => inferOp('pad', [ty('f32', [2]), i64(-2, -1)]))).toMatch(/^LUT1110/);
-    expect(errorCode(() => runOp('pad', [F([0], []), i64(1, 0)], { mode: 'edge' }))).toMatch(/^LUT3103: pad: mode 'edge' cannot pad axis 0/);
+    expect(errorCode(() => runOp('pad', [F([0], []), i64(1, 0)], { mode: 'edge' }))).toMatch(
+      /^LUT3103: pad: mode 'edge' cannot pad axis 0/,
+    );
   });
 });
 
@@ -155,12 +157,18 @@ describe('reductions and scatter / gather', () => {
   it('gather / scatter elements and scatter_nd, with index diagnostics', () => {
     const x = F([2, 3], [1, 2, 3, 4, 5, 6]);
     expect(run1('gather_elements', [x, T('i64', [2, 2], [2, -3, 0, 1])], { axis: 1 })).toEqual([3, 1, 4, 5]);
-    expect(run1('scatter_elements', [x, T('i64', [1, 2], [1, 1]), F([1, 2], [10, 20])], { axis: 0, reduction: 'add' })).toEqual([1, 2, 3, 14, 25, 6]);
-    expect(run1('scatter_nd', [x, T('i64', [2, 1], [1, 1]), F([2, 3], [1, 1, 1, 2, 2, 2])], { reduction: 'mul' })).toEqual([1, 2, 3, 8, 10, 12]);
+    expect(run1('scatter_elements', [x, T('i64', [1, 2], [1, 1]), F([1, 2], [10, 20])], { axis: 0, reduction: 'add' })).toEqual([
+      1, 2, 3, 14, 25, 6,
+    ]);
+    expect(run1('scatter_nd', [x, T('i64', [2, 1], [1, 1]), F([2, 3], [1, 1, 1, 2, 2, 2])], { reduction: 'mul' })).toEqual([
+      1, 2, 3, 8, 10, 12,
+    ]);
     expect(run1('scatter_nd', [x, T('i64', [1, 2], [0, 2]), F([1], [9])])).toEqual([1, 2, 9, 4, 5, 6]);
     expect(errorCode(() => runOp('gather_elements', [x, T('i64', [1, 1], [3])], { axis: 1 }))).toMatch(/^LUT3106/);
     expect(errorCode(() => runOp('scatter_nd', [x, T('i64', [1, 1], [2]), F([1, 3], [0, 0, 0])]))).toMatch(/^LUT3106/);
-    expect(errorCode(() => inferOp('scatter_nd', [ty('f32', [2, 3]), ty('i64', [1, 1]), ty('f32', [1, 2])]))).toMatch(/^LUT1110: scatter_nd: updates/);
+    expect(errorCode(() => inferOp('scatter_nd', [ty('f32', [2, 3]), ty('i64', [1, 1]), ty('f32', [1, 2])]))).toMatch(
+      /^LUT1110: scatter_nd: updates/,
+    );
   });
 
   it('skip_layer_norm checks gamma against the hidden size', () => {

@@ -12,7 +12,13 @@ import { makeTensor } from '../../ir/tensor.js';
 import type { DType, Tensor } from '../../ir/types.js';
 
 /** One-node model at `opset`; returns the importer's diagnostics (codes + messages) or the outputs. */
-function oneNode(opset: number, op: string, input: Tensor, attrs: Record<string, number | number[] | { f: number }> = {}, outs: DType[] = [input.dtype]) {
+function oneNode(
+  opset: number,
+  op: string,
+  input: Tensor,
+  attrs: Record<string, number | number[] | { f: number }> = {},
+  outs: DType[] = [input.dtype],
+) {
   const b = new OnnxBuilder({ opset });
   b.input('x', input.dtype, input.shape);
   const names = outs.map((_, i) => `y${i}`);
@@ -42,7 +48,9 @@ describe('per-op opset floors', () => {
   });
 
   it('still rejects versions whose meaning differs, naming the op and its range', () => {
-    expect(oneNode(5, 'Abs', f32([1])).errors).toEqual([expect.stringMatching(/^LUT1102: Abs: opset 5 .* for Abs \(lutc supports 6\.\.23\)/)]);
+    expect(oneNode(5, 'Abs', f32([1])).errors).toEqual([
+      expect.stringMatching(/^LUT1102: Abs: opset 5 .* for Abs \(lutc supports 6\.\.23\)/),
+    ]);
     expect(oneNode(6, 'Add', f32([1])).errors?.[0]).toMatch(/^LUT1102: Add: .*supports 7\.\.23/);
     expect(oneNode(1, 'Pad', f32([1]), { pads: [1, 1] }).errors?.[0]).toMatch(/^LUT1102: Pad: .*supports 2\.\.23/);
   });

@@ -29,7 +29,13 @@ export class CaseCtx {
   private readonly rnd: () => number;
   /** Names of the case's nodes of the op under test (diagnostics must name one of them). */
   readonly opNodes: string[] = [];
-  constructor(readonly b: GraphBuilder, readonly prefix: string, seed: number, readonly feeds: Record<string, Tensor>, readonly op: string) {
+  constructor(
+    readonly b: GraphBuilder,
+    readonly prefix: string,
+    seed: number,
+    readonly feeds: Record<string, Tensor>,
+    readonly op: string,
+  ) {
     this.rnd = seededRandom(seed);
   }
 
@@ -38,10 +44,12 @@ export class CaseCtx {
     const n = numel(shape);
     const [lo, hi] = [gen.lo ?? (dtype === 'bool' ? 0 : -3), gen.hi ?? (dtype === 'bool' ? 2 : 3)];
     const isInt = !['f32', 'f16', 'bf16', 'f64'].includes(dtype);
-    const vals = gen.values ?? Array.from({ length: n }, () => {
-      const v = lo + (hi - lo) * this.rnd();
-      return isInt ? Math.floor(v) : v;
-    });
+    const vals =
+      gen.values ??
+      Array.from({ length: n }, () => {
+        const v = lo + (hi - lo) * this.rnd();
+        return isInt ? Math.floor(v) : v;
+      });
     for (const [i, v] of (gen.special ?? []).entries()) vals[i] = v;
     return makeTensor(dtype, shape, vals);
   }
@@ -73,7 +81,13 @@ export class CaseCtx {
     let n: Node;
     if (nOut === undefined) n = addNode(this.b, op, inputs, attrs, `${this.prefix}${op}`);
     else {
-      n = this.b.node(op, inputs, attrs, Array.from({ length: nOut }, () => ({ dtype: 'f32' as const, shape: [] })), { name: `${this.prefix}${op}` });
+      n = this.b.node(
+        op,
+        inputs,
+        attrs,
+        Array.from({ length: nOut }, () => ({ dtype: 'f32' as const, shape: [] })),
+        { name: `${this.prefix}${op}` },
+      );
       for (const [i, t] of inferNode(n).entries()) n.outputs[i]!.type = t;
     }
     if (op === this.op) this.opNodes.push(n.name);
@@ -101,13 +115,19 @@ export interface OpCase {
 
 const F = 'f32';
 const unit = (op: string, gen: Gen = {}, attrs: Attrs = {}, shape = [3, 1, 7]): OpCase => ({
-  op, label: op, build: (c) => [c.op1(op, [c.input(F, shape, gen)], attrs)],
+  op,
+  label: op,
+  build: (c) => [c.op1(op, [c.input(F, shape, gen)], attrs)],
 });
 const bin = (op: string, a: [DType, number[], Gen?], b: [DType, number[], Gen?], attrs: Attrs = {}, label = op): OpCase => ({
-  op, label, build: (c) => [c.op1(op, [c.input(a[0], a[1], a[2]), c.input(b[0], b[1], b[2])], attrs)],
+  op,
+  label,
+  build: (c) => [c.op1(op, [c.input(a[0], a[1], a[2]), c.input(b[0], b[1], b[2])], attrs)],
 });
 const reduce = (op: string, shape: number[], axes: number[] | null, keepdims: number, gen: Gen = {}): OpCase => ({
-  op, label: op, build: (c) => [c.op1(op, [c.input(F, shape, gen), axes ? c.i64(axes) : null], { keepdims })],
+  op,
+  label: op,
+  build: (c) => [c.op1(op, [c.input(F, shape, gen), axes ? c.i64(axes) : null], { keepdims })],
 });
 const POS: Gen = { lo: 0.1, hi: 3 };
 const UNIT: Gen = { lo: -0.95, hi: 0.95 };
@@ -119,7 +139,12 @@ function ifCase(c: CaseCtx): Value[] {
   const branch = (name: string, op: string, k: number): Graph => {
     const g = newGraph(`${c.prefix}${name}`);
     const b = new GraphBuilder(g);
-    const kv: Value = { name: c.b.uniqueName(`${c.prefix}${name}_k`), type: { dtype: F, shape: [] }, producer: null, const: makeTensor(F, [], [k]) };
+    const kv: Value = {
+      name: c.b.uniqueName(`${c.prefix}${name}_k`),
+      type: { dtype: F, shape: [] },
+      producer: null,
+      const: makeTensor(F, [], [k]),
+    };
     g.constants.push(kv);
     const n = addNode(b, op, [x, kv], {}, c.b.uniqueName(`${c.prefix}${name}_${op}`), [c.b.uniqueName(`${c.prefix}${name}_y`)]);
     g.outputs.push(n.outputs[0]!);
@@ -133,7 +158,11 @@ function lutCase(c: CaseCtx): Value[] {
   const [K, N, bs] = [32, 16, 16];
   const x = c.input(F, [3, K], { lo: -1, hi: 1 });
   const layer = (a: Value) =>
-    c.op1('matmul_nbits', [a, c.const('u8', [N, K / bs, (bs * 2) / 8], { lo: 0, hi: 256 }), c.const(F, [N * (K / bs)], { lo: 0.01, hi: 0.05 })], { K, N, bits: 2, block_size: bs });
+    c.op1(
+      'matmul_nbits',
+      [a, c.const('u8', [N, K / bs, (bs * 2) / 8], { lo: 0, hi: 256 }), c.const(F, [N * (K / bs)], { lo: 0.01, hi: 0.05 })],
+      { K, N, bits: 2, block_size: bs },
+    );
   const ln = c.op1('layer_norm', [x, c.const(F, [K], { lo: 0.5, hi: 1.5 }), c.const(F, [K], { lo: -0.1, hi: 0.1 })], { axis: -1 });
   return [layer(ln), layer(x)];
 }
@@ -156,9 +185,20 @@ export const CASES: readonly OpCase[] = [
   { op: 'max', label: 'max', build: (c) => [c.op1('max', [c.input(F, [3, 1, 5]), c.input(F, [4, 5]), c.input(F, [1])])] },
   { op: 'min', label: 'min', build: (c) => [c.op1('min', [c.input(F, [3, 1, 5]), c.input(F, [4, 5])])] },
   { op: 'where', label: 'where', build: (c) => [c.op1('where', [c.input('bool', [3, 1, 5]), c.input(F, [4, 5]), c.input(F, [1])])] },
-  unit('sqrt', POS), unit('reciprocal', POS), unit('exp'), unit('log', POS), unit('erf'), unit('tanh'), unit('sigmoid', { lo: -8, hi: 8 }),
-  unit('softplus', { lo: -8, hi: 8 }), unit('neg'), unit('abs'), unit('relu'), unit('leaky_relu', {}, { alpha: 0.1 }),
-  unit('gelu'), { ...unit('gelu', {}, { approximate: 'tanh' }), label: 'gelu tanh' },
+  unit('sqrt', POS),
+  unit('reciprocal', POS),
+  unit('exp'),
+  unit('log', POS),
+  unit('erf'),
+  unit('tanh'),
+  unit('sigmoid', { lo: -8, hi: 8 }),
+  unit('softplus', { lo: -8, hi: 8 }),
+  unit('neg'),
+  unit('abs'),
+  unit('relu'),
+  unit('leaky_relu', {}, { alpha: 0.1 }),
+  unit('gelu'),
+  { ...unit('gelu', {}, { approximate: 'tanh' }), label: 'gelu tanh' },
   { op: 'not', label: 'not', build: (c) => [c.op1('not', [c.input('bool', [3, 1, 5])])] },
   { op: 'clip', label: 'clip', build: (c) => [c.op1('clip', [c.input(F, [7, 9]), c.scalar(F, -0.5), c.scalar(F, 0.7)])] },
   { op: 'cast', label: 'cast', build: (c) => [c.op1('cast', [c.input(F, [5, 7], { lo: -300, hi: 300 })], { to: 6 })] },
@@ -178,22 +218,46 @@ export const CASES: readonly OpCase[] = [
   { op: 'log_softmax', label: 'log_softmax', build: (c) => [c.op1('log_softmax', [c.input(F, [3, 9])], { axis: -1 })] },
 
   // ---- ir/ops/norm.ts
-  { op: 'layer_norm', label: 'layer_norm', build: (c) => c.node('layer_norm', [c.input(F, [2, 3, 7]), c.const(F, [7]), c.const(F, [7])], { axis: -1 }) },
-  { op: 'simplified_layer_norm', label: 'simplified_layer_norm', build: (c) => c.node('simplified_layer_norm', [c.input(F, [3, 9]), c.const(F, [9])], { axis: -1 }).slice(0, 1) },
   {
-    op: 'skip_simplified_layer_norm', label: 'skip_simplified_layer_norm',
-    build: (c) => c.node('skip_simplified_layer_norm', [c.input(F, [2, 3, 8]), c.input(F, [2, 3, 8]), c.const(F, [8]), c.const(F, [8])], { epsilon: 1e-5 }),
+    op: 'layer_norm',
+    label: 'layer_norm',
+    build: (c) => c.node('layer_norm', [c.input(F, [2, 3, 7]), c.const(F, [7]), c.const(F, [7])], { axis: -1 }),
   },
   {
-    op: 'skip_layer_norm', label: 'skip_layer_norm',
-    build: (c) => c.node('skip_layer_norm', [c.input(F, [2, 3, 8]), c.input(F, [2, 3, 8]), c.const(F, [8]), c.const(F, [8]), c.const(F, [8])], { epsilon: 1e-5 }),
+    op: 'simplified_layer_norm',
+    label: 'simplified_layer_norm',
+    build: (c) => c.node('simplified_layer_norm', [c.input(F, [3, 9]), c.const(F, [9])], { axis: -1 }).slice(0, 1),
+  },
+  {
+    op: 'skip_simplified_layer_norm',
+    label: 'skip_simplified_layer_norm',
+    build: (c) =>
+      c.node('skip_simplified_layer_norm', [c.input(F, [2, 3, 8]), c.input(F, [2, 3, 8]), c.const(F, [8]), c.const(F, [8])], {
+        epsilon: 1e-5,
+      }),
+  },
+  {
+    op: 'skip_layer_norm',
+    label: 'skip_layer_norm',
+    build: (c) =>
+      c.node('skip_layer_norm', [c.input(F, [2, 3, 8]), c.input(F, [2, 3, 8]), c.const(F, [8]), c.const(F, [8]), c.const(F, [8])], {
+        epsilon: 1e-5,
+      }),
   },
 
   // ---- ir/ops/slice.ts, shape.ts
-  { op: 'slice', label: 'slice', build: (c) => [c.op1('slice', [c.input(F, [5, 6, 7]), c.i64([-1, 1]), c.i64([-100, 6]), c.i64([2, 1]), c.i64([-2, 2])])] },
+  {
+    op: 'slice',
+    label: 'slice',
+    build: (c) => [c.op1('slice', [c.input(F, [5, 6, 7]), c.i64([-1, 1]), c.i64([-100, 6]), c.i64([2, 1]), c.i64([-2, 2])])],
+  },
   { op: 'concat', label: 'concat', build: (c) => [c.op1('concat', [c.input(F, [3, 2, 5]), c.input(F, [3, 4, 5])], { axis: 1 })] },
   { op: 'split', label: 'split', build: (c) => c.node('split', [c.input(F, [5, 6]), c.i64([2, 4])], { axis: 1 }, 2) },
-  { op: 'gather', label: 'gather', build: (c) => [c.op1('gather', [c.input(F, [5, 7]), c.input('i64', [2, 3], { values: [0, -1, 3, 6, 2, -7] })], { axis: 1 })] },
+  {
+    op: 'gather',
+    label: 'gather',
+    build: (c) => [c.op1('gather', [c.input(F, [5, 7]), c.input('i64', [2, 3], { values: [0, -1, 3, 6, 2, -7] })], { axis: 1 })],
+  },
   { op: 'trilu', label: 'trilu', build: (c) => [c.op1('trilu', [c.input(F, [2, 5, 6]), c.scalar('i64', 1)], { upper: 0 })] },
   { op: 'reshape', label: 'reshape', build: (c) => [c.op1('reshape', [c.input(F, [3, 4, 5]), c.i64([-1, 5])])] },
   { op: 'flatten', label: 'flatten', build: (c) => [c.op1('flatten', [c.input(F, [2, 3, 5])], { axis: 2 })] },
@@ -203,76 +267,155 @@ export const CASES: readonly OpCase[] = [
   { op: 'expand', label: 'expand', build: (c) => [c.op1('expand', [c.input(F, [3, 1]), c.i64([2, 3, 4])])] },
   { op: 'shape', label: 'shape', build: (c) => [c.op1('shape', [c.input(F, [3, 1, 5])], { start: 1 })] },
   {
-    op: 'constant', label: 'constant',
+    op: 'constant',
+    label: 'constant',
     build: (c) => {
       const k = c.op1('constant', [], { value: c.data(F, [2, 3]) });
       return [k, c.op1('add', [k, c.input(F, [3])])];
     },
   },
-  { op: 'constant_of_shape', label: 'constant_of_shape', build: (c) => [c.op1('constant_of_shape', [c.i64([2, 3])], { value: makeTensor('i32', [1], [7]) })] },
+  {
+    op: 'constant_of_shape',
+    label: 'constant_of_shape',
+    build: (c) => [c.op1('constant_of_shape', [c.i64([2, 3])], { value: makeTensor('i32', [1], [7]) })],
+  },
   { op: 'range', label: 'range', build: (c) => [c.op1('range', [c.scalar(F, 1), c.scalar(F, 4), c.scalar(F, 0.7)])] },
   { op: 'identity', label: 'identity', build: (c) => [c.op1('identity', [c.input(F, [3, 1, 5])])] },
 
   // ---- ir/ops/quant.ts, conv.ts, linear.ts, control.ts, lut.ts
   {
-    op: 'dequantize_linear', label: 'dequantize_linear',
-    build: (c) => [c.op1('dequantize_linear', [c.input('i8', [4, 6], { lo: -128, hi: 128 }), c.const(F, [6], POS), c.const('i8', [6], { lo: -5, hi: 5 })], { axis: 1 })],
+    op: 'dequantize_linear',
+    label: 'dequantize_linear',
+    build: (c) => [
+      c.op1(
+        'dequantize_linear',
+        [c.input('i8', [4, 6], { lo: -128, hi: 128 }), c.const(F, [6], POS), c.const('i8', [6], { lo: -5, hi: 5 })],
+        { axis: 1 },
+      ),
+    ],
   },
   {
-    op: 'quantize_linear', label: 'quantize_linear',
+    op: 'quantize_linear',
+    label: 'quantize_linear',
     build: (c) => [c.op1('quantize_linear', [c.input(F, [5, 7], { lo: -20, hi: 20 }), c.scalar(F, 0.1), c.scalar('u8', 128)])],
   },
-  { op: 'conv', label: 'conv', build: (c) => [c.op1('conv', [c.input(F, [1, 2, 7, 6]), c.const(F, [4, 2, 3, 2]), c.const(F, [4])], { pads: [1, 0, 1, 1], strides: [2, 1] })] },
-  { op: 'matmul', label: 'matmul', build: (c) => [c.op1('matmul', [c.input(F, [2, 1, 5, 7]), c.input(F, [3, 7, 4])])] },
-  { op: 'gemm', label: 'gemm', build: (c) => [c.op1('gemm', [c.input(F, [5, 7]), c.const(F, [4, 7]), c.const(F, [4])], { transB: 1, alpha: 0.5 })] },
   {
-    op: 'matmul_nbits', label: 'matmul_nbits',
-    build: (c) => [c.op1('matmul_nbits', [c.input(F, [3, 32]), c.const('u8', [6, 2, 16], { lo: 0, hi: 256 }), c.const(F, [12], { lo: 0.001, hi: 0.01 })], { K: 32, N: 6, bits: 8, block_size: 16 })],
+    op: 'conv',
+    label: 'conv',
+    build: (c) => [
+      c.op1('conv', [c.input(F, [1, 2, 7, 6]), c.const(F, [4, 2, 3, 2]), c.const(F, [4])], { pads: [1, 0, 1, 1], strides: [2, 1] }),
+    ],
+  },
+  { op: 'matmul', label: 'matmul', build: (c) => [c.op1('matmul', [c.input(F, [2, 1, 5, 7]), c.input(F, [3, 7, 4])])] },
+  {
+    op: 'gemm',
+    label: 'gemm',
+    build: (c) => [c.op1('gemm', [c.input(F, [5, 7]), c.const(F, [4, 7]), c.const(F, [4])], { transB: 1, alpha: 0.5 })],
+  },
+  {
+    op: 'matmul_nbits',
+    label: 'matmul_nbits',
+    build: (c) => [
+      c.op1(
+        'matmul_nbits',
+        [c.input(F, [3, 32]), c.const('u8', [6, 2, 16], { lo: 0, hi: 256 }), c.const(F, [12], { lo: 0.001, hi: 0.01 })],
+        { K: 32, N: 6, bits: 8, block_size: 16 },
+      ),
+    ],
   },
   { op: 'if', label: 'if', build: ifCase },
-  ...['lut.pack', 'lut.table', 'lut.norm_table', 'lut.matmul'].map((op): OpCase => ({ op, label: op, build: lutCase, lut: true, noOrt: 'LUT ops have no ONNX form' })),
+  ...['lut.pack', 'lut.table', 'lut.norm_table', 'lut.matmul'].map(
+    (op): OpCase => ({ op, label: op, build: lutCase, lut: true, noOrt: 'LUT ops have no ONNX form' }),
+  ),
 
   // ---- ir/ops/math.ts: rounding, sign, trigonometry
-  unit('ceil', { special: [-1.5, -0.5, 0.5, 2] }), unit('floor', { special: [-1.5, -0.5, 0.5, 2] }),
+  unit('ceil', { special: [-1.5, -0.5, 0.5, 2] }),
+  unit('floor', { special: [-1.5, -0.5, 0.5, 2] }),
   unit('round', { special: [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5] }),
-  unit('sin'), unit('cos'), unit('tan', { lo: -1.2, hi: 1.2 }), unit('asin', UNIT), unit('acos', UNIT), unit('atan'),
-  unit('sinh'), unit('cosh'), unit('asinh'), unit('acosh', { lo: 1, hi: 4 }), unit('atanh', UNIT),
+  unit('sin'),
+  unit('cos'),
+  unit('tan', { lo: -1.2, hi: 1.2 }),
+  unit('asin', UNIT),
+  unit('acos', UNIT),
+  unit('atan'),
+  unit('sinh'),
+  unit('cosh'),
+  unit('asinh'),
+  unit('acosh', { lo: 1, hi: 4 }),
+  unit('atanh', UNIT),
   unit('sign', { special: [0, -0, 2, -2] }),
   { op: 'sign', label: 'sign i32', build: (c) => [c.op1('sign', [c.input('i32', [3, 5], { lo: -2, hi: 3 })])] },
   // activations
-  unit('softsign'), unit('mish', { lo: -6, hi: 6 }), unit('hard_sigmoid', { lo: -5, hi: 5 }, { alpha: 0.3, beta: 0.4 }),
-  unit('hard_swish', { lo: -5, hi: 5 }), unit('elu', {}, { alpha: 0.7 }), unit('selu'), unit('celu', {}, { alpha: 1.3 }),
-  unit('thresholded_relu', {}, { alpha: 0.4 }), unit('shrink', {}, { bias: 0.2, lambd: 0.6 }),
+  unit('softsign'),
+  unit('mish', { lo: -6, hi: 6 }),
+  unit('hard_sigmoid', { lo: -5, hi: 5 }, { alpha: 0.3, beta: 0.4 }),
+  unit('hard_swish', { lo: -5, hi: 5 }),
+  unit('elu', {}, { alpha: 0.7 }),
+  unit('selu'),
+  unit('celu', {}, { alpha: 1.3 }),
+  unit('thresholded_relu', {}, { alpha: 0.4 }),
+  unit('shrink', {}, { bias: 0.2, lambd: 0.6 }),
   { op: 'prelu', label: 'prelu', build: (c) => [c.op1('prelu', [c.input(F, [3, 4, 5]), c.const(F, [4, 1])])] },
   // predicates, integer ops
   unit('is_nan', { special: [NaN, 1, NaN, Infinity] }),
   unit('is_inf', { special: [Infinity, -Infinity, NaN, 1] }),
   { ...unit('is_inf', { special: [Infinity, -Infinity, NaN, 1] }, { detect_negative: 0 }), label: 'is_inf positive' },
-  bin('mod', ['i32', [3, 1, 5], { lo: -20, hi: 20 }], ['i32', [4, 5], { values: [3, -3, 7, -7, 1, 2, -2, 5, -5, 9, 4, -4, 6, -6, 8, 11, -11, 13, 2, -1] }]),
+  bin(
+    'mod',
+    ['i32', [3, 1, 5], { lo: -20, hi: 20 }],
+    ['i32', [4, 5], { values: [3, -3, 7, -7, 1, 2, -2, 5, -5, 9, 4, -4, 6, -6, 8, 11, -11, 13, 2, -1] }],
+  ),
   bin('mod', ['i32', [3, 5], { lo: -20, hi: 20 }], ['i32', [5], { values: [3, -3, 7, -7, 5] }], { fmod: 1 }, 'mod fmod i32'),
   bin('mod', [F, [3, 5], { lo: -20, hi: 20 }], [F, [5], { values: [3, -2.5, 0.7, -7, 5.25] }], { fmod: 1 }, 'mod f32'),
   bin('xor', ['bool', [3, 4]], ['bool', [4]]),
   bin('bit_shift', ['u8', [3, 4], { lo: 0, hi: 256 }], ['u8', [4], { values: [0, 3, 8, 9] }], { direction: 'LEFT' }),
-  bin('bit_shift', ['u32', [3, 4], { lo: 0, hi: 2 ** 32 }], ['u32', [3, 1], { values: [1, 17, 31] }], { direction: 'RIGHT' }, 'bit_shift u32 right'),
+  bin(
+    'bit_shift',
+    ['u32', [3, 4], { lo: 0, hi: 2 ** 32 }],
+    ['u32', [3, 1], { values: [1, 17, 31] }],
+    { direction: 'RIGHT' },
+    'bit_shift u32 right',
+  ),
   // variadic, casts, com.microsoft gelus
   { op: 'sum', label: 'sum', build: (c) => [c.op1('sum', [c.input(F, [3, 1, 5]), c.input(F, [4, 5]), c.input(F, [5])])] },
   { op: 'mean', label: 'mean', build: (c) => [c.op1('mean', [c.input(F, [3, 1, 5]), c.input(F, [4, 5])])] },
-  { op: 'cast_like', label: 'cast_like', build: (c) => [c.op1('cast_like', [c.input(F, [5, 7], { lo: -300, hi: 300 }), c.const('i32', [1])])] },
-  unit('ms_gelu'), unit('quick_gelu', {}, { alpha: 1.5 }),
+  {
+    op: 'cast_like',
+    label: 'cast_like',
+    build: (c) => [c.op1('cast_like', [c.input(F, [5, 7], { lo: -300, hi: 300 }), c.const('i32', [1])])],
+  },
+  unit('ms_gelu'),
+  unit('quick_gelu', {}, { alpha: 1.5 }),
   { op: 'fast_gelu', label: 'fast_gelu', build: (c) => [c.op1('fast_gelu', [c.input(F, [3, 1, 5]), c.const(F, [5])])] },
   { op: 'bias_gelu', label: 'bias_gelu', build: (c) => [c.op1('bias_gelu', [c.input(F, [3, 1, 5]), c.const(F, [5])])] },
 
   // ---- ir/ops/axis.ts
   { op: 'argmax', label: 'argmax', build: (c) => [c.op1('argmax', [c.input(F, [3, 5, 4])], { axis: 1, keepdims: 0 })] },
-  { op: 'argmin', label: 'argmin', build: (c) => [c.op1('argmin', [c.input('i32', [3, 7], { lo: 0, hi: 3 })], { axis: -1, select_last_index: 1 })] },
+  {
+    op: 'argmin',
+    label: 'argmin',
+    build: (c) => [c.op1('argmin', [c.input('i32', [3, 7], { lo: 0, hi: 3 })], { axis: -1, select_last_index: 1 })],
+  },
   { op: 'cumsum', label: 'cumsum', build: (c) => [c.op1('cumsum', [c.input(F, [3, 7]), c.scalar('i64', 1)])] },
-  { op: 'cumsum', label: 'cumsum exclusive reverse i32', build: (c) => [c.op1('cumsum', [c.input('i32', [5, 3], { lo: -50, hi: 50 }), c.scalar('i32', 0)], { exclusive: 1, reverse: 1 })] },
+  {
+    op: 'cumsum',
+    label: 'cumsum exclusive reverse i32',
+    build: (c) => [c.op1('cumsum', [c.input('i32', [5, 3], { lo: -50, hi: 50 }), c.scalar('i32', 0)], { exclusive: 1, reverse: 1 })],
+  },
   { op: 'hardmax', label: 'hardmax', build: (c) => [c.op1('hardmax', [c.input(F, [3, 5, 4])], { axis: 1 })] },
 
   // ---- ir/ops/pad.ts
   { op: 'pad', label: 'pad', build: (c) => [c.op1('pad', [c.input(F, [3, 5]), c.i64([1, -1, 2, 3]), c.scalar(F, 1.5), null])] },
-  { op: 'pad', label: 'pad reflect', build: (c) => [c.op1('pad', [c.input(F, [3, 5]), c.i64([2, 1, 1, 4]), null, null], { mode: 'reflect' })] },
-  { op: 'pad', label: 'pad edge axes', build: (c) => [c.op1('pad', [c.input(F, [2, 3, 4]), c.i64([2, 3]), null, c.i64([-1])], { mode: 'edge' })] },
+  {
+    op: 'pad',
+    label: 'pad reflect',
+    build: (c) => [c.op1('pad', [c.input(F, [3, 5]), c.i64([2, 1, 1, 4]), null, null], { mode: 'reflect' })],
+  },
+  {
+    op: 'pad',
+    label: 'pad edge axes',
+    build: (c) => [c.op1('pad', [c.input(F, [2, 3, 4]), c.i64([2, 3]), null, c.i64([-1])], { mode: 'edge' })],
+  },
   { op: 'pad', label: 'pad wrap', build: (c) => [c.op1('pad', [c.input(F, [3, 4]), c.i64([1, 2, 2, 1]), null, null], { mode: 'wrap' })] },
   { op: 'tile', label: 'tile', build: (c) => [c.op1('tile', [c.input(F, [2, 3]), c.i64([3, 2])])] },
   { op: 'size', label: 'size', build: (c) => [c.op1('size', [c.input(F, [3, 1, 5])])] },
@@ -280,25 +423,34 @@ export const CASES: readonly OpCase[] = [
 
   // ---- ir/ops/scatter.ts
   {
-    op: 'gather_elements', label: 'gather_elements',
+    op: 'gather_elements',
+    label: 'gather_elements',
     build: (c) => [c.op1('gather_elements', [c.input(F, [3, 4]), c.input('i64', [3, 2], { values: [0, 3, -1, 2, 1, -4] })], { axis: 1 })],
   },
   {
-    op: 'scatter_elements', label: 'scatter_elements',
-    build: (c) => [c.op1('scatter_elements', [c.input(F, [4, 3]), c.i64([1, 0, 2, 3, 0, 1], [2, 3]), c.input(F, [2, 3])], { axis: 0, reduction: 'add' })],
+    op: 'scatter_elements',
+    label: 'scatter_elements',
+    build: (c) => [
+      c.op1('scatter_elements', [c.input(F, [4, 3]), c.i64([1, 0, 2, 3, 0, 1], [2, 3]), c.input(F, [2, 3])], { axis: 0, reduction: 'add' }),
+    ],
   },
   {
-    op: 'scatter_nd', label: 'scatter_nd',
+    op: 'scatter_nd',
+    label: 'scatter_nd',
     build: (c) => [c.op1('scatter_nd', [c.input(F, [4, 3, 2]), c.i64([2, 0], [2, 1]), c.input(F, [2, 3, 2])])],
   },
   {
-    op: 'scatter_nd', label: 'scatter_nd run-time indices',
+    op: 'scatter_nd',
+    label: 'scatter_nd run-time indices',
     build: (c) => [c.op1('scatter_nd', [c.input(F, [4, 3, 2]), c.input('i64', [2, 1], { values: [2, 0] }), c.input(F, [2, 3, 2])])],
   },
 ];
 
 /** Builds `cases` into one graph (value names prefixed per case); the feeds and each case's outputs. */
-export function buildCases(cases: readonly OpCase[], name = 'ops'): { g: Graph; feeds: Record<string, Tensor>; outputs: Value[][]; opNodes: string[][] } {
+export function buildCases(
+  cases: readonly OpCase[],
+  name = 'ops',
+): { g: Graph; feeds: Record<string, Tensor>; outputs: Value[][]; opNodes: string[][] } {
   const g = newGraph(name);
   const b = new GraphBuilder(g);
   const feeds: Record<string, Tensor> = {};

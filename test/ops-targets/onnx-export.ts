@@ -4,7 +4,7 @@
  * the IR's operand forms are ONNX's at opset 18+), attributes typed by the op's attribute specs, If
  * branches as subgraphs, constants as initializers. Ops without an ONNX form (lut.*) are an error.
  */
-import { OnnxBuilder, type BuilderAttr, type OnnxGraphBuilder } from '../../compiler/onnx/builder.js';
+import { type BuilderAttr, OnnxBuilder, type OnnxGraphBuilder } from '../../compiler/onnx/builder.js';
 import { findOp } from '../../ir/optable.js';
 import type { Graph, Tensor } from '../../ir/types.js';
 

@@ -24,24 +24,24 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
-import { LutcError, type Diagnostic } from '../../base/diagnostics.js';
+import { emitModel } from '../../backends/c/model/emit.js';
+import { runArtifact as runC } from '../../backends/c/run.js';
+import { buildModelModule } from '../../backends/wasm/model/module.js';
+import { runArtifact as runWasm } from '../../backends/wasm/run.js';
+import { type NodeGpu, openNodeGpu } from '../../backends/wgsl/device.js';
+import { renderModel } from '../../backends/wgsl/model-shaders.js';
+import { type Diagnostic, LutcError } from '../../base/diagnostics.js';
 import { runPipeline } from '../../compiler/pipeline.js';
 import { interpret } from '../../ir/interpret.js';
 import { allOps, findOp } from '../../ir/optable.js';
 import { isFloat } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
 import { opStatus } from '../../passes/legalize.js';
-import { emitModel } from '../../backends/c/model/emit.js';
-import { runArtifact as runC } from '../../backends/c/run.js';
-import { buildModelModule } from '../../backends/wasm/model/module.js';
-import { runArtifact as runWasm } from '../../backends/wasm/run.js';
-import { openNodeGpu, type NodeGpu } from '../../backends/wgsl/device.js';
-import { renderModel } from '../../backends/wgsl/model-shaders.js';
-import { runWgsl } from '../backends/wgsl/helpers.js';
 import { TEST_FLAGS } from '../backends/c-model/helpers.js';
+import { runWgsl } from '../backends/wgsl/helpers.js';
 import { runOrt } from '../helpers/ort.js';
 import { F32_EXACT, LUT_VS_INTERP, maxRel } from '../helpers/tolerance.js';
-import { CASES, buildCases, type OpCase } from './cases.js';
+import { buildCases, CASES, type OpCase } from './cases.js';
 import { toOnnx } from './onnx-export.js';
 import { EXPECTED_UNSUPPORTED, TARGETS, type Target } from './support.js';
 
@@ -116,7 +116,10 @@ function compare(label: string, got: Tensor[], want: Tensor[], tol: number, wors
 
 /** The largest few errors, for restating the tolerances. */
 function report(what: string, worst: Map<string, number>): void {
-  const top = [...worst].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${v.toExponential(2)}`);
+  const top = [...worst]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([k, v]) => `${k} ${v.toExponential(2)}`);
   console.log(`${what}: largest maxRel ${top.join(', ')}`);
 }
 
@@ -131,15 +134,20 @@ afterAll(() => gpu?.release());
 describe('every op of the table on every target', () => {
   it('every op has a case, every case names an op, labels are unique, the list names real cases', () => {
     const ops = new Set(CASES.map((k) => k.op));
-    expect(allOps().map((d) => d.name).filter((o) => !ops.has(o))).toEqual([]);
+    expect(
+      allOps()
+        .map((d) => d.name)
+        .filter((o) => !ops.has(o)),
+    ).toEqual([]);
     expect(CASES.filter((k) => !findOp(k.op)).map((k) => k.op)).toEqual([]);
     expect(new Set(CASES.map((k) => k.label)).size).toBe(CASES.length);
     for (const u of EXPECTED_UNSUPPORTED) expect(CASES.find((k) => k.label === u.case)?.op, u.case).toBe(u.op);
   });
 
-  it('ref: the pipeline keeps the interpreter\'s results; onnxruntime agrees where the op has an ONNX form', async () => {
+  it("ref: the pipeline keeps the interpreter's results; onnxruntime agrees where the op has an ONNX form", async () => {
     const bad: string[] = [];
-    const worst = new Map<string, number>(), worstOrt = new Map<string, number>();
+    const worst = new Map<string, number>(),
+      worstOrt = new Map<string, number>();
     for (const k of CASES) {
       const { g, feeds } = buildCases([k]);
       const want = k.lut ? undefined : interpret(g, feeds);
@@ -170,7 +178,8 @@ describe('every op of the table on every target', () => {
           const names = buildCases([k]).opNodes[0]!;
           const loc = d[0]?.loc;
           if (!listed) bad.push(`${k.label}: unsupported but not listed: ${d.map((x) => `${x.code} ${x.message}`).join('; ')}`);
-          else if (d.length !== 1 || loc?.kind !== 'node' || !names.includes(loc.node)) bad.push(`${k.label}: expected one diagnostic naming ${names.join('/')}, got ${JSON.stringify(d)}`);
+          else if (d.length !== 1 || loc?.kind !== 'node' || !names.includes(loc.node))
+            bad.push(`${k.label}: expected one diagnostic naming ${names.join('/')}, got ${JSON.stringify(d)}`);
         } else {
           if (listed) bad.push(`${k.label}: listed as unsupported on ${t} (${listed.reason}) but compiles: remove it from support.ts`);
           const doc = opStatus(k.op, t);
@@ -184,8 +193,14 @@ describe('every op of the table on every target', () => {
       const { g, feeds, outputs } = buildCases(supported);
       runPipeline(g, { target: t });
       const legal = interpret(g, feeds);
-      const got = t === 'c' ? await runC(g, feeds, { target: 'c', cflags: TEST_FLAGS }) : t === 'wasm' ? await runWasm(g, feeds, { target: 'wasm' }) : await runWgsl(gpu!.device, g, feeds);
-      const worstRule = new Map<string, number>(), worstT = new Map<string, number>();
+      const got =
+        t === 'c'
+          ? await runC(g, feeds, { target: 'c', cflags: TEST_FLAGS })
+          : t === 'wasm'
+            ? await runWasm(g, feeds, { target: 'wasm' })
+            : await runWgsl(gpu!.device, g, feeds);
+      const worstRule = new Map<string, number>(),
+        worstT = new Map<string, number>();
       let at = 0;
       supported.forEach((k, i) => {
         const n = outputs[i]!.length;

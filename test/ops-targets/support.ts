@@ -21,9 +21,18 @@ const all = (c: string, op: string, reason: string): Unsupported[] => TARGETS.ma
 export const EXPECTED_UNSUPPORTED: readonly Unsupported[] = [
   // Float fmod is legalized through float64 (exact for |a / b| < 2^29); WGSL has no f64, and its
   // f32 `%` (x - y * trunc(x / y)) can be off by a whole y. Integer mod is legalized everywhere.
-  { case: 'mod f32', op: 'mod', target: 'wgsl', reason: 'float fmod needs float64 (WGSL has none) for an exact remainder; integer mod is legalized' },
+  {
+    case: 'mod f32',
+    op: 'mod',
+    target: 'wgsl',
+    reason: 'float fmod needs float64 (WGSL has none) for an exact remainder; integer mod is legalized',
+  },
   // Where each element lands depends on index values known only at run time: needs a native scatter
   // kernel (ordered writes; reductions over duplicates), which no backend has. Constant indices are
   // legalized (a gather + where per layer of writes).
-  ...all('scatter_nd run-time indices', 'scatter_nd', 'indices computed at run time need a native scatter kernel; constant indices are legalized'),
+  ...all(
+    'scatter_nd run-time indices',
+    'scatter_nd',
+    'indices computed at run time need a native scatter kernel; constant indices are legalized',
+  ),
 ];

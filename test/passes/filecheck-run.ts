@@ -13,12 +13,12 @@
  * every RUN line ends with the pass the file is named after.
  */
 import '../../ir/ops/index.js';
+import { formatDiagnostic, LutcError } from '../../base/diagnostics.js';
+import type { CompileOptions } from '../../compiler/options.js';
 import { parseGraph } from '../../ir/parser.js';
 import { printGraph } from '../../ir/printer.js';
 import { verifyGraph } from '../../ir/verify.js';
 import { getPass, passContext } from '../../passes/registry.js';
-import type { CompileOptions } from '../../compiler/options.js';
-import { formatDiagnostic, LutcError } from '../../base/diagnostics.js';
 import { parseChecks } from '../helpers/filecheck.js';
 
 export const SPLIT = '// -----';
@@ -74,7 +74,9 @@ export function runLutCase(c: LutCase, file: string): string {
 
 /** Runs every case of a test file; the outputs joined by `// -----` lines. */
 export function runLutTest(text: string, file: string): string {
-  return splitLutFile(text, file).map((c) => runLutCase(c, file)).join(`${SPLIT}\n`);
+  return splitLutFile(text, file)
+    .map((c) => runLutCase(c, file))
+    .join(`${SPLIT}\n`);
 }
 
 /** Errors in the shape of a test file named after `pass` (empty when it is well formed). */
@@ -83,7 +85,8 @@ export function lintLutFile(text: string, file: string, pass: string): string[] 
   const names = new Map<string, number>();
   for (const c of splitLutFile(text, file)) {
     const at = `${file}:${c.line}`;
-    if (c.passes[c.passes.length - 1] !== pass) errs.push(`${at}: the case's RUN line must end with '${pass}', got '${c.passes.join(',')}'`);
+    if (c.passes[c.passes.length - 1] !== pass)
+      errs.push(`${at}: the case's RUN line must end with '${pass}', got '${c.passes.join(',')}'`);
     const graph = /^\s*graph\s+@([A-Za-z0-9_.$]+)\s*\(/m.exec(c.text);
     if (!graph) {
       errs.push(`${at}: no graph in the case`);
@@ -94,7 +97,8 @@ export function lintLutFile(text: string, file: string, pass: string): string[] 
     names.set(name, c.line);
     const dirs = parseChecks(c.text);
     const label = dirs[0];
-    if (!label || label.kind !== 'CHECK-LABEL' || label.pattern !== `graph @${name}(`) errs.push(`${at}: the case's first check must be 'CHECK-LABEL: graph @${name}('`);
+    if (label?.kind !== 'CHECK-LABEL' || label.pattern !== `graph @${name}(`)
+      errs.push(`${at}: the case's first check must be 'CHECK-LABEL: graph @${name}('`);
     if (dirs.filter((d) => d.kind === 'CHECK-LABEL').length !== 1) errs.push(`${at}: one CHECK-LABEL per case`);
     if (dirs.length < 2) errs.push(`${at}: the case checks nothing besides its label`);
   }

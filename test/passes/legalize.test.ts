@@ -15,7 +15,7 @@ import '../../ir/ops/index.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph } from '../../ir/types.js';
 import { verifyGraph } from '../../ir/verify.js';
-import { RULES, legalizeGraph, nativeOps, type Rule } from '../../passes/legalize.js';
+import { legalizeGraph, nativeOps, RULES, type Rule } from '../../passes/legalize.js';
 import { F32_EXACT, maxRel } from '../helpers/tolerance.js';
 
 /** x [2, 3] -> op -> y (a graph output). */
@@ -41,7 +41,10 @@ const x = { x: makeTensor('f32', [2, 3], [-2, -0.5, 0, 0.25, 1, 3]) };
 
 describe('legalize', () => {
   it('expands to a fixed point (hard_swish -> clip, argmin -> reduce_min -> reduce_max) and keeps output names', () => {
-    for (const [op, attrs] of [['hard_swish', {}], ['argmin', { axis: 1 }]] as const) {
+    for (const [op, attrs] of [
+      ['hard_swish', {}],
+      ['argmin', { axis: 1 }],
+    ] as const) {
       const g = oneOp(op, attrs);
       const want = interpret(g, x);
       const done = legalizeGraph(g, { target: 'wasm', native: nativeOps('wasm') });
@@ -52,7 +55,11 @@ describe('legalize', () => {
       // hard_swish: f32 rounding per step (a few ulps); argmin: exactly
       expect(maxRel(interpret(g, x)[0]!, want[0]!)).toBeLessThanOrEqual(op === 'argmin' ? 0 : F32_EXACT);
     }
-    expect(legalizeGraph(oneOp('argmin', { axis: 1 }), { target: 'c', native: nativeOps('c') })).toEqual(['argmin', 'reduce_min', 'reduce_min']);
+    expect(legalizeGraph(oneOp('argmin', { axis: 1 }), { target: 'c', native: nativeOps('c') })).toEqual([
+      'argmin',
+      'reduce_min',
+      'reduce_min',
+    ]);
   });
 
   it('runs in the pipeline for artifact targets only; the nodes it adds name the rewritten node', () => {

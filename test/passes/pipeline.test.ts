@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
-import { runPipeline, PIPELINE } from '../../compiler/pipeline.js';
-import { getPass } from '../../passes/registry.js';
-import { interpret } from '../../ir/interpret.js';
 import { LutcError } from '../../base/diagnostics.js';
+import { PIPELINE, runPipeline } from '../../compiler/pipeline.js';
+import { interpret } from '../../ir/interpret.js';
+import { getPass } from '../../passes/registry.js';
 import { linearGraph, randTensor, rng } from '../lut/util.js';
 
 describe('runPipeline', () => {
@@ -19,7 +19,9 @@ describe('runPipeline', () => {
     expect(res.irDumps.map((d) => d.pass)).toEqual([...PIPELINE]);
     expect(res.irDumps[0]!.text).toContain('lut.pack(');
     expect(res.irDumps.at(-1)!.text).not.toContain('lut.pack(');
-    expect(res.decisions).toEqual([expect.objectContaining({ lowered: true, n: 11, k: 70, bits: 3, groupSize: 16, tableBytes: 20 * 16 * 4 + 5 * 8 })]); // K padded to 80: 20 chunks, 5 segments
+    expect(res.decisions).toEqual([
+      expect.objectContaining({ lowered: true, n: 11, k: 70, bits: 3, groupSize: 16, tableBytes: 20 * 16 * 4 + 5 * 8 }),
+    ]); // K padded to 80: 20 chunks, 5 segments
     const y = interpret(res.graph, { x: randTensor(r, [3, 70]) })[0]!;
     expect(y.shape).toEqual([3, 11]);
   });

@@ -19,25 +19,36 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
+import type { BitsOption } from '../../compiler/options.js';
+import { PIPELINE } from '../../compiler/pipeline.js';
+import type { GraphBuilder } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import { lutGeometry } from '../../ir/lut/geometry.js';
 import { weightRows, weightsFromFloat } from '../../ir/lut/weights.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor, Value } from '../../ir/types.js';
-import type { GraphBuilder } from '../../ir/graph.js';
-import { PIPELINE } from '../../compiler/pipeline.js';
 import { passContext } from '../../passes/registry.js';
-import type { BitsOption } from '../../compiler/options.js';
-import { buildGraph, op, randTensor, rng } from '../lut/util.js';
 import { assertProperty, timeoutFor } from '../helpers/property.js';
+import { buildGraph, op, randTensor, rng } from '../lut/util.js';
 import { lutErrorBounds } from '../property/lut-cases.js';
 import { runVerified } from './util.js';
 
 type Kind = 'single' | 'shared' | 'chain';
 type Act = 'none' | 'relu' | 'sigmoid' | 'silu' | 'gelu';
 interface Case {
-  kind: Kind; m: number; n: number; k: number; n2: number; bits: BitsOption; gs: number; tables: 'i8' | 'f32'; act: Act;
-  vec: 16 | 32 | 64; layout?: 'token' | 'vec'; tileK?: number; seed: number;
+  kind: Kind;
+  m: number;
+  n: number;
+  k: number;
+  n2: number;
+  bits: BitsOption;
+  gs: number;
+  tables: 'i8' | 'f32';
+  act: Act;
+  vec: 16 | 32 | 64;
+  layout?: 'token' | 'vec';
+  tileK?: number;
+  seed: number;
 }
 
 /** Integers 1..max, log-distributed; shrink towards 1. */
@@ -45,25 +56,30 @@ const logInt = (max: number) => fc.integer({ min: 0, max: 1000 }).map((v) => Mat
 
 const BUDGET = 1e5; // M·N·K (plus the second layer's M·N·N2)
 
-const caseArb: fc.Arbitrary<Case> = fc.record({
-  kind: fc.constantFrom<Kind>('single', 'shared', 'chain'),
-  m: logInt(64), n: logInt(5000), k: logInt(5000), n2: logInt(64),
-  bits: fc.constantFrom<BitsOption>(1, 1.58, 2, 3, 4),
-  g: fc.constantFrom(32, 64, 128, 0),
-  tables: fc.constantFrom('i8' as const, 'f32' as const),
-  act: fc.constantFrom<Act>('none', 'relu', 'sigmoid', 'silu', 'gelu'),
-  vec: fc.constantFrom(16 as const, 32 as const, 64 as const),
-  layout: fc.constantFrom(undefined, 'vec' as const, 'token' as const),
-  tileK: fc.constantFrom(undefined, 0, 16, 1),
-  seed: fc.nat({ max: 0xffff }),
-}).map(({ g, ...c }) => {
-  // clamp (not filter) into the interpreter budget, so shrinking keeps working
-  let { m, n } = c;
-  const { k } = c;
-  if (n * k > BUDGET) n = Math.max(1, Math.floor(BUDGET / k));
-  if (m * n * (k + c.n2) > BUDGET) m = Math.max(1, Math.floor(BUDGET / (n * (k + c.n2))));
-  return { ...c, m, n, gs: g === 0 ? Math.max(k, n) : g }; // 0: one group per row (of either layer)
-});
+const caseArb: fc.Arbitrary<Case> = fc
+  .record({
+    kind: fc.constantFrom<Kind>('single', 'shared', 'chain'),
+    m: logInt(64),
+    n: logInt(5000),
+    k: logInt(5000),
+    n2: logInt(64),
+    bits: fc.constantFrom<BitsOption>(1, 1.58, 2, 3, 4),
+    g: fc.constantFrom(32, 64, 128, 0),
+    tables: fc.constantFrom('i8' as const, 'f32' as const),
+    act: fc.constantFrom<Act>('none', 'relu', 'sigmoid', 'silu', 'gelu'),
+    vec: fc.constantFrom(16 as const, 32 as const, 64 as const),
+    layout: fc.constantFrom(undefined, 'vec' as const, 'token' as const),
+    tileK: fc.constantFrom(undefined, 0, 16, 1),
+    seed: fc.nat({ max: 0xffff }),
+  })
+  .map(({ g, ...c }) => {
+    // clamp (not filter) into the interpreter budget, so shrinking keeps working
+    let { m, n } = c;
+    const { k } = c;
+    if (n * k > BUDGET) n = Math.max(1, Math.floor(BUDGET / k));
+    if (m * n * (k + c.n2) > BUDGET) m = Math.max(1, Math.floor(BUDGET / (n * (k + c.n2))));
+    return { ...c, m, n, gs: g === 0 ? Math.max(k, n) : g }; // 0: one group per row (of either layer)
+  });
 
 const large: Case[] = [
   { kind: 'single', m: 1, n: 37, k: 4999, n2: 1, bits: 2, gs: 128, tables: 'i8', act: 'silu', vec: 16, seed: 1 },
@@ -128,13 +144,19 @@ function checkAgainstDequantized(c: Case, g: Graph, x: Tensor, w1: Tensor, bias:
       const dPre = (c.tables === 'f32' ? lut.f32[i]! : lut.i8[i]!) + gammaK * S + 2 * U * pre;
       const bound = LIPSCHITZ[c.act] * dPre + 8 * U * pre;
       const e = Math.abs(got[i]! - ref[i]!);
-      if (!(e <= bound)) throw new Error(`y[${t}, ${n}] = ${got[i]}, float graph on dequantized weights ${ref[i]}: |err| ${e.toExponential(3)} > bound ${bound.toExponential(3)}`);
+      if (!(e <= bound))
+        throw new Error(
+          `y[${t}, ${n}] = ${got[i]}, float graph on dequantized weights ${ref[i]}: |err| ${e.toExponential(3)} > bound ${bound.toExponential(3)}`,
+        );
     }
 }
 
 function checkCase(c: Case): void {
   const { g, x, w1, bias } = caseGraph(c);
-  const ctx = passContext({ bits: c.bits, groupSize: c.gs, tables: c.tables }, { vecBytes: c.vec, tile: { layout: c.layout, tileK: c.tileK } });
+  const ctx = passContext(
+    { bits: c.bits, groupSize: c.gs, tables: c.tables },
+    { vecBytes: c.vec, tile: { layout: c.layout, tileK: c.tileK } },
+  );
   runVerified(g, PIPELINE[0]!, ctx);
   const layers = c.kind === 'single' ? 1 : 2;
   expect(ctx.decisions.map((d) => d.lowered)).toEqual(Array(layers).fill(true));
@@ -155,7 +177,11 @@ function checkCase(c: Case): void {
 const RUNS = 40;
 
 describe('property: the pass pipeline keeps the interpreter output', () => {
-  it('bit for bit after every pass; the lowered layer within its bound of the dequantized float graph', () => {
-    assertProperty(caseArb, checkCase, { runs: RUNS, examples: large });
-  }, timeoutFor(120_000, RUNS));
+  it(
+    'bit for bit after every pass; the lowered layer within its bound of the dequantized float graph',
+    () => {
+      assertProperty(caseArb, checkCase, { runs: RUNS, examples: large });
+    },
+    timeoutFor(120_000, RUNS),
+  );
 });

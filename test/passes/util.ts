@@ -2,11 +2,12 @@
  * Pass test helpers: run one pass by name with the verifier before and after (docs/architecture.md), and run a
  * whole prefix of the pipeline.
  */
-import { verifyGraph } from '../../ir/verify.js';
-import { getPass, passContext, type PassContext } from '../../passes/registry.js';
+
+import type { CompileOptions } from '../../compiler/options.js';
 import { PIPELINE } from '../../compiler/pipeline.js';
 import type { Graph } from '../../ir/types.js';
-import type { CompileOptions } from '../../compiler/options.js';
+import { verifyGraph } from '../../ir/verify.js';
+import { getPass, type PassContext, passContext } from '../../passes/registry.js';
 
 export function runVerified(g: Graph, name: string, ctx: PassContext): void {
   verifyGraph(g);

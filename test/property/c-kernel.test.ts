@@ -16,25 +16,49 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
+import { type CIsa, ISA_NUM } from '../../backends/c/csrc-prelude.js';
 import type { KernelRequest } from '../../compiler/options.js';
 import { packWeights } from '../../ir/lut/geometry.js';
 import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../ir/lut/reference.js';
-import { ISA_NUM, type CIsa } from '../../backends/c/csrc-prelude.js';
 import { NATIVE, runCase } from '../backends/c/harness.js';
 import { assertProperty, timeoutFor } from '../helpers/property.js';
 import {
-  BENCH_RUNS, BENCH_SHAPES, expectNone, firstMismatch, firstOverBound, kernelFloatBounds, layerData, runArb, shapeArb, storedBits,
-  type LayerShape, type TokenRun,
+  BENCH_RUNS,
+  BENCH_SHAPES,
+  expectNone,
+  firstMismatch,
+  firstOverBound,
+  kernelFloatBounds,
+  type LayerShape,
+  layerData,
+  runArb,
+  shapeArb,
+  storedBits,
+  type TokenRun,
 } from './lut-cases.js';
 
-const cpuinfo = (() => { try { return readFileSync('/proc/cpuinfo', 'utf8'); } catch { return ''; } })();
+const cpuinfo = (() => {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
+})();
 const has = (f: string) => new RegExp(`\\b${f}\\b`).test(cpuinfo);
 const AVX512 = has('avx512vbmi') && has('avx512bw');
-const PATHS: [CIsa, boolean][] = [['scalar', true], ['avx2', has('avx2')], ['avx512', AVX512]];
+const PATHS: [CIsa, boolean][] = [
+  ['scalar', true],
+  ['avx2', has('avx2')],
+  ['avx512', AVX512],
+];
 /** The ISA the benchmark's native build (-march=native) selects. */
 const NATIVE_ISA: CIsa = AVX512 ? 'avx512' : has('avx2') ? 'avx2' : 'scalar';
 
-interface CCase { shape: LayerShape; tables: 'i8' | 'f32'; runs: TokenRun[] }
+interface CCase {
+  shape: LayerShape;
+  tables: 'i8' | 'f32';
+  runs: TokenRun[];
+}
 
 const caseArb: fc.Arbitrary<CCase> = fc.record({
   shape: shapeArb(100, 700),
@@ -47,7 +71,8 @@ function checkRun(isa: CIsa, c: CCase, run: TokenRun): void {
   const req: KernelRequest = { n: shape.n, k: shape.k, bits: storedBits(shape.bits), groupSize: shape.gs, tables };
   const d = layerData(shape, run);
   const o = runCase(req, isa, d, NATIVE);
-  const { g } = o, m = d.m;
+  const { g } = o,
+    m = d.m;
   const packed = packWeights(g, d.q);
   const ps = packScales(g, d.scales, d.zeros);
   const ti = buildTablesI8(g, d.x, m);
@@ -55,15 +80,25 @@ function checkRun(isa: CIsa, c: CCase, run: TokenRun): void {
   const fb = kernelFloatBounds(g, d);
   const msgs = [
     o.isa === ISA_NUM[isa] ? undefined : `lutc_isa() = ${o.isa}, want ${ISA_NUM[isa]}`,
-    firstMismatch('packed', o.packed, packed), firstMismatch('sw', o.sw, ps.sw), firstMismatch('swz', o.swz, ps.swz),
-    firstMismatch('tq', o.tq, ti.tq), firstMismatch('tsHalf', o.tsh, ti.tsHalf), firstMismatch('tf', o.tf, tf.tf),
+    firstMismatch('packed', o.packed, packed),
+    firstMismatch('sw', o.sw, ps.sw),
+    firstMismatch('swz', o.swz, ps.swz),
+    firstMismatch('tq', o.tq, ti.tq),
+    firstMismatch('tsHalf', o.tsh, ti.tsHalf),
+    firstMismatch('tf', o.tf, tf.tf),
     firstMismatch('A', o.A, accumulateI8(g, packed, ti.tq, m)),
-    firstOverBound(o.xs, ti.xsum, fb.xsum), firstOverBound(o.xsf, tf.xsum, fb.xsum),
+    firstOverBound(o.xs, ti.xsum, fb.xsum),
+    firstOverBound(o.xsf, tf.xsum, fb.xsum),
   ];
   if (tables === 'f32') {
-    msgs.push(firstOverBound(o.Af, accumulateF32(g, packed, tf.tf, m), fb.accF32), firstMismatch('y (f32 tables)', o.y, combine(g, o.Af, 0.5, o.xsf, ps, m, d.bias)));
+    msgs.push(
+      firstOverBound(o.Af, accumulateF32(g, packed, tf.tf, m), fb.accF32),
+      firstMismatch('y (f32 tables)', o.y, combine(g, o.Af, 0.5, o.xsf, ps, m, d.bias)),
+    );
   } else msgs.push(firstMismatch('y', o.y, combine(g, o.A, o.tsh, o.xs, ps, m, d.bias)));
-  expectNone(...msgs.map((s) => s && `${isa} N=${shape.n} K=${shape.k} bits=${shape.bits} G=${shape.gs} ${tables} M=${m} ${run.pattern}: ${s}`));
+  expectNone(
+    ...msgs.map((s) => s && `${isa} N=${shape.n} K=${shape.k} bits=${shape.bits} G=${shape.gs} ${tables} M=${m} ${run.pattern}: ${s}`),
+  );
 }
 
 const RUNS: Record<CIsa, number> = { scalar: 4, avx2: 4, avx512: 5, neon: 0 };
@@ -72,8 +107,18 @@ describe('property: C LUT kernel = reference, bit for bit', () => {
   for (const [isa, ok] of PATHS) {
     const examples: CCase[] = isa === NATIVE_ISA ? BENCH_SHAPES.map((shape) => ({ shape, tables: 'i8', runs: BENCH_RUNS })) : [];
     const label = examples.length ? ' and the benchmarked configurations' : '';
-    it.skipIf(!ok)(`${isa} path: random shapes, bits, groups, M${label}`, () => {
-      assertProperty(caseArb, (c) => { for (const run of c.runs) checkRun(isa, c, run); }, { runs: RUNS[isa], examples, shrinkBudgetMs: 60_000 });
-    }, timeoutFor(180_000, RUNS[isa]));
+    it.skipIf(!ok)(
+      `${isa} path: random shapes, bits, groups, M${label}`,
+      () => {
+        assertProperty(
+          caseArb,
+          (c) => {
+            for (const run of c.runs) checkRun(isa, c, run);
+          },
+          { runs: RUNS[isa], examples, shrinkBudgetMs: 60_000 },
+        );
+      },
+      timeoutFor(180_000, RUNS[isa]),
+    );
   }
 });

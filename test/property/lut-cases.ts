@@ -19,8 +19,8 @@
  * planes, segments, scales or zero points gives errors of the order of |y| itself.
  */
 import fc from 'fast-check';
-import { lutGeometry, type Bits, type LutGeometry } from '../../ir/lut/geometry.js';
 import { seededRandom } from '../../base/random.js';
+import { type Bits, type LutGeometry, lutGeometry } from '../../ir/lut/geometry.js';
 
 /** Weight bits as the compiler takes them: 1.58 is ternary (stored as 2 bits, q ∈ {0,1,2}, z = 1). */
 export type BitsChoice = 1 | 1.58 | 2 | 3 | 4;
@@ -57,12 +57,14 @@ const GROUPS = [32, 128, 8, 16, 24, 40, 64, 256, 0] as const; // 0 = one group p
 
 /** Layer shapes: N in 1..maxN, K in 1..maxK (odd values included, shrinking towards 1), every bits value. */
 export function shapeArb(maxN: number, maxK: number): fc.Arbitrary<LayerShape> {
-  return fc.record({
-    n: fc.integer({ min: 1, max: maxN }),
-    k: fc.integer({ min: 1, max: maxK }),
-    bits: fc.constantFrom<BitsChoice>(1, 2, 3, 4, 1.58),
-    g: fc.constantFrom(...GROUPS),
-  }).map(({ n, k, bits, g }) => ({ n, k, bits, gs: g === 0 || g >= k ? k : g }));
+  return fc
+    .record({
+      n: fc.integer({ min: 1, max: maxN }),
+      k: fc.integer({ min: 1, max: maxK }),
+      bits: fc.constantFrom<BitsChoice>(1, 2, 3, 4, 1.58),
+      g: fc.constantFrom(...GROUPS),
+    })
+    .map(({ n, k, bits, g }) => ({ n, k, bits, gs: g === 0 || g >= k ? k : g }));
 }
 
 const PATTERNS: Pattern[] = ['uniform', 'extreme', 'grid', 'sparse', 'wide'];
@@ -81,8 +83,13 @@ export function runArb(maxM: number): fc.Arbitrary<TokenRun> {
  * The benchmarked configurations (bits 2 and 4, group 32 and 128, M = 1 and 32 at K = 4096) with N
  * scaled down to 24 rows so the JS reference stays fast; 24 is not a multiple of every ISA's rows per vector.
  */
-export const BENCH_SHAPES: LayerShape[] = [2, 4].flatMap((bits) => [32, 128].map((gs) => ({ n: 24, k: 4096, bits: bits as BitsChoice, gs })));
-export const BENCH_RUNS: TokenRun[] = [{ m: 1, pattern: 'uniform', seed: 1 }, { m: 32, pattern: 'uniform', seed: 2 }];
+export const BENCH_SHAPES: LayerShape[] = [2, 4].flatMap((bits) =>
+  [32, 128].map((gs) => ({ n: 24, k: 4096, bits: bits as BitsChoice, gs })),
+);
+export const BENCH_RUNS: TokenRun[] = [
+  { m: 1, pattern: 'uniform', seed: 1 },
+  { m: 32, pattern: 'uniform', seed: 2 },
+];
 
 /** The geometry lutGeometry gives a shape (scales/zeros are laid out by its nGroups). */
 export function shapeGeometry(s: LayerShape, vecBytes: 16 | 32 | 64 = 16): LutGeometry {
@@ -99,7 +106,8 @@ export function shapeGeometry(s: LayerShape, vecBytes: 16 | 32 | 64 = 16): LutGe
 export function layerData(s: LayerShape, run: TokenRun): LayerData {
   const r = seededRandom(run.seed * 7919 + s.n * 31 + s.k);
   const g = shapeGeometry(s);
-  const b = storedBits(s.bits), levels = s.bits === 1.58 ? 3 : 1 << b;
+  const b = storedBits(s.bits),
+    levels = s.bits === 1.58 ? 3 : 1 << b;
   const { m, pattern } = run;
   const q = new Uint8Array(s.n * s.k).map(() => (pattern === 'extreme' ? levels - 1 : Math.floor(r() * levels)));
   const scales = new Float32Array(s.n * g.nGroups).map(() => 0.01 + r() * 0.1);
@@ -112,11 +120,21 @@ export function layerData(s: LayerShape, run: TokenRun): LayerData {
       const u = r() * 2 - 1;
       let v: number;
       switch (pattern) {
-        case 'uniform': v = u; break;
-        case 'extreme': v = u < 0 ? -1 : 1; break;
-        case 'grid': v = Math.round(u * 2) / 2; break;
-        case 'sparse': v = zeroSeg[t * g.nSegments + Math.floor(kk / g.segment)] || r() < 0.7 ? 0 : u; break;
-        case 'wide': v = u * 2 ** Math.floor(r() * 25 - 12); break;
+        case 'uniform':
+          v = u;
+          break;
+        case 'extreme':
+          v = u < 0 ? -1 : 1;
+          break;
+        case 'grid':
+          v = Math.round(u * 2) / 2;
+          break;
+        case 'sparse':
+          v = zeroSeg[t * g.nSegments + Math.floor(kk / g.segment)] || r() < 0.7 ? 0 : u;
+          break;
+        case 'wide':
+          v = u * 2 ** Math.floor(r() * 25 - 12);
+          break;
       }
       x[t * s.k + kk] = v;
     }
@@ -146,7 +164,8 @@ export const gamma = (d: number) => (d * U) / (1 - d * U);
 /** Σ|x| per (token, segment), [M, nSegments]. */
 export function segmentAbsSums(g: LutGeometry, d: LayerData): Float64Array {
   const out = new Float64Array(d.m * g.nSegments);
-  for (let t = 0; t < d.m; t++) for (let kk = 0; kk < g.k; kk++) out[t * g.nSegments + Math.floor(kk / g.segment)]! += Math.abs(d.x[t * g.k + kk]!);
+  for (let t = 0; t < d.m; t++)
+    for (let kk = 0; kk < g.k; kk++) out[t * g.nSegments + Math.floor(kk / g.segment)]! += Math.abs(d.x[t * g.k + kk]!);
   return out;
 }
 
@@ -157,10 +176,12 @@ export function segmentAbsSums(g: LutGeometry, d: LayerData): Float64Array {
  */
 export function kernelFloatBounds(g: LutGeometry, d: LayerData): { xsum: Float64Array; accF32: Float64Array } {
   const abs = segmentAbsSums(g, d);
-  const maxQ = (1 << g.bits) - 1, lookups = (g.segment / 4) * g.bits;
+  const maxQ = (1 << g.bits) - 1,
+    lookups = (g.segment / 4) * g.bits;
   const accF32 = new Float64Array(d.m * g.n * g.nSegments);
-  for (let t = 0; t < d.m; t++) for (let n = 0; n < g.n; n++) for (let s = 0; s < g.nSegments; s++)
-    accF32[(t * g.n + n) * g.nSegments + s] = 2 * gamma(lookups) * maxQ * abs[t * g.nSegments + s]!;
+  for (let t = 0; t < d.m; t++)
+    for (let n = 0; n < g.n; n++)
+      for (let s = 0; s < g.nSegments; s++) accF32[(t * g.n + n) * g.nSegments + s] = 2 * gamma(lookups) * maxQ * abs[t * g.nSegments + s]!;
   return { xsum: abs.map((v) => gamma(g.segment) * v), accF32 };
 }
 
@@ -170,12 +191,17 @@ export function kernelFloatBounds(g: LutGeometry, d: LayerData): { xsum: Float64
  */
 export function lutErrorBounds(g: LutGeometry, d: LayerData): { f32: Float64Array; i8: Float64Array; S: Float64Array } {
   const { m, x, scales, zeros } = d;
-  const b = g.bits, maxQ = (1 << b) - 1, cps = g.segment / 4;
+  const b = g.bits,
+    maxQ = (1 << b) - 1,
+    cps = g.segment / 4;
   const depth = 3 + cps * b + g.segment + 4 + g.nSegments + 1;
-  const f32 = new Float64Array(m * g.n), i8 = new Float64Array(m * g.n), sums = new Float64Array(m * g.n);
+  const f32 = new Float64Array(m * g.n),
+    i8 = new Float64Array(m * g.n),
+    sums = new Float64Array(m * g.n);
   const segPerGroup = g.group / g.segment;
   for (let t = 0; t < m; t++) {
-    const absSum = new Float64Array(g.nSegments), absmax = new Float64Array(g.nSegments);
+    const absSum = new Float64Array(g.nSegments),
+      absmax = new Float64Array(g.nSegments);
     for (let s = 0; s < g.nSegments; s++) {
       for (let c = s * cps; c < (s + 1) * cps; c++) {
         let cs = 0;
@@ -188,7 +214,8 @@ export function lutErrorBounds(g: LutGeometry, d: LayerData): { f32: Float64Arra
       }
     }
     for (let n = 0; n < g.n; n++) {
-      let S = 0, Q = 0;
+      let S = 0,
+        Q = 0;
       for (let s = 0; s < g.nSegments; s++) {
         const gi = n * g.nGroups + Math.floor(s / segPerGroup);
         const sc = Math.abs(scales[gi]!);
@@ -204,10 +231,16 @@ export function lutErrorBounds(g: LutGeometry, d: LayerData): { f32: Float64Arra
 }
 
 /** The first output where |got - want| > bound (with the values), or undefined. */
-export function firstOverBound(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>, slack: (i: number) => number = () => 0): string | undefined {
+export function firstOverBound(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  bound: ArrayLike<number>,
+  slack: (i: number) => number = () => 0,
+): string | undefined {
   for (let i = 0; i < want.length; i++) {
     const e = Math.abs(got[i]! - want[i]!);
-    if (!(e <= bound[i]! + slack(i))) return `[${i}] got ${got[i]} want ${want[i]} |err| ${e.toExponential(3)} > bound ${(bound[i]! + slack(i)).toExponential(3)}`;
+    if (!(e <= bound[i]! + slack(i)))
+      return `[${i}] got ${got[i]} want ${want[i]} |err| ${e.toExponential(3)} > bound ${(bound[i]! + slack(i)).toExponential(3)}`;
   }
   return undefined;
 }

@@ -12,18 +12,36 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import type { KernelRequest } from '../../compiler/options.js';
 import type { PlanOverrides } from '../../backends/wasm/plan.js';
+import type { KernelRequest } from '../../compiler/options.js';
 import { packWeights } from '../../ir/lut/geometry.js';
 import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../ir/lut/reference.js';
-import { emitToTemp, runInChild, runInProcess, type KernelOutputs, type Problem } from '../backends/wasm/helpers.js';
+import { emitToTemp, type KernelOutputs, type Problem, runInChild, runInProcess } from '../backends/wasm/helpers.js';
 import { assertAsyncProperty, timeoutFor } from '../helpers/property.js';
 import {
-  BENCH_RUNS, BENCH_SHAPES, expectNone, firstMismatch, firstOverBound, kernelFloatBounds, layerData, runArb, shapeArb, shapeGeometry,
-  storedBits, type LayerData, type LayerShape, type TokenRun,
+  BENCH_RUNS,
+  BENCH_SHAPES,
+  expectNone,
+  firstMismatch,
+  firstOverBound,
+  kernelFloatBounds,
+  type LayerData,
+  type LayerShape,
+  layerData,
+  runArb,
+  shapeArb,
+  shapeGeometry,
+  storedBits,
+  type TokenRun,
 } from './lut-cases.js';
 
-interface WCase { shape: LayerShape; tables: 'i8' | 'f32'; relaxed: boolean; vecLut: boolean | undefined; runs: TokenRun[] }
+interface WCase {
+  shape: LayerShape;
+  tables: 'i8' | 'f32';
+  relaxed: boolean;
+  vecLut: boolean | undefined;
+  runs: TokenRun[];
+}
 
 const caseArb: fc.Arbitrary<WCase> = fc.record({
   shape: shapeArb(100, 700),
@@ -34,19 +52,27 @@ const caseArb: fc.Arbitrary<WCase> = fc.record({
 });
 
 function checkRun(c: WCase, run: TokenRun, got: KernelOutputs, d: LayerData): void {
-  const g = shapeGeometry(c.shape), m = d.m;
+  const g = shapeGeometry(c.shape),
+    m = d.m;
   const packed = packWeights(g, d.q);
   const ps = packScales(g, d.scales, d.zeros);
   const fb = kernelFloatBounds(g, d);
   const msgs: (string | undefined)[] = [];
   if (c.tables === 'f32') {
     const t = buildTablesF32(g, d.x, m);
-    msgs.push(firstMismatch('tf', got.tf!, t.tf), firstOverBound(got.xsum, t.xsum, fb.xsum),
-      firstOverBound(got.acc, accumulateF32(g, packed, t.tf, m), fb.accF32));
+    msgs.push(
+      firstMismatch('tf', got.tf!, t.tf),
+      firstOverBound(got.xsum, t.xsum, fb.xsum),
+      firstOverBound(got.acc, accumulateF32(g, packed, t.tf, m), fb.accF32),
+    );
   } else {
     const t = buildTablesI8(g, d.x, m);
-    msgs.push(firstMismatch('tq', got.tq!, t.tq), firstMismatch('tsHalf', got.tsHalf, t.tsHalf),
-      firstMismatch('A', got.acc, accumulateI8(g, packed, t.tq, m)), firstOverBound(got.xsum, t.xsum, fb.xsum));
+    msgs.push(
+      firstMismatch('tq', got.tq!, t.tq),
+      firstMismatch('tsHalf', got.tsHalf, t.tsHalf),
+      firstMismatch('A', got.acc, accumulateI8(g, packed, t.tq, m)),
+      firstOverBound(got.xsum, t.xsum, fb.xsum),
+    );
   }
   msgs.push(firstMismatch('y', got.y, combine(g, got.acc, got.tsHalf, got.xsum, ps, m, d.bias)));
   const what = `N=${c.shape.n} K=${c.shape.k} bits=${c.shape.bits} G=${c.shape.gs} ${c.tables}${c.relaxed ? ' relaxed' : ''} vecLut=${c.vecLut} M=${m} ${run.pattern}`;
@@ -56,7 +82,12 @@ function checkRun(c: WCase, run: TokenRun, got: KernelOutputs, d: LayerData): vo
 async function checkCase(c: WCase): Promise<void> {
   const { shape } = c;
   const req: KernelRequest = {
-    n: shape.n, k: shape.k, m: Math.max(...c.runs.map((r) => r.m)), bits: storedBits(shape.bits), groupSize: shape.gs, tables: c.tables,
+    n: shape.n,
+    k: shape.k,
+    m: Math.max(...c.runs.map((r) => r.m)),
+    bits: storedBits(shape.bits),
+    groupSize: shape.gs,
+    tables: c.tables,
     ...(c.relaxed ? { wasmFeatures: ['relaxed-simd'] } : {}),
   };
   const over: PlanOverrides = c.vecLut === undefined ? {} : { vecLut: c.vecLut };
@@ -72,8 +103,12 @@ async function checkCase(c: WCase): Promise<void> {
 const RUNS = 10;
 
 describe('property: WASM LUT kernel = reference, bit for bit', () => {
-  it('random shapes, bits, groups, M (scalar and vector LUT), SIMD128 and relaxed SIMD, and the benchmarked configurations', async () => {
-    const examples: WCase[] = BENCH_SHAPES.map((shape) => ({ shape, tables: 'i8', relaxed: false, vecLut: undefined, runs: BENCH_RUNS }));
-    await assertAsyncProperty(caseArb, checkCase, { runs: RUNS, examples, shrinkBudgetMs: 60_000 });
-  }, timeoutFor(180_000, RUNS));
+  it(
+    'random shapes, bits, groups, M (scalar and vector LUT), SIMD128 and relaxed SIMD, and the benchmarked configurations',
+    async () => {
+      const examples: WCase[] = BENCH_SHAPES.map((shape) => ({ shape, tables: 'i8', relaxed: false, vecLut: undefined, runs: BENCH_RUNS }));
+      await assertAsyncProperty(caseArb, checkCase, { runs: RUNS, examples, shrinkBudgetMs: 60_000 });
+    },
+    timeoutFor(180_000, RUNS),
+  );
 });

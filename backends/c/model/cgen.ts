@@ -5,23 +5,38 @@
  * constants; dims that are contiguous for every operand are merged so inner loops stay long and
  * unit-stride, which is what lets the C compiler vectorize them).
  */
-import { fail, nodeLoc, type DiagCode } from '../../../base/diagnostics.js';
-import type { Placement, PlanStep } from '../../model-plan.js';
+import { type DiagCode, fail, nodeLoc } from '../../../base/diagnostics.js';
 import type { Attrs, DType, Node, Tensor } from '../../../ir/types.js';
+import type { Placement, PlanStep } from '../../model-plan.js';
 
 /** The C element type a dtype is stored as in the artifact (f16/bf16 computed and stored as float). */
 export function ctype(dt: DType): string {
   switch (dt) {
-    case 'f32': case 'f16': case 'bf16': return 'float';
-    case 'f64': return 'double';
-    case 'i4': case 'i8': return 'int8_t';
-    case 'u4': case 'u8': case 'bool': return 'uint8_t';
-    case 'i16': return 'int16_t';
-    case 'u16': return 'uint16_t';
-    case 'i32': return 'int32_t';
-    case 'u32': return 'uint32_t';
-    case 'i64': return 'int64_t';
-    case 'u64': return 'uint64_t';
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+      return 'float';
+    case 'f64':
+      return 'double';
+    case 'i4':
+    case 'i8':
+      return 'int8_t';
+    case 'u4':
+    case 'u8':
+    case 'bool':
+      return 'uint8_t';
+    case 'i16':
+      return 'int16_t';
+    case 'u16':
+      return 'uint16_t';
+    case 'i32':
+      return 'int32_t';
+    case 'u32':
+      return 'uint32_t';
+    case 'i64':
+      return 'int64_t';
+    case 'u64':
+      return 'uint64_t';
   }
 }
 
@@ -31,17 +46,32 @@ export const isSignedInt = (dt: DType): boolean => dt === 'i4' || dt === 'i8' ||
 /** numpy descr of the bytes the artifact reads and writes for a dtype (f16/bf16 travel as f32). */
 export function npyDescr(dt: DType): string {
   switch (dt) {
-    case 'f32': case 'f16': case 'bf16': return '<f4';
-    case 'f64': return '<f8';
-    case 'i4': case 'i8': return '|i1';
-    case 'u4': case 'u8': return '|u1';
-    case 'bool': return '|b1';
-    case 'i16': return '<i2';
-    case 'u16': return '<u2';
-    case 'i32': return '<i4';
-    case 'u32': return '<u4';
-    case 'i64': return '<i8';
-    case 'u64': return '<u8';
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+      return '<f4';
+    case 'f64':
+      return '<f8';
+    case 'i4':
+    case 'i8':
+      return '|i1';
+    case 'u4':
+    case 'u8':
+      return '|u1';
+    case 'bool':
+      return '|b1';
+    case 'i16':
+      return '<i2';
+    case 'u16':
+      return '<u2';
+    case 'i32':
+      return '<i4';
+    case 'u32':
+      return '<u4';
+    case 'i64':
+      return '<i8';
+    case 'u64':
+      return '<u8';
   }
 }
 
@@ -69,8 +99,12 @@ export function cLiteral(v: number, dt: DType): string {
   return `${Math.trunc(v)}`;
 }
 
-const C_KEYWORDS = new Set(('auto break case char const continue default do double else enum extern float for goto if inline int long ' +
-  'register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while main').split(' '));
+const C_KEYWORDS = new Set(
+  (
+    'auto break case char const continue default do double else enum extern float for goto if inline int long ' +
+    'register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while main'
+  ).split(' '),
+);
 
 /** A C identifier made from `name` ([A-Za-z0-9_], not starting with a digit, not a keyword), unique in `used`. */
 export function cIdent(name: string, used: Set<string>): string {
@@ -160,7 +194,7 @@ export function stridedLoop(shape: readonly number[], ops: Operand[], body: (idx
   const merged: typeof dims = [];
   for (const d of dims) {
     const last = merged[merged.length - 1];
-    if (last && last.s.every((s, i) => s === d.s[i]! * d.n)) merged[merged.length - 1] = { n: last.n * d.n, s: d.s };
+    if (last?.s.every((s, i) => s === d.s[i]! * d.n)) merged[merged.length - 1] = { n: last.n * d.n, s: d.s };
     else merged.push({ ...d });
   }
   dims = merged;
@@ -180,7 +214,10 @@ export function stridedLoop(shape: readonly number[], ops: Operand[], body: (idx
 }
 
 export function indent(s: string, by = '  '): string {
-  return s.split('\n').map((l) => (l ? by + l : l)).join('\n');
+  return s
+    .split('\n')
+    .map((l) => (l ? by + l : l))
+    .join('\n');
 }
 
 /** Product of dims. */

@@ -10,7 +10,7 @@
  * erf is libm's double erf (a few ulp of double at most), far inside one f32 rounding.
  */
 import type { Attrs, DType } from '../../../ir/types.js';
-import { broadcastStrides, cLiteral, ctype, isFloatDt, isSignedInt, stridedLoop, stridesOf, type StepCtx } from './cgen.js';
+import { broadcastStrides, cLiteral, ctype, isFloatDt, isSignedInt, type StepCtx, stridedLoop, stridesOf } from './cgen.js';
 
 type Kernel = (c: StepCtx) => string;
 
@@ -34,7 +34,12 @@ function broadcastMap(c: StepCtx, expr: (v: string[]) => string): string {
   const out = c.outP(0);
   const ins = c.step.inputs.map((p, i) => ({ p, i })).filter((x) => x.p !== null);
   const ops = [{ strides: stridesOf(out.shape) }, ...ins.map((x) => ({ strides: broadcastStrides(x.p!.shape, out.shape) }))];
-  return stridedLoop(out.shape, ops, (idx) => `${c.out(0)}[${idx[0]}] = ${expr(ins.map((x, k) => `${c.in(x.i)}[${idx[k + 1]}]`))};`, c.omp(out.bytes / 4));
+  return stridedLoop(
+    out.shape,
+    ops,
+    (idx) => `${c.out(0)}[${idx[0]}] = ${expr(ins.map((x, k) => `${c.in(x.i)}[${idx[k + 1]}]`))};`,
+    c.omp(out.bytes / 4),
+  );
 }
 
 const wide = (dt: DType, v: string) => (isSignedInt(dt) ? `(uint64_t)(int64_t)${v}` : `(uint64_t)${v}`);
@@ -55,8 +60,14 @@ const div: Kernel = (c) => {
   return broadcastMap(c, ([a, b]) => intStore(dt, `(${b} == 0 ? (int64_t)0 : (int64_t)${a} / (int64_t)${b})`));
 };
 
-const cmp = (op: string): Kernel => (c) => broadcastMap(c, ([a, b]) => `(uint8_t)(${a} ${op} ${b})`);
-const logic = (op: string): Kernel => (c) => broadcastMap(c, ([a, b]) => `(uint8_t)((${a} != 0) ${op} (${b} != 0))`);
+const cmp =
+  (op: string): Kernel =>
+  (c) =>
+    broadcastMap(c, ([a, b]) => `(uint8_t)(${a} ${op} ${b})`);
+const logic =
+  (op: string): Kernel =>
+  (c) =>
+    broadcastMap(c, ([a, b]) => `(uint8_t)((${a} != 0) ${op} (${b} != 0))`);
 
 /** max/min over any number of operands, NaN propagating for floats (numpy's rule, as the interpreter). */
 function extremum(greater: boolean): Kernel {
@@ -66,7 +77,8 @@ function extremum(greater: boolean): Kernel {
     const rel = greater ? '>' : '<';
     return broadcastMap(c, (vs) => {
       let e = `(${T})${vs[0]}`;
-      for (const v of vs.slice(1)) e = isFloatDt(dt) ? `lutc_${greater ? 'max' : 'min'}_${dt === 'f64' ? 'd' : 'f'}(${e}, ${v})` : `(${v} ${rel} ${e} ? ${v} : ${e})`;
+      for (const v of vs.slice(1))
+        e = isFloatDt(dt) ? `lutc_${greater ? 'max' : 'min'}_${dt === 'f64' ? 'd' : 'f'}(${e}, ${v})` : `(${v} ${rel} ${e} ? ${v} : ${e})`;
       return e;
     });
   };
@@ -103,7 +115,9 @@ const FLOAT_UNARY: Record<string, (x: string, a: Attrs) => string> = {
   gelu: (x, a) => (a.approximate === 'tanh' ? `lutc_gelu_tanh(${x})` : `lutc_gelu(${x})`),
   leaky_relu: (x, a) => `(${x} < 0 ? ${cLiteral(Math.fround((a.alpha as number | undefined) ?? 0.01), 'f64')} * ${x} : ${x})`,
   // rounding (nearbyint rounds halves to even in the default rounding mode) and libm trigonometry
-  ceil: (x) => `ceil(${x})`, floor: (x) => `floor(${x})`, round: (x) => `nearbyint(${x})`,
+  ceil: (x) => `ceil(${x})`,
+  floor: (x) => `floor(${x})`,
+  round: (x) => `nearbyint(${x})`,
   ...Object.fromEntries(TRIG.map((f) => [f, (x: string) => `${f}(${x})`])),
 };
 
@@ -143,7 +157,9 @@ const clip: Kernel = (c) => {
   const hi = bound(2, isFloatDt(dt) ? `(${T})(1.0/0.0)` : 'hi_');
   const x = c.in(0);
   const n = c.outP(0).shape.reduce((p, d) => p * d, 1);
-  const decl = isFloatDt(dt) ? '' : `const ${T} lo_ = ${T === 'uint8_t' || T.startsWith('uint') ? '0' : `(${T})INT${T.slice(3, -2)}_MIN`};\nconst ${T} hi_ = ${T.startsWith('uint') ? `(${T})UINT${T.slice(4, -2)}_MAX` : `(${T})INT${T.slice(3, -2)}_MAX`};\n`;
+  const decl = isFloatDt(dt)
+    ? ''
+    : `const ${T} lo_ = ${T === 'uint8_t' || T.startsWith('uint') ? '0' : `(${T})INT${T.slice(3, -2)}_MIN`};\nconst ${T} hi_ = ${T.startsWith('uint') ? `(${T})UINT${T.slice(4, -2)}_MAX` : `(${T})INT${T.slice(3, -2)}_MAX`};\n`;
   return `${decl}const ${T} lo = ${lo}, hi = ${hi};
 for (ptrdiff_t i = 0; i < ${n}; i++) {
   const ${T} v = ${x}[i];
@@ -162,15 +178,27 @@ const cast: Kernel = (c) => {
   let e: string;
   if (to === 'bool') e = '(uint8_t)(v != 0)';
   else if (isFloatDt(to)) e = `(${T})v`;
-  else if (isFloatDt(from)) e = intStore(to, `lutc_f2int((double)v, ${cLiteral(rangeOf(to)[0], 'f64')}, ${cLiteral(rangeOf(to)[1], 'f64')}, ${to === 'u64' ? 1 : 0})`);
+  else if (isFloatDt(from))
+    e = intStore(
+      to,
+      `lutc_f2int((double)v, ${cLiteral(rangeOf(to)[0], 'f64')}, ${cLiteral(rangeOf(to)[1], 'f64')}, ${to === 'u64' ? 1 : 0})`,
+    );
   else e = intStore(to, isSignedInt(from) ? '(int64_t)v' : '(uint64_t)v');
   return `for (ptrdiff_t i = 0; i < ${n}; i++) {\n  const ${ctype(from)} v = ${c.in(0)}[i];\n  ${c.out(0)}[i] = ${e};\n}`;
 };
 
 function rangeOf(dt: DType): [number, number] {
   const r: Record<string, [number, number]> = {
-    i4: [-8, 7], u4: [0, 15], i8: [-128, 127], u8: [0, 255], i16: [-32768, 32767], u16: [0, 65535],
-    i32: [-2147483648, 2147483647], u32: [0, 4294967295], i64: [-(2 ** 63), 2 ** 63], u64: [0, 2 ** 64],
+    i4: [-8, 7],
+    u4: [0, 15],
+    i8: [-128, 127],
+    u8: [0, 255],
+    i16: [-32768, 32767],
+    u16: [0, 65535],
+    i32: [-2147483648, 2147483647],
+    u32: [0, 4294967295],
+    i64: [-(2 ** 63), 2 ** 63],
+    u64: [0, 2 ** 64],
   };
   return r[dt] ?? [0, 1];
 }
@@ -179,12 +207,30 @@ function rangeOf(dt: DType): [number, number] {
 const copy: Kernel = (c) => `memcpy(${c.out(0)}, ${c.in(0)}, ${c.outP(0).bytes});`;
 
 export const ELEMENTWISE_KERNELS: Record<string, Kernel> = {
-  add: arith('+', 'add'), sub: arith('-', 'sub'), mul: arith('*', 'mul'), div,
-  equal: cmp('=='), less: cmp('<'), greater: cmp('>'), greater_or_equal: cmp('>='), less_or_equal: cmp('<='),
-  and: logic('&&'), or: logic('||'),
-  max: extremum(true), min: extremum(false), where, pow, clip, cast, bit_shift: bitShift,
+  add: arith('+', 'add'),
+  sub: arith('-', 'sub'),
+  mul: arith('*', 'mul'),
+  div,
+  equal: cmp('=='),
+  less: cmp('<'),
+  greater: cmp('>'),
+  greater_or_equal: cmp('>='),
+  less_or_equal: cmp('<='),
+  and: logic('&&'),
+  or: logic('||'),
+  max: extremum(true),
+  min: extremum(false),
+  where,
+  pow,
+  clip,
+  cast,
+  bit_shift: bitShift,
   ...Object.fromEntries(UNARY_OPS.map((n) => [n, unary(n)])),
-  reshape: copy, squeeze: copy, unsqueeze: copy, flatten: copy, identity: copy,
+  reshape: copy,
+  squeeze: copy,
+  unsqueeze: copy,
+  flatten: copy,
+  identity: copy,
 };
 
 /** C helpers the elementwise kernels call (emitted once per model.c). */

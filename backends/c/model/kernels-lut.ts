@@ -13,14 +13,15 @@
  *
  * One rendered kernel per distinct (N, K, bits, group, tables); one packed copy per layer.
  */
+
+import { EPILOGUE_OPERAND, epilogueStages, foldStages } from '../../../ir/lut/epilogue.js';
+import { type Bits, lutGeometry } from '../../../ir/lut/geometry.js';
 import type { Attrs } from '../../../ir/types.js';
-import { lutGeometry, type Bits } from '../../../ir/lut/geometry.js';
 import type { CIsa } from '../csrc-prelude.js';
 import { planFromRequest, renderKernel } from '../render.js';
 import { prod, type StepCtx } from './cgen.js';
-import { LUT_Q, LUT_SCALES, LUT_ZEROS } from './lut-rewrite.js';
-import { EPILOGUE_OPERAND, epilogueStages, foldStages } from '../../../ir/lut/epilogue.js';
 import { floatBinaryExpr, unaryExpr } from './kernels-elementwise.js';
+import { LUT_Q, LUT_SCALES, LUT_ZEROS } from './lut-rewrite.js';
 
 interface Layer {
   prefix: string;
@@ -55,7 +56,10 @@ export class LutLayers {
    * `base`: symbol prefix unique to this model (kernel functions are external symbols); `isa`: the
    * ISA path every kernel is pinned to (absent: chosen by the C compiler's predefined macros).
    */
-  constructor(private readonly base: string, private readonly isa?: CIsa) {}
+  constructor(
+    private readonly base: string,
+    private readonly isa?: CIsa,
+  ) {}
 
   get count(): number {
     return this.layers.length;
@@ -66,7 +70,16 @@ export class LutLayers {
     let kr = this.kernels.get(key);
     if (!kr) {
       const prefix = `${this.base}_k${this.kernels.size}`;
-      const plan = planFromRequest({ n: a.n as number, k: a.k as number, m, bits: a.bits as Bits, groupSize: a.group_size as number, tables: a.tables as 'i8' | 'f32', name: prefix, ...(this.isa ? { isa: this.isa } : {}) });
+      const plan = planFromRequest({
+        n: a.n as number,
+        k: a.k as number,
+        m,
+        bits: a.bits as Bits,
+        groupSize: a.group_size as number,
+        tables: a.tables as 'i8' | 'f32',
+        name: prefix,
+        ...(this.isa ? { isa: this.isa } : {}),
+      });
       kr = { prefix, ...renderKernel(plan) };
       this.kernels.set(key, kr);
     }
@@ -76,13 +89,24 @@ export class LutLayers {
   /** The lut.matmul step. */
   readonly matmul = (c: StepCtx): string => {
     const a = c.attrs;
-    const n = a.n as number, k = a.k as number, bits = a.bits as Bits;
+    const n = a.n as number,
+      k = a.k as number,
+      bits = a.bits as Bits;
     const m = prod(c.outP(0).shape) / n;
     if (prod(c.inP(0)!.shape) !== m * k) c.unsupported(`lut.matmul activation [${c.inP(0)!.shape}] does not hold ${m} rows of K=${k}`);
     const prefix = this.kernelFor(a, m);
     const j = this.layers.length;
     const scratch = lutScratchBound(k, a.group_size as number, bits, m);
-    this.layers.push({ prefix, m, bits, nk: n * k, qOff: c.inP(LUT_Q)!.offset, sOff: c.inP(LUT_SCALES)!.offset, zOff: c.inP(LUT_ZEROS)!.offset, scratch });
+    this.layers.push({
+      prefix,
+      m,
+      bits,
+      nk: n * k,
+      qOff: c.inP(LUT_Q)!.offset,
+      sOff: c.inP(LUT_SCALES)!.offset,
+      zOff: c.inP(LUT_ZEROS)!.offset,
+      scratch,
+    });
     // Fused epilogue stages after the kernel's y = lut(x) + bias (ir/lut/epilogue.ts), each rendered by
     // the elementwise renderer's expression for its op; value 0 is y, stage i writes v<i+1>.
     const stages = epilogueStages(a, (i) => !!c.inP(i));
@@ -120,8 +144,12 @@ for (ptrdiff_t t = 0; t < ${m}; t++)
    */
   renderLoader(): string {
     const L = this.layers.length;
-    if (L === 0) return 'static int lutc_lut_load(const unsigned char *W) { (void)W; return MODEL_OK; }\nstatic void lutc_lut_release(void) {}\nstatic size_t lutc_lut_bytes = 0;\nstatic int lutc_lut_ready = 1;';
-    const rows = this.layers.map((l) => `  { ${l.prefix}_packed_bytes, ${l.prefix}_scales_len, ${l.prefix}_scratch_bytes, ${l.prefix}_pack, ${l.qOff}u, ${l.sOff}u, ${l.zOff}u, ${l.nk}u, ${l.scratch}u, ${l.bits}, ${l.m} }`);
+    if (L === 0)
+      return 'static int lutc_lut_load(const unsigned char *W) { (void)W; return MODEL_OK; }\nstatic void lutc_lut_release(void) {}\nstatic size_t lutc_lut_bytes = 0;\nstatic int lutc_lut_ready = 1;';
+    const rows = this.layers.map(
+      (l) =>
+        `  { ${l.prefix}_packed_bytes, ${l.prefix}_scales_len, ${l.prefix}_scratch_bytes, ${l.prefix}_pack, ${l.qOff}u, ${l.sOff}u, ${l.zOff}u, ${l.nk}u, ${l.scratch}u, ${l.bits}, ${l.m} }`,
+    );
     return String.raw`/* LUT layers: canonical weights in the blob (q bits LSB first, scales, zeros: lut-weights.ts),
    repacked at load time by each layer kernel's packer for the ISA this file was compiled for. */
 typedef struct lutc_layer {

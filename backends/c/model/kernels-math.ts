@@ -11,7 +11,7 @@
  * gamma_K), i.e. ~1e-5 relative for K ~ 256: inside the 1e-4 max|ref| tests.
  */
 import { broadcastIndex } from '../../../ir/ops/util.js';
-import { broadcastStrides, cLiteral, ctype, intsOfConst, isFloatDt, normAxis, prod, stridedLoop, stridesOf, type StepCtx } from './cgen.js';
+import { broadcastStrides, cLiteral, ctype, intsOfConst, isFloatDt, normAxis, prod, type StepCtx, stridedLoop, stridesOf } from './cgen.js';
 import { intStore, storeFromDouble } from './kernels-elementwise.js';
 
 type Kernel = (c: StepCtx) => string;
@@ -50,13 +50,21 @@ function reduce(kind: 'sum' | 'mean' | 'max' | 'prod'): Kernel {
     const count = prod(redShape);
     const dt = out.dtype;
     const init = kind === 'max' ? '-1.0/0.0' : kind === 'prod' ? '1.0' : '0.0';
-    const step = kind === 'max' ? 'acc = (acc != acc || v != v) ? (0.0/0.0) : (v > acc ? v : acc);' : kind === 'prod' ? 'acc *= v;' : 'acc += v;';
+    const step =
+      kind === 'max' ? 'acc = (acc != acc || v != v) ? (0.0/0.0) : (v > acc ? v : acc);' : kind === 'prod' ? 'acc *= v;' : 'acc += v;';
     let fin = 'acc';
     if (kind === 'mean') fin = isFloatDt(dt) ? `acc / ${count}.0` : count === 0 ? '0.0' : `trunc(acc / ${count}.0)`;
-    const store = kind === 'max' && !isFloatDt(dt) ? `(acc == -1.0/0.0 ? ${cLiteral(intMin(dt), dt)} : ${storeFromDouble(dt, fin)})` : storeFromDouble(dt, fin);
-    return stridedLoop(keptShape, [{ strides: stridesOf(keptShape) }, { strides: keptDims.map((i) => xs[i]!) }], ([o, ib]) => `double acc = ${init};
+    const store =
+      kind === 'max' && !isFloatDt(dt)
+        ? `(acc == -1.0/0.0 ? ${cLiteral(intMin(dt), dt)} : ${storeFromDouble(dt, fin)})`
+        : storeFromDouble(dt, fin);
+    return stridedLoop(
+      keptShape,
+      [{ strides: stridesOf(keptShape) }, { strides: keptDims.map((i) => xs[i]!) }],
+      ([o, ib]) => `double acc = ${init};
 ${stridedLoop(redShape, [{ strides: axes.map((i) => xs[i]!), base: 0 }], ([ir]) => `const double v = (double)${c.in(0)}[${ib} + ${ir}];\n${step}`)}
-${c.out(0)}[${o}] = ${store};`);
+${c.out(0)}[${o}] = ${store};`,
+    );
   };
 }
 
@@ -74,7 +82,8 @@ function softmax(log: boolean): Kernel {
     const inner = prod(x.shape.slice(a + 1));
     const outer = prod(x.shape.slice(0, a));
     const T = ctype(x.dtype);
-    const X = c.in(0), Y = c.out(0);
+    const X = c.in(0),
+      Y = c.out(0);
     const at = (k: string) => `base + ${k} * ${inner}`;
     return `${c.omp(outer * inner * len * 8)}
 for (ptrdiff_t r = 0; r < ${outer * inner}; r++) {
@@ -101,7 +110,8 @@ const layerNorm: Kernel = (c) => {
   const si = paramIndex(c, 'sidx', c.inP(1)!.shape, norm);
   const bi = c.inP(2) ? paramIndex(c, 'bidx', c.inP(2)!.shape, norm) : null;
   const T = ctype(x.dtype);
-  const stat = (i: number, v: string) => (c.node.outputs[i] && c.step.outputs[i] && usedOutput(c, i) ? `${c.out(i)}[r] = (${ctype(c.outP(i).dtype)})${v};` : '');
+  const stat = (i: number, v: string) =>
+    c.node.outputs[i] && c.step.outputs[i] && usedOutput(c, i) ? `${c.out(i)}[r] = (${ctype(c.outP(i).dtype)})${v};` : '';
   return `${si.decl}${bi?.decl ?? ''}${c.omp(rows * h * 4)}
 for (ptrdiff_t r = 0; r < ${rows}; r++) {
   const ${T} *xr = ${c.in(0)} + r * ${h};
@@ -182,15 +192,18 @@ function accOf(dt: string): { A: string; st: (e: string) => string; mul: (a: str
 }
 
 const matmul: Kernel = (c) => {
-  const a = c.inP(0)!, b = c.inP(1)!;
+  const a = c.inP(0)!,
+    b = c.inP(1)!;
   const a2 = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
   const b2 = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;
   const [M, K, N] = [a2[a2.length - 2]!, a2[a2.length - 1]!, b2[b2.length - 1]!];
   const rank = Math.max(a2.length, b2.length) - 2;
   const batch: number[] = [];
-  const ab = a2.slice(0, -2), bb = b2.slice(0, -2);
+  const ab = a2.slice(0, -2),
+    bb = b2.slice(0, -2);
   for (let i = 0; i < rank; i++) {
-    const da = ab[ab.length - rank + i] ?? 1, db = bb[bb.length - rank + i] ?? 1;
+    const da = ab[ab.length - rank + i] ?? 1,
+      db = bb[bb.length - rank + i] ?? 1;
     batch.push(Math.max(da, db));
   }
   const sa = broadcastStrides(ab, batch).map((s) => s * M * K);
@@ -202,14 +215,15 @@ const matmul: Kernel = (c) => {
   const [A, B, O] = [c.in(0), c.in(1), c.out(0)];
   // Floats accumulate straight into the output row (no stack buffer however large N is); integer
   // products wrap in 64 bits and are stored wrapped, which equals wrapping every step.
-  const body = (ao: string, bo: string, oo: string) => acc.A === 'uint64_t'
-    ? `for (ptrdiff_t m = 0; m < ${M}; m++)
+  const body = (ao: string, bo: string, oo: string) =>
+    acc.A === 'uint64_t'
+      ? `for (ptrdiff_t m = 0; m < ${M}; m++)
   for (ptrdiff_t n = 0; n < ${N}; n++) {
     uint64_t s = 0;
     for (ptrdiff_t k = 0; k < ${K}; k++) s += ${acc.mul(`${A}[${ao} + m * ${K} + k]`, `${B}[${bo} + k * ${N} + n]`)};
     ${O}[${oo} + m * ${N} + n] = ${acc.st('s')};
   }`
-    : `${c.omp(M * N * K, 'schedule(static)')}
+      : `${c.omp(M * N * K, 'schedule(static)')}
 for (ptrdiff_t m = 0; m < ${M}; m++) {
   ${T} *orow = ${O} + ${oo} + m * ${N};
   const ${T} *ar = ${A} + ${ao} + m * ${K};
@@ -225,14 +239,17 @@ for (ptrdiff_t m = 0; m < ${M}; m++) {
 
 /** Gemm: with transB the dot products use 8 independent partial sums, a fixed order that vectorizes. */
 const gemm: Kernel = (c) => {
-  const a = c.inP(0)!, b = c.inP(1)!;
-  const tA = c.attrs.transA !== 0, tB = c.attrs.transB !== 0;
+  const a = c.inP(0)!,
+    b = c.inP(1)!;
+  const tA = c.attrs.transA !== 0,
+    tB = c.attrs.transB !== 0;
   const [M, K] = tA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
   const N = tB ? b.shape[0]! : b.shape[1]!;
   const dt = c.outP(0).dtype;
   if (!isFloatDt(dt)) return c.unsupported(`gemm on ${dt} is not supported by the C backend (float types are)`);
   const T = ctype(dt);
-  const alpha = cLiteral(c.attrs.alpha as number, 'f64'), beta = cLiteral(c.attrs.beta as number, 'f64');
+  const alpha = cLiteral(c.attrs.alpha as number, 'f64'),
+    beta = cLiteral(c.attrs.beta as number, 'f64');
   const cP = c.inP(2);
   const cIdx = cP && (c.attrs.beta as number) !== 0 ? broadcastStrides(cP.shape, [M, N]) : null;
   const A = (k: string) => `${c.in(0)}[${tA ? `${k} * ${M} + m` : `m * ${K} + ${k}`}]`;
@@ -265,7 +282,9 @@ for (ptrdiff_t m = 0; m < ${M}; m++) {
 // ---- conv ------------------------------------------------------------------------------------------
 
 const conv: Kernel = (c) => {
-  const x = c.inP(0)!, w = c.inP(1)!, out = c.outP(0);
+  const x = c.inP(0)!,
+    w = c.inP(1)!,
+    out = c.outP(0);
   const sp = x.shape.length - 2;
   const at = c.attrs;
   const ks = (at.kernel_shape as number[] | undefined) ?? w.shape.slice(2);
@@ -274,7 +293,8 @@ const conv: Kernel = (c) => {
   const pads = (at.pads as number[] | undefined) ?? new Array<number>(2 * sp).fill(0);
   const autoPad = at.auto_pad as string;
   const ax = ks.map((k, i) => {
-    const inD = x.shape[2 + i]!, o = out.shape[2 + i]!;
+    const inD = x.shape[2 + i]!,
+      o = out.shape[2 + i]!;
     const ek = dil[i]! * (k - 1) + 1;
     let pad = autoPad === 'NOTSET' ? pads[i]! : 0;
     if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
@@ -332,7 +352,8 @@ const matmulNBits: Kernel = (c) => {
   const zp = c.inP(3);
   const T = ctype(c.outP(0).dtype);
   let z = `${1 << (bits! - 1)}.0f`;
-  if (zp && zp.dtype === 'u8') z = `(float)((${c.in(3)}[n * ${zpRow} + ((kb * ${bits}) >> 3)] >> ((kb * ${bits}) & 7)) & ${(1 << bits!) - 1})`;
+  if (zp && zp.dtype === 'u8')
+    z = `(float)((${c.in(3)}[n * ${zpRow} + ((kb * ${bits}) >> 3)] >> ((kb * ${bits}) & 7)) & ${(1 << bits!) - 1})`;
   else if (zp) z = `(float)${c.in(3)}[n * ${kBlocks} + kb]`;
   const w = c.scratch(K! * 4);
   return `float *w = (float *)${w};
@@ -356,7 +377,8 @@ for (ptrdiff_t n = 0; n < ${N}; n++) {
 
 /** Scale index per element for per-tensor / per-axis / blocked scales (quant.ts scaleLayout). */
 function scaleLoop(c: StepCtx, body: (xi: string, si: string) => string): string {
-  const x = c.inP(0)!, s = c.inP(1)!;
+  const x = c.inP(0)!,
+    s = c.inP(1)!;
   const bs = c.attrs.block_size as number;
   const n = prod(x.shape);
   if (prod(s.shape) === 1 && bs === 0) return `for (ptrdiff_t xi = 0; xi < ${n}; xi++) { ${body('xi', '0')} }`;
@@ -380,16 +402,32 @@ const dequantize: Kernel = (c) => {
 
 const quantize: Kernel = (c) => {
   const dt = c.outP(0).dtype;
-  const r = ({ i8: [-128, 127], u8: [0, 255], i16: [-32768, 32767], u16: [0, 65535], i4: [-8, 7], u4: [0, 15] } as Record<string, number[]>)[dt] ?? [0, 255];
+  const r = (
+    { i8: [-128, 127], u8: [0, 255], i16: [-32768, 32767], u16: [0, 65535], i4: [-8, 7], u4: [0, 15] } as Record<string, number[]>
+  )[dt] ?? [0, 255];
   const zp = c.inP(2) ? (si: string) => ` + (double)${c.in(2)}[${si}]` : () => '';
-  return scaleLoop(c, (xi, si) => `{ double q = (double)rintf((float)${c.in(0)}[${xi}] / (float)${c.in(1)}[${si}])${zp(si)};
+  return scaleLoop(
+    c,
+    (xi, si) => `{ double q = (double)rintf((float)${c.in(0)}[${xi}] / (float)${c.in(1)}[${si}])${zp(si)};
   q = q != q ? 0.0 : q < ${r[0]} ? ${r[0]} : q > ${r[1]} ? ${r[1]} : q;
-  ${c.out(0)}[${xi}] = (${ctype(dt)})q; }`);
+  ${c.out(0)}[${xi}] = (${ctype(dt)})q; }`,
+  );
 };
 
 export const MATH_KERNELS: Record<string, Kernel> = {
-  reduce_sum: reduce('sum'), reduce_mean: reduce('mean'), reduce_max: reduce('max'), reduce_prod: reduce('prod'),
-  softmax: softmax(false), log_softmax: softmax(true),
-  layer_norm: layerNorm, simplified_layer_norm: rmsNorm, skip_simplified_layer_norm: skipRmsNorm,
-  matmul, gemm, conv, matmul_nbits: matmulNBits, dequantize_linear: dequantize, quantize_linear: quantize,
+  reduce_sum: reduce('sum'),
+  reduce_mean: reduce('mean'),
+  reduce_max: reduce('max'),
+  reduce_prod: reduce('prod'),
+  softmax: softmax(false),
+  log_softmax: softmax(true),
+  layer_norm: layerNorm,
+  simplified_layer_norm: rmsNorm,
+  skip_simplified_layer_norm: skipRmsNorm,
+  matmul,
+  gemm,
+  conv,
+  matmul_nbits: matmulNBits,
+  dequantize_linear: dequantize,
+  quantize_linear: quantize,
 };

@@ -6,14 +6,17 @@
  * (a runtime-valued one is a LUT5152 diagnostic). Gather indices and trilu's k may be runtime values.
  */
 import { sliceAxis } from '../../../ir/ops/slice.js';
-import { broadcastStrides, cLiteral, ctype, intsOfConst, normAxis, prod, stridedLoop, stridesOf, type StepCtx } from './cgen.js';
+import { broadcastStrides, cLiteral, ctype, intsOfConst, normAxis, prod, type StepCtx, stridedLoop, stridesOf } from './cgen.js';
 
 type Kernel = (c: StepCtx) => string;
 
 /** The constant value of input i, or LUT5152 naming which operand had to be constant. */
 function constInts(c: StepCtx, i: number, what: string): number[] {
   const t = c.constOf(i);
-  if (!t) return c.unsupported(`${c.node.op}: operand '${what}' is computed at run time; the C backend needs it constant (bind shapes with --shape)`);
+  if (!t)
+    return c.unsupported(
+      `${c.node.op}: operand '${what}' is computed at run time; the C backend needs it constant (bind shapes with --shape)`,
+    );
   return intsOfConst(t);
 }
 
@@ -23,12 +26,21 @@ const transpose: Kernel = (c) => {
   const perm = (c.attrs.perm as number[] | undefined) ?? [...Array(r).keys()].reverse();
   const xs = stridesOf(x.shape);
   const out = c.outP(0);
-  return stridedLoop(out.shape, [{ strides: stridesOf(out.shape) }, { strides: perm.map((p) => xs[p]!) }], ([o, i]) => `${c.out(0)}[${o}] = ${c.in(0)}[${i}];`, c.omp(out.bytes / 4));
+  return stridedLoop(
+    out.shape,
+    [{ strides: stridesOf(out.shape) }, { strides: perm.map((p) => xs[p]!) }],
+    ([o, i]) => `${c.out(0)}[${o}] = ${c.in(0)}[${i}];`,
+    c.omp(out.bytes / 4),
+  );
 };
 
 const expand: Kernel = (c) => {
   const out = c.outP(0);
-  return stridedLoop(out.shape, [{ strides: stridesOf(out.shape) }, { strides: broadcastStrides(c.inP(0)!.shape, out.shape) }], ([o, i]) => `${c.out(0)}[${o}] = ${c.in(0)}[${i}];`);
+  return stridedLoop(
+    out.shape,
+    [{ strides: stridesOf(out.shape) }, { strides: broadcastStrides(c.inP(0)!.shape, out.shape) }],
+    ([o, i]) => `${c.out(0)}[${o}] = ${c.in(0)}[${i}];`,
+  );
 };
 
 const slice: Kernel = (c) => {
@@ -47,7 +59,11 @@ const slice: Kernel = (c) => {
   });
   const out = c.outP(0);
   const base = first.reduce((acc, f, i) => acc + f * xs[i]!, 0);
-  return stridedLoop(out.shape, [{ strides: stridesOf(out.shape) }, { strides: xs.map((s, i) => s * step[i]!), base }], ([o, i]) => `${c.out(0)}[${o}] = ${c.in(0)}[${i}];`);
+  return stridedLoop(
+    out.shape,
+    [{ strides: stridesOf(out.shape) }, { strides: xs.map((s, i) => s * step[i]!), base }],
+    ([o, i]) => `${c.out(0)}[${o}] = ${c.in(0)}[${i}];`,
+  );
 };
 
 const concat: Kernel = (c) => {
@@ -61,7 +77,8 @@ const concat: Kernel = (c) => {
   c.step.inputs.forEach((p, i) => {
     if (!p) return;
     const b = prod(p.shape.slice(a)) * esz;
-    if (b > 0) parts.push(`memcpy((unsigned char *)${c.out(0)} + o * ${rowBytes} + ${at}, (const unsigned char *)${c.in(i)} + o * ${b}, ${b});`);
+    if (b > 0)
+      parts.push(`memcpy((unsigned char *)${c.out(0)} + o * ${rowBytes} + ${at}, (const unsigned char *)${c.in(i)} + o * ${b}, ${b});`);
     at += b;
   });
   return `for (ptrdiff_t o = 0; o < ${outer}; o++) {\n  ${parts.join('\n  ')}\n}`;
@@ -145,9 +162,23 @@ const shape: Kernel = (c) => {
   const clamp = (v: number) => Math.min(r, Math.max(0, v < 0 ? v + r : v));
   const s = clamp(c.attrs.start as number);
   const e = Math.max(s, clamp((c.attrs.end as number | undefined) ?? r));
-  return dims.slice(s, e).map((d, i) => `${c.out(0)}[${i}] = ${cLiteral(d, 'i64')};`).join('\n') || '/* empty */';
+  return (
+    dims
+      .slice(s, e)
+      .map((d, i) => `${c.out(0)}[${i}] = ${cLiteral(d, 'i64')};`)
+      .join('\n') || '/* empty */'
+  );
 };
 
 export const SHAPE_KERNELS: Record<string, Kernel> = {
-  transpose, expand, slice, concat, split, gather, trilu, range, constant_of_shape: constantOfShape, shape,
+  transpose,
+  expand,
+  slice,
+  concat,
+  split,
+  gather,
+  trilu,
+  range,
+  constant_of_shape: constantOfShape,
+  shape,
 };

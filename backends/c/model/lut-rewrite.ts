@@ -18,14 +18,17 @@
  * other than a table build) has no C kernel: LUT5151, naming the node. Weights that are not a lut.pack
  * of constants (run-time operands, or already-packed constants in hand-written IR) are LUT5152.
  */
-import { DiagnosticBag, nodeLoc } from '../../../base/diagnostics.js';
+import { type DiagnosticBag, nodeLoc } from '../../../base/diagnostics.js';
 import { geometryOf } from '../../../ir/lut/attrs.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import type { Graph, Node, Value } from '../../../ir/types.js';
 import { canonicalWeights } from './lut-weights.js';
 
 /** Operand positions of the rewritten lut.matmul (the op's own: tables, tscale, xsum are replaced). */
-export const LUT_X = 0, LUT_Q = 3, LUT_SCALES = 4, LUT_ZEROS = 5;
+export const LUT_X = 0,
+  LUT_Q = 3,
+  LUT_SCALES = 4,
+  LUT_ZEROS = 5;
 
 /** The producers of lut.matmul operands that legalizeLut removes. */
 const LUT_BUILDS: ReadonlySet<string> = new Set(['lut.table', 'lut.norm_table', 'lut.pack']);
@@ -51,14 +54,22 @@ export function legalizeLut(g: Graph, bag: DiagnosticBag): Graph {
     const src = node.inputs[0]?.producer;
     const x = src?.op === 'lut.table' ? src.inputs[0] : src?.op === 'lut.norm_table' ? src.outputs[0] : undefined;
     if (!src || !x || (src.op === 'lut.table' ? node.inputs[0] !== src.outputs[0] : node.inputs[0] !== src.outputs[1])) {
-      bag.error('LUT5151', 'lut.matmul reads tables that no lut.table / lut.norm_table builds: the C kernel builds its tables from the activations', loc);
+      bag.error(
+        'LUT5151',
+        'lut.matmul reads tables that no lut.table / lut.norm_table builds: the C kernel builds its tables from the activations',
+        loc,
+      );
       return node;
     }
     const [w, sw, swz] = [node.inputs[3], node.inputs[4], node.inputs[5]];
     const pack = w?.producer;
     const ops = pack?.inputs ?? [];
     if (pack?.op !== 'lut.pack' || sw !== pack.outputs[1] || swz !== pack.outputs[2] || !ops.every((v) => v?.const)) {
-      bag.error('LUT5152', "lut.matmul weights and scales must be one lut.pack of constants (the C backend stores its q/scales/zeros and packs them at load time): they are computed at run time or already packed", loc);
+      bag.error(
+        'LUT5152',
+        'lut.matmul weights and scales must be one lut.pack of constants (the C backend stores its q/scales/zeros and packs them at load time): they are computed at run time or already packed',
+        loc,
+      );
       return node;
     }
     let cw = canon.get(w!);
@@ -66,7 +77,11 @@ export function legalizeLut(g: Graph, bag: DiagnosticBag): Graph {
       const geo = geometryOf(resolveAttrs(findOp('lut.matmul')!, node));
       const [q, s, z] = ops.map((v) => v!.const!.data);
       if (q!.length !== geo.n * geo.k || s!.length !== geo.n * geo.nGroups || z!.length !== geo.n * geo.nGroups) {
-        bag.error('LUT5152', `lut.pack operands of lut.matmul must be q [${geo.n}, ${geo.k}], scales and zeros [${geo.n}, ${geo.nGroups}]`, loc);
+        bag.error(
+          'LUT5152',
+          `lut.pack operands of lut.matmul must be q [${geo.n}, ${geo.k}], scales and zeros [${geo.n}, ${geo.nGroups}]`,
+          loc,
+        );
         return node;
       }
       const c = canonicalWeights(geo, q!, s!, z!);
@@ -90,7 +105,8 @@ export function legalizeLut(g: Graph, bag: DiagnosticBag): Graph {
   });
 
   // Table builds whose tables nobody reads any more: dropped, or reduced to their norm.
-  const read = new Set<Value>(g.outputs), readByFailed = new Set<Value>();
+  const read = new Set<Value>(g.outputs),
+    readByFailed = new Set<Value>();
   for (const n of nodes) for (const v of n.inputs) if (v) (failed.has(n) ? readByFailed : read).add(v);
   nodes = nodes.flatMap((n): Node[] => {
     const res = n.op === 'lut.norm_table' ? n.outputs.slice(1) : n.outputs;
@@ -98,26 +114,36 @@ export function legalizeLut(g: Graph, bag: DiagnosticBag): Graph {
     if (LUT_BUILDS.has(n.op) && res.some((v) => readByFailed.has(v)) && !res.some((v) => read.has(v))) return [n];
     if (n.op === 'lut.pack') {
       if (!n.outputs.some((v) => read.has(v))) return [];
-      bag.error('LUT5151', 'lut.pack results are read by something other than lut.matmul (e.g. a graph output): the C backend packs weights inside its layer kernels', nodeLoc(n, file));
+      bag.error(
+        'LUT5151',
+        'lut.pack results are read by something other than lut.matmul (e.g. a graph output): the C backend packs weights inside its layer kernels',
+        nodeLoc(n, file),
+      );
       return [n];
     }
     if (n.op !== 'lut.table' && n.op !== 'lut.norm_table') return [n];
     const tables = n.op === 'lut.table' ? n.outputs : n.outputs.slice(1);
     if (tables.some((v) => read.has(v))) {
-      bag.error('LUT5151', `${n.op} results are read by something other than lut.matmul (e.g. a graph output): the C backend builds tables inside its GEMM kernels`, nodeLoc(n, file));
+      bag.error(
+        'LUT5151',
+        `${n.op} results are read by something other than lut.matmul (e.g. a graph output): the C backend builds tables inside its GEMM kernels`,
+        nodeLoc(n, file),
+      );
       return [n];
     }
     if (n.op === 'lut.table') return [];
     const a = resolveAttrs(findOp('lut.norm_table')!, n);
     const rms = a.norm === 'rms';
-    return [{
-      op: rms ? 'simplified_layer_norm' : 'layer_norm',
-      name: n.name,
-      inputs: rms ? n.inputs.slice(0, 2) : n.inputs.slice(0, 3),
-      outputs: [n.outputs[0]!],
-      attrs: { axis: a.axis!, epsilon: a.epsilon!, stash_type: a.stash_type! },
-      ...(n.loc ? { loc: n.loc } : {}),
-    }];
+    return [
+      {
+        op: rms ? 'simplified_layer_norm' : 'layer_norm',
+        name: n.name,
+        inputs: rms ? n.inputs.slice(0, 2) : n.inputs.slice(0, 3),
+        outputs: [n.outputs[0]!],
+        attrs: { axis: a.axis!, epsilon: a.epsilon!, stash_type: a.stash_type! },
+        ...(n.loc ? { loc: n.loc } : {}),
+      },
+    ];
   });
 
   const used = new Set<Value>(g.outputs);

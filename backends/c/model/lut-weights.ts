@@ -22,7 +22,12 @@ export interface CanonicalWeights {
 }
 
 /** Canonical weights of a layer (geometry `g` of its node) from the lut.pack operands q [N, K], scales, zeros [N, nGroups]. */
-export function canonicalWeights(g: LutGeometry, qv: ArrayLike<number>, scales: ArrayLike<number>, zeros: ArrayLike<number>): CanonicalWeights {
+export function canonicalWeights(
+  g: LutGeometry,
+  qv: ArrayLike<number>,
+  scales: ArrayLike<number>,
+  zeros: ArrayLike<number>,
+): CanonicalWeights {
   const q = new Uint8Array(Math.ceil((g.n * g.k * g.bits) / 8) + 1);
   const mask = (1 << g.bits) - 1;
   for (let i = 0; i < g.n * g.k; i++) {

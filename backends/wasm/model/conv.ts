@@ -6,12 +6,19 @@
  */
 import binaryen from 'binaryen';
 import type { Expr } from '../builder.js';
+import { type Emit, emitMap, kindOf, numelOf, type StepHandler, unsupported, viewOf } from './core.js';
 import { matmulKernel } from './linear.js';
-import { emitMap, kindOf, numelOf, unsupported, viewOf, type Emit, type StepHandler } from './core.js';
 
 export const CONV_OPS: ReadonlySet<string> = new Set(['conv']);
 
-interface Axis { pad: number; stride: number; dil: number; k: number; inD: number; outD: number }
+interface Axis {
+  pad: number;
+  stride: number;
+  dil: number;
+  k: number;
+  inD: number;
+  outD: number;
+}
 
 /** Prepares a conv step. */
 export const convStep: StepHandler = (ctx, step): Emit => {
@@ -45,10 +52,13 @@ export const convStep: StepHandler = (ctx, step): Emit => {
   const group = (a.group as number | undefined) ?? 1;
   const [N, C] = [x!.shape[0]!, x!.shape[1]!];
   const Mo = w!.shape[0]!;
-  const Cg = C / group, Mg = Mo / group;
-  const rowsK = Cg * H.k * W.k, cols = H.outD * W.outD;
+  const Cg = C / group,
+    Mg = Mo / group;
+  const rowsK = Cg * H.k * W.k,
+    cols = H.outD * W.outD;
   ctx.scratch(0, rowsK * cols * 4);
-  const xImg = C * H.inD * W.inD * 4, oImg = Mo * cols * 4;
+  const xImg = C * H.inD * W.inD * 4,
+    oImg = Mo * cols * 4;
   return (f) => {
     const m = f.mod;
     const { i32 } = binaryen;
@@ -60,33 +70,72 @@ export const convStep: StepHandler = (ctx, step): Emit => {
     const inRange = (v: number, lim: number) => m.i32.lt_u(f.get(v), m.i32.const(lim));
     // ih = oh*stride - pad + ki*dil (same for w); out-of-range reads are zero
     const elem: Expr[] = [
-      f.set(iw, m.i32.add(m.i32.sub(m.i32.mul(f.get(ow), m.i32.const(W.stride)), m.i32.const(W.pad)), m.i32.mul(f.get(kj), m.i32.const(W.dil)))),
-      m.f32.store(0, 4, f.get(dst), m.if(m.i32.and(inRange(ih, H.inD), inRange(iw, W.inD)),
-        m.f32.load(0, 4, m.i32.add(f.get(src), m.i32.shl(m.i32.add(m.i32.mul(f.get(ih), m.i32.const(W.inD)), f.get(iw)), m.i32.const(2)))),
-        m.f32.const(0))),
+      f.set(
+        iw,
+        m.i32.add(m.i32.sub(m.i32.mul(f.get(ow), m.i32.const(W.stride)), m.i32.const(W.pad)), m.i32.mul(f.get(kj), m.i32.const(W.dil))),
+      ),
+      m.f32.store(
+        0,
+        4,
+        f.get(dst),
+        m.if(
+          m.i32.and(inRange(ih, H.inD), inRange(iw, W.inD)),
+          m.f32.load(
+            0,
+            4,
+            m.i32.add(f.get(src), m.i32.shl(m.i32.add(m.i32.mul(f.get(ih), m.i32.const(W.inD)), f.get(iw)), m.i32.const(2))),
+          ),
+          m.f32.const(0),
+        ),
+      ),
       f.incr(dst, 4),
     ];
     const rowLoop = [
-      f.set(ih, m.i32.add(m.i32.sub(m.i32.mul(f.get(oh), m.i32.const(H.stride)), m.i32.const(H.pad)), m.i32.mul(f.get(ki), m.i32.const(H.dil)))),
+      f.set(
+        ih,
+        m.i32.add(m.i32.sub(m.i32.mul(f.get(oh), m.i32.const(H.stride)), m.i32.const(H.pad)), m.i32.mul(f.get(ki), m.i32.const(H.dil))),
+      ),
       f.loop(ow, m.i32.const(W.outD), elem),
     ];
     const perChannel = [
-      f.set(src, m.i32.add(m.i32.add(m.i32.const(ctx.addrOf(x!)), m.i32.mul(f.get(img), m.i32.const(xImg))), m.i32.mul(m.i32.add(m.i32.mul(f.get(gi), m.i32.const(Cg)), f.get(c)), m.i32.const(H.inD * W.inD * 4)))),
+      f.set(
+        src,
+        m.i32.add(
+          m.i32.add(m.i32.const(ctx.addrOf(x!)), m.i32.mul(f.get(img), m.i32.const(xImg))),
+          m.i32.mul(m.i32.add(m.i32.mul(f.get(gi), m.i32.const(Cg)), f.get(c)), m.i32.const(H.inD * W.inD * 4)),
+        ),
+      ),
       f.loop(ki, m.i32.const(H.k), [f.loop(kj, m.i32.const(W.k), [f.loop(oh, m.i32.const(H.outD), rowLoop)])]),
     ];
     const perGroup = [
       f.set(dst, m.i32.const(col)),
       f.loop(c, m.i32.const(Cg), perChannel),
-      m.call(mm, [
-        m.i32.add(m.i32.const(ctx.addrOf(w!)), m.i32.mul(f.get(gi), m.i32.const(Mg * rowsK * 4))),
-        m.i32.const(col),
-        m.i32.add(m.i32.add(m.i32.const(ctx.addrOf(out)), m.i32.mul(f.get(img), m.i32.const(oImg))), m.i32.mul(f.get(gi), m.i32.const(Mg * cols * 4))),
-      ], binaryen.none),
+      m.call(
+        mm,
+        [
+          m.i32.add(m.i32.const(ctx.addrOf(w!)), m.i32.mul(f.get(gi), m.i32.const(Mg * rowsK * 4))),
+          m.i32.const(col),
+          m.i32.add(
+            m.i32.add(m.i32.const(ctx.addrOf(out)), m.i32.mul(f.get(img), m.i32.const(oImg))),
+            m.i32.mul(f.get(gi), m.i32.const(Mg * cols * 4)),
+          ),
+        ],
+        binaryen.none,
+      ),
     ];
     const res: Expr[] = [f.loop(img, m.i32.const(N), [f.loop(gi, m.i32.const(group), perGroup)])];
     if (b) {
       const ov = viewOf(ctx, out, [N, Mo, cols]);
-      res.push(emitMap(f, [N, Mo, cols], ov, [ov, { addr: ctx.addrOf(b), dtype: 'f32', strides: [0, 1, 0] }], (g) => m.f32.add(g(0), g(1)), (g) => m.f32x4.add(g(0), g(1))));
+      res.push(
+        emitMap(
+          f,
+          [N, Mo, cols],
+          ov,
+          [ov, { addr: ctx.addrOf(b), dtype: 'f32', strides: [0, 1, 0] }],
+          (g) => m.f32.add(g(0), g(1)),
+          (g) => m.f32x4.add(g(0), g(1)),
+        ),
+      );
     }
     return res;
   };

@@ -6,20 +6,27 @@
  * stride and address is a compile-time constant baked into the step's function.
  */
 import binaryen from 'binaryen';
-import { FnBuilder, type Expr } from '../builder.js';
-import { fail, nodeLoc, type DiagCode } from '../../../base/diagnostics.js';
+import { type DiagCode, fail, nodeLoc } from '../../../base/diagnostics.js';
 import type { DType, Node } from '../../../ir/types.js';
 import { kernelByteSize, type ModelPlan, type Placement, type PlanStep } from '../../model-plan.js';
+import { type Expr, FnBuilder } from '../builder.js';
 
 /** Scalar compute kind of a dtype in compiled kernels (f16/bf16 compute and store as f32). */
 export type Kind = 'f32' | 'f64' | 'i32' | 'i64';
 
 export function kindOf(dt: DType): Kind {
   switch (dt) {
-    case 'f32': case 'f16': case 'bf16': return 'f32';
-    case 'f64': return 'f64';
-    case 'i64': case 'u64': return 'i64';
-    default: return 'i32';
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+      return 'f32';
+    case 'f64':
+      return 'f64';
+    case 'i64':
+    case 'u64':
+      return 'i64';
+    default:
+      return 'i32';
   }
 }
 export const typeOfKind = (k: Kind): number => binaryen[k];
@@ -34,6 +41,7 @@ export interface View {
 
 /** Row-major strides in elements (ir/tensor.ts `strides`). */
 export { strides as contiguous } from '../../../ir/tensor.js';
+
 import { strides as contiguous } from '../../../ir/tensor.js';
 
 /** Strides of a tensor of `inShape` broadcast (numpy, right-aligned) to `outShape`. */
@@ -76,7 +84,11 @@ export class Ctx {
   readonly features: Set<string> = new Set(['simd128', 'bulk-memory', 'nontrapping-fptoint', 'sign-ext']);
   /** JS imports used (module 'm'): names of Math functions. */
   readonly imports = new Set<string>();
-  constructor(readonly mod: binaryen.Module, readonly plan: ModelPlan, readonly opts: EmitOptions) {}
+  constructor(
+    readonly mod: binaryen.Module,
+    readonly plan: ModelPlan,
+    readonly opts: EmitOptions,
+  ) {}
 
   get weightsBase(): number {
     return align(this.arenaBase + this.plan.arenaBytes);
@@ -121,26 +133,50 @@ export class Ctx {
 /** Typed scalar load of one element of `dt` at `ptr + off` as its compute kind. */
 export function loadScalar(m: binaryen.Module, dt: DType, ptr: Expr, off = 0): Expr {
   switch (dt) {
-    case 'f32': case 'f16': case 'bf16': return m.f32.load(off, 4, ptr);
-    case 'f64': return m.f64.load(off, 8, ptr);
-    case 'i64': case 'u64': return m.i64.load(off, 8, ptr);
-    case 'i32': case 'u32': return m.i32.load(off, 4, ptr);
-    case 'i16': return m.i32.load16_s(off, 2, ptr);
-    case 'u16': return m.i32.load16_u(off, 2, ptr);
-    case 'i8': case 'i4': return m.i32.load8_s(off, 1, ptr);
-    default: return m.i32.load8_u(off, 1, ptr);
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+      return m.f32.load(off, 4, ptr);
+    case 'f64':
+      return m.f64.load(off, 8, ptr);
+    case 'i64':
+    case 'u64':
+      return m.i64.load(off, 8, ptr);
+    case 'i32':
+    case 'u32':
+      return m.i32.load(off, 4, ptr);
+    case 'i16':
+      return m.i32.load16_s(off, 2, ptr);
+    case 'u16':
+      return m.i32.load16_u(off, 2, ptr);
+    case 'i8':
+    case 'i4':
+      return m.i32.load8_s(off, 1, ptr);
+    default:
+      return m.i32.load8_u(off, 1, ptr);
   }
 }
 
 /** Typed scalar store of a compute-kind value as `dt` (integer stores wrap; bool stores v != 0 as given). */
 export function storeScalar(m: binaryen.Module, dt: DType, ptr: Expr, v: Expr, off = 0): Expr {
   switch (dt) {
-    case 'f32': case 'f16': case 'bf16': return m.f32.store(off, 4, ptr, v);
-    case 'f64': return m.f64.store(off, 8, ptr, v);
-    case 'i64': case 'u64': return m.i64.store(off, 8, ptr, v);
-    case 'i32': case 'u32': return m.i32.store(off, 4, ptr, v);
-    case 'i16': case 'u16': return m.i32.store16(off, 2, ptr, v);
-    default: return m.i32.store8(off, 1, ptr, v);
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+      return m.f32.store(off, 4, ptr, v);
+    case 'f64':
+      return m.f64.store(off, 8, ptr, v);
+    case 'i64':
+    case 'u64':
+      return m.i64.store(off, 8, ptr, v);
+    case 'i32':
+    case 'u32':
+      return m.i32.store(off, 4, ptr, v);
+    case 'i16':
+    case 'u16':
+      return m.i32.store16(off, 2, ptr, v);
+    default:
+      return m.i32.store8(off, 1, ptr, v);
   }
 }
 
@@ -148,18 +184,30 @@ export function storeScalar(m: binaryen.Module, dt: DType, ptr: Expr, v: Expr, o
 export function convert(m: binaryen.Module, from: Kind, to: Kind, e: Expr, unsignedFrom = false): Expr {
   if (from === to) return e;
   switch (`${from}>${to}`) {
-    case 'f32>f64': return m.f64.promote(e);
-    case 'f64>f32': return m.f32.demote(e);
-    case 'f32>i32': return m.i32.trunc_s_sat.f32(e);
-    case 'f64>i32': return m.i32.trunc_s_sat.f64(e);
-    case 'f32>i64': return m.i64.trunc_s_sat.f32(e);
-    case 'f64>i64': return m.i64.trunc_s_sat.f64(e);
-    case 'i32>f32': return unsignedFrom ? m.f32.convert_u.i32(e) : m.f32.convert_s.i32(e);
-    case 'i32>f64': return unsignedFrom ? m.f64.convert_u.i32(e) : m.f64.convert_s.i32(e);
-    case 'i64>f32': return unsignedFrom ? m.f32.convert_u.i64(e) : m.f32.convert_s.i64(e);
-    case 'i64>f64': return unsignedFrom ? m.f64.convert_u.i64(e) : m.f64.convert_s.i64(e);
-    case 'i32>i64': return unsignedFrom ? m.i64.extend_u(e) : m.i64.extend_s(e);
-    case 'i64>i32': return m.i32.wrap(e);
+    case 'f32>f64':
+      return m.f64.promote(e);
+    case 'f64>f32':
+      return m.f32.demote(e);
+    case 'f32>i32':
+      return m.i32.trunc_s_sat.f32(e);
+    case 'f64>i32':
+      return m.i32.trunc_s_sat.f64(e);
+    case 'f32>i64':
+      return m.i64.trunc_s_sat.f32(e);
+    case 'f64>i64':
+      return m.i64.trunc_s_sat.f64(e);
+    case 'i32>f32':
+      return unsignedFrom ? m.f32.convert_u.i32(e) : m.f32.convert_s.i32(e);
+    case 'i32>f64':
+      return unsignedFrom ? m.f64.convert_u.i32(e) : m.f64.convert_s.i32(e);
+    case 'i64>f32':
+      return unsignedFrom ? m.f32.convert_u.i64(e) : m.f32.convert_s.i64(e);
+    case 'i64>f64':
+      return unsignedFrom ? m.f64.convert_u.i64(e) : m.f64.convert_s.i64(e);
+    case 'i32>i64':
+      return unsignedFrom ? m.i64.extend_u(e) : m.i64.extend_s(e);
+    case 'i64>i32':
+      return m.i32.wrap(e);
   }
   throw new Error(`convert ${from}>${to}`);
 }
@@ -167,9 +215,12 @@ export function convert(m: binaryen.Module, from: Kind, to: Kind, e: Expr, unsig
 /** A constant of a compute kind. */
 export function constOf(m: binaryen.Module, k: Kind, v: number): Expr {
   switch (k) {
-    case 'f32': return m.f32.const(v);
-    case 'f64': return m.f64.const(v);
-    case 'i32': return m.i32.const(v | 0);
+    case 'f32':
+      return m.f32.const(v);
+    case 'f64':
+      return m.f64.const(v);
+    case 'i32':
+      return m.i32.const(v | 0);
     case 'i64': {
       // binaryen >= 1xx: i64.const takes one bigint (its .d.ts still says (low, high))
       const b = BigInt.asIntN(64, BigInt(Math.trunc(Math.max(Math.min(v, 9.2e18), -9.2e18))));
@@ -241,12 +292,21 @@ export type VectorFn = (get: (j: number) => Expr, f: FnBuilder) => Expr;
  * dim is unit-stride for the output and unit- or zero-stride for each input.
  */
 export function emitMap(
-  f: FnBuilder, shape: number[], out: View, ins: View[], scalar: ScalarFn, vector?: VectorFn, inKinds?: Kind[],
+  f: FnBuilder,
+  shape: number[],
+  out: View,
+  ins: View[],
+  scalar: ScalarFn,
+  vector?: VectorFn,
+  inKinds?: Kind[],
 ): Expr {
   const m = f.mod;
   if (numelOf(shape) === 0) return m.nop();
   const views = [out, ...ins];
-  const merged = mergeDims(shape, views.map((v) => v.strides));
+  const merged = mergeDims(
+    shape,
+    views.map((v) => v.strides),
+  );
   let sh = merged.shape;
   let st = merged.strides;
   if (sh.length === 0) {
@@ -259,40 +319,72 @@ export function emitMap(
   const innerSt = st.map((s, j) => s[s.length - 1]! * bytes[j]!);
   const outerSt = st.map((s, j) => s.slice(0, -1).map((x) => x * bytes[j]!));
   const kinds = inKinds ?? ins.map((v) => kindOf(v.dtype));
-  const simdOk = vector && L >= 4 && views.every((v) => kindOf(v.dtype) === 'f32') && kinds.every((k) => k === 'f32') &&
-    st[0]![st[0]!.length - 1] === 1 && st.slice(1).every((s) => s[s.length - 1] === 1 || s[s.length - 1] === 0);
+  const simdOk =
+    vector &&
+    L >= 4 &&
+    views.every((v) => kindOf(v.dtype) === 'f32') &&
+    kinds.every((k) => k === 'f32') &&
+    st[0]![st[0]!.length - 1] === 1 &&
+    st.slice(1).every((s) => s[s.length - 1] === 1 || s[s.length - 1] === 0);
   const { i32, v128 } = binaryen;
   const vals = ins.map((v, j) => f.local(typeOfKind(kinds[j]!)));
   const vvals = ins.map(() => f.local(v128));
-  return nest(f, outer, views.map((v) => v.addr), outerSt, (ptrs) => {
-    const p = ptrs.map(() => f.local(i32));
-    const res: Expr[] = p.map((l, j) => f.set(l, f.get(ptrs[j]!)));
-    let rest = L;
-    if (simdOk) {
-      const nv = Math.floor(L / 4);
-      rest = L - nv * 4;
-      ins.forEach((_, j) => {
-        if (innerSt[j + 1] === 0) res.push(f.set(vvals[j]!, m.v128.load32_splat(0, 4, f.get(p[j + 1]!))));
-      });
-      const body: Expr[] = [];
-      ins.forEach((_, j) => {
-        if (innerSt[j + 1] !== 0) body.push(f.set(vvals[j]!, m.v128.load(0, 4, f.get(p[j + 1]!))));
-      });
-      body.push(m.v128.store(0, 4, f.get(p[0]!), vector!((j) => f.get(vvals[j]!), f)));
-      p.forEach((l, j) => { if (innerSt[j]) body.push(f.incr(l, innerSt[j]! * 4)); });
-      res.push(f.loop(f.local(i32), m.i32.const(nv), body));
-    }
-    if (rest > 0) {
-      const body: Expr[] = ins.map((v, j) => f.set(vals[j]!, convert(m, kindOf(v.dtype), kinds[j]!, loadScalar(m, v.dtype, f.get(p[j + 1]!)), isUnsigned(v.dtype))));
-      body.push(storeScalar(m, out.dtype, f.get(p[0]!), scalar((j) => f.get(vals[j]!), f)));
-      p.forEach((l, j) => { if (innerSt[j]) body.push(f.incr(l, innerSt[j]!)); });
-      res.push(rest === 1 ? m.block(null, body) : f.loop(f.local(i32), m.i32.const(rest), body));
-    }
-    return res;
-  });
+  return nest(
+    f,
+    outer,
+    views.map((v) => v.addr),
+    outerSt,
+    (ptrs) => {
+      const p = ptrs.map(() => f.local(i32));
+      const res: Expr[] = p.map((l, j) => f.set(l, f.get(ptrs[j]!)));
+      let rest = L;
+      if (simdOk) {
+        const nv = Math.floor(L / 4);
+        rest = L - nv * 4;
+        ins.forEach((_, j) => {
+          if (innerSt[j + 1] === 0) res.push(f.set(vvals[j]!, m.v128.load32_splat(0, 4, f.get(p[j + 1]!))));
+        });
+        const body: Expr[] = [];
+        ins.forEach((_, j) => {
+          if (innerSt[j + 1] !== 0) body.push(f.set(vvals[j]!, m.v128.load(0, 4, f.get(p[j + 1]!))));
+        });
+        body.push(
+          m.v128.store(
+            0,
+            4,
+            f.get(p[0]!),
+            vector!((j) => f.get(vvals[j]!), f),
+          ),
+        );
+        p.forEach((l, j) => {
+          if (innerSt[j]) body.push(f.incr(l, innerSt[j]! * 4));
+        });
+        res.push(f.loop(f.local(i32), m.i32.const(nv), body));
+      }
+      if (rest > 0) {
+        const body: Expr[] = ins.map((v, j) =>
+          f.set(vals[j]!, convert(m, kindOf(v.dtype), kinds[j]!, loadScalar(m, v.dtype, f.get(p[j + 1]!)), isUnsigned(v.dtype))),
+        );
+        body.push(
+          storeScalar(
+            m,
+            out.dtype,
+            f.get(p[0]!),
+            scalar((j) => f.get(vals[j]!), f),
+          ),
+        );
+        p.forEach((l, j) => {
+          if (innerSt[j]) body.push(f.incr(l, innerSt[j]!));
+        });
+        res.push(rest === 1 ? m.block(null, body) : f.loop(f.local(i32), m.i32.const(rest), body));
+      }
+      return res;
+    },
+  );
 }
 
-export const isUnsigned = (dt: DType): boolean => dt === 'u8' || dt === 'u16' || dt === 'u32' || dt === 'u64' || dt === 'u4' || dt === 'bool';
+export const isUnsigned = (dt: DType): boolean =>
+  dt === 'u8' || dt === 'u16' || dt === 'u32' || dt === 'u64' || dt === 'u4' || dt === 'bool';
 
 /**
  * Copies a strided view into another over `shape` (same dtype): memory.copy per contiguous row when
@@ -307,11 +399,22 @@ export function emitCopy(f: FnBuilder, shape: number[], out: View, src: View): E
   const b = kernelByteSize(out.dtype);
   if (st[0]!.at(-1) === 1 && st[1]!.at(-1) === 1 && kernelByteSize(src.dtype) === b) {
     const L = sh.at(-1)!;
-    return nest(f, sh.slice(0, -1), [out.addr, src.addr], st.map((s) => s.slice(0, -1).map((x) => x * b)), (p) => [
-      m.memory.copy(f.get(p[0]!), f.get(p[1]!), m.i32.const(L * b)),
-    ]);
+    return nest(
+      f,
+      sh.slice(0, -1),
+      [out.addr, src.addr],
+      st.map((s) => s.slice(0, -1).map((x) => x * b)),
+      (p) => [m.memory.copy(f.get(p[0]!), f.get(p[1]!), m.i32.const(L * b))],
+    );
   }
-  return emitMap(f, shape, out, [src], (get) => get(0), (get) => get(0));
+  return emitMap(
+    f,
+    shape,
+    out,
+    [src],
+    (get) => get(0),
+    (get) => get(0),
+  );
 }
 
 /** A fresh function builder for a step: no parameters, no results. */

@@ -9,16 +9,27 @@
  * the same builders to lut.matmul's fused epilogue (lut.ts): one definition of each op.
  */
 import binaryen from 'binaryen';
+import { intRange, ONNX_DTYPES } from '../../../ir/ops/numeric.js';
+import type { DType, Node } from '../../../ir/types.js';
+import type { PlanStep } from '../../model-plan.js';
 import type { Expr, FnBuilder } from '../builder.js';
 import { splatF32 } from '../builder.js';
-import type { DType, Node } from '../../../ir/types.js';
-import { ONNX_DTYPES, intRange } from '../../../ir/ops/numeric.js';
 import {
-  broadcastStrides, constOf, emitMap, isUnsigned, kindOf, unsupported, viewOf, type Ctx, type Emit, type Kind, type ScalarFn,
-  type StepHandler, type VectorFn, type View,
+  broadcastStrides,
+  type Ctx,
+  constOf,
+  emitMap,
+  isUnsigned,
+  type Kind,
+  kindOf,
+  type ScalarFn,
+  type StepHandler,
+  unsupported,
+  type VectorFn,
+  type View,
+  viewOf,
 } from './core.js';
-import { erfFn, expFn, jsMath, sigmoidFn, tanhFn, type JsMathFn } from './math.js';
-import type { PlanStep } from '../../model-plan.js';
+import { erfFn, expFn, type JsMathFn, jsMath, sigmoidFn, tanhFn } from './math.js';
 
 type M = binaryen.Module;
 const isFloatKind = (k: Kind) => k === 'f32' || k === 'f64';
@@ -42,40 +53,74 @@ export function unaryScalar(ctx: Ctx, n: Node, k: Kind, dt: DType): ScalarFn | u
   const call = (fn: string) => (x: Expr) => m.call(fn, [x], binaryen.f64);
   const a = n.attrs;
   switch (n.op) {
-    case 'neg': return isFloatKind(k) ? (g) => F.neg(g(0)) : (g) => I.sub(constOf(m, k, 0), g(0));
+    case 'neg':
+      return isFloatKind(k) ? (g) => F.neg(g(0)) : (g) => I.sub(constOf(m, k, 0), g(0));
     case 'abs':
       if (isFloatKind(k)) return (g) => F.abs(g(0));
       if (isUnsigned(dt)) return (g) => g(0);
       return (g) => m.select(I.lt_s(g(0), constOf(m, k, 0)), I.sub(constOf(m, k, 0), g(0)), g(0));
     case 'relu':
-      return isFloatKind(k) ? (g) => m.select(F.lt(g(0), constOf(m, k, 0)), constOf(m, k, 0), g(0))
+      return isFloatKind(k)
+        ? (g) => m.select(F.lt(g(0), constOf(m, k, 0)), constOf(m, k, 0), g(0))
         : (g) => m.select(I.lt_s(g(0), constOf(m, k, 0)), constOf(m, k, 0), g(0));
-    case 'not': return (g) => m.i32.eqz(g(0));
-    case 'sqrt': return isFloatKind(k) ? (g) => F.sqrt(g(0)) : undefined;
-    case 'reciprocal': return isFloatKind(k) ? (g) => F.div(constOf(m, k, 1), g(0)) : undefined;
-    case 'exp': return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(expFn(ctx))) : undefined;
-    case 'log': return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(jsMath(ctx, 'log'))) : undefined;
-    case 'erf': return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(erfFn(ctx))) : undefined;
-    case 'tanh': return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(tanhFn(ctx))) : undefined;
-    case 'ceil': return isFloatKind(k) ? (g) => F.ceil(g(0)) : undefined;
-    case 'floor': return isFloatKind(k) ? (g) => F.floor(g(0)) : undefined;
-    case 'round': return isFloatKind(k) ? (g) => F.nearest(g(0)) : undefined; // nearest: halves to even
-    case 'sin': case 'cos': case 'tan': case 'asin': case 'acos': case 'atan':
-    case 'sinh': case 'cosh': case 'asinh': case 'acosh': case 'atanh':
+    case 'not':
+      return (g) => m.i32.eqz(g(0));
+    case 'sqrt':
+      return isFloatKind(k) ? (g) => F.sqrt(g(0)) : undefined;
+    case 'reciprocal':
+      return isFloatKind(k) ? (g) => F.div(constOf(m, k, 1), g(0)) : undefined;
+    case 'exp':
+      return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(expFn(ctx))) : undefined;
+    case 'log':
+      return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(jsMath(ctx, 'log'))) : undefined;
+    case 'erf':
+      return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(erfFn(ctx))) : undefined;
+    case 'tanh':
+      return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(tanhFn(ctx))) : undefined;
+    case 'ceil':
+      return isFloatKind(k) ? (g) => F.ceil(g(0)) : undefined;
+    case 'floor':
+      return isFloatKind(k) ? (g) => F.floor(g(0)) : undefined;
+    case 'round':
+      return isFloatKind(k) ? (g) => F.nearest(g(0)) : undefined; // nearest: halves to even
+    case 'sin':
+    case 'cos':
+    case 'tan':
+    case 'asin':
+    case 'acos':
+    case 'atan':
+    case 'sinh':
+    case 'cosh':
+    case 'asinh':
+    case 'acosh':
+    case 'atanh':
       return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(jsMath(ctx, n.op as JsMathFn))) : undefined;
-    case 'sigmoid': return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(sigmoidFn(ctx))) : undefined;
+    case 'sigmoid':
+      return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(sigmoidFn(ctx))) : undefined;
     case 'softplus': {
       if (!isFloatKind(k)) return undefined;
-      const log = jsMath(ctx, 'log'), exp = expFn(ctx);
+      const log = jsMath(ctx, 'log'),
+        exp = expFn(ctx);
       // x > 0 ? x + log(1 + e^-x) : log(1 + e^x), in f64 (the interpreter's form)
       return (g, f) => {
         const t = f.local(binaryen.f64);
-        return viaF64(ctx, k, g(0), (x) => m.block(null, [
-          f.set(t, x),
-          m.select(m.f64.gt(f.get(t), m.f64.const(0)),
-            m.f64.add(f.get(t), m.call(log, [m.f64.add(m.f64.const(1), m.call(exp, [m.f64.neg(f.get(t))], binaryen.f64))], binaryen.f64)),
-            m.call(log, [m.f64.add(m.f64.const(1), m.call(exp, [f.get(t)], binaryen.f64))], binaryen.f64)),
-        ], binaryen.f64));
+        return viaF64(ctx, k, g(0), (x) =>
+          m.block(
+            null,
+            [
+              f.set(t, x),
+              m.select(
+                m.f64.gt(f.get(t), m.f64.const(0)),
+                m.f64.add(
+                  f.get(t),
+                  m.call(log, [m.f64.add(m.f64.const(1), m.call(exp, [m.f64.neg(f.get(t))], binaryen.f64))], binaryen.f64),
+                ),
+                m.call(log, [m.f64.add(m.f64.const(1), m.call(exp, [f.get(t)], binaryen.f64))], binaryen.f64),
+              ),
+            ],
+            binaryen.f64,
+          ),
+        );
       };
     }
     case 'leaky_relu': {
@@ -89,9 +134,22 @@ export function unaryScalar(ctx: Ctx, n: Node, k: Kind, dt: DType): ScalarFn | u
         const t = f.local(binaryen.f64);
         return viaF64(ctx, k, g(0), (x) => {
           const inner = tanhApprox
-            ? m.call(tanhFn(ctx), [m.f64.mul(m.f64.const(Math.sqrt(2 / Math.PI)), m.f64.add(f.get(t), m.f64.mul(m.f64.const(0.044715), m.f64.mul(f.get(t), m.f64.mul(f.get(t), f.get(t))))))], binaryen.f64)
+            ? m.call(
+                tanhFn(ctx),
+                [
+                  m.f64.mul(
+                    m.f64.const(Math.sqrt(2 / Math.PI)),
+                    m.f64.add(f.get(t), m.f64.mul(m.f64.const(0.044715), m.f64.mul(f.get(t), m.f64.mul(f.get(t), f.get(t))))),
+                  ),
+                ],
+                binaryen.f64,
+              )
             : m.call(erfFn(ctx), [m.f64.mul(f.get(t), m.f64.const(Math.SQRT1_2))], binaryen.f64);
-          return m.block(null, [f.set(t, x), m.f64.mul(m.f64.mul(m.f64.const(0.5), f.get(t)), m.f64.add(m.f64.const(1), inner))], binaryen.f64);
+          return m.block(
+            null,
+            [f.set(t, x), m.f64.mul(m.f64.mul(m.f64.const(0.5), f.get(t)), m.f64.add(m.f64.const(1), inner))],
+            binaryen.f64,
+          );
         });
       };
     }
@@ -102,14 +160,22 @@ export function unaryScalar(ctx: Ctx, n: Node, k: Kind, dt: DType): ScalarFn | u
 export function unaryVector(m: M, n: Node): VectorFn | undefined {
   const zero = () => splatF32(m, 0);
   switch (n.op) {
-    case 'neg': return (g) => m.f32x4.neg(g(0));
-    case 'abs': return (g) => m.f32x4.abs(g(0));
-    case 'relu': return (g) => m.f32x4.max(g(0), zero());
-    case 'sqrt': return (g) => m.f32x4.sqrt(g(0));
-    case 'reciprocal': return (g) => m.f32x4.div(splatF32(m, 1), g(0));
-    case 'ceil': return (g) => m.f32x4.ceil(g(0));
-    case 'floor': return (g) => m.f32x4.floor(g(0));
-    case 'round': return (g) => m.f32x4.nearest(g(0));
+    case 'neg':
+      return (g) => m.f32x4.neg(g(0));
+    case 'abs':
+      return (g) => m.f32x4.abs(g(0));
+    case 'relu':
+      return (g) => m.f32x4.max(g(0), zero());
+    case 'sqrt':
+      return (g) => m.f32x4.sqrt(g(0));
+    case 'reciprocal':
+      return (g) => m.f32x4.div(splatF32(m, 1), g(0));
+    case 'ceil':
+      return (g) => m.f32x4.ceil(g(0));
+    case 'floor':
+      return (g) => m.f32x4.floor(g(0));
+    case 'round':
+      return (g) => m.f32x4.nearest(g(0));
     case 'leaky_relu': {
       const alpha = Math.fround((n.attrs.alpha as number | undefined) ?? 0.01);
       return (g) => m.v128.bitselect(m.f32x4.mul(g(0), splatF32(m, alpha)), g(0), m.f32x4.lt(g(0), zero()));
@@ -125,9 +191,12 @@ export function binaryScalar(m: M, op: string, k: Kind, unsigned: boolean): Scal
   const fl = isFloatKind(k);
   const c0 = () => constOf(m, k, 0);
   switch (op) {
-    case 'add': return (g) => (fl ? F.add(g(0), g(1)) : I.add(g(0), g(1)));
-    case 'sub': return (g) => (fl ? F.sub(g(0), g(1)) : I.sub(g(0), g(1)));
-    case 'mul': return (g) => (fl ? F.mul(g(0), g(1)) : I.mul(g(0), g(1)));
+    case 'add':
+      return (g) => (fl ? F.add(g(0), g(1)) : I.add(g(0), g(1)));
+    case 'sub':
+      return (g) => (fl ? F.sub(g(0), g(1)) : I.sub(g(0), g(1)));
+    case 'mul':
+      return (g) => (fl ? F.mul(g(0), g(1)) : I.mul(g(0), g(1)));
     case 'div':
       if (fl) return (g) => F.div(g(0), g(1));
       // x / 0 gives 0 (interpreter's choice); INT_MIN / -1 would trap: divide by 1 there instead (wraps to INT_MIN)
@@ -137,34 +206,83 @@ export function binaryScalar(m: M, op: string, k: Kind, unsigned: boolean): Scal
         const negated = unsigned ? q : m.select(I.eq(g(1), constOf(m, k, -1)), I.sub(c0(), g(0)), q);
         return m.select(I.eqz(g(1)), c0(), negated);
       };
-    case 'max': return fl ? (g) => F.max(g(0), g(1)) : (g) => m.select((unsigned ? I.gt_u : I.gt_s)(g(0), g(1)), g(0), g(1));
-    case 'min': return fl ? (g) => F.min(g(0), g(1)) : (g) => m.select((unsigned ? I.lt_u : I.lt_s)(g(0), g(1)), g(0), g(1));
-    case 'equal': return (g) => (fl ? F.eq(g(0), g(1)) : I.eq(g(0), g(1)));
-    case 'less': return (g) => (fl ? F.lt(g(0), g(1)) : (unsigned ? I.lt_u : I.lt_s)(g(0), g(1)));
-    case 'greater': return (g) => (fl ? F.gt(g(0), g(1)) : (unsigned ? I.gt_u : I.gt_s)(g(0), g(1)));
-    case 'less_or_equal': return (g) => (fl ? F.le(g(0), g(1)) : (unsigned ? I.le_u : I.le_s)(g(0), g(1)));
-    case 'greater_or_equal': return (g) => (fl ? F.ge(g(0), g(1)) : (unsigned ? I.ge_u : I.ge_s)(g(0), g(1)));
-    case 'and': return (g) => m.i32.and(m.i32.ne(g(0), m.i32.const(0)), m.i32.ne(g(1), m.i32.const(0)));
-    case 'or': return (g) => m.i32.ne(m.i32.or(g(0), g(1)), m.i32.const(0));
+    case 'max':
+      return fl ? (g) => F.max(g(0), g(1)) : (g) => m.select((unsigned ? I.gt_u : I.gt_s)(g(0), g(1)), g(0), g(1));
+    case 'min':
+      return fl ? (g) => F.min(g(0), g(1)) : (g) => m.select((unsigned ? I.lt_u : I.lt_s)(g(0), g(1)), g(0), g(1));
+    case 'equal':
+      return (g) => (fl ? F.eq(g(0), g(1)) : I.eq(g(0), g(1)));
+    case 'less':
+      return (g) => (fl ? F.lt(g(0), g(1)) : (unsigned ? I.lt_u : I.lt_s)(g(0), g(1)));
+    case 'greater':
+      return (g) => (fl ? F.gt(g(0), g(1)) : (unsigned ? I.gt_u : I.gt_s)(g(0), g(1)));
+    case 'less_or_equal':
+      return (g) => (fl ? F.le(g(0), g(1)) : (unsigned ? I.le_u : I.le_s)(g(0), g(1)));
+    case 'greater_or_equal':
+      return (g) => (fl ? F.ge(g(0), g(1)) : (unsigned ? I.ge_u : I.ge_s)(g(0), g(1)));
+    case 'and':
+      return (g) => m.i32.and(m.i32.ne(g(0), m.i32.const(0)), m.i32.ne(g(1), m.i32.const(0)));
+    case 'or':
+      return (g) => m.i32.ne(m.i32.or(g(0), g(1)), m.i32.const(0));
   }
   return undefined;
 }
 
 export function binaryVector(m: M, op: string): ((a: Expr, b: Expr) => Expr) | undefined {
   switch (op) {
-    case 'add': return (a, b) => m.f32x4.add(a, b);
-    case 'sub': return (a, b) => m.f32x4.sub(a, b);
-    case 'mul': return (a, b) => m.f32x4.mul(a, b);
-    case 'div': return (a, b) => m.f32x4.div(a, b);
-    case 'max': return (a, b) => m.f32x4.max(a, b);
-    case 'min': return (a, b) => m.f32x4.min(a, b);
+    case 'add':
+      return (a, b) => m.f32x4.add(a, b);
+    case 'sub':
+      return (a, b) => m.f32x4.sub(a, b);
+    case 'mul':
+      return (a, b) => m.f32x4.mul(a, b);
+    case 'div':
+      return (a, b) => m.f32x4.div(a, b);
+    case 'max':
+      return (a, b) => m.f32x4.max(a, b);
+    case 'min':
+      return (a, b) => m.f32x4.min(a, b);
   }
   return undefined;
 }
 
 const TRIG = ['sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh'];
-const UNARY = new Set(['neg', 'abs', 'relu', 'not', 'sqrt', 'reciprocal', 'exp', 'log', 'erf', 'tanh', 'sigmoid', 'softplus', 'leaky_relu', 'gelu', 'ceil', 'floor', 'round', ...TRIG]);
-const BINARY = new Set(['add', 'sub', 'mul', 'div', 'equal', 'less', 'greater', 'less_or_equal', 'greater_or_equal', 'and', 'or', 'max', 'min', 'pow']);
+const UNARY = new Set([
+  'neg',
+  'abs',
+  'relu',
+  'not',
+  'sqrt',
+  'reciprocal',
+  'exp',
+  'log',
+  'erf',
+  'tanh',
+  'sigmoid',
+  'softplus',
+  'leaky_relu',
+  'gelu',
+  'ceil',
+  'floor',
+  'round',
+  ...TRIG,
+]);
+const BINARY = new Set([
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'equal',
+  'less',
+  'greater',
+  'less_or_equal',
+  'greater_or_equal',
+  'and',
+  'or',
+  'max',
+  'min',
+  'pow',
+]);
 
 /**
  * The f32 scalar and (where one exists) f32x4 builders of graph op `op` with attributes `attrs` and
@@ -192,7 +310,9 @@ export const ELEMENTWISE_OPS: ReadonlySet<string> = new Set([...UNARY, ...BINARY
 
 /** Views of a step's present inputs broadcast to its output shape. */
 function broadcastViews(ctx: Ctx, step: PlanStep, shape: number[]): View[] {
-  return step.inputs.filter((p) => p !== null).map((p) => ({ addr: ctx.addrOf(p!), dtype: p!.dtype, strides: broadcastStrides(p!.shape, shape) }));
+  return step.inputs
+    .filter((p) => p !== null)
+    .map((p) => ({ addr: ctx.addrOf(p!), dtype: p!.dtype, strides: broadcastStrides(p!.shape, shape) }));
 }
 
 /** Constant scalar value of input i when every element is the same constant, else undefined. */
@@ -226,32 +346,67 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     const e = constUniform(step, 1);
     const kx = k0;
     const F = fops(m, kx);
-    if (isFloatKind(kx) && e === 2) return (f) => [emitMap(f, shape, ov, [ins[0]!], (g) => F.mul(g(0), g(0)), kx === 'f32' ? (g) => m.f32x4.mul(g(0), g(0)) : undefined)];
-    if (isFloatKind(kx) && e === 0.5) return (f) => [emitMap(f, shape, ov, [ins[0]!], (g) => F.sqrt(g(0)), kx === 'f32' ? (g) => m.f32x4.sqrt(g(0)) : undefined)];
-    if (isFloatKind(kx) && e === 1) return (f) => [emitMap(f, shape, ov, [ins[0]!], (g) => g(0), (g) => g(0))];
+    if (isFloatKind(kx) && e === 2)
+      return (f) => [emitMap(f, shape, ov, [ins[0]!], (g) => F.mul(g(0), g(0)), kx === 'f32' ? (g) => m.f32x4.mul(g(0), g(0)) : undefined)];
+    if (isFloatKind(kx) && e === 0.5)
+      return (f) => [emitMap(f, shape, ov, [ins[0]!], (g) => F.sqrt(g(0)), kx === 'f32' ? (g) => m.f32x4.sqrt(g(0)) : undefined)];
+    if (isFloatKind(kx) && e === 1)
+      return (f) => [
+        emitMap(
+          f,
+          shape,
+          ov,
+          [ins[0]!],
+          (g) => g(0),
+          (g) => g(0),
+        ),
+      ];
     const pow = jsMath(ctx, 'pow');
     const kinds: Kind[] = ['f64', 'f64'];
-    return (f) => [emitMap(f, shape, ov, ins, (g) => {
-      const r = m.call(pow, [g(0), g(1)], binaryen.f64);
-      return kx === 'f64' ? r : kx === 'f32' ? m.f32.demote(r) : kx === 'i64' ? m.i64.trunc_s_sat.f64(r) : m.i32.trunc_s_sat.f64(r);
-    }, undefined, kinds)];
+    return (f) => [
+      emitMap(
+        f,
+        shape,
+        ov,
+        ins,
+        (g) => {
+          const r = m.call(pow, [g(0), g(1)], binaryen.f64);
+          return kx === 'f64' ? r : kx === 'f32' ? m.f32.demote(r) : kx === 'i64' ? m.i64.trunc_s_sat.f64(r) : m.i32.trunc_s_sat.f64(r);
+        },
+        undefined,
+        kinds,
+      ),
+    ];
   }
   if (BINARY.has(n.op)) {
     const unsigned = isUnsigned(dt0) && dt0 !== 'bool';
     const bs = need(binaryScalar(m, n.op, k0, unsigned));
     const bv = k0 === 'f32' ? binaryVector(m, n.op) : undefined;
     // variadic max/min: fold left over every operand
-    const s: ScalarFn = ins.length === 1 ? (g) => g(0) : ins.length === 2 ? bs : (g, f) => {
-      const t = f.local(binaryen[k0]);
-      const parts: Expr[] = [f.set(t, bs(g, f))];
-      for (let j = 2; j < ins.length; j++) parts.push(f.set(t, bs((i) => (i === 0 ? f.get(t) : g(j)), f)));
-      return m.block(null, [...parts, f.get(t)], binaryen[k0]);
-    };
-    const v: VectorFn | undefined = bv && ((g) => {
-      let acc = ins.length === 1 ? g(0) : bv(g(0), g(1));
-      for (let j = 2; j < ins.length; j++) acc = bv(acc, g(j));
-      return acc;
-    });
+    const s: ScalarFn =
+      ins.length === 1
+        ? (g) => g(0)
+        : ins.length === 2
+          ? bs
+          : (g, f) => {
+              const t = f.local(binaryen[k0]);
+              const parts: Expr[] = [f.set(t, bs(g, f))];
+              for (let j = 2; j < ins.length; j++)
+                parts.push(
+                  f.set(
+                    t,
+                    bs((i) => (i === 0 ? f.get(t) : g(j)), f),
+                  ),
+                );
+              return m.block(null, [...parts, f.get(t)], binaryen[k0]);
+            };
+    const v: VectorFn | undefined =
+      bv &&
+      ((g) => {
+        let acc = ins.length === 1 ? g(0) : bv(g(0), g(1));
+        for (let j = 2; j < ins.length; j++) acc = bv(acc, g(j));
+        return acc;
+      });
     const kinds = ins.map(() => k0);
     return (f) => [emitMap(f, shape, ov, ins, s, v, kinds)];
   }
@@ -260,7 +415,17 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     const bits = ({ u8: 8, u16: 16, u32: 32, u64: 64 } as Record<string, number>)[dt0] ?? 32;
     const I = k0 === 'i64' ? m.i64 : m.i32;
     const left = n.attrs.direction === 'LEFT';
-    return (f) => [emitMap(f, shape, ov, ins, (g) => m.select(I.ge_u(g(1), constOf(m, k0, bits)), constOf(m, k0, 0), (left ? I.shl : I.shr_u)(g(0), g(1))), undefined, [k0, k0])];
+    return (f) => [
+      emitMap(
+        f,
+        shape,
+        ov,
+        ins,
+        (g) => m.select(I.ge_u(g(1), constOf(m, k0, bits)), constOf(m, k0, 0), (left ? I.shl : I.shr_u)(g(0), g(1))),
+        undefined,
+        [k0, k0],
+      ),
+    ];
   }
   if (n.op === 'where') {
     const kx = kindOf(step.inputs[1]!.dtype);
@@ -270,7 +435,8 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     const F = fops(m, k0);
     const I = k0 === 'i64' ? m.i64 : m.i32;
     const uns = isUnsigned(dt0);
-    const lo = step.inputs[1] ? 1 : 0, hi = step.inputs[2] ? (lo ? 2 : 1) : 0;
+    const lo = step.inputs[1] ? 1 : 0,
+      hi = step.inputs[2] ? (lo ? 2 : 1) : 0;
     const clampF = (x: Expr, g: (j: number) => Expr) => {
       let r = x;
       if (lo) r = isFloatKind(k0) ? F.max(r, g(lo)) : m.select((uns ? I.gt_u : I.gt_s)(g(lo), r), g(lo), r);
@@ -283,12 +449,15 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
       const t = f.local(binaryen[k0]);
       return m.block(null, [f.set(t, clampF(g(0), g)), f.get(t)], binaryen[k0]);
     };
-    const v: VectorFn | undefined = k0 === 'f32' ? (g) => {
-      let r = g(0);
-      if (lo) r = m.f32x4.max(r, g(lo));
-      if (hi) r = m.f32x4.min(r, g(hi));
-      return r;
-    } : undefined;
+    const v: VectorFn | undefined =
+      k0 === 'f32'
+        ? (g) => {
+            let r = g(0);
+            if (lo) r = m.f32x4.max(r, g(lo));
+            if (hi) r = m.f32x4.min(r, g(hi));
+            return r;
+          }
+        : undefined;
     return (f) => [emitMap(f, shape, ov, ins, s, v)];
   }
   if (n.op === 'cast') {
@@ -301,15 +470,32 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
 
 /** Cast's conversion (ir/ops/numeric.ts castConverter): float -> int truncates and saturates, ints wrap, -> bool is != 0. */
 function castFn(m: M, from: DType, to: DType): ScalarFn {
-  const kf = kindOf(from), kt = kindOf(to);
+  const kf = kindOf(from),
+    kt = kindOf(to);
   const fl = isFloatKind(kf);
-  if (to === 'bool') return (g) => (fl ? fops(m, kf).ne(g(0), constOf(m, kf, 0)) : kf === 'i64' ? m.i32.eqz(m.i64.eqz(g(0))) : m.i32.ne(g(0), m.i32.const(0)));
+  if (to === 'bool')
+    return (g) =>
+      fl ? fops(m, kf).ne(g(0), constOf(m, kf, 0)) : kf === 'i64' ? m.i32.eqz(m.i64.eqz(g(0))) : m.i32.ne(g(0), m.i32.const(0));
   const unsignedFrom = isUnsigned(from);
   if (isFloatKind(kt)) {
     return (g) => {
       if (fl) return kf === kt ? g(0) : kf === 'f32' ? m.f64.promote(g(0)) : m.f32.demote(g(0));
-      const fn = kt === 'f32' ? (kf === 'i64' ? (unsignedFrom ? m.f32.convert_u.i64 : m.f32.convert_s.i64) : (unsignedFrom ? m.f32.convert_u.i32 : m.f32.convert_s.i32))
-        : (kf === 'i64' ? (unsignedFrom ? m.f64.convert_u.i64 : m.f64.convert_s.i64) : (unsignedFrom ? m.f64.convert_u.i32 : m.f64.convert_s.i32));
+      const fn =
+        kt === 'f32'
+          ? kf === 'i64'
+            ? unsignedFrom
+              ? m.f32.convert_u.i64
+              : m.f32.convert_s.i64
+            : unsignedFrom
+              ? m.f32.convert_u.i32
+              : m.f32.convert_s.i32
+          : kf === 'i64'
+            ? unsignedFrom
+              ? m.f64.convert_u.i64
+              : m.f64.convert_s.i64
+            : unsignedFrom
+              ? m.f64.convert_u.i32
+              : m.f64.convert_s.i32;
       return fn(g(0));
     };
   }
@@ -320,9 +506,22 @@ function castFn(m: M, from: DType, to: DType): ScalarFn {
     return (g) => {
       let x = g(0);
       if (small) x = F.min(F.max(x, constOf(m, kf, lo)), constOf(m, kf, hi)); // saturate to the target range
-      const sat = kt === 'i64'
-        ? (to === 'u64' ? (kf === 'f32' ? m.i64.trunc_u_sat.f32 : m.i64.trunc_u_sat.f64) : (kf === 'f32' ? m.i64.trunc_s_sat.f32 : m.i64.trunc_s_sat.f64))
-        : (to === 'u32' ? (kf === 'f32' ? m.i32.trunc_u_sat.f32 : m.i32.trunc_u_sat.f64) : (kf === 'f32' ? m.i32.trunc_s_sat.f32 : m.i32.trunc_s_sat.f64));
+      const sat =
+        kt === 'i64'
+          ? to === 'u64'
+            ? kf === 'f32'
+              ? m.i64.trunc_u_sat.f32
+              : m.i64.trunc_u_sat.f64
+            : kf === 'f32'
+              ? m.i64.trunc_s_sat.f32
+              : m.i64.trunc_s_sat.f64
+          : to === 'u32'
+            ? kf === 'f32'
+              ? m.i32.trunc_u_sat.f32
+              : m.i32.trunc_u_sat.f64
+            : kf === 'f32'
+              ? m.i32.trunc_s_sat.f32
+              : m.i32.trunc_s_sat.f64;
       return sat(x);
     };
   }

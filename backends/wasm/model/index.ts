@@ -3,9 +3,10 @@
  * of backends/wasm for lowered layers and f32x4 SIMD kernels for every other op, plus its artifact
  * (model.wasm, model.mjs, model.d.ts, weights.bin, manifest.json). See docs/wasm-model.md.
  */
-export { buildModelModule, planSummary, SUPPORTED_OPS } from './module.js';
-export type { ModelBuildOptions, ModelModule, IoSlot, PlanSummary } from './module.js';
-export { emitArtifact } from './artifact.js';
+
 export type { ArtifactFiles, Manifest } from './artifact.js';
-export { loadArtifactModule, wasmOptions } from './files.js';
+export { emitArtifact } from './artifact.js';
 export type { WasmCompileOptions } from './files.js';
+export { loadArtifactModule, wasmOptions } from './files.js';
+export type { IoSlot, ModelBuildOptions, ModelModule, PlanSummary } from './module.js';
+export { buildModelModule, planSummary, SUPPORTED_OPS } from './module.js';

@@ -8,12 +8,24 @@
  * against the interpreter's f64 sum is ~sqrt(K) f32 ulps (1e-4 max|ref| holds with wide margin).
  */
 import binaryen from 'binaryen';
-import { FnBuilder, type Expr } from '../builder.js';
 import { broadcastShapes } from '../../../ir/ops/util.js';
 import type { Tensor } from '../../../ir/types.js';
 import type { Placement, PlanStep } from '../../model-plan.js';
+import { type Expr, FnBuilder } from '../builder.js';
 import {
-  broadcastStrides, contiguous, emitCopy, emitMap, kindOf, nest, numelOf, unsupported, viewOf, type Ctx, type Emit, type StepHandler, type View,
+  broadcastStrides,
+  type Ctx,
+  contiguous,
+  type Emit,
+  emitCopy,
+  emitMap,
+  kindOf,
+  nest,
+  numelOf,
+  type StepHandler,
+  unsupported,
+  type View,
+  viewOf,
 } from './core.js';
 
 export const LINEAR_OPS: ReadonlySet<string> = new Set(['matmul', 'gemm', 'matmul_nbits', 'dequantize_linear']);
@@ -26,10 +38,13 @@ export function matmulKernel(ctx: Ctx, M: number, K: number, N: number): string 
     const { i32, v128, f32 } = binaryen;
     const f = new FnBuilder(m, [i32, i32, i32]);
     const [A, B, C] = [0, 1, 2];
-    const pa = f.local(i32), pb = f.local(i32), col = f.local(i32);
+    const pa = f.local(i32),
+      pb = f.local(i32),
+      col = f.local(i32);
     const acc = Array.from({ length: 4 }, () => [f.local(v128), f.local(v128)]);
     const bv = [f.local(v128), f.local(v128)];
-    const av = f.local(v128), s = f.local(f32);
+    const av = f.local(v128),
+      s = f.local(f32);
     /** R rows x V vectors of columns, `blocks` column blocks from column `c0`. */
     const vecCols = (R: number, V: number, blocks: number, c0: number): Expr[] => {
       if (blocks <= 0) return [];
@@ -44,30 +59,40 @@ export function matmulKernel(ctx: Ctx, M: number, K: number, N: number): string 
       }
       kb.push(f.incr(pa, 4), f.incr(pb, N * 4));
       body.push(f.loop(f.local(i32), m.i32.const(K), kb));
-      for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) body.push(m.v128.store(r * N * 4 + 16 * v, 4, m.i32.add(f.get(C), f.get(col)), f.get(acc[r]![v]!)));
+      for (let r = 0; r < R; r++)
+        for (let v = 0; v < V; v++) body.push(m.v128.store(r * N * 4 + 16 * v, 4, m.i32.add(f.get(C), f.get(col)), f.get(acc[r]![v]!)));
       body.push(f.incr(col, 16 * V));
       return [f.set(col, m.i32.const(c0 * 4)), f.loop(f.local(i32), m.i32.const(blocks), body)];
     };
     const scalarCol = (R: number, j: number): Expr[] => {
       const out: Expr[] = [];
       for (let r = 0; r < R; r++) {
-        out.push(f.set(s, m.f32.const(0)), f.set(pa, m.i32.add(f.get(A), m.i32.const(r * K * 4))), f.set(pb, m.i32.add(f.get(B), m.i32.const(j * 4))));
-        out.push(f.loop(f.local(i32), m.i32.const(K), [
-          f.set(s, m.f32.add(f.get(s), m.f32.mul(m.f32.load(0, 4, f.get(pa)), m.f32.load(0, 4, f.get(pb))))),
-          f.incr(pa, 4), f.incr(pb, N * 4),
-        ]));
+        out.push(
+          f.set(s, m.f32.const(0)),
+          f.set(pa, m.i32.add(f.get(A), m.i32.const(r * K * 4))),
+          f.set(pb, m.i32.add(f.get(B), m.i32.const(j * 4))),
+        );
+        out.push(
+          f.loop(f.local(i32), m.i32.const(K), [
+            f.set(s, m.f32.add(f.get(s), m.f32.mul(m.f32.load(0, 4, f.get(pa)), m.f32.load(0, 4, f.get(pb))))),
+            f.incr(pa, 4),
+            f.incr(pb, N * 4),
+          ]),
+        );
         out.push(m.f32.store(r * N * 4 + j * 4, 4, f.get(C), f.get(s)));
       }
       return out;
     };
     const rowBlock = (R: number): Expr[] => {
-      const n8 = Math.floor(N / 8), n4 = Math.floor((N - 8 * n8) / 4);
+      const n8 = Math.floor(N / 8),
+        n4 = Math.floor((N - 8 * n8) / 4);
       const res = [...vecCols(R, 2, n8, 0), ...vecCols(R, 1, n4, 8 * n8)];
       for (let j = 8 * n8 + 4 * n4; j < N; j++) res.push(...scalarCol(R, j));
       return res;
     };
     const body: Expr[] = [];
-    const full = Math.floor(M / 4), rest = M % 4;
+    const full = Math.floor(M / 4),
+      rest = M % 4;
     if (full > 0) body.push(f.loop(f.local(i32), m.i32.const(full), [...rowBlock(4), f.incr(A, 16 * K), f.incr(C, 16 * N)]));
     if (rest > 0) body.push(...rowBlock(rest));
     f.finish(name, binaryen.none, body);
@@ -75,7 +100,17 @@ export function matmulKernel(ctx: Ctx, M: number, K: number, N: number): string 
 }
 
 /** Batched C = A B over broadcast batch dims: nest of kernel calls with per-operand batch strides. */
-function batchedMatmul(f: FnBuilder, ctx: Ctx, batch: number[], a: { addr: number; bst: number[] }, b: { addr: number; bst: number[] }, c: number, M: number, K: number, N: number): Expr {
+function batchedMatmul(
+  f: FnBuilder,
+  ctx: Ctx,
+  batch: number[],
+  a: { addr: number; bst: number[] },
+  b: { addr: number; bst: number[] },
+  c: number,
+  M: number,
+  K: number,
+  N: number,
+): Expr {
   const m = f.mod;
   const fn = matmulKernel(ctx, M, K, N);
   if (M * N === 0) return m.nop();
@@ -92,9 +127,10 @@ function batchStrides(shape: number[], batch: number[]): number[] {
 }
 
 const requireF32 = (ctx: Ctx, step: PlanStep) => {
-  for (const p of step.inputs) if (p && kindOf(p.dtype) !== 'f32' && step.node.op !== 'matmul_nbits' && step.node.op !== 'dequantize_linear') {
-    unsupported(step.node, ctx.plan.graph.meta?.file, `${step.node.op} on ${p.dtype} (only float32 kernels)`, 'LUT5055');
-  }
+  for (const p of step.inputs)
+    if (p && kindOf(p.dtype) !== 'f32' && step.node.op !== 'matmul_nbits' && step.node.op !== 'dequantize_linear') {
+      unsupported(step.node, ctx.plan.graph.meta?.file, `${step.node.op} on ${p.dtype} (only float32 kernels)`, 'LUT5055');
+    }
 };
 
 /** A row-major f32 transpose of a 2-D placement into `dst` (scratch). */
@@ -120,8 +156,10 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
   }
   if (n.op === 'gemm') {
     const [a, b, c] = step.inputs;
-    const tA = n.attrs.transA === 1, tB = n.attrs.transB === 1;
-    const alpha = (n.attrs.alpha as number | undefined) ?? 1, beta = (n.attrs.beta as number | undefined) ?? 1;
+    const tA = n.attrs.transA === 1,
+      tB = n.attrs.transB === 1;
+    const alpha = (n.attrs.alpha as number | undefined) ?? 1,
+      beta = (n.attrs.beta as number | undefined) ?? 1;
     const [M, K] = tA ? [a!.shape[1]!, a!.shape[0]!] : [a!.shape[0]!, a!.shape[1]!];
     const N = tB ? b!.shape[0]! : b!.shape[1]!;
     let scr = 0;
@@ -130,27 +168,56 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
     let bAddr = ctx.addrOf(b!);
     let bT = -1;
     if (tB && b!.value.const) bAddr = ctx.addExtra(transposeConst(b!.value.const, N, K));
-    else if (tB) { bT = scr; scr = ctx.scratch(scr, K * N * 4); }
+    else if (tB) {
+      bT = scr;
+      scr = ctx.scratch(scr, K * N * 4);
+    }
     return (f) => {
       const m = f.mod;
       const res: Expr[] = [];
       let aAddr = ctx.addrOf(a!);
-      if (tA) { aAddr = ctx.scratchBase + aT; res.push(transpose2d(f, ctx.addrOf(a!), K, M, aAddr)); }
+      if (tA) {
+        aAddr = ctx.scratchBase + aT;
+        res.push(transpose2d(f, ctx.addrOf(a!), K, M, aAddr));
+      }
       let bb = bAddr;
-      if (bT >= 0) { bb = ctx.scratchBase + bT; res.push(transpose2d(f, ctx.addrOf(b!), N, K, bb)); }
+      if (bT >= 0) {
+        bb = ctx.scratchBase + bT;
+        res.push(transpose2d(f, ctx.addrOf(b!), N, K, bb));
+      }
       res.push(batchedMatmul(f, ctx, [], { addr: aAddr, bst: [] }, { addr: bb, bst: [] }, ctx.addrOf(out), M, K, N));
       const ov = viewOf(ctx, out);
-      if (alpha !== 1) res.push(emitMap(f, out.shape, ov, [ov], (g) => m.f32.mul(g(0), m.f32.const(alpha)), (g) => m.f32x4.mul(g(0), m.f32x4.splat(m.f32.const(alpha)))));
+      if (alpha !== 1)
+        res.push(
+          emitMap(
+            f,
+            out.shape,
+            ov,
+            [ov],
+            (g) => m.f32.mul(g(0), m.f32.const(alpha)),
+            (g) => m.f32x4.mul(g(0), m.f32x4.splat(m.f32.const(alpha))),
+          ),
+        );
       if (c && beta !== 0) {
         const cv: View = { addr: ctx.addrOf(c), dtype: c.dtype, strides: broadcastStrides(c.shape, out.shape) };
-        res.push(emitMap(f, out.shape, ov, [ov, cv], (g) => m.f32.add(g(0), m.f32.mul(g(1), m.f32.const(beta))), (g) => m.f32x4.add(g(0), m.f32x4.mul(g(1), m.f32x4.splat(m.f32.const(beta))))));
+        res.push(
+          emitMap(
+            f,
+            out.shape,
+            ov,
+            [ov, cv],
+            (g) => m.f32.add(g(0), m.f32.mul(g(1), m.f32.const(beta))),
+            (g) => m.f32x4.add(g(0), m.f32x4.mul(g(1), m.f32x4.splat(m.f32.const(beta)))),
+          ),
+        );
       }
       return res;
     };
   }
   if (n.op === 'matmul_nbits') {
     const a = step.inputs[0]!;
-    const K = n.attrs.K as number, N = n.attrs.N as number;
+    const K = n.attrs.K as number,
+      N = n.attrs.N as number;
     const w = dequantNBits(ctx, step);
     const wAddr = ctx.addExtra(new Uint8Array(w.buffer));
     const M = numelOf(a.shape) / K;
@@ -160,14 +227,24 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
       const res = [batchedMatmul(f, ctx, [], { addr: ctx.addrOf(a), bst: [] }, { addr: wAddr, bst: [] }, ctx.addrOf(out), M, K, N)];
       if (bias) {
         const ov = viewOf(ctx, out, [M, N]);
-        res.push(emitMap(f, [M, N], ov, [ov, { addr: ctx.addrOf(bias), dtype: bias.dtype, strides: [0, 1] }], (g) => m.f32.add(g(0), g(1)), (g) => m.f32x4.add(g(0), g(1))));
+        res.push(
+          emitMap(
+            f,
+            [M, N],
+            ov,
+            [ov, { addr: ctx.addrOf(bias), dtype: bias.dtype, strides: [0, 1] }],
+            (g) => m.f32.add(g(0), g(1)),
+            (g) => m.f32x4.add(g(0), g(1)),
+          ),
+        );
       }
       return res;
     };
   }
   if (n.op === 'dequantize_linear') {
     const [x, s, z] = step.inputs;
-    if (((n.attrs.block_size as number | undefined) ?? 0) > 0 && numelOf(s!.shape) > 1) unsupported(n, file, 'blocked dequantize_linear on a run-time value is not supported', 'LUT5054');
+    if (((n.attrs.block_size as number | undefined) ?? 0) > 0 && numelOf(s!.shape) > 1)
+      unsupported(n, file, 'blocked dequantize_linear on a run-time value is not supported', 'LUT5054');
     const r = x!.shape.length;
     const per = (p: Placement): number[] => {
       if (numelOf(p.shape) === 1) return new Array<number>(r).fill(0);
@@ -178,7 +255,17 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
     if (z) ins.push({ addr: ctx.addrOf(z), dtype: z.dtype, strides: per(z) });
     return (f) => {
       const m = f.mod;
-      return [emitMap(f, out.shape, viewOf(ctx, out), ins, (g) => m.f32.mul(z ? m.f32.sub(g(0), g(2)) : g(0), g(1)), undefined, z ? ['f32', 'f32', 'f32'] : ['f32', 'f32'])];
+      return [
+        emitMap(
+          f,
+          out.shape,
+          viewOf(ctx, out),
+          ins,
+          (g) => m.f32.mul(z ? m.f32.sub(g(0), g(2)) : g(0), g(1)),
+          undefined,
+          z ? ['f32', 'f32', 'f32'] : ['f32', 'f32'],
+        ),
+      ];
     };
   }
   return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
@@ -199,11 +286,18 @@ function dequantNBits(ctx: Ctx, step: PlanStep): Float32Array {
   const n = step.node;
   const file = ctx.plan.graph.meta?.file;
   const [, B, S, Z, G] = step.inputs;
-  if (!B?.value.const || !S?.value.const || (Z && !Z.value.const)) unsupported(n, file, 'matmul_nbits with run-time weights is not supported', 'LUT5056');
+  if (!B?.value.const || !S?.value.const || (Z && !Z.value.const))
+    unsupported(n, file, 'matmul_nbits with run-time weights is not supported', 'LUT5056');
   if (G) unsupported(n, file, 'matmul_nbits with g_idx is not supported by the wasm target', 'LUT5057');
-  const K = n.attrs.K as number, N = n.attrs.N as number, bits = (n.attrs.bits as number | undefined) ?? 4, bs = n.attrs.block_size as number;
-  const kBlocks = Math.ceil(K / bs), blob = (bs * bits) / 8;
-  const b = B!.value.const!.data, s = S!.value.const!.data, z = Z?.value.const;
+  const K = n.attrs.K as number,
+    N = n.attrs.N as number,
+    bits = (n.attrs.bits as number | undefined) ?? 4,
+    bs = n.attrs.block_size as number;
+  const kBlocks = Math.ceil(K / bs),
+    blob = (bs * bits) / 8;
+  const b = B!.value.const!.data,
+    s = S!.value.const!.data,
+    z = Z?.value.const;
   const zpRow = Math.ceil((kBlocks * bits) / 8);
   const mask = (1 << bits) - 1;
   const w = new Float32Array(K * N);

@@ -14,17 +14,29 @@
  * its graph-op stages (ir/lut/epilogue.ts) rendered by elementwise.ts's builders of those ops.
  */
 import binaryen from 'binaryen';
-import type { Expr, FnBuilder } from '../builder.js';
-import { legalizeWasmKernel, type WasmLutPlan } from '../plan.js';
-import { addTableBuild } from '../tables.js';
-import { addLutGemm } from '../lookup.js';
 import { geometryOf, tableGeometry } from '../../../ir/lut/attrs.js';
+import { epilogueStages, foldStages } from '../../../ir/lut/epilogue.js';
 import type { Bits } from '../../../ir/lut/geometry.js';
 import type { Placement, PlanStep } from '../../model-plan.js';
-import { broadcastStrides, emitCopy, emitMap, numelOf, unsupported, viewOf, type Ctx, type Emit, type ScalarFn, type StepHandler, type VectorFn } from './core.js';
-import { paramAddr, normRows } from './reduce.js';
+import type { Expr, FnBuilder } from '../builder.js';
+import { addLutGemm } from '../lookup.js';
+import { legalizeWasmKernel, type WasmLutPlan } from '../plan.js';
+import { addTableBuild } from '../tables.js';
+import {
+  broadcastStrides,
+  type Ctx,
+  type Emit,
+  emitCopy,
+  emitMap,
+  numelOf,
+  type ScalarFn,
+  type StepHandler,
+  unsupported,
+  type VectorFn,
+  viewOf,
+} from './core.js';
 import { f32OpFns } from './elementwise.js';
-import { epilogueStages, foldStages } from '../../../ir/lut/epilogue.js';
+import { normRows, paramAddr } from './reduce.js';
 
 export const LUT_OPS: ReadonlySet<string> = new Set(['lut.table', 'lut.norm_table', 'lut.matmul']);
 
@@ -51,7 +63,8 @@ function buildTables(ctx: Ctx, step: PlanStep, xAddr: number, k: number, M: numb
   const gs = a.group_size as number;
   const tg = tableGeometry(k, gs);
   const { name, p } = tableFn(ctx, k, gs, tables, M);
-  if (p.geom.kPad !== tg.kPad || p.geom.nChunks !== tg.nChunks) unsupported(step.node, ctx.plan.graph.meta?.file, 'internal: table geometry mismatch', 'LUT5090');
+  if (p.geom.kPad !== tg.kPad || p.geom.nChunks !== tg.nChunks)
+    unsupported(step.node, ctx.plan.graph.meta?.file, 'internal: table geometry mismatch', 'LUT5090');
   const pad = tg.kPad !== k;
   if (pad) ctx.scratch(0, M * tg.kPad * 4);
   const [tab, ts, xs] = outs;
@@ -65,7 +78,13 @@ function buildTables(ctx: Ctx, step: PlanStep, xAddr: number, k: number, M: numb
       res.push(m.memory.fill(m.i32.const(x), m.i32.const(0), m.i32.const(M * tg.kPad * 4)));
       res.push(emitCopy(f, [M, k], { addr: x, dtype: 'f32', strides: [tg.kPad, 1] }, { addr: xAddr, dtype: 'f32', strides: [k, 1] }));
     }
-    res.push(m.call(name, [m.i32.const(x), m.i32.const(ctx.addrOf(tab!)), m.i32.const(ctx.addrOf(ts!)), m.i32.const(ctx.addrOf(xs!)), m.i32.const(M)], binaryen.none));
+    res.push(
+      m.call(
+        name,
+        [m.i32.const(x), m.i32.const(ctx.addrOf(tab!)), m.i32.const(ctx.addrOf(ts!)), m.i32.const(ctx.addrOf(xs!)), m.i32.const(M)],
+        binaryen.none,
+      ),
+    );
     return res;
   };
 }
@@ -86,7 +105,16 @@ export const lutStep: StepHandler = (ctx, step): Emit => {
     const y = step.outputs[0]!;
     const gamma = paramAddr(ctx, step, scale!, [k]);
     const beta = bias ? paramAddr(ctx, step, bias, [k]) : undefined;
-    const spec = { rows: M, h: k, x: ctx.addrOf(x!), y: ctx.addrOf(y), gamma, beta, eps: (n.attrs.epsilon as number | undefined) ?? 1e-5, rms: n.attrs.norm === 'rms' };
+    const spec = {
+      rows: M,
+      h: k,
+      x: ctx.addrOf(x!),
+      y: ctx.addrOf(y),
+      gamma,
+      beta,
+      eps: (n.attrs.epsilon as number | undefined) ?? 1e-5,
+      rms: n.attrs.norm === 'rms',
+    };
     const tables = buildTables(ctx, step, ctx.addrOf(y), k, M, step.outputs.slice(1));
     return (f) => [normRows(f, spec), ...tables(f)];
   }
@@ -105,12 +133,21 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
   const M = numelOf(out.shape) / g.n;
   const p = plan(ctx, g.n, g.k, g.bits, a.group_size as number, tables, M);
   const kg = p.geom;
-  if (!w?.value.const || !sw?.value.const || !swz?.value.const) unsupported(n, file, 'lut.matmul with run-time weights or scales is not supported', 'LUT5060');
+  if (!w?.value.const || !sw?.value.const || !swz?.value.const)
+    unsupported(n, file, 'lut.matmul with run-time weights or scales is not supported', 'LUT5060');
   // tile and bitplane-layout packed the weights in the kernel's own layout (TargetInfo lut: vec_bytes 16, one K-tile)
   if (g.vecBytes !== kg.vecBytes || g.kTileCP !== kg.kTileCP)
-    unsupported(n, file, `lut.matmul weights packed for vec_bytes ${g.vecBytes}, k_tile ${(a.k_tile as number | undefined) ?? 0}: the wasm kernel reads vec_bytes ${kg.vecBytes} in one K-tile (k_tile 0), the form the pipeline packs for target wasm`, 'LUT5060');
-  if (kg.nGroups !== g.nGroups || kg.nSegments !== g.nSegments || kg.kPad !== g.kPad || kg.nPad !== g.nPad) unsupported(n, file, 'internal: LUT geometry mismatch with the wasm kernel plan', 'LUT5090');
-  const wAddr = ctx.addrOf(w), swAddr = ctx.addrOf(sw), swzAddr = ctx.addrOf(swz);
+    unsupported(
+      n,
+      file,
+      `lut.matmul weights packed for vec_bytes ${g.vecBytes}, k_tile ${(a.k_tile as number | undefined) ?? 0}: the wasm kernel reads vec_bytes ${kg.vecBytes} in one K-tile (k_tile 0), the form the pipeline packs for target wasm`,
+      'LUT5060',
+    );
+  if (kg.nGroups !== g.nGroups || kg.nSegments !== g.nSegments || kg.kPad !== g.kPad || kg.nPad !== g.nPad)
+    unsupported(n, file, 'internal: LUT geometry mismatch with the wasm kernel plan', 'LUT5090');
+  const wAddr = ctx.addrOf(w),
+    swAddr = ctx.addrOf(sw),
+    swzAddr = ctx.addrOf(swz);
   // bias padded to nPad (zeros when absent)
   let biasAddr: number;
   let scr = 0;
@@ -135,12 +172,24 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
     let bAddr = biasAddr;
     if (biasScratch >= 0) {
       bAddr = ctx.scratchBase + biasScratch;
-      res.push(m.memory.fill(m.i32.const(bAddr), m.i32.const(0), m.i32.const(kg.nPad * 4)), m.memory.copy(m.i32.const(bAddr), m.i32.const(ctx.addrOf(bias!)), m.i32.const(g.n * 4)));
+      res.push(
+        m.memory.fill(m.i32.const(bAddr), m.i32.const(0), m.i32.const(kg.nPad * 4)),
+        m.memory.copy(m.i32.const(bAddr), m.i32.const(ctx.addrOf(bias!)), m.i32.const(g.n * 4)),
+      );
     }
     const y = padded ? ctx.scratchBase + yScratch : ctx.addrOf(out);
     const c = (v: number) => m.i32.const(v);
-    res.push(m.call(gemm, [c(wAddr), c(swAddr), c(swzAddr), c(bAddr), c(ctx.addrOf(tab!)), c(ctx.addrOf(ts!)), c(ctx.addrOf(xs!)), c(y), c(M)], binaryen.none));
-    if (padded) res.push(emitCopy(f, [M, g.n], { addr: ctx.addrOf(out), dtype: 'f32', strides: [g.n, 1] }, { addr: y, dtype: 'f32', strides: [kg.nPad, 1] }));
+    res.push(
+      m.call(
+        gemm,
+        [c(wAddr), c(swAddr), c(swzAddr), c(bAddr), c(ctx.addrOf(tab!)), c(ctx.addrOf(ts!)), c(ctx.addrOf(xs!)), c(y), c(M)],
+        binaryen.none,
+      ),
+    );
+    if (padded)
+      res.push(
+        emitCopy(f, [M, g.n], { addr: ctx.addrOf(out), dtype: 'f32', strides: [g.n, 1] }, { addr: y, dtype: 'f32', strides: [kg.nPad, 1] }),
+      );
     res.push(...epilogue(ctx, f, step, out));
     return res;
   };
@@ -158,21 +207,44 @@ function epilogue(ctx: Ctx, f: FnBuilder, step: PlanStep, out: Placement): Expr[
   const shape = out.shape;
   const ov = viewOf(ctx, out);
   const used = [...new Set(stages.flatMap((s) => s.args.flatMap((r) => ('operand' in r ? [r.operand] : []))))];
-  const views = [ov, ...used.map((i) => {
-    const p = step.inputs[i]!;
-    return { addr: ctx.addrOf(p), dtype: p.dtype, strides: broadcastStrides(p.shape, shape) };
-  })];
-  const fns = stages.map((s) => f32OpFns(ctx, s.op, s.attrs, s.args.length) ?? unsupported(step.node, ctx.plan.graph.meta?.file, `lut.matmul epilogue stage '${s.op}' has no f32 rendering`, 'LUT5003'));
-  const compose = (pick: (x: { s: ScalarFn; v?: VectorFn }) => ScalarFn | VectorFn, type: number): ScalarFn => (g, fb) => {
-    const body: Expr[] = [];
-    const fold = foldStages(stages, -1, (i) => -2 - used.indexOf(i), (_s, args, i) => {
-      const t = fb.local(type);
-      const get = (j: number) => (args[j]! === -1 ? g(0) : args[j]! <= -2 ? g(-1 - args[j]!) : fb.get(args[j]!));
-      body.push(fb.set(t, pick(fns[i]!)(get, fb)));
-      return t;
-    });
-    return m.block(null, [...body, fb.get(fold)], type);
-  };
+  const views = [
+    ov,
+    ...used.map((i) => {
+      const p = step.inputs[i]!;
+      return { addr: ctx.addrOf(p), dtype: p.dtype, strides: broadcastStrides(p.shape, shape) };
+    }),
+  ];
+  const fns = stages.map(
+    (s) =>
+      f32OpFns(ctx, s.op, s.attrs, s.args.length) ??
+      unsupported(step.node, ctx.plan.graph.meta?.file, `lut.matmul epilogue stage '${s.op}' has no f32 rendering`, 'LUT5003'),
+  );
+  const compose =
+    (pick: (x: { s: ScalarFn; v?: VectorFn }) => ScalarFn | VectorFn, type: number): ScalarFn =>
+    (g, fb) => {
+      const body: Expr[] = [];
+      const fold = foldStages(
+        stages,
+        -1,
+        (i) => -2 - used.indexOf(i),
+        (_s, args, i) => {
+          const t = fb.local(type);
+          const get = (j: number) => (args[j]! === -1 ? g(0) : args[j]! <= -2 ? g(-1 - args[j]!) : fb.get(args[j]!));
+          body.push(fb.set(t, pick(fns[i]!)(get, fb)));
+          return t;
+        },
+      );
+      return m.block(null, [...body, fb.get(fold)], type);
+    };
   const vector = fns.every((x) => x.v) ? compose((x) => x.v!, binaryen.v128) : undefined;
-  return [emitMap(f, shape, ov, views, compose((x) => x.s, binaryen.f32), vector)];
+  return [
+    emitMap(
+      f,
+      shape,
+      ov,
+      views,
+      compose((x) => x.s, binaryen.f32),
+      vector,
+    ),
+  ];
 }

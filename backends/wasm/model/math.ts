@@ -15,8 +15,8 @@
  * JS call costs ~10 ns, measured irrelevant there; they are the interpreter's own functions.
  */
 import binaryen from 'binaryen';
-import { FnBuilder, type Expr } from '../builder.js';
-import { i64Const, type Ctx } from './core.js';
+import { type Expr, FnBuilder } from '../builder.js';
+import { type Ctx, i64Const } from './core.js';
 
 const { f64 } = binaryen;
 
@@ -26,8 +26,12 @@ export function expFn(ctx: Ctx): string {
     const m = ctx.mod;
     const f = new FnBuilder(m, [f64]);
     const x = 0;
-    const n = f.local(f64), r = f.local(f64), p = f.local(f64);
-    const LOG2E = 1.4426950408889634, LN2_HI = 0.6931471803691238, LN2_LO = 1.9082149292705877e-10;
+    const n = f.local(f64),
+      r = f.local(f64),
+      p = f.local(f64);
+    const LOG2E = Math.LOG2E,
+      LN2_HI = 0.6931471803691238,
+      LN2_LO = 1.9082149292705877e-10;
     const c = (v: number) => m.f64.const(v);
     let poly: Expr = c(1 / 362880);
     for (const k of [8, 7, 6, 5, 4, 3, 2, 1, 0]) {
@@ -57,9 +61,7 @@ export function sigmoidFn(ctx: Ctx): string {
   const m = ctx.mod;
   return ctx.once('sigmoid_f64', () => {
     const f = new FnBuilder(m, [f64]);
-    f.finish('sigmoid_f64', f64, [
-      m.f64.div(m.f64.const(1), m.f64.add(m.f64.const(1), m.call(expFn(ctx), [m.f64.neg(f.get(0))], f64))),
-    ]);
+    f.finish('sigmoid_f64', f64, [m.f64.div(m.f64.const(1), m.f64.add(m.f64.const(1), m.call(expFn(ctx), [m.f64.neg(f.get(0))], f64)))]);
   });
 }
 
@@ -81,7 +83,9 @@ export function erfFn(ctx: Ctx): string {
   const m = ctx.mod;
   return ctx.once('erf_f64', () => {
     const f = new FnBuilder(m, [f64]);
-    const z = f.local(f64), t = f.local(f64), x2 = f.local(f64);
+    const z = f.local(f64),
+      t = f.local(f64),
+      x2 = f.local(f64);
     const c = (v: number) => m.f64.const(v);
     // series: 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)), Horner in x^2
     let series: Expr = c(0);
@@ -90,16 +94,16 @@ export function erfFn(ctx: Ctx): string {
       for (let i = 2; i <= n; i++) fact *= i;
       series = m.f64.add(m.f64.mul(series, f.get(x2)), c((n % 2 ? -1 : 1) / (fact * (2 * n + 1))));
     }
-    const coef = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
+    const coef = [
+      -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+    ];
     let poly: Expr = c(coef[9]!);
     for (let i = 8; i >= 0; i--) poly = m.f64.add(m.f64.mul(f.get(t), poly), c(coef[i]!));
     const erfc = m.f64.mul(f.get(t), m.call(expFn(ctx), [m.f64.add(m.f64.neg(m.f64.mul(f.get(z), f.get(z))), poly)], f64));
     f.finish('erf_f64', f64, [
       f.set(z, m.f64.abs(f.get(0))),
       f.set(x2, m.f64.mul(f.get(0), f.get(0))),
-      m.if(m.f64.lt(f.get(z), c(2)),
-        m.return(m.f64.mul(c(2 / Math.sqrt(Math.PI)), m.f64.mul(f.get(0), series))),
-        m.nop()),
+      m.if(m.f64.lt(f.get(z), c(2)), m.return(m.f64.mul(c(2 / Math.sqrt(Math.PI)), m.f64.mul(f.get(0), series))), m.nop()),
       f.set(t, m.f64.div(c(1), m.f64.add(c(1), m.f64.mul(c(0.5), f.get(z))))),
       m.f64.copysign(m.f64.sub(c(1), erfc), f.get(0)),
     ]);
@@ -122,5 +126,11 @@ export function jsMath(ctx: Ctx, name: JsMathFn): string {
 /** f64 -> f64 helper call of a named routine on an f32 value (promote, call, demote). */
 export function callF32(ctx: Ctx, fn: string, ...args: Expr[]): Expr {
   const m = ctx.mod;
-  return m.f32.demote(m.call(fn, args.map((a) => m.f64.promote(a)), f64));
+  return m.f32.demote(
+    m.call(
+      fn,
+      args.map((a) => m.f64.promote(a)),
+      f64,
+    ),
+  );
 }

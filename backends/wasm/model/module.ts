@@ -6,17 +6,17 @@
  * coded diagnostics (LUT5003, LUT5051..) naming their nodes, before anything is written.
  */
 import binaryen from 'binaryen';
-import { FnBuilder } from '../builder.js';
-import { LutcError, diag, nodeLoc, type Diagnostic } from '../../../base/diagnostics.js';
+import { type Diagnostic, diag, LutcError, nodeLoc } from '../../../base/diagnostics.js';
 import type { DType, Graph } from '../../../ir/types.js';
-import { planModel, weightBlob, type ModelPlan, type PlanStep } from '../../model-plan.js';
+import { type ModelPlan, type PlanStep, planModel, weightBlob } from '../../model-plan.js';
+import { FnBuilder } from '../builder.js';
+import { CONV_OPS, convStep } from './conv.js';
 import { Ctx, type Emit, type EmitOptions, type StepHandler } from './core.js';
 import { ELEMENTWISE_OPS, elementwiseStep } from './elementwise.js';
-import { SHAPE_OPS, shapeStep } from './shape.js';
-import { REDUCE_OPS, reduceStep } from './reduce.js';
 import { LINEAR_OPS, linearStep } from './linear.js';
 import { LUT_OPS, lutStep } from './lut.js';
-import { CONV_OPS, convStep } from './conv.js';
+import { REDUCE_OPS, reduceStep } from './reduce.js';
+import { SHAPE_OPS, shapeStep } from './shape.js';
 
 /** Options of `buildModelModule`. */
 export interface ModelBuildOptions extends EmitOptions {
@@ -67,7 +67,14 @@ const handlerFor = (step: PlanStep): StepHandler | undefined => {
 };
 
 /** Ops the wasm target renders (for `lutc inspect` and docs). */
-export const SUPPORTED_OPS: readonly string[] = [...LUT_OPS, ...ELEMENTWISE_OPS, ...SHAPE_OPS, ...REDUCE_OPS, ...LINEAR_OPS, ...CONV_OPS].sort();
+export const SUPPORTED_OPS: readonly string[] = [
+  ...LUT_OPS,
+  ...ELEMENTWISE_OPS,
+  ...SHAPE_OPS,
+  ...REDUCE_OPS,
+  ...LINEAR_OPS,
+  ...CONV_OPS,
+].sort();
 
 const PAGE = 65536;
 
@@ -99,13 +106,25 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
     if (diags.length) throw new LutcError(diags);
     // phase 2: the memory map is final; emit
     const memoryBytes = Math.ceil(Math.max(ctx.memoryEnd, 1) / PAGE) * PAGE;
-    if (memoryBytes > 2 ** 32) throw new LutcError(diag('LUT5058', `the model needs ${memoryBytes} bytes of linear memory, more than wasm32's 4 GiB`, file ? { kind: 'file', file } : undefined));
+    if (memoryBytes > 2 ** 32)
+      throw new LutcError(
+        diag(
+          'LUT5058',
+          `the model needs ${memoryBytes} bytes of linear memory, more than wasm32's 4 GiB`,
+          file ? { kind: 'file', file } : undefined,
+        ),
+      );
     const image = new Uint8Array(ctx.extraBase - ctx.weightsBase + ctx.extraBytes);
     image.set(weightBlob(plan), 0);
     for (const x of ctx.extraBlobs) image.set(x.bytes, ctx.extraBase - ctx.weightsBase + x.off);
     const inline = image.length <= (opts.inlineWeightsMax ?? 4 * 2 ** 20);
     const pages = memoryBytes / PAGE;
-    mod.setMemory(pages, pages, 'memory', inline && image.length ? [{ offset: mod.i32.const(ctx.weightsBase), data: image, passive: false }] : []);
+    mod.setMemory(
+      pages,
+      pages,
+      'memory',
+      inline && image.length ? [{ offset: mod.i32.const(ctx.weightsBase), data: image, passive: false }] : [],
+    );
     const names: string[] = [];
     emits.forEach((emit, i) => {
       const f = new FnBuilder(mod, []);
@@ -114,7 +133,16 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       f.finish(name, binaryen.none, body.length ? body : [mod.nop()]);
       names.push(name);
     });
-    mod.addFunction('run', binaryen.none, binaryen.none, [], mod.block(null, names.map((nm) => mod.call(nm, [], binaryen.none))));
+    mod.addFunction(
+      'run',
+      binaryen.none,
+      binaryen.none,
+      [],
+      mod.block(
+        null,
+        names.map((nm) => mod.call(nm, [], binaryen.none)),
+      ),
+    );
     mod.addFunctionExport('run', 'run');
     if (!mod.validate()) throw new LutcError(diag('LUT5090', 'internal: the generated wasm module does not validate'));
     if (opts.optimize !== false) {
@@ -124,11 +152,28 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       if (!mod.validate()) throw new LutcError(diag('LUT5091', 'internal: the wasm module no longer validates after binaryen -O3'));
     }
     const wasm = mod.emitBinary();
-    if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) throw new LutcError(diag('LUT5092', 'internal: the engine rejects the emitted wasm module'));
-    const slot = (p: (typeof plan.inputs)[number]): IoSlot => ({ name: p.value.name, dtype: p.dtype, shape: p.shape, addr: ctx.addrOf(p), bytes: p.bytes });
+    if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>))
+      throw new LutcError(diag('LUT5092', 'internal: the engine rejects the emitted wasm module'));
+    const slot = (p: (typeof plan.inputs)[number]): IoSlot => ({
+      name: p.value.name,
+      dtype: p.dtype,
+      shape: p.shape,
+      addr: ctx.addrOf(p),
+      bytes: p.bytes,
+    });
     return {
-      wasm, weights: image, inline, weightsBase: ctx.weightsBase, arenaBytes: plan.arenaBytes, scratchBytes: ctx.scratchBytes,
-      memoryBytes, inputs: plan.inputs.map(slot), outputs: plan.outputs.map(slot), features: [...ctx.features], imports: [...ctx.imports], plan,
+      wasm,
+      weights: image,
+      inline,
+      weightsBase: ctx.weightsBase,
+      arenaBytes: plan.arenaBytes,
+      scratchBytes: ctx.scratchBytes,
+      memoryBytes,
+      inputs: plan.inputs.map(slot),
+      outputs: plan.outputs.map(slot),
+      features: [...ctx.features],
+      imports: [...ctx.imports],
+      plan,
     };
   } finally {
     mod.dispose();
@@ -154,8 +199,12 @@ export function planSummary(g: Graph): PlanSummary {
   const plan = planModel(g);
   const io = (p: (typeof plan.inputs)[number]) => ({ name: p.value.name, dtype: p.dtype, shape: p.shape });
   return {
-    steps: plan.steps.length, arenaBytes: plan.arenaBytes, unplannedBytes: plan.unplannedBytes, weightBytes: plan.weightBytes,
-    inputs: plan.inputs.map(io), outputs: plan.outputs.map(io),
+    steps: plan.steps.length,
+    arenaBytes: plan.arenaBytes,
+    unplannedBytes: plan.unplannedBytes,
+    weightBytes: plan.weightBytes,
+    inputs: plan.inputs.map(io),
+    outputs: plan.outputs.map(io),
     unsupported: [...new Set(plan.steps.filter((s) => !handlerFor(s)).map((s) => s.node.op))],
   };
 }

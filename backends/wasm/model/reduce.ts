@@ -7,18 +7,26 @@
  * sets accumulate in place through emitMap. Softmax exponentials are computed in f64 (math.ts).
  */
 import binaryen from 'binaryen';
-import type { Expr, FnBuilder } from '../builder.js';
-import { splatF32 } from '../builder.js';
-import { broadcastTo, normalizeAxis } from '../../../ir/ops/util.js';
 import { intsOf } from '../../../ir/ops/dims.js';
+import { broadcastTo, normalizeAxis } from '../../../ir/ops/util.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { Placement, PlanStep } from '../../model-plan.js';
-import {
-  constOf, contiguous, emitMap, kindOf, numelOf, unsupported, viewOf, type Ctx, type Emit, type StepHandler,
-} from './core.js';
+import type { Expr, FnBuilder } from '../builder.js';
+import { splatF32 } from '../builder.js';
+import { type Ctx, constOf, contiguous, type Emit, emitMap, kindOf, numelOf, type StepHandler, unsupported, viewOf } from './core.js';
 import { expFn, jsMath } from './math.js';
 
-export const REDUCE_OPS: ReadonlySet<string> = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'reduce_prod', 'softmax', 'log_softmax', 'layer_norm', 'simplified_layer_norm', 'skip_simplified_layer_norm']);
+export const REDUCE_OPS: ReadonlySet<string> = new Set([
+  'reduce_sum',
+  'reduce_mean',
+  'reduce_max',
+  'reduce_prod',
+  'softmax',
+  'log_softmax',
+  'layer_norm',
+  'simplified_layer_norm',
+  'skip_simplified_layer_norm',
+]);
 
 type RowOp = 'sum' | 'max' | 'sqdiff';
 
@@ -29,8 +37,11 @@ type RowOp = 'sum' | 'max' | 'sqdiff';
 export function rowReduce(f: FnBuilder, ptr: number, h: number, op: RowOp, res: number, center?: number): Expr[] {
   const m = f.mod;
   const { i32, v128 } = binaryen;
-  const acc = f.local(v128), p = f.local(i32), x = f.local(v128);
-  const nv = Math.floor(h / 4), tail = h - 4 * nv;
+  const acc = f.local(v128),
+    p = f.local(i32),
+    x = f.local(v128);
+  const nv = Math.floor(h / 4),
+    tail = h - 4 * nv;
   const comb = (a: Expr, b: Expr) => (op === 'max' ? m.f32x4.max(a, b) : m.f32x4.add(a, b));
   const combS = (a: Expr, b: Expr) => (op === 'max' ? m.f32.max(a, b) : m.f32.add(a, b));
   const init = op === 'max' ? -Infinity : 0;
@@ -38,11 +49,13 @@ export function rowReduce(f: FnBuilder, ptr: number, h: number, op: RowOp, res: 
   const out: Expr[] = [f.set(p, f.get(ptr)), f.set(acc, splatF32(m, init))];
   if (nv > 0) {
     const load = m.v128.load(0, 4, f.get(p));
-    out.push(f.loop(f.local(i32), m.i32.const(nv), [
-      f.set(x, op === 'sqdiff' ? m.f32x4.sub(load, m.f32x4.splat(f.get(center!))) : load),
-      f.set(acc, comb(f.get(acc), op === 'sqdiff' ? m.f32x4.mul(f.get(x), f.get(x)) : f.get(x))),
-      f.incr(p, 16),
-    ]));
+    out.push(
+      f.loop(f.local(i32), m.i32.const(nv), [
+        f.set(x, op === 'sqdiff' ? m.f32x4.sub(load, m.f32x4.splat(f.get(center!))) : load),
+        f.set(acc, comb(f.get(acc), op === 'sqdiff' ? m.f32x4.mul(f.get(x), f.get(x)) : f.get(x))),
+        f.incr(p, 16),
+      ]),
+    );
   }
   out.push(f.set(res, combS(combS(lane(0), lane(1)), combS(lane(2), lane(3)))));
   for (let t = 0; t < tail; t++) {
@@ -72,29 +85,57 @@ export interface NormSpec {
 export function normRows(f: FnBuilder, s: NormSpec): Expr {
   const m = f.mod;
   const { i32, f32, v128 } = binaryen;
-  const px = f.local(i32), py = f.local(i32), r = f.local(i32), mean = f.local(f32), sq = f.local(f32), inv = f.local(f32);
-  const pg = f.local(i32), pb = f.local(i32), iv = f.local(v128), mv = f.local(v128), x = f.local(v128);
+  const px = f.local(i32),
+    py = f.local(i32),
+    r = f.local(i32),
+    mean = f.local(f32),
+    sq = f.local(f32),
+    inv = f.local(f32);
+  const pg = f.local(i32),
+    pb = f.local(i32),
+    iv = f.local(v128),
+    mv = f.local(v128),
+    x = f.local(v128);
   const zero = f.local(f32);
-  const nv = Math.floor(s.h / 4), tail = s.h - 4 * nv;
+  const nv = Math.floor(s.h / 4),
+    tail = s.h - 4 * nv;
   const body: Expr[] = [];
   if (s.rms) {
     body.push(f.set(zero, m.f32.const(0)), f.set(mean, m.f32.const(0)), ...rowReduce(f, px, s.h, 'sqdiff', sq, zero));
   } else {
-    body.push(...rowReduce(f, px, s.h, 'sum', mean), f.set(mean, m.f32.div(f.get(mean), m.f32.const(s.h))), ...rowReduce(f, px, s.h, 'sqdiff', sq, mean));
+    body.push(
+      ...rowReduce(f, px, s.h, 'sum', mean),
+      f.set(mean, m.f32.div(f.get(mean), m.f32.const(s.h))),
+      ...rowReduce(f, px, s.h, 'sqdiff', sq, mean),
+    );
   }
   // inv = 1 / sqrt(sq / h + eps), in f64 (one rounding)
-  body.push(f.set(inv, m.f32.demote(m.f64.div(m.f64.const(1), m.f64.sqrt(m.f64.add(m.f64.div(m.f64.promote(f.get(sq)), m.f64.const(s.h)), m.f64.const(s.eps)))))));
+  body.push(
+    f.set(
+      inv,
+      m.f32.demote(
+        m.f64.div(m.f64.const(1), m.f64.sqrt(m.f64.add(m.f64.div(m.f64.promote(f.get(sq)), m.f64.const(s.h)), m.f64.const(s.eps)))),
+      ),
+    ),
+  );
   if (s.mean !== undefined) body.push(m.f32.store(0, 4, m.i32.add(m.i32.const(s.mean), m.i32.mul(f.get(r), m.i32.const(4))), f.get(mean)));
   if (s.inv !== undefined) body.push(m.f32.store(0, 4, m.i32.add(m.i32.const(s.inv), m.i32.mul(f.get(r), m.i32.const(4))), f.get(inv)));
-  body.push(f.set(iv, m.f32x4.splat(f.get(inv))), f.set(mv, m.f32x4.splat(f.get(mean))), f.set(pg, m.i32.const(s.gamma)), f.set(pb, m.i32.const(s.beta ?? 0)));
-  const pxv = f.local(i32), pyv = f.local(i32);
+  body.push(
+    f.set(iv, m.f32x4.splat(f.get(inv))),
+    f.set(mv, m.f32x4.splat(f.get(mean))),
+    f.set(pg, m.i32.const(s.gamma)),
+    f.set(pb, m.i32.const(s.beta ?? 0)),
+  );
+  const pxv = f.local(i32),
+    pyv = f.local(i32);
   body.push(f.set(pxv, f.get(px)), f.set(pyv, f.get(py)));
   const vec = (o: number): Expr[] => {
     let y = m.f32x4.mul(m.f32x4.mul(m.f32x4.sub(m.v128.load(o, 4, f.get(pxv)), f.get(mv)), f.get(iv)), m.v128.load(o, 4, f.get(pg)));
     if (s.beta !== undefined) y = m.f32x4.add(y, m.v128.load(o, 4, f.get(pb)));
     return [f.set(x, y), m.v128.store(o, 4, f.get(pyv), f.get(x))];
   };
-  if (nv > 0) body.push(f.loop(f.local(i32), m.i32.const(nv), [...vec(0), f.incr(pxv, 16), f.incr(pyv, 16), f.incr(pg, 16), f.incr(pb, 16)]));
+  if (nv > 0)
+    body.push(f.loop(f.local(i32), m.i32.const(nv), [...vec(0), f.incr(pxv, 16), f.incr(pyv, 16), f.incr(pg, 16), f.incr(pb, 16)]));
   for (let t = 0; t < tail; t++) {
     let y = m.f32.mul(m.f32.mul(m.f32.sub(m.f32.load(4 * t, 4, f.get(pxv)), f.get(mean)), f.get(inv)), m.f32.load(4 * t, 4, f.get(pg)));
     if (s.beta !== undefined) y = m.f32.add(y, m.f32.load(4 * t, 4, f.get(pb)));
@@ -113,8 +154,14 @@ export function paramAddr(ctx: Ctx, step: PlanStep, p: Placement, norm: number[]
   const h = numelOf(norm);
   if (numelOf(p.shape) === h) return ctx.addrOf(p);
   const c = p.value.const;
-  if (!c) return unsupported(step.node, ctx.plan.graph.meta?.file, `${step.node.op}: a broadcast non-constant scale/bias is not supported`, 'LUT5053');
-  const t = broadcastTo({ ...c, data: Float32Array.from(c.data) , dtype: 'f32' }, norm);
+  if (!c)
+    return unsupported(
+      step.node,
+      ctx.plan.graph.meta?.file,
+      `${step.node.op}: a broadcast non-constant scale/bias is not supported`,
+      'LUT5053',
+    );
+  const t = broadcastTo({ ...c, data: Float32Array.from(c.data), dtype: 'f32' }, norm);
   return ctx.addExtra(new Uint8Array(Float32Array.from(t.data).buffer));
 }
 
@@ -141,8 +188,16 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
     const beta = !rms && step.inputs[2] ? paramAddr(ctx, step, step.inputs[2], norm) : undefined;
     const stat = (i: number) => (step.outputs[i] && isF32(step.outputs[i]) ? ctx.addrOf(step.outputs[i]!) : undefined);
     const spec = {
-      rows: numelOf(x.shape) / Math.max(h, 1), h, x: ctx.addrOf(x), y: ctx.addrOf(out), gamma, beta,
-      eps: (n.attrs.epsilon as number | undefined) ?? 1e-5, rms, mean: rms ? undefined : stat(1), inv: rms ? stat(1) : stat(2),
+      rows: numelOf(x.shape) / Math.max(h, 1),
+      h,
+      x: ctx.addrOf(x),
+      y: ctx.addrOf(out),
+      gamma,
+      beta,
+      eps: (n.attrs.epsilon as number | undefined) ?? 1e-5,
+      rms,
+      mean: rms ? undefined : stat(1),
+      inv: rms ? stat(1) : stat(2),
     };
     return (f) => [normRows(f, spec)];
   }
@@ -160,10 +215,28 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
       const sv = { addr: sa, dtype: 'f32' as const, strides: contiguous(inp!.shape) };
       const ins = [viewOf(ctx, inp!), { addr: ctx.addrOf(skip!), dtype: skip!.dtype, strides: bstr(skip!.shape, inp!.shape) }];
       if (biasP) ins.push({ addr: ctx.addrOf(biasP), dtype: biasP.dtype, strides: bstr(biasP.shape, inp!.shape) });
-      const sum = emitMap(f, inp!.shape, sv, ins, (g) => (biasP ? m.f32.add(m.f32.add(g(0), g(1)), g(2)) : m.f32.add(g(0), g(1))),
-        (g) => (biasP ? m.f32x4.add(m.f32x4.add(g(0), g(1)), g(2)) : m.f32x4.add(g(0), g(1))));
+      const sum = emitMap(
+        f,
+        inp!.shape,
+        sv,
+        ins,
+        (g) => (biasP ? m.f32.add(m.f32.add(g(0), g(1)), g(2)) : m.f32.add(g(0), g(1))),
+        (g) => (biasP ? m.f32x4.add(m.f32x4.add(g(0), g(1)), g(2)) : m.f32x4.add(g(0), g(1))),
+      );
       const mean = step.outputs[1];
-      const res = [sum, normRows(f, { rows: numelOf(inp!.shape) / h, h, x: sa, y: ctx.addrOf(out), gamma, eps: (n.attrs.epsilon as number | undefined) ?? 1e-12, rms: true, inv: stat ? ctx.addrOf(stat) : undefined })];
+      const res = [
+        sum,
+        normRows(f, {
+          rows: numelOf(inp!.shape) / h,
+          h,
+          x: sa,
+          y: ctx.addrOf(out),
+          gamma,
+          eps: (n.attrs.epsilon as number | undefined) ?? 1e-12,
+          rms: true,
+          inv: stat ? ctx.addrOf(stat) : undefined,
+        }),
+      ];
       if (mean) res.push(m.memory.fill(m.i32.const(ctx.addrOf(mean)), m.i32.const(0), m.i32.const(mean.bytes)));
       return res;
     };
@@ -192,7 +265,8 @@ function reduction(ctx: Ctx, step: PlanStep): Emit {
   const given = axesT ? intsOf(axesT) : [];
   if (given.length === 0) axes = n.attrs.noop_with_empty_axes === 1 ? 'noop' : [...Array(r).keys()];
   else axes = [...new Set(given.map((a) => normalizeAxis(a, r)))].sort((a, b) => a - b);
-  if (axes === 'noop') return (f) => [f.mod.memory.copy(f.mod.i32.const(ctx.addrOf(out)), f.mod.i32.const(ctx.addrOf(x)), f.mod.i32.const(out.bytes))];
+  if (axes === 'noop')
+    return (f) => [f.mod.memory.copy(f.mod.i32.const(ctx.addrOf(out)), f.mod.i32.const(ctx.addrOf(x)), f.mod.i32.const(out.bytes))];
   const red = axes;
   const k = kindOf(x.dtype);
   const op = n.op === 'reduce_max' ? 'max' : n.op === 'reduce_prod' ? 'prod' : 'sum';
@@ -201,14 +275,29 @@ function reduction(ctx: Ctx, step: PlanStep): Emit {
   const suffix = red.every((a, i) => a === r - red.length + i);
   return (f) => {
     const m = f.mod;
-    if (numelOf(x.shape) === 0) return [emitMap(f, kept, { addr: ctx.addrOf(out), dtype: out.dtype, strides: contiguous(kept) }, [], () => constOf(m, k, op === 'max' ? -Infinity : op === 'prod' ? 1 : n.op === 'reduce_mean' ? NaN : 0))];
+    if (numelOf(x.shape) === 0)
+      return [
+        emitMap(f, kept, { addr: ctx.addrOf(out), dtype: out.dtype, strides: contiguous(kept) }, [], () =>
+          constOf(m, k, op === 'max' ? -Infinity : op === 'prod' ? 1 : n.op === 'reduce_mean' ? NaN : 0),
+        ),
+      ];
     if (k === 'f32' && suffix && op !== 'prod') {
       const { i32, f32 } = binaryen;
-      const rows = numelOf(kept), p = f.local(i32), res = f.local(f32), o = f.local(i32);
+      const rows = numelOf(kept),
+        p = f.local(i32),
+        res = f.local(f32),
+        o = f.local(i32);
       const fin = n.op === 'reduce_mean' ? m.f32.div(f.get(res), m.f32.const(count)) : f.get(res);
-      return [f.set(p, m.i32.const(ctx.addrOf(x))), f.set(o, m.i32.const(ctx.addrOf(out))), f.loop(f.local(i32), m.i32.const(rows), [
-        ...rowReduce(f, p, count, op, res), m.f32.store(0, 4, f.get(o), fin), f.incr(p, count * 4), f.incr(o, 4),
-      ])];
+      return [
+        f.set(p, m.i32.const(ctx.addrOf(x))),
+        f.set(o, m.i32.const(ctx.addrOf(out))),
+        f.loop(f.local(i32), m.i32.const(rows), [
+          ...rowReduce(f, p, count, op, res),
+          m.f32.store(0, 4, f.get(o), fin),
+          f.incr(p, count * 4),
+          f.incr(o, 4),
+        ]),
+      ];
     }
     // general: init, then accumulate in place with zero output strides on the reduced axes
     const ov = { addr: ctx.addrOf(out), dtype: out.dtype, strides: contiguous(kept) };
@@ -219,10 +308,30 @@ function reduction(ctx: Ctx, step: PlanStep): Emit {
     const init = op === 'max' ? (fl ? -Infinity : k === 'i64' ? -9.2e18 : -2147483648) : op === 'prod' ? 1 : 0;
     const res: Expr[] = [emitMap(f, kept, ov, [], () => constOf(m, k, init))];
     // g(j) builds a fresh read each call: an expression may appear only once in a binaryen tree
-    const combine = (g: (j: number) => Expr) => (op === 'max' ? (fl ? F.max(g(0), g(1)) : m.select(I.gt_s(g(0), g(1)), g(0), g(1))) : op === 'prod' ? (fl ? F.mul(g(0), g(1)) : I.mul(g(0), g(1))) : fl ? F.add(g(0), g(1)) : I.add(g(0), g(1)));
+    const combine = (g: (j: number) => Expr) =>
+      op === 'max'
+        ? fl
+          ? F.max(g(0), g(1))
+          : m.select(I.gt_s(g(0), g(1)), g(0), g(1))
+        : op === 'prod'
+          ? fl
+            ? F.mul(g(0), g(1))
+            : I.mul(g(0), g(1))
+          : fl
+            ? F.add(g(0), g(1))
+            : I.add(g(0), g(1));
     res.push(emitMap(f, x.shape, acc, [acc, viewOf(ctx, x)], combine));
     if (n.op === 'reduce_mean') {
-      res.push(emitMap(f, kept, ov, [ov], (g) => (fl ? F.div(g(0), constOf(m, k, count)) : I.div_s(g(0), constOf(m, k, count))), k === 'f32' ? (g) => m.f32x4.div(g(0), splatF32(m, count)) : undefined));
+      res.push(
+        emitMap(
+          f,
+          kept,
+          ov,
+          [ov],
+          (g) => (fl ? F.div(g(0), constOf(m, k, count)) : I.div_s(g(0), constOf(m, k, count))),
+          k === 'f32' ? (g) => m.f32x4.div(g(0), splatF32(m, count)) : undefined,
+        ),
+      );
     }
     return res;
   };
@@ -237,11 +346,24 @@ function softmax(ctx: Ctx, xAddr: number, yAddr: number, shape: number[], axis: 
     const m = f.mod;
     if (outer * inner * len === 0) return [];
     const { i32, f32, f64 } = binaryen;
-    const o = f.local(i32), i = f.local(i32), j = f.local(i32), px = f.local(i32), py = f.local(i32), p = f.local(i32), q = f.local(i32);
-    const mx = f.local(f32), s = f.local(f64), z = f.local(f64), e = f.local(f64);
+    const o = f.local(i32),
+      i = f.local(i32),
+      j = f.local(i32),
+      px = f.local(i32),
+      py = f.local(i32),
+      p = f.local(i32),
+      q = f.local(i32);
+    const mx = f.local(f32),
+      s = f.local(f64),
+      z = f.local(f64),
+      e = f.local(f64);
     const stride = inner * 4;
     const exp = expFn(ctx);
-    const walk = (body: Expr[]): Expr[] => [f.set(p, f.get(px)), f.set(q, f.get(py)), f.loop(j, m.i32.const(len), [...body, f.incr(p, stride), f.incr(q, stride)])];
+    const walk = (body: Expr[]): Expr[] => [
+      f.set(p, f.get(px)),
+      f.set(q, f.get(py)),
+      f.loop(j, m.i32.const(len), [...body, f.incr(p, stride), f.incr(q, stride)]),
+    ];
     const lane: Expr[] = [
       f.set(mx, m.f32.const(-Infinity)),
       ...walk([f.set(mx, m.f32.max(f.get(mx), m.f32.load(0, 4, f.get(p))))]),
@@ -254,14 +376,25 @@ function softmax(ctx: Ctx, xAddr: number, yAddr: number, shape: number[], axis: 
     ];
     if (log) {
       lane.push(f.set(s, m.call(jsMath(ctx, 'log'), [f.get(s)], f64)));
-      lane.push(...walk([f.set(z, m.f64.sub(m.f64.promote(m.f32.load(0, 4, f.get(p))), m.f64.promote(f.get(mx)))), m.f32.store(0, 4, f.get(q), m.f32.demote(m.f64.sub(f.get(z), f.get(s))))]));
+      lane.push(
+        ...walk([
+          f.set(z, m.f64.sub(m.f64.promote(m.f32.load(0, 4, f.get(p))), m.f64.promote(f.get(mx)))),
+          m.f32.store(0, 4, f.get(q), m.f32.demote(m.f64.sub(f.get(z), f.get(s)))),
+        ]),
+      );
     } else {
       // exp(z) / s: the stored f32 exp is re-read and divided in f64 (one more rounding than the reference)
       lane.push(...walk([m.f32.store(0, 4, f.get(q), m.f32.demote(m.f64.div(m.f64.promote(m.f32.load(0, 4, f.get(q))), f.get(s))))]));
     }
     const body: Expr[] = [
-      f.set(px, m.i32.add(m.i32.const(xAddr), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), m.i32.const(len * inner)), f.get(i)), m.i32.const(4)))),
-      f.set(py, m.i32.add(m.i32.const(yAddr), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), m.i32.const(len * inner)), f.get(i)), m.i32.const(4)))),
+      f.set(
+        px,
+        m.i32.add(m.i32.const(xAddr), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), m.i32.const(len * inner)), f.get(i)), m.i32.const(4))),
+      ),
+      f.set(
+        py,
+        m.i32.add(m.i32.const(yAddr), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), m.i32.const(len * inner)), f.get(i)), m.i32.const(4))),
+      ),
       ...lane,
     ];
     return [f.loop(o, m.i32.const(outer), [f.loop(i, m.i32.const(inner), body)])];

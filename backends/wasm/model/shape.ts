@@ -6,18 +6,40 @@
  * loop), so a slice or a transpose is a view plus one copy.
  */
 import binaryen from 'binaryen';
-import type { Expr } from '../builder.js';
-import { sliceAxis } from '../../../ir/ops/slice.js';
 import { intsOf, normalizeAxes } from '../../../ir/ops/dims.js';
+import { sliceAxis } from '../../../ir/ops/slice.js';
 import { normalizeAxis } from '../../../ir/ops/util.js';
 import type { Tensor } from '../../../ir/types.js';
 import { kernelByteSize, type PlanStep } from '../../model-plan.js';
+import type { Expr } from '../builder.js';
 import {
-  broadcastStrides, constOf, contiguous, convert, emitCopy, emitMap, kindOf, loadScalar, numelOf, unsupported, viewOf,
-  type Ctx, type Emit, type StepHandler,
+  broadcastStrides,
+  type Ctx,
+  constOf,
+  contiguous,
+  convert,
+  type Emit,
+  emitCopy,
+  emitMap,
+  kindOf,
+  loadScalar,
+  numelOf,
+  type StepHandler,
+  unsupported,
+  viewOf,
 } from './core.js';
 
-export const SHAPE_OPS: ReadonlySet<string> = new Set(['transpose', 'slice', 'expand', 'concat', 'split', 'gather', 'trilu', 'range', 'constant_of_shape']);
+export const SHAPE_OPS: ReadonlySet<string> = new Set([
+  'transpose',
+  'slice',
+  'expand',
+  'concat',
+  'split',
+  'gather',
+  'trilu',
+  'range',
+  'constant_of_shape',
+]);
 
 const constOrFail = (ctx: Ctx, step: PlanStep, i: number, what: string): Tensor => {
   const c = step.inputs[i]?.value.const;
@@ -47,7 +69,9 @@ export const shapeStep: StepHandler = (ctx, step): Emit => {
       const starts = intsOf(constOrFail(ctx, step, 1, 'starts'));
       const ends = intsOf(constOrFail(ctx, step, 2, 'ends'));
       const r = x!.shape.length;
-      const axes = step.inputs[3] ? normalizeAxes(intsOf(constOrFail(ctx, step, 3, 'axes')), r, (m) => unsupported(n, file, m)) : starts.map((_, i) => i);
+      const axes = step.inputs[3]
+        ? normalizeAxes(intsOf(constOrFail(ctx, step, 3, 'axes')), r, (m) => unsupported(n, file, m))
+        : starts.map((_, i) => i);
       const steps = step.inputs[4] ? intsOf(constOrFail(ctx, step, 4, 'steps')) : starts.map(() => 1);
       const st = contiguous(x!.shape);
       let addr = ctx.addrOf(x!);
@@ -65,11 +89,13 @@ export const shapeStep: StepHandler = (ctx, step): Emit => {
       const ost = contiguous(out.shape);
       const b = kernelByteSize(out.dtype);
       let at = 0;
-      const parts = step.inputs.filter((p) => p !== null).map((p) => {
-        const dst = { addr: ctx.addrOf(out) + at * ost[axis]! * b, dtype: out.dtype, strides: ost };
-        at += p!.shape[axis]!;
-        return { shape: p!.shape, dst, src: viewOf(ctx, p!) };
-      });
+      const parts = step.inputs
+        .filter((p) => p !== null)
+        .map((p) => {
+          const dst = { addr: ctx.addrOf(out) + at * ost[axis]! * b, dtype: out.dtype, strides: ost };
+          at += p!.shape[axis]!;
+          return { shape: p!.shape, dst, src: viewOf(ctx, p!) };
+        });
       return (f) => parts.map((p) => emitCopy(f, p.shape, p.dst, p.src));
     }
     case 'split': {
@@ -85,7 +111,8 @@ export const shapeStep: StepHandler = (ctx, step): Emit => {
       });
       return (f) => parts.map((p) => emitCopy(f, p.shape, p.dst, p.src));
     }
-    case 'gather': return gatherStep(ctx, step);
+    case 'gather':
+      return gatherStep(ctx, step);
     case 'trilu': {
       const k = step.inputs[1] ? intsOf(constOrFail(ctx, step, 1, 'k'))[0]! : 0;
       return trilu(ctx, step, k, (n.attrs.upper as number | undefined) ?? 1);
@@ -96,7 +123,8 @@ export const shapeStep: StepHandler = (ctx, step): Emit => {
       const m = ctx.mod;
       return (f) => [emitMap(f, out.shape, ov, [], () => constOf(m, k, v), k === 'f32' ? () => m.f32x4.splat(m.f32.const(v)) : undefined)];
     }
-    case 'range': return rangeStep(ctx, step);
+    case 'range':
+      return rangeStep(ctx, step);
   }
   return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
 };
@@ -116,14 +144,26 @@ function gatherStep(ctx: Ctx, step: PlanStep): Emit {
     const m = f.mod;
     const { i32 } = binaryen;
     if (outer * nIdx * inner === 0) return [];
-    const o = f.local(i32), j = f.local(i32), i = f.local(i32), dst = f.local(i32);
+    const o = f.local(i32),
+      j = f.local(i32),
+      i = f.local(i32),
+      dst = f.local(i32);
     const ik = kindOf(idx.dtype);
-    const load = convert(m, ik, 'i32', loadScalar(m, idx.dtype, m.i32.add(m.i32.const(ctx.addrOf(idx)), m.i32.mul(f.get(j), m.i32.const(ib)))));
+    const load = convert(
+      m,
+      ik,
+      'i32',
+      loadScalar(m, idx.dtype, m.i32.add(m.i32.const(ctx.addrOf(idx)), m.i32.mul(f.get(j), m.i32.const(ib)))),
+    );
     const body: Expr[] = [
       f.set(i, load),
       f.set(i, m.select(m.i32.lt_s(f.get(i), m.i32.const(0)), m.i32.add(f.get(i), m.i32.const(d)), f.get(i))),
       m.if(m.i32.ge_u(f.get(i), m.i32.const(d)), m.unreachable()),
-      m.memory.copy(f.get(dst), m.i32.add(m.i32.const(ctx.addrOf(x)), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), m.i32.const(d)), f.get(i)), m.i32.const(inner))), m.i32.const(inner)),
+      m.memory.copy(
+        f.get(dst),
+        m.i32.add(m.i32.const(ctx.addrOf(x)), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), m.i32.const(d)), f.get(i)), m.i32.const(inner))),
+        m.i32.const(inner),
+      ),
       f.incr(dst, inner),
     ];
     return [f.set(dst, m.i32.const(ctx.addrOf(out))), f.loop(o, m.i32.const(outer), [f.loop(j, m.i32.const(nIdx), body)])];
@@ -143,15 +183,35 @@ function trilu(ctx: Ctx, step: PlanStep, k: number, upper: number): Emit {
     const { i32 } = binaryen;
     if (mats * rows * cols === 0) return [];
     const res: Expr[] = [];
-    if (ctx.addrOf(x) !== ctx.addrOf(out)) res.push(m.memory.copy(m.i32.const(ctx.addrOf(out)), m.i32.const(ctx.addrOf(x)), m.i32.const(out.bytes)));
-    const bi = f.local(i32), i = f.local(i32), s = f.local(i32), e = f.local(i32), row = f.local(i32);
-    const clamp = (v: Expr, t: number) => f.set(t, m.select(m.i32.lt_s(v, m.i32.const(0)), m.i32.const(0), m.select(m.i32.gt_s(m.i32.const(cols), f.get(t)), f.get(t), m.i32.const(cols))));
+    if (ctx.addrOf(x) !== ctx.addrOf(out))
+      res.push(m.memory.copy(m.i32.const(ctx.addrOf(out)), m.i32.const(ctx.addrOf(x)), m.i32.const(out.bytes)));
+    const bi = f.local(i32),
+      i = f.local(i32),
+      s = f.local(i32),
+      e = f.local(i32),
+      row = f.local(i32);
+    const clamp = (v: Expr, t: number) =>
+      f.set(
+        t,
+        m.select(
+          m.i32.lt_s(v, m.i32.const(0)),
+          m.i32.const(0),
+          m.select(m.i32.gt_s(m.i32.const(cols), f.get(t)), f.get(t), m.i32.const(cols)),
+        ),
+      );
     // kept: j - i >= k (upper) or j - i <= k (lower); zero the complement [s, e)
     const body: Expr[] = upper
       ? [f.set(s, m.i32.const(0)), f.set(e, m.i32.add(f.get(i), m.i32.const(k))), clamp(f.get(e), e)]
       : [f.set(s, m.i32.add(f.get(i), m.i32.const(k + 1))), clamp(f.get(s), s), f.set(e, m.i32.const(cols))];
     body.push(
-      m.if(m.i32.gt_s(f.get(e), f.get(s)), m.memory.fill(m.i32.add(f.get(row), m.i32.mul(f.get(s), m.i32.const(b))), m.i32.const(0), m.i32.mul(m.i32.sub(f.get(e), f.get(s)), m.i32.const(b)))),
+      m.if(
+        m.i32.gt_s(f.get(e), f.get(s)),
+        m.memory.fill(
+          m.i32.add(f.get(row), m.i32.mul(f.get(s), m.i32.const(b))),
+          m.i32.const(0),
+          m.i32.mul(m.i32.sub(f.get(e), f.get(s)), m.i32.const(b)),
+        ),
+      ),
       f.incr(row, cols * b),
     );
     res.push(f.set(row, m.i32.const(ctx.addrOf(out))), f.loop(bi, m.i32.const(mats), [f.loop(i, m.i32.const(rows), body)]));
@@ -169,13 +229,22 @@ function rangeStep(ctx: Ctx, step: PlanStep): Emit {
     const m = f.mod;
     if (count === 0) return [];
     const { i32, f64 } = binaryen;
-    const i = f.local(i32), st = f.local(f64), de = f.local(f64);
+    const i = f.local(i32),
+      st = f.local(f64),
+      de = f.local(f64);
     const ld = (p: typeof s) => convert(m, kindOf(p.dtype), 'f64', loadScalar(m, p.dtype, m.i32.const(ctx.addrOf(p))));
     const v = m.f64.add(f.get(st), m.f64.mul(m.f64.convert_s.i32(f.get(i)), f.get(de)));
     const val = k === 'f64' ? v : k === 'f32' ? m.f32.demote(v) : k === 'i64' ? m.i64.trunc_s_sat.f64(v) : m.i32.trunc_s_sat.f64(v);
     const b = kernelByteSize(out.dtype);
     const ptr = m.i32.add(m.i32.const(ctx.addrOf(out)), m.i32.mul(f.get(i), m.i32.const(b)));
-    const store = k === 'f64' ? m.f64.store(0, 8, ptr, val) : k === 'f32' ? m.f32.store(0, 4, ptr, val) : k === 'i64' ? m.i64.store(0, 8, ptr, val) : m.i32.store(0, 4, ptr, val);
+    const store =
+      k === 'f64'
+        ? m.f64.store(0, 8, ptr, val)
+        : k === 'f32'
+          ? m.f32.store(0, 4, ptr, val)
+          : k === 'i64'
+            ? m.i64.store(0, 8, ptr, val)
+            : m.i32.store(0, 4, ptr, val);
     return [f.set(st, ld(s)), f.set(de, ld(d)), f.loop(i, m.i32.const(count), [store])];
   };
 }

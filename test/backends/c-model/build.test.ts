@@ -15,9 +15,9 @@ import { compileModel } from '../../../backends/c/compile.js';
 import { emitModel } from '../../../backends/c/model/emit.js';
 import { buildModelBinary } from '../../../backends/c/run.js';
 import { STRICT_FLAGS } from '../../../backends/c/toolchain.js';
-import { main } from '../../../compiler/cli.js';
-import { captureIO } from '../../../compiler/cli/io.js';
 import { LutcError } from '../../../base/diagnostics.js';
+import { captureIO } from '../../../compiler/cli/io.js';
+import { main } from '../../../compiler/cli.js';
 import { readNpyFile, writeNpyFile } from '../../../compiler/npy.js';
 import { GraphBuilder } from '../../../ir/graph.js';
 import { interpPack } from '../../../ir/lut/interp.js';
@@ -32,7 +32,11 @@ const oddLut = () => lowered(buildMlp({ dims: [45, 37, 19], batch: 3, seed: 8 })
 
 describe('c model: build hygiene', () => {
   it('compiles with -Wall -Wextra -Werror (ops model, LUT model; OpenMP; side-file weights)', () => {
-    const graphs = [lowered(buildOpsModel()), oddLut(), lowered(fs.readFileSync('examples/llama-block.onnx'), { bits: 4 }, { seq: 4, batch: 1 })];
+    const graphs = [
+      lowered(buildOpsModel()),
+      oddLut(),
+      lowered(fs.readFileSync('examples/llama-block.onnx'), { bits: 4 }, { seq: 4, batch: 1 }),
+    ];
     for (const g of graphs)
       for (const omp of [false, true]) {
         const e = emitModel(g, { target: 'c', embedWeights: omp });
@@ -66,7 +70,12 @@ describe('c model: build hygiene', () => {
     const out = path.join(dir, 'out');
     fs.mkdirSync(out);
     execFileSync(path.join(dir, 'model'), ['-o', out, `x=${path.join(dir, 'x.npy')}`], { stdio: 'pipe' });
-    const list = JSON.parse(fs.readFileSync(path.join(out, 'outputs.json'), 'utf8')) as { name: string; file: string; shape: number[]; dtype: string }[];
+    const list = JSON.parse(fs.readFileSync(path.join(out, 'outputs.json'), 'utf8')) as {
+      name: string;
+      file: string;
+      shape: number[];
+      dtype: string;
+    }[];
     expect(list).toEqual([{ name: 'y', file: 'y.npy', shape: [3, 19], dtype: 'f32' }]);
     expect(relMax(readNpyFile(path.join(out, 'y.npy')), runRef(g, { x })[0]!)).toBeLessThanOrEqual(LUT_VS_INTERP);
     // A weights.bin from another model is refused (hash), not silently used.
@@ -119,7 +128,10 @@ describe('c model: LUT legalization diagnostics', () => {
     const packs = g.nodes.filter((n) => n.op === 'lut.pack');
     expect(packs.length).toBe(2); // the C target's LUT form leaves lut.pack unfolded
     const pack = packs[0]!;
-    const outs = interpPack(pack.inputs.map((v) => v!.const!), resolveAttrs(findOp('lut.pack')!, pack));
+    const outs = interpPack(
+      pack.inputs.map((v) => v!.const!),
+      resolveAttrs(findOp('lut.pack')!, pack),
+    );
     pack.outputs.forEach((v, i) => {
       v.producer = null;
       v.const = outs[i]!;
@@ -148,12 +160,19 @@ describe('c model: CLI', () => {
     const jc = JSON.parse(fs.readFileSync(path.join(base, 'c', 'outputs.json'), 'utf8')) as { file: string }[];
     const jr = JSON.parse(fs.readFileSync(path.join(base, 'ref', 'outputs.json'), 'utf8')) as { file: string }[];
     expect(jc).toEqual(jr);
-    for (const f of jc) expect(relMax(readNpyFile(path.join(base, 'c', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBeLessThanOrEqual(LUT_VS_INTERP);
+    for (const f of jc)
+      expect(relMax(readNpyFile(path.join(base, 'c', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBeLessThanOrEqual(
+        LUT_VS_INTERP,
+      );
     // --bits 4 took effect: the float model (no --bits) differs by 4-bit weight error, far above 1e-5.
     expect(await main(['run', ...floatArgs, '--target', 'ref', '--out', path.join(base, 'float')], captureIO())).toBe(0);
-    for (const f of jc) expect(relMax(readNpyFile(path.join(base, 'float', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBeGreaterThan(1e-3);
+    for (const f of jc)
+      expect(relMax(readNpyFile(path.join(base, 'float', f.file)), readNpyFile(path.join(base, 'ref', f.file)))).toBeGreaterThan(1e-3);
     const cio = captureIO();
-    expect(await main(['compile', 'examples/mlp.onnx', '--target', 'c', '--shape', 'x=2,64', '-o', path.join(base, 'art')], cio), cio.stderr).toBe(0);
+    expect(
+      await main(['compile', 'examples/mlp.onnx', '--target', 'c', '--shape', 'x=2,64', '-o', path.join(base, 'art')], cio),
+      cio.stderr,
+    ).toBe(0);
     expect(fs.existsSync(path.join(base, 'art', 'model.c'))).toBe(true);
     fs.rmSync(base, { recursive: true, force: true });
   });

@@ -8,11 +8,11 @@
  * onnxruntime sums in float32 in its own order: the same bound applies. Measured: 0 .. 1.8e-7 (ops
  * model), 1.3e-7 .. 3.5e-7 (MLPs, Llama blocks, PyTorch exports).
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isFloat } from '../../../ir/tensor.js';
 import type { Tensor } from '../../../ir/types.js';
-import { buildMlp, buildMatMulNBits, randomInput } from '../../helpers/models.js';
+import { buildMatMulNBits, buildMlp, randomInput } from '../../helpers/models.js';
 import { runOrt } from '../../helpers/ort.js';
 import { F32_EXACT } from '../../helpers/tolerance.js';
 import { buildOpsModel, lowered, opsInputs, relMax, runC, runRef, sameBits } from './helpers.js';

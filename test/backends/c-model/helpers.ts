@@ -4,7 +4,7 @@
  * the tolerances are stated in (relMax = max|y - ref| / max|ref| and relL2, re-exported from
  * test/helpers/tolerance.ts, which holds the tolerances).
  */
-import { OnnxBuilder, type BuilderAttr } from '../../../compiler/onnx/builder.js';
+import { type BuilderAttr, OnnxBuilder } from '../../../compiler/onnx/builder.js';
 import { importOnnx } from '../../../compiler/onnx/index.js';
 import type { CompileOptions } from '../../../compiler/options.js';
 import { runPipeline } from '../../../compiler/pipeline.js';
@@ -13,9 +13,9 @@ import { lutAccumulators } from '../../../ir/lut/interp.js';
 import { combine } from '../../../ir/lut/reference.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
+import { type CRunOptions, runArtifact } from '../../../backends/c/run.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { Graph, Tensor, Value } from '../../../ir/types.js';
-import { runArtifact, type CRunOptions } from '../../../backends/c/run.js';
 import { seeded, uniform } from '../../helpers/models.js';
 
 /** Fast-to-compile flags for tests (the kernels are the same at -O3; the build cache keeps binaries). */
@@ -73,11 +73,23 @@ export function buildOpsModel(seed = 7): Uint8Array {
   const d = one('Div', [one('Sub', [m, x]), one('Add', [one('Abs', [x]), c('one', makeTensor('f32', [], [1]))])]);
   out('arith', d, 'f32', [2, 3, 5, 7]);
   const un = [
-    one('Erf', [x]), one('Tanh', [x]), one('Sigmoid', [x]), one('Exp', [x]), one('Log', [one('Add', [one('Abs', [x]), c('half', makeTensor('f32', [], [0.5]))])]),
-    one('Sqrt', [one('Abs', [x])]), one('Neg', [x]), one('Relu', [x]), one('LeakyRelu', [x], { alpha: 0.1 }), one('Gelu', [x]),
-    one('Gelu', [x], { approximate: 'tanh' }), one('Softplus', [x]), one('Reciprocal', [one('Add', [one('Abs', [x]), c('two', makeTensor('f32', [], [2]))])]),
-    one('Clip', [x, c('lo', makeTensor('f32', [], [-0.3])), c('hi', makeTensor('f32', [], [0.4]))]), one('Pow', [x, c('p2', makeTensor('f32', [], [2]))]),
-    one('Max', [x, y, f32('z7', [7])]), one('Min', [x, y]),
+    one('Erf', [x]),
+    one('Tanh', [x]),
+    one('Sigmoid', [x]),
+    one('Exp', [x]),
+    one('Log', [one('Add', [one('Abs', [x]), c('half', makeTensor('f32', [], [0.5]))])]),
+    one('Sqrt', [one('Abs', [x])]),
+    one('Neg', [x]),
+    one('Relu', [x]),
+    one('LeakyRelu', [x], { alpha: 0.1 }),
+    one('Gelu', [x]),
+    one('Gelu', [x], { approximate: 'tanh' }),
+    one('Softplus', [x]),
+    one('Reciprocal', [one('Add', [one('Abs', [x]), c('two', makeTensor('f32', [], [2]))])]),
+    one('Clip', [x, c('lo', makeTensor('f32', [], [-0.3])), c('hi', makeTensor('f32', [], [0.4]))]),
+    one('Pow', [x, c('p2', makeTensor('f32', [], [2]))]),
+    one('Max', [x, y, f32('z7', [7])]),
+    one('Min', [x, y]),
   ];
   out('unary', one('Concat', un, { axis: 1 }), 'f32', [2, 3 * un.length, 5, 7]);
   // comparisons, logic, where, casts (int arithmetic on the way)
@@ -114,12 +126,27 @@ export function buildOpsModel(seed = 7): Uint8Array {
   out('gemmta', one('Gemm', [one('Transpose', [x2], { perm: [1, 0] }), f32('wg2', [7, 3])], { transA: 1 }), 'f32', [30, 3]);
   // conv 1-D (strided, dilated, padded), 2-D, grouped 2-D with SAME_UPPER
   const x1 = one('Reshape', [x, i64('r1', [2, 3, 35])]);
-  out('conv1d', one('Conv', [x1, f32('wc1', [4, 3, 3]), f32('bc1', [4])], { strides: [2], dilations: [2], pads: [1, 2] }), 'f32', [2, 4, 17]);
+  out(
+    'conv1d',
+    one('Conv', [x1, f32('wc1', [4, 3, 3]), f32('bc1', [4])], { strides: [2], dilations: [2], pads: [1, 2] }),
+    'f32',
+    [2, 4, 17],
+  );
   out('conv2d', one('Conv', [x, f32('wc2', [6, 3, 3, 3], 0.5)], { pads: [1, 1, 1, 1] }), 'f32', [2, 6, 5, 7]);
-  out('convg', one('Conv', [x, f32('wc3', [3, 1, 2, 2]), f32('bc3', [3])], { group: 3, strides: [2, 2], auto_pad: 'SAME_UPPER' }), 'f32', [2, 3, 3, 4]);
+  out(
+    'convg',
+    one('Conv', [x, f32('wc3', [3, 1, 2, 2]), f32('bc3', [3])], { group: 3, strides: [2, 2], auto_pad: 'SAME_UPPER' }),
+    'f32',
+    [2, 3, 3, 4],
+  );
   // quantize -> dequantize at run time
   const q = one('QuantizeLinear', [x, c('qs', makeTensor('f32', [], [0.02])), c('qz', makeTensor('i8', [], [3]))]);
-  out('qdq', one('DequantizeLinear', [q, c('qs2', makeTensor('f32', [], [0.02])), c('qz2', makeTensor('i8', [], [3]))]), 'f32', [2, 3, 5, 7]);
+  out(
+    'qdq',
+    one('DequantizeLinear', [q, c('qs2', makeTensor('f32', [], [0.02])), c('qz2', makeTensor('i8', [], [3]))]),
+    'f32',
+    [2, 3, 5, 7],
+  );
   for (const [name, dt] of outs) b.output(name, dt as 'f32');
   return b.toBytes();
 }
@@ -145,7 +172,7 @@ export function lutKernelOracle(g: Graph, x: Tensor): Tensor {
   const packed = mm.inputs.slice(3, 6) as Value[];
   const [tables, tscale, ...w] = interpret({ ...g, outputs: [tn.outputs[0]!, tn.outputs[1]!, ...packed] }, { [g.inputs[0]!.name]: x });
   const attrs = resolveAttrs(findOp('lut.matmul')!, mm);
-  const ins = mm.inputs.map((v, i) => (i === 0 ? tables! : i === 1 ? tscale! : i >= 3 && i < 6 ? w[i - 3]! : v?.const ?? null));
+  const ins = mm.inputs.map((v, i) => (i === 0 ? tables! : i === 1 ? tscale! : i >= 3 && i < 6 ? w[i - 3]! : (v?.const ?? null)));
   const { g: geo, m, acc } = lutAccumulators(ins, attrs);
   const xs = new Float32Array(m * geo.nSegments);
   const xv = x.data as Float32Array;

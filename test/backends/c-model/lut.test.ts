@@ -18,10 +18,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { canonicalWeights } from '../../../backends/c/model/lut-weights.js';
-import { interpPack } from '../../../ir/lut/interp.js';
-import { lutGeometry } from '../../../ir/lut/geometry.js';
-import { makeTensor } from '../../../ir/tensor.js';
 import { quantizeOnnx } from '../../../compiler/quantize-onnx.js';
+import { lutGeometry } from '../../../ir/lut/geometry.js';
+import { interpPack } from '../../../ir/lut/interp.js';
+import { makeTensor } from '../../../ir/tensor.js';
 import { buildMlp, randomInput, seeded } from '../../helpers/models.js';
 import { runOrt } from '../../helpers/ort.js';
 import { F32_EXACT, INT8_MODEL_REL_L2, LUT_VS_INTERP } from '../../helpers/tolerance.js';
@@ -32,29 +32,38 @@ function isas(): number[] {
   let flags = '';
   try {
     flags = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch { /* not Linux: scalar only */ }
+  } catch {
+    /* not Linux: scalar only */
+  }
   return [0, ...(/\bavx2\b/.test(flags) ? [1] : []), ...(/\bavx512vbmi\b/.test(flags) && /\bavx512bw\b/.test(flags) ? [2] : [])];
 }
 
 describe('c model: LUT layers', () => {
   const cases = [
-    { bits: 4, tables: 'i8', batch: 3 }, { bits: 2, tables: 'i8', batch: 9 }, { bits: 1, tables: 'i8', batch: 2 },
-    { bits: 4, tables: 'f32', batch: 9 }, { bits: 2, tables: 'f32', batch: 3 }, { bits: 3, tables: 'i8', batch: 1 },
+    { bits: 4, tables: 'i8', batch: 3 },
+    { bits: 2, tables: 'i8', batch: 9 },
+    { bits: 1, tables: 'i8', batch: 2 },
+    { bits: 4, tables: 'f32', batch: 9 },
+    { bits: 2, tables: 'f32', batch: 3 },
+    { bits: 3, tables: 'i8', batch: 1 },
   ] as const;
-  it.each(cases)('bits $bits, tables $tables, batch $batch: the kernel computes the interpreter\'s integers', async ({ bits, tables, batch }) => {
-    // One layer: y is exactly combine() of the interpreter's accumulators (on the kernel's xsum).
-    const one = lowered(buildMlp({ dims: [45, 19], batch, seed: 8 }), { bits, tables, groupSize: 16 });
-    expect(one.nodes.find((n) => n.op === 'lut.matmul')!.attrs.table_layout).toBe(batch >= 8 ? 'vec' : 'token');
-    const x1 = randomInput([batch, 45], 10);
-    expect(sameBits((await runC(one, { x: x1 }))[0]!, lutKernelOracle(one, x1))).toBe(true);
-    // Two layers (relu fused): within LUT_VS_INTERP of the interpreter.
-    const g = lowered(buildMlp({ dims: [45, 37, 19], batch, seed: 8 }), { bits, tables, groupSize: 16 });
-    expect(g.nodes.filter((n) => n.op === 'lut.matmul').length).toBe(2);
-    const ins = { x: randomInput([batch, 45], 11) };
-    expect(relMax((await runC(g, ins))[0]!, runRef(g, ins)[0]!)).toBeLessThanOrEqual(LUT_VS_INTERP);
-  });
+  it.each(cases)(
+    "bits $bits, tables $tables, batch $batch: the kernel computes the interpreter's integers",
+    async ({ bits, tables, batch }) => {
+      // One layer: y is exactly combine() of the interpreter's accumulators (on the kernel's xsum).
+      const one = lowered(buildMlp({ dims: [45, 19], batch, seed: 8 }), { bits, tables, groupSize: 16 });
+      expect(one.nodes.find((n) => n.op === 'lut.matmul')!.attrs.table_layout).toBe(batch >= 8 ? 'vec' : 'token');
+      const x1 = randomInput([batch, 45], 10);
+      expect(sameBits((await runC(one, { x: x1 }))[0]!, lutKernelOracle(one, x1))).toBe(true);
+      // Two layers (relu fused): within LUT_VS_INTERP of the interpreter.
+      const g = lowered(buildMlp({ dims: [45, 37, 19], batch, seed: 8 }), { bits, tables, groupSize: 16 });
+      expect(g.nodes.filter((n) => n.op === 'lut.matmul').length).toBe(2);
+      const ins = { x: randomInput([batch, 45], 11) };
+      expect(relMax((await runC(g, ins))[0]!, runRef(g, ins)[0]!)).toBeLessThanOrEqual(LUT_VS_INTERP);
+    },
+  );
 
-  it('a large-K layer (K-tiled in the graph, Vec-LUT) computes the interpreter\'s integers', async () => {
+  it("a large-K layer (K-tiled in the graph, Vec-LUT) computes the interpreter's integers", async () => {
     const g = lowered(buildMlp({ dims: [1000, 24], batch: 16, seed: 9 }), { bits: 4 });
     const mm = g.nodes.find((n) => n.op === 'lut.matmul')!;
     expect(mm.attrs.k_tile).toBeGreaterThan(0); // 125 chunk pairs in tiles of k_tile: a shorter last tile
@@ -67,7 +76,10 @@ describe('c model: LUT layers', () => {
     const g = lowered(readFileSync('examples/llama-block.onnx'), { bits: 2 }, { seq: 3, batch: 1 });
     const mlp = lowered(buildMlp({ dims: [45, 37, 19], batch: 3, seed: 8 }), { bits: 3, groupSize: 16 });
     expect([g, mlp].map((x) => x.nodes.filter((n) => n.op === 'lut.matmul').length)).toEqual([7, 2]);
-    for (const [graph, ins] of [[g, { [g.inputs[0]!.name]: randomInput(g.inputs[0]!.type.shape as number[], 15) }], [mlp, { x: randomInput([3, 45], 16) }]] as const) {
+    for (const [graph, ins] of [
+      [g, { [g.inputs[0]!.name]: randomInput(g.inputs[0]!.type.shape as number[], 15) }],
+      [mlp, { x: randomInput([3, 45], 16) }],
+    ] as const) {
       const outs = await Promise.all(paths.map((isa) => runC(graph, ins, { cflags: [...TEST_FLAGS, `-DLUTC_ISA=${isa}`] })));
       for (let i = 1; i < outs.length; i++) expect(sameBits(outs[i]![0]!, outs[0]![0]!), `LUTC_ISA=${paths[i]} vs scalar`).toBe(true);
     }
@@ -81,7 +93,9 @@ describe('c model: LUT layers', () => {
       const g = lutGeometry({ n, k, bits, groupSize, vecBytes: 32 });
       const q = Uint8Array.from({ length: n * k }, () => Math.floor(next() * (1 << bits)));
       const scales = Float32Array.from({ length: n * g.nGroups }, () => (next() - 0.5) * 2 ** Math.floor(next() * 20 - 14));
-      const zeros = Float32Array.from({ length: n * g.nGroups }, (_, i) => (i % 3 ? Math.floor(next() * (1 << bits)) : next() * ((1 << bits) - 1)));
+      const zeros = Float32Array.from({ length: n * g.nGroups }, (_, i) =>
+        i % 3 ? Math.floor(next() * (1 << bits)) : next() * ((1 << bits) - 1),
+      );
       const c = canonicalWeights(g, q, scales, zeros);
       expect(c.q.length).toBe(Math.ceil((n * k * bits) / 8) + 1);
       for (let i = 0; i < n * k; i++) {
@@ -90,11 +104,15 @@ describe('c model: LUT layers', () => {
         expect(v).toBe(q[i]);
       }
       // the C packer's sw = s, swz = fround(s * fround(mid - z)) on them is the interpreter's lut.pack
-      const [, sw, swz] = interpPack([makeTensor('u8', [n, k], q), makeTensor('f32', [n, g.nGroups], scales), makeTensor('f32', [n, g.nGroups], zeros)], { n, k, bits, group_size: groupSize, vec_bytes: 32, k_tile: 0 });
+      const [, sw, swz] = interpPack(
+        [makeTensor('u8', [n, k], q), makeTensor('f32', [n, g.nGroups], scales), makeTensor('f32', [n, g.nGroups], zeros)],
+        { n, k, bits, group_size: groupSize, vec_bytes: 32, k_tile: 0 },
+      );
       const mid = ((1 << bits) - 1) / 2;
       for (let r = 0; r < n; r++)
         for (let gi = 0; gi < g.nGroups; gi++) {
-          const s = c.scales[r * g.nGroups + gi]!, z = c.zeros[r * g.nGroups + gi]!;
+          const s = c.scales[r * g.nGroups + gi]!,
+            z = c.zeros[r * g.nGroups + gi]!;
           expect(Object.is(s, sw!.data[gi * g.nPad + r])).toBe(true);
           expect(Object.is(fr(s * fr(mid - z)), swz!.data[gi * g.nPad + r])).toBe(true);
         }
@@ -102,7 +120,10 @@ describe('c model: LUT layers', () => {
   });
 
   it.each([
-    { bits: 4, tables: 'i8' }, { bits: 2, tables: 'i8' }, { bits: 4, tables: 'f32' }, { bits: 2, tables: 'f32' },
+    { bits: 4, tables: 'i8' },
+    { bits: 2, tables: 'i8' },
+    { bits: 4, tables: 'f32' },
+    { bits: 2, tables: 'f32' },
   ] as const)('bits $bits, tables $tables: quantizeOnnx model vs onnxruntime', async ({ bits, tables }) => {
     const float = buildMlp({ dims: [64, 48, 24], batch: 4, seed: 3 });
     const q = quantizeOnnx(float, { bits, groupSize: 32 });

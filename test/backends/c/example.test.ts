@@ -3,11 +3,12 @@
  * kernel with the CLI, then plain cc) and its own check passes: the program exits 1 when lutc's y is
  * further than 3e-2 of max|y| from a float64 dequantize-and-multiply (int8 tables give ~1e-2).
  */
-import { describe, expect, it } from 'vitest';
+
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '../../..');
 

@@ -7,12 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KernelRequest } from '../../../compiler/options.js';
-import type { LutGeometry } from '../../../ir/lut/geometry.js';
-import { ISA_VEC, type CIsa } from '../../../backends/c/csrc-prelude.js';
+import { type CIsa, ISA_VEC } from '../../../backends/c/csrc-prelude.js';
 import { emitKernel } from '../../../backends/c/kernel.js';
 import { planFromRequest, planGeometry } from '../../../backends/c/render.js';
 import { buildC, STRICT_FLAGS } from '../../../backends/c/toolchain.js';
+import type { KernelRequest } from '../../../compiler/options.js';
+import type { LutGeometry } from '../../../ir/lut/geometry.js';
 
 const DRIVER = String.raw`
 #include "kernel.h"
@@ -65,7 +65,11 @@ export interface Toolchain {
 }
 
 export const NATIVE: Toolchain = { cc: 'cc', flags: ['-O2', '-march=native'], runner: [] };
-export const AARCH64: Toolchain = { cc: 'aarch64-linux-gnu-gcc', flags: ['-O2', '-static'], runner: ['qemu-aarch64', '-L', '/usr/aarch64-linux-gnu'] };
+export const AARCH64: Toolchain = {
+  cc: 'aarch64-linux-gnu-gcc',
+  flags: ['-O2', '-static'],
+  runner: ['qemu-aarch64', '-L', '/usr/aarch64-linux-gnu'],
+};
 
 export interface CaseInput {
   m: number;
@@ -79,9 +83,17 @@ export interface CaseInput {
 export interface CaseOutput {
   isa: number;
   g: LutGeometry;
-  packed: Uint8Array; sw: Float32Array; swz: Float32Array;
-  tq: Int8Array; tsh: Float32Array; xs: Float32Array; A: Int32Array; y: Float32Array;
-  tf: Float32Array; xsf: Float32Array; Af: Float32Array;
+  packed: Uint8Array;
+  sw: Float32Array;
+  swz: Float32Array;
+  tq: Int8Array;
+  tsh: Float32Array;
+  xs: Float32Array;
+  A: Int32Array;
+  y: Float32Array;
+  tf: Float32Array;
+  xsf: Float32Array;
+  Af: Float32Array;
 }
 
 /** Compiles (cached) the kernel for `req` on `isa`, runs it on `inp`, returns every output. */
@@ -96,7 +108,11 @@ export function runCase(req: KernelRequest, isa: CIsa, inp: CaseInput, tc: Toolc
     const hdr = new Int32Array([m, g.n, g.k, g.nGroups, g.nChunks, g.nSegments]);
     const parts = [hdr, inp.x, inp.scales, inp.zeros, inp.bias, inp.q].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
     writeFileSync(join(dir, 'in.bin'), Buffer.concat(parts));
-    execFileSync(tc.runner[0] ?? exe, [...tc.runner.slice(1), ...(tc.runner.length ? [exe] : []), join(dir, 'in.bin'), join(dir, 'out.bin')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(
+      tc.runner[0] ?? exe,
+      [...tc.runner.slice(1), ...(tc.runner.length ? [exe] : []), join(dir, 'in.bin'), join(dir, 'out.bin')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const buf = readFileSync(join(dir, 'out.bin'));
     let at = 0;
     const take = <T>(ctor: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T => {
@@ -106,14 +122,23 @@ export function runCase(req: KernelRequest, isa: CIsa, inp: CaseInput, tc: Toolc
       at += bytes;
       return new ctor(copy.buffer);
     };
-    const ns = g.nSegments, sl = g.nGroups * g.nPad;
+    const ns = g.nSegments,
+      sl = g.nGroups * g.nPad;
     const isaNum = take(Int32Array, 1)[0]!;
     const out: CaseOutput = {
-      isa: isaNum, g,
-      packed: take(Uint8Array, g.packedBytes), sw: take(Float32Array, sl), swz: take(Float32Array, sl),
-      tq: take(Int8Array, m * g.nChunks * 16), tsh: take(Float32Array, m * ns), xs: take(Float32Array, m * ns),
-      A: take(Int32Array, m * g.n * ns), y: take(Float32Array, m * g.n),
-      tf: take(Float32Array, m * g.nChunks * 16), xsf: take(Float32Array, m * ns), Af: take(Float32Array, m * g.n * ns),
+      isa: isaNum,
+      g,
+      packed: take(Uint8Array, g.packedBytes),
+      sw: take(Float32Array, sl),
+      swz: take(Float32Array, sl),
+      tq: take(Int8Array, m * g.nChunks * 16),
+      tsh: take(Float32Array, m * ns),
+      xs: take(Float32Array, m * ns),
+      A: take(Int32Array, m * g.n * ns),
+      y: take(Float32Array, m * g.n),
+      tf: take(Float32Array, m * g.nChunks * 16),
+      xsf: take(Float32Array, m * ns),
+      Af: take(Float32Array, m * g.n * ns),
     };
     if (at !== buf.length) throw new Error(`harness output has ${buf.length} bytes, read ${at}`);
     return out;
@@ -125,7 +150,7 @@ export function runCase(req: KernelRequest, isa: CIsa, inp: CaseInput, tc: Toolc
 /** Deterministic LCG in [0, 1). */
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Random inputs for a request (scales 0.01-0.11, zeros anywhere in the code range, x in [-1, 1)). */

@@ -8,14 +8,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { KernelRequest } from '../../../compiler/options.js';
-import { packWeights, type Bits } from '../../../ir/lut/geometry.js';
-import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
-import { ISA_NUM, type CIsa } from '../../../backends/c/csrc-prelude.js';
+import { type CIsa, ISA_NUM } from '../../../backends/c/csrc-prelude.js';
 import { canCompile } from '../../../backends/c/toolchain.js';
-import { AARCH64, NATIVE, randomInput, rng, runCase, type CaseInput, type Toolchain } from './harness.js';
+import type { KernelRequest } from '../../../compiler/options.js';
+import { type Bits, packWeights } from '../../../ir/lut/geometry.js';
+import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
+import { AARCH64, type CaseInput, NATIVE, randomInput, rng, runCase, type Toolchain } from './harness.js';
 
-const cpuinfo = (() => { try { return readFileSync('/proc/cpuinfo', 'utf8'); } catch { return ''; } })();
+const cpuinfo = (() => {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
+})();
 const has = (f: string) => new RegExp(`\\b${f}\\b`).test(cpuinfo);
 
 const neonOk = canCompile(AARCH64.cc, AARCH64.flags);
@@ -48,11 +54,13 @@ function shapes(isa: CIsa): [KernelRequest, number][] {
 function expectEqualArrays(got: ArrayLike<number>, want: ArrayLike<number>, what: string) {
   expect(got.length, `${what} length`).toBe(want.length);
   for (let i = 0; i < want.length; i++)
-    if (!Object.is(got[i], want[i]) && !(got[i] === 0 && want[i] === 0)) expect(`${what}[${i}] = ${got[i]}`).toBe(`${what}[${i}] = ${want[i]}`);
+    if (!Object.is(got[i], want[i]) && !(got[i] === 0 && want[i] === 0))
+      expect(`${what}[${i}] = ${got[i]}`).toBe(`${what}[${i}] = ${want[i]}`);
 }
 
 function maxRel(got: Float32Array, want: Float32Array): number {
-  let max = 0, ref = 0;
+  let max = 0,
+    ref = 0;
   for (let i = 0; i < want.length; i++) {
     max = Math.max(max, Math.abs(got[i]! - want[i]!));
     ref = Math.max(ref, Math.abs(want[i]!));
@@ -133,7 +141,14 @@ for (const [isa, tc, ok] of PATHS) {
 
 describe.skipIf(!has('avx2'))('C kernel under sanitizers', () => {
   it('odd shapes are clean under -fsanitize=address,undefined (native default ISA)', () => {
-    for (const [req, m] of [[{ n: 31, k: 77, bits: 3, groupSize: 77 }, 5], [{ n: 129, k: 1001, bits: 1, groupSize: 64 }, 9]] as [KernelRequest, number][])
-      checkCase(req, has('avx512vbmi') ? 'avx512' : 'avx2', NATIVE, randomInput(req, m, 3), ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-g']);
+    for (const [req, m] of [
+      [{ n: 31, k: 77, bits: 3, groupSize: 77 }, 5],
+      [{ n: 129, k: 1001, bits: 1, groupSize: 64 }, 9],
+    ] as [KernelRequest, number][])
+      checkCase(req, has('avx512vbmi') ? 'avx512' : 'avx2', NATIVE, randomInput(req, m, 3), [
+        '-fsanitize=address,undefined',
+        '-fno-sanitize-recover=all',
+        '-g',
+      ]);
   }, 120_000);
 });

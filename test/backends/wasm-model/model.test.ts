@@ -16,22 +16,23 @@
  *   block at bits 2 and 4); f32 tables are exact up to summation order: F32_EXACT (measured 3.5e-7;
  *   the RMSNorm fused into the table build keeps its epsilon, which this comparison pins).
  */
-import { describe, expect, it } from 'vitest';
+
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
 import '../../../ir/ops/index.js';
+import { compileModel } from '../../../backends/wasm/compile.js';
+import { buildModelModule, emitArtifact, planSummary } from '../../../backends/wasm/model/index.js';
+import { runArtifact } from '../../../backends/wasm/run.js';
+import { LutcError } from '../../../base/diagnostics.js';
+import { OnnxBuilder } from '../../../compiler/onnx/builder.js';
 import { importOnnx } from '../../../compiler/onnx/index.js';
 import { runPipeline } from '../../../compiler/pipeline.js';
 import { quantizeOnnx } from '../../../compiler/quantize-onnx.js';
-import { LutcError } from '../../../base/diagnostics.js';
-import { OnnxBuilder } from '../../../compiler/onnx/builder.js';
 import { interpret } from '../../../ir/interpret.js';
 import type { Graph, Tensor } from '../../../ir/types.js';
-import { compileModel } from '../../../backends/wasm/compile.js';
-import { runArtifact } from '../../../backends/wasm/run.js';
-import { buildModelModule, emitArtifact, planSummary } from '../../../backends/wasm/model/index.js';
 import { buildLlamaBlock, buildMlp, randomInput } from '../../helpers/models.js';
 import { maxAbsDiff, runOrt } from '../../helpers/ort.js';
 import { F32_EXACT, INT8_MODEL_REL_L2, LUT_VS_INTERP, relL2 } from '../../helpers/tolerance.js';
@@ -77,7 +78,11 @@ describe('wasm whole model: float', () => {
 });
 
 describe('wasm whole model: LUT (--bits)', () => {
-  for (const [bits, tables] of [[4, 'i8'], [2, 'i8'], [2, 'f32']] as const) {
+  for (const [bits, tables] of [
+    [4, 'i8'],
+    [2, 'i8'],
+    [2, 'f32'],
+  ] as const) {
     it(`Llama block --bits ${bits} --tables ${tables} vs the interpreter and onnxruntime (quantized model)`, async () => {
       const o: Opts = { bits, tables, groupSize: 32 };
       const g = lowered(LLAMA, SEQ, o);
@@ -126,8 +131,9 @@ describe('wasm whole model: module and artifact', () => {
         const { files } = await compileModel(g, { target: 'wasm', inlineWeightsMax } as never, dir);
         expect(files.some((f) => f.endsWith('weights.bin'))).toBe(inlineWeightsMax === 0);
         fs.writeFileSync(path.join(dir, 'x.json'), JSON.stringify(Array.from(x.x!.data)));
-        const script = "import('./model.mjs').then(async (m) => { const md = await m.load(); const x = JSON.parse(require('fs').readFileSync('x.json', 'utf8')); " +
-          "const y = md.run({ x: Float32Array.from(x) }).y; process.stdout.write(JSON.stringify({ shape: y.shape, data: Array.from(y.data) })); })";
+        const script =
+          "import('./model.mjs').then(async (m) => { const md = await m.load(); const x = JSON.parse(require('fs').readFileSync('x.json', 'utf8')); " +
+          'const y = md.run({ x: Float32Array.from(x) }).y; process.stdout.write(JSON.stringify({ shape: y.shape, data: Array.from(y.data) })); })';
         const r = spawnSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' });
         expect(r.stderr).toBe('');
         const out = JSON.parse(r.stdout) as { shape: number[]; data: number[] };
@@ -144,7 +150,10 @@ describe('wasm whole model: module and artifact', () => {
     const b = new OnnxBuilder({ opset: 17 });
     const x = b.input('x', 'f32', [4]);
     const idx = b.input('idx', 'i64', [1, 1]);
-    const [y] = b.node('ScatterND', [x, idx, b.initializer('u', { dtype: 'f32', shape: [1], data: new Float32Array([5]) })], { name: 'scatter0', outputs: ['y'] });
+    const [y] = b.node('ScatterND', [x, idx, b.initializer('u', { dtype: 'f32', shape: [1], data: new Float32Array([5]) })], {
+      name: 'scatter0',
+      outputs: ['y'],
+    });
     b.output(y!, 'f32', [4]);
     const g = lowered(b.toBytes(), {});
     const dir = path.join(os.tmpdir(), `lutc-wasm-diag-${process.pid}`);

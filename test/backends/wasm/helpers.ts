@@ -8,15 +8,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { KernelRequest } from '../../../compiler/options.js';
 import { emitKernel } from '../../../backends/wasm/kernel.js';
 import type { PlanOverrides } from '../../../backends/wasm/plan.js';
-import { lutGeometry, packWeights, type Bits, type LutGeometry } from '../../../ir/lut/geometry.js';
+import type { KernelRequest } from '../../../compiler/options.js';
+import { type Bits, type LutGeometry, lutGeometry, packWeights } from '../../../ir/lut/geometry.js';
 import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
 
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 export interface Problem {
@@ -30,7 +30,15 @@ export interface Problem {
   m: number;
 }
 
-export function problem(n: number, k: number, m: number, bits: Bits, gs: number, seed: number, extra: Partial<KernelRequest> = {}): Problem {
+export function problem(
+  n: number,
+  k: number,
+  m: number,
+  bits: Bits,
+  gs: number,
+  seed: number,
+  extra: Partial<KernelRequest> = {},
+): Problem {
   const r = rng(seed);
   const req: KernelRequest = { n, k, m, bits, groupSize: gs, ...extra };
   const g = lutGeometry({ n, k, bits, groupSize: gs, vecBytes: 16 });
@@ -131,7 +139,8 @@ w('o_acc.bin', k.accumulators(x, m)); w('o_y.bin', k.run(x, m));
 
 /** max |a - b| / max |b| (0 when b is all zeros and a equals it). */
 export function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, r = 0;
+  let d = 0,
+    r = 0;
   for (let i = 0; i < b.length; i++) {
     d = Math.max(d, Math.abs(a[i]! - b[i]!));
     r = Math.max(r, Math.abs(b[i]!));

@@ -18,10 +18,10 @@
  */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { legalizeWasmKernel } from '../../../backends/wasm/plan.js';
 import type { Bits } from '../../../ir/lut/geometry.js';
 import { combine, packScales } from '../../../ir/lut/reference.js';
-import { legalizeWasmKernel } from '../../../backends/wasm/plan.js';
-import { emitToTemp, firstDiff, maxRel, oracle, problem, runInChild, runInProcess, type KernelOutputs, type Problem } from './helpers.js';
+import { emitToTemp, firstDiff, type KernelOutputs, maxRel, oracle, type Problem, problem, runInChild, runInProcess } from './helpers.js';
 
 const Y_TOL = 1e-5;
 
@@ -100,7 +100,13 @@ describe('wasm LUT kernel, standalone node child', () => {
     const p = problem(37, 203, 3, 2, 32, 5);
     check(p, runInChild(emitToTemp(p.req), p, []));
   });
-  for (const [n, k, m, bits, gs] of [[37, 203, 3, 2, 32], [19, 261, 2, 3, 64], [45, 515, 1, 1, 128], [29, 1000, 5, 4, 1000], [33, 333, 9, 2, 128]] as [number, number, number, Bits, number][]) {
+  for (const [n, k, m, bits, gs] of [
+    [37, 203, 3, 2, 32],
+    [19, 261, 2, 3, 64],
+    [45, 515, 1, 1, 128],
+    [29, 1000, 5, 4, 1000],
+    [33, 333, 9, 2, 128],
+  ] as [number, number, number, Bits, number][]) {
     it(`relaxed SIMD N=${n} K=${k} M=${m} bits=${bits} G=${gs}`, () => {
       const p = problem(n, k, m, bits, gs, n + k, { wasmFeatures: ['relaxed-simd'] });
       check(p, runInChild(emitToTemp(p.req), p, ['--experimental-wasm-relaxed-simd']));

@@ -9,11 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { legalizeWasmKernel } from '../../../backends/wasm/plan.js';
 import { buildKernelModule, engineHasRelaxedSimd } from '../../../backends/wasm/module.js';
+import { legalizeWasmKernel } from '../../../backends/wasm/plan.js';
 import { LutcError } from '../../../base/diagnostics.js';
 import type { Bits } from '../../../ir/lut/geometry.js';
-import { emitToTemp, firstDiff, oracle, problem, rng, runInChild, runInProcess, type Problem } from './helpers.js';
+import { emitToTemp, firstDiff, oracle, type Problem, problem, rng, runInChild, runInProcess } from './helpers.js';
 
 function adversarial(k: number, bits: Bits, pattern: 'pos' | 'neg' | 'mixed', relaxed: boolean): Problem {
   const p = problem(16, k, 1, bits, k, 3, relaxed ? { wasmFeatures: ['relaxed-simd'] } : {});

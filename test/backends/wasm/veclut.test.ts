@@ -8,9 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildKernelModule } from '../../../backends/wasm/module.js';
 import { legalizeWasmKernel } from '../../../backends/wasm/plan.js';
-import { packWeights, type Bits } from '../../../ir/lut/geometry.js';
+import { type Bits, packWeights } from '../../../ir/lut/geometry.js';
 import { packScales } from '../../../ir/lut/reference.js';
-import { emitToTemp, firstDiff, maxRel, oracle, problem, runInChild, type Problem } from './helpers.js';
+import { emitToTemp, firstDiff, maxRel, oracle, type Problem, problem, runInChild } from './helpers.js';
 
 /** Runs tables + both gemms in this process; returns [vector-LUT y, scalar-LUT y] as [m][N]. */
 async function runBoth(p: Problem): Promise<[Float32Array, Float32Array]> {
@@ -19,7 +19,9 @@ async function runBoth(p: Problem): Promise<[Float32Array, Float32Array]> {
   expect(plan.vecTile).toBe(16);
   const { instance } = await WebAssembly.instantiate(buildKernelModule(plan) as Uint8Array<ArrayBuffer>, {});
   const ex = instance.exports as Record<string, any>;
-  const buf = (ex.memory as WebAssembly.Memory).buffer, L = plan.mem, g = plan.geom;
+  const buf = (ex.memory as WebAssembly.Memory).buffer,
+    L = plan.mem,
+    g = plan.geom;
   new Uint8Array(buf, L.w, g.packedBytes).set(packWeights(g, p.q));
   const ps = packScales(g, p.scales, p.zeros);
   new Float32Array(buf, L.sw, ps.sw.length).set(ps.sw);
@@ -31,7 +33,8 @@ async function runBoth(p: Problem): Promise<[Float32Array, Float32Array]> {
   for (const fn of ['lutc_gemm', 'lutc_gemm_scalar']) {
     new Float32Array(buf, L.y, p.m * g.nPad).fill(NaN);
     ex[fn](L.w, L.sw, L.swz, L.bias, L.tab, L.ts, L.xs, L.y, p.m);
-    const y = new Float32Array(p.m * g.n), ym = new Float32Array(buf, L.y, p.m * g.nPad);
+    const y = new Float32Array(p.m * g.n),
+      ym = new Float32Array(buf, L.y, p.m * g.nPad);
     for (let t = 0; t < p.m; t++) y.set(ym.subarray(t * g.nPad, t * g.nPad + g.n), t * g.n);
     ys.push(y);
   }

@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileModel } from '../../../backends/wgsl/compile.js';
-import { loadArtifact, runLoaded } from '../../../backends/wgsl/run.js';
 import type { Manifest } from '../../../backends/wgsl/host-module.js';
+import { loadArtifact, runLoaded } from '../../../backends/wgsl/run.js';
 import type { Graph, Tensor } from '../../../ir/types.js';
 
 /** Compiles `g` and runs the artifact on `device`; the temp folder is removed afterwards. */
@@ -18,7 +18,11 @@ export async function runWgsl(device: GPUDevice, g: Graph, inputs: Record<string
 }
 
 /** runWgsl, also returning the artifact's manifest.json as written (its `layers` are the LUT layers). */
-export async function runWgslArtifact(device: GPUDevice, g: Graph, inputs: Record<string, Tensor>): Promise<{ outputs: Tensor[]; manifest: Manifest }> {
+export async function runWgslArtifact(
+  device: GPUDevice,
+  g: Graph,
+  inputs: Record<string, Tensor>,
+): Promise<{ outputs: Tensor[]; manifest: Manifest }> {
   const dir = mkdtempSync(join(tmpdir(), 'lutc-wgsl-test-'));
   try {
     await compileModel(g, { target: 'wgsl' }, dir);

@@ -6,17 +6,18 @@
  * f32 tables within float summation tolerance. Also: the CLI writes the three files, and bad requests
  * are coded diagnostics.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { KernelRequest } from '../../../compiler/options.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NodeGpu, openNodeGpu, SWIFTSHADER_ICD } from '../../../backends/wgsl/device.js';
 import { emitKernel } from '../../../backends/wgsl/kernel.js';
-import { openNodeGpu, SWIFTSHADER_ICD, type NodeGpu } from '../../../backends/wgsl/device.js';
-import { lutGeometry, packWeights, type Bits } from '../../../ir/lut/geometry.js';
-import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
 import { captureIO, main as runCli } from '../../../compiler/cli.js';
+import type { KernelRequest } from '../../../compiler/options.js';
+import { type Bits, lutGeometry, packWeights } from '../../../ir/lut/geometry.js';
+import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
 import { openSubgroupGpu } from './subgroup-device.js';
 
 function rng(seed: number) {
@@ -57,7 +58,10 @@ function problem(n: number, k: number, m: number, bits: Bits, gs: number, seed: 
 const maxAbs = (a: ArrayLike<number>) => Math.max(...Array.from(a, Math.abs));
 
 const CASES: [number, number, number, Bits, number][] = [
-  [37, 203, 3, 2, 32], [19, 261, 2, 3, 64], [45, 515, 1, 1, 128], [29, 1000, 2, 4, 1000],
+  [37, 203, 3, 2, 32],
+  [19, 261, 2, 3, 64],
+  [45, 515, 1, 1, 128],
+  [29, 1000, 2, 4, 1000],
 ];
 
 describe('WGSL kernel-only mode on SwiftShader (emitted kernel.mjs from a temp folder)', () => {
@@ -110,7 +114,11 @@ describe('WGSL kernel-only mode on SwiftShader (emitted kernel.mjs from a temp f
     const { mod } = await emitAndImport({ n, k, m, bits, groupSize: gs });
     const sgGpu = await openSubgroupGpu();
     const w = mod.pack(p.q, p.scales, p.zeros, p.bias);
-    const [kSg, kPlain, kOld] = [await mod.load(sgGpu.device, w), await mod.load(sgGpu.device, w, { subgroups: false }), await mod.load(gpu.device, w)];
+    const [kSg, kPlain, kOld] = [
+      await mod.load(sgGpu.device, w),
+      await mod.load(sgGpu.device, w, { subgroups: false }),
+      await mod.load(gpu.device, w),
+    ];
     try {
       expect([kSg.subgroups, kPlain.subgroups, kOld.subgroups]).toEqual([true, false, false]);
       const A = accumulateI8(p.g, p.packed, buildTablesI8(p.g, p.x, m).tq, m);

@@ -6,9 +6,9 @@
  * than a table tile (group 4096 > 128 chunks), padded rows and several row tiles.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lutGeometry, packWeights, type Bits, type VecBytes } from '../../../ir/lut/geometry.js';
-import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
 import { runWgslGemm } from '../../../backends/wgsl/run-gemm.js';
+import { type Bits, lutGeometry, packWeights, type VecBytes } from '../../../ir/lut/geometry.js';
+import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
 import { openSubgroupGpu, type SubgroupGpu } from './subgroup-device.js';
 
 function rng(seed: number) {
@@ -36,7 +36,10 @@ function problem(n: number, k: number, m: number, bits: Bits, gs: number, vec: V
 }
 
 const cases: [number, number, number, Bits, number, VecBytes][] = [
-  [37, 203, 2, 2, 32, 64], [19, 260, 1, 3, 64, 16], [70, 4096, 1, 4, 4096, 32], [33, 1544, 2, 1, 1000, 16],
+  [37, 203, 2, 2, 32, 64],
+  [19, 260, 1, 3, 64, 16],
+  [70, 4096, 1, 4, 4096, 32],
+  [33, 1544, 2, 1, 1000, 16],
 ];
 
 describe('WGSL LUT-mpGEMM with subgroup reductions on SwiftShader', () => {

@@ -3,12 +3,13 @@
  * ir/lut/reference.ts: int8 tables and the integer accumulators A bit for bit; y within float
  * tolerance; f32 tables within float summation tolerance.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { existsSync } from 'node:fs';
-import { lutGeometry, packWeights, type Bits, type VecBytes } from '../../../ir/lut/geometry.js';
-import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
-import { openNodeGpu, SWIFTSHADER_ICD, type NodeGpu } from '../../../backends/wgsl/device.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NodeGpu, openNodeGpu, SWIFTSHADER_ICD } from '../../../backends/wgsl/device.js';
 import { runWgslGemm } from '../../../backends/wgsl/run-gemm.js';
+import { type Bits, lutGeometry, packWeights, type VecBytes } from '../../../ir/lut/geometry.js';
+import { accumulateF32, accumulateI8, buildTablesF32, buildTablesI8, combine, packScales } from '../../../ir/lut/reference.js';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -36,8 +37,13 @@ function problem(n: number, k: number, m: number, bits: Bits, gs: number, vec: V
 }
 
 const cases: [number, number, number, Bits, number, VecBytes][] = [
-  [37, 203, 1, 2, 32, 64], [64, 520, 3, 4, 128, 64], [5, 77, 2, 1, 10_000, 64], [19, 260, 2, 3, 64, 16],
-  [130, 1000, 1, 2, 1000, 32], [96, 4096, 1, 4, 4096, 64], [33, 1544, 2, 1, 64, 16],
+  [37, 203, 1, 2, 32, 64],
+  [64, 520, 3, 4, 128, 64],
+  [5, 77, 2, 1, 10_000, 64],
+  [19, 260, 2, 3, 64, 16],
+  [130, 1000, 1, 2, 1000, 32],
+  [96, 4096, 1, 4, 4096, 64],
+  [33, 1544, 2, 1, 64, 16],
 ];
 
 describe('WGSL LUT-mpGEMM on SwiftShader', () => {

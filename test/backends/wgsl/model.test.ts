@@ -12,22 +12,23 @@
  * INT8_MODEL_REL_L2 (8-bit activation quantization error, docs/lut-format.md §9; measured 1.25e-2 /
  * 1.38e-2 for the Llama block at bits 2 / 4).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../../ir/ops/index.js';
+import { type NodeGpu, openNodeGpu } from '../../../backends/wgsl/device.js';
+import { renderModel, renderStep } from '../../../backends/wgsl/model-shaders.js';
+import { runArtifact } from '../../../backends/wgsl/run.js';
+import { LutcError } from '../../../base/diagnostics.js';
 import { importOnnx } from '../../../compiler/onnx/index.js';
+import type { BitsOption } from '../../../compiler/options.js';
 import { runPipeline } from '../../../compiler/pipeline.js';
 import { interpret } from '../../../ir/interpret.js';
 import { parseGraph } from '../../../ir/parser.js';
-import { LutcError } from '../../../base/diagnostics.js';
-import { openNodeGpu, type NodeGpu } from '../../../backends/wgsl/device.js';
-import { runArtifact } from '../../../backends/wgsl/run.js';
-import { renderModel, renderStep } from '../../../backends/wgsl/model-shaders.js';
-import type { BitsOption } from '../../../compiler/options.js';
 import type { Tensor } from '../../../ir/types.js';
 import { buildLlamaBlock, buildMatMulNBits, buildMlp, randomInput } from '../../helpers/models.js';
-import { runOrt } from '../../helpers/ort.js';
 import { OnnxBuilder } from '../../helpers/onnx-builder.js';
+import { runOrt } from '../../helpers/ort.js';
 import { F32_EXACT, INT8_MODEL_REL_L2, LUT_VS_INTERP } from '../../helpers/tolerance.js';
 import { relL2, relMax, runWgslArtifact } from './helpers.js';
 
@@ -36,7 +37,6 @@ beforeAll(async () => {
   gpu = await openNodeGpu();
 });
 afterAll(() => gpu?.release());
-
 
 function compiled(bytes: Uint8Array, o: { bits?: BitsOption; tables?: 'i8' | 'f32'; dims?: Record<string, number> } = {}) {
   const g = importOnnx(bytes, { dimBindings: o.dims });
@@ -49,9 +49,17 @@ function compiled(bytes: Uint8Array, o: { bits?: BitsOption; tables?: 'i8' | 'f3
  * given: a float model must stay float, a --bits model must really have been lowered), each with the
  * requested bits and table precision.
  */
-async function check(bytes: Uint8Array, inputs: Record<string, Tensor>, o: Parameters<typeof compiled>[1] & { layers?: number } = {}, ort = true) {
+async function check(
+  bytes: Uint8Array,
+  inputs: Record<string, Tensor>,
+  o: Parameters<typeof compiled>[1] & { layers?: number } = {},
+  ort = true,
+) {
   const g = compiled(bytes, o);
-  const { outputs: [got], manifest } = await runWgslArtifact(gpu.device, g, inputs);
+  const {
+    outputs: [got],
+    manifest,
+  } = await runWgslArtifact(gpu.device, g, inputs);
   expect(manifest.layers.length).toBe(o.layers ?? 0);
   for (const l of manifest.layers) {
     if (o.bits !== undefined) expect(l.bits).toBe(o.bits);
@@ -88,7 +96,12 @@ describe('WGSL whole models on SwiftShader', () => {
       const i8 = await check(bytes, x, { bits, tables: 'i8', dims: { seq: 3 }, layers: 7 }, false);
       const f32 = await check(bytes, x, { bits, tables: 'f32', dims: { seq: 3 }, layers: 7 }, false);
       expect(relL2(i8, f32)).toBeLessThanOrEqual(INT8_MODEL_REL_L2);
-      await check(readFileSync('examples/mlp.onnx'), { x: randomInput([4, 64], 20 + bits) }, { bits, dims: { batch: 4 }, layers: 3 }, false);
+      await check(
+        readFileSync('examples/mlp.onnx'),
+        { x: randomInput([4, 64], 20 + bits) },
+        { bits, dims: { batch: 4 }, layers: 3 },
+        false,
+      );
     });
   }
 
@@ -137,13 +150,15 @@ describe('WGSL diagnostics', () => {
   });
 
   it('every unsupported node is reported, not just the first', () => {
-    const g = parseGraph([
-      'graph @two(%x: f32[2, 3]) {',
-      '  %a = hardmax(%x) : f32[2, 3] @first',
-      '  %b = softsign(%a) : f32[2, 3] @second',
-      '  return %b',
-      '}',
-    ].join('\n'));
+    const g = parseGraph(
+      [
+        'graph @two(%x: f32[2, 3]) {',
+        '  %a = hardmax(%x) : f32[2, 3] @first',
+        '  %b = softsign(%a) : f32[2, 3] @second',
+        '  return %b',
+        '}',
+      ].join('\n'),
+    );
     let err: unknown;
     try {
       renderModel(g);

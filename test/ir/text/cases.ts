@@ -2,7 +2,7 @@
  * Sample IR cases (test/ir/cases/*.lut): loading and splitting off the leading comment block. Each case
  * file is a `//` comment header followed by one graph in canonical printed form.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,7 +21,13 @@ export function splitCase(text: string): { header: string; body: string } {
   const lines = text.split('\n');
   let i = 0;
   while (i < lines.length && (lines[i]!.startsWith('//') || lines[i]!.trim() === '')) i++;
-  return { header: lines.slice(0, i).map((l) => l + '\n').join(''), body: lines.slice(i).join('\n') };
+  return {
+    header: lines
+      .slice(0, i)
+      .map((l) => l + '\n')
+      .join(''),
+    body: lines.slice(i).join('\n'),
+  };
 }
 
 /** Every case file, sorted by name. */

@@ -3,8 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import './test-ops.js';
+import { formatDiagnostic, LutcError } from '../../../base/diagnostics.js';
 import { parseGraph } from '../../../ir/parser.js';
-import { LutcError, formatDiagnostic } from '../../../base/diagnostics.js';
 
 /** Wraps body lines in a graph with inputs %a, %b: f32[2]; body lines start at line 2. */
 const G = (...body: string[]) => ['graph @m(%a: f32[2], %b: f32[2]) {', ...body, '  return %a', '}'].join('\n');
@@ -23,7 +23,13 @@ const CASES: [string, string, string, number, number][] = [
   ['forward reference', G('  %y = test.unary(%z) : f32[2]', '  %z = test.unary(%a) : f32[2]'), 'LUT2006', 2, 19],
   ['duplicate definition', G('  %y = test.unary(%a) : f32[2]', '  %y = test.unary(%a) : f32[2]'), 'LUT2007', 3, 3],
   ['redefining a graph input', G('  %a = test.unary(%b) : f32[2]'), 'LUT2007', 2, 3],
-  ['a branch redefining an outer value', G('  %y = test.unary(%a) {g = graph @g() {', '    %b = test.unary(%a) : f32[2]', '    return %b', '  }} : f32[2]'), 'LUT2007', 3, 5],
+  [
+    'a branch redefining an outer value',
+    G('  %y = test.unary(%a) {g = graph @g() {', '    %b = test.unary(%a) : f32[2]', '    return %b', '  }} : f32[2]'),
+    'LUT2007',
+    3,
+    5,
+  ],
   ['too few operands', G('  %y = test.add(%a) : f32[2]'), 'LUT2008', 2, 8],
   ['too many operands', G('  %y = test.unary(%a, %b) : f32[2]'), 'LUT2008', 2, 8],
   ['_ for a required operand', G('  %y = test.add(%a, _) : f32[2]'), 'LUT2008', 2, 8],
@@ -40,7 +46,13 @@ const CASES: [string, string, string, number, number][] = [
   ['bad string escape', G('  %y = test.unary(%a) {s = "\\q"} : f32[2]'), 'LUT2015', 2, 28],
   ['invalid base64', G('  %c = const f32[4] dense<"!!!">'), 'LUT2015', 2, 27],
   ['unknown meta entry', 'graph @m() meta {foo = 1} {\n  return\n}', 'LUT2016', 1, 18],
-  ['meta on a nested graph', G('  %y = test.unary(%a) {g = graph @g() meta {producer = "x"} {', '    return', '  }} : f32[2]'), 'LUT2016', 2, 45],
+  [
+    'meta on a nested graph',
+    G('  %y = test.unary(%a) {g = graph @g() meta {producer = "x"} {', '    return', '  }} : f32[2]'),
+    'LUT2016',
+    2,
+    45,
+  ],
   ['types do not match results', G('  %y = test.unary(%a) : f32[2], f32[2]'), 'LUT2017', 2, 25],
   ['const with two results', G('  %c, %d = const f32[] [1.0]'), 'LUT2018', 2, 3],
 ];

@@ -5,12 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import './test-ops.js';
+import { LutcError } from '../../../base/diagnostics.js';
+import { GraphBuilder, newGraph } from '../../../ir/graph.js';
 import { parseGraph, parseType, textLocOf } from '../../../ir/parser.js';
 import { printGraph, printType } from '../../../ir/printer.js';
-import { GraphBuilder, newGraph } from '../../../ir/graph.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../../ir/types.js';
-import { LutcError } from '../../../base/diagnostics.js';
 
 function roundTrip(g: Graph): Graph {
   const a = printGraph(g);
@@ -23,7 +23,11 @@ function sameBits(a: Tensor, b: Tensor): void {
   expect(b.dtype).toBe(a.dtype);
   expect(b.shape).toEqual(a.shape);
   expect(b.data.length).toBe(a.data.length);
-  for (let i = 0; i < a.data.length; i++) expect(Object.is(a.data[i], b.data[i]) || (Number.isNaN(a.data[i]) && Number.isNaN(b.data[i])), `element ${i}: ${a.data[i]} vs ${b.data[i]}`).toBe(true);
+  for (let i = 0; i < a.data.length; i++)
+    expect(
+      Object.is(a.data[i], b.data[i]) || (Number.isNaN(a.data[i]) && Number.isNaN(b.data[i])),
+      `element ${i}: ${a.data[i]} vs ${b.data[i]}`,
+    ).toBe(true);
 }
 
 const F32_EDGES = [1 / 3, -0, 0, NaN, Infinity, -Infinity, 1e-45, 1.1754942e-38, 1.17549435e-38, 3.4028235e38, 0.1, -2.5, 16777217, 1e30];
@@ -146,7 +150,9 @@ describe('printer', () => {
     const g = constGraph([]);
     g.meta = { file: 'x.onnx', producer: 'pytorch', opsets: { '': 17, 'com.microsoft': 1 }, dimBindings: { batch: 2 } };
     const text = printGraph(g);
-    expect(text.split('\n')[0]).toBe('graph @main() meta {producer = "pytorch", opsets = {"" = 17, com.microsoft = 1}, dim_bindings = {batch = 2}} {');
+    expect(text.split('\n')[0]).toBe(
+      'graph @main() meta {producer = "pytorch", opsets = {"" = 17, com.microsoft = 1}, dim_bindings = {batch = 2}} {',
+    );
     const g2 = roundTrip(g);
     expect(g2.meta).toEqual({ file: '<input>', producer: 'pytorch', opsets: { '': 17, 'com.microsoft': 1 }, dimBindings: { batch: 2 } });
   });

@@ -7,9 +7,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import '../../../ir/ops/index.js';
+import { inferGraph } from '../../../ir/infer.js';
 import { parseGraph } from '../../../ir/parser.js';
 import { printGraph } from '../../../ir/printer.js';
-import { inferGraph } from '../../../ir/infer.js';
 import { verifyGraph } from '../../../ir/verify.js';
 import { splitCase } from './cases.js';
 

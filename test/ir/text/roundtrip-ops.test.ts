@@ -3,15 +3,16 @@
  * canonical printed form (print(parse(text)) === text), round-trips byte-identically and verifies clean.
  * A newly defined op without a case fails here.
  */
-import { describe, expect, it } from 'vitest';
+
 import { basename } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import '../../../ir/ops/index.js';
+import { subgraphs } from '../../../ir/graph.js';
 import { allOps } from '../../../ir/optable.js';
 import { parseGraph } from '../../../ir/parser.js';
 import { printGraph } from '../../../ir/printer.js';
-import { verifyGraph } from '../../../ir/verify.js';
-import { subgraphs } from '../../../ir/graph.js';
 import type { Graph } from '../../../ir/types.js';
+import { verifyGraph } from '../../../ir/verify.js';
 import { loadCases } from './cases.js';
 
 const cases = loadCases();

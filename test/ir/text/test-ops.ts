@@ -2,8 +2,9 @@
  * Ops under the `test.` prefix for exercising the printer, parser and verifier independently of the
  * real op files (which evolve). Importing this module registers them once per test file.
  */
-import { defineOp, findOp, type OpDef } from '../../../ir/optable.js';
+
 import { isGraph } from '../../../ir/graph.js';
+import { defineOp, findOp, type OpDef } from '../../../ir/optable.js';
 import type { TensorType } from '../../../ir/types.js';
 
 const same = (ctx: { inputs: (TensorType | null)[] }) => [ctx.inputs[0]!];

@@ -5,15 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import '../../../ir/ops/index.js';
 import { importOnnx, OnnxBuilder } from '../../../compiler/onnx/index.js';
-import { parseGraph } from '../../../ir/parser.js';
-import { printGraph } from '../../../ir/printer.js';
-import { verifyGraph } from '../../../ir/verify.js';
 import { GraphBuilder, newGraph } from '../../../ir/graph.js';
 import { inferGraph } from '../../../ir/infer.js';
+import { parseGraph } from '../../../ir/parser.js';
+import { printGraph } from '../../../ir/printer.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { Graph } from '../../../ir/types.js';
-import { buildLlamaBlock, buildMatMulNBits, buildMlp } from '../../helpers/models.js';
+import { verifyGraph } from '../../../ir/verify.js';
 import { checkLines } from '../../helpers/filecheck.js';
+import { buildLlamaBlock, buildMatMulNBits, buildMlp } from '../../helpers/models.js';
 
 function roundTripVerifies(g: Graph): string {
   verifyGraph(g);
@@ -63,9 +63,19 @@ describe('graphs built in memory with real ops', () => {
     const g = newGraph('main');
     const b = new GraphBuilder(g);
     const x = b.input('/model/x', { dtype: 'f32', shape: ['batch', 'seq', 8] });
-    const w = b.constant('onnx::MatMul_1', makeTensor('f32', [8, 6], Array.from({ length: 48 }, (_, i) => i / 7)));
+    const w = b.constant(
+      'onnx::MatMul_1',
+      makeTensor(
+        'f32',
+        [8, 6],
+        Array.from({ length: 48 }, (_, i) => i / 7),
+      ),
+    );
     const mm = b.node('matmul', [x, w], {}, [{ dtype: 'f32', shape: [] }], { name: '/model/MatMul' });
-    const sp = b.node('split', [mm.outputs[0]!, null], { axis: -1, num_outputs: 2 }, [{ dtype: 'f32', shape: [] }, { dtype: 'f32', shape: [] }]);
+    const sp = b.node('split', [mm.outputs[0]!, null], { axis: -1, num_outputs: 2 }, [
+      { dtype: 'f32', shape: [] },
+      { dtype: 'f32', shape: [] },
+    ]);
     const add = b.node('add', [sp.outputs[0]!, sp.outputs[1]!], {}, [{ dtype: 'f32', shape: [] }]);
     g.outputs.push(add.outputs[0]!);
     inferGraph(g, { fold: false });

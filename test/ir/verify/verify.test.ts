@@ -5,15 +5,25 @@
  */
 import { describe, expect, it } from 'vitest';
 import '../text/test-ops.js';
+import { type Diagnostic, formatDiagnostic, LutcError } from '../../../base/diagnostics.js';
+import { GraphBuilder, newGraph } from '../../../ir/graph.js';
 import { defineOp, findOp } from '../../../ir/optable.js';
 import { parseGraph } from '../../../ir/parser.js';
-import { verifyGraph } from '../../../ir/verify.js';
-import { GraphBuilder, newGraph } from '../../../ir/graph.js';
-import { LutcError, formatDiagnostic, type Diagnostic } from '../../../base/diagnostics.js';
 import type { Graph, Value } from '../../../ir/types.js';
+import { verifyGraph } from '../../../ir/verify.js';
 
 if (!findOp('test.crash')) {
-  defineOp({ name: 'test.crash', summary: '', inputs: [{ name: 'x' }], outputs: [{ name: 'y' }], attrs: {}, infer: () => { throw new TypeError('boom'); }, interp: () => [] });
+  defineOp({
+    name: 'test.crash',
+    summary: '',
+    inputs: [{ name: 'x' }],
+    outputs: [{ name: 'y' }],
+    attrs: {},
+    infer: () => {
+      throw new TypeError('boom');
+    },
+    interp: () => [],
+  });
 }
 
 const SRC = [
@@ -55,7 +65,13 @@ describe('verifier diagnostics on parsed graphs', () => {
     ['LUT2101', 'unknown op', (g) => (g.nodes[1]!.op = 'test.gone'), 4, 3],
     ['LUT2102', 'operand count', (g) => g.nodes[1]!.inputs.pop(), 4, 3],
     ['LUT2103', 'required operand omitted', (g) => (g.nodes[1]!.inputs[1] = null), 4, 3],
-    ['LUT2104', 'result count', (g) => g.nodes[0]!.outputs.push({ name: 'extra', type: { dtype: 'f32', shape: [2] }, producer: g.nodes[0]! }), 3, 3],
+    [
+      'LUT2104',
+      'result count',
+      (g) => g.nodes[0]!.outputs.push({ name: 'extra', type: { dtype: 'f32', shape: [2] }, producer: g.nodes[0]! }),
+      3,
+      3,
+    ],
     ['LUT2106', 'undeclared attribute', (g) => (g.nodes[0]!.attrs.zz = 1), 3, 3],
     ['LUT2107', 'attribute kind', (g) => (g.nodes[0]!.attrs.i = 1.5), 3, 3],
     ['LUT2107', 'tensor attribute holding a number', (g) => (g.nodes[0]!.attrs.t = 3), 3, 3],
@@ -180,7 +196,9 @@ describe('graphs built in memory (imported)', () => {
     } catch (e) {
       const d = (e as LutcError).diagnostics[0]!;
       expect(d.loc).toEqual({ kind: 'node', file: 'model.onnx', node: '/layers.0/Act', opType: 'test.unary' });
-      expect(formatDiagnostic(d)).toBe("model.onnx: node '/layers.0/Act' (test.unary): error LUT2107: attribute 'i' must be of kind int, not float 0.5");
+      expect(formatDiagnostic(d)).toBe(
+        "model.onnx: node '/layers.0/Act' (test.unary): error LUT2107: attribute 'i' must be of kind int, not float 0.5",
+      );
     }
   });
 });

@@ -10,14 +10,14 @@
 import { describe, expect, it } from 'vitest';
 import '../../../ir/ops/index.js';
 import { importOnnx } from '../../../compiler/onnx/index.js';
+import { PIPELINE } from '../../../compiler/pipeline.js';
 import { buildLlamaBlock } from '../../../examples/models.js';
 import { interpret } from '../../../ir/interpret.js';
 import { printGraph } from '../../../ir/printer.js';
-import { PIPELINE } from '../../../compiler/pipeline.js';
-import { checkLines } from '../../helpers/filecheck.js';
 import { passContext } from '../../../passes/registry.js';
-import { randTensor, rng } from '../../lut/util.js';
+import { checkLines } from '../../helpers/filecheck.js';
 import { F32_EXACT, maxRel } from '../../helpers/tolerance.js';
+import { randTensor, rng } from '../../lut/util.js';
 import { runVerified } from '../util.js';
 
 const model = () => importOnnx(buildLlamaBlock({ hidden: 32, heads: 2, ffn: 64, maxSeq: 8 }), { dimBindings: { seq: 4 } });
@@ -52,7 +52,8 @@ describe('fuse-ops + table sharing on a Llama block', () => {
       for (const p of PIPELINE) if (p !== skip) runVerified(g, p, ctx);
       return interpret(g, { x })[0]!;
     };
-    const fused = run(''), unfused = run('fuse-ops');
+    const fused = run(''),
+      unfused = run('fuse-ops');
     expect(maxRel(fused, unfused)).toBeLessThan(F32_EXACT);
   });
 });

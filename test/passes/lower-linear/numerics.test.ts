@@ -9,16 +9,21 @@
  *     O(1) errors.
  */
 import { describe, expect, it } from 'vitest';
+import type { BitsOption } from '../../../compiler/options.js';
 import { interpret } from '../../../ir/interpret.js';
 import { quantizeMatrix } from '../../../ir/lut/quantize.js';
 import { weightRows } from '../../../ir/lut/weights.js';
+import { F32_EXACT, INT8_NOISE_RATIO, int8TableNoise, maxRel, relL2 } from '../../helpers/tolerance.js';
 import { dequantRef, linearGraph, randTensor, rng } from '../../lut/util.js';
 import { runUpTo } from '../util.js';
-import { F32_EXACT, INT8_NOISE_RATIO, int8TableNoise, maxRel, relL2 } from '../../helpers/tolerance.js';
-import type { BitsOption } from '../../../compiler/options.js';
 
 const cases: [number, number, number, BitsOption, number][] = [
-  [1, 64, 16, 2, 32], [3, 100, 13, 4, 64], [2, 203, 37, 1, 128], [5, 260, 19, 3, 64], [1, 77, 5, 1.58, 1000], [4, 600, 33, 4, 128],
+  [1, 64, 16, 2, 32],
+  [3, 100, 13, 4, 64],
+  [2, 203, 37, 1, 128],
+  [5, 260, 19, 3, 64],
+  [1, 77, 5, 1.58, 1000],
+  [4, 600, 33, 4, 128],
 ];
 
 describe('lower-linear numerics', () => {

@@ -7,14 +7,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import '../../../ir/ops/index.js';
-import { importOnnx } from '../../../compiler/onnx/index.js';
 import { OnnxBuilder } from '../../../compiler/onnx/builder.js';
+import { importOnnx } from '../../../compiler/onnx/index.js';
 import { interpret } from '../../../ir/interpret.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { Graph, Tensor } from '../../../ir/types.js';
 import { buildMatMulNBits } from '../../helpers/models.js';
-import { randTensor, rng } from '../../lut/util.js';
 import { F32_EXACT, maxRel } from '../../helpers/tolerance.js';
+import { randTensor, rng } from '../../lut/util.js';
 import { runUpTo } from '../util.js';
 
 /** The lut.pack operands (q, scales, zeros) right after lower-linear. */
@@ -24,7 +24,11 @@ function packOperands(g: Graph): Tensor[][] {
 
 describe('lower-linear: MatMulNBits', () => {
   const cases: [number, number, 2 | 4 | 8, number, boolean, boolean][] = [
-    [64, 16, 4, 32, true, true], [100, 7, 2, 16, false, false], [203, 37, 4, 128, true, false], [48, 9, 8, 16, true, false], [40, 5, 2, 64, true, true],
+    [64, 16, 4, 32, true, true],
+    [100, 7, 2, 16, false, false],
+    [203, 37, 4, 128, true, false],
+    [48, 9, 8, 16, true, false],
+    [40, 5, 2, 64, true, true],
   ];
   for (const [k, n, bits, bs, zp, bias] of cases) {
     it(`K=${k} N=${n} bits=${bits} block=${bs} zp=${zp} bias=${bias}`, () => {
@@ -66,17 +70,39 @@ describe('lower-linear: DequantizeLinear and float grids', () => {
     const nsc = groups * n;
     const b = new OnnxBuilder({ opset: 21 });
     const x = b.input('x', 'f32', [2, k]);
-    const [w] = b.node('DequantizeLinear', [
-      b.initializer('q', makeTensor(dtype, [k, n], qv)),
-      b.initializer('s', makeTensor('f32', sshape, Array.from({ length: nsc }, () => 0.01 + r() * 0.05))),
-      b.initializer('z', makeTensor(dtype, sshape, Array.from({ length: nsc }, () => lo + Math.floor(r() * span)))),
-    ], { attrs: block ? { axis: 0, block_size: block } : { axis: 1 } });
+    const [w] = b.node(
+      'DequantizeLinear',
+      [
+        b.initializer('q', makeTensor(dtype, [k, n], qv)),
+        b.initializer(
+          's',
+          makeTensor(
+            'f32',
+            sshape,
+            Array.from({ length: nsc }, () => 0.01 + r() * 0.05),
+          ),
+        ),
+        b.initializer(
+          'z',
+          makeTensor(
+            dtype,
+            sshape,
+            Array.from({ length: nsc }, () => lo + Math.floor(r() * span)),
+          ),
+        ),
+      ],
+      { attrs: block ? { axis: 0, block_size: block } : { axis: 1 } },
+    );
     const [y] = b.node('MatMul', [x, w!], { outputs: ['y'] });
     b.output(y!, 'f32', [2, n]);
     return b.toBytes();
   }
   // Larger than the importer's fold limit for DequantizeLinear (4096 elements), so the DQ node survives.
-  for (const [dtype, k, n, block, bits] of [['i4', 256, 19, 32, 4], ['u4', 277, 17, 0, 4], ['i8', 296, 15, 16, 3]] as const) {
+  for (const [dtype, k, n, block, bits] of [
+    ['i4', 256, 19, 32, 4],
+    ['u4', 277, 17, 0, 4],
+    ['i8', 296, 15, 16, 3],
+  ] as const) {
     it(`DequantizeLinear ${dtype} block=${block}: lowered (${bits} bits), output as the float graph`, () => {
       const bytes = dqModel(dtype, k, n, block, k);
       const x = randTensor(rng(5), [2, k]);
@@ -91,9 +117,14 @@ describe('lower-linear: DequantizeLinear and float grids', () => {
 
   it('float weights on an exact ternary grid are lowered losslessly without --bits', () => {
     const r = rng(11);
-    const k = 96, n = 10;
+    const k = 96,
+      n = 10;
     const a = 0.037;
-    const w = makeTensor('f32', [k, n], Array.from({ length: k * n }, () => [-a, 0, a][Math.floor(r() * 3)]!));
+    const w = makeTensor(
+      'f32',
+      [k, n],
+      Array.from({ length: k * n }, () => [-a, 0, a][Math.floor(r() * 3)]!),
+    );
     const b = new OnnxBuilder({ opset: 17 });
     const x = b.input('x', 'f32', [1, k]);
     const [y] = b.node('MatMul', [x, b.initializer('w', w)], { outputs: ['y'] });
@@ -106,9 +137,10 @@ describe('lower-linear: DequantizeLinear and float grids', () => {
     expect(ctx.decisions[0]!.reason).toMatch(/exact ternary grid/);
     const [[q, s, z]] = packOperands(g) as [Tensor[]];
     // dequantized weights equal the float weights exactly
-    for (let nn = 0; nn < n; nn++) for (let kk = 0; kk < k; kk++) {
-      expect(Math.fround(s!.data[nn]! * (q!.data[nn * k + kk]! - z!.data[nn]!))).toBe(w.data[kk * n + nn]);
-    }
+    for (let nn = 0; nn < n; nn++)
+      for (let kk = 0; kk < k; kk++) {
+        expect(Math.fround(s!.data[nn]! * (q!.data[nn * k + kk]! - z!.data[nn]!))).toBe(w.data[kk * n + nn]);
+      }
     runUpTo(g, 'bitplane-layout', { tables: 'f32' });
     expect(maxRel(interpret(g, { x: xt })[0]!, want)).toBeLessThan(F32_EXACT);
   });
@@ -131,10 +163,14 @@ describe('lower-linear: DequantizeLinear and float grids', () => {
 
   it('Gemm: transB weights quantized with --bits, C becomes the bias', () => {
     const r = rng(8);
-    const k = 40, n = 12;
+    const k = 40,
+      n = 12;
     const b = new OnnxBuilder({ opset: 17 });
     const x = b.input('x', 'f32', [3, k]);
-    const [y] = b.node('Gemm', [x, b.initializer('w', randTensor(r, [n, k])), b.initializer('c', randTensor(r, [n]))], { attrs: { transB: 1 }, outputs: ['y'] });
+    const [y] = b.node('Gemm', [x, b.initializer('w', randTensor(r, [n, k])), b.initializer('c', randTensor(r, [n]))], {
+      attrs: { transB: 1 },
+      outputs: ['y'],
+    });
     b.output(y!, 'f32', [3, n]);
     const g = importOnnx(b.toBytes());
     const ctx = runUpTo(g, 'bitplane-layout', { bits: 4, groupSize: 8, tables: 'f32' });

@@ -7,17 +7,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import '../../../ir/ops/index.js';
-import { importOnnx } from '../../../compiler/onnx/index.js';
-import { OnnxBuilder } from '../../../compiler/onnx/builder.js';
-import { quantizeMatrix, dequantizeMatrix } from '../../../ir/lut/quantize.js';
-import { quantizeOnnx } from '../../../compiler/quantize-onnx.js';
 import { LutcError } from '../../../base/diagnostics.js';
+import { OnnxBuilder } from '../../../compiler/onnx/builder.js';
+import { importOnnx } from '../../../compiler/onnx/index.js';
 import type { BitsOption } from '../../../compiler/options.js';
-import type { Graph, Tensor } from '../../../ir/types.js';
+import { quantizeOnnx } from '../../../compiler/quantize-onnx.js';
+import { dequantizeMatrix, quantizeMatrix } from '../../../ir/lut/quantize.js';
 import { weightRows } from '../../../ir/lut/weights.js';
-import { dequantRef, errors, randTensor, rng } from '../../lut/util.js';
+import type { Graph, Tensor } from '../../../ir/types.js';
 import { runOrt } from '../../helpers/ort.js';
 import { F32_EXACT, maxRel } from '../../helpers/tolerance.js';
+import { dequantRef, errors, randTensor, rng } from '../../lut/util.js';
 import { runUpTo } from '../util.js';
 
 function floatModel(k: number, n: number, seed: number, opset = 17): { bytes: Uint8Array; w: Tensor } {
@@ -31,14 +31,26 @@ function floatModel(k: number, n: number, seed: number, opset = 17): { bytes: Ui
 
 function lowered(g: Graph) {
   const p = g.nodes.find((nd) => nd.op === 'lut.pack')!;
-  return { attrs: p.attrs, q: Array.from(p.inputs[0]!.const!.data), s: Array.from(p.inputs[1]!.const!.data), z: Array.from(p.inputs[2]!.const!.data) };
+  return {
+    attrs: p.attrs,
+    q: Array.from(p.inputs[0]!.const!.data),
+    s: Array.from(p.inputs[1]!.const!.data),
+    z: Array.from(p.inputs[2]!.const!.data),
+  };
 }
 
 describe('quantizeOnnx round trip', () => {
   const cases: [BitsOption, number, boolean, number, number, 'auto' | 'dq'][] = [
-    [4, 32, false, 96, 24, 'auto'], [2, 64, false, 130, 9, 'auto'], [1.58, 128, false, 200, 16, 'auto'], [3, 16, false, 64, 7, 'auto'],
+    [4, 32, false, 96, 24, 'auto'],
+    [2, 64, false, 130, 9, 'auto'],
+    [1.58, 128, false, 200, 16, 'auto'],
+    [3, 16, false, 64, 7, 'auto'],
     // (DQ cases exceed the importer's 4096-element fold limit for DequantizeLinear, so the node survives)
-    [1, 32, false, 64, 11, 'auto'], [1, 32, true, 64, 11, 'auto'], [4, 1000, true, 77, 13, 'auto'], [4, 24, false, 272, 20, 'dq'], [3, 40, true, 240, 24, 'dq'],
+    [1, 32, false, 64, 11, 'auto'],
+    [1, 32, true, 64, 11, 'auto'],
+    [4, 1000, true, 77, 13, 'auto'],
+    [4, 24, false, 272, 20, 'dq'],
+    [3, 40, true, 240, 24, 'dq'],
   ];
   for (const [bits, gs, symmetric, k, n, format] of cases) {
     it(`bits=${bits} G=${gs} ${symmetric ? 'symmetric' : 'asymmetric'} K=${k} N=${n} ${format}`, async () => {
@@ -50,7 +62,8 @@ describe('quantizeOnnx round trip', () => {
       runUpTo(gq, 'lower-linear', {});
       const gf = importOnnx(bytes);
       runUpTo(gf, 'lower-linear', { bits, groupSize: gs, symmetric });
-      const a = lowered(gq), b = lowered(gf);
+      const a = lowered(gq),
+        b = lowered(gf);
       expect(a.q).toEqual(b.q);
       expect(a.s).toEqual(b.s);
       expect(a.z).toEqual(b.z);
@@ -67,7 +80,8 @@ describe('quantizeOnnx round trip', () => {
 
   it('quantization error is what b bits allow (RTN, uniform weights)', () => {
     // uniform weights in [-1, 1): step (hi - lo) / (2^b - 1) ~ 2 / (2^b - 1); RMS error ~ step / sqrt(12)
-    const k = 256, n = 16;
+    const k = 256,
+      n = 16;
     const { w } = floatModel(k, n, 5);
     const { w: rows } = weightRows(w, false);
     for (const bits of [2, 3, 4] as const) {
