@@ -97,18 +97,20 @@ export interface TileBudget {
 }
 
 /**
- * The LUT form a target consumes, decided in the passes (tile, bitplane-layout) so weights are packed
- * once, for the form its backend reads as it is.
+ * The LUT form a target consumes, decided in the passes (lower-linear, tile, bitplane-layout) so
+ * weights are packed once, for the form its backend reads as it is.
  */
 export interface LutForm {
+  /**
+   * `graph`: lower-linear emits lut.table + lut.pack + lut.matmul; tables are built (and shared,
+   * fused into norms) in the graph and bitplane-layout folds lut.pack for `vecBytes` / K-tiles.
+   * `kernel`: lower-linear emits one lut.gemm(x, q, scales, zeros) per layer; the backend's fused
+   * kernel builds its own tables and packs the ISA-independent q/scales/zeros at load time, so
+   * `vecBytes` and `kTiles` concern only hand-written graph-form IR.
+   */
+  tables: 'graph' | 'kernel';
   /** Lookup width the packed bit-plane weights are laid out for (passes/bitplane-layout.ts). */
   vecBytes: VecBytes;
-  /**
-   * `packed`: reads the graph's folded bit-plane weights as they are;
-   * `canonical`: bitplane-layout leaves lut.pack unfolded, so the backend stores its ISA-independent
-   * q/scales/zeros operands and packs them at load time for the compiled ISA.
-   */
-  weights: 'packed' | 'canonical';
   /**
    * Whether the kernel reads K-tiled packed weights: false = one K-tile (passes/tile.ts sets k_tile 0
    * on every lut.matmul whose weights are still lut.pack, whatever its plan or overrides).

@@ -22,7 +22,7 @@ export interface PipelineResult {
 
 /** The passes, in order. The same list serves every target; passes read the target from the options. */
 export const PIPELINE: readonly string[] = [
-  // linear layers with low-bit (or --bits) weights -> lut.pack + lut.table + lut.matmul; decisions
+  // linear layers with low-bit (or --bits) weights -> lut.pack + lut.table + lut.matmul (C: lut.gemm); decisions
   'lower-linear',
   // one table build per distinct activation tensor and table configuration (Q/K/V, gate/up share)
   'table-precompute',
@@ -32,7 +32,7 @@ export const PIPELINE: readonly string[] = [
   'fuse-ops',
   // kernel plan: Vec-LUT or scalar tables by M, the packed K-tile (0 where the target reads one K-tile)
   'tile',
-  // fold lut.pack: bit-plane weights for the target's LUT form (C: unfolded, canonical q/scales/zeros)
+  // fold lut.pack: bit-plane weights for the target's LUT form (C has none: lut.gemm keeps q/scales/zeros)
   'bitplane-layout',
   // nodes of constants (or of static shapes) -> constants, by their interpreters, up to 16 MiB a result;
   // after bitplane-layout (lut.pack is the LUT passes'), before legalize (which then folds only what

@@ -5,14 +5,12 @@
  * SIMD128 / SSE / NEON and WGSL u32x4 words, 32 for the C backend's AVX2 path). Odd N is padded to
  * whole row vectors and K to whole chunk pairs and groups, with zero weights and scales.
  * The consumers' vec_bytes attribute is set to match; a K-tile chosen by `tile` is honoured.
- * Targets whose form is `lut.weights: 'canonical'` (C) get the same vec_bytes on lut.pack (results
- * retyped) but no fold: their backend stores the pack's ISA-independent q/scales/zeros constants and
- * packs them at load time, so they must reach it as they are.
+ * Targets whose form is `lut.tables: 'kernel'` (C) have no lut.pack from lower-linear (their lut.gemm
+ * reads the quantizer's q/scales/zeros as they are); a hand-written one is folded like any other.
  */
 
 import { getTarget } from '../backends/target.js';
 import { removeDeadNodes, replaceAllUses } from '../ir/graph.js';
-import { inferNode } from '../ir/lut/build.js';
 import { interpPack } from '../ir/lut/interp.js';
 import { findOp, resolveAttrs } from '../ir/optable.js';
 import type { Graph, Node, Value } from '../ir/types.js';
@@ -35,13 +33,6 @@ export const bitplaneLayout: Pass = {
         continue;
       }
       n.attrs.vec_bytes = vec;
-      if (form.weights === 'canonical') {
-        for (const v of n.outputs) for (const c of consumers.get(v) ?? []) c.attrs.vec_bytes = vec;
-        const types = inferNode(n);
-        n.outputs.forEach((v, i) => (v.type = types[i]!));
-        kept.push(n);
-        continue;
-      }
       const outs = interpPack(
         n.inputs.map((v) => v!.const!),
         resolveAttrs(findOp('lut.pack')!, n),
@@ -55,6 +46,6 @@ export const bitplaneLayout: Pass = {
       });
     }
     g.nodes = kept;
-    removeDeadNodes(g); // drops the unpacked q/scales/zeros nobody reads any more (folded packs only)
+    removeDeadNodes(g); // drops the unpacked q/scales/zeros nobody reads any more
   },
 };

@@ -1,9 +1,11 @@
 /**
- * Pass `fuse-ops`: fuses the table build into its producer and float epilogues into lut.matmul.
+ * Pass `fuse-ops`: fuses the table build into its producer and float epilogues into lut.matmul (and
+ * lut.gemm, the kernel-table form of targets with `lut.tables: 'kernel'`: steps 1 and 3 only, since
+ * its kernel builds the tables of the activations it reads).
  *
  * 1. RMSNorm written as primitives (PyTorch's export: Pow(x,2) | Mul(x,x) -> ReduceMean(last axis,
  *    keepdims) -> Add(eps) -> Sqrt -> Div(x, .) | Mul(x, Reciprocal(.)) | Mul(x, Div(1, .)) -> Mul(gamma))
- *    feeding a table build becomes simplified_layer_norm. This one step changes rounding (by a few f32
+ *    feeding a table build (or a lut.gemm) becomes simplified_layer_norm. This one step changes rounding (by a few f32
  *    ulps of the normalized activations); everything else below is bit-exact.
  * 2. simplified_layer_norm / layer_norm over the last axis feeding a lut.table becomes one
  *    lut.norm_table that emits the normalized activations (still available to other users, e.g. the
@@ -17,7 +19,7 @@
  */
 import { GraphBuilder, removeDeadNodes, replaceAllUses, topoSort, useLists } from '../ir/graph.js';
 import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
-import { activationAttrsFor, EPILOGUE_ACTIVATIONS } from '../ir/lut/epilogue.js';
+import { activationAttrsFor, EPILOGUE_ACTIVATIONS, epilogueOperandsOf } from '../ir/lut/epilogue.js';
 import { findOp, operand, resolveAttrs } from '../ir/optable.js';
 import { numel } from '../ir/tensor.js';
 import type { Attrs, Graph, Node, Value } from '../ir/types.js';
@@ -137,9 +139,10 @@ function matchSilu(y: Value, uses: Uses, outs: Set<Value>): { mul: Node; sig: No
 }
 
 function fuseEpilogues(g: Graph, mm: Node, dead: Set<Node>): void {
+  const at = epilogueOperandsOf(mm.op);
   let stage = 0;
-  if (mm.inputs[6]) stage = EPILOGUE_STAGE.bias;
-  if (mm.inputs[7]) stage = EPILOGUE_STAGE.residual;
+  if (mm.inputs[at.bias]) stage = EPILOGUE_STAGE.bias;
+  if (mm.inputs[at.residual]) stage = EPILOGUE_STAGE.residual;
   for (;;) {
     const uses = useLists(g);
     const outs = new Set(g.outputs);
@@ -161,9 +164,9 @@ function fuseEpilogues(g: Graph, mm: Node, dead: Set<Node>): void {
     const c = u[0]!;
     const m = matchEpilogue(mm, y, c, uses, outs);
     if (!m || EPILOGUE_STAGE[m.stage] <= stage) return;
-    if (m.stage === 'bias') setOperand(mm, 6, m.operand!);
-    if (m.stage === 'residual') setOperand(mm, 7, m.operand!);
-    if (m.stage === 'scale') setOperand(mm, 8, m.operand!);
+    if (m.stage === 'bias') setOperand(mm, at.bias, m.operand!);
+    if (m.stage === 'residual') setOperand(mm, at.residual, m.operand!);
+    if (m.stage === 'scale') setOperand(mm, at.channel_scale, m.operand!);
     if (m.act) Object.assign(mm.attrs, { activation: m.act, ...m.actAttrs });
     stage = EPILOGUE_STAGE[m.stage];
     takeOverValue(mm, 0, m.out);
@@ -185,7 +188,7 @@ export const fuseOps: Pass = {
     const dead = new Set<Node>();
     // 1 + 2: norms feeding table builds
     for (const t of [...g.nodes]) {
-      if (t.op !== 'lut.table') continue;
+      if (t.op !== 'lut.table' && t.op !== 'lut.gemm') continue;
       let xn = t.inputs[0]!;
       const uses = useLists(g);
       const prim = matchRmsPrimitives(xn, uses, new Set(g.outputs));
@@ -195,6 +198,7 @@ export const fuseOps: Pass = {
         takeOverValue(norm, 0, xn);
         old.outputs = [];
       }
+      if (t.op === 'lut.gemm') continue; // its kernel builds the tables: no norm_table (step 2)
       xn = t.inputs[0]!;
       const p = prod(xn, 'simplified_layer_norm', 'layer_norm');
       if (!p || p.outputs[0] !== xn || xn.type.dtype !== 'f32') continue;
@@ -225,7 +229,7 @@ export const fuseOps: Pass = {
       dead.add(p).add(t);
     }
     // 3: epilogues
-    for (const n of g.nodes) if (n.op === 'lut.matmul' && !dead.has(n)) fuseEpilogues(g, n, dead);
+    for (const n of g.nodes) if ((n.op === 'lut.matmul' || n.op === 'lut.gemm') && !dead.has(n)) fuseEpilogues(g, n, dead);
     g.nodes = g.nodes.filter((n) => !dead.has(n));
     removeDeadNodes(g);
     topoSort(g);

@@ -20,6 +20,7 @@
 import { fail, LutcError, nodeLoc } from '../base/diagnostics.js';
 import { GraphBuilder, removeDeadNodes, replaceAllUses, subgraphs, useLists } from '../ir/graph.js';
 import { addNode, inferCtxOf, takeOverValue } from '../ir/lut/build.js';
+import { interpPack } from '../ir/lut/interp.js';
 import { findOp, hasTrait, type InterpCtx, operandIndex, resolveAttrs } from '../ir/optable.js';
 import '../ir/ops/index.js';
 import { getTarget } from '../backends/target.js';
@@ -335,6 +336,29 @@ const scatterRule: Rule = {
 
 /** The decomposition rules, one per op. */
 export const RULES: Readonly<Record<string, Rule>> = {
+  // ---- LUT layers (ir/ops/lut.ts): the fused form of `lut.tables: 'kernel'` targets, for the others
+  'lut.gemm': {
+    summary: "lut.table(x) + lut.pack(q, scales, zeros) (packed here for the target's vecBytes) + lut.matmul",
+    rewrite(r) {
+      const a = r.attrs;
+      const [q, s, z] = [r.x('q'), r.x('scales'), r.x('zeros')];
+      if (!q.const || !s.const || !z.const) return undefined;
+      const { activation, gelu_approximate, leaky_relu_alpha, tables, ...dims } = a;
+      const geo = { ...dims, vec_bytes: getTarget(r.target).lut.vecBytes, k_tile: 0 };
+      const t = r.ops('lut.table', [r.x('x')], { k: a.k!, group_size: a.group_size!, tables: tables! });
+      const packed = interpPack([q.const, s.const, z.const], geo).map((w) => r.tensor(w));
+      const epi = [r.in('bias'), r.in('residual'), r.in('channel_scale')];
+      return [
+        r.op('lut.matmul', [...t, ...packed, ...epi], {
+          ...geo,
+          tables: tables!,
+          activation: activation!,
+          gelu_approximate: gelu_approximate!,
+          leaky_relu_alpha: leaky_relu_alpha!,
+        }),
+      ];
+    },
+  },
   // ---- activations (ir/ops/math.ts)
   elu: unary('where(x < 0, alpha * (exp(x) - 1), x)', (r, x) =>
     r.where(r.less(x, r.k(x, 0)), r.mul(r.k(x, f32attr(r, 'alpha')), expm1(r, x)), x),

@@ -6,12 +6,18 @@
  *                            tables, tscale, xsum = lut.table(x)
  *                            y = lut.matmul(tables, tscale, xsum, weights, sw, swz, bias?, residual?)
  *
+ * or, for a target whose LUT form is `tables: 'kernel'` (TargetInfo `lut`, backends/<t>/target.ts: C),
+ * whose kernel builds its tables and packs its weights itself:
+ *
+ *                      ==>   y = lut.gemm(x, q, scales, zeros, bias?, residual?)   (q/scales/zeros constants)
+ *
  * Sources (ir/lut/weights.ts): MatMulNBits (bit-exact, bias kept), DequantizeLinear -> MatMul, float
  * weights on an exact ternary grid (lossless), other float weights only with `--bits`. Gemm: transA = 0;
  * alpha scales float weights before quantization (alpha != 1 with already-quantized weights is left
  * float); beta * C becomes the bias when C has N elements, or the residual when C has y's shape.
  * Only f32 activations are lowered. The result value keeps the original node's name and uses.
  */
+import { getTarget } from '../backends/target.js';
 import { nodeLoc } from '../base/diagnostics.js';
 import { GraphBuilder, removeDeadNodes, topoSort } from '../ir/graph.js';
 import { tableBytesPerToken } from '../ir/lut/attrs.js';
@@ -116,7 +122,10 @@ function weightOf(W: Value, transposed: boolean, alpha: number, ctx: PassContext
   return weightsFromFloat(w, n, k, ctx.opts, loc);
 }
 
-/** Replaces `node` by lut.pack + lut.table + lut.matmul; its result value keeps its name and uses. */
+/**
+ * Replaces `node` by lut.pack + lut.table + lut.matmul (targets whose LUT form is `tables: 'kernel'`:
+ * one lut.gemm); its result value keeps its name and uses.
+ */
 function emit(b: GraphBuilder, node: Node, plan: Plan, ctx: PassContext): void {
   if (!plan.weights.ok) return;
   const qm = plan.weights.qm;
@@ -125,6 +134,22 @@ function emit(b: GraphBuilder, node: Node, plan: Plan, ctx: PassContext): void {
   const q = b.constant(`${node.name}.q`, makeTensor('u8', [qm.n, qm.k], qm.q));
   const s = b.constant(`${node.name}.scales`, makeTensor('f32', [qm.n, qm.nGroups], qm.scales));
   const z = b.constant(`${node.name}.zeros`, makeTensor('f32', [qm.n, qm.nGroups], qm.zeros));
+  if (getTarget(ctx.opts.target).lut.tables === 'kernel') {
+    // the target's kernel builds the tables and packs the weights itself: one fused op reading x
+    const { vec_bytes: _v, k_tile: _k, ...dims } = geo;
+    const gm = addNode(
+      b,
+      'lut.gemm',
+      [plan.x, q, s, z, plan.bias ?? null, plan.residual ?? null, null],
+      { ...dims, tables },
+      `${node.name}.lut`,
+    );
+    trimOptional(gm);
+    takeOverValue(gm, 0, node.outputs[0]!);
+    node.outputs = [];
+    node.inputs = [];
+    return;
+  }
   const pack = addNode(b, 'lut.pack', [q, s, z], { ...geo }, `${node.name}.pack`);
   const tab = addNode(b, 'lut.table', [plan.x], { k: qm.k, group_size: qm.groupSize, tables }, `${node.name}.table`);
   const mm = addNode(

@@ -48,10 +48,7 @@ export const cTarget: TargetInfo = {
     'less_or_equal',
     'log',
     'log_softmax',
-    'lut.matmul',
-    'lut.norm_table',
-    'lut.pack',
-    'lut.table',
+    'lut.gemm',
     'matmul',
     'matmul_nbits',
     'max',
@@ -91,9 +88,9 @@ export const cTarget: TargetInfo = {
     'unsqueeze',
     'where',
   ]),
-  // lut.pack stays unfolded (vec_bytes 32 names AVX2's lookups): model.c stores its ISA-independent
-  // q/scales/zeros operands and each layer kernel's packer packs them at load time for the compiled ISA.
-  lut: { vecBytes: 32, weights: 'canonical', kTiles: true },
+  // one lut.gemm per layer: each layer kernel builds its own tables, and model.c stores its ISA-independent
+  // q/scales/zeros operands that the kernel's packer packs at load time for the compiled ISA.
+  lut: { tables: 'kernel', vecBytes: 32, kTiles: true },
   // one K-tile of tables in half of a 32 KiB L1
   tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
   int64: 'int64',

@@ -17,7 +17,7 @@ export const refTarget: TargetInfo = {
   get nativeOps(): ReadonlySet<string> {
     return (ops ??= new Set(allOps().map((o) => o.name)));
   },
-  lut: { vecBytes: 16, weights: 'packed', kTiles: true },
+  lut: { tables: 'graph', vecBytes: 16, kTiles: true },
   tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
   int64: 'float64',
   options: {},

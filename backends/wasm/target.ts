@@ -92,7 +92,7 @@ export const wasmTarget: TargetInfo = {
   ]),
   // 16-byte lookups (i8x16.swizzle) over one K-tile: the whole-model kernel (addLutGemm) reads the graph's
   // packed weights as they are, so tile and bitplane-layout plan and pack exactly that geometry
-  lut: { vecBytes: 16, weights: 'packed', kTiles: false },
+  lut: { tables: 'graph', vecBytes: 16, kTiles: false },
   tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
   int64: 'int64',
   options: {

@@ -92,7 +92,7 @@ export const wgslTarget: TargetInfo = {
     'where',
   ]),
   // u32x4 words of 16 bytes; the shaders read the packed weights as they are (any K-tile, either layout)
-  lut: { vecBytes: 16, weights: 'packed', kTiles: true },
+  lut: { tables: 'graph', vecBytes: 16, kTiles: true },
   // a K-tile of tables in the 16 KiB of workgroup memory every WebGPU device guarantees
   tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
   // WGSL has no 64-bit integers: i64/u64 live in 32-bit words (docs/wgsl.md); out-of-range values are diagnosed

@@ -7,6 +7,7 @@
 import { planModel } from '../../backends/model-plan.js';
 import { allTargets, TARGET_OPTIONS } from '../../backends/target.js';
 import { LutcError } from '../../base/diagnostics.js';
+import { epilogueOperandsOf } from '../../ir/lut/epilogue.js';
 import { dtypeByteSize, numel } from '../../ir/tensor.js';
 import type { Graph } from '../../ir/types.js';
 import { type LayerDecision, runPipeline } from '../pipeline.js';
@@ -87,14 +88,18 @@ export function lutReport(g: Graph): InspectReport['lut'] {
   const consumers = new Map<Graph['nodes'][number], string[]>();
   const kernels: LutKernelReport[] = [];
   for (const n of g.nodes) {
-    if (n.op !== 'lut.matmul') continue;
-    const src = n.inputs[0]?.producer;
+    if (n.op !== 'lut.matmul' && n.op !== 'lut.gemm') continue;
+    const src = n.op === 'lut.matmul' ? n.inputs[0]?.producer : undefined; // lut.gemm: its kernel builds the tables
     if (src) consumers.set(src, [...(consumers.get(src) ?? []), n.name]);
+    const at = epilogueOperandsOf(n.op);
     const a = n.attrs;
     const act = typeof a.activation === 'string' && a.activation !== 'none' ? a.activation : undefined;
-    const epilogue = [n.inputs[6] && 'bias', act, n.inputs[8] && 'channel scale', n.inputs[7] && 'residual add'].filter(
-      (x): x is string => !!x,
-    );
+    const epilogue = [
+      n.inputs[at.bias] && 'bias',
+      act,
+      n.inputs[at.channel_scale] && 'channel scale',
+      n.inputs[at.residual] && 'residual add',
+    ].filter((x): x is string => !!x);
     kernels.push({
       node: n.name,
       n: a.n as number,

@@ -1,6 +1,7 @@
 /**
- * The fused epilogue of lut.matmul as a list of graph-op stages: the one place that says what a
- * lut.matmul's epilogue computes. `epilogueStages` reads the node's attributes and optional operands
+ * The fused epilogue of lut.matmul (and lut.gemm, its operands at other positions:
+ * GEMM_EPILOGUE_OPERAND) as a list of graph-op stages: the one place that says what a LUT layer's
+ * epilogue computes. `epilogueStages` reads the node's attributes and optional operands
  * and returns, in interp.ts interpMatmul's fixed order
  *   y = act((lut(x) + bias) * channel_scale) + residual
  * the stages after the bias (the bias is part of `combine`, reference.ts): `mul` by channel_scale,
@@ -18,6 +19,14 @@ import type { Attrs, AttrValue } from '../types.js';
 
 /** lut.matmul operand indices of the epilogue operands (ir/ops/lut.ts). */
 export const EPILOGUE_OPERAND = { bias: 6, residual: 7, channel_scale: 8 } as const;
+/** lut.gemm operand indices of the epilogue operands (ir/ops/lut.ts). */
+export const GEMM_EPILOGUE_OPERAND = { bias: 4, residual: 5, channel_scale: 6 } as const;
+
+/** Epilogue operand indices of a LUT layer op. */
+export type EpilogueOperands = typeof EPILOGUE_OPERAND | typeof GEMM_EPILOGUE_OPERAND;
+
+/** The epilogue operand indices of LUT layer op `op` (lut.matmul or lut.gemm). */
+export const epilogueOperandsOf = (op: string): EpilogueOperands => (op === 'lut.gemm' ? GEMM_EPILOGUE_OPERAND : EPILOGUE_OPERAND);
 
 /**
  * Unary float graph ops fusable as the activation (each rendered by the C, WASM and WGSL elementwise
@@ -72,13 +81,13 @@ export function activationAttrsFor(op: string, attrs: Attrs): Attrs {
 }
 
 /**
- * The epilogue stages of a lut.matmul with attributes `a`; `has(i)` tells whether optional operand i
- * is present. The result is the last stage's value (value 0 when there are none).
+ * The epilogue stages of a lut.matmul (or, with `at` = GEMM_EPILOGUE_OPERAND, a lut.gemm) with
+ * attributes `a`; `has(i)` tells whether optional operand i is present. The result is the last stage's value (value 0 when there are none).
  */
-export function epilogueStages(a: Attrs, has: (operand: number) => boolean): EpilogueStage[] {
+export function epilogueStages(a: Attrs, has: (operand: number) => boolean, at: EpilogueOperands = EPILOGUE_OPERAND): EpilogueStage[] {
   const st: EpilogueStage[] = [];
   const last = () => ({ value: st.length });
-  if (has(EPILOGUE_OPERAND.channel_scale)) st.push({ op: 'mul', attrs: {}, args: [last(), { operand: EPILOGUE_OPERAND.channel_scale }] });
+  if (has(at.channel_scale)) st.push({ op: 'mul', attrs: {}, args: [last(), { operand: at.channel_scale }] });
   const act = (a.activation as string | undefined) ?? 'none';
   if (act === 'silu') {
     const x = last();
@@ -87,7 +96,7 @@ export function epilogueStages(a: Attrs, has: (operand: number) => boolean): Epi
   } else if (act !== 'none') {
     st.push({ op: act, attrs: activationAttrs(act, a), args: [last()] });
   }
-  if (has(EPILOGUE_OPERAND.residual)) st.push({ op: 'add', attrs: {}, args: [last(), { operand: EPILOGUE_OPERAND.residual }] });
+  if (has(at.residual)) st.push({ op: 'add', attrs: {}, args: [last(), { operand: at.residual }] });
   return st;
 }
 

@@ -3,7 +3,8 @@
  * packScales, buildTablesI8/F32, accumulateI8/F32, combine), so the integer accumulators they produce
  * are the bit-exact oracle of every backend. Fused epilogue stages (per-channel scale, activation,
  * residual: the stages of epilogue.ts) and fused norms run the graph ops' own interpreters from the op table, so fusing an op
- * into a LUT op never changes a single bit of the interpreter's output.
+ * into a LUT op never changes a single bit of the interpreter's output. lut.gemm runs lut.table +
+ * lut.pack + lut.matmul's kernels in sequence (the same bits as that graph form).
  */
 import { findOp, type InterpCtx } from '../optable.js';
 import { makeTensor, numel } from '../tensor.js';
@@ -125,4 +126,18 @@ export function interpMatmul(inputs: (Tensor | null)[], ctx: InterpCtx): Tensor[
       (s, args) => runGraphOp(s.op, args, s.attrs, ctx)[0]!,
     ),
   ];
+}
+
+/**
+ * lut.gemm: exactly lut.table of x (token layout) + lut.pack of q/scales/zeros + lut.matmul, through
+ * the same kernels, so its result is bit-identical to that graph form.
+ */
+export function interpGemm(inputs: (Tensor | null)[], ctx: InterpCtx): Tensor[] {
+  const a = ctx.attrs;
+  const [x, q, scales, zeros, bias, residual, channelScale] = inputs;
+  const tables = buildTables(x!, { k: a.k!, group_size: a.group_size!, tables: a.tables!, layout: 'token' });
+  const geo: Attrs = { n: a.n!, k: a.k!, bits: a.bits!, group_size: a.group_size!, vec_bytes: 16, k_tile: 0 };
+  const packed = interpPack([q!, scales!, zeros!], geo);
+  const mmAttrs: Attrs = { ...a, ...geo, table_layout: 'token' };
+  return interpMatmul([...tables, ...packed, bias ?? null, residual ?? null, channelScale ?? null], { ...ctx, attrs: mmAttrs });
 }

@@ -8,13 +8,16 @@
  *   lut.table       x f32 [...M, K] -> tables (i8|f32), tscale f32 [...M, S], xsum f32 [...M, S]
  *   lut.norm_table  x, scale, bias? -> y (normalized x), tables, tscale, xsum   (norm fused with the table build)
  *   lut.matmul      tables, tscale, xsum, weights, sw, swz, bias?, residual?, channel_scale? -> y f32 [...M, N]
+ *   lut.gemm        x f32 [...M, K], q, scales, zeros, bias?, residual?, channel_scale? -> y f32 [...M, N]
+ *                   (lut.table + lut.pack + lut.matmul in one op: the form of targets whose kernel
+ *                   builds its own tables and packs its own weights, TargetInfo `lut.tables: 'kernel'`)
  */
 
 import { geometryOf, type TableLayout, tableGeometry, tableLead, tableShape } from '../lut/attrs.js';
-import { ACTIVATION_ATTRS, EPILOGUE_ACTIVATIONS } from '../lut/epilogue.js';
-import { buildTables, interpMatmul, interpNormTable, interpPack } from '../lut/interp.js';
+import { ACTIVATION_ATTRS, EPILOGUE_ACTIVATIONS, EPILOGUE_OPERAND, type EpilogueOperands, GEMM_EPILOGUE_OPERAND } from '../lut/epilogue.js';
+import { buildTables, interpGemm, interpMatmul, interpNormTable, interpPack } from '../lut/interp.js';
 import { type AttrSpec, defineOp, type InferCtx } from '../optable.js';
-import type { Dim, TensorType } from '../types.js';
+import type { Attrs, Dim, TensorType } from '../types.js';
 
 const CODE = 'LUT4100';
 
@@ -40,9 +43,9 @@ const tableAttrs: Record<string, AttrSpec> = {
   build: { type: 'string', default: 'symmetrized', oneOf: ['symmetrized'] },
 };
 
-/** Checks the geometry attributes; a bad value is a diagnosed error, not a crash. */
+/** Checks the geometry attributes; a bad value is a diagnosed error, not a crash (lut.gemm has no packed layout: 16, whole K). */
 function checkGeometry(ctx: InferCtx): ReturnType<typeof geometryOf> {
-  const a = ctx.attrs;
+  const a: Attrs = { vec_bytes: 16, k_tile: 0, ...ctx.attrs };
   if (![1, 2, 3, 4].includes(a.bits as number)) ctx.error(CODE, `bits must be 1..4, got ${a.bits}`);
   if (![16, 32, 64].includes(a.vec_bytes as number)) ctx.error(CODE, `vec_bytes must be 16, 32 or 64, got ${a.vec_bytes}`);
   try {
@@ -94,6 +97,32 @@ function tableResults(ctx: InferCtx, lead: Dim[]): TensorType[] {
     { dtype: 'f32', shape: [...lead, g.nSegments] },
     { dtype: 'f32', shape: [...lead, g.nSegments] },
   ];
+}
+
+/** Checks the epilogue operands (bias, channel_scale: N elements; residual: the result type) of a LUT layer. */
+function checkEpilogue(ctx: InferCtx, out: Dim[], at: EpilogueOperands): Dim[] {
+  const op = ctx.node.op;
+  const n = ctx.attrs.n as number;
+  for (const [i, what] of [
+    [at.bias, 'bias'],
+    [at.channel_scale, 'channel_scale'],
+  ] as const) {
+    const b = ctx.inputs[i];
+    if (!b) continue;
+    const nel = b.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : NaN), 1);
+    if (b.dtype !== 'f32' || nel !== n || b.shape.length > out.length)
+      ctx.error(CODE, `${op}: ${what} must be f32 with ${n} elements along the last axis, got ${b.dtype} [${b.shape}]`);
+  }
+  const r = ctx.inputs[at.residual];
+  if (
+    r &&
+    (r.dtype !== 'f32' ||
+      r.shape.length !== out.length ||
+      r.shape.some((d, j) => typeof d === 'number' && typeof out[j] === 'number' && d !== out[j]))
+  ) {
+    ctx.error(CODE, `${op}: residual must be f32 [${out}], got ${r.dtype} [${r.shape}]`);
+  }
+  return out;
 }
 
 defineOp({
@@ -187,27 +216,41 @@ defineOp({
     expectType(ctx, 3, 'weights', 'u8', [g.packedBytes]);
     expectType(ctx, 4, 'sw', 'f32', [g.nGroups, g.nPad]);
     expectType(ctx, 5, 'swz', 'f32', [g.nGroups, g.nPad]);
-    const out: Dim[] = [...lead, g.n];
-    for (const [i, what] of [
-      [6, 'bias'],
-      [8, 'channel_scale'],
-    ] as const) {
-      const b = ctx.inputs[i];
-      if (!b) continue;
-      const nel = b.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : NaN), 1);
-      if (b.dtype !== 'f32' || nel !== g.n || b.shape.length > out.length)
-        ctx.error(CODE, `lut.matmul: ${what} must be f32 with ${g.n} elements along the last axis, got ${b.dtype} [${b.shape}]`);
-    }
-    const r = ctx.inputs[7];
-    if (
-      r &&
-      (r.dtype !== 'f32' ||
-        r.shape.length !== out.length ||
-        r.shape.some((d, j) => typeof d === 'number' && typeof out[j] === 'number' && d !== out[j]))
-    ) {
-      ctx.error(CODE, `lut.matmul: residual must be f32 [${out}], got ${r.dtype} [${r.shape}]`);
-    }
-    return [{ dtype: 'f32', shape: out }];
+    return [{ dtype: 'f32', shape: checkEpilogue(ctx, [...lead, g.n], EPILOGUE_OPERAND) }];
   },
   interp: (inputs, ctx) => interpMatmul(inputs, ctx),
+});
+
+defineOp({
+  name: 'lut.gemm',
+  summary:
+    'LUT-mpGEMM from activations: y = epilogue(lut.matmul of the lut.table of x and the lut.pack of q/scales/zeros), tables and packing left to the kernel',
+  inputs: [
+    { name: 'x' },
+    { name: 'q' },
+    { name: 'scales' },
+    { name: 'zeros' },
+    { name: 'bias', optional: true },
+    { name: 'residual', optional: true },
+    { name: 'channel_scale', optional: true },
+  ],
+  outputs: [{ name: 'y' }],
+  attrs: {
+    n: geometryAttrs.n!,
+    k: geometryAttrs.k!,
+    bits: geometryAttrs.bits!,
+    group_size: geometryAttrs.group_size!,
+    tables: { type: 'string', default: 'i8', oneOf: ['i8', 'f32'] },
+    activation: { type: 'string', default: 'none', oneOf: ['none', ...EPILOGUE_ACTIVATIONS] },
+    ...ACTIVATION_ATTRS,
+  },
+  infer(ctx) {
+    const g = checkGeometry(ctx);
+    const lead = activationLead(ctx, 0);
+    expectType(ctx, 1, 'q', 'u8', [g.n, g.k]);
+    expectType(ctx, 2, 'scales', 'f32', [g.n, g.nGroups]);
+    expectType(ctx, 3, 'zeros', 'f32', [g.n, g.nGroups]);
+    return [{ dtype: 'f32', shape: checkEpilogue(ctx, [...lead, g.n], GEMM_EPILOGUE_OPERAND) }];
+  },
+  interp: (inputs, ctx) => interpGemm(inputs, ctx),
 });

@@ -124,19 +124,24 @@ describe('nativeOps agree exactly with the backends’ kernel tables', () => {
 describe('passes read their per-target numbers from TargetInfo', () => {
   const mlp = fs.readFileSync(path.join(root, 'examples/mlp.onnx'));
   for (const t of allTargets()) {
-    it(`${t.name}: bitplane-layout packs for lut.vecBytes and lut.weights, tile keeps to the tile budget and lut.kTiles`, () => {
+    it(`${t.name}: lower-linear emits the lut.tables form, bitplane-layout packs for lut.vecBytes, tile keeps to the tile budget and lut.kTiles`, () => {
       const g = importOnnx(mlp, { inputShapes: { x: [2, 64] } });
       const { graph } = runPipeline(g, { target: t.name, bits: 2, groupSize: 32 });
+      if (t.lut.tables === 'kernel') {
+        // one lut.gemm per layer on the quantizer's constants: no table build, no pack in the graph
+        const gms = graph.nodes.filter((n) => n.op === 'lut.gemm');
+        expect(gms.length).toBe(3);
+        for (const n of gms) expect(n.inputs.slice(1, 4).every((v) => v?.const)).toBe(true);
+        expect(graph.nodes.some((n) => ['lut.table', 'lut.norm_table', 'lut.pack', 'lut.matmul'].includes(n.op))).toBe(false);
+        return;
+      }
       const mms = graph.nodes.filter((n) => n.op === 'lut.matmul');
       expect(mms.length).toBe(3);
       for (const n of mms) {
         expect(n.attrs.vec_bytes).toBe(t.lut.vecBytes);
         expect(n.attrs.table_layout).toBe(2 >= t.tile.vecMinTokens ? 'vec' : 'token');
         if (!t.lut.kTiles) expect(n.attrs.k_tile).toBe(0);
-        // the LUT form: 'canonical' keeps lut.pack of the quantizer's constants, 'packed' folds it
-        const w = n.inputs[3]!;
-        if (t.lut.weights === 'canonical') expect(w.producer?.op === 'lut.pack' && w.producer.inputs.every((v) => v?.const)).toBe(true);
-        else expect(w.const).toBeDefined();
+        expect(n.inputs[3]!.const).toBeDefined(); // the graph form folds lut.pack
       }
     });
   }

@@ -118,7 +118,7 @@ describe('compile, writeArtifact, emitKernel (compiler/api.ts)', () => {
       const fromGraph = await lutc.compile(g, { target, bits: 2, groupSize: 32 });
       expectSameAsFolder(fromGraph.files, cliDir);
       expect(fromGraph.graph).toBe(g); // lowered in place
-      expect(g.nodes.some((n) => n.op === 'lut.matmul')).toBe(true);
+      expect(g.nodes.some((n) => n.op === (target === 'c' ? 'lut.gemm' : 'lut.matmul'))).toBe(true); // C's LUT form: lut.gemm
 
       const fromBytes = await lutc.compile(new Uint8Array(fs.readFileSync(MLP)), { target, bits: 2, groupSize: 32, inputShapes: SHAPES });
       expect(Object.keys(fromBytes.files).sort()).toEqual(listFiles(cliDir));

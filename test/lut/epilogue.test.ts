@@ -96,9 +96,9 @@ describe('lut.matmul epilogue as graph-op stages', () => {
     }
   });
 
-  it('fuse-ops fuses each activation (and its attributes) into its lut.matmul', () => {
+  it('fuse-ops fuses each activation (and its attributes) into its lut.matmul (C: lut.gemm)', () => {
     const g = lowered('c');
-    const mms = g.nodes.filter((n) => n.op === 'lut.matmul');
+    const mms = g.nodes.filter((n) => n.op === 'lut.gemm');
     expect(mms.length).toBe(ACTS.length);
     expect(g.nodes.filter((n) => !n.op.startsWith('lut.') && n.op !== 'const').map((n) => n.op)).toEqual([]);
     const acts = mms.map((n) => [n.attrs.activation, n.attrs.gelu_approximate ?? n.attrs.leaky_relu_alpha]);

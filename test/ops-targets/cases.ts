@@ -324,7 +324,7 @@ export const CASES: readonly OpCase[] = [
     ],
   },
   { op: 'if', label: 'if', build: ifCase },
-  ...['lut.pack', 'lut.table', 'lut.norm_table', 'lut.matmul'].map(
+  ...['lut.pack', 'lut.table', 'lut.norm_table', 'lut.matmul', 'lut.gemm'].map(
     (op): OpCase => ({ op, label: op, build: lutCase, lut: true, noOrt: 'LUT ops have no ONNX form' }),
   ),
 

@@ -2,8 +2,9 @@
  * The whole-model C emitter: renders backends/model-plan.ts's plan as `model.h` / `model.c` (C99,
  * libc + libm, optional OpenMP), one static function per plan step with every shape a constant,
  * every value at its planned arena offset (views cost nothing: they share their source's bytes) and
- * constants read from the weight blob at its planned offsets. LUT layers are legalized first
- * (lut-rewrite.ts) and call the tuned per-layer kernels of backends/c/render.ts (kernels-lut.ts).
+ * constants read from the weight blob at its planned offsets. LUT layers are the pipeline's lut.gemm
+ * (the C target's LUT form, `lut.tables: 'kernel'`): their q is stored as the canonical bit stream
+ * (lut-weights.ts) and each calls the tuned per-layer kernel of backends/c/render.ts (kernels-lut.ts).
  * Also renders the .npy harness and the Makefile (harness.ts). Everything is rendered in memory first:
  * an unsupported node is a coded diagnostic (LUT5003 for an op without a kernel, LUT5151-5152; all of
  * them at once) before any file is written.
@@ -20,7 +21,7 @@ import { ELEMENTWISE_HELPERS, ELEMENTWISE_KERNELS } from './kernels-elementwise.
 import { LutLayers } from './kernels-lut.js';
 import { MATH_KERNELS } from './kernels-math.js';
 import { SHAPE_KERNELS } from './kernels-shape.js';
-import { legalizeLut } from './lut-rewrite.js';
+import { withCanonicalQ } from './lut-weights.js';
 
 /** Options of the C model emitter beyond the shared CompileOptions. */
 export interface CModelOptions extends CompileOptions {
@@ -34,10 +35,10 @@ export const EMBED_AUTO_BYTES = 64 * 1024;
 const KERNELS: Record<string, (c: StepCtx) => string> = { ...ELEMENTWISE_KERNELS, ...SHAPE_KERNELS, ...MATH_KERNELS };
 
 /**
- * LUT ops: lut.matmul renders per layer (kernels-lut.ts); table builds and lut.pack (its operands are
- * the blob's canonical weights, packed at load time) are legalized away (lut-rewrite.ts).
+ * LUT ops: lut.gemm renders per layer (kernels-lut.ts: tables built and weights packed by its kernel).
+ * The graph form (lut.table, lut.norm_table, lut.pack, lut.matmul) has no C kernel: LUT5003.
  */
-const LUT_OPS = ['lut.matmul', 'lut.norm_table', 'lut.pack', 'lut.table'];
+const LUT_OPS = ['lut.gemm'];
 
 /** Graph ops the C backend renders (for docs and tests). */
 export const SUPPORTED_OPS: readonly string[] = [...Object.keys(KERNELS), ...LUT_OPS].sort();
@@ -71,15 +72,15 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const file = input.meta?.file;
   resetLoopIds();
   const bag = new DiagnosticBag();
-  const g = legalizeLut(input, bag);
-  const lutFailed = bag.hasErrors; // LUT nodes left unlegalized were diagnosed already
+  const g = withCanonicalQ(input, bag);
+  const lutFailed = bag.hasErrors; // lut.gemm nodes with run-time weights were diagnosed already
   const plan = planModel(g);
   const blob = weightBlob(plan);
   const hash = fnv1a(blob);
   // Kernel entry points are external symbols: a per-model prefix lets several models link together.
   // --isa pins every layer kernel's path (cPrelude's forced LUTC_ISA; -DLUTC_ISA still overrides it)
   const luts = new LutLayers(`lutc${hash.toString(16).padStart(8, '0')}`, opts.isa);
-  const kernels: Record<string, (c: StepCtx) => string> = { ...KERNELS, 'lut.matmul': luts.matmul };
+  const kernels: Record<string, (c: StepCtx) => string> = { ...KERNELS, 'lut.gemm': luts.gemm };
   let scratchBytes = 0;
   const scratchOff = alignUp(plan.arenaBytes);
   const fns: string[] = [];

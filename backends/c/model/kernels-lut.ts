@@ -1,10 +1,10 @@
 /**
- * lut.matmul in whole-model C: each layer calls the tuned per-layer kernel that backends/c/render.ts
+ * lut.gemm in whole-model C: each layer calls the tuned per-layer kernel that backends/c/render.ts
  * renders (the same renderer as `lutc kernel --target c`: AVX-512 VNNI / AVX2 / NEON / scalar chosen
  * by the C compiler's predefined macros, -DLUTC_ISA or `--isa`; no second copy of the algorithm here).
  *
- * The graph was legalized first (lut-rewrite.ts): a lut.matmul step reads its activation x and the
- * canonical weights of lut-weights.ts. model_load_weights (the loader rendered here) unpacks each
+ * A lut.gemm step reads its activation x and the canonical weights of lut-weights.ts (emit.ts
+ * swaps its q for the stored bit stream). model_load_weights (the loader rendered here) unpacks each
  * layer's q bits and calls the layer kernel's `*_pack` into model-owned memory, so the packed layout
  * is the one of the ISA the C compiler chose. The step then runs `*_gemm(x -> y)` with the bias in
  * the kernel and the rest of the fused epilogue (channel scale, activation, residual: the graph-op
@@ -14,14 +14,14 @@
  * One rendered kernel per distinct (N, K, bits, group, tables); one packed copy per layer.
  */
 
-import { EPILOGUE_OPERAND, epilogueStages, foldStages } from '../../../ir/lut/epilogue.js';
+import { epilogueStages, foldStages, GEMM_EPILOGUE_OPERAND } from '../../../ir/lut/epilogue.js';
 import { type Bits, lutGeometry } from '../../../ir/lut/geometry.js';
 import type { Attrs } from '../../../ir/types.js';
 import type { CIsa } from '../csrc-prelude.js';
 import { planFromRequest, renderKernel } from '../render.js';
 import { prod, type StepCtx } from './cgen.js';
 import { floatBinaryExpr, unaryExpr } from './kernels-elementwise.js';
-import { LUT_Q, LUT_SCALES, LUT_ZEROS } from './lut-rewrite.js';
+import { LUT_Q, LUT_SCALES, LUT_ZEROS } from './lut-weights.js';
 
 interface Layer {
   prefix: string;
@@ -86,14 +86,14 @@ export class LutLayers {
     return kr.prefix;
   }
 
-  /** The lut.matmul step. */
-  readonly matmul = (c: StepCtx): string => {
+  /** The lut.gemm step. */
+  readonly gemm = (c: StepCtx): string => {
     const a = c.attrs;
     const n = a.n as number,
       k = a.k as number,
       bits = a.bits as Bits;
     const m = prod(c.outP(0).shape) / n;
-    if (prod(c.inP(0)!.shape) !== m * k) c.unsupported(`lut.matmul activation [${c.inP(0)!.shape}] does not hold ${m} rows of K=${k}`);
+    if (prod(c.inP(0)!.shape) !== m * k) c.unsupported(`lut.gemm activation [${c.inP(0)!.shape}] does not hold ${m} rows of K=${k}`);
     const prefix = this.kernelFor(a, m);
     const j = this.layers.length;
     const scratch = lutScratchBound(k, a.group_size as number, bits, m);
@@ -109,18 +109,18 @@ export class LutLayers {
     });
     // Fused epilogue stages after the kernel's y = lut(x) + bias (ir/lut/epilogue.ts), each rendered by
     // the elementwise renderer's expression for its op; value 0 is y, stage i writes v<i+1>.
-    const stages = epilogueStages(a, (i) => !!c.inP(i));
+    const stages = epilogueStages(a, (i) => !!c.inP(i), GEMM_EPILOGUE_OPERAND);
     let epi = '';
-    const operand = (i: number) => (i === EPILOGUE_OPERAND.channel_scale ? `${c.in(i)}[n]` : `${c.in(i)}[t * ${n} + n]`);
+    const operand = (i: number) => (i === GEMM_EPILOGUE_OPERAND.channel_scale ? `${c.in(i)}[n]` : `${c.in(i)}[t * ${n} + n]`);
     const last = foldStages(stages, 'y', operand, (s, args, i) => {
       const e = args.length === 1 ? unaryExpr(s.op, 'f32', s.attrs, args[0]!) : floatBinaryExpr(s.op, args[0]!, args[1]!);
-      if (e === undefined) c.unsupported(`lut.matmul epilogue stage '${s.op}' has no C rendering`);
+      if (e === undefined) c.unsupported(`lut.gemm epilogue stage '${s.op}' has no C rendering`);
       epi += `const float v${i + 1} = ${e};\n    `;
       return `v${i + 1}`;
     });
     if (stages.length) epi += `y = ${last};\n    `;
     const call = `/* N=${n} K=${k} bits=${bits} group=${String(a.group_size)} tables=${String(a.tables)} M=${m}: ${prefix} (docs/c-kernel.md) */
-if (${prefix}_gemm(lutc_pk[${j}], lutc_sw[${j}], lutc_swz[${j}], ${c.inP(6) ? c.in(6) : 'NULL'}, ${c.in(0)}, ${c.out(0)}, ${m}, ${c.scratch(scratch)}, lutc_threads) != 0)
+if (${prefix}_gemm(lutc_pk[${j}], lutc_sw[${j}], lutc_swz[${j}], ${c.inP(GEMM_EPILOGUE_OPERAND.bias) ? c.in(GEMM_EPILOGUE_OPERAND.bias) : 'NULL'}, ${c.in(0)}, ${c.out(0)}, ${m}, ${c.scratch(scratch)}, lutc_threads) != 0)
   return MODEL_ERR_INTERNAL;`;
     if (!epi) return call;
     // Fused epilogue after the kernel's y = lut(x) + bias, in interpMatmul's order.

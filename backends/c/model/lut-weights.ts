@@ -1,18 +1,26 @@
 /**
  * The canonical, ISA-independent form in which whole-model C stores a LUT layer's weights in the
- * weight blob, taken as they are from the operands of the layer's lut.pack (bitplane-layout leaves it
- * unfolded for the C target, whose TargetInfo LUT form is `weights: 'canonical'`):
+ * weight blob, taken as they are from the q/scales/zeros operands of the layer's lut.gemm (the C
+ * target's TargetInfo LUT form is `tables: 'kernel'`, so lower-linear emits lut.gemm and nothing packs
+ * them in the graph):
  *
  *   q       u8 bit stream: value (n*K + k) at bit (n*K + k) * bits, LSB first, plus one pad byte
- *           (the pack's q [N, K] u8, bits per value instead of a byte)
- *   scales  f32 [N, nGroups]: the pack's scales
- *   zeros   f32 [N, nGroups]: the pack's zeros
+ *           (the lut.gemm's q [N, K] u8, bits per value instead of a byte)
+ *   scales  f32 [N, nGroups]: the lut.gemm's scales
+ *   zeros   f32 [N, nGroups]: the lut.gemm's zeros
+ *
+ * `withCanonicalQ` gives the emitter a copy of the graph whose lut.gemm nodes read the bit stream in
+ * place of q; operands that are not constants are LUT5152.
  *
  * model_load_weights packs them with the rendered `*_pack` for the ISA the C compiler targets; its
  * sw = s and swz = fround(s * fround(mid - z)) (C99, -ffp-contract=off) are ir/lut/reference.ts
  * packScales' expressions, so the C kernel sees the interpreter's packed scales bit for bit.
  */
+import { type DiagnosticBag, nodeLoc } from '../../../base/diagnostics.js';
+import { geometryOf } from '../../../ir/lut/attrs.js';
 import type { LutGeometry } from '../../../ir/lut/geometry.js';
+import { findOp, resolveAttrs } from '../../../ir/optable.js';
+import type { Graph, Node, Value } from '../../../ir/types.js';
 
 /** One LUT layer's weights as stored in the blob. */
 export interface CanonicalWeights {
@@ -21,7 +29,7 @@ export interface CanonicalWeights {
   zeros: Float32Array;
 }
 
-/** Canonical weights of a layer (geometry `g` of its node) from the lut.pack operands q [N, K], scales, zeros [N, nGroups]. */
+/** Canonical weights of a layer (geometry `g` of its node) from the lut.gemm operands q [N, K], scales, zeros [N, nGroups]. */
 export function canonicalWeights(
   g: LutGeometry,
   qv: ArrayLike<number>,
@@ -39,4 +47,50 @@ export function canonicalWeights(
     }
   }
   return { q, scales: Float32Array.from(scales), zeros: Float32Array.from(zeros) };
+}
+
+/** lut.gemm operand positions of the weights (ir/ops/lut.ts). */
+export const LUT_Q = 1,
+  LUT_SCALES = 2,
+  LUT_ZEROS = 3;
+
+/**
+ * A shallow copy of `g` (the caller's graph is not touched) whose lut.gemm nodes read their q as the
+ * canonical bit stream (a new blob constant; the [N, K] q drops out of the blob when nothing else
+ * reads it). A lut.gemm whose q/scales/zeros are not constants is LUT5152 in `bag`, and keeps its form.
+ */
+export function withCanonicalQ(g: Graph, bag: DiagnosticBag): Graph {
+  const added = new Map<string, Value>();
+  const nodes = g.nodes.map((node): Node => {
+    if (node.op !== 'lut.gemm') return node;
+    const [q, s, z] = [node.inputs[LUT_Q], node.inputs[LUT_SCALES], node.inputs[LUT_ZEROS]];
+    if (!q?.const || !s?.const || !z?.const) {
+      bag.error(
+        'LUT5152',
+        'lut.gemm q, scales and zeros must be constants (the C backend stores them and packs them at load time): they are computed at run time',
+        nodeLoc(node, g.meta?.file),
+      );
+      return node;
+    }
+    const geo = geometryOf({ ...resolveAttrs(findOp('lut.gemm')!, node), vec_bytes: 16, k_tile: 0 });
+    const key = `${q.name}/${geo.bits}`;
+    let cq = added.get(key);
+    if (!cq) {
+      const c = canonicalWeights(geo, q.const.data as ArrayLike<number>, [], []);
+      cq = {
+        name: `${q.name}/c.q`,
+        type: { dtype: 'u8', shape: [c.q.length] },
+        producer: null,
+        const: { dtype: 'u8', shape: [c.q.length], data: c.q },
+      };
+      added.set(key, cq);
+    }
+    const inputs = [...node.inputs];
+    inputs[LUT_Q] = cq;
+    return { ...node, inputs };
+  });
+  const used = new Set<Value>(g.outputs);
+  for (const n of nodes) for (const v of n.inputs) if (v) used.add(v);
+  const constants = [...g.constants, ...added.values()].filter((c) => used.has(c));
+  return { ...g, nodes, constants };
 }

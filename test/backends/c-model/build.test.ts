@@ -20,9 +20,8 @@ import { captureIO } from '../../../compiler/cli/io.js';
 import { main } from '../../../compiler/cli.js';
 import { readNpyFile, writeNpyFile } from '../../../compiler/npy.js';
 import { GraphBuilder } from '../../../ir/graph.js';
-import { interpPack } from '../../../ir/lut/interp.js';
-import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import { makeTensor } from '../../../ir/tensor.js';
+import type { Graph, Value } from '../../../ir/types.js';
 import { buildMlp, randomInput } from '../../helpers/models.js';
 import { F32_EXACT, LUT_VS_INTERP } from '../../helpers/tolerance.js';
 import { buildOpsModel, lowered, opsInputs, relMax, runC, runRef } from './helpers.js';
@@ -108,44 +107,30 @@ describe('c model: build hygiene', () => {
   });
 });
 
-describe('c model: LUT legalization diagnostics', () => {
-  it('tables read by something other than lut.matmul are LUT5151 (the kernel builds its own)', () => {
-    const g = oddLut();
-    const t = g.nodes.find((n) => n.op === 'lut.table')!;
-    g.outputs.push(t.outputs[0]!);
-    let err: unknown;
+describe('c model: LUT form diagnostics', () => {
+  const codes = (g: Graph): string[] => {
     try {
       emitModel(g, { target: 'c' });
     } catch (e) {
-      err = e;
+      if (e instanceof LutcError) return e.diagnostics.map((d) => d.code);
+      throw e;
     }
-    expect(err).toBeInstanceOf(LutcError);
-    expect((err as LutcError).diagnostics.map((d) => d.code)).toEqual(['LUT5151']);
+    return [];
+  };
+
+  it('the graph LUT form (lut.table + lut.matmul: the ref pipeline) has no C kernel: LUT5003 per node', () => {
+    const g = lowered(buildMlp({ dims: [45, 19], batch: 3, seed: 8 }), { bits: 3, groupSize: 16, target: 'ref' });
+    expect(g.nodes.filter((n) => n.op.startsWith('lut.')).map((n) => n.op)).toEqual(['lut.table', 'lut.matmul']);
+    expect(codes(g)).toEqual(['LUT5003', 'LUT5003']);
   });
 
-  it('weights already packed (not a lut.pack of constants) are LUT5152: C stores the canonical q/scales/zeros', () => {
+  it('lut.gemm weights computed at run time are LUT5152: C stores the canonical q/scales/zeros', () => {
     const g = oddLut();
-    const packs = g.nodes.filter((n) => n.op === 'lut.pack');
-    expect(packs.length).toBe(2); // the C target's LUT form leaves lut.pack unfolded
-    const pack = packs[0]!;
-    const outs = interpPack(
-      pack.inputs.map((v) => v!.const!),
-      resolveAttrs(findOp('lut.pack')!, pack),
-    );
-    pack.outputs.forEach((v, i) => {
-      v.producer = null;
-      v.const = outs[i]!;
-      g.constants.push(v);
-    });
-    g.nodes = g.nodes.filter((n) => n !== pack);
-    let err: unknown;
-    try {
-      emitModel(g, { target: 'c' });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(LutcError);
-    expect((err as LutcError).diagnostics.map((d) => d.code)).toEqual(['LUT5152']);
+    const gm = g.nodes.find((n) => n.op === 'lut.gemm')!;
+    const q: Value = { name: 'q_rt', type: gm.inputs[1]!.type, producer: null };
+    g.inputs.push(q);
+    gm.inputs[1] = q;
+    expect(codes(g)).toEqual(['LUT5152']);
   });
 });
 

@@ -9,7 +9,7 @@ import { importOnnx } from '../../../compiler/onnx/index.js';
 import type { CompileOptions } from '../../../compiler/options.js';
 import { runPipeline } from '../../../compiler/pipeline.js';
 import { interpret } from '../../../ir/interpret.js';
-import { lutAccumulators } from '../../../ir/lut/interp.js';
+import { buildTables, interpPack, lutAccumulators } from '../../../ir/lut/interp.js';
 import { combine } from '../../../ir/lut/reference.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
@@ -158,21 +158,23 @@ export function opsInputs(seed = 3): Record<string, Tensor> {
 }
 
 /**
- * What the C model computes for a one-layer LUT graph (x -> lut.table -> lut.matmul + bias), from the
- * interpreter's own integer pieces: its int8/f32 tables and table scales, its accumulators A
- * (interp.ts lutAccumulators on the node's weights, as its lut.pack packs them), then combine() on the
- * kernel's xsum, which csrc-tables.ts sums chunk by chunk (Σ_c ((x0+x1)+x2)+x3) instead of the
- * reference's sequential order. Equal bits mean: the kernel's tables and integers are the
- * interpreter's, and its float epilogue follows combine()'s order.
+ * What the C model computes for a one-layer LUT graph (x -> lut.gemm + bias), from the interpreter's
+ * own integer pieces: its int8/f32 tables and table scales (lut.table's build of x), its accumulators
+ * A (interp.ts lutAccumulators on the weights as lut.pack packs the node's q/scales/zeros), then
+ * combine() on the kernel's xsum, which csrc-tables.ts sums chunk by chunk (Σ_c ((x0+x1)+x2)+x3)
+ * instead of the reference's sequential order. Equal bits mean: the kernel's tables and integers are
+ * the interpreter's, and its float epilogue follows combine()'s order.
  */
 export function lutKernelOracle(g: Graph, x: Tensor): Tensor {
-  const tn = g.nodes.find((n) => n.op === 'lut.table')!;
-  const mm = g.nodes.find((n) => n.op === 'lut.matmul')!;
-  // the weights are the C target's unfolded lut.pack (canonical LUT form): the interpreter packs them
-  const packed = mm.inputs.slice(3, 6) as Value[];
-  const [tables, tscale, ...w] = interpret({ ...g, outputs: [tn.outputs[0]!, tn.outputs[1]!, ...packed] }, { [g.inputs[0]!.name]: x });
-  const attrs = resolveAttrs(findOp('lut.matmul')!, mm);
-  const ins = mm.inputs.map((v, i) => (i === 0 ? tables! : i === 1 ? tscale! : i >= 3 && i < 6 ? w[i - 3]! : (v?.const ?? null)));
+  const gm = g.nodes.find((n) => n.op === 'lut.gemm')!;
+  const a = resolveAttrs(findOp('lut.gemm')!, gm);
+  const attrs = { ...a, vec_bytes: 16, k_tile: 0, table_layout: 'token' };
+  const [tables, tscale] = buildTables(x, { k: a.k!, group_size: a.group_size!, tables: a.tables!, layout: 'token' });
+  const w = interpPack(
+    gm.inputs.slice(1, 4).map((v) => v!.const!),
+    attrs,
+  );
+  const ins = [tables!, tscale!, null, ...w, gm.inputs[4]?.const ?? null];
   const { g: geo, m, acc } = lutAccumulators(ins, attrs);
   const xs = new Float32Array(m * geo.nSegments);
   const xv = x.data as Float32Array;
@@ -188,5 +190,5 @@ export function lutKernelOracle(g: Graph, x: Tensor): Tensor {
     }
   const f32 = (v: Tensor | null) => v!.data as Float32Array;
   const y = combine(geo, acc, f32(tscale!), xs, { sw: f32(ins[4]!), swz: f32(ins[5]!) }, m, ins[6] ? f32(ins[6]) : undefined);
-  return makeTensor('f32', mm.outputs[0]!.type.shape as number[], y);
+  return makeTensor('f32', gm.outputs[0]!.type.shape as number[], y);
 }
