@@ -400,6 +400,30 @@ export function addLutTile(mod: binaryen.Module, plan: WasmLutPlan, name: string
 }
 
 /**
+ * The token loop of addLutGemm and addLutAcc: `${name}_t{T}` while at least T tokens remain (local
+ * `M` counts them down), then `${name}_t1` for the rest; `adv(k)` advances the pointers by k tokens.
+ */
+function tokenTileLoops(f: FnBuilder, name: string, T: number, M: number, call: (fn: string) => Expr, adv: (k: number) => Expr[]): Expr[] {
+  const m = f.mod;
+  const get = (l: number) => f.get(l);
+  const lt = f.label('T'),
+    l1 = f.label('O');
+  const body: Expr[] = [];
+  if (T > 1)
+    body.push(
+      m.block(lt + 'x', [
+        m.loop(lt, m.block(null, [m.br(lt + 'x', m.i32.lt_s(get(M), m.i32.const(T))), call(`${name}_t${T}`), ...adv(T), m.br(lt)])),
+      ]),
+    );
+  body.push(
+    m.block(l1 + 'x', [
+      m.loop(l1, m.block(null, [m.br(l1 + 'x', m.i32.le_s(get(M), m.i32.const(0))), call(`${name}_t1`), ...adv(1), m.br(l1)])),
+    ]),
+  );
+  return body;
+}
+
+/**
  * Adds `${name}(w, sw, swz, bias, tab, ts, xs, y, m)`: all m tokens, in tiles of plan.tokenTile
  * tokens (one weight pass each), the remainder one token at a time. Needs `${name}_t{T}` and
  * `${name}_t1` (added here).
@@ -426,21 +450,7 @@ export function addLutGemm(mod: binaryen.Module, plan: WasmLutPlan, name: string
     f.incr(Y, k * plan.stride.y),
     f.set(M, m.i32.sub(get(M), m.i32.const(k))),
   ];
-  const lt = f.label('T'),
-    l1 = f.label('O');
-  const body: Expr[] = [];
-  if (T > 1)
-    body.push(
-      m.block(lt + 'x', [
-        m.loop(lt, m.block(null, [m.br(lt + 'x', m.i32.lt_s(get(M), m.i32.const(T))), call(`${name}_t${T}`), ...adv(T), m.br(lt)])),
-      ]),
-    );
-  body.push(
-    m.block(l1 + 'x', [
-      m.loop(l1, m.block(null, [m.br(l1 + 'x', m.i32.le_s(get(M), m.i32.const(0))), call(`${name}_t1`), ...adv(1), m.br(l1)])),
-    ]),
-  );
-  f.finish(name, binaryen.none, body);
+  f.finish(name, binaryen.none, tokenTileLoops(f, name, T, M, call, adv));
 }
 
 /**
@@ -466,21 +476,7 @@ export function addLutAcc(mod: binaryen.Module, plan: WasmLutPlan, name: string)
     f.incr(ACC, k * plan.stride.acc),
     f.set(M, m.i32.sub(get(M), m.i32.const(k))),
   ];
-  const lt = f.label('T'),
-    l1 = f.label('O');
-  const body: Expr[] = [];
-  if (T > 1)
-    body.push(
-      m.block(lt + 'x', [
-        m.loop(lt, m.block(null, [m.br(lt + 'x', m.i32.lt_s(get(M), m.i32.const(T))), call(`${name}_t${T}`), ...adv(T), m.br(lt)])),
-      ]),
-    );
-  body.push(
-    m.block(l1 + 'x', [
-      m.loop(l1, m.block(null, [m.br(l1 + 'x', m.i32.le_s(get(M), m.i32.const(0))), call(`${name}_t1`), ...adv(1), m.br(l1)])),
-    ]),
-  );
-  f.finish(name, binaryen.none, body);
+  f.finish(name, binaryen.none, tokenTileLoops(f, name, T, M, call, adv));
 }
 
 function range(n: number): number[] {
