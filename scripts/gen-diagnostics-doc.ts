@@ -7,8 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DIAGNOSTIC_RANGES, DIAGNOSTICS, type DiagCode } from '../base/diagnostic-codes.js';
+import { docMain, writeOrCheck } from './generated-doc.js';
 
 /** Folders of shipped code scanned for raised codes (tests are not: they expect codes, not raise them). */
 export const SOURCE_DIRS: readonly string[] = ['base', 'compiler', 'ir', 'passes', 'backends', 'bench', 'bin', 'examples'];
@@ -88,19 +88,7 @@ export function renderDiagnosticsDoc(root: string): string {
 
 /** Writes (or with `check`, compares) docs/diagnostics.md; returns false when `check` finds it stale. */
 export function writeDiagnosticsDoc(root: string, check = false): boolean {
-  const file = path.join(root, DOC_FILE);
-  const text = renderDiagnosticsDoc(root);
-  if (check) return fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
-  fs.writeFileSync(file, text);
-  return true;
+  return writeOrCheck(root, DOC_FILE, renderDiagnosticsDoc(root), check);
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  const check = process.argv.includes('--check');
-  if (!writeDiagnosticsDoc(root, check)) {
-    console.error(`${DOC_FILE} is stale: run npm run docs:diagnostics`);
-    process.exit(1);
-  }
-  if (!check) console.log(`wrote ${DOC_FILE}`);
-}
+docMain(import.meta.url, DOC_FILE, 'docs:diagnostics', writeDiagnosticsDoc);

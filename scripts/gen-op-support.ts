@@ -1,14 +1,4 @@
-/**
- * Generates docs/op-support.md, the op x target table (native kernel / legalized by a rule / not
- * supported), from the same data the op-target test checks: the target registry's native op sets
- * (backends/target.ts), the legalize rules (passes/legalize.ts) and the expected-unsupported list
- * (test/ops-targets/support.ts, with the op cases of test/ops-targets/cases.ts). `npm run docs:ops`
- * writes the page; `--check` only compares and exits 1 when it is stale.
- * test/ops-targets/op-support-doc.test.ts runs the same functions to check the checked-in page.
- */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { docMain, writeOrCheck } from './generated-doc.js';
 import '../ir/ops/index.js';
 import { allOps } from '../ir/optable.js';
 import { nativeOps, RULES } from '../passes/legalize.js';
@@ -82,19 +72,7 @@ export function renderOpSupport(): string {
 
 /** Writes (or with `check`, compares) docs/op-support.md; returns false when `check` finds it stale. */
 export function writeOpSupportDoc(root: string, check = false): boolean {
-  const file = path.join(root, DOC_FILE);
-  const text = renderOpSupport();
-  if (check) return fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
-  fs.writeFileSync(file, text);
-  return true;
+  return writeOrCheck(root, DOC_FILE, renderOpSupport(), check);
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  const check = process.argv.includes('--check');
-  if (!writeOpSupportDoc(root, check)) {
-    console.error(`${DOC_FILE} is stale: run npm run docs:ops`);
-    process.exit(1);
-  }
-  if (!check) console.log(`wrote ${DOC_FILE}`);
-}
+docMain(import.meta.url, DOC_FILE, 'docs:ops', writeOpSupportDoc);

@@ -7,6 +7,7 @@
  * arrays (int64 as BigInt64Array: the arena holds int64 as int32, docs/wgsl.md). Also renders
  * model.d.ts and manifest.json.
  */
+import { type LutLayerSummary, lutLayers } from '../../ir/lut/attrs.js';
 import type { Placement } from '../model-plan.js';
 import type { WgslModel } from './model-shaders.js';
 
@@ -26,8 +27,8 @@ export interface Manifest {
   outputs: IoSpec[];
   arenaBytes: number;
   weightBytes: number;
-  /** LUT layers: node, n, k, bits, group size, table precision. */
-  layers: { node: string; n: number; k: number; bits: number; groupSize: number; tables: string }[];
+  /** LUT layers: node, n, k, bits, group size, table precision, fused activation (as in the wasm manifest). */
+  layers: LutLayerSummary[];
   bits: number[];
   /** WebGPU features the shaders need (none: core WebGPU suffices). */
   features: string[];
@@ -44,16 +45,7 @@ const io = (p: Placement): IoSpec => ({
 });
 
 export function manifestOf(m: WgslModel, shaderCount: number): Manifest {
-  const layers = m.plan.graph.nodes
-    .filter((n) => n.op === 'lut.matmul')
-    .map((n) => ({
-      node: n.name,
-      n: n.attrs.n as number,
-      k: n.attrs.k as number,
-      bits: n.attrs.bits as number,
-      groupSize: n.attrs.group_size as number,
-      tables: (n.attrs.tables as string | undefined) ?? 'i8',
-    }));
+  const layers = lutLayers(m.plan.graph);
   return {
     format: 'lutc-wgsl-1',
     inputs: m.plan.inputs.map(io),

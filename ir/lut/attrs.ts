@@ -4,7 +4,7 @@
  * A table only depends on K and the group size (which fix padding, chunks and segments), never on N or
  * bits, which is why one `lut.table` can feed layers of different widths and bit counts.
  */
-import type { Attrs, Dim } from '../types.js';
+import type { Attrs, Dim, Graph } from '../types.js';
 import { type Bits, type LutGeometry, lutGeometry, type VecBytes } from './geometry.js';
 
 /** Names of the geometry attributes shared by lut.pack and lut.matmul. */
@@ -47,4 +47,30 @@ export function tableLead(shape: readonly Dim[], layout: TableLayout): Dim[] {
 export function tableBytesPerToken(k: number, groupSize: number, tables: 'i8' | 'f32'): number {
   const g = tableGeometry(k, groupSize);
   return g.nChunks * 16 * (tables === 'i8' ? 1 : 4) + g.nSegments * 8;
+}
+
+/** One LUT layer of a compiled graph as artifact manifests list it. */
+export interface LutLayerSummary {
+  node: string;
+  n: number;
+  k: number;
+  bits: number;
+  groupSize: number;
+  tables: string;
+  activation: string;
+}
+
+/** The lut.matmul layers of `g`, in graph order (the `layers` of the wasm and wgsl manifests). */
+export function lutLayers(g: Graph): LutLayerSummary[] {
+  return g.nodes
+    .filter((n) => n.op === 'lut.matmul')
+    .map((n) => ({
+      node: n.name,
+      n: n.attrs.n as number,
+      k: n.attrs.k as number,
+      bits: n.attrs.bits as number,
+      groupSize: n.attrs.group_size as number,
+      tables: (n.attrs.tables as string | undefined) ?? 'i8',
+      activation: (n.attrs.activation as string | undefined) ?? 'none',
+    }));
 }

@@ -5,6 +5,7 @@
  * load), and manifest.json (inputs, outputs, LUT layers, bits, required features, memory plan).
  * docs/wasm-model.md documents the files and the API.
  */
+import { lutLayers } from '../../../ir/lut/attrs.js';
 import type { Graph } from '../../../ir/types.js';
 import { JS_MATH } from './math.js';
 import { buildModelModule, type IoSlot, type ModelBuildOptions, type ModelModule } from './module.js';
@@ -30,17 +31,7 @@ export interface Manifest {
 /** Builds the module and renders every artifact file. */
 export function emitArtifact(g: Graph, opts: ModelBuildOptions = {}): { files: ArtifactFiles; module: ModelModule; manifest: Manifest } {
   const mm = buildModelModule(g, opts);
-  const layers = g.nodes
-    .filter((n) => n.op === 'lut.matmul')
-    .map((n) => ({
-      node: n.name,
-      n: n.attrs.n as number,
-      k: n.attrs.k as number,
-      bits: n.attrs.bits as number,
-      groupSize: n.attrs.group_size as number,
-      tables: (n.attrs.tables as string | undefined) ?? 'i8',
-      activation: (n.attrs.activation as string | undefined) ?? 'none',
-    }));
+  const layers = lutLayers(g);
   const io = (s: IoSlot) => ({ name: s.name, dtype: s.dtype, shape: s.shape });
   const manifest: Manifest = {
     format: 'lutc-wasm-model',
