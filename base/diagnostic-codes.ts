@@ -184,9 +184,10 @@ export const DIAGNOSTICS = {
   LUT4052: e('passes', 'internal: legalize folding failed'),
   LUT4100: e('passes', 'lut.* op attributes or operands inconsistent with its geometry'),
   // ---- LUT5000-5009 every compiled target --------------------------------------------------------------
-  LUT5001: e('targets', 'symbolic dim left unbound: bind it with --shape or --dim'),
+  LUT5001: e('targets', 'symbolic dim left unbound: bind it with --shape or --dim, or bound it with --max-dim'),
   LUT5002: e('targets', 'runtime if not supported by compiled targets'),
   LUT5003: e('targets', 'op not supported by the target'),
+  LUT5004: e('targets', 'runtime dims (--max-dim) not yet rendered by this target: freeze them with --dim'),
   // ---- LUT5010-5099 wasm ------------------------------------------------------------------------------
   LUT5010: e('wasm', 'kernel shape N, K not positive integers'),
   LUT5011: e('wasm', 'kernel tokens per call M out of range (1..4096)'),
@@ -206,6 +207,7 @@ export const DIAGNOSTICS = {
   LUT5057: e('wasm', 'matmul_nbits with g_idx'),
   LUT5058: e('wasm', "the model needs more than wasm32's 4 GiB of linear memory"),
   LUT5060: e('wasm', 'lut.matmul with run-time weights or scales, or packed for another kernel geometry'),
+  LUT5070: e('wasm', "lutc bench --target wasm needs the optional package 'onnxruntime-web'"),
   LUT5090: e('wasm', 'internal: the generated wasm module is invalid'),
   LUT5091: e('wasm', 'internal: the wasm module no longer validates after binaryen -O3'),
   LUT5092: e('wasm', 'internal: the engine rejects the emitted wasm module'),

@@ -11,10 +11,12 @@
  * PEER_TOL_MODEL (int8 tables) or PEER_TOL_F32 (--tables f32, float models); otherwise the report says FAIL and
  * `lutc bench` exits 1 (LUT6013). The float model with --bits has other weights: its error is shown,
  * not checked. Unbound symbolic dims are bound to 1 (use --dim / --shape to choose, e.g. --dim seq=64).
+ * onnxruntime-web is an optional dependency: without it the bench stops at once with LUT5070.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fail } from '../../base/diagnostics.js';
 import { callSide, interleave, PEER_TOL_F32, PEER_TOL_MODEL, relL2, type Stats } from '../../bench/timing.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import type { CompileOptions } from '../../compiler/options.js';
@@ -59,8 +61,21 @@ export interface BenchReport {
   failed: string[];
 }
 
+/** onnxruntime-web, an optional dependency of lutc: LUT5070 (not an internal error) when it is not installed. */
+async function loadOrtWeb(): Promise<typeof import('onnxruntime-web')> {
+  try {
+    return await import('onnxruntime-web');
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes("'onnxruntime-web'"))
+      fail('LUT5070', "lutc bench --target wasm needs the optional package 'onnxruntime-web' (npm install onnxruntime-web)");
+    throw e;
+  }
+}
+
 /** Runs the benchmark; returns the report for stdout and the failed checks. */
 export async function benchModel(modelPath: string, opts: CompileOptions, log: (msg: string) => void): Promise<BenchReport> {
+  const ort = await loadOrtWeb(); // before the compile, so a missing peer fails in the first second
   const bytes = new Uint8Array(fs.readFileSync(modelPath));
   const { g, dims } = importBound(bytes, opts, log);
   const inputShapes = g.inputs.map((v) => ({ name: v.name, shape: v.type.shape as number[], dtype: v.type.dtype }));
@@ -84,7 +99,6 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
         .map(([n, t]) => [n, t.data]),
     );
 
-    const ort = await import('onnxruntime-web');
     ort.env.wasm.numThreads = 1;
     const sessOpts = { executionProviders: ['wasm'], freeDimensionOverrides: dims, graphOptimizationLevel: 'all' as const };
     const ortFeeds = Object.fromEntries(inputShapes.map((i) => [i.name, new ort.Tensor('float32', feeds[i.name]!, i.shape)]));
