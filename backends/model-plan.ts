@@ -10,10 +10,11 @@
  *   their input's bytes: no step.
  */
 import { fail, nodeLoc } from '../base/diagnostics.js';
-import { allOps, hasTrait } from '../ir/optable.js';
+import { allOps, hasTrait, operandIndex } from '../ir/optable.js';
 import { dtypeByteSize, isStaticShape, numel } from '../ir/tensor.js';
 import '../ir/ops/index.js';
-import type { DType, Graph, Node, Tensor, Value } from '../ir/types.js';
+import { dimSymbols, dimUpperBound } from '../ir/dim-expr.js';
+import type { Dim, DType, Graph, Node, Tensor, Value } from '../ir/types.js';
 
 /** Ops whose result is the same bytes as their first input, reinterpreted: the op table's 'view' ops. */
 export const VIEW_OPS: ReadonlySet<string> = new Set(
@@ -32,6 +33,11 @@ export interface Placement {
   region: 'arena' | 'weights';
   /** Byte offset in its region (aligned to `ALIGN`). */
   offset: number;
+  /**
+   * The value's shape in dim expressions when it has runtime dims (`shape` and `bytes` are then its
+   * upper bounds, what its slot is sized for); absent for static values.
+   */
+  dims?: Dim[];
   /** Arena lifetime in node indices of the graph: defined at `from` (-1: inputs), last read at `until`. */
   from: number;
   until: number;
@@ -42,6 +48,20 @@ export interface PlanStep {
   /** Placements of the node's inputs (null for omitted optional operands). */
   inputs: (Placement | null)[];
   outputs: Placement[];
+}
+
+/**
+ * Position of the operand named `name` of the step's op (ir/optable.ts `operandIndex`; an unknown name
+ * throws). Takes a plan step or any backend's step context (anything with its `node`), so kernels name
+ * operands (`'bias'`, `'axes'`) instead of numbering them.
+ */
+export function inputIndex(s: { node: Node }, name: string): number {
+  return operandIndex(s.node.op, name);
+}
+
+/** The placement of the operand named `name` of a step (null when omitted): `operand()` at the placement level. */
+export function stepInput(step: PlanStep, name: string): Placement | null {
+  return step.inputs[inputIndex(step, name)] ?? null;
 }
 
 export interface ModelPlan {
@@ -57,6 +77,8 @@ export interface ModelPlan {
   /** Constant values in the weight blob, in blob order. */
   constants: Placement[];
   weightBytes: number;
+  /** Runtime dims the plan uses, symbol -> upper bound (`--max-dim`); empty for a static model. */
+  runtimeDims: Record<string, number>;
 }
 
 /** Alignment of every placement: a 64-byte line suits AVX-512 loads, v128 and WGSL storage offsets. */
@@ -64,12 +86,40 @@ export const ALIGN = 64;
 
 const alignUp = (x: number, a = ALIGN) => Math.ceil(x / a) * a;
 
-/** Every shape must be static for a compiled artifact; symbolic dims are bound with --shape. */
-function staticShape(v: Value, file: string | undefined, node?: Node): number[] {
-  if (isStaticShape(v.type.shape)) return v.type.shape;
-  const sym = v.type.shape.find((d) => typeof d === 'string');
-  const msg = `value '${v.name}' has a symbolic dim '${sym}': bind it with --shape INPUT=D0,D1,... to compile`;
-  return fail('LUT5001', msg, node ? nodeLoc(node, file) : file ? { kind: 'file', file } : undefined);
+/** Where a value's shape comes from: static, or dim expressions over runtime dims with bounds. */
+interface Sized {
+  /** The static shape, or the upper bound of each dim. */
+  shape: number[];
+  dims?: Dim[];
+}
+
+/**
+ * The shape a slot is planned for. Static shapes are themselves. A symbolic dim must be an
+ * expression over runtime dims (`meta.dimBounds`, from --max-dim): the slot is sized for its upper
+ * bound, and only a consumer that renders runtime dims (`PlanOptions.runtimeDims`) may plan it (LUT5004
+ * otherwise); any other symbol is LUT5001.
+ */
+function sizedShape(v: Value, g: Graph, opts: PlanOptions, node?: Node): Sized {
+  if (isStaticShape(v.type.shape)) return { shape: v.type.shape };
+  const file = g.meta?.file;
+  const loc = node ? nodeLoc(node, file) : file ? { kind: 'file' as const, file } : undefined;
+  const bounds = g.meta?.dimBounds ?? {};
+  const shape: number[] = [];
+  for (const d of v.type.shape) {
+    const ub = dimUpperBound(d, bounds);
+    if (ub === undefined) {
+      const sym = dimSymbols(d).find((x) => !(x in bounds)) ?? String(d);
+      const msg = `value '${v.name}' has a symbolic dim '${d}' (symbol '${sym}' has no bound): bind it with --shape INPUT=D0,D1,... or --dim ${sym}=N, or make it a runtime dim with --max-dim ${sym}=N`;
+      return fail('LUT5001', msg, loc);
+    }
+    shape.push(ub);
+  }
+  if (!opts.runtimeDims) {
+    const sym = v.type.shape.flatMap((d) => dimSymbols(d))[0]!;
+    const msg = `value '${v.name}' has the runtime dim '${sym}' (--max-dim ${sym}=${bounds[sym]}), which this target does not render yet: freeze it with --dim ${sym}=N`;
+    return fail('LUT5004', msg, loc);
+  }
+  return { shape, dims: [...v.type.shape] };
 }
 
 /** Element size in compiled artifacts: f16/bf16 are computed and stored as f32 there. */
@@ -85,6 +135,11 @@ function bytesOf(dtype: DType, shape: number[]): number {
 export interface PlanOptions {
   /** Bytes value `v` occupies in the target's buffers; default: elements x `kernelByteSize`. */
   byteSize?(v: Value, dtype: DType, shape: number[]): number;
+  /**
+   * The consumer renders runtime dims (placements then carry `dims`, slots sized for the bounds);
+   * without it a runtime dim is LUT5004. Backends set it once their kernels take runtime dims.
+   */
+  runtimeDims?: boolean;
 }
 
 /**
@@ -98,7 +153,7 @@ export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
   const constants: Placement[] = [];
   let weightBytes = 0;
   for (const c of g.constants) {
-    const shape = staticShape(c, file);
+    const { shape } = sizedShape(c, g, opts);
     const p: Placement = {
       value: c,
       dtype: c.type.dtype,
@@ -152,12 +207,12 @@ export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
     return off;
   };
   const place = (v: Value, at: number, node?: Node): Placement => {
-    const shape = staticShape(v, file, node);
+    const { shape, dims } = sizedShape(v, g, opts, node);
     const bytes = sizeOf(v, shape);
     unplannedBytes += alignUp(bytes);
     const until = lastUse.get(v) ?? at;
     const offset = allocate(Math.max(bytes, 1), at, until);
-    const p: Placement = { value: v, dtype: v.type.dtype, shape, bytes, region: 'arena', offset, from: at, until };
+    const p: Placement = { value: v, dtype: v.type.dtype, shape, bytes, region: 'arena', offset, from: at, until, ...(dims && { dims }) };
     placements.set(v, p);
     return p;
   };
@@ -166,8 +221,11 @@ export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
   g.nodes.forEach((n, i) => {
     if (root.has(n.outputs[0]!)) {
       const src = placements.get(rootOf(n.outputs[0]!))!;
-      const shape = staticShape(n.outputs[0]!, file, n);
-      placements.set(n.outputs[0]!, { ...src, value: n.outputs[0]!, shape });
+      const { shape, dims } = sizedShape(n.outputs[0]!, g, opts, n);
+      const view: Placement = { ...src, value: n.outputs[0]!, shape };
+      if (dims) view.dims = dims;
+      else delete view.dims;
+      placements.set(n.outputs[0]!, view);
       return;
     }
     const ins = n.inputs.map((v) => (v ? placements.get(v)! : null));
@@ -175,7 +233,10 @@ export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
     steps.push({ node: n, inputs: ins, outputs: outs });
   });
   const outputs = g.outputs.map((v) => placements.get(v)!);
-  return { graph: g, steps, placements, inputs, outputs, arenaBytes, unplannedBytes, constants, weightBytes };
+  const runtimeDims: Record<string, number> = {};
+  for (const p of placements.values())
+    for (const d of p.dims ?? []) for (const sym of dimSymbols(d)) runtimeDims[sym] = g.meta!.dimBounds![sym]!;
+  return { graph: g, steps, placements, inputs, outputs, arenaBytes, unplannedBytes, constants, weightBytes, runtimeDims };
 }
 
 /** The constant blob: every constant's storage bytes at its planned offset (little-endian, as stored). */

@@ -94,6 +94,11 @@ export interface TileBudget {
   tableBytes: number;
   /** Tokens at or above which the Vec-LUT table layout is chosen. */
   vecMinTokens: number;
+  /**
+   * Tokens at or above which a target's kernel-only module (`lutc kernel`) takes its vector-LUT path,
+   * where that differs from `vecMinTokens` (wasm: one whole 16-token tile, backends/wasm/plan.ts).
+   */
+  kernelVecMinTokens?: number;
 }
 
 /**

@@ -73,27 +73,49 @@ function unboundSymbols(g: Graph): Set<string> {
   return new Set(g.inputs.flatMap((v) => v.type.shape.filter((d): d is string => typeof d === 'string')));
 }
 
-/** Imports `input` with `opts`' shapes and bindings; unbound input symbols of a file or bytes become 1 (noted). */
+/**
+ * Imports `input` with `opts`' shapes and bindings. Input symbols given a bound (`maxDims`) stay
+ * symbolic: runtime dims, recorded in `meta.dimBounds`; the other unbound input symbols of a file or
+ * bytes become 1 (noted). A `dimBindings` or `maxDims` symbol the model's inputs do not have is a
+ * warning.
+ */
 async function loadInput(input: Graph | string | Uint8Array, opts: CompileOptions): Promise<Graph> {
-  const note = (sym: string) =>
-    opts.progress?.(`note: symbolic dim '${sym}' is not bound: compiling with ${sym} = 1 (bind it with --shape or --dim)`);
+  const say = (msg: string) => opts.progress?.(msg);
   // A Graph is used as it is: it cannot be re-imported with bindings (import it with inputShapes or
-  // dimBindings; a symbolic dim left in it is the backend's LUT5001).
-  if (typeof input !== 'string' && !(input instanceof Uint8Array)) return input;
+  // dimBindings; a symbolic dim left in it is a runtime dim if meta.dimBounds bounds it, else the backend's LUT5001).
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+    if (opts.maxDims) input.meta = { ...input.meta, dimBounds: { ...input.meta?.dimBounds, ...opts.maxDims } };
+    return input;
+  }
   const load = () =>
     typeof input === 'string'
       ? loadModel(input, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes })
       : Promise.resolve(importOnnx(input, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes }));
-  const g = await load();
-  // Artifacts have static shapes: symbols left unbound default to 1, said through progress (as `run` does).
+  let g = await load();
   const unbound = unboundSymbols(g);
-  if (!unbound.size) return g;
-  opts.dimBindings = { ...opts.dimBindings };
-  for (const sym of unbound) {
-    opts.dimBindings[sym] = 1;
-    note(sym);
+  const known = new Set([...unbound, ...Object.keys(g.meta?.dimBindings ?? {})]);
+  for (const [flag, given] of [
+    ['--dim', opts.dimBindings],
+    ['--max-dim', opts.maxDims],
+  ] as const) {
+    for (const sym of Object.keys(given ?? {}))
+      if (!known.has(sym)) say(`warning: ${flag} ${sym}: the model's inputs have no dim '${sym}' (ignored)`);
   }
-  return load();
+  const frozen = [...unbound].filter((sym) => !(sym in (opts.maxDims ?? {})));
+  if (frozen.length) {
+    // Symbols with no bound are frozen to 1, said through progress (as `run` does).
+    opts.dimBindings = { ...opts.dimBindings };
+    for (const sym of frozen) {
+      opts.dimBindings[sym] = 1;
+      say(
+        `note: symbolic dim '${sym}' is not bound: compiling with ${sym} = 1 (bind it with --shape or --dim, or keep it a runtime dim with --max-dim)`,
+      );
+    }
+    g = await load();
+  }
+  const bounds = Object.fromEntries(Object.entries(opts.maxDims ?? {}).filter(([sym]) => unbound.has(sym)));
+  if (Object.keys(bounds).length) g.meta = { ...g.meta, dimBounds: bounds };
+  return g;
 }
 
 /**

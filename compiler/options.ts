@@ -31,6 +31,12 @@ export interface CompileOptions {
   dimBindings?: Record<string, number>;
   /** Explicit shapes for graph inputs, by input name. */
   inputShapes?: Record<string, number[]>;
+  /**
+   * Runtime dims (`--max-dim SYM=N`): symbols that stay symbolic through the pipeline, each with the
+   * upper bound the artifact's memory is planned for. A symbol neither bound nor given a bound is
+   * frozen to 1 (said through `progress`).
+   */
+  maxDims?: Record<string, number>;
   // Target-specific options: which target reads each (and for which commands) is its TargetInfo's
   // `options` schema (backends/<t>/target.ts); setting one for another target is an error.
   /** C (run): OpenMP threads of the generated code (1 = none). */

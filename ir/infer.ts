@@ -9,9 +9,10 @@
  * the pipeline share one folding policy (trait 'no-fold', weight ops, size limits).
  */
 import { fail, LutcError, nodeLoc } from '../base/diagnostics.js';
+import { canonicalDim } from './dim-expr.js';
 import { replaceAllUses, subgraphs, topoSort } from './graph.js';
 import { findOp, hasTrait, type InferCtx, type InterpCtx, type OpDef, operand, opOf, resolveAttrs } from './optable.js';
-import { dtypeByteSize, isStaticShape, numel } from './tensor.js';
+import { dtypeByteSize, isStaticShape, makeTensor, numel } from './tensor.js';
 import type { Graph, Node, Tensor, TensorType, Value } from './types.js';
 
 export interface InferOptions {
@@ -90,6 +91,7 @@ function inferBody(g: Graph, st: State): void {
     node.outputs.forEach((v, i) => (v.type = types[i]!));
     if (def.name === 'if' && inlineConstantIf(g, node, kept, subst)) continue;
     if (st.fold && tryFold(g, node, def, ctx, st)) continue;
+    if (setDimValues(g, node, def, ctx, st)) continue;
     kept.push(node);
   }
   g.nodes = kept;
@@ -158,6 +160,33 @@ function tryFold(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): bo
   });
   return true;
 }
+
+/**
+ * Sets the `dimValues` of a node's 0-D/1-D integer results from its op's symbolic evaluation
+ * (`OpDef.dimValues`: runtime shape arithmetic on dim expressions). When folding and every element of
+ * every result is a number, the node folds to constants instead (true).
+ */
+function setDimValues(g: Graph, node: Node, def: OpDef, ctx: InferCtx, st: State): boolean {
+  for (const v of node.outputs) delete v.dimValues;
+  const dv = def.dimValues && runRule(node, st, () => def.dimValues!(ctx, def));
+  if (!dv) return false;
+  node.outputs.forEach((v, i) => {
+    const d = dv[i];
+    const shape = v.type.shape;
+    if (d && shape.length <= 1 && isStaticShape(shape) && numel(shape) === d.length && DIM_VALUE_TYPES.has(v.type.dtype))
+      v.dimValues = d.map(canonicalDim);
+  });
+  if (!st.fold || !node.outputs.every((v) => v.dimValues?.every((x) => typeof x === 'number'))) return false;
+  for (const v of node.outputs) {
+    v.const = makeTensor(v.type.dtype, v.type.shape as number[], v.dimValues as number[]);
+    delete v.dimValues;
+    v.producer = null;
+    g.constants.push(v);
+  }
+  return true;
+}
+
+const DIM_VALUE_TYPES: ReadonlySet<string> = new Set(['i32', 'i64', 'u32', 'u64', 'bool']);
 
 /**
  * Replaces an If with a constant condition by the nodes of the taken branch. Its results keep their

@@ -10,7 +10,7 @@
  * test/ir/op-traits.test.ts checks every trait against the op's shape rule and interpreter.
  */
 import { type DiagCode, fail, type Location, nodeLoc } from '../base/diagnostics.js';
-import type { Attrs, AttrValue, Graph, Node, Tensor, TensorType, Value } from './types.js';
+import type { Attrs, AttrValue, Dim, Graph, Node, Tensor, TensorType, Value } from './types.js';
 
 export type AttrType = 'int' | 'float' | 'string' | 'ints' | 'floats' | 'strings' | 'tensor' | 'graph';
 
@@ -96,6 +96,13 @@ export interface OpDef {
    * returns the result tensors, or undefined when it cannot. Used by shape inference.
    */
   foldFromTypes?(ctx: InferCtx): Tensor[] | undefined;
+  /**
+   * Symbolic evaluation on dim values (ir/ops/dims.ts `dimsOfInput`): each 0-D/1-D integer result's
+   * elements as dims (ir/dim-expr.ts), or undefined where not known. What lets the shape arithmetic of
+   * exported models (Shape -> Gather -> Concat -> Reshape) resolve to dim expressions when dims are
+   * runtime dims; shape inference folds a result whose elements all are numbers.
+   */
+  dimValues?(ctx: InferCtx, def: OpDef): (Dim[] | undefined)[] | undefined;
   /** The op's traits (absent: none). */
   traits?: readonly OpTrait[];
 }

@@ -43,6 +43,12 @@ export interface Value {
   producer: Node | null;
   /** Set for constants (initializers, folded values). */
   const?: Tensor;
+  /**
+   * Set by shape inference on a 0-D or 1-D integer value whose elements are known as dims but not
+   * all as numbers (Shape of a tensor with runtime dims, and the Gather/Concat/arithmetic on it):
+   * its elements as dim expressions (ir/dim-expr.ts). Shape rules read it through `dimsInput`.
+   */
+  dimValues?: Dim[];
 }
 
 export interface Node {
@@ -79,4 +85,9 @@ export interface ModelMeta {
   producer?: string;
   /** Symbolic dims bound by the user (`--shape`) or by inputs; symbol -> size. */
   dimBindings?: Record<string, number>;
+  /**
+   * Runtime dims: symbols left symbolic in the artifact, with their upper bounds (`--max-dim SYM=N`);
+   * the memory plan is sized for the bounds (backends/model-plan.ts).
+   */
+  dimBounds?: Record<string, number>;
 }

@@ -9,9 +9,10 @@ import { COMMON_NATIVE_OPS, type TargetInfo } from '../target-info.js';
 export const cTarget: TargetInfo = {
   name: 'c',
   summary: 'C99 (libc + libm, optional OpenMP): model.h/model.c, a .npy harness and a Makefile; AVX-512/AVX2/NEON/scalar LUT kernels',
-  nativeOps: new Set([...COMMON_NATIVE_OPS, 'lut.gemm', 'quantize_linear', 'shape']),
+  nativeOps: new Set([...COMMON_NATIVE_OPS, 'lut.gemm', 'lut.table', 'lut.norm_table', 'lut.matmul', 'quantize_linear', 'shape']),
   // one lut.gemm per layer: each layer kernel builds its own tables, and model.c stores its ISA-independent
-  // q/scales/zeros operands that the kernel's packer packs at load time for the compiled ISA.
+  // q/scales/zeros operands that the kernel's packer packs at load time for the compiled ISA. The graph
+  // form (lut.table, lut.norm_table, lut.matmul: hand-written IR) has scalar C kernels too.
   lut: { tables: 'kernel', vecBytes: 32, kTiles: true },
   // one K-tile of tables in half of a 32 KiB L1
   tile: { tableBytes: 16 << 10, vecMinTokens: 8 },

@@ -8,6 +8,10 @@
 import { fail } from '../../base/diagnostics.js';
 import type { KernelRequest } from '../../compiler/options.js';
 import { type Bits, type LutGeometry, lutGeometry, roundUp } from '../../ir/lut/geometry.js';
+import { wasmTarget } from './target.js';
+
+/** Tokens from which the vector-LUT path is taken: the wasm TargetInfo's, the one source of that number. */
+const VEC_MIN_TOKENS = wasmTarget.tile.kernelVecMinTokens ?? wasmTarget.tile.vecMinTokens;
 
 /**
  * How lookups are combined over planes and accumulated:
@@ -66,7 +70,8 @@ export interface WasmLutPlan {
    */
   rowBlocks: number;
   /**
-   * Tokens per vector-LUT tile (veclut.ts; 0 = off): int8 tables, M >= 16; by default SIMD128 3-4
+   * Tokens per vector-LUT tile (veclut.ts; 0 = off): int8 tables, M >= the wasm target's
+   * `tile.kernelVecMinTokens` (16); by default SIMD128 3-4
    * bits only (PlanOverrides.vecLut). Only the kernel-only
    * module uses it (it owns `mem.vt`); addLutGemm is always the scalar-LUT kernel.
    */
@@ -90,7 +95,7 @@ export interface PlanOverrides {
   unroll?: number;
   straight?: number;
   rowBlocks?: number;
-  /** Vector-LUT path for M >= 16 with int8 tables: default on for 3-4 bits; true/false forces it. */
+  /** Vector-LUT path for M >= `tile.kernelVecMinTokens` (16) with int8 tables: default on for 3-4 bits; true/false forces it. */
   vecLut?: boolean;
 }
 
@@ -135,7 +140,7 @@ export function legalizeWasmKernel(req: KernelRequest, over: PlanOverrides = {})
   // Vector-LUT only where it measured faster than scalar-LUT token tiles: SIMD128 (bias16) 3-4 bits.
   // 1-2 bits: 10-17% slower; relaxed SIMD: its one-instruction swizzle + dot beat the scalar-addressed
   // loads (docs/wasm-kernel.md).
-  const vecTile = tables === 'i8' && m >= 16 && (over.vecLut ?? (mode === 'bias16' && geom.planes >= 3)) ? 16 : 0;
+  const vecTile = tables === 'i8' && m >= VEC_MIN_TOKENS && (over.vecLut ?? (mode === 'bias16' && geom.planes >= 3)) ? 16 : 0;
 
   const stride = {
     x: geom.kPad * 4,

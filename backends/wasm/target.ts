@@ -15,7 +15,9 @@ export const wasmTarget: TargetInfo = {
   // 16-byte lookups (i8x16.swizzle) over one K-tile: the whole-model kernel (addLutGemm) reads the graph's
   // packed weights as they are, so tile and bitplane-layout plan and pack exactly that geometry
   lut: { tables: 'graph', vecBytes: 16, kTiles: false },
-  tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
+  // the graph's Vec-LUT layout from 8 tokens (passes/tile.ts); the kernel-only module's vector-LUT
+  // path (plan.ts vecTile) from one whole 16-token tile (veclut.ts VEC_TILE)
+  tile: { tableBytes: 16 << 10, vecMinTokens: 8, kernelVecMinTokens: 16 },
   int64: 'int64',
   options: {
     wasmFeatures: {

@@ -17,7 +17,7 @@
  * The accumulator algebra is bias16's (plan.ts) with tokens instead of planes in the byte pairs:
  * u16 lane k holds tokens 2k and 2k+1; <= 256 lookups per lane between flushes (flushBound 128
  * chunk pairs) keeps both byte sums exact. A is bit-identical to the scalar-LUT kernel's, and so is y
- * (same float operations per token and row). Used by the kernel-only module for M >= 16.
+ * (same float operations per token and row). Used by the kernel-only module for M >= the wasm target's `tile.kernelVecMinTokens` (plan.ts).
  */
 import binaryen from 'binaryen';
 import { type Expr, FnBuilder, splat8, splat16, splat32 } from './builder.js';

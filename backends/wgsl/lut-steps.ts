@@ -11,7 +11,7 @@
 import { geometryOf, type TableLayout, tableGeometry, tableLead } from '../../ir/lut/attrs.js';
 import { EPILOGUE_OPERAND, epilogueStages, foldStages } from '../../ir/lut/epilogue.js';
 import { numel } from '../../ir/tensor.js';
-import type { Placement } from '../model-plan.js';
+import { inputIndex, type Placement } from '../model-plan.js';
 import { type BuildIO, type GemmIO, renderBuild, renderGemm } from './lut-gemm.js';
 import { floatOpExpr, MATH_LIB } from './ops-elementwise.js';
 import { renderReduceOps } from './ops-reduce.js';
@@ -60,7 +60,8 @@ function renderNormTable(c: StepCtx): Kernel[] {
   const normOp = a.norm === 'rms' ? 'simplified_layer_norm' : 'layer_norm';
   // The graph norm's own shader, on a view of this node that only has y as output.
   const node = { ...c.node, op: normOp, outputs: c.node.outputs.slice(0, 1) };
-  const ins = normOp === 'simplified_layer_norm' ? c.ins.slice(0, 2) : c.ins;
+  // lut.norm_table's (x, scale, bias?) are layer_norm's (X, Scale, B?) in order; simplified_layer_norm has no bias
+  const ins = normOp === 'simplified_layer_norm' ? c.ins.slice(0, inputIndex(c, 'bias')) : c.ins;
   const norm = renderReduceOps({
     ...c,
     node,
@@ -86,7 +87,9 @@ function renderMatmul(c: StepCtx): Kernel[] {
   const a = c.attrs;
   const g = geometryOf(a);
   const layout = a.table_layout as TableLayout;
-  const [tb, ts, xs, wt, sw, swz, bias] = c.ins;
+  const [tb, ts, xs, wt, sw, swz, bias] = (['tables', 'tscale', 'xsum', 'weights', 'sw', 'swz', 'bias'] as const).map(
+    (name) => c.ins[inputIndex(c, name)],
+  );
   const i8 = a.tables !== 'f32';
   const out = c.outs[0]!;
   const io: GemmIO = {

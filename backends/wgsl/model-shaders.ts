@@ -2,15 +2,17 @@
  * A whole model as WGSL: model-plan.ts's plan (with WGSL's storage sizes: one 32-bit word per element,
  * packed LUT weights as bytes), one or more compute shaders per step in plan order, and the weight
  * blob in that storage format. This is what compile.ts writes out and what the null-backend
- * validation tests check. Anything this backend cannot run is a coded diagnostic naming the node
- * (LUT5003 for an op without a renderer, LUT5200-5299 otherwise), never a wrong result; every such
+ * validation tests check. Steps dispatch through backends/render.ts over `RENDERERS`. Anything this
+ * backend cannot run is a coded diagnostic naming the node (LUT5003 for an op without a renderer,
+ * LUT5200-5299 otherwise), never a wrong result; every such
  * diagnostic of a model is collected (plan, steps, weights) and thrown together in one LutcError.
  */
 import { type Diagnostic, diag, LutcError, nodeLoc } from '../../base/diagnostics.js';
 import { hasTrait, isCompileTimeOperand } from '../../ir/optable.js';
 import { numel } from '../../ir/tensor.js';
 import type { DType, Graph, Node, Value } from '../../ir/types.js';
-import { type ModelPlan, type Placement, planModel } from '../model-plan.js';
+import { type ModelPlan, type Placement, type PlanStep, planModel } from '../model-plan.js';
+import { type RenderedSteps, type Renderer, rendererOps, renderSteps } from '../render.js';
 import { LUT_OPS, renderLut } from './lut-steps.js';
 import { DATA_OPS, renderData } from './ops-data.js';
 import { ELEMENTWISE_OPS, renderElementwise } from './ops-elementwise.js';
@@ -118,26 +120,41 @@ function wgslWeights(g: Graph, plan: ModelPlan): Uint8Array {
   return blob;
 }
 
-/** Op families: the ops each renderer handles (its dispatch table) and the renderer. */
-export const RENDERERS: readonly { ops: ReadonlySet<string>; render: (c: StepCtx) => Kernel[] | undefined }[] = [
-  { ops: ELEMENTWISE_OPS, render: renderElementwise },
-  { ops: REDUCE_OPS, render: renderReduceOps },
-  { ops: DATA_OPS, render: renderData },
-  { ops: LINEAR_OPS, render: renderLinear },
-  { ops: LUT_OPS, render: renderLut },
+/**
+ * The WGSL renderer: op families, the ops each handles (its dispatch table) and its renderer, which
+ * returns undefined for an op outside its set (test/backends/target.test.ts checks the sets).
+ */
+export const RENDERERS: Renderer<StepCtx, Kernel[] | undefined> = [
+  { name: 'elementwise', ops: ELEMENTWISE_OPS, render: renderElementwise },
+  { name: 'reduce', ops: REDUCE_OPS, render: renderReduceOps },
+  { name: 'data', ops: DATA_OPS, render: renderData },
+  { name: 'linear', ops: LINEAR_OPS, render: renderLinear },
+  { name: 'lut', ops: LUT_OPS, render: renderLut },
 ];
 
 /** Graph ops the WGSL backend renders (backends/wgsl/target.ts `nativeOps` must equal it). */
-export const SUPPORTED_OPS: readonly string[] = RENDERERS.flatMap((r) => [...r.ops]).sort();
+export const SUPPORTED_OPS: readonly string[] = rendererOps(RENDERERS);
 
-/** Renders one planned step (exported for tests of single ops). */
+/** Renders `steps` through the shared dispatcher (backends/render.ts): kernels per step, diagnostics collected. */
+function renderWgslSteps(steps: readonly PlanStep[], file?: string): RenderedSteps<Kernel[]> {
+  return renderSteps(
+    'wgsl',
+    steps,
+    RENDERERS,
+    (family, step) => {
+      const k = family.render(stepCtx(step.node, step.inputs, step.outputs, file), step);
+      if (!k) throw new Error(`internal: the WGSL renderer of '${step.node.op}' (in its op set) rendered nothing`);
+      return k;
+    },
+    file,
+  );
+}
+
+/** Renders one planned step (exported for tests of single ops); LutcError with its diagnostics. */
 export function renderStep(node: Node, ins: (Placement | null)[], outs: Placement[], file?: string): Kernel[] {
-  const c = stepCtx(node, ins, outs, file);
-  const family = RENDERERS.find((r) => r.ops.has(node.op));
-  if (!family) return c.fail('LUT5003', `op '${node.op}' is not supported by the WGSL backend`);
-  const k = family.render(c);
-  if (!k) throw new Error(`internal: the WGSL renderer of '${node.op}' (in its op set) rendered nothing`);
-  return k;
+  const r = renderWgslSteps([{ node, inputs: ins, outputs: outs }], file);
+  if (r.diagnostics.length) throw new LutcError(r.diagnostics);
+  return r.results[0]!;
 }
 
 /**
@@ -156,8 +173,9 @@ export function renderModel(g: Graph): WgslModel {
       return undefined;
     }
   };
-  const kernels: Kernel[] = [];
-  for (const s of plan.steps) kernels.push(...(collect(() => renderStep(s.node, s.inputs, s.outputs, g.meta?.file)) ?? []));
+  const steps = renderWgslSteps(plan.steps, g.meta?.file);
+  diags.push(...steps.diagnostics);
+  const kernels = steps.results.flatMap((k) => k ?? []);
   const weights = collect(() => wgslWeights(g, plan));
   if (diags.length || !weights) throw new LutcError(diags);
   return { plan, kernels, weights };

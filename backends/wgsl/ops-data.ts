@@ -9,6 +9,7 @@
 import { sliceAxis } from '../../ir/ops/slice.js';
 import { normalizeAxis } from '../../ir/ops/util.js';
 import { numel, strides } from '../../ir/tensor.js';
+import { inputIndex, VIEW_OPS } from '../model-plan.js';
 import { accessors, constInts, coords, grid1, type Kernel, kindOf, lit, main1, operandIndex, type StepCtx } from './shader-common.js';
 
 export const DATA_OPS = new Set([
@@ -22,11 +23,7 @@ export const DATA_OPS = new Set([
   'range',
   'constant_of_shape',
   'shape',
-  'reshape',
-  'squeeze',
-  'unsqueeze',
-  'flatten',
-  'identity',
+  ...VIEW_OPS,
 ]);
 
 /** One 1-D kernel over `n` output elements of output `o` with `body`. */
@@ -63,10 +60,10 @@ function renderTranspose(c: StepCtx): Kernel[] {
 function renderSlice(c: StepCtx): Kernel[] {
   const x = c.ins[0]!;
   const out = c.outs[0]!;
-  const starts = constInts(c, 1, 'slice starts')!;
-  const ends = constInts(c, 2, 'slice ends')!;
-  const axes = constInts(c, 3, 'slice axes') ?? starts.map((_, i) => i);
-  const steps = constInts(c, 4, 'slice steps') ?? starts.map(() => 1);
+  const starts = constInts(c, 'starts', 'slice starts')!;
+  const ends = constInts(c, 'ends', 'slice ends')!;
+  const axes = constInts(c, 'axes', 'slice axes') ?? starts.map((_, i) => i);
+  const steps = constInts(c, 'steps', 'slice steps') ?? starts.map(() => 1);
   const st = strides(x.shape);
   const first = x.shape.map(() => 0);
   const step = x.shape.map(() => 1);
@@ -145,7 +142,8 @@ function renderSplit(c: StepCtx): Kernel[] {
 
 function renderGather(c: StepCtx): Kernel[] {
   const x = c.ins[0]!;
-  const idx = c.ins[1]!;
+  const ii = inputIndex(c, 'indices');
+  const idx = c.ins[ii]!;
   const out = c.outs[0]!;
   const a = normalizeAxis(c.attrs.axis as number, x.shape.length);
   const d = x.shape[a]!;
@@ -155,7 +153,7 @@ function renderGather(c: StepCtx): Kernel[] {
   const body = `  let r = i % ${lit('u', inner)};
   let j = (i / ${lit('u', inner)}) % ${lit('u', nIdx)};
   let o = i / ${lit('u', inner * nIdx)};
-  var t = i32(in1(j));
+  var t = i32(in${ii}(j));
   if (t < 0) { t = t + ${d}; }
   if (t < 0 || t >= ${d}) { out0(i, ${lit(k, 0)}); return; }
   out0(i, in0((o * ${lit('u', d)} + u32(t)) * ${lit('u', inner)} + r));`;
@@ -171,7 +169,8 @@ function renderExpand(c: StepCtx): Kernel[] {
 function renderTrilu(c: StepCtx): Kernel[] {
   const out = c.outs[0]!;
   const r = out.shape.length;
-  const kc = c.node.inputs[1] ? (c.constOf(1) ? String(c.constOf(1)!.data[0]!) : 'i32(in1(0u))') : '0';
+  const ki = inputIndex(c, 'k');
+  const kc = c.node.inputs[ki] ? (c.constOf(ki) ? String(c.constOf(ki)!.data[0]!) : `i32(in${ki}(0u))`) : '0';
   const cols = out.shape[r - 1]!;
   const rows = out.shape[r - 2]!;
   const cmp = c.attrs.upper !== 0 ? '>=' : '<=';
@@ -185,9 +184,12 @@ function renderTrilu(c: StepCtx): Kernel[] {
 function renderRange(c: StepCtx): Kernel[] {
   const out = c.outs[0]!;
   const k = kindOf(out.dtype);
-  const val = (j: number) => (c.constOf(j) ? lit(k, c.constOf(j)!.data[0]!) : `in${j}(0u)`);
+  const val = (name: string) => {
+    const j = inputIndex(c, name);
+    return c.constOf(j) ? lit(k, c.constOf(j)!.data[0]!) : `in${j}(0u)`;
+  };
   const T = k === 'f' ? 'f32' : k === 'i' ? 'i32' : 'u32';
-  return [kernel(c, numel(out.shape), `  out0(i, ${val(0)} + ${T}(i) * ${val(2)});`)];
+  return [kernel(c, numel(out.shape), `  out0(i, ${val('start')} + ${T}(i) * ${val('delta')});`)];
 }
 
 function renderFill(c: StepCtx): Kernel[] {
@@ -232,14 +234,7 @@ export function renderData(c: StepCtx): Kernel[] | undefined {
       return renderFill(c);
     case 'shape':
       return renderShape(c);
-    case 'reshape':
-    case 'squeeze':
-    case 'unsqueeze':
-    case 'flatten':
-    case 'identity': {
-      const n = numel(c.outs[0]!.shape);
-      return [kernel(c, n, '  out0(i, in0(i));')];
-    }
   }
+  if (VIEW_OPS.has(c.node.op)) return [kernel(c, numel(c.outs[0]!.shape), '  out0(i, in0(i));')];
   return undefined;
 }

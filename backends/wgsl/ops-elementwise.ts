@@ -10,6 +10,7 @@
 
 import { intRange } from '../../ir/ops/numeric.js';
 import type { Attrs, DType } from '../../ir/types.js';
+import { inputIndex } from '../model-plan.js';
 import {
   accessors,
   coords,
@@ -203,9 +204,10 @@ export function renderElementwise(c: StepCtx): Kernel[] | undefined {
   }
   switch (op) {
     case 'pow': {
-      const ky = kindOf(c.ins[1]!.dtype);
+      const y = c.ins[inputIndex(c, 'Y')]!;
+      const ky = kindOf(y.dtype);
       if (k === 'f') return elementwise(c, (o) => `powf(${o[0]}, ${ky === 'f' ? o[1] : `f32(${o[1]})`})`);
-      if (ky === 'f') unsupportedKind(c, `${dt0} ^ ${c.ins[1]!.dtype}` as DType);
+      if (ky === 'f') unsupportedKind(c, `${dt0} ^ ${y.dtype}` as DType);
       return elementwise(c, (o) => `powi(${o[0]}, ${ky === 'i' ? o[1] : `i32(${o[1]})`})`);
     }
     case 'where':
@@ -217,14 +219,15 @@ export function renderElementwise(c: StepCtx): Kernel[] | undefined {
       return elementwise(c, (o) => `select((${o[0]} ${op} min(${o[1]}, 31u)), 0u, ${o[1]} >= ${u(Math.min(bits, 32))})`);
     }
     case 'clip': {
-      const bound = (j: number, d: number) => {
+      const bound = (name: string, d: number) => {
+        const j = inputIndex(c, name);
         const t = c.constOf(j);
         if (!c.ins[j]) return lit(k, d);
         return t ? (Number.isFinite(t.data[0]!) || k === 'f' ? lit(k, t.data[0]!) : lit(k, d)) : `in${j}(0u)`;
       };
       const [lo, hi] = [
-        bound(1, k === 'f' ? -Infinity : k === 'i' ? -(2 ** 31) : 0),
-        bound(2, k === 'f' ? Infinity : k === 'i' ? 2 ** 31 - 1 : 2 ** 32 - 1),
+        bound('min', k === 'f' ? -Infinity : k === 'i' ? -(2 ** 31) : 0),
+        bound('max', k === 'f' ? Infinity : k === 'i' ? 2 ** 31 - 1 : 2 ** 32 - 1),
       ];
       // min(max(x, lo), hi) as the interpreter: min > max gives max; NaN stays NaN.
       return elementwise(c, (o) =>

@@ -12,6 +12,7 @@ import { intRange } from '../../ir/ops/numeric.js';
 import { scaleLayout } from '../../ir/ops/quant.js';
 import { broadcastShapes } from '../../ir/ops/util.js';
 import { numel } from '../../ir/tensor.js';
+import { inputIndex } from '../model-plan.js';
 import {
   accessors,
   bcastIndex,
@@ -112,7 +113,8 @@ function renderGemm(c: StepCtx): Kernel[] {
   const alpha = c.attrs.alpha as number;
   const beta = c.attrs.beta as number;
   const k = kindOf(c.outs[0]!.dtype);
-  const cIn = c.ins[2];
+  const ci = inputIndex(c, 'C');
+  const cIn = c.ins[ci];
   const cIdx = cIn ? bcastIndex(cIn.shape, [M, N], ['m', 'n']) : '';
   return [
     tiled(c, {
@@ -125,7 +127,7 @@ function renderGemm(c: StepCtx): Kernel[] {
       epilogue: (acc, m, n) => {
         const s = alpha === 1 ? acc : `${lit(k, alpha)} * ${acc}`;
         return cIn && beta !== 0
-          ? `${s} + ${beta === 1 ? '' : `${lit(k, beta)} * `}in2(${cIdx.replace(/\bm\b/g, m).replace(/\bn\b/g, n)})`
+          ? `${s} + ${beta === 1 ? '' : `${lit(k, beta)} * `}in${ci}(${cIdx.replace(/\bm\b/g, m).replace(/\bn\b/g, n)})`
           : s;
       },
       out: (m, n) => `${m} * ${u(N)} + ${n}`,
@@ -141,32 +143,34 @@ function renderNBits(c: StepCtx): Kernel[] {
   const zpRow = Math.ceil((kBlocks * bits!) / 8);
   const M = numel(c.ins[0]!.shape) / K!;
   const mask = (1 << bits!) - 1;
-  const zp = c.ins[3];
+  const [qi, si] = [inputIndex(c, 'B'), inputIndex(c, 'scales')];
+  const [zi, bi] = [inputIndex(c, 'zero_points'), inputIndex(c, 'bias')];
+  const zp = c.ins[zi];
   const z = !zp
     ? f(1 << (bits! - 1))
     : zp.dtype === 'u8'
-      ? `f32((in3(n * ${u(zpRow)} + ((kb * ${u(bits!)}) >> 3u)) >> ((kb * ${u(bits!)}) & 7u)) & ${u(mask)})`
-      : `in3(n * ${u(kBlocks)} + kb)`;
+      ? `f32((in${zi}(n * ${u(zpRow)} + ((kb * ${u(bits!)}) >> 3u)) >> ((kb * ${u(bits!)}) & 7u)) & ${u(mask)})`
+      : `in${zi}(n * ${u(kBlocks)} + kb)`;
   const body = `  let n = i % ${u(N!)};
   let m = i / ${u(N!)};
   var acc = 0.0;
   for (var kb = 0u; kb < ${u(kBlocks)}; kb++) {
-    let scale = in2(n * ${u(kBlocks)} + kb);
+    let scale = in${si}(n * ${u(kBlocks)} + kb);
     let z = ${z};
     let base = (n * ${u(kBlocks)} + kb) * ${u(blob)};
     for (var j = 0u; j < ${u(bs!)} && kb * ${u(bs!)} + j < ${u(K!)}; j++) {
-      let q = (in1(base + ((j * ${u(bits!)}) >> 3u)) >> ((j * ${u(bits!)}) & 7u)) & ${u(mask)};
+      let q = (in${qi}(base + ((j * ${u(bits!)}) >> 3u)) >> ((j * ${u(bits!)}) & 7u)) & ${u(mask)};
       acc += in0(m * ${u(K!)} + kb * ${u(bs!)} + j) * ((f32(q) - z) * scale);
     }
   }
-  out0(i, acc${c.ins[5] ? ' + in5(n)' : ''});`;
+  out0(i, acc${c.ins[bi] ? ` + in${bi}(n)` : ''});`;
   return [{ label: c.node.name, code: main1(M * N!, body, accessors(c)), groups: grid1(M * N!) }];
 }
 
-/** Index of the scale (and zero point) of input element `i` under the op's scale layout. */
-function scaleIndex(c: StepCtx): string {
+/** Index of the scale (and zero point) of input element `i` under the op's scale layout; `scale`: the scale operand's position. */
+function scaleIndex(c: StepCtx, scale: number): string {
   const x = c.ins[0]!.shape;
-  const s = c.ins[1]!.shape;
+  const s = c.ins[scale]!.shape;
   const bs = c.attrs.block_size as number;
   const lay = scaleLayout(x, s, c.attrs.axis as number, bs, (m) => c.fail('LUT5207', m));
   if (lay.mode === 'tensor') return '0u';
@@ -180,8 +184,9 @@ function scaleIndex(c: StepCtx): string {
 
 function renderDequant(c: StepCtx): Kernel[] {
   const n = numel(c.outs[0]!.shape);
-  const si = scaleIndex(c);
-  const body = `  let si = ${si};\n  out0(i, f32(in0(i)${c.ins[2] ? ' - in2(si)' : ''}) * in1(si));`;
+  const [sc, zi] = [inputIndex(c, 'x_scale'), inputIndex(c, 'x_zero_point')];
+  const si = scaleIndex(c, sc);
+  const body = `  let si = ${si};\n  out0(i, f32(in0(i)${c.ins[zi] ? ` - in${zi}(si)` : ''}) * in${sc}(si));`;
   return [{ label: c.node.name, code: main1(n, body, accessors(c)), groups: grid1(n) }];
 }
 
@@ -190,15 +195,17 @@ function renderQuant(c: StepCtx): Kernel[] {
   const n = numel(out.shape);
   const [lo, hi] = intRange(out.dtype);
   const k = kindOf(out.dtype);
-  const zp = c.ins[2] ? `f32(in2(si))` : '0.0';
-  const body = `  let si = ${scaleIndex(c)};
-  let q = round(in0(i) / in1(si)) + ${zp};
+  const [sc, zi] = [inputIndex(c, 'y_scale'), inputIndex(c, 'y_zero_point')];
+  const zp = c.ins[zi] ? `f32(in${zi}(si))` : '0.0';
+  const body = `  let si = ${scaleIndex(c, sc)};
+  let q = round(in0(i) / in${sc}(si)) + ${zp};
   out0(i, select(${WGSL_TYPE[k]}(clamp(q, ${f(lo)}, ${f(hi)})), ${lit(k, 0)}, q != q));`;
   return [{ label: c.node.name, code: main1(n, body, accessors(c)), groups: grid1(n) }];
 }
 
 function renderConv(c: StepCtx): Kernel[] {
-  const [x, w] = [c.ins[0]!, c.ins[1]!];
+  const [wi, bi] = [inputIndex(c, 'W'), inputIndex(c, 'B')];
+  const [x, w] = [c.ins[0]!, c.ins[wi]!];
   const out = c.outs[0]!;
   const g = convGeometry(
     x.shape,
@@ -219,7 +226,7 @@ function renderConv(c: StepCtx): Kernel[] {
   let m = (i / ${u(OW * OH)}) % ${u(M)};
   let b = i / ${u(OW * OH * M)};
   let grp = m / ${u(Mg)};
-  var acc = ${c.ins[2] ? 'in2(m)' : '0.0'};
+  var acc = ${c.ins[bi] ? `in${bi}(m)` : '0.0'};
   for (var cc = 0u; cc < ${u(Cg)}; cc++) {
     let xb = (b * ${u(C)} + grp * ${u(Cg)} + cc) * ${u(H * Wd)};
     for (var kh = 0u; kh < ${u(ah.kernel)}; kh++) {
@@ -228,7 +235,7 @@ function renderConv(c: StepCtx): Kernel[] {
       for (var kw = 0u; kw < ${u(aw.kernel)}; kw++) {
         let iw = i32(ow * ${u(aw.stride)} + kw * ${u(aw.dilation)}) - ${aw.pad};
         if (iw < 0 || iw >= ${Wd}) { continue; }
-        acc += in1(((m * ${u(Cg)} + cc) * ${u(ah.kernel)} + kh) * ${u(aw.kernel)} + kw) * in0(xb + u32(ih) * ${u(Wd)} + u32(iw));
+        acc += in${wi}(((m * ${u(Cg)} + cc) * ${u(ah.kernel)} + kh) * ${u(aw.kernel)} + kw) * in0(xb + u32(ih) * ${u(Wd)} + u32(iw));
       }
     }
   }

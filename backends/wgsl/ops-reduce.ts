@@ -9,6 +9,7 @@
 
 import { normalizeAxis } from '../../ir/ops/util.js';
 import { numel, strides } from '../../ir/tensor.js';
+import { inputIndex } from '../model-plan.js';
 import { MATH_LIB } from './ops-elementwise.js';
 import {
   accessors,
@@ -45,7 +46,7 @@ function renderReduce(c: StepCtx): Kernel[] {
   const out = c.outs[0]!;
   const k = kindOf(x.dtype);
   const rank = x.shape.length;
-  const axesIn = constInts(c, 1, 'the reduction axes');
+  const axesIn = constInts(c, 'axes', 'the reduction axes');
   let red: number[];
   if (!axesIn || axesIn.length === 0) red = c.attrs.noop_with_empty_axes === 1 ? [] : [...Array(rank).keys()];
   else red = [...new Set(axesIn.map((a) => normalizeAxis(a, rank)))].sort((a, b) => a - b);
@@ -161,6 +162,13 @@ function paramAt(shape: readonly number[], norm: readonly number[], j: string, p
   return { pre: cc.code, idx: bcastIndex(shape, norm, cc.c) };
 }
 
+/** The scale and bias operand names of each norm op (the op table names them differently). */
+const NORM_OPERANDS: Record<string, { scale: string; bias?: string }> = {
+  layer_norm: { scale: 'Scale', bias: 'B' },
+  simplified_layer_norm: { scale: 'scale' },
+  skip_simplified_layer_norm: { scale: 'gamma', bias: 'bias' },
+};
+
 function renderNorm(c: StepCtx): Kernel[] {
   const op = c.node.op;
   const x = c.ins[0]!;
@@ -170,16 +178,18 @@ function renderNorm(c: StepCtx): Kernel[] {
   const h = numel(norm);
   const rows = numel(x.shape.slice(0, axis));
   const eps = f(c.attrs.epsilon as number);
-  const scaleIn = skip ? 2 : 1;
+  const names = NORM_OPERANDS[op]!;
+  const scaleIn = inputIndex(c, names.scale);
   const sc = paramAt(c.ins[scaleIn]!.shape, norm, 'j', 'ps_');
-  const biasIn = skip ? 3 : 2;
-  const bi = c.ins[biasIn] && op !== 'simplified_layer_norm' ? paramAt(c.ins[biasIn]!.shape, norm, 'j', 'pb_') : undefined;
+  const biasIn = names.bias ? inputIndex(c, names.bias) : -1;
+  const bi = biasIn >= 0 && c.ins[biasIn] ? paramAt(c.ins[biasIn]!.shape, norm, 'j', 'pb_') : undefined;
   const has = (o: number) => !!c.outs[o] && !!c.node.outputs[o];
   // x (or, for the skip variant, S = fround(input + skip) + bias) at element j of this row.
   let xv = 'in0(row * H + j)';
   let pre = '';
   if (skip) {
-    const sk = c.ins[1]!;
+    const skipIn = inputIndex(c, 'skip');
+    const sk = c.ins[skipIn]!;
     let skIdx = 'row * H + j';
     if (!sameShape(sk.shape, x.shape)) {
       if (numel(sk.shape) === h) skIdx = 'j';
@@ -189,7 +199,7 @@ function renderNorm(c: StepCtx): Kernel[] {
         skIdx = bcastIndex(sk.shape, x.shape, cc.c);
       }
     }
-    xv = `(in0(row * H + j) + in1(${skIdx}))${bi ? ` + in3(${bi.idx})` : ''}`;
+    xv = `(in0(row * H + j) + in${skipIn}(${skIdx}))${bi ? ` + in${biasIn}(${bi.idx})` : ''}`;
     pre += bi ? bi.pre : '';
   }
   const xdef = `let xv = ${xv};`;
@@ -201,13 +211,12 @@ function renderNorm(c: StepCtx): Kernel[] {
   let mean = wsum(s, li) / ${f(h)};
 ${loop('let d = xv - mean; v += d * d;')}
   let is = 1.0 / sqrt(wsum(v, li) / ${f(h)} + ${eps});
-${loop(`${sEnd}${bi ? bi.pre : ''}    out0(row * H + j, (xv - mean) * is * in1(${sc.idx})${bi ? ` + in2(${bi.idx})` : ''});`)}
+${loop(`${sEnd}${bi ? bi.pre : ''}    out0(row * H + j, (xv - mean) * is * in${scaleIn}(${sc.idx})${bi ? ` + in${biasIn}(${bi.idx})` : ''});`)}
   if (li == 0u) {${has(1) ? ' out1(row, mean);' : ''}${has(2) ? ' out2(row, is);' : ''} }`;
   } else {
-    const gIn = skip ? 2 : 1;
     body = `${loop('s += xv * xv;')}
   let is = 1.0 / sqrt(wsum(s, li) / ${f(h)} + ${eps});
-${loop(`${sEnd}    out0(row * H + j, xv * is * in${gIn}(${sc.idx}));${skip && has(3) ? ' out3(row * H + j, xv);' : ''}`)}
+${loop(`${sEnd}    out0(row * H + j, xv * is * in${scaleIn}(${sc.idx}));${skip && has(3) ? ' out3(row * H + j, xv);' : ''}`)}
   if (li == 0u) {${skip ? `${has(1) ? ' out1(row, 0.0);' : ''}${has(2) ? ' out2(row, is);' : ''}` : has(1) ? ' out1(row, is);' : ''} }`;
   }
   body = `  var s = 0.0;\n  var v = 0.0;\n  _ = v;\n${body}`;

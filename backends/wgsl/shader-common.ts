@@ -13,7 +13,7 @@ import { type DiagCode, fail, nodeLoc } from '../../base/diagnostics.js';
 import { opOf, resolveAttrs } from '../../ir/optable.js';
 import { strides } from '../../ir/tensor.js';
 import type { Attrs, DType, Node, Tensor } from '../../ir/types.js';
-import type { Placement } from '../model-plan.js';
+import { inputIndex, type Placement } from '../model-plan.js';
 
 /** WGSL scalar kind an element is computed in. */
 export type Kind = 'f' | 'i' | 'u';
@@ -60,8 +60,9 @@ export function stepCtx(node: Node, ins: (Placement | null)[], outs: Placement[]
   };
 }
 
-/** The compile-time value of input i, which this backend needs as a constant (axes, starts, ...). */
-export function constInts(c: StepCtx, i: number, what: string): number[] | undefined {
+/** The compile-time value of operand `name`, which this backend needs as a constant (axes, starts, ...). */
+export function constInts(c: StepCtx, name: string, what: string): number[] | undefined {
+  const i = inputIndex(c, name);
   if (!c.node.inputs[i]) return undefined;
   const t = c.constOf(i);
   if (!t) c.fail('LUT5213', `the WGSL backend needs ${what} (input ${i}) to be a constant; it is computed at run time`);

@@ -43,6 +43,7 @@ export const COMPILE_OPTS: OptSpecs = {
   'no-verify': { type: 'boolean' },
   shape: { type: 'string', multiple: true },
   dim: { type: 'string', multiple: true },
+  'max-dim': { type: 'string', multiple: true },
   threads: { type: 'string' },
   'embed-weights': { type: 'boolean' },
   isa: { type: 'string' },
@@ -151,11 +152,12 @@ export function parseShapes(command: string, items: string[]): Record<string, nu
 }
 
 /** `--dim SYM=N`: binds a symbolic dimension directly. */
-export function parseDims(command: string, items: string[]): Record<string, number> {
+export function parseDims(command: string, items: string[], flagName = 'dim'): Record<string, number> {
   const out: Record<string, number> = {};
   for (const item of items) {
     const kv = splitLastEq(item);
-    if (!kv || kv[0] === '' || !/^\d+$/.test(kv[1].trim())) usage('LUT6003', `${command}: invalid --dim '${item}'; expected SYMBOL=N`);
+    if (!kv || kv[0] === '' || !/^\d+$/.test(kv[1].trim()))
+      usage('LUT6003', `${command}: invalid --${flagName} '${item}'; expected SYMBOL=N`);
     out[kv[0]] = Number(kv[1]);
   }
   return out;
@@ -202,6 +204,14 @@ export function compileOptions(command: TargetCommand, p: Parsed, target: Target
   if (Object.keys(shapes).length) opts.inputShapes = shapes;
   const dims = parseDims(command, list(p, 'dim'));
   if (Object.keys(dims).length) opts.dimBindings = dims;
+  const maxDims = parseDims(command, list(p, 'max-dim'), 'max-dim');
+  if (Object.keys(maxDims).length && command !== 'compile' && command !== 'inspect')
+    usage('LUT6003', `${command}: --max-dim applies to compile and inspect (${command} binds every dim from its inputs)`);
+  for (const [sym, n] of Object.entries(maxDims)) {
+    if (sym in dims) usage('LUT6003', `${command}: '${sym}' is given both --dim (frozen) and --max-dim (runtime); choose one`);
+    if (n < 1) usage('LUT6003', `${command}: --max-dim ${sym}=${n}: a bound must be at least 1`);
+  }
+  if (Object.keys(maxDims).length) opts.maxDims = maxDims;
   const threads = str(p, 'threads');
   if (threads !== undefined) opts.threads = parsePosInt(command, 'threads', threads);
   if (flag(p, 'embed-weights')) opts.embedWeights = true;

@@ -46,7 +46,10 @@ Compiles the model: import, LUT lowering and layout passes, then the target back
   --print-ir-after P|all  print the IR after pass P (or after every pass) on stdout
   --no-verify             skip the IR verifier after each pass (it names a pass that broke the IR)
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
-  --dim SYM=N             bind a symbolic dimension; repeatable
+  --dim SYM=N             bind a symbolic dimension (frozen); repeatable
+  --max-dim SYM=N         keep SYM a runtime dim with upper bound N (the memory plan is sized
+                          for N); repeatable. No target renders runtime dims yet (LUT5004):
+                          unbound symbols are frozen to 1 with a note
 ${targetOptionHelp('compile')}
   -h, --help              this help
 

@@ -29,7 +29,9 @@ A .lut file is parsed and verified first.
   --group-size G          quantization group along K
   --tables i8|f32         LUT table precision
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
-  --dim SYM=N             bind a symbolic dimension; repeatable
+  --dim SYM=N             bind a symbolic dimension (frozen); repeatable
+  --max-dim SYM=N         keep SYM a runtime dim with upper bound N: the memory plan is shown
+                          for the bounds; repeatable
   -h, --help              this help
 
 Target-specific flags of compile/run (${Object.values(TARGET_OPTIONS)
@@ -56,6 +58,11 @@ export interface InspectReport {
    */
   memory?: { peakBytes: number; unplannedBytes: number; weightBytes: number };
   memoryNote?: string;
+  /**
+   * Each symbol of the model's inputs: frozen to a size (`--dim`, `--shape`), a runtime dim with its
+   * bound (`--max-dim`), or unbound (a compile freezes it to 1).
+   */
+  dims?: { symbol: string; kind: 'frozen' | 'runtime' | 'unbound'; size?: number; bound?: number }[];
   /** What the passes made of the lowered layers, read off the final IR (table sharing, fusion, tiles). */
   lut: { tables: LutTableReport[]; kernels: LutKernelReport[] };
 }
@@ -173,13 +180,27 @@ export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
           allTargets().map((t) => t.name),
         );
   const opts = compileOptions('inspect', p, target, (m) => io.err(m));
+  const symbolsOf = (gr: Graph) => new Set(gr.inputs.flatMap((v) => v.type.shape.filter((d): d is string => typeof d === 'string')));
+  const raw = await loadModel(file, {});
   const g = await loadModel(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  const left = symbolsOf(g);
+  for (const sym of Object.keys(opts.maxDims ?? {}))
+    if (!left.has(sym)) io.err(`warning: inspect: --max-dim ${sym}: the model's inputs have no unbound dim '${sym}' (ignored)`);
+  const bounds = Object.fromEntries(Object.entries(opts.maxDims ?? {}).filter(([sym]) => left.has(sym)));
+  if (Object.keys(bounds).length) g.meta = { ...g.meta, dimBounds: bounds };
+  const dims: NonNullable<InspectReport['dims']> = [...symbolsOf(raw)].sort().map((symbol) => {
+    if (symbol in bounds) return { symbol, kind: 'runtime', bound: bounds[symbol] };
+    const size = g.meta?.dimBindings?.[symbol] ?? opts.dimBindings?.[symbol];
+    return size !== undefined || !left.has(symbol)
+      ? { symbol, kind: 'frozen', ...(size !== undefined && { size }) }
+      : { symbol, kind: 'unbound' };
+  });
   // Summarize the graph as imported; decisions come from running the pipeline on it (which mutates).
   const before = inspectGraph(file, g, []);
   const { decisions, graph } = runPipeline(g, opts);
-  const report: InspectReport = { ...before, layers: decisions, lut: lutReport(graph) };
+  const report: InspectReport = { ...before, layers: decisions, lut: lutReport(graph), dims };
   try {
-    const plan = planModel(graph);
+    const plan = planModel(graph, { runtimeDims: true });
     report.memory = { peakBytes: plan.arenaBytes, unplannedBytes: plan.unplannedBytes, weightBytes: plan.weightBytes };
   } catch (e) {
     if (!(e instanceof LutcError)) throw e;
@@ -272,10 +293,29 @@ function renderText(r: InspectReport): string {
       ]);
     lines.push(table(rows));
   }
+  if (r.dims?.length) {
+    lines.push('dims:');
+    lines.push(
+      table(
+        r.dims.map((d) => [
+          d.symbol,
+          d.kind,
+          d.kind === 'runtime'
+            ? `<= ${d.bound}`
+            : d.size !== undefined
+              ? `= ${d.size}`
+              : d.kind === 'unbound'
+                ? 'compile freezes it to 1'
+                : '',
+        ]),
+      ),
+    );
+  }
   if (r.memory) {
     const m = r.memory;
+    const forBounds = r.dims?.some((d) => d.kind === 'runtime') ? ' (for the runtime dims at their bounds)' : '';
     lines.push(
-      `memory plan: peak activations ${fmtBytes(m.peakBytes)} (${fmtBytes(m.unplannedBytes)} without reuse), weights ${fmtBytes(m.weightBytes)}`,
+      `memory plan${forBounds}: peak activations ${fmtBytes(m.peakBytes)} (${fmtBytes(m.unplannedBytes)} without reuse), weights ${fmtBytes(m.weightBytes)}`,
     );
   } else if (r.memoryNote) lines.push(`memory plan: not available: ${r.memoryNote}`);
   return lines.join('\n');

@@ -6,7 +6,9 @@
  * InterpCtx) with one meaning.
  */
 import type { DiagCode } from '../../base/diagnostics.js';
-import { roundTo } from '../tensor.js';
+import { dimMul } from '../dim-expr.js';
+import type { InferCtx, OpDef } from '../optable.js';
+import { makeTensor, roundTo } from '../tensor.js';
 import type { Dim, DType, Tensor } from '../types.js';
 import { normalizeAxis } from './util.js';
 
@@ -37,21 +39,9 @@ export function ruleErr(ctx: { error(code: DiagCode, message: string): never }, 
 /** A fresh symbolic dim (InferCtx.freshDim); at run time every dim is known, so it is never called there. */
 export type FreshFn = () => Dim;
 
-/**
- * Product of dims: a number when all are known; the one symbol itself when the rest multiply to 1;
- * otherwise a fresh symbol (the product of symbols is not itself representable as a Dim).
- */
-export function dimProduct(dims: readonly Dim[], fresh: FreshFn): Dim {
-  let n = 1;
-  const syms: string[] = [];
-  for (const d of dims) {
-    if (typeof d === 'number') n *= d;
-    else syms.push(d);
-  }
-  if (syms.length === 0) return n;
-  if (n === 0) return 0;
-  if (syms.length === 1 && n === 1) return syms[0]!;
-  return fresh();
+/** Product of dims: a number when all are known, else the product expression (ir/dim-expr.ts). */
+export function dimProduct(dims: readonly Dim[]): Dim {
+  return dims.reduce<Dim>((acc, d) => dimMul(acc, d), 1);
 }
 
 /**
@@ -108,4 +98,104 @@ export function normalizeAxes(axes: readonly number[], rank: number, err: ErrFn)
   });
   if (new Set(out).size !== out.length) err(`axes [${axes.join(', ')}] repeat an axis`, 'axis');
   return out;
+}
+
+// ---- dim values: small integer tensors known as dims ------------------------------------------------
+
+const INT_OR_BOOL: ReadonlySet<DType> = new Set(['i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'bool']);
+
+/**
+ * The elements of input `i` as dims when it is a 0-D/1-D integer value known that way: a constant's
+ * values, or the `dimValues` shape inference gave it (Shape of a tensor with runtime dims and what is
+ * computed from it). Undefined otherwise.
+ */
+export function dimsOfInput(ctx: InferCtx, i: number): Dim[] | undefined {
+  const v = ctx.node.inputs[i];
+  if (!v) return undefined;
+  const t = ctx.constInput(i);
+  if (t) return t.shape.length <= 1 && INT_OR_BOOL.has(t.dtype) ? intsOf(t) : undefined;
+  return v.dimValues;
+}
+
+/** A dim-level kernel: the result element, or undefined when it depends on the runtime dims. */
+export type DimKernel = (xs: Dim[]) => Dim | boolean | undefined;
+
+/**
+ * `OpDef.dimValues` of an elementwise op over 0-D/1-D dim values (numpy broadcasting of length-1
+ * operands): applies `f` per element. Undefined unless some operand is a dim value (constants alone
+ * are folded by the interpreter) and every element is decided.
+ */
+export function elementwiseDims(f: DimKernel): NonNullable<OpDef['dimValues']> {
+  return (ctx) => {
+    const node = ctx.node;
+    if (!node.inputs.some((v) => v?.dimValues)) return undefined;
+    const ins = node.inputs.map((_, i) => dimsOfInput(ctx, i));
+    if (ins.some((x) => !x)) return undefined;
+    const xs = ins as Dim[][];
+    const len = Math.max(...xs.map((x) => x.length));
+    if (xs.some((x) => x.length !== 1 && x.length !== len)) return undefined;
+    const out: Dim[] = [];
+    for (let k = 0; k < len; k++) {
+      const r = f(xs.map((x) => (x.length === 1 ? x[0]! : x[k]!)));
+      if (r === undefined) return undefined;
+      out.push(typeof r === 'boolean' ? (r ? 1 : 0) : r);
+    }
+    return [out];
+  };
+}
+
+/**
+ * `OpDef.dimValues` of a data-movement op (gather, slice, concat, reshape, ...): the operands in
+ * `moved` ('all', or their indices) that are dim values are replaced by tensors of element indices
+ * into one pool of dims, the op's own interpreter runs on those, and each result index is mapped back.
+ * So every movement op's meaning on dim values is its interpreter's: nothing is written twice.
+ */
+export function movedDims(moved: readonly number[] | 'all'): NonNullable<OpDef['dimValues']> {
+  return (ctx, def) => {
+    const node = ctx.node;
+    const idx = moved === 'all' ? node.inputs.map((_, i) => i) : moved;
+    if (!idx.some((i) => node.inputs[i]?.dimValues)) return undefined;
+    const pool: Dim[] = [];
+    const ins: (Tensor | null)[] = [];
+    for (let i = 0; i < node.inputs.length; i++) {
+      const v = node.inputs[i];
+      if (!v) {
+        ins.push(null);
+        continue;
+      }
+      if (idx.includes(i)) {
+        const d = dimsOfInput(ctx, i);
+        const shape = v.type.shape;
+        if (!d || !shape.every((x) => typeof x === 'number')) return undefined;
+        ins.push(
+          makeTensor(
+            v.type.dtype === 'bool' ? 'i64' : v.type.dtype,
+            shape as number[],
+            d.map((_, k) => pool.length + k),
+          ),
+        );
+        pool.push(...d);
+      } else {
+        const c = ctx.constInput(i);
+        if (!c) return undefined;
+        ins.push(c);
+      }
+    }
+    let outs: Tensor[];
+    try {
+      outs = def.interp(ins, {
+        node,
+        attrs: ctx.attrs,
+        runGraph: () => {
+          throw new Error('no subgraph');
+        },
+        error: (_code, message) => {
+          throw new Error(message);
+        },
+      });
+    } catch {
+      return undefined; // the op fails on these values: its run-time check reports it
+    }
+    return outs.map((t) => (t.shape.length <= 1 ? Array.from(t.data as ArrayLike<number>, (k) => pool[k]!) : undefined));
+  };
 }

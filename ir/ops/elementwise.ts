@@ -6,9 +6,12 @@
  * ('elementwise' + 'binary-broadcast' or 'unary', 'commutative' where the spec says so). Kernels compute in doubles and store through `storer`, which
  * rounds to f32/f16/bf16 or wraps integers as ONNX/ORT do.
  */
+
+import { dimAdd, dimCompare, dimFloorDiv, dimMax, dimMin, dimMul, dimNonNegative, dimSub } from '../dim-expr.js';
 import { type AttrSpec, defineOp, type InferCtx, type InterpCtx } from '../optable.js';
 import { allocData, numel } from '../tensor.js';
 import type { Attrs, Dim, DType, Tensor, TensorType } from '../types.js';
+import { elementwiseDims } from './dims.js';
 import {
   ALL_TYPES,
   BOOL_TYPES,
@@ -90,6 +93,8 @@ export interface BinarySpec {
   commutative?: boolean;
   /** The kernel for operand dtype `dt`. */
   kernel(dt: DType): (a: number, b: number) => number;
+  /** The op on dims (runtime shape arithmetic, `OpDef.dimValues`); absent: not evaluated on dims. */
+  dims?: (a: Dim, b: Dim) => Dim | boolean | undefined;
 }
 
 /** Defines a broadcasting binary op from its spec (exported for ir/ops/math.ts). */
@@ -111,13 +116,22 @@ export function binaryOp(s: BinarySpec): void {
     interp([a, b], ctx) {
       return [mapBinary(ctx, a!, b!, s.bool ? 'bool' : a!.dtype, s.kernel(a!.dtype))];
     },
+    ...(s.dims ? { dimValues: elementwiseDims(([a, b]) => s.dims!(a!, b!)) } : {}),
   });
 }
 
 const isInt = (dt: DType) => !FLOAT_TYPES.includes(dt);
 
-binaryOp({ name: 'add', onnx: 'Add', summary: 'A + B', types: NUMERIC_TYPES, commutative: true, kernel: () => (a, b) => a + b });
-binaryOp({ name: 'sub', onnx: 'Sub', summary: 'A - B', types: NUMERIC_TYPES, kernel: () => (a, b) => a - b });
+binaryOp({
+  name: 'add',
+  onnx: 'Add',
+  summary: 'A + B',
+  types: NUMERIC_TYPES,
+  commutative: true,
+  kernel: () => (a, b) => a + b,
+  dims: dimAdd,
+});
+binaryOp({ name: 'sub', onnx: 'Sub', summary: 'A - B', types: NUMERIC_TYPES, kernel: () => (a, b) => a - b, dims: dimSub });
 binaryOp({
   name: 'mul',
   onnx: 'Mul',
@@ -126,6 +140,7 @@ binaryOp({
   commutative: true,
   // 32-bit products can exceed 2^53 in a double; Math.imul gives the exact low 32 bits that C keeps.
   kernel: (dt) => (dt === 'i32' ? Math.imul : dt === 'u32' ? (a, b) => Math.imul(a, b) >>> 0 : (a, b) => a * b),
+  dims: dimMul,
 });
 binaryOp({
   name: 'div',
@@ -133,13 +148,31 @@ binaryOp({
   summary: 'A / B; integers truncate toward zero (x / 0 gives 0: ORT leaves it undefined)',
   types: NUMERIC_TYPES,
   kernel: (dt) => (isInt(dt) ? (a, b) => (b === 0 ? 0 : Math.trunc(a / b)) : (a, b) => a / b),
+  // sizes are >= 0, so truncation is floor division
+  dims: (a, b) => (dimNonNegative(a) ? dimFloorDiv(a, b) : undefined),
 });
 
 // NaN propagates through max/min as in numpy (ONNX's reference).
 const maxOf = (a: number, b: number) => (a !== a || b !== b ? NaN : a > b ? a : b);
 const minOf = (a: number, b: number) => (a !== a || b !== b ? NaN : a < b ? a : b);
 
-const cmp = (name: string, onnx: string, types: readonly DType[], f: (a: number, b: number) => boolean, commutative = false) =>
+/** The orders of dimCompare that decide a comparison true and false (others: undecided). */
+type Order = ReturnType<typeof dimCompare>;
+const decide =
+  (yes: readonly Order[], no: readonly Order[]) =>
+  (a: Dim, b: Dim): boolean | undefined => {
+    const r = dimCompare(a, b);
+    return yes.includes(r) ? true : no.includes(r) ? false : undefined;
+  };
+
+const cmp = (
+  name: string,
+  onnx: string,
+  types: readonly DType[],
+  f: (a: number, b: number) => boolean,
+  commutative = false,
+  dims?: BinarySpec['dims'],
+) =>
   binaryOp({
     name,
     onnx,
@@ -148,12 +181,13 @@ const cmp = (name: string, onnx: string, types: readonly DType[], f: (a: number,
     bool: true,
     commutative,
     kernel: () => (a, b) => (f(a, b) ? 1 : 0),
+    dims,
   });
-cmp('equal', 'Equal', ALL_TYPES, (a, b) => a === b, true);
-cmp('less', 'Less', NUMERIC_TYPES, (a, b) => a < b);
-cmp('greater', 'Greater', NUMERIC_TYPES, (a, b) => a > b);
-cmp('greater_or_equal', 'GreaterOrEqual', NUMERIC_TYPES, (a, b) => a >= b);
-cmp('less_or_equal', 'LessOrEqual', NUMERIC_TYPES, (a, b) => a <= b);
+cmp('equal', 'Equal', ALL_TYPES, (a, b) => a === b, true, decide([0], [1, -1]));
+cmp('less', 'Less', NUMERIC_TYPES, (a, b) => a < b, false, decide([-1], [0, 1, 'ge']));
+cmp('greater', 'Greater', NUMERIC_TYPES, (a, b) => a > b, false, decide([1], [0, -1, 'le']));
+cmp('greater_or_equal', 'GreaterOrEqual', NUMERIC_TYPES, (a, b) => a >= b, false, decide([1, 0, 'ge'], [-1]));
+cmp('less_or_equal', 'LessOrEqual', NUMERIC_TYPES, (a, b) => a <= b, false, decide([-1, 0, 'le'], [1]));
 cmp('and', 'And', BOOL_TYPES, (a, b) => a !== 0 && b !== 0, true);
 cmp('or', 'Or', BOOL_TYPES, (a, b) => a !== 0 || b !== 0, true);
 
@@ -176,7 +210,7 @@ defineOp({
 });
 
 /** Variadic max/min (commutative): every operand shares a dtype and broadcasts together. */
-export function variadicOp(name: string, onnx: string, f: (a: number, b: number) => number): void {
+export function variadicOp(name: string, onnx: string, f: (a: number, b: number) => number, dims?: (a: Dim, b: Dim) => Dim): void {
   defineOp({
     name,
     onnx: { domain: '', type: onnx },
@@ -200,10 +234,11 @@ export function variadicOp(name: string, onnx: string, f: (a: number, b: number)
       for (let i = 1; i < ins.length; i++) acc = mapBinary(ctx, acc, ins[i]!, acc.dtype, f);
       return [acc];
     },
+    ...(dims ? { dimValues: elementwiseDims((xs) => xs.reduce(dims)) } : {}),
   });
 }
-variadicOp('max', 'Max', maxOf);
-variadicOp('min', 'Min', minOf);
+variadicOp('max', 'Max', maxOf, dimMax);
+variadicOp('min', 'Min', minOf, dimMin);
 
 defineOp({
   name: 'where',
@@ -230,6 +265,7 @@ defineOp({
     }
     return [{ dtype: x!.dtype, shape, data: out }];
   },
+  dimValues: elementwiseDims(([c, x, y]) => (typeof c === 'number' ? (c ? x : y) : undefined)),
 });
 
 // ---- unary ops -----------------------------------------------------------------------------------
@@ -355,4 +391,11 @@ defineOp({
     if (x!.dtype === to) return [{ dtype: to, shape: [...x!.shape], data: x!.data.slice() }];
     return [mapUnary(x!, to, castConverter(x!.dtype, to))];
   },
+  // sizes stay sizes through an integer cast (int64 <-> int32 index math of exporters)
+  dimValues: (ctx, def) => {
+    const to = ONNX_DTYPES[ctx.attrs.to as number];
+    return to && INT_DIM_TYPES.has(to) ? elementwiseDims(([x]) => x)(ctx, def) : undefined;
+  },
 });
+
+const INT_DIM_TYPES: ReadonlySet<DType> = new Set(['i32', 'i64', 'u32', 'u64']);

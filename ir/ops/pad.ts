@@ -8,7 +8,7 @@
 import { defineOp, type InferCtx } from '../optable.js';
 import { allocData, makeTensor, numel, strides } from '../tensor.js';
 import type { Dim, Tensor } from '../types.js';
-import { type ErrFn, intsOf, normalizeAxes, ruleErr } from './dims.js';
+import { dimProduct, type ErrFn, intsOf, movedDims, normalizeAxes, ruleErr } from './dims.js';
 import { ALL_TYPES, FLOAT_TYPES, NUMERIC_TYPES, operandType, storer } from './numeric.js';
 
 // ---- pad --------------------------------------------------------------------------------------------
@@ -130,6 +130,7 @@ defineOp({
   inputs: [{ name: 'input' }, { name: 'repeats', compileTime: true }],
   outputs: [{ name: 'output' }],
   attrs: {},
+  dimValues: movedDims([0]),
   infer(ctx) {
     const x = operandType(ctx, 0, ALL_TYPES);
     const r = operandType(ctx, 1, ['i64']);
@@ -187,6 +188,7 @@ defineOp({
     const s = ctx.inputs[0]!.shape;
     return s.every((d) => typeof d === 'number') ? [makeTensor('i64', [], [numel(s as number[])])] : undefined;
   },
+  dimValues: (ctx) => [[dimProduct(ctx.inputs[0]!.shape)]],
   interp: ([x]) => [makeTensor('i64', [], [numel(x!.shape)])],
 });
 

@@ -6,10 +6,24 @@
  * its interpreter, so the two cannot disagree. Slicing, gathering and joining ops live in
  * `ir/ops/slice.ts` (imported below).
  */
+
+import { dimCeilDiv, dimEquals, dimExactDiv, dimMax, dimSub } from '../dim-expr.js';
 import { defineOp, type InferCtx } from '../optable.js';
 import { allocData, makeTensor, numel, strides } from '../tensor.js';
 import type { Dim, Tensor, TensorType } from '../types.js';
-import { cloneTensor, concrete, dimProduct, type ErrFn, type FreshFn, intsOf, normalizeAxes, ruleErr, storeRounder } from './dims.js';
+import {
+  cloneTensor,
+  concrete,
+  dimProduct,
+  dimsOfInput,
+  type ErrFn,
+  type FreshFn,
+  intsOf,
+  movedDims,
+  normalizeAxes,
+  ruleErr,
+  storeRounder,
+} from './dims.js';
 import { broadcastShapes, broadcastTo } from './util.js';
 import './slice.js';
 
@@ -27,15 +41,18 @@ function freshShape(ctx: InferCtx, rank: Dim | undefined, what: string): Dim[] {
 // ---- reshape ----------------------------------------------------------------------------------------
 
 /**
- * Reshape's result: 0 copies the input dim (unless allowzero), one -1 takes what is left. With symbolic
- * dims the -1 is solved by cancelling symbols that appear on both sides; otherwise it is a fresh dim.
+ * Reshape's result: 0 copies the input dim (unless allowzero), one -1 takes what is left. Entries
+ * may be dim expressions (a shape computed from runtime dims), which are sizes. The -1 is the exact
+ * quotient of the element counts as dim expressions (ir/dim-expr.ts), or a fresh dim when it does
+ * not divide symbolically.
  */
-export function reshapeDims(inShape: readonly Dim[], spec: readonly number[], allowzero: boolean, fresh: FreshFn, err: ErrFn): Dim[] {
+export function reshapeDims(inShape: readonly Dim[], spec: readonly Dim[], allowzero: boolean, fresh: FreshFn, err: ErrFn): Dim[] {
   const out: Dim[] = [];
   let neg = -1;
   for (let i = 0; i < spec.length; i++) {
     const v = spec[i]!;
-    if (v === 0 && !allowzero) {
+    if (typeof v === 'string') out.push(v);
+    else if (v === 0 && !allowzero) {
       if (i >= inShape.length) err(`shape[${i}] = 0 copies input dim ${i}, but the input has rank ${inShape.length}`);
       out.push(inShape[i]!);
     } else if (v === -1) {
@@ -46,36 +63,17 @@ export function reshapeDims(inShape: readonly Dim[], spec: readonly number[], al
     else out.push(v);
   }
   if (allowzero && neg >= 0 && spec.includes(0)) err('with allowzero = 1 the shape may not hold both 0 and -1', 'value');
-  // Numeric part and symbols of each side (the -1 slot excluded).
-  const split = (dims: readonly Dim[], skip: number) => {
-    let n = 1;
-    const syms: string[] = [];
-    dims.forEach((d, i) => {
-      if (i === skip) return;
-      if (typeof d === 'number') n *= d;
-      else syms.push(d);
-    });
-    return { n, syms };
-  };
-  const a = split(inShape, -1);
-  const b = split(out, neg);
-  for (const s of [...b.syms]) {
-    const j = a.syms.indexOf(s);
-    if (j >= 0) {
-      a.syms.splice(j, 1);
-      b.syms.splice(b.syms.indexOf(s), 1);
-    }
-  }
+  const total = dimProduct(inShape);
+  const known = dimProduct(out.filter((_, i) => i !== neg));
+  const shown = () => `[${spec.join(', ')}]`;
   if (neg >= 0) {
-    if (b.syms.length > 0) out[neg] = fresh();
-    else if (a.syms.length === 0) {
-      if (b.n === 0 || a.n % b.n !== 0)
-        err(`cannot reshape [${inShape.join(', ')}] to [${spec.join(', ')}]: ${a.n} elements do not divide by ${b.n}`);
-      out[neg] = a.n / b.n;
-    } else if (a.syms.length === 1 && a.n === b.n) out[neg] = a.syms[0]!;
-    else out[neg] = fresh();
-  } else if (a.syms.length === 0 && b.syms.length === 0 && a.n !== b.n) {
-    err(`cannot reshape [${inShape.join(', ')}] (${a.n} elements) to [${out.join(', ')}] (${b.n} elements)`);
+    if (typeof total === 'number' && typeof known === 'number') {
+      if (known === 0 || total % known !== 0)
+        err(`cannot reshape [${inShape.join(', ')}] to ${shown()}: ${total} elements do not divide by ${known}`);
+      out[neg] = total / known;
+    } else out[neg] = known === 0 ? fresh() : (dimExactDiv(total, known) ?? fresh());
+  } else if (dimEquals(total, known) === false) {
+    err(`cannot reshape [${inShape.join(', ')}] (${total} elements) to [${out.join(', ')}] (${known} elements)`);
   }
   return out;
 }
@@ -90,11 +88,12 @@ defineOp({
   traits: ['view'],
   infer(ctx) {
     const x = in0(ctx);
-    const spec = ctx.constInput(1);
+    const spec = dimsOfInput(ctx, 1);
     if (!spec) return [{ dtype: x.dtype, shape: freshShape(ctx, ctx.inputs[1]!.shape[0], 'the shape input') }];
-    const shape = reshapeDims(x.shape, intsOf(spec), ctx.attrs.allowzero === 1, () => ctx.freshDim(), ruleErr(ctx));
+    const shape = reshapeDims(x.shape, spec, ctx.attrs.allowzero === 1, () => ctx.freshDim(), ruleErr(ctx));
     return [{ dtype: x.dtype, shape }];
   },
+  dimValues: movedDims([0]),
   interp([x, s], ctx) {
     const shape = reshapeDims(
       x!.shape,
@@ -109,11 +108,11 @@ defineOp({
 
 // ---- flatten ----------------------------------------------------------------------------------------
 
-function flattenDims(shape: readonly Dim[], axis: number, fresh: FreshFn, err: ErrFn): Dim[] {
+function flattenDims(shape: readonly Dim[], axis: number, err: ErrFn): Dim[] {
   const r = shape.length;
   const a = axis < 0 ? axis + r : axis;
   if (a < 0 || a > r) err(`axis ${axis} is out of range for rank ${r}`, 'axis');
-  return [dimProduct(shape.slice(0, a), fresh), dimProduct(shape.slice(a), fresh)];
+  return [dimProduct(shape.slice(0, a)), dimProduct(shape.slice(a))];
 }
 
 defineOp({
@@ -124,17 +123,13 @@ defineOp({
   outputs: [{ name: 'output' }],
   attrs: { axis: { type: 'int', default: 1 } },
   traits: ['view'],
+  dimValues: movedDims([0]),
   infer(ctx) {
     const x = in0(ctx);
-    return [{ dtype: x.dtype, shape: flattenDims(x.shape, ctx.attrs.axis as number, () => ctx.freshDim(), ruleErr(ctx)) }];
+    return [{ dtype: x.dtype, shape: flattenDims(x.shape, ctx.attrs.axis as number, ruleErr(ctx)) }];
   },
   interp([x], ctx) {
-    const shape = flattenDims(
-      x!.shape,
-      ctx.attrs.axis as number,
-      () => 0,
-      (m) => ctx.error('LUT3050', m),
-    );
+    const shape = flattenDims(x!.shape, ctx.attrs.axis as number, (m) => ctx.error('LUT3050', m));
     return [cloneTensor(x!, concrete(shape))];
   },
 });
@@ -181,6 +176,7 @@ defineOp({
   inputs: [{ name: 'data' }],
   outputs: [{ name: 'transposed' }],
   attrs: { perm: { type: 'ints' } },
+  dimValues: movedDims([0]),
   infer(ctx) {
     const x = in0(ctx);
     const p = permOf(x.shape.length, ctx.attrs.perm as number[] | undefined, ruleErr(ctx));
@@ -214,6 +210,7 @@ defineOp({
   outputs: [{ name: 'squeezed' }],
   attrs: {},
   traits: ['view'],
+  dimValues: movedDims([0]),
   infer(ctx) {
     const x = in0(ctx);
     const axesT = ctx.constInput(1);
@@ -246,6 +243,7 @@ defineOp({
   outputs: [{ name: 'expanded' }],
   attrs: {},
   traits: ['view'],
+  dimValues: movedDims([0]),
   infer(ctx) {
     const x = in0(ctx);
     const axesT = ctx.constInput(1);
@@ -271,17 +269,18 @@ defineOp({
   attrs: {},
   infer(ctx) {
     const x = in0(ctx);
-    const s = ctx.constInput(1);
+    const s = dimsOfInput(ctx, 1);
     if (!s) {
       const n = ctx.inputs[1]!.shape[0];
       return [
         { dtype: x.dtype, shape: freshShape(ctx, typeof n === 'number' ? Math.max(n, x.shape.length) : undefined, 'the shape input') },
       ];
     }
-    const shape = broadcastShapes([x.shape, intsOf(s)]);
+    const shape = broadcastShapes([x.shape, s]);
     if (typeof shape === 'string') return ctx.error('LUT1110', shape);
     return [{ dtype: x.dtype, shape }];
   },
+  dimValues: movedDims([0]),
   interp([x, s], ctx) {
     const shape = broadcastShapes([x!.shape, intsOf(s!)]);
     if (typeof shape === 'string') return ctx.error('LUT3052', shape);
@@ -318,6 +317,12 @@ defineOp({
     const dims = shape.slice(s, e);
     if (!dims.every((d) => typeof d === 'number')) return undefined;
     return [makeTensor('i64', [dims.length], dims as number[])];
+  },
+  // Runtime dims: the result's elements are those dims (Shape -> Gather -> Reshape then resolves to them).
+  dimValues(ctx) {
+    const shape = in0(ctx).shape;
+    const [s, e] = shapeRange(shape.length, ctx.attrs.start as number, ctx.attrs.end as number | undefined);
+    return [shape.slice(s, e)];
   },
   interp([x], ctx) {
     const [s, e] = shapeRange(x!.shape.length, ctx.attrs.start as number, ctx.attrs.end as number | undefined);
@@ -373,8 +378,10 @@ function fillValue(attrs: Record<string, unknown>): Tensor {
   return (attrs.value as Tensor | undefined) ?? makeTensor('f32', [1], [0]);
 }
 
-function checkShapeValues(dims: number[], err: ErrFn): number[] {
-  for (const d of dims) if (d < 0 || !Number.isInteger(d)) err(`shape [${dims.join(', ')}] holds a negative or fractional size`, 'value');
+function checkShapeValues<D extends Dim>(dims: D[], err: ErrFn): D[] {
+  for (const d of dims)
+    if (typeof d === 'number' && (d < 0 || !Number.isInteger(d)))
+      err(`shape [${dims.join(', ')}] holds a negative or fractional size`, 'value');
   return dims;
 }
 
@@ -387,9 +394,9 @@ defineOp({
   attrs: { value: { type: 'tensor' } },
   infer(ctx) {
     const dtype = fillValue(ctx.attrs).dtype;
-    const s = ctx.constInput(0);
+    const s = dimsOfInput(ctx, 0);
     if (!s) return [{ dtype, shape: freshShape(ctx, ctx.inputs[0]!.shape[0], 'the shape input') }];
-    return [{ dtype, shape: checkShapeValues(intsOf(s), ruleErr(ctx)) }];
+    return [{ dtype, shape: checkShapeValues(s, ruleErr(ctx)) }];
   },
   interp([s], ctx) {
     const v = fillValue(ctx.attrs);
@@ -422,8 +429,15 @@ defineOp({
     const dtype = in0(ctx).dtype;
     if (ctx.inputs.some((t) => t && numelDims(t.shape) !== 1)) ctx.error('LUT1110', 'start, limit and delta must be scalars');
     const [s, l, d] = [ctx.constInput(0), ctx.constInput(1), ctx.constInput(2)];
-    if (!s || !l || !d) return [{ dtype, shape: [ctx.freshDim()] }];
-    return [{ dtype, shape: [rangeLength(s.data[0]!, l.data[0]!, d.data[0]!, ruleErr(ctx))] }];
+    if (s && l && d) return [{ dtype, shape: [rangeLength(s.data[0]!, l.data[0]!, d.data[0]!, ruleErr(ctx))] }];
+    // Runtime dims: max(ceil((limit - start) / delta), 0) as a dim expression, for a constant positive delta.
+    const [ds, dl] = [dimsOfInput(ctx, 0), dimsOfInput(ctx, 1)];
+    const step = d?.data[0];
+    if (ds?.length === 1 && dl?.length === 1 && step !== undefined && step > 0 && Number.isInteger(step)) {
+      const n = dimCeilDiv(dimSub(dl[0]!, ds[0]!), step);
+      if (n !== undefined) return [{ dtype, shape: [dimMax(n, 0)] }];
+    }
+    return [{ dtype, shape: [ctx.freshDim()] }];
   },
   interp([s, l, d], ctx) {
     const start = s!.data[0]!;
@@ -456,6 +470,7 @@ defineOp({
   outputs: [{ name: 'output' }],
   attrs: {},
   traits: ['view'],
+  dimValues: movedDims([0]),
   infer(ctx) {
     const x = in0(ctx);
     return [{ dtype: x.dtype, shape: [...x.shape] }];

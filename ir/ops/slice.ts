@@ -3,10 +3,12 @@
  * Imported by `ir/ops/shape.ts`. Slice bounds follow ONNX's clamping exactly; INT64_MAX / INT64_MIN
  * sentinels arrive as +/-2^63 (int64 is stored as float64) and clamp like any out-of-range bound.
  */
+
+import { dimAdd, dimMax, dimMin, dimSub } from '../dim-expr.js';
 import { defineOp, type InferCtx } from '../optable.js';
 import { allocData, numel, strides } from '../tensor.js';
 import type { Dim, Tensor, TensorData } from '../types.js';
-import { concrete, type ErrFn, type FreshFn, intsOf, normalizeAxes, ruleErr, unifyDim } from './dims.js';
+import { concrete, dimsOfInput, type ErrFn, type FreshFn, intsOf, movedDims, normalizeAxes, ruleErr, unifyDim } from './dims.js';
 import { normalizeAxis } from './util.js';
 
 /** Bounds at or beyond this are "to the end" sentinels for any realistic dim (INT32_MAX, INT64_MAX). */
@@ -37,19 +39,19 @@ export function sliceAxis(dim: number, start: number, end: number, step: number)
 
 interface SliceSpec {
   axes: number[];
-  starts: number[];
-  ends: number[];
+  starts: Dim[];
+  ends: Dim[];
   steps: number[];
 }
 
-function sliceSpec(
+function sliceSpec<D extends Dim = number>(
   rank: number,
-  starts: number[],
-  ends: number[],
+  starts: D[],
+  ends: D[],
   axes: number[] | undefined,
   steps: number[] | undefined,
   err: ErrFn,
-): SliceSpec {
+): SliceSpec & { starts: D[]; ends: D[] } {
   if (ends.length !== starts.length) err(`starts has ${starts.length} elements but ends has ${ends.length}`);
   const ax = normalizeAxes(axes ?? starts.map((_, i) => i), rank, err);
   if (ax.length !== starts.length) err(`axes has ${ax.length} elements but starts has ${starts.length}`);
@@ -59,11 +61,21 @@ function sliceSpec(
   return { axes: ax, starts, ends, steps: st };
 }
 
-/** Result dim of a sliced symbolic axis: the same symbol for a full forward or full reverse slice. */
-function symbolicSliceDim(d: string, s: number, e: number, t: number, fresh: FreshFn): Dim {
-  if (t === 1 && (s === 0 || s <= -SENTINEL) && e >= SENTINEL) return d;
-  if (t === -1 && s >= SENTINEL && e <= -SENTINEL) return d;
-  return fresh();
+/**
+ * Result dim of a slice of a runtime dim or with runtime bounds: for step 1, max(0, end' - start')
+ * with each bound clamped to [0, d] as a dim expression (a runtime bound is a size); a full reverse
+ * slice keeps d; any other stepped slice is a fresh dim.
+ */
+function symbolicSliceDim(d: Dim, s: Dim, e: Dim, t: number, fresh: FreshFn): Dim {
+  if (t === -1 && typeof s === 'number' && typeof e === 'number' && s >= SENTINEL && e <= -SENTINEL) return d;
+  if (t !== 1) return fresh();
+  const bound = (x: Dim): Dim => {
+    if (typeof x === 'string') return dimMin(x, d);
+    if (x >= SENTINEL) return d;
+    if (x <= -SENTINEL) return 0;
+    return x >= 0 ? dimMin(x, d) : dimMax(dimAdd(d, x), 0);
+  };
+  return dimMax(dimSub(bound(e), bound(s)), 0);
 }
 
 defineOp({
@@ -79,24 +91,29 @@ defineOp({
   ],
   outputs: [{ name: 'output' }],
   attrs: {},
+  dimValues: movedDims([0]),
   infer(ctx) {
     const x = ctx.inputs[0]!;
     const err = ruleErr(ctx);
     const [s, e, a, t] = [1, 2, 3, 4].map((i) => ctx.constInput(i));
+    const [sd, ed] = [dimsOfInput(ctx, 1), dimsOfInput(ctx, 2)];
     const axesKnown = !ctx.inputs[3] || a;
     if (!axesKnown) return [{ dtype: x.dtype, shape: x.shape.map(() => ctx.freshDim()) }];
-    const nAx = s ? s.shape[0] : ctx.inputs[1]!.shape[0];
+    const nAx = sd ? sd.length : ctx.inputs[1]!.shape[0];
     const axes = a ? normalizeAxes(intsOf(a), x.shape.length, err) : typeof nAx === 'number' ? [...Array(nAx).keys()] : undefined;
     if (!axes) return [{ dtype: x.dtype, shape: x.shape.map(() => ctx.freshDim()) }];
-    if (!s || !e || (ctx.inputs[4] && !t)) {
+    if (!sd || !ed || (ctx.inputs[4] && !t)) {
       return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (axes.includes(i) ? ctx.freshDim() : d)) }];
     }
-    const spec = sliceSpec(x.shape.length, intsOf(s), intsOf(e), a && intsOf(a), t && intsOf(t), err);
+    const spec = sliceSpec<Dim>(x.shape.length, sd, ed, a && intsOf(a), t && intsOf(t), err);
     const shape = [...x.shape];
     spec.axes.forEach((ax, i) => {
       const d = shape[ax]!;
       const [st, en, sp] = [spec.starts[i]!, spec.ends[i]!, spec.steps[i]!];
-      shape[ax] = typeof d === 'number' ? sliceAxis(d, st, en, sp).len : symbolicSliceDim(d, st, en, sp, () => ctx.freshDim());
+      shape[ax] =
+        typeof d === 'number' && typeof st === 'number' && typeof en === 'number'
+          ? sliceAxis(d, st, en, sp).len
+          : symbolicSliceDim(d, st, en, sp, () => ctx.freshDim());
     });
     return [{ dtype: x.dtype, shape }];
   },
@@ -171,6 +188,7 @@ defineOp({
   inputs: [{ name: 'inputs', variadic: true }],
   outputs: [{ name: 'concat_result' }],
   attrs: { axis: { type: 'int', required: true } },
+  dimValues: movedDims('all'),
   infer(ctx) {
     const ins = ctx.inputs.filter((t) => t !== null);
     if (ins.some((t) => t.dtype !== ins[0]!.dtype))
@@ -239,6 +257,7 @@ defineOp({
   inputs: [{ name: 'input' }, { name: 'split', optional: true, compileTime: true }],
   outputs: [{ name: 'outputs', variadic: true }],
   attrs: { axis: { type: 'int', default: 0 }, num_outputs: { type: 'int' } },
+  dimValues: movedDims([0]),
   infer(ctx: InferCtx) {
     const x = ctx.inputs[0]!;
     const err = ruleErr(ctx);
@@ -291,6 +310,7 @@ defineOp({
   inputs: [{ name: 'data' }, { name: 'indices' }],
   outputs: [{ name: 'output' }],
   attrs: { axis: { type: 'int', default: 0 } },
+  dimValues: movedDims([0]),
   infer(ctx) {
     const [x, idx] = [ctx.inputs[0]!, ctx.inputs[1]!];
     const a = axisOf(ctx.attrs.axis as number, x.shape.length, ruleErr(ctx));

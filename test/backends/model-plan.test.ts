@@ -86,4 +86,41 @@ describe('model plan', () => {
       expect((e as LutcError).diagnostics[0]!.code).toBe('LUT5001');
     }
   });
+
+  it('plans runtime dims for their bounds: slots sized at the bound, placements carry the dim expressions', () => {
+    const bytes = readFileSync('examples/llama-block.onnx');
+    const bound = 48;
+    const g = importOnnx(bytes, { file: 'llama-block.onnx' });
+    g.meta = { ...g.meta, dimBounds: { seq: bound } };
+    runPipeline(g, { target: 'ref' });
+    // a consumer that does not render runtime dims gets LUT5004, naming the dim
+    expect(() => planModel(g)).toThrow(/LUT5004[\s\S]*'seq'/);
+    const plan = planModel(g, { runtimeDims: true });
+    expect(plan.runtimeDims).toEqual({ seq: bound });
+    const frozen = importOnnx(bytes, { file: 'llama-block.onnx', dimBindings: { seq: bound } });
+    runPipeline(frozen, { target: 'ref' });
+    const fplan = planModel(frozen);
+    // every value the graph frozen at the bound also has gets the same slot size (the runtime graph
+    // keeps its shape arithmetic as steps, so it has a few more small values)
+    const fsize = new Map([...fplan.placements.values()].map((p) => [p.value.name, p.bytes]));
+    let same = 0;
+    for (const p of plan.placements.values()) {
+      const want = fsize.get(p.value.name);
+      if (want === undefined) continue;
+      expect(p.bytes, p.value.name).toBe(want);
+      same++;
+    }
+    expect(same).toBeGreaterThan(40);
+    expect(plan.arenaBytes).toBeGreaterThanOrEqual(fplan.arenaBytes);
+    const runtime = [...plan.placements.values()].filter((p) => p.dims);
+    expect(runtime.length).toBeGreaterThan(10);
+    for (const p of runtime) {
+      expect(p.dims!.length).toBe(p.shape.length);
+      expect(p.dims!.some((d) => typeof d === 'string')).toBe(true);
+    }
+    expect(expectNoLiveOverlap(plan)).toBeGreaterThan(0);
+    const x = plan.inputs[0]!;
+    expect(x.dims).toEqual([1, 'seq', 64]);
+    expect(x.shape).toEqual([1, bound, 64]);
+  });
 });

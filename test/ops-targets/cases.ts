@@ -153,7 +153,12 @@ function ifCase(c: CaseCtx): Value[] {
   return c.node('if', [cond], { then_branch: branch('then', 'mul', 2), else_branch: branch('else', 'add', 1) }, 1);
 }
 
-/** The LUT case: 2-bit MatMulNBits layers, one after a LayerNorm (-> lut.norm_table), one on x (-> lut.table). */
+/**
+ * The LUT case: 2-bit MatMulNBits layers, one after a LayerNorm (-> lut.norm_table), one on x (-> lut.table)
+ * (lut.gemm on C, whose pipeline LUT form it is), and hand-written graph-form layers that reach every
+ * target as they are: an RMS lut.norm_table with int8 tables into a 2-bit lut.matmul with bias and gelu,
+ * an f32 lut.table into a 4-bit one with channel_scale and relu (both lut.pack folded by bitplane-layout).
+ */
 function lutCase(c: CaseCtx): Value[] {
   const [K, N, bs] = [32, 16, 16];
   const x = c.input(F, [3, K], { lo: -1, hi: 1 });
@@ -164,7 +169,24 @@ function lutCase(c: CaseCtx): Value[] {
       { K, N, bits: 2, block_size: bs },
     );
   const ln = c.op1('layer_norm', [x, c.const(F, [K], { lo: 0.5, hi: 1.5 }), c.const(F, [K], { lo: -0.1, hi: 0.1 })], { axis: -1 });
-  return [layer(ln), layer(x)];
+  const pack = (bits: number, gs: number) => {
+    const geo = { n: N, k: K, bits, group_size: gs };
+    const q = c.const('u8', [N, K], { lo: 0, hi: 2 ** bits });
+    const s = c.const(F, [N, K / gs], { lo: 0.01, hi: 0.05 });
+    const z = c.const(F, [N, K / gs], { lo: 0, hi: 2 ** bits - 1 });
+    return { geo, w: c.node('lut.pack', [q, s, z], geo) };
+  };
+  const p2 = pack(2, 16);
+  const [xn, t, ts, xs] = c.node('lut.norm_table', [x, c.const(F, [K], { lo: 0.5, hi: 1.5 })], { k: K, group_size: 16, norm: 'rms' });
+  const y2 = c.op1('lut.matmul', [t!, ts!, xs!, ...p2.w, c.const(F, [N], { lo: -0.5, hi: 0.5 })], { ...p2.geo, activation: 'gelu' });
+  const p4 = pack(4, 32);
+  const [tf, tsf, xsf] = c.node('lut.table', [x], { k: K, group_size: 32, tables: 'f32' });
+  const y4 = c.op1('lut.matmul', [tf!, tsf!, xsf!, ...p4.w, null, null, c.const(F, [N], { lo: 0.5, hi: 2 })], {
+    ...p4.geo,
+    tables: 'f32',
+    activation: 'relu',
+  });
+  return [layer(ln), layer(x), xn!, y2, y4];
 }
 
 /** Every op of the table has at least one case here (op-target.test.ts checks that). */

@@ -3,7 +3,8 @@
  * target): it expands to a fixed point through rules that produce ops needing rules themselves, keeps
  * graph output names, leaves a node whose rule declines for the backend to diagnose, folds constant
  * operands, does nothing for ref, and reports a rule that does not terminate (LUT4050) or gives a
- * result of the wrong type (LUT4051) as an internal error naming the rule.
+ * result of the wrong type (LUT4051) as an internal error naming the rule. The rule table is the
+ * union of the families in passes/legalize/*.ts, whose op keys are disjoint and name ops of the op table.
  */
 import { describe, expect, it } from 'vitest';
 import { LutcError } from '../../base/diagnostics.js';
@@ -12,10 +13,11 @@ import { GraphBuilder, newGraph } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import { addNode } from '../../ir/lut/build.js';
 import '../../ir/ops/index.js';
+import { findOp } from '../../ir/optable.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph } from '../../ir/types.js';
 import { verifyGraph } from '../../ir/verify.js';
-import { legalizeGraph, nativeOps, RULES, type Rule } from '../../passes/legalize.js';
+import { legalizeGraph, nativeOps, RULE_FAMILIES, RULES, type Rule } from '../../passes/legalize.js';
 import { F32_EXACT, maxRel } from '../helpers/tolerance.js';
 
 /** x [2, 3] -> op -> y (a graph output). */
@@ -106,5 +108,24 @@ describe('legalize', () => {
   it('has no rule for an op every target renders natively (rules are for what some target lacks)', () => {
     const everywhere = Object.keys(RULES).filter((op) => ['c', 'wasm', 'wgsl'].every((t) => nativeOps(t).has(op)));
     expect(everywhere).toEqual([]);
+  });
+
+  it('assembles RULES from the families: op keys disjoint across families, every op in the op table', () => {
+    const seen = new Map<string, string>();
+    const dup: string[] = [];
+    for (const [family, rules] of Object.entries(RULE_FAMILIES)) {
+      expect(Object.keys(rules).length, family).toBeGreaterThan(0);
+      for (const op of Object.keys(rules)) {
+        if (seen.has(op)) dup.push(`${op}: ${seen.get(op)} and ${family}`);
+        seen.set(op, family);
+      }
+    }
+    expect(dup).toEqual([]);
+    expect(Object.keys(RULES).sort()).toEqual([...seen.keys()].sort());
+    for (const [op, rule] of Object.entries(RULES)) {
+      expect(RULE_FAMILIES[seen.get(op)!]![op], op).toBe(rule);
+      expect(findOp(op), `rule for unknown op '${op}'`).toBeDefined();
+      expect(rule.summary.length, op).toBeGreaterThan(0);
+    }
   });
 });

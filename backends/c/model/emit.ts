@@ -4,7 +4,10 @@
  * every value at its planned arena offset (views cost nothing: they share their source's bytes) and
  * constants read from the weight blob at its planned offsets. LUT layers are the pipeline's lut.gemm
  * (the C target's LUT form, `lut.tables: 'kernel'`): their q is stored as the canonical bit stream
- * (lut-weights.ts) and each calls the tuned per-layer kernel of backends/c/render.ts (kernels-lut.ts).
+ * (lut-weights.ts) and each calls the tuned per-layer kernel of backends/c/render.ts (kernels-lut.ts);
+ * hand-written graph-form LUT IR (lut.table / lut.norm_table / lut.matmul) renders as scalar C
+ * (kernels-lut-graph.ts).
+ * Steps dispatch through backends/render.ts over `cRenderer` (one family per kernels-*.ts table).
  * Also renders the .npy harness and the Makefile (harness.ts). Everything is rendered in memory first:
  * an unsupported node is a coded diagnostic (LUT5003 for an op without a kernel, LUT5151-5152; all of
  * them at once) before any file is written.
@@ -15,10 +18,12 @@ import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
 import type { Graph } from '../../../ir/types.js';
 import { ALIGN, type ModelPlan, type Placement, planModel, weightBlob } from '../../model-plan.js';
+import { type Renderer, rendererOps, renderSteps, tableFamily } from '../../render.js';
 import { cIdent, ctype, indent, resetLoopIds, type StepCtx } from './cgen.js';
 import { type CIo, renderHarness, renderMakefile } from './harness.js';
 import { ELEMENTWISE_HELPERS, ELEMENTWISE_KERNELS } from './kernels-elementwise.js';
 import { LutLayers } from './kernels-lut.js';
+import { LUT_GRAPH_KERNELS } from './kernels-lut-graph.js';
 import { MATH_KERNELS } from './kernels-math.js';
 import { SHAPE_KERNELS } from './kernels-shape.js';
 import { withCanonicalQ } from './lut-weights.js';
@@ -32,16 +37,29 @@ export interface CModelOptions extends CompileOptions {
 /** Weight blobs up to this size are embedded by default: one self-contained model.c, nothing to load. */
 export const EMBED_AUTO_BYTES = 64 * 1024;
 
-const KERNELS: Record<string, (c: StepCtx) => string> = { ...ELEMENTWISE_KERNELS, ...SHAPE_KERNELS, ...MATH_KERNELS };
-
 /**
  * LUT ops: lut.gemm renders per layer (kernels-lut.ts: tables built and weights packed by its kernel).
- * The graph form (lut.table, lut.norm_table, lut.pack, lut.matmul) has no C kernel: LUT5003.
+ * The hand-written graph form's lut.table, lut.norm_table and lut.matmul render as scalar C
+ * (kernels-lut-graph.ts); lut.pack has no kernel (bitplane-layout folds it when its operands are constants).
  */
 const LUT_OPS = ['lut.gemm'];
 
+/**
+ * The C renderer (dispatched by backends/render.ts): one family per kernels-*.ts table, its ops the
+ * table's keys; the LUT family renders through the model's LutLayers (per-layer kernels and loader).
+ */
+export function cRenderer(luts: LutLayers): Renderer<StepCtx, string> {
+  const lut: Record<string, (c: StepCtx) => string> = { ...LUT_GRAPH_KERNELS, 'lut.gemm': luts.gemm };
+  return [
+    tableFamily('elementwise', ELEMENTWISE_KERNELS),
+    tableFamily('shape', SHAPE_KERNELS),
+    tableFamily('math', MATH_KERNELS),
+    tableFamily('lut', lut),
+  ];
+}
+
 /** Graph ops the C backend renders (for docs and tests). */
-export const SUPPORTED_OPS: readonly string[] = [...Object.keys(KERNELS), ...LUT_OPS].sort();
+export const SUPPORTED_OPS: readonly string[] = rendererOps(cRenderer(new LutLayers('lutc')));
 
 /** One graph input or output as the C API exposes it. */
 export type { CIo } from './harness.js';
@@ -80,65 +98,63 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   // Kernel entry points are external symbols: a per-model prefix lets several models link together.
   // --isa pins every layer kernel's path (cPrelude's forced LUTC_ISA; -DLUTC_ISA still overrides it)
   const luts = new LutLayers(`lutc${hash.toString(16).padStart(8, '0')}`, opts.isa);
-  const kernels: Record<string, (c: StepCtx) => string> = { ...KERNELS, 'lut.gemm': luts.gemm };
   let scratchBytes = 0;
   const scratchOff = alignUp(plan.arenaBytes);
-  const fns: string[] = [];
-  const calls: string[] = [];
-  plan.steps.forEach((step, si) => {
-    const node = step.node;
-    const kernel = kernels[node.op];
-    if (lutFailed && LUT_OPS.includes(node.op)) return;
-    if (!kernel) {
-      bag.error('LUT5003', `op '${node.op}' is not supported by the C backend`, nodeLoc(node, file));
-      return;
-    }
-    const ptr = (p: Placement, write: boolean) =>
-      `(${write ? '' : 'const '}${ctype(p.dtype)} *)(${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset})`;
-    const decls: string[] = [];
-    step.inputs.forEach((p, i) => p && decls.push(`const ${ctype(p.dtype)} *i${i} = ${ptr(p, false)}; (void)i${i};`));
-    step.outputs.forEach((p, i) => decls.push(`${ctype(p.dtype)} *o${i} = ${ptr(p, true)}; (void)o${i};`));
-    const def = findOp(node.op)!;
-    const ctx: StepCtx = {
-      step,
-      node,
-      attrs: resolveAttrs(def, node),
-      in: (i) => `i${i}`,
-      out: (i) => `o${i}`,
-      inP: (i) => step.inputs[i] ?? null,
-      outP: (i) => step.outputs[i]!,
-      constOf: (i) => node.inputs[i]?.const,
-      unsupported: (msg) => {
-        throw new LutcError({
-          code: msg.includes('run time') ? 'LUT5152' : 'LUT5151',
-          severity: 'error',
-          message: msg,
-          loc: nodeLoc(node, file),
-        });
-      },
-      scratch: (bytes) => {
-        scratchBytes = Math.max(scratchBytes, bytes);
-        return `(ws + ${scratchOff})`;
-      },
-      omp: (work, clauses = '') =>
-        work >= 1 << 16 ? `#ifdef _OPENMP\n#pragma omp parallel for num_threads(lutc_threads) ${clauses}\n#endif` : '',
-    };
-    let body: string;
-    try {
-      body = kernel(ctx);
-    } catch (e) {
-      if (!(e instanceof LutcError)) throw e;
-      for (const d of e.diagnostics) bag.add(d);
-      return;
-    }
-    const outs = step.outputs.map((p) => p.value.name).join(', ');
-    fns.push(`/* step ${si}: node '${node.name.replace(/\*\//g, '*_/')}' (${node.op}) -> ${outs.replace(/\*\//g, '*_/')} */
+  const rendered = renderSteps(
+    'c',
+    plan.steps,
+    cRenderer(luts),
+    (family, step, si) => {
+      const node = step.node;
+      if (lutFailed && LUT_OPS.includes(node.op)) return undefined;
+      const ptr = (p: Placement, write: boolean) =>
+        `(${write ? '' : 'const '}${ctype(p.dtype)} *)(${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset})`;
+      const decls: string[] = [];
+      step.inputs.forEach((p, i) => p && decls.push(`const ${ctype(p.dtype)} *i${i} = ${ptr(p, false)}; (void)i${i};`));
+      step.outputs.forEach((p, i) => decls.push(`${ctype(p.dtype)} *o${i} = ${ptr(p, true)}; (void)o${i};`));
+      const def = findOp(node.op)!;
+      const ctx: StepCtx = {
+        step,
+        node,
+        attrs: resolveAttrs(def, node),
+        in: (i) => `i${i}`,
+        out: (i) => `o${i}`,
+        inP: (i) => step.inputs[i] ?? null,
+        outP: (i) => step.outputs[i]!,
+        constOf: (i) => node.inputs[i]?.const,
+        unsupported: (msg) => {
+          throw new LutcError({
+            code: msg.includes('run time') ? 'LUT5152' : 'LUT5151',
+            severity: 'error',
+            message: msg,
+            loc: nodeLoc(node, file),
+          });
+        },
+        scratch: (bytes) => {
+          scratchBytes = Math.max(scratchBytes, bytes);
+          return `(ws + ${scratchOff})`;
+        },
+        omp: (work, clauses = '') =>
+          work >= 1 << 16 ? `#ifdef _OPENMP\n#pragma omp parallel for num_threads(lutc_threads) ${clauses}\n#endif` : '',
+      };
+      const body = family.render(ctx, step);
+      const outs = step.outputs.map((p) => p.value.name).join(', ');
+      return `/* step ${si}: node '${node.name.replace(/\*\//g, '*_/')}' (${node.op}) -> ${outs.replace(/\*\//g, '*_/')} */
 static int step_${si}(unsigned char *ws, const unsigned char *W) {
   (void)ws; (void)W;
 ${indent(decls.join('\n'))}
 ${indent(body)}
   return 0;
-}`);
+}`;
+    },
+    file,
+  );
+  for (const d of rendered.diagnostics) bag.add(d);
+  const fns: string[] = [];
+  const calls: string[] = [];
+  rendered.results.forEach((fn, si) => {
+    if (fn === undefined) return;
+    fns.push(fn);
     calls.push(`  if ((rc = step_${si}(ws, W)) != 0) return rc;`);
   });
   bag.throwIfErrors();

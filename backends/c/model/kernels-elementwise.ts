@@ -10,6 +10,7 @@
  * erf is libm's double erf (a few ulp of double at most), far inside one f32 rounding.
  */
 import type { Attrs, DType } from '../../../ir/types.js';
+import { inputIndex, VIEW_OPS } from '../../model-plan.js';
 import { broadcastStrides, cLiteral, ctype, isFloatDt, isSignedInt, type StepCtx, stridedLoop, stridesOf } from './cgen.js';
 
 type Kernel = (c: StepCtx) => string;
@@ -152,9 +153,12 @@ function unary(name: string): Kernel {
 const clip: Kernel = (c) => {
   const dt = c.outP(0).dtype;
   const T = ctype(dt);
-  const bound = (i: number, dflt: string) => (c.inP(i) ? `${c.in(i)}[0]` : dflt);
-  const lo = bound(1, isFloatDt(dt) ? `(${T})(-1.0/0.0)` : 'lo_');
-  const hi = bound(2, isFloatDt(dt) ? `(${T})(1.0/0.0)` : 'hi_');
+  const bound = (name: string, dflt: string) => {
+    const i = inputIndex(c, name);
+    return c.inP(i) ? `${c.in(i)}[0]` : dflt;
+  };
+  const lo = bound('min', isFloatDt(dt) ? `(${T})(-1.0/0.0)` : 'lo_');
+  const hi = bound('max', isFloatDt(dt) ? `(${T})(1.0/0.0)` : 'hi_');
   const x = c.in(0);
   const n = c.outP(0).shape.reduce((p, d) => p * d, 1);
   const decl = isFloatDt(dt)
@@ -203,7 +207,7 @@ function rangeOf(dt: DType): [number, number] {
   return r[dt] ?? [0, 1];
 }
 
-/** A view op (reshape, ...) that planModel did not alias (its input is a constant): a plain copy. */
+/** A view op (trait 'view': reshape, ...) that planModel did not alias (its input is a constant): a plain copy. */
 const copy: Kernel = (c) => `memcpy(${c.out(0)}, ${c.in(0)}, ${c.outP(0).bytes});`;
 
 export const ELEMENTWISE_KERNELS: Record<string, Kernel> = {
@@ -226,11 +230,7 @@ export const ELEMENTWISE_KERNELS: Record<string, Kernel> = {
   cast,
   bit_shift: bitShift,
   ...Object.fromEntries(UNARY_OPS.map((n) => [n, unary(n)])),
-  reshape: copy,
-  squeeze: copy,
-  unsqueeze: copy,
-  flatten: copy,
-  identity: copy,
+  ...Object.fromEntries([...VIEW_OPS].map((n) => [n, copy])),
 };
 
 /** C helpers the elementwise kernels call (emitted once per model.c). */

@@ -11,6 +11,7 @@
  * gamma_K), i.e. ~1e-5 relative for K ~ 256: inside the 1e-4 max|ref| tests.
  */
 import { broadcastIndex } from '../../../ir/ops/util.js';
+import { inputIndex } from '../../model-plan.js';
 import { broadcastStrides, cLiteral, ctype, intsOfConst, isFloatDt, normAxis, prod, type StepCtx, stridedLoop, stridesOf } from './cgen.js';
 import { intStore, storeFromDouble } from './kernels-elementwise.js';
 
@@ -34,8 +35,9 @@ function reduce(kind: 'sum' | 'mean' | 'max' | 'prod'): Kernel {
     const r = x.shape.length;
     const noop = c.attrs.noop_with_empty_axes === 1;
     let axes: number[] = [];
-    if (c.inP(1)) {
-      const t = c.constOf(1);
+    const ai = inputIndex(c, 'axes');
+    if (c.inP(ai)) {
+      const t = c.constOf(ai);
       if (!t) return c.unsupported(`${c.node.op}: axes computed at run time are not supported by the C backend`);
       axes = intsOfConst(t).map((a) => normAxis(a, r));
     }
@@ -107,8 +109,9 @@ const layerNorm: Kernel = (c) => {
   const norm = x.shape.slice(axis);
   const h = prod(norm);
   const rows = prod(x.shape.slice(0, axis));
-  const si = paramIndex(c, 'sidx', c.inP(1)!.shape, norm);
-  const bi = c.inP(2) ? paramIndex(c, 'bidx', c.inP(2)!.shape, norm) : null;
+  const [scale, bias] = [inputIndex(c, 'Scale'), inputIndex(c, 'B')];
+  const si = paramIndex(c, 'sidx', c.inP(scale)!.shape, norm);
+  const bi = c.inP(bias) ? paramIndex(c, 'bidx', c.inP(bias)!.shape, norm) : null;
   const T = ctype(x.dtype);
   const stat = (i: number, v: string) =>
     c.node.outputs[i] && c.step.outputs[i] && usedOutput(c, i) ? `${c.out(i)}[r] = (${ctype(c.outP(i).dtype)})${v};` : '';
@@ -123,7 +126,7 @@ for (ptrdiff_t r = 0; r < ${rows}; r++) {
   const double is = 1.0 / sqrt(v / ${h}.0 + ${cLiteral(c.attrs.epsilon as number, 'f64')});
   ${stat(1, 'm')} ${stat(2, 'is')}
   for (ptrdiff_t j = 0; j < ${h}; j++)
-    yr[j] = (${T})(((double)xr[j] - m) * is * (double)${c.in(1)}[${si.at('j')}]${bi ? ` + (double)${c.in(2)}[${bi.at('j')}]` : ''});
+    yr[j] = (${T})(((double)xr[j] - m) * is * (double)${c.in(scale)}[${si.at('j')}]${bi ? ` + (double)${c.in(bias)}[${bi.at('j')}]` : ''});
 }`;
 };
 
@@ -138,7 +141,8 @@ const rmsNorm: Kernel = (c) => {
   const norm = x.shape.slice(axis);
   const h = prod(norm);
   const rows = prod(x.shape.slice(0, axis));
-  const si = paramIndex(c, 'sidx', c.inP(1)!.shape, norm);
+  const scale = inputIndex(c, 'scale');
+  const si = paramIndex(c, 'sidx', c.inP(scale)!.shape, norm);
   const T = ctype(x.dtype);
   return `${si.decl}${c.omp(rows * h * 4)}
 for (ptrdiff_t r = 0; r < ${rows}; r++) {
@@ -148,7 +152,7 @@ for (ptrdiff_t r = 0; r < ${rows}; r++) {
   for (ptrdiff_t j = 0; j < ${h}; j++) ss += (double)xr[j] * (double)xr[j];
   const double is = 1.0 / sqrt(ss / ${h}.0 + ${cLiteral(c.attrs.epsilon as number, 'f64')});
   ${usedOutput(c, 1) ? `${c.out(1)}[r] = (${ctype(c.outP(1).dtype)})is;` : ''}
-  for (ptrdiff_t j = 0; j < ${h}; j++) yr[j] = (${T})((double)xr[j] * is * (double)${c.in(1)}[${si.at('j')}]);
+  for (ptrdiff_t j = 0; j < ${h}; j++) yr[j] = (${T})((double)xr[j] * is * (double)${c.in(scale)}[${si.at('j')}]);
 }`;
 };
 
@@ -157,14 +161,15 @@ const skipRmsNorm: Kernel = (c) => {
   const x = c.inP(0)!;
   const h = x.shape[x.shape.length - 1]!;
   const rows = prod(x.shape.slice(0, -1));
-  const skS = broadcastStrides(c.inP(1)!.shape, x.shape);
-  const ski = prod(c.inP(1)!.shape) === prod(x.shape) ? null : broadcastIndex(c.inP(1)!.shape, x.shape);
+  const [skip, gamma, bi] = [inputIndex(c, 'skip'), inputIndex(c, 'gamma'), inputIndex(c, 'bias')];
+  const skS = broadcastStrides(c.inP(skip)!.shape, x.shape);
+  const ski = prod(c.inP(skip)!.shape) === prod(x.shape) ? null : broadcastIndex(c.inP(skip)!.shape, x.shape);
   const T = ctype(x.dtype);
   void skS;
   const skDecl = ski ? `static const int32_t skidx[${ski.length}] = {${Array.from(ski).join(',')}};\n` : '';
   const skAt = ski ? 'skidx[e]' : 'e';
-  const gAt = prod(c.inP(2)!.shape) === 1 ? '0' : 'j';
-  const bias = c.inP(3) ? ` + ${c.in(3)}[${prod(c.inP(3)!.shape) === 1 ? '0' : 'j'}]` : '';
+  const gAt = prod(c.inP(gamma)!.shape) === 1 ? '0' : 'j';
+  const bias = c.inP(bi) ? ` + ${c.in(bi)}[${prod(c.inP(bi)!.shape) === 1 ? '0' : 'j'}]` : '';
   const sumF = c.scratch(h * 4);
   const o = (i: number) => usedOutput(c, i);
   return `${skDecl}float *sf = (float *)${sumF};
@@ -172,13 +177,13 @@ for (ptrdiff_t r = 0; r < ${rows}; r++) {
   double ss = 0.0;
   for (ptrdiff_t j = 0; j < ${h}; j++) {
     const ptrdiff_t e = r * ${h} + j;
-    sf[j] = (float)(${c.in(0)}[e] + ${c.in(1)}[${skAt}])${bias};
+    sf[j] = (float)(${c.in(0)}[e] + ${c.in(skip)}[${skAt}])${bias};
     ${o(3) ? `${c.out(3)}[e] = (${T})sf[j];` : ''}
     ss += (double)sf[j] * (double)sf[j];
   }
   const double is = 1.0 / sqrt(ss / ${h}.0 + ${cLiteral(c.attrs.epsilon as number, 'f64')});
   ${o(1) ? `${c.out(1)}[r] = 0.0f;` : ''} ${o(2) ? `${c.out(2)}[r] = (float)is;` : ''}
-  for (ptrdiff_t j = 0; j < ${h}; j++) ${c.out(0)}[r * ${h} + j] = (${T})((double)sf[j] * is * (double)${c.in(2)}[${gAt}]);
+  for (ptrdiff_t j = 0; j < ${h}; j++) ${c.out(0)}[r * ${h} + j] = (${T})((double)sf[j] * is * (double)${c.in(gamma)}[${gAt}]);
 }`;
 };
 
@@ -250,7 +255,8 @@ const gemm: Kernel = (c) => {
   const T = ctype(dt);
   const alpha = cLiteral(c.attrs.alpha as number, 'f64'),
     beta = cLiteral(c.attrs.beta as number, 'f64');
-  const cP = c.inP(2);
+  const ci = inputIndex(c, 'C');
+  const cP = c.inP(ci);
   const cIdx = cP && (c.attrs.beta as number) !== 0 ? broadcastStrides(cP.shape, [M, N]) : null;
   const A = (k: string) => `${c.in(0)}[${tA ? `${k} * ${M} + m` : `m * ${K} + ${k}`}]`;
   const dot = tB
@@ -270,7 +276,7 @@ const gemm: Kernel = (c) => {
     const ${T} *br = ${c.in(1)} + k * ${N};
     for (ptrdiff_t n = 0; n < ${N}; n++) row[n] += av * br[n];
   }`;
-  const cTerm = cIdx ? ` + ${beta} * (double)${c.in(2)}[m * ${cIdx[0]} + n * ${cIdx[1]}]` : '';
+  const cTerm = cIdx ? ` + ${beta} * (double)${c.in(ci)}[m * ${cIdx[0]} + n * ${cIdx[1]}]` : '';
   return `${c.omp(M * N * K, 'schedule(static)')}
 for (ptrdiff_t m = 0; m < ${M}; m++) {
   ${T} *row = ${c.out(0)} + m * ${N};
@@ -282,8 +288,9 @@ for (ptrdiff_t m = 0; m < ${M}; m++) {
 // ---- conv ------------------------------------------------------------------------------------------
 
 const conv: Kernel = (c) => {
+  const [wi, bi] = [inputIndex(c, 'W'), inputIndex(c, 'B')];
   const x = c.inP(0)!,
-    w = c.inP(1)!,
+    w = c.inP(wi)!,
     out = c.outP(0);
   const sp = x.shape.length - 2;
   const at = c.attrs;
@@ -320,7 +327,7 @@ for (ptrdiff_t n = 0; n < ${N}; n++)
       const ${T} *xb = ${c.in(0)} + (n * ${C} + grp * ${Cg} + ch) * ${H * W};
       for (ptrdiff_t kh = 0; kh < ${ah.kernel}; kh++)
         for (ptrdiff_t kw = 0; kw < ${aw.kernel}; kw++) {
-          const ${T} wv = ${c.in(1)}[((m * ${Cg} + ch) * ${ah.kernel} + kh) * ${aw.kernel} + kw];
+          const ${T} wv = ${c.in(wi)}[((m * ${Cg} + ch) * ${ah.kernel} + kh) * ${aw.kernel} + kw];
           const ptrdiff_t offW = kw * ${aw.dilation} - ${aw.pad};
           /* output columns whose input column is inside the image: no per-element bounds test */
           ptrdiff_t owLo = offW < 0 ? (-offW + ${aw.stride - 1}) / ${aw.stride} : 0;
@@ -335,7 +342,7 @@ for (ptrdiff_t n = 0; n < ${N}; n++)
           }
         }
     }
-    ${c.inP(2) ? `for (ptrdiff_t i = 0; i < ${OH * OW}; i++) acc[i] += ${c.in(2)}[m];` : ''}
+    ${c.inP(bi) ? `for (ptrdiff_t i = 0; i < ${OH * OW}; i++) acc[i] += ${c.in(bi)}[m];` : ''}
   }`;
 };
 
@@ -349,18 +356,20 @@ const matmulNBits: Kernel = (c) => {
   const blob = (bs! * bits!) / 8;
   const zpRow = Math.ceil((kBlocks * bits!) / 8);
   const M = prod(c.inP(0)!.shape) / K!;
-  const zp = c.inP(3);
+  const [qi, si] = [inputIndex(c, 'B'), inputIndex(c, 'scales')];
+  const [zi, bi] = [inputIndex(c, 'zero_points'), inputIndex(c, 'bias')];
+  const zp = c.inP(zi);
   const T = ctype(c.outP(0).dtype);
   let z = `${1 << (bits! - 1)}.0f`;
   if (zp && zp.dtype === 'u8')
-    z = `(float)((${c.in(3)}[n * ${zpRow} + ((kb * ${bits}) >> 3)] >> ((kb * ${bits}) & 7)) & ${(1 << bits!) - 1})`;
-  else if (zp) z = `(float)${c.in(3)}[n * ${kBlocks} + kb]`;
+    z = `(float)((${c.in(zi)}[n * ${zpRow} + ((kb * ${bits}) >> 3)] >> ((kb * ${bits}) & 7)) & ${(1 << bits!) - 1})`;
+  else if (zp) z = `(float)${c.in(zi)}[n * ${kBlocks} + kb]`;
   const w = c.scratch(K! * 4);
   return `float *w = (float *)${w};
 for (ptrdiff_t n = 0; n < ${N}; n++) {
   for (ptrdiff_t kb = 0; kb < ${kBlocks}; kb++) {
-    const float sc = (float)${c.in(2)}[n * ${kBlocks} + kb], zz = ${z};
-    const uint8_t *bb = ${c.in(1)} + (n * ${kBlocks} + kb) * ${blob};
+    const float sc = (float)${c.in(si)}[n * ${kBlocks} + kb], zz = ${z};
+    const uint8_t *bb = ${c.in(qi)} + (n * ${kBlocks} + kb) * ${blob};
     for (ptrdiff_t i = 0; i < ${bs} && kb * ${bs} + i < ${K}; i++) {
       const int q = (bb[(i * ${bits}) >> 3] >> ((i * ${bits}) & 7)) & ${(1 << bits!) - 1};
       w[kb * ${bs} + i] = ((float)q - zz) * sc;
@@ -370,15 +379,15 @@ for (ptrdiff_t n = 0; n < ${N}; n++) {
     const ${T} *ar = ${c.in(0)} + m * ${K};
     float s = 0.0f;
     for (ptrdiff_t k = 0; k < ${K}; k++) s += (float)ar[k] * w[k];
-    ${c.out(0)}[m * ${N} + n] = (${T})(s${c.inP(5) ? ` + (float)${c.in(5)}[n]` : ''});
+    ${c.out(0)}[m * ${N} + n] = (${T})(s${c.inP(bi) ? ` + (float)${c.in(bi)}[n]` : ''});
   }
 }`;
 };
 
-/** Scale index per element for per-tensor / per-axis / blocked scales (quant.ts scaleLayout). */
-function scaleLoop(c: StepCtx, body: (xi: string, si: string) => string): string {
+/** Scale index per element for per-tensor / per-axis / blocked scales (quant.ts scaleLayout); `scale`: the scale operand's position. */
+function scaleLoop(c: StepCtx, scale: number, body: (xi: string, si: string) => string): string {
   const x = c.inP(0)!,
-    s = c.inP(1)!;
+    s = c.inP(scale)!;
   const bs = c.attrs.block_size as number;
   const n = prod(x.shape);
   if (prod(s.shape) === 1 && bs === 0) return `for (ptrdiff_t xi = 0; xi < ${n}; xi++) { ${body('xi', '0')} }`;
@@ -396,8 +405,9 @@ function scaleLoop(c: StepCtx, body: (xi: string, si: string) => string): string
 
 const dequantize: Kernel = (c) => {
   const T = ctype(c.outP(0).dtype);
-  const zp = c.inP(2) ? (si: string) => ` - (float)${c.in(2)}[${si}]` : () => '';
-  return scaleLoop(c, (xi, si) => `${c.out(0)}[${xi}] = (${T})(((float)${c.in(0)}[${xi}]${zp(si)}) * (float)${c.in(1)}[${si}]);`);
+  const [sc, zi] = [inputIndex(c, 'x_scale'), inputIndex(c, 'x_zero_point')];
+  const zp = c.inP(zi) ? (si: string) => ` - (float)${c.in(zi)}[${si}]` : () => '';
+  return scaleLoop(c, sc, (xi, si) => `${c.out(0)}[${xi}] = (${T})(((float)${c.in(0)}[${xi}]${zp(si)}) * (float)${c.in(sc)}[${si}]);`);
 };
 
 const quantize: Kernel = (c) => {
@@ -405,10 +415,12 @@ const quantize: Kernel = (c) => {
   const r = (
     { i8: [-128, 127], u8: [0, 255], i16: [-32768, 32767], u16: [0, 65535], i4: [-8, 7], u4: [0, 15] } as Record<string, number[]>
   )[dt] ?? [0, 255];
-  const zp = c.inP(2) ? (si: string) => ` + (double)${c.in(2)}[${si}]` : () => '';
+  const [sc, zi] = [inputIndex(c, 'y_scale'), inputIndex(c, 'y_zero_point')];
+  const zp = c.inP(zi) ? (si: string) => ` + (double)${c.in(zi)}[${si}]` : () => '';
   return scaleLoop(
     c,
-    (xi, si) => `{ double q = (double)rintf((float)${c.in(0)}[${xi}] / (float)${c.in(1)}[${si}])${zp(si)};
+    sc,
+    (xi, si) => `{ double q = (double)rintf((float)${c.in(0)}[${xi}] / (float)${c.in(sc)}[${si}])${zp(si)};
   q = q != q ? 0.0 : q < ${r[0]} ? ${r[0]} : q > ${r[1]} ? ${r[1]} : q;
   ${c.out(0)}[${xi}] = (${ctype(dt)})q; }`,
   );

@@ -6,16 +6,17 @@
  * (a runtime-valued one is a LUT5152 diagnostic). Gather indices and trilu's k may be runtime values.
  */
 import { sliceAxis } from '../../../ir/ops/slice.js';
+import { inputIndex } from '../../model-plan.js';
 import { broadcastStrides, cLiteral, ctype, intsOfConst, normAxis, prod, type StepCtx, stridedLoop, stridesOf } from './cgen.js';
 
 type Kernel = (c: StepCtx) => string;
 
-/** The constant value of input i, or LUT5152 naming which operand had to be constant. */
-function constInts(c: StepCtx, i: number, what: string): number[] {
-  const t = c.constOf(i);
+/** The constant value of operand `name`, or LUT5152 naming which operand had to be constant. */
+function constInts(c: StepCtx, name: string): number[] {
+  const t = c.constOf(inputIndex(c, name));
   if (!t)
     return c.unsupported(
-      `${c.node.op}: operand '${what}' is computed at run time; the C backend needs it constant (bind shapes with --shape)`,
+      `${c.node.op}: operand '${name}' is computed at run time; the C backend needs it constant (bind shapes with --shape)`,
     );
   return intsOfConst(t);
 }
@@ -46,10 +47,10 @@ const expand: Kernel = (c) => {
 const slice: Kernel = (c) => {
   const x = c.inP(0)!;
   const r = x.shape.length;
-  const starts = constInts(c, 1, 'starts');
-  const ends = constInts(c, 2, 'ends');
-  const axes = c.inP(3) ? constInts(c, 3, 'axes').map((a) => normAxis(a, r)) : starts.map((_, i) => i);
-  const steps = c.inP(4) ? constInts(c, 4, 'steps') : starts.map(() => 1);
+  const starts = constInts(c, 'starts');
+  const ends = constInts(c, 'ends');
+  const axes = c.inP(inputIndex(c, 'axes')) ? constInts(c, 'axes').map((a) => normAxis(a, r)) : starts.map((_, i) => i);
+  const steps = c.inP(inputIndex(c, 'steps')) ? constInts(c, 'steps') : starts.map(() => 1);
   const xs = stridesOf(x.shape);
   const first = new Array<number>(r).fill(0);
   const step = new Array<number>(r).fill(1);
@@ -103,7 +104,8 @@ const split: Kernel = (c) => {
 /** Gather: an out-of-range index makes model_run return LUTC_ERR_INDEX (the interpreter's LUT3051). */
 const gather: Kernel = (c) => {
   const x = c.inP(0)!;
-  const idx = c.inP(1)!;
+  const ii = inputIndex(c, 'indices');
+  const idx = c.inP(ii)!;
   const a = normAxis(c.attrs.axis as number, x.shape.length);
   const d = x.shape[a]!;
   const outer = prod(x.shape.slice(0, a));
@@ -112,7 +114,7 @@ const gather: Kernel = (c) => {
   const esz = x.bytes / Math.max(1, prod(x.shape));
   return `for (ptrdiff_t o = 0; o < ${outer}; o++)
   for (ptrdiff_t j = 0; j < ${ni}; j++) {
-    int64_t i = (int64_t)${c.in(1)}[j];
+    int64_t i = (int64_t)${c.in(ii)}[j];
     if (i < -${d} || i >= ${d}) return LUTC_ERR_INDEX;
     if (i < 0) i += ${d};
     memcpy(${c.out(0)} + (o * ${ni} + j) * ${inner}, ${c.in(0)} + (o * ${d} + (ptrdiff_t)i) * ${inner}, ${inner * esz});
@@ -124,7 +126,8 @@ const trilu: Kernel = (c) => {
   const r = x.shape.length;
   const [rows, cols] = [x.shape[r - 2]!, x.shape[r - 1]!];
   const mats = prod(x.shape) / Math.max(1, rows * cols);
-  const k = c.inP(1) ? `(int64_t)${c.in(1)}[0]` : '0';
+  const ki = inputIndex(c, 'k');
+  const k = c.inP(ki) ? `(int64_t)${c.in(ki)}[0]` : '0';
   const keep = c.attrs.upper !== 0 ? '(int64_t)(j - i) >= k' : '(int64_t)(j - i) <= k';
   return `const int64_t k = ${k};
 for (ptrdiff_t b = 0; b < ${mats}; b++)
@@ -141,7 +144,7 @@ const range: Kernel = (c) => {
   const T = ctype(out.dtype);
   const n = prod(out.shape);
   const conv = T === 'float' || T === 'double' ? `(${T})v` : `(${T})lutc_d2i64(v)`;
-  return `const double s0 = (double)${c.in(0)}[0], dl = (double)${c.in(2)}[0];
+  return `const double s0 = (double)${c.in(inputIndex(c, 'start'))}[0], dl = (double)${c.in(inputIndex(c, 'delta'))}[0];
 for (ptrdiff_t i = 0; i < ${n}; i++) {
   const double v = s0 + (double)i * dl;
   ${c.out(0)}[i] = ${conv};

@@ -5,6 +5,7 @@
  * linear.ts with the group's weights [Mg, Cg*kh*kw], then the bias. 1-D is 2-D with H = 1.
  */
 import binaryen from 'binaryen';
+import { stepInput } from '../../model-plan.js';
 import type { Expr } from '../builder.js';
 import { type Emit, emitMap, kindOf, numelOf, type StepHandler, unsupported, viewOf } from './core.js';
 import { matmulKernel } from './linear.js';
@@ -24,7 +25,7 @@ interface Axis {
 export const convStep: StepHandler = (ctx, step): Emit => {
   const n = step.node;
   const file = ctx.plan.graph.meta?.file;
-  const [x, w, b] = step.inputs;
+  const [x, w, b] = (['X', 'W', 'B'] as const).map((name) => stepInput(step, name));
   const out = step.outputs[0]!;
   if ([x, w, b].some((p) => p && kindOf(p.dtype) !== 'f32')) unsupported(n, file, 'conv on non-float32 data', 'LUT5055');
   const sp = x!.shape.length - 2;

@@ -11,7 +11,7 @@
 import binaryen from 'binaryen';
 import { intRange, ONNX_DTYPES } from '../../../ir/ops/numeric.js';
 import type { DType, Node } from '../../../ir/types.js';
-import type { PlanStep } from '../../model-plan.js';
+import { type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr, FnBuilder } from '../builder.js';
 import { splatF32 } from '../builder.js';
 import {
@@ -315,9 +315,9 @@ function broadcastViews(ctx: Ctx, step: PlanStep, shape: number[]): View[] {
     .map((p) => ({ addr: ctx.addrOf(p!), dtype: p!.dtype, strides: broadcastStrides(p!.shape, shape) }));
 }
 
-/** Constant scalar value of input i when every element is the same constant, else undefined. */
-function constUniform(step: PlanStep, i: number): number | undefined {
-  const c = step.inputs[i]?.value.const;
+/** Constant scalar value of operand `name` when every element is the same constant, else undefined. */
+function constUniform(step: PlanStep, name: string): number | undefined {
+  const c = stepInput(step, name)?.value.const;
   if (!c || c.data.length === 0) return undefined;
   const v = c.data[0]!;
   for (let j = 1; j < c.data.length; j++) if (c.data[j] !== v) return undefined;
@@ -343,7 +343,7 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     return (f) => [emitMap(f, shape, ov, ins, s, v)];
   }
   if (n.op === 'pow') {
-    const e = constUniform(step, 1);
+    const e = constUniform(step, 'Y');
     const kx = k0;
     const F = fops(m, kx);
     if (isFloatKind(kx) && e === 2)
@@ -428,15 +428,16 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     ];
   }
   if (n.op === 'where') {
-    const kx = kindOf(step.inputs[1]!.dtype);
+    const kx = kindOf(stepInput(step, 'X')!.dtype);
     return (f) => [emitMap(f, shape, ov, ins, (g) => m.select(g(0), g(1), g(2)), undefined, ['i32', kx, kx])];
   }
   if (n.op === 'clip') {
     const F = fops(m, k0);
     const I = k0 === 'i64' ? m.i64 : m.i32;
     const uns = isUnsigned(dt0);
-    const lo = step.inputs[1] ? 1 : 0,
-      hi = step.inputs[2] ? (lo ? 2 : 1) : 0;
+    // positions in `ins` (present operands only)
+    const lo = stepInput(step, 'min') ? 1 : 0,
+      hi = stepInput(step, 'max') ? (lo ? 2 : 1) : 0;
     const clampF = (x: Expr, g: (j: number) => Expr) => {
       let r = x;
       if (lo) r = isFloatKind(k0) ? F.max(r, g(lo)) : m.select((uns ? I.gt_u : I.gt_s)(g(lo), r), g(lo), r);

@@ -10,7 +10,7 @@
 import binaryen from 'binaryen';
 import { broadcastShapes } from '../../../ir/ops/util.js';
 import type { Tensor } from '../../../ir/types.js';
-import type { Placement, PlanStep } from '../../model-plan.js';
+import { type Placement, type PlanStep, stepInput } from '../../model-plan.js';
 import { type Expr, FnBuilder } from '../builder.js';
 import {
   broadcastStrides,
@@ -155,7 +155,8 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
     return (f) => [batchedMatmul(f, ctx, batch, A, B, ctx.addrOf(out), M, K, N)];
   }
   if (n.op === 'gemm') {
-    const [a, b, c] = step.inputs;
+    const [a, b] = step.inputs;
+    const c = stepInput(step, 'C');
     const tA = n.attrs.transA === 1,
       tB = n.attrs.transB === 1;
     const alpha = (n.attrs.alpha as number | undefined) ?? 1,
@@ -221,7 +222,7 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
     const w = dequantNBits(ctx, step);
     const wAddr = ctx.addExtra(new Uint8Array(w.buffer));
     const M = numelOf(a.shape) / K;
-    const bias = step.inputs[5];
+    const bias = stepInput(step, 'bias');
     return (f) => {
       const m = f.mod;
       const res = [batchedMatmul(f, ctx, [], { addr: ctx.addrOf(a), bst: [] }, { addr: wAddr, bst: [] }, ctx.addrOf(out), M, K, N)];
@@ -242,7 +243,9 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
     };
   }
   if (n.op === 'dequantize_linear') {
-    const [x, s, z] = step.inputs;
+    const x = step.inputs[0];
+    const s = stepInput(step, 'x_scale'),
+      z = stepInput(step, 'x_zero_point');
     if (((n.attrs.block_size as number | undefined) ?? 0) > 0 && numelOf(s!.shape) > 1)
       unsupported(n, file, 'blocked dequantize_linear on a run-time value is not supported', 'LUT5054');
     const r = x!.shape.length;
@@ -285,7 +288,7 @@ function transposeConst(t: Tensor, rows: number, cols: number): Uint8Array {
 function dequantNBits(ctx: Ctx, step: PlanStep): Float32Array {
   const n = step.node;
   const file = ctx.plan.graph.meta?.file;
-  const [, B, S, Z, G] = step.inputs;
+  const [B, S, Z, G] = (['B', 'scales', 'zero_points', 'g_idx'] as const).map((name) => stepInput(step, name));
   if (!B?.value.const || !S?.value.const || (Z && !Z.value.const))
     unsupported(n, file, 'matmul_nbits with run-time weights is not supported', 'LUT5056');
   if (G) unsupported(n, file, 'matmul_nbits with g_idx is not supported by the wasm target', 'LUT5057');

@@ -17,7 +17,7 @@ import binaryen from 'binaryen';
 import { geometryOf, tableGeometry } from '../../../ir/lut/attrs.js';
 import { epilogueStages, foldStages } from '../../../ir/lut/epilogue.js';
 import type { Bits } from '../../../ir/lut/geometry.js';
-import type { Placement, PlanStep } from '../../model-plan.js';
+import { type Placement, type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr, FnBuilder } from '../builder.js';
 import { addLutGemm } from '../lookup.js';
 import { legalizeWasmKernel, type WasmLutPlan } from '../plan.js';
@@ -99,7 +99,7 @@ export const lutStep: StepHandler = (ctx, step): Emit => {
     return buildTables(ctx, step, ctx.addrOf(x), k, numelOf(x.shape) / k, step.outputs);
   }
   if (n.op === 'lut.norm_table') {
-    const [x, scale, bias] = step.inputs;
+    const [x, scale, bias] = (['x', 'scale', 'bias'] as const).map((name) => stepInput(step, name));
     const k = n.attrs.k as number;
     const M = numelOf(x!.shape) / k;
     const y = step.outputs[0]!;
@@ -128,7 +128,9 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
   const a = n.attrs;
   const g = geometryOf({ vec_bytes: 16, k_tile: 0, ...a });
   const tables = ((a.tables as string | undefined) ?? 'i8') as 'i8' | 'f32';
-  const [tab, ts, xs, w, sw, swz, bias] = step.inputs;
+  const [tab, ts, xs, w, sw, swz, bias] = (['tables', 'tscale', 'xsum', 'weights', 'sw', 'swz', 'bias'] as const).map((name) =>
+    stepInput(step, name),
+  );
   const out = step.outputs[0]!;
   const M = numelOf(out.shape) / g.n;
   const p = plan(ctx, g.n, g.k, g.bits, a.group_size as number, tables, M);

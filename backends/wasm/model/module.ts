@@ -1,17 +1,19 @@
 /**
  * The whole model as one WASM module: plans the graph (backends/model-plan.ts), prepares every step
- * (each op family's handler registers compile-time constants and scratch and returns its emitter),
+ * through the shared dispatcher (backends/render.ts `renderSteps` over `WASM_RENDERER`: each op
+ * family's handler registers compile-time constants and scratch and returns its emitter),
  * fixes the memory map, emits one function per step plus `run`, validates with binaryen, optimizes
  * (-O3), validates again and checks WebAssembly.validate. Unsupported ops are reported together as
  * coded diagnostics (LUT5003, LUT5051..) naming their nodes, before anything is written.
  */
 import binaryen from 'binaryen';
-import { type Diagnostic, diag, LutcError, nodeLoc } from '../../../base/diagnostics.js';
+import { diag, LutcError } from '../../../base/diagnostics.js';
 import type { DType, Graph } from '../../../ir/types.js';
-import { type ModelPlan, type PlanStep, planModel, weightBlob } from '../../model-plan.js';
+import { type ModelPlan, planModel, weightBlob } from '../../model-plan.js';
+import { familyOf, type Renderer, rendererOps, renderSteps } from '../../render.js';
 import { FnBuilder } from '../builder.js';
 import { CONV_OPS, convStep } from './conv.js';
-import { Ctx, type Emit, type EmitOptions, type StepHandler } from './core.js';
+import { Ctx, type Emit, type EmitOptions } from './core.js';
 import { ELEMENTWISE_OPS, elementwiseStep } from './elementwise.js';
 import { LINEAR_OPS, linearStep } from './linear.js';
 import { LUT_OPS, lutStep } from './lut.js';
@@ -55,26 +57,18 @@ export interface ModelModule {
   plan: ModelPlan;
 }
 
-const handlerFor = (step: PlanStep): StepHandler | undefined => {
-  const op = step.node.op;
-  if (LUT_OPS.has(op)) return lutStep;
-  if (ELEMENTWISE_OPS.has(op)) return elementwiseStep;
-  if (SHAPE_OPS.has(op)) return shapeStep;
-  if (REDUCE_OPS.has(op)) return reduceStep;
-  if (LINEAR_OPS.has(op)) return linearStep;
-  if (CONV_OPS.has(op)) return convStep;
-  return undefined;
-};
+/** The wasm renderer: one family per op-family file; each prepares a step and returns its emitter. */
+export const WASM_RENDERER: Renderer<Ctx, Emit> = [
+  { name: 'lut', ops: LUT_OPS, render: lutStep },
+  { name: 'elementwise', ops: ELEMENTWISE_OPS, render: elementwiseStep },
+  { name: 'shape', ops: SHAPE_OPS, render: shapeStep },
+  { name: 'reduce', ops: REDUCE_OPS, render: reduceStep },
+  { name: 'linear', ops: LINEAR_OPS, render: linearStep },
+  { name: 'conv', ops: CONV_OPS, render: convStep },
+];
 
 /** Ops the wasm target renders (for `lutc inspect` and docs). */
-export const SUPPORTED_OPS: readonly string[] = [
-  ...LUT_OPS,
-  ...ELEMENTWISE_OPS,
-  ...SHAPE_OPS,
-  ...REDUCE_OPS,
-  ...LINEAR_OPS,
-  ...CONV_OPS,
-].sort();
+export const SUPPORTED_OPS: readonly string[] = rendererOps(WASM_RENDERER);
 
 const PAGE = 65536;
 
@@ -88,22 +82,15 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
     mod.setFeatures(F.MVP | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.NontrappingFPToInt | F.SignExt | F.MutableGlobals);
     const ctx = new Ctx(mod, plan, opts);
     // phase 1: prepare every step, collecting every unsupported op
-    const diags: Diagnostic[] = [];
-    const emits: Emit[] = [];
-    for (const step of plan.steps) {
-      const h = handlerFor(step);
-      if (!h) {
-        diags.push(diag('LUT5003', `wasm target: op '${step.node.op}' is not supported`, nodeLoc(step.node, file)));
-        continue;
-      }
-      try {
-        emits.push(h(ctx, step));
-      } catch (e) {
-        if (e instanceof LutcError) diags.push(...e.diagnostics);
-        else throw e;
-      }
-    }
+    const { results, diagnostics: diags } = renderSteps(
+      'wasm',
+      plan.steps,
+      WASM_RENDERER,
+      (family, step) => family.render(ctx, step),
+      file,
+    );
     if (diags.length) throw new LutcError(diags);
+    const emits = results as Emit[];
     // phase 2: the memory map is final; emit
     const memoryBytes = Math.ceil(Math.max(ctx.memoryEnd, 1) / PAGE) * PAGE;
     if (memoryBytes > 2 ** 32)
@@ -205,6 +192,6 @@ export function planSummary(g: Graph): PlanSummary {
     weightBytes: plan.weightBytes,
     inputs: plan.inputs.map(io),
     outputs: plan.outputs.map(io),
-    unsupported: [...new Set(plan.steps.filter((s) => !handlerFor(s)).map((s) => s.node.op))],
+    unsupported: [...new Set(plan.steps.filter((s) => !familyOf(WASM_RENDERER, s.node.op)).map((s) => s.node.op))],
   };
 }

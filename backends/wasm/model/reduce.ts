@@ -10,7 +10,7 @@ import binaryen from 'binaryen';
 import { intsOf } from '../../../ir/ops/dims.js';
 import { broadcastTo, normalizeAxis } from '../../../ir/ops/util.js';
 import { makeTensor } from '../../../ir/tensor.js';
-import type { Placement, PlanStep } from '../../model-plan.js';
+import { type Placement, type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr, FnBuilder } from '../builder.js';
 import { splatF32 } from '../builder.js';
 import { type Ctx, constOf, contiguous, type Emit, emitMap, kindOf, numelOf, type StepHandler, unsupported, viewOf } from './core.js';
@@ -184,8 +184,9 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
     const norm = x.shape.slice(axis);
     const h = numelOf(norm);
     const rms = n.op === 'simplified_layer_norm';
-    const gamma = paramAddr(ctx, step, step.inputs[1]!, norm);
-    const beta = !rms && step.inputs[2] ? paramAddr(ctx, step, step.inputs[2], norm) : undefined;
+    const gamma = paramAddr(ctx, step, stepInput(step, rms ? 'scale' : 'Scale')!, norm);
+    const bias = rms ? null : stepInput(step, 'B');
+    const beta = bias ? paramAddr(ctx, step, bias, norm) : undefined;
     const stat = (i: number) => (step.outputs[i] && isF32(step.outputs[i]) ? ctx.addrOf(step.outputs[i]!) : undefined);
     const spec = {
       rows: numelOf(x.shape) / Math.max(h, 1),
@@ -260,8 +261,9 @@ function reduction(ctx: Ctx, step: PlanStep): Emit {
   const out = step.outputs[0]!;
   const r = x.shape.length;
   let axes: number[] | 'noop';
-  const axesT = step.inputs[1]?.value.const;
-  if (step.inputs[1] && !axesT) unsupported(n, file, `${n.op}: axes must be constant`, 'LUT5051');
+  const axesIn = stepInput(step, 'axes');
+  const axesT = axesIn?.value.const;
+  if (axesIn && !axesT) unsupported(n, file, `${n.op}: axes must be constant`, 'LUT5051');
   const given = axesT ? intsOf(axesT) : [];
   if (given.length === 0) axes = n.attrs.noop_with_empty_axes === 1 ? 'noop' : [...Array(r).keys()];
   else axes = [...new Set(given.map((a) => normalizeAxis(a, r)))].sort((a, b) => a - b);

@@ -10,7 +10,7 @@ import { intsOf, normalizeAxes } from '../../../ir/ops/dims.js';
 import { sliceAxis } from '../../../ir/ops/slice.js';
 import { normalizeAxis } from '../../../ir/ops/util.js';
 import type { Tensor } from '../../../ir/types.js';
-import { kernelByteSize, type PlanStep } from '../../model-plan.js';
+import { kernelByteSize, type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr } from '../builder.js';
 import {
   broadcastStrides,
@@ -41,9 +41,10 @@ export const SHAPE_OPS: ReadonlySet<string> = new Set([
   'constant_of_shape',
 ]);
 
-const constOrFail = (ctx: Ctx, step: PlanStep, i: number, what: string): Tensor => {
-  const c = step.inputs[i]?.value.const;
-  return c ?? unsupported(step.node, ctx.plan.graph.meta?.file, `${step.node.op}: ${what} must be a constant`, 'LUT5051');
+/** The constant value of the step's operand `name` (compile-time operands: Slice's starts, Trilu's k). */
+const constOrFail = (ctx: Ctx, step: PlanStep, name: string): Tensor => {
+  const c = stepInput(step, name)?.value.const;
+  return c ?? unsupported(step.node, ctx.plan.graph.meta?.file, `${step.node.op}: ${name} must be a constant`, 'LUT5051');
 };
 
 /** Prepares a data-movement step. */
@@ -66,13 +67,13 @@ export const shapeStep: StepHandler = (ctx, step): Emit => {
       return (f) => [emitCopy(f, out.shape, ov, src)];
     }
     case 'slice': {
-      const starts = intsOf(constOrFail(ctx, step, 1, 'starts'));
-      const ends = intsOf(constOrFail(ctx, step, 2, 'ends'));
+      const starts = intsOf(constOrFail(ctx, step, 'starts'));
+      const ends = intsOf(constOrFail(ctx, step, 'ends'));
       const r = x!.shape.length;
-      const axes = step.inputs[3]
-        ? normalizeAxes(intsOf(constOrFail(ctx, step, 3, 'axes')), r, (m) => unsupported(n, file, m))
+      const axes = stepInput(step, 'axes')
+        ? normalizeAxes(intsOf(constOrFail(ctx, step, 'axes')), r, (m) => unsupported(n, file, m))
         : starts.map((_, i) => i);
-      const steps = step.inputs[4] ? intsOf(constOrFail(ctx, step, 4, 'steps')) : starts.map(() => 1);
+      const steps = stepInput(step, 'steps') ? intsOf(constOrFail(ctx, step, 'steps')) : starts.map(() => 1);
       const st = contiguous(x!.shape);
       let addr = ctx.addrOf(x!);
       const strides = [...st];
@@ -114,7 +115,7 @@ export const shapeStep: StepHandler = (ctx, step): Emit => {
     case 'gather':
       return gatherStep(ctx, step);
     case 'trilu': {
-      const k = step.inputs[1] ? intsOf(constOrFail(ctx, step, 1, 'k'))[0]! : 0;
+      const k = stepInput(step, 'k') ? intsOf(constOrFail(ctx, step, 'k'))[0]! : 0;
       return trilu(ctx, step, k, (n.attrs.upper as number | undefined) ?? 1);
     }
     case 'constant_of_shape': {
@@ -132,7 +133,7 @@ export const shapeStep: StepHandler = (ctx, step): Emit => {
 /** Gather along an axis: one memory.copy of the inner block per (outer, index); an index out of range traps. */
 function gatherStep(ctx: Ctx, step: PlanStep): Emit {
   const n = step.node;
-  const [x, idx] = [step.inputs[0]!, step.inputs[1]!];
+  const [x, idx] = [step.inputs[0]!, stepInput(step, 'indices')!];
   const out = step.outputs[0]!;
   const axis = normalizeAxis((n.attrs.axis as number | undefined) ?? 0, x.shape.length);
   const d = x.shape[axis]!;

@@ -19,7 +19,9 @@ import { LutcError } from '../../../base/diagnostics.js';
 import { captureIO } from '../../../compiler/cli/io.js';
 import { main } from '../../../compiler/cli.js';
 import { readNpyFile, writeNpyFile } from '../../../compiler/npy.js';
+import { runPipeline } from '../../../compiler/pipeline.js';
 import { GraphBuilder } from '../../../ir/graph.js';
+import { parseGraph } from '../../../ir/parser.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { Graph, Value } from '../../../ir/types.js';
 import { buildMlp, randomInput } from '../../helpers/models.js';
@@ -118,10 +120,25 @@ describe('c model: LUT form diagnostics', () => {
     return [];
   };
 
-  it('the graph LUT form (lut.table + lut.matmul: the ref pipeline) has no C kernel: LUT5003 per node', () => {
+  it('the graph LUT form (lut.table + lut.matmul: the ref pipeline, 16-byte vectors) runs as scalar C', async () => {
     const g = lowered(buildMlp({ dims: [45, 19], batch: 3, seed: 8 }), { bits: 3, groupSize: 16, target: 'ref' });
     expect(g.nodes.filter((n) => n.op.startsWith('lut.')).map((n) => n.op)).toEqual(['lut.table', 'lut.matmul']);
-    expect(codes(g)).toEqual(['LUT5003', 'LUT5003']);
+    expect(codes(g)).toEqual([]);
+    const x = randomInput([3, 45], 23);
+    expect(relMax((await runC(g, { x }))[0]!, runRef(g, { x })[0]!)).toBeLessThanOrEqual(LUT_VS_INTERP);
+  });
+
+  it('a lut.pack with run-time operands has no C kernel (bitplane-layout folds only constants): LUT5003', () => {
+    const g = parseGraph(`graph @rt(%x: f32[2, 16], %q: u8[4, 16]) {
+  %s = const f32[4, 1] [0.5, 0.25, 1.0, 2.0]
+  %z = const f32[4, 1] [1.0, 1.0, 2.0, 1.0]
+  %w, %sw, %swz = lut.pack(%q, %s, %z) {n = 4, k = 16, bits = 2, group_size = 16} : u8[32], f32[1, 8], f32[1, 8] @pack_rt
+  %t, %ts, %xs = lut.table(%x) {k = 16, group_size = 16} : i8[2, 4, 16], f32[2, 1], f32[2, 1] @table_rt
+  %y = lut.matmul(%t, %ts, %xs, %w, %sw, %swz) {n = 4, k = 16, bits = 2, group_size = 16} : f32[2, 4] @matmul_rt
+  return %y
+}`);
+    runPipeline(g, { target: 'c' });
+    expect(codes(g)).toEqual(['LUT5003']);
   });
 
   it('lut.gemm weights computed at run time are LUT5152: C stores the canonical q/scales/zeros', () => {

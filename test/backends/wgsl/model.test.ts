@@ -167,8 +167,8 @@ describe('WGSL diagnostics', () => {
     }
     expect(err).toBeInstanceOf(LutcError);
     expect((err as LutcError).diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([
-      "LUT5003 op 'hardmax' is not supported by the WGSL backend",
-      "LUT5003 op 'softsign' is not supported by the WGSL backend",
+      "LUT5003 wgsl target: op 'hardmax' is not supported",
+      "LUT5003 wgsl target: op 'softsign' is not supported",
     ]);
   });
 
