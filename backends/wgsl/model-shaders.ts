@@ -142,6 +142,8 @@ function renderWgslSteps(steps: readonly PlanStep[], file?: string): RenderedSte
     steps,
     RENDERERS,
     (family, step) => {
+      // A step whose results are all empty (a size-0 dim, e.g. an empty past cache) has nothing to compute.
+      if (step.outputs.every((o) => numel(o.shape) === 0)) return [];
       const k = family.render(stepCtx(step.node, step.inputs, step.outputs, file), step);
       if (!k) throw new Error(`internal: the WGSL renderer of '${step.node.op}' (in its op set) rendered nothing`);
       return k;

@@ -76,14 +76,19 @@ function renderReduce(c: StepCtx): Kernel[] {
         ? 'acc = acc * v;'
         : 'acc = acc + v;';
   const fin = op === 'reduce_mean' ? (k === 'f' ? `acc / ${f(R)}` : R === 0 ? lit(k, 0) : `acc / ${lit(k, R)}`) : 'acc';
-  const body = `${cc.code}  let base = ${baseTerms.length ? baseTerms.join(' + ') : '0u'};
-  var acc: ${T} = ${init};
+  // An empty reduction (a size-0 axis) is its initial value; the loop's index math would divide by 0.
+  const loop =
+    R === 0
+      ? ''
+      : `  let base = ${baseTerms.length ? baseTerms.join(' + ') : '0u'};
   for (var r = 0u; r < ${u(R)}; r++) {
 ${dec}    _ = rr;
     let v = in0(base + ${terms.length ? terms.join(' + ') : '0u'});
     ${step}
   }
-  out0(i, ${fin});`;
+`;
+  const body = `${cc.code}  var acc: ${T} = ${init};
+${loop}  out0(i, ${fin});`;
   const n = numel(out.shape);
   return [{ label: c.node.name, code: main1(n, body, accessors(c) + MATH_LIB), groups: grid1(n) }];
 }
