@@ -36,7 +36,11 @@ function decoderStep(): Uint8Array {
 
 function values(shape: number[], seed: number): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return makeTensor('f32', shape, Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 0.37)));
+  return makeTensor(
+    'f32',
+    shape,
+    Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 0.37)),
+  );
 }
 
 const work = tmpDir();

@@ -28,7 +28,11 @@ function seeded(seed: number): () => number {
   };
 }
 const f32 = (shape: number[], next: () => number, scale = 1) =>
-  makeTensor('f32', shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * scale));
+  makeTensor(
+    'f32',
+    shape,
+    Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * scale),
+  );
 
 /** score = max(x · w0); if score > 0: sigmoid(relu(x · w1 + b1) · w2) else the constant [[-1]]. */
 function heyJarvisLike(): Uint8Array {
@@ -70,7 +74,11 @@ describe('runtime If (hey_jarvis-style: outer initializers used inside the branc
   fs.writeFileSync(model, bytes);
   // inputs for both branches: x and -x flip the sign of the first-stage score
   const base = f32([1, K], seeded(11));
-  const neg = makeTensor('f32', [1, K], Array.from(base.data, (v) => -v));
+  const neg = makeTensor(
+    'f32',
+    [1, K],
+    Array.from(base.data, (v) => -v),
+  );
   const inputs: Tensor[] = [base, neg];
   const want = await Promise.all(inputs.map((x) => runOrt(bytes, { x })));
   it('the inputs take both branches in onnxruntime', () => {
