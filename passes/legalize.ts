@@ -31,6 +31,7 @@ import { getTarget } from '../backends/target.js';
 import type { Graph, Node, Value } from '../ir/types.js';
 import { foldConstantNode } from './fold-constants.js';
 import { ACTIVATION_RULES } from './legalize/activations.js';
+import { ATTENTION_RULES } from './legalize/attention.js';
 import { CONTROL_RULES } from './legalize/control.js';
 import { DATA_RULES } from './legalize/data.js';
 import { LUT_RULES } from './legalize/lut.js';
@@ -63,6 +64,7 @@ export const RULE_FAMILIES: Readonly<Record<string, Readonly<Record<string, Rule
   lut: LUT_RULES,
   control: CONTROL_RULES,
   norms: NORM_RULES,
+  attention: ATTENTION_RULES,
 };
 
 /** The families' tables merged; an op with rules in two families is a load-time error, never an override. */

@@ -13,3 +13,4 @@ import './math.js';
 import './axis.js';
 import './pad.js';
 import './scatter.js';
+import './attention.js';

@@ -132,6 +132,18 @@ const reduce = (op: string, shape: number[], axes: number[] | null, keepdims: nu
 const POS: Gen = { lo: 0.1, hi: 3 };
 const UNIT: Gen = { lo: -0.95, hi: 0.95 };
 
+/** RotaryEmbedding with a cache of 9 positions: heads of 8, rotating all 8 or (partial) the first 4. */
+function rotaryCase(c: CaseCtx, transposed: boolean, interleaved: boolean): Value[] {
+  const [B, S, N, H] = [2, 3, 2, 8];
+  const R = interleaved ? 4 : H;
+  const x = c.input(F, transposed ? [B, N, S, H] : [B, S, N * H]);
+  const pos = transposed ? c.input('i64', [1], { values: [5] }) : c.input('i64', [B, S], { lo: 0, hi: 9 });
+  const cos = c.const(F, [9, R / 2], UNIT);
+  const sin = c.const(F, [9, R / 2], UNIT);
+  const attrs = { interleaved: interleaved ? 1 : 0, ...(R < H ? { num_heads: N, rotary_embedding_dim: R } : {}) };
+  return c.node('rotary_embedding', [x, pos, cos, sin], attrs, 1);
+}
+
 /** The 'if' case: branches read x from the enclosing graph. */
 function ifCase(c: CaseCtx): Value[] {
   const x = c.input(F, [3, 5]);
@@ -346,6 +358,18 @@ export const CASES: readonly OpCase[] = [
     ],
   },
   { op: 'if', label: 'if', build: ifCase },
+
+  // ---- ir/ops/attention.ts
+  {
+    op: 'rotary_embedding',
+    label: 'rotary_embedding [B,S,N*H] half-split, per-token positions',
+    build: (c) => rotaryCase(c, false, false),
+  },
+  {
+    op: 'rotary_embedding',
+    label: 'rotary_embedding [B,N,S,H] interleaved, partial, start offset',
+    build: (c) => rotaryCase(c, true, true),
+  },
   ...['lut.pack', 'lut.table', 'lut.norm_table', 'lut.matmul', 'lut.gemm'].map(
     (op): OpCase => ({ op, label: op, build: lutCase, lut: true, noOrt: 'LUT ops have no ONNX form' }),
   ),
