@@ -139,3 +139,141 @@ function rotate(
     }
   return { dtype: X.dtype, shape: [...X.shape], data: out };
 }
+
+// ---- gather_block_quantized ------------------------------------------------------------------------
+
+/**
+ * Layout of a GatherBlockQuantized node (onnxruntime's com.microsoft op, the quantized embedding and
+ * tied lm_head of transformers.js exports): `data` is uint8 holding 8/bits values per byte along the
+ * last axis (low bits first), or i4/u4 (one value per element in lutc's storage); `scales` has
+ * data's logical shape with the quantize axis cut into ceil(K / block_size) blocks; `zero_points`
+ * (optional) has scales' shape, packed like data for uint8 (default 2^(bits-1) for uint8, 0 for
+ * int4/uint4). out = (q - zp) * scale in the scales' type; the gather axis is replaced by indices' shape.
+ */
+export interface BlockQuantGeometry {
+  /** Values per stored element: 8 / bits for uint8 data, else 1. */
+  comp: number;
+  bits: number;
+  gatherAxis: number;
+  quantAxis: number;
+  /** data's logical shape (the last axis times comp). */
+  logical: number[];
+  /** Blocks along the quantize axis. */
+  blocks: number;
+}
+
+export function blockQuantGeometry(
+  data: { dtype: string; shape: readonly (number | string)[] },
+  scales: { shape: readonly (number | string)[] },
+  zp: { dtype: string; shape: readonly (number | string)[] } | null,
+  attrs: { gather_axis: number; quantize_axis: number; block_size: number; bits: number },
+): BlockQuantGeometry | string {
+  const rank = data.shape.length;
+  if (!data.shape.every((d) => typeof d === 'number') || !scales.shape.every((d) => typeof d === 'number'))
+    return 'data and scales must have static shapes';
+  const norm = (a: number) => (a < 0 ? a + rank : a);
+  const [ga, qa] = [norm(attrs.gather_axis), norm(attrs.quantize_axis)];
+  if (ga < 0 || ga >= rank || qa < 0 || qa >= rank)
+    return `gather_axis ${attrs.gather_axis} / quantize_axis ${attrs.quantize_axis} out of range for rank ${rank}`;
+  if (ga === qa) return 'gather_axis and quantize_axis must differ';
+  const bs = attrs.block_size;
+  if (bs < 16 || (bs & (bs - 1)) !== 0) return `block_size ${bs} must be a power of 2, at least 16`;
+  let comp = 1;
+  if (data.dtype === 'u8') {
+    if (![2, 4, 8].includes(attrs.bits)) return `uint8 data takes bits 2, 4 or 8, not ${attrs.bits}`;
+    if (ga !== 0 || qa !== rank - 1) return 'uint8 data needs gather_axis 0 and quantize_axis the last axis';
+    comp = 8 / attrs.bits;
+  } else if (data.dtype === 'i4' || data.dtype === 'u4') {
+    if (attrs.bits !== 4) return `int4/uint4 data takes bits 4, not ${attrs.bits}`;
+  } else return `data must be uint8, int4 or uint4, not ${data.dtype}`;
+  const logical = (data.shape as number[]).map((d, i) => (i === rank - 1 ? d * comp : d));
+  const blocks = Math.ceil(logical[qa]! / bs);
+  if (scales.shape.length !== rank) return `scales [${scales.shape}] must have data's rank ${rank}`;
+  for (let i = 0; i < rank; i++) {
+    const want = i === qa ? blocks : logical[i]!;
+    if (scales.shape[i] !== want) return `scales [${scales.shape}] must be [${logical.map((d, j) => (j === qa ? blocks : d))}]`;
+  }
+  if (zp) {
+    if (zp.dtype !== data.dtype) return `zero_points must have data's type ${data.dtype}, not ${zp.dtype}`;
+    const want = (scales.shape as number[]).map((d, i) => (i === qa ? Math.ceil(d / comp) : d));
+    if (zp.shape.join() !== want.join()) return `zero_points [${zp.shape}] must be [${want}]`;
+  }
+  return { comp, bits: attrs.bits, gatherAxis: ga, quantAxis: qa, logical, blocks };
+}
+
+/** The q value at logical flat index `i` of packed uint8 (comp per byte, low bits first) or unpacked data. */
+function packedAt(t: Tensor, i: number, comp: number, bits: number): number {
+  if (comp === 1) return t.data[i]!;
+  return (t.data[Math.floor(i / comp)]! >> ((i % comp) * bits)) & ((1 << bits) - 1);
+}
+
+defineOp({
+  name: 'gather_block_quantized',
+  onnx: { domain: 'com.microsoft', type: 'GatherBlockQuantized' },
+  summary: 'gather of block-quantized rows, dequantized: (q - zero_point) * scale (uint8 with 2/4/8 bits per value, or int4/uint4)',
+  inputs: [{ name: 'data' }, { name: 'indices' }, { name: 'scales' }, { name: 'zero_points', optional: true }],
+  outputs: [{ name: 'output' }],
+  attrs: {
+    gather_axis: { type: 'int', default: 0 },
+    quantize_axis: { type: 'int', default: 1 },
+    block_size: { type: 'int', default: 128 },
+    bits: { type: 'int', default: 4 },
+  },
+  infer(ctx) {
+    const [data, idx, scales] = [ctx.inputs[0]!, ctx.inputs[1]!, operandType(ctx, 2, ['f32', 'f16'])];
+    if (idx.dtype !== 'i32' && idx.dtype !== 'i64') ctx.error('LUT1112', `indices must be int32 or int64, not ${idx.dtype}`);
+    const geo = blockQuantGeometry(data, scales, ctx.inputs[3] ?? null, ctx.attrs as never);
+    if (typeof geo === 'string') return ctx.error('LUT1110', `gather_block_quantized: ${geo}`);
+    const ga = geo.gatherAxis;
+    return [{ dtype: scales.dtype, shape: [...geo.logical.slice(0, ga), ...idx.shape, ...geo.logical.slice(ga + 1)] }];
+  },
+  interp([data, idx, scales, zp], ctx) {
+    const geo = blockQuantGeometry(data!, scales!, zp ?? null, ctx.attrs as never);
+    if (typeof geo === 'string') return ctx.error('LUT3052', `gather_block_quantized: ${geo}`);
+    const { comp, bits, gatherAxis: ga, quantAxis: qa, logical } = geo;
+    const bs = ctx.attrs.block_size as number;
+    const shape = [...logical.slice(0, ga), ...idx!.shape, ...logical.slice(ga + 1)];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const out = allocData(scales!.dtype, n);
+    const st = storer(scales!.dtype);
+    const rank = logical.length;
+    const lStr = logical.map((_, i) => logical.slice(i + 1).reduce((a, b) => a * b, 1));
+    const sShape = scales!.shape;
+    const sStr = sShape.map((_, i) => sShape.slice(i + 1).reduce((a, b) => a * b, 1));
+    const zShape = zp ? zp.shape : [];
+    const zStr = zShape.map((_, i) => zShape.slice(i + 1).reduce((a, b) => a * b, 1));
+    const defaultZp = data!.dtype === 'u8' ? 1 << (bits - 1) : 0;
+    const inner = logical.slice(ga + 1).reduce((a, b) => a * b, 1);
+    const nIdx = idx!.data.length;
+    const dGa = logical[ga]!;
+    const coord = new Array<number>(rank).fill(0);
+    for (let o = 0; o < n; o++) {
+      const r = o % inner;
+      const j = Math.floor(o / inner) % nIdx;
+      const outer = Math.floor(o / inner / nIdx);
+      let iv = idx!.data[j]!;
+      if (iv < -dGa || iv >= dGa) return ctx.error('LUT3051', `index ${iv} is out of range for an axis of size ${dGa}`);
+      if (iv < 0) iv += dGa;
+      const flat = (outer * dGa + iv) * inner + r;
+      let rem = flat;
+      for (let a = 0; a < rank; a++) {
+        coord[a] = Math.floor(rem / lStr[a]!);
+        rem -= coord[a]! * lStr[a]!;
+      }
+      let si = 0;
+      let zi = 0;
+      for (let a = 0; a < rank; a++) {
+        const c = a === qa ? Math.floor(coord[a]! / bs) : coord[a]!;
+        si += c * sStr[a]!;
+        zi += (a === qa ? Math.floor(c / comp) : c) * (zStr[a] ?? 0);
+      }
+      const zv = zp
+        ? comp === 1
+          ? zp.data[zi]!
+          : (zp.data[zi]! >> ((Math.floor(coord[qa]! / bs) % comp) * bits)) & ((1 << bits) - 1)
+        : defaultZp;
+      out[o] = st((packedAt(data!, flat, comp, bits) - zv) * scales!.data[si]!);
+    }
+    return [{ dtype: scales!.dtype, shape, data: out }];
+  },
+});

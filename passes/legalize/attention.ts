@@ -6,7 +6,7 @@
  * onnxruntime's kernel rounds them. One `Rule` per op in `ATTENTION_RULES`; passes/legalize.ts
  * assembles the table.
  */
-import { rotaryGeometry } from '../../ir/ops/attention.js';
+import { blockQuantGeometry, rotaryGeometry } from '../../ir/ops/attention.js';
 import { isStaticShape, makeTensor } from '../../ir/tensor.js';
 import type { Rule } from './rewriter.js';
 
@@ -63,6 +63,51 @@ export const ATTENTION_RULES: Readonly<Record<string, Rule>> = {
       }
       if (R < H) out = r.op('concat', [out, r.slice(x4, 3, R, H)], { axis: 3 });
       return [transposed ? out : r.reshape(out, shape)];
+    },
+  },
+  gather_block_quantized: {
+    summary:
+      'gather axis 0, quantize axis last: gather(data/scales/zero_points, indices), unpack (bit_shift, mod 2^bits), (cast(q) - zp[block]) * scale[block]',
+    rewrite(r) {
+      const [data, idx, scales] = [r.x('data'), r.x('indices'), r.x('scales')];
+      const zp = r.in('zero_points');
+      const geo = blockQuantGeometry(data.type, scales.type, zp?.type ?? null, r.attrs as never);
+      if (typeof geo === 'string' || !isStaticShape(idx.type.shape)) return undefined;
+      const { comp, bits, gatherAxis, quantAxis, logical } = geo;
+      if (gatherAxis !== 0 || quantAxis !== logical.length - 1) return undefined;
+      const last = logical.length - 1 + idx.type.shape.length - 1; // the quantize axis in the gathered rows
+      const lead = [...(idx.type.shape as number[]), ...logical.slice(1, -1)];
+      // values of packed rows [..., W] -> [..., W * comp], low bits first
+      const unpack = (rows: typeof data, width: number): typeof data => {
+        if (comp === 1) return rows;
+        const dt = rows.type.dtype;
+        const parts = Array.from({ length: comp }, (_, k) => {
+          const shifted = k === 0 ? rows : r.op('bit_shift', [rows, r.scalar(dt, k * bits)], { direction: 'RIGHT' });
+          return r.reshape(r.op('mod', [shifted, r.scalar(dt, 1 << bits)]), [...lead, width, 1]);
+        });
+        return r.reshape(r.op('concat', parts, { axis: last + 1 }), [...lead, width * comp]);
+      };
+      const K = logical[logical.length - 1]!;
+      const W = (data.type.shape as number[])[logical.length - 1]!;
+      const q = r.cast(unpack(r.op('gather', [data, idx], { axis: 0 }), W), 'f32');
+      const block = r.attrs.block_size as number;
+      const perValue = r.tensor(
+        makeTensor(
+          'i64',
+          [K],
+          Array.from({ length: K }, (_, k) => Math.floor(k / block)),
+        ),
+      );
+      // one scale (and zero point) per value: the row's block entries gathered by the value's block
+      const spread = (v: typeof data) => r.op('gather', [v, perValue], { axis: last });
+      const s = spread(r.cast(r.op('gather', [scales, idx], { axis: 0 }), 'f32'));
+      let z: typeof data;
+      if (zp) {
+        const zw = (zp.type.shape as number[])[logical.length - 1]!;
+        const zr = r.cast(unpack(r.op('gather', [zp, idx], { axis: 0 }), zw), 'f32');
+        z = spread(zw * comp === geo.blocks ? zr : r.slice(zr, last, 0, geo.blocks));
+      } else z = r.scalar('f32', data.type.dtype === 'u8' ? 1 << (bits - 1) : 0);
+      return [r.cast(r.mul(r.sub(q, z), s), scales.type.dtype)];
     },
   },
 };

@@ -370,6 +370,38 @@ export const CASES: readonly OpCase[] = [
     label: 'rotary_embedding [B,N,S,H] interleaved, partial, start offset',
     build: (c) => rotaryCase(c, true, true),
   },
+  {
+    op: 'gather_block_quantized',
+    label: 'gather_block_quantized uint8 4-bit, packed zero points, K not a block multiple',
+    build: (c) => [
+      c.op1(
+        'gather_block_quantized',
+        [
+          c.const('u8', [6, 20], { lo: 0, hi: 256 }),
+          c.input('i64', [2, 2], { values: [5, 0, -1, 2] }),
+          c.const(F, [6, 3], POS),
+          c.const('u8', [6, 2], { lo: 0, hi: 256 }),
+        ],
+        { bits: 4, block_size: 16, quantize_axis: 1 },
+      ),
+    ],
+  },
+  {
+    op: 'gather_block_quantized',
+    label: 'gather_block_quantized int4 with zero points, 3-D data',
+    build: (c) => [
+      c.op1(
+        'gather_block_quantized',
+        [
+          c.const('i4', [5, 2, 32], { lo: -8, hi: 8 }),
+          c.input('i64', [3], { values: [4, 1, 1] }),
+          c.const(F, [5, 2, 2], POS),
+          c.const('i4', [5, 2, 2], { lo: -8, hi: 8 }),
+        ],
+        { bits: 4, block_size: 16, quantize_axis: 2 },
+      ),
+    ],
+  },
   ...['lut.pack', 'lut.table', 'lut.norm_table', 'lut.matmul', 'lut.gemm'].map(
     (op): OpCase => ({ op, label: op, build: lutCase, lut: true, noOrt: 'LUT ops have no ONNX form' }),
   ),
