@@ -12,9 +12,11 @@
  * The interpreter computes in double and rounds once per element; ORT computes x·cos + sign·x·sin in
  * float (two roundings), so the two agree to a few float ulps. A position outside the cache is LUT3051.
  */
-import { defineOp } from '../optable.js';
+import { dimMax } from '../dim-expr.js';
+import { defineOp, type InferCtx } from '../optable.js';
 import { allocData } from '../tensor.js';
-import type { Tensor } from '../types.js';
+import type { Dim, Tensor } from '../types.js';
+import { dimsOfInput } from './dims.js';
 import { FLOAT_TYPES, operandType, sameDtype, storer } from './numeric.js';
 
 /** Layout facts of one RotaryEmbedding node, from its input shape, cache shape and attributes. */
@@ -277,3 +279,236 @@ defineOp({
     return [{ dtype: scales!.dtype, shape, data: out }];
   },
 });
+
+// ---- group_query_attention -------------------------------------------------------------------------
+
+/** Shapes of a GroupQueryAttention node, from its operand types and attributes. */
+interface GqaLayout {
+  packed: boolean;
+  headSize: number;
+  /** Past buffer length (0 without past). */
+  past: Dim;
+}
+
+function gqaLayout(ctx: InferCtx): GqaLayout {
+  const err = (m: string, kind: 'shape' | 'value' = 'shape') =>
+    ctx.error(kind === 'shape' ? 'LUT1110' : 'LUT1115', `group_query_attention: ${m}`);
+  const [N, Nkv] = [ctx.attrs.num_heads as number, ctx.attrs.kv_num_heads as number];
+  if (!(N > 0) || !(Nkv > 0) || N % Nkv !== 0) err(`num_heads ${N} must be a positive multiple of kv_num_heads ${Nkv}`, 'value');
+  const q = ctx.inputs[0]!;
+  if (q.shape.length !== 3) err(`query must be [batch, sequence, hidden], got [${q.shape}]`);
+  const D = q.shape[2];
+  if (typeof D !== 'number') err('the hidden size of query must be static');
+  const [k, v] = [ctx.inputs[1], ctx.inputs[2]];
+  const packed = !k;
+  if (!!k !== !!v) err('key and value must be both given or both absent (packed QKV)');
+  const headSize = packed ? (D as number) / (N + 2 * Nkv) : (D as number) / N;
+  if (!Number.isInteger(headSize)) err(`hidden size ${D} does not split into ${packed ? `${N} + 2·${Nkv}` : N} heads`);
+  if (k && v) {
+    for (const [t, name] of [
+      [k, 'key'],
+      [v, 'value'],
+    ] as const)
+      if (t.shape.length !== 3 || t.shape[2] !== Nkv * headSize)
+        err(`${name} must be [batch, sequence, ${Nkv * headSize}], got [${t.shape}]`);
+  }
+  const [pk, pv] = [ctx.inputs[3], ctx.inputs[4]];
+  if (!!pk !== !!pv) err('past_key and past_value must be both given or both absent');
+  let past: Dim = 0;
+  if (pk && pv) {
+    for (const [t, name] of [
+      [pk, 'past_key'],
+      [pv, 'past_value'],
+    ] as const)
+      if (t.shape.length !== 4 || t.shape[1] !== Nkv || t.shape[3] !== headSize)
+        err(`${name} must be [batch, ${Nkv}, past, ${headSize}] (BNSH), got [${t.shape}]`);
+    if (pk.shape[2] !== pv.shape[2]) err('past_key and past_value must have the same length');
+    past = pk.shape[2]!;
+  }
+  for (const [i, name] of [
+    [9, 'position_ids'],
+    [10, 'attention_bias'],
+    [11, 'head_sink'],
+  ] as const)
+    if (ctx.inputs[i]) err(`the ${name} input is not supported yet`, 'value');
+  return { packed, headSize, past };
+}
+
+defineOp({
+  name: 'group_query_attention',
+  onnx: { domain: 'com.microsoft', type: 'GroupQueryAttention' },
+  summary:
+    'causal grouped-query attention with a BNSH KV cache (onnxruntime-genai exports): packed or separate QKV, optional rotary, local window, softcap, smooth softmax',
+  inputs: [
+    { name: 'query' },
+    { name: 'key', optional: true },
+    { name: 'value', optional: true },
+    { name: 'past_key', optional: true },
+    { name: 'past_value', optional: true },
+    { name: 'seqlens_k' },
+    { name: 'total_sequence_length' },
+    { name: 'cos_cache', optional: true },
+    { name: 'sin_cache', optional: true },
+    { name: 'position_ids', optional: true },
+    { name: 'attention_bias', optional: true },
+    { name: 'head_sink', optional: true },
+  ],
+  outputs: [{ name: 'output' }, { name: 'present_key' }, { name: 'present_value' }],
+  attrs: {
+    num_heads: { type: 'int', required: true },
+    kv_num_heads: { type: 'int', required: true },
+    scale: { type: 'float', default: 0 },
+    softcap: { type: 'float', default: 0 },
+    local_window_size: { type: 'int', default: -1 },
+    do_rotary: { type: 'int', default: 0 },
+    rotary_interleaved: { type: 'int', default: 0 },
+    smooth_softmax: { type: 'int', default: 0 },
+    qk_output: { type: 'int', default: 0 },
+  },
+  infer(ctx) {
+    const q = operandType(ctx, 0, FLOAT_TYPES);
+    const { headSize, past } = gqaLayout(ctx);
+    for (const i of [5, 6]) if (ctx.inputs[i]!.dtype !== 'i32') ctx.error('LUT1112', `group_query_attention: input ${i} must be int32`);
+    if (ctx.attrs.do_rotary === 1 && !(ctx.inputs[7] && ctx.inputs[8]))
+      ctx.error('LUT1110', 'group_query_attention: do_rotary needs cos_cache and sin_cache');
+    if (ctx.attrs.qk_output !== 0) ctx.error('LUT1115', 'group_query_attention: qk_output is not supported yet');
+    const [B, S] = [q.shape[0]!, q.shape[1]!];
+    const N = ctx.attrs.num_heads as number;
+    const Nkv = ctx.attrs.kv_num_heads as number;
+    const total = dimsOfInput(ctx, 6);
+    const present = total?.length === 1 ? dimMax(total[0]!, past) : ctx.freshDim('present');
+    const kv = { dtype: q.dtype, shape: [B, Nkv, present, headSize] };
+    return [{ dtype: q.dtype, shape: [B, S, N * headSize] }, kv, { ...kv, shape: [...kv.shape] }];
+  },
+  interp(ins, ctx) {
+    return groupQueryAttention(ins, ctx.attrs as never, (m) => ctx.error('LUT3052', m));
+  },
+});
+
+interface GqaAttrs {
+  num_heads: number;
+  kv_num_heads: number;
+  scale: number;
+  softcap: number;
+  local_window_size: number;
+  do_rotary: number;
+  rotary_interleaved: number;
+  smooth_softmax: number;
+}
+
+/**
+ * The reference: per batch b, total_b = seqlens_k[b] + 1 keys; the first prompt (S == total) has no
+ * past, otherwise past_b = total_b - S. New K/V rows (rotated when do_rotary, at positions past_b + s;
+ * the first prompt's right padding at position 1, as onnxruntime) follow the past rows in present
+ * (rows beyond total are 0); query s sees keys t <= past_b + s, and only the last local_window_size of
+ * them when that is > 0. Scores q·k·scale (1/sqrt(H) when 0), softcap·tanh(x/softcap) when > 0,
+ * softmax (with an extra zero logit when smooth_softmax), all in double.
+ */
+function groupQueryAttention(ins: (Tensor | null)[], a: GqaAttrs, err: (m: string) => never): Tensor[] {
+  const [query, key, value, pastK, pastV, seqlens, totalT, cos, sin] = ins;
+  const q0 = query!;
+  const [B, S, D] = q0.shape as [number, number, number];
+  const [N, Nkv] = [a.num_heads, a.kv_num_heads];
+  const packed = !key;
+  const H = packed ? D / (N + 2 * Nkv) : D / N;
+  const total = totalT!.data[0]!;
+  const P = pastK ? pastK.shape[2]! : 0;
+  const T = Math.max(total, P);
+  const firstPrompt = S === total;
+  if (S > 1 && !firstPrompt && B !== 1) err('group_query_attention: batch must be 1 for a prompt that continues a past');
+  // BNSH views of q, k, v: q[b][n][s][h]
+  const qkvAt = (b: number, s: number, head: number, h: number): number => {
+    if (packed) return q0.data[((b * S + s) * (N + 2 * Nkv) + head) * H + h]!;
+    if (head < N) return q0.data[((b * S + s) * N + head) * H + h]!;
+    const t = head < N + Nkv ? key! : value!;
+    const kh = head < N + Nkv ? head - N : head - N - Nkv;
+    return t.data[((b * S + s) * Nkv + kh) * H + h]!;
+  };
+  const heads = N + 2 * Nkv;
+  // new rows as BNSH float64 [B, heads, S, H] (q heads, then k, then v), rotated where asked
+  const rows = new Float64Array(B * heads * S * H);
+  for (let b = 0; b < B; b++)
+    for (let n = 0; n < heads; n++)
+      for (let s = 0; s < S; s++) for (let h = 0; h < H; h++) rows[((b * heads + n) * S + s) * H + h] = qkvAt(b, s, n, h);
+  const pastOf = (b: number) => {
+    const tb = seqlens!.data[b]! + 1;
+    if (tb > T || tb < S) err(`group_query_attention: seqlens_k[${b}] + 1 = ${tb} does not fit ${S} new tokens and ${T} cache rows`);
+    return firstPrompt ? 0 : tb - S;
+  };
+  if (a.do_rotary === 1) {
+    const half = cos!.shape[1]!;
+    const R = half * 2;
+    if (R > H) err(`group_query_attention: rotary dim ${R} exceeds the head size ${H}`);
+    for (let b = 0; b < B; b++) {
+      const pb = pastOf(b);
+      const tb = seqlens!.data[b]! + 1;
+      for (let s = 0; s < S; s++) {
+        const p = firstPrompt ? (s < tb ? s : 1) : pb + s;
+        if (p >= cos!.shape[0]!) err(`group_query_attention: position ${p} is outside the cos/sin cache of ${cos!.shape[0]} rows`);
+        for (let n = 0; n < N + Nkv; n++) {
+          const base = ((b * heads + n) * S + s) * H;
+          const x = rows.slice(base, base + R);
+          for (let i = 0; i < R; i++) {
+            const c = a.rotary_interleaved === 1 ? i >> 1 : i % half;
+            const j = a.rotary_interleaved === 1 ? i ^ 1 : (i + half) % R;
+            const sign = a.rotary_interleaved === 1 ? (i % 2 === 0 ? -1 : 1) : i < half ? -1 : 1;
+            rows[base + i] = Math.fround(x[i]! * cos!.data[p * half + c]! + sign * x[j]! * sin!.data[p * half + c]!);
+          }
+        }
+      }
+    }
+  }
+  const st = storer(q0.dtype);
+  const presentK = allocData(q0.dtype, B * Nkv * T * H);
+  const presentV = allocData(q0.dtype, B * Nkv * T * H);
+  const out = allocData(q0.dtype, B * S * N * H);
+  const alpha = a.scale === 0 ? 1 / Math.sqrt(H) : a.scale;
+  const W = a.local_window_size;
+  for (let b = 0; b < B; b++) {
+    const pb = pastOf(b);
+    const tb = pb + S;
+    for (let g = 0; g < Nkv; g++) {
+      for (let t = 0; t < tb; t++)
+        for (let h = 0; h < H; h++) {
+          const at = ((b * Nkv + g) * T + t) * H + h;
+          if (t < pb) {
+            presentK[at] = pastK!.data[((b * Nkv + g) * P + t) * H + h]!;
+            presentV[at] = pastV!.data[((b * Nkv + g) * P + t) * H + h]!;
+          } else {
+            presentK[at] = st(rows[((b * heads + N + g) * S + (t - pb)) * H + h]!);
+            presentV[at] = st(rows[((b * heads + N + Nkv + g) * S + (t - pb)) * H + h]!);
+          }
+        }
+    }
+    for (let n = 0; n < N; n++) {
+      const g = Math.floor(n / (N / Nkv));
+      for (let s = 0; s < S; s++) {
+        const last = pb + s; // the newest key this query sees
+        const first = W > 0 ? Math.max(0, last - W + 1) : 0;
+        const scores: number[] = [];
+        for (let t = first; t <= last; t++) {
+          let dot = 0;
+          for (let h = 0; h < H; h++) dot += rows[((b * heads + n) * S + s) * H + h]! * presentK[((b * Nkv + g) * T + t) * H + h]!;
+          let x = dot * alpha;
+          if (a.softcap > 0) x = a.softcap * Math.tanh(x / a.softcap);
+          scores.push(x);
+        }
+        let m = a.smooth_softmax === 1 ? 0 : -Infinity;
+        for (const x of scores) m = Math.max(m, x);
+        let sum = a.smooth_softmax === 1 ? Math.exp(-m) : 0;
+        const e = scores.map((x) => Math.exp(x - m));
+        for (const x of e) sum += x;
+        for (let h = 0; h < H; h++) {
+          let acc = 0;
+          for (let t = first; t <= last; t++) acc += e[t - first]! * presentV[((b * Nkv + g) * T + t) * H + h]!;
+          out[((b * S + s) * N + n) * H + h] = st(acc / sum);
+        }
+      }
+    }
+  }
+  return [
+    { dtype: q0.dtype, shape: [B, S, N * H], data: out },
+    { dtype: q0.dtype, shape: [B, Nkv, T, H], data: presentK },
+    { dtype: q0.dtype, shape: [B, Nkv, T, H], data: presentV },
+  ];
+}

@@ -283,3 +283,142 @@ describe('gather_block_quantized (com.microsoft GatherBlockQuantized) vs onnxrun
     );
   });
 });
+
+describe('group_query_attention (com.microsoft GroupQueryAttention) vs onnxruntime', () => {
+  it('types present as max(total, past) when total_sequence_length comes from the attention mask (onnxruntime-genai)', () => {
+    const b = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
+    b.input('q', 'f32', [1, 'seq', 64]);
+    b.input('k', 'f32', [1, 'seq', 32]);
+    b.input('v', 'f32', [1, 'seq', 32]);
+    b.input('past_k', 'f32', [1, 2, 'past', 16]);
+    b.input('past_v', 'f32', [1, 2, 'past', 16]);
+    b.input('attention_mask', 'i64', [1, 'total']);
+    const [sum] = b.node('ReduceSum', ['attention_mask', b.initializer('one', makeTensor('i64', [1], [1]))], { attrs: { keepdims: 0 } });
+    const [sl] = b.node('Sub', [sum!, b.initializer('i1', makeTensor('i64', [], [1]))]);
+    const [sk] = b.node('Cast', [sl!], { attrs: { to: 6 } });
+    const [shape] = b.node('Shape', ['attention_mask']);
+    const [tot] = b.node('Gather', [shape!, 'i1'], { attrs: { axis: 0 } });
+    const [tot32] = b.node('Cast', [tot!], { attrs: { to: 6 } });
+    b.node('GroupQueryAttention', ['q', 'k', 'v', 'past_k', 'past_v', sk!, tot32!], {
+      domain: 'com.microsoft',
+      attrs: { num_heads: 4, kv_num_heads: 2 },
+      outputs: ['out', 'pk', 'pv'],
+    });
+    for (const o of ['out', 'pk', 'pv']) b.output(o, 'f32');
+    const g = importOnnx(b.toBytes());
+    expect(g.outputs[0]!.type.shape).toEqual([1, 'seq', 64]);
+    expect(g.outputs[1]!.type.shape).toEqual([1, 2, 'max(past, total)', 16]);
+  });
+
+  /**
+   * GQA_ORT: ORT computes Q·Kᵀ by a float GEMM and the softmax and P·V in float; the interpreter in
+   * double from the same float inputs: each output is a convex combination of V rows, so the error is a
+   * few float roundings of max|v| (measured up to 3e-7 of max|y|); 2e-6 (F32_EXACT) bounds it.
+   */
+  const GQA_ORT = 2e-6;
+  interface QCase {
+    name: string;
+    B: number;
+    S: number;
+    /** Past buffer rows (0: no past inputs). */
+    P: number;
+    /** seqlens_k + 1 per batch. */
+    totals: number[];
+    packed?: boolean;
+    rotary?: 'half' | 'interleaved';
+    attrs?: Record<string, number | { f: number }>;
+  }
+  const [N, Nkv, H] = [4, 2, 16];
+  const cases: QCase[] = [
+    { name: 'first prompt, separate q/k/v, no past', B: 1, S: 5, P: 0, totals: [5] },
+    { name: 'decode step after 6 tokens (growing cache)', B: 2, S: 1, P: 6, totals: [7, 7] },
+    { name: 'packed QKV with rotary, first prompt, batch 2', B: 2, S: 4, P: 0, totals: [4, 4], packed: true, rotary: 'half' },
+    {
+      name: 'shared-buffer mode: past of capacity 12, 7 valid rows, interleaved rotary',
+      B: 1,
+      S: 1,
+      P: 12,
+      totals: [8],
+      rotary: 'interleaved',
+    },
+    { name: 'prompt continuing a past (subsequent prompt)', B: 1, S: 3, P: 4, totals: [7] },
+    { name: 'local_window_size 3', B: 1, S: 6, P: 0, totals: [6], attrs: { local_window_size: 3 } },
+    { name: 'local window in decode', B: 1, S: 1, P: 9, totals: [10], attrs: { local_window_size: 4 } },
+    {
+      name: 'softcap, smooth_softmax and an explicit scale',
+      B: 1,
+      S: 4,
+      P: 2,
+      totals: [6],
+      attrs: { softcap: { f: 2 }, smooth_softmax: 1, scale: { f: 0.4 } },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const next = rng(c.S * 13 + c.P * 7 + c.B);
+      const rand = (shape: number[]) =>
+        makeTensor(
+          'f32',
+          shape,
+          Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1),
+        );
+      const b = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
+      const feeds: Record<string, Tensor> = {};
+      const inputs: string[] = [];
+      const add = (name: string, t: Tensor | null) => {
+        if (!t) {
+          inputs.push('');
+          return;
+        }
+        b.input(name, t.dtype, t.shape);
+        feeds[name] = t;
+        inputs.push(name);
+      };
+      if (c.packed) {
+        add('query', rand([c.B, c.S, (N + 2 * Nkv) * H]));
+        add('key', null);
+        add('value', null);
+      } else {
+        add('query', rand([c.B, c.S, N * H]));
+        add('key', rand([c.B, c.S, Nkv * H]));
+        add('value', rand([c.B, c.S, Nkv * H]));
+      }
+      add('past_key', c.P ? rand([c.B, Nkv, c.P, H]) : null);
+      add('past_value', c.P ? rand([c.B, Nkv, c.P, H]) : null);
+      add(
+        'seqlens_k',
+        makeTensor(
+          'i32',
+          [c.B],
+          c.totals.map((t) => t - 1),
+        ),
+      );
+      add('total_sequence_length', makeTensor('i32', [], [Math.max(...c.totals)]));
+      const attrs: Record<string, number | { f: number }> = { num_heads: N, kv_num_heads: Nkv, ...c.attrs };
+      if (c.rotary) {
+        const maxPos = 32;
+        const half = H / 2;
+        const ang = Array.from({ length: maxPos * half }, (_, i) => Math.floor(i / half) * 10000 ** (-(i % half) / half));
+        b.initializer('cos', makeTensor('f32', [maxPos, half], ang.map(Math.cos)));
+        b.initializer('sin', makeTensor('f32', [maxPos, half], ang.map(Math.sin)));
+        inputs.push('cos', 'sin');
+        attrs.do_rotary = 1;
+        if (c.rotary === 'interleaved') attrs.rotary_interleaved = 1;
+      }
+      while (inputs[inputs.length - 1] === '') inputs.pop();
+      b.node('GroupQueryAttention', inputs, { domain: 'com.microsoft', attrs, outputs: ['out', 'present_key', 'present_value'] });
+      for (const o of ['out', 'present_key', 'present_value']) b.output(o, 'f32');
+      const bytes = b.toBytes();
+      const want = await runOrt(bytes, feeds);
+      const g = importOnnx(bytes);
+      const got = interpret(g, feeds);
+      for (let i = 0; i < 3; i++) {
+        expect(got[i]!.shape, `result ${i}`).toEqual(want[i]!.shape);
+        expect(maxRel(got[i]!, want[i]!), `result ${i}`).toBeLessThanOrEqual(GQA_ORT);
+      }
+      // total_sequence_length is run-time data here: the present length is a fresh dim until run time
+      expect(g.outputs[1]!.type.shape.slice(0, 2)).toEqual([c.B, Nkv]);
+      expect(typeof g.outputs[1]!.type.shape[2]).toBe('string');
+    });
+  }
+});

@@ -144,6 +144,15 @@ function rotaryCase(c: CaseCtx, transposed: boolean, interleaved: boolean): Valu
   return c.node('rotary_embedding', [x, pos, cos, sin], attrs, 1);
 }
 
+/** GroupQueryAttention, one decode step: 4 query heads over 2 KV heads of 16, a past of 5 rows. */
+function gqaCase(c: CaseCtx): Value[] {
+  const [q, k, v] = [c.input(F, [1, 1, 64], UNIT), c.input(F, [1, 1, 32], UNIT), c.input(F, [1, 1, 32], UNIT)];
+  const [pk, pv] = [c.input(F, [1, 2, 5, 16], UNIT), c.input(F, [1, 2, 5, 16], UNIT)];
+  const seqlens = c.input('i32', [1], { values: [5] });
+  const total = c.input('i32', [], { values: [6] });
+  return c.node('group_query_attention', [q, k, v, pk, pv, seqlens, total], { num_heads: 4, kv_num_heads: 2 }, 3);
+}
+
 /** The 'if' case: branches read x from the enclosing graph. */
 function ifCase(c: CaseCtx): Value[] {
   const x = c.input(F, [3, 5]);
@@ -402,6 +411,7 @@ export const CASES: readonly OpCase[] = [
       ),
     ],
   },
+  { op: 'group_query_attention', label: 'group_query_attention', build: gqaCase },
   ...['lut.pack', 'lut.table', 'lut.norm_table', 'lut.matmul', 'lut.gemm'].map(
     (op): OpCase => ({ op, label: op, build: lutCase, lut: true, noOrt: 'LUT ops have no ONNX form' }),
   ),
