@@ -144,13 +144,32 @@ function rotaryCase(c: CaseCtx, transposed: boolean, interleaved: boolean): Valu
   return c.node('rotary_embedding', [x, pos, cos, sin], attrs, 1);
 }
 
-/** GroupQueryAttention, one decode step: 4 query heads over 2 KV heads of 16, a past of 5 rows. */
-function gqaCase(c: CaseCtx): Value[] {
-  const [q, k, v] = [c.input(F, [1, 1, 64], UNIT), c.input(F, [1, 1, 32], UNIT), c.input(F, [1, 1, 32], UNIT)];
+/**
+ * GroupQueryAttention (4 query heads over 2 KV heads of 16) with the total length a constant, as a
+ * static compile folds Shape(attention_mask): a decode step over a past of 5 (seqlens_k at run time),
+ * a packed-QKV first prompt with rotary, and a continued prompt with a local window, softcap and
+ * smooth softmax.
+ */
+function gqaCase(c: CaseCtx, form: 'decode' | 'prompt' | 'window'): Value[] {
+  const attrs: Attrs = { num_heads: 4, kv_num_heads: 2 };
+  const i32 = (v: number[], shape: number[]) => c.const('i32', shape, { values: v });
+  if (form === 'prompt') {
+    const qkv = c.input(F, [2, 4, 128], UNIT);
+    const cos = c.const(F, [8, 8], UNIT);
+    const sin = c.const(F, [8, 8], UNIT);
+    return c.node(
+      'group_query_attention',
+      [qkv, null, null, null, null, c.input('i32', [2], { values: [3, 3] }), i32([4], []), cos, sin],
+      { ...attrs, do_rotary: 1 },
+      3,
+    );
+  }
+  const S = form === 'decode' ? 1 : 3;
+  const [q, k, v] = [c.input(F, [1, S, 64], UNIT), c.input(F, [1, S, 32], UNIT), c.input(F, [1, S, 32], UNIT)];
   const [pk, pv] = [c.input(F, [1, 2, 5, 16], UNIT), c.input(F, [1, 2, 5, 16], UNIT)];
-  const seqlens = c.input('i32', [1], { values: [5] });
-  const total = c.input('i32', [], { values: [6] });
-  return c.node('group_query_attention', [q, k, v, pk, pv, seqlens, total], { num_heads: 4, kv_num_heads: 2 }, 3);
+  const seqlens = c.input('i32', [1], { values: [5 + S - 1] });
+  const extra: Attrs = form === 'window' ? { local_window_size: 4, softcap: 1.5, smooth_softmax: 1 } : {};
+  return c.node('group_query_attention', [q, k, v, pk, pv, seqlens, i32([5 + S], [])], { ...attrs, ...extra }, 3);
 }
 
 /** The 'if' case: branches read x from the enclosing graph. */
@@ -244,6 +263,17 @@ export const CASES: readonly OpCase[] = [
   { ...unit('gelu', {}, { approximate: 'tanh' }), label: 'gelu tanh' },
   { op: 'not', label: 'not', build: (c) => [c.op1('not', [c.input('bool', [3, 1, 5])])] },
   { op: 'clip', label: 'clip', build: (c) => [c.op1('clip', [c.input(F, [7, 9]), c.scalar(F, -0.5), c.scalar(F, 0.7)])] },
+  {
+    op: 'clip',
+    label: 'clip int64, run-time bounds',
+    build: (c) => [
+      c.op1('clip', [
+        c.input('i64', [4, 6], { lo: -20, hi: 20 }),
+        c.input('i64', [], { values: [-5] }),
+        c.input('i64', [], { values: [7] }),
+      ]),
+    ],
+  },
   { op: 'cast', label: 'cast', build: (c) => [c.op1('cast', [c.input(F, [5, 7], { lo: -300, hi: 300 })], { to: 6 })] },
 
   // ---- ir/ops/reduce.ts
@@ -411,7 +441,13 @@ export const CASES: readonly OpCase[] = [
       ),
     ],
   },
-  { op: 'group_query_attention', label: 'group_query_attention', build: gqaCase },
+  { op: 'group_query_attention', label: 'group_query_attention decode step over a past', build: (c) => gqaCase(c, 'decode') },
+  { op: 'group_query_attention', label: 'group_query_attention packed QKV first prompt with rotary', build: (c) => gqaCase(c, 'prompt') },
+  {
+    op: 'group_query_attention',
+    label: 'group_query_attention continued prompt, local window, softcap, smooth softmax',
+    build: (c) => gqaCase(c, 'window'),
+  },
   ...['lut.pack', 'lut.table', 'lut.norm_table', 'lut.matmul', 'lut.gemm'].map(
     (op): OpCase => ({ op, label: op, build: lutCase, lut: true, noOrt: 'LUT ops have no ONNX form' }),
   ),

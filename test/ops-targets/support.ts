@@ -35,11 +35,4 @@ export const EXPECTED_UNSUPPORTED: readonly Unsupported[] = [
     'scatter_nd',
     'indices computed at run time need a native scatter kernel; constant indices are legalized',
   ),
-  // The past length per batch is run-time data (seqlens_k): the fused attention kernel against the
-  // cache layout (issue: LLM ops) is not written for any backend yet; the interpreter runs it.
-  ...all(
-    'group_query_attention',
-    'group_query_attention',
-    'the per-batch past length is run-time data (seqlens_k): needs the fused attention kernel, not written yet',
-  ),
 ];

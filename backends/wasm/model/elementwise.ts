@@ -438,17 +438,23 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     // positions in `ins` (present operands only)
     const lo = stepInput(step, 'min') ? 1 : 0,
       hi = stepInput(step, 'max') ? (lo ? 2 : 1) : 0;
-    const clampF = (x: Expr, g: (j: number) => Expr) => {
-      let r = x;
-      if (lo) r = isFloatKind(k0) ? F.max(r, g(lo)) : m.select((uns ? I.gt_u : I.gt_s)(g(lo), r), g(lo), r);
-      if (hi) r = isFloatKind(k0) ? F.min(r, g(hi)) : m.select((uns ? I.lt_u : I.lt_s)(g(hi), r), g(hi), r);
-      return r;
-    };
-    // min(max(x, lo), hi); NaN stays NaN (wasm min/max propagate it), lo > hi gives hi as ONNX says
+    // min(max(x, lo), hi); NaN stays NaN (wasm min/max propagate it), lo > hi gives hi as ONNX says.
+    // Integers go through a local: a binaryen expression may appear only once in the tree.
     const s: ScalarFn = (g, f) => {
       if (!lo && !hi) return g(0);
       const t = f.local(binaryen[k0]);
-      return m.block(null, [f.set(t, clampF(g(0), g)), f.get(t)], binaryen[k0]);
+      const body: Expr[] = [];
+      if (isFloatKind(k0)) {
+        let r = g(0);
+        if (lo) r = F.max(r, g(lo));
+        if (hi) r = F.min(r, g(hi));
+        body.push(f.set(t, r));
+      } else {
+        body.push(f.set(t, g(0)));
+        if (lo) body.push(f.set(t, m.select((uns ? I.gt_u : I.gt_s)(g(lo), f.get(t)), g(lo), f.get(t))));
+        if (hi) body.push(f.set(t, m.select((uns ? I.lt_u : I.lt_s)(g(hi), f.get(t)), g(hi), f.get(t))));
+      }
+      return m.block(null, [...body, f.get(t)], binaryen[k0]);
     };
     const v: VectorFn | undefined =
       k0 === 'f32'
