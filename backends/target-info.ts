@@ -28,9 +28,23 @@ export interface CompiledArtifact {
 export interface CompileModule {
   compileArtifact(graph: Graph, opts: CompileOptions): Promise<CompiledArtifact> | CompiledArtifact;
 }
+/** What a target's run reports about the call itself (`lutc run` prints it on stderr). */
+export interface RunReport {
+  /** Wall time of the model's run call in ms: not the compile, build, load or device set-up. */
+  ms: number;
+  /** The device that ran it, where the target has a choice (wgsl: the WebGPU adapter). */
+  device?: string;
+}
+
+/** Options of a target's run: CompileOptions, plus where to report the run's time and device. */
+export interface RunOptions extends CompileOptions {
+  /** Called once, after the model's run call, with its wall time and device. */
+  onRun?(report: RunReport): void;
+}
+
 /** `backends/<t>/run.ts`: runs a graph after runPipeline through the target; outputs in graph-output order. */
 export interface RunModule {
-  runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions): Promise<Tensor[]> | Tensor[];
+  runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: RunOptions): Promise<Tensor[]> | Tensor[];
 }
 /** `backends/<t>/kernel.ts`: kernel-only mode (one LUT-mpGEMM layer). */
 export interface KernelModule {

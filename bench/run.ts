@@ -1,10 +1,10 @@
 /**
- * `npm run bench [-- options]`: runs the benchmark suites (C: bench/c.ts; WASM: bench/wasm.ts, loaded
- * only if present), prints lutc against each peer as ratios of medians timed interleaved
+ * `npm run bench [-- options]`: runs the benchmark suites (C: bench/c.ts; WASM: bench/wasm.ts), prints lutc against each peer as ratios of medians timed interleaved
  * (bench/timing.ts, method in bench/README.md), and writes bench/results.json (a list of BenchResult,
  * not committed). Exits 1 when any row's peer output disagrees with lutc's (check 'FAIL').
  *
- *   --suite c,wasm     suites to run (default: all available)
+ *   --suite c,wasm     suites to run (default: both)
+ *   -h, --help         print the usage on stdout and exit 0 (a bad option: usage on stderr, exit 2)
  *   --quick            4096x4096 at M=1 and M=32 only, 2 and 4 bits, 1 thread, 20 runs
  *   --shapes 0,6       indices into BENCH_SHAPES
  *   --bits 2,4   --threads 1,2   --runs N   --block32   --no-cold   --out FILE
@@ -12,7 +12,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCBench } from './c.js';
 import { BENCH_SHAPES, type BenchResult } from './schema.js';
 
 interface Args {
@@ -26,10 +25,11 @@ interface Args {
   out: string;
 }
 
+const USAGE =
+  'usage: npm run bench -- [--suite c,wasm] [--quick] [--shapes I,J] [--bits 2,4] [--threads 1,2] [--runs N] [--block32] [--no-cold] [--out FILE]\n';
+
 function usage(msg: string): never {
-  process.stderr.write(
-    `bench: ${msg}\nusage: node dist/bench/run.js [--suite c,wasm] [--quick] [--shapes I,J] [--bits 2,4] [--threads 1,2] [--runs N] [--block32] [--no-cold] [--out FILE]\n`,
-  );
+  process.stderr.write(`bench: ${msg}\n${USAGE}`);
   process.exit(2);
 }
 
@@ -70,8 +70,10 @@ function parse(argv: string[]): Args {
     else if (f === '--block32') a.block32 = true;
     else if (f === '--no-cold') a.noCold = true;
     else if (f === '--out') a.out = argv[++i] ?? usage('--out needs a value');
-    else if (f === '--help' || f === '-h') usage('help');
-    else usage(`unknown option ${f}`);
+    else if (f === '--help' || f === '-h') {
+      process.stdout.write(`${USAGE}(options: the header of bench/run.ts; method: bench/README.md)\n`);
+      process.exit(0);
+    } else usage(`unknown option ${f}`);
   }
   return a;
 }
@@ -106,22 +108,16 @@ async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const rows: BenchResult[] = [];
-  if (a.suites.includes('c'))
+  // the suites are imported only when they run, so --help and usage errors answer at once
+  if (a.suites.includes('c')) {
+    const { runCBench } = await import('./c.js');
     rows.push(
       ...(await runCBench({ shapes: a.shapes, bits: a.bits, threads: a.threads, runs: a.runs, block32: a.block32, noCold: a.noCold, log })),
     );
+  }
   if (a.suites.includes('wasm')) {
-    // The WASM engineer's suite; absent until it lands.
-    const path = './wasm.js';
-    try {
-      const mod = (await import(path)) as { runWasmBench?: (o: unknown) => Promise<BenchResult[]> };
-      if (mod.runWasmBench)
-        rows.push(...(await mod.runWasmBench({ shapes: a.shapes, bits: a.bits, threads: a.threads, runs: a.runs, log })));
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes('wasm.js'))
-        log('bench: wasm suite not available yet (bench/wasm.ts missing)');
-      else throw e;
-    }
+    const { runWasmBench } = await import('./wasm.js');
+    rows.push(...(await runWasmBench({ shapes: a.shapes, bits: a.bits, runs: a.runs, log })));
   }
   process.stdout.write(`${table(rows)}\n`);
   writeFileSync(a.out, `${JSON.stringify(rows, null, 1)}\n`);

@@ -27,6 +27,7 @@ import {
 import { fail } from '../base/diagnostics.js';
 import type { Graph } from '../ir/types.js';
 import { loadModel } from './cli/model.js';
+import { inputSymbols, unknownDimWarnings } from './input-dims.js';
 import { importOnnx } from './onnx/index.js';
 import type { CompileOptions, KernelRequest, Target } from './options.js';
 import { type PipelineResult, runPipeline } from './pipeline.js';
@@ -68,11 +69,6 @@ function checkOptions(target: Target, given: object, command: TargetCommand, war
   for (const w of warnings) warn?.(`warning: ${w}`);
 }
 
-/** Symbols of `g`'s input shapes. */
-function unboundSymbols(g: Graph): Set<string> {
-  return new Set(g.inputs.flatMap((v) => v.type.shape.filter((d): d is string => typeof d === 'string')));
-}
-
 /**
  * Imports `input` with `opts`' shapes and bindings. Input symbols given a bound (`maxDims`) stay
  * symbolic: runtime dims, recorded in `meta.dimBounds`; the other unbound input symbols of a file or
@@ -92,15 +88,8 @@ async function loadInput(input: Graph | string | Uint8Array, opts: CompileOption
       ? loadModel(input, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes })
       : Promise.resolve(importOnnx(input, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes }));
   let g = await load();
-  const unbound = unboundSymbols(g);
-  const known = new Set([...unbound, ...Object.keys(g.meta?.dimBindings ?? {})]);
-  for (const [flag, given] of [
-    ['--dim', opts.dimBindings],
-    ['--max-dim', opts.maxDims],
-  ] as const) {
-    for (const sym of Object.keys(given ?? {}))
-      if (!known.has(sym)) say(`warning: ${flag} ${sym}: the model's inputs have no dim '${sym}' (ignored)`);
-  }
+  const unbound = inputSymbols(g);
+  for (const w of unknownDimWarnings(g, { '--dim': opts.dimBindings, '--max-dim': opts.maxDims })) say(w);
   const frozen = [...unbound].filter((sym) => !(sym in (opts.maxDims ?? {})));
   if (frozen.length) {
     // Symbols with no bound are frozen to 1, said through progress (as `run` does).

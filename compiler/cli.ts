@@ -3,6 +3,7 @@
  * compiler/cli/ and maps outcomes to exit codes:
  *   0  success
  *   1  a diagnosed user error (LutcError): every diagnostic printed on stderr, `file: ... error LUTnnnn: ...`
+ *      (`lutc: error LUTnnnn: ...` for one without a location: no diagnostic prints bare)
  *   2  a usage error (unknown command/flag, missing argument, bad option value), also printed with a code
  *   70 an unexpected exception: "internal error" and the stack (a crash is a bug; EX_SOFTWARE)
  */
@@ -91,7 +92,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       return 2;
     }
     if (e instanceof LutcError) {
-      for (const d of e.diagnostics) io.err(formatDiagnostic(d));
+      for (const d of e.diagnostics) io.err(d.loc ? formatDiagnostic(d) : `lutc: ${formatDiagnostic(d)}`);
       return 1;
     }
     const err = e as Error;

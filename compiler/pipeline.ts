@@ -80,11 +80,16 @@ export function runPasses(
   return dumps;
 }
 
-/** Runs the pipeline for `opts.target` on `g` (mutated in place and returned). */
+/**
+ * Runs the pipeline for `opts.target` on `g` (mutated in place and returned). Each layer decision's
+ * `warning` (a --bits / --group-size request it did not take as given) goes to `opts.progress`.
+ */
 export function runPipeline(g: Graph, opts: CompileOptions): PipelineResult {
   if (opts.bits !== undefined && ![1, 1.58, 2, 3, 4].includes(opts.bits))
     fail('LUT4031', `--bits must be 1, 1.58, 2, 3 or 4, got ${opts.bits}`);
   const ctx = passContext(opts);
   const irDumps = runPasses(g, PIPELINE, ctx);
+  // a --bits / --group-size request a layer did not take as given (passes/lower-linear.ts) is a warning
+  for (const d of ctx.decisions) if (d.warning) opts.progress?.(`warning: ${d.warning}`);
   return { graph: g, decisions: ctx.decisions, irDumps };
 }

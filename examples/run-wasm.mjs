@@ -1,5 +1,5 @@
 // Runs a model compiled with `lutc compile ... --target wasm -o DIR` from Node, the way an application
-// would: import DIR/model.mjs, load(), run() on inputs of the right shapes, print the outputs.
+// would: import DIR/model.mjs, load(), await run() on inputs of the right shapes, print the outputs.
 // Usage: node examples/run-wasm.mjs DIR
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,7 +13,7 @@ for (const t of model.inputs) {
   feeds[t.name] = Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1)); // deterministic input
 }
 const t0 = performance.now();
-const out = model.run(feeds);
+const out = await model.run(feeds); // synchronous for wasm; await makes it the WGSL artifact's form too
 const ms = performance.now() - t0;
 for (const t of model.outputs) {
   const y = out[t.name];

@@ -2,7 +2,8 @@
  * Reference interpreter: runs any graph (graph-level and `lut.*` ops alike) by calling each op's
  * `interp` from the op table in topological order. It is `lutc run --target ref` and the oracle the
  * backends are tested against. Nested graphs (If branches) see the enclosing environment. Also the
- * throttled progress callback for long runs (`progressReporter`).
+ * throttled progress callback for long runs (`progressReporter`). An allocation V8 refuses inside an
+ * op is LUT3060 (shapes too large) naming the node; any other non-diagnostic exception is a bug.
  */
 import { fail, LutcError, nodeLoc } from '../base/diagnostics.js';
 import { type InterpCtx, opOf, resolveAttrs } from './optable.js';
@@ -87,6 +88,9 @@ function runGraph(graph: Graph, env: Env, opts: InterpretOptions, file?: string)
       outs = def.interp(ins, ctx);
     } catch (e) {
       if (e instanceof LutcError) throw e;
+      // An allocation V8 refuses (a huge --dim) is a diagnosed "shapes too large", not a crash.
+      if (e instanceof RangeError && /Invalid (typed )?array length|Array buffer allocation/.test(e.message))
+        fail('LUT3060', `shapes too large to run: ${e.message}`, nodeLoc(node, file));
       // A kernel bug must still name the node it happened in.
       throw new Error(`internal error in ${node.op} '${node.name}': ${(e as Error).message}`, { cause: e });
     }

@@ -85,6 +85,8 @@ export interface ModelMeta {
   producer?: string;
   /** Symbolic dims bound by the user (`--shape`) or by inputs; symbol -> size. */
   dimBindings?: Record<string, number>;
+  /** The symbols the model's inputs declare, before any binding (set by the ONNX importer). */
+  inputSymbols?: string[];
   /**
    * Runtime dims: symbols left symbolic in the artifact, with their upper bounds (`--max-dim SYM=N`);
    * the memory plan is sized for the bounds (backends/model-plan.ts).

@@ -16,10 +16,13 @@
  * alpha scales float weights before quantization (alpha != 1 with already-quantized weights is left
  * float); beta * C becomes the bias when C has N elements, or the residual when C has y's shape.
  * Only f32 activations are lowered. The result value keeps the original node's name and uses.
+ * A layer that does not take `--bits` / `--group-size` as given (not lowered, except activation x
+ * activation products; weights already quantized or ternary; a group larger than K, clamped to K) gets
+ * a `warning` in its decision naming the layer and why.
  */
 import { getTarget } from '../backends/target.js';
 import { nodeLoc } from '../base/diagnostics.js';
-import { GraphBuilder, removeDeadNodes, topoSort } from '../ir/graph.js';
+import { GraphBuilder, removeDeadNodes, subgraphs, topoSort } from '../ir/graph.js';
 import { tableBytesPerToken } from '../ir/lut/attrs.js';
 import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
 import { type WeightResult, weightRows, weightsFromDQ, weightsFromFloat, weightsFromNBits } from '../ir/lut/weights.js';
@@ -41,35 +44,71 @@ export const lowerLinear: Pass = {
   name: 'lower-linear',
   summary: 'lower linear layers with constant low-bit weights to lut.pack + lut.table + lut.matmul',
   run(g: Graph, ctx: PassContext): void {
-    const b = new GraphBuilder(g);
-    for (const node of [...g.nodes]) {
-      if (!LINEAR_OPS.has(node.op)) continue;
-      const plan = planNode(b, node, ctx);
-      const d: LayerDecision = { node: node.name, op: node.op, lowered: false, reason: '' };
-      if ('reason' in plan) d.reason = plan.reason;
-      else if (!plan.weights.ok) d.reason = plan.weights.reason;
-      else {
-        const qm = plan.weights.qm;
-        emit(b, node, plan, ctx);
-        Object.assign(d, {
-          lowered: true,
-          reason: plan.weights.how,
-          n: qm.n,
-          k: qm.k,
-          bits: qm.bits,
-          groupSize: qm.groupSize,
-          tableBytes: tableBytesPerToken(qm.k, qm.groupSize, ctx.opts.tables ?? 'i8'),
-        });
-      }
-      ctx.decisions.push(d);
-    }
-    removeDeadNodes(g);
-    topoSort(g);
+    lowerGraph(g, ctx);
   },
 };
 
+/**
+ * Lowers the linear layers of `g` and, first, of every subgraph (If branches; only `--target ref` runs
+ * a runtime If), so `lutc run --bits` quantizes branch layers as `lutc quantize` does.
+ */
+function lowerGraph(g: Graph, ctx: PassContext): void {
+  const b = new GraphBuilder(g);
+  for (const node of [...g.nodes]) {
+    for (const sub of subgraphs(node)) lowerGraph(sub, ctx);
+    if (!LINEAR_OPS.has(node.op)) continue;
+    const plan = planNode(b, node, ctx);
+    const d: LayerDecision = { node: node.name, op: node.op, lowered: false, reason: '' };
+    if ('reason' in plan) d.reason = plan.reason;
+    else if (!plan.weights.ok) d.reason = plan.weights.reason;
+    else {
+      const qm = plan.weights.qm;
+      emit(b, node, plan, ctx);
+      Object.assign(d, {
+        lowered: true,
+        reason: plan.weights.how,
+        n: qm.n,
+        k: qm.k,
+        bits: qm.bits,
+        groupSize: qm.groupSize,
+        tableBytes: tableBytesPerToken(qm.k, qm.groupSize, ctx.opts.tables ?? 'i8'),
+      });
+    }
+    const warning = requestWarning(d, plan, ctx);
+    if (warning) d.warning = warning;
+    ctx.decisions.push(d);
+  }
+  removeDeadNodes(g);
+  topoSort(g);
+}
+
+/** Why a layer's decision is not what `--bits` / `--group-size` asked for (undefined: it is, or nothing was asked). */
+function requestWarning(d: LayerDecision, plan: Plan | NotLowered, ctx: PassContext): string | undefined {
+  const { bits, groupSize } = ctx.opts;
+  const asked = [bits !== undefined && `--bits ${bits}`, groupSize !== undefined && `--group-size ${groupSize}`]
+    .filter(Boolean)
+    .join(' and ');
+  if (!asked) return undefined;
+  const layer = `layer '${d.node}' (${d.op})`;
+  if ('reason' in plan) return plan.weightless ? undefined : `${layer} is not lowered, so ${asked} does not apply: ${plan.reason}`;
+  const w = plan.weights;
+  if (!w.ok) return `${layer} is not lowered, so ${asked} does not apply: ${w.reason}`;
+  if (w.from === 'nbits' || w.from === 'dq')
+    return `${layer}: ${asked} ignored: its weights are already quantized (${w.how}) and keep their own bits and group`;
+  if (w.from === 'ternary' && bits !== undefined) return `${layer}: --bits ${bits} ignored: its float weights are on an exact ${w.how}`;
+  if (w.from === 'bits' && groupSize !== undefined && groupSize > w.qm.k)
+    return `${layer}: --group-size ${groupSize} is larger than K = ${w.qm.k}: one group of ${w.qm.groupSize} per row is used`;
+  return undefined;
+}
+
+/** Why a layer is not lowered; `weightless`: it has no weights at all (an activation x activation product). */
+interface NotLowered {
+  reason: string;
+  weightless?: boolean;
+}
+
 /** What to lower `node` into, or why not. */
-function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | { reason: string } {
+function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | NotLowered {
   const x = operand(node, 'A');
   if (x?.type.dtype !== 'f32') return { reason: `activations are ${x?.type.dtype ?? 'missing'}; only f32 layers are lowered` };
   const loc = nodeLoc(node);
@@ -83,7 +122,7 @@ function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | { reaso
   if (!W) return { reason: 'no weight operand' };
   if (node.op === 'matmul') {
     if (!W.const && W.producer?.op !== 'dequantize_linear')
-      return { reason: 'weight is not a constant (an activation x activation product): runs as a float matmul' };
+      return { reason: 'weight is not a constant (an activation x activation product): runs as a float matmul', weightless: true };
     if (W.type.shape.length !== 2 || x.type.shape.length < 1) return { reason: 'weight is not a 2-D matrix (batched matmul)' };
     return { x, weights: weightOf(W, false, 1, ctx, loc) };
   }

@@ -21,6 +21,12 @@ export interface LayerDecision {
   groupSize?: number;
   /** Bytes of lookup tables per token for this layer's activation. */
   tableBytes?: number;
+  /**
+   * A weight-quantization request (`--bits`, `--group-size`) this layer did not take as given, and
+   * why: not lowered, weights already quantized, or a group clamped to K (runPipeline says it as a
+   * `warning:` through `progress`).
+   */
+  warning?: string;
 }
 
 /** Tile choices forced by the user or `lutc tune` (0 or absent = the pass decides). */

@@ -4,15 +4,22 @@
  * buildC: a hit reuses the binary), runs it on .npy inputs in a temporary folder and reads the
  * outputs back through the outputs.json it writes. Weights travel as a side file at run time
  * (or are embedded in model.c, then part of the hash), so a cached binary never runs stale weights.
+ * A forced `--isa` this host cannot execute (neon off AArch64, avx2/avx512 off x86), or whose path the
+ * compiler cannot build here (the prelude's `#error`), is LUT5163 naming the ISA and the host.
+ * The harness runs with `-r 1`; the wall time of model_run it prints on stderr (parseHarnessTime)
+ * goes to `opts.onRun`.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fail } from '../../base/diagnostics.js';
+import { fail, isDiagCode, LutcError } from '../../base/diagnostics.js';
 import { readNpyFile, writeNpy } from '../../compiler/npy.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
+import { rethrowCoded } from '../artifact-runtime.js';
+import type { RunOptions } from '../target-info.js';
+import type { CIsa } from './csrc-prelude.js';
 import { type CModelOptions, emitModel } from './model/emit.js';
 import { buildC } from './toolchain.js';
 
@@ -37,21 +44,60 @@ export function buildModelBinary(files: Record<string, string | Uint8Array>, fla
   return buildC({ sources, flags, ldflags: ['-lm'] });
 }
 
+/**
+ * The time per run in ms from the harness's `-r` line (`model: 12.34 us per run (wall time, 1 runs)`
+ * or `model: 1.234 ms per run ...`); undefined when `stderr` has none.
+ */
+export function parseHarnessTime(stderr: string): number | undefined {
+  const m = /^model: ([0-9.]+) (us|ms) per run/m.exec(stderr);
+  return m ? Number(m[1]) / (m[2] === 'us' ? 1000 : 1) : undefined;
+}
+
+/** The host architectures (process.arch) that can execute each forced ISA path. */
+const ISA_HOSTS: Record<CIsa, readonly string[] | undefined> = {
+  scalar: undefined,
+  avx2: ['x64', 'ia32'],
+  avx512: ['x64'],
+  neon: ['arm64'],
+};
+
+/** `run --isa`: the harness is built and executed here, so the path must be one this host runs (LUT5163). */
+export function checkIsaHost(isa: CIsa, arch: string = process.arch): void {
+  const hosts = ISA_HOSTS[isa];
+  if (hosts && !hosts.includes(arch))
+    fail(
+      'LUT5163',
+      `--isa ${isa}: 'lutc run' builds and executes the model on this host (${arch}), which cannot run the ${isa} path (it needs ${hosts.join(' or ')}); use 'lutc compile --isa ${isa}' and build the artifact on such a machine, or run with --isa scalar`,
+    );
+}
+
+/** Builds with a forced ISA; the prelude's `#error "lutc: ... path needs ..."` (the compiler lacks the ISA's flags) is LUT5163. */
+function buildForcedIsa(files: Record<string, string | Uint8Array>, flags: string[], isa: CIsa): string {
+  try {
+    return buildModelBinary(files, flags);
+  } catch (e) {
+    const m = e instanceof LutcError ? /#\s*error\s+"(lutc: [^"]*)"/.exec(e.diagnostics[0]?.message ?? '') : null;
+    if (!m) throw e;
+    fail('LUT5163', `--isa ${isa}: the C compiler cannot build the ${isa} path with ${flags.join(' ')} on this host: ${m[1]}`);
+  }
+}
+
 /** Tensor as the artifact reads it: f16/bf16 travel as f32 (the artifact computes them in f32). */
 function toKernelDtype(t: Tensor): Tensor {
   return t.dtype === 'f16' || t.dtype === 'bf16' ? makeTensor('f32', t.shape, t.data) : t;
 }
 
 /** Runs `graph` (after runPipeline) through the C artifact; outputs in graph-output order. */
-export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CRunOptions): Promise<Tensor[]> {
+export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CRunOptions & RunOptions): Promise<Tensor[]> {
   const emitted = emitModel(graph, opts);
   const threads = opts.threads ?? 1;
   const flags = [...(opts.cflags ?? defaultCFlags()), ...(threads > 1 ? ['-fopenmp'] : [])];
+  if (opts.isa) checkIsaHost(opts.isa);
   opts.progress?.(`c: building ${emitted.plan.steps.length} steps with ${flags.join(' ')}`);
-  const exe = buildModelBinary(emitted.files, flags);
+  const exe = opts.isa ? buildForcedIsa(emitted.files, flags, opts.isa) : buildModelBinary(emitted.files, flags);
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-c-run-'));
   try {
-    const args: string[] = ['-o', dir, '-t', String(threads)];
+    const args: string[] = ['-o', dir, '-t', String(threads), '-r', '1'];
     if (!emitted.embedded) {
       fs.writeFileSync(path.join(dir, 'weights.bin'), emitted.files['weights.bin']!);
       args.push('-w', path.join(dir, 'weights.bin'));
@@ -65,12 +111,16 @@ export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, 
       fs.writeFileSync(f, writeNpy(toKernelDtype(t)));
       args.push(f); // positional, in graph-input order: names may contain '='
     });
-    try {
-      execFileSync(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (e) {
-      const err = e as { stderr?: Buffer; message: string };
-      fail('LUT5162', `the compiled model failed: ${err.stderr?.toString().trim() || err.message}`);
+    const r = spawnSync(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.error || r.status !== 0) {
+      // the harness's coded run-time errors ('LUT5008: node "x" (op): ...') keep their code and node
+      const coded = r.status === 1 ? /^(LUT\d{4}): (?:node "(.*?)" \([^)]*\): )?.*$/m.exec(r.stderr ?? '') : null;
+      if (coded && isDiagCode(coded[1]!)) rethrowCoded(Object.assign(new Error(coded[0]), { code: coded[1], node: coded[2] }), graph);
+      const why = r.stderr?.trim() || r.error?.message || (r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`);
+      fail('LUT5162', `the compiled model failed: ${why}`);
     }
+    const ms = parseHarnessTime(r.stderr);
+    if (ms !== undefined) opts.onRun?.({ ms });
     const list = JSON.parse(fs.readFileSync(path.join(dir, 'outputs.json'), 'utf8')) as { file: string }[];
     return graph.outputs.map((v, i) => {
       const t = readNpyFile(path.join(dir, list[i]!.file));

@@ -9,8 +9,10 @@
  * quantizeOnnx model (MatMulNBits, the very weights lutc uses). Output checks, relative L2 against
  * lutc's outputs: the MatMulNBits model (without --bits: the float model) must agree within
  * PEER_TOL_MODEL (int8 tables) or PEER_TOL_F32 (--tables f32, float models); otherwise the report says FAIL and
- * `lutc bench` exits 1 (LUT6013). The float model with --bits has other weights: its error is shown,
- * not checked. Unbound symbolic dims are bound to 1 (use --dim / --shape to choose, e.g. --dim seq=64).
+ * `lutc bench` exits 1 (LUT6013); each peer's line also shows the largest absolute difference
+ * (max-abs). The float model with --bits has other weights: its error is shown,
+ * not checked. Unbound symbolic dims are bound to 1 (use --dim / --shape to choose, e.g. --dim seq=64);
+ * a --dim symbol the model lacks and the pipeline's layer warnings (--bits / --group-size) go to `log`.
  * onnxruntime-web is an optional dependency: without it the bench stops at once with LUT5070.
  */
 import * as fs from 'node:fs';
@@ -18,6 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fail } from '../../base/diagnostics.js';
 import { callSide, interleave, PEER_TOL_F32, PEER_TOL_MODEL, relL2, type Stats } from '../../bench/timing.js';
+import { unknownDimWarnings } from '../../compiler/input-dims.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import type { CompileOptions } from '../../compiler/options.js';
 import { runPipeline } from '../../compiler/pipeline.js';
@@ -33,6 +36,7 @@ const WARMUP_MS = 400;
 function importBound(bytes: Uint8Array, opts: CompileOptions, log: (m: string) => void): { g: Graph; dims: Record<string, number> } {
   const dims = { ...(opts.dimBindings ?? {}) };
   let g = importOnnx(bytes, { dimBindings: dims, inputShapes: opts.inputShapes });
+  for (const w of unknownDimWarnings(g, { '--dim': opts.dimBindings })) log(w);
   const free = [...new Set(g.inputs.flatMap((v) => v.type.shape.filter((d): d is string => typeof d === 'string')))];
   if (free.length) {
     for (const s of free) dims[s] = 1;
@@ -43,6 +47,20 @@ function importBound(bytes: Uint8Array, opts: CompileOptions, log: (m: string) =
 }
 
 type Outputs = Record<string, ArrayLike<number | bigint>>;
+
+/** Largest max-abs difference over the outputs both sides have (Infinity when one is missing or its length differs). */
+function outputsMaxAbs(peer: Outputs, lutc: Outputs): number {
+  let worst = 0;
+  for (const [name, want] of Object.entries(lutc)) {
+    const got = peer[name];
+    if (!got || got.length !== want.length) return Infinity;
+    for (let i = 0; i < want.length; i++) {
+      const d = Math.abs(Number(got[i]) - Number(want[i]));
+      worst = Math.max(worst, Number.isNaN(d) ? Infinity : d);
+    }
+  }
+  return worst;
+}
 
 /** Largest relative L2 over the outputs both sides have (the peer's against lutc's). */
 function outputsRelL2(peer: Outputs, lutc: Outputs): number {
@@ -79,7 +97,7 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
   const bytes = new Uint8Array(fs.readFileSync(modelPath));
   const { g, dims } = importBound(bytes, opts, log);
   const inputShapes = g.inputs.map((v) => ({ name: v.name, shape: v.type.shape as number[], dtype: v.type.dtype }));
-  runPipeline(g, { ...opts, target: 'wasm' });
+  runPipeline(g, { ...opts, target: 'wasm', progress: log }); // its layer warnings go to stderr
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-bench-'));
   const releases: (() => Promise<void>)[] = [];
   try {
@@ -107,8 +125,9 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
       const s = await ort.InferenceSession.create(m, sessOpts);
       releases.push(() => s.release());
       const out = await s.run(ortFeeds);
-      const err = outputsRelL2(Object.fromEntries(Object.keys(lutcY).map((n) => [n, out[n]?.data as ArrayLike<number>])), lutcY);
-      return { label, side: callSide(label, () => s.run(ortFeeds)), err, tol };
+      const peerY = Object.fromEntries(Object.keys(lutcY).map((n) => [n, out[n]?.data as ArrayLike<number>]));
+      const err = outputsRelL2(peerY, lutcY);
+      return { label, side: callSide(label, () => s.run(ortFeeds)), err, maxAbs: outputsMaxAbs(peerY, lutcY), tol };
     };
     const bits = opts.bits;
     const tableTol = opts.tables === 'f32' ? PEER_TOL_F32 : PEER_TOL_MODEL;
@@ -146,11 +165,12 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
     peers.forEach((p, i) => {
       const s = st[i + 1]!;
       const check =
-        p.tol === undefined
+        `max-abs ${p.maxAbs.toExponential(1)}, ` +
+        (p.tol === undefined
           ? `rel-L2 vs lutc ${p.err.toExponential(1)} (other weights: not checked)`
           : p.err <= p.tol
             ? `rel-L2 vs lutc ${p.err.toExponential(1)} <= ${p.tol}: ok`
-            : `rel-L2 vs lutc ${p.err.toExponential(1)} > ${p.tol}: FAIL`;
+            : `rel-L2 vs lutc ${p.err.toExponential(1)} > ${p.tol}: FAIL`);
       if (p.tol !== undefined && !(p.err <= p.tol))
         failed.push(`${p.label}: outputs differ from lutc's by rel-L2 ${p.err.toExponential(2)} (tolerance ${p.tol})`);
       lines.push(`  ${p.label.padEnd(w)} ${fmt(ms(s))}   lutc is ${(s.median / lutc.median).toFixed(2)}x faster; ${check}`);

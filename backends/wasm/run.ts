@@ -1,18 +1,24 @@
 /**
  * `lutc run --target wasm`: runs the model through exactly the artifact `lutc compile` writes: the
  * files are emitted into a fresh temporary folder, its model.mjs is imported and run, and the folder
- * is removed. Inputs and outputs are lutc Tensors (i64 as doubles, bool as 0/1 bytes).
+ * is removed. Inputs and outputs are lutc Tensors (i64 as doubles, bool as 0/1 bytes). The wall time of
+ * the artifact's `run` call alone (inputs copied in, outputs out) goes to `opts.onRun`. The artifact's
+ * coded run-time errors (bad feeds LUT5005-5007, a Gather index out of range LUT5008) become located
+ * LutcErrors, so `lutc run` exits 1 and writes nothing.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { allocData } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
+import { artifactFeed, rethrowCoded } from '../artifact-runtime.js';
+import type { RunOptions } from '../target-info.js';
 import { compileModel } from './compile.js';
+import type { ArtifactOutputs } from './model/files.js';
 import { loadArtifactModule, type WasmCompileOptions } from './model/index.js';
 
 /** Runs `graph` (after runPipeline) on `inputs` (by graph-input name); outputs in graph-output order. */
-export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: WasmCompileOptions): Promise<Tensor[]> {
+export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: WasmCompileOptions & RunOptions): Promise<Tensor[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-wasm-'));
   try {
     await compileModel(graph, opts, dir);
@@ -21,9 +27,16 @@ export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, 
     for (const v of graph.inputs) {
       const t = inputs[v.name];
       if (!t) throw new Error(`runArtifact: missing input '${v.name}'`);
-      feeds[v.name] = t.data;
+      feeds[v.name] = { data: artifactFeed(t.dtype, t.data), shape: t.shape };
     }
-    const res = model.run(feeds);
+    const t0 = performance.now();
+    let res: ArtifactOutputs;
+    try {
+      res = model.run(feeds);
+    } catch (e) {
+      rethrowCoded(e, graph);
+    }
+    opts.onRun?.({ ms: performance.now() - t0 });
     return graph.outputs.map((v) => {
       const o = res[v.name]!;
       const data = allocData(v.type.dtype, o.data.length);

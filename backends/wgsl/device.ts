@@ -2,6 +2,8 @@
  * A WebGPU device for Node: Dawn's bindings from the optional `webgpu` package, on whatever adapter
  * the machine has (SwiftShader's Vulkan from Debian's chromium on a GPU-less machine, see
  * docs/wgsl.md). Browsers pass their own GPUDevice to the artifact and never load this file.
+ * `adapterInfo` names the adapter (describeAdapter: vendor, architecture, device, description, and
+ * `[SwiftShader: CPU emulation]` when it is SwiftShader), which `lutc run --target wgsl` prints.
  */
 import { existsSync } from 'node:fs';
 import { fail } from '../../base/diagnostics.js';
@@ -25,8 +27,22 @@ export function swiftshaderEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Pro
   };
 }
 
+/**
+ * One line naming an adapter from its GPUAdapterInfo: the non-empty fields as `vendor X, architecture
+ * Y, device Z, description W` (or `unknown adapter`), marked `[SwiftShader: CPU emulation]` when any
+ * field says SwiftShader, so a CPU run is never mistaken for a GPU one.
+ */
+export function describeAdapter(info: Partial<Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description'>>): string {
+  const fields = (['vendor', 'architecture', 'device', 'description'] as const)
+    .map((k) => [k, String(info[k] ?? '').trim()] as const)
+    .filter(([, v]) => v !== '');
+  const text = fields.map(([k, v]) => `${k} ${v}`).join(', ') || 'unknown adapter';
+  return fields.some(([, v]) => /swiftshader/i.test(v)) ? `${text} [SwiftShader: CPU emulation]` : text;
+}
+
 export interface NodeGpu {
   device: GPUDevice;
+  /** The adapter, as describeAdapter names it. */
   adapterInfo: string;
   features: string[];
   /** Drops the Dawn instance so the process can exit (it must stay referenced while in use). */
@@ -66,7 +82,7 @@ export async function openNodeGpu(opts: { backend?: 'null' } = {}): Promise<Node
   const info = adapter.info;
   return {
     device,
-    adapterInfo: `${info.vendor} ${info.architecture} ${info.description}`.trim(),
+    adapterInfo: describeAdapter(info),
     features,
     release() {
       device.destroy();

@@ -3,11 +3,15 @@
  * model on a GPUDevice (given, or navigator.gpu's in a browser): one arena buffer, one weight buffer
  * (weights.bin, fetched next to the module in browsers, read with fs in Node), one bind group, one
  * pipeline per distinct shader, and the dispatch sequence recorded in a single compute pass.
- * `run(inputs)` writes inputs into their arena slots, dispatches, and reads outputs back as typed
- * arrays (int64 as BigInt64Array: the arena holds int64 as int32, docs/wgsl.md). Also renders
- * model.d.ts and manifest.json.
+ * `load({ device, weights })` then `await run(feeds)`: the runtime API shared with the wasm artifact
+ * (docs/wasm-model.md, "Runtime API"; feed checks and coded errors from backends/artifact-runtime.ts).
+ * run writes inputs into their arena slots, dispatches, and reads outputs back by name as typed
+ * arrays (int64 as BigInt64Array: the arena holds int64 as int32, docs/wgsl.md), together with the
+ * status buffer (binding 2) that Gather shaders write an out-of-range index into (LUT5008). Also
+ * renders model.d.ts and manifest.json.
  */
 import { type LutLayerSummary, lutLayers } from '../../ir/lut/attrs.js';
+import { ARRAY_OF, RUNTIME_JS } from '../artifact-runtime.js';
 import type { Placement } from '../model-plan.js';
 import type { WgslModel } from './model-shaders.js';
 
@@ -76,7 +80,7 @@ export function dispatchTable(m: WgslModel): { shaders: string[]; steps: [number
   return { shaders, steps };
 }
 
-const RUNTIME = String.raw`
+const RUNTIME = `
 // WebGPU enum values, so the module works without GPUBufferUsage & co. in scope (Node).
 const STORAGE = 0x80, COPY_SRC = 0x4, COPY_DST = 0x8, MAP_READ = 0x1, COMPUTE = 0x4;
 
@@ -86,16 +90,15 @@ const OUT_ARRAY = { f32: Float32Array, f16: Float32Array, bf16: Float32Array, i8
 
 const numel = (shape) => shape.reduce((a, b) => a * b, 1);
 
-/** An input as 32-bit words in its dtype's storage (int64 must fit int32). */
+/** An input (checked by checkFeeds) as 32-bit words in its dtype's storage (int64 must fit int32: LUT5007). */
 function toWords(spec, data) {
   const n = numel(spec.shape);
-  if (!data || data.length !== n) throw new RangeError('input ' + JSON.stringify(spec.name) + ' needs ' + n + ' elements of ' + spec.dtype + ' [' + spec.shape + '], got ' + (data ? data.length : 'none'));
   if (FLOAT.has(spec.dtype)) return Float32Array.from(data, Number);
   const out = SIGNED.has(spec.dtype) ? new Int32Array(n) : new Uint32Array(n);
   const [lo, hi] = SIGNED.has(spec.dtype) ? [-2147483648, 2147483647] : [0, 4294967295];
   for (let i = 0; i < n; i++) {
     const v = Number(data[i]);
-    if (!(v >= lo && v <= hi)) throw new RangeError('input ' + JSON.stringify(spec.name) + ': ' + spec.dtype + ' value ' + data[i] + ' does not fit the 32-bit words this WGSL artifact computes in');
+    if (!(v >= lo && v <= hi)) throw lutcError('LUT5007', 'input ' + JSON.stringify(spec.name) + ': ' + spec.dtype + ' value ' + data[i] + ' does not fit the 32-bit words this WGSL artifact computes in');
     out[i] = spec.dtype === 'bool' ? (v !== 0 ? 1 : 0) : v;
   }
   return out;
@@ -143,12 +146,18 @@ function buffer(device, bytes, data) {
   return b;
 }
 
+const INPUTS = MANIFEST.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
+const OUTPUTS = MANIFEST.outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
+export { INPUTS as inputs, OUTPUTS as outputs };
+
 /**
- * Loads the model onto device (default: navigator.gpu's). opts.weights: the weights.bin bytes, when
- * the caller fetched them itself.
+ * Loads the model. opts.device: the GPUDevice (default: navigator.gpu's); opts.weights: the
+ * weights.bin bytes, when the caller fetched them itself. load(device, opts), the older form, still works.
  */
-export async function load(device, opts = {}) {
-  device = device || (await defaultDevice());
+export async function load(opts = {}, legacy = {}) {
+  if (opts && typeof opts.createBuffer === 'function') opts = { ...legacy, device: opts };
+  opts = opts || {};
+  const device = opts.device || (await defaultDevice());
   const lim = device.limits.maxStorageBufferBindingSize;
   if (MANIFEST.arenaBytes > lim || MANIFEST.weightBytes > lim)
     throw new RangeError('lutc model: needs storage buffers of ' + Math.max(MANIFEST.arenaBytes, MANIFEST.weightBytes) + ' bytes, the device allows ' + lim + ' (request a higher maxStorageBufferBindingSize)');
@@ -156,12 +165,20 @@ export async function load(device, opts = {}) {
   if (blob.length < MANIFEST.weightBytes) throw new RangeError('lutc model: weights.bin has ' + blob.length + ' bytes, the model needs ' + MANIFEST.weightBytes);
   const arena = buffer(device, MANIFEST.arenaBytes);
   const weights = buffer(device, MANIFEST.weightBytes, blob);
+  // binding 2: the run-time check status (S[0] = first failing step or 0xffffffff, S[1] = its value)
+  const status = buffer(device, 16);
   const layout = device.createBindGroupLayout({ entries: [
     { binding: 0, visibility: COMPUTE, buffer: { type: 'storage' } },
     { binding: 1, visibility: COMPUTE, buffer: { type: 'read-only-storage' } },
+    { binding: 2, visibility: COMPUTE, buffer: { type: 'storage' } },
   ] });
   const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-  const bindGroup = device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer: arena } }, { binding: 1, resource: { buffer: weights } }] });
+  const bindGroup = device.createBindGroup({ layout, entries: [
+    { binding: 0, resource: { buffer: arena } },
+    { binding: 1, resource: { buffer: weights } },
+    { binding: 2, resource: { buffer: status } },
+  ] });
+  const hasChecks = Object.keys(CHECKS).length > 0;
   const pipelines = await Promise.all(SHADERS.map(async (code, i) => {
     device.pushErrorScope('validation');
     const module = device.createShaderModule({ code, label: 'lutc shader ' + i });
@@ -176,11 +193,11 @@ export async function load(device, opts = {}) {
     return p;
   }));
   let queue = Promise.resolve();
-  async function runOnce(inputs) {
-    for (const spec of MANIFEST.inputs) {
-      const words = toWords(spec, inputs[spec.name]);
-      if (words.byteLength) device.queue.writeBuffer(arena, spec.offset, words);
-    }
+  async function runOnce(feeds) {
+    const data = checkFeeds(MANIFEST.inputs, feeds);
+    const words = MANIFEST.inputs.map((spec, i) => toWords(spec, data[i]));
+    MANIFEST.inputs.forEach((spec, i) => { if (words[i].byteLength) device.queue.writeBuffer(arena, spec.offset, words[i]); });
+    if (hasChecks) device.queue.writeBuffer(status, 0, new Uint32Array([0xffffffff, 0, 0, 0]));
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
     pass.setBindGroup(0, bindGroup);
@@ -191,27 +208,44 @@ export async function load(device, opts = {}) {
     pass.end();
     let total = 0;
     const at = MANIFEST.outputs.map((o) => { const a = total; total += Math.max(4, numel(o.shape) * 4); return a; });
+    const statusAt = total;
+    if (hasChecks) total += 16;
     const rb = device.createBuffer({ size: Math.max(4, total), usage: MAP_READ | COPY_DST });
     MANIFEST.outputs.forEach((o, i) => {
       const bytes = numel(o.shape) * 4;
       if (bytes) enc.copyBufferToBuffer(o.buffer === 'weights' ? weights : arena, o.offset, rb, at[i], bytes);
     });
+    if (hasChecks) enc.copyBufferToBuffer(status, 0, rb, statusAt, 16);
     device.queue.submit([enc.finish()]);
     await rb.mapAsync(MAP_READ);
     const all = rb.getMappedRange().slice(0);
     rb.unmap();
     rb.destroy();
-    return MANIFEST.outputs.map((o, i) => ({ name: o.name, dtype: o.dtype, shape: o.shape.slice(), data: fromWords(o, all.slice(at[i], at[i] + Math.max(4, numel(o.shape) * 4))) }));
+    if (hasChecks) {
+      const st = new Uint32Array(all, statusAt, 4);
+      if (st[0] !== 0xffffffff) throw indexError(CHECKS[st[0]], new Int32Array(all, statusAt, 4)[1]);
+    }
+    const res = {};
+    MANIFEST.outputs.forEach((o, i) => {
+      res[o.name] = { data: fromWords(o, all.slice(at[i], at[i] + Math.max(4, numel(o.shape) * 4))), shape: o.shape.slice(), dtype: o.dtype };
+    });
+    return res;
   }
   return {
     manifest: MANIFEST,
-    /** Runs the model; calls are serialized (they share one arena). */
-    run(inputs) {
-      const r = queue.then(() => runOnce(inputs));
+    inputs: INPUTS,
+    outputs: OUTPUTS,
+    /**
+     * Runs the model: feeds { name: TypedArray | number[] | { data, shape } } (checked: LUT5005-5007),
+     * resolves to { name: { data, shape, dtype } }; a Gather index out of range rejects with LUT5008.
+     * Calls are serialized (they share one arena).
+     */
+    run(feeds) {
+      const r = queue.then(() => runOnce(feeds));
       queue = r.catch(() => undefined);
       return r;
     },
-    destroy() { arena.destroy(); weights.destroy(); },
+    destroy() { arena.destroy(); weights.destroy(); status.destroy(); },
   };
 }
 `;
@@ -225,57 +259,56 @@ export const MANIFEST = ${JSON.stringify(manifest)};
 const SHADERS = ${JSON.stringify(shaders)};
 /** [shader index, workgroups x, y, z, node]. */
 const STEPS = ${JSON.stringify(steps)};
-${RUNTIME}`;
+/** Run-time checks by step id: [node, op, axis size]. */
+const CHECKS = ${JSON.stringify(Object.fromEntries(m.kernels.flatMap((k) => (k.check ? [[k.check.step, [k.check.node, k.check.op, k.check.size]]] : []))))};
+${RUNTIME_JS}${RUNTIME}`;
 }
-
-const TS_ARRAY: Record<string, string> = {
-  f32: 'Float32Array',
-  f16: 'Float32Array',
-  bf16: 'Float32Array',
-  i8: 'Int8Array',
-  i4: 'Int8Array',
-  u8: 'Uint8Array',
-  u4: 'Uint8Array',
-  bool: 'Uint8Array',
-  i16: 'Int16Array',
-  u16: 'Uint16Array',
-  i32: 'Int32Array',
-  u32: 'Uint32Array',
-  i64: 'BigInt64Array',
-  u64: 'BigUint64Array',
-};
 
 /** The text of model.d.ts. */
 export function renderDts(manifest: Manifest): string {
   const ins = manifest.inputs
     .map(
       (i) =>
-        `  /** ${i.dtype} [${i.shape.join(', ')}] */\n  ${JSON.stringify(i.name)}: ArrayLike<number> | ${i.dtype.endsWith('64') ? TS_ARRAY[i.dtype] : 'ArrayLike<number>'};`,
+        `  /** ${i.dtype} [${i.shape.join(', ')}] */\n  ${JSON.stringify(i.name)}: ${ARRAY_OF[i.dtype]} | ${i.dtype.endsWith('64') ? '(number | bigint)[]' : 'number[]'} | { data: ${ARRAY_OF[i.dtype]} | ArrayLike<number>; shape?: number[] };`,
     )
     .join('\n');
   const outs = manifest.outputs
     .map(
       (o) =>
-        `  { name: ${JSON.stringify(o.name)}; dtype: ${JSON.stringify(o.dtype)}; shape: number[]; data: ${TS_ARRAY[o.dtype] ?? 'Float32Array'} }`,
+        `  /** ${o.dtype} [${o.shape.join(', ')}] */\n  ${JSON.stringify(o.name)}: { data: ${ARRAY_OF[o.dtype] ?? 'Float32Array'}; shape: number[]; dtype: ${JSON.stringify(o.dtype)} };`,
     )
-    .join(',\n');
-  return `// Generated by lutc (WGSL target).
+    .join('\n');
+  return `// Generated by lutc (WGSL target). API: docs/wasm-model.md ("Runtime API") in the lutc repository.
 /// <reference types="@webgpu/types" />
 export interface ModelInputs {
 ${ins}
 }
-export type ModelOutputs = [
+export interface ModelOutputs {
 ${outs}
-];
+}
+export interface TensorInfo { name: string; dtype: string; shape: number[] }
+/** Errors thrown by run(): message 'LUTnnnn: ...'; LUT5005-5007 bad feeds, LUT5008 a Gather index out of range (node set). */
+export interface ModelError extends Error { code: string; node?: string }
+export interface LoadOptions {
+  /** The device to run on (default: navigator.gpu's). */
+  device?: GPUDevice;
+  /** weights.bin's bytes (default: fetched or read next to model.mjs). */
+  weights?: ArrayBuffer | Uint8Array;
+}
 export interface LoadedModel {
   readonly manifest: typeof MANIFEST;
-  /** Runs the model on one set of inputs; outputs in graph-output order. */
+  readonly inputs: TensorInfo[];
+  readonly outputs: TensorInfo[];
+  /** Runs the model on one set of inputs; outputs by name. Rejects with a ModelError. */
   run(inputs: ModelInputs): Promise<ModelOutputs>;
   /** Frees the model's GPU buffers. */
   destroy(): void;
 }
 export declare const MANIFEST: ${JSON.stringify(manifest)};
-/** Loads the model onto \`device\` (default: navigator.gpu's); \`opts.weights\` overrides fetching weights.bin. */
-export declare function load(device?: GPUDevice, opts?: { weights?: ArrayBuffer | Uint8Array }): Promise<LoadedModel>;
+export declare const inputs: TensorInfo[];
+export declare const outputs: TensorInfo[];
+/** Loads the model (load(device, opts), the older form, is accepted too). */
+export declare function load(opts?: LoadOptions): Promise<LoadedModel>;
+export declare function load(device: GPUDevice, opts?: { weights?: ArrayBuffer | Uint8Array }): Promise<LoadedModel>;
 `;
 }

@@ -137,6 +137,7 @@ export const SUPPORTED_OPS: readonly string[] = rendererOps(RENDERERS);
 
 /** Renders `steps` through the shared dispatcher (backends/render.ts): kernels per step, diagnostics collected. */
 function renderWgslSteps(steps: readonly PlanStep[], file?: string): RenderedSteps<Kernel[]> {
+  const index = new Map(steps.map((s, i) => [s, i]));
   return renderSteps(
     'wgsl',
     steps,
@@ -144,7 +145,7 @@ function renderWgslSteps(steps: readonly PlanStep[], file?: string): RenderedSte
     (family, step) => {
       // A step whose results are all empty (a size-0 dim, e.g. an empty past cache) has nothing to compute.
       if (step.outputs.every((o) => numel(o.shape) === 0)) return [];
-      const k = family.render(stepCtx(step.node, step.inputs, step.outputs, file), step);
+      const k = family.render(stepCtx(step.node, step.inputs, step.outputs, file, index.get(step)), step);
       if (!k) throw new Error(`internal: the WGSL renderer of '${step.node.op}' (in its op set) rendered nothing`);
       return k;
     },

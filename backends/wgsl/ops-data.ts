@@ -3,14 +3,27 @@
  * constant_of_shape, shape, and copies (view ops whose input is a constant, which model-plan.ts gives
  * a step). Every index is static index math on the planned shapes; bounds, perms, slice starts and
  * the like must be constants (LUT5213 otherwise), as static shapes already require in practice.
- * A gather index out of range cannot be diagnosed on the GPU: it yields zeros (docs/wgsl.md).
+ * A gather index out of range is reported through the status buffer (STATUS_DECL): the host module
+ * throws LUT5008 naming the node after the run (docs/wgsl.md); the element it would have read is 0.
  */
 
 import { sliceAxis } from '../../ir/ops/slice.js';
 import { normalizeAxis } from '../../ir/ops/util.js';
 import { numel, strides } from '../../ir/tensor.js';
 import { inputIndex, VIEW_OPS } from '../model-plan.js';
-import { accessors, constInts, coords, grid1, type Kernel, kindOf, lit, main1, operandIndex, type StepCtx } from './shader-common.js';
+import {
+  accessors,
+  constInts,
+  coords,
+  grid1,
+  type Kernel,
+  kindOf,
+  lit,
+  main1,
+  operandIndex,
+  STATUS_DECL,
+  type StepCtx,
+} from './shader-common.js';
 
 export const DATA_OPS = new Set([
   'transpose',
@@ -154,10 +167,16 @@ function renderGather(c: StepCtx): Kernel[] {
   let j = (i / ${lit('u', inner)}) % ${lit('u', nIdx)};
   let o = i / ${lit('u', inner * nIdx)};
   var t = i32(in${ii}(j));
+  if (t < -${d} || t >= ${d}) {
+    if (atomicMin(&S[0], ${c.step}u) > ${c.step}u) { atomicStore(&S[1], bitcast<u32>(t)); }
+    out0(i, ${lit(k, 0)});
+    return;
+  }
   if (t < 0) { t = t + ${d}; }
-  if (t < 0 || t >= ${d}) { out0(i, ${lit(k, 0)}); return; }
   out0(i, in0((o * ${lit('u', d)} + u32(t)) * ${lit('u', inner)} + r));`;
-  return [kernel(c, numel(out.shape), body)];
+  const n = numel(out.shape);
+  const check = { step: c.step, node: c.node.name, op: c.node.op, size: d };
+  return [{ label: c.node.name, code: main1(n, body, accessors(c) + STATUS_DECL), groups: grid1(n), check }];
 }
 
 function renderExpand(c: StepCtx): Kernel[] {

@@ -199,7 +199,7 @@ function renderQuant(c: StepCtx): Kernel[] {
   const zp = c.ins[zi] ? `f32(in${zi}(si))` : '0.0';
   const body = `  let si = ${scaleIndex(c, sc)};
   let q = round(in0(i) / in${sc}(si)) + ${zp};
-  out0(i, select(${WGSL_TYPE[k]}(clamp(q, ${f(lo)}, ${f(hi)})), ${lit(k, 0)}, q != q));`;
+  out0(i, select(${WGSL_TYPE[k]}(clamp(q, ${f(lo)}, ${f(hi)})), ${lit(k, 0)}, (bitcast<u32>(q) & 0x7fffffffu) > 0x7f800000u));`; // NaN on the bits: SwiftShader folds q != q
   return [{ label: c.node.name, code: main1(n, body, accessors(c)), groups: grid1(n) }];
 }
 

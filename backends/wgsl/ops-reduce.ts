@@ -148,12 +148,12 @@ function renderSoftmax(c: StepCtx): Kernel[] {
   for (var k = li; k < ${u(len)}; k += ${u(WG)}) { m = fmx(m, in0${at('k')}); }
   m = wmax(m, li);
   var s = 0.0;
-  for (var k = li; k < ${u(len)}; k += ${u(WG)}) { s += exp(in0${at('k')} - m); }
+  for (var k = li; k < ${u(len)}; k += ${u(WG)}) { s += expf(in0${at('k')} - m); }
   s = wsum(s, li);
-  let ls = log(s);
+  let ls = logf(s);
   for (var k = li; k < ${u(len)}; k += ${u(WG)}) {
     let z = in0${at('k')} - m;
-    out0${at('k')}, ${log ? 'z - ls' : 'exp(z) / s'});
+    out0${at('k')}, ${log ? 'z - ls' : 'expf(z) / s'});
   }
   _ = ls;`;
   return [perRow(c, lanes, body.replace(/out0\(/g, 'out0((').replace(/out0\(\(\(/g, 'out0(('))];

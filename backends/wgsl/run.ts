@@ -2,7 +2,8 @@
  * `lutc run --target wgsl`: compiles the graph into a temporary folder and runs exactly that artifact
  * (model.mjs + weights.bin) on a WebGPU device in Node (Dawn through the optional `webgpu` package;
  * SwiftShader on machines without a GPU, see device.ts). Outputs come back as IR tensors in
- * graph-output order (int64 as float64-stored i64 tensors, as the interpreter stores them).
+ * graph-output order (int64 as float64-stored i64 tensors, as the interpreter stores them). The wall
+ * time of the artifact's `run` (uploads, dispatches, read-back) and the adapter go to `opts.onRun`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,33 +13,39 @@ import { fail } from '../../base/diagnostics.js';
 import type { CompileOptions } from '../../compiler/options.js';
 import { allocData } from '../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../ir/types.js';
+import { artifactFeed, rethrowCoded } from '../artifact-runtime.js';
+import type { RunOptions } from '../target-info.js';
 import { compileModel } from './compile.js';
 import { openNodeGpu } from './device.js';
 
-/** The host module's API (model.mjs), as far as Node callers use it. */
+/** The host module's API (model.mjs), as far as Node callers use it (docs/wasm-model.md, "Runtime API"). */
 export interface HostModel {
-  run(
-    inputs: Record<string, ArrayLike<number> | BigInt64Array>,
-  ): Promise<{ name: string; dtype: string; shape: number[]; data: ArrayLike<number | bigint> }[]>;
+  run(feeds: Record<string, unknown>): Promise<Record<string, { dtype: string; shape: number[]; data: ArrayLike<number | bigint> }>>;
+  inputs: { name: string; dtype: string; shape: number[] }[];
+  outputs: { name: string; dtype: string; shape: number[] }[];
   destroy(): void;
 }
 
 /** Imports a compiled artifact's model.mjs and loads it onto `device`. */
 export async function loadArtifact(dir: string, device: GPUDevice): Promise<HostModel> {
-  const mod = (await import(pathToFileURL(join(dir, 'model.mjs')).href)) as { load(d: GPUDevice): Promise<HostModel> };
-  return mod.load(device);
+  const mod = (await import(pathToFileURL(join(dir, 'model.mjs')).href)) as { load(o: { device: GPUDevice }): Promise<HostModel> };
+  return mod.load({ device });
 }
 
-/** Runs a loaded artifact on IR tensors; returns IR tensors. */
+/**
+ * Runs a loaded artifact on IR tensors; returns IR tensors in graph-output order. The artifact's
+ * coded errors (LUT5005-5008) become LutcErrors located at their node.
+ */
 export async function runLoaded(model: HostModel, graph: Graph, inputs: Record<string, Tensor>): Promise<Tensor[]> {
-  const feed: Record<string, ArrayLike<number>> = {};
+  const feed: Record<string, unknown> = {};
   for (const v of graph.inputs) {
     const t = inputs[v.name];
     if (!t) fail('LUT5220', `input '${v.name}' is missing`);
-    feed[v.name] = t.data;
+    feed[v.name] = { data: artifactFeed(t.dtype, t.data), shape: t.shape };
   }
-  const outs = await model.run(feed);
-  return outs.map((o) => {
+  const res = await model.run(feed).catch((e: unknown) => rethrowCoded(e, graph));
+  return graph.outputs.map((v) => {
+    const o = res[v.name]!;
     const data = allocData(o.dtype as DType, o.data.length);
     for (let i = 0; i < o.data.length; i++) data[i] = Number(o.data[i]!);
     return { dtype: o.dtype as DType, shape: o.shape, data };
@@ -46,14 +53,17 @@ export async function runLoaded(model: HostModel, graph: Graph, inputs: Record<s
 }
 
 /** Compiles `graph` (after runPipeline) to a temporary artifact and runs it on Dawn. */
-export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions): Promise<Tensor[]> {
+export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions & RunOptions): Promise<Tensor[]> {
   const dir = mkdtempSync(join(tmpdir(), 'lutc-wgsl-'));
   const gpu = await openNodeGpu();
   try {
     await compileModel(graph, opts, dir);
     const model = await loadArtifact(dir, gpu.device);
     try {
-      return await runLoaded(model, graph, inputs);
+      const t0 = performance.now();
+      const outs = await runLoaded(model, graph, inputs);
+      opts.onRun?.({ ms: performance.now() - t0, device: gpu.adapterInfo });
+      return outs;
     } finally {
       model.destroy();
     }

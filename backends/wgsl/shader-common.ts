@@ -35,7 +35,17 @@ export interface Kernel {
   label: string;
   code: string;
   groups: [number, number, number];
+  /** A run-time check the shader reports into STATUS_DECL's buffer (Gather indices): step id, node, op, axis size. */
+  check?: { step: number; node: string; op: string; size: number };
 }
+
+/**
+ * The status buffer (binding 2) of shaders with run-time checks. The host sets S[0] = 0xffffffff
+ * before each run; a failing check does `atomicMin(&S[0], step)` and, when that lowered it, stores
+ * the offending value (i32 bits) in S[1]. Dispatches run in order, so S[0] ends as the first failing
+ * step. The host module reads it back with the outputs and throws LUT5008.
+ */
+export const STATUS_DECL = '@group(0) @binding(2) var<storage, read_write> S: array<atomic<u32>, 4>;\n';
 
 /** What an op renderer sees: the node, resolved attributes, planned operands and a located error. */
 export interface StepCtx {
@@ -47,10 +57,13 @@ export interface StepCtx {
   fail(code: DiagCode, message: string): never;
   /** Input i's constant value, if it is a constant. */
   constOf(i: number): Tensor | undefined;
+  /** The step's index in the plan (the id run-time checks report). */
+  step: number;
 }
 
-export function stepCtx(node: Node, ins: (Placement | null)[], outs: Placement[], file?: string): StepCtx {
+export function stepCtx(node: Node, ins: (Placement | null)[], outs: Placement[], file?: string, step = 0): StepCtx {
   return {
+    step,
     node,
     ins,
     outs,

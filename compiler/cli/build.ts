@@ -12,7 +12,7 @@ import { fail } from '../../base/diagnostics.js';
 import { compileUnchecked, emitKernel } from '../api.js';
 import { writeArtifact } from '../artifact.js';
 import type { KernelRequest, Target } from '../options.js';
-import { quantizeOnnx } from '../quantize-onnx.js';
+import { quantizeOnnx, validateQuantized } from '../quantize-onnx.js';
 import {
   COMPILE_OPTS,
   checkTargetFlags,
@@ -39,14 +39,20 @@ Compiles the model: import, LUT lowering and layout passes, then the target back
 
   -t, --target T          ${ARTIFACT.join(', ')}
   -o DIR                  output folder (default: out; written through a temporary folder)
-  --bits 1|1.58|2|3|4     quantize float linear layers to this many bits (LUT lowering)
-  --group-size G          quantization group along K (default 128)
+  --bits 1|1.58|2|3|4     quantize float linear layers to this many bits (LUT lowering); a
+                          layer it does not apply to (not f32, weights already quantized or
+                          ternary) is named in a warning
+  --group-size G          quantization group along K (default 128; one larger than a layer's K
+                          is clamped to K, with a warning)
   --tables i8|f32         LUT table precision (default i8)
   --symmetric             symmetric weight quantization
-  --print-ir-after P|all  print the IR after pass P (or after every pass) on stdout
+  --print-ir-after P|all  print the IR after pass P (or after every pass) on stdout; the
+                          written files are then listed on stderr, so stdout is only IR
+                          (one pass: a .lut file, e.g. '> model.lut')
   --no-verify             skip the IR verifier after each pass (it names a pass that broke the IR)
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
-  --dim SYM=N             bind a symbolic dimension (frozen); repeatable
+  --dim SYM=N             bind a symbolic dimension (frozen); repeatable (a symbol the
+                          model's inputs lack is a warning)
   --max-dim SYM=N         keep SYM a runtime dim with upper bound N (the memory plan is sized
                           for N); repeatable. No target renders runtime dims yet (LUT5004):
                           unbound symbols are frozen to 1 with a note
@@ -74,13 +80,16 @@ ${targetOptionHelp('kernel')}
 
 export const QUANTIZE_HELP = `usage: lutc quantize <model.onnx> --bits B -o out.onnx [options]
 
-Quantizes the float MatMul/Gemm weights of a model and writes an ONNX model using
-com.microsoft MatMulNBits (which onnxruntime runs), for use as lutc input or as a reference.
+Quantizes the float MatMul/Gemm weights of a model (main graph and If branches) exactly as
+\`lutc compile/run --bits\` does (float weights on an exact ternary grid stay lossless) and writes
+an ONNX model using com.microsoft MatMulNBits, or DequantizeLinear + MatMul for group sizes
+MatMulNBits cannot hold, which onnxruntime runs: a reference for lutc, or lutc input. The written
+model is checked (structure, lutc's importer and verifier) before it replaces FILE.
 
-  --bits 2|3|4            weight bits (1.58 = ternary: 2 bits with zero point 1)
-  --group-size G          block size along K (default 128)
+  --bits 1|1.58|2|3|4     weight bits (1.58 = ternary: 2 bits with zero point 1)
+  --group-size G          group along K (default 128, or K when smaller)
   --symmetric             symmetric quantization
-  -o FILE                 output model (required)
+  -o, --out FILE          output model (required)
   -h, --help              this help
 `;
 
@@ -95,7 +104,7 @@ bench/README.md). Only targets with a benchmark can be measured (today: ${artifa
   .join(', ')}); lutc says which.
 
   -t, --target T          ${ARTIFACT.join(', ')} (default: every one with a benchmark)
-  --bits, --group-size, --tables, --shape, --dim   as for compile
+  --bits, --group-size, --tables, --shape, --dim   as for compile (same warnings)
 ${targetOptionHelp('bench')}
   -h, --help              this help
 `;
@@ -110,7 +119,9 @@ export async function cmdCompile(argv: string[], io: CliIO): Promise<number> {
   opts.progress = (m) => io.err(m);
   const outDir = str(p, 'out') ?? 'out';
   const res = await compileUnchecked(model, { ...opts, onIrDump: (pass, text) => io.out(`// ----- IR after ${pass} -----\n${text}`) });
-  for (const f of writeArtifact(res, outDir)) io.out(f);
+  // stdout lists the written files, unless it carries IR dumps (then stderr does, so IR pipes clean)
+  const list = opts.printIrAfter === undefined ? io.out : io.err;
+  for (const f of writeArtifact(res, outDir)) list(f);
   return 0;
 }
 
@@ -183,10 +194,13 @@ export async function cmdQuantize(argv: string[], io: CliIO): Promise<number> {
   const bits = parseBits('quantize', requireStr('quantize', p, 'bits'));
   const out = requireStr('quantize', p, 'out');
   const gs = str(p, 'group-size');
-  const groupSize = gs === undefined ? 128 : parsePosInt('quantize', 'group-size', gs);
+  // absent: the same default as compile/run (ir/lut/quantize.ts DEFAULT_GROUP_SIZE)
+  const groupSize = gs === undefined ? undefined : parsePosInt('quantize', 'group-size', gs);
   // Import first: a broken model gets the importer's coded diagnostics, not a protobuf exception.
   await loadModel(model);
   const q = quantizeOnnx(fs.readFileSync(model), { bits, groupSize, symmetric: flag(p, 'symmetric') });
+  // Never write a model onnxruntime or lutc would refuse (LUT4035 and the reasons; nothing written).
+  validateQuantized(q, out);
   const tmp = `${out}.lutc-tmp-${process.pid}`;
   try {
     fs.writeFileSync(tmp, q);
@@ -210,9 +224,12 @@ export async function cmdBench(argv: string[], io: CliIO): Promise<number> {
   const available = infos.filter((x) => x.bench);
   if (!available.length) {
     const runnable: Target[] = infos.map((x) => x.name); // every artifact target has a run entry
+    const benched = artifactTargets()
+      .filter((x) => x.bench)
+      .map((x) => x.name);
     fail(
       'LUT6011',
-      `no backend can be benchmarked in this build (${targets.join(', ')} checked; ${runnable.join(', ')} can run models but has no benchModel yet)`,
+      `lutc bench cannot measure ${runnable.join(', ')}: only ${benched.join(', ') || 'no target'} has a model benchmark against onnxruntime (${runnable.map((r) => `'lutc run --target ${r}'`).join(', ')} runs the model)`,
     );
   }
   // every flag is checked (usage errors, warnings) before the first benchmark starts

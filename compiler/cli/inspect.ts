@@ -10,6 +10,7 @@ import { LutcError } from '../../base/diagnostics.js';
 import { epilogueOperandsOf } from '../../ir/lut/epilogue.js';
 import { dtypeByteSize, numel } from '../../ir/tensor.js';
 import type { Graph } from '../../ir/types.js';
+import { unknownDimWarnings } from '../input-dims.js';
 import { type LayerDecision, runPipeline } from '../pipeline.js';
 import { COMPILE_OPTS, compileOptions, flag, parse, parseTarget, requirePositional, str } from './args.js';
 import type { CliIO } from './io.js';
@@ -25,11 +26,13 @@ A .lut file is parsed and verified first.
   -t, --target T          pipeline target whose decisions to show (${allTargets()
     .map((t) => t.name)
     .join(', ')}; default ref)
-  --bits 1|1.58|2|3|4     show decisions as if compiling with --bits
-  --group-size G          quantization group along K
+  --bits 1|1.58|2|3|4     show decisions as if compiling with --bits (a layer it does not
+                          apply to is named in a warning, and in its decision's 'warning')
+  --group-size G          quantization group along K (larger than K: clamped, warned)
   --tables i8|f32         LUT table precision
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
-  --dim SYM=N             bind a symbolic dimension (frozen); repeatable
+  --dim SYM=N             bind a symbolic dimension (frozen); repeatable (a symbol the
+                          model's inputs lack is a warning)
   --max-dim SYM=N         keep SYM a runtime dim with upper bound N: the memory plan is shown
                           for the bounds; repeatable
   -h, --help              this help
@@ -183,6 +186,7 @@ export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
   const symbolsOf = (gr: Graph) => new Set(gr.inputs.flatMap((v) => v.type.shape.filter((d): d is string => typeof d === 'string')));
   const raw = await loadModel(file, {});
   const g = await loadModel(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  for (const w of unknownDimWarnings(g, { '--dim': opts.dimBindings })) io.err(w);
   const left = symbolsOf(g);
   for (const sym of Object.keys(opts.maxDims ?? {}))
     if (!left.has(sym)) io.err(`warning: inspect: --max-dim ${sym}: the model's inputs have no unbound dim '${sym}' (ignored)`);
@@ -197,7 +201,8 @@ export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
   });
   // Summarize the graph as imported; decisions come from running the pipeline on it (which mutates).
   const before = inspectGraph(file, g, []);
-  const { decisions, graph } = runPipeline(g, opts);
+  // layer warnings (a --bits / --group-size request a layer did not take) go to stderr
+  const { decisions, graph } = runPipeline(g, { ...opts, progress: (m) => io.err(m) });
   const report: InspectReport = { ...before, layers: decisions, lut: lutReport(graph), dims };
   try {
     const plan = planModel(graph, { runtimeDims: true });

@@ -1,12 +1,14 @@
 /**
  * Model loading and input preparation shared by the CLI commands: reading an ONNX file or a `.lut`
  * IR file into a graph, binding user inputs (by name or in graph-input order), seeding missing inputs
- * deterministically (interpreter progress for stderr is `progressReporter` in ir/interpret.ts).
+ * deterministically (interpreter progress for stderr is `progressReporter` in ir/interpret.ts), and
+ * refusing tensors this process cannot allocate (LUT6009, `checkAllocatable`) before allocating them.
  */
 import * as fs from 'node:fs';
-import { fail } from '../../base/diagnostics.js';
+import * as os from 'node:os';
+import { fail, type Location } from '../../base/diagnostics.js';
 import { parseGraph } from '../../ir/parser.js';
-import { makeTensor, numel } from '../../ir/tensor.js';
+import { allocData, makeTensor, numel, roundInPlace } from '../../ir/tensor.js';
 import type { Dim, DType, Graph, Tensor, Value } from '../../ir/types.js';
 import { verifyGraph } from '../../ir/verify.js';
 import { importOnnxFile } from '../onnx/index.js';
@@ -43,19 +45,41 @@ export async function loadModel(file: string, opts: LoadOptions = {}): Promise<G
 
 export { seededRandom as rng } from '../../base/random.js';
 
+/** The most elements one host tensor may hold: V8's Array and typed-array length limit. */
+export const MAX_TENSOR_ELEMENTS = 2 ** 32 - 1;
+
+/**
+ * Fails with LUT6009 ("shapes too large") when a host tensor of `dtype` and `shape` holds more than
+ * MAX_TENSOR_ELEMENTS elements or more bytes than this machine's memory, so a huge `--dim` is a
+ * diagnostic instead of a RangeError from the allocator.
+ */
+export function checkAllocatable(what: string, dtype: DType, shape: readonly number[], loc?: Location): void {
+  const n = numel(shape);
+  const bytes = n * allocData(dtype, 0).BYTES_PER_ELEMENT;
+  if (n > MAX_TENSOR_ELEMENTS || bytes > os.totalmem())
+    fail(
+      'LUT6009',
+      `shapes too large: ${what} (${dtype} [${shape.join(', ')}]) has ${n} elements (${bytes} bytes); one tensor holds at most ${MAX_TENSOR_ELEMENTS} elements and this machine has ${os.totalmem()} bytes of memory`,
+      loc,
+    );
+}
+
 /**
  * A random tensor for a missing input: floats uniform in [-1, 1), integers in [0, 4) (small and
  * non-negative so index inputs such as token ids stay in range of small tables), bools 0/1.
  */
 export function randomTensor(dtype: DType, shape: number[], next: () => number): Tensor {
-  const n = numel(shape);
-  const vals = new Array<number>(n);
+  // Filled in place (no intermediate Array: a large input would exhaust the JS heap).
+  const t = makeTensor(dtype, shape);
+  const vals = t.data as Float64Array;
+  const n = vals.length;
   const float = dtype === 'f32' || dtype === 'f16' || dtype === 'bf16' || dtype === 'f64';
   for (let i = 0; i < n; i++) {
     const r = next();
     vals[i] = float ? r * 2 - 1 : dtype === 'bool' ? (r < 0.5 ? 0 : 1) : Math.floor(r * 4);
   }
-  return makeTensor(dtype, shape, vals);
+  if (dtype === 'f16' || dtype === 'bf16') roundInPlace(dtype, t.data as Float32Array);
+  return t;
 }
 
 /**

@@ -3,10 +3,15 @@
  * backend artifact and writes one .npy per graph output plus outputs.json. Everything is computed and
  * serialized before the first byte is written, and files land through the shared writer
  * (compiler/artifact.ts: a temporary folder renamed into place), so an error never leaves partial
- * output in --out. The target's run entry comes from the registry (backends/target.ts).
+ * output in --out. The target's run entry comes from the registry (backends/target.ts). stderr gets
+ * `run: TIME (target T)`: the wall time of the target's run call alone (RunReport: not the import,
+ * pipeline, compile or C build), with the WebGPU adapter for wgsl. `--compare float|ort` adds one
+ * stdout line per output with its max-abs and rel-L2 error against the float model on the reference
+ * interpreter or onnxruntime-node (compiler/cli/compare.ts).
  *
  * Codes: LUT6005 input binding (unknown name, duplicate, too many), LUT6007 input dtype mismatch,
- * LUT6008 input shape mismatch, LUT6012 output folder problems.
+ * LUT6008 input shape mismatch, LUT6009 shapes too large to allocate (inputs, outputs and, for ref,
+ * every value; checked before allocating), LUT6012 output folder problems.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,11 +20,13 @@ import { fail, type Location } from '../../base/diagnostics.js';
 import { isFloat, makeTensor } from '../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../ir/types.js';
 import { writeArtifact } from '../artifact.js';
+import { unknownDimWarnings } from '../input-dims.js';
 import { outputFileName, readNpyFile, writeNpy } from '../npy.js';
 import { runPipeline } from '../pipeline.js';
 import { COMPILE_OPTS, compileOptions, list, parse, parsePosInt, parseTarget, requirePositional, splitLastEq, str, usage } from './args.js';
+import { type CompareMode, compareLine, loadOrtNode, outputError, parseCompare, runOrt } from './compare.js';
 import type { CliIO } from './io.js';
-import { bindDims, concreteShape, loadModel, randomTensor, rng } from './model.js';
+import { bindDims, checkAllocatable, concreteShape, loadModel, randomTensor, rng } from './model.js';
 
 const TARGETS = allTargets().map((t) => t.name);
 
@@ -37,18 +44,27 @@ Runs the model and writes its outputs.
   --seed N                seed for inputs not given (default 0): floats uniform in [-1, 1),
                           integers in [0, 4), bools 0/1
   --shape NAME=D0,D1,...  shape of input NAME (binds its symbolic dims); repeatable
-  --dim SYM=N             bind symbolic dimension SYM; repeatable
-  --bits 1|1.58|2|3|4     quantize float linear layers to this many bits (LUT lowering)
-  --group-size G          quantization group along K (default 128)
+  --dim SYM=N             bind symbolic dimension SYM; repeatable (a symbol the model's inputs
+                          lack is a warning)
+  --bits 1|1.58|2|3|4     quantize float linear layers to this many bits (LUT lowering); a
+                          layer it does not apply to (not f32, weights already quantized or
+                          ternary) is named in a warning
+  --group-size G          quantization group along K (default 128; one larger than a layer's K
+                          is clamped to K, with a warning)
   --tables i8|f32         LUT table precision (default i8)
   --symmetric             symmetric weight quantization
   --print-ir-after P|all  print the IR after pass P (or every pass) on stdout
   --no-verify             skip the IR verifier after each pass (it names a pass that broke the IR)
+  --compare float|ort     also print, per output, max-abs and rel-L2 error against the float
+                          model on the reference interpreter without --bits (float: what
+                          quantization costs) or onnxruntime-node on the .onnx file (ort)
 ${targetOptionHelp('run')}
   -h, --help              this help
 
 Symbolic dims are bound by the shapes of the given .npy inputs; unbound ones default to 1 (noted
-on stderr). A target-specific flag given for another target is a usage error.
+on stderr). stderr also gets the wall time of the target's run call ('run: 12.34 us (target wasm)';
+not the compile or build), and for wgsl the WebGPU adapter that ran it. A target-specific flag
+given for another target is a usage error.
 Exit status: 0 ok, 1 diagnosed error (nothing written), 2 usage error.
 `;
 
@@ -62,6 +78,7 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
       input: { type: 'string', short: 'i', multiple: true },
       out: { type: 'string', short: 'o' },
       seed: { type: 'string' },
+      compare: { type: 'string' },
     },
     1,
   );
@@ -69,6 +86,7 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
   const model = requirePositional('run', p, 'model');
   const target = parseTarget('run', str(p, 'target'), TARGETS);
   const opts = compileOptions('run', p, target, (m) => io.err(m));
+  const compare: CompareMode | undefined = parseCompare(str(p, 'compare'), model);
   const seedArg = str(p, 'seed');
   const seed = seedArg === undefined ? 0 : parsePosInt('run', 'seed', seedArg, 0);
   const outDir = str(p, 'out');
@@ -85,10 +103,12 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
   opts.progress = (m) => io.err(m);
   // The target's run entry (ref: the interpreter, with throttled progress through opts.progress).
   const runner = await getTarget(target).run();
+  const ort = compare === 'ort' ? await loadOrtNode() : undefined; // a missing package fails before any work
 
   // Read every input first: a bad .npy fails before any model work.
   const given = inputArgs.map((a) => ({ ...a, tensor: readNpyFile(a.file) }));
   let g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  for (const w of unknownDimWarnings(g, { '--dim': opts.dimBindings })) io.err(w);
   const modelLoc: Location = { kind: 'file', file: model };
 
   // Bind by name, then positionally in graph-input order over the inputs not named.
@@ -131,6 +151,7 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
   for (const v of g.inputs) {
     if (byName.has(v.name)) continue;
     const shape = opts.inputShapes?.[v.name] ?? concreteShape(v, bindings, notes);
+    checkAllocatable(`input '${v.name}'`, v.type.dtype, shape, modelLoc);
     byName.set(v.name, randomTensor(v.type.dtype, shape, next));
     notes.push(`input '${v.name}' not given: using seeded random ${v.type.dtype} [${shape.join(', ')}] (seed ${seed})`);
   }
@@ -147,7 +168,34 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
 
   const res = runPipeline(g, opts);
   for (const d of res.irDumps) io.out(`// ----- IR after ${d.pass} -----\n${d.text}${d.text.endsWith('\n') ? '' : '\n'}`);
-  const outputs = await runner.runArtifact(res.graph, inputs, opts);
+  // Host tensors (outputs; for ref every value) must fit before anything is allocated.
+  const hostValues = target === 'ref' ? [...res.graph.inputs, ...res.graph.nodes.flatMap((n) => n.outputs)] : res.graph.outputs;
+  for (const v of hostValues)
+    if (v.type.shape.every((d) => typeof d === 'number'))
+      checkAllocatable(`value '${v.name}'`, v.type.dtype, v.type.shape as number[], modelLoc);
+  const outputs = await runner.runArtifact(res.graph, inputs, {
+    ...opts,
+    onRun: (r) => io.err(`run: ${formatTime(r.ms)} (target ${target}${r.device ? `; adapter: ${r.device}` : ''})`),
+  });
+
+  // The baseline of --compare, in graph-output order (computed before anything is written).
+  let baseline: ({ shape: readonly number[]; data: ArrayLike<number> } | undefined)[] | undefined;
+  if (compare === 'float') {
+    // A fresh import: the pipeline rewrites its graph in place.
+    const inputShapes = Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, [...t.shape]]));
+    const fg = await loadModel(model, { dimBindings: bindings, inputShapes });
+    const { printIrAfter: _p, bits: _b, progress: _g, ...rest } = opts;
+    const fopts = { ...rest, target: 'ref' as const };
+    const ref = await getTarget('ref').run();
+    baseline = await ref.runArtifact(runPipeline(fg, fopts).graph, inputs, fopts);
+  } else if (ort) {
+    baseline = await runOrt(
+      ort,
+      model,
+      inputs,
+      res.graph.outputs.map((v) => v.name),
+    );
+  }
 
   const files = planOutputs(res.graph, outputs);
   if (outDir !== undefined) {
@@ -161,6 +209,12 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
     for (const f of files) io.out(`${f.name}: ${f.dtype} [${f.shape.join(', ')}] -> ${path.join(outDir, f.file)}`);
   } else {
     for (const f of files) io.out(summarize(f.name, f.tensor));
+  }
+  if (compare && baseline) {
+    files.forEach((f, i) => {
+      const want = baseline![i];
+      io.out(compareLine(compare, f.name, want ? outputError(f.tensor, want) : { maxAbs: Infinity, relL2: Infinity }));
+    });
   }
   return 0;
 }
@@ -200,6 +254,11 @@ function convertInput(t: Tensor, want: DType, name: string, loc: Location): Tens
     return makeTensor(want, t.shape, t.data);
   }
   fail('LUT6007', `input '${name}' is ${t.dtype}, the model expects ${want}`, loc);
+}
+
+/** A wall time: microseconds below 1 ms (`12.34 us`), else milliseconds (`1.234 ms`). */
+export function formatTime(ms: number): string {
+  return ms < 1 ? `${(ms * 1000).toFixed(2)} us` : `${ms.toFixed(3)} ms`;
 }
 
 /** One stdout line per output when no --out is given: dtype, shape, a few values and min/max/mean. */

@@ -70,9 +70,11 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
   }
   const g = importGraph(model.graph, st);
   st.bag.throwIfErrors();
+  // the symbols the model's inputs declare, before any binding (a --dim for another one is warned about)
+  const inputSymbols = [...new Set(g.inputs.flatMap((v) => v.type.shape.filter((d): d is string => typeof d === 'string')))];
   bindInputDims(g, st.bindings);
 
-  const meta: NonNullable<Graph['meta']> = { opsets: Object.fromEntries(opsets), dimBindings: st.bindings };
+  const meta: NonNullable<Graph['meta']> = { opsets: Object.fromEntries(opsets), dimBindings: st.bindings, inputSymbols };
   if (file) meta.file = file;
   if (model.producerName) meta.producer = model.producerVersion ? `${model.producerName} ${model.producerVersion}` : model.producerName;
   g.meta = meta;

@@ -33,16 +33,14 @@ async function runTarget(target, name, data) {
     return { backend: target, ok: false, error: `artifact missing (${e.message}): compile it with lutc compile --target ${target}` };
   }
   try {
-    let model;
-    if (target === 'wgsl') {
-      if (!navigator.gpu) throw new Error('navigator.gpu is not available in this browser');
-      model = await mod.load();
-    } else model = await mod.load();
+    if (target === 'wgsl' && !navigator.gpu) throw new Error('navigator.gpu is not available in this browser');
+    // Both artifacts share one API (docs/wasm-model.md, "Runtime API"): load(), then await run(feeds),
+    // which resolves to { name: { data, shape, dtype } } and throws 'LUTnnnn: ...' errors with a code.
+    const model = await mod.load();
     const tLoad = performance.now();
     const res = await model.run({ [name]: data });
     const tRun = performance.now();
-    // WGSL returns [{ name, data, shape, dtype }]; WASM returns { name: { data, shape, dtype } }.
-    const list = Array.isArray(res) ? res : Object.entries(res).map(([n, v]) => ({ name: n, ...v }));
+    const list = Object.entries(res).map(([n, v]) => ({ name: n, ...v }));
     const outputs = list.map((o) => ({ name: o.name, shape: o.shape, dtype: o.dtype, data: Array.from(o.data, Number) }));
     let adapter = '';
     if (target === 'wgsl') {

@@ -1,8 +1,9 @@
 /**
  * The weight quantizer: round-to-nearest b-bit quantization per group of G weights along K, used by
- * lower-linear (through ir/lut/weights.ts) for `--bits` and by `lutc quantize`, which writes the same
- * q/scales/zeros into an ONNX model (compiler/quantize-onnx.ts) so onnxruntime runs exactly the weights
- * lutc uses. Imports only base/ and ir/.
+ * lower-linear for `--bits` and by `lutc quantize`, both through ir/lut/weights.ts `weightsFromFloat`
+ * (one code path: exact ternary grids first, then this), so `lutc quantize` writes the same
+ * q/scales/zeros into an ONNX model (compiler/quantize-onnx.ts) and onnxruntime runs exactly the
+ * weights lutc uses. Imports only base/ and ir/.
  *
  *   asymmetric (default): lo = min(0, min w), hi = max(0, max w), s = (hi - lo) / (2^b - 1),
  *                         z = clamp(round(-lo / s), 0, 2^b - 1), q = clamp(round(w / s) + z, 0, 2^b - 1)

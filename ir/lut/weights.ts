@@ -4,6 +4,8 @@
  * bit-exact), DequantizeLinear of int4/uint4/int8/uint8 constants (per-tensor, per-axis along N, or
  * blocked along K), float weights on an exact ternary grid, and float weights quantized by `--bits`.
  * Each reader returns the weights or the reason the layer stays a float op, for `lutc inspect`.
+ * `weightsFromFloat` is also what `lutc quantize` (compiler/quantize-onnx.ts) writes, so the quantized
+ * ONNX model holds exactly the weights `--bits` lowers with.
  */
 
 import type { Location } from '../../base/diagnostics.js';
@@ -22,7 +24,14 @@ export interface WeightOptions {
   symmetric?: boolean;
 }
 
-export type WeightResult = { ok: true; qm: QuantizedMatrix; how: string } | { ok: false; reason: string };
+/**
+ * Where lowered weights came from: `nbits` (MatMulNBits) and `dq` (DequantizeLinear) keep their own
+ * bits and groups, `ternary` float weights on an exact ternary grid are read losslessly, `bits` float
+ * weights were quantized by `--bits` (only this one applies `--bits` and `--group-size`).
+ */
+export type WeightSource = 'nbits' | 'dq' | 'ternary' | 'bits';
+
+export type WeightResult = { ok: true; qm: QuantizedMatrix; how: string; from: WeightSource } | { ok: false; reason: string };
 
 const no = (reason: string): WeightResult => ({ ok: false, reason });
 
@@ -85,6 +94,8 @@ export function weightsFromNBits(node: Node): WeightResult {
     ok: true,
     qm: { n: N, k: K, bits: nb, groupSize, nGroups: kBlocks, q, scales, zeros },
     how: `MatMulNBits bits=${bits} block_size=${bs}${nb !== bits ? ` (values fit ${nb} bits)` : ''}`,
+
+    from: 'nbits',
   };
 }
 
@@ -150,6 +161,8 @@ export function weightsFromDQ(dq: Node): WeightResult {
     ok: true,
     qm: { n: N, k: K, bits: nb, groupSize: G, nGroups, q, scales, zeros },
     how: `DequantizeLinear ${x.dtype} ${mode}${nb !== container ? ` (values fit ${nb} bits)` : ''}`,
+
+    from: 'dq',
   };
 }
 
@@ -160,12 +173,12 @@ export function weightsFromDQ(dq: Node): WeightResult {
 export function weightsFromFloat(w: Float32Array, n: number, k: number, opts: WeightOptions, loc?: Location): WeightResult {
   for (const G of [k, effectiveGroup(k, opts.groupSize, loc)]) {
     const t = detectTernary(w, n, k, G);
-    if (t) return { ok: true, qm: t, how: `exact ternary grid (lossless, group ${t.groupSize})` };
+    if (t) return { ok: true, qm: t, how: `exact ternary grid (lossless, group ${t.groupSize})`, from: 'ternary' };
   }
   if (opts.bits === undefined) return no('float weights not on a 1-4-bit grid: pass --bits to quantize them');
   const qm = quantizeMatrix(w, n, k, { bits: opts.bits, groupSize: opts.groupSize, symmetric: opts.symmetric }, loc);
   const kind = opts.bits === 1.58 ? 'ternary absmean' : opts.symmetric ? 'symmetric' : 'asymmetric min/max';
-  return { ok: true, qm, how: `quantized by --bits ${opts.bits} (${kind}, group ${qm.groupSize})` };
+  return { ok: true, qm, how: `quantized by --bits ${opts.bits} (${kind}, group ${qm.groupSize})`, from: 'bits' };
 }
 
 /** W [K, N] (MatMul's layout) or [N, K] (Gemm transB) as rows [N, K] of output channels. */

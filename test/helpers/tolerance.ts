@@ -67,6 +67,23 @@ export const INT8_NOISE_RATIO = { min: 0.5, max: 1.5 } as const;
  */
 export const INT8_MODEL_REL_L2 = 2e-2;
 
+/**
+ * The float transcendentals of the WASM and WGSL backends (exp, log, tanh, sigmoid, erf, softplus,
+ * Gelu and Gelu-tanh) vs float64 on a dense input grid (test/backends/float-math.test.ts), as the
+ * relative error bound R in units of 2^-24 (the f32 half-ulp at 1): |y - ref| <= R 2^-24 |ref| (times
+ * the argument's condition number, plus a floor for flushed denormals, as that test states).
+ * WASM computes in f64 and rounds once: <= 1 unit, plus the f64 routine's error (< 0.01), so 1.01;
+ * Gelu's erfc fit (1.2e-7 = 2 units) measured 2.67, bound 3.5. WGSL is f32 throughout; measured on
+ * SwiftShader: exp 1.24, log 1.28, tanh 2.33, sigmoid 2.88, erf 3.67, softplus 3.23, Gelu 7.37,
+ * Gelu-tanh <= 8 x cond; bounds about 2x those. The WGSL builtins they replace were at exp 66,
+ * log 43000 (near 1), sigmoid 65, tanh / softplus / Gelu with no relative accuracy near 0 or in the
+ * tail (1e7 .. 2e8), all far outside.
+ */
+export const F32_MATH_ULPS = {
+  wasm: { exp: 1.01, log: 1.01, tanh: 1.01, sigmoid: 1.01, erf: 1.01, softplus: 1.01, gelu: 3.5, gelu_tanh: 1.01 },
+  wgsl: { exp: 2.5, log: 2.5, tanh: 4, sigmoid: 5, erf: 8, softplus: 8, gelu: 12, gelu_tanh: 8 },
+} as const;
+
 /** Values compared by the measures below: a typed array or a Tensor-like { shape, data }. */
 export type Values = ArrayLike<number> | { shape: readonly number[]; data: ArrayLike<number> };
 

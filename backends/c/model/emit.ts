@@ -10,16 +10,19 @@
  * Steps dispatch through backends/render.ts over `cRenderer` (one family per kernels-*.ts table).
  * Also renders the .npy harness and the Makefile (harness.ts). Everything is rendered in memory first:
  * an unsupported node is a coded diagnostic (LUT5003 for an op without a kernel, LUT5151-5152; all of
- * them at once) before any file is written.
+ * them at once) before any file is written. A plan the C code cannot address is LUT5107 ("shapes too
+ * large", `checkAddressable`): workspace and weight offsets are exact size_t literals only below 2^53
+ * (and the artifact targets 64-bit hosts: size_t offsets), and LUT layers take their row count M as
+ * `int`, so M above 2^31 - 1 would overflow.
  */
-import { DiagnosticBag, LutcError, nodeLoc } from '../../../base/diagnostics.js';
+import { DiagnosticBag, fail, LutcError, nodeLoc } from '../../../base/diagnostics.js';
 import type { CompileOptions } from '../../../compiler/options.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
 import type { Graph } from '../../../ir/types.js';
 import { ALIGN, type ModelPlan, type Placement, planModel, weightBlob } from '../../model-plan.js';
 import { type Renderer, rendererOps, renderSteps, tableFamily } from '../../render.js';
-import { cIdent, ctype, indent, resetLoopIds, type StepCtx } from './cgen.js';
+import { cIdent, cString, ctype, indent, resetLoopIds, type StepCtx } from './cgen.js';
 import { type CIo, renderHarness, renderMakefile } from './harness.js';
 import { ELEMENTWISE_HELPERS, ELEMENTWISE_KERNELS } from './kernels-elementwise.js';
 import { LutLayers } from './kernels-lut.js';
@@ -85,6 +88,32 @@ export function fnv1a(b: Uint8Array): number {
   return h >>> 0;
 }
 
+/** The largest row count a LUT layer kernel takes (its `int m`). */
+const MAX_LUT_ROWS = 2 ** 31 - 1;
+
+/** LUT5107 when the workspace or weights exceed exact offsets, or a LUT layer has more rows than an int holds. */
+function checkAddressable(plan: ModelPlan, workspaceBytes: number, file?: string): void {
+  const loc = file ? ({ kind: 'file', file } as const) : undefined;
+  for (const [what, bytes] of [
+    ['workspace', workspaceBytes],
+    ['weights', plan.weightBytes],
+  ] as const)
+    if (bytes > Number.MAX_SAFE_INTEGER)
+      fail('LUT5107', `shapes too large: the C ${what} needs ${bytes} bytes, beyond the 2^53 bytes lutc renders exact offsets for`, loc);
+  for (const step of plan.steps) {
+    if (!LUT_OPS.includes(step.node.op)) continue;
+    const out = step.outputs[0];
+    if (!out || out.shape.length === 0) continue;
+    const rows = out.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    if (rows > MAX_LUT_ROWS)
+      fail(
+        'LUT5107',
+        `shapes too large: LUT layer output [${out.shape.join(', ')}] has ${rows} rows; the C LUT kernels take at most ${MAX_LUT_ROWS} (int m)`,
+        nodeLoc(step.node, file),
+      );
+  }
+}
+
 /** Renders the model. Throws LutcError (LUT5001/5002 from the plan, LUT5003 and LUT5151-5152 from kernels). */
 export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const file = input.meta?.file;
@@ -93,6 +122,7 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const g = withCanonicalQ(input, bag);
   const lutFailed = bag.hasErrors; // lut.gemm nodes with run-time weights were diagnosed already
   const plan = planModel(g);
+  checkAddressable(plan, plan.arenaBytes, file);
   const blob = weightBlob(plan);
   const hash = fnv1a(blob);
   // Kernel entry points are external symbols: a per-model prefix lets several models link together.
@@ -155,7 +185,10 @@ ${indent(body)}
   rendered.results.forEach((fn, si) => {
     if (fn === undefined) return;
     fns.push(fn);
-    calls.push(`  if ((rc = step_${si}(ws, W)) != 0) return rc;`);
+    const node = plan.steps[si]!.node;
+    calls.push(
+      `  if ((rc = step_${si}(ws, W)) != 0) { lutc_err.node = ${cString(node.name)}; lutc_err.op = ${cString(node.op)}; return rc; }`,
+    );
   });
   bag.throwIfErrors();
 
@@ -166,6 +199,7 @@ ${indent(body)}
   const mode = opts.embedWeights ?? 'auto';
   const embedded = mode === 'auto' ? blob.length <= EMBED_AUTO_BYTES : mode;
   const workspaceBytes = alignUp(scratchOff + scratchBytes) || ALIGN;
+  checkAddressable(plan, workspaceBytes, file);
 
   const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blob.length, hash, embedded);
   const source = renderSource(plan, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes, luts);
@@ -240,6 +274,11 @@ void model_release(void);
 void model_set_threads(int n);
 /* Runs the model. Reentrant for distinct workspaces (weights are read-only). Returns MODEL_OK or an error. */
 int model_run(const model_inputs *in, model_outputs *out, void *workspace);
+/* What the last failed model_run hit: the node and op of the failing step and, for MODEL_ERR_INDEX,
+   the Gather index and its axis size (lutc's LUT5008). One record per process: read it on the
+   thread that got the error, before another run fails. */
+typedef struct model_error_info { const char *node; const char *op; long long index; long long size; } model_error_info;
+const model_error_info *model_last_error(void);
 
 #ifdef __cplusplus
 }
@@ -293,6 +332,8 @@ static const unsigned char *lutc_w = lutc_embedded.b;`;
 
 ${weights}
 static int lutc_threads = 1;
+static model_error_info lutc_err = { "", "", 0, 0 };
+const model_error_info *model_last_error(void) { return &lutc_err; }
 ${helpers}
 ${luts.renderKernels()}
 ${luts.renderLoader()}

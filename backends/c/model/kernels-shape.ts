@@ -101,7 +101,10 @@ const split: Kernel = (c) => {
   return `for (ptrdiff_t o = 0; o < ${outer}; o++) {\n  ${parts.join('\n  ')}\n}`;
 };
 
-/** Gather: an out-of-range index makes model_run return LUTC_ERR_INDEX (the interpreter's LUT3051). */
+/**
+ * Gather: an out-of-range index makes model_run return LUTC_ERR_INDEX with the index and axis size in
+ * model_last_error() (the interpreter's LUT3051; the harness prints LUT5008).
+ */
 const gather: Kernel = (c) => {
   const x = c.inP(0)!;
   const ii = inputIndex(c, 'indices');
@@ -115,7 +118,7 @@ const gather: Kernel = (c) => {
   return `for (ptrdiff_t o = 0; o < ${outer}; o++)
   for (ptrdiff_t j = 0; j < ${ni}; j++) {
     int64_t i = (int64_t)${c.in(ii)}[j];
-    if (i < -${d} || i >= ${d}) return LUTC_ERR_INDEX;
+    if (i < -${d} || i >= ${d}) { lutc_err.index = (long long)i; lutc_err.size = ${d}; return LUTC_ERR_INDEX; }
     if (i < 0) i += ${d};
     memcpy(${c.out(0)} + (o * ${ni} + j) * ${inner}, ${c.in(0)} + (o * ${d} + (ptrdiff_t)i) * ${inner}, ${inner * esz});
   }`;

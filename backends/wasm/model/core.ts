@@ -74,6 +74,10 @@ export interface EmitOptions {
  *   [scratchBase, +scratchBytes)      per-step scratch (steps run one at a time, so all share it)
  * Weights and extras form one blob (`weightImage`): a data segment or the side file weights.bin.
  */
+/** Globals a failed run-time check sets: nonzero flag, and the offending value (i64). */
+export const ERR_GLOBAL = 'lutc_err';
+export const ERR_VALUE_GLOBAL = 'lutc_err_value';
+
 export class Ctx {
   readonly arenaBase = 1024;
   readonly extraBlobs: { off: number; bytes: Uint8Array }[] = [];
@@ -84,6 +88,12 @@ export class Ctx {
   readonly features: Set<string> = new Set(['simd128', 'bulk-memory', 'nontrapping-fptoint', 'sign-ext']);
   /** JS imports used (module 'm'): names of Math functions. */
   readonly imports = new Set<string>();
+  /**
+   * Steps with a run-time check (Gather indices) and their axis size. A failing check sets the
+   * ERR_GLOBAL / ERR_VALUE_GLOBAL globals and returns from its step; `run` then returns the step's
+   * index + 1 (module.ts), which model.mjs reports as LUT5008.
+   */
+  readonly checks = new Map<PlanStep, number>();
   constructor(
     readonly mod: binaryen.Module,
     readonly plan: ModelPlan,

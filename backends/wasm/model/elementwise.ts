@@ -29,7 +29,7 @@ import {
   type View,
   viewOf,
 } from './core.js';
-import { erfFn, expFn, type JsMathFn, jsMath, sigmoidFn, tanhFn } from './math.js';
+import { erfcFn, erfFn, expFn, type JsMathFn, jsMath, sigmoidFn, tanhFn } from './math.js';
 
 type M = binaryen.Module;
 const isFloatKind = (k: Kind) => k === 'f32' || k === 'f64';
@@ -99,9 +99,9 @@ export function unaryScalar(ctx: Ctx, n: Node, k: Kind, dt: DType): ScalarFn | u
       return isFloatKind(k) ? (g) => viaF64(ctx, k, g(0), call(sigmoidFn(ctx))) : undefined;
     case 'softplus': {
       if (!isFloatKind(k)) return undefined;
-      const log = jsMath(ctx, 'log'),
+      const log1p = jsMath(ctx, 'log1p'),
         exp = expFn(ctx);
-      // x > 0 ? x + log(1 + e^-x) : log(1 + e^x), in f64 (the interpreter's form)
+      // log1p(e^-|x|) (+ x when x > 0), in f64: the interpreter's form; e^ never overflows
       return (g, f) => {
         const t = f.local(binaryen.f64);
         return viaF64(ctx, k, g(0), (x) =>
@@ -109,13 +109,9 @@ export function unaryScalar(ctx: Ctx, n: Node, k: Kind, dt: DType): ScalarFn | u
             null,
             [
               f.set(t, x),
-              m.select(
-                m.f64.gt(f.get(t), m.f64.const(0)),
-                m.f64.add(
-                  f.get(t),
-                  m.call(log, [m.f64.add(m.f64.const(1), m.call(exp, [m.f64.neg(f.get(t))], binaryen.f64))], binaryen.f64),
-                ),
-                m.call(log, [m.f64.add(m.f64.const(1), m.call(exp, [f.get(t)], binaryen.f64))], binaryen.f64),
+              m.f64.add(
+                m.select(m.f64.gt(f.get(t), m.f64.const(0)), f.get(t), m.f64.const(0)),
+                m.call(log1p, [m.call(exp, [m.f64.neg(m.f64.abs(f.get(t)))], binaryen.f64)], binaryen.f64),
               ),
             ],
             binaryen.f64,
@@ -130,26 +126,36 @@ export function unaryScalar(ctx: Ctx, n: Node, k: Kind, dt: DType): ScalarFn | u
     case 'gelu': {
       if (!isFloatKind(k)) return undefined;
       const tanhApprox = a.approximate === 'tanh';
+      // tanh form: 0.5 x (1 + tanh y) = x sigmoid(2y), y = sqrt(2/pi) (x + 0.044715 x^3); erf form: 0.5 x (1 + erf(x / sqrt 2)),
+      // for x < 0 as 0.5 x erfc(-x / sqrt 2). Both keep their relative accuracy on the negative tail, where 1 + tanh / 1 + erf
+      // would round to 0.
       return (g, f) => {
         const t = f.local(binaryen.f64);
+        const half = () => m.f64.mul(m.f64.const(0.5), f.get(t));
         return viaF64(ctx, k, g(0), (x) => {
-          const inner = tanhApprox
-            ? m.call(
-                tanhFn(ctx),
-                [
-                  m.f64.mul(
-                    m.f64.const(Math.sqrt(2 / Math.PI)),
-                    m.f64.add(f.get(t), m.f64.mul(m.f64.const(0.044715), m.f64.mul(f.get(t), m.f64.mul(f.get(t), f.get(t))))),
-                  ),
-                ],
-                binaryen.f64,
+          const body = tanhApprox
+            ? m.f64.mul(
+                f.get(t),
+                m.call(
+                  sigmoidFn(ctx),
+                  [
+                    m.f64.mul(
+                      m.f64.const(2 * Math.sqrt(2 / Math.PI)),
+                      m.f64.add(f.get(t), m.f64.mul(m.f64.const(0.044715), m.f64.mul(f.get(t), m.f64.mul(f.get(t), f.get(t))))),
+                    ),
+                  ],
+                  binaryen.f64,
+                ),
               )
-            : m.call(erfFn(ctx), [m.f64.mul(f.get(t), m.f64.const(Math.SQRT1_2))], binaryen.f64);
-          return m.block(
-            null,
-            [f.set(t, x), m.f64.mul(m.f64.mul(m.f64.const(0.5), f.get(t)), m.f64.add(m.f64.const(1), inner))],
-            binaryen.f64,
-          );
+            : m.select(
+                m.f64.lt(f.get(t), m.f64.const(0)),
+                m.f64.mul(half(), m.call(erfcFn(ctx), [m.f64.mul(f.get(t), m.f64.const(-Math.SQRT1_2))], binaryen.f64)),
+                m.f64.mul(
+                  half(),
+                  m.f64.add(m.f64.const(1), m.call(erfFn(ctx), [m.f64.mul(f.get(t), m.f64.const(Math.SQRT1_2))], binaryen.f64)),
+                ),
+              );
+          return m.block(null, [f.set(t, x), body], binaryen.f64);
         });
       };
     }

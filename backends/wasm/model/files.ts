@@ -22,9 +22,16 @@ export function wasmOptions(opts: Partial<WasmCompileOptions>): ModelBuildOption
   return { inlineWeightsMax: opts.inlineWeightsMax, optimize: opts.optimize };
 }
 
-/** The loaded-model interface of model.mjs. */
+/** One output of run(): its data (the dtype's typed array), shape and dtype. */
+export type ArtifactOutputs = Record<string, { data: ArrayLike<number | bigint>; shape: number[]; dtype: string }>;
+
+/** The loaded-model interface of model.mjs (docs/wasm-model.md, "Runtime API"). */
 export interface LoadedModel {
-  run(feeds: Record<string, unknown>): Record<string, { data: ArrayLike<number | bigint>; shape: number[]; dtype: string }>;
+  /** Synchronous (the WGSL artifact's returns a Promise; `await` suits both). */
+  run(feeds: Record<string, unknown>): ArtifactOutputs;
+  inputs: { name: string; dtype: string; shape: number[] }[];
+  outputs: { name: string; dtype: string; shape: number[] }[];
+  destroy(): void;
 }
 
 /** Imports `dir/model.mjs` and loads it. */

@@ -13,7 +13,7 @@ import { type ModelPlan, planModel, weightBlob } from '../../model-plan.js';
 import { familyOf, type Renderer, rendererOps, renderSteps } from '../../render.js';
 import { FnBuilder } from '../builder.js';
 import { CONV_OPS, convStep } from './conv.js';
-import { Ctx, type Emit, type EmitOptions } from './core.js';
+import { Ctx, type Emit, type EmitOptions, ERR_GLOBAL, ERR_VALUE_GLOBAL, i64Const } from './core.js';
 import { ELEMENTWISE_OPS, elementwiseStep } from './elementwise.js';
 import { LINEAR_OPS, linearStep } from './linear.js';
 import { LUT_OPS, lutStep } from './lut.js';
@@ -54,6 +54,8 @@ export interface ModelModule {
   features: string[];
   /** JS Math functions imported as module 'm'. */
   imports: string[];
+  /** Run-time checks: `run` returns `step + 1` when this step's check failed (node name, op, axis size). */
+  checks: { step: number; node: string; op: string; size: number }[];
   plan: ModelPlan;
 }
 
@@ -120,15 +122,25 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       f.finish(name, binaryen.none, body.length ? body : [mod.nop()]);
       names.push(name);
     });
+    // run() -> 0, or the index + 1 of the step whose run-time check failed (it stops there)
+    mod.addGlobal(ERR_GLOBAL, binaryen.i32, true, mod.i32.const(0));
+    mod.addGlobal(ERR_VALUE_GLOBAL, binaryen.i64, true, i64Const(mod, 0n));
+    mod.addGlobalExport(ERR_VALUE_GLOBAL, 'err_value');
+    const checks: ModelModule['checks'] = [];
+    const calls = names.flatMap((nm, i) => {
+      const step = plan.steps[i]!;
+      const call = mod.call(nm, [], binaryen.none);
+      const size = ctx.checks.get(step);
+      if (size === undefined) return [call];
+      checks.push({ step: i, node: step.node.name, op: step.node.op, size });
+      return [call, mod.if(mod.global.get(ERR_GLOBAL, binaryen.i32), mod.return(mod.i32.const(i + 1)))];
+    });
     mod.addFunction(
       'run',
       binaryen.none,
-      binaryen.none,
+      binaryen.i32,
       [],
-      mod.block(
-        null,
-        names.map((nm) => mod.call(nm, [], binaryen.none)),
-      ),
+      mod.block(null, [mod.global.set(ERR_GLOBAL, mod.i32.const(0)), ...calls, mod.i32.const(0)], binaryen.i32),
     );
     mod.addFunctionExport('run', 'run');
     if (!mod.validate()) throw new LutcError(diag('LUT5090', 'internal: the generated wasm module does not validate'));
@@ -160,6 +172,7 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       outputs: plan.outputs.map(slot),
       features: [...ctx.features],
       imports: [...ctx.imports],
+      checks,
       plan,
     };
   } finally {

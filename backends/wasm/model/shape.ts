@@ -19,8 +19,12 @@ import {
   contiguous,
   convert,
   type Emit,
+  ERR_GLOBAL,
+  ERR_VALUE_GLOBAL,
   emitCopy,
   emitMap,
+  i64Const,
+  isUnsigned,
   kindOf,
   loadScalar,
   numelOf,
@@ -130,7 +134,11 @@ export const shapeStep: StepHandler = (ctx, step): Emit => {
   return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
 };
 
-/** Gather along an axis: one memory.copy of the inner block per (outer, index); an index out of range traps. */
+/**
+ * Gather along an axis: one memory.copy of the inner block per (outer, index). An index outside
+ * [-d, d) (compared as i64, one unsigned compare) sets ERR_GLOBAL / ERR_VALUE_GLOBAL and returns
+ * from the step; `run` stops and model.mjs throws LUT5008 naming the node.
+ */
 function gatherStep(ctx: Ctx, step: PlanStep): Emit {
   const n = step.node;
   const [x, idx] = [step.inputs[0]!, stepInput(step, 'indices')!];
@@ -141,25 +149,34 @@ function gatherStep(ctx: Ctx, step: PlanStep): Emit {
   const inner = numelOf(x.shape.slice(axis + 1)) * kernelByteSize(x.dtype);
   const nIdx = numelOf(idx.shape);
   const ib = kernelByteSize(idx.dtype);
+  ctx.checks.set(step, d);
   return (f) => {
     const m = f.mod;
-    const { i32 } = binaryen;
+    const { i32, i64 } = binaryen;
     if (outer * nIdx * inner === 0) return [];
     const o = f.local(i32),
       j = f.local(i32),
       i = f.local(i32),
+      v = f.local(i64),
       dst = f.local(i32);
     const ik = kindOf(idx.dtype);
     const load = convert(
       m,
       ik,
-      'i32',
+      'i64',
       loadScalar(m, idx.dtype, m.i32.add(m.i32.const(ctx.addrOf(idx)), m.i32.mul(f.get(j), m.i32.const(ib)))),
+      isUnsigned(idx.dtype),
     );
+    const d64 = (x: number) => i64Const(m, BigInt(x));
     const body: Expr[] = [
-      f.set(i, load),
+      f.set(v, load),
+      // v in [-d, d) <=> (u64)(v + d) < 2d
+      m.if(
+        m.i64.ge_u(m.i64.add(f.get(v), d64(d)), d64(2 * d)),
+        m.block(null, [m.global.set(ERR_GLOBAL, m.i32.const(1)), m.global.set(ERR_VALUE_GLOBAL, f.get(v)), m.return()]),
+      ),
+      f.set(i, m.i32.wrap(f.get(v))),
       f.set(i, m.select(m.i32.lt_s(f.get(i), m.i32.const(0)), m.i32.add(f.get(i), m.i32.const(d)), f.get(i))),
-      m.if(m.i32.ge_u(f.get(i), m.i32.const(d)), m.unreachable()),
       m.memory.copy(
         f.get(dst),
         m.i32.add(m.i32.const(ctx.addrOf(x)), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), m.i32.const(d)), f.get(i)), m.i32.const(inner))),

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../../../backends/c/compile.js';
 import { emitModel } from '../../../backends/c/model/emit.js';
-import { buildModelBinary } from '../../../backends/c/run.js';
+import { buildModelBinary, parseHarnessTime } from '../../../backends/c/run.js';
 import { STRICT_FLAGS } from '../../../backends/c/toolchain.js';
 import { LutcError } from '../../../base/diagnostics.js';
 import { captureIO } from '../../../compiler/cli/io.js';
@@ -79,6 +79,16 @@ describe('c model: build hygiene', () => {
     }[];
     expect(list).toEqual([{ name: 'y', file: 'y.npy', shape: [3, 19], dtype: 'f32' }]);
     expect(relMax(readNpyFile(path.join(out, 'y.npy')), runRef(g, { x })[0]!)).toBeLessThanOrEqual(LUT_VS_INTERP);
+    // -r N prints the wall time per run, in µs below 1 ms (never "0.000 ms"), which lutc run parses.
+    const timed = spawnSync(path.join(dir, 'model'), ['-o', out, '-r', '20', `x=${path.join(dir, 'x.npy')}`], { encoding: 'utf8' });
+    expect(timed.status, timed.stderr).toBe(0);
+    expect(timed.stderr).toMatch(/^model: \d+\.\d\d us per run \(wall time, 20 runs\)$/m);
+    const ms = parseHarnessTime(timed.stderr)!;
+    expect(ms).toBeGreaterThan(0);
+    expect(ms).toBeLessThan(1);
+    expect(ms * 1000).toBeCloseTo(Number(/model: ([\d.]+) us/.exec(timed.stderr)![1]), 6);
+    expect(parseHarnessTime('model: 1.234 ms per run (wall time, 3 runs)\n')).toBe(1.234);
+    expect(parseHarnessTime('')).toBeUndefined();
     // A weights.bin from another model is refused (hash), not silently used.
     const w = fs.readFileSync(path.join(dir, 'weights.bin'));
     w[100] = w[100]! ^ 1;

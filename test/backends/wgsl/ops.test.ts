@@ -212,6 +212,8 @@ async function validateAll(g: Parameters<typeof renderModel>[0]): Promise<void> 
     entries: [
       { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
       { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+      // the run-time check status (shader-common.ts STATUS_DECL), as the host module lays it out
+      { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
     ],
   });
   const pl = dev.createPipelineLayout({ bindGroupLayouts: [layout] });
