@@ -271,6 +271,9 @@ export const DIAGNOSTICS = {
   LUT6025: e('cli', 'invalid .npy shape'),
   LUT6026: e('cli', 'cannot read the .npy file'),
   LUT6040: e('cli', "run --compare ort: the package 'onnxruntime-node' is missing or cannot run the model"),
+  LUT6041: e('cli', 'generate: the model is not a decoder export lutc recognizes (input_ids, cache pairs, logits)'),
+  LUT6042: e('cli', 'generate: the target cannot run a growing KV cache yet (static-shaped artifacts)'),
+  LUT6043: e('cli', 'generate: the logits hold NaN'),
 } as const satisfies Record<string, DiagnosticInfo>;
 
 /** A diagnostic code: a key of `DIAGNOSTICS`. */

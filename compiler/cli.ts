@@ -12,6 +12,7 @@ import '../ir/ops/index.js'; // the op table, which every stage reads
 import { formatDiagnostic, LutcError } from '../base/diagnostics.js';
 import { UsageError, usage } from './cli/args.js';
 import { BENCH_HELP, COMPILE_HELP, cmdBench, cmdCompile, cmdKernel, cmdQuantize, KERNEL_HELP, QUANTIZE_HELP } from './cli/build.js';
+import { cmdGenerate, GENERATE_HELP } from './cli/generate.js';
 import { cmdInspect, INSPECT_HELP } from './cli/inspect.js';
 import { type CliIO, processIO } from './cli/io.js';
 import { cmdRun, RUN_HELP } from './cli/run.js';
@@ -31,6 +32,7 @@ commands:
   kernel    emit a single LUT-mpGEMM kernel for a given shape and bit width
   quantize  quantize a float ONNX model's linear weights to MatMulNBits
   bench     compare lutc against onnxruntime on a model
+  generate  greedy text generation (token ids) with a decoder-only LLM export
 
 options:
   -h, --help      help (also 'lutc <command> --help')
@@ -48,6 +50,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   kernel: { run: cmdKernel, help: KERNEL_HELP },
   quantize: { run: cmdQuantize, help: QUANTIZE_HELP },
   bench: { run: cmdBench, help: BENCH_HELP },
+  generate: { run: cmdGenerate, help: GENERATE_HELP },
 };
 
 /** The package version (from package.json, found relative to this module in src and in dist). */

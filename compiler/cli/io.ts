@@ -8,6 +8,8 @@ export interface CliIO {
   out(text: string): void;
   /** Diagnostics, notes and progress (stderr). A trailing newline is added when missing. */
   err(text: string): void;
+  /** Results (stdout) as they are, no newline added: streamed output (generated tokens). */
+  write(text: string): void;
 }
 
 const nl = (s: string) => (s.endsWith('\n') ? s : s + '\n');
@@ -16,6 +18,7 @@ const nl = (s: string) => (s.endsWith('\n') ? s : s + '\n');
 export const processIO: CliIO = {
   out: (s) => void process.stdout.write(nl(s)),
   err: (s) => void process.stderr.write(nl(s)),
+  write: (s) => void process.stdout.write(s),
 };
 
 /** An in-memory CliIO for tests: collected text in `stdout` / `stderr`. */
@@ -28,6 +31,9 @@ export function captureIO(): CliIO & { stdout: string; stderr: string } {
     },
     err(s: string) {
       io.stderr += nl(s);
+    },
+    write(s: string) {
+      io.stdout += s;
     },
   };
   return io;

@@ -40,7 +40,7 @@ function twoInputModel(): string {
 }
 
 describe('help and version', () => {
-  for (const cmd of ['run', 'inspect', 'compile', 'kernel', 'quantize', 'bench']) {
+  for (const cmd of ['run', 'inspect', 'compile', 'kernel', 'quantize', 'bench', 'generate']) {
     it(`${cmd} --help`, async () => {
       const r = await lutc(cmd, '--help');
       expect(r.code).toBe(0);
@@ -51,7 +51,7 @@ describe('help and version', () => {
   it('lutc --help lists every command', async () => {
     const r = await lutc('--help');
     expect(r.code).toBe(0);
-    for (const cmd of ['run', 'inspect', 'compile', 'kernel', 'quantize', 'bench']) expect(r.stdout).toContain(`  ${cmd} `);
+    for (const cmd of ['run', 'inspect', 'compile', 'kernel', 'quantize', 'bench', 'generate']) expect(r.stdout).toContain(`  ${cmd} `);
   });
   it('lutc --version prints package.json version', async () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -368,6 +368,7 @@ describe('internal errors', () => {
         throw new TypeError('boom');
       },
       err: (s) => void (stderr += s),
+      write: () => {},
     });
     expect(code).toBe(70);
     expect(stderr).toContain('lutc: internal error: TypeError: boom');

@@ -1,0 +1,106 @@
+/**
+ * `lutc generate`: greedy text generation with a decoder export (compiler/generate.ts). The model is
+ * imported once with its sequence dims symbolic and lowered once by the pipeline (`--bits`, `--tables`
+ * ...); every step then runs that graph. `--target ref` runs it on the reference interpreter. The
+ * compiled targets need artifacts with runtime dims, which no backend renders yet: LUT6042 says so
+ * before any work. Token ids only (`--input-ids`); text prompts need a tokenizer, not bundled yet
+ * (`--prompt` is LUT6003 naming that). stdout: the new ids, space separated, as they come (or one
+ * JSON object with --json); stderr: prefill and decode tokens/s.
+ */
+import { fail } from '../../base/diagnostics.js';
+import { interpret } from '../../ir/interpret.js';
+import { decoderIO, generate } from '../generate.js';
+import { runPipeline } from '../pipeline.js';
+import { COMPILE_OPTS, compileOptions, parse, parsePosInt, parseTarget, requirePositional, str, usage } from './args.js';
+import type { CliIO } from './io.js';
+import { loadModel } from './model.js';
+
+export const GENERATE_HELP = `usage: lutc generate <model.onnx> --input-ids 1,2,3 [options]
+
+Greedy generation with a decoder-only LLM export (onnxruntime-genai builder or optimum /
+transformers.js layout: input_ids, attention_mask, position_ids, past_key_values.N.key/value ->
+logits, present.N.key/value). The prompt runs in one step from an empty cache, then one token per step.
+
+  -t, --target T          ref (default). wasm, c and wgsl artifacts are static-shaped so far
+                          and cannot generate yet (LUT6042)
+  --input-ids IDS         the prompt as comma-separated token ids
+  --max-new-tokens N      tokens to generate (default 16)
+  --eos ID[,ID...]        stop after producing one of these ids
+  --json                  print one JSON object: {"tokens": [...], "prefill_tokens_per_s": x,
+                          "decode_tokens_per_s": y}
+  --bits, --group-size, --tables, --symmetric, --dim, --shape, --no-verify: as for lutc run
+  -h, --help              this help
+
+Without --json the new ids stream to stdout, space separated; stderr gets prefill and decode
+tokens/s. A text prompt (--prompt) needs a tokenizer, which is not bundled yet: give token ids.
+Exit status: 0 ok, 1 diagnosed error, 2 usage error.
+`;
+
+function parseIds(flag: string, s: string): number[] {
+  const ids = s.split(',').map((x) => x.trim());
+  if (!ids.length || ids.some((x) => !/^\d+$/.test(x)))
+    usage('LUT6003', `generate: invalid ${flag} '${s}'; expected comma-separated token ids`);
+  return ids.map(Number);
+}
+
+/** Implements `lutc generate`. */
+export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
+  const p = parse(
+    'generate',
+    argv,
+    {
+      ...COMPILE_OPTS,
+      'input-ids': { type: 'string' },
+      prompt: { type: 'string' },
+      tokenizer: { type: 'string' },
+      'max-new-tokens': { type: 'string' },
+      eos: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    1,
+  );
+  if (p.values.help) return (io.out(GENERATE_HELP), 0);
+  const model = requirePositional('generate', p, 'model');
+  const target = parseTarget('generate', str(p, 'target') ?? 'ref', ['ref', 'wasm', 'c', 'wgsl']);
+  if (str(p, 'prompt') !== undefined || str(p, 'tokenizer') !== undefined)
+    usage('LUT6003', 'generate: --prompt/--tokenizer need a tokenizer, which is not bundled yet; give --input-ids');
+  const idsArg = str(p, 'input-ids');
+  if (idsArg === undefined) usage('LUT6002', 'generate: missing --input-ids (the prompt as token ids)');
+  const prompt = parseIds('--input-ids', idsArg);
+  const maxArg = str(p, 'max-new-tokens');
+  const maxNewTokens = maxArg === undefined ? 16 : parsePosInt('generate', 'max-new-tokens', maxArg);
+  const eosArg = str(p, 'eos');
+  const eos = eosArg === undefined ? [] : parseIds('--eos', eosArg);
+  const opts = compileOptions('run', p, target, (m) => io.err(m));
+  if (opts.printIrAfter !== undefined) usage('LUT6003', 'generate: --print-ir-after is a compile/run flag (use lutc run or compile)');
+  if (target !== 'ref')
+    fail(
+      'LUT6042',
+      `generate --target ${target}: ${target} artifacts have static shapes so far (runtime dims are planned but not rendered, LUT5004), and a decoder's past length grows every step; use --target ref`,
+    );
+  opts.progress = (m) => io.err(m);
+  // Sequence dims stay symbolic: one import and one pipeline run serve every step.
+  const g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  const dio = decoderIO(g, model);
+  const { graph } = runPipeline(g, opts);
+  const json = p.values.json === true;
+  let first = true;
+  const res = await generate(dio, (feeds) => interpret(graph, feeds), prompt, {
+    maxNewTokens,
+    eosTokenIds: eos,
+    onToken: (id) => {
+      if (json) return;
+      io.write(`${first ? '' : ' '}${id}`);
+      first = false;
+    },
+  });
+  const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0);
+  const prefill = rate(res.promptTokens, res.prefillMs);
+  const decode = rate(res.tokens.length - 1, res.decodeMs);
+  if (json) io.out(JSON.stringify({ tokens: res.tokens, prefill_tokens_per_s: prefill, decode_tokens_per_s: decode }));
+  else io.write('\n');
+  io.err(
+    `generate: prefill ${res.promptTokens} tokens in ${res.prefillMs.toFixed(1)} ms (${prefill.toFixed(1)} tokens/s), decode ${res.tokens.length - 1} tokens in ${res.decodeMs.toFixed(1)} ms (${decode.toFixed(1)} tokens/s) (target ${target})`,
+  );
+  return 0;
+}
