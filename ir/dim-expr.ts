@@ -321,12 +321,17 @@ export function dimSymbols(d: Dim): string[] {
   return [...out].sort();
 }
 
-function evalPoly(p: Poly, atom: (a: string) => number | undefined): number | undefined {
+/**
+ * The value of a polynomial with each symbol's value from `env`, composite atoms from their parts;
+ * `upper`: an upper bound instead, for symbols in [0, env[symbol]] (a negative term counts as 0).
+ */
+function evalPoly(p: Poly, env: Readonly<Record<string, number>>, upper: boolean): number | undefined {
   let sum = 0;
   for (const [m, c] of p) {
+    if (upper && c < 0 && m !== '') continue; // a negative term is at most 0
     let v = c;
     for (const a of atomsOf(m)) {
-      const x = atom(a);
+      const x = IDENT.test(a) ? env[a] : a.startsWith('`') ? env[a.slice(1, -1)] : evalAtom(a, (q) => evalPoly(q, env, upper));
       if (x === undefined) return undefined;
       v *= x;
     }
@@ -349,14 +354,7 @@ function evalAtom(a: string, value: (p: Poly) => number | undefined): number | u
 
 /** The value of `d` for runtime dims `env` (symbol -> size); undefined when a symbol is missing. */
 export function evalDim(d: Dim, env: Readonly<Record<string, number>>): number | undefined {
-  if (typeof d === 'number') return d;
-  const value = (p: Poly): number | undefined =>
-    evalPoly(p, (a) => {
-      if (IDENT.test(a)) return env[a];
-      if (a.startsWith('`')) return env[a.slice(1, -1)];
-      return evalAtom(a, value);
-    });
-  return value(polyOf(d));
+  return typeof d === 'number' ? d : evalPoly(polyOf(d), env, false);
 }
 
 /**
@@ -365,25 +363,5 @@ export function evalDim(d: Dim, env: Readonly<Record<string, number>>): number |
  * when a symbol has no bound.
  */
 export function dimUpperBound(d: Dim, bounds: Readonly<Record<string, number>>): number | undefined {
-  if (typeof d === 'number') return d;
-  const ub = (p: Poly): number | undefined => {
-    let sum = 0;
-    for (const [m, c] of p) {
-      if (c < 0 && m !== '') continue; // a negative term is at most 0
-      let v = c;
-      for (const a of atomsOf(m)) {
-        const x = atomBound(a);
-        if (x === undefined) return undefined;
-        v *= x;
-      }
-      sum += v;
-    }
-    return sum;
-  };
-  const atomBound = (a: string): number | undefined => {
-    if (IDENT.test(a)) return bounds[a];
-    if (a.startsWith('`')) return bounds[a.slice(1, -1)];
-    return evalAtom(a, ub);
-  };
-  return ub(polyOf(d));
+  return typeof d === 'number' ? d : evalPoly(polyOf(d), bounds, true);
 }

@@ -256,28 +256,22 @@ describe('gather_block_quantized (com.microsoft GatherBlockQuantized) vs onnxrun
   }
 
   it('diagnoses bad layouts and out-of-range indices', () => {
-    const b = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
-    b.initializer('data', makeTensor('u8', [4, 16], new Uint8Array(64)));
-    b.initializer('scales', makeTensor('f32', [4, 3], new Float32Array(12)));
-    b.input('idx', 'i64', [2]);
-    b.node('GatherBlockQuantized', ['data', 'idx', 'scales'], {
-      domain: 'com.microsoft',
-      attrs: { bits: 4, block_size: 16, quantize_axis: 1 },
-      outputs: ['y'],
-    });
-    b.output('y', 'f32');
-    expect(() => importOnnx(b.toBytes())).toThrow(/LUT1110[\s\S]*scales \[4,3\] must be \[4,2\]/);
-    const ok = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
-    ok.initializer('data', makeTensor('u8', [4, 16], new Uint8Array(64)));
-    ok.initializer('scales', makeTensor('f32', [4, 2], new Float32Array(8)));
-    ok.input('idx', 'i64', [2]);
-    ok.node('GatherBlockQuantized', ['data', 'idx', 'scales'], {
-      domain: 'com.microsoft',
-      attrs: { bits: 4, block_size: 16, quantize_axis: 1 },
-      outputs: ['y'],
-    });
-    ok.output('y', 'f32');
-    const g = importOnnx(ok.toBytes());
+    /** uint8 4-bit data [4, 16] (32 values a row, 2 blocks of 16) with scales of `scaleCols` blocks. */
+    const model = (scaleCols: number) => {
+      const b = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
+      b.initializer('data', makeTensor('u8', [4, 16], new Uint8Array(64)));
+      b.initializer('scales', makeTensor('f32', [4, scaleCols], new Float32Array(4 * scaleCols)));
+      b.input('idx', 'i64', [2]);
+      b.node('GatherBlockQuantized', ['data', 'idx', 'scales'], {
+        domain: 'com.microsoft',
+        attrs: { bits: 4, block_size: 16, quantize_axis: 1 },
+        outputs: ['y'],
+      });
+      b.output('y', 'f32');
+      return b.toBytes();
+    };
+    expect(() => importOnnx(model(3))).toThrow(/LUT1110[\s\S]*scales \[4,3\] must be \[4,2\]/);
+    const g = importOnnx(model(2));
     expect(() => interpret(g, { idx: makeTensor('i64', [2], [1, 4]) })).toThrow(
       /LUT3051[\s\S]*index 4 is out of range for an axis of size 4/,
     );
