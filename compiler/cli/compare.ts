@@ -10,6 +10,7 @@
  * onnxruntime-node missing, or unable to take an input dtype or to run the model.
  */
 import { fail } from '../../base/diagnostics.js';
+import { f16BitsToNumber } from '../../ir/tensor.js';
 import type { DType, Tensor } from '../../ir/types.js';
 import { usage } from './args.js';
 import { isLutFile } from './model.js';
@@ -69,7 +70,8 @@ export async function loadOrtNode(pkg = 'onnxruntime-node'): Promise<Ort> {
   }
 }
 
-const ORT_TYPES: Partial<Record<DType, string>> = {
+/** onnxruntime's tensor type name of each lutc dtype it takes as a float32-or-exact input (f16 is not fed). */
+export const ORT_TYPES: Partial<Record<DType, string>> = {
   f32: 'float32',
   f64: 'float64',
   i8: 'int8',
@@ -96,16 +98,6 @@ const ARRAYS: Record<string, (n: ArrayLike<number>) => ArrayLike<unknown>> = {
   uint64: (d) => BigUint64Array.from(Array.from(d, (x) => BigInt(x))),
   bool: (d) => Uint8Array.from(d, (x) => (x ? 1 : 0)),
 };
-
-/** IEEE half bits to a number (onnxruntime returns float16 outputs as their bits). */
-function halfToNumber(h: number): number {
-  const e = (h >> 10) & 0x1f,
-    m = h & 0x3ff,
-    s = h & 0x8000 ? -1 : 1;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /**
  * Runs `modelPath` with onnxruntime-node (CPU) on `inputs` (by graph-input name); returns each of
@@ -153,7 +145,7 @@ export async function runOrt(
     if (!t) return undefined;
     const src = t.data as ArrayLike<number | bigint | boolean>;
     const data = Float64Array.from({ length: src.length }, (_, i) =>
-      t.type === 'float16' ? halfToNumber(Number(src[i])) : Number(src[i]),
+      t.type === 'float16' ? f16BitsToNumber(Number(src[i])) : Number(src[i]),
     );
     return { shape: [...t.dims], data };
   });

@@ -4,23 +4,11 @@
  * Uint8Array, float16 via its bit patterns). Plus the comparison the golden tests state tolerances in.
  */
 import * as ort from 'onnxruntime-node';
+import { ORT_TYPES } from '../../compiler/cli/compare.js';
 import { allocData, f16BitsToNumber, numberToF16Bits } from '../../ir/tensor.js';
 import type { DType, Tensor } from '../../ir/types.js';
 
-const TO_ORT: Partial<Record<DType, ort.Tensor.Type>> = {
-  f32: 'float32',
-  f64: 'float64',
-  f16: 'float16',
-  i8: 'int8',
-  u8: 'uint8',
-  i16: 'int16',
-  u16: 'uint16',
-  i32: 'int32',
-  u32: 'uint32',
-  i64: 'int64',
-  u64: 'uint64',
-  bool: 'bool',
-};
+const TO_ORT = { ...ORT_TYPES, f16: 'float16' } as Partial<Record<DType, ort.Tensor.Type>>;
 const FROM_ORT: Record<string, DType> = Object.fromEntries(Object.entries(TO_ORT).map(([k, v]) => [v, k as DType]));
 
 /** A lutc Tensor as an onnxruntime Tensor. */
