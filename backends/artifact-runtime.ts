@@ -13,7 +13,9 @@
  * accepts, and `rethrowCoded` turns such an Error into a located LutcError. Imports only base/ and ir/.
  */
 import { type DiagCode, fail, isDiagCode, nodeLoc } from '../base/diagnostics.js';
+import { jsDim } from '../ir/dim-expr.js';
 import type { DType, Graph } from '../ir/types.js';
+import type { ModelPlan, Placement } from './model-plan.js';
 
 /** The typed-array class each dtype's input and output data is held in. */
 export const ARRAY_OF: Record<string, string> = {
@@ -49,15 +51,59 @@ function lutcError(code, message, extra) {
 const describe = (s) => s.dtype + ' [' + s.shape.join(', ') + ']';
 const kindOfValue = (v) => (v === null ? 'null' : ArrayBuffer.isView(v) ? v.constructor.name : Array.isArray(v) ? 'Array' : typeof v);
 
-/** Validates run(feeds) against the input specs; returns each input's data as its dtype's typed array. */
-function checkFeeds(specs, feeds) {
+/**
+ * The runtime dims of a run (symbol -> size) read from the feeds' shapes, for a model compiled with
+ * runtime dims (rt: { sources: [[sym, input, axis, bound]], inputShape: [(d) => shape] }); checks each
+ * symbol against its bound (LUT5009) and every input's shape against the shape its dims give (LUT5006).
+ * Returns the env and each input's expected shape, which checkFeeds then holds the data to.
+ */
+function bindDims(specs, feeds, rt) {
+  const d = {};
+  const given = specs.map((s) => {
+    const v = feeds && feeds[s.name];
+    if (v && !ArrayBuffer.isView(v) && !Array.isArray(v) && typeof v === 'object' && Array.isArray(v.shape)) return v.shape;
+    if (v && (ArrayBuffer.isView(v) || Array.isArray(v)) && s.shape.length === 1) return [v.length];
+    return undefined;
+  });
+  for (const [sym, input, axis, bound] of rt.sources) {
+    const s = specs[input];
+    const shape = given[input];
+    if (shape === undefined) {
+      if (feeds && typeof feeds === 'object' && feeds[s.name] !== undefined && feeds[s.name] !== null)
+        throw lutcError('LUT5006', 'input ' + JSON.stringify(s.name) + ' has runtime dims (' + s.dims.join(', ') + '): give it as { data, shape }');
+      continue; // missing: checkFeeds names it
+    }
+    const n = shape[axis];
+    if (!Number.isInteger(n) || n < 0)
+      throw lutcError('LUT5006', 'input ' + JSON.stringify(s.name) + ' has shape [' + shape.join(', ') + ']: dim ' + axis + ' (' + sym + ') is not a size');
+    if (n > bound)
+      throw lutcError('LUT5009', 'input ' + JSON.stringify(s.name) + ': runtime dim ' + sym + ' = ' + n + ' is beyond its compiled bound ' + bound + ' (--max-dim ' + sym + '=N)');
+    d[sym] = n;
+  }
+  const shapes = specs.map((s, i) => {
+    if (rt.sources.some((x) => d[x[0]] === undefined)) return s.shape;
+    const want = rt.inputShape[i](d);
+    const shape = given[i];
+    if (shape !== undefined && (shape.length !== want.length || shape.some((x, k) => x !== want[k])))
+      throw lutcError('LUT5006', 'input ' + JSON.stringify(s.name) + ' has shape [' + shape.join(', ') + '], but its dims (' + s.dims.join(', ') + ') are [' + want.join(', ') + '] for ' + Object.keys(d).map((k) => k + '=' + d[k]).join(', '));
+    return want;
+  });
+  return { d, shapes };
+}
+
+/**
+ * Validates run(feeds) against the input specs; returns each input's data as its dtype's typed array.
+ * shapes: each input's expected shape when the model has runtime dims (bindDims), else the specs'.
+ */
+function checkFeeds(specs, feeds, shapes) {
   const names = specs.map((s) => s.name);
   const list = names.map((n) => JSON.stringify(n)).join(', ') || 'none';
   if (!feeds || typeof feeds !== 'object' || Array.isArray(feeds) || ArrayBuffer.isView(feeds))
     throw lutcError('LUT5005', 'run() takes an object of inputs by name; the model\'s inputs: ' + list);
   for (const k of Object.keys(feeds))
     if (!names.includes(k)) throw lutcError('LUT5005', 'unknown input ' + JSON.stringify(k) + '; the model\'s inputs: ' + list);
-  return specs.map((s) => {
+  return specs.map((spec, i) => {
+    const s = shapes ? { ...spec, shape: shapes[i] } : spec;
     const name = JSON.stringify(s.name);
     const v = feeds[s.name];
     if (v === undefined || v === null) throw lutcError('LUT5005', 'input ' + name + ' (' + describe(s) + ') is missing');
@@ -72,11 +118,11 @@ function checkFeeds(specs, feeds) {
     const C = globalThis[ARRAY_OF[s.dtype]];
     if (!(Array.isArray(data) || (ArrayBuffer.isView(data) && data instanceof C)))
       throw lutcError('LUT5007', 'input ' + name + ' is ' + describe(s) + ', which takes a ' + ARRAY_OF[s.dtype] + ' (or a plain array); got a ' + kindOfValue(data));
-    if (shape !== undefined && (!Array.isArray(shape) || shape.length !== s.shape.length || shape.some((d, i) => d !== s.shape[i])))
-      throw lutcError('LUT5006', 'input ' + name + ' has shape [' + (Array.isArray(shape) ? shape.join(', ') : String(shape)) + '], the model was compiled for ' + describe(s));
+    if (shape !== undefined && (!Array.isArray(shape) || shape.length !== s.shape.length || shape.some((d, k) => d !== s.shape[k])))
+      throw lutcError('LUT5006', 'input ' + name + ' has shape [' + (Array.isArray(shape) ? shape.join(', ') : String(shape)) + '], the model ' + (spec.dims ? 'takes ' : 'was compiled for ') + describe(s));
     const n = s.shape.reduce((a, b) => a * b, 1);
     if (data.length !== n)
-      throw lutcError('LUT5006', 'input ' + name + ' has ' + data.length + ' elements, the model was compiled for ' + n + ' (' + describe(s) + ')');
+      throw lutcError('LUT5006', 'input ' + name + ' has ' + data.length + ' elements, the model ' + (spec.dims ? 'takes ' : 'was compiled for ') + n + ' (' + describe(s) + ')');
     if (data instanceof C) return data;
     const out = new C(n);
     const big = C === BigInt64Array || C === BigUint64Array;
@@ -94,6 +140,21 @@ function indexError(check, value) {
   return lutcError('LUT5008', 'node ' + JSON.stringify(check[0]) + ' (' + check[1] + '): index ' + value + ' is out of range for an axis of size ' + check[2], { node: check[0] });
 }
 `;
+
+/**
+ * The `rt` argument of RUNTIME_JS's bindDims for a plan with runtime dims, as JavaScript source
+ * (`null` for a static plan): the dims' source axes and bounds, and each input's and output's shape
+ * as a function of the dims (ir/dim-expr.ts jsDim).
+ */
+export function runtimeDimsJs(plan: ModelPlan): string {
+  if (plan.dimSources.length === 0) return 'null';
+  const shapeFn = (p: Placement) => `(d) => [${(p.dims ?? p.shape).map((x) => jsDim(x)).join(', ')}]`;
+  return `{
+  sources: ${JSON.stringify(plan.dimSources.map((s) => [s.sym, s.input, s.axis, s.bound]))},
+  inputShape: [${plan.inputs.map(shapeFn).join(', ')}],
+  outputShape: [${plan.outputs.map(shapeFn).join(', ')}],
+}`;
+}
 
 /** An IR tensor's data as run(feeds) takes it for `dtype` (the interpreter keeps i64 as doubles). */
 export function artifactFeed(dtype: DType, data: ArrayLike<number | bigint>): ArrayLike<number | bigint> {

@@ -79,6 +79,22 @@ export interface ModelPlan {
   weightBytes: number;
   /** Runtime dims the plan uses, symbol -> upper bound (`--max-dim`); empty for a static model. */
   runtimeDims: Record<string, number>;
+  /**
+   * Where a run reads each runtime dim: the first graph input axis whose dim is that symbol (sorted by
+   * symbol). Every other input dim is then checked against its expression (LUT5006) and every symbol
+   * against its bound (LUT5009) before any step runs.
+   */
+  dimSources: DimSource[];
+}
+
+/** A runtime dim and the graph-input axis its value is read from at run time. */
+export interface DimSource {
+  sym: string;
+  /** Index into `ModelPlan.inputs`. */
+  input: number;
+  axis: number;
+  /** Its upper bound (`--max-dim`): slots are sized for it. */
+  bound: number;
 }
 
 /** Alignment of every placement: a 64-byte line suits AVX-512 loads, v128 and WGSL storage offsets. */
@@ -236,7 +252,32 @@ export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
   const runtimeDims: Record<string, number> = {};
   for (const p of placements.values())
     for (const d of p.dims ?? []) for (const sym of dimSymbols(d)) runtimeDims[sym] = g.meta!.dimBounds![sym]!;
-  return { graph: g, steps, placements, inputs, outputs, arenaBytes, unplannedBytes, constants, weightBytes, runtimeDims };
+  const dimSources = runtimeDimSources(inputs, runtimeDims, file);
+  return { graph: g, steps, placements, inputs, outputs, arenaBytes, unplannedBytes, constants, weightBytes, runtimeDims, dimSources };
+}
+
+/**
+ * Each runtime dim's source axis among the graph inputs (a dim that is exactly the symbol). A runtime
+ * dim that no input dim names (only an expression of it, or only intermediate values) cannot be known
+ * before the run: LUT5001.
+ */
+function runtimeDimSources(inputs: Placement[], runtimeDims: Record<string, number>, file?: string): DimSource[] {
+  const out: DimSource[] = [];
+  for (const sym of Object.keys(runtimeDims).sort()) {
+    let src: DimSource | undefined;
+    inputs.forEach((p, input) => {
+      const axis = src ? -1 : (p.dims ?? []).indexOf(sym);
+      if (axis >= 0) src = { sym, input, axis, bound: runtimeDims[sym]! };
+    });
+    if (!src)
+      fail(
+        'LUT5001',
+        `runtime dim '${sym}' is not the dim of any graph input, so a run cannot know it: freeze it with --dim ${sym}=N`,
+        file ? { kind: 'file', file } : undefined,
+      );
+    out.push(src);
+  }
+  return out;
 }
 
 /** The constant blob: every constant's storage bytes at its planned offset (little-endian, as stored). */

@@ -194,6 +194,7 @@ export const DIAGNOSTICS = {
   LUT5006: e('targets', 'artifact run(): input of another shape or element count than compiled for'),
   LUT5007: e('targets', "artifact run(): input not a typed array of its dtype's class, a plain array or { data, shape }"),
   LUT5008: e('targets', 'compiled model at run time: a Gather index out of range for its axis'),
+  LUT5009: e('targets', 'compiled model at run time: a runtime dim beyond its compiled bound (--max-dim)'),
   // ---- LUT5010-5099 wasm ------------------------------------------------------------------------------
   LUT5010: e('wasm', 'kernel shape N, K not positive integers'),
   LUT5011: e('wasm', 'kernel tokens per call M out of range (1..4096)'),

@@ -365,3 +365,62 @@ export function evalDim(d: Dim, env: Readonly<Record<string, number>>): number |
 export function dimUpperBound(d: Dim, bounds: Readonly<Record<string, number>>): number | undefined {
   return typeof d === 'number' ? d : evalPoly(polyOf(d), bounds, true);
 }
+
+/** How `foldDim` builds a target's expression of a dim (C text, WGSL text, JS text, a binaryen expression...). */
+export interface DimAlgebra<T> {
+  num(n: number): T;
+  sym(name: string): T;
+  add(a: T, b: T): T;
+  sub(a: T, b: T): T;
+  mul(a: T, b: T): T;
+  /** floor(a / k) for a positive integer k (a may be negative: floor, not truncation). */
+  floorDiv(a: T, k: number): T;
+  min(a: T, b: T): T;
+  max(a: T, b: T): T;
+}
+
+/**
+ * A dim as an expression of `alg`: the one walk every backend renders runtime dims with (constant
+ * terms folded, monomials in canonical order, coefficient 1 and 0 elided).
+ */
+export function foldDim<T>(d: Dim, alg: DimAlgebra<T>): T {
+  const poly = (p: Poly): T => {
+    let acc: T | undefined;
+    for (const m of [...p.keys()].filter((x) => x !== '').sort()) {
+      const c = p.get(m)!;
+      let t: T | undefined;
+      for (const a of atomsOf(m)) t = t === undefined ? atom(a) : alg.mul(t, atom(a));
+      if (Math.abs(c) !== 1) t = alg.mul(alg.num(Math.abs(c)), t!);
+      acc = acc === undefined ? (c < 0 ? alg.sub(alg.num(0), t!) : t!) : c < 0 ? alg.sub(acc, t!) : alg.add(acc, t!);
+    }
+    const k = p.get('') ?? 0;
+    if (acc === undefined) return alg.num(k);
+    return k === 0 ? acc : k < 0 ? alg.sub(acc, alg.num(-k)) : alg.add(acc, alg.num(k));
+  };
+  const atom = (a: string): T => {
+    if (IDENT.test(a)) return alg.sym(a);
+    if (a.startsWith('`')) return alg.sym(a.slice(1, -1));
+    const inner = a.slice(a.indexOf('(') + 1, -1);
+    if (a.startsWith('floor(')) {
+      const [x, k] = splitTop(inner, ' / ');
+      return alg.floorDiv(poly(polyOf(x!)), Number(k));
+    }
+    const [x, y] = splitTop(inner, ', ').map((s) => poly(polyOf(s)));
+    return a.startsWith('min(') ? alg.min(x!, y!) : alg.max(x!, y!);
+  };
+  return poly(polyOf(d));
+}
+
+/** A dim as JavaScript source over an object `env` of runtime dims (`env["S"]`), for artifact glue. */
+export function jsDim(d: Dim, env = 'd'): string {
+  return foldDim<string>(d, {
+    num: (n) => String(n),
+    sym: (s) => `${env}[${JSON.stringify(s)}]`,
+    add: (a, b) => `(${a} + ${b})`,
+    sub: (a, b) => `(${a} - ${b})`,
+    mul: (a, b) => `(${a} * ${b})`,
+    floorDiv: (a, k) => `Math.floor(${a} / ${k})`,
+    min: (a, b) => `Math.min(${a}, ${b})`,
+    max: (a, b) => `Math.max(${a}, ${b})`,
+  });
+}
