@@ -87,8 +87,15 @@ function toKernelDtype(t: Tensor): Tensor {
   return t.dtype === 'f16' || t.dtype === 'bf16' ? makeTensor('f32', t.shape, t.data) : t;
 }
 
-/** Runs `graph` (after runPipeline) through the C artifact; outputs in graph-output order. */
-export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CRunOptions & RunOptions): Promise<Tensor[]> {
+/** A C artifact built once and run any number of times (runtime dims: any in-bounds shape per run). */
+export interface LoadedCArtifact {
+  run(inputs: Record<string, Tensor>): Promise<Tensor[]>;
+  /** Removes the build folder. */
+  close(): void;
+}
+
+/** Builds `graph` (after runPipeline) into a C harness executable, kept until `close()`. */
+export function loadArtifact(graph: Graph, opts: CRunOptions & RunOptions): LoadedCArtifact {
   const emitted = emitModel(graph, opts);
   const threads = opts.threads ?? 1;
   const flags = [...(opts.cflags ?? defaultCFlags()), ...(threads > 1 ? ['-fopenmp'] : [])];
@@ -96,37 +103,53 @@ export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, 
   opts.progress?.(`c: building ${emitted.plan.steps.length} steps with ${flags.join(' ')}`);
   const exe = opts.isa ? buildForcedIsa(emitted.files, flags, opts.isa) : buildModelBinary(emitted.files, flags);
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-c-run-'));
+  const weights = path.join(dir, 'weights.bin');
+  if (!emitted.embedded) fs.writeFileSync(weights, emitted.files['weights.bin']!);
+  let calls = 0;
+  const run = async (inputs: Record<string, Tensor>): Promise<Tensor[]> => {
+    const rd = path.join(dir, `run${calls++}`);
+    fs.mkdirSync(rd);
+    try {
+      const args: string[] = ['-o', rd, '-t', String(threads), '-r', '1'];
+      if (!emitted.embedded) args.push('-w', weights);
+      emitted.inputs.forEach((io, i) => {
+        const t = inputs[io.name];
+        if (!t) fail('LUT5161', `input '${io.name}' was not given`);
+        // a runtime-dim input's shape is checked by model_run against its dims and bounds
+        if (!io.placement.dims && t.shape.join(',') !== io.placement.shape.join(','))
+          fail('LUT5161', `input '${io.name}' has shape [${t.shape}], the model was compiled for [${io.placement.shape}]`);
+        const f = path.join(rd, `in${i}.npy`);
+        fs.writeFileSync(f, writeNpy(toKernelDtype(t)));
+        args.push(f); // positional, in graph-input order: names may contain '='
+      });
+      const r = spawnSync(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
+      if (r.error || r.status !== 0) {
+        // the harness's coded run-time errors ('LUT5008: node "x" (op): ...') keep their code and node
+        const coded = r.status === 1 ? /^(LUT\d{4}): (?:node "(.*?)" \([^)]*\): )?.*$/m.exec(r.stderr ?? '') : null;
+        if (coded && isDiagCode(coded[1]!)) rethrowCoded(Object.assign(new Error(coded[0]), { code: coded[1], node: coded[2] }), graph);
+        const why = r.stderr?.trim() || r.error?.message || (r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`);
+        fail('LUT5162', `the compiled model failed: ${why}`);
+      }
+      const ms = parseHarnessTime(r.stderr);
+      if (ms !== undefined) opts.onRun?.({ ms });
+      const list = JSON.parse(fs.readFileSync(path.join(rd, 'outputs.json'), 'utf8')) as { file: string }[];
+      return graph.outputs.map((v, i) => {
+        const t = readNpyFile(path.join(rd, list[i]!.file));
+        return t.dtype === v.type.dtype ? t : makeTensor(v.type.dtype, t.shape, t.data);
+      });
+    } finally {
+      fs.rmSync(rd, { recursive: true, force: true });
+    }
+  };
+  return { run, close: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs `graph` (after runPipeline) through the C artifact; outputs in graph-output order. */
+export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CRunOptions & RunOptions): Promise<Tensor[]> {
+  const art = loadArtifact(graph, opts);
   try {
-    const args: string[] = ['-o', dir, '-t', String(threads), '-r', '1'];
-    if (!emitted.embedded) {
-      fs.writeFileSync(path.join(dir, 'weights.bin'), emitted.files['weights.bin']!);
-      args.push('-w', path.join(dir, 'weights.bin'));
-    }
-    emitted.inputs.forEach((io, i) => {
-      const t = inputs[io.name];
-      if (!t) fail('LUT5161', `input '${io.name}' was not given`);
-      if (t.shape.join(',') !== io.placement.shape.join(','))
-        fail('LUT5161', `input '${io.name}' has shape [${t.shape}], the model was compiled for [${io.placement.shape}]`);
-      const f = path.join(dir, `in${i}.npy`);
-      fs.writeFileSync(f, writeNpy(toKernelDtype(t)));
-      args.push(f); // positional, in graph-input order: names may contain '='
-    });
-    const r = spawnSync(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (r.error || r.status !== 0) {
-      // the harness's coded run-time errors ('LUT5008: node "x" (op): ...') keep their code and node
-      const coded = r.status === 1 ? /^(LUT\d{4}): (?:node "(.*?)" \([^)]*\): )?.*$/m.exec(r.stderr ?? '') : null;
-      if (coded && isDiagCode(coded[1]!)) rethrowCoded(Object.assign(new Error(coded[0]), { code: coded[1], node: coded[2] }), graph);
-      const why = r.stderr?.trim() || r.error?.message || (r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`);
-      fail('LUT5162', `the compiled model failed: ${why}`);
-    }
-    const ms = parseHarnessTime(r.stderr);
-    if (ms !== undefined) opts.onRun?.({ ms });
-    const list = JSON.parse(fs.readFileSync(path.join(dir, 'outputs.json'), 'utf8')) as { file: string }[];
-    return graph.outputs.map((v, i) => {
-      const t = readNpyFile(path.join(dir, list[i]!.file));
-      return t.dtype === v.type.dtype ? t : makeTensor(v.type.dtype, t.shape, t.data);
-    });
+    return await art.run(inputs);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    art.close();
   }
 }

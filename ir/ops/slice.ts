@@ -160,12 +160,12 @@ function stridedCopy(x: Tensor, shape: number[], first: number[], step: number[]
 
 // ---- concat -----------------------------------------------------------------------------------------
 
-function concatDims(shapes: readonly (readonly Dim[])[], axis: number, fresh: FreshFn, err: ErrFn): Dim[] {
+function concatDims(shapes: readonly (readonly Dim[])[], axis: number, err: ErrFn): Dim[] {
   if (shapes.length === 0) err('concat needs at least one input', 'arity');
   const r = shapes[0]!.length;
   const a = axisOf(axis, r, err);
   const out = [...shapes[0]!];
-  let sum: number | undefined = 0;
+  let sum: Dim = 0;
   for (const s of shapes) {
     if (s.length !== r) err(`inputs have ranks ${shapes.map((x) => x.length).join(', ')}; concat needs one rank`);
     for (let i = 0; i < r; i++) {
@@ -174,10 +174,10 @@ function concatDims(shapes: readonly (readonly Dim[])[], axis: number, fresh: Fr
       if (u === null) err(`inputs differ in dim ${i} ([${shapes.map((x) => x.join(', ')).join('] vs [')}])`);
       out[i] = u;
     }
-    const d = s[a]!;
-    sum = typeof d === 'number' && sum !== undefined ? sum + d : undefined;
+    // runtime dims add as dim expressions (past + seq), numbers as numbers
+    sum = dimAdd(sum, s[a]!);
   }
-  out[a] = sum ?? (shapes.filter((s) => s[a] !== 0).length === 1 ? shapes.find((s) => s[a] !== 0)![a]! : fresh());
+  out[a] = sum;
   return out;
 }
 
@@ -199,7 +199,6 @@ defineOp({
         shape: concatDims(
           ins.map((t) => t.shape),
           ctx.attrs.axis as number,
-          () => ctx.freshDim(),
           ruleErr(ctx),
         ),
       },
@@ -211,7 +210,6 @@ defineOp({
       concatDims(
         ins.map((t) => t.shape),
         ctx.attrs.axis as number,
-        () => 0,
         (m) => ctx.error('LUT3052', m),
       ),
     );

@@ -3,9 +3,12 @@
  * plans memory for the bounds; compile keeps the dim symbolic through the pipeline, and a backend that
  * does not render runtime dims yet says so (LUT5004) and writes nothing; flag misuse is a usage error.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readNpyFile, writeNpyFile } from '../../compiler/npy.js';
+import { makeTensor } from '../../ir/tensor.js';
 import { lutc, tmpDir } from './helpers.js';
 
 const LLAMA = 'examples/llama-block.onnx';
@@ -29,7 +32,43 @@ describe('--max-dim', () => {
     expect(text.stdout).toContain('memory plan (for the runtime dims at their bounds)');
   });
 
-  for (const target of ['wasm', 'c', 'wgsl']) {
+  it('compile --target c: one artifact; its harness runs seq = 1 and seq = 64 and writes the shapes of each run', async () => {
+    const out = path.join(tmpDir(), 'art');
+    const r = await lutc('compile', LLAMA, '--target', 'c', '--max-dim', 'seq=64', '-o', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'model.h'), 'utf8')).toContain("#define MODEL_DIM_0_MAX 64 /* runtime dim 'seq': x axis 1 */");
+    execFileSync('make', ['-s', '-C', out, 'CFLAGS=-O1'], { stdio: 'pipe' });
+    for (const seq of [1, 64]) {
+      const x = path.join(out, `x${seq}.npy`);
+      writeNpyFile(x, makeTensor('f32', [1, seq, 64], Array.from({ length: seq * 64 }, (_, i) => Math.sin(i))));
+      const res = path.join(out, `res${seq}`);
+      execFileSync(path.join(out, 'model'), [`x=${x}`, '-o', res], { stdio: 'pipe' });
+      const list = JSON.parse(fs.readFileSync(path.join(res, 'outputs.json'), 'utf8')) as { shape: number[] }[];
+      expect(list[0]!.shape).toEqual([1, seq, 64]);
+      expect(readNpyFile(path.join(res, 'y.npy')).shape).toEqual([1, seq, 64]);
+    }
+    const big = path.join(out, 'x65.npy');
+    writeNpyFile(big, makeTensor('f32', [1, 65, 64]));
+    const bad = spawnSync(path.join(out, 'model'), [`x=${big}`, '-o', path.join(out, 'res65')], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('LUT5009: input "x": runtime dim seq = 65 is beyond its compiled bound 64');
+    expect(fs.existsSync(path.join(out, 'res65', 'outputs.json'))).toBe(false);
+  });
+
+  it('compile --target wgsl: one artifact; its manifest lists the runtime dim and the dims of the inputs', async () => {
+    const out = path.join(tmpDir(), 'art');
+    const r = await lutc('compile', LLAMA, '--target', 'wgsl', '--max-dim', 'seq=64', '-o', out);
+    expect(r.code, r.stderr).toBe(0);
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+      runtimeDims: Record<string, number>;
+      inputs: { dims: unknown[]; shape: number[] }[];
+    };
+    expect(m.runtimeDims).toEqual({ seq: 64 });
+    expect(m.inputs[0]).toMatchObject({ dims: [1, 'seq', 64], shape: [1, 64, 64] });
+    expect(fs.readFileSync(path.join(out, 'model.mjs'), 'utf8')).toContain('bindDims(MANIFEST.inputs, feeds, RT)');
+  });
+
+  for (const target of ['wasm']) {
     it(`compile --target ${target}: LUT5004 names the runtime dim, nothing written`, async () => {
       const out = path.join(tmpDir(), 'art');
       const r = await lutc('compile', LLAMA, '--target', target, '--max-dim', 'seq=64', '-o', out);

@@ -4,9 +4,17 @@
  * broadcast, transpose, slice and reduction kernels are all written with (static shapes become
  * constants; dims that are contiguous for every operand are merged so inner loops stay long and
  * unit-stride, which is what lets the C compiler vectorize them).
+ *
+ * Runtime dims (--max-dim): kernels see a shape as `CD[]`, each dim a number (static) or a `SymDim`,
+ * a dim expression (ir/dim-expr.ts) whose `toString()` is its parenthesized C expression over the
+ * step's `D` array (`D[k]`: the k-th runtime dim of the plan's dimSources), so `${dim}` in a template
+ * is valid C and a static shape renders exactly as it always did. `dmul`/`dadd`/`prod` fold numbers
+ * and stay symbolic otherwise; a kernel that needs static numbers asks `StepCtx.staticShape` (LUT5004
+ * for a runtime dim).
  */
 import { type DiagCode, fail, nodeLoc } from '../../../base/diagnostics.js';
-import type { Attrs, DType, Node, Tensor } from '../../../ir/types.js';
+import { dimAdd, dimEquals, dimMul, dimSub, foldDim } from '../../../ir/dim-expr.js';
+import type { Attrs, Dim, DType, Node, Tensor } from '../../../ir/types.js';
 import type { Placement, PlanStep } from '../../model-plan.js';
 
 /** The C element type a dtype is stored as in the artifact (f16/bf16 computed and stored as float). */
@@ -122,6 +130,69 @@ export function cString(s: string): string {
   return `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)}"`;
 }
 
+// ---- runtime dims --------------------------------------------------------------------------------
+
+/** Index of each runtime dim in the steps' `D` array, set per emitted model (`setRuntimeDims`). */
+let dimSlots = new Map<string, number>();
+
+/** Sets the runtime dims of the model being emitted (its plan's dimSources order). */
+export function setRuntimeDims(syms: readonly string[]): void {
+  dimSlots = new Map(syms.map((s, i) => [s, i]));
+}
+
+/** The C expression (int64_t) of a dim expression over the runtime dims, parenthesized where compound. */
+export function cDimExpr(d: Dim): string {
+  return foldDim<string>(d, {
+    num: (n) => (n < 0 ? `(${n})` : String(n)),
+    sym: (name) => {
+      const k = dimSlots.get(name);
+      if (k === undefined) throw new Error(`lutc bug: runtime dim '${name}' has no slot`);
+      return `D[${k}]`;
+    },
+    add: (a, b) => `(${a} + ${b})`,
+    sub: (a, b) => `(${a} - ${b})`,
+    mul: (a, b) => `(${a} * ${b})`,
+    floorDiv: (a, k) => `lutc_floordiv(${a}, ${k})`,
+    min: (a, b) => `lutc_mini(${a}, ${b})`,
+    max: (a, b) => `lutc_maxi(${a}, ${b})`,
+  });
+}
+
+/** A runtime dim as kernels see it: `${d}` renders its C expression. */
+export class SymDim {
+  constructor(readonly dim: string) {}
+  toString(): string {
+    return cDimExpr(this.dim);
+  }
+}
+
+/** A dim in a C kernel: a number (static) or a runtime dim expression. */
+export type CD = number | SymDim;
+
+const rawDim = (d: CD): Dim => (typeof d === 'number' ? d : d.dim);
+/** A Dim as a kernel dim (canonical expressions that are constants become numbers). */
+export const toCD = (d: Dim): CD => (typeof d === 'number' ? d : wrap(dimAdd(d, 0)));
+const wrap = (d: Dim): CD => (typeof d === 'number' ? d : new SymDim(d));
+export const dmul = (a: CD, b: CD): CD => (typeof a === 'number' && typeof b === 'number' ? a * b : wrap(dimMul(rawDim(a), rawDim(b))));
+export const dadd = (a: CD, b: CD): CD => (typeof a === 'number' && typeof b === 'number' ? a + b : wrap(dimAdd(rawDim(a), rawDim(b))));
+export const dsub = (a: CD, b: CD): CD => (typeof a === 'number' && typeof b === 'number' ? a - b : wrap(dimSub(rawDim(a), rawDim(b))));
+/** a == b for every value of the runtime dims (false when unknown). */
+export const deq = (a: CD, b: CD): boolean => (typeof a === 'number' && typeof b === 'number' ? a === b : dimEquals(rawDim(a), rawDim(b)) === true);
+/** True when the dim is a runtime dim (not a number). */
+export const isSym = (d: CD): d is SymDim => typeof d !== 'number';
+
+/** C helpers of runtime dim expressions (model.c). */
+export const DIM_HELPERS = `static int64_t lutc_floordiv(int64_t a, int64_t k) { return a >= 0 ? a / k : -((-a + k - 1) / k); }
+static int64_t lutc_mini(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t lutc_maxi(int64_t a, int64_t b) { return a > b ? a : b; }
+/* ir/ops/slice.ts sliceAxis's first index on an axis of runtime size d */
+static int64_t lutc_slice_start(int64_t s, int64_t d, int64_t step) {
+  if (s < 0) s += d;
+  if (step > 0) return s < 0 ? 0 : s > d ? d : s;
+  s = s < 0 ? 0 : s;
+  return s > d - 1 ? d - 1 : s;
+}`;
+
 /** What a kernel renderer sees for one plan step. */
 export interface StepCtx {
   step: PlanStep;
@@ -133,6 +204,17 @@ export interface StepCtx {
   out(i: number): string;
   inP(i: number): Placement | null;
   outP(i: number): Placement;
+  /** A placement's shape with runtime dims as `SymDim`s (static shapes: the numbers). */
+  sh(p: Placement): CD[];
+  /** A placement's element count (runtime when its shape has runtime dims). */
+  numel(p: Placement): CD;
+  /** A placement's static shape; LUT5004 naming the op when it has runtime dims (kernels not yet written for them). */
+  staticShape(p: Placement): number[];
+  /**
+   * Requires a == b at run time (two runtime dims the shape rules took as equal, e.g. broadcast
+   * operands): the step returns MODEL_ERR_SHAPE first when they differ. Numbers must be equal already.
+   */
+  requireEqual(a: CD, b: CD): void;
   /** The value of input i when it is a compile-time constant. */
   constOf(i: number): Tensor | undefined;
   /** LUT5151: this node cannot be compiled by the C backend (thrown before any file is written). */
@@ -149,27 +231,38 @@ export function unsupportedAt(node: Node, file: string | undefined, msg: string,
 }
 
 /** Row-major strides of a shape. */
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1]! * shape[i + 1]!;
+export function stridesOf(shape: readonly number[]): number[];
+export function stridesOf(shape: readonly CD[]): CD[];
+export function stridesOf(shape: readonly CD[]): CD[] {
+  const s = new Array<CD>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = dmul(s[i + 1]!, shape[i + 1]!);
   return s;
 }
 
-/** Strides of `inShape` broadcast (numpy, right-aligned) to `outShape`: 0 along broadcast dims. */
-export function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): number[] {
+/**
+ * Strides of `inShape` broadcast (numpy, right-aligned) to `outShape`: 0 along broadcast dims. A
+ * runtime dim of the input is never taken as a broadcast 1: it must equal the output's dim, which
+ * `requireEqual` checks at run time when that is not known at compile time.
+ */
+export function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): number[];
+export function broadcastStrides(inShape: readonly CD[], outShape: readonly CD[], requireEqual?: (a: CD, b: CD) => void): CD[];
+export function broadcastStrides(inShape: readonly CD[], outShape: readonly CD[], requireEqual?: (a: CD, b: CD) => void): CD[] {
   const st = stridesOf(inShape);
   const off = outShape.length - inShape.length;
-  return outShape.map((_, d) => {
+  return outShape.map((od, d) => {
     const j = d - off;
     if (j < 0) return 0;
-    return inShape[j] === 1 ? 0 : st[j]!;
+    if (inShape[j] === 1) return 0;
+    if (!deq(inShape[j]!, od)) requireEqual?.(inShape[j]!, od);
+    return st[j]!;
   });
 }
 
 /** One operand of a strided loop: element strides per loop dim and a base element offset. */
 export interface Operand {
-  strides: number[];
-  base?: number;
+  strides: CD[];
+  /** A constant, a dim, or a C expression. */
+  base?: CD | string;
 }
 
 /**
@@ -186,15 +279,16 @@ export function resetLoopIds(): void {
 /**
  * A loop nest over `shape` with one running index per operand. `body(idx)` gets C expressions of each
  * operand's element index. Size-1 dims are dropped and adjacent dims merged where every operand is
- * contiguous across them. `omp` is placed before the outermost loop when given.
+ * contiguous across them (for runtime dims: where that holds for every value of the dims).
+ * `omp` is placed before the outermost loop when given.
  */
-export function stridedLoop(shape: readonly number[], ops: Operand[], body: (idx: string[]) => string, omp = ''): string {
+export function stridedLoop(shape: readonly CD[], ops: Operand[], body: (idx: string[]) => string, omp = ''): string {
   let dims = shape.map((n, d) => ({ n, s: ops.map((o) => o.strides[d]!) })).filter((x) => x.n !== 1);
   if (dims.some((x) => x.n === 0)) return '/* empty */';
   const merged: typeof dims = [];
   for (const d of dims) {
     const last = merged[merged.length - 1];
-    if (last?.s.every((s, i) => s === d.s[i]! * d.n)) merged[merged.length - 1] = { n: last.n * d.n, s: d.s };
+    if (last?.s.every((s, i) => deq(s, dmul(d.s[i]!, d.n)))) merged[merged.length - 1] = { n: dmul(last.n, d.n), s: d.s };
     else merged.push({ ...d });
   }
   dims = merged;
@@ -221,8 +315,10 @@ export function indent(s: string, by = '  '): string {
 }
 
 /** Product of dims. */
-export function prod(shape: readonly number[]): number {
-  return shape.reduce((p, d) => p * d, 1);
+export function prod(shape: readonly number[]): number;
+export function prod(shape: readonly CD[]): CD;
+export function prod(shape: readonly CD[]): CD {
+  return shape.reduce<CD>((p, d) => dmul(p, d), 1);
 }
 
 /** Normalized axis (negative counts from the end). */

@@ -20,9 +20,24 @@ import type { CompileOptions } from '../../../compiler/options.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
 import type { Graph } from '../../../ir/types.js';
-import { ALIGN, type ModelPlan, type Placement, planModel, weightBlob } from '../../model-plan.js';
+import { ALIGN, kernelByteSize, type ModelPlan, type Placement, planModel, weightBlob } from '../../model-plan.js';
 import { type Renderer, rendererOps, renderSteps, tableFamily } from '../../render.js';
-import { cIdent, cString, ctype, indent, resetLoopIds, type StepCtx } from './cgen.js';
+import {
+  type CD,
+  cDimExpr,
+  cIdent,
+  cString,
+  ctype,
+  DIM_HELPERS,
+  deq,
+  indent,
+  isSym,
+  prod,
+  resetLoopIds,
+  type StepCtx,
+  setRuntimeDims,
+  toCD,
+} from './cgen.js';
 import { type CIo, renderHarness, renderMakefile } from './harness.js';
 import { ELEMENTWISE_HELPERS, ELEMENTWISE_KERNELS } from './kernels-elementwise.js';
 import { LutLayers } from './kernels-lut.js';
@@ -121,7 +136,8 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const bag = new DiagnosticBag();
   const g = withCanonicalQ(input, bag);
   const lutFailed = bag.hasErrors; // lut.gemm nodes with run-time weights were diagnosed already
-  const plan = planModel(g);
+  const plan = planModel(g, { runtimeDims: true });
+  setRuntimeDims(plan.dimSources.map((d) => d.sym));
   checkAddressable(plan, plan.arenaBytes, file);
   const blob = weightBlob(plan);
   const hash = fnv1a(blob);
@@ -143,6 +159,8 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
       step.inputs.forEach((p, i) => p && decls.push(`const ${ctype(p.dtype)} *i${i} = ${ptr(p, false)}; (void)i${i};`));
       step.outputs.forEach((p, i) => decls.push(`${ctype(p.dtype)} *o${i} = ${ptr(p, true)}; (void)o${i};`));
       const def = findOp(node.op)!;
+      const checks: string[] = [];
+      const sh = (p: Placement): CD[] => (p.dims ?? p.shape).map(toCD);
       const ctx: StepCtx = {
         step,
         node,
@@ -151,6 +169,24 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
         out: (i) => `o${i}`,
         inP: (i) => step.inputs[i] ?? null,
         outP: (i) => step.outputs[i]!,
+        sh,
+        numel: (p) => prod(sh(p)),
+        staticShape: (p) => {
+          const sym = (p.dims ?? []).find((d) => typeof d === 'string');
+          if (sym !== undefined)
+            fail(
+              'LUT5004',
+              `${node.op} with the runtime dim '${sym}' (value '${p.value.name}') is not rendered by the C backend yet: freeze it with --dim`,
+              nodeLoc(node, file),
+            );
+          return p.shape;
+        },
+        requireEqual: (a, b) => {
+          if (deq(a, b)) return;
+          if (!isSym(a) && !isSym(b)) throw new Error(`lutc bug: ${node.op} requires ${a} == ${b}`);
+          const check = `if (${a} != ${b}) { lutc_err.index = (long long)${a}; lutc_err.size = (long long)${b}; return MODEL_ERR_SHAPE; }`;
+          if (!checks.includes(check)) checks.push(check);
+        },
         constOf: (i) => node.inputs[i]?.const,
         unsupported: (msg) => {
           throw new LutcError({
@@ -170,10 +206,10 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
       const body = family.render(ctx, step);
       const outs = step.outputs.map((p) => p.value.name).join(', ');
       return `/* step ${si}: node '${node.name.replace(/\*\//g, '*_/')}' (${node.op}) -> ${outs.replace(/\*\//g, '*_/')} */
-static int step_${si}(unsigned char *ws, const unsigned char *W) {
-  (void)ws; (void)W;
+static int step_${si}(unsigned char *ws, const unsigned char *W, const int64_t *D) {
+  (void)ws; (void)W; (void)D;
 ${indent(decls.join('\n'))}
-${indent(body)}
+${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
   return 0;
 }`;
     },
@@ -187,7 +223,7 @@ ${indent(body)}
     fns.push(fn);
     const node = plan.steps[si]!.node;
     calls.push(
-      `  if ((rc = step_${si}(ws, W)) != 0) { lutc_err.node = ${cString(node.name)}; lutc_err.op = ${cString(node.op)}; return rc; }`,
+      `  if ((rc = step_${si}(ws, W, D)) != 0) { lutc_err.node = ${cString(node.name)}; lutc_err.op = ${cString(node.op)}; return rc; }`,
     );
   });
   bag.throwIfErrors();
@@ -214,12 +250,57 @@ ${indent(body)}
 }
 
 function shapeComment(p: Placement): string {
+  if (p.dims) return `${p.dtype} [${p.dims.join(', ')}] (at most [${p.shape.join(', ')}])`;
   return `${p.dtype} [${p.shape.join(', ')}]`;
 }
 
+/** The runtime byte count of a placement's data (its element count times the element size). */
+function runtimeBytes(p: Placement): string {
+  if (!p.dims) return String(p.bytes);
+  return `(size_t)(${prod(p.dims.map(toCD))}) * ${kernelByteSize(p.dtype)}`;
+}
+
+/**
+ * model_run's prologue for runtime dims: each dim read from its input axis and checked against its
+ * bound (MODEL_ERR_DIM_BOUND), then every runtime-dim input's shape against its dims
+ * (MODEL_ERR_SHAPE); lutc_err names the input (node), the dim or 'shape' (op), the value and the
+ * bound or expected size.
+ */
+function renderDimPrologue(plan: ModelPlan, ins: CIo[]): string {
+  if (plan.dimSources.length === 0) return '  const int64_t *D = NULL;';
+  const lines = [`  int64_t D[${plan.dimSources.length}];`];
+  plan.dimSources.forEach((src, k) => {
+    const io = ins[src.input]!;
+    lines.push(`  D[${k}] = in->${io.field}_shape[${src.axis}]; /* ${src.sym.replace(/\*\//g, '*_/')} */`);
+    lines.push(
+      `  if (D[${k}] < 0 || D[${k}] > ${src.bound}) { lutc_err.node = ${cString(io.name)}; lutc_err.op = ${cString(src.sym)}; lutc_err.index = (long long)D[${k}]; lutc_err.size = ${src.bound}; return MODEL_ERR_DIM_BOUND; }`,
+    );
+  });
+  for (const io of ins) {
+    const dims = io.placement.dims;
+    if (!dims) continue;
+    dims.forEach((d, a) => {
+      const want = cDimExpr(d);
+      if (plan.dimSources.some((s) => ins[s.input] === io && s.axis === a)) return;
+      lines.push(
+        `  if (in->${io.field}_shape[${a}] != ${want}) { lutc_err.node = ${cString(io.name)}; lutc_err.op = "shape"; lutc_err.index = ${a}; lutc_err.size = (long long)${want}; return MODEL_ERR_SHAPE; }`,
+      );
+    });
+  }
+  return lines.join('\n');
+}
+
 function renderHeader(g: Graph, plan: ModelPlan, ins: CIo[], outs: CIo[], ws: number, wb: number, hash: number, embedded: boolean): string {
-  const field = (io: CIo, isIn: boolean) =>
-    `  ${isIn ? 'const ' : ''}${ctype(io.placement.dtype)} *${io.field}; /* '${io.name.replace(/\*\//g, '*_/')}': ${shapeComment(io.placement)}, ${io.placement.bytes} bytes */`;
+  const field = (io: CIo, isIn: boolean) => {
+    const p = io.placement;
+    const data = `  ${isIn ? 'const ' : ''}${ctype(p.dtype)} *${io.field}; /* '${io.name.replace(/\*\//g, '*_/')}': ${shapeComment(p)}, ${p.dims ? 'at most ' : ''}${p.bytes} bytes */`;
+    if (!p.dims) return data;
+    const what = isIn ? 'its shape in this run (the caller sets it)' : 'its shape in this run (model_run writes it)';
+    return `${data}\n  int64_t ${io.field}_shape[${Math.max(1, p.dims.length)}]; /* ${what} */`;
+  };
+  const dimDefs = plan.dimSources.map(
+    (d, k) => `#define MODEL_DIM_${k}_MAX ${d.bound} /* runtime dim '${d.sym.replace(/\*\//g, '*_/')}': ${ins[d.input]!.name.replace(/\*\//g, '*_/')} axis ${d.axis} */`,
+  );
   return `/* Generated by lutc from '${(g.meta?.file ?? g.name).replace(/\*\//g, '*_/')}' (C99; API: docs/c-model.md).
    ${plan.steps.length} steps, arena ${plan.arenaBytes} bytes (${plan.unplannedBytes} without reuse), weights ${wb} bytes${embedded ? ' (embedded)' : ' (weights.bin)'}. */
 #ifndef LUTC_MODEL_H
@@ -236,6 +317,9 @@ extern "C" {
 #define MODEL_WEIGHTS_BYTES ${wb}u
 #define MODEL_WEIGHTS_HASH 0x${hash.toString(16).padStart(8, '0')}u
 #define MODEL_WEIGHTS_EMBEDDED ${embedded ? 1 : 0}
+/* Runtime dims (--max-dim): read from the inputs' *_shape fields each run, each at most its bound. */
+#define MODEL_NUM_DIMS ${plan.dimSources.length}
+${dimDefs.join('\n')}
 
 /* Return codes of model_load_weights / model_run. */
 #define MODEL_OK 0
@@ -246,13 +330,17 @@ extern "C" {
 #define MODEL_ERR_INDEX 5          /* a Gather index out of range */
 #define MODEL_ERR_NO_MEMORY 6      /* model_load_weights could not allocate the packed LUT weights */
 #define MODEL_ERR_INTERNAL 7       /* a LUT kernel rejected its arguments (a lutc bug) */
+#define MODEL_ERR_DIM_BOUND 8      /* a runtime dim beyond its bound (lutc's LUT5009) */
+#define MODEL_ERR_SHAPE 9          /* input shapes that contradict each other (lutc's LUT5006) */
 
-/* Inputs, named after the graph inputs; each points at a dense row-major array of the given shape. */
+/* Inputs, named after the graph inputs; each points at a dense row-major array of the given shape
+   (with runtime dims: of the shape in its *_shape field). */
 typedef struct model_inputs {
 ${ins.map((io) => field(io, true)).join('\n') || '  int unused_;'}
 } model_inputs;
 
-/* Outputs: caller-owned buffers of the given sizes, written by model_run. */
+/* Outputs: caller-owned buffers of the given sizes (with runtime dims: of the bound's size; model_run
+   writes the dense result of this run's shape and that shape to *_shape). */
 typedef struct model_outputs {
 ${outs.map((io) => field(io, false)).join('\n') || '  int unused_;'}
 } model_outputs;
@@ -275,7 +363,10 @@ void model_set_threads(int n);
 /* Runs the model. Reentrant for distinct workspaces (weights are read-only). Returns MODEL_OK or an error. */
 int model_run(const model_inputs *in, model_outputs *out, void *workspace);
 /* What the last failed model_run hit: the node and op of the failing step and, for MODEL_ERR_INDEX,
-   the Gather index and its axis size (lutc's LUT5008). One record per process: read it on the
+   the Gather index and its axis size (lutc's LUT5008); for MODEL_ERR_DIM_BOUND the input (node), the
+   dim (op), its value (index) and bound (size); for MODEL_ERR_SHAPE from the inputs the input (node),
+   op "shape", the axis (index) and the size its dims give (size), and from a step the two sizes that
+   differ (index, size). One record per process: read it on the
    thread that got the error, before another run fails. */
 typedef struct model_error_info { const char *node; const char *op; long long index; long long size; } model_error_info;
 const model_error_info *model_last_error(void);
@@ -309,10 +400,11 @@ ${rows.join(',\n') || '0'}
 }};
 static const unsigned char *lutc_w = lutc_embedded.b;`;
   }
-  const copyIn = ins.map((io) => `  memcpy(ws + ${io.placement.offset}, in->${io.field}, ${io.placement.bytes});`);
+  const copyIn = ins.map((io) => `  memcpy(ws + ${io.placement.offset}, in->${io.field}, ${runtimeBytes(io.placement)});`);
   const copyOut = outs.map((io) => {
     const p = io.placement;
-    return `  memcpy(out->${io.field}, ${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset}, ${p.bytes});`;
+    const shape = (p.dims ?? []).map((d, a) => `out->${io.field}_shape[${a}] = ${cDimExpr(d)};`).join(' ');
+    return `  memcpy(out->${io.field}, ${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset}, ${runtimeBytes(p)});${shape ? ` ${shape}` : ''}`;
   });
   const nullChecks = [...ins.map((io) => `!in->${io.field}`), ...outs.map((io) => `!out->${io.field}`)];
   const helpers = ELEMENTWISE_HELPERS.replace(/^static /gm, 'LUTC_HELPER ');
@@ -335,6 +427,7 @@ static int lutc_threads = 1;
 static model_error_info lutc_err = { "", "", 0, 0 };
 const model_error_info *model_last_error(void) { return &lutc_err; }
 ${helpers}
+${plan.dimSources.length ? DIM_HELPERS.replace(/^static /gm, 'LUTC_HELPER ') : ''}
 ${luts.renderKernels()}
 ${luts.renderLoader()}
 
@@ -367,6 +460,7 @@ int model_run(const model_inputs *in, model_outputs *out, void *workspace) {
   if (!W${plan.weightBytes === 0 ? ' && 0' : ''}) return MODEL_ERR_NO_WEIGHTS;
   if (!lutc_lut_ready && (rc = lutc_lut_load(W)) != MODEL_OK) return rc;
   (void)rc;
+${renderDimPrologue(plan, ins)}
 ${copyIn.join('\n')}
 ${calls.join('\n')}
 ${copyOut.join('\n')}

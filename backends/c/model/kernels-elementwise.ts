@@ -33,10 +33,11 @@ export function storeFromDouble(dt: DType, e: string): string {
 /** The elementwise loop over the broadcast of the node's inputs into output 0. */
 function broadcastMap(c: StepCtx, expr: (v: string[]) => string): string {
   const out = c.outP(0);
+  const shape = c.sh(out);
   const ins = c.step.inputs.map((p, i) => ({ p, i })).filter((x) => x.p !== null);
-  const ops = [{ strides: stridesOf(out.shape) }, ...ins.map((x) => ({ strides: broadcastStrides(x.p!.shape, out.shape) }))];
+  const ops = [{ strides: stridesOf(shape) }, ...ins.map((x) => ({ strides: broadcastStrides(c.sh(x.p!), shape, c.requireEqual) }))];
   return stridedLoop(
-    out.shape,
+    shape,
     ops,
     (idx) => `${c.out(0)}[${idx[0]}] = ${expr(ins.map((x, k) => `${c.in(x.i)}[${idx[k + 1]}]`))};`,
     c.omp(out.bytes / 4),
@@ -160,7 +161,7 @@ const clip: Kernel = (c) => {
   const lo = bound('min', isFloatDt(dt) ? `(${T})(-1.0/0.0)` : 'lo_');
   const hi = bound('max', isFloatDt(dt) ? `(${T})(1.0/0.0)` : 'hi_');
   const x = c.in(0);
-  const n = c.outP(0).shape.reduce((p, d) => p * d, 1);
+  const n = c.numel(c.outP(0));
   const decl = isFloatDt(dt)
     ? ''
     : `const ${T} lo_ = ${T === 'uint8_t' || T.startsWith('uint') ? '0' : `(${T})INT${T.slice(3, -2)}_MIN`};\nconst ${T} hi_ = ${T.startsWith('uint') ? `(${T})UINT${T.slice(4, -2)}_MAX` : `(${T})INT${T.slice(3, -2)}_MAX`};\n`;
@@ -178,7 +179,7 @@ const cast: Kernel = (c) => {
   const from = c.inP(0)!.dtype;
   const to = c.outP(0).dtype;
   const T = ctype(to);
-  const n = c.outP(0).shape.reduce((p, d) => p * d, 1);
+  const n = c.numel(c.outP(0));
   let e: string;
   if (to === 'bool') e = '(uint8_t)(v != 0)';
   else if (isFloatDt(to)) e = `(${T})v`;
@@ -208,7 +209,8 @@ function rangeOf(dt: DType): [number, number] {
 }
 
 /** A view op (trait 'view': reshape, ...) that planModel did not alias (its input is a constant): a plain copy. */
-const copy: Kernel = (c) => `memcpy(${c.out(0)}, ${c.in(0)}, ${c.outP(0).bytes});`;
+const copy: Kernel = (c) =>
+  c.outP(0).dims ? `memcpy(${c.out(0)}, ${c.in(0)}, (size_t)${c.numel(c.outP(0))} * sizeof *${c.out(0)});` : `memcpy(${c.out(0)}, ${c.in(0)}, ${c.outP(0).bytes});`;
 
 export const ELEMENTWISE_KERNELS: Record<string, Kernel> = {
   add: arith('+', 'add'),

@@ -86,9 +86,9 @@ for (ptrdiff_t mi = 0; mi < ${m}; mi++) {
 /** Rows of k activations in input 0, checked against the node's k. */
 function rowsOf(c: StepCtx): number {
   const k = c.attrs.k as number;
-  const x = c.inP(0)!;
-  if (x.shape[x.shape.length - 1] !== k) c.unsupported(`${c.node.op}: activations [${x.shape}] do not end in K=${k}`);
-  return prod(x.shape) / k;
+  const x = c.staticShape(c.inP(0)!);
+  if (x[x.length - 1] !== k) c.unsupported(`${c.node.op}: activations [${x}] do not end in K=${k}`);
+  return prod(x) / k;
 }
 
 const lutTable: Kernel = (c) => tableBuild(c, c.in(0), rowsOf(c), c.out(0), c.out(1), c.out(2));
@@ -111,7 +111,7 @@ const lutMatmul: Kernel = (c) => {
   const g = geometryOf(a);
   const layout = a.table_layout as TableLayout;
   const f32 = a.tables === 'f32';
-  const m = prod(tableLead(c.inP(0)!.shape, layout) as number[]);
+  const m = prod(tableLead(c.staticShape(c.inP(0)!), layout) as number[]);
   const n = g.n;
   const cps = g.segment / 4;
   const tab = (cc: string, j: string) =>

@@ -19,7 +19,7 @@ import { type Bits, lutGeometry } from '../../../ir/lut/geometry.js';
 import type { Attrs } from '../../../ir/types.js';
 import type { CIsa } from '../csrc-prelude.js';
 import { planFromRequest, renderKernel } from '../render.js';
-import { prod, type StepCtx } from './cgen.js';
+import { deq, dmul, isSym, prod, type StepCtx } from './cgen.js';
 import { floatBinaryExpr, unaryExpr } from './kernels-elementwise.js';
 import { LUT_Q, LUT_SCALES, LUT_ZEROS } from './lut-weights.js';
 
@@ -92,14 +92,19 @@ export class LutLayers {
     const n = a.n as number,
       k = a.k as number,
       bits = a.bits as Bits;
-    const m = prod(c.outP(0).shape) / n;
-    if (prod(c.inP(0)!.shape) !== m * k) c.unsupported(`lut.gemm activation [${c.inP(0)!.shape}] does not hold ${m} rows of K=${k}`);
-    const prefix = this.kernelFor(a, m);
+    // m: the rows of this run (a runtime dim expression or a number); mMax: at the dims' bounds,
+    // what the kernel plan, the scratch bound and the loader's check are sized for
+    const out = c.outP(0);
+    const m = prod(c.sh(out).slice(0, -1));
+    const mMax = Math.max(1, prod(out.shape) / n);
+    if (!deq(c.numel(c.inP(0)!), dmul(m, k)))
+      c.unsupported(`lut.gemm activation [${c.sh(c.inP(0)!).join(', ')}] does not hold ${m} rows of K=${k}`);
+    const prefix = this.kernelFor(a, mMax);
     const j = this.layers.length;
-    const scratch = lutScratchBound(k, a.group_size as number, bits, m);
+    const scratch = lutScratchBound(k, a.group_size as number, bits, mMax);
     this.layers.push({
       prefix,
-      m,
+      m: mMax,
       bits,
       nk: n * k,
       qOff: c.inP(LUT_Q)!.offset,
@@ -120,12 +125,12 @@ export class LutLayers {
     });
     if (stages.length) epi += `y = ${last};\n    `;
     const call = `/* N=${n} K=${k} bits=${bits} group=${String(a.group_size)} tables=${String(a.tables)} M=${m}: ${prefix} (docs/c-kernel.md) */
-if (${prefix}_gemm(lutc_pk[${j}], lutc_sw[${j}], lutc_swz[${j}], ${c.inP(GEMM_EPILOGUE_OPERAND.bias) ? c.in(GEMM_EPILOGUE_OPERAND.bias) : 'NULL'}, ${c.in(0)}, ${c.out(0)}, ${m}, ${c.scratch(scratch)}, lutc_threads) != 0)
+if (${prefix}_gemm(lutc_pk[${j}], lutc_sw[${j}], lutc_swz[${j}], ${c.inP(GEMM_EPILOGUE_OPERAND.bias) ? c.in(GEMM_EPILOGUE_OPERAND.bias) : 'NULL'}, ${c.in(0)}, ${c.out(0)}, ${isSym(m) ? `(int)${m}` : m}, ${c.scratch(scratch)}, lutc_threads) != 0)
   return MODEL_ERR_INTERNAL;`;
     if (!epi) return call;
     // Fused epilogue after the kernel's y = lut(x) + bias, in interpMatmul's order.
     return `${call}
-${c.omp(m * n * 8)}
+${c.omp(mMax * n * 8)}
 for (ptrdiff_t t = 0; t < ${m}; t++)
   for (ptrdiff_t n = 0; n < ${n}; n++) {
     float y = ${c.out(0)}[t * ${n} + n];

@@ -11,8 +11,23 @@
  * gamma_K), i.e. ~1e-5 relative for K ~ 256: inside the 1e-4 max|ref| tests.
  */
 import { broadcastIndex } from '../../../ir/ops/util.js';
-import { inputIndex } from '../../model-plan.js';
-import { broadcastStrides, cLiteral, ctype, intsOfConst, isFloatDt, normAxis, prod, type StepCtx, stridedLoop, stridesOf } from './cgen.js';
+import { inputIndex, type Placement } from '../../model-plan.js';
+import {
+  broadcastStrides,
+  type CD,
+  cLiteral,
+  ctype,
+  deq,
+  dmul,
+  intsOfConst,
+  isFloatDt,
+  isSym,
+  normAxis,
+  prod,
+  type StepCtx,
+  stridedLoop,
+  stridesOf,
+} from './cgen.js';
 import { intStore, storeFromDouble } from './kernels-elementwise.js';
 
 type Kernel = (c: StepCtx) => string;
@@ -26,13 +41,26 @@ function paramIndex(c: StepCtx, name: string, shape: readonly number[], norm: nu
   return { decl: `static const int32_t ${name}[${idx.length}] = {${Array.from(idx).join(',')}};\n`, at: (j) => `${name}[${j}]` };
 }
 
+/** Dims `dims` of placement `p` as numbers; LUT5004 (StepCtx.staticShape) when one is a runtime dim. */
+function staticDims(c: StepCtx, p: Placement, dims: CD[]): number[] {
+  if (dims.some(isSym)) c.staticShape(p);
+  return dims as number[];
+}
+
+/** Elements of a placement at its bounds: the size of work OpenMP thresholds are judged on. */
+const boundElems = (p: Placement) => prod(p.shape);
+
+/** `e / n` in double for a count that may be a runtime dim. */
+const perCount = (e: string, n: CD) => (isSym(n) ? `${e} / (double)${n}` : `${e} / ${n}.0`);
+
 // ---- reductions ------------------------------------------------------------------------------------
 
 function reduce(kind: 'sum' | 'mean' | 'max' | 'prod'): Kernel {
   return (c) => {
-    const x = c.inP(0)!;
+    const xP = c.inP(0)!;
+    const x = c.sh(xP);
     const out = c.outP(0);
-    const r = x.shape.length;
+    const r = x.length;
     const noop = c.attrs.noop_with_empty_axes === 1;
     let axes: number[] = [];
     const ai = inputIndex(c, 'axes');
@@ -42,20 +70,27 @@ function reduce(kind: 'sum' | 'mean' | 'max' | 'prod'): Kernel {
       axes = intsOfConst(t).map((a) => normAxis(a, r));
     }
     if (axes.length === 0) {
-      if (noop) return `memcpy(${c.out(0)}, ${c.in(0)}, ${out.bytes});`;
+      if (noop) return `memcpy(${c.out(0)}, ${c.in(0)}, (size_t)${c.numel(out)} * sizeof *${c.out(0)});`;
       axes = [...Array(r).keys()];
     }
-    const xs = stridesOf(x.shape);
-    const keptDims = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-    const keptShape = keptDims.map((i) => x.shape[i]!);
-    const redShape = axes.map((i) => x.shape[i]!);
+    const xs = stridesOf(x);
+    const keptDims = x.map((_, i) => i).filter((i) => !axes.includes(i));
+    const keptShape = keptDims.map((i) => x[i]!);
+    const redShape = axes.map((i) => x[i]!);
     const count = prod(redShape);
     const dt = out.dtype;
     const init = kind === 'max' ? '-1.0/0.0' : kind === 'prod' ? '1.0' : '0.0';
     const step =
       kind === 'max' ? 'acc = (acc != acc || v != v) ? (0.0/0.0) : (v > acc ? v : acc);' : kind === 'prod' ? 'acc *= v;' : 'acc += v;';
     let fin = 'acc';
-    if (kind === 'mean') fin = isFloatDt(dt) ? `acc / ${count}.0` : count === 0 ? '0.0' : `trunc(acc / ${count}.0)`;
+    if (kind === 'mean')
+      fin = isFloatDt(dt)
+        ? perCount('acc', count)
+        : count === 0
+          ? '0.0'
+          : isSym(count)
+            ? `(${count} == 0 ? 0.0 : trunc(${perCount('acc', count)}))`
+            : `trunc(${perCount('acc', count)})`;
     const store =
       kind === 'max' && !isFloatDt(dt)
         ? `(acc == -1.0/0.0 ? ${cLiteral(intMin(dt), dt)} : ${storeFromDouble(dt, fin)})`
@@ -78,18 +113,19 @@ function intMin(dt: string): number {
 
 function softmax(log: boolean): Kernel {
   return (c) => {
-    const x = c.inP(0)!;
-    const a = normAxis(c.attrs.axis as number, x.shape.length);
-    const len = x.shape[a]!;
-    const inner = prod(x.shape.slice(a + 1));
-    const outer = prod(x.shape.slice(0, a));
-    const T = ctype(x.dtype);
+    const xP = c.inP(0)!;
+    const x = c.sh(xP);
+    const a = normAxis(c.attrs.axis as number, x.length);
+    const len = x[a]!;
+    const inner = prod(x.slice(a + 1));
+    const outer = prod(x.slice(0, a));
+    const T = ctype(xP.dtype);
     const X = c.in(0),
       Y = c.out(0);
     const at = (k: string) => `base + ${k} * ${inner}`;
-    return `${c.omp(outer * inner * len * 8)}
-for (ptrdiff_t r = 0; r < ${outer * inner}; r++) {
-  const ptrdiff_t base = (r / ${inner}) * ${len * inner} + r % ${inner};
+    return `${c.omp(boundElems(xP) * 8)}
+for (ptrdiff_t r = 0; r < ${dmul(outer, inner)}; r++) {
+  const ptrdiff_t base = (r / ${inner}) * ${dmul(len, inner)} + r % ${inner};
   double m = -1.0/0.0, s = 0.0;
   for (ptrdiff_t k = 0; k < ${len}; k++) { const double v = (double)${X}[${at('k')}]; m = v > m ? v : (m != m ? m : (v != v ? v : m)); }
   for (ptrdiff_t k = 0; k < ${len}; k++) s += exp((double)${X}[${at('k')}] - m);
@@ -105,17 +141,18 @@ for (ptrdiff_t r = 0; r < ${outer * inner}; r++) {
 
 const layerNorm: Kernel = (c) => {
   const x = c.inP(0)!;
-  const axis = normAxis(c.attrs.axis as number, x.shape.length);
-  const norm = x.shape.slice(axis);
+  const xs = c.sh(x);
+  const axis = normAxis(c.attrs.axis as number, xs.length);
+  const norm = staticDims(c, x, xs.slice(axis));
   const h = prod(norm);
-  const rows = prod(x.shape.slice(0, axis));
+  const rows = prod(xs.slice(0, axis));
   const [scale, bias] = [inputIndex(c, 'Scale'), inputIndex(c, 'B')];
-  const si = paramIndex(c, 'sidx', c.inP(scale)!.shape, norm);
-  const bi = c.inP(bias) ? paramIndex(c, 'bidx', c.inP(bias)!.shape, norm) : null;
+  const si = paramIndex(c, 'sidx', c.staticShape(c.inP(scale)!), norm);
+  const bi = c.inP(bias) ? paramIndex(c, 'bidx', c.staticShape(c.inP(bias)!), norm) : null;
   const T = ctype(x.dtype);
   const stat = (i: number, v: string) =>
     c.node.outputs[i] && c.step.outputs[i] && usedOutput(c, i) ? `${c.out(i)}[r] = (${ctype(c.outP(i).dtype)})${v};` : '';
-  return `${si.decl}${bi?.decl ?? ''}${c.omp(rows * h * 4)}
+  return `${si.decl}${bi?.decl ?? ''}${c.omp(boundElems(x) * 4)}
 for (ptrdiff_t r = 0; r < ${rows}; r++) {
   const ${T} *xr = ${c.in(0)} + r * ${h};
   ${T} *yr = ${c.out(0)} + r * ${h};
@@ -137,14 +174,15 @@ function usedOutput(c: StepCtx, i: number): boolean {
 
 const rmsNorm: Kernel = (c) => {
   const x = c.inP(0)!;
-  const axis = normAxis(c.attrs.axis as number, x.shape.length);
-  const norm = x.shape.slice(axis);
+  const xs = c.sh(x);
+  const axis = normAxis(c.attrs.axis as number, xs.length);
+  const norm = staticDims(c, x, xs.slice(axis));
   const h = prod(norm);
-  const rows = prod(x.shape.slice(0, axis));
+  const rows = prod(xs.slice(0, axis));
   const scale = inputIndex(c, 'scale');
-  const si = paramIndex(c, 'sidx', c.inP(scale)!.shape, norm);
+  const si = paramIndex(c, 'sidx', c.staticShape(c.inP(scale)!), norm);
   const T = ctype(x.dtype);
-  return `${si.decl}${c.omp(rows * h * 4)}
+  return `${si.decl}${c.omp(boundElems(x) * 4)}
 for (ptrdiff_t r = 0; r < ${rows}; r++) {
   const ${T} *xr = ${c.in(0)} + r * ${h};
   ${T} *yr = ${c.out(0)} + r * ${h};
@@ -159,17 +197,17 @@ for (ptrdiff_t r = 0; r < ${rows}; r++) {
 /** S = float(input + skip) + bias, RMS-normalized (the interpreter forms S in float, as ORT). */
 const skipRmsNorm: Kernel = (c) => {
   const x = c.inP(0)!;
-  const h = x.shape[x.shape.length - 1]!;
-  const rows = prod(x.shape.slice(0, -1));
+  const xs = c.sh(x);
+  const h = staticDims(c, x, xs.slice(-1))[0]!;
+  const rows = prod(xs.slice(0, -1));
   const [skip, gamma, bi] = [inputIndex(c, 'skip'), inputIndex(c, 'gamma'), inputIndex(c, 'bias')];
-  const skS = broadcastStrides(c.inP(skip)!.shape, x.shape);
-  const ski = prod(c.inP(skip)!.shape) === prod(x.shape) ? null : broadcastIndex(c.inP(skip)!.shape, x.shape);
+  const skP = c.inP(skip)!;
+  const ski = deq(c.numel(skP), c.numel(x)) ? null : broadcastIndex(c.staticShape(skP), c.staticShape(x));
   const T = ctype(x.dtype);
-  void skS;
   const skDecl = ski ? `static const int32_t skidx[${ski.length}] = {${Array.from(ski).join(',')}};\n` : '';
   const skAt = ski ? 'skidx[e]' : 'e';
-  const gAt = prod(c.inP(gamma)!.shape) === 1 ? '0' : 'j';
-  const bias = c.inP(bi) ? ` + ${c.in(bi)}[${prod(c.inP(bi)!.shape) === 1 ? '0' : 'j'}]` : '';
+  const gAt = c.numel(c.inP(gamma)!) === 1 ? '0' : 'j';
+  const bias = c.inP(bi) ? ` + ${c.in(bi)}[${c.numel(c.inP(bi)!) === 1 ? '0' : 'j'}]` : '';
   const sumF = c.scratch(h * 4);
   const o = (i: number) => usedOutput(c, i);
   return `${skDecl}float *sf = (float *)${sumF};
@@ -197,23 +235,25 @@ function accOf(dt: string): { A: string; st: (e: string) => string; mul: (a: str
 }
 
 const matmul: Kernel = (c) => {
-  const a = c.inP(0)!,
-    b = c.inP(1)!;
-  const a2 = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
-  const b2 = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;
+  const a = c.sh(c.inP(0)!),
+    b = c.sh(c.inP(1)!);
+  const a2 = a.length === 1 ? [1, a[0]!] : a;
+  const b2 = b.length === 1 ? [b[0]!, 1] : b;
   const [M, K, N] = [a2[a2.length - 2]!, a2[a2.length - 1]!, b2[b2.length - 1]!];
+  c.requireEqual(K, b2[b2.length - 2]!);
   const rank = Math.max(a2.length, b2.length) - 2;
-  const batch: number[] = [];
+  const batch: CD[] = [];
   const ab = a2.slice(0, -2),
     bb = b2.slice(0, -2);
   for (let i = 0; i < rank; i++) {
     const da = ab[ab.length - rank + i] ?? 1,
       db = bb[bb.length - rank + i] ?? 1;
-    batch.push(Math.max(da, db));
+    batch.push(da === 1 ? db : db === 1 ? da : typeof da === 'number' && typeof db === 'number' ? Math.max(da, db) : da);
   }
-  const sa = broadcastStrides(ab, batch).map((s) => s * M * K);
-  const sb = broadcastStrides(bb, batch).map((s) => s * K * N);
-  const so = stridesOf(batch).map((s) => s * M * N);
+  const sa = broadcastStrides(ab, batch, c.requireEqual).map((s) => dmul(s, dmul(M, K)));
+  const sb = broadcastStrides(bb, batch, c.requireEqual).map((s) => dmul(s, dmul(K, N)));
+  const so = stridesOf(batch).map((s) => dmul(s, dmul(M, N)));
+  const [bM, bK, bN] = boundMKN(c.inP(0)!.shape, c.inP(1)!.shape);
   const dt = c.outP(0).dtype;
   const T = ctype(dt);
   const acc = accOf(dt);
@@ -228,7 +268,7 @@ const matmul: Kernel = (c) => {
     for (ptrdiff_t k = 0; k < ${K}; k++) s += ${acc.mul(`${A}[${ao} + m * ${K} + k]`, `${B}[${bo} + k * ${N} + n]`)};
     ${O}[${oo} + m * ${N} + n] = ${acc.st('s')};
   }`
-      : `${c.omp(M * N * K, 'schedule(static)')}
+      : `${c.omp(bM * bN * bK, 'schedule(static)')}
 for (ptrdiff_t m = 0; m < ${M}; m++) {
   ${T} *orow = ${O} + ${oo} + m * ${N};
   const ${T} *ar = ${A} + ${ao} + m * ${K};
@@ -242,14 +282,21 @@ for (ptrdiff_t m = 0; m < ${M}; m++) {
   return stridedLoop(batch, [{ strides: sa }, { strides: sb }, { strides: so }], ([ao, bo, oo]) => body(ao!, bo!, oo!));
 };
 
+/** The bound M, K, N of a matmul's operand shapes (OpenMP thresholds). */
+function boundMKN(a: number[], b: number[]): [number, number, number] {
+  return [a.length === 1 ? 1 : a[a.length - 2]!, a[a.length - 1]!, b.length === 1 ? 1 : b[b.length - 1]!];
+}
+
 /** Gemm: with transB the dot products use 8 independent partial sums, a fixed order that vectorizes. */
 const gemm: Kernel = (c) => {
-  const a = c.inP(0)!,
-    b = c.inP(1)!;
+  const a = c.sh(c.inP(0)!),
+    b = c.sh(c.inP(1)!);
   const tA = c.attrs.transA !== 0,
     tB = c.attrs.transB !== 0;
-  const [M, K] = tA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
-  const N = tB ? b.shape[0]! : b.shape[1]!;
+  const [M, K] = tA ? [a[1]!, a[0]!] : [a[0]!, a[1]!];
+  const N = tB ? b[0]! : b[1]!;
+  c.requireEqual(K, tB ? b[1]! : b[0]!);
+  const work = prod(c.outP(0).shape) * (tA ? c.inP(0)!.shape[0]! : c.inP(0)!.shape[1]!);
   const dt = c.outP(0).dtype;
   if (!isFloatDt(dt)) return c.unsupported(`gemm on ${dt} is not supported by the C backend (float types are)`);
   const T = ctype(dt);
@@ -257,7 +304,7 @@ const gemm: Kernel = (c) => {
     beta = cLiteral(c.attrs.beta as number, 'f64');
   const ci = inputIndex(c, 'C');
   const cP = c.inP(ci);
-  const cIdx = cP && (c.attrs.beta as number) !== 0 ? broadcastStrides(cP.shape, [M, N]) : null;
+  const cIdx = cP && (c.attrs.beta as number) !== 0 ? broadcastStrides(c.sh(cP), [M, N], c.requireEqual) : null;
   const A = (k: string) => `${c.in(0)}[${tA ? `${k} * ${M} + m` : `m * ${K} + ${k}`}]`;
   const dot = tB
     ? `for (ptrdiff_t n = 0; n < ${N}; n++) {
@@ -277,7 +324,7 @@ const gemm: Kernel = (c) => {
     for (ptrdiff_t n = 0; n < ${N}; n++) row[n] += av * br[n];
   }`;
   const cTerm = cIdx ? ` + ${beta} * (double)${c.in(ci)}[m * ${cIdx[0]} + n * ${cIdx[1]}]` : '';
-  return `${c.omp(M * N * K, 'schedule(static)')}
+  return `${c.omp(work, 'schedule(static)')}
 for (ptrdiff_t m = 0; m < ${M}; m++) {
   ${T} *row = ${c.out(0)} + m * ${N};
   ${dot}
@@ -289,9 +336,9 @@ for (ptrdiff_t m = 0; m < ${M}; m++) {
 
 const conv: Kernel = (c) => {
   const [wi, bi] = [inputIndex(c, 'W'), inputIndex(c, 'B')];
-  const x = c.inP(0)!,
-    w = c.inP(wi)!,
-    out = c.outP(0);
+  const x = { shape: c.staticShape(c.inP(0)!), dtype: c.inP(0)!.dtype },
+    w = { shape: c.staticShape(c.inP(wi)!) },
+    out = { shape: c.staticShape(c.outP(0)) };
   const sp = x.shape.length - 2;
   const at = c.attrs;
   const ks = (at.kernel_shape as number[] | undefined) ?? w.shape.slice(2);
@@ -355,7 +402,7 @@ const matmulNBits: Kernel = (c) => {
   const kBlocks = Math.ceil(K! / bs!);
   const blob = (bs! * bits!) / 8;
   const zpRow = Math.ceil((kBlocks * bits!) / 8);
-  const M = prod(c.inP(0)!.shape) / K!;
+  const M = prod(c.sh(c.inP(0)!).slice(0, -1));
   const [qi, si] = [inputIndex(c, 'B'), inputIndex(c, 'scales')];
   const [zi, bi] = [inputIndex(c, 'zero_points'), inputIndex(c, 'bias')];
   const zp = c.inP(zi);
@@ -386,14 +433,14 @@ for (ptrdiff_t n = 0; n < ${N}; n++) {
 
 /** Scale index per element for per-tensor / per-axis / blocked scales (quant.ts scaleLayout); `scale`: the scale operand's position. */
 function scaleLoop(c: StepCtx, scale: number, body: (xi: string, si: string) => string): string {
-  const x = c.inP(0)!,
-    s = c.inP(scale)!;
+  const x = c.sh(c.inP(0)!),
+    s = c.sh(c.inP(scale)!);
   const bs = c.attrs.block_size as number;
-  const n = prod(x.shape);
-  if (prod(s.shape) === 1 && bs === 0) return `for (ptrdiff_t xi = 0; xi < ${n}; xi++) { ${body('xi', '0')} }`;
-  const a = normAxis(c.attrs.axis as number, x.shape.length);
-  const [outer, d, inner] = [prod(x.shape.slice(0, a)), x.shape[a]!, prod(x.shape.slice(a + 1))];
-  const sd = s.shape[a] ?? 1;
+  const n = prod(x);
+  if (prod(s) === 1 && bs === 0) return `for (ptrdiff_t xi = 0; xi < ${n}; xi++) { ${body('xi', '0')} }`;
+  const a = normAxis(c.attrs.axis as number, x.length);
+  const [outer, d, inner] = [prod(x.slice(0, a)), x[a]!, prod(x.slice(a + 1))];
+  const sd = s[a] ?? 1;
   const si = bs === 0 ? 'j' : `(o * ${sd} + j / ${bs}) * ${inner} + k`;
   return `for (ptrdiff_t o = 0; o < ${outer}; o++)
   for (ptrdiff_t j = 0; j < ${d}; j++)

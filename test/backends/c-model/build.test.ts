@@ -25,6 +25,7 @@ import { parseGraph } from '../../../ir/parser.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { Graph, Value } from '../../../ir/types.js';
 import { buildMlp, randomInput } from '../../helpers/models.js';
+import { lowerCase, RUNTIME_DIMS_CASES } from '../../helpers/runtime-dims.js';
 import { F32_EXACT, LUT_VS_INTERP } from '../../helpers/tolerance.js';
 import { buildOpsModel, lowered, opsInputs, relMax, runC, runRef } from './helpers.js';
 
@@ -37,6 +38,8 @@ describe('c model: build hygiene', () => {
       lowered(buildOpsModel()),
       oddLut(),
       lowered(fs.readFileSync('examples/llama-block.onnx'), { bits: 4 }, { seq: 4, batch: 1 }),
+      // runtime dims (--max-dim): the dim prologue, D-indexed loops and the harness's shape handling
+      ...RUNTIME_DIMS_CASES.map((c) => lowerCase(c, 'c')),
     ];
     for (const g of graphs)
       for (const omp of [false, true]) {
