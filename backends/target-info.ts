@@ -42,9 +42,18 @@ export interface RunOptions extends CompileOptions {
   onRun?(report: RunReport): void;
 }
 
+/** A graph compiled (and built) once for a target, run any number of times (runtime dims: any in-bounds shape). */
+export interface LoadedArtifact {
+  run(inputs: Record<string, Tensor>): Promise<Tensor[]>;
+  /** Frees what loading took (build folders, devices). */
+  close(): void | Promise<void>;
+}
+
 /** `backends/<t>/run.ts`: runs a graph after runPipeline through the target; outputs in graph-output order. */
 export interface RunModule {
   runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: RunOptions): Promise<Tensor[]> | Tensor[];
+  /** Compiles once for many runs (`lutc generate`); absent where the target has no such loader yet. */
+  openArtifact?(graph: Graph, opts: RunOptions): LoadedArtifact | Promise<LoadedArtifact>;
 }
 /** `backends/<t>/kernel.ts`: kernel-only mode (one LUT-mpGEMM layer). */
 export interface KernelModule {

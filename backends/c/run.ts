@@ -18,7 +18,7 @@ import { readNpyFile, writeNpy } from '../../compiler/npy.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
 import { rethrowCoded } from '../artifact-runtime.js';
-import type { RunOptions } from '../target-info.js';
+import type { LoadedArtifact, RunOptions } from '../target-info.js';
 import type { CIsa } from './csrc-prelude.js';
 import { type CModelOptions, emitModel } from './model/emit.js';
 import { buildC } from './toolchain.js';
@@ -87,15 +87,8 @@ function toKernelDtype(t: Tensor): Tensor {
   return t.dtype === 'f16' || t.dtype === 'bf16' ? makeTensor('f32', t.shape, t.data) : t;
 }
 
-/** A C artifact built once and run any number of times (runtime dims: any in-bounds shape per run). */
-export interface LoadedCArtifact {
-  run(inputs: Record<string, Tensor>): Promise<Tensor[]>;
-  /** Removes the build folder. */
-  close(): void;
-}
-
-/** Builds `graph` (after runPipeline) into a C harness executable, kept until `close()`. */
-export function loadArtifact(graph: Graph, opts: CRunOptions & RunOptions): LoadedCArtifact {
+/** Builds `graph` (after runPipeline) into a C harness executable, run per call until `close()` removes its folder. */
+export function openArtifact(graph: Graph, opts: CRunOptions & RunOptions): LoadedArtifact {
   const emitted = emitModel(graph, opts);
   const threads = opts.threads ?? 1;
   const flags = [...(opts.cflags ?? defaultCFlags()), ...(threads > 1 ? ['-fopenmp'] : [])];
@@ -146,7 +139,7 @@ export function loadArtifact(graph: Graph, opts: CRunOptions & RunOptions): Load
 
 /** Runs `graph` (after runPipeline) through the C artifact; outputs in graph-output order. */
 export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CRunOptions & RunOptions): Promise<Tensor[]> {
-  const art = loadArtifact(graph, opts);
+  const art = openArtifact(graph, opts);
   try {
     return await art.run(inputs);
   } finally {

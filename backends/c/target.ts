@@ -9,7 +9,16 @@ import { COMMON_NATIVE_OPS, type TargetInfo } from '../target-info.js';
 export const cTarget: TargetInfo = {
   name: 'c',
   summary: 'C99 (libc + libm, optional OpenMP): model.h/model.c, a .npy harness and a Makefile; AVX-512/AVX2/NEON/scalar LUT kernels',
-  nativeOps: new Set([...COMMON_NATIVE_OPS, 'lut.gemm', 'lut.table', 'lut.norm_table', 'lut.matmul', 'quantize_linear', 'shape']),
+  nativeOps: new Set([
+    ...COMMON_NATIVE_OPS,
+    'lut.gemm',
+    'lut.table',
+    'lut.norm_table',
+    'lut.matmul',
+    'quantize_linear',
+    'shape',
+    'group_query_attention',
+  ]),
   // one lut.gemm per layer: each layer kernel builds its own tables, and model.c stores its ISA-independent
   // q/scales/zeros operands that the kernel's packer packs at load time for the compiled ISA. The graph
   // form (lut.table, lut.norm_table, lut.matmul: hand-written IR) has scalar C kernels too.

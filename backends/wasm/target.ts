@@ -3,7 +3,8 @@
  * points only, so reading it never loads binaryen. `nativeOps` must equal the step handlers of
  * backends/wasm/model/module.ts (`SUPPORTED_OPS`) plus the view ops the memory plan aliases
  * (backends/model-plan.ts `VIEW_OPS`); test/backends/target.test.ts checks it. Nodes whose operands
- * are all constants were folded by the pipeline (passes/fold-constants.ts), whatever their op.
+ * are all constants were folded by the pipeline (passes/fold-constants.ts), whatever their op; a
+ * Shape left in the graph reads runtime dims (--max-dim).
  */
 import { COMMON_NATIVE_OPS, type TargetInfo } from '../target-info.js';
 
@@ -11,7 +12,7 @@ import { COMMON_NATIVE_OPS, type TargetInfo } from '../target-info.js';
 export const wasmTarget: TargetInfo = {
   name: 'wasm',
   summary: 'one WebAssembly SIMD128 module per model (model.wasm + model.mjs loader), for browsers and Node',
-  nativeOps: new Set([...COMMON_NATIVE_OPS, 'lut.matmul', 'lut.norm_table', 'lut.table']),
+  nativeOps: new Set([...COMMON_NATIVE_OPS, 'lut.matmul', 'lut.norm_table', 'lut.table', 'shape']),
   // 16-byte lookups (i8x16.swizzle) over one K-tile: the whole-model kernel (addLutGemm) reads the graph's
   // packed weights as they are, so tile and bitplane-layout plan and pack exactly that geometry
   lut: { tables: 'graph', vecBytes: 16, kTiles: false },

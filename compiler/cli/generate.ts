@@ -1,15 +1,17 @@
 /**
  * `lutc generate`: greedy text generation with a decoder export (compiler/generate.ts). The model is
  * imported once with its sequence dims symbolic and lowered once by the pipeline (`--bits`, `--tables`
- * ...); every step then runs that graph. `--target ref` runs it on the reference interpreter. The
- * compiled targets need artifacts with runtime dims, which no backend renders yet: LUT6042 says so
- * before any work. Token ids only (`--input-ids`); text prompts need a tokenizer, not bundled yet
+ * ...); every step then runs that graph. `--target ref` runs it on the reference interpreter; a
+ * compiled target compiles it once with runtime dims (every sequence dim bounded by `--max-length`,
+ * default prompt + new tokens; the batch dim frozen to 1) and runs each step through that one
+ * artifact (the target's `openArtifact`; a target without one is LUT6042 before any work). Token ids only (`--input-ids`); text prompts need a tokenizer, not bundled yet
  * (`--prompt` is LUT6003 naming that). stdout: the new ids, space separated, as they come (or one
  * JSON object with --json); stderr: prefill and decode tokens/s.
  */
+import { getTarget, type LoadedArtifact } from '../../backends/target.js';
 import { fail } from '../../base/diagnostics.js';
-import { interpret } from '../../ir/interpret.js';
 import { decoderIO, generate } from '../generate.js';
+import { inputSymbols } from '../input-dims.js';
 import { runPipeline } from '../pipeline.js';
 import { COMPILE_OPTS, compileOptions, parse, parsePosInt, parseTarget, requirePositional, str, usage } from './args.js';
 import type { CliIO } from './io.js';
@@ -21,9 +23,11 @@ Greedy generation with a decoder-only LLM export (onnxruntime-genai builder or o
 transformers.js layout: input_ids, attention_mask, position_ids, past_key_values.N.key/value ->
 logits, present.N.key/value). The prompt runs in one step from an empty cache, then one token per step.
 
-  -t, --target T          ref (default). wasm, c and wgsl artifacts are static-shaped so far
-                          and cannot generate yet (LUT6042)
+  -t, --target T          ref (default), or c: the model compiled once with runtime sequence
+                          dims, every step run by that artifact (wasm, wgsl: LUT6042 so far)
   --input-ids IDS         the prompt as comma-separated token ids
+  --max-length N          compiled targets: the bound of every sequence dim (prompt plus new
+                          tokens at most; default exactly that)
   --max-new-tokens N      tokens to generate (default 16)
   --eos ID[,ID...]        stop after producing one of these ids
   --json                  print one JSON object: {"tokens": [...], "prefill_tokens_per_s": x,
@@ -54,6 +58,7 @@ export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
       prompt: { type: 'string' },
       tokenizer: { type: 'string' },
       'max-new-tokens': { type: 'string' },
+      'max-length': { type: 'string' },
       eos: { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -73,19 +78,37 @@ export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
   const eos = eosArg === undefined ? [] : parseIds('--eos', eosArg);
   const opts = compileOptions('run', p, target, (m) => io.err(m));
   if (opts.printIrAfter !== undefined) usage('LUT6003', 'generate: --print-ir-after is a compile/run flag (use lutc run or compile)');
-  if (target !== 'ref')
+  const lenArg = str(p, 'max-length');
+  if (lenArg !== undefined && target === 'ref')
+    usage('LUT6003', 'generate: --max-length bounds the runtime dims of compiled targets; --target ref needs none');
+  // the last step feeds prompt + new - 1 tokens in all
+  const maxLength = lenArg === undefined ? prompt.length + maxNewTokens - 1 : parsePosInt('generate', 'max-length', lenArg);
+  if (maxLength < prompt.length + maxNewTokens - 1)
+    usage('LUT6003', `generate: --max-length ${maxLength} is below the prompt (${prompt.length}) plus ${maxNewTokens} new tokens less one`);
+  const mod = await getTarget(target).run();
+  if (!mod.openArtifact)
     fail(
       'LUT6042',
-      `generate --target ${target}: ${target} artifacts have static shapes so far (runtime dims are planned but not rendered, LUT5004), and a decoder's past length grows every step; use --target ref`,
+      `generate --target ${target}: ${target} artifacts cannot run a growing KV cache yet (no runtime-dims loader); use --target ref or c`,
     );
   opts.progress = (m) => io.err(m);
   // Sequence dims stay symbolic: one import and one pipeline run serve every step.
-  const g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  let g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
   const dio = decoderIO(g, model);
+  if (target !== 'ref') {
+    // compiled: batch frozen to 1, every other input symbol a runtime dim bounded by maxLength
+    const batch = g.inputs.find((v) => v.name === dio.inputIds)!.type.shape[0];
+    if (typeof batch === 'string' && !(batch in (opts.dimBindings ?? {}))) {
+      opts.dimBindings = { ...opts.dimBindings, [batch]: 1 };
+      g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+    }
+    g.meta = { ...g.meta, dimBounds: Object.fromEntries([...inputSymbols(g)].map((sym) => [sym, maxLength])) };
+  }
   const { graph } = runPipeline(g, opts);
   const json = p.values.json === true;
   let first = true;
-  const res = await generate(dio, (feeds) => interpret(graph, feeds), prompt, {
+  const art: LoadedArtifact = await mod.openArtifact(graph, { ...opts, progress: undefined });
+  const res = await generate(dio, (feeds) => art.run(feeds), prompt, {
     maxNewTokens,
     eosTokenIds: eos,
     onToken: (id) => {
@@ -93,7 +116,7 @@ export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
       io.write(`${first ? '' : ' '}${id}`);
       first = false;
     },
-  });
+  }).finally(() => art.close());
   const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0);
   const prefill = rate(res.promptTokens, res.prefillMs);
   const decode = rate(res.tokens.length - 1, res.decodeMs);

@@ -165,10 +165,11 @@ export function tensorToRaw(t: Tensor): Uint8Array {
       for (let i = 0; i < n; i++) dv.setUint16(i * 2, numberToBf16Bits(d[i]!), true);
       break;
     case 'i64':
-      for (let i = 0; i < n; i++) dv.setBigInt64(i * 8, BigInt(Math.trunc(d[i]!)), true);
+      // doubles at or beyond +-2^63 saturate (2^63 - 1, torch's Slice "to the end", reads back as 2^63)
+      for (let i = 0; i < n; i++) dv.setBigInt64(i * 8, saturatedBigInt(d[i]!, -(2n ** 63n), 2n ** 63n - 1n), true);
       break;
     case 'u64':
-      for (let i = 0; i < n; i++) dv.setBigUint64(i * 8, BigInt(Math.trunc(d[i]!)), true);
+      for (let i = 0; i < n; i++) dv.setBigUint64(i * 8, saturatedBigInt(d[i]!, 0n, 2n ** 64n - 1n), true);
       break;
     case 'i32':
       for (let i = 0; i < n; i++) dv.setInt32(i * 4, d[i]!, true);
@@ -414,4 +415,13 @@ export function readTensorPb(file: string): Tensor {
     fail('LUT1001', `not a valid TensorProto: ${(e as Error).message}`, { kind: 'file', file });
   }
   return tensorFromProto(proto, { file, baseDir: path.dirname(file) });
+}
+
+/** The integer part of a double as a BigInt clamped to [lo, hi] (NaN: 0). */
+function saturatedBigInt(v: number, lo: bigint, hi: bigint): bigint {
+  if (Number.isNaN(v)) return 0n;
+  if (v === Infinity) return hi;
+  if (v === -Infinity) return lo;
+  const b = BigInt(Math.trunc(v));
+  return b < lo ? lo : b > hi ? hi : b;
 }

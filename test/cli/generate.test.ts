@@ -3,7 +3,8 @@
  * MatMulNBits -> GroupQueryAttention with rotary, Simplified/SkipSimplified norms, the seqlens_k and
  * total_sequence_length subgraphs; test/helpers/decoders.ts) the reference target's greedy tokens are
  * onnxruntime-node's, token for token, over 12 steps from an empty cache; --json's shape and rates;
- * the eos stop; and the coded errors (compiled targets, text prompts, missing ids, non-decoder models).
+ * the eos stop; --target c (compiled once with runtime dims, run per step) gives the same tokens; and
+ * the coded errors (targets without a loader, text prompts, missing ids, non-decoder models).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -42,11 +43,45 @@ describe('lutc generate', () => {
     expect((JSON.parse(s.stdout) as { tokens: number[] }).tokens).toEqual(want.tokens.slice(0, firstEos + 1));
   });
 
-  it('compiled targets say they cannot generate yet (LUT6042), before any work', async () => {
-    for (const t of ['wasm', 'c', 'wgsl']) {
+  it('--target c: one artifact with runtime dims generates the same tokens as onnxruntime-node', async () => {
+    const want = await greedyOrt(bytes, PROMPT, 12);
+    const r = await lutc(
+      'generate',
+      model,
+      '--target',
+      'c',
+      '--input-ids',
+      PROMPT.join(','),
+      '--max-new-tokens',
+      '12',
+      '--max-length',
+      '32',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split(' ').map(Number)).toEqual(want.tokens);
+    expect(r.stderr).toMatch(/decode 11 tokens in [\d.]+ ms .*\(target c\)/);
+    // a bound below what the run needs is a usage error before any work
+    const s = await lutc(
+      'generate',
+      model,
+      '--target',
+      'c',
+      '--input-ids',
+      PROMPT.join(','),
+      '--max-new-tokens',
+      '12',
+      '--max-length',
+      '8',
+    );
+    expect(s.code).toBe(2);
+    expect(s.stderr).toMatch(/error LUT6003: generate: --max-length 8 is below the prompt/);
+  });
+
+  it('targets without a compile-once loader say so (LUT6042), before any work', async () => {
+    for (const t of ['wgsl']) {
       const r = await lutc('generate', model, '--target', t, '--input-ids', '1,2');
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/error LUT6042: generate --target \w+: .*static shapes/);
+      expect(r.stderr).toMatch(/error LUT6042: generate --target \w+: .*cannot run a growing KV cache yet/);
       expect(r.stdout).toBe('');
     }
   });

@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readNpyFile, writeNpyFile } from '../../compiler/npy.js';
 import { makeTensor } from '../../ir/tensor.js';
@@ -40,7 +41,14 @@ describe('--max-dim', () => {
     execFileSync('make', ['-s', '-C', out, 'CFLAGS=-O1'], { stdio: 'pipe' });
     for (const seq of [1, 64]) {
       const x = path.join(out, `x${seq}.npy`);
-      writeNpyFile(x, makeTensor('f32', [1, seq, 64], Array.from({ length: seq * 64 }, (_, i) => Math.sin(i))));
+      writeNpyFile(
+        x,
+        makeTensor(
+          'f32',
+          [1, seq, 64],
+          Array.from({ length: seq * 64 }, (_, i) => Math.sin(i)),
+        ),
+      );
       const res = path.join(out, `res${seq}`);
       execFileSync(path.join(out, 'model'), [`x=${x}`, '-o', res], { stdio: 'pipe' });
       const list = JSON.parse(fs.readFileSync(path.join(res, 'outputs.json'), 'utf8')) as { shape: number[] }[];
@@ -55,7 +63,7 @@ describe('--max-dim', () => {
     expect(fs.existsSync(path.join(out, 'res65', 'outputs.json'))).toBe(false);
   });
 
-  it('compile --target wgsl: one artifact; its manifest lists the runtime dim and the dims of the inputs', async () => {
+  it('compile --target wgsl: one artifact; its model.mjs runs seq = 1 and seq = 64 on Dawn with their shapes, LUT5009 beyond', async () => {
     const out = path.join(tmpDir(), 'art');
     const r = await lutc('compile', LLAMA, '--target', 'wgsl', '--max-dim', 'seq=64', '-o', out);
     expect(r.code, r.stderr).toBe(0);
@@ -65,18 +73,55 @@ describe('--max-dim', () => {
     };
     expect(m.runtimeDims).toEqual({ seq: 64 });
     expect(m.inputs[0]).toMatchObject({ dims: [1, 'seq', 64], shape: [1, 64, 64] });
-    expect(fs.readFileSync(path.join(out, 'model.mjs'), 'utf8')).toContain('bindDims(MANIFEST.inputs, feeds, RT)');
+    // the host module's API on Dawn: { data, shape } in, { data, shape, dtype } out at the run's shape
+    const { openNodeGpu } = await import('../../backends/wgsl/device.js');
+    const gpu = await openNodeGpu();
+    try {
+      const mod = (await import(pathToFileURL(path.join(out, 'model.mjs')).href)) as {
+        load(o: { device: GPUDevice }): Promise<{
+          run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; shape: number[]; dtype: string }>>;
+          destroy(): void;
+        }>;
+      };
+      const model = await mod.load({ device: gpu.device });
+      for (const seq of [1, 64]) {
+        const data = Float32Array.from({ length: seq * 64 }, (_, i) => Math.sin(i));
+        const { y } = await model.run({ x: { data, shape: [1, seq, 64] } });
+        expect(y!.shape).toEqual([1, seq, 64]);
+        expect(y!.dtype).toBe('f32');
+        expect(y!.data.length).toBe(seq * 64);
+        expect(y!.data.every(Number.isFinite)).toBe(true);
+      }
+      await expect(model.run({ x: { data: new Float32Array(65 * 64), shape: [1, 65, 64] } })).rejects.toMatchObject({ code: 'LUT5009' });
+      model.destroy();
+    } finally {
+      gpu.release();
+    }
   });
 
-  for (const target of ['wasm']) {
-    it(`compile --target ${target}: LUT5004 names the runtime dim, nothing written`, async () => {
-      const out = path.join(tmpDir(), 'art');
-      const r = await lutc('compile', LLAMA, '--target', target, '--max-dim', 'seq=64', '-o', out);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/error LUT5004: value '[^']+' has the runtime dim 'seq' \(--max-dim seq=64\)/);
-      expect(fs.existsSync(out)).toBe(false);
-    });
-  }
+  it('compile --target wasm: one artifact; its model.mjs runs seq = 1 and seq = 64 with their shapes, LUT5009 beyond', async () => {
+    const out = path.join(tmpDir(), 'art');
+    const r = await lutc('compile', LLAMA, '--target', 'wasm', '--max-dim', 'seq=64', '-o', out);
+    expect(r.code, r.stderr).toBe(0);
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+      runtimeDims: Record<string, number>;
+      inputs: { dims: unknown[]; shape: number[] }[];
+    };
+    expect(m.runtimeDims).toEqual({ seq: 64 });
+    expect(m.inputs[0]).toMatchObject({ dims: [1, 'seq', 64], shape: [1, 64, 64] });
+    type Model = { run(f: object): Record<string, { shape: number[]; data: Float32Array }> };
+    const { load } = (await import(new URL(`file://${path.join(out, 'model.mjs')}`).href)) as { load(): Promise<Model> };
+    const model = await load();
+    for (const seq of [1, 64]) {
+      const x = Float32Array.from({ length: seq * 64 }, (_, i) => Math.sin(i));
+      const res = Object.values(model.run({ x: { data: x, shape: [1, seq, 64] } }))[0]!;
+      expect(res.shape).toEqual([1, seq, 64]);
+      expect(res.data.length).toBe(seq * 64);
+    }
+    expect(() => model.run({ x: { data: new Float32Array(65 * 64), shape: [1, 65, 64] } })).toThrow(
+      'LUT5009: input "x": runtime dim seq = 65 is beyond its compiled bound 64',
+    );
+  });
 
   it('a symbol the model does not have is a warning; the others are frozen with a note', async () => {
     const out = path.join(tmpDir(), 'art');

@@ -6,12 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
-import { loadArtifact } from '../../backends/c/run.js';
+import { openArtifact } from '../../backends/c/run.js';
 import { LutcError } from '../../base/diagnostics.js';
-import { buildKvAttention, checkCase, lowerCase, RUNTIME_DIMS_CASES } from '../helpers/runtime-dims.js';
 import { randomInput } from '../helpers/models.js';
+import { buildKvAttention, checkCase, lowerCase, RUNTIME_DIMS_CASES } from '../helpers/runtime-dims.js';
 
-const load = async (g: Parameters<typeof loadArtifact>[0]) => loadArtifact(g, { target: 'c', cflags: ['-O1'] } as never);
+const load = async (g: Parameters<typeof openArtifact>[0]) => openArtifact(g, { target: 'c', cflags: ['-O1'] } as never);
 
 describe('runtime dims on c: one artifact, every shape in the bounds', () => {
   for (const c of RUNTIME_DIMS_CASES) it(c.name, async () => checkCase(c, 'c', load), 120_000);
@@ -19,11 +19,11 @@ describe('runtime dims on c: one artifact, every shape in the bounds', () => {
 
 describe('runtime dims on c under -fsanitize=address,undefined', () => {
   const san = ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
-  const loadSan = async (g: Parameters<typeof loadArtifact>[0]) => loadArtifact(g, { target: 'c', cflags: san } as never);
+  const loadSan = async (g: Parameters<typeof openArtifact>[0]) => openArtifact(g, { target: 'c', cflags: san } as never);
   for (const c of RUNTIME_DIMS_CASES.slice(0, 3)) it(c.name, async () => checkCase(c, 'c', loadSan), 180_000);
   it('out-of-bounds dims and contradicting shapes: coded errors, nothing reported by the sanitizers', async () => {
     const kv = RUNTIME_DIMS_CASES.find((c) => c.model === buildKvAttention)!;
-    const art = loadArtifact(lowerCase(kv, 'c'), { target: 'c', cflags: san } as never);
+    const art = openArtifact(lowerCase(kv, 'c'), { target: 'c', cflags: san } as never);
     try {
       const bad = [
         { past: randomInput([1, 17, 16], 1), x: randomInput([1, 1, 16], 2) },
@@ -39,8 +39,8 @@ describe('runtime dims on c under -fsanitize=address,undefined', () => {
 
 describe('runtime dims on c: bad shapes are coded errors', () => {
   const kv = RUNTIME_DIMS_CASES.find((c) => c.model === buildKvAttention)!;
-  const codeOf = async (feeds: Parameters<ReturnType<typeof loadArtifact>['run']>[0]) => {
-    const art = loadArtifact(lowerCase(kv, 'c'), { target: 'c', cflags: ['-O1'] } as never);
+  const codeOf = async (feeds: Parameters<ReturnType<typeof openArtifact>['run']>[0]) => {
+    const art = openArtifact(lowerCase(kv, 'c'), { target: 'c', cflags: ['-O1'] } as never);
     try {
       await art.run(feeds);
       return 'ok';

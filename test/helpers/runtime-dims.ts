@@ -12,11 +12,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
-import { interpret } from '../../ir/interpret.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import type { CompileOptions } from '../../compiler/options.js';
 import { runPipeline } from '../../compiler/pipeline.js';
+import { interpret } from '../../ir/interpret.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
 import { buildDynamicLinear, randomInput, seeded, uniform } from './models.js';
@@ -66,7 +66,12 @@ export const RUNTIME_DIMS_CASES: RuntimeDimsCase[] = [
     model: () => buildDynamicLinear(32, 16),
     bounds: { batch: 3, seq: 8 },
     oracle: 'ort',
-    runs: [[1, 1], [1, 0], [2, 5], [3, 8]].map(([b, s], i) => ({ x: input([b!, s!, 32], 10 + i) })),
+    runs: [
+      [1, 1],
+      [1, 0],
+      [2, 5],
+      [3, 8],
+    ].map(([b, s], i) => ({ x: input([b!, s!, 32], 10 + i) })),
   },
   {
     name: 'LUT linear (4-bit, f32 tables) [batch, seq, 64]',
@@ -75,14 +80,24 @@ export const RUNTIME_DIMS_CASES: RuntimeDimsCase[] = [
     pipeline: { bits: 4, tables: 'f32' },
     oracle: 'ref',
     // 1 row (the scalar-LUT decode case), 40 and 80 rows (prefill), and empty
-    runs: [[1, 1], [1, 0], [1, 40], [2, 40]].map(([b, s], i) => ({ x: input([b!, s!, 64], 20 + i) })),
+    runs: [
+      [1, 1],
+      [1, 0],
+      [1, 40],
+      [2, 40],
+    ].map(([b, s], i) => ({ x: input([b!, s!, 64], 20 + i) })),
   },
   {
     name: 'KV concat + softmax attention [1, past + seq, 16]',
     model: buildKvAttention,
     bounds: { past: 16, seq: 4 },
     oracle: 'ort',
-    runs: [[0, 1], [0, 4], [3, 1], [16, 4]].map(([p, s], i) => ({ past: input([1, p!, 16], 30 + i), x: input([1, s!, 16], 40 + i) })),
+    runs: [
+      [0, 1],
+      [0, 4],
+      [3, 1],
+      [16, 4],
+    ].map(([p, s], i) => ({ past: input([1, p!, 16], 30 + i), x: input([1, s!, 16], 40 + i) })),
   },
   {
     name: 'examples/llama-block.onnx [1, seq, 64]',

@@ -177,7 +177,8 @@ export const dmul = (a: CD, b: CD): CD => (typeof a === 'number' && typeof b ===
 export const dadd = (a: CD, b: CD): CD => (typeof a === 'number' && typeof b === 'number' ? a + b : wrap(dimAdd(rawDim(a), rawDim(b))));
 export const dsub = (a: CD, b: CD): CD => (typeof a === 'number' && typeof b === 'number' ? a - b : wrap(dimSub(rawDim(a), rawDim(b))));
 /** a == b for every value of the runtime dims (false when unknown). */
-export const deq = (a: CD, b: CD): boolean => (typeof a === 'number' && typeof b === 'number' ? a === b : dimEquals(rawDim(a), rawDim(b)) === true);
+export const deq = (a: CD, b: CD): boolean =>
+  typeof a === 'number' && typeof b === 'number' ? a === b : dimEquals(rawDim(a), rawDim(b)) === true;
 /** True when the dim is a runtime dim (not a number). */
 export const isSym = (d: CD): d is SymDim => typeof d !== 'number';
 

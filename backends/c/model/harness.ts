@@ -39,7 +39,9 @@ export function renderHarness(_g: Graph, ins: CIo[], outs: CIo[], embedded: bool
   const esz = (io: CIo) => kernelByteSize(io.placement.dtype);
   const rank = (io: CIo) => io.placement.shape.length;
   // outputs.json: static text, or (runtime dims) each output's entry around its shape of this run
-  const jsonHead = outs.map((o, i) => `  {\n    "name": ${JSON.stringify(o.name)},\n    "file": ${JSON.stringify(files[i])},\n    "shape": [`);
+  const jsonHead = outs.map(
+    (o, i) => `  {\n    "name": ${JSON.stringify(o.name)},\n    "file": ${JSON.stringify(files[i])},\n    "shape": [`,
+  );
   const jsonTail = outs.map((o, i) => `],\n    "dtype": "${o.placement.dtype}"\n  }${i + 1 < outs.length ? ',' : ''}\n`);
   const json =
     JSON.stringify(

@@ -210,7 +210,9 @@ function rangeOf(dt: DType): [number, number] {
 
 /** A view op (trait 'view': reshape, ...) that planModel did not alias (its input is a constant): a plain copy. */
 const copy: Kernel = (c) =>
-  c.outP(0).dims ? `memcpy(${c.out(0)}, ${c.in(0)}, (size_t)${c.numel(c.outP(0))} * sizeof *${c.out(0)});` : `memcpy(${c.out(0)}, ${c.in(0)}, ${c.outP(0).bytes});`;
+  c.outP(0).dims
+    ? `memcpy(${c.out(0)}, ${c.in(0)}, (size_t)${c.numel(c.outP(0))} * sizeof *${c.out(0)});`
+    : `memcpy(${c.out(0)}, ${c.in(0)}, ${c.outP(0).bytes});`;
 
 export const ELEMENTWISE_KERNELS: Record<string, Kernel> = {
   add: arith('+', 'add'),

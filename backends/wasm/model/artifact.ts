@@ -6,11 +6,14 @@
  * fetch in browsers, chosen at run time), model.d.ts,
  * weights.bin (only when the weights are too large for a data segment; streamed into memory at
  * load), and manifest.json (inputs, outputs, LUT layers, bits, required features, memory plan).
+ * With runtime dims the manifest and model.d.ts show each value's dims and the bounds, and run()
+ * binds the dims from the feeds' shapes (see loaderSource); a static model's files are unchanged.
  * docs/wasm-model.md documents the files and the API.
  */
+import { dimSymbols } from '../../../ir/dim-expr.js';
 import { lutLayers } from '../../../ir/lut/attrs.js';
-import type { Graph } from '../../../ir/types.js';
-import { ARRAY_OF, RUNTIME_JS } from '../../artifact-runtime.js';
+import type { Dim, Graph } from '../../../ir/types.js';
+import { ARRAY_OF, RUNTIME_JS, runtimeDimsJs } from '../../artifact-runtime.js';
 import { JS_MATH } from './math.js';
 import { buildModelModule, type IoSlot, type ModelBuildOptions, type ModelModule } from './module.js';
 
@@ -22,8 +25,11 @@ export interface Manifest {
   format: 'lutc-wasm-model';
   version: 1;
   name: string;
-  inputs: { name: string; dtype: string; shape: number[] }[];
-  outputs: { name: string; dtype: string; shape: number[] }[];
+  /** `shape`: the static shape, or with runtime dims the bounds, `dims` then the dim expressions. */
+  inputs: { name: string; dtype: string; shape: number[]; dims?: Dim[] }[];
+  outputs: { name: string; dtype: string; shape: number[]; dims?: Dim[] }[];
+  /** Runtime dims (--max-dim) and their bounds, absent for a static model (the WGSL manifest's form). */
+  runtimeDims?: Record<string, number>;
   layers: { node: string; n: number; k: number; bits: number; groupSize: number; tables: string; activation: string }[];
   bits: number[];
   features: string[];
@@ -36,13 +42,15 @@ export interface Manifest {
 export function emitArtifact(g: Graph, opts: ModelBuildOptions = {}): { files: ArtifactFiles; module: ModelModule; manifest: Manifest } {
   const mm = buildModelModule(g, opts);
   const layers = lutLayers(g);
-  const io = (s: IoSlot) => ({ name: s.name, dtype: s.dtype, shape: s.shape });
+  const io = (s: IoSlot) => ({ name: s.name, dtype: s.dtype, shape: s.shape, ...(s.dims && { dims: s.dims }) });
+  const sources = mm.plan.dimSources;
   const manifest: Manifest = {
     format: 'lutc-wasm-model',
     version: 1,
     name: g.name,
     inputs: mm.inputs.map(io),
     outputs: mm.outputs.map(io),
+    ...(sources.length && { runtimeDims: Object.fromEntries(sources.map((d) => [d.sym, d.bound])) }),
     layers,
     bits: [...new Set(layers.map((l) => l.bits))].sort(),
     features: mm.features,
@@ -67,11 +75,27 @@ export function emitArtifact(g: Graph, opts: ModelBuildOptions = {}): { files: A
 
 const TYPED = ARRAY_OF;
 
+/**
+ * model.mjs. With runtime dims (plan.dimSources) `run` first binds the dims from the feeds' shapes
+ * (RUNTIME_JS bindDims: LUT5009 beyond a bound, LUT5006 contradicting shapes), checks the feeds
+ * against those shapes, sets the module's `dim<i>` globals, copies in and out only the runtime
+ * element counts and returns each output with its runtime shape; a static model's run is unchanged.
+ */
 function loaderSource(mm: ModelModule, man: Manifest): string {
-  const slot = (s: IoSlot) => ({ name: s.name, dtype: s.dtype, shape: s.shape, addr: s.addr, bytes: s.bytes, array: TYPED[s.dtype] });
+  const dyn = mm.plan.dimSources.length > 0;
+  const slot = (s: IoSlot) => ({
+    name: s.name,
+    dtype: s.dtype,
+    shape: s.shape,
+    ...(dyn && { dims: s.dims ?? s.shape }),
+    addr: s.addr,
+    bytes: s.bytes,
+    array: TYPED[s.dtype],
+  });
   const meta = {
     inputs: mm.inputs.map(slot),
     outputs: mm.outputs.map(slot),
+    ...(dyn && { dims: mm.plan.dimSources.map((d) => d.sym) }),
     weightsBase: mm.weightsBase,
     weightBytes: mm.weights.length,
     inline: mm.inline,
@@ -83,8 +107,15 @@ function loaderSource(mm: ModelModule, man: Manifest): string {
 // Model '${man.name}': ${man.layers.length} LUT layer(s)${man.bits.length ? `, bits ${man.bits.join('/')}` : ''}; peak activation memory ${man.memory.peakActivationBytes} bytes.
 // Usage: import { load } from './model.mjs'; const model = await load(); const out = await model.run({ ${mm.inputs.map((s) => `'${s.name}': ...`).join(', ')} });
 export const meta = ${JSON.stringify(meta)};
-export const inputs = meta.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
-export const outputs = meta.outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
+${
+  dyn
+    ? `export const inputs = meta.inputs.map(({ name, dtype, shape, dims }) => ({ name, dtype, shape, dims }));
+export const outputs = meta.outputs.map(({ name, dtype, shape, dims }) => ({ name, dtype, shape, dims }));
+/** Runtime dims: where run() reads each from the feeds, and each input's and output's shape from them. */
+const rt = ${runtimeDimsJs(mm.plan)};`
+    : `export const inputs = meta.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
+export const outputs = meta.outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }));`
+}
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
 const here = (f) => new URL(f, import.meta.url);
 
@@ -141,7 +172,20 @@ export async function load(opts = {}) {
    * LUT5008 (error.node names the node). Synchronous (as it always was); \`await model.run(feeds)\`
    * works the same and is the form the WGSL artifact needs (docs/wasm-model.md, "Runtime API").
    */
-  function run(feeds) {
+${dyn ? DYN_RUN : STATIC_RUN}  return { run, inputs, outputs, memory: ex.memory, exports: ex, destroy() {} };
+}
+
+let loaded;
+/** Convenience: loads once with defaults, then runs. */
+export async function run(feeds) {
+  loaded = loaded ?? (await load());
+  return loaded.run(feeds);
+}
+`;
+}
+
+/** run() of a static model (shapes are the compiled ones). */
+const STATIC_RUN = `  function run(feeds) {
     const data = checkFeeds(meta.inputs, feeds);
     meta.inputs.forEach((s, i) => {
       const t = data[i];
@@ -158,23 +202,44 @@ export async function load(opts = {}) {
     }
     return res;
   }
-  return { run, inputs, outputs, memory: ex.memory, exports: ex, destroy() {} };
-}
-
-let loaded;
-/** Convenience: loads once with defaults, then runs. */
-export async function run(feeds) {
-  loaded = loaded ?? (await load());
-  return loaded.run(feeds);
-}
 `;
-}
+
+/** run() of a model with runtime dims (see loaderSource). */
+const DYN_RUN = `  function run(feeds) {
+    const { d, shapes } = bindDims(meta.inputs, feeds, rt);
+    const data = checkFeeds(meta.inputs, feeds, shapes);
+    meta.dims.forEach((sym, i) => { ex['dim' + i].value = d[sym]; });
+    meta.inputs.forEach((s, i) => {
+      const t = data[i];
+      new Uint8Array(ex.memory.buffer, s.addr, t.byteLength).set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+    });
+    const rc = ex.run();
+    if (rc) throw indexError(meta.checks[rc - 1], ex.err_value.value);
+    const res = {};
+    meta.outputs.forEach((s, i) => {
+      const C = globalThis[s.array];
+      const shape = rt.outputShape[i](d);
+      const bytes = shape.reduce((a, b) => a * b, 1) * C.BYTES_PER_ELEMENT;
+      const copy = new Uint8Array(bytes);
+      copy.set(new Uint8Array(ex.memory.buffer, s.addr, bytes));
+      res[s.name] = { data: new C(copy.buffer), shape, dtype: s.dtype };
+    });
+    return res;
+  }
+`;
 
 function dtsSource(mm: ModelModule): string {
+  const bounds = mm.plan.runtimeDims;
+  const doc = (s: IoSlot) =>
+    s.dims
+      ? `${s.dtype} [${s.dims.join(', ')}] (runtime dims: ${[...new Set(s.dims.flatMap((d) => dimSymbols(d)))].map((x) => `${x} <= ${bounds[x]}`).join(', ')})`
+      : `${s.dtype} [${s.shape.join(', ')}]`;
   const field = (s: IoSlot) =>
-    `  /** ${s.dtype} [${s.shape.join(', ')}] */\n  ${JSON.stringify(s.name)}: ${TYPED[s.dtype]}${s.dtype.match(/64/) && !s.dtype.startsWith('f') ? '' : ' | ArrayLike<number>'} | { data: ${TYPED[s.dtype]} | ArrayLike<number>; shape?: number[] };`;
+    s.dims
+      ? `  /** ${doc(s)}: give its shape */\n  ${JSON.stringify(s.name)}: { data: ${TYPED[s.dtype]}${s.dtype.match(/64/) && !s.dtype.startsWith('f') ? '' : ' | ArrayLike<number>'}; shape: number[] };`
+      : `  /** ${doc(s)} */\n  ${JSON.stringify(s.name)}: ${TYPED[s.dtype]}${s.dtype.match(/64/) && !s.dtype.startsWith('f') ? '' : ' | ArrayLike<number>'} | { data: ${TYPED[s.dtype]} | ArrayLike<number>; shape?: number[] };`;
   const outField = (s: IoSlot) =>
-    `  /** ${s.dtype} [${s.shape.join(', ')}] */\n  ${JSON.stringify(s.name)}: { data: ${TYPED[s.dtype]}; shape: number[]; dtype: ${JSON.stringify(s.dtype)} };`;
+    `  /** ${doc(s)} */\n  ${JSON.stringify(s.name)}: { data: ${TYPED[s.dtype]}; shape: number[]; dtype: ${JSON.stringify(s.dtype)} };`;
   return `// Generated by lutc (target wasm, whole model). API: docs/wasm-model.md.
 export interface ModelInputs {
 ${mm.inputs.map(field).join('\n')}
@@ -182,7 +247,7 @@ ${mm.inputs.map(field).join('\n')}
 export interface ModelOutputs {
 ${mm.outputs.map(outField).join('\n')}
 }
-export interface TensorInfo { name: string; dtype: string; shape: number[] }
+export interface TensorInfo { name: string; dtype: string; shape: number[]${mm.plan.dimSources.length ? '; /** runtime dims: the dim expressions (shape: the bounds) */ dims: (number | string)[]' : ''} }
 export interface LoadOptions {
   /** model.wasm as bytes or a URL (default: next to model.mjs). */
   wasm?: Uint8Array | ArrayBuffer | URL | string;

@@ -2,12 +2,16 @@
  * Core of the whole-model WASM emitter: the emission context (one binaryen module, the static memory
  * map, compile-time extra constants and per-step scratch), typed scalar loads/stores per dtype, loop
  * nests over strided views, and `emitMap` -- the one elementwise engine behind unary/binary ops,
- * broadcasting, copies, transposes, slices and epilogues. Shapes are static, so every loop bound,
- * stride and address is a compile-time constant baked into the step's function.
+ * broadcasting, copies, transposes, slices and epilogues. Static shapes make every loop bound,
+ * stride and address a compile-time constant baked into the step's function; with runtime dims the
+ * `...D` variants (emitMapD, emitCopyD, nestD, loopD over `Dim`s) render them as i32 code over the
+ * `dim<i>` globals (one per plan.dimSources entry, set by model.mjs before each run), and fall back to
+ * the static functions -- the same code as without runtime dims -- when everything is a number.
  */
 import binaryen from 'binaryen';
 import { type DiagCode, fail, nodeLoc } from '../../../base/diagnostics.js';
-import type { DType, Node } from '../../../ir/types.js';
+import { dimEquals, dimFloorDiv, dimMin, dimMul, dimSub, dimSymbols, foldDim } from '../../../ir/dim-expr.js';
+import type { Dim, DType, Node } from '../../../ir/types.js';
 import { kernelByteSize, type ModelPlan, type Placement, type PlanStep } from '../../model-plan.js';
 import { type Expr, FnBuilder } from '../builder.js';
 
@@ -99,6 +103,13 @@ export class Ctx {
     readonly plan: ModelPlan,
     readonly opts: EmitOptions,
   ) {}
+
+  /** The wasm global holding runtime dim `sym` (set by model.mjs before each run), by its plan.dimSources index. */
+  dimGlobal(sym: string): string {
+    const i = this.plan.dimSources.findIndex((s) => s.sym === sym);
+    if (i < 0) throw new Error(`internal: runtime dim '${sym}' has no source`);
+    return `dim${i}`;
+  }
 
   get weightsBase(): number {
     return align(this.arenaBase + this.plan.arenaBytes);
@@ -435,6 +446,309 @@ export function stepFn(ctx: Ctx): FnBuilder {
 /** Contiguous view of a placement over its own shape (or `shape` when given, same numel). */
 export function viewOf(ctx: Ctx, p: Placement, shape: readonly number[] = p.shape): View {
   return { addr: ctx.addrOf(p), dtype: p.dtype, strides: contiguous(shape) };
+}
+
+// ---- runtime dims -------------------------------------------------------------------------------------
+//
+// With runtime dims (backends/model-plan.ts `Placement.dims`) sizes, strides and addresses are `Dim`s:
+// numbers, or dim expressions over the runtime dims (ir/dim-expr.ts), rendered as i32 code over the
+// `dim<i>` globals. Each step function evaluates each distinct expression once into a local (its
+// prologue, `stepPrologue`), since the globals do not change during a run. The `...D` variants below
+// take Dims and fall back to the static functions above (identical code) when everything is a number.
+
+/** A strided view whose address and strides may be dim expressions (bytes for addr, elements for strides). */
+export interface DView {
+  addr: Dim;
+  dtype: DType;
+  strides: Dim[];
+}
+
+export const isStaticDims = (ds: readonly Dim[]): ds is number[] => ds.every((d) => typeof d === 'number');
+const isStaticView = (v: DView): v is View => typeof v.addr === 'number' && isStaticDims(v.strides);
+
+/** A placement's shape in dims (its runtime dims, else its static shape). */
+export const dimsOf = (p: Placement): Dim[] => p.dims ?? p.shape;
+
+/** Product of dims. */
+export const numelD = (s: readonly Dim[]): Dim => s.reduce<Dim>((a, b) => dimMul(a, b), 1);
+
+/** Row-major strides (in elements) of a shape of dims. */
+export function contiguousD(shape: readonly Dim[]): Dim[] {
+  const st: Dim[] = new Array(shape.length);
+  let acc: Dim = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc = dimMul(acc, shape[i]!);
+  }
+  return st;
+}
+
+/**
+ * Strides of a tensor of dims `inShape` broadcast (right-aligned) to `outShape`: 0 where the input dim
+ * is 1, its own stride where it is (provably) the output dim or another constant, and for a symbolic
+ * dim that may be 1 at run time while the output's is not, `stride * min(1, d - 1)` (0 when d = 1).
+ */
+export function broadcastStridesD(inShape: readonly Dim[], outShape: readonly Dim[]): Dim[] {
+  const st = contiguousD(inShape);
+  const r = outShape.length;
+  return outShape.map((o, i) => {
+    const j = i - (r - inShape.length);
+    if (j < 0 || inShape[j] === 1) return 0;
+    const d = inShape[j]!;
+    if (typeof d === 'number' || dimEquals(d, o) === true) return st[j]!;
+    return dimMul(st[j]!, dimMin(1, dimSub(d, 1)));
+  });
+}
+
+interface Prologue {
+  sets: Expr[];
+  cache: Map<string, number>;
+}
+const prologues = new WeakMap<FnBuilder, Prologue>();
+
+/** The runtime-dim locals a step function computes first (empty for static steps). */
+export function stepPrologue(f: FnBuilder): Expr[] {
+  return prologues.get(f)?.sets ?? [];
+}
+
+/** A dim as an i32 expression: a constant, or a local of the step's prologue holding its value. */
+export function dimVal(ctx: Ctx, f: FnBuilder, d: Dim): Expr {
+  const m = f.mod;
+  if (typeof d === 'number') return m.i32.const(d | 0);
+  let p = prologues.get(f);
+  if (!p) prologues.set(f, (p = { sets: [], cache: new Map() }));
+  let l = p.cache.get(d);
+  if (l === undefined) {
+    l = f.local(binaryen.i32);
+    p.sets.push(f.set(l, dimExpr(ctx, m, d)()));
+    p.cache.set(d, l);
+  }
+  return f.get(l);
+}
+
+/** A dim as an i32 expression over the runtime-dim globals (a thunk: each call builds fresh nodes). */
+export function dimExpr(ctx: Ctx, m: binaryen.Module, d: Dim): () => Expr {
+  return foldDim<() => Expr>(d, {
+    num: (n) => () => m.i32.const(n | 0),
+    sym: (s) => () => m.global.get(ctx.dimGlobal(s), binaryen.i32),
+    add: (a, b) => () => m.i32.add(a(), b()),
+    sub: (a, b) => () => m.i32.sub(a(), b()),
+    mul: (a, b) => () => m.i32.mul(a(), b()),
+    // floor division of a possibly negative value: (a - (a < 0 ? k - 1 : 0)) / k
+    floorDiv: (a, k) => () =>
+      m.i32.div_s(m.i32.sub(a(), m.select(m.i32.lt_s(a(), m.i32.const(0)), m.i32.const(k - 1), m.i32.const(0))), m.i32.const(k)),
+    min: (a, b) => () => m.select(m.i32.lt_s(a(), b()), a(), b()),
+    max: (a, b) => () => m.select(m.i32.gt_s(a(), b()), a(), b()),
+  });
+}
+
+/** The first runtime dim symbol of the step's placements, if any (for LUT5004 messages). */
+export function stepRuntimeSym(step: PlanStep): string | undefined {
+  for (const p of [...step.inputs, ...step.outputs]) for (const d of p?.dims ?? []) if (typeof d !== 'number') return dimSymbols(d)[0];
+  return undefined;
+}
+
+/** LUT5004: a form of a step the wasm target does not render with runtime dims yet, naming the op and the dim. */
+export function noRuntimeDims(ctx: Ctx, step: PlanStep, what = ''): never {
+  const sym = stepRuntimeSym(step) ?? '?';
+  const bound = ctx.plan.runtimeDims[sym];
+  return unsupported(
+    step.node,
+    ctx.plan.graph.meta?.file,
+    `op '${step.node.op}'${what ? ` (${what})` : ''} does not render the runtime dim '${sym}' yet (--max-dim ${sym}=${bound}): freeze it with --dim ${sym}=N`,
+    'LUT5004',
+  );
+}
+
+/** True when a step reads or writes a value with runtime dims. */
+export const hasRuntimeDims = (step: PlanStep): boolean => [...step.inputs, ...step.outputs].some((p) => p?.dims !== undefined);
+
+/** Removes size-1 dims and merges dims that are (provably) contiguous in every view. */
+function mergeDimsD(shape: readonly Dim[], strides: readonly Dim[][]): { shape: Dim[]; strides: Dim[][] } {
+  const keep = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
+  let sh = keep.map((i) => shape[i]!);
+  let st = strides.map((s) => keep.map((i) => s[i]!));
+  for (let i = sh.length - 2; i >= 0; i--) {
+    if (st.every((s) => dimEquals(s[i]!, dimMul(s[i + 1]!, sh[i + 1]!)) === true)) {
+      sh = [...sh.slice(0, i), dimMul(sh[i]!, sh[i + 1]!), ...sh.slice(i + 2)];
+      st = st.map((s) => [...s.slice(0, i), s[i + 1]!, ...s.slice(i + 2)]);
+    }
+  }
+  return { shape: sh, strides: st };
+}
+
+/**
+ * `for (i = 0; i < count; i++) body` for a dim count: straight-line for 1, a counted loop for a
+ * constant, and for a runtime count a loop guarded by count > 0 unless `nonEmpty` (the caller checked).
+ */
+export function loopD(ctx: Ctx, f: FnBuilder, count: Dim, body: Expr[], nonEmpty = false, counter = f.local(binaryen.i32)): Expr {
+  const m = f.mod;
+  if (typeof count === 'number') {
+    if (count <= 0) return m.nop();
+    if (count === 1) return m.block(null, [f.set(counter, m.i32.const(0)), ...body]);
+    return f.loop(counter, m.i32.const(count), body);
+  }
+  const loop = f.loop(counter, dimVal(ctx, f, count), body);
+  return nonEmpty ? loop : m.if(m.i32.gt_s(dimVal(ctx, f, count), m.i32.const(0)), loop);
+}
+
+/** `if (n > 0) body` for a dim n (the body alone for a positive constant, nothing for 0). */
+export function ifNonEmpty(ctx: Ctx, f: FnBuilder, n: Dim, body: Expr[]): Expr {
+  const m = f.mod;
+  if (typeof n === 'number') return n > 0 ? m.block(null, body) : m.nop();
+  return m.if(m.i32.gt_s(dimVal(ctx, f, n), m.i32.const(0)), m.block(null, body));
+}
+
+/** `nest` over dims (sizes >= 1 at run time: callers check numel > 0 first), addresses and strides in dims. */
+export function nestD(ctx: Ctx, f: FnBuilder, shape: Dim[], bases: Dim[], byteStrides: Dim[][], inner: (ptrs: number[]) => Expr[]): Expr {
+  if (isStaticDims(shape) && isStaticDims(bases) && byteStrides.every(isStaticDims)) return nest(f, shape, bases, byteStrides, inner);
+  const m = f.mod;
+  const { i32 } = binaryen;
+  const ptrs = bases.map(() => f.local(i32));
+  const init = bases.map((b, j) => f.set(ptrs[j]!, dimVal(ctx, f, b)));
+  const level = (d: number): Expr[] => {
+    if (d === shape.length) return inner(ptrs);
+    if (shape[d] === 1) return level(d + 1);
+    const saved = ptrs.map(() => f.local(i32));
+    const body: Expr[] = [
+      ...saved.map((s, j) => f.set(s, f.get(ptrs[j]!))),
+      ...level(d + 1),
+      ...saved.map((s, j) => f.set(ptrs[j]!, m.i32.add(f.get(s), dimVal(ctx, f, byteStrides[j]![d]!)))),
+    ];
+    return [loopD(ctx, f, shape[d]!, body, true)];
+  };
+  return m.block(null, [...init, ...level(0)]);
+}
+
+/** `emitMap` over dims: the static function (same code) when every size, address and stride is a number. */
+export function emitMapD(
+  ctx: Ctx,
+  f: FnBuilder,
+  shape: Dim[],
+  out: DView,
+  ins: DView[],
+  scalar: ScalarFn,
+  vector?: VectorFn,
+  inKinds?: Kind[],
+): Expr {
+  if (isStaticDims(shape) && isStaticView(out) && ins.every(isStaticView)) return emitMap(f, shape, out, ins, scalar, vector, inKinds);
+  const m = f.mod;
+  const views = [out, ...ins];
+  const merged = mergeDimsD(
+    shape,
+    views.map((v) => v.strides),
+  );
+  let sh = merged.shape;
+  let st = merged.strides;
+  if (sh.length === 0) {
+    sh = [1];
+    st = st.map(() => [0]);
+  }
+  const L = sh[sh.length - 1]!;
+  const outer = sh.slice(0, -1);
+  const bytes = views.map((v) => kernelByteSize(v.dtype));
+  const innerSt = st.map((s, j) => dimMul(s[s.length - 1]!, bytes[j]!));
+  const outerSt = st.map((s, j) => s.slice(0, -1).map((x) => dimMul(x, bytes[j]!)));
+  const kinds = inKinds ?? ins.map((v) => kindOf(v.dtype));
+  const simdOk =
+    vector &&
+    (typeof L !== 'number' || L >= 4) &&
+    views.every((v) => kindOf(v.dtype) === 'f32') &&
+    kinds.every((k) => k === 'f32') &&
+    st[0]![st[0]!.length - 1] === 1 &&
+    st.slice(1).every((s) => s[s.length - 1] === 1 || s[s.length - 1] === 0);
+  const { i32, v128 } = binaryen;
+  const vals = ins.map((_, j) => f.local(typeOfKind(kinds[j]!)));
+  const vvals = ins.map(() => f.local(v128));
+  const incr = (l: number, by: Dim): Expr => (typeof by === 'number' ? f.incr(l, by) : f.set(l, m.i32.add(f.get(l), dimVal(ctx, f, by))));
+  const body = nestD(
+    ctx,
+    f,
+    outer,
+    views.map((v) => v.addr),
+    outerSt,
+    (ptrs) => {
+      const p = ptrs.map(() => f.local(i32));
+      const res: Expr[] = p.map((l, j) => f.set(l, f.get(ptrs[j]!)));
+      let rest: Dim = L;
+      if (simdOk) {
+        const nv = dimFloorDiv(L, 4)!;
+        rest = dimSub(L, dimMul(nv, 4));
+        ins.forEach((_, j) => {
+          if (innerSt[j + 1] === 0) res.push(f.set(vvals[j]!, m.v128.load32_splat(0, 4, f.get(p[j + 1]!))));
+        });
+        const vb: Expr[] = [];
+        ins.forEach((_, j) => {
+          if (innerSt[j + 1] !== 0) vb.push(f.set(vvals[j]!, m.v128.load(0, 4, f.get(p[j + 1]!))));
+        });
+        vb.push(
+          m.v128.store(
+            0,
+            4,
+            f.get(p[0]!),
+            vector!((j) => f.get(vvals[j]!), f),
+          ),
+        );
+        p.forEach((l, j) => {
+          if (innerSt[j] !== 0) vb.push(incr(l, dimMul(innerSt[j]!, 4)));
+        });
+        res.push(loopD(ctx, f, nv, vb));
+      }
+      const sb: Expr[] = ins.map((v, j) =>
+        f.set(vals[j]!, convert(m, kindOf(v.dtype), kinds[j]!, loadScalar(m, v.dtype, f.get(p[j + 1]!)), isUnsigned(v.dtype))),
+      );
+      sb.push(
+        storeScalar(
+          m,
+          out.dtype,
+          f.get(p[0]!),
+          scalar((j) => f.get(vals[j]!), f),
+        ),
+      );
+      p.forEach((l, j) => {
+        if (innerSt[j] !== 0) sb.push(incr(l, innerSt[j]!));
+      });
+      res.push(loopD(ctx, f, rest, sb));
+      return res;
+    },
+  );
+  return ifNonEmpty(ctx, f, numelD(shape), [body]);
+}
+
+/** `emitCopy` over dims (the static function when everything is a number). */
+export function emitCopyD(ctx: Ctx, f: FnBuilder, shape: Dim[], out: DView, src: DView): Expr {
+  if (isStaticDims(shape) && isStaticView(out) && isStaticView(src)) return emitCopy(f, shape, out, src);
+  const m = f.mod;
+  const merged = mergeDimsD(shape, [out.strides, src.strides]);
+  const sh = merged.shape.length ? merged.shape : [1];
+  const st = merged.shape.length ? merged.strides : [[1], [1]];
+  const b = kernelByteSize(out.dtype);
+  if (st[0]!.at(-1) === 1 && st[1]!.at(-1) === 1 && kernelByteSize(src.dtype) === b) {
+    const L = sh.at(-1)!;
+    const body = nestD(
+      ctx,
+      f,
+      sh.slice(0, -1),
+      [out.addr, src.addr],
+      st.map((s) => s.slice(0, -1).map((x) => dimMul(x, b))),
+      (p) => [m.memory.copy(f.get(p[0]!), f.get(p[1]!), dimVal(ctx, f, dimMul(L, b)))],
+    );
+    return ifNonEmpty(ctx, f, numelD(shape), [body]);
+  }
+  return emitMapD(
+    ctx,
+    f,
+    shape,
+    out,
+    [src],
+    (get) => get(0),
+    (get) => get(0),
+  );
+}
+
+/** A contiguous DView of a placement over its dims (or `shape`). */
+export function viewOfD(ctx: Ctx, p: Placement, shape: readonly Dim[] = dimsOf(p)): DView {
+  return { addr: ctx.addrOf(p), dtype: p.dtype, strides: contiguousD(shape) };
 }
 
 /** Emits a prepared step's body (emit phase: the memory map is final). */

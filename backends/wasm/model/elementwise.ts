@@ -6,19 +6,22 @@
  * SIMD path for same-shape and scalar/row-broadcast operands and a strided scalar path otherwise.
  * Semantics follow ir/ops/elementwise.ts (the interpreter computes in f64 and rounds once; these
  * kernels compute f32 ops in f32, so results agree to f32 rounding of each step). `f32OpFns` hands
- * the same builders to lut.matmul's fused epilogue (lut.ts): one definition of each op.
+ * the same builders to lut.matmul's fused epilogue (lut.ts): one definition of each op. With runtime
+ * dims every op here renders them: shapes and broadcast strides are dims, looped by emitMapD.
  */
 import binaryen from 'binaryen';
 import { intRange, ONNX_DTYPES } from '../../../ir/ops/numeric.js';
-import type { DType, Node } from '../../../ir/types.js';
+import type { Dim, DType, Node } from '../../../ir/types.js';
 import { type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr, FnBuilder } from '../builder.js';
 import { splatF32 } from '../builder.js';
 import {
-  broadcastStrides,
+  broadcastStridesD,
   type Ctx,
   constOf,
-  emitMap,
+  type DView,
+  dimsOf,
+  emitMapD,
   isUnsigned,
   type Kind,
   kindOf,
@@ -26,8 +29,7 @@ import {
   type StepHandler,
   unsupported,
   type VectorFn,
-  type View,
-  viewOf,
+  viewOfD,
 } from './core.js';
 import { erfcFn, erfFn, expFn, type JsMathFn, jsMath, sigmoidFn, tanhFn } from './math.js';
 
@@ -314,11 +316,11 @@ export function f32OpFns(ctx: Ctx, op: string, attrs: Node['attrs'], arity: numb
 /** Ops this file renders. */
 export const ELEMENTWISE_OPS: ReadonlySet<string> = new Set([...UNARY, ...BINARY, 'where', 'clip', 'cast', 'bit_shift']);
 
-/** Views of a step's present inputs broadcast to its output shape. */
-function broadcastViews(ctx: Ctx, step: PlanStep, shape: number[]): View[] {
+/** Views of a step's present inputs broadcast to its output shape (dims: runtime dims render as code). */
+function broadcastViews(ctx: Ctx, step: PlanStep, shape: Dim[]): DView[] {
   return step.inputs
     .filter((p) => p !== null)
-    .map((p) => ({ addr: ctx.addrOf(p!), dtype: p!.dtype, strides: broadcastStrides(p!.shape, shape) }));
+    .map((p) => ({ addr: ctx.addrOf(p!), dtype: p!.dtype, strides: broadcastStridesD(dimsOf(p!), shape) }));
 }
 
 /** Constant scalar value of operand `name` when every element is the same constant, else undefined. */
@@ -336,8 +338,8 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
   const n = step.node;
   const file = ctx.plan.graph.meta?.file;
   const out = step.outputs[0]!;
-  const shape = out.shape;
-  const ov = viewOf(ctx, out);
+  const shape = dimsOf(out);
+  const ov = viewOfD(ctx, out);
   const ins = broadcastViews(ctx, step, shape);
   const dt0 = step.inputs[0]!.dtype;
   const k0 = kindOf(dt0);
@@ -346,19 +348,22 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
   if (UNARY.has(n.op)) {
     const s = need(unaryScalar(ctx, n, k0, dt0));
     const v = k0 === 'f32' ? unaryVector(m, n) : undefined;
-    return (f) => [emitMap(f, shape, ov, ins, s, v)];
+    return (f) => [emitMapD(ctx, f, shape, ov, ins, s, v)];
   }
   if (n.op === 'pow') {
     const e = constUniform(step, 'Y');
     const kx = k0;
     const F = fops(m, kx);
     if (isFloatKind(kx) && e === 2)
-      return (f) => [emitMap(f, shape, ov, [ins[0]!], (g) => F.mul(g(0), g(0)), kx === 'f32' ? (g) => m.f32x4.mul(g(0), g(0)) : undefined)];
+      return (f) => [
+        emitMapD(ctx, f, shape, ov, [ins[0]!], (g) => F.mul(g(0), g(0)), kx === 'f32' ? (g) => m.f32x4.mul(g(0), g(0)) : undefined),
+      ];
     if (isFloatKind(kx) && e === 0.5)
-      return (f) => [emitMap(f, shape, ov, [ins[0]!], (g) => F.sqrt(g(0)), kx === 'f32' ? (g) => m.f32x4.sqrt(g(0)) : undefined)];
+      return (f) => [emitMapD(ctx, f, shape, ov, [ins[0]!], (g) => F.sqrt(g(0)), kx === 'f32' ? (g) => m.f32x4.sqrt(g(0)) : undefined)];
     if (isFloatKind(kx) && e === 1)
       return (f) => [
-        emitMap(
+        emitMapD(
+          ctx,
           f,
           shape,
           ov,
@@ -370,7 +375,8 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     const pow = jsMath(ctx, 'pow');
     const kinds: Kind[] = ['f64', 'f64'];
     return (f) => [
-      emitMap(
+      emitMapD(
+        ctx,
         f,
         shape,
         ov,
@@ -414,7 +420,7 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
         return acc;
       });
     const kinds = ins.map(() => k0);
-    return (f) => [emitMap(f, shape, ov, ins, s, v, kinds)];
+    return (f) => [emitMapD(ctx, f, shape, ov, ins, s, v, kinds)];
   }
   if (n.op === 'bit_shift') {
     // unsigned ints; a shift of the type's width or more gives 0 (wasm would take the count modulo 32 / 64)
@@ -422,7 +428,8 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     const I = k0 === 'i64' ? m.i64 : m.i32;
     const left = n.attrs.direction === 'LEFT';
     return (f) => [
-      emitMap(
+      emitMapD(
+        ctx,
         f,
         shape,
         ov,
@@ -435,7 +442,7 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
   }
   if (n.op === 'where') {
     const kx = kindOf(stepInput(step, 'X')!.dtype);
-    return (f) => [emitMap(f, shape, ov, ins, (g) => m.select(g(0), g(1), g(2)), undefined, ['i32', kx, kx])];
+    return (f) => [emitMapD(ctx, f, shape, ov, ins, (g) => m.select(g(0), g(1), g(2)), undefined, ['i32', kx, kx])];
   }
   if (n.op === 'clip') {
     const F = fops(m, k0);
@@ -471,12 +478,12 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
             return r;
           }
         : undefined;
-    return (f) => [emitMap(f, shape, ov, ins, s, v)];
+    return (f) => [emitMapD(ctx, f, shape, ov, ins, s, v)];
   }
   if (n.op === 'cast') {
     const to = ONNX_DTYPES[n.attrs.to as number];
     if (!to) unsupported(n, file, `cast to ONNX type ${String(n.attrs.to)}`);
-    return (f) => [emitMap(f, shape, ov, ins, castFn(m, dt0, to), undefined)];
+    return (f) => [emitMapD(ctx, f, shape, ov, ins, castFn(m, dt0, to), undefined)];
   }
   return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
 };

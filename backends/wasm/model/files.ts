@@ -29,8 +29,9 @@ export type ArtifactOutputs = Record<string, { data: ArrayLike<number | bigint>;
 export interface LoadedModel {
   /** Synchronous (the WGSL artifact's returns a Promise; `await` suits both). */
   run(feeds: Record<string, unknown>): ArtifactOutputs;
-  inputs: { name: string; dtype: string; shape: number[] }[];
-  outputs: { name: string; dtype: string; shape: number[] }[];
+  /** `shape`: compiled shape (the bounds with runtime dims, `dims` then giving the dim expressions). */
+  inputs: { name: string; dtype: string; shape: number[]; dims?: (number | string)[] }[];
+  outputs: { name: string; dtype: string; shape: number[]; dims?: (number | string)[] }[];
   destroy(): void;
 }
 

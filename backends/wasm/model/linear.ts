@@ -6,26 +6,41 @@
  * 8 columns of accumulators (8 v128), streaming one B row pair of vectors per k, then a 4-column
  * vector tail and scalar columns. Each output element is a sequential f32 sum over k, so its error
  * against the interpreter's f64 sum is ~sqrt(K) f32 ulps (1e-4 max|ref| holds with wide margin).
+ * With runtime dims matmul and gemm (no transA; a transposed B only when constant) call the same
+ * blocking with runtime sizes (matmulKernelDyn); matmul_nbits and dequantize_linear are LUT5004 then.
  */
 import binaryen from 'binaryen';
+import { dimEquals, dimMul } from '../../../ir/dim-expr.js';
 import { broadcastShapes } from '../../../ir/ops/util.js';
-import type { Tensor } from '../../../ir/types.js';
+import type { Dim, Tensor } from '../../../ir/types.js';
 import { type Placement, type PlanStep, stepInput } from '../../model-plan.js';
 import { type Expr, FnBuilder } from '../builder.js';
 import {
   broadcastStrides,
+  broadcastStridesD,
   type Ctx,
   contiguous,
+  contiguousD,
+  dimsOf,
+  dimVal,
   type Emit,
   emitCopy,
   emitMap,
+  emitMapD,
+  hasRuntimeDims,
+  ifNonEmpty,
+  isStaticDims,
   kindOf,
   nest,
+  nestD,
+  noRuntimeDims,
+  numelD,
   numelOf,
   type StepHandler,
   unsupported,
   type View,
   viewOf,
+  viewOfD,
 } from './core.js';
 
 export const LINEAR_OPS: ReadonlySet<string> = new Set(['matmul', 'gemm', 'matmul_nbits', 'dequantize_linear']);
@@ -99,6 +114,144 @@ export function matmulKernel(ctx: Ctx, M: number, K: number, N: number): string 
   });
 }
 
+/**
+ * Adds (once) `mmd_{M|m}_{K|k}_{N|n}(a, b, c, m, k, n)`: matmulKernel's blocking (4 rows x 8 / 4 / 1
+ * columns) with runtime sizes: the dims given as numbers are constants (the parameter is ignored),
+ * the others are read from m, k, n. Any size may be 0 (k = 0 stores zeros). Returns its name.
+ */
+export function matmulKernelDyn(ctx: Ctx, Ms: number | undefined, Ks: number | undefined, Ns: number | undefined): string {
+  const name = `mmd_${Ms ?? 'm'}_${Ks ?? 'k'}_${Ns ?? 'n'}`;
+  return ctx.once(name, () => {
+    const m = ctx.mod;
+    const { i32, v128, f32 } = binaryen;
+    const f = new FnBuilder(m, [i32, i32, i32, i32, i32, i32]);
+    const [A, B, C, PM, PK, PN] = [0, 1, 2, 3, 4, 5];
+    const c = (v: number) => m.i32.const(v);
+    const get = (l: number) => f.get(l);
+    const Kv = () => (Ks !== undefined ? c(Ks) : get(PK));
+    const Nv = () => (Ns !== undefined ? c(Ns) : get(PN));
+    const Mv = () => (Ms !== undefined ? c(Ms) : get(PM));
+    const pa = f.local(i32),
+      pb = f.local(i32),
+      col = f.local(i32),
+      j = f.local(i32);
+    // row r of A at r * rk, of C at r * rn (bytes); rows advance by ka / nb
+    const ka = f.local(i32),
+      nb = f.local(i32);
+    const acc = Array.from({ length: 4 }, () => [f.local(v128), f.local(v128)]);
+    const bv = [f.local(v128), f.local(v128)];
+    const av = f.local(v128),
+      s = f.local(f32);
+    const rowA = (r: number) => (r === 0 ? get(pa) : m.i32.add(get(pa), m.i32.mul(c(r), get(ka))));
+    const rowC = (base: Expr, r: number) => (r === 0 ? base : m.i32.add(base, m.i32.mul(c(r), get(nb))));
+    /** `for (i < count)` with a runtime count, skipped when count <= 0. */
+    const loop = (count: () => Expr, body: Expr[]) => m.if(m.i32.gt_s(count(), c(0)), f.loop(f.local(i32), count(), body));
+    const kLoop = (body: Expr[]) => loop(Kv, body);
+    /** R rows x V vectors of columns, `blocks` column blocks from byte column `c0`. */
+    const vecCols = (R: number, V: number, blocks: () => Expr, c0: () => Expr): Expr[] => {
+      const body: Expr[] = [];
+      for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) body.push(f.set(acc[r]![v]!, m.v128.const(new Array(16).fill(0))));
+      body.push(f.set(pa, get(A)), f.set(pb, m.i32.add(get(B), get(col))));
+      const kb: Expr[] = [];
+      for (let v = 0; v < V; v++) kb.push(f.set(bv[v]!, m.v128.load(16 * v, 4, get(pb))));
+      for (let r = 0; r < R; r++) {
+        kb.push(f.set(av, m.v128.load32_splat(0, 4, rowA(r))));
+        for (let v = 0; v < V; v++) kb.push(f.set(acc[r]![v]!, m.f32x4.add(get(acc[r]![v]!), m.f32x4.mul(get(av), get(bv[v]!)))));
+      }
+      kb.push(f.incr(pa, 4), f.set(pb, m.i32.add(get(pb), get(nb))));
+      body.push(kLoop(kb));
+      for (let r = 0; r < R; r++)
+        for (let v = 0; v < V; v++) body.push(m.v128.store(16 * v, 4, rowC(m.i32.add(get(C), get(col)), r), get(acc[r]![v]!)));
+      body.push(f.incr(col, 16 * V));
+      return [f.set(col, c0()), loop(blocks, body)];
+    };
+    const scalarCols = (R: number): Expr[] => {
+      const body: Expr[] = [];
+      for (let r = 0; r < R; r++) {
+        body.push(f.set(s, m.f32.const(0)), f.set(pa, m.i32.add(get(A), m.i32.mul(c(r), get(ka)))), f.set(pb, m.i32.add(get(B), get(col))));
+        body.push(
+          kLoop([
+            f.set(s, m.f32.add(get(s), m.f32.mul(m.f32.load(0, 4, get(pa)), m.f32.load(0, 4, get(pb))))),
+            f.incr(pa, 4),
+            f.set(pb, m.i32.add(get(pb), get(nb))),
+          ]),
+        );
+        body.push(m.f32.store(0, 4, rowC(m.i32.add(get(C), get(col)), r), get(s)));
+      }
+      body.push(f.incr(col, 4));
+      // columns from 4 * floor(N / 4), N % 4 of them
+      return [f.set(col, m.i32.shl(m.i32.and(Nv(), c(-4)), c(2))), loop(() => m.i32.and(Nv(), c(3)), body)];
+    };
+    const rowBlock = (R: number): Expr[] => [
+      ...vecCols(
+        R,
+        2,
+        () => m.i32.shr_u(Nv(), c(3)),
+        () => c(0),
+      ),
+      ...vecCols(
+        R,
+        1,
+        () => m.i32.and(m.i32.shr_u(Nv(), c(2)), c(1)),
+        () => m.i32.shl(m.i32.shr_u(Nv(), c(3)), c(5)),
+      ),
+      ...scalarCols(R),
+    ];
+    const body: Expr[] = [f.set(ka, m.i32.shl(Kv(), c(2))), f.set(nb, m.i32.shl(Nv(), c(2)))];
+    const adv = (rows: number) => [
+      f.set(A, m.i32.add(get(A), m.i32.mul(c(rows), get(ka)))),
+      f.set(C, m.i32.add(get(C), m.i32.mul(c(rows), get(nb)))),
+    ];
+    if (Ms !== undefined) {
+      const full = Math.floor(Ms / 4),
+        rest = Ms % 4;
+      if (full > 0) body.push(f.loop(j, c(full), [...rowBlock(4), ...adv(4)]));
+      if (rest > 0) body.push(...rowBlock(rest));
+    } else {
+      body.push(loop(() => m.i32.shr_u(Mv(), c(2)), [...rowBlock(4), ...adv(4)]));
+      body.push(loop(() => m.i32.and(Mv(), c(3)), [...rowBlock(1), ...adv(1)]));
+    }
+    f.finish(name, binaryen.none, body);
+  });
+}
+
+/**
+ * batchedMatmul with runtime dims (sizes, batch dims and batch strides as dims): one call of the
+ * runtime-size kernel over all rows when B is one matrix and A's batch is contiguous (its batch
+ * folds into M), else a nest of calls per batch.
+ */
+function batchedMatmulD(
+  ctx: Ctx,
+  f: FnBuilder,
+  batch: Dim[],
+  a: { addr: number; bst: Dim[] },
+  b: { addr: number; bst: Dim[] },
+  c: number,
+  M: Dim,
+  K: Dim,
+  N: Dim,
+): Expr {
+  const m = f.mod;
+  const cst = contiguousD(batch);
+  const fold = b.bst.every((x) => x === 0) && a.bst.every((x, i) => batch[i] === 1 || dimEquals(x, cst[i]!) === true);
+  const rows = fold ? dimMul(numelD(batch), M) : M;
+  const num = (d: Dim) => (typeof d === 'number' ? d : undefined);
+  const fn = matmulKernelDyn(ctx, num(rows), num(K), num(N));
+  const call = (pa: Expr, pb: Expr, pc: Expr) =>
+    m.call(fn, [pa, pb, pc, dimVal(ctx, f, rows), dimVal(ctx, f, K), dimVal(ctx, f, N)], binaryen.none);
+  if (fold) return call(m.i32.const(a.addr), m.i32.const(b.addr), m.i32.const(c));
+  const bytes = (st: Dim[], per: Dim) => st.map((x) => dimMul(dimMul(x, per), 4));
+  const nested = nestD(
+    ctx,
+    f,
+    batch,
+    [a.addr, b.addr, c],
+    [bytes(a.bst, dimMul(M, K)), bytes(b.bst, dimMul(K, N)), bytes(cst, dimMul(M, N))],
+    (p) => [call(f.get(p[0]!), f.get(p[1]!), f.get(p[2]!))],
+  );
+  return ifNonEmpty(ctx, f, numelD(batch), [nested]);
+}
+
 /** Batched C = A B over broadcast batch dims: nest of kernel calls with per-operand batch strides. */
 function batchedMatmul(
   f: FnBuilder,
@@ -144,6 +297,65 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
   const file = ctx.plan.graph.meta?.file;
   requireF32(ctx, step);
   const out = step.outputs[0]!;
+  if (n.op === 'matmul' && hasRuntimeDims(step)) {
+    const [a, b] = [step.inputs[0]!, step.inputs[1]!];
+    const [ad, bd] = [dimsOf(a), dimsOf(b)];
+    const a2 = ad.length === 1 ? [1, ad[0]!] : ad;
+    const b2 = bd.length === 1 ? [bd[0]!, 1] : bd;
+    const [M, K, N] = [a2.at(-2)!, a2.at(-1)!, b2.at(-1)!];
+    const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]);
+    if (typeof batch === 'string') return noRuntimeDims(ctx, step, batch);
+    const A = { addr: ctx.addrOf(a), bst: broadcastStridesD(a2.slice(0, -2), batch) };
+    const B = { addr: ctx.addrOf(b), bst: broadcastStridesD(b2.slice(0, -2), batch) };
+    return (f) => [batchedMatmulD(ctx, f, batch, A, B, ctx.addrOf(out), M, K, N)];
+  }
+  if (n.op === 'gemm' && hasRuntimeDims(step)) {
+    const [a, b] = [step.inputs[0]!, step.inputs[1]!];
+    const c = stepInput(step, 'C');
+    const tA = n.attrs.transA === 1,
+      tB = n.attrs.transB === 1;
+    const alpha = (n.attrs.alpha as number | undefined) ?? 1,
+      beta = (n.attrs.beta as number | undefined) ?? 1;
+    const [ad, bd] = [dimsOf(a), dimsOf(b)];
+    if (tA || (tB && !b.value.const) || !isStaticDims(bd)) return noRuntimeDims(ctx, step, 'transA, or a run-time B');
+    const M = ad[0]!;
+    const [K, N] = tB ? [bd[1]!, bd[0]!] : [bd[0]!, bd[1]!];
+    const bAddr = tB ? ctx.addExtra(transposeConst(b.value.const!, N, K)) : ctx.addrOf(b);
+    const od = dimsOf(out);
+    return (f) => {
+      const m = f.mod;
+      const ov = viewOfD(ctx, out);
+      const res = [batchedMatmulD(ctx, f, [], { addr: ctx.addrOf(a), bst: [] }, { addr: bAddr, bst: [] }, ctx.addrOf(out), M, K, N)];
+      if (alpha !== 1)
+        res.push(
+          emitMapD(
+            ctx,
+            f,
+            od,
+            ov,
+            [ov],
+            (g) => m.f32.mul(g(0), m.f32.const(alpha)),
+            (g) => m.f32x4.mul(g(0), m.f32x4.splat(m.f32.const(alpha))),
+          ),
+        );
+      if (c && beta !== 0) {
+        const cv = { addr: ctx.addrOf(c), dtype: c.dtype, strides: broadcastStridesD(dimsOf(c), od) };
+        res.push(
+          emitMapD(
+            ctx,
+            f,
+            od,
+            ov,
+            [ov, cv],
+            (g) => m.f32.add(g(0), m.f32.mul(g(1), m.f32.const(beta))),
+            (g) => m.f32x4.add(g(0), m.f32x4.mul(g(1), m.f32x4.splat(m.f32.const(beta)))),
+          ),
+        );
+      }
+      return res;
+    };
+  }
+  if (hasRuntimeDims(step)) return noRuntimeDims(ctx, step);
   if (n.op === 'matmul') {
     const [a, b] = [step.inputs[0]!, step.inputs[1]!];
     const a2 = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;

@@ -12,28 +12,36 @@
  * bias padded) is adapted here at compile time or through scratch.
  * The fused epilogue follows ir/lut/interp.ts: y = ((lut(x) + bias) * channel_scale |> act) + residual,
  * its graph-op stages (ir/lut/epilogue.ts) rendered by elementwise.ts's builders of those ops.
+ * Runtime dims: lut.table, lut.norm_table and lut.matmul take a runtime row count M (the kernels' m argument; the
+ * bound sizes the plan, the token tile and the scratch); the scalar-LUT gemm serves every M.
  */
 import binaryen from 'binaryen';
+import { dimExactDiv, dimMul } from '../../../ir/dim-expr.js';
 import { geometryOf, tableGeometry } from '../../../ir/lut/attrs.js';
 import { epilogueStages, foldStages } from '../../../ir/lut/epilogue.js';
 import type { Bits } from '../../../ir/lut/geometry.js';
+import type { Dim } from '../../../ir/types.js';
 import { type Placement, type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr, FnBuilder } from '../builder.js';
 import { addLutGemm } from '../lookup.js';
 import { legalizeWasmKernel, type WasmLutPlan } from '../plan.js';
 import { addTableBuild } from '../tables.js';
 import {
-  broadcastStrides,
+  broadcastStridesD,
   type Ctx,
+  dimsOf,
+  dimVal,
   type Emit,
-  emitCopy,
-  emitMap,
+  emitCopyD,
+  emitMapD,
+  noRuntimeDims,
+  numelD,
   numelOf,
   type ScalarFn,
   type StepHandler,
   unsupported,
   type VectorFn,
-  viewOf,
+  viewOfD,
 } from './core.js';
 import { f32OpFns } from './elementwise.js';
 import { normRows, paramAddr } from './reduce.js';
@@ -53,11 +61,18 @@ function tableFn(ctx: Ctx, k: number, gs: number, tables: 'i8' | 'f32', m: numbe
   return { name, p };
 }
 
+/** The row count of a LUT value (numel / `per`) as a dim (runtime with runtime dims); LUT5004 when it does not divide. */
+function rowsOf(ctx: Ctx, step: PlanStep, p: Placement, per: number): Dim {
+  if (!p.dims) return numelOf(p.shape) / per;
+  return dimExactDiv(numelD(p.dims), per) ?? noRuntimeDims(ctx, step, `rows of [${p.dims.join(', ')}] by ${per}`);
+}
+
 /**
  * Emits the table build of M rows of k f32 at `xAddr` into the placements of tables/tscale/xsum,
- * zero-padding rows to kPad through scratch when k != kPad.
+ * zero-padding rows to kPad through scratch when k != kPad. `Md`: the row count as a dim (runtime
+ * with runtime dims; M is then its bound, which sizes the plan and the scratch).
  */
-function buildTables(ctx: Ctx, step: PlanStep, xAddr: number, k: number, M: number, outs: Placement[]): Emit {
+function buildTables(ctx: Ctx, step: PlanStep, xAddr: number, k: number, M: number, outs: Placement[], Md: Dim = M): Emit {
   const a = step.node.attrs;
   const tables = ((a.tables as string | undefined) ?? 'i8') as 'i8' | 'f32';
   const gs = a.group_size as number;
@@ -75,13 +90,15 @@ function buildTables(ctx: Ctx, step: PlanStep, xAddr: number, k: number, M: numb
     let x = xAddr;
     if (pad) {
       x = ctx.scratchBase;
-      res.push(m.memory.fill(m.i32.const(x), m.i32.const(0), m.i32.const(M * tg.kPad * 4)));
-      res.push(emitCopy(f, [M, k], { addr: x, dtype: 'f32', strides: [tg.kPad, 1] }, { addr: xAddr, dtype: 'f32', strides: [k, 1] }));
+      res.push(m.memory.fill(m.i32.const(x), m.i32.const(0), dimVal(ctx, f, dimMul(Md, tg.kPad * 4))));
+      res.push(
+        emitCopyD(ctx, f, [Md, k], { addr: x, dtype: 'f32', strides: [tg.kPad, 1] }, { addr: xAddr, dtype: 'f32', strides: [k, 1] }),
+      );
     }
     res.push(
       m.call(
         name,
-        [m.i32.const(x), m.i32.const(ctx.addrOf(tab!)), m.i32.const(ctx.addrOf(ts!)), m.i32.const(ctx.addrOf(xs!)), m.i32.const(M)],
+        [m.i32.const(x), m.i32.const(ctx.addrOf(tab!)), m.i32.const(ctx.addrOf(ts!)), m.i32.const(ctx.addrOf(xs!)), dimVal(ctx, f, Md)],
         binaryen.none,
       ),
     );
@@ -96,17 +113,18 @@ export const lutStep: StepHandler = (ctx, step): Emit => {
   if (n.op === 'lut.table') {
     const x = step.inputs[0]!;
     const k = n.attrs.k as number;
-    return buildTables(ctx, step, ctx.addrOf(x), k, numelOf(x.shape) / k, step.outputs);
+    return buildTables(ctx, step, ctx.addrOf(x), k, numelOf(x.shape) / k, step.outputs, rowsOf(ctx, step, x, k));
   }
   if (n.op === 'lut.norm_table') {
     const [x, scale, bias] = (['x', 'scale', 'bias'] as const).map((name) => stepInput(step, name));
     const k = n.attrs.k as number;
     const M = numelOf(x!.shape) / k;
+    const Md = rowsOf(ctx, step, x!, k);
     const y = step.outputs[0]!;
     const gamma = paramAddr(ctx, step, scale!, [k]);
     const beta = bias ? paramAddr(ctx, step, bias, [k]) : undefined;
     const spec = {
-      rows: M,
+      rows: Md,
       h: k,
       x: ctx.addrOf(x!),
       y: ctx.addrOf(y),
@@ -115,8 +133,8 @@ export const lutStep: StepHandler = (ctx, step): Emit => {
       eps: (n.attrs.epsilon as number | undefined) ?? 1e-5,
       rms: n.attrs.norm === 'rms',
     };
-    const tables = buildTables(ctx, step, ctx.addrOf(y), k, M, step.outputs.slice(1));
-    return (f) => [normRows(f, spec), ...tables(f)];
+    const tables = buildTables(ctx, step, ctx.addrOf(y), k, M, step.outputs.slice(1), Md);
+    return (f) => [normRows(f, spec, ctx), ...tables(f)];
   }
   if (n.op === 'lut.matmul') return lutMatmul(ctx, step);
   return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
@@ -132,7 +150,8 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
     stepInput(step, name),
   );
   const out = step.outputs[0]!;
-  const M = numelOf(out.shape) / g.n;
+  const M = numelOf(out.shape) / g.n; // the bound with runtime dims: sizes the plan and the scratch
+  const Md = rowsOf(ctx, step, out, g.n);
   const p = plan(ctx, g.n, g.k, g.bits, a.group_size as number, tables, M);
   const kg = p.geom;
   if (!w?.value.const || !sw?.value.const || !swz?.value.const)
@@ -184,13 +203,19 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
     res.push(
       m.call(
         gemm,
-        [c(wAddr), c(swAddr), c(swzAddr), c(bAddr), c(ctx.addrOf(tab!)), c(ctx.addrOf(ts!)), c(ctx.addrOf(xs!)), c(y), c(M)],
+        [c(wAddr), c(swAddr), c(swzAddr), c(bAddr), c(ctx.addrOf(tab!)), c(ctx.addrOf(ts!)), c(ctx.addrOf(xs!)), c(y), dimVal(ctx, f, Md)],
         binaryen.none,
       ),
     );
     if (padded)
       res.push(
-        emitCopy(f, [M, g.n], { addr: ctx.addrOf(out), dtype: 'f32', strides: [g.n, 1] }, { addr: y, dtype: 'f32', strides: [kg.nPad, 1] }),
+        emitCopyD(
+          ctx,
+          f,
+          [Md, g.n],
+          { addr: ctx.addrOf(out), dtype: 'f32', strides: [g.n, 1] },
+          { addr: y, dtype: 'f32', strides: [kg.nPad, 1] },
+        ),
       );
     res.push(...epilogue(ctx, f, step, out));
     return res;
@@ -206,14 +231,14 @@ function epilogue(ctx: Ctx, f: FnBuilder, step: PlanStep, out: Placement): Expr[
   const m = f.mod;
   const stages = epilogueStages(step.node.attrs, (i) => !!step.inputs[i]);
   if (!stages.length) return [];
-  const shape = out.shape;
-  const ov = viewOf(ctx, out);
+  const shape = dimsOf(out);
+  const ov = viewOfD(ctx, out);
   const used = [...new Set(stages.flatMap((s) => s.args.flatMap((r) => ('operand' in r ? [r.operand] : []))))];
   const views = [
     ov,
     ...used.map((i) => {
       const p = step.inputs[i]!;
-      return { addr: ctx.addrOf(p), dtype: p.dtype, strides: broadcastStrides(p.shape, shape) };
+      return { addr: ctx.addrOf(p), dtype: p.dtype, strides: broadcastStridesD(dimsOf(p), shape) };
     }),
   ];
   const fns = stages.map(
@@ -240,7 +265,8 @@ function epilogue(ctx: Ctx, f: FnBuilder, step: PlanStep, out: Placement): Expr[
     };
   const vector = fns.every((x) => x.v) ? compose((x) => x.v!, binaryen.v128) : undefined;
   return [
-    emitMap(
+    emitMapD(
+      ctx,
       f,
       shape,
       ov,

@@ -4,16 +4,29 @@
  * family's handler registers compile-time constants and scratch and returns its emitter),
  * fixes the memory map, emits one function per step plus `run`, validates with binaryen, optimizes
  * (-O3), validates again and checks WebAssembly.validate. Unsupported ops are reported together as
- * coded diagnostics (LUT5003, LUT5051..) naming their nodes, before anything is written.
+ * coded diagnostics (LUT5003, LUT5051..) naming their nodes, before anything is written. Runtime
+ * dims (--max-dim): the plan sizes slots for the bounds; each symbol lives in an exported mutable
+ * global `dim<i>` (plan.dimSources order) that model.mjs sets before `run`; a step of an op outside
+ * RUNTIME_DIM_OPS that touches a runtime dim is LUT5004. Static plans emit exactly the code they did.
  */
 import binaryen from 'binaryen';
 import { diag, LutcError } from '../../../base/diagnostics.js';
-import type { DType, Graph } from '../../../ir/types.js';
+import type { Dim, DType, Graph } from '../../../ir/types.js';
 import { type ModelPlan, planModel, weightBlob } from '../../model-plan.js';
 import { familyOf, type Renderer, rendererOps, renderSteps } from '../../render.js';
 import { FnBuilder } from '../builder.js';
 import { CONV_OPS, convStep } from './conv.js';
-import { Ctx, type Emit, type EmitOptions, ERR_GLOBAL, ERR_VALUE_GLOBAL, i64Const } from './core.js';
+import {
+  Ctx,
+  type Emit,
+  type EmitOptions,
+  ERR_GLOBAL,
+  ERR_VALUE_GLOBAL,
+  hasRuntimeDims,
+  i64Const,
+  noRuntimeDims,
+  stepPrologue,
+} from './core.js';
 import { ELEMENTWISE_OPS, elementwiseStep } from './elementwise.js';
 import { LINEAR_OPS, linearStep } from './linear.js';
 import { LUT_OPS, lutStep } from './lut.js';
@@ -36,6 +49,8 @@ export interface IoSlot {
   /** Byte address and size in memory (f16/bf16 stored as f32, i64 as int64, bool as bytes). */
   addr: number;
   bytes: number;
+  /** Its dims when it has runtime dims (`shape` and `bytes` are then the bounds). */
+  dims?: Dim[];
 }
 
 /** The built module and everything its loader needs. */
@@ -56,8 +71,40 @@ export interface ModelModule {
   imports: string[];
   /** Run-time checks: `run` returns `step + 1` when this step's check failed (node name, op, axis size). */
   checks: { step: number; node: string; op: string; size: number }[];
+  /** Runtime dims: the global `dim<i>` holds plan.dimSources[i] (exported under that name; set before each run). */
   plan: ModelPlan;
 }
+
+/**
+ * Ops whose kernels take runtime dims (their handlers render `Placement.dims`, or diagnose a form they
+ * do not with LUT5004); a step of any other op with a runtime dim is LUT5004.
+ */
+export const RUNTIME_DIM_OPS: ReadonlySet<string> = new Set([
+  ...ELEMENTWISE_OPS,
+  'transpose',
+  'slice',
+  'expand',
+  'concat',
+  'trilu',
+  'constant_of_shape',
+  'shape',
+  'matmul',
+  'reduce_sum',
+  'reduce_mean',
+  'reduce_max',
+  'reduce_prod',
+  'softmax',
+  'log_softmax',
+  'layer_norm',
+  'simplified_layer_norm',
+  'skip_simplified_layer_norm',
+  'gemm',
+  'gather',
+  'split',
+  'lut.table',
+  'lut.norm_table',
+  'lut.matmul',
+]);
 
 /** The wasm renderer: one family per op-family file; each prepares a step and returns its emitter. */
 export const WASM_RENDERER: Renderer<Ctx, Emit> = [
@@ -76,7 +123,7 @@ const PAGE = 65536;
 
 /** Builds the model's module (LutcError on unsupported ops or shapes). `g` is the graph after runPipeline. */
 export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelModule {
-  const plan = planModel(g);
+  const plan = planModel(g, { runtimeDims: true });
   const file = g.meta?.file;
   const mod = new binaryen.Module();
   try {
@@ -88,7 +135,7 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       'wasm',
       plan.steps,
       WASM_RENDERER,
-      (family, step) => family.render(ctx, step),
+      (family, step) => (hasRuntimeDims(step) && !RUNTIME_DIM_OPS.has(step.node.op) ? noRuntimeDims(ctx, step) : family.render(ctx, step)),
       file,
     );
     if (diags.length) throw new LutcError(diags);
@@ -118,6 +165,7 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
     emits.forEach((emit, i) => {
       const f = new FnBuilder(mod, []);
       const body = emit(f);
+      body.unshift(...stepPrologue(f)); // runtime dims' values, computed once per step (none when static)
       const name = `step${i}_${plan.steps[i]!.node.op.replace(/[^A-Za-z0-9_]/g, '_')}`;
       f.finish(name, binaryen.none, body.length ? body : [mod.nop()]);
       names.push(name);
@@ -126,6 +174,10 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
     mod.addGlobal(ERR_GLOBAL, binaryen.i32, true, mod.i32.const(0));
     mod.addGlobal(ERR_VALUE_GLOBAL, binaryen.i64, true, i64Const(mod, 0n));
     mod.addGlobalExport(ERR_VALUE_GLOBAL, 'err_value');
+    plan.dimSources.forEach((_, i) => {
+      mod.addGlobal(`dim${i}`, binaryen.i32, true, mod.i32.const(0));
+      mod.addGlobalExport(`dim${i}`, `dim${i}`);
+    });
     const checks: ModelModule['checks'] = [];
     const calls = names.flatMap((nm, i) => {
       const step = plan.steps[i]!;
@@ -159,6 +211,7 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       shape: p.shape,
       addr: ctx.addrOf(p),
       bytes: p.bytes,
+      ...(p.dims && { dims: p.dims }),
     });
     return {
       wasm,
@@ -196,7 +249,7 @@ export interface PlanSummary {
 
 /** Summarizes the static memory plan of `g` (graph after runPipeline, dims bound). */
 export function planSummary(g: Graph): PlanSummary {
-  const plan = planModel(g);
+  const plan = planModel(g, { runtimeDims: true });
   const io = (p: (typeof plan.inputs)[number]) => ({ name: p.value.name, dtype: p.dtype, shape: p.shape });
   return {
     steps: plan.steps.length,

@@ -5,15 +5,43 @@
  * there is no cancellation); statistics are summed in f32 lanes, which over h <= 16k elements stays
  * ~1e-6 relative. Reductions over a trailing run of axes use the same SIMD row sums; other axis
  * sets accumulate in place through emitMap. Softmax exponentials are computed in f64 (math.ts).
+ * Runtime dims: softmax and the reductions render them (runtimeReduction); the norms take a runtime
+ * row count (their normalized axes must be static, else LUT5004).
  */
 import binaryen from 'binaryen';
+import { dimMax, dimMul } from '../../../ir/dim-expr.js';
 import { intsOf } from '../../../ir/ops/dims.js';
 import { broadcastTo, normalizeAxis } from '../../../ir/ops/util.js';
 import { makeTensor } from '../../../ir/tensor.js';
-import { type Placement, type PlanStep, stepInput } from '../../model-plan.js';
+import type { Dim } from '../../../ir/types.js';
+import { kernelByteSize, type Placement, type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr, FnBuilder } from '../builder.js';
 import { splatF32 } from '../builder.js';
-import { type Ctx, constOf, contiguous, type Emit, emitMap, kindOf, numelOf, type StepHandler, unsupported, viewOf } from './core.js';
+import {
+  broadcastStridesD,
+  type Ctx,
+  constOf,
+  contiguous,
+  contiguousD,
+  type DView,
+  dimsOf,
+  dimVal,
+  type Emit,
+  emitMap,
+  emitMapD,
+  hasRuntimeDims,
+  ifNonEmpty,
+  isStaticDims,
+  kindOf,
+  loopD,
+  noRuntimeDims,
+  numelD,
+  numelOf,
+  type StepHandler,
+  unsupported,
+  viewOf,
+  viewOfD,
+} from './core.js';
 import { expFn, jsMath } from './math.js';
 
 export const REDUCE_OPS: ReadonlySet<string> = new Set([
@@ -68,7 +96,8 @@ export function rowReduce(f: FnBuilder, ptr: number, h: number, op: RowOp, res: 
 
 /** Parameters of `normRows`. */
 export interface NormSpec {
-  rows: number;
+  /** Row count: a number, or a runtime dim (then `normRows` needs its ctx). */
+  rows: Dim;
   h: number;
   x: number;
   y: number;
@@ -81,8 +110,8 @@ export interface NormSpec {
   inv?: number;
 }
 
-/** LayerNorm / RMSNorm over rows of h contiguous f32: y = (x - mean) * inv * gamma (+ beta). */
-export function normRows(f: FnBuilder, s: NormSpec): Expr {
+/** LayerNorm / RMSNorm over rows of h contiguous f32: y = (x - mean) * inv * gamma (+ beta); `ctx` renders a runtime row count. */
+export function normRows(f: FnBuilder, s: NormSpec, ctx?: Ctx): Expr {
   const m = f.mod;
   const { i32, f32, v128 } = binaryen;
   const px = f.local(i32),
@@ -143,6 +172,10 @@ export function normRows(f: FnBuilder, s: NormSpec): Expr {
   }
   body.push(f.incr(px, s.h * 4), f.incr(py, s.h * 4));
   if (s.rows === 0) return m.nop();
+  if (typeof s.rows !== 'number') {
+    if (!ctx) throw new Error('internal: normRows with a runtime row count needs its ctx');
+    return m.block(null, [f.set(px, m.i32.const(s.x)), f.set(py, m.i32.const(s.y)), loopD(ctx, f, s.rows, body, false, r)]);
+  }
   return m.block(null, [f.set(px, m.i32.const(s.x)), f.set(py, m.i32.const(s.y)), f.loop(r, m.i32.const(s.rows), body)]);
 }
 
@@ -176,11 +209,17 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
   if (n.op === 'softmax' || n.op === 'log_softmax') {
     if (!isF32(x)) unsupported(n, file, `${n.op} on ${x.dtype}`);
     const axis = normalizeAxis((n.attrs.axis as number | undefined) ?? -1, x.shape.length);
-    return softmax(ctx, ctx.addrOf(x), ctx.addrOf(out), x.shape, axis, n.op === 'log_softmax');
+    return softmax(ctx, ctx.addrOf(x), ctx.addrOf(out), dimsOf(x), axis, n.op === 'log_softmax');
+  }
+  if (hasRuntimeDims(step) && REDUCTIONS.has(n.op)) return runtimeReduction(ctx, step);
+  if (n.op === 'softmax') {
   }
   if (n.op === 'layer_norm' || n.op === 'simplified_layer_norm') {
     if (!isF32(x)) unsupported(n, file, `${n.op} on ${x.dtype}`);
     const axis = normalizeAxis((n.attrs.axis as number | undefined) ?? -1, x.shape.length);
+    const xd = dimsOf(x);
+    if (!xd.slice(axis).every((d) => typeof d === 'number')) noRuntimeDims(ctx, step, 'a runtime dim in the normalized axes');
+    const rowsD = numelD(xd.slice(0, axis));
     const norm = x.shape.slice(axis);
     const h = numelOf(norm);
     const rms = n.op === 'simplified_layer_norm';
@@ -189,7 +228,7 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
     const beta = bias ? paramAddr(ctx, step, bias, norm) : undefined;
     const stat = (i: number) => (step.outputs[i] && isF32(step.outputs[i]) ? ctx.addrOf(step.outputs[i]!) : undefined);
     const spec = {
-      rows: numelOf(x.shape) / Math.max(h, 1),
+      rows: typeof rowsD === 'number' ? numelOf(x.shape) / Math.max(h, 1) : rowsD,
       h,
       x: ctx.addrOf(x),
       y: ctx.addrOf(out),
@@ -200,11 +239,14 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
       mean: rms ? undefined : stat(1),
       inv: rms ? stat(1) : stat(2),
     };
-    return (f) => [normRows(f, spec)];
+    return (f) => [normRows(f, spec, ctx)];
   }
   if (n.op === 'skip_simplified_layer_norm') {
     const [inp, skip, gammaP, biasP] = step.inputs;
     const h = inp!.shape.at(-1)!;
+    const id = dimsOf(inp!);
+    if (typeof id.at(-1) !== 'number') noRuntimeDims(ctx, step, 'a runtime hidden size');
+    const rowsD = numelD(id.slice(0, -1));
     const gamma = paramAddr(ctx, step, gammaP!, [h]);
     // S = input + skip (+ bias): into the input_skip_bias_sum output when present, else scratch
     const sumOut = step.outputs[3];
@@ -213,12 +255,13 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
     return (f) => {
       const m = f.mod;
       const sa = sAddr >= 0 ? sAddr : ctx.scratchBase;
-      const sv = { addr: sa, dtype: 'f32' as const, strides: contiguous(inp!.shape) };
-      const ins = [viewOf(ctx, inp!), { addr: ctx.addrOf(skip!), dtype: skip!.dtype, strides: bstr(skip!.shape, inp!.shape) }];
-      if (biasP) ins.push({ addr: ctx.addrOf(biasP), dtype: biasP.dtype, strides: bstr(biasP.shape, inp!.shape) });
-      const sum = emitMap(
+      const sv = { addr: sa, dtype: 'f32' as const, strides: contiguousD(id) };
+      const ins: DView[] = [viewOfD(ctx, inp!), { addr: ctx.addrOf(skip!), dtype: skip!.dtype, strides: bstrD(skip!, id) }];
+      if (biasP) ins.push({ addr: ctx.addrOf(biasP), dtype: biasP.dtype, strides: bstrD(biasP, id) });
+      const sum = emitMapD(
+        ctx,
         f,
-        inp!.shape,
+        id,
         sv,
         ins,
         (g) => (biasP ? m.f32.add(m.f32.add(g(0), g(1)), g(2)) : m.f32.add(g(0), g(1))),
@@ -227,16 +270,20 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
       const mean = step.outputs[1];
       const res = [
         sum,
-        normRows(f, {
-          rows: numelOf(inp!.shape) / h,
-          h,
-          x: sa,
-          y: ctx.addrOf(out),
-          gamma,
-          eps: (n.attrs.epsilon as number | undefined) ?? 1e-12,
-          rms: true,
-          inv: stat ? ctx.addrOf(stat) : undefined,
-        }),
+        normRows(
+          f,
+          {
+            rows: typeof rowsD === 'number' ? numelOf(inp!.shape) / h : rowsD,
+            h,
+            x: sa,
+            y: ctx.addrOf(out),
+            gamma,
+            eps: (n.attrs.epsilon as number | undefined) ?? 1e-12,
+            rms: true,
+            inv: stat ? ctx.addrOf(stat) : undefined,
+          },
+          ctx,
+        ),
       ];
       if (mean) res.push(m.memory.fill(m.i32.const(ctx.addrOf(mean)), m.i32.const(0), m.i32.const(mean.bytes)));
       return res;
@@ -244,6 +291,113 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
   }
   return reduction(ctx, step);
 };
+
+const REDUCTIONS: ReadonlySet<string> = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'reduce_prod']);
+
+/** The reduced axes of a reduction step, or 'noop' (empty axes with noop_with_empty_axes). */
+function reducedAxes(ctx: Ctx, step: PlanStep): number[] | 'noop' {
+  const n = step.node;
+  const r = step.inputs[0]!.shape.length;
+  const axesIn = stepInput(step, 'axes');
+  const axesT = axesIn?.value.const;
+  if (axesIn && !axesT) unsupported(n, ctx.plan.graph.meta?.file, `${n.op}: axes must be constant`, 'LUT5051');
+  const given = axesT ? intsOf(axesT) : [];
+  if (given.length === 0) return n.attrs.noop_with_empty_axes === 1 ? 'noop' : [...Array(r).keys()];
+  return [...new Set(given.map((a) => normalizeAxis(a, r)))].sort((a, b) => a - b);
+}
+
+/**
+ * A reduction with runtime dims: f32 sum / mean / max over a trailing run of axes of constant length
+ * takes the SIMD row sums with a runtime row count; every other form accumulates in place (emitMapD),
+ * the mean dividing by the runtime count (an integer mean of nothing is 0, as the static kernel's).
+ */
+function runtimeReduction(ctx: Ctx, step: PlanStep): Emit {
+  const n = step.node;
+  const x = step.inputs[0]!;
+  const out = step.outputs[0]!;
+  const xd = dimsOf(x);
+  const r = xd.length;
+  const red = reducedAxes(ctx, step);
+  if (red === 'noop')
+    return (f) => [
+      ifNonEmpty(ctx, f, numelD(xd), [
+        f.mod.memory.copy(
+          f.mod.i32.const(ctx.addrOf(out)),
+          f.mod.i32.const(ctx.addrOf(x)),
+          dimVal(ctx, f, dimMul(numelD(xd), kernelByteSize(x.dtype))),
+        ),
+      ]),
+    ];
+  const k = kindOf(x.dtype);
+  const op = n.op === 'reduce_max' ? 'max' : n.op === 'reduce_prod' ? 'prod' : 'sum';
+  const count = red.reduce<Dim>((p, a) => dimMul(p, xd[a]!), 1);
+  const kept = xd.map((d, i) => (red.includes(i) ? 1 : d));
+  const suffix = red.every((a, i) => a === r - red.length + i);
+  return (f) => {
+    const m = f.mod;
+    if (k === 'f32' && suffix && op !== 'prod' && typeof count === 'number' && count > 0) {
+      const { i32, f32 } = binaryen;
+      const p = f.local(i32),
+        res = f.local(f32),
+        o = f.local(i32);
+      const fin = n.op === 'reduce_mean' ? m.f32.div(f.get(res), m.f32.const(count)) : f.get(res);
+      return [
+        f.set(p, m.i32.const(ctx.addrOf(x))),
+        f.set(o, m.i32.const(ctx.addrOf(out))),
+        loopD(ctx, f, numelD(kept), [
+          ...rowReduce(f, p, count, op, res),
+          m.f32.store(0, 4, f.get(o), fin),
+          f.incr(p, count * 4),
+          f.incr(o, 4),
+        ]),
+      ];
+    }
+    const ov = viewOfD(ctx, out, kept);
+    const acc = { ...ov, strides: contiguousD(kept).map((s, i) => (red.includes(i) ? 0 : s)) };
+    const F = k === 'f64' ? m.f64 : m.f32;
+    const I = k === 'i64' ? m.i64 : m.i32;
+    const fl = k === 'f32' || k === 'f64';
+    const init = op === 'max' ? (fl ? -Infinity : k === 'i64' ? -9.2e18 : -2147483648) : op === 'prod' ? 1 : 0;
+    const res: Expr[] = [emitMapD(ctx, f, kept, ov, [], () => constOf(m, k, init))];
+    const combine = (g: (j: number) => Expr) =>
+      op === 'max'
+        ? fl
+          ? F.max(g(0), g(1))
+          : m.select(I.gt_s(g(0), g(1)), g(0), g(1))
+        : op === 'prod'
+          ? fl
+            ? F.mul(g(0), g(1))
+            : I.mul(g(0), g(1))
+          : fl
+            ? F.add(g(0), g(1))
+            : I.add(g(0), g(1));
+    res.push(emitMapD(ctx, f, xd, acc, [acc, viewOfD(ctx, x)], combine));
+    if (n.op === 'reduce_mean') {
+      // the count as the kind's value (a float mean of nothing is 0 / 0 = NaN)
+      const cnt = (): Expr => {
+        const c = fl ? count : dimMax(count, 1);
+        if (typeof c === 'number') return constOf(m, k, c);
+        const v = dimVal(ctx, f, c);
+        return k === 'f64' ? m.f64.convert_s.i32(v) : k === 'f32' ? m.f32.convert_s.i32(v) : k === 'i64' ? m.i64.extend_s(v) : v;
+      };
+      res.push(
+        emitMapD(
+          ctx,
+          f,
+          kept,
+          ov,
+          [ov],
+          (g) => (fl ? F.div(g(0), cnt()) : I.div_s(g(0), cnt())),
+          k === 'f32' ? (g) => m.f32x4.div(g(0), m.f32x4.splat(cnt())) : undefined,
+        ),
+      );
+    }
+    return res;
+  };
+}
+
+/** bstr over dims: the static strides (the same numbers) when neither has runtime dims. */
+const bstrD = (p: Placement, o: Dim[]): Dim[] => (p.dims || !isStaticDims(o) ? broadcastStridesD(dimsOf(p), o) : bstr(p.shape, o));
 
 const bstr = (s: number[], o: number[]) => {
   const st = contiguous(s);
@@ -339,14 +493,17 @@ function reduction(ctx: Ctx, step: PlanStep): Emit {
   };
 }
 
-/** Softmax / log_softmax along `axis` (any position: lanes of stride `inner`), exp in f64, sums in f64. */
-function softmax(ctx: Ctx, xAddr: number, yAddr: number, shape: number[], axis: number, log: boolean): Emit {
+/** Softmax / log_softmax along `axis` (any position: lanes of stride `inner`), exp in f64, sums in f64; sizes may be runtime dims. */
+function softmax(ctx: Ctx, xAddr: number, yAddr: number, shape: Dim[], axis: number, log: boolean): Emit {
   const len = shape[axis]!;
-  const inner = numelOf(shape.slice(axis + 1));
-  const outer = numelOf(shape.slice(0, axis));
+  const inner = numelD(shape.slice(axis + 1));
+  const outer = numelD(shape.slice(0, axis));
+  const all = numelD(shape);
   return (f) => {
     const m = f.mod;
-    if (outer * inner * len === 0) return [];
+    if (all === 0) return [];
+    const dv = (d: Dim) => dimVal(ctx, f, d);
+    const incr = (l: number, d: Dim) => f.set(l, m.i32.add(f.get(l), dv(d)));
     const { i32, f32, f64 } = binaryen;
     const o = f.local(i32),
       i = f.local(i32),
@@ -359,12 +516,12 @@ function softmax(ctx: Ctx, xAddr: number, yAddr: number, shape: number[], axis: 
       s = f.local(f64),
       z = f.local(f64),
       e = f.local(f64);
-    const stride = inner * 4;
+    const stride = dimMul(inner, 4);
     const exp = expFn(ctx);
     const walk = (body: Expr[]): Expr[] => [
       f.set(p, f.get(px)),
       f.set(q, f.get(py)),
-      f.loop(j, m.i32.const(len), [...body, f.incr(p, stride), f.incr(q, stride)]),
+      f.loop(j, dv(len), [...body, incr(p, stride), incr(q, stride)]),
     ];
     const lane: Expr[] = [
       f.set(mx, m.f32.const(-Infinity)),
@@ -389,17 +546,13 @@ function softmax(ctx: Ctx, xAddr: number, yAddr: number, shape: number[], axis: 
       lane.push(...walk([m.f32.store(0, 4, f.get(q), m.f32.demote(m.f64.div(m.f64.promote(m.f32.load(0, 4, f.get(q))), f.get(s))))]));
     }
     const body: Expr[] = [
-      f.set(
-        px,
-        m.i32.add(m.i32.const(xAddr), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), m.i32.const(len * inner)), f.get(i)), m.i32.const(4))),
-      ),
-      f.set(
-        py,
-        m.i32.add(m.i32.const(yAddr), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), m.i32.const(len * inner)), f.get(i)), m.i32.const(4))),
-      ),
+      f.set(px, m.i32.add(m.i32.const(xAddr), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), dv(dimMul(len, inner))), f.get(i)), m.i32.const(4)))),
+      f.set(py, m.i32.add(m.i32.const(yAddr), m.i32.mul(m.i32.add(m.i32.mul(f.get(o), dv(dimMul(len, inner))), f.get(i)), m.i32.const(4)))),
       ...lane,
     ];
-    return [f.loop(o, m.i32.const(outer), [f.loop(i, m.i32.const(inner), body)])];
+    // every loop count is >= 1 once numel > 0
+    const loops = f.loop(o, dv(outer), [f.loop(i, dv(inner), body)]);
+    return typeof all === 'number' ? [loops] : [ifNonEmpty(ctx, f, all, [loops])];
   };
 }
 

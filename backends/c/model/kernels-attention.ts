@@ -1,0 +1,130 @@
+/**
+ * C kernels of the attention contrib ops (ir/ops/attention.ts): group_query_attention as one fused
+ * kernel written against the BNSH cache layout (onnxruntime-genai exports), for static and runtime
+ * dims alike. Per batch: the new q/k/v rows gathered (packed or separate QKV) into scratch and
+ * rotated at positions past_b + s (do_rotary; half-split or interleaved), present = past rows below
+ * past_b, the new rows from there, zeros after; then per query head and query, the scores of the keys
+ * it sees (causal, optional local window) into an O(T) scratch row, softcap, softmax (smooth: one
+ * extra zero logit) and P·V. No S×T or T×T buffer.
+ *
+ * Numerics are the interpreter's (groupQueryAttention): rotation in double rounded once to float,
+ * dot products, softmax and P·V in double, each output rounded once to float. Run-time checks:
+ * seqlens_k[b] + 1 outside [S, T], a past longer than the cache given, or a position beyond the
+ * cos/sin rows make model_run return LUTC_ERR_INDEX (the harness's LUT5008) with the value and limit.
+ */
+import { inputIndex } from '../../model-plan.js';
+import { type CD, cLiteral, type StepCtx } from './cgen.js';
+
+type Kernel = (c: StepCtx) => string;
+
+const gqa: Kernel = (c) => {
+  const a = c.attrs;
+  const [N, Nkv] = [a.num_heads as number, a.kv_num_heads as number];
+  const q = c.inP(0)!;
+  const [B, S, D] = c.sh(q) as [CD, CD, CD];
+  if (typeof D !== 'number') return c.staticShape(q) as never;
+  const packed = !c.inP(inputIndex(c, 'key'));
+  const H = packed ? D / (N + 2 * Nkv) : D / N;
+  const heads = N + 2 * Nkv;
+  const pkP = c.inP(inputIndex(c, 'past_key'));
+  const P: CD = pkP ? c.sh(pkP)[2]! : 0;
+  const T = c.sh(c.outP(1))[2]!;
+  const [iK, iV, iPK, iPV, iSeq, iTot] = ['key', 'value', 'past_key', 'past_value', 'seqlens_k', 'total_sequence_length'].map((n) =>
+    inputIndex(c, n),
+  ) as [number, number, number, number, number, number];
+  const [iCos, iSin] = [inputIndex(c, 'cos_cache'), inputIndex(c, 'sin_cache')];
+  const rotary = a.do_rotary === 1;
+  const half = rotary ? c.staticShape(c.inP(iCos)!)[1]! : 0;
+  const maxPos = rotary ? c.staticShape(c.inP(iCos)!)[0]! : 0;
+  const R = half * 2;
+  if (R > H) return c.unsupported(`group_query_attention: rotary dim ${R} exceeds the head size ${H}`);
+  const inter = a.rotary_interleaved === 1;
+  const alpha = (a.scale as number) === 0 ? 1 / Math.sqrt(H) : (a.scale as number);
+  const softcap = a.softcap as number;
+  const W = a.local_window_size as number;
+  const smooth = a.smooth_softmax === 1;
+  // scratch: the new rows [heads, S, H] as float, then one row of T scores in double
+  const sBound = q.shape[1]!;
+  const tBound = c.outP(1).shape[2]!;
+  const rowsBytes = Math.ceil((heads * sBound * H * 4) / 64) * 64;
+  const scr = c.scratch(rowsBytes + Math.max(1, tBound + 1) * 8);
+  const Q = c.in(0);
+  // element (b, s, head, h) of the new rows in the input layout
+  const src = packed
+    ? `${Q}[((b * S + s) * ${heads} + n) * ${H} + h]`
+    : `(n < ${N} ? ${Q}[((b * S + s) * ${N} + n) * ${H} + h] : n < ${N + Nkv} ? ${c.in(iK)}[((b * S + s) * ${Nkv} + (n - ${N})) * ${H} + h] : ${c.in(iV)}[((b * S + s) * ${Nkv} + (n - ${N + Nkv})) * ${H} + h])`;
+  const rot = rotary
+    ? `
+    for (ptrdiff_t s = 0; s < S; s++) {
+      const int64_t p = first ? (s < tb ? s : 1) : pb + s;
+      if (p >= ${maxPos}) { lutc_err.index = (long long)p; lutc_err.size = ${maxPos}; return LUTC_ERR_INDEX; }
+      const float *cs = ${c.in(iCos)} + p * ${half}, *sn = ${c.in(iSin)} + p * ${half};
+      for (ptrdiff_t n = 0; n < ${N + Nkv}; n++) {
+        float *x = rows + (n * S + s) * ${H};
+        float xr[${R}];
+        memcpy(xr, x, sizeof xr);
+        for (int i = 0; i < ${R}; i++) {
+          const int k = ${inter ? 'i >> 1' : `i % ${half}`}, j = ${inter ? 'i ^ 1' : `(i + ${half}) % ${R}`};
+          const double sign = ${inter ? '(i % 2 == 0) ? -1.0 : 1.0' : `i < ${half} ? -1.0 : 1.0`};
+          x[i] = (float)((double)xr[i] * (double)cs[k] + sign * (double)xr[j] * (double)sn[k]);
+        }
+      }
+    }`
+    : '';
+  const pastRow = (which: number) =>
+    pkP ? `${c.in(which)}[((b * ${Nkv} + g) * P + t) * ${H} + h]` : '0.0f /* no past: t < pb never holds */';
+  const capped = softcap > 0 ? `x = ${cLiteral(softcap, 'f64')} * tanh(x / ${cLiteral(softcap, 'f64')});\n          ` : '';
+  return `const ptrdiff_t B = ${B}, S = ${S}, T = ${T}, P = ${P};
+const int64_t total = (int64_t)${c.in(iTot)}[0];
+const int first = (int64_t)S == total;
+float *rows = (float *)${scr};
+double *sc = (double *)(${scr} + ${rowsBytes});
+float *PK = ${c.out(1)}, *PV = ${c.out(2)};
+(void)P;
+if (S > 1 && !first && B != 1) { lutc_err.index = (long long)B; lutc_err.size = 1; return LUTC_ERR_INDEX; }
+for (ptrdiff_t b = 0; b < B; b++) {
+  const int64_t tb = (int64_t)${c.in(iSeq)}[b] + 1;
+  if (tb > T || tb < S) { lutc_err.index = (long long)tb; lutc_err.size = (long long)T; return LUTC_ERR_INDEX; }
+  const int64_t pb = first ? 0 : tb - S;
+  if (pb > P) { lutc_err.index = (long long)pb; lutc_err.size = (long long)P; return LUTC_ERR_INDEX; }
+  for (ptrdiff_t n = 0; n < ${heads}; n++)
+    for (ptrdiff_t s = 0; s < S; s++)
+      for (ptrdiff_t h = 0; h < ${H}; h++) rows[(n * S + s) * ${H} + h] = ${src};${rot}
+  for (ptrdiff_t g = 0; g < ${Nkv}; g++)
+    for (ptrdiff_t t = 0; t < T; t++)
+      for (ptrdiff_t h = 0; h < ${H}; h++) {
+        const ptrdiff_t at = ((b * ${Nkv} + g) * T + t) * ${H} + h;
+        if (t < pb) { PK[at] = ${pastRow(iPK)}; PV[at] = ${pastRow(iPV)}; }
+        else if (t < tb) { PK[at] = rows[((${N} + g) * S + (t - pb)) * ${H} + h]; PV[at] = rows[((${N + Nkv} + g) * S + (t - pb)) * ${H} + h]; }
+        else { PK[at] = 0.0f; PV[at] = 0.0f; }
+      }
+  for (ptrdiff_t n = 0; n < ${N}; n++) {
+    const ptrdiff_t g = n / ${N / Nkv};
+    for (ptrdiff_t s = 0; s < S; s++) {
+      const int64_t last = pb + s;
+      const int64_t lo = ${W > 0 ? `last - ${W - 1} > 0 ? last - ${W - 1} : 0` : '0'};
+      const float *qr = rows + (n * S + s) * ${H};
+      double m = ${smooth ? '0.0' : '-1.0/0.0'};
+      for (int64_t t = lo; t <= last; t++) {
+        const float *kr = PK + ((b * ${Nkv} + g) * T + t) * ${H};
+        double dot = 0.0;
+        for (ptrdiff_t h = 0; h < ${H}; h++) dot += (double)qr[h] * (double)kr[h];
+        double x = dot * ${cLiteral(alpha, 'f64')};
+        ${capped}sc[t - lo] = x;
+        m = x > m ? x : m;
+      }
+      double sum = ${smooth ? 'exp(-m)' : '0.0'};
+      for (int64_t t = lo; t <= last; t++) { sc[t - lo] = exp(sc[t - lo] - m); sum += sc[t - lo]; }
+      for (ptrdiff_t h = 0; h < ${H}; h++) {
+        double acc = 0.0;
+        for (int64_t t = lo; t <= last; t++) acc += sc[t - lo] * (double)PV[((b * ${Nkv} + g) * T + t) * ${H} + h];
+        ${c.out(0)}[((b * S + s) * ${N} + n) * ${H} + h] = (float)(acc / sum);
+      }
+    }
+  }
+}`;
+};
+
+export const ATTENTION_KERNELS: Record<string, Kernel> = {
+  group_query_attention: gqa,
+};
