@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
 import { openArtifact } from '../../backends/c/run.js';
 import { LutcError } from '../../base/diagnostics.js';
+import { COMPILED_DECODERS, checkCompiledDecoder } from '../helpers/compiled-decoders.js';
 import { randomInput } from '../helpers/models.js';
 import { buildKvAttention, checkCase, lowerCase, RUNTIME_DIMS_CASES } from '../helpers/runtime-dims.js';
 
@@ -64,4 +65,9 @@ describe('runtime dims on c: bad shapes are coded errors', () => {
     const r = await codeOf({ past: randomInput([3, 16], 1), x: randomInput([1, 1, 16], 2) });
     expect(r).toMatch(/^LUT5006: .*rank 3/);
   });
+});
+
+describe('decoders through one C artifact (runtime sequence dims, from an empty cache)', () => {
+  for (const c of COMPILED_DECODERS)
+    it(c.name, async () => checkCompiledDecoder(c, 'c', (g) => openArtifact(g, { target: 'c', cflags: ['-O1'] } as never)), 240_000);
 });

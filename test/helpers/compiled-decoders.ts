@@ -1,0 +1,80 @@
+/**
+ * The two test decoders (onnxruntime-genai builder layout, test/helpers/decoders.ts; optimum layout,
+ * test/helpers/optimum-decoder.ts) greedy-decoded through ONE compiled artifact per target: imported
+ * once with the batch frozen to 1 and every other input symbol a runtime dim (bound `MAX_LENGTH`),
+ * lowered with f32 tables, opened once (the target's `openArtifact`), and driven by lutc's own
+ * generation loop (compiler/generate.ts, the loop `lutc generate` runs), from an empty cache.
+ * `checkCompiledDecoder` compares with onnxruntime-node's greedy loop: the same tokens, and at every
+ * step the last-position logits within `LOGITS_TOL` of max|ref|.
+ *
+ * Tolerance: 1e-4 of max|ref| (the issue's bound for compiled targets). The interpreter meets 2e-6
+ * (F32_EXACT) on these models; compiled kernels sum in other orders in float (matmul, LUT f32 tables)
+ * over at most 2 layers of K <= 128: measured 1.4e-7 .. 4.3e-7 per step on c (both decoders).
+ */
+import { expect } from 'vitest';
+import type { LoadedArtifact } from '../../backends/target-info.js';
+import { decoderIO, generate } from '../../compiler/generate.js';
+import { inputSymbols } from '../../compiler/input-dims.js';
+import { importOnnx } from '../../compiler/onnx/index.js';
+import { runPipeline } from '../../compiler/pipeline.js';
+import type { Graph } from '../../ir/types.js';
+import { buildBuilderDecoder, greedyOrt } from './decoders.js';
+import { buildOptimumDecoder, greedyOrtOptimum } from './optimum-decoder.js';
+import { maxRel } from './tolerance.js';
+
+export const LOGITS_TOL = 1e-4;
+/** The bound of every sequence dim. */
+export const MAX_LENGTH = 48;
+const PROMPT = [5, 17, 42, 3, 60, 9];
+
+export interface CompiledDecoderCase {
+  name: string;
+  model: () => Uint8Array;
+  steps: number;
+  reference: (bytes: Uint8Array, prompt: number[], steps: number) => Promise<{ tokens: number[]; logits: Float32Array[] }>;
+}
+
+export const COMPILED_DECODERS: CompiledDecoderCase[] = [
+  {
+    name: 'onnxruntime-genai builder layout (GroupQueryAttention), 12 tokens',
+    model: () => buildBuilderDecoder({ seed: 21 }),
+    steps: 12,
+    reference: greedyOrt,
+  },
+  {
+    name: 'optimum layout (decomposed attention, dynamic reshapes, Range/Where mask), 32 tokens',
+    model: () => buildOptimumDecoder(),
+    steps: 32,
+    reference: (b, p, s) => greedyOrtOptimum(b, p, s),
+  },
+];
+
+/** The decoder graph for a target: batch 1, the other input symbols runtime dims up to MAX_LENGTH. */
+export function lowerDecoder(bytes: Uint8Array, target: 'c' | 'wasm' | 'wgsl'): Graph {
+  const probe = importOnnx(bytes);
+  const batch = probe.inputs.find((v) => v.name === 'input_ids')!.type.shape[0];
+  const g = importOnnx(bytes, typeof batch === 'string' ? { dimBindings: { [batch]: 1 } } : {});
+  g.meta = { ...g.meta, dimBounds: Object.fromEntries([...inputSymbols(g)].map((s) => [s, MAX_LENGTH])) };
+  return runPipeline(g, { target, tables: 'f32' }).graph;
+}
+
+/** Decodes `c` through one artifact from `open` and checks it against onnxruntime-node. */
+export async function checkCompiledDecoder(
+  c: CompiledDecoderCase,
+  target: 'c' | 'wasm' | 'wgsl',
+  open: (g: Graph) => Promise<LoadedArtifact> | LoadedArtifact,
+): Promise<void> {
+  const bytes = c.model();
+  const ref = await c.reference(bytes, PROMPT, c.steps);
+  const g = lowerDecoder(bytes, target);
+  const art = await open(g);
+  try {
+    const got = await generate(decoderIO(g), (feeds) => art.run(feeds), PROMPT, { maxNewTokens: c.steps });
+    expect(got.tokens).toEqual(ref.tokens);
+    const errs = got.logits.map((l, s) => maxRel(l, ref.logits[s]!));
+    for (const [s, e] of errs.entries())
+      expect(e, `step ${s} (all: ${errs.map((x) => x.toExponential(1))})`).toBeLessThanOrEqual(LOGITS_TOL);
+  } finally {
+    await art.close();
+  }
+}
