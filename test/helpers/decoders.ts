@@ -1,4 +1,6 @@
 /**
+ * (The builder itself, buildBuilderDecoder, lives in bench/llm-model.ts, which the LLM benchmark
+ * shares; it is re-exported here.)
  * A tiny decoder-only LLM in the layout onnxruntime-genai's model builder exports for CPU int4
  * (src/python/py/models/builder.py, io float32, GroupQueryAttention with rotary inside attention, so
  * no position_ids input), with seeded random weights; and a greedy decoder that runs it step by step
@@ -26,175 +28,11 @@
  * as the next past (first step: past of length 0) and grows attention_mask by one 1 per step.
  */
 import * as ort from 'onnxruntime-node';
-import { OnnxBuilder } from '../../compiler/onnx/builder.js';
-import { seeded, uniform } from '../../examples/models.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Tensor } from '../../ir/types.js';
 import { fromOrt, toOrt } from './ort.js';
 
-export interface DecoderOptions {
-  vocab?: number;
-  hidden?: number;
-  heads?: number;
-  kvHeads?: number;
-  headSize?: number;
-  intermediate?: number;
-  layers?: number;
-  maxPos?: number;
-  /** RMSNorm epsilon of every norm (the config's rms_norm_eps). */
-  eps?: number;
-  seed?: number;
-}
-
-const BITS = 4;
-const BLOCK = 32;
-
-/** The MatMulNBits inputs B, scales, zero_points of a random int4 [K, N] weight. */
-function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number, next: () => number): string[] {
-  const kBlocks = Math.ceil(K / BLOCK);
-  const blob = (BLOCK * BITS) / 8;
-  const levels = 2 ** BITS;
-  const B = new Uint8Array(N * kBlocks * blob);
-  for (let n = 0; n < N; n++)
-    for (let k = 0; k < K; k++) {
-      const q = Math.floor(next() * levels);
-      const i = k % BLOCK;
-      B[(n * kBlocks + Math.floor(k / BLOCK)) * blob + ((i * BITS) >> 3)]! |= q << ((i * BITS) & 7);
-    }
-  const scales = Float32Array.from({ length: N * kBlocks }, () => ((0.5 + next()) / levels / Math.sqrt(K)) * 2);
-  const zpRow = Math.ceil((kBlocks * BITS) / 8);
-  const ZP = new Uint8Array(N * zpRow);
-  for (let n = 0; n < N; n++)
-    for (let kb = 0; kb < kBlocks; kb++) {
-      // zero points near the middle, as a quantizer finds them for roughly symmetric weights
-      const z = 6 + Math.floor(next() * 4);
-      ZP[n * zpRow + ((kb * BITS) >> 3)]! |= z << ((kb * BITS) & 7);
-    }
-  return [
-    b.initializer(`${name}.qweight`, makeTensor('u8', [N, kBlocks, blob], B)),
-    b.initializer(`${name}.scales`, makeTensor('f32', [N, kBlocks], scales)),
-    b.initializer(`${name}.qzeros`, makeTensor('u8', [N, zpRow], ZP)),
-  ];
-}
-
-/** Builds the decoder; returns ModelProto bytes. Defaults: vocab 64, hidden 64, 4 heads of 16, 2 KV heads, MLP 128, 2 layers, 64 positions. */
-export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
-  const V = opts.vocab ?? 64;
-  const D = opts.hidden ?? 64;
-  const NH = opts.heads ?? 4;
-  const KV = opts.kvHeads ?? 2;
-  const H = opts.headSize ?? 16;
-  const I = opts.intermediate ?? 128;
-  const L = opts.layers ?? 2;
-  const P = opts.maxPos ?? 64;
-  const eps = opts.eps ?? 1e-5;
-  const next = seeded(opts.seed ?? 11);
-  const b = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
-  const ms = 'com.microsoft';
-
-  b.input('input_ids', 'i64', ['batch_size', 'sequence_length']);
-  b.input('attention_mask', 'i64', ['batch_size', 'total_sequence_length']);
-  for (let i = 0; i < L; i++) {
-    for (const kv of ['key', 'value']) b.input(`past_key_values.${i}.${kv}`, 'f32', ['batch_size', KV, 'past_sequence_length', H]);
-  }
-
-  const linear = (name: string, x: string, K: number, N: number): string => {
-    const [y] = b.node('MatMulNBits', [x, ...nbitsWeights(b, name, K, N, next)], {
-      domain: ms,
-      attrs: { K, N, bits: BITS, block_size: BLOCK, accuracy_level: 0 },
-      name: `${name}/MatMul`,
-    });
-    return y!;
-  };
-  const gamma = (name: string) => {
-    const g = uniform([D], 0.2, next);
-    for (let j = 0; j < D; j++) g.data[j] = Math.fround(1 + g.data[j]!);
-    return b.initializer(name, g);
-  };
-  const skipNorm = (name: string, x: string, skip: string, last = false): [string, string] => {
-    const outs = b.node('SkipSimplifiedLayerNormalization', [x, skip, gamma(`${name}.weight`)], {
-      domain: ms,
-      attrs: { epsilon: b.float(eps) },
-      outputs: last ? [`${name}/output_0`] : [`${name}/output_0`, '', '', `${name}/output_3`],
-      name: `${name}/SkipLayerNorm`,
-    });
-    return [outs[0]!, outs[3] ?? ''];
-  };
-
-  // /model/embed_tokens
-  const [embeds] = b.node('Gather', [b.initializer('model.embed_tokens.weight', uniform([V, D], 1, next)), 'input_ids'], {
-    name: '/model/embed_tokens/Gather',
-  });
-
-  // /model/attn_mask_reformat
-  const [sum] = b.node('ReduceSum', ['attention_mask', b.initializer('/model/constants/INT64/[1]', makeTensor('i64', [1], [1]))], {
-    attrs: { keepdims: 0 },
-  });
-  const one = b.initializer('/model/constants/INT64/1', makeTensor('i64', [], [1]));
-  const [sub] = b.node('Sub', [sum!, one]);
-  const [seqlensK] = b.node('Cast', [sub!], { attrs: { to: 6 } });
-  const [shape] = b.node('Shape', ['attention_mask']);
-  const [tot] = b.node('Gather', [shape!, one], { attrs: { axis: 0 } });
-  const [totalSeqLen] = b.node('Cast', [tot!], { attrs: { to: 6 } });
-
-  // rotary caches: inv_freq = theta^(-2j/H), cos/sin(t * inv_freq), t = 0 .. max_pos-1
-  const half = H / 2;
-  const ang = Array.from({ length: P * half }, (_, i) => Math.floor(i / half) * 10000 ** (-(2 * (i % half)) / H));
-  const cos = b.initializer('cos_cache', makeTensor('f32', [P, half], ang.map(Math.cos)));
-  const sin = b.initializer('sin_cache', makeTensor('f32', [P, half], ang.map(Math.sin)));
-
-  let residual = embeds!;
-  let layerIn = '';
-  for (let i = 0; i < L; i++) {
-    const pre = `/model/layers.${i}`;
-    let normed: string;
-    if (i === 0) {
-      [normed] = b.node('SimplifiedLayerNormalization', [embeds!, gamma(`model.layers.${i}.input_layernorm.weight`)], {
-        attrs: { epsilon: b.float(eps), axis: -1, stash_type: 1 },
-        name: `${pre}/input_layernorm/LayerNorm`,
-      }) as [string];
-    } else {
-      [normed, residual] = skipNorm(`${pre}/input_layernorm`, layerIn, residual);
-    }
-    const qkv = linear(`${pre}/attn/qkv_proj`, normed, D, (NH + 2 * KV) * H);
-    const [attn] = b.node(
-      'GroupQueryAttention',
-      [qkv, '', '', `past_key_values.${i}.key`, `past_key_values.${i}.value`, seqlensK!, totalSeqLen!, cos, sin],
-      {
-        domain: ms,
-        attrs: {
-          num_heads: NH,
-          kv_num_heads: KV,
-          scale: b.float(1 / Math.sqrt(H)),
-          local_window_size: -1,
-          softcap: b.float(0),
-          do_rotary: 1,
-          rotary_interleaved: 0,
-        },
-        outputs: [`${pre}/attn/GroupQueryAttention/output_0`, `present.${i}.key`, `present.${i}.value`],
-        name: `${pre}/attn/GroupQueryAttention`,
-      },
-    );
-    const o = linear(`${pre}/attn/o_proj`, attn!, NH * H, D);
-    const [post, res2] = skipNorm(`${pre}/post_attention_layernorm`, o, residual);
-    residual = res2;
-    const gate = linear(`${pre}/mlp/gate_proj`, post, D, I);
-    const up = linear(`${pre}/mlp/up_proj`, post, D, I);
-    const [sig] = b.node('Sigmoid', [gate]);
-    const [act] = b.node('Mul', [gate, sig!]);
-    const [gated] = b.node('Mul', [act!, up]);
-    layerIn = linear(`${pre}/mlp/down_proj`, gated!, I, D);
-  }
-  const [finalNorm] = skipNorm('/model/layers.final_norm_layernorm', layerIn, residual, true);
-  const logits = linear('/lm_head', finalNorm, D, V);
-  b.node('Identity', [logits], { outputs: ['logits'] });
-
-  b.output('logits', 'f32', ['batch_size', 'sequence_length', V]);
-  for (let i = 0; i < L; i++) {
-    for (const kv of ['key', 'value']) b.output(`present.${i}.${kv}`, 'f32', ['batch_size', KV, 'total_sequence_length', H]);
-  }
-  return b.toBytes();
-}
+export { buildBuilderDecoder, type DecoderOptions } from '../../bench/llm-model.js';
 
 /** The argmax of `v` (first of equal maxima). */
 export function argmax(v: ArrayLike<number>): number {

@@ -1,0 +1,202 @@
+/**
+ * The decoder models the LLM benchmark (bench/llm.ts) and the tests (test/helpers/decoders.ts) build:
+ * a decoder-only LLM in the layout onnxruntime-genai's model builder exports for CPU int4
+ * (src/python/py/models/builder.py: io float32, GroupQueryAttention with rotary inside attention, so
+ * no position_ids input), with seeded random weights, at any size (the tests' tiny default, or the
+ * Llama-3.2-1B shape of the benchmark).
+ *
+ * Graph (names as the builder's, per layer i):
+ *   inputs  input_ids i64 [batch, sequence_length], attention_mask i64 [batch, total_sequence_length],
+ *           past_key_values.{i}.key / .value f32 [batch, kv_heads, past_sequence_length, head_size]
+ *   outputs logits f32 [batch, sequence_length, vocab], present.{i}.key / .value
+ *           f32 [batch, kv_heads, total_sequence_length, head_size]
+ *   embed   Gather(float table [vocab, hidden], input_ids)
+ *   mask    seqlens_k = Cast<int32>(ReduceSum(attention_mask, axes [1], keepdims 0) - 1),
+ *           total_seq_len = Cast<int32>(Gather(Shape(attention_mask), 1))
+ *   layer   input norm: SimplifiedLayerNormalization (layer 0) or com.microsoft
+ *           SkipSimplifiedLayerNormalization(previous MLP out, residual) (output 0 = normed, 3 = residual);
+ *           packed QKV MatMulNBits (N = (heads + 2 kv_heads) head_size) -> GroupQueryAttention(qkv, '', '',
+ *           past k/v, seqlens_k, total_seq_len, cos_cache, sin_cache; do_rotary 1, scale 1/sqrt(head_size))
+ *           -> o_proj MatMulNBits -> SkipSimplifiedLayerNormalization(o_proj, residual) -> gate/up
+ *           MatMulNBits, act = gate * Sigmoid(gate), down MatMulNBits(act * up)
+ *   head    SkipSimplifiedLayerNormalization(last down, residual) output 0 only -> lm_head MatMulNBits
+ * Every MatMulNBits is bits 4, block 32, accuracy_level 0, asymmetric (packed uint8 zero points, as
+ * MatMul4BitsQuantizer's default), packed as docs/onnx-inputs.md specifies. cos/sin caches are
+ * [max_pos, head_size / 2] from theta 10000, as the builder computes them.
+ * Invariant: the same options give byte-identical models.
+ */
+import { seededRandom as seeded } from '../base/random.js';
+import { OnnxBuilder } from '../compiler/onnx/builder.js';
+import { makeTensor } from '../ir/tensor.js';
+import type { Tensor } from '../ir/types.js';
+
+/** A float tensor uniform in [-scale, scale) (examples/models.ts's, filled in place: the benchmark's tables are large). */
+function uniform(shape: number[], scale: number, next: () => number): Tensor {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = (next() * 2 - 1) * scale;
+  return makeTensor('f32', shape, data);
+}
+
+export interface DecoderOptions {
+  vocab?: number;
+  hidden?: number;
+  heads?: number;
+  kvHeads?: number;
+  headSize?: number;
+  intermediate?: number;
+  layers?: number;
+  maxPos?: number;
+  /** RMSNorm epsilon of every norm (the config's rms_norm_eps). */
+  eps?: number;
+  seed?: number;
+}
+
+const BITS = 4;
+const BLOCK = 32;
+
+/** The MatMulNBits inputs B, scales, zero_points of a random int4 [K, N] weight. */
+function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number, next: () => number): string[] {
+  const kBlocks = Math.ceil(K / BLOCK);
+  const blob = (BLOCK * BITS) / 8;
+  const levels = 2 ** BITS;
+  const B = new Uint8Array(N * kBlocks * blob);
+  for (let n = 0; n < N; n++)
+    for (let k = 0; k < K; k++) {
+      const q = Math.floor(next() * levels);
+      const i = k % BLOCK;
+      B[(n * kBlocks + Math.floor(k / BLOCK)) * blob + ((i * BITS) >> 3)]! |= q << ((i * BITS) & 7);
+    }
+  const scales = Float32Array.from({ length: N * kBlocks }, () => ((0.5 + next()) / levels / Math.sqrt(K)) * 2);
+  const zpRow = Math.ceil((kBlocks * BITS) / 8);
+  const ZP = new Uint8Array(N * zpRow);
+  for (let n = 0; n < N; n++)
+    for (let kb = 0; kb < kBlocks; kb++) {
+      // zero points near the middle, as a quantizer finds them for roughly symmetric weights
+      const z = 6 + Math.floor(next() * 4);
+      ZP[n * zpRow + ((kb * BITS) >> 3)]! |= z << ((kb * BITS) & 7);
+    }
+  return [
+    b.initializer(`${name}.qweight`, makeTensor('u8', [N, kBlocks, blob], B)),
+    b.initializer(`${name}.scales`, makeTensor('f32', [N, kBlocks], scales)),
+    b.initializer(`${name}.qzeros`, makeTensor('u8', [N, zpRow], ZP)),
+  ];
+}
+
+/** Builds the decoder; returns ModelProto bytes. Defaults: vocab 64, hidden 64, 4 heads of 16, 2 KV heads, MLP 128, 2 layers, 64 positions. */
+export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
+  const V = opts.vocab ?? 64;
+  const D = opts.hidden ?? 64;
+  const NH = opts.heads ?? 4;
+  const KV = opts.kvHeads ?? 2;
+  const H = opts.headSize ?? 16;
+  const I = opts.intermediate ?? 128;
+  const L = opts.layers ?? 2;
+  const P = opts.maxPos ?? 64;
+  const eps = opts.eps ?? 1e-5;
+  const next = seeded(opts.seed ?? 11);
+  const b = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
+  const ms = 'com.microsoft';
+
+  b.input('input_ids', 'i64', ['batch_size', 'sequence_length']);
+  b.input('attention_mask', 'i64', ['batch_size', 'total_sequence_length']);
+  for (let i = 0; i < L; i++) {
+    for (const kv of ['key', 'value']) b.input(`past_key_values.${i}.${kv}`, 'f32', ['batch_size', KV, 'past_sequence_length', H]);
+  }
+
+  const linear = (name: string, x: string, K: number, N: number): string => {
+    const [y] = b.node('MatMulNBits', [x, ...nbitsWeights(b, name, K, N, next)], {
+      domain: ms,
+      attrs: { K, N, bits: BITS, block_size: BLOCK, accuracy_level: 0 },
+      name: `${name}/MatMul`,
+    });
+    return y!;
+  };
+  const gamma = (name: string) => {
+    const g = uniform([D], 0.2, next);
+    for (let j = 0; j < D; j++) g.data[j] = Math.fround(1 + g.data[j]!);
+    return b.initializer(name, g);
+  };
+  const skipNorm = (name: string, x: string, skip: string, last = false): [string, string] => {
+    const outs = b.node('SkipSimplifiedLayerNormalization', [x, skip, gamma(`${name}.weight`)], {
+      domain: ms,
+      attrs: { epsilon: b.float(eps) },
+      outputs: last ? [`${name}/output_0`] : [`${name}/output_0`, '', '', `${name}/output_3`],
+      name: `${name}/SkipLayerNorm`,
+    });
+    return [outs[0]!, outs[3] ?? ''];
+  };
+
+  // /model/embed_tokens
+  const [embeds] = b.node('Gather', [b.initializer('model.embed_tokens.weight', uniform([V, D], 1, next)), 'input_ids'], {
+    name: '/model/embed_tokens/Gather',
+  });
+
+  // /model/attn_mask_reformat
+  const [sum] = b.node('ReduceSum', ['attention_mask', b.initializer('/model/constants/INT64/[1]', makeTensor('i64', [1], [1]))], {
+    attrs: { keepdims: 0 },
+  });
+  const one = b.initializer('/model/constants/INT64/1', makeTensor('i64', [], [1]));
+  const [sub] = b.node('Sub', [sum!, one]);
+  const [seqlensK] = b.node('Cast', [sub!], { attrs: { to: 6 } });
+  const [shape] = b.node('Shape', ['attention_mask']);
+  const [tot] = b.node('Gather', [shape!, one], { attrs: { axis: 0 } });
+  const [totalSeqLen] = b.node('Cast', [tot!], { attrs: { to: 6 } });
+
+  // rotary caches: inv_freq = theta^(-2j/H), cos/sin(t * inv_freq), t = 0 .. max_pos-1
+  const half = H / 2;
+  const ang = Array.from({ length: P * half }, (_, i) => Math.floor(i / half) * 10000 ** (-(2 * (i % half)) / H));
+  const cos = b.initializer('cos_cache', makeTensor('f32', [P, half], ang.map(Math.cos)));
+  const sin = b.initializer('sin_cache', makeTensor('f32', [P, half], ang.map(Math.sin)));
+
+  let residual = embeds!;
+  let layerIn = '';
+  for (let i = 0; i < L; i++) {
+    const pre = `/model/layers.${i}`;
+    let normed: string;
+    if (i === 0) {
+      [normed] = b.node('SimplifiedLayerNormalization', [embeds!, gamma(`model.layers.${i}.input_layernorm.weight`)], {
+        attrs: { epsilon: b.float(eps), axis: -1, stash_type: 1 },
+        name: `${pre}/input_layernorm/LayerNorm`,
+      }) as [string];
+    } else {
+      [normed, residual] = skipNorm(`${pre}/input_layernorm`, layerIn, residual);
+    }
+    const qkv = linear(`${pre}/attn/qkv_proj`, normed, D, (NH + 2 * KV) * H);
+    const [attn] = b.node(
+      'GroupQueryAttention',
+      [qkv, '', '', `past_key_values.${i}.key`, `past_key_values.${i}.value`, seqlensK!, totalSeqLen!, cos, sin],
+      {
+        domain: ms,
+        attrs: {
+          num_heads: NH,
+          kv_num_heads: KV,
+          scale: b.float(1 / Math.sqrt(H)),
+          local_window_size: -1,
+          softcap: b.float(0),
+          do_rotary: 1,
+          rotary_interleaved: 0,
+        },
+        outputs: [`${pre}/attn/GroupQueryAttention/output_0`, `present.${i}.key`, `present.${i}.value`],
+        name: `${pre}/attn/GroupQueryAttention`,
+      },
+    );
+    const o = linear(`${pre}/attn/o_proj`, attn!, NH * H, D);
+    const [post, res2] = skipNorm(`${pre}/post_attention_layernorm`, o, residual);
+    residual = res2;
+    const gate = linear(`${pre}/mlp/gate_proj`, post, D, I);
+    const up = linear(`${pre}/mlp/up_proj`, post, D, I);
+    const [sig] = b.node('Sigmoid', [gate]);
+    const [act] = b.node('Mul', [gate, sig!]);
+    const [gated] = b.node('Mul', [act!, up]);
+    layerIn = linear(`${pre}/mlp/down_proj`, gated!, I, D);
+  }
+  const [finalNorm] = skipNorm('/model/layers.final_norm_layernorm', layerIn, residual, true);
+  const logits = linear('/lm_head', finalNorm, D, V);
+  b.node('Identity', [logits], { outputs: ['logits'] });
+
+  b.output('logits', 'f32', ['batch_size', 'sequence_length', V]);
+  for (let i = 0; i < L; i++) {
+    for (const kv of ['key', 'value']) b.output(`present.${i}.${kv}`, 'f32', ['batch_size', KV, 'total_sequence_length', H]);
+  }
+  return b.toBytes();
+}

@@ -1,0 +1,191 @@
+/**
+ * `npm run bench:llm [-- options]`: end-to-end decoder timing, lutc's C artifact against
+ * onnxruntime-node in the same run, on a seeded Llama-3.2-1B-shaped int4 decoder in onnxruntime-genai's
+ * builder layout (bench/llm-model.ts: hidden 2048, 32/8 heads of 64, MLP 8192, vocab 32000,
+ * MatMulNBits 4-bit block 32, GroupQueryAttention with a BNSH cache).
+ *
+ * lutc compiles the model ONCE with runtime dims (batch 1; sequence_length up to the prefill length,
+ * past/total up to the largest past) and runs every measurement through that one artifact: the C
+ * harness times `-r N` runs of model_run (weights loaded and packed before the timed runs);
+ * onnxruntime-node (CPU EP, graph optimizations on, 1 intra-op thread) runs the same feeds N times
+ * (median). Rows: prefill (S tokens, empty past) and one decode step at each past length; ratio =
+ * onnxruntime ms / lutc ms (> 1: lutc faster). Before timing, lutc's logits are checked against
+ * onnxruntime's for the first row (max|diff| / max|ref| <= 5e-2: lutc's int8 tables against
+ * onnxruntime's accuracy_level 0 float GEMMs; 'FAIL' and exit 1 otherwise).
+ *
+ *   --layers N      decoder layers (default 16, the 1B shape; fewer is faster to build)
+ *   --pasts A,B     past lengths of the decode rows (default 16,256,2048)
+ *   --prefill S     prompt length of the prefill row (default 128)
+ *   --runs N        timed runs per row and side (default 5)
+ *   --quick         2 layers, pasts 16,256, prefill 32, 3 runs
+ *   -h, --help      this usage
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { emitModel } from '../backends/c/model/emit.js';
+import { buildModelBinary, defaultCFlags, parseHarnessTime } from '../backends/c/run.js';
+import { seededRandom } from '../base/random.js';
+import { writeNpy } from '../compiler/npy.js';
+import { importOnnx } from '../compiler/onnx/index.js';
+import { runPipeline } from '../compiler/pipeline.js';
+import { makeTensor } from '../ir/tensor.js';
+import type { Tensor } from '../ir/types.js';
+import { buildBuilderDecoder } from './llm-model.js';
+import { median } from './timing.js';
+
+const USAGE = 'usage: npm run bench:llm -- [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--quick]\n';
+const SHAPE = { vocab: 32000, hidden: 2048, heads: 32, kvHeads: 8, headSize: 64, intermediate: 8192 };
+const MODEL_TOL = 5e-2;
+
+interface Args {
+  layers: number;
+  pasts: number[];
+  prefill: number;
+  runs: number;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`bench:llm: ${msg}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parse(argv: string[]): Args {
+  const a: Args = { layers: 16, pasts: [16, 256, 2048], prefill: 128, runs: 5 };
+  const int = (v: string | undefined, what: string) => {
+    const n = Number(v);
+    if (!v || !Number.isInteger(n) || n < 1) usage(`bad ${what} '${v ?? ''}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!;
+    if (f === '-h' || f === '--help') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else if (f === '--quick') Object.assign(a, { layers: 2, pasts: [16, 256], prefill: 32, runs: 3 });
+    else if (f === '--layers') a.layers = int(argv[++i], '--layers');
+    else if (f === '--prefill') a.prefill = int(argv[++i], '--prefill');
+    else if (f === '--runs') a.runs = int(argv[++i], '--runs');
+    else if (f === '--pasts') a.pasts = (argv[++i] ?? usage('--pasts needs a value')).split(',').map((x) => int(x, '--pasts'));
+    else usage(`unknown option '${f}'`);
+  }
+  return a;
+}
+
+/** The feeds of one step: S new tokens after `past` cached rows (random cache contents, seeded). */
+function stepFeeds(layers: number, S: number, past: number, seed: number): Record<string, Tensor> {
+  const next = seededRandom(seed);
+  const feeds: Record<string, Tensor> = {
+    input_ids: makeTensor(
+      'i64',
+      [1, S],
+      Array.from({ length: S }, () => Math.floor(next() * SHAPE.vocab)),
+    ),
+    attention_mask: makeTensor('i64', [1, past + S], new Array(past + S).fill(1)),
+  };
+  const n = SHAPE.kvHeads * past * SHAPE.headSize;
+  for (let l = 0; l < layers; l++)
+    for (const kv of ['key', 'value']) {
+      const d = new Float32Array(n);
+      for (let i = 0; i < n; i++) d[i] = next() * 2 - 1;
+      feeds[`past_key_values.${l}.${kv}`] = makeTensor('f32', [1, SHAPE.kvHeads, past, SHAPE.headSize], d);
+    }
+  return feeds;
+}
+
+async function main(): Promise<void> {
+  const a = parse(process.argv.slice(2));
+  const maxPast = Math.max(...a.pasts);
+  const say = (m: string) => process.stderr.write(`bench:llm: ${m}\n`);
+  let t = performance.now();
+  const bytes = buildBuilderDecoder({ ...SHAPE, layers: a.layers, maxPos: maxPast + a.prefill + 1, seed: 1 });
+  say(
+    `built the ${a.layers}-layer 1B-shaped decoder (${(bytes.length / 2 ** 20).toFixed(0)} MiB) in ${((performance.now() - t) / 1e3).toFixed(1)} s`,
+  );
+
+  t = performance.now();
+  const g = importOnnx(bytes, { dimBindings: { batch_size: 1 } });
+  g.meta = {
+    ...g.meta,
+    dimBounds: { sequence_length: a.prefill, past_sequence_length: maxPast, total_sequence_length: maxPast + a.prefill },
+  };
+  runPipeline(g, { target: 'c' });
+  const em = emitModel(g, { target: 'c', embedWeights: false });
+  const exe = buildModelBinary(em.files, defaultCFlags());
+  say(`lutc compiled it once for c with runtime dims in ${((performance.now() - t) / 1e3).toFixed(1)} s`);
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-bench-llm-'));
+  const weights = path.join(dir, 'weights.bin');
+  fs.writeFileSync(weights, em.files['weights.bin']!);
+
+  const ort = await import('onnxruntime-node');
+  const sess = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const ortType = (t: Tensor) => (t.dtype === 'i64' ? 'int64' : 'float32');
+  const ortData = (t: Tensor) => (t.dtype === 'i64' ? BigInt64Array.from(t.data as ArrayLike<number>, (x) => BigInt(x)) : t.data);
+
+  const rows: { row: string; lutc: number; ort: number }[] = [];
+  let failed = false;
+  const cases = [
+    { row: `prefill ${a.prefill}`, S: a.prefill, past: 0 },
+    ...a.pasts.map((p) => ({ row: `decode at past ${p}`, S: 1, past: p })),
+  ];
+  for (const [ci, c] of cases.entries()) {
+    const feeds = stepFeeds(a.layers, c.S, c.past, 100 + ci);
+    const args = ['-w', weights, '-o', path.join(dir, `out${ci}`), '-r', String(a.runs)];
+    em.inputs.forEach((io, i) => {
+      const f = path.join(dir, `in${ci}_${i}.npy`);
+      fs.writeFileSync(f, writeNpy(feeds[io.name]!));
+      args.push(f);
+    });
+    const r = spawnSync(exe, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.status !== 0) throw new Error(`the lutc artifact failed: ${r.stderr}`);
+    const lutcMs = parseHarnessTime(r.stderr)!;
+    const ortFeeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(ortType(v), ortData(v) as Float32Array, v.shape);
+    const times: number[] = [];
+    let logits: Float32Array | undefined;
+    for (let i = 0; i < a.runs; i++) {
+      const t0 = performance.now();
+      const out = await sess.run(ortFeeds);
+      times.push(performance.now() - t0);
+      logits = out.logits!.data as Float32Array;
+    }
+    if (ci === 0) {
+      // lutc's logits of the same feeds (the harness wrote them) against onnxruntime's
+      const list = JSON.parse(fs.readFileSync(path.join(dir, `out${ci}`, 'outputs.json'), 'utf8')) as { name: string; file: string }[];
+      const { readNpyFile } = await import('../compiler/npy.js');
+      const got = readNpyFile(path.join(dir, `out${ci}`, list.find((o) => o.name === 'logits')!.file)).data;
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < logits!.length; i++) {
+        diff = Math.max(diff, Math.abs(got[i]! - logits![i]!));
+        scale = Math.max(scale, Math.abs(logits![i]!));
+      }
+      const rel = diff / scale;
+      say(
+        `logits vs onnxruntime: max|diff| / max|ref| = ${rel.toExponential(2)} (${rel <= MODEL_TOL ? 'ok' : 'FAIL'}, bound ${MODEL_TOL})`,
+      );
+      if (!(rel <= MODEL_TOL)) failed = true;
+    }
+    rows.push({ row: c.row, lutc: lutcMs, ort: median(times) });
+    say(`${c.row}: lutc ${lutcMs.toFixed(2)} ms, onnxruntime ${median(times).toFixed(2)} ms`);
+  }
+  await sess.release();
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(
+    `\nLlama-3.2-1B-shaped int4 decoder, ${a.layers} layers, 1 thread, ${a.runs} runs (median for onnxruntime, mean for the lutc harness)\n`,
+  );
+  process.stdout.write(`${'row'.padEnd(22)}${'lutc c ms'.padStart(12)}${'onnxruntime ms'.padStart(16)}${'ratio'.padStart(8)}\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${r.row.padEnd(22)}${r.lutc.toFixed(2).padStart(12)}${r.ort.toFixed(2).padStart(16)}${(r.ort / r.lutc).toFixed(2).padStart(8)}\n`,
+    );
+  if (failed) process.exit(1);
+}
+
+await main();
