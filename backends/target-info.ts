@@ -3,6 +3,8 @@
  * point module interfaces, and the vocabulary of target-specific options. Types and static data only,
  * so per-target files and the registry (backends/target.ts) import it without importing each other.
  */
+
+import type { GenerateOptions, GenerateResult } from '../compiler/generate.js';
 import type { CompileOptions, KernelRequest, Target } from '../compiler/options.js';
 import type { VecBytes } from '../ir/lut/geometry.js';
 import type { Graph, Tensor } from '../ir/types.js';
@@ -54,6 +56,12 @@ export interface RunModule {
   runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: RunOptions): Promise<Tensor[]> | Tensor[];
   /** Compiles once for many runs (`lutc generate`); absent where the target has no such loader yet. */
   openArtifact?(graph: Graph, opts: RunOptions): LoadedArtifact | Promise<LoadedArtifact>;
+  /**
+   * Greedy generation inside the artifact (the KV cache never leaves it; compiler/generate.ts's
+   * semantics), where the target has it: `lutc generate` prefers it to a step loop over openArtifact.
+   * The result carries no logits.
+   */
+  generate?(graph: Graph, opts: RunOptions, prompt: readonly number[], gen: GenerateOptions): Promise<GenerateResult>;
 }
 /** `backends/<t>/kernel.ts`: kernel-only mode (one LUT-mpGEMM layer). */
 export interface KernelModule {

@@ -9,11 +9,12 @@
  * The harness runs with `-r 1`; the wall time of model_run it prints on stderr (parseHarnessTime)
  * goes to `opts.onRun`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fail, isDiagCode, LutcError } from '../../base/diagnostics.js';
+import type { GenerateOptions, GenerateResult } from '../../compiler/generate.js';
 import { readNpyFile, writeNpy } from '../../compiler/npy.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
@@ -144,5 +145,72 @@ export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, 
     return await art.run(inputs);
   } finally {
     art.close();
+  }
+}
+
+/**
+ * Greedy generation inside the C artifact: the harness's `generate` mode (main.c: the prompt in one
+ * model_run from an empty cache, then one token per run, presents reused as pasts by pointer), built
+ * once; tokens stream from its stdout to `gen.onToken`, the phase times come from its stderr line.
+ */
+export async function generate(
+  graph: Graph,
+  opts: CRunOptions & RunOptions,
+  prompt: readonly number[],
+  gen: GenerateOptions,
+): Promise<GenerateResult> {
+  const emitted = emitModel(graph, { ...opts, embedWeights: false });
+  const threads = opts.threads ?? 1;
+  const flags = [...(opts.cflags ?? defaultCFlags()), ...(threads > 1 ? ['-fopenmp'] : [])];
+  if (opts.isa) checkIsaHost(opts.isa);
+  opts.progress?.(`c: building ${emitted.plan.steps.length} steps with ${flags.join(' ')}`);
+  const exe = opts.isa ? buildForcedIsa(emitted.files, flags, opts.isa) : buildModelBinary(emitted.files, flags);
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-c-gen-'));
+  try {
+    const weights = path.join(dir, 'weights.bin');
+    fs.writeFileSync(weights, emitted.files['weights.bin']!);
+    const args = [
+      'generate',
+      '-w',
+      weights,
+      '-t',
+      String(threads),
+      '--input-ids',
+      prompt.join(','),
+      '--max-new-tokens',
+      String(gen.maxNewTokens),
+    ];
+    if (gen.eosTokenIds?.length) args.push('--eos', gen.eosTokenIds.join(','));
+    const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tokens: number[] = [];
+    let pending = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk;
+      const parts = pending.split(/\s+/);
+      pending = parts.pop() ?? '';
+      for (const p of parts)
+        if (p) {
+          tokens.push(Number(p));
+          gen.onToken?.(Number(p));
+        }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (pending.trim()) {
+      tokens.push(Number(pending.trim()));
+      gen.onToken?.(Number(pending.trim()));
+    }
+    if (code !== 0) {
+      const coded = /^(LUT\d{4}): (?:node "(.*?)" \([^)]*\): )?.*$/m.exec(stderr);
+      if (coded && isDiagCode(coded[1]!)) rethrowCoded(Object.assign(new Error(coded[0]), { code: coded[1], node: coded[2] }), graph);
+      fail('LUT5162', `the compiled model failed: ${stderr.trim() || `exit status ${code}`}`);
+    }
+    const t = /model: prefill (\d+) tokens in ([0-9.]+) ms, decode (\d+) tokens in ([0-9.]+) ms/.exec(stderr);
+    return { tokens, logits: [], prefillMs: t ? Number(t[2]) : 0, decodeMs: t ? Number(t[4]) : 0, promptTokens: prompt.length };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }

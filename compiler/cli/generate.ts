@@ -4,13 +4,15 @@
  * ...); every step then runs that graph. `--target ref` runs it on the reference interpreter; a
  * compiled target compiles it once with runtime dims (every sequence dim bounded by `--max-length`,
  * default prompt + new tokens; the batch dim frozen to 1) and runs each step through that one
- * artifact (the target's `openArtifact`; a target without one is LUT6042 before any work). Token ids only (`--input-ids`); text prompts need a tokenizer, not bundled yet
+ * artifact: inside it where the target generates itself (`RunModule.generate`: the C harness's
+ * generate mode), else a step loop over the target's `openArtifact` (a target with neither is LUT6042
+ * before any work). Token ids only (`--input-ids`); text prompts need a tokenizer, not bundled yet
  * (`--prompt` is LUT6003 naming that). stdout: the new ids, space separated, as they come (or one
  * JSON object with --json); stderr: prefill and decode tokens/s.
  */
 import { getTarget, type LoadedArtifact } from '../../backends/target.js';
 import { fail } from '../../base/diagnostics.js';
-import { decoderIO, generate } from '../generate.js';
+import { decoderIO, type GenerateResult, generate } from '../generate.js';
 import { inputSymbols } from '../input-dims.js';
 import { runPipeline } from '../pipeline.js';
 import { COMPILE_OPTS, compileOptions, parse, parsePosInt, parseTarget, requirePositional, str, usage } from './args.js';
@@ -107,16 +109,22 @@ export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
   const { graph } = runPipeline(g, opts);
   const json = p.values.json === true;
   let first = true;
-  const art: LoadedArtifact = await mod.openArtifact(graph, { ...opts, progress: undefined });
-  const res = await generate(dio, (feeds) => art.run(feeds), prompt, {
+  const gen = {
     maxNewTokens,
     eosTokenIds: eos,
-    onToken: (id) => {
+    onToken: (id: number) => {
       if (json) return;
       io.write(`${first ? '' : ' '}${id}`);
       first = false;
     },
-  }).finally(() => art.close());
+  };
+  // inside the artifact where the target can (the cache stays in it), else a step loop over one artifact
+  let res: GenerateResult;
+  if (mod.generate) res = await mod.generate(graph, { ...opts, progress: undefined }, prompt, gen);
+  else {
+    const art: LoadedArtifact = await mod.openArtifact(graph, { ...opts, progress: undefined });
+    res = await generate(dio, (feeds) => art.run(feeds), prompt, gen).finally(() => art.close());
+  }
   const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0);
   const prefill = rate(res.promptTokens, res.prefillMs);
   const decode = rate(res.tokens.length - 1, res.decodeMs);

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
-import { openArtifact } from '../../backends/c/run.js';
+import { generate as generateC, openArtifact } from '../../backends/c/run.js';
 import { LutcError } from '../../base/diagnostics.js';
-import { COMPILED_DECODERS, checkCompiledDecoder } from '../helpers/compiled-decoders.js';
+import { COMPILED_DECODERS, checkCompiledDecoder, lowerDecoder } from '../helpers/compiled-decoders.js';
 import { randomInput } from '../helpers/models.js';
 import { buildKvAttention, checkCase, lowerCase, RUNTIME_DIMS_CASES } from '../helpers/runtime-dims.js';
 
@@ -22,6 +22,15 @@ describe('runtime dims on c under -fsanitize=address,undefined', () => {
   const san = ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
   const loadSan = async (g: Parameters<typeof openArtifact>[0]) => openArtifact(g, { target: 'c', cflags: san } as never);
   for (const c of RUNTIME_DIMS_CASES.slice(0, 3)) it(c.name, async () => checkCase(c, 'c', loadSan), 180_000);
+  it('the builder decoder generating inside the artifact (fused GroupQueryAttention, growing cache)', async () => {
+    const c = COMPILED_DECODERS[0]!;
+    const bytes = c.model();
+    const ref = await c.reference(bytes, [5, 17, 42, 3, 60, 9], 8);
+    const res = await generateC(lowerDecoder(bytes, 'c'), { target: 'c', cflags: san } as never, [5, 17, 42, 3, 60, 9], {
+      maxNewTokens: 8,
+    });
+    expect(res.tokens).toEqual(ref.tokens);
+  }, 180_000);
   it('out-of-bounds dims and contradicting shapes: coded errors, nothing reported by the sanitizers', async () => {
     const kv = RUNTIME_DIMS_CASES.find((c) => c.model === buildKvAttention)!;
     const art = openArtifact(lowerCase(kv, 'c'), { target: 'c', cflags: san } as never);
@@ -70,4 +79,27 @@ describe('runtime dims on c: bad shapes are coded errors', () => {
 describe('decoders through one C artifact (runtime sequence dims, from an empty cache)', () => {
   for (const c of COMPILED_DECODERS)
     it(c.name, async () => checkCompiledDecoder(c, 'c', (g) => openArtifact(g, { target: 'c', cflags: ['-O1'] } as never)), 240_000);
+});
+
+describe('decoders generating inside the C artifact (the harness generate mode: the cache never leaves it)', () => {
+  for (const c of COMPILED_DECODERS)
+    it(c.name, async () => {
+      const bytes = c.model();
+      const ref = await c.reference(bytes, [5, 17, 42, 3, 60, 9], c.steps);
+      const streamed: number[] = [];
+      const res = await generateC(lowerDecoder(bytes, 'c'), { target: 'c', cflags: ['-O1'] } as never, [5, 17, 42, 3, 60, 9], {
+        maxNewTokens: c.steps,
+        onToken: (id) => streamed.push(id),
+      });
+      expect(res.tokens).toEqual(ref.tokens);
+      expect(streamed).toEqual(ref.tokens);
+      expect(res.decodeMs).toBeGreaterThan(0);
+      // an end-of-sequence id stops after its first occurrence
+      const eos = ref.tokens[3]!;
+      const cut = await generateC(lowerDecoder(bytes, 'c'), { target: 'c', cflags: ['-O1'] } as never, [5, 17, 42, 3, 60, 9], {
+        maxNewTokens: c.steps,
+        eosTokenIds: [eos],
+      });
+      expect(cut.tokens).toEqual(ref.tokens.slice(0, ref.tokens.indexOf(eos) + 1));
+    }, 240_000);
 });

@@ -7,10 +7,12 @@
  * prints the wall time per run of model_run on stderr, `model: 12.34 us per run (wall time, N runs)`
  * below 1 ms and `model: 1.234 ms per run (...)` above (backends/c/run.ts parses this line).
  */
+import { LutcError } from '../../../base/diagnostics.js';
+import { type DecoderIO, decoderIO } from '../../../compiler/generate.js';
 import { outputFileName } from '../../../compiler/npy.js';
 import type { Graph } from '../../../ir/types.js';
 import { kernelByteSize, type Placement } from '../../model-plan.js';
-import { cString, npyDescr } from './cgen.js';
+import { cString, ctype, npyDescr } from './cgen.js';
 
 /** One model input or output as the emitter and the harness see it. */
 export interface CIo {
@@ -33,7 +35,7 @@ export function outputFiles(outs: readonly { name: string }[]): string[] {
 
 const shapeTuple = (s: readonly number[]) => (s.length === 1 ? `(${s[0]},)` : `(${s.join(', ')})`);
 
-export function renderHarness(_g: Graph, ins: CIo[], outs: CIo[], embedded: boolean): string {
+export function renderHarness(g: Graph, ins: CIo[], outs: CIo[], embedded: boolean): string {
   const files = outputFiles(outs);
   const dynamic = [...ins, ...outs].some((io) => io.placement.dims);
   const esz = (io: CIo) => kernelByteSize(io.placement.dtype);
@@ -223,7 +225,50 @@ static void *alloc64(size_t n) {
 }
 static void free64(void *p) { if (p) free(((void **)p)[-1]); }
 
+/* Loads and checks the weights (embedded: the compiled-in copy unless -w names a file); returns the
+   blob to free at exit (NULL when embedded). Packs the LUT layers outside any timed run. */
+static void *load_weights(const char *wpath, const char *argv0) {
+  void *weights = NULL;
+  (void)argv0;
+${embedded ? '  if (wpath) {\n' : '  {\n    char def[4096];\n    if (!wpath) {\n      const char *sl = strrchr(argv0, \'/\');\n      snprintf(def, sizeof def, "%.*sweights.bin", sl ? (int)(sl - argv0 + 1) : 0, argv0);\n      wpath = def;\n    }\n'}    size_t wn;
+    unsigned char *wb = read_file(wpath, &wn);
+    void *wa = alloc64(wn + 1);
+    memcpy(wa, wb, wn);
+    free(wb);
+    weights = wa;
+    int rc = model_load_weights(wa, wn);
+    if (rc == MODEL_ERR_WEIGHTS_SIZE) die("weights file has the wrong size for this model", wpath);
+    if (rc == MODEL_ERR_WEIGHTS_HASH) die("weights file does not belong to this model.c (hash differs)", wpath);
+    if (rc == MODEL_ERR_NO_MEMORY) die("out of memory packing the LUT weights", wpath);
+    if (rc) die("cannot load weights", wpath);
+  }
+${embedded ? '  else if (model_load_weights(NULL, 0) != MODEL_OK) die("cannot pack the embedded LUT weights", NULL); /* outside the timed runs */\n' : ''}  return weights;
+}
+
+/* Exits 1 with the coded message of a failed model_run (lutc's LUT5006/5008/5009), or a plain one. */
+static void check_rc(int rc) {
+  if (rc == MODEL_ERR_INDEX) {
+    const model_error_info *e = model_last_error();
+    fprintf(stderr, "LUT5008: node \\"%s\\" (%s): index %lld is out of range for an axis of size %lld\\n", e->node, e->op, e->index, e->size);
+    exit(1);
+  }
+  if (rc == MODEL_ERR_DIM_BOUND) {
+    const model_error_info *e = model_last_error();
+    fprintf(stderr, "LUT5009: input \\"%s\\": runtime dim %s = %lld is beyond its compiled bound %lld (--max-dim %s=N)\\n", e->node, e->op, e->index, e->size, e->op);
+    exit(1);
+  }
+  if (rc == MODEL_ERR_SHAPE) {
+    const model_error_info *e = model_last_error();
+    if (!strcmp(e->op, "shape")) fprintf(stderr, "LUT5006: input \\"%s\\": dim %lld contradicts the other inputs: its dims give %lld\\n", e->node, e->index, e->size);
+    else fprintf(stderr, "LUT5006: node \\"%s\\" (%s): sizes %lld and %lld, which the shapes take as equal, differ in this run\\n", e->node, e->op, e->index, e->size);
+    exit(1);
+  }
+  if (rc) die("model_run failed", NULL);
+}
+
+${renderGenerate(g, ins, outs)}
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "generate")) return generate_main(argc, argv);
   const char *wpath = NULL, *odir = ".";
   const char *given[MODEL_NUM_INPUTS + 1] = {0};
   int threads = 1, repeat = 1, timed = 0, npos = 0;
@@ -234,7 +279,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[a], "-t") && a + 1 < argc) threads = atoi(argv[++a]);
     else if (!strcmp(argv[a], "-r") && a + 1 < argc) { repeat = atoi(argv[++a]); timed = 1; }
     else if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
-      printf("usage: %s [-w weights.bin] [-o OUTDIR] [-t THREADS] [-r REPEAT] [NAME=]FILE.npy ...\\n", argv[0]);
+      printf("usage: %s [-w weights.bin] [-o OUTDIR] [-t THREADS] [-r REPEAT] [NAME=]FILE.npy ...\\n"
+             "       %s generate --input-ids 1,2,3 [--max-new-tokens N] [--eos ID,...] [-w weights.bin] [-t THREADS]\\n", argv[0], argv[0]);
       return 0;
     } else {
       const char *eq = strrchr(argv[a], '=');
@@ -250,19 +296,8 @@ int main(int argc, char **argv) {
     }
   }
   for (int i = 0; i < MODEL_NUM_INPUTS; i++) if (!given[i]) die("missing input", INS[i].name);
-${embedded ? '  if (wpath) {\n' : '  {\n    char def[4096];\n    if (!wpath) {\n      const char *sl = strrchr(argv[0], \'/\');\n      snprintf(def, sizeof def, "%.*sweights.bin", sl ? (int)(sl - argv[0] + 1) : 0, argv[0]);\n      wpath = def;\n    }\n'}    size_t wn;
-    unsigned char *wb = read_file(wpath, &wn);
-    void *wa = alloc64(wn + 1);
-    memcpy(wa, wb, wn);
-    free(wb);
-    weights = wa;
-    int rc = model_load_weights(wa, wn);
-    if (rc == MODEL_ERR_WEIGHTS_SIZE) die("weights file has the wrong size for this model", wpath);
-    if (rc == MODEL_ERR_WEIGHTS_HASH) die("weights file does not belong to this model.c (hash differs)", wpath);
-    if (rc == MODEL_ERR_NO_MEMORY) die("out of memory packing the LUT weights", wpath);
-    if (rc) die("cannot load weights", wpath);
-  }
-${embedded ? '  else if (model_load_weights(NULL, 0) != MODEL_OK) die("cannot pack the embedded LUT weights", NULL); /* outside the timed runs */\n' : ''}  model_set_threads(threads);
+  weights = load_weights(wpath, argv[0]);
+  model_set_threads(threads);
   void *ins[MODEL_NUM_INPUTS + 1], *outs[MODEL_NUM_OUTPUTS + 1];
   model_inputs in;
   model_outputs out;
@@ -281,23 +316,7 @@ ${outs.map((io, i) => `  out.${io.field} = (void *)outs[${i}];`).join('\n')}
   double t0 = now_us();
   for (int r = 0; r < repeat; r++) {
     int rc = model_run(&in, &out, ws);
-    if (rc == MODEL_ERR_INDEX) {
-      const model_error_info *e = model_last_error();
-      fprintf(stderr, "LUT5008: node \\"%s\\" (%s): index %lld is out of range for an axis of size %lld\\n", e->node, e->op, e->index, e->size);
-      exit(1);
-    }
-    if (rc == MODEL_ERR_DIM_BOUND) {
-      const model_error_info *e = model_last_error();
-      fprintf(stderr, "LUT5009: input \\"%s\\": runtime dim %s = %lld is beyond its compiled bound %lld (--max-dim %s=N)\\n", e->node, e->op, e->index, e->size, e->op);
-      exit(1);
-    }
-    if (rc == MODEL_ERR_SHAPE) {
-      const model_error_info *e = model_last_error();
-      if (!strcmp(e->op, "shape")) fprintf(stderr, "LUT5006: input \\"%s\\": dim %lld contradicts the other inputs: its dims give %lld\\n", e->node, e->index, e->size);
-      else fprintf(stderr, "LUT5006: node \\"%s\\" (%s): sizes %lld and %lld, which the shapes take as equal, differ in this run\\n", e->node, e->op, e->index, e->size);
-      exit(1);
-    }
-    if (rc) die("model_run failed", NULL);
+    check_rc(rc);
   }
   if (timed) {
     double us = (now_us() - t0) / repeat;
@@ -355,5 +374,163 @@ clean:
 \trm -f model
 
 .PHONY: clean
+`;
+}
+
+/**
+ * The harness's `generate` mode (main.c): greedy decoding inside the artifact for a decoder export
+ * (compiler/generate.ts decoderIO: input_ids, optional attention_mask / position_ids, past/present
+ * pairs, logits) compiled with runtime dims. The prompt runs in one model_run from an empty cache,
+ * then one token per run; each present is the next past by pointer (two buffers per cache tensor,
+ * swapped), so no cache travels through files. stdout: the new ids, space separated, as they come;
+ * stderr: `model: prefill N tokens in X ms, decode M tokens in Y ms` (backends/c/run.ts parses it).
+ * A model that is not such a decoder gets a generate_main that says so and exits 1.
+ */
+function renderGenerate(g: Graph, ins: CIo[], outs: CIo[]): string {
+  let io: DecoderIO;
+  try {
+    io = decoderIO(g);
+  } catch (e) {
+    const why = e instanceof LutcError ? (e.diagnostics[0]?.message ?? '') : String(e);
+    return `static int generate_main(int argc, char **argv) {
+  (void)argc; (void)argv;
+  fprintf(stderr, "model: generate: %s\\n", ${cString(why)});
+  return 1;
+}
+`;
+  }
+  const inOf = (name: string) => ins.find((x) => x.name === name)!;
+  const outOf = (name: string) => outs.find((x) => x.name === name)!;
+  const ids = inOf(io.inputIds);
+  const mask = io.attentionMask ? inOf(io.attentionMask) : undefined;
+  const pos = io.positionIds ? inOf(io.positionIds) : undefined;
+  const logits = outOf(io.logits);
+  const V = logits.placement.shape[logits.placement.shape.length - 1]!;
+  const dyn = (x: CIo) => !!x.placement.dims;
+  if (!dyn(ids) || io.cache.some((c) => !dyn(inOf(c.past))))
+    return `static int generate_main(int argc, char **argv) {
+  (void)argc; (void)argv;
+  fprintf(stderr, "model: generate: the model was compiled with static shapes; compile it with runtime sequence dims (--max-dim)\\n");
+  return 1;
+}
+`;
+  const T = (x: CIo) => ctype(x.placement.dtype);
+  const setShape = (x: CIo, dims: string[]) => dims.map((d, a) => `in.${x.field}_shape[${a}] = ${d};`).join(' ');
+  const cache = io.cache.map((c, k) => ({ k, past: inOf(c.past), present: outOf(c.present) }));
+  const others = outs.filter((o) => o !== logits && !cache.some((c) => c.present === o));
+  return `static int parse_ids(const char *s, int64_t *out, int cap) {
+  int n = 0;
+  while (*s) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0 || n >= cap) return -1;
+    out[n++] = (int64_t)v;
+    s = end;
+    if (*s == ',') s++;
+    else if (*s) return -1;
+  }
+  return n;
+}
+
+static int generate_main(int argc, char **argv) {
+  const char *wpath = NULL, *ids_arg = NULL, *eos_arg = NULL;
+  int threads = 1, max_new = 16;
+  for (int a = 2; a < argc; a++) {
+    if (!strcmp(argv[a], "-w") && a + 1 < argc) wpath = argv[++a];
+    else if (!strcmp(argv[a], "-t") && a + 1 < argc) threads = atoi(argv[++a]);
+    else if (!strcmp(argv[a], "--input-ids") && a + 1 < argc) ids_arg = argv[++a];
+    else if (!strcmp(argv[a], "--max-new-tokens") && a + 1 < argc) max_new = atoi(argv[++a]);
+    else if (!strcmp(argv[a], "--eos") && a + 1 < argc) eos_arg = argv[++a];
+    else die("generate: unknown argument", argv[a]);
+  }
+  enum { CAP = 1 << 16 };
+  static int64_t prompt[CAP], eos[64];
+  const int np = ids_arg ? parse_ids(ids_arg, prompt, CAP) : -1;
+  if (np <= 0) die("generate: --input-ids needs comma-separated token ids", ids_arg);
+  const int neos = eos_arg ? parse_ids(eos_arg, eos, 64) : 0;
+  if (neos < 0) die("generate: bad --eos", eos_arg);
+  if (max_new < 1) die("generate: --max-new-tokens must be positive", NULL);
+  void *weights = load_weights(wpath, argv[0]);
+  model_set_threads(threads);
+  model_inputs in;
+  model_outputs out;
+  memset(&in, 0, sizeof in);
+  memset(&out, 0, sizeof out);
+  ${T(ids)} *ids = (${T(ids)} *)alloc64(${ids.placement.bytes} + 1);
+  in.${ids.field} = ids;
+${
+  mask
+    ? `  ${T(mask)} *mask = (${T(mask)} *)alloc64(${mask.placement.bytes} + 1);
+  in.${mask.field} = mask;
+  for (size_t i = 0; i < ${mask.placement.bytes} / sizeof *mask; i++) mask[i] = 1;
+`
+    : ''
+}${
+  pos
+    ? `  ${T(pos)} *pos = (${T(pos)} *)alloc64(${pos.placement.bytes} + 1);
+  in.${pos.field} = pos;
+`
+    : ''
+}  float *logits = (float *)alloc64(${logits.placement.bytes} + 1);
+  out.${logits.field} = logits;
+  /* two buffers per cache tensor: the present written this run is the past of the next */
+  void *kv[${Math.max(1, cache.length)}][2];
+${cache.map((c) => `  kv[${c.k}][0] = alloc64(${Math.max(c.past.placement.bytes, c.present.placement.bytes)} + 1); kv[${c.k}][1] = alloc64(${Math.max(c.past.placement.bytes, c.present.placement.bytes)} + 1);`).join('\n')}
+${others.map((o) => `  out.${o.field} = alloc64(${o.placement.bytes} + 1);`).join('\n')}
+  void *ws = alloc64(model_workspace_size());
+  int64_t past = 0, S = np;
+  double prefill_ms = 0, decode_ms = 0;
+  int made = 0;
+  for (int64_t i = 0; i < S; i++) ids[i] = (${T(ids)})prompt[i];
+  while (made < max_new) {
+    ${setShape(ids, ['1', 'S'])}
+${
+  mask
+    ? `    ${setShape(mask, ['1', 'past + S'])}
+`
+    : ''
+}${
+  pos
+    ? `    ${setShape(pos, ['1', 'S'])}
+    for (int64_t i = 0; i < S; i++) pos[i] = (${T(pos)})(past + i);
+`
+    : ''
+}${cache
+  .map(
+    (c) =>
+      `    in.${c.past.field} = (const float *)kv[${c.k}][made & 1]; out.${c.present.field} = (float *)kv[${c.k}][(made + 1) & 1]; ${setShape(c.past, ['1', String(c.past.placement.shape[1]), 'past', String(c.past.placement.shape[3])])}`,
+  )
+  .join('\n')}
+    const double t0 = now_us();
+    check_rc(model_run(&in, &out, ws));
+    const double ms = (now_us() - t0) / 1e3;
+    if (past == 0) prefill_ms = ms; else decode_ms += ms;
+    const float *row = logits + (S - 1) * ${V};
+    int best = 0;
+    for (int v = 0; v < ${V}; v++) {
+      if (row[v] != row[v]) { fprintf(stderr, "LUT6043: generate: the logits hold NaN (vocabulary entry %d)\\n", v); exit(1); }
+      if (row[v] > row[best]) best = v;
+    }
+    printf(made ? " %d" : "%d", best);
+    fflush(stdout);
+    made++;
+    int stop = 0;
+    for (int e = 0; e < neos; e++) stop |= eos[e] == best;
+    if (stop) break;
+    past += S;
+    S = 1;
+    ids[0] = (${T(ids)})best;
+  }
+  printf("\\n");
+  fprintf(stderr, "model: prefill %d tokens in %.3f ms, decode %d tokens in %.3f ms\\n", np, prefill_ms, made - 1, decode_ms);
+  free64(ids);
+${mask ? '  free64(mask);\n' : ''}${pos ? '  free64(pos);\n' : ''}  free64(logits);
+  for (int k = 0; k < ${cache.length}; k++) { free64(kv[k][0]); free64(kv[k][1]); }
+${others.map((o) => `  free64(out.${o.field});`).join('\n')}
+  free64(ws);
+  model_release();
+  free64(weights);
+  return 0;
+}
 `;
 }

@@ -55,21 +55,21 @@ const gqa: Kernel = (c) => {
     : `(n < ${N} ? ${Q}[((b * S + s) * ${N} + n) * ${H} + h] : n < ${N + Nkv} ? ${c.in(iK)}[((b * S + s) * ${Nkv} + (n - ${N})) * ${H} + h] : ${c.in(iV)}[((b * S + s) * ${Nkv} + (n - ${N + Nkv})) * ${H} + h])`;
   const rot = rotary
     ? `
-    for (ptrdiff_t s = 0; s < S; s++) {
-      const int64_t p = first ? (s < tb ? s : 1) : pb + s;
-      if (p >= ${maxPos}) { lutc_err.index = (long long)p; lutc_err.size = ${maxPos}; return LUTC_ERR_INDEX; }
-      const float *cs = ${c.in(iCos)} + p * ${half}, *sn = ${c.in(iSin)} + p * ${half};
-      for (ptrdiff_t n = 0; n < ${N + Nkv}; n++) {
-        float *x = rows + (n * S + s) * ${H};
-        float xr[${R}];
-        memcpy(xr, x, sizeof xr);
-        for (int i = 0; i < ${R}; i++) {
-          const int k = ${inter ? 'i >> 1' : `i % ${half}`}, j = ${inter ? 'i ^ 1' : `(i + ${half}) % ${R}`};
-          const double sign = ${inter ? '(i % 2 == 0) ? -1.0 : 1.0' : `i < ${half} ? -1.0 : 1.0`};
-          x[i] = (float)((double)xr[i] * (double)cs[k] + sign * (double)xr[j] * (double)sn[k]);
-        }
+  for (ptrdiff_t s = 0; s < S; s++) {
+    const int64_t p = first ? (s < tb ? s : 1) : pb + s;
+    if (p >= ${maxPos}) { lutc_err.index = (long long)p; lutc_err.size = ${maxPos}; return LUTC_ERR_INDEX; }
+    const float *cs = ${c.in(iCos)} + p * ${half}, *sn = ${c.in(iSin)} + p * ${half};
+    for (ptrdiff_t n = 0; n < ${N + Nkv}; n++) {
+      float *x = rows + (n * S + s) * ${H};
+      float xr[${R}];
+      memcpy(xr, x, sizeof xr);
+      for (int i = 0; i < ${R}; i++) {
+        const int k = ${inter ? 'i >> 1' : `i % ${half}`}, j = ${inter ? 'i ^ 1' : `(i + ${half}) % ${R}`};
+        const double sign = ${inter ? '(i % 2 == 0) ? -1.0 : 1.0' : `i < ${half} ? -1.0 : 1.0`};
+        x[i] = (float)((double)xr[i] * (double)cs[k] + sign * (double)xr[j] * (double)sn[k]);
       }
-    }`
+    }
+  }`
     : '';
   const pastRow = (which: number) =>
     pkP ? `${c.in(which)}[((b * ${Nkv} + g) * P + t) * ${H} + h]` : '0.0f /* no past: t < pb never holds */';

@@ -24,6 +24,7 @@ import { GraphBuilder } from '../../../ir/graph.js';
 import { parseGraph } from '../../../ir/parser.js';
 import { makeTensor } from '../../../ir/tensor.js';
 import type { Graph, Value } from '../../../ir/types.js';
+import { COMPILED_DECODERS, lowerDecoder } from '../../helpers/compiled-decoders.js';
 import { buildMlp, randomInput } from '../../helpers/models.js';
 import { lowerCase, RUNTIME_DIMS_CASES } from '../../helpers/runtime-dims.js';
 import { F32_EXACT, LUT_VS_INTERP } from '../../helpers/tolerance.js';
@@ -40,6 +41,8 @@ describe('c model: build hygiene', () => {
       lowered(fs.readFileSync('examples/llama-block.onnx'), { bits: 4 }, { seq: 4, batch: 1 }),
       // runtime dims (--max-dim): the dim prologue, D-indexed loops and the harness's shape handling
       ...RUNTIME_DIMS_CASES.map((c) => lowerCase(c, 'c')),
+      // a decoder: the harness's generate mode too
+      ...COMPILED_DECODERS.map((c) => lowerDecoder(c.model(), 'c')),
     ];
     for (const g of graphs)
       for (const omp of [false, true]) {
