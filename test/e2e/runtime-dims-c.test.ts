@@ -4,13 +4,20 @@
  * bound is LUT5009 and shapes that contradict each other LUT5006, from the harness (exit 1), never
  * a partial output.
  */
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
+import { emitModel } from '../../backends/c/model/emit.js';
 import { generate as generateC, openArtifact } from '../../backends/c/run.js';
+import { buildC } from '../../backends/c/toolchain.js';
 import { LutcError } from '../../base/diagnostics.js';
+import { interpret } from '../../ir/interpret.js';
+import { makeTensor } from '../../ir/tensor.js';
 import { COMPILED_DECODERS, checkCompiledDecoder, lowerDecoder } from '../helpers/compiled-decoders.js';
 import { randomInput } from '../helpers/models.js';
+import { maxAbsDiff } from '../helpers/ort.js';
 import { buildKvAttention, checkCase, lowerCase, RUNTIME_DIMS_CASES } from '../helpers/runtime-dims.js';
+import { F32_EXACT } from '../helpers/tolerance.js';
 
 const load = async (g: Parameters<typeof openArtifact>[0]) => openArtifact(g, { target: 'c', cflags: ['-O1'] } as never);
 
@@ -102,4 +109,68 @@ describe('decoders generating inside the C artifact (the harness generate mode: 
       });
       expect(cut.tokens).toEqual(ref.tokens.slice(0, ref.tokens.indexOf(eos) + 1));
     }, 240_000);
+});
+
+describe('model_run uses aligned I/O buffers in place and copies misaligned ones', () => {
+  it('the KV attention case gives the same bytes either way, and the interpreter's values', () => {
+    const kv = RUNTIME_DIMS_CASES.find((c) => c.model === buildKvAttention)!;
+    const em = emitModel(lowerCase(kv, 'c'), { target: 'c', embedWeights: true });
+    // past [1, 5, 16] and x [1, 3, 16]: present [1, 8, 16], y [1, 3, 16]; buffers at offset 0 or 4 bytes
+    const driver = String.raw`#include "model.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static float pool[4][1024 + 16] __attribute__((aligned(64)));
+static int run(int shift, float *present, float *y) {
+  float *past = (float *)((char *)pool[0] + shift), *x = (float *)((char *)pool[1] + shift);
+  float *pr = (float *)((char *)pool[2] + shift), *yy = (float *)((char *)pool[3] + shift);
+  for (int i = 0; i < 80; i++) past[i] = (float)((i * 37) % 11) / 7.0f - 0.5f;
+  for (int i = 0; i < 48; i++) x[i] = (float)((i * 13) % 9) / 5.0f - 0.7f;
+  model_inputs in; model_outputs out;
+  memset(&in, 0, sizeof in); memset(&out, 0, sizeof out);
+  in.past = past; in.x = x; out.present = pr; out.y = yy;
+  in.past_shape[0] = 1; in.past_shape[1] = 5; in.past_shape[2] = 16;
+  in.x_shape[0] = 1; in.x_shape[1] = 3; in.x_shape[2] = 16;
+  static unsigned char ws[1 << 20] __attribute__((aligned(64)));
+  if (model_workspace_size() > sizeof ws) return 90;
+  int rc = model_run(&in, &out, ws);
+  if (rc) return rc;
+  if (out.present_shape[1] != 8 || out.y_shape[1] != 3) return 91;
+  memcpy(present, pr, 128 * sizeof(float));
+  memcpy(y, yy, 48 * sizeof(float));
+  return 0;
+}
+int main(void) {
+  float p0[128], y0[48], p1[128], y1[48];
+  int rc = run(0, p0, y0);
+  if (rc) return rc;
+  rc = run(4, p1, y1);
+  if (rc) return rc;
+  if (memcmp(p0, p1, sizeof p0) || memcmp(y0, y1, sizeof y0)) return 92;
+  for (int i = 0; i < 48; i++) printf("%.9g\n", y0[i]);
+  return 0;
+}
+`;
+    const exe = buildC({
+      sources: { 'model.h': em.files['model.h'] as string, 'model.c': em.files['model.c'] as string, 'main.c': driver },
+      flags: ['-O1'],
+      ldflags: ['-lm'],
+    });
+    const r = spawnSync(exe, [], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const y = r.stdout.trim().split('\n').map(Number);
+    const past = makeTensor(
+      'f32',
+      [1, 5, 16],
+      Array.from({ length: 80 }, (_, i) => Math.fround(((i * 37) % 11) / 7 - 0.5)),
+    );
+    const x = makeTensor(
+      'f32',
+      [1, 3, 16],
+      Array.from({ length: 48 }, (_, i) => Math.fround(((i * 13) % 9) / 5 - 0.7)),
+    );
+    const want = interpret(lowerCase(kv, 'ref'), { past, x })[1]!;
+    const { diff, scale } = maxAbsDiff(makeTensor('f32', [1, 3, 16], y), want);
+    expect(diff).toBeLessThanOrEqual(F32_EXACT * scale);
+  });
 });

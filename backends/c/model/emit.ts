@@ -19,8 +19,8 @@ import { DiagnosticBag, fail, LutcError, nodeLoc } from '../../../base/diagnosti
 import type { CompileOptions } from '../../../compiler/options.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
-import type { Graph } from '../../../ir/types.js';
-import { ALIGN, kernelByteSize, type ModelPlan, type Placement, planModel, weightBlob } from '../../model-plan.js';
+import type { Graph, Value } from '../../../ir/types.js';
+import { ALIGN, kernelByteSize, type ModelPlan, type Placement, planModel, VIEW_OPS, weightBlob } from '../../model-plan.js';
 import { type Renderer, rendererOps, renderSteps, tableFamily } from '../../render.js';
 import {
   type CD,
@@ -148,6 +148,7 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const luts = new LutLayers(`lutc${hash.toString(16).padStart(8, '0')}`, opts.isa);
   let scratchBytes = 0;
   const scratchOff = alignUp(plan.arenaBytes);
+  const io = ioSlots(g, plan);
   const rendered = renderSteps(
     'c',
     plan.steps,
@@ -155,8 +156,11 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
     (family, step, si) => {
       const node = step.node;
       if (lutFailed && LUT_OPS.includes(node.op)) return undefined;
-      const ptr = (p: Placement, write: boolean) =>
-        `(${write ? '' : 'const '}${ctype(p.dtype)} *)(${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset})`;
+      const ptr = (p: Placement, write: boolean) => {
+        const k = io.slot.get(io.rootOf(p.value));
+        if (k !== undefined) return `(${write ? '' : 'const '}${ctype(p.dtype)} *)R->io[${k}]`;
+        return `(${write ? '' : 'const '}${ctype(p.dtype)} *)(${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset})`;
+      };
       const decls: string[] = [];
       step.inputs.forEach((p, i) => p && decls.push(`const ${ctype(p.dtype)} *i${i} = ${ptr(p, false)}; (void)i${i};`));
       step.outputs.forEach((p, i) => decls.push(`${ctype(p.dtype)} *o${i} = ${ptr(p, true)}; (void)o${i};`));
@@ -208,7 +212,8 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
       const body = family.render(ctx, step);
       const outs = step.outputs.map((p) => p.value.name).join(', ');
       return `/* step ${si}: node '${node.name.replace(/\*\//g, '*_/')}' (${node.op}) -> ${outs.replace(/\*\//g, '*_/')} */
-static int step_${si}(unsigned char *ws, const unsigned char *W, const int64_t *D) {
+static int step_${si}(unsigned char *ws, const unsigned char *W, const lutc_run *R) {
+  const int64_t *D = R->D;
   (void)ws; (void)W; (void)D;
 ${indent(decls.join('\n'))}
 ${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
@@ -225,7 +230,7 @@ ${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
     fns.push(fn);
     const node = plan.steps[si]!.node;
     calls.push(
-      `  if ((rc = step_${si}(ws, W, D)) != 0) { lutc_err.node = ${cString(node.name)}; lutc_err.op = ${cString(node.op)}; return rc; }`,
+      `  if ((rc = step_${si}(ws, W, &R)) != 0) { lutc_err.node = ${cString(node.name)}; lutc_err.op = ${cString(node.op)}; return rc; }`,
     );
   });
   bag.throwIfErrors();
@@ -240,7 +245,7 @@ ${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
   checkAddressable(plan, workspaceBytes, file);
 
   const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blob.length, hash, embedded);
-  const source = renderSource(plan, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes, luts);
+  const source = renderSource(plan, io, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes, luts);
   const files: Record<string, string | Uint8Array> = {
     'model.h': header,
     'model.c': source,
@@ -249,6 +254,34 @@ ${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
   };
   if (!embedded) files['weights.bin'] = blob;
   return { files, plan, inputs, outputs, embedded, workspaceBytes };
+}
+
+/**
+ * The graph I/O buffers steps address directly (`R->io[k]`): every graph input (slot = its index) and
+ * every graph output a step writes itself (slot = inputs + its index; not a view, not an input, listed
+ * once), so a run neither copies them in nor out when the caller's buffers are aligned. `rootOf` maps a
+ * view to the value whose bytes it shares (planModel's aliasing).
+ */
+interface IoSlots {
+  slot: Map<Value, number>;
+  rootOf(v: Value): Value;
+  count: number;
+}
+
+function ioSlots(g: Graph, plan: ModelPlan): IoSlots {
+  const root = new Map<Value, Value>();
+  const rootOf = (v: Value): Value => root.get(v) ?? v;
+  for (const n of g.nodes)
+    if (VIEW_OPS.has(n.op) && n.inputs[0] && !n.inputs[0].const) root.set(n.outputs[0]!, rootOf(n.inputs[0]));
+  const slot = new Map<Value, number>();
+  plan.inputs.forEach((p, i) => slot.set(p.value, i));
+  const listed = new Map<Value, number>();
+  for (const v of g.outputs) listed.set(v, (listed.get(v) ?? 0) + 1);
+  plan.outputs.forEach((p, j) => {
+    const v = p.value;
+    if (p.region === 'arena' && rootOf(v) === v && !slot.has(v) && listed.get(v) === 1) slot.set(v, plan.inputs.length + j);
+  });
+  return { slot, rootOf, count: plan.inputs.length + plan.outputs.length };
 }
 
 function shapeComment(p: Placement): string {
@@ -383,6 +416,7 @@ const model_error_info *model_last_error(void);
 
 function renderSource(
   plan: ModelPlan,
+  io: IoSlots,
   ins: CIo[],
   outs: CIo[],
   fns: string[],
@@ -403,11 +437,26 @@ ${rows.join(',\n') || '0'}
 }};
 static const unsigned char *lutc_w = lutc_embedded.b;`;
   }
-  const copyIn = ins.map((io) => `  memcpy(ws + ${io.placement.offset}, in->${io.field}, ${runtimeBytes(io.placement)});`);
-  const copyOut = outs.map((io) => {
-    const p = io.placement;
-    const shape = (p.dims ?? []).map((d, a) => `out->${io.field}_shape[${a}] = ${cDimExpr(d)};`).join(' ');
-    return `  memcpy(out->${io.field}, ${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset}, ${runtimeBytes(p)});${shape ? ` ${shape}` : ''}`;
+  // graph inputs: used in place when 16-byte aligned (as the workspace), else copied into their slot
+  const copyIn = ins.map(
+    (x, k) =>
+      `  io[${k}] = ((uintptr_t)in->${x.field} & 15u) ? (memcpy(ws + ${x.placement.offset}, in->${x.field}, ${runtimeBytes(x.placement)}), (void *)(ws + ${x.placement.offset})) : (void *)in->${x.field};`,
+  );
+  // outputs a step writes: written in place when aligned, else into their slot and copied out
+  const outPlace = outs.flatMap((x) => {
+    const k = io.slot.get(x.placement.value);
+    return k !== undefined && k >= ins.length
+      ? [`  io[${k}] = ((uintptr_t)out->${x.field} & 15u) ? (void *)(ws + ${x.placement.offset}) : (void *)out->${x.field};`]
+      : [];
+  });
+  const copyOut = outs.map((x) => {
+    const p = x.placement;
+    const shape = (p.dims ?? []).map((d, a) => `out->${x.field}_shape[${a}] = ${cDimExpr(d)};`).join(' ');
+    const k = io.slot.get(io.rootOf(p.value));
+    const src = k !== undefined ? `io[${k}]` : `${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset}`;
+    const copy = `memcpy(out->${x.field}, ${src}, ${runtimeBytes(p)});`;
+    const inPlace = k !== undefined && k >= ins.length && io.rootOf(p.value) === p.value;
+    return `  ${inPlace ? `if (io[${k}] != (void *)out->${x.field}) { ${copy} }` : copy}${shape ? `\n  ${shape}` : ''}`;
   });
   const nullChecks = [...ins.map((io) => `!in->${io.field}`), ...outs.map((io) => `!out->${io.field}`)];
   const helpers = ELEMENTWISE_HELPERS.replace(/^static /gm, 'LUTC_HELPER ');
@@ -428,6 +477,8 @@ static const unsigned char *lutc_w = lutc_embedded.b;`;
 ${weights}
 static int lutc_threads = 1;
 static model_error_info lutc_err = { "", "", 0, 0 };
+/* What every step reads besides the arena and weights: the runtime dims and the graph I/O buffers. */
+typedef struct { const int64_t *D; void *const *io; } lutc_run;
 const model_error_info *model_last_error(void) { return &lutc_err; }
 ${helpers}
 ${plan.dimSources.length ? DIM_HELPERS.replace(/^static /gm, 'LUTC_HELPER ') : ''}
@@ -464,7 +515,10 @@ int model_run(const model_inputs *in, model_outputs *out, void *workspace) {
   if (!lutc_lut_ready && (rc = lutc_lut_load(W)) != MODEL_OK) return rc;
   (void)rc;
 ${renderDimPrologue(plan, ins)}
+  void *io[${Math.max(1, io.count)}];
+  lutc_run R = { D, io };
 ${copyIn.join('\n')}
+${outPlace.join('\n')}
 ${calls.join('\n')}
 ${copyOut.join('\n')}
   return MODEL_OK;
