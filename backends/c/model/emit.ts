@@ -16,6 +16,7 @@
  * `int`, so M above 2^31 - 1 would overflow.
  */
 import { DiagnosticBag, fail, LutcError, nodeLoc } from '../../../base/diagnostics.js';
+import { decoderIO } from '../../../compiler/generate.js';
 import type { CompileOptions } from '../../../compiler/options.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
@@ -244,12 +245,13 @@ ${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
   const workspaceBytes = alignUp(scratchOff + scratchBytes) || ALIGN;
   checkAddressable(plan, workspaceBytes, file);
 
-  const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blob.length, hash, embedded);
+  io.kv = kvPairs(io, inputs, outputs, plan);
+  const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blob.length, hash, embedded, io.kv.length > 0);
   const source = renderSource(plan, io, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes, luts);
   const files: Record<string, string | Uint8Array> = {
     'model.h': header,
     'model.c': source,
-    'main.c': renderHarness(g, inputs, outputs, embedded),
+    'main.c': renderHarness(g, inputs, outputs, embedded, io.kv.length > 0 && io.kv.length === decoderCachePairs(g)),
     Makefile: renderMakefile(),
   };
   if (!embedded) files['weights.bin'] = blob;
@@ -266,6 +268,51 @@ interface IoSlots {
   slot: Map<Value, number>;
   rootOf(v: Value): Value;
   count: number;
+  /** The shared-buffer cache pairs (kvPairs), set once the C I/O names are known. */
+  kv: { past: CIo; present: CIo }[];
+}
+
+/**
+ * The cache pairs of the shared past/present buffer mode: each group_query_attention whose past
+ * key/value are graph inputs and whose present key/value are outputs it writes in place. With
+ * `model_inputs.kv_capacity` > 0 the caller passes one buffer per pair as both (checked here:
+ * MODEL_ERR_ARGS otherwise), and the kernel writes only the new rows.
+ */
+function kvPairs(io: IoSlots, ins: CIo[], outs: CIo[], plan: ModelPlan): { past: CIo; present: CIo }[] {
+  const pairs: { past: CIo; present: CIo }[] = [];
+  const inOf = (v: Value | null | undefined) => ins.find((x) => v && x.placement.value === io.rootOf(v));
+  const outOf = (v: Value | undefined) => outs.find((x) => v && x.placement.value === v && (io.slot.get(v) ?? -1) >= ins.length);
+  for (const st of plan.steps) {
+    if (st.node.op !== 'group_query_attention') continue;
+    for (const [pi, oi] of [
+      [3, 1],
+      [4, 2],
+    ] as const) {
+      const past = inOf(st.node.inputs[pi]);
+      const present = outOf(st.node.outputs[oi]);
+      if (past && present) pairs.push({ past, present });
+    }
+  }
+  return pairs;
+}
+
+/** The past/present pairs a decoder export has (compiler/generate.ts decoderIO), 0 for other models. */
+function decoderCachePairs(g: Graph): number {
+  try {
+    return decoderIO(g).cache.length;
+  } catch {
+    return 0;
+  }
+}
+
+/** model_run's kv_capacity check and the run record (kvcap 0 for models without cache pairs). */
+function renderKvCheck(io: IoSlots): string {
+  const pairs = io.kv;
+  if (!pairs.length) return '  lutc_run R = { D, io, 0 };';
+  const bad = pairs.map((p) => `(const void *)in->${p.past.field} != (const void *)out->${p.present.field} || ((uintptr_t)in->${p.past.field} & 15u)`);
+  return `  if (in->kv_capacity < 0) return MODEL_ERR_ARGS;
+  if (in->kv_capacity > 0 && (${bad.join(' || ')})) return MODEL_ERR_ARGS;
+  lutc_run R = { D, io, in->kv_capacity };`;
 }
 
 function ioSlots(g: Graph, plan: ModelPlan): IoSlots {
@@ -281,7 +328,7 @@ function ioSlots(g: Graph, plan: ModelPlan): IoSlots {
     const v = p.value;
     if (p.region === 'arena' && rootOf(v) === v && !slot.has(v) && listed.get(v) === 1) slot.set(v, plan.inputs.length + j);
   });
-  return { slot, rootOf, count: plan.inputs.length + plan.outputs.length };
+  return { slot, rootOf, count: plan.inputs.length + plan.outputs.length, kv: [] };
 }
 
 function shapeComment(p: Placement): string {
@@ -325,7 +372,17 @@ function renderDimPrologue(plan: ModelPlan, ins: CIo[]): string {
   return lines.join('\n');
 }
 
-function renderHeader(g: Graph, plan: ModelPlan, ins: CIo[], outs: CIo[], ws: number, wb: number, hash: number, embedded: boolean): string {
+function renderHeader(
+  g: Graph,
+  plan: ModelPlan,
+  ins: CIo[],
+  outs: CIo[],
+  ws: number,
+  wb: number,
+  hash: number,
+  embedded: boolean,
+  kv: boolean,
+): string {
   const field = (io: CIo, isIn: boolean) => {
     const p = io.placement;
     const data = `  ${isIn ? 'const ' : ''}${ctype(p.dtype)} *${io.field}; /* '${io.name.replace(/\*\//g, '*_/')}': ${shapeComment(p)}, ${p.dims ? 'at most ' : ''}${p.bytes} bytes */`;
@@ -372,7 +429,17 @@ ${dimDefs.join('\n')}
 /* Inputs, named after the graph inputs; each points at a dense row-major array of the given shape
    (with runtime dims: of the shape in its *_shape field). */
 typedef struct model_inputs {
-${ins.map((io) => field(io, true)).join('\n') || '  int unused_;'}
+${ins.map((io) => field(io, true)).join('\n') || '  int unused_;'}${
+  kv
+    ? `
+  /* 0: every past and present its own dense buffer. > 0: the shared past/present buffer mode: give each
+     GroupQueryAttention cache pair ONE 16-byte aligned buffer as both its past input and its present
+     output, holding kv_capacity rows per head ([batch, kv_heads, kv_capacity, head_size]); the past
+     rows are read where they are and only the new rows are written (present's *_shape says how many
+     rows are valid; they stay kv_capacity apart). MODEL_ERR_ARGS when a pair is not one buffer. */
+  int64_t kv_capacity;`
+    : ''
+}
 } model_inputs;
 
 /* Outputs: caller-owned buffers of the given sizes (with runtime dims: of the bound's size; model_run
@@ -478,7 +545,7 @@ ${weights}
 static int lutc_threads = 1;
 static model_error_info lutc_err = { "", "", 0, 0 };
 /* What every step reads besides the arena and weights: the runtime dims and the graph I/O buffers. */
-typedef struct { const int64_t *D; void *const *io; } lutc_run;
+typedef struct { const int64_t *D; void *const *io; int64_t kvcap; } lutc_run;
 const model_error_info *model_last_error(void) { return &lutc_err; }
 ${helpers}
 ${plan.dimSources.length ? DIM_HELPERS.replace(/^static /gm, 'LUTC_HELPER ') : ''}
@@ -516,7 +583,7 @@ int model_run(const model_inputs *in, model_outputs *out, void *workspace) {
   (void)rc;
 ${renderDimPrologue(plan, ins)}
   void *io[${Math.max(1, io.count)}];
-  lutc_run R = { D, io };
+${renderKvCheck(io)}
 ${copyIn.join('\n')}
 ${outPlace.join('\n')}
 ${calls.join('\n')}

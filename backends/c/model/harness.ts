@@ -35,7 +35,11 @@ export function outputFiles(outs: readonly { name: string }[]): string[] {
 
 const shapeTuple = (s: readonly number[]) => (s.length === 1 ? `(${s[0]},)` : `(${s.join(', ')})`);
 
-export function renderHarness(g: Graph, ins: CIo[], outs: CIo[], embedded: boolean): string {
+/**
+ * `kvShared`: the model has the shared past/present buffer mode for every cache pair (emit.ts
+ * kvPairs): generate mode then keeps one buffer per pair and writes only new rows.
+ */
+export function renderHarness(g: Graph, ins: CIo[], outs: CIo[], embedded: boolean, kvShared = false): string {
   const files = outputFiles(outs);
   const dynamic = [...ins, ...outs].some((io) => io.placement.dims);
   const esz = (io: CIo) => kernelByteSize(io.placement.dtype);
@@ -266,7 +270,7 @@ static void check_rc(int rc) {
   if (rc) die("model_run failed", NULL);
 }
 
-${renderGenerate(g, ins, outs)}
+${renderGenerate(g, ins, outs, kvShared)}
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "generate")) return generate_main(argc, argv);
   const char *wpath = NULL, *odir = ".";
@@ -386,7 +390,7 @@ clean:
  * stderr: `model: prefill N tokens in X ms, decode M tokens in Y ms` (backends/c/run.ts parses it).
  * A model that is not such a decoder gets a generate_main that says so and exits 1.
  */
-function renderGenerate(g: Graph, ins: CIo[], outs: CIo[]): string {
+function renderGenerate(g: Graph, ins: CIo[], outs: CIo[], kvShared: boolean): string {
   let io: DecoderIO;
   try {
     io = decoderIO(g);
@@ -418,6 +422,8 @@ function renderGenerate(g: Graph, ins: CIo[], outs: CIo[]): string {
   const setShape = (x: CIo, dims: string[]) => dims.map((d, a) => `in.${x.field}_shape[${a}] = ${d};`).join(' ');
   const cache = io.cache.map((c, k) => ({ k, past: inOf(c.past), present: outOf(c.present) }));
   const others = outs.filter((o) => o !== logits && !cache.some((c) => c.present === o));
+  // shared mode: every present's rows per head at the bound of its sequence dim
+  const capacity = Math.max(1, ...cache.map((c) => c.present.placement.shape[2] ?? 1));
   return `static int parse_ids(const char *s, int64_t *out, int cap) {
   int n = 0;
   while (*s) {
@@ -473,9 +479,16 @@ ${
     : ''
 }  float *logits = (float *)alloc64(${logits.placement.bytes} + 1);
   out.${logits.field} = logits;
-  /* two buffers per cache tensor: the present written this run is the past of the next */
+${
+  kvShared
+    ? `  /* one buffer per cache pair, past and present alike (model_inputs.kv_capacity): new rows only */
   void *kv[${Math.max(1, cache.length)}][2];
-${cache.map((c) => `  kv[${c.k}][0] = alloc64(${Math.max(c.past.placement.bytes, c.present.placement.bytes)} + 1); kv[${c.k}][1] = alloc64(${Math.max(c.past.placement.bytes, c.present.placement.bytes)} + 1);`).join('\n')}
+  in.kv_capacity = ${capacity};
+${cache.map((c) => `  kv[${c.k}][0] = kv[${c.k}][1] = alloc64(${c.present.placement.bytes} + 1);`).join('\n')}`
+    : `  /* two buffers per cache tensor: the present written this run is the past of the next */
+  void *kv[${Math.max(1, cache.length)}][2];
+${cache.map((c) => `  kv[${c.k}][0] = alloc64(${Math.max(c.past.placement.bytes, c.present.placement.bytes)} + 1); kv[${c.k}][1] = alloc64(${Math.max(c.past.placement.bytes, c.present.placement.bytes)} + 1);`).join('\n')}`
+}
 ${others.map((o) => `  out.${o.field} = alloc64(${o.placement.bytes} + 1);`).join('\n')}
   void *ws = alloc64(model_workspace_size());
   int64_t past = 0, S = np;
@@ -525,7 +538,7 @@ ${
   fprintf(stderr, "model: prefill %d tokens in %.3f ms, decode %d tokens in %.3f ms\\n", np, prefill_ms, made - 1, decode_ms);
   free64(ids);
 ${mask ? '  free64(mask);\n' : ''}${pos ? '  free64(pos);\n' : ''}  free64(logits);
-  for (int k = 0; k < ${cache.length}; k++) { free64(kv[k][0]); free64(kv[k][1]); }
+  for (int k = 0; k < ${cache.length}; k++) { free64(kv[k][0]); ${kvShared ? '' : 'free64(kv[k][1]); '}}
 ${others.map((o) => `  free64(out.${o.field});`).join('\n')}
   free64(ws);
   model_release();

@@ -5,7 +5,10 @@
  * rotated at positions past_b + s (do_rotary; half-split or interleaved), present = past rows below
  * past_b, the new rows from there, zeros after; then per query head and query, the scores of the keys
  * it sees (causal, optional local window) into an O(T) scratch row, softcap, softmax (smooth: one
- * extra zero logit) and P·V. No S×T or T×T buffer.
+ * extra zero logit) and P·V. No S×T or T×T buffer. In the shared past/present buffer mode
+ * (model_inputs.kv_capacity > 0 and the same buffer given as past and present) the cache rows are
+ * kv_capacity apart, the past rows stay where they are and only the S new rows are written: a decode
+ * step touches O(new rows) of the cache besides reading it.
  *
  * Numerics are the interpreter's (groupQueryAttention): rotation in double rounded once to float,
  * dot products, softmax and P·V in double, each output rounded once to float. Run-time checks:
@@ -72,7 +75,7 @@ const gqa: Kernel = (c) => {
   }`
     : '';
   const pastRow = (which: number) =>
-    pkP ? `${c.in(which)}[((b * ${Nkv} + g) * P + t) * ${H} + h]` : '0.0f /* no past: t < pb never holds */';
+    pkP ? `${c.in(which)}[((b * ${Nkv} + g) * PS + t) * ${H} + h]` : '0.0f /* no past: t < pb never holds */';
   const capped = softcap > 0 ? `x = ${cLiteral(softcap, 'f64')} * tanh(x / ${cLiteral(softcap, 'f64')});\n          ` : '';
   return `const ptrdiff_t B = ${B}, S = ${S}, T = ${T}, P = ${P};
 const int64_t total = (int64_t)${c.in(iTot)}[0];
@@ -80,6 +83,12 @@ const int first = (int64_t)S == total;
 float *rows = (float *)${scr};
 double *sc = (double *)(${scr} + ${rowsBytes});
 float *PK = ${c.out(1)}, *PV = ${c.out(2)};
+/* shared past/present buffer (model_inputs.kv_capacity): past and present are one buffer of
+   kv_capacity rows per head; the past rows are already in it and only the new rows are written */
+const int shared = ${pkP ? `R->kvcap > 0 && (const void *)PK == (const void *)${c.in(iPK)} && (const void *)PV == (const void *)${c.in(iPV)}` : '0'};
+const ptrdiff_t TS = shared ? (ptrdiff_t)R->kvcap : T, PS = shared ? (ptrdiff_t)R->kvcap : P;
+if (shared && T > TS) { lutc_err.index = (long long)T; lutc_err.size = (long long)TS; return MODEL_ERR_SHAPE; }
+(void)PS;
 (void)P;
 if (S > 1 && !first && B != 1) { lutc_err.index = (long long)B; lutc_err.size = 1; return LUTC_ERR_INDEX; }
 for (ptrdiff_t b = 0; b < B; b++) {
@@ -91,9 +100,9 @@ for (ptrdiff_t b = 0; b < B; b++) {
     for (ptrdiff_t s = 0; s < S; s++)
       for (ptrdiff_t h = 0; h < ${H}; h++) rows[(n * S + s) * ${H} + h] = ${src};${rot}
   for (ptrdiff_t g = 0; g < ${Nkv}; g++)
-    for (ptrdiff_t t = 0; t < T; t++)
+    for (ptrdiff_t t = shared ? pb : 0; t < (shared ? tb : T); t++)
       for (ptrdiff_t h = 0; h < ${H}; h++) {
-        const ptrdiff_t at = ((b * ${Nkv} + g) * T + t) * ${H} + h;
+        const ptrdiff_t at = ((b * ${Nkv} + g) * TS + t) * ${H} + h;
         if (t < pb) { PK[at] = ${pastRow(iPK)}; PV[at] = ${pastRow(iPV)}; }
         else if (t < tb) { PK[at] = rows[((${N} + g) * S + (t - pb)) * ${H} + h]; PV[at] = rows[((${N + Nkv} + g) * S + (t - pb)) * ${H} + h]; }
         else { PK[at] = 0.0f; PV[at] = 0.0f; }
@@ -106,7 +115,7 @@ for (ptrdiff_t b = 0; b < B; b++) {
       const float *qr = rows + (n * S + s) * ${H};
       double m = ${smooth ? '0.0' : '-1.0/0.0'};
       for (int64_t t = lo; t <= last; t++) {
-        const float *kr = PK + ((b * ${Nkv} + g) * T + t) * ${H};
+        const float *kr = PK + ((b * ${Nkv} + g) * TS + t) * ${H};
         double dot = 0.0;
         for (ptrdiff_t h = 0; h < ${H}; h++) dot += (double)qr[h] * (double)kr[h];
         double x = dot * ${cLiteral(alpha, 'f64')};
@@ -117,7 +126,7 @@ for (ptrdiff_t b = 0; b < B; b++) {
       for (int64_t t = lo; t <= last; t++) { sc[t - lo] = exp(sc[t - lo] - m); sum += sc[t - lo]; }
       for (ptrdiff_t h = 0; h < ${H}; h++) {
         double acc = 0.0;
-        for (int64_t t = lo; t <= last; t++) acc += sc[t - lo] * (double)PV[((b * ${Nkv} + g) * T + t) * ${H} + h];
+        for (int64_t t = lo; t <= last; t++) acc += sc[t - lo] * (double)PV[((b * ${Nkv} + g) * TS + t) * ${H} + h];
         ${c.out(0)}[((b * S + s) * ${N} + n) * ${H} + h] = (float)(acc / sum);
       }
     }
