@@ -22,7 +22,7 @@
  * Weights are read once per token tile, sequentially per row block (layout [row block][chunk pair],
  * one K-tile); tables are re-read per pass from L1/L2. `mode: 'acc'` stores the raw per-segment
  * accumulators instead (the bit-exact test hook, tiled like the gemm). Batches of >= 16 tokens use
- * veclut.ts instead (kernel-only module, 3-4 bits by default).
+ * veclut.ts instead (kernel-only module and whole-model layers with a runtime M, 3-4 bits by default).
  */
 import binaryen from 'binaryen';
 import {

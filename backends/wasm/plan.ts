@@ -11,7 +11,7 @@ import { type Bits, type LutGeometry, lutGeometry, roundUp } from '../../ir/lut/
 import { wasmTarget } from './target.js';
 
 /** Tokens from which the vector-LUT path is taken: the wasm TargetInfo's, the one source of that number. */
-const VEC_MIN_TOKENS = wasmTarget.tile.kernelVecMinTokens ?? wasmTarget.tile.vecMinTokens;
+export const VEC_MIN_TOKENS = wasmTarget.tile.kernelVecMinTokens ?? wasmTarget.tile.vecMinTokens;
 
 /**
  * How lookups are combined over planes and accumulated:
@@ -72,8 +72,9 @@ export interface WasmLutPlan {
   /**
    * Tokens per vector-LUT tile (veclut.ts; 0 = off): int8 tables, M >= the wasm target's
    * `tile.kernelVecMinTokens` (16); by default SIMD128 3-4
-   * bits only (PlanOverrides.vecLut). Only the kernel-only
-   * module uses it (it owns `mem.vt`); addLutGemm is always the scalar-LUT kernel.
+   * bits only (PlanOverrides.vecLut). The kernel-only module uses it (it owns `mem.vt`), and so do the
+   * whole-model LUT layers whose row count is a runtime dim (model/lut.ts: per call, the vector path
+   * for M >= VEC_MIN_TOKENS, else the scalar one); addLutGemm is always the scalar-LUT kernel.
    */
   vecTile: number;
   /**

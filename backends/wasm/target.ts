@@ -12,7 +12,7 @@ import { COMMON_NATIVE_OPS, type TargetInfo } from '../target-info.js';
 export const wasmTarget: TargetInfo = {
   name: 'wasm',
   summary: 'one WebAssembly SIMD128 module per model (model.wasm + model.mjs loader), for browsers and Node',
-  nativeOps: new Set([...COMMON_NATIVE_OPS, 'lut.matmul', 'lut.norm_table', 'lut.table', 'shape']),
+  nativeOps: new Set([...COMMON_NATIVE_OPS, 'lut.matmul', 'lut.norm_table', 'lut.table', 'shape', 'group_query_attention']),
   // 16-byte lookups (i8x16.swizzle) over one K-tile: the whole-model kernel (addLutGemm) reads the graph's
   // packed weights as they are, so tile and bitplane-layout plan and pack exactly that geometry
   lut: { tables: 'graph', vecBytes: 16, kTiles: false },

@@ -17,7 +17,8 @@
  * The accumulator algebra is bias16's (plan.ts) with tokens instead of planes in the byte pairs:
  * u16 lane k holds tokens 2k and 2k+1; <= 256 lookups per lane between flushes (flushBound 128
  * chunk pairs) keeps both byte sums exact. A is bit-identical to the scalar-LUT kernel's, and so is y
- * (same float operations per token and row). Used by the kernel-only module for M >= the wasm target's `tile.kernelVecMinTokens` (plan.ts).
+ * (same float operations per token and row). Used by the kernel-only module for M >= the wasm target's `tile.kernelVecMinTokens` (plan.ts),
+ * and by whole-model LUT layers with a runtime row count (model/lut.ts) for the calls whose M reaches it.
  */
 import binaryen from 'binaryen';
 import { type Expr, FnBuilder, splat8, splat16, splat32 } from './builder.js';

@@ -9,11 +9,21 @@
  * arrays (int64 as BigInt64Array: the arena holds int64 as int32, docs/wgsl.md), together with the
  * status buffer (binding 2) that Gather shaders write an out-of-range index into (LUT5008). Also
  * renders model.d.ts and manifest.json.
+ *
+ * Runtime dims (a plan with `dimSources`): the module also embeds `RT` (artifact-runtime.ts
+ * runtimeDimsJs) and `GRID` (per step sized by the dims: its workgroups as a function of them);
+ * run binds the dims from the feeds' shapes (bindDims: LUT5009 beyond a bound, LUT5006 for
+ * contradicting shapes), writes only the runtime element count of each input, the dims into the
+ * uniform at binding 3 (shader-common.ts), skips dispatches with no workgroups, and reads back each
+ * output's runtime element count with its runtime shape. The module of a static plan is exactly
+ * what it was before runtime dims (`RUNTIME` untouched; the runtime variant is derived from it).
  */
 import { type LutLayerSummary, lutLayers } from '../../ir/lut/attrs.js';
-import { ARRAY_OF, RUNTIME_JS } from '../artifact-runtime.js';
+import type { Dim } from '../../ir/types.js';
+import { ARRAY_OF, RUNTIME_JS, runtimeDimsJs } from '../artifact-runtime.js';
 import type { Placement } from '../model-plan.js';
 import type { WgslModel } from './model-shaders.js';
+import { WG } from './shader-common.js';
 
 /** One graph input or output as the host module sees it. */
 export interface IoSpec {
@@ -23,6 +33,8 @@ export interface IoSpec {
   /** Byte offset in its buffer. */
   offset: number;
   buffer: 'arena' | 'weights';
+  /** Its dims when it has runtime dims (`shape` is then the bound its slot is sized for). */
+  dims?: Dim[];
 }
 
 export interface Manifest {
@@ -38,6 +50,8 @@ export interface Manifest {
   features: string[];
   dispatches: number;
   shaders: number;
+  /** Runtime dims and their bounds (`--max-dim`); absent for a static model. */
+  runtimeDims?: Record<string, number>;
 }
 
 const io = (p: Placement): IoSpec => ({
@@ -46,6 +60,7 @@ const io = (p: Placement): IoSpec => ({
   shape: p.shape,
   offset: p.offset,
   buffer: p.region === 'weights' ? 'weights' : 'arena',
+  ...(p.dims && { dims: p.dims }),
 });
 
 export function manifestOf(m: WgslModel, shaderCount: number): Manifest {
@@ -61,6 +76,7 @@ export function manifestOf(m: WgslModel, shaderCount: number): Manifest {
     features: [],
     dispatches: m.kernels.length,
     shaders: shaderCount,
+    ...(m.plan.dimSources.length > 0 && { runtimeDims: m.plan.runtimeDims }),
   };
 }
 
@@ -250,18 +266,127 @@ export async function load(opts = {}, legacy = {}) {
 }
 `;
 
+/** `text` with `from` replaced by `to`, which must occur exactly once (the runtime variant's edits of RUNTIME). */
+function edit(text: string, from: string, to: string): string {
+  const i = text.indexOf(from);
+  if (i < 0 || text.indexOf(from, i + 1) >= 0) throw new Error(`internal: host module edit: ${JSON.stringify(from.slice(0, 60))}`);
+  return text.slice(0, i) + to + text.slice(i + from.length);
+}
+
+/**
+ * RUNTIME for a model with runtime dims: the dims uniform at binding 3, and a run that binds the
+ * dims, writes and reads back runtime-sized data and sizes the steps in GRID from the dims.
+ */
+const RUNTIME_DIMS = [
+  ['const STORAGE = 0x80,', 'const UNIFORM = 0x40;\nconst STORAGE = 0x80,'],
+  [
+    'const INPUTS = MANIFEST.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }));\nconst OUTPUTS = MANIFEST.outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }));',
+    'const INPUTS = MANIFEST.inputs.map(({ name, dtype, shape, dims }) => ({ name, dtype, shape, ...(dims && { dims }) }));\nconst OUTPUTS = MANIFEST.outputs.map(({ name, dtype, shape, dims }) => ({ name, dtype, shape, ...(dims && { dims }) }));',
+  ],
+  [
+    `  const status = buffer(device, 16);`,
+    `  const status = buffer(device, 16);
+  // binding 3: the run's runtime dims, one u32 each in RT.sources order (the shaders' DIMS uniform)
+  const dimWords = Math.max(4, Math.ceil(RT.sources.length / 4) * 4);
+  const dimsBuf = device.createBuffer({ size: dimWords * 4, usage: UNIFORM | COPY_DST });`,
+  ],
+  [
+    `    { binding: 2, visibility: COMPUTE, buffer: { type: 'storage' } },\n  ] });`,
+    `    { binding: 2, visibility: COMPUTE, buffer: { type: 'storage' } },\n    { binding: 3, visibility: COMPUTE, buffer: { type: 'uniform' } },\n  ] });`,
+  ],
+  [
+    `    { binding: 2, resource: { buffer: status } },\n  ] });`,
+    `    { binding: 2, resource: { buffer: status } },\n    { binding: 3, resource: { buffer: dimsBuf } },\n  ] });`,
+  ],
+  [
+    `    const data = checkFeeds(MANIFEST.inputs, feeds);
+    const words = MANIFEST.inputs.map((spec, i) => toWords(spec, data[i]));
+    MANIFEST.inputs.forEach((spec, i) => { if (words[i].byteLength) device.queue.writeBuffer(arena, spec.offset, words[i]); });`,
+    `    const { d, shapes } = bindDims(MANIFEST.inputs, feeds, RT);
+    const data = checkFeeds(MANIFEST.inputs, feeds, shapes);
+    const ins = MANIFEST.inputs.map((spec, i) => ({ ...spec, shape: shapes[i] }));
+    const words = ins.map((spec, i) => toWords(spec, data[i]));
+    ins.forEach((spec, i) => { if (words[i].byteLength) device.queue.writeBuffer(arena, spec.offset, words[i]); });
+    const dv = new Uint32Array(dimWords);
+    RT.sources.forEach(([sym], k) => { dv[k] = d[sym]; });
+    device.queue.writeBuffer(dimsBuf, 0, dv);`,
+  ],
+  [
+    `    for (const [s, x, y, z] of STEPS) {
+      pass.setPipeline(pipelines[s]);
+      pass.dispatchWorkgroups(x, y, z);
+    }`,
+    `    STEPS.forEach(([s, x, y, z], j) => {
+      const g = GRID[j] ? GRID[j](d) : [x, y, z];
+      if (g[0] === 0 || g[1] === 0 || g[2] === 0) return; // an empty runtime dim: nothing to compute
+      pass.setPipeline(pipelines[s]);
+      pass.dispatchWorkgroups(g[0], g[1], g[2]);
+    });`,
+  ],
+  [
+    `    let total = 0;
+    const at = MANIFEST.outputs.map(`,
+    `    const outs = MANIFEST.outputs.map((o, i) => ({ ...o, shape: RT.outputShape[i](d) }));
+    let total = 0;
+    const at = outs.map(`,
+  ],
+  [
+    `    MANIFEST.outputs.forEach((o, i) => {
+      const bytes`,
+    `    outs.forEach((o, i) => {
+      const bytes`,
+  ],
+  [
+    `    MANIFEST.outputs.forEach((o, i) => {
+      res[o.name]`,
+    `    outs.forEach((o, i) => {
+      res[o.name]`,
+  ],
+  [
+    `destroy() { arena.destroy(); weights.destroy(); status.destroy(); },`,
+    `destroy() { arena.destroy(); weights.destroy(); status.destroy(); dimsBuf.destroy(); },`,
+  ],
+].reduce((text, [from, to]) => edit(text, from!, to!), RUNTIME);
+
+/** The host's grid helpers of runtime-dim steps: g1 (1-D shaders, shader-common.ts grid1) and gr (one workgroup per row). */
+const GRID_JS = `
+/** Workgroups of a 1-D shader over n invocations (none for n = 0). */
+function g1(n) {
+  if (n <= 0) return [0, 1, 1];
+  const g = Math.ceil(n / ${WG});
+  return g <= 65535 ? [g, 1, 1] : [65535, Math.ceil(g / 65535), 1];
+}
+/** One workgroup per row over n rows (none for n = 0). */
+function gr(n) {
+  if (n <= 0) return [0, 1, 1];
+  const gx = Math.min(n, 65535);
+  return [gx, Math.ceil(n / gx), 1];
+}
+`;
+
 /** The text of model.mjs. */
 export function renderHostModule(m: WgslModel, manifest: Manifest): string {
   const { shaders, steps } = dispatchTable(m);
+  const rt = m.plan.dimSources.length > 0;
+  const grid = m.kernels.flatMap((k, j) => (k.groupsJs ? [`  ${j}: (d) => ${k.groupsJs},`] : [])).join('\n');
+  const dims = rt
+    ? `/** Runtime dims: [symbol, input, axis, bound] sources, each input's and output's shape from the dims d. */
+const RT = ${runtimeDimsJs(m.plan)};
+/** Workgroups of the steps sized by the runtime dims: step -> (d) => [x, y, z]. */
+const GRID = {
+${grid}
+};
+${GRID_JS}`
+    : '';
   return `// Generated by lutc (WGSL target). Runs the model ${JSON.stringify(m.plan.graph.name)} on a WebGPU device.
-// Shaders, the dispatch sequence and buffer offsets are static; weights are in weights.bin.
+// ${rt ? "Shaders and buffer offsets are static, sized for the runtime dims' bounds; dispatches follow the dims of each run" : 'Shaders, the dispatch sequence and buffer offsets are static'}; weights are in weights.bin.
 export const MANIFEST = ${JSON.stringify(manifest)};
 const SHADERS = ${JSON.stringify(shaders)};
 /** [shader index, workgroups x, y, z, node]. */
 const STEPS = ${JSON.stringify(steps)};
 /** Run-time checks by step id: [node, op, axis size]. */
 const CHECKS = ${JSON.stringify(Object.fromEntries(m.kernels.flatMap((k) => (k.check ? [[k.check.step, [k.check.node, k.check.op, k.check.size]]] : []))))};
-${RUNTIME_JS}${RUNTIME}`;
+${dims}${RUNTIME_JS}${rt ? RUNTIME_DIMS : RUNTIME}`;
 }
 
 /** The text of model.d.ts. */
@@ -269,13 +394,13 @@ export function renderDts(manifest: Manifest): string {
   const ins = manifest.inputs
     .map(
       (i) =>
-        `  /** ${i.dtype} [${i.shape.join(', ')}] */\n  ${JSON.stringify(i.name)}: ${ARRAY_OF[i.dtype]} | ${i.dtype.endsWith('64') ? '(number | bigint)[]' : 'number[]'} | { data: ${ARRAY_OF[i.dtype]} | ArrayLike<number>; shape?: number[] };`,
+        `  /** ${i.dtype} [${(i.dims ?? i.shape).join(', ')}] */\n  ${JSON.stringify(i.name)}: ${ARRAY_OF[i.dtype]} | ${i.dtype.endsWith('64') ? '(number | bigint)[]' : 'number[]'} | { data: ${ARRAY_OF[i.dtype]} | ArrayLike<number>; shape?: number[] };`,
     )
     .join('\n');
   const outs = manifest.outputs
     .map(
       (o) =>
-        `  /** ${o.dtype} [${o.shape.join(', ')}] */\n  ${JSON.stringify(o.name)}: { data: ${ARRAY_OF[o.dtype] ?? 'Float32Array'}; shape: number[]; dtype: ${JSON.stringify(o.dtype)} };`,
+        `  /** ${o.dtype} [${(o.dims ?? o.shape).join(', ')}] */\n  ${JSON.stringify(o.name)}: { data: ${ARRAY_OF[o.dtype] ?? 'Float32Array'}; shape: number[]; dtype: ${JSON.stringify(o.dtype)} };`,
     )
     .join('\n');
   return `// Generated by lutc (WGSL target). API: docs/wasm-model.md ("Runtime API") in the lutc repository.

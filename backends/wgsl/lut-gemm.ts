@@ -11,7 +11,9 @@
  * turn an element index into a WGSL expression. `bufferIO` below addresses one storage buffer per
  * operand (the kernel runner, kernel-only mode, the benchmark); lut-steps.ts addresses the model's
  * arena and weight blob with baked offsets. lut-gemm-subgroup.ts renders the subgroup variant of the
- * gemm from the same pieces (`gemmParts`).
+ * gemm from the same pieces (`gemmParts`). A runtime token count (`LutOptions.mExpr`, a u32 WGSL
+ * expression; `m` is then its bound) bounds the build shader's invocations and addresses 'vec' tables;
+ * the gemm's tokens are its workgroups' y, which the caller sizes.
  */
 import type { TableLayout } from '../../ir/lut/attrs.js';
 import type { LutGeometry } from '../../ir/lut/geometry.js';
@@ -52,8 +54,10 @@ export interface GemmIO {
 }
 
 export interface LutOptions {
-  /** Tokens. */
+  /** Tokens (the bound when `mExpr` is given). */
   m: number;
+  /** The token count as a u32 WGSL expression when it is only known at run time (runtime dims). */
+  mExpr?: string;
   tables: 'i8' | 'f32';
   /** 'token' = [M, nChunks, 16] tables (default), 'vec' = [nChunks, 16, M]. */
   layout?: TableLayout;
@@ -81,8 +85,9 @@ export interface LutShader {
 export const WG_ROWS = 64;
 
 /** Index of entry c * 16 + e of token mm's tables (e may exceed 15: entries of later chunks) in either layout. */
-export function tableIndex(layout: TableLayout | undefined, m: number, nChunks: number, mm: string, c: string, e: string): string {
-  return layout === 'vec' ? `(${c} * 16u + ${e}) * ${u(m)} + ${mm}` : `(${mm} * ${u(nChunks)} + ${c}) * 16u + ${e}`;
+export function tableIndex(layout: TableLayout | undefined, m: number | string, nChunks: number, mm: string, c: string, e: string): string {
+  const mt = typeof m === 'string' ? m : u(m);
+  return layout === 'vec' ? `(${c} * 16u + ${e}) * ${mt} + ${mm}` : `(${mm} * ${u(nChunks)} + ${c}) * 16u + ${e}`;
 }
 
 /** The build shader: one invocation per (token, segment) computes absmax, scale, sum and its tables. */
@@ -105,7 +110,7 @@ fn xat(mm: u32, kk: u32) -> f32 {
 @compute @workgroup_size(64)
 fn ${entry}(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let id = gid.x + gid.y * nwg.x * 64u;
-  if (id >= ${u(o.m * g.nSegments)}) { return; }
+  if (id >= ${o.mExpr ? `${o.mExpr} * ${u(g.nSegments)}` : u(o.m * g.nSegments)}) { return; }
   let mm = id / ${u(g.nSegments)};
   let s = id % ${u(g.nSegments)};
   var amax = 0.0;
@@ -127,7 +132,7 @@ fn ${entry}(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
       v = v + select(-x1, x1, (j & 2u) != 0u);
       v = v + select(-x2, x2, (j & 4u) != 0u);
       v = v + select(-x3, x3, (j & 8u) != 0u);
-      ${io.storeTable(tableIndex(o.layout, o.m, g.nChunks, 'mm', 'c', 'j'), store)}
+      ${io.storeTable(tableIndex(o.layout, o.mExpr ?? o.m, g.nChunks, 'mm', 'c', 'j'), store)}
     }
   }
 }
@@ -174,7 +179,7 @@ ${Array.from({ length: g.bits }, (_, i) => ind + look(i)).join('\n')}`;
   if (io.channelScale) y = `(${y} * ${io.channelScale('row')})`;
   if (o.act) y = o.act(y, 'row', `mm * ${u(g.n)} + row`);
   if (io.residual) y = `${y} + ${io.residual(`mm * ${u(g.n)} + row`)}`;
-  const tload = io.table(tableIndex(o.layout, o.m, g.nChunks, 'mm', 't0', 'e'));
+  const tload = io.table(tableIndex(o.layout, o.mExpr ?? o.m, g.nChunks, 'mm', 't0', 'e'));
   return { T, tile, vecOff, lookup, segTerm, epilogue: y, tload, rawIndex: `(mm * ${u(g.n)} + row) * ${u(g.nSegments)} + s` };
 }
 

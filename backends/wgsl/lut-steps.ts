@@ -6,16 +6,22 @@
  * y) and lut.matmul (renderGemm with the IR's fused epilogue y = act((lut(x) + bias) * channel_scale)
  * + residual, either table layout and any packed K-tile). This file only maps operands and renders
  * the epilogue's graph-op stages (ir/lut/epilogue.ts) with ops-elementwise.ts's expressions for those
- * ops; int8 tables are one i32 word per entry (shader-common.ts's storage rule).
+ * ops; int8 tables are one i32 word per entry (shader-common.ts's storage rule). Runtime dims:
+ * lut.table, lut.norm_table (its norm over runtime rows, then the build) and lut.matmul take a
+ * runtime token count M (from the DIMS uniform; the host sizes the build grid and the gemm's M
+ * workgroups).
  */
+
+import { dimExactDiv, dimMul, jsDim } from '../../ir/dim-expr.js';
 import { geometryOf, type TableLayout, tableGeometry, tableLead } from '../../ir/lut/attrs.js';
 import { EPILOGUE_OPERAND, epilogueStages, foldStages } from '../../ir/lut/epilogue.js';
 import { numel } from '../../ir/tensor.js';
+import type { Dim } from '../../ir/types.js';
 import { inputIndex, type Placement } from '../model-plan.js';
 import { type BuildIO, type GemmIO, renderBuild, renderGemm } from './lut-gemm.js';
 import { floatOpExpr, MATH_LIB } from './ops-elementwise.js';
 import { renderReduceOps } from './ops-reduce.js';
-import { HEADER, type Kernel, type StepCtx, u, wordOff } from './shader-common.js';
+import { dimsOf, grid1Js, HEADER, type Kernel, numelD, type StepCtx, u, wordOff } from './shader-common.js';
 
 export const LUT_OPS = new Set(['lut.table', 'lut.norm_table', 'lut.matmul']);
 
@@ -26,7 +32,15 @@ const buf = (p: Placement) => (p.region === 'weights' ? 'W' : 'A');
 const ldF = (p: Placement, i: string) => `bitcast<f32>(${buf(p)}[${u(wordOff(p))} + ${i}])`;
 const stA = (p: Placement, i: string, v: string) => `A[${u(wordOff(p))} + ${i}] = bitcast<u32>(${v});`;
 
-/** The build shader: x at `x` ([M, K]) -> tables, tscale, xsum placements. */
+/** The token count M = numel(x) / k of a runtime-dim step (LUT5004 when that is not a dim expression). */
+function runtimeTokens(c: StepCtx, x: Placement, k: number): Dim {
+  const m = dimExactDiv(numelD(dimsOf(x)), k);
+  if (m === undefined)
+    c.fail('LUT5004', `${c.node.op}: x (${dimsOf(x).join(', ')}) is not rows of ${k} for the runtime dim '${c.runtime}'`);
+  return m;
+}
+
+/** The build shader: x at `x` ([M, K]) -> tables, tscale, xsum placements; `rt`: M as a runtime dim. */
 function buildKernel(
   label: string,
   x: Placement,
@@ -35,6 +49,7 @@ function buildKernel(
   tables: 'i8' | 'f32',
   layout: TableLayout,
   outs: Placement[],
+  rt?: { c: StepCtx; m: Dim },
 ): Kernel {
   const [tb, ts, xs] = outs as [Placement, Placement, Placement];
   const io: BuildIO = {
@@ -44,15 +59,21 @@ function buildKernel(
     storeTscale: (i, v) => stA(ts, i, v),
     storeXsum: (i, v) => stA(xs, i, v),
   };
-  const sh = renderBuild(tableGeometry(k, groupSize), { m: numel(x.shape) / k, tables, layout }, io);
-  return { label, code: sh.code, groups: sh.groups };
+  const g = tableGeometry(k, groupSize);
+  const m = numel(x.shape) / k;
+  if (!rt || typeof rt.m === 'number') {
+    const sh = renderBuild(g, { m: typeof rt?.m === 'number' ? rt.m : m, tables, layout }, io);
+    return { label, code: sh.code, groups: sh.groups };
+  }
+  const sh = renderBuild(g, { m, mExpr: rt.c.dim(rt.m), tables, layout }, io);
+  return { label, code: sh.code, groups: sh.groups, groupsJs: grid1Js(dimMul(rt.m, g.nSegments)) };
 }
 
 function renderTable(c: StepCtx): Kernel[] {
   const a = c.attrs;
-  return [
-    buildKernel(c.node.name, c.ins[0]!, a.k as number, a.group_size as number, a.tables as 'i8' | 'f32', a.layout as TableLayout, c.outs),
-  ];
+  const k = a.k as number;
+  const rt = c.runtime ? { c, m: runtimeTokens(c, c.ins[0]!, k) } : undefined;
+  return [buildKernel(c.node.name, c.ins[0]!, k, a.group_size as number, a.tables as 'i8' | 'f32', a.layout as TableLayout, c.outs, rt)];
 }
 
 function renderNormTable(c: StepCtx): Kernel[] {
@@ -79,6 +100,7 @@ function renderNormTable(c: StepCtx): Kernel[] {
       a.tables as 'i8' | 'f32',
       a.layout as TableLayout,
       c.outs.slice(1),
+      c.runtime ? { c, m: runtimeTokens(c, c.outs[0]!, a.k as number) } : undefined,
     ),
   ];
 }
@@ -117,8 +139,15 @@ function renderMatmul(c: StepCtx): Kernel[] {
         return `(${e})`;
       },
     );
-  const sh = renderGemm(g, { m, tables: i8 ? 'i8' : 'f32', layout, tileChunks: TILE_CHUNKS, act }, io);
-  return [{ label: c.node.name, code: sh.code, groups: sh.groups }];
+  const mRt = c.runtime ? numelD(tableLead(dimsOf(tb!), layout)) : m;
+  if (typeof mRt === 'number') {
+    const sh = renderGemm(g, { m: mRt, tables: i8 ? 'i8' : 'f32', layout, tileChunks: TILE_CHUNKS, act }, io);
+    return [{ label: c.node.name, code: sh.code, groups: sh.groups }];
+  }
+  // Runtime M: one workgroup row per token, sized by the host (none for an empty M).
+  if (m > 65535) c.fail('LUT5004', `lut.matmul: ${m} tokens at the runtime dims' bounds exceed one dispatch (65535)`);
+  const sh = renderGemm(g, { m, mExpr: c.dim(mRt), tables: i8 ? 'i8' : 'f32', layout, tileChunks: TILE_CHUNKS, act }, io);
+  return [{ label: c.node.name, code: sh.code, groups: sh.groups, groupsJs: `[${sh.groups[0]}, ${jsDim(mRt)}, 1]` }];
 }
 
 /** Renders a lut op, or undefined when `op` is not one. */

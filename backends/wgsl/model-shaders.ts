@@ -6,6 +6,12 @@
  * backend cannot run is a coded diagnostic naming the node (LUT5003 for an op without a renderer,
  * LUT5200-5299 otherwise), never a wrong result; every such
  * diagnostic of a model is collected (plan, steps, weights) and thrown together in one LutcError.
+ *
+ * Runtime dims (`--max-dim`): the plan is made with `runtimeDims: true` (slots sized for the bounds);
+ * a step with runtime-dim placements renders only through an op in `RUNTIME_DIM_OPS` (whose
+ * renderers read the dims from the DIMS uniform, shader-common.ts) and is LUT5004 naming the op and
+ * the dim otherwise, or where a renderer meets a case it does not handle. A static plan renders
+ * exactly as it did before runtime dims.
  */
 import { type Diagnostic, diag, LutcError, nodeLoc } from '../../base/diagnostics.js';
 import { hasTrait, isCompileTimeOperand } from '../../ir/optable.js';
@@ -14,11 +20,12 @@ import type { DType, Graph, Node, Value } from '../../ir/types.js';
 import { type ModelPlan, type Placement, type PlanStep, planModel } from '../model-plan.js';
 import { type RenderedSteps, type Renderer, rendererOps, renderSteps } from '../render.js';
 import { LUT_OPS, renderLut } from './lut-steps.js';
+import { ATTENTION_OPS, renderAttention } from './ops-attention.js';
 import { DATA_OPS, renderData } from './ops-data.js';
 import { ELEMENTWISE_OPS, renderElementwise } from './ops-elementwise.js';
 import { LINEAR_OPS, renderLinear } from './ops-linear.js';
 import { REDUCE_OPS, renderReduceOps } from './ops-reduce.js';
-import { type Kernel, kindOf, type StepCtx, stepCtx } from './shader-common.js';
+import { dimsDecl, type Kernel, kindOf, type StepCtx, stepCtx, usesDims } from './shader-common.js';
 
 export interface WgslModel {
   plan: ModelPlan;
@@ -54,6 +61,7 @@ export function planWgsl(g: Graph): ModelPlan {
   const file = g.meta?.file;
   const f64 = new Map<Value, Diagnostic>();
   const plan = planModel(g, {
+    runtimeDims: true,
     byteSize(v: Value, dtype: DType, shape: number[]) {
       if (dtype === 'f64' && !f64.has(v)) {
         const n = blame(g, v);
@@ -130,13 +138,53 @@ export const RENDERERS: Renderer<StepCtx, Kernel[] | undefined> = [
   { name: 'data', ops: DATA_OPS, render: renderData },
   { name: 'linear', ops: LINEAR_OPS, render: renderLinear },
   { name: 'lut', ops: LUT_OPS, render: renderLut },
+  { name: 'attention', ops: ATTENTION_OPS, render: renderAttention },
 ];
 
 /** Graph ops the WGSL backend renders (backends/wgsl/target.ts `nativeOps` must equal it). */
 export const SUPPORTED_OPS: readonly string[] = rendererOps(RENDERERS);
 
-/** Renders `steps` through the shared dispatcher (backends/render.ts): kernels per step, diagnostics collected. */
-function renderWgslSteps(steps: readonly PlanStep[], file?: string): RenderedSteps<Kernel[]> {
+/**
+ * Ops whose renderers take runtime dims (the DIMS uniform); a runtime-dim step of any other op is
+ * LUT5004. Every elementwise op (one shared shader), reductions, softmax and the norms (runtime rows),
+ * matmul, gemm and matmul_nbits, the data ops below, group_query_attention, and the lut ops with a
+ * runtime row count. Not yet: conv, dequantize_linear, quantize_linear and the view-op copies.
+ */
+export const RUNTIME_DIM_OPS: ReadonlySet<string> = new Set([
+  ...ELEMENTWISE_OPS,
+  'reduce_sum',
+  'reduce_mean',
+  'reduce_max',
+  'reduce_prod',
+  'softmax',
+  'log_softmax',
+  'matmul',
+  'transpose',
+  'slice',
+  'concat',
+  'expand',
+  'trilu',
+  'constant_of_shape',
+  'shape',
+  'gather',
+  'split',
+  'range',
+  'layer_norm',
+  'simplified_layer_norm',
+  'skip_simplified_layer_norm',
+  'gemm',
+  'matmul_nbits',
+  'group_query_attention',
+  'lut.table',
+  'lut.norm_table',
+  'lut.matmul',
+]);
+
+/**
+ * Renders `steps` through the shared dispatcher (backends/render.ts): kernels per step, diagnostics
+ * collected. `syms`: the plan's runtime dims in DIMS order (its dimSources).
+ */
+function renderWgslSteps(steps: readonly PlanStep[], file?: string, syms: readonly string[] = []): RenderedSteps<Kernel[]> {
   const index = new Map(steps.map((s, i) => [s, i]));
   return renderSteps(
     'wgsl',
@@ -145,9 +193,18 @@ function renderWgslSteps(steps: readonly PlanStep[], file?: string): RenderedSte
     (family, step) => {
       // A step whose results are all empty (a size-0 dim, e.g. an empty past cache) has nothing to compute.
       if (step.outputs.every((o) => numel(o.shape) === 0)) return [];
-      const k = family.render(stepCtx(step.node, step.inputs, step.outputs, file, index.get(step)), step);
+      const c = stepCtx(step.node, step.inputs, step.outputs, file, index.get(step), syms);
+      if (c.runtime && !RUNTIME_DIM_OPS.has(step.node.op)) {
+        const r = c.runtime;
+        c.fail(
+          'LUT5004',
+          `${step.node.op} with the runtime dim '${r}' is not rendered by the WGSL backend yet: freeze it with --dim ${r}=N`,
+        );
+      }
+      const k = family.render(c, step);
       if (!k) throw new Error(`internal: the WGSL renderer of '${step.node.op}' (in its op set) rendered nothing`);
-      return k;
+      if (!c.runtime) return k;
+      return k.map((x) => (usesDims(x.code) ? { ...x, code: x.code + dimsDecl(syms.length) } : x));
     },
     file,
   );
@@ -176,7 +233,11 @@ export function renderModel(g: Graph): WgslModel {
       return undefined;
     }
   };
-  const steps = renderWgslSteps(plan.steps, g.meta?.file);
+  const steps = renderWgslSteps(
+    plan.steps,
+    g.meta?.file,
+    plan.dimSources.map((d) => d.sym),
+  );
   diags.push(...steps.diagnostics);
   const kernels = steps.results.flatMap((k) => k ?? []);
   const weights = collect(() => wgslWeights(g, plan));

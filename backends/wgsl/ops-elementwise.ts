@@ -6,21 +6,25 @@
  * follow each op's `interp`: integer division by zero gives 0, max/min propagate NaN, float->int casts
  * truncate and saturate (NaN -> 0), int->int casts wrap, anything->bool is `!= 0`. `floatOpExpr`
  * hands the same expressions to lut.matmul's fused epilogue (lut-steps.ts): one definition per op.
+ * Runtime dims: the count, coordinates and broadcast strides read the DIMS uniform (shader-common.ts).
  */
 
 import { intRange } from '../../ir/ops/numeric.js';
+import { numel } from '../../ir/tensor.js';
 import type { Attrs, DType } from '../../ir/types.js';
 import { inputIndex } from '../model-plan.js';
 import {
   accessors,
   coords,
+  dimsOf,
   f,
-  grid1,
+  grid1Of,
   type Kernel,
   type Kind,
   kindOf,
   lit,
   main1,
+  numelD,
   operandIndex,
   type StepCtx,
   sameShape,
@@ -264,22 +268,20 @@ function unsupportedKind(c: StepCtx, dt: DType): never {
   return c.fail('LUT5204', `${c.node.op} on ${dt} is not supported by the WGSL backend`);
 }
 
-/** One elementwise kernel: `expr` is the stored value, operands read as in0(idx0), in1(idx1), ... */
+/** One elementwise kernel: `expr` is the stored value, operands read as in0(idx0), in1(idx1), ... (runtime dims too). */
 function elementwise(c: StepCtx, expr: (ops: string[]) => string): Kernel[] {
   const out = c.outs[0]!;
-  const needCoords = c.ins.some((p) => p && !sameShape(p.shape, out.shape));
-  const cc = needCoords ? coords(out.shape) : { code: '', c: [] };
-  const ops = c.ins.map((p, j) => (p ? `in${j}(${operandIndex(p.shape, out.shape, cc.c)})` : ''));
+  const od = dimsOf(out);
+  const needCoords = c.ins.some((p) => p && !sameShape(dimsOf(p), od));
+  const cc = needCoords ? coords(od, 'i', 'c', c.dim) : { code: '', c: [] };
+  const ops = c.ins.map((p, j) => (p ? `in${j}(${operandIndex(dimsOf(p), od, cc.c, c.dim)})` : ''));
   const body = `${cc.code}  out0(i, ${expr(ops)});`;
+  const n = numelD(od);
   return [
     {
       label: c.node.name,
-      code: main1(
-        out.shape.reduce((a, b) => a * b, 1),
-        body,
-        accessors(c) + MATH_LIB,
-      ),
-      groups: grid1(out.shape.reduce((a, b) => a * b, 1)),
+      code: main1(n, body, accessors(c) + MATH_LIB, c.dim),
+      ...grid1Of(n, numel(out.shape)),
     },
   ];
 }

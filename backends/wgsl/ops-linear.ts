@@ -4,26 +4,33 @@
  * activation products and any linear layer that was not lowered), matmul_nbits and
  * dequantize_linear when they were not lowered to LUT ops (dequantized on the fly), quantize_linear,
  * and 1-D/2-D conv (one invocation per output, plain loops). Accumulation is f32 (the interpreter
- * accumulates in f64: the tolerance of docs/wgsl.md covers the difference).
+ * accumulates in f64: the tolerance of docs/wgsl.md covers the difference). Runtime dims: matmul
+ * and gemm (M, N, K and batch dims read from the DIMS uniform, workgroups sized by the host) and
+ * matmul_nbits (a runtime row count); the others are LUT5004 (model-shaders.ts).
  */
 
+import { dimExactDiv, dimMul, jsDim } from '../../ir/dim-expr.js';
 import { convGeometry } from '../../ir/ops/conv.js';
 import { intRange } from '../../ir/ops/numeric.js';
 import { scaleLayout } from '../../ir/ops/quant.js';
 import { broadcastShapes } from '../../ir/ops/util.js';
 import { numel } from '../../ir/tensor.js';
+import type { Dim } from '../../ir/types.js';
 import { inputIndex } from '../model-plan.js';
 import {
   accessors,
   bcastIndex,
   coords,
+  dimsOf,
   f,
   grid1,
+  grid1Of,
   HEADER,
   type Kernel,
   kindOf,
   lit,
   main1,
+  numelD,
   type StepCtx,
   u,
   WGSL_TYPE,
@@ -34,10 +41,10 @@ export const LINEAR_OPS = new Set(['matmul', 'gemm', 'matmul_nbits', 'dequantize
 const TS = 16;
 
 interface TiledMatmul {
-  M: number;
-  N: number;
-  K: number;
-  batch: number[];
+  M: Dim;
+  N: Dim;
+  K: Dim;
+  batch: Dim[];
   /** Element offsets of A[m, k], B[k, n], given WGSL expressions (batch coordinates `bc0..`). */
   a(m: string, k: string): string;
   b(k: string, n: string): string;
@@ -50,8 +57,8 @@ interface TiledMatmul {
 function tiled(c: StepCtx, t: TiledMatmul): Kernel {
   const k = kindOf(c.outs[0]!.dtype);
   const T = WGSL_TYPE[k];
-  const bz = numel(t.batch);
-  const bc = coords(t.batch, 'wid.z', 'bc');
+  const d = c.dim;
+  const bc = coords(t.batch, 'wid.z', 'bc', d);
   const code = `${HEADER}${accessors(c)}
 var<workgroup> ta: array<${T}, ${TS * TS}>;
 var<workgroup> tb: array<${T}, ${TS * TS}>;
@@ -61,45 +68,54 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 ${bc.code}  let row = wid.y * ${u(TS)} + lid.y;
   let col = wid.x * ${u(TS)} + lid.x;
   var acc: ${T} = ${lit(k, 0)};
-  for (var t0 = 0u; t0 < ${u(t.K)}; t0 += ${u(TS)}) {
+  for (var t0 = 0u; t0 < ${d(t.K)}; t0 += ${u(TS)}) {
     let ka = t0 + lid.x;
     let kb = t0 + lid.y;
     var av: ${T} = ${lit(k, 0)};
     var bv: ${T} = ${lit(k, 0)};
-    if (row < ${u(t.M)} && ka < ${u(t.K)}) { av = in0(${t.a('row', 'ka')}); }
-    if (col < ${u(t.N)} && kb < ${u(t.K)}) { bv = in1(${t.b('kb', 'col')}); }
+    if (row < ${d(t.M)} && ka < ${d(t.K)}) { av = in0(${t.a('row', 'ka')}); }
+    if (col < ${d(t.N)} && kb < ${d(t.K)}) { bv = in1(${t.b('kb', 'col')}); }
     ta[lid.y * ${u(TS)} + lid.x] = av;
     tb[lid.y * ${u(TS)} + lid.x] = bv;
     workgroupBarrier();
     for (var kk = 0u; kk < ${u(TS)}; kk++) { acc += ta[lid.y * ${u(TS)} + kk] * tb[kk * ${u(TS)} + lid.x]; }
     workgroupBarrier();
   }
-  if (row < ${u(t.M)} && col < ${u(t.N)}) { out0(${t.out('row', 'col')}, ${t.epilogue('acc', 'row', 'col')}); }
+  if (row < ${d(t.M)} && col < ${d(t.N)}) { out0(${t.out('row', 'col')}, ${t.epilogue('acc', 'row', 'col')}); }
 }
 `;
-  return { label: c.node.name, code, groups: [Math.ceil(t.N / TS), Math.ceil(t.M / TS), Math.max(1, bz)] };
+  const bz = numelD(t.batch);
+  if (typeof t.M === 'number' && typeof t.N === 'number' && typeof bz === 'number')
+    return { label: c.node.name, code, groups: [Math.ceil(t.N / TS), Math.ceil(t.M / TS), Math.max(1, bz)] };
+  // Runtime dims: the host sizes the grid (an empty M, N or batch dispatches nothing).
+  const cdiv = (x: Dim) => `Math.ceil(${jsDim(x)} / ${TS})`;
+  return { label: c.node.name, code, groups: [1, 1, 1], groupsJs: `[${cdiv(t.N)}, ${cdiv(t.M)}, ${jsDim(bz)}]` };
 }
 
 function renderMatmul(c: StepCtx): Kernel[] {
   const [a, b] = [c.ins[0]!, c.ins[1]!];
-  const a2 = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
-  const b2 = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;
+  const [ad, bd] = [dimsOf(a), dimsOf(b)];
+  const a2 = ad.length === 1 ? [1, ad[0]!] : ad;
+  const b2 = bd.length === 1 ? [bd[0]!, 1] : bd;
   const [M, K, N] = [a2[a2.length - 2]!, a2[a2.length - 1]!, b2[b2.length - 1]!];
-  const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]) as number[];
-  if (numel(batch) > 65535) c.fail('LUT5206', `matmul batch of ${numel(batch)} matrices exceeds one dispatch`);
-  const bc = batch.map((d, i) => (d === 1 ? '0u' : `bc${i}`));
-  const aMat = bcastIndex(a2.slice(0, -2), batch, bc);
-  const bMat = bcastIndex(b2.slice(0, -2), batch, bc);
+  const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]) as Dim[];
+  // matrices at the runtime dims' bounds (the planned shapes; a 1-D operand has no batch)
+  const nb = numel(broadcastShapes([a.shape.slice(0, -2), b.shape.slice(0, -2)]) as number[]);
+  if (nb > 65535) c.fail('LUT5206', `matmul batch of ${nb} matrices exceeds one dispatch`);
+  const d = c.dim;
+  const bc = batch.map((x, i) => (x === 1 ? '0u' : `bc${i}`));
+  const aMat = bcastIndex(a2.slice(0, -2), batch, bc, d);
+  const bMat = bcastIndex(b2.slice(0, -2), batch, bc, d);
   return [
     tiled(c, {
       M,
       N,
       K,
       batch,
-      a: (m, k) => `(${aMat}) * ${u(M * K)} + ${m} * ${u(K)} + ${k}`,
-      b: (k, n) => `(${bMat}) * ${u(K * N)} + ${k} * ${u(N)} + ${n}`,
+      a: (m, k) => `(${aMat}) * ${d(dimMul(M, K))} + ${m} * ${d(K)} + ${k}`,
+      b: (k, n) => `(${bMat}) * ${d(dimMul(K, N))} + ${k} * ${d(N)} + ${n}`,
       epilogue: (acc) => acc,
-      out: (m, n) => `wid.z * ${u(M * N)} + ${m} * ${u(N)} + ${n}`,
+      out: (m, n) => `wid.z * ${d(dimMul(M, N))} + ${m} * ${d(N)} + ${n}`,
     }),
   ];
 }
@@ -108,29 +124,32 @@ function renderGemm(c: StepCtx): Kernel[] {
   const [a, b] = [c.ins[0]!, c.ins[1]!];
   const tA = c.attrs.transA !== 0;
   const tB = c.attrs.transB !== 0;
-  const [M, K] = tA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
-  const N = tB ? b.shape[0]! : b.shape[1]!;
+  // runtime dims: M, K, N from DIMS (a static step renders the same text: staticDim is `u`)
+  const [ad, bd] = [dimsOf(a), dimsOf(b)];
+  const [M, K] = tA ? [ad[1]!, ad[0]!] : [ad[0]!, ad[1]!];
+  const N = tB ? bd[0]! : bd[1]!;
+  const d = c.dim;
   const alpha = c.attrs.alpha as number;
   const beta = c.attrs.beta as number;
   const k = kindOf(c.outs[0]!.dtype);
   const ci = inputIndex(c, 'C');
   const cIn = c.ins[ci];
-  const cIdx = cIn ? bcastIndex(cIn.shape, [M, N], ['m', 'n']) : '';
+  const cIdx = cIn ? bcastIndex(dimsOf(cIn), [M, N], ['m', 'n'], d) : '';
   return [
     tiled(c, {
       M,
       N,
       K,
       batch: [],
-      a: (m, kk) => (tA ? `${kk} * ${u(M)} + ${m}` : `${m} * ${u(K)} + ${kk}`),
-      b: (kk, n) => (tB ? `${n} * ${u(K)} + ${kk}` : `${kk} * ${u(N)} + ${n}`),
+      a: (m, kk) => (tA ? `${kk} * ${d(M)} + ${m}` : `${m} * ${d(K)} + ${kk}`),
+      b: (kk, n) => (tB ? `${n} * ${d(K)} + ${kk}` : `${kk} * ${d(N)} + ${n}`),
       epilogue: (acc, m, n) => {
         const s = alpha === 1 ? acc : `${lit(k, alpha)} * ${acc}`;
         return cIn && beta !== 0
           ? `${s} + ${beta === 1 ? '' : `${lit(k, beta)} * `}in${ci}(${cIdx.replace(/\bm\b/g, m).replace(/\bn\b/g, n)})`
           : s;
       },
-      out: (m, n) => `${m} * ${u(N)} + ${n}`,
+      out: (m, n) => `${m} * ${d(N)} + ${n}`,
     }),
   ];
 }
@@ -142,6 +161,10 @@ function renderNBits(c: StepCtx): Kernel[] {
   const blob = (bs! * bits!) / 8;
   const zpRow = Math.ceil((kBlocks * bits!) / 8);
   const M = numel(c.ins[0]!.shape) / K!;
+  // runtime dims: the row count M = numel(x) / K from DIMS (K, N and the blocks are attributes)
+  const mD = c.runtime ? dimExactDiv(numelD(dimsOf(c.ins[0]!)), K!) : M;
+  if (mD === undefined)
+    c.fail('LUT5004', `matmul_nbits: x (${dimsOf(c.ins[0]!).join(', ')}) is not rows of ${K} for the runtime dim '${c.runtime}'`);
   const mask = (1 << bits!) - 1;
   const [qi, si] = [inputIndex(c, 'B'), inputIndex(c, 'scales')];
   const [zi, bi] = [inputIndex(c, 'zero_points'), inputIndex(c, 'bias')];
@@ -164,7 +187,9 @@ function renderNBits(c: StepCtx): Kernel[] {
     }
   }
   out0(i, acc${c.ins[bi] ? ` + in${bi}(n)` : ''});`;
-  return [{ label: c.node.name, code: main1(M * N!, body, accessors(c)), groups: grid1(M * N!) }];
+  if (typeof mD === 'number') return [{ label: c.node.name, code: main1(M * N!, body, accessors(c)), groups: grid1(M * N!) }];
+  const n = dimMul(mD, N!);
+  return [{ label: c.node.name, code: main1(n, body, accessors(c), c.dim), ...grid1Of(n, M * N!) }];
 }
 
 /** Index of the scale (and zero point) of input element `i` under the op's scale layout; `scale`: the scale operand's position. */

@@ -5,10 +5,14 @@
  * striding over it and a tree reduction in workgroup memory, so a decode step's single long row still
  * spreads over a workgroup. Statistics accumulate in f32 (the interpreter uses f64: tolerance, not
  * bits); variances take two passes like the interpreter, so there is no cancellation.
+ * Runtime dims: sizes and strides read the DIMS uniform (shader-common.ts) and the host sizes the
+ * dispatch; a norm's row count may be runtime, its normalized dims must be static (LUT5004 otherwise).
  */
 
+import { jsDim } from '../../ir/dim-expr.js';
 import { normalizeAxis } from '../../ir/ops/util.js';
 import { numel, strides } from '../../ir/tensor.js';
+import type { Dim } from '../../ir/types.js';
 import { inputIndex } from '../model-plan.js';
 import { MATH_LIB } from './ops-elementwise.js';
 import {
@@ -16,15 +20,18 @@ import {
   bcastIndex,
   constInts,
   coords,
+  dimsOf,
   f,
-  grid1,
+  grid1Of,
   HEADER,
   type Kernel,
   kindOf,
   lit,
   main1,
+  numelD,
   type StepCtx,
   sameShape,
+  stridesD,
   u,
   WG,
 } from './shader-common.js';
@@ -45,26 +52,30 @@ function renderReduce(c: StepCtx): Kernel[] {
   const x = c.ins[0]!;
   const out = c.outs[0]!;
   const k = kindOf(x.dtype);
-  const rank = x.shape.length;
+  const xd: readonly Dim[] = c.runtime ? dimsOf(x) : x.shape;
+  const rank = xd.length;
   const axesIn = constInts(c, 'axes', 'the reduction axes');
   let red: number[];
   if (!axesIn || axesIn.length === 0) red = c.attrs.noop_with_empty_axes === 1 ? [] : [...Array(rank).keys()];
   else red = [...new Set(axesIn.map((a) => normalizeAxis(a, rank)))].sort((a, b) => a - b);
-  const kept = x.shape.map((d, i) => (red.includes(i) ? 1 : d));
-  const st = strides(x.shape);
-  const cc = coords(kept);
+  const kept = xd.map((d, i) => (red.includes(i) ? 1 : d));
+  const st: readonly Dim[] = c.runtime ? stridesD(xd) : strides(x.shape);
+  const d = c.dim;
+  const cc = coords(kept, 'i', 'c', d);
   // Offset of the output element's first input element: kept coordinates times x's strides.
-  const baseTerms = kept.map((d, a) => (d === 1 ? '' : `c${a} * ${u(st[a]!)}`)).filter(Boolean);
-  const R = numel(red.map((a) => x.shape[a]!));
+  const baseTerms = kept.map((n, a) => (n === 1 ? '' : `c${a} * ${d(st[a]!)}`)).filter(Boolean);
+  const R = numelD(red.map((a) => xd[a]!));
   let dec = '    var rr = r;\n';
   const terms: string[] = [];
   for (let j = red.length - 1; j >= 0; j--) {
     const a = red[j]!;
-    dec += `    let r${a} = rr % ${u(x.shape[a]!)}; rr = rr / ${u(x.shape[a]!)};\n`;
-    terms.push(`r${a} * ${u(st[a]!)}`);
+    dec += `    let r${a} = rr % ${d(xd[a]!)}; rr = rr / ${d(xd[a]!)};\n`;
+    terms.push(`r${a} * ${d(st[a]!)}`);
   }
   const T = k === 'f' ? 'f32' : k === 'i' ? 'i32' : 'u32';
   const op = c.node.op;
+  if (op === 'reduce_mean' && k !== 'f' && typeof R !== 'number')
+    c.fail('LUT5004', `an integer reduce_mean over the runtime dim '${c.runtime}' is not rendered by the WGSL backend yet`);
   const init =
     op === 'reduce_max' ? (k === 'f' ? f(-Infinity) : k === 'i' ? 'i32(-2147483647 - 1)' : '0u') : lit(k, op === 'reduce_prod' ? 1 : 0);
   const step =
@@ -75,13 +86,20 @@ function renderReduce(c: StepCtx): Kernel[] {
       : op === 'reduce_prod'
         ? 'acc = acc * v;'
         : 'acc = acc + v;';
-  const fin = op === 'reduce_mean' ? (k === 'f' ? `acc / ${f(R)}` : R === 0 ? lit(k, 0) : `acc / ${lit(k, R)}`) : 'acc';
+  const fin =
+    op === 'reduce_mean'
+      ? k === 'f'
+        ? `acc / ${typeof R === 'number' ? f(R) : `f32(${d(R)})`}`
+        : R === 0
+          ? lit(k, 0)
+          : `acc / ${lit(k, R as number)}`
+      : 'acc';
   // An empty reduction (a size-0 axis) is its initial value; the loop's index math would divide by 0.
   const loop =
     R === 0
       ? ''
       : `  let base = ${baseTerms.length ? baseTerms.join(' + ') : '0u'};
-  for (var r = 0u; r < ${u(R)}; r++) {
+  for (var r = 0u; r < ${d(R)}; r++) {
 ${dec}    _ = rr;
     let v = in0(base + ${terms.length ? terms.join(' + ') : '0u'});
     ${step}
@@ -89,8 +107,8 @@ ${dec}    _ = rr;
 `;
   const body = `${cc.code}  var acc: ${T} = ${init};
 ${loop}  out0(i, ${fin});`;
-  const n = numel(out.shape);
-  return [{ label: c.node.name, code: main1(n, body, accessors(c) + MATH_LIB), groups: grid1(n) }];
+  const n = numelD(dimsOf(out));
+  return [{ label: c.node.name, code: main1(n, body, accessors(c) + MATH_LIB, d), ...grid1Of(n, numel(out.shape)) }];
 }
 
 /** Workgroup-wide sum and max over one value per invocation (call from uniform control flow). */
@@ -120,43 +138,65 @@ fn wmax(v: f32, li: u32) -> f32 {
 }
 `;
 
-/** A shader with one workgroup per row: `body` sees `row`, `li` (0..WG-1). */
-function perRow(c: StepCtx, rows: number, body: string, extra = ''): Kernel {
-  const gx = Math.min(rows, 65535);
+/**
+ * A shader with one workgroup per row: `body` sees `row`, `li` (0..WG-1). A runtime row count is
+ * read from DIMS and the host sizes the grid (`gr(rows)`: x up to 65535, then y).
+ */
+function perRow(c: StepCtx, rows: Dim, body: string, extra = ''): Kernel {
+  const rt = typeof rows !== 'number';
+  const gx = rt ? 65535 : Math.min(rows, 65535);
   const code = `${HEADER}${accessors(c)}${MATH_LIB}${WG_LIB}${extra}
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let row = wid.x + wid.y * ${u(gx)};
-  if (row >= ${u(rows)}) { return; }
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${rt ? ', @builtin(num_workgroups) nwg: vec3u' : ''}) {
+  let row = wid.x + wid.y * ${rt ? 'nwg.x' : u(gx)};
+  if (row >= ${c.dim(rows)}) { return; }
 ${body}
 }
 `;
-  return { label: c.node.name, code, groups: [gx, Math.ceil(rows / gx), 1] };
+  if (!rt) return { label: c.node.name, code, groups: [gx, Math.ceil(rows / gx), 1] };
+  return { label: c.node.name, code, groups: [1, 1, 1], groupsJs: `gr(${jsDim(rows)})` };
 }
 
 function renderSoftmax(c: StepCtx): Kernel[] {
+  if (c.runtime) return renderSoftmaxRuntime(c);
   const x = c.ins[0]!;
   const axis = normalizeAxis(c.attrs.axis as number, x.shape.length);
   const len = x.shape[axis]!;
   const inner = numel(x.shape.slice(axis + 1));
   const lanes = numel(x.shape) / Math.max(1, len);
-  const at = (kk: string) => `(o * ${u(len * inner)} + ii + ${kk} * ${u(inner)})`;
+  return [perRow(c, lanes, softmaxBody(c, u(len * inner), u(inner), u(len)))];
+}
+
+/** Softmax over runtime dims: the same body with the row length, inner stride and row count from DIMS. */
+function renderSoftmaxRuntime(c: StepCtx): Kernel[] {
+  const xd = dimsOf(c.ins[0]!);
+  const axis = normalizeAxis(c.attrs.axis as number, xd.length);
+  const len = xd[axis]!;
+  const inner = numelD(xd.slice(axis + 1));
+  const lanes = numelD(xd.filter((_, a) => a !== axis));
+  const d = c.dim;
+  return [perRow(c, lanes, softmaxBody(c, d(numelD([len, inner])), d(inner), d(len)))];
+}
+
+/** The softmax body of one row (lane): `block` = len * inner, the row's `inner` stride and `len`, as u32 WGSL. */
+function softmaxBody(c: StepCtx, block: string, inner: string, len: string): string {
+  const at = (kk: string) => `(o * ${block} + ii + ${kk} * ${inner})`;
   const log = c.node.op === 'log_softmax';
-  const body = `  let o = row / ${u(inner)};
-  let ii = row % ${u(inner)};
+  const body = `  let o = row / ${inner};
+  let ii = row % ${inner};
   var m = ${f(-Infinity)};
-  for (var k = li; k < ${u(len)}; k += ${u(WG)}) { m = fmx(m, in0${at('k')}); }
+  for (var k = li; k < ${len}; k += ${u(WG)}) { m = fmx(m, in0${at('k')}); }
   m = wmax(m, li);
   var s = 0.0;
-  for (var k = li; k < ${u(len)}; k += ${u(WG)}) { s += expf(in0${at('k')} - m); }
+  for (var k = li; k < ${len}; k += ${u(WG)}) { s += expf(in0${at('k')} - m); }
   s = wsum(s, li);
   let ls = logf(s);
-  for (var k = li; k < ${u(len)}; k += ${u(WG)}) {
+  for (var k = li; k < ${len}; k += ${u(WG)}) {
     let z = in0${at('k')} - m;
     out0${at('k')}, ${log ? 'z - ls' : 'expf(z) / s'});
   }
   _ = ls;`;
-  return [perRow(c, lanes, body.replace(/out0\(/g, 'out0((').replace(/out0\(\(\(/g, 'out0(('))];
+  return body.replace(/out0\(/g, 'out0((').replace(/out0\(\(\(/g, 'out0((');
 }
 
 /** Index of a parameter (scale/bias) broadcast over the normalized dims, for element j of a row. */
@@ -178,10 +218,15 @@ function renderNorm(c: StepCtx): Kernel[] {
   const op = c.node.op;
   const x = c.ins[0]!;
   const skip = op === 'skip_simplified_layer_norm';
-  const axis = skip ? x.shape.length - 1 : normalizeAxis(c.attrs.axis as number, x.shape.length);
-  const norm = x.shape.slice(axis);
+  // runtime dims: the rows may be runtime (x's dims from DIMS); the normalized dims must be static
+  const xd: readonly Dim[] = c.runtime ? dimsOf(x) : x.shape;
+  const axis = skip ? xd.length - 1 : normalizeAxis(c.attrs.axis as number, xd.length);
+  const normD = xd.slice(axis);
+  const rt = normD.find((d) => typeof d !== 'number');
+  if (rt !== undefined) c.fail('LUT5004', `${op} normalizing over the runtime dim '${rt}' is not rendered by the WGSL backend yet`);
+  const norm = normD as number[];
   const h = numel(norm);
-  const rows = numel(x.shape.slice(0, axis));
+  const rows: Dim = c.runtime ? numelD(xd.slice(0, axis)) : numel(x.shape.slice(0, axis));
   const eps = f(c.attrs.epsilon as number);
   const names = NORM_OPERANDS[op]!;
   const scaleIn = inputIndex(c, names.scale);
@@ -195,13 +240,14 @@ function renderNorm(c: StepCtx): Kernel[] {
   if (skip) {
     const skipIn = inputIndex(c, 'skip');
     const sk = c.ins[skipIn]!;
+    const skd: readonly Dim[] = c.runtime ? dimsOf(sk) : sk.shape;
     let skIdx = 'row * H + j';
-    if (!sameShape(sk.shape, x.shape)) {
-      if (numel(sk.shape) === h) skIdx = 'j';
+    if (!sameShape(skd, xd)) {
+      if (numelD(skd) === h) skIdx = 'j';
       else {
-        const cc = coords(x.shape, 'row * H + j', 's_');
+        const cc = coords(xd, 'row * H + j', 's_', c.dim);
         pre += cc.code;
-        skIdx = bcastIndex(sk.shape, x.shape, cc.c);
+        skIdx = bcastIndex(skd, xd, cc.c, c.dim);
       }
     }
     xv = `(in0(row * H + j) + in${skipIn}(${skIdx}))${bi ? ` + in${biasIn}(${bi.idx})` : ''}`;

@@ -4,6 +4,9 @@
  * SwiftShader on machines without a GPU, see device.ts). Outputs come back as IR tensors in
  * graph-output order (int64 as float64-stored i64 tensors, as the interpreter stores them). The wall
  * time of the artifact's `run` (uploads, dispatches, read-back) and the adapter go to `opts.onRun`.
+ * `loadGraph` is the compile-once form: one artifact loaded onto a device, run on many feeds (of any
+ * in-bounds shape when the graph has runtime dims: outputs then have the run's shapes);
+ * `openArtifact` is the same on a device of its own (the targets' compile-once loader).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,23 +55,62 @@ export async function runLoaded(model: HostModel, graph: Graph, inputs: Record<s
   });
 }
 
-/** Compiles `graph` (after runPipeline) to a temporary artifact and runs it on Dawn. */
-export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions & RunOptions): Promise<Tensor[]> {
+/** A compiled graph loaded once onto a device: `run` takes IR tensors (any in-bounds shape for runtime dims). */
+export interface LoadedGraph {
+  run(feeds: Record<string, Tensor>): Promise<Tensor[]>;
+  /** Frees the model's GPU buffers (the device stays the caller's). */
+  close(): void;
+}
+
+/**
+ * Compiles `graph` (after runPipeline) once into a temporary artifact, loads its model.mjs onto
+ * `device` (the folder is removed once loaded) and returns a runner over the same code paths as
+ * `runArtifact`: coded artifact errors (LUT5005-5009) become LutcErrors.
+ */
+export async function loadGraph(device: GPUDevice, graph: Graph, opts: CompileOptions = { target: 'wgsl' }): Promise<LoadedGraph> {
   const dir = mkdtempSync(join(tmpdir(), 'lutc-wgsl-'));
-  const gpu = await openNodeGpu();
+  let model: HostModel;
   try {
     await compileModel(graph, opts, dir);
-    const model = await loadArtifact(dir, gpu.device);
+    model = await loadArtifact(dir, device);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { run: (feeds) => runLoaded(model, graph, feeds), close: () => model.destroy() };
+}
+
+/** `loadGraph` on a Dawn device of its own (RunModule's compile-once loader): close releases both. */
+export async function openArtifact(graph: Graph, opts: CompileOptions & RunOptions): Promise<LoadedGraph> {
+  const gpu = await openNodeGpu();
+  try {
+    const model = await loadGraph(gpu.device, graph, opts);
+    return {
+      run: (feeds) => model.run(feeds),
+      close: () => {
+        model.close();
+        gpu.release();
+      },
+    };
+  } catch (e) {
+    gpu.release();
+    throw e;
+  }
+}
+
+/** Compiles `graph` (after runPipeline) to a temporary artifact and runs it on Dawn. */
+export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, opts: CompileOptions & RunOptions): Promise<Tensor[]> {
+  const gpu = await openNodeGpu();
+  try {
+    const model = await loadGraph(gpu.device, graph, opts);
     try {
       const t0 = performance.now();
-      const outs = await runLoaded(model, graph, inputs);
+      const outs = await model.run(inputs);
       opts.onRun?.({ ms: performance.now() - t0, device: gpu.adapterInfo });
       return outs;
     } finally {
-      model.destroy();
+      model.close();
     }
   } finally {
     gpu.release();
-    rmSync(dir, { recursive: true, force: true });
   }
 }

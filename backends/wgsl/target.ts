@@ -10,7 +10,15 @@ import { COMMON_NATIVE_OPS, type TargetInfo } from '../target-info.js';
 export const wgslTarget: TargetInfo = {
   name: 'wgsl',
   summary: 'WGSL compute shaders + a model.mjs host module for WebGPU (browsers; Dawn in Node)',
-  nativeOps: new Set([...COMMON_NATIVE_OPS, 'lut.matmul', 'lut.norm_table', 'lut.table', 'quantize_linear', 'shape']),
+  nativeOps: new Set([
+    ...COMMON_NATIVE_OPS,
+    'group_query_attention',
+    'lut.matmul',
+    'lut.norm_table',
+    'lut.table',
+    'quantize_linear',
+    'shape',
+  ]),
   // u32x4 words of 16 bytes; the shaders read the packed weights as they are (any K-tile, either layout)
   lut: { tables: 'graph', vecBytes: 16, kTiles: true },
   // a K-tile of tables in the 16 KiB of workgroup memory every WebGPU device guarantees

@@ -25,8 +25,8 @@ Greedy generation with a decoder-only LLM export (onnxruntime-genai builder or o
 transformers.js layout: input_ids, attention_mask, position_ids, past_key_values.N.key/value ->
 logits, present.N.key/value). The prompt runs in one step from an empty cache, then one token per step.
 
-  -t, --target T          ref (default), or c: the model compiled once with runtime sequence
-                          dims, every step run by that artifact (wasm, wgsl: LUT6042 so far)
+  -t, --target T          ref (default), c, wasm or wgsl: compiled once with runtime sequence
+                          dims; c generates inside the artifact, wasm/wgsl run each step in it
   --input-ids IDS         the prompt as comma-separated token ids
   --max-length N          compiled targets: the bound of every sequence dim (prompt plus new
                           tokens at most; default exactly that)

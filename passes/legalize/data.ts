@@ -204,6 +204,5 @@ export const DATA_RULES: Readonly<Record<string, Rule>> = {
   scatter_elements: scatterRule,
   scatter_nd: scatterRule,
   constant: { summary: 'its value as a graph constant', rewrite: (r) => foldConstants(r) },
-  shape: { summary: 'static shape: a constant', rewrite: (r) => foldTypes(r) },
   size: { summary: 'static shape: a constant', rewrite: (r) => foldTypes(r) },
 };

@@ -3,8 +3,9 @@
  * MatMulNBits -> GroupQueryAttention with rotary, Simplified/SkipSimplified norms, the seqlens_k and
  * total_sequence_length subgraphs; test/helpers/decoders.ts) the reference target's greedy tokens are
  * onnxruntime-node's, token for token, over 12 steps from an empty cache; --json's shape and rates;
- * the eos stop; --target c (compiled once with runtime dims, run per step) gives the same tokens; and
- * the coded errors (targets without a loader, text prompts, missing ids, non-decoder models).
+ * the eos stop; --target c (generating inside the artifact), wasm and wgsl (one artifact with runtime
+ * dims, run per step) give the same tokens; and the coded errors (text prompts, missing ids, a bound
+ * too small, non-decoder models).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -77,14 +78,14 @@ describe('lutc generate', () => {
     expect(s.stderr).toMatch(/error LUT6003: generate: --max-length 8 is below the prompt/);
   });
 
-  it('targets without a compile-once loader say so (LUT6042), before any work', async () => {
-    for (const t of ['wgsl']) {
-      const r = await lutc('generate', model, '--target', t, '--input-ids', '1,2');
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/error LUT6042: generate --target \w+: .*cannot run a growing KV cache yet/);
-      expect(r.stdout).toBe('');
-    }
-  });
+  for (const t of ['wasm', 'wgsl'])
+    it(`--target ${t}: one artifact with runtime dims generates the same tokens as onnxruntime-node`, async () => {
+      const want = await greedyOrt(bytes, PROMPT, 12);
+      const r = await lutc('generate', model, '--target', t, '--input-ids', PROMPT.join(','), '--max-new-tokens', '12');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim().split(' ').map(Number)).toEqual(want.tokens);
+      expect(r.stderr).toMatch(new RegExp(`decode 11 tokens in [\\d.]+ ms .*\\(target ${t}\\)`));
+    });
 
   it('usage errors: a text prompt, no ids, bad ids; a non-decoder model is LUT6041', async () => {
     for (const [argv, code] of [

@@ -1,7 +1,8 @@
 /**
  * `--max-dim SYM=N` (runtime dims): inspect shows each input symbol as runtime, frozen or unbound and
- * plans memory for the bounds; compile keeps the dim symbolic through the pipeline, and a backend that
- * does not render runtime dims yet says so (LUT5004) and writes nothing; flag misuse is a usage error.
+ * plans memory for the bounds; compile keeps the dim symbolic through the pipeline and every artifact
+ * (c harness, wasm and wgsl model.mjs) runs the smallest and the largest size and refuses one beyond
+ * the bound (LUT5009); flag misuse is a usage error.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

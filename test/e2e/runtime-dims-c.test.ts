@@ -112,7 +112,7 @@ describe('decoders generating inside the C artifact (the harness generate mode: 
 });
 
 describe('model_run uses aligned I/O buffers in place and copies misaligned ones', () => {
-  it('the KV attention case gives the same bytes either way, and the interpreter's values', () => {
+  it('the KV attention case gives the same bytes either way, and the same values as the interpreter', () => {
     const kv = RUNTIME_DIMS_CASES.find((c) => c.model === buildKvAttention)!;
     const em = emitModel(lowerCase(kv, 'c'), { target: 'c', embedWeights: true });
     // past [1, 5, 16] and x [1, 3, 16]: present [1, 8, 16], y [1, 3, 16]; buffers at offset 0 or 4 bytes

@@ -1,20 +1,27 @@
 /**
  * Runtime dims on the wasm target: each case of test/helpers/runtime-dims.ts, and a few more here
- * (Gather, LayerNormalization, Split, Gemm, a reduction and a softmax over the runtime axis; an MLP
- * of Gemms over a runtime batch; the Llama block with --bits 4, whose RMSNorm is fused into the LUT
- * table build), is compiled once (backends/wasm/run.ts openArtifact: the artifact `lutc compile`
+ * (Gather, LayerNormalization, Split, Gemm, a reduction and a softmax over the runtime axis; an
+ * unlowered MatMulNBits and a Range over the runtime axis; an MLP of Gemms over a runtime batch; the
+ * Llama block with --bits 4, whose RMSNorm is fused into the LUT table build), is compiled once (backends/wasm/run.ts openArtifact: the artifact `lutc compile`
  * writes, loaded once) and run at every runtime shape of the case, size 0 included, against its
  * oracle (tolerances: the helper's; F32_EXACT for runArtifact vs the interpreter). Bad shapes are
  * coded errors from run(), before any step runs: a dim beyond its bound is LUT5009, two inputs that
  * give one dim two sizes (or a shape that contradicts a static dim) LUT5006. An op whose kernel does
- * not take runtime dims is LUT5004 at compile time. The manifest shows the dims and bounds.
+ * not take runtime dims is LUT5004 at compile time. The manifest shows the dims and bounds. The two
+ * test decoders (test/helpers/compiled-decoders.ts: builder layout with GroupQueryAttention, optimum
+ * layout) greedy-decode through one artifact with onnxruntime-node's tokens and logits within 1e-4 of
+ * max|ref|; GroupQueryAttention's run-time checks are LUT5008 naming the node, never a trap. A LUT
+ * linear with a runtime M runs below, at and above the vector-LUT threshold (16 rows) through one
+ * artifact vs the interpreter (LUT_VS_INTERP), for bits 2 and 4 with int8 and f32 tables.
  */
+import binaryen from 'binaryen';
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
 import * as fs from 'node:fs';
 import { emitArtifact } from '../../backends/wasm/model/index.js';
 import { openArtifact, runArtifact } from '../../backends/wasm/run.js';
 import { LutcError } from '../../base/diagnostics.js';
+import { inputSymbols } from '../../compiler/input-dims.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { runPipeline } from '../../compiler/pipeline.js';
@@ -22,10 +29,12 @@ import { buildMlp } from '../../examples/models.js';
 import { interpret } from '../../ir/interpret.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
-import { randomInput, seeded, uniform } from '../helpers/models.js';
+import { COMPILED_DECODERS, checkCompiledDecoder, LOGITS_TOL, lowerDecoder } from '../helpers/compiled-decoders.js';
+import { buildBuilderDecoder } from '../helpers/decoders.js';
+import { buildDynamicLinear, randomInput, seeded, uniform } from '../helpers/models.js';
 import { maxAbsDiff } from '../helpers/ort.js';
 import { checkCase, lowerCase, RUNTIME_DIMS_CASES, type RuntimeDimsCase } from '../helpers/runtime-dims.js';
-import { F32_EXACT } from '../helpers/tolerance.js';
+import { F32_EXACT, maxRel } from '../helpers/tolerance.js';
 
 const load = (g: Graph) => openArtifact(g, { target: 'wasm' });
 
@@ -67,6 +76,45 @@ function buildEmbedOps(): Uint8Array {
   return b.toBytes();
 }
 
+/**
+ * x [1, seq, 32] -> MatMulNBits (8 bits, block 16, packed zero points, bias; its weights use values
+ * above 15, so it is not LUT-lowered and runs as a float matmul) -> y; and Range(0, seq, 1) -> r.
+ */
+function buildNBitsRange(): Uint8Array {
+  const next = seeded(9);
+  const [K, N, bs] = [32, 6, 16];
+  const b = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
+  const x = b.input('x', 'f32', [1, 'seq', K]);
+  const q = makeTensor(
+    'u8',
+    [N, K / bs, bs],
+    Array.from({ length: N * K }, () => Math.floor(next() * 256)),
+  );
+  const scales = makeTensor(
+    'f32',
+    [N * (K / bs)],
+    Array.from({ length: N * (K / bs) }, () => 0.001 + 0.01 * next()),
+  );
+  const zp = makeTensor(
+    'u8',
+    [N * (K / bs)],
+    Array.from({ length: N * (K / bs) }, () => 120 + Math.floor(next() * 16)),
+  );
+  const [y] = b.node(
+    'MatMulNBits',
+    [x, b.initializer('q', q), b.initializer('s', scales), b.initializer('zp', zp), '', b.initializer('bias', uniform([N], 0.1, next))],
+    { domain: 'com.microsoft', attrs: { K, N, bits: 8, block_size: bs, accuracy_level: 0 }, outputs: ['y'] },
+  );
+  const [sh] = b.node('Shape', [x]);
+  const [len] = b.node('Gather', [sh!, b.initializer('one', makeTensor('i64', [], [1]))], { attrs: { axis: 0 } });
+  b.node('Range', [b.initializer('r0', makeTensor('i64', [], [0])), len!, b.initializer('r1', makeTensor('i64', [], [1]))], {
+    outputs: ['r'],
+  });
+  b.output(y!, 'f32', [1, 'seq', N]);
+  b.output('r', 'i64', ['seq']);
+  return b.toBytes();
+}
+
 const ids = (s: number, seed: number): Tensor => {
   const next = seeded(seed);
   return makeTensor(
@@ -87,6 +135,13 @@ const MORE_CASES: RuntimeDimsCase[] = [
     bounds: { seq: 12 },
     oracle: 'ort',
     runs: [1, 0, 5, 12].map((s, i) => ({ ids: ids(s, 60 + i) })),
+  },
+  {
+    name: 'MatMulNBits (8 bits, a float matmul) and Range over seq',
+    model: buildNBitsRange,
+    bounds: { seq: 12 },
+    oracle: 'ref',
+    runs: [1, 0, 7, 12].map((s, i) => ({ x: randomInput([1, s, 32], 90 + i) })),
   },
   {
     name: 'MLP with Gemm [batch, 64]',
@@ -117,6 +172,45 @@ describe('runtime dims on wasm: more ops', () => {
     const { diff, scale } = maxAbsDiff(got!, want!);
     expect(diff).toBeLessThanOrEqual(F32_EXACT * scale);
   });
+});
+
+/**
+ * A LUT linear x [batch, seq, 64] -> [batch, seq, 18] whose row count M = batch * seq is a runtime dim
+ * bounded by 40 (>= 2x VEC_MIN_TOKENS = 16; N = 18 pads y to nPad through scratch): one artifact per
+ * (bits, tables) run at M = 0, 1, 15 (scalar-LUT), 16 (one vector tile), 17 and 40 (tiles plus a
+ * scalar tail) against the interpreter on the same lowered graph. Tolerance LUT_VS_INTERP (checkCase)
+ * for f32 and int8 tables alike: it is the one the int8 wasm LUT model tests use
+ * (test/backends/wasm-model/model.test.ts), integer accumulators being bit-identical.
+ * Which gemms are rendered: int8 tables at 3-4 bits (plan.ts vecTile) add the vector-LUT gemm and its
+ * tile function (2 functions) over the same model bounded below the threshold; 2 bits and f32 tables
+ * stay scalar-LUT for every M.
+ */
+describe('runtime dims on wasm: LUT layers choose scalar- or vector-LUT per call from M', () => {
+  for (const bits of [2, 4] as const)
+    for (const tables of ['i8', 'f32'] as const) {
+      const c = (bound: number, rows: [number, number][]): RuntimeDimsCase => ({
+        name: `LUT linear --bits ${bits} --tables ${tables}, M <= ${bound}`,
+        model: () => buildDynamicLinear(64, 18, 11),
+        bounds: { batch: 2, seq: bound / 2 },
+        pipeline: { bits, tables },
+        oracle: 'ref',
+        runs: rows.map(([b, s], i) => ({ x: randomInput([b, s, 64], 100 + i) })),
+      });
+      const per = c(40, [
+        [1, 0],
+        [1, 1],
+        [1, 15],
+        [1, 16],
+        [1, 17],
+        [2, 20],
+      ]);
+      it(`${per.name}: M = 0, 1, 15, 16, 17, 40 vs the interpreter`, async () => checkCase(per, 'wasm', load), 120_000);
+      it(`${per.name}: ${bits === 4 && tables === 'i8' ? 'renders both gemms' : 'renders the scalar-LUT gemm only'}`, () => {
+        const fns = (cc: RuntimeDimsCase) =>
+          binaryen.readBinary(emitArtifact(lowerCase(cc, 'wasm'), { optimize: false }).module.wasm).getNumFunctions();
+        expect(fns(per) - fns(c(14, [])), 'functions over the model bounded by 14 rows').toBe(bits === 4 && tables === 'i8' ? 2 : 0);
+      });
+    }
 });
 
 /** a [n, 4] + b [n, 4]: two inputs that both give the runtime dim n. */
@@ -181,4 +275,110 @@ describe('runtime dims on wasm: bad shapes are coded errors', () => {
     expect(manifest.inputs).toEqual([{ name: 'x', dtype: 'f32', shape: [3, 8, 32], dims: ['batch', 'seq', 32] }]);
     expect(manifest.runtimeDims).toEqual({ batch: 3, seq: 8 });
   });
+});
+
+describe('decoders through one wasm artifact (runtime sequence dims, from an empty cache)', () => {
+  // test/helpers/compiled-decoders.ts: the same tokens as onnxruntime-node, logits within LOGITS_TOL (1e-4) of max|ref| every step
+  for (const c of COMPILED_DECODERS) it(c.name, async () => checkCompiledDecoder(c, 'wasm', load), 240_000);
+});
+
+/**
+ * GroupQueryAttention's run-time checks (backends/wasm/model/attention.ts) on the builder decoder:
+ * seqlens_k (ReduceSum(attention_mask) - 1) + 1 outside [S, T] and a position beyond the cos/sin
+ * rows are LUT5008 naming the node, never a trap; the same artifact then runs valid feeds.
+ */
+describe('runtime dims on wasm: GroupQueryAttention run-time checks', () => {
+  /** Batch B (ids and mask repeated per row), pasts of length P filled with sin(i). */
+  const feeds = (g: Graph, ids: number[], mask: number[], B = 1, P = 0): Record<string, Tensor> => {
+    const rep = (v: number[]) => Array.from({ length: B }, () => v).flat();
+    const f: Record<string, Tensor> = {
+      input_ids: makeTensor('i64', [B, ids.length], rep(ids)),
+      attention_mask: makeTensor('i64', [B, mask.length], rep(mask)),
+    };
+    for (const v of g.inputs)
+      if (v.name.startsWith('past_key_values.')) {
+        const sh = v.type.shape.map((d, i) => (i === 0 ? B : i === 2 ? P : (d as number)));
+        f[v.name] = makeTensor(
+          'f32',
+          sh,
+          Array.from({ length: sh.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i)),
+        );
+      }
+    return f;
+  };
+  const codeOf = async (art: Awaited<ReturnType<typeof load>>, f: Record<string, Tensor>) => {
+    try {
+      await art.run(f);
+      return 'ok';
+    } catch (e) {
+      expect(e).toBeInstanceOf(LutcError);
+      const d = (e as LutcError).diagnostics[0]!;
+      return `${d.code} at ${d.loc?.kind === 'node' ? d.loc.node : '?'}: ${d.message}`;
+    }
+  };
+  const gqaNode = /^LUT5008 at \/model\/layers\.0\/attn\/GroupQueryAttention: index /;
+
+  it('seqlens_k + 1 outside [S, T]: LUT5008 with the value; valid feeds still run', async () => {
+    const g = lowerDecoder(buildBuilderDecoder({ seed: 21 }), 'wasm');
+    const art = await load(g);
+    try {
+      // an all-zero mask: seqlens_k + 1 = 0 < S = 3
+      expect(await codeOf(art, feeds(g, [5, 17, 42], [0, 0, 0]))).toMatch(new RegExp(`${gqaNode.source}0 is out of range`));
+      // a mask shorter than the prompt: seqlens_k + 1 = 2 < S = 3
+      expect(await codeOf(art, feeds(g, [5, 17, 42], [1, 1]))).toMatch(new RegExp(`${gqaNode.source}2 is out of range`));
+      expect(await codeOf(art, feeds(g, [5, 17, 42], [1, 1, 1]))).toBe('ok');
+    } finally {
+      art.close();
+    }
+  }, 120_000);
+
+  it('a runtime batch: one artifact vs the interpreter at batch 1-3, with and without a past', async () => {
+    // batch, sequence and past all runtime dims (bound 16); the tolerance is the decoders' (LOGITS_TOL: f32 tables)
+    const bytes = buildBuilderDecoder({ seed: 21 });
+    const lower = (target: 'wasm' | 'ref') => {
+      const g = importOnnx(bytes);
+      g.meta = { ...g.meta, dimBounds: Object.fromEntries([...inputSymbols(g)].map((s) => [s, 16])) };
+      return runPipeline(g, { target, tables: 'f32' }).graph;
+    };
+    const [g, ref] = [lower('wasm'), lower('ref')];
+    const art = await load(g);
+    try {
+      for (const [B, S, P] of [
+        [2, 3, 0],
+        [2, 1, 4],
+        [3, 1, 2],
+        [1, 4, 3],
+      ] as const) {
+        const f = feeds(
+          g,
+          Array.from({ length: S }, (_, i) => (i * 7 + B) % 50),
+          new Array(P + S).fill(1),
+          B,
+          P,
+        );
+        const got = await art.run(f);
+        const want = interpret(ref, f);
+        got.forEach((t, i) => {
+          expect(t.shape, `B ${B} S ${S} P ${P} output ${i}`).toEqual(want[i]!.shape);
+          expect(maxRel(t.data, want[i]!.data), `B ${B} S ${S} P ${P} output ${i}`).toBeLessThanOrEqual(LOGITS_TOL);
+        });
+      }
+      // a prompt continuing a past needs batch 1 (as onnxruntime): LUT5008 with the batch
+      expect(await codeOf(art, feeds(g, [1, 2, 3], [1, 1, 1, 1, 1], 2, 2))).toMatch(new RegExp(`${gqaNode.source}2 is out of range`));
+    } finally {
+      art.close();
+    }
+  }, 120_000);
+
+  it('a position beyond the cos/sin rows: LUT5008 with the position', async () => {
+    const g = lowerDecoder(buildBuilderDecoder({ seed: 21, maxPos: 8 }), 'wasm');
+    const art = await load(g);
+    try {
+      const ids = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+      expect(await codeOf(art, feeds(g, ids(9), new Array(9).fill(1)))).toMatch(new RegExp(`${gqaNode.source}8 is out of range`));
+      expect(await codeOf(art, feeds(g, ids(8), new Array(8).fill(1)))).toBe('ok');
+    } finally {
+      art.close();
+    }
+  }, 120_000);
 });

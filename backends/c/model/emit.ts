@@ -309,7 +309,9 @@ function decoderCachePairs(g: Graph): number {
 function renderKvCheck(io: IoSlots): string {
   const pairs = io.kv;
   if (!pairs.length) return '  lutc_run R = { D, io, 0 };';
-  const bad = pairs.map((p) => `(const void *)in->${p.past.field} != (const void *)out->${p.present.field} || ((uintptr_t)in->${p.past.field} & 15u)`);
+  const bad = pairs.map(
+    (p) => `(const void *)in->${p.past.field} != (const void *)out->${p.present.field} || ((uintptr_t)in->${p.past.field} & 15u)`,
+  );
   return `  if (in->kv_capacity < 0) return MODEL_ERR_ARGS;
   if (in->kv_capacity > 0 && (${bad.join(' || ')})) return MODEL_ERR_ARGS;
   lutc_run R = { D, io, in->kv_capacity };`;
@@ -318,8 +320,7 @@ function renderKvCheck(io: IoSlots): string {
 function ioSlots(g: Graph, plan: ModelPlan): IoSlots {
   const root = new Map<Value, Value>();
   const rootOf = (v: Value): Value => root.get(v) ?? v;
-  for (const n of g.nodes)
-    if (VIEW_OPS.has(n.op) && n.inputs[0] && !n.inputs[0].const) root.set(n.outputs[0]!, rootOf(n.inputs[0]));
+  for (const n of g.nodes) if (VIEW_OPS.has(n.op) && n.inputs[0] && !n.inputs[0].const) root.set(n.outputs[0]!, rootOf(n.inputs[0]));
   const slot = new Map<Value, number>();
   plan.inputs.forEach((p, i) => slot.set(p.value, i));
   const listed = new Map<Value, number>();

@@ -6,8 +6,9 @@
  * 8 columns of accumulators (8 v128), streaming one B row pair of vectors per k, then a 4-column
  * vector tail and scalar columns. Each output element is a sequential f32 sum over k, so its error
  * against the interpreter's f64 sum is ~sqrt(K) f32 ulps (1e-4 max|ref| holds with wide margin).
- * With runtime dims matmul and gemm (no transA; a transposed B only when constant) call the same
- * blocking with runtime sizes (matmulKernelDyn); matmul_nbits and dequantize_linear are LUT5004 then.
+ * With runtime dims matmul, gemm (no transA; a transposed B only when constant) and matmul_nbits (a
+ * runtime row count; K static) call the same blocking with runtime sizes (matmulKernelDyn);
+ * dequantize_linear is LUT5004 then.
  */
 import binaryen from 'binaryen';
 import { dimEquals, dimMul } from '../../../ir/dim-expr.js';
@@ -355,7 +356,6 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
       return res;
     };
   }
-  if (hasRuntimeDims(step)) return noRuntimeDims(ctx, step);
   if (n.op === 'matmul') {
     const [a, b] = [step.inputs[0]!, step.inputs[1]!];
     const a2 = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
@@ -427,6 +427,37 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
       return res;
     };
   }
+  if (n.op === 'matmul_nbits' && hasRuntimeDims(step)) {
+    const a = step.inputs[0]!;
+    const K = n.attrs.K as number,
+      N = n.attrs.N as number;
+    const ad = dimsOf(a);
+    if (ad.at(-1) !== K) return noRuntimeDims(ctx, step, 'a runtime dim on K');
+    const w = dequantNBits(ctx, step);
+    const wAddr = ctx.addExtra(new Uint8Array(w.buffer));
+    const M = numelD(ad.slice(0, -1));
+    const bias = stepInput(step, 'bias');
+    return (f) => {
+      const m = f.mod;
+      const res = [batchedMatmulD(ctx, f, [], { addr: ctx.addrOf(a), bst: [] }, { addr: wAddr, bst: [] }, ctx.addrOf(out), M, K, N)];
+      if (bias) {
+        const ov = viewOfD(ctx, out, [M, N]);
+        res.push(
+          emitMapD(
+            ctx,
+            f,
+            [M, N],
+            ov,
+            [ov, { addr: ctx.addrOf(bias), dtype: bias.dtype, strides: [0, 1] }],
+            (g) => m.f32.add(g(0), g(1)),
+            (g) => m.f32x4.add(g(0), g(1)),
+          ),
+        );
+      }
+      return res;
+    };
+  }
+  if (hasRuntimeDims(step)) return noRuntimeDims(ctx, step);
   if (n.op === 'matmul_nbits') {
     const a = step.inputs[0]!;
     const K = n.attrs.K as number,

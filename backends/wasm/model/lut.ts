@@ -13,7 +13,13 @@
  * The fused epilogue follows ir/lut/interp.ts: y = ((lut(x) + bias) * channel_scale |> act) + residual,
  * its graph-op stages (ir/lut/epilogue.ts) rendered by elementwise.ts's builders of those ops.
  * Runtime dims: lut.table, lut.norm_table and lut.matmul take a runtime row count M (the kernels' m argument; the
- * bound sizes the plan, the token tile and the scratch); the scalar-LUT gemm serves every M.
+ * bound sizes the plan, the token tile and the scratch). A lut.matmul whose M is a runtime dim and whose plan
+ * (legalized for the bound) takes the vector-LUT path (plan.ts vecTile: int8 tables, 3-4 bits, bound >=
+ * VEC_MIN_TOKENS) renders both gemms and picks per call: M >= VEC_MIN_TOKENS the vector-LUT one
+ * (veclut.ts: full 16-token tiles, the rest through the scalar gemm), else the scalar-LUT one; its
+ * scratch adds the vector path's tile buffers after the bias/y scratch. y is bit-identical either way
+ * (veclut.ts). Every other layer -- static M, f32 tables, 1-2 bits, a bound below the threshold -- is
+ * the scalar-LUT gemm for every M, rendered as before.
  */
 import binaryen from 'binaryen';
 import { dimExactDiv, dimMul } from '../../../ir/dim-expr.js';
@@ -24,8 +30,9 @@ import type { Dim } from '../../../ir/types.js';
 import { type Placement, type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr, FnBuilder } from '../builder.js';
 import { addLutGemm } from '../lookup.js';
-import { legalizeWasmKernel, type WasmLutPlan } from '../plan.js';
+import { legalizeWasmKernel, VEC_MIN_TOKENS, type WasmLutPlan } from '../plan.js';
 import { addTableBuild } from '../tables.js';
+import { addVecLutGemm, vecLutScratchBytes } from '../veclut.js';
 import {
   broadcastStridesD,
   type Ctx,
@@ -48,7 +55,7 @@ import { normRows, paramAddr } from './reduce.js';
 
 export const LUT_OPS: ReadonlySet<string> = new Set(['lut.table', 'lut.norm_table', 'lut.matmul']);
 
-const TOKEN_CAP = 4096; // legalizeWasmKernel's M bound; M only sizes its own (unused) memory plan and the token tile
+const TOKEN_CAP = 4096; // legalizeWasmKernel's M bound; M only sizes its own (unused) memory plan, the token tile and vecTile
 
 function plan(ctx: Ctx, n: number, k: number, bits: number, groupSize: number, tables: 'i8' | 'f32', m: number): WasmLutPlan {
   return legalizeWasmKernel({ n, k, bits: bits as Bits, groupSize, tables, m: Math.max(1, Math.min(m, TOKEN_CAP)) });
@@ -186,9 +193,15 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
   const yScratch = scr;
   if (padded) scr = ctx.scratch(scr, M * kg.nPad * 4);
   const gemm = `lut_gemm_n${g.n}_k${g.k}_b${g.bits}_g${a.group_size as number}_${tables}`;
+  // a runtime M with a vector-LUT plan: both gemms, chosen per call (static layers keep the scalar one)
+  const vec = typeof Md !== 'number' && p.vecTile > 0;
+  const vtScratch = scr;
+  if (vec) scr = ctx.scratch(scr, vecLutScratchBytes(p));
+  const vecGemm = `${gemm}_vec_s${vtScratch}`; // its tile buffers are at a fixed address
   return (f) => {
     const m = f.mod;
     ctx.once(gemm, () => addLutGemm(ctx.mod, p, gemm));
+    if (vec) ctx.once(vecGemm, () => addVecLutGemm(ctx.mod, p, vecGemm, gemm, ctx.scratchBase + vtScratch));
     const res: Expr[] = [];
     let bAddr = biasAddr;
     if (biasScratch >= 0) {
@@ -200,13 +213,13 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
     }
     const y = padded ? ctx.scratchBase + yScratch : ctx.addrOf(out);
     const c = (v: number) => m.i32.const(v);
-    res.push(
+    const call = (fn: string) =>
       m.call(
-        gemm,
+        fn,
         [c(wAddr), c(swAddr), c(swzAddr), c(bAddr), c(ctx.addrOf(tab!)), c(ctx.addrOf(ts!)), c(ctx.addrOf(xs!)), c(y), dimVal(ctx, f, Md)],
         binaryen.none,
-      ),
-    );
+      );
+    res.push(vec ? m.if(m.i32.ge_s(dimVal(ctx, f, Md), c(VEC_MIN_TOKENS)), call(vecGemm), call(gemm)) : call(gemm));
     if (padded)
       res.push(
         emitCopyD(

@@ -15,6 +15,7 @@ import type { Dim, DType, Graph } from '../../../ir/types.js';
 import { type ModelPlan, planModel, weightBlob } from '../../model-plan.js';
 import { familyOf, type Renderer, rendererOps, renderSteps } from '../../render.js';
 import { FnBuilder } from '../builder.js';
+import { ATTENTION_OPS, attentionStep } from './attention.js';
 import { CONV_OPS, convStep } from './conv.js';
 import {
   Ctx,
@@ -88,6 +89,7 @@ export const RUNTIME_DIM_OPS: ReadonlySet<string> = new Set([
   'trilu',
   'constant_of_shape',
   'shape',
+  'range',
   'matmul',
   'reduce_sum',
   'reduce_mean',
@@ -99,11 +101,13 @@ export const RUNTIME_DIM_OPS: ReadonlySet<string> = new Set([
   'simplified_layer_norm',
   'skip_simplified_layer_norm',
   'gemm',
+  'matmul_nbits',
   'gather',
   'split',
   'lut.table',
   'lut.norm_table',
   'lut.matmul',
+  'group_query_attention',
 ]);
 
 /** The wasm renderer: one family per op-family file; each prepares a step and returns its emitter. */
@@ -114,6 +118,7 @@ export const WASM_RENDERER: Renderer<Ctx, Emit> = [
   { name: 'reduce', ops: REDUCE_OPS, render: reduceStep },
   { name: 'linear', ops: LINEAR_OPS, render: linearStep },
   { name: 'conv', ops: CONV_OPS, render: convStep },
+  { name: 'attention', ops: ATTENTION_OPS, render: attentionStep },
 ];
 
 /** Ops the wasm target renders (for `lutc inspect` and docs). */

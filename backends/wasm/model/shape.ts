@@ -4,7 +4,7 @@
  * pass; those it leaves, too large or weight ops, run as ordinary steps). Every
  * movement is a strided view copy (core.ts emitCopy: memory.copy per contiguous row, else an element
  * loop), so a slice or a transpose is a view plus one copy. With runtime dims (runtimeShapeStep) the
- * same views are built over dims and copied by emitCopyD; Shape writes the input's (runtime) dims.
+ * same views are built over dims and copied by emitCopyD; Shape writes the input's (runtime) dims; Range loops to its output's dim.
  */
 import binaryen from 'binaryen';
 import { dimAdd, dimMax, dimMul } from '../../../ir/dim-expr.js';
@@ -37,6 +37,7 @@ import {
   isUnsigned,
   kindOf,
   loadScalar,
+  loopD,
   noRuntimeDims,
   numelD,
   type StepHandler,
@@ -239,6 +240,8 @@ function runtimeShapeStep(ctx: Ctx, step: PlanStep): Emit {
       return gatherStep(ctx, step);
     case 'shape':
       return shapeOfStep(ctx, step);
+    case 'range':
+      return rangeStep(ctx, step);
   }
   return noRuntimeDims(ctx, step);
 }
@@ -370,12 +373,12 @@ function trilu(ctx: Ctx, step: PlanStep, k: number, upper: number): Emit {
   };
 }
 
-/** Range with run-time scalars: out[i] = start + i * delta in f64, converted once to the type. */
+/** Range with run-time scalars: out[i] = start + i * delta in f64, converted once to the type (a runtime count: its dim). */
 function rangeStep(ctx: Ctx, step: PlanStep): Emit {
   const [s, , d] = step.inputs as [NonNullable<PlanStep['inputs'][0]>, unknown, NonNullable<PlanStep['inputs'][0]>];
   const out = step.outputs[0]!;
   const k = kindOf(out.dtype);
-  const count = out.shape[0]!;
+  const count = dimsOf(out)[0]!;
   return (f) => {
     const m = f.mod;
     if (count === 0) return [];
@@ -396,6 +399,7 @@ function rangeStep(ctx: Ctx, step: PlanStep): Emit {
           : k === 'i64'
             ? m.i64.store(0, 8, ptr, val)
             : m.i32.store(0, 4, ptr, val);
-    return [f.set(st, ld(s)), f.set(de, ld(d)), f.loop(i, m.i32.const(count), [store])];
+    const loop = typeof count === 'number' ? f.loop(i, m.i32.const(count), [store]) : loopD(ctx, f, count, [store], false, i);
+    return [f.set(st, ld(s)), f.set(de, ld(d)), loop];
   };
 }
