@@ -54,8 +54,8 @@ export interface DecoderOptions {
 const BITS = 4;
 const BLOCK = 32;
 
-/** The MatMulNBits inputs B, scales, zero_points of a random int4 [K, N] weight. */
-function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number, next: () => number): string[] {
+/** The MatMulNBits inputs B, scales, zero_points of a random int4 [K, N] weight (block 32, packed uint8 zero points). */
+export function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number, next: () => number): string[] {
   const kBlocks = Math.ceil(K / BLOCK);
   const blob = (BLOCK * BITS) / 8;
   const levels = 2 ** BITS;

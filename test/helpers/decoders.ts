@@ -85,6 +85,7 @@ export async function greedyOrt(
   promptIds: number[],
   steps: number,
   dims: { layers?: number; kvHeads?: number; headSize?: number } = {},
+  feedsOf: (ids: number[], total: number, past: Record<string, Tensor>) => Record<string, Tensor> = stepFeeds,
 ): Promise<{ tokens: number[]; logits: Float32Array[] }> {
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: 1,
@@ -99,7 +100,7 @@ export async function greedyOrt(
     const logits: Float32Array[] = [];
     for (let s = 0; s < steps; s++) {
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [k, v] of Object.entries(stepFeeds(ids, total, past))) feeds[k] = toOrt(v);
+      for (const [k, v] of Object.entries(feedsOf(ids, total, past))) feeds[k] = toOrt(v);
       const res = await session.run(feeds);
       const outs: Record<string, Tensor> = {};
       for (const n of session.outputNames) outs[n] = fromOrt(res[n]!);

@@ -36,13 +36,12 @@
  * back as the next past (first step: past of length 0), grows attention_mask by one 1 per step and
  * sets position_ids to past .. past + S - 1.
  */
-import * as ort from 'onnxruntime-node';
+import { nbitsWeights } from '../../bench/llm-model.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Tensor } from '../../ir/types.js';
-import { argmax, emptyPast, lastLogits, presentsAsPast } from './decoders.js';
+import { argmax, emptyPast, greedyOrt, lastLogits, presentsAsPast } from './decoders.js';
 import { seeded, uniform } from './models.js';
-import { fromOrt, toOrt } from './ort.js';
 
 export { argmax, emptyPast, lastLogits, presentsAsPast };
 
@@ -67,38 +66,9 @@ export interface OptimumDims {
   headSize?: number;
 }
 
-const BITS = 4;
-const BLOCK = 32;
 const MS = 'com.microsoft';
 /** The most negative f32: torch.finfo(float32).min, the fill optimum's exported masks use. */
 const F32_LOWEST = -3.4028234663852886e38;
-
-/** The MatMulNBits inputs B, scales, zero_points of a random int4 [K, N] weight (decoders.ts's packing). */
-function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number, next: () => number): string[] {
-  const kBlocks = Math.ceil(K / BLOCK);
-  const blob = (BLOCK * BITS) / 8;
-  const levels = 2 ** BITS;
-  const B = new Uint8Array(N * kBlocks * blob);
-  for (let n = 0; n < N; n++)
-    for (let k = 0; k < K; k++) {
-      const q = Math.floor(next() * levels);
-      const i = k % BLOCK;
-      B[(n * kBlocks + Math.floor(k / BLOCK)) * blob + ((i * BITS) >> 3)]! |= q << ((i * BITS) & 7);
-    }
-  const scales = Float32Array.from({ length: N * kBlocks }, () => ((0.5 + next()) / levels / Math.sqrt(K)) * 2);
-  const zpRow = Math.ceil((kBlocks * BITS) / 8);
-  const ZP = new Uint8Array(N * zpRow);
-  for (let n = 0; n < N; n++)
-    for (let kb = 0; kb < kBlocks; kb++) {
-      const z = 6 + Math.floor(next() * 4);
-      ZP[n * zpRow + ((kb * BITS) >> 3)]! |= z << ((kb * BITS) & 7);
-    }
-  return [
-    b.initializer(`${name}.qweight`, makeTensor('u8', [N, kBlocks, blob], B)),
-    b.initializer(`${name}.scales`, makeTensor('f32', [N, kBlocks], scales)),
-    b.initializer(`${name}.qzeros`, makeTensor('u8', [N, zpRow], ZP)),
-  ];
-}
 
 /**
  * Builds the decoder; returns ModelProto bytes. Defaults: vocab 64, hidden 64, 4 heads of 16, 2 KV
@@ -151,7 +121,7 @@ export function buildOptimumDecoder(opts: OptimumDecoderOptions = {}): Uint8Arra
   const linear = (name: string, x: string, K: number, N: number, out?: string): string =>
     b.node('MatMulNBits', [x, ...nbitsWeights(b, name, K, N, next)], {
       domain: MS,
-      attrs: { K, N, bits: BITS, block_size: BLOCK, accuracy_level: 0 },
+      attrs: { K, N, bits: 4, block_size: 32, accuracy_level: 0 },
       name: `${name}/MatMul`,
       ...(out ? { outputs: [out] } : {}),
     })[0]!;
@@ -252,39 +222,11 @@ export function stepFeedsOptimum(ids: number[], total: number, past: Record<stri
  * whole prompt with empty past, then one token per step with present fed back as past; `steps`
  * tokens. Returns the tokens and each step's last-position logits.
  */
-export async function greedyOrtOptimum(
+export function greedyOrtOptimum(
   bytes: Uint8Array,
   promptIds: number[],
   steps: number,
   dims: OptimumDims = {},
 ): Promise<{ tokens: number[]; logits: Float32Array[] }> {
-  const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'disabled',
-  });
-  try {
-    let past = emptyPast(dims.layers ?? 2, dims.kvHeads ?? 2, dims.headSize ?? 16);
-    let ids = promptIds;
-    let total = promptIds.length;
-    const tokens: number[] = [];
-    const logits: Float32Array[] = [];
-    for (let s = 0; s < steps; s++) {
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [k, v] of Object.entries(stepFeedsOptimum(ids, total, past))) feeds[k] = toOrt(v);
-      const res = await session.run(feeds);
-      const outs: Record<string, Tensor> = {};
-      for (const n of session.outputNames) outs[n] = fromOrt(res[n]!);
-      const last = lastLogits(outs.logits!);
-      logits.push(last);
-      const tok = argmax(last);
-      tokens.push(tok);
-      past = presentsAsPast(outs);
-      ids = [tok];
-      total += 1;
-    }
-    return { tokens, logits };
-  } finally {
-    await session.release();
-  }
+  return greedyOrt(bytes, promptIds, steps, dims, stepFeedsOptimum);
 }
