@@ -11,7 +11,8 @@
  * step touches O(new rows) of the cache besides reading it.
  *
  * Numerics are the interpreter's (groupQueryAttention): rotation in double rounded once to float,
- * dot products, softmax and P·V in double, each output rounded once to float. Run-time checks:
+ * dot products (8 partial sums: the order differs from the interpreter's only in double), softmax and
+ * P·V in double (each h summed over the keys in order), each output rounded once to float. Run-time checks:
  * seqlens_k[b] + 1 outside [S, T], a past longer than the cache given, or a position beyond the
  * cos/sin rows make model_run return LUTC_ERR_INDEX (the harness's LUT5008) with the value and limit.
  */
@@ -116,19 +117,28 @@ for (ptrdiff_t b = 0; b < B; b++) {
       double m = ${smooth ? '0.0' : '-1.0/0.0'};
       for (int64_t t = lo; t <= last; t++) {
         const float *kr = PK + ((b * ${Nkv} + g) * TS + t) * ${H};
-        double dot = 0.0;
-        for (ptrdiff_t h = 0; h < ${H}; h++) dot += (double)qr[h] * (double)kr[h];
+        /* 8 independent partial sums (a fixed order the compiler vectorizes) */
+        double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        ptrdiff_t h = 0;
+        for (; h + 8 <= ${H}; h += 8)
+          for (int l = 0; l < 8; l++) part[l] += (double)qr[h + l] * (double)kr[h + l];
+        double dot = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        for (; h < ${H}; h++) dot += (double)qr[h] * (double)kr[h];
         double x = dot * ${cLiteral(alpha, 'f64')};
         ${capped}sc[t - lo] = x;
         m = x > m ? x : m;
       }
       double sum = ${smooth ? 'exp(-m)' : '0.0'};
       for (int64_t t = lo; t <= last; t++) { sc[t - lo] = exp(sc[t - lo] - m); sum += sc[t - lo]; }
-      for (ptrdiff_t h = 0; h < ${H}; h++) {
-        double acc = 0.0;
-        for (int64_t t = lo; t <= last; t++) acc += sc[t - lo] * (double)PV[((b * ${Nkv} + g) * TS + t) * ${H} + h];
-        ${c.out(0)}[((b * S + s) * ${N} + n) * ${H} + h] = (float)(acc / sum);
+      /* P·V key by key, every h at once (unit stride; each h sums over t in order, as the interpreter) */
+      double acc[${H}];
+      for (ptrdiff_t h = 0; h < ${H}; h++) acc[h] = 0.0;
+      for (int64_t t = lo; t <= last; t++) {
+        const float *vr = PV + ((b * ${Nkv} + g) * TS + t) * ${H};
+        const double p = sc[t - lo];
+        for (ptrdiff_t h = 0; h < ${H}; h++) acc[h] += p * (double)vr[h];
       }
+      for (ptrdiff_t h = 0; h < ${H}; h++) ${c.out(0)}[((b * S + s) * ${N} + n) * ${H} + h] = (float)(acc[h] / sum);
     }
   }
 }`;
