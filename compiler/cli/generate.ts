@@ -6,20 +6,25 @@
  * default prompt + new tokens; the batch dim frozen to 1) and runs each step through that one
  * artifact: inside it where the target generates itself (`RunModule.generate`: the C harness's
  * generate mode), else a step loop over the target's `openArtifact` (a target with neither is LUT6042
- * before any work). Token ids only (`--input-ids`); text prompts need a tokenizer, not bundled yet
- * (`--prompt` is LUT6003 naming that). stdout: the new ids, space separated, as they come (or one
- * JSON object with --json); stderr: prefill and decode tokens/s.
+ * before any work). The prompt is token ids (`--input-ids`) or text (`--prompt`, encoded with
+ * compiler/tokenizer.ts: `--tokenizer`, or the tokenizer.json next to the model); with a tokenizer the
+ * new tokens stream to stdout as text and its eos_token stops generation unless `--eos` is given.
+ * stdout: the new text, or the new ids space separated, as they come (or one JSON object with
+ * --json); stderr: prefill and decode tokens/s.
  */
+
+import * as path from 'node:path';
 import { getTarget, type LoadedArtifact } from '../../backends/target.js';
 import { fail } from '../../base/diagnostics.js';
 import { decoderIO, type GenerateResult, generate } from '../generate.js';
 import { inputSymbols } from '../input-dims.js';
 import { runPipeline } from '../pipeline.js';
+import { loadTokenizer, TextStream } from '../tokenizer.js';
 import { COMPILE_OPTS, compileOptions, parse, parsePosInt, parseTarget, requirePositional, str, usage } from './args.js';
 import type { CliIO } from './io.js';
 import { loadModel } from './model.js';
 
-export const GENERATE_HELP = `usage: lutc generate <model.onnx> --input-ids 1,2,3 [options]
+export const GENERATE_HELP = `usage: lutc generate <model.onnx> --prompt TEXT | --input-ids 1,2,3 [options]
 
 Greedy generation with a decoder-only LLM export (onnxruntime-genai builder or optimum /
 transformers.js layout: input_ids, attention_mask, position_ids, past_key_values.N.key/value ->
@@ -27,18 +32,22 @@ logits, present.N.key/value). The prompt runs in one step from an empty cache, t
 
   -t, --target T          ref (default), c, wasm or wgsl: compiled once with runtime sequence
                           dims; c generates inside the artifact, wasm/wgsl run each step in it
+  --prompt TEXT           the prompt as text (needs a tokenizer: --tokenizer, or a
+                          tokenizer.json beside the model)
+  --tokenizer PATH        tokenizer.json or its folder (with tokenizer_config.json): the
+                          output is text, and its eos_token stops generation
   --input-ids IDS         the prompt as comma-separated token ids
   --max-length N          compiled targets: the bound of every sequence dim (prompt plus new
                           tokens at most; default exactly that)
   --max-new-tokens N      tokens to generate (default 16)
   --eos ID[,ID...]        stop after producing one of these ids
-  --json                  print one JSON object: {"tokens": [...], "prefill_tokens_per_s": x,
+  --json                  print one JSON object: {"tokens": [...], "text" (with a tokenizer), "prefill_tokens_per_s": x,
                           "decode_tokens_per_s": y}
   --bits, --group-size, --tables, --symmetric, --dim, --shape, --no-verify: as for lutc run
   -h, --help              this help
 
-Without --json the new ids stream to stdout, space separated; stderr gets prefill and decode
-tokens/s. A text prompt (--prompt) needs a tokenizer, which is not bundled yet: give token ids.
+Without --json the new text (or, without a tokenizer, the new ids space separated) streams to
+stdout; stderr gets prefill and decode tokens/s.
 Exit status: 0 ok, 1 diagnosed error, 2 usage error.
 `;
 
@@ -69,15 +78,21 @@ export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
   if (p.values.help) return (io.out(GENERATE_HELP), 0);
   const model = requirePositional('generate', p, 'model');
   const target = parseTarget('generate', str(p, 'target') ?? 'ref', ['ref', 'wasm', 'c', 'wgsl']);
-  if (str(p, 'prompt') !== undefined || str(p, 'tokenizer') !== undefined)
-    usage('LUT6003', 'generate: --prompt/--tokenizer need a tokenizer, which is not bundled yet; give --input-ids');
   const idsArg = str(p, 'input-ids');
-  if (idsArg === undefined) usage('LUT6002', 'generate: missing --input-ids (the prompt as token ids)');
-  const prompt = parseIds('--input-ids', idsArg);
+  const text = str(p, 'prompt');
+  if (idsArg !== undefined && text !== undefined) usage('LUT6003', 'generate: give the prompt once: --input-ids or --prompt');
+  if (idsArg === undefined && text === undefined) usage('LUT6002', 'generate: missing --prompt TEXT or --input-ids IDS');
+  if (idsArg !== undefined && idsArg.trim() === '')
+    usage('LUT6003', "generate: invalid --input-ids ''; expected comma-separated token ids");
+  // a tokenizer: --tokenizer, or for a text prompt the tokenizer.json next to the model
+  const tokPath = str(p, 'tokenizer') ?? (text !== undefined ? path.dirname(model) : undefined);
+  const tokenizer = tokPath === undefined ? undefined : loadTokenizer(tokPath);
+  const prompt = idsArg !== undefined ? parseIds('--input-ids', idsArg) : tokenizer!.encode(text!);
+  if (prompt.length === 0) usage('LUT6003', 'generate: the prompt encodes to no tokens');
   const maxArg = str(p, 'max-new-tokens');
   const maxNewTokens = maxArg === undefined ? 16 : parsePosInt('generate', 'max-new-tokens', maxArg);
   const eosArg = str(p, 'eos');
-  const eos = eosArg === undefined ? [] : parseIds('--eos', eosArg);
+  const eos = eosArg === undefined ? (tokenizer?.eosTokenId !== undefined ? [tokenizer.eosTokenId] : []) : parseIds('--eos', eosArg);
   const opts = compileOptions('run', p, target, (m) => io.err(m));
   if (opts.printIrAfter !== undefined) usage('LUT6003', 'generate: --print-ir-after is a compile/run flag (use lutc run or compile)');
   const lenArg = str(p, 'max-length');
@@ -109,12 +124,14 @@ export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
   const { graph } = runPipeline(g, opts);
   const json = p.values.json === true;
   let first = true;
+  const stream = tokenizer ? new TextStream(tokenizer) : undefined;
   const gen = {
     maxNewTokens,
     eosTokenIds: eos,
     onToken: (id: number) => {
+      const piece = stream?.push(id);
       if (json) return;
-      io.write(`${first ? '' : ' '}${id}`);
+      io.write(stream ? piece! : `${first ? '' : ' '}${id}`);
       first = false;
     },
   };
@@ -128,7 +145,8 @@ export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
   const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0);
   const prefill = rate(res.promptTokens, res.prefillMs);
   const decode = rate(res.tokens.length - 1, res.decodeMs);
-  if (json) io.out(JSON.stringify({ tokens: res.tokens, prefill_tokens_per_s: prefill, decode_tokens_per_s: decode }));
+  const textOut = stream ? { text: stream.text } : {};
+  if (json) io.out(JSON.stringify({ tokens: res.tokens, ...textOut, prefill_tokens_per_s: prefill, decode_tokens_per_s: decode }));
   else io.write('\n');
   io.err(
     `generate: prefill ${res.promptTokens} tokens in ${res.prefillMs.toFixed(1)} ms (${prefill.toFixed(1)} tokens/s), decode ${res.tokens.length - 1} tokens in ${res.decodeMs.toFixed(1)} ms (${decode.toFixed(1)} tokens/s) (target ${target})`,

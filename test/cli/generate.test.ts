@@ -4,8 +4,9 @@
  * total_sequence_length subgraphs; test/helpers/decoders.ts) the reference target's greedy tokens are
  * onnxruntime-node's, token for token, over 12 steps from an empty cache; --json's shape and rates;
  * the eos stop; --target c (generating inside the artifact), wasm and wgsl (one artifact with runtime
- * dims, run per step) give the same tokens; and the coded errors (text prompts, missing ids, a bound
- * too small, non-decoder models).
+ * dims, run per step) give the same tokens; text prompts through a tokenizer (a WordPiece fixture:
+ * --prompt/--tokenizer, the eos_token of tokenizer_config.json, a tokenizer.json beside the model);
+ * and the coded errors (tokenizers, prompts, a bound too small, non-decoder models).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -87,9 +88,80 @@ describe('lutc generate', () => {
       expect(r.stderr).toMatch(new RegExp(`decode 11 tokens in [\\d.]+ ms .*\\(target ${t}\\)`));
     });
 
-  it('usage errors: a text prompt, no ids, bad ids; a non-decoder model is LUT6041', async () => {
+  // a WordPiece tokenizer over the decoder's 64 ids: id i is the word `w<i>` (0 is [UNK])
+  const tokDir = path.join(work, 'tok');
+  fs.mkdirSync(tokDir);
+  const vocab = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [i === 0 ? '[UNK]' : `w${i}`, i]));
+  const tokenizerJson = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: null,
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+  fs.writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+  const words = (ids: number[]) => ids.map((i) => `w${i}`).join(' ');
+
+  it('--prompt with --tokenizer: encodes the text, streams the new text; --json adds it', async () => {
+    const want = await greedyOrt(bytes, PROMPT, 8);
+    const r = await lutc('generate', model, '--prompt', words(PROMPT), '--tokenizer', tokDir, '--max-new-tokens', '8');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(words(want.tokens));
+    const j = await lutc(
+      'generate',
+      model,
+      '--prompt',
+      words(PROMPT),
+      '--tokenizer',
+      path.join(tokDir, 'tokenizer.json'),
+      '--max-new-tokens',
+      '8',
+      '--json',
+    );
+    expect(j.code, j.stderr).toBe(0);
+    const o = JSON.parse(j.stdout) as { tokens: number[]; text: string };
+    expect(o.tokens).toEqual(want.tokens);
+    expect(o.text).toBe(words(want.tokens));
+  });
+
+  it("the tokenizer config's eos_token stops generation; a tokenizer beside the model is found", async () => {
+    const want = await greedyOrt(bytes, PROMPT, 8);
+    const eos = want.tokens[2]!;
+    const dir = path.join(work, 'with-tok');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(model, path.join(dir, 'decoder.onnx'));
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: `w${eos}` }));
+    const r = await lutc('generate', path.join(dir, 'decoder.onnx'), '--prompt', words(PROMPT), '--max-new-tokens', '8', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { tokens: number[] }).tokens).toEqual(want.tokens.slice(0, want.tokens.indexOf(eos) + 1));
+  });
+
+  it('a missing or malformed tokenizer is LUT6044 naming the file, nothing on stdout', async () => {
+    const bad = path.join(work, 'bad-tokenizer.json');
+    fs.writeFileSync(bad, '{"model": ');
+    for (const [tok, msg] of [
+      [path.join(work, 'nowhere'), /error LUT6044: no tokenizer at '.*nowhere'/],
+      [bad, /error LUT6044: the tokenizer '.*bad-tokenizer.json' is not valid JSON/],
+    ] as const) {
+      const r = await lutc('generate', model, '--prompt', 'w5 w6', '--tokenizer', tok);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stdout).toBe('');
+    }
+    // a text prompt with no tokenizer anywhere
+    const r = await lutc('generate', model, '--prompt', 'w5 w6');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error LUT6044: no tokenizer at/);
+  });
+
+  it('usage errors: both prompts, no prompt, bad ids; a non-decoder model is LUT6041', async () => {
     for (const [argv, code] of [
-      [['--prompt', 'hello'], 'LUT6003'],
+      [['--prompt', 'hello', '--input-ids', '1'], 'LUT6003'],
       [[], 'LUT6002'],
       [['--input-ids', '1,x'], 'LUT6003'],
     ] as const) {
