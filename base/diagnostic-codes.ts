@@ -275,7 +275,10 @@ export const DIAGNOSTICS = {
   LUT6041: e('cli', 'generate: the model is not a decoder export lutc recognizes (input_ids, cache pairs, logits)'),
   LUT6042: e('cli', 'generate: the target cannot run a growing KV cache yet (static-shaped artifacts)'),
   LUT6043: e('cli', 'generate: the logits hold NaN'),
-  LUT6044: e('cli', 'generate: the tokenizer (tokenizer.json, tokenizer_config.json) is missing, unreadable or not one tokenizers.js reads'),
+  LUT6044: e(
+    'cli',
+    'generate: the tokenizer (tokenizer.json, tokenizer_config.json) is missing, unreadable or not one tokenizers.js reads',
+  ),
 } as const satisfies Record<string, DiagnosticInfo>;
 
 /** A diagnostic code: a key of `DIAGNOSTICS`. */

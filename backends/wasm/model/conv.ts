@@ -129,6 +129,7 @@ export const convStep: StepHandler = (ctx, step): Emit => {
       const ov = viewOf(ctx, out, [N, Mo, cols]);
       res.push(
         emitMap(
+          ctx,
           f,
           [N, Mo, cols],
           ov,

@@ -2,11 +2,12 @@
  * Core of the whole-model WASM emitter: the emission context (one binaryen module, the static memory
  * map, compile-time extra constants and per-step scratch), typed scalar loads/stores per dtype, loop
  * nests over strided views, and `emitMap` -- the one elementwise engine behind unary/binary ops,
- * broadcasting, copies, transposes, slices and epilogues. Static shapes make every loop bound,
- * stride and address a compile-time constant baked into the step's function; with runtime dims the
- * `...D` variants (emitMapD, emitCopyD, nestD, loopD over `Dim`s) render them as i32 code over the
- * `dim<i>` globals (one per plan.dimSources entry, set by model.mjs before each run), and fall back to
- * the static functions -- the same code as without runtime dims -- when everything is a number.
+ * broadcasting, copies, transposes, slices and epilogues. Sizes, strides and addresses are `Dim`s
+ * (ir/dim-expr.ts): a number is a compile-time constant baked into the step's function, a dim
+ * expression is rendered as i32 code over the `dim<i>` globals (one per plan.dimSources entry, set by
+ * model.mjs before each run). One function serves both: when every dim is a number, emitMap,
+ * emitCopy and nest emit the constant forms (counted loops, constant increments, no guards), so a
+ * static model gets the same code as before runtime dims existed.
  */
 import binaryen from 'binaryen';
 import { type DiagCode, fail, nodeLoc } from '../../../base/diagnostics.js';
@@ -263,180 +264,13 @@ export function unsupported(n: Node, file: string | undefined, why: string, code
   return fail(code, `wasm target: ${why}`, nodeLoc(n, file));
 }
 
-/** Removes size-1 dims and merges dims that are contiguous in every view. */
-export function mergeDims(shape: readonly number[], strides: readonly number[][]): { shape: number[]; strides: number[][] } {
-  const keep = shape.map((d, i) => i).filter((i) => shape[i] !== 1);
-  let sh = keep.map((i) => shape[i]!);
-  let st = strides.map((s) => keep.map((i) => s[i]!));
-  for (let i = sh.length - 2; i >= 0; i--) {
-    if (st.every((s) => s[i] === s[i + 1]! * sh[i + 1]!)) {
-      sh = [...sh.slice(0, i), sh[i]! * sh[i + 1]!, ...sh.slice(i + 2)];
-      st = st.map((s) => [...s.slice(0, i), s[i + 1]!, ...s.slice(i + 2)]);
-    }
-  }
-  return { shape: sh, strides: st };
-}
-
-/**
- * Nested loops over `shape` (compile-time sizes >= 1); per operand a pointer local starting at
- * `bases[j]` (constant byte address) and advancing `byteStrides[j][d]` per step of dim d. `inner`
- * gets the pointer locals valid for the current index.
- */
-export function nest(f: FnBuilder, shape: number[], bases: number[], byteStrides: number[][], inner: (ptrs: number[]) => Expr[]): Expr {
-  const m = f.mod;
-  const { i32 } = binaryen;
-  const ptrs = bases.map(() => f.local(i32));
-  const init = bases.map((b, j) => f.set(ptrs[j]!, m.i32.const(b | 0)));
-  const level = (d: number): Expr[] => {
-    if (d === shape.length) return inner(ptrs);
-    const saved = ptrs.map(() => f.local(i32));
-    const body: Expr[] = [
-      ...saved.map((s, j) => f.set(s, f.get(ptrs[j]!))),
-      ...level(d + 1),
-      ...saved.map((s, j) => f.set(ptrs[j]!, m.i32.add(f.get(s), m.i32.const(byteStrides[j]![d]!)))),
-    ];
-    if (shape[d] === 1) return level(d + 1);
-    return [f.loop(f.local(i32), m.i32.const(shape[d]!), body)];
-  };
-  return m.block(null, [...init, ...level(0)]);
-}
-
 /** Scalar builder: `get(j)` reads operand j (a fresh local.get each call), returns the output value. */
 export type ScalarFn = (get: (j: number) => Expr, f: FnBuilder) => Expr;
 /** Vector builder over f32x4 operands (same contract). */
 export type VectorFn = (get: (j: number) => Expr, f: FnBuilder) => Expr;
 
-/**
- * out[idx] = scalar(ins[0][idx], ins[1][idx], ...) over `shape`; operands are views with their own
- * strides (broadcast = 0). `inKinds` are the kinds the scalar fn expects (operands are converted).
- * A SIMD path (f32x4) runs when `vector` is given, every operand is f32-stored and the merged inner
- * dim is unit-stride for the output and unit- or zero-stride for each input.
- */
-export function emitMap(
-  f: FnBuilder,
-  shape: number[],
-  out: View,
-  ins: View[],
-  scalar: ScalarFn,
-  vector?: VectorFn,
-  inKinds?: Kind[],
-): Expr {
-  const m = f.mod;
-  if (numelOf(shape) === 0) return m.nop();
-  const views = [out, ...ins];
-  const merged = mergeDims(
-    shape,
-    views.map((v) => v.strides),
-  );
-  let sh = merged.shape;
-  let st = merged.strides;
-  if (sh.length === 0) {
-    sh = [1];
-    st = st.map(() => [0]);
-  }
-  const L = sh[sh.length - 1]!;
-  const outer = sh.slice(0, -1);
-  const bytes = views.map((v) => kernelByteSize(v.dtype));
-  const innerSt = st.map((s, j) => s[s.length - 1]! * bytes[j]!);
-  const outerSt = st.map((s, j) => s.slice(0, -1).map((x) => x * bytes[j]!));
-  const kinds = inKinds ?? ins.map((v) => kindOf(v.dtype));
-  const simdOk =
-    vector &&
-    L >= 4 &&
-    views.every((v) => kindOf(v.dtype) === 'f32') &&
-    kinds.every((k) => k === 'f32') &&
-    st[0]![st[0]!.length - 1] === 1 &&
-    st.slice(1).every((s) => s[s.length - 1] === 1 || s[s.length - 1] === 0);
-  const { i32, v128 } = binaryen;
-  const vals = ins.map((v, j) => f.local(typeOfKind(kinds[j]!)));
-  const vvals = ins.map(() => f.local(v128));
-  return nest(
-    f,
-    outer,
-    views.map((v) => v.addr),
-    outerSt,
-    (ptrs) => {
-      const p = ptrs.map(() => f.local(i32));
-      const res: Expr[] = p.map((l, j) => f.set(l, f.get(ptrs[j]!)));
-      let rest = L;
-      if (simdOk) {
-        const nv = Math.floor(L / 4);
-        rest = L - nv * 4;
-        ins.forEach((_, j) => {
-          if (innerSt[j + 1] === 0) res.push(f.set(vvals[j]!, m.v128.load32_splat(0, 4, f.get(p[j + 1]!))));
-        });
-        const body: Expr[] = [];
-        ins.forEach((_, j) => {
-          if (innerSt[j + 1] !== 0) body.push(f.set(vvals[j]!, m.v128.load(0, 4, f.get(p[j + 1]!))));
-        });
-        body.push(
-          m.v128.store(
-            0,
-            4,
-            f.get(p[0]!),
-            vector!((j) => f.get(vvals[j]!), f),
-          ),
-        );
-        p.forEach((l, j) => {
-          if (innerSt[j]) body.push(f.incr(l, innerSt[j]! * 4));
-        });
-        res.push(f.loop(f.local(i32), m.i32.const(nv), body));
-      }
-      if (rest > 0) {
-        const body: Expr[] = ins.map((v, j) =>
-          f.set(vals[j]!, convert(m, kindOf(v.dtype), kinds[j]!, loadScalar(m, v.dtype, f.get(p[j + 1]!)), isUnsigned(v.dtype))),
-        );
-        body.push(
-          storeScalar(
-            m,
-            out.dtype,
-            f.get(p[0]!),
-            scalar((j) => f.get(vals[j]!), f),
-          ),
-        );
-        p.forEach((l, j) => {
-          if (innerSt[j]) body.push(f.incr(l, innerSt[j]!));
-        });
-        res.push(rest === 1 ? m.block(null, body) : f.loop(f.local(i32), m.i32.const(rest), body));
-      }
-      return res;
-    },
-  );
-}
-
 export const isUnsigned = (dt: DType): boolean =>
   dt === 'u8' || dt === 'u16' || dt === 'u32' || dt === 'u64' || dt === 'u4' || dt === 'bool';
-
-/**
- * Copies a strided view into another over `shape` (same dtype): memory.copy per contiguous row when
- * the merged inner dim is unit-stride on both sides, else an element loop.
- */
-export function emitCopy(f: FnBuilder, shape: number[], out: View, src: View): Expr {
-  const m = f.mod;
-  if (numelOf(shape) === 0) return m.nop();
-  const merged = mergeDims(shape, [out.strides, src.strides]);
-  const sh = merged.shape.length ? merged.shape : [1];
-  const st = merged.shape.length ? merged.strides : [[1], [1]];
-  const b = kernelByteSize(out.dtype);
-  if (st[0]!.at(-1) === 1 && st[1]!.at(-1) === 1 && kernelByteSize(src.dtype) === b) {
-    const L = sh.at(-1)!;
-    return nest(
-      f,
-      sh.slice(0, -1),
-      [out.addr, src.addr],
-      st.map((s) => s.slice(0, -1).map((x) => x * b)),
-      (p) => [m.memory.copy(f.get(p[0]!), f.get(p[1]!), m.i32.const(L * b))],
-    );
-  }
-  return emitMap(
-    f,
-    shape,
-    out,
-    [src],
-    (get) => get(0),
-    (get) => get(0),
-  );
-}
 
 /** A fresh function builder for a step: no parameters, no results. */
 export function stepFn(ctx: Ctx): FnBuilder {
@@ -453,8 +287,8 @@ export function viewOf(ctx: Ctx, p: Placement, shape: readonly number[] = p.shap
 // With runtime dims (backends/model-plan.ts `Placement.dims`) sizes, strides and addresses are `Dim`s:
 // numbers, or dim expressions over the runtime dims (ir/dim-expr.ts), rendered as i32 code over the
 // `dim<i>` globals. Each step function evaluates each distinct expression once into a local (its
-// prologue, `stepPrologue`), since the globals do not change during a run. The `...D` variants below
-// take Dims and fall back to the static functions above (identical code) when everything is a number.
+// prologue, `stepPrologue`), since the globals do not change during a run. The functions below take
+// Dims and emit constants (the static forms) for numbers.
 
 /** A strided view whose address and strides may be dim expressions (bytes for addr, elements for strides). */
 export interface DView {
@@ -464,7 +298,6 @@ export interface DView {
 }
 
 export const isStaticDims = (ds: readonly Dim[]): ds is number[] => ds.every((d) => typeof d === 'number');
-const isStaticView = (v: DView): v is View => typeof v.addr === 'number' && isStaticDims(v.strides);
 
 /** A placement's shape in dims (its runtime dims, else its static shape). */
 export const dimsOf = (p: Placement): Dim[] => p.dims ?? p.shape;
@@ -564,7 +397,7 @@ export function noRuntimeDims(ctx: Ctx, step: PlanStep, what = ''): never {
 export const hasRuntimeDims = (step: PlanStep): boolean => [...step.inputs, ...step.outputs].some((p) => p?.dims !== undefined);
 
 /** Removes size-1 dims and merges dims that are (provably) contiguous in every view. */
-function mergeDimsD(shape: readonly Dim[], strides: readonly Dim[][]): { shape: Dim[]; strides: Dim[][] } {
+export function mergeDims(shape: readonly Dim[], strides: readonly Dim[][]): { shape: Dim[]; strides: Dim[][] } {
   const keep = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
   let sh = keep.map((i) => shape[i]!);
   let st = strides.map((s) => keep.map((i) => s[i]!));
@@ -592,6 +425,24 @@ export function loopD(ctx: Ctx, f: FnBuilder, count: Dim, body: Expr[], nonEmpty
   return nonEmpty ? loop : m.if(m.i32.gt_s(dimVal(ctx, f, count), m.i32.const(0)), loop);
 }
 
+/** A loop whose body does not read its counter: a counted loop for a constant count (>= 1), else loopD's guarded loop. */
+const counted = (ctx: Ctx, f: FnBuilder, count: Dim, body: Expr[]): Expr =>
+  typeof count === 'number' ? f.loop(f.local(binaryen.i32), f.mod.i32.const(count), body) : loopD(ctx, f, count, body);
+
+/**
+ * `counted` with `body` built only when it runs at all: nothing for a constant 0 and the body alone
+ * for 1 (the forms of the static kernels).
+ */
+function repeat(ctx: Ctx, f: FnBuilder, count: Dim, body: () => Expr[]): Expr | undefined {
+  if (typeof count === 'number' && count <= 0) return undefined;
+  const b = body();
+  return count === 1 ? f.mod.block(null, b) : counted(ctx, f, count, b);
+}
+
+/** `local += by` for an i32 local and a dim. */
+const incrD = (ctx: Ctx, f: FnBuilder, l: number, by: Dim): Expr =>
+  typeof by === 'number' ? f.incr(l, by) : f.set(l, f.mod.i32.add(f.get(l), dimVal(ctx, f, by)));
+
 /** `if (n > 0) body` for a dim n (the body alone for a positive constant, nothing for 0). */
 export function ifNonEmpty(ctx: Ctx, f: FnBuilder, n: Dim, body: Expr[]): Expr {
   const m = f.mod;
@@ -599,9 +450,17 @@ export function ifNonEmpty(ctx: Ctx, f: FnBuilder, n: Dim, body: Expr[]): Expr {
   return m.if(m.i32.gt_s(dimVal(ctx, f, n), m.i32.const(0)), m.block(null, body));
 }
 
-/** `nest` over dims (sizes >= 1 at run time: callers check numel > 0 first), addresses and strides in dims. */
-export function nestD(ctx: Ctx, f: FnBuilder, shape: Dim[], bases: Dim[], byteStrides: Dim[][], inner: (ptrs: number[]) => Expr[]): Expr {
-  if (isStaticDims(shape) && isStaticDims(bases) && byteStrides.every(isStaticDims)) return nest(f, shape, bases, byteStrides, inner);
+/** `body` when `numel` is a constant (the caller returned early for 0), else `if (numel > 0) body`. */
+const guardNumel = (ctx: Ctx, f: FnBuilder, numel: Dim, body: Expr): Expr =>
+  typeof numel === 'number' ? body : ifNonEmpty(ctx, f, numel, [body]);
+
+/**
+ * Nested loops over `shape` (sizes >= 1 at run time: callers check numel > 0 first); per operand a
+ * pointer local starting at `bases[j]` (byte address) and advancing `byteStrides[j][d]` per step of
+ * dim d; sizes, addresses and strides are dims (constants in the code when numbers). `inner` gets the
+ * pointer locals valid for the current index.
+ */
+export function nest(ctx: Ctx, f: FnBuilder, shape: Dim[], bases: Dim[], byteStrides: Dim[][], inner: (ptrs: number[]) => Expr[]): Expr {
   const m = f.mod;
   const { i32 } = binaryen;
   const ptrs = bases.map(() => f.local(i32));
@@ -620,8 +479,14 @@ export function nestD(ctx: Ctx, f: FnBuilder, shape: Dim[], bases: Dim[], byteSt
   return m.block(null, [...init, ...level(0)]);
 }
 
-/** `emitMap` over dims: the static function (same code) when every size, address and stride is a number. */
-export function emitMapD(
+/**
+ * out[idx] = scalar(ins[0][idx], ins[1][idx], ...) over `shape`; operands are views with their own
+ * strides (broadcast = 0). `inKinds` are the kinds the scalar fn expects (operands are converted).
+ * A SIMD path (f32x4) runs when `vector` is given, every operand is f32-stored and the merged inner
+ * dim is unit-stride for the output and unit- or zero-stride for each input (and, when constant, >= 4).
+ * With runtime dims the whole map is guarded by numel > 0.
+ */
+export function emitMap(
   ctx: Ctx,
   f: FnBuilder,
   shape: Dim[],
@@ -631,10 +496,11 @@ export function emitMapD(
   vector?: VectorFn,
   inKinds?: Kind[],
 ): Expr {
-  if (isStaticDims(shape) && isStaticView(out) && ins.every(isStaticView)) return emitMap(f, shape, out, ins, scalar, vector, inKinds);
   const m = f.mod;
+  const numel = numelD(shape);
+  if (numel === 0) return m.nop();
   const views = [out, ...ins];
-  const merged = mergeDimsD(
+  const merged = mergeDims(
     shape,
     views.map((v) => v.strides),
   );
@@ -660,8 +526,7 @@ export function emitMapD(
   const { i32, v128 } = binaryen;
   const vals = ins.map((_, j) => f.local(typeOfKind(kinds[j]!)));
   const vvals = ins.map(() => f.local(v128));
-  const incr = (l: number, by: Dim): Expr => (typeof by === 'number' ? f.incr(l, by) : f.set(l, m.i32.add(f.get(l), dimVal(ctx, f, by))));
-  const body = nestD(
+  const body = nest(
     ctx,
     f,
     outer,
@@ -690,42 +555,49 @@ export function emitMapD(
           ),
         );
         p.forEach((l, j) => {
-          if (innerSt[j] !== 0) vb.push(incr(l, dimMul(innerSt[j]!, 4)));
+          if (innerSt[j] !== 0) vb.push(incrD(ctx, f, l, dimMul(innerSt[j]!, 4)));
         });
-        res.push(loopD(ctx, f, nv, vb));
+        res.push(counted(ctx, f, nv, vb));
       }
-      const sb: Expr[] = ins.map((v, j) =>
-        f.set(vals[j]!, convert(m, kindOf(v.dtype), kinds[j]!, loadScalar(m, v.dtype, f.get(p[j + 1]!)), isUnsigned(v.dtype))),
-      );
-      sb.push(
-        storeScalar(
-          m,
-          out.dtype,
-          f.get(p[0]!),
-          scalar((j) => f.get(vals[j]!), f),
-        ),
-      );
-      p.forEach((l, j) => {
-        if (innerSt[j] !== 0) sb.push(incr(l, innerSt[j]!));
+      const tail = repeat(ctx, f, rest, () => {
+        const sb: Expr[] = ins.map((v, j) =>
+          f.set(vals[j]!, convert(m, kindOf(v.dtype), kinds[j]!, loadScalar(m, v.dtype, f.get(p[j + 1]!)), isUnsigned(v.dtype))),
+        );
+        sb.push(
+          storeScalar(
+            m,
+            out.dtype,
+            f.get(p[0]!),
+            scalar((j) => f.get(vals[j]!), f),
+          ),
+        );
+        p.forEach((l, j) => {
+          if (innerSt[j] !== 0) sb.push(incrD(ctx, f, l, innerSt[j]!));
+        });
+        return sb;
       });
-      res.push(loopD(ctx, f, rest, sb));
+      if (tail !== undefined) res.push(tail);
       return res;
     },
   );
-  return ifNonEmpty(ctx, f, numelD(shape), [body]);
+  return guardNumel(ctx, f, numel, body);
 }
 
-/** `emitCopy` over dims (the static function when everything is a number). */
-export function emitCopyD(ctx: Ctx, f: FnBuilder, shape: Dim[], out: DView, src: DView): Expr {
-  if (isStaticDims(shape) && isStaticView(out) && isStaticView(src)) return emitCopy(f, shape, out, src);
+/**
+ * Copies a strided view into another over `shape` (same dtype): memory.copy per contiguous row when
+ * the merged inner dim is unit-stride on both sides, else an element loop (emitMap).
+ */
+export function emitCopy(ctx: Ctx, f: FnBuilder, shape: Dim[], out: DView, src: DView): Expr {
   const m = f.mod;
-  const merged = mergeDimsD(shape, [out.strides, src.strides]);
+  const numel = numelD(shape);
+  if (numel === 0) return m.nop();
+  const merged = mergeDims(shape, [out.strides, src.strides]);
   const sh = merged.shape.length ? merged.shape : [1];
   const st = merged.shape.length ? merged.strides : [[1], [1]];
   const b = kernelByteSize(out.dtype);
   if (st[0]!.at(-1) === 1 && st[1]!.at(-1) === 1 && kernelByteSize(src.dtype) === b) {
     const L = sh.at(-1)!;
-    const body = nestD(
+    const body = nest(
       ctx,
       f,
       sh.slice(0, -1),
@@ -733,9 +605,9 @@ export function emitCopyD(ctx: Ctx, f: FnBuilder, shape: Dim[], out: DView, src:
       st.map((s) => s.slice(0, -1).map((x) => dimMul(x, b))),
       (p) => [m.memory.copy(f.get(p[0]!), f.get(p[1]!), dimVal(ctx, f, dimMul(L, b)))],
     );
-    return ifNonEmpty(ctx, f, numelD(shape), [body]);
+    return guardNumel(ctx, f, numel, body);
   }
-  return emitMapD(
+  return emitMap(
     ctx,
     f,
     shape,

@@ -7,7 +7,7 @@
  * Semantics follow ir/ops/elementwise.ts (the interpreter computes in f64 and rounds once; these
  * kernels compute f32 ops in f32, so results agree to f32 rounding of each step). `f32OpFns` hands
  * the same builders to lut.matmul's fused epilogue (lut.ts): one definition of each op. With runtime
- * dims every op here renders them: shapes and broadcast strides are dims, looped by emitMapD.
+ * dims every op here renders them: shapes and broadcast strides are dims, looped by emitMap.
  */
 import binaryen from 'binaryen';
 import { intRange, ONNX_DTYPES } from '../../../ir/ops/numeric.js';
@@ -21,7 +21,7 @@ import {
   constOf,
   type DView,
   dimsOf,
-  emitMapD,
+  emitMap,
   isUnsigned,
   type Kind,
   kindOf,
@@ -348,7 +348,7 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
   if (UNARY.has(n.op)) {
     const s = need(unaryScalar(ctx, n, k0, dt0));
     const v = k0 === 'f32' ? unaryVector(m, n) : undefined;
-    return (f) => [emitMapD(ctx, f, shape, ov, ins, s, v)];
+    return (f) => [emitMap(ctx, f, shape, ov, ins, s, v)];
   }
   if (n.op === 'pow') {
     const e = constUniform(step, 'Y');
@@ -356,13 +356,13 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     const F = fops(m, kx);
     if (isFloatKind(kx) && e === 2)
       return (f) => [
-        emitMapD(ctx, f, shape, ov, [ins[0]!], (g) => F.mul(g(0), g(0)), kx === 'f32' ? (g) => m.f32x4.mul(g(0), g(0)) : undefined),
+        emitMap(ctx, f, shape, ov, [ins[0]!], (g) => F.mul(g(0), g(0)), kx === 'f32' ? (g) => m.f32x4.mul(g(0), g(0)) : undefined),
       ];
     if (isFloatKind(kx) && e === 0.5)
-      return (f) => [emitMapD(ctx, f, shape, ov, [ins[0]!], (g) => F.sqrt(g(0)), kx === 'f32' ? (g) => m.f32x4.sqrt(g(0)) : undefined)];
+      return (f) => [emitMap(ctx, f, shape, ov, [ins[0]!], (g) => F.sqrt(g(0)), kx === 'f32' ? (g) => m.f32x4.sqrt(g(0)) : undefined)];
     if (isFloatKind(kx) && e === 1)
       return (f) => [
-        emitMapD(
+        emitMap(
           ctx,
           f,
           shape,
@@ -375,7 +375,7 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     const pow = jsMath(ctx, 'pow');
     const kinds: Kind[] = ['f64', 'f64'];
     return (f) => [
-      emitMapD(
+      emitMap(
         ctx,
         f,
         shape,
@@ -420,7 +420,7 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
         return acc;
       });
     const kinds = ins.map(() => k0);
-    return (f) => [emitMapD(ctx, f, shape, ov, ins, s, v, kinds)];
+    return (f) => [emitMap(ctx, f, shape, ov, ins, s, v, kinds)];
   }
   if (n.op === 'bit_shift') {
     // unsigned ints; a shift of the type's width or more gives 0 (wasm would take the count modulo 32 / 64)
@@ -428,7 +428,7 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
     const I = k0 === 'i64' ? m.i64 : m.i32;
     const left = n.attrs.direction === 'LEFT';
     return (f) => [
-      emitMapD(
+      emitMap(
         ctx,
         f,
         shape,
@@ -442,7 +442,7 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
   }
   if (n.op === 'where') {
     const kx = kindOf(stepInput(step, 'X')!.dtype);
-    return (f) => [emitMapD(ctx, f, shape, ov, ins, (g) => m.select(g(0), g(1), g(2)), undefined, ['i32', kx, kx])];
+    return (f) => [emitMap(ctx, f, shape, ov, ins, (g) => m.select(g(0), g(1), g(2)), undefined, ['i32', kx, kx])];
   }
   if (n.op === 'clip') {
     const F = fops(m, k0);
@@ -478,12 +478,12 @@ export const elementwiseStep: StepHandler = (ctx, step) => {
             return r;
           }
         : undefined;
-    return (f) => [emitMapD(ctx, f, shape, ov, ins, s, v)];
+    return (f) => [emitMap(ctx, f, shape, ov, ins, s, v)];
   }
   if (n.op === 'cast') {
     const to = ONNX_DTYPES[n.attrs.to as number];
     if (!to) unsupported(n, file, `cast to ONNX type ${String(n.attrs.to)}`);
-    return (f) => [emitMapD(ctx, f, shape, ov, ins, castFn(m, dt0, to), undefined)];
+    return (f) => [emitMap(ctx, f, shape, ov, ins, castFn(m, dt0, to), undefined)];
   }
   return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
 };

@@ -17,23 +17,20 @@ import type { Dim, Tensor } from '../../../ir/types.js';
 import { type Placement, type PlanStep, stepInput } from '../../model-plan.js';
 import { type Expr, FnBuilder } from '../builder.js';
 import {
-  broadcastStrides,
   broadcastStridesD,
   type Ctx,
-  contiguous,
   contiguousD,
+  type DView,
   dimsOf,
   dimVal,
   type Emit,
   emitCopy,
   emitMap,
-  emitMapD,
   hasRuntimeDims,
   ifNonEmpty,
   isStaticDims,
   kindOf,
   nest,
-  nestD,
   noRuntimeDims,
   numelD,
   numelOf,
@@ -217,11 +214,12 @@ export function matmulKernelDyn(ctx: Ctx, Ms: number | undefined, Ks: number | u
 }
 
 /**
- * batchedMatmul with runtime dims (sizes, batch dims and batch strides as dims): one call of the
- * runtime-size kernel over all rows when B is one matrix and A's batch is contiguous (its batch
- * folds into M), else a nest of calls per batch.
+ * Batched C = A B over broadcast batch dims (sizes, batch dims and batch strides as dims): a nest of
+ * kernel calls with per-operand batch strides. When every dim is a number the kernel is the static
+ * mm_M_K_N (nothing for an empty C, a zero fill for K = 0); otherwise the runtime-size kernel, called
+ * once over all rows when B is one matrix and A's batch is contiguous (its batch folds into M).
  */
-function batchedMatmulD(
+function batchedMatmul(
   ctx: Ctx,
   f: FnBuilder,
   batch: Dim[],
@@ -234,15 +232,29 @@ function batchedMatmulD(
 ): Expr {
   const m = f.mod;
   const cst = contiguousD(batch);
-  const fold = b.bst.every((x) => x === 0) && a.bst.every((x, i) => batch[i] === 1 || dimEquals(x, cst[i]!) === true);
-  const rows = fold ? dimMul(numelD(batch), M) : M;
-  const num = (d: Dim) => (typeof d === 'number' ? d : undefined);
-  const fn = matmulKernelDyn(ctx, num(rows), num(K), num(N));
-  const call = (pa: Expr, pb: Expr, pc: Expr) =>
-    m.call(fn, [pa, pb, pc, dimVal(ctx, f, rows), dimVal(ctx, f, K), dimVal(ctx, f, N)], binaryen.none);
-  if (fold) return call(m.i32.const(a.addr), m.i32.const(b.addr), m.i32.const(c));
+  let call: (pa: Expr, pb: Expr, pc: Expr) => Expr;
+  if (
+    typeof M === 'number' &&
+    typeof K === 'number' &&
+    typeof N === 'number' &&
+    isStaticDims(batch) &&
+    isStaticDims(a.bst) &&
+    isStaticDims(b.bst)
+  ) {
+    const fn = matmulKernel(ctx, M, K, N);
+    if (M * N === 0) return m.nop();
+    if (K === 0) return m.memory.fill(m.i32.const(c), m.i32.const(0), m.i32.const(numelOf(batch) * M * N * 4));
+    call = (pa, pb, pc) => m.call(fn, [pa, pb, pc], binaryen.none);
+  } else {
+    const fold = b.bst.every((x) => x === 0) && a.bst.every((x, i) => batch[i] === 1 || dimEquals(x, cst[i]!) === true);
+    const rows = fold ? dimMul(numelD(batch), M) : M;
+    const num = (d: Dim) => (typeof d === 'number' ? d : undefined);
+    const fn = matmulKernelDyn(ctx, num(rows), num(K), num(N));
+    call = (pa, pb, pc) => m.call(fn, [pa, pb, pc, dimVal(ctx, f, rows), dimVal(ctx, f, K), dimVal(ctx, f, N)], binaryen.none);
+    if (fold) return call(m.i32.const(a.addr), m.i32.const(b.addr), m.i32.const(c));
+  }
   const bytes = (st: Dim[], per: Dim) => st.map((x) => dimMul(dimMul(x, per), 4));
-  const nested = nestD(
+  const nested = nest(
     ctx,
     f,
     batch,
@@ -250,34 +262,7 @@ function batchedMatmulD(
     [bytes(a.bst, dimMul(M, K)), bytes(b.bst, dimMul(K, N)), bytes(cst, dimMul(M, N))],
     (p) => [call(f.get(p[0]!), f.get(p[1]!), f.get(p[2]!))],
   );
-  return ifNonEmpty(ctx, f, numelD(batch), [nested]);
-}
-
-/** Batched C = A B over broadcast batch dims: nest of kernel calls with per-operand batch strides. */
-function batchedMatmul(
-  f: FnBuilder,
-  ctx: Ctx,
-  batch: number[],
-  a: { addr: number; bst: number[] },
-  b: { addr: number; bst: number[] },
-  c: number,
-  M: number,
-  K: number,
-  N: number,
-): Expr {
-  const m = f.mod;
-  const fn = matmulKernel(ctx, M, K, N);
-  if (M * N === 0) return m.nop();
-  if (K === 0) return m.memory.fill(m.i32.const(c), m.i32.const(0), m.i32.const(numelOf(batch) * M * N * 4));
-  const cst = contiguous(batch).map((s) => s * M * N * 4);
-  return nest(f, batch, [a.addr, b.addr, c], [a.bst.map((s) => s * M * K * 4), b.bst.map((s) => s * K * N * 4), cst], (p) => [
-    m.call(fn, [f.get(p[0]!), f.get(p[1]!), f.get(p[2]!)], binaryen.none),
-  ]);
-}
-
-/** Matrix-level broadcast strides (in matrices) of a batch shape against the output batch. */
-function batchStrides(shape: number[], batch: number[]): number[] {
-  return broadcastStrides(shape, batch);
+  return isStaticDims(batch) ? nested : ifNonEmpty(ctx, f, numelD(batch), [nested]);
 }
 
 const requireF32 = (ctx: Ctx, step: PlanStep) => {
@@ -288,8 +273,8 @@ const requireF32 = (ctx: Ctx, step: PlanStep) => {
 };
 
 /** A row-major f32 transpose of a 2-D placement into `dst` (scratch). */
-function transpose2d(f: FnBuilder, src: number, rows: number, cols: number, dst: number): Expr {
-  return emitCopy(f, [cols, rows], { addr: dst, dtype: 'f32', strides: [rows, 1] }, { addr: src, dtype: 'f32', strides: [1, cols] });
+function transpose2d(ctx: Ctx, f: FnBuilder, src: number, rows: number, cols: number, dst: number): Expr {
+  return emitCopy(ctx, f, [cols, rows], { addr: dst, dtype: 'f32', strides: [rows, 1] }, { addr: src, dtype: 'f32', strides: [1, cols] });
 }
 
 /** Prepares a linear-algebra step. */
@@ -298,19 +283,19 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
   const file = ctx.plan.graph.meta?.file;
   requireF32(ctx, step);
   const out = step.outputs[0]!;
-  if (n.op === 'matmul' && hasRuntimeDims(step)) {
+  if (n.op === 'matmul') {
     const [a, b] = [step.inputs[0]!, step.inputs[1]!];
     const [ad, bd] = [dimsOf(a), dimsOf(b)];
     const a2 = ad.length === 1 ? [1, ad[0]!] : ad;
     const b2 = bd.length === 1 ? [bd[0]!, 1] : bd;
     const [M, K, N] = [a2.at(-2)!, a2.at(-1)!, b2.at(-1)!];
     const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]);
-    if (typeof batch === 'string') return noRuntimeDims(ctx, step, batch);
+    if (typeof batch === 'string') return hasRuntimeDims(step) ? noRuntimeDims(ctx, step, batch) : unsupported(n, file, batch);
     const A = { addr: ctx.addrOf(a), bst: broadcastStridesD(a2.slice(0, -2), batch) };
     const B = { addr: ctx.addrOf(b), bst: broadcastStridesD(b2.slice(0, -2), batch) };
-    return (f) => [batchedMatmulD(ctx, f, batch, A, B, ctx.addrOf(out), M, K, N)];
+    return (f) => [batchedMatmul(ctx, f, batch, A, B, ctx.addrOf(out), M, K, N)];
   }
-  if (n.op === 'gemm' && hasRuntimeDims(step)) {
+  if (n.op === 'gemm') {
     const [a, b] = [step.inputs[0]!, step.inputs[1]!];
     const c = stepInput(step, 'C');
     const tA = n.attrs.transA === 1,
@@ -318,93 +303,43 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
     const alpha = (n.attrs.alpha as number | undefined) ?? 1,
       beta = (n.attrs.beta as number | undefined) ?? 1;
     const [ad, bd] = [dimsOf(a), dimsOf(b)];
-    if (tA || (tB && !b.value.const) || !isStaticDims(bd)) return noRuntimeDims(ctx, step, 'transA, or a run-time B');
-    const M = ad[0]!;
+    // a run-time transpose goes through scratch of a constant size: only without runtime dims
+    if (hasRuntimeDims(step) && (tA || (tB && !b.value.const) || !isStaticDims(bd)))
+      return noRuntimeDims(ctx, step, 'transA, or a run-time B');
+    const M = tA ? ad[1]! : ad[0]!;
     const [K, N] = tB ? [bd[1]!, bd[0]!] : [bd[0]!, bd[1]!];
-    const bAddr = tB ? ctx.addExtra(transposeConst(b.value.const!, N, K)) : ctx.addrOf(b);
+    let scr = 0;
+    const aT = tA ? scr : -1;
+    if (tA) scr = ctx.scratch(scr, (M as number) * (K as number) * 4);
+    let bAddr = ctx.addrOf(b);
+    let bT = -1;
+    if (tB && b.value.const) bAddr = ctx.addExtra(transposeConst(b.value.const, N as number, K as number));
+    else if (tB) {
+      bT = scr;
+      scr = ctx.scratch(scr, (K as number) * (N as number) * 4);
+    }
     const od = dimsOf(out);
     return (f) => {
       const m = f.mod;
-      const ov = viewOfD(ctx, out);
-      const res = [batchedMatmulD(ctx, f, [], { addr: ctx.addrOf(a), bst: [] }, { addr: bAddr, bst: [] }, ctx.addrOf(out), M, K, N)];
-      if (alpha !== 1)
-        res.push(
-          emitMapD(
-            ctx,
-            f,
-            od,
-            ov,
-            [ov],
-            (g) => m.f32.mul(g(0), m.f32.const(alpha)),
-            (g) => m.f32x4.mul(g(0), m.f32x4.splat(m.f32.const(alpha))),
-          ),
-        );
-      if (c && beta !== 0) {
-        const cv = { addr: ctx.addrOf(c), dtype: c.dtype, strides: broadcastStridesD(dimsOf(c), od) };
-        res.push(
-          emitMapD(
-            ctx,
-            f,
-            od,
-            ov,
-            [ov, cv],
-            (g) => m.f32.add(g(0), m.f32.mul(g(1), m.f32.const(beta))),
-            (g) => m.f32x4.add(g(0), m.f32x4.mul(g(1), m.f32x4.splat(m.f32.const(beta)))),
-          ),
-        );
-      }
-      return res;
-    };
-  }
-  if (n.op === 'matmul') {
-    const [a, b] = [step.inputs[0]!, step.inputs[1]!];
-    const a2 = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
-    const b2 = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;
-    const [M, K, N] = [a2.at(-2)!, a2.at(-1)!, b2.at(-1)!];
-    const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]) as number[];
-    const A = { addr: ctx.addrOf(a), bst: batchStrides(a2.slice(0, -2), batch) };
-    const B = { addr: ctx.addrOf(b), bst: batchStrides(b2.slice(0, -2), batch) };
-    return (f) => [batchedMatmul(f, ctx, batch, A, B, ctx.addrOf(out), M, K, N)];
-  }
-  if (n.op === 'gemm') {
-    const [a, b] = step.inputs;
-    const c = stepInput(step, 'C');
-    const tA = n.attrs.transA === 1,
-      tB = n.attrs.transB === 1;
-    const alpha = (n.attrs.alpha as number | undefined) ?? 1,
-      beta = (n.attrs.beta as number | undefined) ?? 1;
-    const [M, K] = tA ? [a!.shape[1]!, a!.shape[0]!] : [a!.shape[0]!, a!.shape[1]!];
-    const N = tB ? b!.shape[0]! : b!.shape[1]!;
-    let scr = 0;
-    const aT = tA ? scr : -1;
-    if (tA) scr = ctx.scratch(scr, M * K * 4);
-    let bAddr = ctx.addrOf(b!);
-    let bT = -1;
-    if (tB && b!.value.const) bAddr = ctx.addExtra(transposeConst(b!.value.const, N, K));
-    else if (tB) {
-      bT = scr;
-      scr = ctx.scratch(scr, K * N * 4);
-    }
-    return (f) => {
-      const m = f.mod;
       const res: Expr[] = [];
-      let aAddr = ctx.addrOf(a!);
+      let aAddr = ctx.addrOf(a);
       if (tA) {
         aAddr = ctx.scratchBase + aT;
-        res.push(transpose2d(f, ctx.addrOf(a!), K, M, aAddr));
+        res.push(transpose2d(ctx, f, ctx.addrOf(a), K as number, M as number, aAddr));
       }
       let bb = bAddr;
       if (bT >= 0) {
         bb = ctx.scratchBase + bT;
-        res.push(transpose2d(f, ctx.addrOf(b!), N, K, bb));
+        res.push(transpose2d(ctx, f, ctx.addrOf(b), N as number, K as number, bb));
       }
-      res.push(batchedMatmul(f, ctx, [], { addr: aAddr, bst: [] }, { addr: bb, bst: [] }, ctx.addrOf(out), M, K, N));
-      const ov = viewOf(ctx, out);
+      res.push(batchedMatmul(ctx, f, [], { addr: aAddr, bst: [] }, { addr: bb, bst: [] }, ctx.addrOf(out), M, K, N));
+      const ov = viewOfD(ctx, out);
       if (alpha !== 1)
         res.push(
           emitMap(
+            ctx,
             f,
-            out.shape,
+            od,
             ov,
             [ov],
             (g) => m.f32.mul(g(0), m.f32.const(alpha)),
@@ -412,11 +347,12 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
           ),
         );
       if (c && beta !== 0) {
-        const cv: View = { addr: ctx.addrOf(c), dtype: c.dtype, strides: broadcastStrides(c.shape, out.shape) };
+        const cv: DView = { addr: ctx.addrOf(c), dtype: c.dtype, strides: broadcastStridesD(dimsOf(c), od) };
         res.push(
           emitMap(
+            ctx,
             f,
-            out.shape,
+            od,
             ov,
             [ov, cv],
             (g) => m.f32.add(g(0), m.f32.mul(g(1), m.f32.const(beta))),
@@ -427,23 +363,23 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
       return res;
     };
   }
-  if (n.op === 'matmul_nbits' && hasRuntimeDims(step)) {
+  if (n.op === 'matmul_nbits') {
     const a = step.inputs[0]!;
     const K = n.attrs.K as number,
       N = n.attrs.N as number;
     const ad = dimsOf(a);
-    if (ad.at(-1) !== K) return noRuntimeDims(ctx, step, 'a runtime dim on K');
+    if (hasRuntimeDims(step) && ad.at(-1) !== K) return noRuntimeDims(ctx, step, 'a runtime dim on K');
     const w = dequantNBits(ctx, step);
     const wAddr = ctx.addExtra(new Uint8Array(w.buffer));
-    const M = numelD(ad.slice(0, -1));
+    const M = isStaticDims(ad) ? numelOf(ad) / K : numelD(ad.slice(0, -1));
     const bias = stepInput(step, 'bias');
     return (f) => {
       const m = f.mod;
-      const res = [batchedMatmulD(ctx, f, [], { addr: ctx.addrOf(a), bst: [] }, { addr: wAddr, bst: [] }, ctx.addrOf(out), M, K, N)];
+      const res = [batchedMatmul(ctx, f, [], { addr: ctx.addrOf(a), bst: [] }, { addr: wAddr, bst: [] }, ctx.addrOf(out), M, K, N)];
       if (bias) {
         const ov = viewOfD(ctx, out, [M, N]);
         res.push(
-          emitMapD(
+          emitMap(
             ctx,
             f,
             [M, N],
@@ -458,33 +394,6 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
     };
   }
   if (hasRuntimeDims(step)) return noRuntimeDims(ctx, step);
-  if (n.op === 'matmul_nbits') {
-    const a = step.inputs[0]!;
-    const K = n.attrs.K as number,
-      N = n.attrs.N as number;
-    const w = dequantNBits(ctx, step);
-    const wAddr = ctx.addExtra(new Uint8Array(w.buffer));
-    const M = numelOf(a.shape) / K;
-    const bias = stepInput(step, 'bias');
-    return (f) => {
-      const m = f.mod;
-      const res = [batchedMatmul(f, ctx, [], { addr: ctx.addrOf(a), bst: [] }, { addr: wAddr, bst: [] }, ctx.addrOf(out), M, K, N)];
-      if (bias) {
-        const ov = viewOf(ctx, out, [M, N]);
-        res.push(
-          emitMap(
-            f,
-            [M, N],
-            ov,
-            [ov, { addr: ctx.addrOf(bias), dtype: bias.dtype, strides: [0, 1] }],
-            (g) => m.f32.add(g(0), g(1)),
-            (g) => m.f32x4.add(g(0), g(1)),
-          ),
-        );
-      }
-      return res;
-    };
-  }
   if (n.op === 'dequantize_linear') {
     const x = step.inputs[0];
     const s = stepInput(step, 'x_scale'),
@@ -503,6 +412,7 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
       const m = f.mod;
       return [
         emitMap(
+          ctx,
           f,
           out.shape,
           viewOf(ctx, out),

@@ -39,8 +39,8 @@ import {
   dimsOf,
   dimVal,
   type Emit,
-  emitCopyD,
-  emitMapD,
+  emitCopy,
+  emitMap,
   noRuntimeDims,
   numelD,
   numelOf,
@@ -98,9 +98,7 @@ function buildTables(ctx: Ctx, step: PlanStep, xAddr: number, k: number, M: numb
     if (pad) {
       x = ctx.scratchBase;
       res.push(m.memory.fill(m.i32.const(x), m.i32.const(0), dimVal(ctx, f, dimMul(Md, tg.kPad * 4))));
-      res.push(
-        emitCopyD(ctx, f, [Md, k], { addr: x, dtype: 'f32', strides: [tg.kPad, 1] }, { addr: xAddr, dtype: 'f32', strides: [k, 1] }),
-      );
+      res.push(emitCopy(ctx, f, [Md, k], { addr: x, dtype: 'f32', strides: [tg.kPad, 1] }, { addr: xAddr, dtype: 'f32', strides: [k, 1] }));
     }
     res.push(
       m.call(
@@ -222,7 +220,7 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
     res.push(vec ? m.if(m.i32.ge_s(dimVal(ctx, f, Md), c(VEC_MIN_TOKENS)), call(vecGemm), call(gemm)) : call(gemm));
     if (padded)
       res.push(
-        emitCopyD(
+        emitCopy(
           ctx,
           f,
           [Md, g.n],
@@ -278,7 +276,7 @@ function epilogue(ctx: Ctx, f: FnBuilder, step: PlanStep, out: Placement): Expr[
     };
   const vector = fns.every((x) => x.v) ? compose((x) => x.v!, binaryen.v128) : undefined;
   return [
-    emitMapD(
+    emitMap(
       ctx,
       f,
       shape,

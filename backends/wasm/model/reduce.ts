@@ -5,8 +5,8 @@
  * there is no cancellation); statistics are summed in f32 lanes, which over h <= 16k elements stays
  * ~1e-6 relative. Reductions over a trailing run of axes use the same SIMD row sums; other axis
  * sets accumulate in place through emitMap. Softmax exponentials are computed in f64 (math.ts).
- * Runtime dims: softmax and the reductions render them (runtimeReduction); the norms take a runtime
- * row count (their normalized axes must be static, else LUT5004).
+ * Runtime dims: softmax and the reductions render them (one reduction function over dims, constants
+ * when static); the norms take a runtime row count (their normalized axes must be static, else LUT5004).
  */
 import binaryen from 'binaryen';
 import { dimMax, dimMul } from '../../../ir/dim-expr.js';
@@ -28,8 +28,6 @@ import {
   dimVal,
   type Emit,
   emitMap,
-  emitMapD,
-  hasRuntimeDims,
   ifNonEmpty,
   isStaticDims,
   kindOf,
@@ -39,7 +37,6 @@ import {
   numelOf,
   type StepHandler,
   unsupported,
-  viewOf,
   viewOfD,
 } from './core.js';
 import { expFn, jsMath } from './math.js';
@@ -211,7 +208,6 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
     const axis = normalizeAxis((n.attrs.axis as number | undefined) ?? -1, x.shape.length);
     return softmax(ctx, ctx.addrOf(x), ctx.addrOf(out), dimsOf(x), axis, n.op === 'log_softmax');
   }
-  if (hasRuntimeDims(step) && REDUCTIONS.has(n.op)) return runtimeReduction(ctx, step);
   if (n.op === 'softmax') {
   }
   if (n.op === 'layer_norm' || n.op === 'simplified_layer_norm') {
@@ -258,7 +254,7 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
       const sv = { addr: sa, dtype: 'f32' as const, strides: contiguousD(id) };
       const ins: DView[] = [viewOfD(ctx, inp!), { addr: ctx.addrOf(skip!), dtype: skip!.dtype, strides: bstrD(skip!, id) }];
       if (biasP) ins.push({ addr: ctx.addrOf(biasP), dtype: biasP.dtype, strides: bstrD(biasP, id) });
-      const sum = emitMapD(
+      const sum = emitMap(
         ctx,
         f,
         id,
@@ -292,8 +288,6 @@ export const reduceStep: StepHandler = (ctx, step): Emit => {
   return reduction(ctx, step);
 };
 
-const REDUCTIONS: ReadonlySet<string> = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'reduce_prod']);
-
 /** The reduced axes of a reduction step, or 'noop' (empty axes with noop_with_empty_axes). */
 function reducedAxes(ctx: Ctx, step: PlanStep): number[] | 'noop' {
   const n = step.node;
@@ -307,27 +301,31 @@ function reducedAxes(ctx: Ctx, step: PlanStep): number[] | 'noop' {
 }
 
 /**
- * A reduction with runtime dims: f32 sum / mean / max over a trailing run of axes of constant length
- * takes the SIMD row sums with a runtime row count; every other form accumulates in place (emitMapD),
- * the mean dividing by the runtime count (an integer mean of nothing is 0, as the static kernel's).
+ * reduce_sum / reduce_mean / reduce_max / reduce_prod (products in the operand type, step by step),
+ * sizes as dims: f32 sum / mean / max over a trailing run of axes of constant length takes the SIMD row
+ * sums (a runtime row count with runtime dims); every other form initializes the output, then
+ * accumulates in place (zero output strides on the reduced axes), the mean dividing by the count (a
+ * runtime count with runtime dims: an integer mean of nothing is 0, as for a constant empty input).
  */
-function runtimeReduction(ctx: Ctx, step: PlanStep): Emit {
+function reduction(ctx: Ctx, step: PlanStep): Emit {
   const n = step.node;
   const x = step.inputs[0]!;
   const out = step.outputs[0]!;
   const xd = dimsOf(x);
   const r = xd.length;
   const red = reducedAxes(ctx, step);
+  const numel = numelD(xd);
   if (red === 'noop')
-    return (f) => [
-      ifNonEmpty(ctx, f, numelD(xd), [
-        f.mod.memory.copy(
-          f.mod.i32.const(ctx.addrOf(out)),
-          f.mod.i32.const(ctx.addrOf(x)),
-          dimVal(ctx, f, dimMul(numelD(xd), kernelByteSize(x.dtype))),
-        ),
-      ]),
-    ];
+    return (f) => {
+      const m = f.mod;
+      if (typeof numel === 'number')
+        return [m.memory.copy(m.i32.const(ctx.addrOf(out)), m.i32.const(ctx.addrOf(x)), m.i32.const(out.bytes))];
+      return [
+        ifNonEmpty(ctx, f, numel, [
+          m.memory.copy(m.i32.const(ctx.addrOf(out)), m.i32.const(ctx.addrOf(x)), dimVal(ctx, f, dimMul(numel, kernelByteSize(x.dtype)))),
+        ]),
+      ];
+    };
   const k = kindOf(x.dtype);
   const op = n.op === 'reduce_max' ? 'max' : n.op === 'reduce_prod' ? 'prod' : 'sum';
   const count = red.reduce<Dim>((p, a) => dimMul(p, xd[a]!), 1);
@@ -335,30 +333,34 @@ function runtimeReduction(ctx: Ctx, step: PlanStep): Emit {
   const suffix = red.every((a, i) => a === r - red.length + i);
   return (f) => {
     const m = f.mod;
+    const ov = viewOfD(ctx, out, kept);
+    if (numel === 0)
+      return [
+        emitMap(ctx, f, kept, ov, [], () => constOf(m, k, op === 'max' ? -Infinity : op === 'prod' ? 1 : n.op === 'reduce_mean' ? NaN : 0)),
+      ];
     if (k === 'f32' && suffix && op !== 'prod' && typeof count === 'number' && count > 0) {
       const { i32, f32 } = binaryen;
       const p = f.local(i32),
         res = f.local(f32),
         o = f.local(i32);
       const fin = n.op === 'reduce_mean' ? m.f32.div(f.get(res), m.f32.const(count)) : f.get(res);
+      const rows = numelD(kept);
+      // a constant row count: a counted loop whose counter comes before the row's locals (the static form)
+      const loop = (body: () => Expr[]) =>
+        typeof rows === 'number' ? f.loop(f.local(i32), m.i32.const(rows), body()) : loopD(ctx, f, rows, body());
       return [
         f.set(p, m.i32.const(ctx.addrOf(x))),
         f.set(o, m.i32.const(ctx.addrOf(out))),
-        loopD(ctx, f, numelD(kept), [
-          ...rowReduce(f, p, count, op, res),
-          m.f32.store(0, 4, f.get(o), fin),
-          f.incr(p, count * 4),
-          f.incr(o, 4),
-        ]),
+        loop(() => [...rowReduce(f, p, count, op, res), m.f32.store(0, 4, f.get(o), fin), f.incr(p, count * 4), f.incr(o, 4)]),
       ];
     }
-    const ov = viewOfD(ctx, out, kept);
     const acc = { ...ov, strides: contiguousD(kept).map((s, i) => (red.includes(i) ? 0 : s)) };
     const F = k === 'f64' ? m.f64 : m.f32;
     const I = k === 'i64' ? m.i64 : m.i32;
     const fl = k === 'f32' || k === 'f64';
     const init = op === 'max' ? (fl ? -Infinity : k === 'i64' ? -9.2e18 : -2147483648) : op === 'prod' ? 1 : 0;
-    const res: Expr[] = [emitMapD(ctx, f, kept, ov, [], () => constOf(m, k, init))];
+    const res: Expr[] = [emitMap(ctx, f, kept, ov, [], () => constOf(m, k, init))];
+    // g(j) builds a fresh read each call: an expression may appear only once in a binaryen tree
     const combine = (g: (j: number) => Expr) =>
       op === 'max'
         ? fl
@@ -371,24 +373,24 @@ function runtimeReduction(ctx: Ctx, step: PlanStep): Emit {
           : fl
             ? F.add(g(0), g(1))
             : I.add(g(0), g(1));
-    res.push(emitMapD(ctx, f, xd, acc, [acc, viewOfD(ctx, x)], combine));
+    res.push(emitMap(ctx, f, xd, acc, [acc, viewOfD(ctx, x)], combine));
     if (n.op === 'reduce_mean') {
       // the count as the kind's value (a float mean of nothing is 0 / 0 = NaN)
+      const c = fl ? count : dimMax(count, 1);
       const cnt = (): Expr => {
-        const c = fl ? count : dimMax(count, 1);
         if (typeof c === 'number') return constOf(m, k, c);
         const v = dimVal(ctx, f, c);
         return k === 'f64' ? m.f64.convert_s.i32(v) : k === 'f32' ? m.f32.convert_s.i32(v) : k === 'i64' ? m.i64.extend_s(v) : v;
       };
       res.push(
-        emitMapD(
+        emitMap(
           ctx,
           f,
           kept,
           ov,
           [ov],
           (g) => (fl ? F.div(g(0), cnt()) : I.div_s(g(0), cnt())),
-          k === 'f32' ? (g) => m.f32x4.div(g(0), m.f32x4.splat(cnt())) : undefined,
+          k === 'f32' ? (g) => m.f32x4.div(g(0), typeof c === 'number' ? splatF32(m, c) : m.f32x4.splat(cnt())) : undefined,
         ),
       );
     }
@@ -406,92 +408,6 @@ const bstr = (s: number[], o: number[]) => {
     return j < 0 || s[j] === 1 ? 0 : st[j]!;
   });
 };
-
-/** reduce_sum / reduce_mean / reduce_max / reduce_prod (products in the operand type, step by step). */
-function reduction(ctx: Ctx, step: PlanStep): Emit {
-  const n = step.node;
-  const file = ctx.plan.graph.meta?.file;
-  const x = step.inputs[0]!;
-  const out = step.outputs[0]!;
-  const r = x.shape.length;
-  let axes: number[] | 'noop';
-  const axesIn = stepInput(step, 'axes');
-  const axesT = axesIn?.value.const;
-  if (axesIn && !axesT) unsupported(n, file, `${n.op}: axes must be constant`, 'LUT5051');
-  const given = axesT ? intsOf(axesT) : [];
-  if (given.length === 0) axes = n.attrs.noop_with_empty_axes === 1 ? 'noop' : [...Array(r).keys()];
-  else axes = [...new Set(given.map((a) => normalizeAxis(a, r)))].sort((a, b) => a - b);
-  if (axes === 'noop')
-    return (f) => [f.mod.memory.copy(f.mod.i32.const(ctx.addrOf(out)), f.mod.i32.const(ctx.addrOf(x)), f.mod.i32.const(out.bytes))];
-  const red = axes;
-  const k = kindOf(x.dtype);
-  const op = n.op === 'reduce_max' ? 'max' : n.op === 'reduce_prod' ? 'prod' : 'sum';
-  const count = red.reduce((p, a) => p * x.shape[a]!, 1);
-  const kept = x.shape.map((d, i) => (red.includes(i) ? 1 : d));
-  const suffix = red.every((a, i) => a === r - red.length + i);
-  return (f) => {
-    const m = f.mod;
-    if (numelOf(x.shape) === 0)
-      return [
-        emitMap(f, kept, { addr: ctx.addrOf(out), dtype: out.dtype, strides: contiguous(kept) }, [], () =>
-          constOf(m, k, op === 'max' ? -Infinity : op === 'prod' ? 1 : n.op === 'reduce_mean' ? NaN : 0),
-        ),
-      ];
-    if (k === 'f32' && suffix && op !== 'prod') {
-      const { i32, f32 } = binaryen;
-      const rows = numelOf(kept),
-        p = f.local(i32),
-        res = f.local(f32),
-        o = f.local(i32);
-      const fin = n.op === 'reduce_mean' ? m.f32.div(f.get(res), m.f32.const(count)) : f.get(res);
-      return [
-        f.set(p, m.i32.const(ctx.addrOf(x))),
-        f.set(o, m.i32.const(ctx.addrOf(out))),
-        f.loop(f.local(i32), m.i32.const(rows), [
-          ...rowReduce(f, p, count, op, res),
-          m.f32.store(0, 4, f.get(o), fin),
-          f.incr(p, count * 4),
-          f.incr(o, 4),
-        ]),
-      ];
-    }
-    // general: init, then accumulate in place with zero output strides on the reduced axes
-    const ov = { addr: ctx.addrOf(out), dtype: out.dtype, strides: contiguous(kept) };
-    const acc = { ...ov, strides: contiguous(kept).map((s, i) => (red.includes(i) ? 0 : s)) };
-    const F = k === 'f64' ? m.f64 : m.f32;
-    const I = k === 'i64' ? m.i64 : m.i32;
-    const fl = k === 'f32' || k === 'f64';
-    const init = op === 'max' ? (fl ? -Infinity : k === 'i64' ? -9.2e18 : -2147483648) : op === 'prod' ? 1 : 0;
-    const res: Expr[] = [emitMap(f, kept, ov, [], () => constOf(m, k, init))];
-    // g(j) builds a fresh read each call: an expression may appear only once in a binaryen tree
-    const combine = (g: (j: number) => Expr) =>
-      op === 'max'
-        ? fl
-          ? F.max(g(0), g(1))
-          : m.select(I.gt_s(g(0), g(1)), g(0), g(1))
-        : op === 'prod'
-          ? fl
-            ? F.mul(g(0), g(1))
-            : I.mul(g(0), g(1))
-          : fl
-            ? F.add(g(0), g(1))
-            : I.add(g(0), g(1));
-    res.push(emitMap(f, x.shape, acc, [acc, viewOf(ctx, x)], combine));
-    if (n.op === 'reduce_mean') {
-      res.push(
-        emitMap(
-          f,
-          kept,
-          ov,
-          [ov],
-          (g) => (fl ? F.div(g(0), constOf(m, k, count)) : I.div_s(g(0), constOf(m, k, count))),
-          k === 'f32' ? (g) => m.f32x4.div(g(0), splatF32(m, count)) : undefined,
-        ),
-      );
-    }
-    return res;
-  };
-}
 
 /** Softmax / log_softmax along `axis` (any position: lanes of stride `inner`), exp in f64, sums in f64; sizes may be runtime dims. */
 function softmax(ctx: Ctx, xAddr: number, yAddr: number, shape: Dim[], axis: number, log: boolean): Emit {

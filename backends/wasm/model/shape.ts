@@ -3,8 +3,8 @@
  * trilu, range, constant_of_shape (steps of constants were folded by the pipeline's fold-constants
  * pass; those it leaves, too large or weight ops, run as ordinary steps). Every
  * movement is a strided view copy (core.ts emitCopy: memory.copy per contiguous row, else an element
- * loop), so a slice or a transpose is a view plus one copy. With runtime dims (runtimeShapeStep) the
- * same views are built over dims and copied by emitCopyD; Shape writes the input's (runtime) dims; Range loops to its output's dim.
+ * loop), so a slice or a transpose is a view plus one copy. The views are built over
+ * dims (constants without runtime dims); Shape writes the input's (runtime) dims; Range loops to its output's dim.
  */
 import binaryen from 'binaryen';
 import { dimAdd, dimMax, dimMul } from '../../../ir/dim-expr.js';
@@ -15,11 +15,9 @@ import type { Dim, Tensor } from '../../../ir/types.js';
 import { kernelByteSize, type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr } from '../builder.js';
 import {
-  broadcastStrides,
   broadcastStridesD,
   type Ctx,
   constOf,
-  contiguous,
   contiguousD,
   convert,
   dimsOf,
@@ -28,9 +26,7 @@ import {
   ERR_GLOBAL,
   ERR_VALUE_GLOBAL,
   emitCopy,
-  emitCopyD,
   emitMap,
-  emitMapD,
   hasRuntimeDims,
   i64Const,
   ifNonEmpty,
@@ -42,7 +38,6 @@ import {
   numelD,
   type StepHandler,
   unsupported,
-  viewOf,
   viewOfD,
 } from './core.js';
 
@@ -65,98 +60,13 @@ const constOrFail = (ctx: Ctx, step: PlanStep, name: string): Tensor => {
   return c ?? unsupported(step.node, ctx.plan.graph.meta?.file, `${step.node.op}: ${name} must be a constant`, 'LUT5051');
 };
 
-/** Prepares a data-movement step. */
-export const shapeStep: StepHandler = (ctx, step): Emit => {
-  const n = step.node;
-  const file = ctx.plan.graph.meta?.file;
-  const x = step.inputs[0];
-  const out = step.outputs[0]!;
-  if (hasRuntimeDims(step)) return runtimeShapeStep(ctx, step);
-  const ov = viewOf(ctx, out);
-  switch (n.op) {
-    case 'transpose': {
-      const r = x!.shape.length;
-      const perm = (n.attrs.perm as number[] | undefined) ?? Array.from({ length: r }, (_, i) => r - 1 - i);
-      const st = contiguous(x!.shape);
-      const src = { addr: ctx.addrOf(x!), dtype: x!.dtype, strides: perm.map((p) => st[p]!) };
-      return (f) => [emitCopy(f, out.shape, ov, src)];
-    }
-    case 'expand': {
-      const src = { addr: ctx.addrOf(x!), dtype: x!.dtype, strides: broadcastStrides(x!.shape, out.shape) };
-      return (f) => [emitCopy(f, out.shape, ov, src)];
-    }
-    case 'slice': {
-      const starts = intsOf(constOrFail(ctx, step, 'starts'));
-      const ends = intsOf(constOrFail(ctx, step, 'ends'));
-      const r = x!.shape.length;
-      const axes = stepInput(step, 'axes')
-        ? normalizeAxes(intsOf(constOrFail(ctx, step, 'axes')), r, (m) => unsupported(n, file, m))
-        : starts.map((_, i) => i);
-      const steps = stepInput(step, 'steps') ? intsOf(constOrFail(ctx, step, 'steps')) : starts.map(() => 1);
-      const st = contiguous(x!.shape);
-      let addr = ctx.addrOf(x!);
-      const strides = [...st];
-      axes.forEach((a, i) => {
-        const p = sliceAxis(x!.shape[a]!, starts[i]!, ends[i]!, steps[i]!);
-        addr += p.start * st[a]! * kernelByteSize(x!.dtype);
-        strides[a] = st[a]! * steps[i]!;
-      });
-      return (f) => [emitCopy(f, out.shape, ov, { addr, dtype: x!.dtype, strides })];
-    }
-    case 'concat': {
-      const r = out.shape.length;
-      const axis = normalizeAxis(n.attrs.axis as number, r);
-      const ost = contiguous(out.shape);
-      const b = kernelByteSize(out.dtype);
-      let at = 0;
-      const parts = step.inputs
-        .filter((p) => p !== null)
-        .map((p) => {
-          const dst = { addr: ctx.addrOf(out) + at * ost[axis]! * b, dtype: out.dtype, strides: ost };
-          at += p!.shape[axis]!;
-          return { shape: p!.shape, dst, src: viewOf(ctx, p!) };
-        });
-      return (f) => parts.map((p) => emitCopy(f, p.shape, p.dst, p.src));
-    }
-    case 'split': {
-      const r = x!.shape.length;
-      const axis = normalizeAxis((n.attrs.axis as number | undefined) ?? 0, r);
-      const ist = contiguous(x!.shape);
-      const b = kernelByteSize(x!.dtype);
-      let at = 0;
-      const parts = step.outputs.map((o) => {
-        const src = { addr: ctx.addrOf(x!) + at * ist[axis]! * b, dtype: x!.dtype, strides: ist };
-        at += o.shape[axis]!;
-        return { shape: o.shape, dst: viewOf(ctx, o), src };
-      });
-      return (f) => parts.map((p) => emitCopy(f, p.shape, p.dst, p.src));
-    }
-    case 'gather':
-      return gatherStep(ctx, step);
-    case 'trilu': {
-      const k = stepInput(step, 'k') ? intsOf(constOrFail(ctx, step, 'k'))[0]! : 0;
-      return trilu(ctx, step, k, (n.attrs.upper as number | undefined) ?? 1);
-    }
-    case 'constant_of_shape': {
-      const v = (n.attrs.value as Tensor | undefined)?.data[0] ?? 0;
-      const k = kindOf(out.dtype);
-      const m = ctx.mod;
-      return (f) => [emitMap(f, out.shape, ov, [], () => constOf(m, k, v), k === 'f32' ? () => m.f32x4.splat(m.f32.const(v)) : undefined)];
-    }
-    case 'range':
-      return rangeStep(ctx, step);
-    case 'shape':
-      return shapeOfStep(ctx, step);
-  }
-  return unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
-};
-
 /**
- * A data-movement step with runtime dims: the same strided-view copies over dims (core.ts emitCopyD).
- * Slice: constant starts, axes and steps; its ends may be run-time values (Shape -> Slice), since the
- * output's dims give the extent; a negative step over a runtime dim is LUT5004.
+ * Prepares a data-movement step: strided views over the operands' dims (constants without runtime
+ * dims) copied by core.ts emitCopy. Slice: constant starts, axes and steps; its ends may be run-time
+ * values (Shape -> Slice), since the output's dims give the extent; a negative step over a runtime
+ * dim is LUT5004.
  */
-function runtimeShapeStep(ctx: Ctx, step: PlanStep): Emit {
+export const shapeStep: StepHandler = (ctx, step): Emit => {
   const n = step.node;
   const file = ctx.plan.graph.meta?.file;
   const x = step.inputs[0]!;
@@ -171,11 +81,11 @@ function runtimeShapeStep(ctx: Ctx, step: PlanStep): Emit {
       const perm = (n.attrs.perm as number[] | undefined) ?? Array.from({ length: r }, (_, i) => r - 1 - i);
       const st = contiguousD(xd);
       const src = { addr: ctx.addrOf(x), dtype: x.dtype, strides: perm.map((p) => st[p]!) };
-      return (f) => [emitCopyD(ctx, f, od, ov, src)];
+      return (f) => [emitCopy(ctx, f, od, ov, src)];
     }
     case 'expand': {
       const src = { addr: ctx.addrOf(x), dtype: x.dtype, strides: broadcastStridesD(xd, od) };
-      return (f) => [emitCopyD(ctx, f, od, ov, src)];
+      return (f) => [emitCopy(ctx, f, od, ov, src)];
     }
     case 'slice': {
       const starts = intsOf(constOrFail(ctx, step, 'starts'));
@@ -200,7 +110,7 @@ function runtimeShapeStep(ctx: Ctx, step: PlanStep): Emit {
         strides[a] = dimMul(st[a]!, sp);
       });
       const src = { addr, dtype: x.dtype, strides };
-      return (f) => [emitCopyD(ctx, f, od, ov, src)];
+      return (f) => [emitCopy(ctx, f, od, ov, src)];
     }
     case 'concat': {
       const axis = normalizeAxis(n.attrs.axis as number, od.length);
@@ -213,7 +123,7 @@ function runtimeShapeStep(ctx: Ctx, step: PlanStep): Emit {
           at = dimAdd(at, dimsOf(p!)[axis]!);
           return { shape: dimsOf(p!), dst, src: viewOfD(ctx, p!) };
         });
-      return (f) => parts.map((p) => emitCopyD(ctx, f, p.shape, p.dst, p.src));
+      return (f) => parts.map((p) => emitCopy(ctx, f, p.shape, p.dst, p.src));
     }
     case 'trilu': {
       const k = stepInput(step, 'k') ? intsOf(constOrFail(ctx, step, 'k'))[0]! : 0;
@@ -223,7 +133,7 @@ function runtimeShapeStep(ctx: Ctx, step: PlanStep): Emit {
       const v = (n.attrs.value as Tensor | undefined)?.data[0] ?? 0;
       const k = kindOf(out.dtype);
       const m = ctx.mod;
-      return (f) => [emitMapD(ctx, f, od, ov, [], () => constOf(m, k, v), k === 'f32' ? () => m.f32x4.splat(m.f32.const(v)) : undefined)];
+      return (f) => [emitMap(ctx, f, od, ov, [], () => constOf(m, k, v), k === 'f32' ? () => m.f32x4.splat(m.f32.const(v)) : undefined)];
     }
     case 'split': {
       const axis = normalizeAxis((n.attrs.axis as number | undefined) ?? 0, xd.length);
@@ -234,7 +144,7 @@ function runtimeShapeStep(ctx: Ctx, step: PlanStep): Emit {
         at = dimAdd(at, dimsOf(o)[axis]!);
         return { shape: dimsOf(o), dst: viewOfD(ctx, o), src };
       });
-      return (f) => parts.map((p) => emitCopyD(ctx, f, p.shape, p.dst, p.src));
+      return (f) => parts.map((p) => emitCopy(ctx, f, p.shape, p.dst, p.src));
     }
     case 'gather':
       return gatherStep(ctx, step);
@@ -243,8 +153,8 @@ function runtimeShapeStep(ctx: Ctx, step: PlanStep): Emit {
     case 'range':
       return rangeStep(ctx, step);
   }
-  return noRuntimeDims(ctx, step);
-}
+  return hasRuntimeDims(step) ? noRuntimeDims(ctx, step) : unsupported(n, file, `op '${n.op}' is not supported`, 'LUT5003');
+};
 
 /** Shape: the input's dims start..end (runtime ones read from the dim globals) as int64. */
 function shapeOfStep(ctx: Ctx, step: PlanStep): Emit {
