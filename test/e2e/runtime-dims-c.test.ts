@@ -174,3 +174,76 @@ int main(void) {
     expect(diff).toBeLessThanOrEqual(F32_EXACT * scale);
   });
 });
+
+describe('the shared past/present buffer (model_inputs.kv_capacity) through model.h', () => {
+  it('a decode step gives the dense mode bytes; a pair that is not one buffer is MODEL_ERR_ARGS', () => {
+    const em = emitModel(lowerDecoder(COMPILED_DECODERS[0]!.model(), 'c'), { target: 'c', embedWeights: true });
+    expect(em.files['model.h']).toContain('int64_t kv_capacity;');
+    // prompt of 3 from an empty cache (dense), then one decode step: dense (separate past/present)
+    // against shared (one buffer of capacity 16 per pair, the prompt's present copied in at stride 16)
+    const driver = String.raw`#include "model.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#define CAP 16
+#define ROW 16 /* head size */
+#define KV 2
+static float dense[4][KV * CAP * ROW] __attribute__((aligned(64)));
+static float next[4][KV * CAP * ROW] __attribute__((aligned(64)));
+static float shared[4][KV * CAP * ROW] __attribute__((aligned(64)));
+static float logits[2][CAP * 64] __attribute__((aligned(64)));
+static unsigned char ws[1 << 22] __attribute__((aligned(64)));
+#define PAIRS(X) X(0, past_key_values_0_key, present_0_key) X(1, past_key_values_0_value, present_0_value) \
+  X(2, past_key_values_1_key, present_1_key) X(3, past_key_values_1_value, present_1_value)
+static void shapes(model_inputs *in, int64_t S, int64_t past) {
+  in->input_ids_shape[0] = 1; in->input_ids_shape[1] = S;
+  in->attention_mask_shape[0] = 1; in->attention_mask_shape[1] = past + S;
+#define SH(k, p, o) in->p##_shape[0] = 1; in->p##_shape[1] = KV; in->p##_shape[2] = past; in->p##_shape[3] = ROW;
+  PAIRS(SH)
+}
+int main(void) {
+  if (model_workspace_size() > sizeof ws) return 90;
+  static int64_t ids[3] = {5, 17, 42}, mask[4] = {1, 1, 1, 1};
+  model_inputs in; model_outputs out;
+  memset(&in, 0, sizeof in); memset(&out, 0, sizeof out);
+  in.input_ids = ids; in.attention_mask = mask; out.logits = logits[0];
+  shapes(&in, 3, 0);
+#define P0(k, p, o) in.p = next[k]; out.o = dense[k];
+  PAIRS(P0)
+  int rc = model_run(&in, &out, ws);
+  if (rc) return rc;
+  /* the shared buffers: the prompt's 3 rows per head at stride CAP */
+  for (int k = 0; k < 4; k++)
+    for (int h = 0; h < KV; h++) memcpy(shared[k] + h * CAP * ROW, dense[k] + h * 3 * ROW, 3 * ROW * sizeof(float));
+  static int64_t one[1] = {9};
+  in.input_ids = one;
+  shapes(&in, 1, 3);
+#define P1(k, p, o) in.p = dense[k]; out.o = next[k];
+  PAIRS(P1)
+  out.logits = logits[0];
+  if ((rc = model_run(&in, &out, ws)) != 0) return rc;
+  in.kv_capacity = CAP;
+#define P2(k, p, o) in.p = shared[k]; out.o = shared[k];
+  PAIRS(P2)
+  out.logits = logits[1];
+  if ((rc = model_run(&in, &out, ws)) != 0) return rc;
+  if (memcmp(logits[0], logits[1], 64 * sizeof(float))) return 91;
+  if (out.present_0_key_shape[2] != 4) return 92;
+  for (int h = 0; h < KV; h++) /* the new row of each head, at stride CAP */
+    if (memcmp(shared[0] + (h * CAP + 3) * ROW, next[0] + (h * 4 + 3) * ROW, ROW * sizeof(float))) return 93;
+  out.present_1_value = next[3]; /* a pair that is not one buffer */
+  rc = model_run(&in, &out, ws);
+  printf("%d\n", rc);
+  return rc == MODEL_ERR_ARGS ? 0 : 94;
+}
+`;
+    const exe = buildC({
+      sources: { 'model.h': em.files['model.h'] as string, 'model.c': em.files['model.c'] as string, 'main.c': driver },
+      flags: ['-O1'],
+      ldflags: ['-lm'],
+    });
+    const r = spawnSync(exe, [], { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('4');
+  });
+});
