@@ -20,8 +20,10 @@
  *           -> o_proj MatMulNBits -> SkipSimplifiedLayerNormalization(o_proj, residual) -> gate/up
  *           MatMulNBits, act = gate * Sigmoid(gate), down MatMulNBits(act * up)
  *   head    SkipSimplifiedLayerNormalization(last down, residual) output 0 only -> lm_head MatMulNBits
- * Every MatMulNBits is bits 4, block 32, accuracy_level 0, asymmetric (packed uint8 zero points, as
- * MatMul4BitsQuantizer's default), packed as docs/onnx-inputs.md specifies. cos/sin caches are
+ * Every MatMulNBits is bits 4 (or 2; ternary codes for the BitNet shape), block 32, accuracy_level 0
+ * (or as asked: the benchmark uses the exports' 4),
+ * asymmetric (packed uint8 zero points, as MatMul4BitsQuantizer's default), packed as
+ * docs/onnx-inputs.md specifies. The MLP gate is SiLU (Llama) or squared ReLU (BitNet). cos/sin caches are
  * [max_pos, head_size / 2] from theta 10000, as the builder computes them.
  * Invariant: the same options give byte-identical models.
  */
@@ -49,31 +51,41 @@ export interface DecoderOptions {
   /** RMSNorm epsilon of every norm (the config's rms_norm_eps). */
   eps?: number;
   seed?: number;
+  /** MatMulNBits bits of every linear layer (default 4). */
+  bits?: 2 | 4;
+  /** Ternary weights (BitNet b1.58): 2-bit codes 0..2 around zero point 1 (needs bits 2). */
+  ternary?: boolean;
+  /** The MLP's gate activation: SiLU (Llama, default) or squared ReLU (BitNet). */
+  mlpAct?: 'silu' | 'relu2';
+  /** MatMulNBits accuracy_level (default 0, exact in onnxruntime; exports use 4: int8 activations). */
+  accuracyLevel?: number;
 }
 
-const BITS = 4;
 const BLOCK = 32;
 
-/** The MatMulNBits inputs B, scales, zero_points of a random int4 [K, N] weight (block 32, packed uint8 zero points). */
-export function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number, next: () => number): string[] {
+/**
+ * The MatMulNBits inputs B, scales, zero_points of a random `bits`-bit [K, N] weight (block 32, packed
+ * uint8 zero points); `ternary`: codes 0..2 with zero point 1 (values -1, 0, 1 times the scale).
+ */
+export function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number, next: () => number, bits = 4, ternary = false): string[] {
   const kBlocks = Math.ceil(K / BLOCK);
-  const blob = (BLOCK * BITS) / 8;
-  const levels = 2 ** BITS;
+  const blob = (BLOCK * bits) / 8;
+  const levels = 2 ** bits;
   const B = new Uint8Array(N * kBlocks * blob);
   for (let n = 0; n < N; n++)
     for (let k = 0; k < K; k++) {
-      const q = Math.floor(next() * levels);
+      const q = Math.floor(next() * (ternary ? 3 : levels));
       const i = k % BLOCK;
-      B[(n * kBlocks + Math.floor(k / BLOCK)) * blob + ((i * BITS) >> 3)]! |= q << ((i * BITS) & 7);
+      B[(n * kBlocks + Math.floor(k / BLOCK)) * blob + ((i * bits) >> 3)]! |= q << ((i * bits) & 7);
     }
   const scales = Float32Array.from({ length: N * kBlocks }, () => ((0.5 + next()) / levels / Math.sqrt(K)) * 2);
-  const zpRow = Math.ceil((kBlocks * BITS) / 8);
+  const zpRow = Math.ceil((kBlocks * bits) / 8);
   const ZP = new Uint8Array(N * zpRow);
   for (let n = 0; n < N; n++)
     for (let kb = 0; kb < kBlocks; kb++) {
       // zero points near the middle, as a quantizer finds them for roughly symmetric weights
-      const z = 6 + Math.floor(next() * 4);
-      ZP[n * zpRow + ((kb * BITS) >> 3)]! |= z << ((kb * BITS) & 7);
+      const z = ternary ? 1 : bits === 4 ? 6 + Math.floor(next() * 4) : 1 + Math.floor(next() * 2);
+      ZP[n * zpRow + ((kb * bits) >> 3)]! |= z << ((kb * bits) & 7);
     }
   return [
     b.initializer(`${name}.qweight`, makeTensor('u8', [N, kBlocks, blob], B)),
@@ -94,6 +106,8 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
   const P = opts.maxPos ?? 64;
   const eps = opts.eps ?? 1e-5;
   const next = seeded(opts.seed ?? 11);
+  const bits = opts.bits ?? 4;
+  if (opts.ternary && bits !== 2) throw new Error('ternary weights are 2-bit codes');
   const b = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
   const ms = 'com.microsoft';
 
@@ -104,9 +118,9 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
   }
 
   const linear = (name: string, x: string, K: number, N: number): string => {
-    const [y] = b.node('MatMulNBits', [x, ...nbitsWeights(b, name, K, N, next)], {
+    const [y] = b.node('MatMulNBits', [x, ...nbitsWeights(b, name, K, N, next, bits, opts.ternary)], {
       domain: ms,
-      attrs: { K, N, bits: BITS, block_size: BLOCK, accuracy_level: 0 },
+      attrs: { K, N, bits, block_size: BLOCK, accuracy_level: opts.accuracyLevel ?? 0 },
       name: `${name}/MatMul`,
     });
     return y!;
@@ -185,8 +199,14 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
     residual = res2;
     const gate = linear(`${pre}/mlp/gate_proj`, post, D, I);
     const up = linear(`${pre}/mlp/up_proj`, post, D, I);
-    const [sig] = b.node('Sigmoid', [gate]);
-    const [act] = b.node('Mul', [gate, sig!]);
+    let act: string | undefined;
+    if (opts.mlpAct === 'relu2') {
+      const [r] = b.node('Relu', [gate]);
+      [act] = b.node('Mul', [r!, r!]);
+    } else {
+      const [sig] = b.node('Sigmoid', [gate]);
+      [act] = b.node('Mul', [gate, sig!]);
+    }
     const [gated] = b.node('Mul', [act!, up]);
     layerIn = linear(`${pre}/mlp/down_proj`, gated!, I, D);
   }

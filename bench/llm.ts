@@ -1,8 +1,10 @@
 /**
  * `npm run bench:llm [-- options]`: end-to-end decoder timing, lutc's C artifact against
- * onnxruntime-node in the same run, on a seeded Llama-3.2-1B-shaped int4 decoder in onnxruntime-genai's
- * builder layout (bench/llm-model.ts: hidden 2048, 32/8 heads of 64, MLP 8192, vocab 32000,
- * MatMulNBits 4-bit block 32, GroupQueryAttention with a BNSH cache).
+ * onnxruntime-node in the same run, on seeded decoders in onnxruntime-genai's builder layout
+ * (bench/llm-model.ts, GroupQueryAttention with a BNSH cache, MatMulNBits block 32): a
+ * Llama-3.2-1B-shaped int4 one (hidden 2048, 16 layers, 32/8 heads of 64, MLP 8192 SiLU, vocab
+ * 32000) and a BitNet-b1.58-2B-shaped one (hidden 2560, 30 layers, 20/5 heads of 128, MLP 6912 with
+ * squared ReLU, vocab 32000, ternary weights as 2-bit MatMulNBits).
  *
  * lutc compiles the model ONCE with runtime dims (batch 1; sequence_length up to the prefill length,
  * past/total up to the largest past) and runs every measurement through that one artifact: the C
@@ -11,13 +13,15 @@
  * (median). Rows: prefill (S tokens, empty past) and one decode step at each past length; ratio =
  * onnxruntime ms / lutc ms (> 1: lutc faster). Before timing, lutc's logits are checked against
  * onnxruntime's for the first row (max|diff| / max|ref| <= 5e-2: lutc's int8 tables against
- * onnxruntime's accuracy_level 0 float GEMMs; 'FAIL' and exit 1 otherwise).
+ * onnxruntime's accuracy_level 4 int8-activation GEMMs, the level real exports carry; 'FAIL' and exit 1
+ * otherwise).
  *
- *   --layers N      decoder layers (default 16, the 1B shape; fewer is faster to build)
+ *   --model M       llama, bitnet or both (default both)
+ *   --layers N      decoder layers (default: the shape's, 16 / 30; fewer is faster to build)
  *   --pasts A,B     past lengths of the decode rows (default 16,256,2048)
  *   --prefill S     prompt length of the prefill row (default 128)
  *   --runs N        timed runs per row and side (default 5)
- *   --quick         2 layers, pasts 16,256, prefill 32, 3 runs
+ *   --quick         the Llama shape only, 2 layers, pasts 16,256, prefill 32, 3 runs
  *   -h, --help      this usage
  */
 import { spawnSync } from 'node:child_process';
@@ -35,12 +39,37 @@ import type { Tensor } from '../ir/types.js';
 import { buildBuilderDecoder } from './llm-model.js';
 import { median } from './timing.js';
 
-const USAGE = 'usage: npm run bench:llm -- [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--quick]\n';
-const SHAPE = { vocab: 32000, hidden: 2048, heads: 32, kvHeads: 8, headSize: 64, intermediate: 8192 };
+const USAGE =
+  'usage: npm run bench:llm -- [--model llama|bitnet|both] [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--quick]\n';
+const SHAPES = {
+  llama: {
+    title: 'Llama-3.2-1B-shaped int4',
+    layers: 16,
+    model: { vocab: 32000, hidden: 2048, heads: 32, kvHeads: 8, headSize: 64, intermediate: 8192 },
+  },
+  bitnet: {
+    title: 'BitNet-b1.58-2B-shaped ternary (2-bit)',
+    layers: 30,
+    model: {
+      vocab: 32000,
+      hidden: 2560,
+      heads: 20,
+      kvHeads: 5,
+      headSize: 128,
+      intermediate: 6912,
+      bits: 2,
+      ternary: true,
+      mlpAct: 'relu2',
+    },
+  },
+} as const;
+type ShapeName = keyof typeof SHAPES;
+type Shape = (typeof SHAPES)[ShapeName]['model'];
 const MODEL_TOL = 5e-2;
 
 interface Args {
-  layers: number;
+  models: ShapeName[];
+  layers?: number;
   pasts: number[];
   prefill: number;
   runs: number;
@@ -52,7 +81,7 @@ function usage(msg: string): never {
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { layers: 16, pasts: [16, 256, 2048], prefill: 128, runs: 5 };
+  const a: Args = { models: ['llama', 'bitnet'], pasts: [16, 256, 2048], prefill: 128, runs: 5 };
   const int = (v: string | undefined, what: string) => {
     const n = Number(v);
     if (!v || !Number.isInteger(n) || n < 1) usage(`bad ${what} '${v ?? ''}'`);
@@ -63,8 +92,13 @@ function parse(argv: string[]): Args {
     if (f === '-h' || f === '--help') {
       process.stdout.write(USAGE);
       process.exit(0);
-    } else if (f === '--quick') Object.assign(a, { layers: 2, pasts: [16, 256], prefill: 32, runs: 3 });
-    else if (f === '--layers') a.layers = int(argv[++i], '--layers');
+    } else if (f === '--quick') Object.assign(a, { models: ['llama'], layers: 2, pasts: [16, 256], prefill: 32, runs: 3 });
+    else if (f === '--model') {
+      const m = argv[++i];
+      if (m === 'both') a.models = ['llama', 'bitnet'];
+      else if (m === 'llama' || m === 'bitnet') a.models = [m];
+      else usage(`bad --model '${m ?? ''}' (llama, bitnet or both)`);
+    } else if (f === '--layers') a.layers = int(argv[++i], '--layers');
     else if (f === '--prefill') a.prefill = int(argv[++i], '--prefill');
     else if (f === '--runs') a.runs = int(argv[++i], '--runs');
     else if (f === '--pasts') a.pasts = (argv[++i] ?? usage('--pasts needs a value')).split(',').map((x) => int(x, '--pasts'));
@@ -74,7 +108,7 @@ function parse(argv: string[]): Args {
 }
 
 /** The feeds of one step: S new tokens after `past` cached rows (random cache contents, seeded). */
-function stepFeeds(layers: number, S: number, past: number, seed: number): Record<string, Tensor> {
+function stepFeeds(SHAPE: Shape, layers: number, S: number, past: number, seed: number): Record<string, Tensor> {
   const next = seededRandom(seed);
   const feeds: Record<string, Tensor> = {
     input_ids: makeTensor(
@@ -94,15 +128,17 @@ function stepFeeds(layers: number, S: number, past: number, seed: number): Recor
   return feeds;
 }
 
-async function main(): Promise<void> {
-  const a = parse(process.argv.slice(2));
+/** Builds, compiles and times one decoder shape; returns whether its output check passed. */
+async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
+  const SHAPE = SHAPES[name].model;
+  const layers = a.layers ?? SHAPES[name].layers;
   const maxPast = Math.max(...a.pasts);
   const say = (m: string) => process.stderr.write(`bench:llm: ${m}\n`);
   let t = performance.now();
-  const bytes = buildBuilderDecoder({ ...SHAPE, layers: a.layers, maxPos: maxPast + a.prefill + 1, seed: 1 });
-  say(
-    `built the ${a.layers}-layer 1B-shaped decoder (${(bytes.length / 2 ** 20).toFixed(0)} MiB) in ${((performance.now() - t) / 1e3).toFixed(1)} s`,
-  );
+  // accuracy_level 4 as the exports have it: onnxruntime's int8-activation MatMulNBits kernels (lutc reads the same weights)
+  const bytes = buildBuilderDecoder({ ...SHAPE, layers, maxPos: maxPast + a.prefill + 1, seed: 1, accuracyLevel: 4 });
+  const mib = (bytes.length / 2 ** 20).toFixed(0);
+  say(`built the ${layers}-layer ${SHAPES[name].title} decoder (${mib} MiB) in ${((performance.now() - t) / 1e3).toFixed(1)} s`);
 
   t = performance.now();
   const g = importOnnx(bytes, { dimBindings: { batch_size: 1 } });
@@ -135,7 +171,7 @@ async function main(): Promise<void> {
     ...a.pasts.map((p) => ({ row: `decode at past ${p}`, S: 1, past: p })),
   ];
   for (const [ci, c] of cases.entries()) {
-    const feeds = stepFeeds(a.layers, c.S, c.past, 100 + ci);
+    const feeds = stepFeeds(SHAPE, layers, c.S, c.past, 100 + ci);
     const args = ['-w', weights, '-o', path.join(dir, `out${ci}`), '-r', String(a.runs)];
     em.inputs.forEach((io, i) => {
       const f = path.join(dir, `in${ci}_${i}.npy`);
@@ -178,14 +214,21 @@ async function main(): Promise<void> {
   await sess.release();
   fs.rmSync(dir, { recursive: true, force: true });
   process.stdout.write(
-    `\nLlama-3.2-1B-shaped int4 decoder, ${a.layers} layers, 1 thread, ${a.runs} runs (median for onnxruntime, mean for the lutc harness)\n`,
+    `\n${SHAPES[name].title} decoder, ${layers} layers, 1 thread, ${a.runs} runs (median for onnxruntime, mean for the lutc harness)\n`,
   );
   process.stdout.write(`${'row'.padEnd(22)}${'lutc c ms'.padStart(12)}${'onnxruntime ms'.padStart(16)}${'ratio'.padStart(8)}\n`);
   for (const r of rows)
     process.stdout.write(
       `${r.row.padEnd(22)}${r.lutc.toFixed(2).padStart(12)}${r.ort.toFixed(2).padStart(16)}${(r.ort / r.lutc).toFixed(2).padStart(8)}\n`,
     );
-  if (failed) process.exit(1);
+  return !failed;
+}
+
+async function main(): Promise<void> {
+  const a = parse(process.argv.slice(2));
+  let ok = true;
+  for (const m of a.models) ok = (await benchShape(m, a)) && ok;
+  if (!ok) process.exit(1);
 }
 
 await main();
