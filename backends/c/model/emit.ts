@@ -1,8 +1,12 @@
 /**
  * The whole-model C emitter: renders backends/model-plan.ts's plan as `model.h` / `model.c` (C99,
- * libc + libm, optional OpenMP), one static function per plan step with every shape a constant,
- * every value at its planned arena offset (views cost nothing: they share their source's bytes) and
- * constants read from the weight blob at its planned offsets. LUT layers are the pipeline's lut.gemm
+ * libc + libm, optional OpenMP), one static function per plan step taking one `lutc_run` (the
+ * runtime dims `D` and the graph I/O buffers), static shapes as constants and runtime dims
+ * (--max-dim) as C expressions of `D` (cgen.ts), every value at its planned arena offset (views cost
+ * nothing: they share their source's bytes) or, for graph inputs and the outputs a step writes, in the
+ * caller's buffer when it is aligned (ioSlots), and constants read from the weight blob at its planned
+ * offsets. model_run reads the runtime dims from the inputs' *_shape fields and checks them first
+ * (renderDimPrologue); GroupQueryAttention cache pairs may share one buffer (kvPairs). LUT layers are the pipeline's lut.gemm
  * (the C target's LUT form, `lut.tables: 'kernel'`): their q is stored as the canonical bit stream
  * (lut-weights.ts) and each calls the tuned per-layer kernel of backends/c/render.ts (kernels-lut.ts);
  * hand-written graph-form LUT IR (lut.table / lut.norm_table / lut.matmul) renders as scalar C
