@@ -88,17 +88,34 @@ function toKernelDtype(t: Tensor): Tensor {
   return t.dtype === 'f16' || t.dtype === 'bf16' ? makeTensor('f32', t.shape, t.data) : t;
 }
 
-/** Builds `graph` (after runPipeline) into a C harness executable, run per call until `close()` removes its folder. */
-export function openArtifact(graph: Graph, opts: CRunOptions & RunOptions): LoadedArtifact {
+/**
+ * Emits `graph` and builds its harness (flags: the options' or the defaults, -fopenmp for threads,
+ * a forced --isa checked against this host) into a fresh folder `prefix*` holding weights.bin when
+ * the weights are not embedded; the caller removes the folder.
+ */
+function buildHarness(graph: Graph, opts: CRunOptions & RunOptions, prefix: string) {
   const emitted = emitModel(graph, opts);
   const threads = opts.threads ?? 1;
   const flags = [...(opts.cflags ?? defaultCFlags()), ...(threads > 1 ? ['-fopenmp'] : [])];
   if (opts.isa) checkIsaHost(opts.isa);
   opts.progress?.(`c: building ${emitted.plan.steps.length} steps with ${flags.join(' ')}`);
   const exe = opts.isa ? buildForcedIsa(emitted.files, flags, opts.isa) : buildModelBinary(emitted.files, flags);
-  const dir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-c-run-'));
+  const dir = fs.mkdtempSync(path.join(tmpdir(), prefix));
   const weights = path.join(dir, 'weights.bin');
   if (!emitted.embedded) fs.writeFileSync(weights, emitted.files['weights.bin']!);
+  return { emitted, exe, dir, weights, threads };
+}
+
+/** The coded error of a failed harness run (its 'LUTnnnn: ...' line, located at the node), else LUT5162. */
+function harnessFailure(graph: Graph, status: number | null, stderr: string, why: string): never {
+  const coded = status === 1 ? /^(LUT\d{4}): (?:node "(.*?)" \([^)]*\): )?.*$/m.exec(stderr) : null;
+  if (coded && isDiagCode(coded[1]!)) rethrowCoded(Object.assign(new Error(coded[0]), { code: coded[1], node: coded[2] }), graph);
+  return fail('LUT5162', `the compiled model failed: ${why}`);
+}
+
+/** Builds `graph` (after runPipeline) into a C harness executable, run per call until `close()` removes its folder. */
+export function openArtifact(graph: Graph, opts: CRunOptions & RunOptions): LoadedArtifact {
+  const { emitted, exe, dir, weights, threads } = buildHarness(graph, opts, 'lutc-c-run-');
   let calls = 0;
   const run = async (inputs: Record<string, Tensor>): Promise<Tensor[]> => {
     const rd = path.join(dir, `run${calls++}`);
@@ -117,13 +134,14 @@ export function openArtifact(graph: Graph, opts: CRunOptions & RunOptions): Load
         args.push(f); // positional, in graph-input order: names may contain '='
       });
       const r = spawnSync(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
-      if (r.error || r.status !== 0) {
+      if (r.error || r.status !== 0)
         // the harness's coded run-time errors ('LUT5008: node "x" (op): ...') keep their code and node
-        const coded = r.status === 1 ? /^(LUT\d{4}): (?:node "(.*?)" \([^)]*\): )?.*$/m.exec(r.stderr ?? '') : null;
-        if (coded && isDiagCode(coded[1]!)) rethrowCoded(Object.assign(new Error(coded[0]), { code: coded[1], node: coded[2] }), graph);
-        const why = r.stderr?.trim() || r.error?.message || (r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`);
-        fail('LUT5162', `the compiled model failed: ${why}`);
-      }
+        harnessFailure(
+          graph,
+          r.status,
+          r.stderr ?? '',
+          r.stderr?.trim() || r.error?.message || (r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`),
+        );
       const ms = parseHarnessTime(r.stderr);
       if (ms !== undefined) opts.onRun?.({ ms });
       const list = JSON.parse(fs.readFileSync(path.join(rd, 'outputs.json'), 'utf8')) as { file: string }[];
@@ -159,16 +177,8 @@ export async function generate(
   prompt: readonly number[],
   gen: GenerateOptions,
 ): Promise<GenerateResult> {
-  const emitted = emitModel(graph, { ...opts, embedWeights: false });
-  const threads = opts.threads ?? 1;
-  const flags = [...(opts.cflags ?? defaultCFlags()), ...(threads > 1 ? ['-fopenmp'] : [])];
-  if (opts.isa) checkIsaHost(opts.isa);
-  opts.progress?.(`c: building ${emitted.plan.steps.length} steps with ${flags.join(' ')}`);
-  const exe = opts.isa ? buildForcedIsa(emitted.files, flags, opts.isa) : buildModelBinary(emitted.files, flags);
-  const dir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-c-gen-'));
+  const { exe, dir, weights, threads } = buildHarness(graph, { ...opts, embedWeights: false }, 'lutc-c-gen-');
   try {
-    const weights = path.join(dir, 'weights.bin');
-    fs.writeFileSync(weights, emitted.files['weights.bin']!);
     const args = [
       'generate',
       '-w',
@@ -203,11 +213,7 @@ export async function generate(
       tokens.push(Number(pending.trim()));
       gen.onToken?.(Number(pending.trim()));
     }
-    if (code !== 0) {
-      const coded = /^(LUT\d{4}): (?:node "(.*?)" \([^)]*\): )?.*$/m.exec(stderr);
-      if (coded && isDiagCode(coded[1]!)) rethrowCoded(Object.assign(new Error(coded[0]), { code: coded[1], node: coded[2] }), graph);
-      fail('LUT5162', `the compiled model failed: ${stderr.trim() || `exit status ${code}`}`);
-    }
+    if (code !== 0) harnessFailure(graph, code, stderr, stderr.trim() || `exit status ${code}`);
     const t = /model: prefill (\d+) tokens in ([0-9.]+) ms, decode (\d+) tokens in ([0-9.]+) ms/.exec(stderr);
     return { tokens, logits: [], prefillMs: t ? Number(t[2]) : 0, decodeMs: t ? Number(t[4]) : 0, promptTokens: prompt.length };
   } finally {

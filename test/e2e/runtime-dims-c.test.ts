@@ -10,13 +10,13 @@ import '../../ir/ops/index.js';
 import { emitModel } from '../../backends/c/model/emit.js';
 import { generate as generateC, openArtifact } from '../../backends/c/run.js';
 import { buildC } from '../../backends/c/toolchain.js';
-import { LutcError } from '../../base/diagnostics.js';
 import { interpret } from '../../ir/interpret.js';
 import { makeTensor } from '../../ir/tensor.js';
+import type { Tensor } from '../../ir/types.js';
 import { COMPILED_DECODERS, checkCompiledDecoder, lowerDecoder } from '../helpers/compiled-decoders.js';
 import { randomInput } from '../helpers/models.js';
 import { maxAbsDiff } from '../helpers/ort.js';
-import { buildKvAttention, checkCase, lowerCase, RUNTIME_DIMS_CASES } from '../helpers/runtime-dims.js';
+import { buildKvAttention, checkCase, lowerCase, RUNTIME_DIMS_CASES, runOutcome } from '../helpers/runtime-dims.js';
 import { F32_EXACT } from '../helpers/tolerance.js';
 
 const load = async (g: Parameters<typeof openArtifact>[0]) => openArtifact(g, { target: 'c', cflags: ['-O1'] } as never);
@@ -56,18 +56,8 @@ describe('runtime dims on c under -fsanitize=address,undefined', () => {
 
 describe('runtime dims on c: bad shapes are coded errors', () => {
   const kv = RUNTIME_DIMS_CASES.find((c) => c.model === buildKvAttention)!;
-  const codeOf = async (feeds: Parameters<ReturnType<typeof openArtifact>['run']>[0]) => {
-    const art = openArtifact(lowerCase(kv, 'c'), { target: 'c', cflags: ['-O1'] } as never);
-    try {
-      await art.run(feeds);
-      return 'ok';
-    } catch (e) {
-      expect(e).toBeInstanceOf(LutcError);
-      return `${(e as LutcError).diagnostics[0]!.code}: ${(e as LutcError).diagnostics[0]!.message}`;
-    } finally {
-      art.close();
-    }
-  };
+  const codeOf = (feeds: Record<string, Tensor>) =>
+    runOutcome(openArtifact(lowerCase(kv, 'c'), { target: 'c', cflags: ['-O1'] } as never), feeds);
   it('a dim beyond its bound: LUT5009 naming the dim and the bound', async () => {
     const r = await codeOf({ past: randomInput([1, 17, 16], 1), x: randomInput([1, 1, 16], 2) });
     expect(r).toMatch(/^LUT5009: .*runtime dim past = 17 is beyond its compiled bound 16/);

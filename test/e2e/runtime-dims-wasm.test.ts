@@ -33,7 +33,7 @@ import { COMPILED_DECODERS, checkCompiledDecoder, LOGITS_TOL, lowerDecoder } fro
 import { buildBuilderDecoder } from '../helpers/decoders.js';
 import { buildDynamicLinear, randomInput, seeded, uniform } from '../helpers/models.js';
 import { maxAbsDiff } from '../helpers/ort.js';
-import { checkCase, lowerCase, RUNTIME_DIMS_CASES, type RuntimeDimsCase } from '../helpers/runtime-dims.js';
+import { checkCase, lowerCase, RUNTIME_DIMS_CASES, type RuntimeDimsCase, runOutcome } from '../helpers/runtime-dims.js';
 import { F32_EXACT, maxRel } from '../helpers/tolerance.js';
 
 const load = (g: Graph) => openArtifact(g, { target: 'wasm' });
@@ -228,18 +228,7 @@ function twoInputs(): Graph {
 
 describe('runtime dims on wasm: bad shapes are coded errors', () => {
   const linear = RUNTIME_DIMS_CASES[0]!; // x [batch, seq, 32], batch <= 3, seq <= 8
-  const codeOf = async (g: Graph, feeds: Record<string, Tensor>) => {
-    const art = await load(g);
-    try {
-      await art.run(feeds);
-      return 'ok';
-    } catch (e) {
-      expect(e).toBeInstanceOf(LutcError);
-      return `${(e as LutcError).diagnostics[0]!.code}: ${(e as LutcError).diagnostics[0]!.message}`;
-    } finally {
-      art.close();
-    }
-  };
+  const codeOf = async (g: Graph, feeds: Record<string, Tensor>) => runOutcome(await load(g), feeds);
 
   it('a dim beyond its bound: LUT5009 naming the dim and the bound', async () => {
     const g = lowerCase(linear, 'wasm');

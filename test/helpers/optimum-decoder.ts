@@ -36,7 +36,7 @@
  * back as the next past (first step: past of length 0), grows attention_mask by one 1 per step and
  * sets position_ids to past .. past + S - 1.
  */
-import { nbitsWeights } from '../../bench/llm-model.js';
+import { type DecoderOptions, nbitsWeights } from '../../bench/llm-model.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Tensor } from '../../ir/types.js';
@@ -45,19 +45,8 @@ import { seeded, uniform } from './models.js';
 
 export { argmax, emptyPast, lastLogits, presentsAsPast };
 
-export interface OptimumDecoderOptions {
-  vocab?: number;
-  hidden?: number;
-  heads?: number;
-  kvHeads?: number;
-  headSize?: number;
-  intermediate?: number;
-  layers?: number;
-  maxPos?: number;
-  /** RMSNorm epsilon of every norm (the config's rms_norm_eps). */
-  eps?: number;
-  seed?: number;
-}
+/** The builder decoder's size options (bench/llm-model.ts); the optimum layout is 4-bit, SiLU, accuracy_level 0. */
+export type OptimumDecoderOptions = Omit<DecoderOptions, 'bits' | 'ternary' | 'mlpAct' | 'accuracyLevel'>;
 
 /** The model dims greedyOrtOptimum and emptyPast need (defaults: the builder's). */
 export interface OptimumDims {

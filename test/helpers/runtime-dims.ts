@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
+import { LutcError } from '../../base/diagnostics.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import type { CompileOptions } from '../../compiler/options.js';
@@ -132,12 +133,13 @@ export async function checkCase(
   const art = await load(g);
   try {
     const refGraph = c.oracle === 'ref' ? lowerCase(c, 'ref') : undefined;
+    const bytes = c.oracle === 'ort' ? c.model() : undefined;
     for (const feeds of c.runs) {
       const shapes = Object.entries(feeds)
         .map(([k, v]) => `${k}[${v.shape}]`)
         .join(' ');
       const got = await art.run(feeds);
-      const want = refGraph ? interpret(refGraph, feeds) : await runOrt(c.model(), feeds);
+      const want = refGraph ? interpret(refGraph, feeds) : await runOrt(bytes!, feeds);
       expect(got.length, shapes).toBe(want.length);
       got.forEach((y, i) => {
         expect(y.shape, `${shapes}: output ${i} shape`).toEqual(want[i]!.shape);
@@ -146,6 +148,23 @@ export async function checkCase(
         expect(diff, `${shapes}: output ${i}: max|diff| ${diff} vs scale ${scale}`).toBeLessThanOrEqual(tol);
       });
     }
+  } finally {
+    await art.close?.();
+  }
+}
+
+/**
+ * What one run of a loaded artifact ends in: 'ok', or the coded LutcError's `CODE: message` (any
+ * other throw fails the test); the artifact is closed either way.
+ */
+export async function runOutcome(art: LoadedArtifact, feeds: Record<string, Tensor>): Promise<string> {
+  try {
+    await art.run(feeds);
+    return 'ok';
+  } catch (e) {
+    expect(e).toBeInstanceOf(LutcError);
+    const d = (e as LutcError).diagnostics[0]!;
+    return `${d.code}: ${d.message}`;
   } finally {
     await art.close?.();
   }

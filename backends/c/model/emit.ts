@@ -20,7 +20,6 @@
  * `int`, so M above 2^31 - 1 would overflow.
  */
 import { DiagnosticBag, fail, LutcError, nodeLoc } from '../../../base/diagnostics.js';
-import { decoderIO } from '../../../compiler/generate.js';
 import type { CompileOptions } from '../../../compiler/options.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
@@ -255,7 +254,7 @@ ${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
   const files: Record<string, string | Uint8Array> = {
     'model.h': header,
     'model.c': source,
-    'main.c': renderHarness(g, inputs, outputs, embedded, io.kv.length > 0 && io.kv.length === decoderCachePairs(g)),
+    'main.c': renderHarness(g, inputs, outputs, embedded, new Set(io.kv.map((p) => p.present.name))),
     Makefile: renderMakefile(),
   };
   if (!embedded) files['weights.bin'] = blob;
@@ -298,15 +297,6 @@ function kvPairs(io: IoSlots, ins: CIo[], outs: CIo[], plan: ModelPlan): { past:
     }
   }
   return pairs;
-}
-
-/** The past/present pairs a decoder export has (compiler/generate.ts decoderIO), 0 for other models. */
-function decoderCachePairs(g: Graph): number {
-  try {
-    return decoderIO(g).cache.length;
-  } catch {
-    return 0;
-  }
 }
 
 /** model_run's kv_capacity check and the run record (kvcap 0 for models without cache pairs). */

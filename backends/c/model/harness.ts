@@ -36,10 +36,17 @@ export function outputFiles(outs: readonly { name: string }[]): string[] {
 const shapeTuple = (s: readonly number[]) => (s.length === 1 ? `(${s[0]},)` : `(${s.join(', ')})`);
 
 /**
- * `kvShared`: the model has the shared past/present buffer mode for every cache pair (emit.ts
- * kvPairs): generate mode then keeps one buffer per pair and writes only new rows.
+ * `sharedPresents`: the present outputs of the shared past/present buffer pairs (emit.ts kvPairs);
+ * when every cache pair of a decoder is one, generate mode keeps one buffer per pair and writes only
+ * new rows.
  */
-export function renderHarness(g: Graph, ins: CIo[], outs: CIo[], embedded: boolean, kvShared = false): string {
+export function renderHarness(
+  g: Graph,
+  ins: CIo[],
+  outs: CIo[],
+  embedded: boolean,
+  sharedPresents: ReadonlySet<string> = new Set(),
+): string {
   const files = outputFiles(outs);
   const dynamic = [...ins, ...outs].some((io) => io.placement.dims);
   const esz = (io: CIo) => kernelByteSize(io.placement.dtype);
@@ -270,7 +277,7 @@ static void check_rc(int rc) {
   if (rc) die("model_run failed", NULL);
 }
 
-${renderGenerate(g, ins, outs, kvShared)}
+${renderGenerate(g, ins, outs, sharedPresents)}
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "generate")) return generate_main(argc, argv);
   const char *wpath = NULL, *odir = ".";
@@ -390,7 +397,7 @@ clean:
  * stderr: `model: prefill N tokens in X ms, decode M tokens in Y ms` (backends/c/run.ts parses it).
  * A model that is not such a decoder gets a generate_main that says so and exits 1.
  */
-function renderGenerate(g: Graph, ins: CIo[], outs: CIo[], kvShared: boolean): string {
+function renderGenerate(g: Graph, ins: CIo[], outs: CIo[], sharedPresents: ReadonlySet<string>): string {
   let io: DecoderIO;
   try {
     io = decoderIO(g);
@@ -421,6 +428,7 @@ function renderGenerate(g: Graph, ins: CIo[], outs: CIo[], kvShared: boolean): s
   const T = (x: CIo) => ctype(x.placement.dtype);
   const setShape = (x: CIo, dims: string[]) => dims.map((d, a) => `in.${x.field}_shape[${a}] = ${d};`).join(' ');
   const cache = io.cache.map((c, k) => ({ k, past: inOf(c.past), present: outOf(c.present) }));
+  const kvShared = cache.length > 0 && cache.every((c) => sharedPresents.has(c.present.name));
   const others = outs.filter((o) => o !== logits && !cache.some((c) => c.present === o));
   // shared mode: every present's rows per head at the bound of its sequence dim
   const capacity = Math.max(1, ...cache.map((c) => c.present.placement.shape[2] ?? 1));
