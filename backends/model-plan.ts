@@ -156,6 +156,42 @@ export interface PlanOptions {
    * without it a runtime dim is LUT5004. Backends set it once their kernels take runtime dims.
    */
   runtimeDims?: boolean;
+  /**
+   * Values placed first in the arena and never shared with another value (from -1, until the end):
+   * their bytes survive from one run to the next (the wasm shared KV cache, `gqaCachePairs`).
+   */
+  pinned?: ReadonlySet<Value>;
+}
+
+/** A GroupQueryAttention cache pair: the past graph input its fused kernel reads, the present graph output it writes. */
+export interface CachePair {
+  node: Node;
+  past: Value;
+  present: Value;
+}
+
+/**
+ * The cache pairs of `g` that a shared past/present buffer can serve: a group_query_attention's past
+ * key (value) that is a graph input read by that node alone, and its present key (value) that is a
+ * graph output read by no node; both pairs of a node or neither. Key pair before value pair, in node order.
+ */
+export function gqaCachePairs(g: Graph): CachePair[] {
+  const readers = new Map<Value, number>();
+  for (const n of g.nodes) for (const v of n.inputs) if (v) readers.set(v, (readers.get(v) ?? 0) + 1);
+  const pairs: CachePair[] = [];
+  for (const n of g.nodes) {
+    if (n.op !== 'group_query_attention') continue;
+    const two = ([3, 4] as const).map((pi) => ({ node: n, past: n.inputs[pi], present: n.outputs[pi - 2] }));
+    const ok = (p: (typeof two)[number]) =>
+      !!p.past &&
+      !!p.present &&
+      g.inputs.includes(p.past) &&
+      readers.get(p.past) === 1 &&
+      g.outputs.includes(p.present) &&
+      !readers.has(p.present);
+    if (two.every(ok)) pairs.push(...(two as CachePair[]));
+  }
+  return pairs;
 }
 
 /**
@@ -227,11 +263,15 @@ export function planModel(g: Graph, opts: PlanOptions = {}): ModelPlan {
     const bytes = sizeOf(v, shape);
     unplannedBytes += alignUp(bytes);
     const until = lastUse.get(v) ?? at;
-    const offset = allocate(Math.max(bytes, 1), at, until);
+    const offset = pinned.get(v) ?? allocate(Math.max(bytes, 1), at, until);
     const p: Placement = { value: v, dtype: v.type.dtype, shape, bytes, region: 'arena', offset, from: at, until, ...(dims && { dims }) };
     placements.set(v, p);
     return p;
   };
+  for (const v of opts.pinned ?? []) lastUse.set(v, Infinity);
+  const pinned = new Map(
+    [...(opts.pinned ?? [])].map((v) => [v, allocate(Math.max(sizeOf(v, sizedShape(v, g, opts).shape), 1), -1, Infinity)]),
+  );
   const inputs = g.inputs.map((v) => place(v, -1));
   const steps: PlanStep[] = [];
   g.nodes.forEach((n, i) => {

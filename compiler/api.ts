@@ -7,14 +7,16 @@
  *   const { files } = await emitKernel({ target: 'c', n: 4096, k: 4096, bits: 2 });
  *
  * `compile` loads the model (an ONNX or `.lut` path, ONNX bytes, or an imported Graph with static
- * shapes), binds symbolic input dims of a file or bytes that the options leave unbound to 1 (a note
- * through `progress`, as the CLI says it),
+ * shapes), keeps the symbolic input dims of a file or bytes that the options leave unbound as runtime
+ * dims with a bound (compiler/input-dims.ts; notes through `progress`, as the CLI says them; frozen to 1
+ * with a warning where the target refuses them),
  * runs the pipeline for the target and the target's compile entry (backends/target.ts), and returns
  * the files without writing anything. Target-specific options are checked against the target's
  * options schema: one the target does not read is LUT6003; one it reads but that does nothing for
  * this job is a `warning:` through `progress`. A target without an artifact or kernel mode is LUT6010.
  */
 
+import { planModel } from '../backends/model-plan.js';
 import {
   type ArtifactFiles,
   type CompiledArtifact,
@@ -24,10 +26,10 @@ import {
   type TargetCommand,
   type TargetInfo,
 } from '../backends/target.js';
-import { fail } from '../base/diagnostics.js';
+import { fail, LutcError } from '../base/diagnostics.js';
 import type { Graph } from '../ir/types.js';
 import { loadModel } from './cli/model.js';
-import { inputSymbols, unknownDimWarnings } from './input-dims.js';
+import { DEFAULT_ARENA_LIMIT, decideRuntimeDims, RUNTIME_DIM_REFUSALS, unknownDimWarnings } from './input-dims.js';
 import { importOnnx } from './onnx/index.js';
 import type { CompileOptions, KernelRequest, Target } from './options.js';
 import { type PipelineResult, runPipeline } from './pipeline.js';
@@ -69,42 +71,100 @@ function checkOptions(target: Target, given: object, command: TargetCommand, war
   for (const w of warnings) warn?.(`warning: ${w}`);
 }
 
+/** A model loaded for compile, and how to load it again with more symbols frozen. */
+interface LoadedInput {
+  graph: Graph;
+  /** Runtime dims whose bound the user did not give (input-dims.ts `decideRuntimeDims`). */
+  defaulted: string[];
+  /** Loads it again with `frozen` bound to 1 (a file or bytes; a Graph cannot be re-imported). */
+  reload?(frozen: string[]): Promise<Graph>;
+}
+
 /**
- * Imports `input` with `opts`' shapes and bindings. Input symbols given a bound (`maxDims`) stay
- * symbolic: runtime dims, recorded in `meta.dimBounds`; the other unbound input symbols of a file or
- * bytes become 1 (noted). A `dimBindings` or `maxDims` symbol the model's inputs do not have is a
- * warning.
+ * Imports `input` with `opts`' shapes and bindings. Unbound input symbols of a file or bytes stay
+ * symbolic: runtime dims, recorded in `meta.dimBounds`, bounded as compiler/input-dims.ts decides
+ * (`--max-dim`, else the smaller of the default and the model's stated bound; notes through
+ * `progress`). A `dimBindings` or `maxDims` symbol the model's inputs do not have is a warning.
  */
-async function loadInput(input: Graph | string | Uint8Array, opts: CompileOptions): Promise<Graph> {
+async function loadInput(input: Graph | string | Uint8Array, opts: CompileOptions): Promise<LoadedInput> {
   const say = (msg: string) => opts.progress?.(msg);
   // A Graph is used as it is: it cannot be re-imported with bindings (import it with inputShapes or
   // dimBindings; a symbolic dim left in it is a runtime dim if meta.dimBounds bounds it, else the backend's LUT5001).
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
     if (opts.maxDims) input.meta = { ...input.meta, dimBounds: { ...input.meta?.dimBounds, ...opts.maxDims } };
-    return input;
+    return { graph: input, defaulted: [] };
   }
-  const load = () =>
+  const load = (dimBindings: Record<string, number> | undefined) =>
     typeof input === 'string'
-      ? loadModel(input, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes })
-      : Promise.resolve(importOnnx(input, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes }));
-  let g = await load();
-  const unbound = inputSymbols(g);
+      ? loadModel(input, { dimBindings, inputShapes: opts.inputShapes })
+      : Promise.resolve(importOnnx(input, { dimBindings, inputShapes: opts.inputShapes }));
+  const g = await load(opts.dimBindings);
   for (const w of unknownDimWarnings(g, { '--dim': opts.dimBindings, '--max-dim': opts.maxDims })) say(w);
-  const frozen = [...unbound].filter((sym) => !(sym in (opts.maxDims ?? {})));
-  if (frozen.length) {
-    // Symbols with no bound are frozen to 1, said through progress (as `run` does).
-    opts.dimBindings = { ...opts.dimBindings };
-    for (const sym of frozen) {
-      opts.dimBindings[sym] = 1;
-      say(
-        `note: symbolic dim '${sym}' is not bound: compiling with ${sym} = 1 (bind it with --shape or --dim, or keep it a runtime dim with --max-dim)`,
+  const { bounds, defaulted, messages } = decideRuntimeDims(g, opts.maxDims);
+  for (const m of messages) say(m);
+  if (Object.keys(bounds).length) g.meta = { ...g.meta, dimBounds: bounds };
+  const reload = async (frozen: string[]) => {
+    const dimBindings = { ...opts.dimBindings, ...Object.fromEntries(frozen.map((sym) => [sym, 1])) };
+    const again = await load(dimBindings);
+    const left = Object.fromEntries(Object.entries(bounds).filter(([sym]) => !frozen.includes(sym)));
+    if (Object.keys(left).length) again.meta = { ...again.meta, dimBounds: left };
+    return again;
+  };
+  return { graph: g, defaulted, reload };
+}
+
+/** The defaulted runtime dims a refusal `e` of the pipeline or backend is about (all of them if it names none). */
+function refusedDims(e: unknown, defaulted: string[]): string[] {
+  if (!(e instanceof LutcError) || !defaulted.length) return [];
+  const refusals = e.diagnostics.filter((d) => RUNTIME_DIM_REFUSALS.has(d.code));
+  if (!refusals.length || refusals.length < e.diagnostics.filter((d) => d.severity === 'error').length) return [];
+  const named = defaulted.filter((sym) => refusals.some((d) => d.message.includes(`'${sym}'`)));
+  return named.length ? named : defaulted;
+}
+
+/**
+ * Runs the pipeline and the backend on `loaded`; when a pass or the backend refuses a runtime dim
+ * whose bound was defaulted, or the memory plan at the defaulted bounds exceeds DEFAULT_ARENA_LIMIT,
+ * those dims are frozen to 1 (a warning says which and why) and the model is compiled again.
+ */
+async function compileLoaded(
+  loaded: LoadedInput,
+  t: TargetInfo,
+  opts: CompileOptions,
+): Promise<CompileResult & { irDumps: PipelineResult['irDumps'] }> {
+  let { graph: g, defaulted } = loaded;
+  for (;;) {
+    const freeze = async (syms: string[], why: string) => {
+      for (const sym of syms)
+        opts.progress?.(
+          `warning: runtime dim '${sym}' (bound not given) ${why}: compiling with ${sym} = 1; freeze it with --dim ${sym}=N or bound it with --max-dim`,
+        );
+      g = await loaded.reload!(syms);
+      defaulted = defaulted.filter((sym) => !syms.includes(sym));
+    };
+    try {
+      const res = runPipeline(g, opts);
+      if (defaulted.length) {
+        const arena = planModel(res.graph, { runtimeDims: true }).arenaBytes;
+        if (arena > DEFAULT_ARENA_LIMIT) {
+          await freeze(
+            defaulted,
+            `would need a ${(arena / 2 ** 20).toFixed(0)} MiB memory plan at its default bound (limit ${DEFAULT_ARENA_LIMIT / 2 ** 20} MiB)`,
+          );
+          continue;
+        }
+      }
+      const art = await (await t.compile!()).compileArtifact(res.graph, opts);
+      return { files: art.files, remove: art.remove ?? [], graph: res.graph, decisions: res.decisions, irDumps: res.irDumps };
+    } catch (e) {
+      const syms = loaded.reload ? refusedDims(e, defaulted) : [];
+      if (!syms.length) throw e;
+      await freeze(
+        syms,
+        `is refused by this target (${(e as LutcError).diagnostics[0]!.code}: ${(e as LutcError).diagnostics[0]!.message})`,
       );
     }
-    g = await load();
   }
-  const bounds = Object.fromEntries(Object.entries(opts.maxDims ?? {}).filter(([sym]) => unbound.has(sym)));
-  if (Object.keys(bounds).length) g.meta = { ...g.meta, dimBounds: bounds };
-  return g;
 }
 
 /**
@@ -115,11 +175,9 @@ export async function compileUnchecked(input: Graph | string | Uint8Array, req: 
   const t = targetWith(req.target, 'compile', "artifact (it runs the reference interpreter: use 'interpret')");
   const { onIrDump, ...rest } = req;
   const opts: CompileOptions = { ...rest };
-  const g = await loadInput(input, opts);
-  const res = runPipeline(g, opts);
+  const res = await compileLoaded(await loadInput(input, opts), t, opts);
   for (const d of res.irDumps) onIrDump?.(d.pass, d.text);
-  const art = await (await t.compile!()).compileArtifact(res.graph, opts);
-  return { files: art.files, remove: art.remove ?? [], graph: res.graph, decisions: res.decisions, irDumps: res.irDumps };
+  return res;
 }
 
 /**

@@ -12,6 +12,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fail } from '../../base/diagnostics.js';
+import type { GenerateOptions, GenerateResult } from '../../compiler/generate.js';
 import { allocData } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
 import { artifactFeed, rethrowCoded } from '../artifact-runtime.js';
@@ -34,30 +36,51 @@ export async function openArtifact(graph: Graph, opts: WasmCompileOptions & RunO
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  // The shared past/present buffer (cache pairs): a past that is the Tensor this artifact returned as
+  // its present last run is already in the cache and goes in as { shape } alone; presents come back
+  // lazily (read from the cache when their data is first touched). A run that does not continue the
+  // chain first reads every present still lazy, since it may overwrite the cache.
+  const pairs = (model.kvPairs ?? []).map(([i, o]) => ({ past: graph.inputs[i]!.name, present: o }));
+  let last = new Map<string, Tensor>();
+  let lazy: (() => void)[] = [];
   return {
     async run(inputs) {
       const feeds: Record<string, unknown> = {};
+      const chained = pairs.length > 0 && pairs.every((p) => last.get(p.past) === inputs[p.past]);
+      if (!chained) for (const force of lazy.splice(0)) force();
       for (const v of graph.inputs) {
         const t = inputs[v.name];
         if (!t) throw new Error(`runArtifact: missing input '${v.name}'`);
-        feeds[v.name] = { data: artifactFeed(t.dtype, t.data), shape: t.shape };
+        feeds[v.name] = chained && last.has(v.name) ? { shape: t.shape } : { data: artifactFeed(t.dtype, t.data), shape: t.shape };
       }
       const t0 = performance.now();
       let res: ArtifactOutputs;
       try {
-        res = model.run(feeds);
+        res = pairs.length ? model.run(feeds, { kvShared: true }) : model.run(feeds);
       } catch (e) {
         rethrowCoded(e, graph);
       }
       opts.onRun?.({ ms: performance.now() - t0 });
-      return graph.outputs.map((v) => {
-        const o = res[v.name]!;
-        const data = allocData(v.type.dtype, o.data.length);
+      const toTensor = (dtype: Tensor['dtype'], o: ArtifactOutputs[string]): Tensor['data'] => {
+        const data = allocData(dtype, o.data.length);
         for (let i = 0; i < o.data.length; i++) (data as Float64Array)[i] = Number(o.data[i]!);
-        return { dtype: v.type.dtype, shape: o.shape, data };
+        return data;
+      };
+      const presents = new Set(pairs.map((p) => p.present));
+      const outs = graph.outputs.map((v, i): Tensor => {
+        const o = res[v.name]!;
+        if (!presents.has(i)) return { dtype: v.type.dtype, shape: o.shape, data: toTensor(v.type.dtype, o) };
+        let data: Tensor['data'] | undefined;
+        const t = { dtype: v.type.dtype, shape: o.shape } as Tensor;
+        Object.defineProperty(t, 'data', { enumerable: true, get: () => (data ??= toTensor(v.type.dtype, o)) });
+        lazy.push(() => void t.data);
+        return t;
       });
+      last = new Map(pairs.map((p) => [p.past, outs[p.present]!]));
+      return outs;
     },
     close() {
+      lazy = [];
       model.destroy();
     },
   };
@@ -70,5 +93,40 @@ export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, 
     return await art.run(inputs);
   } finally {
     art.close();
+  }
+}
+
+/**
+ * Greedy generation inside the artifact (RunModule.generate): model.mjs's `generate`, the cache in
+ * the shared past/present buffer where every pair has one, so it never leaves linear memory. Coded
+ * run-time errors become located LutcErrors.
+ */
+export async function generate(
+  graph: Graph,
+  opts: WasmCompileOptions & RunOptions,
+  prompt: readonly number[],
+  gen: GenerateOptions,
+): Promise<GenerateResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-wasm-gen-'));
+  let model: Awaited<ReturnType<typeof loadArtifactModule>>;
+  try {
+    await compileModel(graph, opts, dir);
+    model = await loadArtifactModule(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (!model.generate)
+    fail('LUT6041', 'generate --target wasm: the compiled model is no decoder with runtime dims (model.mjs has no generate)');
+  try {
+    const r = await model.generate(prompt, {
+      maxNewTokens: gen.maxNewTokens,
+      eosTokenIds: [...(gen.eosTokenIds ?? [])],
+      onToken: gen.onToken,
+    });
+    return { tokens: r.tokens, logits: [], prefillMs: r.prefillMs, decodeMs: r.decodeMs, promptTokens: prompt.length };
+  } catch (e) {
+    rethrowCoded(e, graph);
+  } finally {
+    model.destroy();
   }
 }

@@ -53,9 +53,12 @@ Compiles the model: import, LUT lowering and layout passes, then the target back
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
   --dim SYM=N             bind a symbolic dimension (frozen); repeatable (a symbol the
                           model's inputs lack is a warning)
-  --max-dim SYM=N         keep SYM a runtime dim with upper bound N (the memory plan is sized
-                          for N); repeatable. No target renders runtime dims yet (LUT5004):
-                          unbound symbols are frozen to 1 with a note
+  --max-dim SYM=N         the upper bound of the runtime dim SYM (the memory plan is sized
+                          for it); repeatable. A symbol given neither --dim nor --max-dim
+                          stays a runtime dim bounded by the smaller of 256 and the model's
+                          stated bound (cos/sin cache or position table rows), noted; where
+                          the target refuses it (an op without runtime-dim support) or its
+                          memory plan exceeds 1 GiB it is frozen to 1 with a warning
 ${targetOptionHelp('compile')}
   -h, --help              this help
 

@@ -10,7 +10,7 @@ import { LutcError } from '../../base/diagnostics.js';
 import { epilogueOperandsOf } from '../../ir/lut/epilogue.js';
 import { dtypeByteSize, numel } from '../../ir/tensor.js';
 import type { Graph } from '../../ir/types.js';
-import { unknownDimWarnings } from '../input-dims.js';
+import { decideRuntimeDims, unknownDimWarnings } from '../input-dims.js';
 import { type LayerDecision, runPipeline } from '../pipeline.js';
 import { COMPILE_OPTS, compileOptions, flag, parse, parseTarget, requirePositional, str } from './args.js';
 import type { CliIO } from './io.js';
@@ -33,8 +33,9 @@ A .lut file is parsed and verified first.
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
   --dim SYM=N             bind a symbolic dimension (frozen); repeatable (a symbol the
                           model's inputs lack is a warning)
-  --max-dim SYM=N         keep SYM a runtime dim with upper bound N: the memory plan is shown
-                          for the bounds; repeatable
+  --max-dim SYM=N         the upper bound of the runtime dim SYM (default: the smaller of 256
+                          and the model's stated bound); the memory plan is shown for the
+                          bounds; repeatable
   -h, --help              this help
 
 Target-specific flags of compile/run (${Object.values(TARGET_OPTIONS)
@@ -62,10 +63,11 @@ export interface InspectReport {
   memory?: { peakBytes: number; unplannedBytes: number; weightBytes: number };
   memoryNote?: string;
   /**
-   * Each symbol of the model's inputs: frozen to a size (`--dim`, `--shape`), a runtime dim with its
-   * bound (`--max-dim`), or unbound (a compile freezes it to 1).
+   * Each symbol of the model's inputs: frozen to a size (`--dim`, `--shape`), or a runtime dim with its
+   * bound, from `--max-dim` or defaulted (compiler/input-dims.ts: the default or the model's stated
+   * bound, the smaller; a compile freezes a defaulted dim to 1 where the target refuses it).
    */
-  dims?: { symbol: string; kind: 'frozen' | 'runtime' | 'unbound'; size?: number; bound?: number }[];
+  dims?: { symbol: string; kind: 'frozen' | 'runtime'; size?: number; bound?: number; boundFrom?: 'max-dim' | 'default' }[];
   /** What the passes made of the lowered layers, read off the final IR (table sharing, fusion, tiles). */
   lut: { tables: LutTableReport[]; kernels: LutKernelReport[] };
 }
@@ -190,14 +192,15 @@ export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
   const left = symbolsOf(g);
   for (const sym of Object.keys(opts.maxDims ?? {}))
     if (!left.has(sym)) io.err(`warning: inspect: --max-dim ${sym}: the model's inputs have no unbound dim '${sym}' (ignored)`);
-  const bounds = Object.fromEntries(Object.entries(opts.maxDims ?? {}).filter(([sym]) => left.has(sym)));
+  const decided = decideRuntimeDims(g, opts.maxDims);
+  for (const m of decided.messages) if (m.startsWith('warning:')) io.err(m);
+  const bounds = decided.bounds;
   if (Object.keys(bounds).length) g.meta = { ...g.meta, dimBounds: bounds };
   const dims: NonNullable<InspectReport['dims']> = [...symbolsOf(raw)].sort().map((symbol) => {
-    if (symbol in bounds) return { symbol, kind: 'runtime', bound: bounds[symbol] };
+    if (symbol in bounds)
+      return { symbol, kind: 'runtime', bound: bounds[symbol], boundFrom: decided.defaulted.includes(symbol) ? 'default' : 'max-dim' };
     const size = g.meta?.dimBindings?.[symbol] ?? opts.dimBindings?.[symbol];
-    return size !== undefined || !left.has(symbol)
-      ? { symbol, kind: 'frozen', ...(size !== undefined && { size }) }
-      : { symbol, kind: 'unbound' };
+    return { symbol, kind: 'frozen', ...(size !== undefined && { size }) };
   });
   // Summarize the graph as imported; decisions come from running the pipeline on it (which mutates).
   const before = inspectGraph(file, g, []);
@@ -306,12 +309,10 @@ function renderText(r: InspectReport): string {
           d.symbol,
           d.kind,
           d.kind === 'runtime'
-            ? `<= ${d.bound}`
+            ? `<= ${d.bound}${d.boundFrom === 'default' ? ' (default bound)' : ''}`
             : d.size !== undefined
               ? `= ${d.size}`
-              : d.kind === 'unbound'
-                ? 'compile freezes it to 1'
-                : '',
+              : '',
         ]),
       ),
     );

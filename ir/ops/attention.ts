@@ -1,5 +1,9 @@
 /**
- * Op definitions of the LLM attention family. rotary_embedding is onnxruntime's com.microsoft
+ * Op definitions of the LLM attention family: rotary_embedding (com.microsoft RotaryEmbedding) and
+ * rotary_embedding_onnx (ai.onnx RotaryEmbedding, opset 23: the same rotation and geometry, operands
+ * reordered, position_ids optional), gather_block_quantized, group_query_attention and
+ * multi_head_attention (com.microsoft MultiHeadAttention as onnxruntime's CPU kernel runs it; each
+ * op's layout function is shared by its shape rule, interpreter and legalize rule). rotary_embedding is onnxruntime's com.microsoft
  * RotaryEmbedding (the older onnxruntime-genai WebGPU exports apply it to q and k):
  *
  *   input      [B, S, N*H] (heads interleaved in the hidden dim) or [B, N, S, H]
@@ -12,7 +16,7 @@
  * The interpreter computes in double and rounds once per element; ORT computes x·cos + sign·x·sin in
  * float (two roundings), so the two agree to a few float ulps. A position outside the cache is LUT3051.
  */
-import { dimMax } from '../dim-expr.js';
+import { dimAdd, dimMax } from '../dim-expr.js';
 import { defineOp, type InferCtx } from '../optable.js';
 import { allocData } from '../tensor.js';
 import type { Dim, Tensor } from '../types.js';
@@ -104,30 +108,34 @@ defineOp({
     const X = x!;
     const geo = rotaryGeometry(X.shape, cos!.shape, ctx.attrs.num_heads as number, ctx.attrs.rotary_embedding_dim as number);
     if (typeof geo === 'string') return ctx.error('LUT3052', `rotary_embedding: ${geo}`);
-    return [rotate(X, pos!, cos!, sin!, geo, ctx.attrs.interleaved === 1, (m) => ctx.error('LUT3051', m))];
+    const maxPos = cos!.shape[0]!;
+    const perPosition = pos!.data.length !== 1;
+    const row = (b: number, s: number) => {
+      const p = perPosition ? pos!.data[b * geo.seq + s]! : pos!.data[0]! + s;
+      if (p < 0 || p >= maxPos) ctx.error('LUT3051', `rotary_embedding: position ${p} is outside the cos/sin cache of ${maxPos} rows`);
+      return p;
+    };
+    return [rotate(X, row, cos!, sin!, geo, ctx.attrs.interleaved === 1)];
   },
 });
 
+/** Rotates X per its geometry; `row(b, s)` is the cos/sin row of token s of batch b (checked by the caller). */
 function rotate(
   X: Tensor,
-  pos: Tensor,
+  row: (b: number, s: number) => number,
   cos: Tensor,
   sin: Tensor,
   g: RotaryGeometry,
   interleaved: boolean,
-  err: (m: string) => never,
 ): Tensor {
   const { batch, seq, heads, headSize, rotary, transposed } = g;
   const half = rotary / 2;
-  const maxPos = cos.shape[0]!;
   const out = allocData(X.dtype, X.data.length);
   out.set(X.data as never);
   const st = storer(X.dtype);
-  const perPosition = pos.data.length !== 1;
   for (let b = 0; b < batch; b++)
     for (let s = 0; s < seq; s++) {
-      const p = perPosition ? pos.data[b * seq + s]! : pos.data[0]! + s;
-      if (p < 0 || p >= maxPos) err(`rotary_embedding: position ${p} is outside the cos/sin cache of ${maxPos} rows`);
+      const p = row(b, s);
       for (let n = 0; n < heads; n++) {
         const base = transposed ? ((b * heads + n) * seq + s) * headSize : ((b * seq + s) * heads + n) * headSize;
         for (let i = 0; i < rotary; i++) {
@@ -141,6 +149,81 @@ function rotate(
     }
   return { dtype: X.dtype, shape: [...X.shape], data: out };
 }
+
+// ---- rotary_embedding_onnx (ai.onnx RotaryEmbedding, opset 23) ----------------------------------------
+
+/**
+ * ai.onnx RotaryEmbedding: the com.microsoft op's rotation with the operands reordered (X, cos_cache,
+ * sin_cache, position_ids) and position_ids optional: with it the caches are [max_pos, R/2] rows
+ * gathered per token ([B, S] positions only); without it they are already [B, S, R/2]. X is
+ * [B, S, N*H] (num_heads required) or [B, N, S, H]; the geometry is `rotaryGeometry`'s.
+ */
+export function onnxRotaryGeometry(
+  x: readonly Dim[],
+  cache: readonly Dim[],
+  hasPositions: boolean,
+  attrs: { num_heads: number; rotary_embedding_dim: number },
+): RotaryGeometry | string {
+  if (x.length === 3 && !(attrs.num_heads > 0)) return 'a 3-D input needs num_heads';
+  if (hasPositions ? cache.length !== 2 : cache.length !== 3)
+    return `cos_cache and sin_cache must be [max_position, R/2] with position_ids, [batch, sequence, R/2] without; got [${cache}]`;
+  let rot = attrs.rotary_embedding_dim;
+  if (rot === 0 && x.length === 3) {
+    const hidden = x[2];
+    if (typeof hidden !== 'number') return 'the head dims must be static';
+    rot = hidden / attrs.num_heads;
+  }
+  // rotaryGeometry takes the head size from the cache when rotary_embedding_dim is 0 ([B, N, S, H] reads it from X)
+  const heads = attrs.num_heads > 0 || x.length === 3 ? attrs.num_heads : typeof x[1] === 'number' ? x[1] : 0;
+  return rotaryGeometry(x, [cache[0]!, cache[cache.length - 1]!], heads, rot);
+}
+
+defineOp({
+  name: 'rotary_embedding_onnx',
+  onnx: { domain: '', type: 'RotaryEmbedding' },
+  summary: 'ai.onnx RotaryEmbedding (opset 23): the same rotation, caches gathered by optional position_ids or given per token',
+  inputs: [{ name: 'X' }, { name: 'cos_cache' }, { name: 'sin_cache' }, { name: 'position_ids', optional: true }],
+  outputs: [{ name: 'Y' }],
+  attrs: {
+    interleaved: { type: 'int', default: 0 },
+    num_heads: { type: 'int', default: 0 },
+    rotary_embedding_dim: { type: 'int', default: 0 },
+  },
+  infer(ctx) {
+    const x = operandType(ctx, 0, FLOAT_TYPES);
+    operandType(ctx, 1, FLOAT_TYPES);
+    operandType(ctx, 2, FLOAT_TYPES);
+    sameDtype(ctx, [0, 1, 2]);
+    const pos = ctx.inputs[3];
+    if (pos && pos.dtype !== 'i64') ctx.error('LUT1112', `rotary_embedding_onnx: position_ids must be int64, not ${pos.dtype}`);
+    const [c, s] = [ctx.inputs[1]!, ctx.inputs[2]!];
+    if (c.shape.join() !== s.shape.join()) ctx.error('LUT1110', `cos_cache [${c.shape}] and sin_cache [${s.shape}] differ`);
+    const geo = onnxRotaryGeometry(x.shape, c.shape, !!pos, ctx.attrs as never);
+    if (typeof geo === 'string') ctx.error('LUT1110', `rotary_embedding_onnx: ${geo}`);
+    const [b, sq] = [x.shape[0]!, x.shape.length === 4 ? x.shape[2]! : x.shape[1]!];
+    const lead = pos ? pos.shape : c.shape.slice(0, 2);
+    const fits = (a: Dim | undefined, want: Dim) => a !== undefined && (typeof a !== 'number' || typeof want !== 'number' || a === want);
+    if (lead.length !== 2 || !fits(lead[0], b) || !fits(lead[1], sq))
+      ctx.error(
+        'LUT1110',
+        `rotary_embedding_onnx: ${pos ? 'position_ids' : 'the caches'} [${lead}] must start with [batch, sequence] = [${b}, ${sq}]`,
+      );
+    return [{ dtype: x.dtype, shape: [...x.shape] }];
+  },
+  interp([x, cos, sin, pos], ctx) {
+    const X = x!;
+    const geo = onnxRotaryGeometry(X.shape, cos!.shape, !!pos, ctx.attrs as never);
+    if (typeof geo === 'string') return ctx.error('LUT3052', `rotary_embedding_onnx: ${geo}`);
+    const maxPos = cos!.shape[0]!;
+    const row = (b: number, s: number) => {
+      if (!pos) return b * geo.seq + s;
+      const p = pos.data[b * geo.seq + s]!;
+      if (p < 0 || p >= maxPos) ctx.error('LUT3051', `rotary_embedding_onnx: position ${p} is outside the cos/sin cache of ${maxPos} rows`);
+      return p;
+    };
+    return [rotate(X, row, cos!, sin!, geo, ctx.attrs.interleaved === 1)];
+  },
+});
 
 // ---- gather_block_quantized ------------------------------------------------------------------------
 
@@ -510,5 +593,206 @@ function groupQueryAttention(ins: (Tensor | null)[], a: GqaAttrs, err: (m: strin
     { dtype: q0.dtype, shape: [B, S, N * H], data: out },
     { dtype: q0.dtype, shape: [B, Nkv, T, H], data: presentK },
     { dtype: q0.dtype, shape: [B, Nkv, T, H], data: presentV },
+  ];
+}
+
+// ---- multi_head_attention ----------------------------------------------------------------------------
+
+/** Layout of a MultiHeadAttention node (the forms onnxruntime's CPU kernel runs). */
+export interface MhaLayout {
+  heads: number;
+  /** Q/K head size and V head size. */
+  headSize: number;
+  vHeadSize: number;
+  /** key and value given as [B, N, L, H] (cross attention on projected keys; no past, no bias). */
+  bnshKv: boolean;
+  /** Past length P (0 without past) and total T = P + L. */
+  past: Dim;
+  total: Dim;
+}
+
+type Shaped = { dtype: string; shape: readonly Dim[] } | null | undefined;
+
+/** The layout, or why the operands do not fit (shape rule and interpreter share it). */
+export function mhaLayout(ins: readonly Shaped[], numHeads: number): MhaLayout | string {
+  const [q, k, v, bias, kpm, ab, pk, pv, psl, ci] = ins;
+  const N = numHeads;
+  if (!(N > 0)) return `num_heads ${N} must be positive`;
+  if (q?.shape.length !== 3) return `query must be [batch, sequence, hidden] (packed QKV is not supported), got [${q?.shape}]`;
+  if (!k || !v) return 'key and value must be given (packed QKV/KV is not supported)';
+  if (psl || ci) return 'past_sequence_length and cache_indirection (DecoderMaskedMultiHeadAttention) are not supported';
+  const [B, S, D] = q.shape;
+  if (typeof D !== 'number' || D % N !== 0) return `the query hidden size ${D} must be static and split into ${N} heads`;
+  const H = D / N;
+  const same = (a: Dim | undefined, b: Dim) => a === b || (typeof a === 'number' && typeof b === 'number' ? a === b : a !== undefined);
+  let Hv: number;
+  let L: Dim;
+  const bnshKv = k.shape.length === 4;
+  if (bnshKv) {
+    if (v.shape.length !== 4 || !same(k.shape[0], B!) || k.shape[1] !== N || k.shape[3] !== H)
+      return `4-D key and value must be [batch, ${N}, kv_sequence, ${H}], got [${k.shape}] and [${v.shape}]`;
+    if (pk || pv || bias) return '4-D key and value take no past_key/past_value and no bias';
+    L = k.shape[2]!;
+    if (v.shape[1] !== N || typeof v.shape[3] !== 'number' || !same(v.shape[2], L))
+      return `value [${v.shape}] must be [batch, ${N}, ${L}, head]`;
+    Hv = v.shape[3] as number;
+  } else {
+    if (k.shape.length !== 3 || v.shape.length !== 3 || k.shape[2] !== D || !same(k.shape[0], B!))
+      return `key must be [batch, kv_sequence, ${D}] and value [batch, kv_sequence, v_hidden], got [${k.shape}] and [${v.shape}]`;
+    L = k.shape[1]!;
+    const Dv = v.shape[2];
+    if (typeof Dv !== 'number' || Dv % N !== 0 || !same(v.shape[1], L))
+      return `value [${v.shape}] must be [batch, ${L}, a multiple of ${N}]`;
+    Hv = Dv / N;
+  }
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== 2 * D + N * Hv)) return `bias must be [${2 * D + N * Hv}], got [${bias.shape}]`;
+  let past: Dim = 0;
+  if (!!pk !== !!pv) return 'past_key and past_value must be both given or both absent';
+  if (pk && pv) {
+    if (pk.shape.length !== 4 || pk.shape[1] !== N || pk.shape[3] !== H || !same(pk.shape[0], B!))
+      return `past_key must be [batch, ${N}, past, ${H}] (BNSH), got [${pk.shape}]`;
+    // onnxruntime's kernel takes a past only when the value head size is the query's
+    if (Hv !== H) return `with past_key/past_value the value head size ${Hv} must equal the query head size ${H}`;
+    if (pv.shape.length !== 4 || pv.shape[1] !== N || pv.shape[3] !== Hv || !same(pv.shape[2], pk.shape[2]!))
+      return `past_value must be [batch, ${N}, ${pk.shape[2]}, ${Hv}] (BNSH), got [${pv.shape}]`;
+    past = pk.shape[2]!;
+  }
+  const total = dimAdd(past, L);
+  if (kpm) {
+    if (kpm.dtype !== 'i32') return `key_padding_mask must be int32, not ${kpm.dtype}`;
+    if (kpm.shape.length !== 2 || !same(kpm.shape[0], B!) || !same(kpm.shape[1], total))
+      return `key_padding_mask must be 2-D [batch, total_sequence] = [${B}, ${total}] (other mask forms are not supported), got [${kpm.shape}]`;
+  }
+  if (ab) {
+    const [b0, n0, s0, t0] = ab.shape;
+    if (ab.shape.length !== 4 || !(b0 === 1 || same(b0, B!)) || !(n0 === 1 || n0 === N) || !same(s0, S!) || !same(t0, total))
+      return `attention_bias must be [batch or 1, ${N} or 1, ${S}, ${total}], got [${ab.shape}]`;
+  }
+  return { heads: N, headSize: H, vHeadSize: Hv, bnshKv, past, total };
+}
+
+defineOp({
+  name: 'multi_head_attention',
+  onnx: { domain: 'com.microsoft', type: 'MultiHeadAttention' },
+  summary:
+    'multi-head attention (onnxruntime contrib op): Q/K/V [B,S,D] (or K/V BNSH), bias, 2-D key_padding_mask, attention_bias, BNSH past/present, unidirectional',
+  inputs: [
+    { name: 'query' },
+    { name: 'key', optional: true },
+    { name: 'value', optional: true },
+    { name: 'bias', optional: true },
+    { name: 'key_padding_mask', optional: true },
+    { name: 'attention_bias', optional: true },
+    { name: 'past_key', optional: true },
+    { name: 'past_value', optional: true },
+    { name: 'past_sequence_length', optional: true },
+    { name: 'cache_indirection', optional: true },
+  ],
+  outputs: [{ name: 'output' }, { name: 'present_key' }, { name: 'present_value' }],
+  attrs: {
+    num_heads: { type: 'int', required: true },
+    mask_filter_value: { type: 'float', default: -10000 },
+    scale: { type: 'float', default: 0 },
+    unidirectional: { type: 'int', default: 0 },
+  },
+  infer(ctx) {
+    const q = operandType(ctx, 0, ['f32']);
+    for (const i of [1, 2, 3, 5, 6, 7]) if (ctx.inputs[i]) operandType(ctx, i, ['f32']);
+    const g = mhaLayout(ctx.inputs, ctx.attrs.num_heads as number);
+    if (typeof g === 'string') return ctx.error(/not supported/.test(g) ? 'LUT1115' : 'LUT1110', `multi_head_attention: ${g}`);
+    const [B, S] = [q.shape[0]!, q.shape[1]!];
+    const N = g.heads;
+    return [
+      { dtype: q.dtype, shape: [B, S, N * g.vHeadSize] },
+      { dtype: q.dtype, shape: [B, N, g.total, g.headSize] },
+      { dtype: q.dtype, shape: [B, N, g.total, g.vHeadSize] },
+    ];
+  },
+  interp(ins, ctx) {
+    const g = mhaLayout(ins, ctx.attrs.num_heads as number);
+    if (typeof g === 'string') return ctx.error('LUT3052', `multi_head_attention: ${g}`);
+    return multiHeadAttention(ins, g, ctx.attrs as never);
+  },
+});
+
+/**
+ * The reference, as onnxruntime's CPU kernel: q, k, v (+ bias, rounded to float) in BNSH; present =
+ * past ‖ new rows; score[s, t] = q·k·scale (1/sqrt(H) when 0) + attention_bias + (mask_filter_value
+ * where key_padding_mask[b, t] == 0 or, unidirectional with S > 1, t > P + s; else 0): an additive
+ * mask, so a fully masked row is a softmax of large negatives, as in onnxruntime (scores rounded to
+ * float32 as its kernel rounds them; near mask_filter_value a float32 ulp is ~1e-3, so such rows agree
+ * only to that). Dot products, softmax and P·V in double, rounded once.
+ */
+function multiHeadAttention(
+  ins: (Tensor | null)[],
+  g: MhaLayout,
+  a: { mask_filter_value: number; scale: number; unidirectional: number },
+): Tensor[] {
+  const [q, k, v, bias, kpm, ab, pk, pv] = ins;
+  const [B, S] = q!.shape as [number, number];
+  const { heads: N, headSize: H, vHeadSize: Hv } = g;
+  const P = pk ? pk.shape[2]! : 0;
+  const L = g.bnshKv ? k!.shape[2]! : k!.shape[1]!;
+  const T = P + L;
+  const D = N * H;
+  const fr = Math.fround;
+  const bi = (o: number) => (bias ? bias.data[o]! : 0);
+  const qAt = (b: number, n: number, s: number, h: number) => fr(q!.data[(b * S + s) * D + n * H + h]! + bi(n * H + h));
+  const presentK = new Float32Array(B * N * T * H);
+  const presentV = new Float32Array(B * N * T * Hv);
+  for (let b = 0; b < B; b++)
+    for (let n = 0; n < N; n++) {
+      for (let t = 0; t < T; t++) {
+        const l = t - P;
+        for (let h = 0; h < H; h++)
+          presentK[((b * N + n) * T + t) * H + h] =
+            t < P
+              ? pk!.data[((b * N + n) * P + t) * H + h]!
+              : g.bnshKv
+                ? k!.data[((b * N + n) * L + l) * H + h]!
+                : fr(k!.data[(b * L + l) * D + n * H + h]! + bi(D + n * H + h));
+        for (let h = 0; h < Hv; h++)
+          presentV[((b * N + n) * T + t) * Hv + h] =
+            t < P
+              ? pv!.data[((b * N + n) * P + t) * Hv + h]!
+              : g.bnshKv
+                ? v!.data[((b * N + n) * L + l) * Hv + h]!
+                : fr(v!.data[(b * L + l) * N * Hv + n * Hv + h]! + bi(2 * D + n * Hv + h));
+      }
+    }
+  const alpha = a.scale === 0 ? 1 / Math.sqrt(H) : a.scale;
+  const causal = a.unidirectional === 1 && S > 1;
+  const out = new Float32Array(B * S * N * Hv);
+  const score = new Float64Array(T);
+  const [ab0, ab1] = ab ? [ab.shape[0]!, ab.shape[1]!] : [1, 1];
+  for (let b = 0; b < B; b++)
+    for (let n = 0; n < N; n++)
+      for (let s = 0; s < S; s++) {
+        let m = -Infinity;
+        for (let t = 0; t < T; t++) {
+          let dot = 0;
+          for (let h = 0; h < H; h++) dot += qAt(b, n, s, h) * presentK[((b * N + n) * T + t) * H + h]!;
+          // float32 steps as onnxruntime's: alpha·dot + (attention_bias + mask)
+          let add = ab ? ab.data[(((ab0 === 1 ? 0 : b) * ab1 + (ab1 === 1 ? 0 : n)) * S + s) * T + t]! : 0;
+          if ((kpm && kpm.data[b * T + t] === 0) || (causal && t > P + s)) add = fr(add + a.mask_filter_value);
+          const x = fr(fr(dot * alpha) + add);
+          score[t] = x;
+          m = Math.max(m, x);
+        }
+        let sum = 0;
+        for (let t = 0; t < T; t++) {
+          score[t] = Math.exp(score[t]! - m);
+          sum += score[t]!;
+        }
+        for (let h = 0; h < Hv; h++) {
+          let acc = 0;
+          for (let t = 0; t < T; t++) acc += score[t]! * presentV[((b * N + n) * T + t) * Hv + h]!;
+          out[((b * S + s) * N + n) * Hv + h] = acc / sum;
+        }
+      }
+  return [
+    { dtype: 'f32', shape: [B, S, N * Hv], data: out },
+    { dtype: 'f32', shape: [B, N, T, H], data: presentK },
+    { dtype: 'f32', shape: [B, N, T, Hv], data: presentV },
   ];
 }

@@ -5,9 +5,10 @@
  * store is the float64 summation, far below float32's), then alpha/beta/bias are applied in float64
  * and the result is rounded once to the output type at the store. Loops keep the innermost loop
  * contiguous over typed arrays and allocate nothing per element, so a 4096x4096 GEMV runs in tens of
- * milliseconds. Quantize/dequantize and conv are imported from their own files.
+ * milliseconds. matmul_integer (ai.onnx MatMulInteger) is exact: int32 products and sums of the
+ * zero-point-shifted 8-bit operands. Quantize/dequantize and conv are imported from their own files.
  */
-import { defineOp } from '../optable.js';
+import { defineOp, findOp } from '../optable.js';
 import { allocData, isFloat, numel } from '../tensor.js';
 import type { Dim, Tensor, TensorData } from '../types.js';
 import { concrete, type ErrFn, ruleErr, storeRounder, unifyDim } from './dims.js';
@@ -121,6 +122,65 @@ defineOp({
       else gemmKernelNN(a!.data, ao, b!.data, bo, M, K, N, acc, out, oo, round);
     }
     return [{ dtype, shape, data: out }];
+  },
+});
+
+// ---- matmul_integer ---------------------------------------------------------------------------------
+
+/**
+ * Checks MatMulInteger's zero points: a_zero_point a scalar (or one element), b_zero_point a scalar
+ * or one per column of a 2-D B ([N]), each of its operand's 8-bit type (the forms onnxruntime's CPU
+ * kernel takes). Returns why not, or undefined.
+ */
+export function matmulIntegerProblem(
+  a: { dtype: string; shape: readonly Dim[] },
+  b: { dtype: string; shape: readonly Dim[] },
+  azp: { dtype: string; shape: readonly Dim[] } | null | undefined,
+  bzp: { dtype: string; shape: readonly Dim[] } | null | undefined,
+): string | undefined {
+  for (const [t, name] of [
+    [a, 'A'],
+    [b, 'B'],
+  ] as const)
+    if (t.dtype !== 'u8' && t.dtype !== 'i8') return `${name} must be uint8 or int8, not ${t.dtype}`;
+  const one = (sh: readonly Dim[]) => sh.length === 0 || (sh.length === 1 && sh[0] === 1);
+  if (azp && (azp.dtype !== a.dtype || !one(azp.shape)))
+    return `a_zero_point must be a scalar of A's type ${a.dtype} (per-row zero points are not supported), got ${azp.dtype} [${azp.shape}]`;
+  if (
+    bzp &&
+    (bzp.dtype !== b.dtype || !(one(bzp.shape) || (b.shape.length === 2 && bzp.shape.length === 1 && bzp.shape[0] === b.shape[1])))
+  )
+    return `b_zero_point must be a scalar or [N] of B's type ${b.dtype}, got ${bzp.dtype} [${bzp.shape}]`;
+  return undefined;
+}
+
+defineOp({
+  name: 'matmul_integer',
+  onnx: { domain: '', type: 'MatMulInteger' },
+  summary:
+    'int32 matmul of 8-bit operands: (A - a_zero_point) · (B - b_zero_point), numpy batching (scalar a zero point; scalar or per-column b)',
+  inputs: [{ name: 'A' }, { name: 'B' }, { name: 'a_zero_point', optional: true }, { name: 'b_zero_point', optional: true }],
+  outputs: [{ name: 'Y' }],
+  attrs: {},
+  infer(ctx) {
+    const [a, b, azp, bzp] = ctx.inputs;
+    const bad = matmulIntegerProblem(a!, b!, azp, bzp);
+    if (bad) ctx.error(/not supported/.test(bad) ? 'LUT1115' : 'LUT1112', `matmul_integer: ${bad}`);
+    return [{ dtype: 'i32', shape: matmulDims(a!.shape, b!.shape, ruleErr(ctx)) }];
+  },
+  interp([a, b, azp, bzp], ctx) {
+    const bad = matmulIntegerProblem(a!, b!, azp, bzp);
+    if (bad) return ctx.error('LUT3052', `matmul_integer: ${bad}`);
+    const N = b!.shape[b!.shape.length - 1]!;
+    const az = azp ? azp.data[0]! : 0;
+    const shift = (t: Tensor, zp: (i: number) => number): Tensor => ({
+      dtype: 'i32',
+      shape: [...t.shape],
+      data: Int32Array.from(t.data as ArrayLike<number>, (v, i) => v - zp(i)),
+    });
+    const A = shift(a!, () => az);
+    const B = shift(b!, (i) => (bzp ? bzp.data[bzp.data.length === 1 ? 0 : i % N]! : 0));
+    return findOp('matmul')!.interp([A, B], ctx);
   },
 });
 

@@ -4,6 +4,8 @@
  * the input's rank with ceil(dim / block_size) entries along `axis`. The zero point has the scale's
  * shape. Arithmetic follows ORT's float kernels: dequantize float32((x - zp)) * scale in float32;
  * quantize round-half-to-even(float32(x / scale)) + zp, saturated to the integer type's range.
+ * dynamic_quantize_linear (ai.onnx DynamicQuantizeLinear, the q8/int8 exports' activation quantizer)
+ * computes its uint8 scale and zero point from the data as onnxruntime's CPU kernel does, in float32.
  */
 import { defineOp } from '../optable.js';
 import { allocData, intRange, isFloat, numel, ONNX_DTYPES, roundHalfEven } from '../tensor.js';
@@ -180,5 +182,45 @@ defineOp({
       out[xi] = Number.isNaN(q) ? 0 : Math.min(hi, Math.max(lo, q));
     });
     return [{ dtype, shape: [...x!.shape], data: out }];
+  },
+});
+
+// ---- dynamic_quantize_linear ------------------------------------------------------------------------
+
+defineOp({
+  name: 'dynamic_quantize_linear',
+  onnx: { domain: '', type: 'DynamicQuantizeLinear' },
+  summary:
+    'uint8 quantization with data-derived parameters: scale = (max(x, 0) - min(x, 0)) / 255 (1 when equal), zero_point = round(clip(-min / scale, 0, 255)), y = saturate(round(x / scale) + zero_point)',
+  inputs: [{ name: 'x' }],
+  outputs: [{ name: 'y' }, { name: 'y_scale' }, { name: 'y_zero_point' }],
+  attrs: {},
+  infer(ctx) {
+    const x = ctx.inputs[0]!;
+    if (x.dtype !== 'f32') ruleErr(ctx)(`x must be float32, got ${x.dtype}`, 'dtype');
+    return [
+      { dtype: 'u8', shape: [...x.shape] },
+      { dtype: 'f32', shape: [] },
+      { dtype: 'u8', shape: [] },
+    ];
+  },
+  interp([x]) {
+    const fr = Math.fround;
+    const X = x!.data;
+    let [mn, mx] = [0, 0];
+    for (let i = 0; i < X.length; i++) {
+      const v = X[i]!;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    const scale = mx === mn ? 1 : fr(fr(mx - mn) / 255);
+    const zp = roundHalfEven(Math.max(0, Math.min(255, -fr(mn / scale))));
+    const y = new Uint8Array(X.length);
+    for (let i = 0; i < X.length; i++) y[i] = Math.max(0, Math.min(255, roundHalfEven(fr(X[i]! / scale)) + zp));
+    return [
+      { dtype: 'u8', shape: [...x!.shape], data: y },
+      { dtype: 'f32', shape: [], data: new Float32Array([scale]) },
+      { dtype: 'u8', shape: [], data: new Uint8Array([zp]) },
+    ];
   },
 });

@@ -5,14 +5,20 @@
  * decomposition, `rewrite(rewriter) -> results` (one value per result, null only for results nobody
  * reads), or undefined to decline. Imports nothing of the pass or the rule families
  * (passes/legalize/*.ts import this file, passes/legalize.ts imports them all), so there is no cycle.
+ * Runtime dims: a new node's 0-D/1-D integer results get the `dimValues` its op's symbolic evaluation
+ * gives (as shape inference sets them) when some element is a dim expression, so a rule can build
+ * Range/Reshape operands from `dim(v, axis)`; `reshapeTo` reshapes to dims that may be runtime symbols
+ * (0 copies a symbol standing at the same position, -1 infers one other). Static shapes build exactly
+ * the nodes `reshape` builds.
  */
 import { fail, nodeLoc } from '../../base/diagnostics.js';
+import { canonicalDim } from '../../ir/dim-expr.js';
 import type { GraphBuilder } from '../../ir/graph.js';
-import { addNode } from '../../ir/lut/build.js';
+import { addNode, inferCtxOf } from '../../ir/lut/build.js';
 import { storer } from '../../ir/ops/numeric.js';
 import { findOp, operandIndex, resolveAttrs } from '../../ir/optable.js';
-import { makeTensor, ONNX_DTYPES } from '../../ir/tensor.js';
-import type { Attrs, DType, Node, Tensor, Value } from '../../ir/types.js';
+import { isStaticShape, makeTensor, numel, ONNX_DTYPES } from '../../ir/tensor.js';
+import type { Attrs, Dim, DType, Node, Tensor, Value } from '../../ir/types.js';
 
 /** Targets that compute in float64 (WGSL has no f64 type: docs/wgsl.md). */
 const HAS_F64: ReadonlySet<string> = new Set(['c', 'wasm']);
@@ -59,6 +65,7 @@ export class Rewriter {
   ops(op: string, inputs: (Value | null)[], attrs: Attrs = {}): Value[] {
     const n = addNode(this.b, op, inputs, attrs, `${this.node.name}_${op}`);
     n.loc = this.node.loc ?? nodeLoc(this.node);
+    setDimValues(n);
     return n.outputs;
   }
 
@@ -133,10 +140,47 @@ export class Rewriter {
     return this.op('slice', [a, this.i64([start]), this.i64([end]), this.i64([axis])]);
   }
 
+  /** `a` reshaped to `dims`, which may hold runtime dims of `a` (copied by position, or one inferred). */
+  reshapeTo(a: Value, dims: readonly Dim[]): Value {
+    if (isStaticShape(dims)) return this.reshape(a, dims);
+    let inferred = false;
+    const spec = dims.map((d, i) => {
+      if (typeof d === 'number') return d;
+      if (a.type.shape[i] === d) return 0;
+      if (inferred) return fail('LUT4052', `internal: reshape of [${a.type.shape}] to [${dims}] has two dims to infer`, nodeLoc(this.node));
+      inferred = true;
+      return -1;
+    });
+    const y = this.reshape(a, spec);
+    if (y.type.shape.join() !== dims.join())
+      fail('LUT4052', `internal: reshape of [${a.type.shape}] to [${dims}] gave [${y.type.shape}]`, nodeLoc(this.node));
+    return y;
+  }
+
+  /** Dim `axis` of `v` as a rank-0 int64: a constant when static, else Shape(v)[axis] carrying its dim value. */
+  dim(v: Value, axis: number): Value {
+    const d = v.type.shape[axis]!;
+    if (typeof d === 'number') return this.scalar('i64', d);
+    return this.reshape(this.op('shape', [v], { start: axis, end: axis + 1 }), []);
+  }
+
   /** A block of `shape` filled with rank-0 `fill` (a broadcast, not a materialized constant). */
   fill(fill: Value, shape: readonly number[]): Value {
     return this.op('expand', [fill, this.i64(shape)]);
   }
+}
+
+/** A new node's 0-D/1-D integer results' dim values by its op's symbolic evaluation (ir/infer.ts sets them alike). */
+function setDimValues(n: Node): void {
+  const def = findOp(n.op)!;
+  const dv = def.dimValues?.(inferCtxOf(n), def);
+  if (!dv) return;
+  n.outputs.forEach((v, i) => {
+    const d = dv[i];
+    const shape = v.type.shape;
+    if (d?.some((x) => typeof x === 'string') && shape.length <= 1 && isStaticShape(shape) && numel(shape) === d.length)
+      v.dimValues = d.map(canonicalDim);
+  });
 }
 
 /** ONNX data-type code of `dt` (Cast's `to`). */

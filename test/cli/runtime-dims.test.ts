@@ -26,8 +26,10 @@ describe('--max-dim', () => {
     const big = await peak('--max-dim', 'seq=64');
     const frozen = await peak('--dim', 'seq=64'); // the block's rotary tables have 64 rows
     // (the slot sizes of the values both have are equal: test/backends/model-plan.test.ts)
-    expect(small.dims).toEqual([{ symbol: 'seq', kind: 'runtime', bound: 16 }]);
+    expect(small.dims).toEqual([{ symbol: 'seq', kind: 'runtime', bound: 16, boundFrom: 'max-dim' }]);
     expect(frozen.dims).toEqual([{ symbol: 'seq', kind: 'frozen', size: 64 }]);
+    // no flag: a runtime dim at the default bound (the block states none)
+    expect((await peak()).dims).toEqual([{ symbol: 'seq', kind: 'runtime', bound: 256, boundFrom: 'default' }]);
     expect(big.memory.peakBytes).toBeGreaterThan(small.memory.peakBytes);
     const text = await lutc('inspect', LLAMA, '--max-dim', 'seq=16');
     expect(text.stdout).toMatch(/dims:\n {2}seq +runtime +<= 16/);
@@ -124,12 +126,15 @@ describe('--max-dim', () => {
     );
   });
 
-  it('a symbol the model does not have is a warning; the others are frozen with a note', async () => {
+  it('a symbol the model does not have is a warning; the others stay runtime dims at the default bound, with a note', async () => {
     const out = path.join(tmpDir(), 'art');
     const r = await lutc('compile', LLAMA, '--target', 'c', '--max-dim', 'sq=64', '-o', out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("warning: --max-dim sq: the model's inputs have no dim 'sq' (ignored)");
-    expect(r.stderr).toContain("note: symbolic dim 'seq' is not bound: compiling with seq = 1");
+    expect(r.stderr).toContain(
+      "note: runtime dim 'seq' has bound 256 (the default); set it with --max-dim seq=N, or freeze it with --dim seq=N",
+    );
+    expect(fs.readFileSync(path.join(out, 'model.h'), 'utf8')).toContain("#define MODEL_DIM_0_MAX 256 /* runtime dim 'seq': x axis 1 */");
   });
 
   const usage: [string, string[]][] = [

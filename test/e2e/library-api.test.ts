@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as lutc from '../../compiler/index.js';
+import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
@@ -131,11 +132,41 @@ describe('compile, writeArtifact, emitKernel (compiler/api.ts)', () => {
     });
   }
 
-  it('symbolic dims of a file left unbound become 1, with a note through progress', async () => {
+  it('symbolic dims of a file left unbound stay runtime dims at the default bound, with a note through progress', async () => {
     const notes: string[] = [];
     const res = await lutc.compile(MLP, { target: 'c', progress: (m) => notes.push(m) });
-    expect(notes[0]).toMatch(/^note: symbolic dim 'batch' is not bound: compiling with batch = 1/);
-    expect(res.graph.inputs[0]!.type.shape).toEqual([1, 64]);
+    expect(notes[0]).toMatch(/^note: runtime dim 'batch' has bound 256 \(the default\)/);
+    expect(res.graph.inputs[0]!.type.shape).toEqual(['batch', 64]);
+    expect(res.graph.meta?.dimBounds).toEqual({ batch: 256 });
+  });
+
+  it('a defaulted runtime dim the target refuses is frozen to 1 with a warning; one the user bounded stays an error', async () => {
+    // Conv has no runtime-dim kernel yet (LUT5004): a dynamic batch is frozen, said in a warning
+    const b = new OnnxBuilder({ opset: 17 });
+    const x = b.input('x', 'f32', ['n', 1, 6, 6]);
+    const w = b.initializer(
+      'w',
+      lutc.makeTensor(
+        'f32',
+        [2, 1, 3, 3],
+        Array.from({ length: 18 }, (_, i) => (i % 5) - 2),
+      ),
+    );
+    const [y] = b.node('Conv', [x, w], { name: 'conv' });
+    b.output(y!, 'f32', ['n', 2, 4, 4]);
+    const bytes = b.toBytes();
+    for (const target of ['c', 'wasm'] as const) {
+      const notes: string[] = [];
+      const res = await lutc.compile(bytes, { target, progress: (m) => notes.push(m) });
+      expect(res.graph.inputs[0]!.type.shape, target).toEqual([1, 1, 6, 6]);
+      expect(
+        notes.find((m) => m.startsWith('warning:')),
+        target,
+      ).toMatch(
+        /^warning: runtime dim 'n' \(bound not given\) is refused by this target \(LUT5004: .*\): compiling with n = 1; freeze it with --dim n=N/,
+      );
+      await expect(lutc.compile(bytes, { target, maxDims: { n: 4 } }), target).rejects.toThrow(/LUT5004/);
+    }
   });
 
   it('writeArtifact: into an existing folder it replaces the files and removes stale ones; errors are LUT6012 and write nothing', async () => {

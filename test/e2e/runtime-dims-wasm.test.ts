@@ -18,6 +18,9 @@ import binaryen from 'binaryen';
 import { describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { emitArtifact } from '../../backends/wasm/model/index.js';
 import { openArtifact, runArtifact } from '../../backends/wasm/run.js';
 import { LutcError } from '../../base/diagnostics.js';
@@ -370,4 +373,67 @@ describe('runtime dims on wasm: GroupQueryAttention run-time checks', () => {
       art.close();
     }
   }, 120_000);
+
+  it('the shared past/present buffer (model.mjs run(feeds, { kvShared: true })): only new rows written, the same bytes as the dense run', async () => {
+    const g = lowerDecoder(buildBuilderDecoder({ seed: 21 }), 'wasm');
+    const { files } = emitArtifact(g, { optimize: false });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-kv-'));
+    for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), data);
+    const mod = await import(pathToFileURL(path.join(dir, 'model.mjs')).href);
+    const model = await mod.load();
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(mod.meta.kvPairs.length).toBe(4); // 2 layers x key/value
+    const spec = mod.meta.inputs as { name: string; dims: (number | string)[] }[];
+    const stepFeeds = (ids: number[], P: number, past: Record<string, { data?: Float32Array; shape: number[] }>) => {
+      const f: Record<string, unknown> = {
+        input_ids: { data: BigInt64Array.from(ids, BigInt), shape: [1, ids.length] },
+        attention_mask: { data: new BigInt64Array(P + ids.length).fill(1n), shape: [1, P + ids.length] },
+      };
+      for (const s of spec)
+        if (s.name.startsWith('past'))
+          f[s.name] = past[s.name] ?? { data: new Float32Array(0), shape: [1, s.dims[1] as number, 0, s.dims[3] as number] };
+      return f;
+    };
+    type Out = Record<string, { data: Float32Array; shape: number[] }>;
+    const presentsAsPast = (o: Out, withData: boolean) =>
+      Object.fromEntries(
+        Object.entries(o)
+          .filter(([k]) => k.startsWith('present'))
+          .map(([k, v]) => [k.replace('present', 'past_key_values'), withData ? { data: v.data, shape: v.shape } : { shape: v.shape }]),
+      );
+    // dense chain vs shared chain over 4 steps (prompt of 3, then one token each)
+    const steps = [[5, 17, 42], [7], [9], [11]];
+    let dense: Out = {};
+    let shared: Out = {};
+    let P = 0;
+    for (const ids of steps) {
+      const d: Out = model.run(stepFeeds(ids, P, presentsAsPast(dense, true)));
+      const sh: Out = model.run(stepFeeds(ids, P, P === 0 ? {} : presentsAsPast(shared, false)), { kvShared: true });
+      for (const [k, v] of Object.entries(d)) {
+        expect(sh[k]!.shape, `${k} at past ${P}`).toEqual(v.shape);
+        expect(Array.from(sh[k]!.data), `${k} at past ${P}`).toEqual(Array.from(v.data)); // bit-identical: same kernel, same order
+      }
+      [dense, shared, P] = [d, sh, P + ids.length];
+    }
+    // a past given with data in the shared mode is copied into the cache: the same as the dense run
+    const again: Out = model.run(stepFeeds([13], P, presentsAsPast(dense, true)), { kvShared: true });
+    const ref: Out = model.run(stepFeeds([13], P, presentsAsPast(dense, true)));
+    expect(Array.from(again.logits!.data)).toEqual(Array.from(ref.logits!.data));
+    // a past longer than the cache's capacity: LUT5009, no write
+    const cap = (mod.meta.outputs as { name: string; shape: number[] }[]).find((o) => o.name === 'present.0.key')!.shape[2]!;
+    const over = { ...stepFeeds([13], cap + 1, {}) } as Record<string, unknown>;
+    for (const s of spec)
+      if (s.name.startsWith('past')) over[s.name] = { data: new Float32Array(2 * (cap + 1) * 16), shape: [1, 2, cap + 1, 16] };
+    expect(() => model.run(over, { kvShared: true })).toThrow(/LUT5009/);
+  }, 120_000);
+
+  it('kvShared on a model without cache pairs is LUT5005', async () => {
+    const g = lowerCase(RUNTIME_DIMS_CASES[0]!, 'wasm');
+    const { files } = emitArtifact(g, { optimize: false });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-kv-'));
+    for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), data);
+    const model = await (await import(pathToFileURL(path.join(dir, 'model.mjs')).href)).load();
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(() => model.run({}, { kvShared: true })).toThrow(/^LUT5005: run\(feeds, \{ kvShared: true \}\): the model has no cache pairs/);
+  });
 });

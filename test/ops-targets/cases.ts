@@ -568,6 +568,83 @@ export const CASES: readonly OpCase[] = [
     label: 'scatter_nd run-time indices',
     build: (c) => [c.op1('scatter_nd', [c.input(F, [4, 3, 2]), c.input('i64', [2, 1], { values: [2, 0] }), c.input(F, [2, 3, 2])])],
   },
+
+  // ---- issue 12: ai.onnx RotaryEmbedding, MultiHeadAttention, the q8 ops (test/ops-c/llm-ops.test.ts has their
+  // onnxruntime goldens on every target, runtime dims included)
+  {
+    op: 'rotary_embedding_onnx',
+    label: 'rotary_embedding_onnx [B,S,N*H] with position_ids, partial',
+    noOrt: 'ai.onnx RotaryEmbedding needs opset 23 and this export is opset 20 (llm-ops.test.ts runs it in onnxruntime)',
+    build: (c) => [
+      c.op1(
+        'rotary_embedding_onnx',
+        [c.input(F, [2, 3, 16]), c.const(F, [9, 2], UNIT), c.const(F, [9, 2], UNIT), c.input('i64', [2, 3], { lo: 0, hi: 9 })],
+        {
+          num_heads: 2,
+          rotary_embedding_dim: 4,
+        },
+      ),
+    ],
+  },
+  {
+    op: 'rotary_embedding_onnx',
+    label: 'rotary_embedding_onnx [B,N,S,H] per-token caches, interleaved',
+    noOrt: 'ai.onnx RotaryEmbedding needs opset 23 and this export is opset 20 (llm-ops.test.ts runs it in onnxruntime)',
+    build: (c) => [
+      c.op1('rotary_embedding_onnx', [c.input(F, [2, 2, 3, 8]), c.input(F, [2, 3, 4], UNIT), c.input(F, [2, 3, 4], UNIT)], {
+        interleaved: 1,
+      }),
+    ],
+  },
+  {
+    op: 'multi_head_attention',
+    label: 'multi_head_attention past, bias, key_padding_mask, attention_bias, unidirectional',
+    build: (c) =>
+      c.node(
+        'multi_head_attention',
+        [
+          c.input(F, [2, 3, 16], UNIT),
+          c.input(F, [2, 3, 16], UNIT),
+          c.input(F, [2, 3, 16], UNIT),
+          c.const(F, [48], { lo: -0.2, hi: 0.2 }),
+          c.input('i32', [2, 5], { values: [1, 1, 0, 1, 1, 0, 1, 1, 1, 1] }),
+          c.input(F, [2, 1, 3, 5]),
+          c.input(F, [2, 2, 2, 8], UNIT),
+          c.input(F, [2, 2, 2, 8], UNIT),
+        ],
+        { num_heads: 2, unidirectional: 1 },
+        3,
+      ),
+  },
+  {
+    op: 'dynamic_quantize_linear',
+    label: 'dynamic_quantize_linear',
+    build: (c) => c.node('dynamic_quantize_linear', [c.input(F, [3, 7], { lo: -2, hi: 5, special: [0.5, -0.5] })], {}, 3),
+  },
+  {
+    op: 'matmul_integer',
+    label: 'matmul_integer uint8 K 300 (nibble split), per-column b zero points',
+    build: (c) => [
+      c.op1('matmul_integer', [
+        c.input('u8', [2, 3, 300], { lo: 0, hi: 256 }),
+        c.const('u8', [300, 5], { lo: 0, hi: 256 }),
+        c.input('u8', [], { values: [131] }),
+        c.const('u8', [5], { lo: 100, hi: 156 }),
+      ]),
+    ],
+  },
+  {
+    op: 'matmul_integer',
+    label: 'matmul_integer int8 2-D, scalar zero points',
+    build: (c) => [
+      c.op1('matmul_integer', [
+        c.input('i8', [4, 9], { lo: -128, hi: 128 }),
+        c.input('i8', [9, 6], { lo: -128, hi: 128 }),
+        c.scalar('i8', -3),
+        c.scalar('i8', 5),
+      ]),
+    ],
+  },
 ];
 
 /** Builds `cases` into one graph (value names prefixed per case); the feeds and each case's outputs. */

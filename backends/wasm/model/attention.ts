@@ -6,7 +6,10 @@
  * past_b + s (do_rotary; half-split or interleaved pairs), present = past rows below past_b, the new
  * rows from there, zeros after; then per query head and query, the scores of the keys it sees
  * (causal, optional local window) into an O(T) f64 scratch row, softcap, softmax (smooth: one extra
- * zero logit) and P·V. No S×T or T×T buffer.
+ * zero logit) and P·V. No S×T or T×T buffer. Shared past/present buffer (the node's cache pairs in
+ * model-plan.ts gqaCachePairs, and the `kv_shared` global set for the run): the present slots hold
+ * their bound rows per head, the past rows are already there, and only the new rows (and zeros after
+ * them) are written (docs/wasm-model.md, "Runtime dims").
  *
  * Numerics are the interpreter's (groupQueryAttention): rotation in f64 rounded once to f32, dot
  * products, softmax (math.ts exp_f64, tanh_f64) and P·V in f64, each output rounded once to f32.
@@ -17,7 +20,7 @@
  */
 import binaryen from 'binaryen';
 import type { Dim } from '../../../ir/types.js';
-import { type PlanStep, stepInput } from '../../model-plan.js';
+import { gqaCachePairs, type PlanStep, stepInput } from '../../model-plan.js';
 import type { Expr, FnBuilder } from '../builder.js';
 import {
   type Ctx,
@@ -28,6 +31,7 @@ import {
   ERR_VALUE_GLOBAL,
   i64Const,
   isStaticDims,
+  KV_SHARED_GLOBAL,
   kindOf,
   noRuntimeDims,
   type StepHandler,
@@ -44,6 +48,15 @@ export const attentionStep: StepHandler = (ctx, step): Emit => {
 };
 
 const align = (x: number) => Math.ceil(x / 64) * 64;
+
+/** The nodes whose cache pairs the shared past/present buffer serves, per graph (computed once). */
+const sharedNodes = new WeakMap<object, Set<object>>();
+function servesSharedKv(ctx: Ctx, step: PlanStep): boolean {
+  const g = ctx.plan.graph;
+  let set = sharedNodes.get(g);
+  if (!set) sharedNodes.set(g, (set = new Set(gqaCachePairs(g).map((p) => p.node))));
+  return set.has(step.node);
+}
 
 function gqaStep(ctx: Ctx, step: PlanStep): Emit {
   const n = step.node;
@@ -108,6 +121,9 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
       Tv = () => dimVal(ctx, f, T),
       Pv = () => dimVal(ctx, f, P);
     const HB = H * 4;
+    // rows per cache head: T, or in the shared past/present buffer mode (kv_shared set) the bound
+    const shared = servesSharedKv(ctx, step);
+    const TS = (): Expr => (shared ? m.select(m.global.get(KV_SHARED_GLOBAL, i32), c(tBound), Tv()) : Tv());
     /** `for (counter = 0; counter < count; counter++) body`, skipped when count <= 0. */
     const forE = (counter: number, count: () => Expr, body: Expr[]): Expr =>
       m.if(m.i32.gt_s(count(), c(0)), f.loop(counter, count(), body));
@@ -169,15 +185,19 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
         ]),
       );
     }
-    // present = past rows [0, pb), the new rows [pb, tb), zeros [tb, T)
+    // present = past rows [0, pb), the new rows [pb, tb), zeros [tb, T); shared: the past rows are
+    // already there (TS rows apart) and only the new rows (and the zeros) are written
+    const notShared = (e: Expr): Expr => (shared ? m.if(m.i32.eqz(m.global.get(KV_SHARED_GLOBAL, i32)), e) : e);
     for (const [out, past, head] of [
       [step.outputs[1]!, pkP, N],
       [step.outputs[2]!, pvP, N + Nkv],
     ] as const) {
-      const body: Expr[] = [f.set(base, add(c(ctx.addrOf(out)), mul(mul(add(mul(g(b), c(Nkv)), g(gg)), Tv()), c(HB))))];
+      const body: Expr[] = [f.set(base, add(c(ctx.addrOf(out)), mul(mul(add(mul(g(b), c(Nkv)), g(gg)), TS()), c(HB))))];
       if (past)
         body.push(
-          m.memory.copy(g(base), add(c(ctx.addrOf(past)), mul(mul(add(mul(g(b), c(Nkv)), g(gg)), Pv()), c(HB))), mul(g(pb), c(HB))),
+          notShared(
+            m.memory.copy(g(base), add(c(ctx.addrOf(past)), mul(mul(add(mul(g(b), c(Nkv)), g(gg)), Pv()), c(HB))), mul(g(pb), c(HB))),
+          ),
         );
       body.push(
         m.memory.copy(
@@ -190,7 +210,7 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
       perBatch.push(f.loop(gg, c(Nkv), body));
     }
     // per query head and query: scores over keys [lo, pb + s], softmax, P·V
-    const kvRow = (cache: number, row: Expr) => add(c(cache), mul(add(mul(add(mul(g(b), c(Nkv)), g(gg)), Tv()), row), c(HB)));
+    const kvRow = (cache: number, row: Expr) => add(c(cache), mul(add(mul(add(mul(g(b), c(Nkv)), g(gg)), TS()), row), c(HB)));
     const capped = (e: Expr): Expr =>
       softcap > 0 ? m.f64.mul(m.f64.const(softcap), m.call(tanhFn(ctx), [m.f64.div(e, m.f64.const(softcap))], f64)) : e;
     const scoreAt = (i: Expr) => add(c(scores), m.i32.shl(i, c(3)));

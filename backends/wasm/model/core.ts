@@ -81,6 +81,13 @@ export interface EmitOptions {
  */
 /** Globals a failed run-time check sets: nonzero flag, and the offending value (i64). */
 export const ERR_GLOBAL = 'lutc_err';
+/**
+ * The exported mutable i32 global `kv_shared` (only in modules with cache pairs, model-plan.ts
+ * gqaCachePairs): model.mjs sets it to 1 for a run in the shared past/present buffer mode, where each
+ * pair's present slot (pinned by the plan, so it survives between runs) holds the past rows too, at
+ * the cache's bound rows per head, and the kernel writes only the new rows.
+ */
+export const KV_SHARED_GLOBAL = 'kv_shared';
 export const ERR_VALUE_GLOBAL = 'lutc_err_value';
 
 export class Ctx {

@@ -28,15 +28,26 @@ export type ArtifactOutputs = Record<string, { data: ArrayLike<number | bigint>;
 /** The loaded-model interface of model.mjs (docs/wasm-model.md, "Runtime API"). */
 export interface LoadedModel {
   /** Synchronous (the WGSL artifact's returns a Promise; `await` suits both). */
-  run(feeds: Record<string, unknown>): ArtifactOutputs;
+  run(feeds: Record<string, unknown>, opts?: { kvShared?: boolean }): ArtifactOutputs;
   /** `shape`: compiled shape (the bounds with runtime dims, `dims` then giving the dim expressions). */
   inputs: { name: string; dtype: string; shape: number[]; dims?: (number | string)[] }[];
   outputs: { name: string; dtype: string; shape: number[]; dims?: (number | string)[] }[];
   destroy(): void;
+  /** model.mjs generate (decoders with runtime dims only). */
+  generate?(
+    prompt: readonly number[],
+    opts: { maxNewTokens?: number; eosTokenIds?: number[]; onToken?(id: number): void },
+  ): Promise<{ tokens: number[]; prefillMs: number; decodeMs: number }>;
+  /** The shared-buffer cache pairs, [input index, output index] (model.mjs `meta.kvPairs`; absent without). */
+  kvPairs?: [number, number][];
 }
 
 /** Imports `dir/model.mjs` and loads it. */
 export async function loadArtifactModule(dir: string): Promise<LoadedModel> {
-  const mod = (await import(pathToFileURL(path.join(path.resolve(dir), 'model.mjs')).href)) as { load(): Promise<LoadedModel> };
-  return mod.load();
+  const mod = (await import(pathToFileURL(path.join(path.resolve(dir), 'model.mjs')).href)) as {
+    load(): Promise<LoadedModel>;
+    meta: { kvPairs?: [number, number][] };
+  };
+  const model = await mod.load();
+  return mod.meta.kvPairs ? { ...model, run: model.run, kvPairs: mod.meta.kvPairs } : model;
 }

@@ -12,7 +12,7 @@
 import binaryen from 'binaryen';
 import { diag, LutcError } from '../../../base/diagnostics.js';
 import type { Dim, DType, Graph } from '../../../ir/types.js';
-import { type ModelPlan, planModel, weightBlob } from '../../model-plan.js';
+import { gqaCachePairs, type ModelPlan, planModel, weightBlob } from '../../model-plan.js';
 import { familyOf, type Renderer, rendererOps, renderSteps } from '../../render.js';
 import { FnBuilder } from '../builder.js';
 import { ATTENTION_OPS, attentionStep } from './attention.js';
@@ -25,6 +25,7 @@ import {
   ERR_VALUE_GLOBAL,
   hasRuntimeDims,
   i64Const,
+  KV_SHARED_GLOBAL,
   noRuntimeDims,
   stepPrologue,
 } from './core.js';
@@ -74,6 +75,8 @@ export interface ModelModule {
   checks: { step: number; node: string; op: string; size: number }[];
   /** Runtime dims: the global `dim<i>` holds plan.dimSources[i] (exported under that name; set before each run). */
   plan: ModelPlan;
+  /** The shared-buffer cache pairs (model-plan.ts gqaCachePairs) as [graph input index, graph output index]. */
+  kvPairs: [number, number][];
 }
 
 /**
@@ -120,7 +123,8 @@ const PAGE = 65536;
 
 /** Builds the model's module (LutcError on unsupported ops or shapes). `g` is the graph after runPipeline. */
 export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelModule {
-  const plan = planModel(g, { runtimeDims: true });
+  const pairs = gqaCachePairs(g);
+  const plan = planModel(g, { runtimeDims: true, pinned: new Set(pairs.map((p) => p.present)) });
   const file = g.meta?.file;
   const mod = new binaryen.Module();
   try {
@@ -171,6 +175,10 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
     mod.addGlobal(ERR_GLOBAL, binaryen.i32, true, mod.i32.const(0));
     mod.addGlobal(ERR_VALUE_GLOBAL, binaryen.i64, true, i64Const(mod, 0n));
     mod.addGlobalExport(ERR_VALUE_GLOBAL, 'err_value');
+    if (pairs.length) {
+      mod.addGlobal(KV_SHARED_GLOBAL, binaryen.i32, true, mod.i32.const(0));
+      mod.addGlobalExport(KV_SHARED_GLOBAL, KV_SHARED_GLOBAL);
+    }
     plan.dimSources.forEach((_, i) => {
       mod.addGlobal(`dim${i}`, binaryen.i32, true, mod.i32.const(0));
       mod.addGlobalExport(`dim${i}`, `dim${i}`);
@@ -224,6 +232,7 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       imports: [...ctx.imports],
       checks,
       plan,
+      kvPairs: pairs.map((p) => [g.inputs.indexOf(p.past), g.outputs.indexOf(p.present)]),
     };
   } finally {
     mod.dispose();
