@@ -9,10 +9,13 @@
  *   input's data as its dtype's typed array, in spec order.
  * - `lutcError(code, message, extra)` is the Error they throw: message `LUTnnnn: ...`, `code` property,
  *   and for LUT5008 (a Gather index out of range, reported by the kernels) the `node` name.
+ * `GENERATE_JS` is model.generate of decoder artifacts (both loaders), over `decoderMeta`'s roles.
  * And for the lutc side (`lutc run`): `artifactFeed` turns an IR tensor's data into what checkFeeds
- * accepts, and `rethrowCoded` turns such an Error into a located LutcError. Imports only base/ and ir/.
+ * accepts, and `rethrowCoded` turns such an Error into a located LutcError. Imports base/, ir/ and
+ * compiler/generate.ts (decoderIO, the one recognizer of decoder I/O).
  */
-import { type DiagCode, fail, isDiagCode, nodeLoc } from '../base/diagnostics.js';
+import { type DiagCode, fail, isDiagCode, LutcError, nodeLoc } from '../base/diagnostics.js';
+import { type DecoderIO, decoderIO } from '../compiler/generate.js';
 import { jsDim } from '../ir/dim-expr.js';
 import type { DType, Graph } from '../ir/types.js';
 import type { ModelPlan, Placement } from './model-plan.js';
@@ -94,8 +97,10 @@ function bindDims(specs, feeds, rt) {
 /**
  * Validates run(feeds) against the input specs; returns each input's data as its dtype's typed array.
  * shapes: each input's expected shape when the model has runtime dims (bindDims), else the specs'.
+ * kept: names of inputs whose data is already in the artifact (the shared KV buffer's pasts given as
+ * { shape } alone): present but not checked for data; their entry is null.
  */
-function checkFeeds(specs, feeds, shapes) {
+function checkFeeds(specs, feeds, shapes, kept) {
   const names = specs.map((s) => s.name);
   const list = names.map((n) => JSON.stringify(n)).join(', ') || 'none';
   if (!feeds || typeof feeds !== 'object' || Array.isArray(feeds) || ArrayBuffer.isView(feeds))
@@ -107,6 +112,7 @@ function checkFeeds(specs, feeds, shapes) {
     const name = JSON.stringify(s.name);
     const v = feeds[s.name];
     if (v === undefined || v === null) throw lutcError('LUT5005', 'input ' + name + ' (' + describe(s) + ') is missing');
+    if (kept && kept.has(s.name)) return null;
     let data = v;
     let shape;
     if (!ArrayBuffer.isView(v) && !Array.isArray(v)) {
@@ -180,3 +186,101 @@ export function rethrowCoded(e: unknown, graph: Graph): never {
   }
   throw e;
 }
+
+/** The decoder roles model.generate needs (compiler/generate.ts decoderIO), and whether it runs the shared KV buffer. */
+export interface DecoderMeta {
+  inputIds: string;
+  attentionMask?: string;
+  positionIds?: string;
+  logits: string;
+  cache: { past: string; present: string }[];
+  /** Every cache pair is served by the shared past/present buffer: generate runs kvShared. */
+  shared: boolean;
+}
+
+/**
+ * The decoder roles of `plan`'s graph I/O, or undefined when it is no decoder (or has no runtime
+ * dims, so its cache cannot grow). `kvPairs`: the artifact's shared-buffer pairs [input, output].
+ */
+export function decoderMeta(plan: ModelPlan, kvPairs: readonly (readonly [number, number])[]): DecoderMeta | undefined {
+  if (!plan.dimSources.length) return undefined;
+  let io: DecoderIO;
+  try {
+    io = decoderIO(plan.graph);
+  } catch (e) {
+    if (e instanceof LutcError) return undefined;
+    throw e;
+  }
+  const ins = plan.graph.inputs.map((v) => v.name);
+  const outs = plan.graph.outputs.map((v) => v.name);
+  const served = new Set(kvPairs.map(([i, o]) => `${ins[i]}>${outs[o]}`));
+  return {
+    inputIds: io.inputIds,
+    ...(io.attentionMask && { attentionMask: io.attentionMask }),
+    ...(io.positionIds && { positionIds: io.positionIds }),
+    logits: io.logits,
+    cache: io.cache.map((c) => ({ past: c.past, present: c.present })),
+    shared: io.cache.length > 0 && io.cache.every((c) => served.has(`${c.past}>${c.present}`)),
+  };
+}
+
+/**
+ * model.generate of decoder artifacts (wasm and WGSL loaders; plain ES2020, after RUNTIME_JS):
+ * `makeGenerate(dec, specs, run)` returns `generate(prompt, { maxNewTokens = 16, eosTokenIds = [],
+ * onToken })` -> Promise<{ tokens, prefillMs, decodeMs }>, the loop of compiler/generate.ts: batch 1,
+ * the prompt in one step from an empty cache (each past's sequence dim 0), then one token per step, a
+ * mask of ones, positions past + i, the first maximum of the last logits row (NaN: LUT6043), in the
+ * shared past/present buffer mode when `dec.shared` (the cache never leaves the artifact).
+ */
+export const GENERATE_JS = String.raw`
+function makeGenerate(dec, specs, run) {
+  const spec = (name) => specs.find((s) => s.name === name);
+  return async function generate(prompt, opts = {}) {
+    const ids = Array.from(prompt ?? [], Number);
+    if (!ids.length || ids.some((x) => !Number.isInteger(x) || x < 0))
+      throw lutcError('LUT5007', 'generate(prompt): the prompt must be a non-empty array of token ids (non-negative integers)');
+    const maxNew = opts.maxNewTokens ?? 16;
+    const eos = new Set(opts.eosTokenIds ?? []);
+    const IdArray = globalThis[ARRAY_OF[spec(dec.inputIds).dtype]];
+    const big = IdArray === BigInt64Array;
+    const idFeed = (xs) => ({ data: IdArray.from(xs, (x) => (big ? BigInt(x) : x)), shape: [1, xs.length] });
+    let past = {};
+    for (const c of dec.cache) {
+      const s = spec(c.past);
+      past[c.past] = { data: new globalThis[ARRAY_OF[s.dtype]](0), shape: s.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0)) };
+    }
+    const tokens = [];
+    let pastLen = 0, step = ids, prefillMs = 0, decodeMs = 0;
+    while (tokens.length < maxNew) {
+      const S = step.length;
+      const feeds = { ...past, [dec.inputIds]: idFeed(step) };
+      if (dec.attentionMask) feeds[dec.attentionMask] = { data: new BigInt64Array(pastLen + S).fill(1n), shape: [1, pastLen + S] };
+      if (dec.positionIds) feeds[dec.positionIds] = { data: BigInt64Array.from(step, (_, i) => BigInt(pastLen + i)), shape: [1, S] };
+      const t0 = performance.now();
+      const out = await run(feeds, dec.shared ? { kvShared: true } : undefined);
+      const ms = performance.now() - t0;
+      if (pastLen === 0) prefillMs = ms; else decodeMs += ms;
+      const l = out[dec.logits];
+      const V = l.shape[l.shape.length - 1];
+      const off = l.data.length - V;
+      let best = 0;
+      for (let i = 0; i < V; i++) {
+        const x = l.data[off + i];
+        if (Number.isNaN(x)) throw lutcError('LUT6043', 'generate: the logits hold NaN (vocabulary entry ' + i + ')');
+        if (x > l.data[off + best]) best = i;
+      }
+      tokens.push(best);
+      if (opts.onToken) opts.onToken(best);
+      if (eos.has(best)) break;
+      past = {};
+      for (const c of dec.cache) {
+        const o = out[c.present];
+        past[c.past] = dec.shared ? { shape: o.shape } : { data: o.data, shape: o.shape };
+      }
+      pastLen += S;
+      step = [best];
+    }
+    return { tokens, prefillMs, decodeMs };
+  };
+}
+`;

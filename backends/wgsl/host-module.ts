@@ -20,9 +20,9 @@
  */
 import { type LutLayerSummary, lutLayers } from '../../ir/lut/attrs.js';
 import type { Dim } from '../../ir/types.js';
-import { ARRAY_OF, RUNTIME_JS, runtimeDimsJs } from '../artifact-runtime.js';
+import { ARRAY_OF, type DecoderMeta, decoderMeta, GENERATE_JS, RUNTIME_JS, runtimeDimsJs } from '../artifact-runtime.js';
 import type { Placement } from '../model-plan.js';
-import type { WgslModel } from './model-shaders.js';
+import { kvSharedPairs, type WgslModel } from './model-shaders.js';
 import { WG } from './shader-common.js';
 
 /** One graph input or output as the host module sees it. */
@@ -52,6 +52,10 @@ export interface Manifest {
   shaders: number;
   /** Runtime dims and their bounds (`--max-dim`); absent for a static model. */
   runtimeDims?: Record<string, number>;
+  /** The shared past/present buffer's cache pairs, [input index, output index] (runtime-dim models only). */
+  kvPairs?: [number, number][];
+  /** A decoder's roles for model.generate (artifact-runtime.ts decoderMeta; runtime-dim models only). */
+  decoder?: DecoderMeta;
 }
 
 const io = (p: Placement): IoSpec => ({
@@ -65,6 +69,9 @@ const io = (p: Placement): IoSpec => ({
 
 export function manifestOf(m: WgslModel, shaderCount: number): Manifest {
   const layers = lutLayers(m.plan.graph);
+  const g = m.plan.graph;
+  const kvPairs = kvSharedPairs(g).map((p): [number, number] => [g.inputs.indexOf(p.past), g.outputs.indexOf(p.present)]);
+  const decoder = decoderMeta(m.plan, kvPairs);
   return {
     format: 'lutc-wgsl-1',
     inputs: m.plan.inputs.map(io),
@@ -77,6 +84,8 @@ export function manifestOf(m: WgslModel, shaderCount: number): Manifest {
     dispatches: m.kernels.length,
     shaders: shaderCount,
     ...(m.plan.dimSources.length > 0 && { runtimeDims: m.plan.runtimeDims }),
+    ...(kvPairs.length && { kvPairs }),
+    ...(decoder && { decoder }),
   };
 }
 
@@ -346,7 +355,90 @@ const RUNTIME_DIMS = [
     `destroy() { arena.destroy(); weights.destroy(); status.destroy(); },`,
     `destroy() { arena.destroy(); weights.destroy(); status.destroy(); dimsBuf.destroy(); },`,
   ],
+  [
+    `    run(feeds) {
+      const r = queue.then(() => runOnce(feeds));`,
+    `    run(feeds, opts) {
+      if (opts && opts.kvShared && !MANIFEST.kvPairs) return Promise.reject(lutcError('LUT5005', 'run(feeds, { kvShared: true }): the model has no cache pairs a shared buffer serves (GroupQueryAttention past/present graph inputs and outputs)'));
+      const r = queue.then(() => runOnce(feeds, opts));`,
+  ],
+  ['  return {\n    manifest: MANIFEST,', '  const model = {\n    manifest: MANIFEST,'],
+  [
+    '    destroy() { arena.destroy(); weights.destroy(); status.destroy(); dimsBuf.destroy(); },\n  };\n}',
+    '    destroy() { arena.destroy(); weights.destroy(); status.destroy(); dimsBuf.destroy(); },\n  };\n  // decoders: greedy generation in the artifact (artifact-runtime.ts GENERATE_JS)\n  if (MANIFEST.decoder) model.generate = makeGenerate(MANIFEST.decoder, MANIFEST.inputs, (f, o) => model.run(f, o));\n  return model;\n}',
+  ],
 ].reduce((text, [from, to]) => edit(text, from!, to!), RUNTIME);
+
+/**
+ * RUNTIME_DIMS for a model with shared-buffer cache pairs (MANIFEST.kvPairs): the DIMS word after the
+ * dims is the run's kvShared flag; `run(feeds, { kvShared: true })` keeps each pair's present slot as
+ * the cache (its bound rows per head): a past given as { shape } alone is there already, one with
+ * data is written in per head; the presents are not read back (each has `read()`: a Promise of its
+ * data); and model.generate (decoders) runs that way.
+ */
+const RUNTIME_KV = [
+  [
+    'const dimWords = Math.max(4, Math.ceil(RT.sources.length / 4) * 4);',
+    'const dimWords = Math.max(4, Math.ceil((RT.sources.length + 1) / 4) * 4);',
+  ],
+  [
+    '  async function runOnce(feeds) {',
+    "  async function runOnce(feeds, opts) {\n    const shared = !!(opts && opts.kvShared);\n    const kept = new Set();\n    const pastOf = new Map(shared ? MANIFEST.kvPairs : []);\n    if (shared && feeds && typeof feeds === 'object')\n      for (const [i] of MANIFEST.kvPairs) {\n        const v = feeds[MANIFEST.inputs[i].name];\n        if (v && typeof v === 'object' && !ArrayBuffer.isView(v) && !Array.isArray(v) && v.data === undefined && Array.isArray(v.shape)) kept.add(MANIFEST.inputs[i].name);\n      }",
+  ],
+  [
+    `    const data = checkFeeds(MANIFEST.inputs, feeds, shapes);
+    const ins = MANIFEST.inputs.map((spec, i) => ({ ...spec, shape: shapes[i] }));
+    const words = ins.map((spec, i) => toWords(spec, data[i]));
+    ins.forEach((spec, i) => { if (words[i].byteLength) device.queue.writeBuffer(arena, spec.offset, words[i]); });`,
+    `    const data = checkFeeds(MANIFEST.inputs, feeds, shapes, kept);
+    const ins = MANIFEST.inputs.map((spec, i) => ({ ...spec, shape: shapes[i] }));
+    const words = ins.map((spec, i) => (data[i] === null ? null : toWords(spec, data[i])));
+    ins.forEach((spec, i) => {
+      if (!words[i] || !words[i].byteLength) return;
+      if (!pastOf.has(i)) return void device.queue.writeBuffer(arena, spec.offset, words[i]);
+      // a past with data in the shared mode: into its present's slot, the bound rows per head
+      const o = MANIFEST.outputs[pastOf.get(i)];
+      const [B, G, P, H] = spec.shape;
+      if (P > o.shape[2]) throw lutcError('LUT5009', 'input ' + JSON.stringify(spec.name) + ': past length ' + P + ' is beyond the cache capacity ' + o.shape[2] + ' of ' + JSON.stringify(o.name));
+      for (let k = 0; k < B * G; k++) device.queue.writeBuffer(arena, o.offset + k * o.shape[2] * H * 4, words[i], k * P * H, P * H);
+    });`,
+  ],
+  [
+    '    RT.sources.forEach(([sym], k) => { dv[k] = d[sym]; });',
+    '    RT.sources.forEach(([sym], k) => { dv[k] = d[sym]; });\n    dv[RT.sources.length] = shared ? 1 : 0;',
+  ],
+  [
+    '    const outs = MANIFEST.outputs.map((o, i) => ({ ...o, shape: RT.outputShape[i](d) }));',
+    '    const kvOut = new Set(shared ? MANIFEST.kvPairs.map((p) => p[1]) : []);\n    const outs = MANIFEST.outputs.map((o, i) => ({ ...o, shape: kvOut.has(i) ? [0] : RT.outputShape[i](d) }));',
+  ],
+  [
+    `    outs.forEach((o, i) => {
+      res[o.name]`,
+    `    outs.forEach((o, i) => {
+      if (kvOut.has(i)) {
+        // the cache itself stays on the device: read() copies it out (rows of each head the bound apart)
+        const shape = RT.outputShape[i](d);
+        const spec = MANIFEST.outputs[i];
+        const [B, G, T, H] = shape;
+        res[o.name] = { shape, dtype: o.dtype, read: () => queue.then(async () => {
+          const n = B * G * spec.shape[2] * H;
+          const rb = device.createBuffer({ size: Math.max(4, n * 4), usage: MAP_READ | COPY_DST });
+          const e = device.createCommandEncoder();
+          if (n) e.copyBufferToBuffer(arena, spec.offset, rb, 0, n * 4);
+          device.queue.submit([e.finish()]);
+          await rb.mapAsync(MAP_READ);
+          const all = new Float32Array(rb.getMappedRange().slice(0));
+          rb.unmap();
+          rb.destroy();
+          const out = new Float32Array(B * G * T * H);
+          for (let k = 0; k < B * G; k++) out.set(all.subarray(k * spec.shape[2] * H, k * spec.shape[2] * H + T * H), k * T * H);
+          return out;
+        }) };
+        return;
+      }
+      res[o.name]`,
+  ],
+].reduce((text, [from, to]) => edit(text, from!, to!), RUNTIME_DIMS);
 
 /** The host's grid helpers of runtime-dim steps: g1 (1-D shaders, shader-common.ts grid1) and gr (one workgroup per row). */
 const GRID_JS = `
@@ -386,7 +478,7 @@ const SHADERS = ${JSON.stringify(shaders)};
 const STEPS = ${JSON.stringify(steps)};
 /** Run-time checks by step id: [node, op, axis size]. */
 const CHECKS = ${JSON.stringify(Object.fromEntries(m.kernels.flatMap((k) => (k.check ? [[k.check.step, [k.check.node, k.check.op, k.check.size]]] : []))))};
-${dims}${RUNTIME_JS}${rt ? RUNTIME_DIMS : RUNTIME}`;
+${dims}${RUNTIME_JS}${rt ? (manifest.kvPairs ? RUNTIME_KV : RUNTIME_DIMS) : RUNTIME}${manifest.decoder ? GENERATE_JS : ''}`;
 }
 
 /** The text of model.d.ts. */

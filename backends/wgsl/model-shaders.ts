@@ -17,7 +17,7 @@ import { type Diagnostic, diag, LutcError, nodeLoc } from '../../base/diagnostic
 import { hasTrait, isCompileTimeOperand } from '../../ir/optable.js';
 import { numel } from '../../ir/tensor.js';
 import type { DType, Graph, Node, Value } from '../../ir/types.js';
-import { type ModelPlan, type Placement, type PlanStep, planModel } from '../model-plan.js';
+import { type CachePair, gqaCachePairs, type ModelPlan, type Placement, type PlanStep, planModel } from '../model-plan.js';
 import { type RenderedSteps, type Renderer, rendererOps, renderSteps } from '../render.js';
 import { LUT_OPS, renderLut } from './lut-steps.js';
 import { ATTENTION_OPS, renderAttention } from './ops-attention.js';
@@ -25,7 +25,7 @@ import { DATA_OPS, renderData } from './ops-data.js';
 import { ELEMENTWISE_OPS, renderElementwise } from './ops-elementwise.js';
 import { LINEAR_OPS, renderLinear } from './ops-linear.js';
 import { REDUCE_OPS, renderReduceOps } from './ops-reduce.js';
-import { dimsDecl, type Kernel, kindOf, type StepCtx, stepCtx, usesDims } from './shader-common.js';
+import { dimsDecl, type Kernel, KV_SHARED_SYM, kindOf, type StepCtx, stepCtx, usesDims } from './shader-common.js';
 
 export interface WgslModel {
   plan: ModelPlan;
@@ -55,6 +55,16 @@ function blame(g: Graph, v: Value): Node | undefined {
   return v.producer ?? g.nodes.find((n) => n.inputs.includes(v));
 }
 
+/** The presents the shared buffer keeps (none for a static model: its shapes cannot grow). */
+/** The cache pairs the shared past/present buffer serves (models with runtime dims only). */
+export function kvSharedPairs(g: Graph): CachePair[] {
+  const runtime = g.inputs.some((v) => v.type.shape.some((d) => typeof d === 'string'));
+  return runtime ? gqaCachePairs(g) : [];
+}
+function kvSharedPresents(g: Graph): Set<Value> {
+  return new Set(kvSharedPairs(g).map((p) => p.present));
+}
+
 /** Plans `g` with WGSL storage sizes; every float64 value is one LUT5211, all thrown together. */
 export function planWgsl(g: Graph): ModelPlan {
   const bytes = byteValues(g);
@@ -62,6 +72,8 @@ export function planWgsl(g: Graph): ModelPlan {
   const f64 = new Map<Value, Diagnostic>();
   const plan = planModel(g, {
     runtimeDims: true,
+    // the shared past/present buffer's presents (models with runtime dims): kept from run to run
+    pinned: kvSharedPresents(g),
     byteSize(v: Value, dtype: DType, shape: number[]) {
       if (dtype === 'f64' && !f64.has(v)) {
         const n = blame(g, v);
@@ -182,9 +194,15 @@ export const RUNTIME_DIM_OPS: ReadonlySet<string> = new Set([
 
 /**
  * Renders `steps` through the shared dispatcher (backends/render.ts): kernels per step, diagnostics
- * collected. `syms`: the plan's runtime dims in DIMS order (its dimSources).
+ * collected. `syms`: the plan's runtime dims in DIMS order (its dimSources), then KV_SHARED_SYM when
+ * `sharedNodes` (the GQA nodes of the shared past/present buffer) is not empty.
  */
-function renderWgslSteps(steps: readonly PlanStep[], file?: string, syms: readonly string[] = []): RenderedSteps<Kernel[]> {
+function renderWgslSteps(
+  steps: readonly PlanStep[],
+  file?: string,
+  syms: readonly string[] = [],
+  sharedNodes: ReadonlySet<Node> = new Set(),
+): RenderedSteps<Kernel[]> {
   const index = new Map(steps.map((s, i) => [s, i]));
   return renderSteps(
     'wgsl',
@@ -194,6 +212,7 @@ function renderWgslSteps(steps: readonly PlanStep[], file?: string, syms: readon
       // A step whose results are all empty (a size-0 dim, e.g. an empty past cache) has nothing to compute.
       if (step.outputs.every((o) => numel(o.shape) === 0)) return [];
       const c = stepCtx(step.node, step.inputs, step.outputs, file, index.get(step), syms);
+      if (sharedNodes.has(step.node) && c.runtime) c.kvShared = true;
       if (c.runtime && !RUNTIME_DIM_OPS.has(step.node.op)) {
         const r = c.runtime;
         c.fail(
@@ -233,10 +252,12 @@ export function renderModel(g: Graph): WgslModel {
       return undefined;
     }
   };
+  const sharedNodes = new Set(kvSharedPairs(g).map((p) => p.node));
   const steps = renderWgslSteps(
     plan.steps,
     g.meta?.file,
-    plan.dimSources.map((d) => d.sym),
+    [...plan.dimSources.map((d) => d.sym), ...(sharedNodes.size ? [KV_SHARED_SYM] : [])],
+    sharedNodes,
   );
   diags.push(...steps.diagnostics);
   const kernels = steps.results.flatMap((k) => k ?? []);

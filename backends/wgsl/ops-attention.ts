@@ -13,6 +13,9 @@
  *            streaming pass over the keys it sees (causal, optional local window) with an online
  *            softmax (running max, rescaled sum and P·V row; smooth_softmax starts from the extra zero
  *            logit), reading the present rows just written. No S×T buffer.
+ * Shared past/present buffer (the node's cache pairs, a model with runtime dims, the run's DIMS flag
+ * set): present rows are the cache's bound apart, the past rows are already there and only rows from
+ * past_b on are written (docs/wgsl.md).
  * Numerics: f32 throughout (the interpreter uses double): rotation x·cos + sign·x'·sin rounded per
  * operation, dot products, exp (ops-elementwise.ts expf) and P·V accumulated in f32.
  */
@@ -21,7 +24,20 @@ import { numel } from '../../ir/tensor.js';
 import type { Dim } from '../../ir/types.js';
 import { inputIndex } from '../model-plan.js';
 import { MATH_LIB } from './ops-elementwise.js';
-import { accessors, dimsOf, f, grid1Of, type Kernel, loadFn, main1, numelD, STATUS_DECL, type StepCtx, u } from './shader-common.js';
+import {
+  accessors,
+  dimsOf,
+  f,
+  grid1Of,
+  type Kernel,
+  KV_SHARED_SYM,
+  loadFn,
+  main1,
+  numelD,
+  STATUS_DECL,
+  type StepCtx,
+  u,
+} from './shader-common.js';
 
 export const ATTENTION_OPS = new Set(['group_query_attention']);
 
@@ -64,6 +80,11 @@ function renderGqa(c: StepCtx): Kernel[] {
   const smooth = a.smooth_softmax === 1;
   const d = c.dim;
   const [dB, dS, dT, dP] = [d(B), d(S), d(T), d(P)];
+  // the shared past/present buffer (a run with the flag set): cache rows are the bound apart, the
+  // past rows are already in the present, only rows from past_b on are written
+  const shared = c.kvShared === true;
+  const tBound = c.outs[1]!.shape[2]!;
+  const dTS = shared ? `select(${dT}, ${u(tBound)}, ${d(KV_SHARED_SYM)} != 0u)` : dT;
   // element (b, s, head, h) of the new rows in the input layout
   const src = packed
     ? `return in0(((b * ${dS} + s) * ${u(heads)} + n) * ${u(H)} + h);`
@@ -102,7 +123,13 @@ fn posOf(b: u32, s: u32) -> i32 { return select(pastB(b) + i32(s), select(1, i32
   if (i32(${dS}) > 1 && !isFirst() && ${dB} != 1u) { ${report(`i32(${dB})`)} return; }
   if (tb > i32(${dT}) || tb < i32(${dS})) { ${report('tb')} return; }
   if (pb > i32(${dP})) { ${report('pb')} return; }
-  let ti = i32(t);
+  let ti = i32(t);${
+    shared
+      ? `
+  if (${d(KV_SHARED_SYM)} != 0u && ti < pb) { return; }
+  let o = ((b * ${u(Nkv)} + g) * ${dTS} + t) * ${u(H)} + h;`
+      : '\n  let o = i;'
+  }
   var kv = vec2f(0.0, 0.0);
   if (ti < pb) { ${pk ? `kv = vec2f(${past(iPK)}, ${past(iPV)});` : '/* no past: pb is 0 */'} }
   else if (ti < pb + i32(${dS})) {
@@ -111,8 +138,8 @@ fn posOf(b: u32, s: u32) -> i32 { return select(pastB(b) + i32(s), select(1, i32
     ${rotary ? `if (p >= ${maxPos}) { ${report('p')} return; }` : ''}
     kv = vec2f(rot(b, s, ${u(N)} + g, h, u32(p)), src(b, s, ${u(N + Nkv)} + g, h));
   }
-  out1(i, kv.x);
-  out2(i, kv.y);`;
+  out1(o, kv.x);
+  out2(o, kv.y);`;
   const nPresent = numelD([B, Nkv, T, H]);
   const boundPresent = numel(c.outs[1]!.shape);
   const check = { step: c.step, node: c.node.name, op: c.node.op, size: c.outs[1]!.shape[2]! };
@@ -135,7 +162,7 @@ fn posOf(b: u32, s: u32) -> i32 { return select(pastB(b) + i32(s), select(1, i32
   var acc: array<f32, ${H}>;
   for (var h = 0u; h < ${u(H)}; h++) { acc[h] = 0.0; }
   for (var t = lo; t <= last; t++) {
-    let kb = ((b * ${u(Nkv)} + g) * ${dT} + u32(t)) * ${u(H)};
+    let kb = ((b * ${u(Nkv)} + g) * ${dTS} + u32(t)) * ${u(H)};
     var dot = 0.0;
     for (var h = 0u; h < ${u(H)}; h++) { dot += qr[h] * pk(kb + h); }
     var x = dot * ${f(alpha)};${capped}${smooth ? '' : '\n    if (t == lo) { m = x; }'}

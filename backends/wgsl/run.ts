@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fail } from '../../base/diagnostics.js';
+import type { GenerateOptions, GenerateResult } from '../../compiler/generate.js';
 import type { CompileOptions } from '../../compiler/options.js';
 import { allocData } from '../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../ir/types.js';
@@ -27,6 +28,11 @@ export interface HostModel {
   inputs: { name: string; dtype: string; shape: number[] }[];
   outputs: { name: string; dtype: string; shape: number[] }[];
   destroy(): void;
+  /** model.generate (decoders with runtime dims: artifact-runtime.ts GENERATE_JS). */
+  generate?(
+    prompt: readonly number[],
+    opts: { maxNewTokens?: number; eosTokenIds?: number[]; onToken?(id: number): void },
+  ): Promise<{ tokens: number[]; prefillMs: number; decodeMs: number }>;
 }
 
 /** Imports a compiled artifact's model.mjs and loads it onto `device`. */
@@ -109,6 +115,42 @@ export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, 
       return outs;
     } finally {
       model.close();
+    }
+  } finally {
+    gpu.release();
+  }
+}
+
+/**
+ * Greedy generation inside the artifact (RunModule.generate): model.mjs's `generate` on a Dawn device
+ * of its own, the cache in the shared past/present buffer on the device where every pair has one (no
+ * cache round trip per token). Coded run-time errors become located LutcErrors.
+ */
+export async function generate(
+  graph: Graph,
+  opts: CompileOptions & RunOptions,
+  prompt: readonly number[],
+  gen: GenerateOptions,
+): Promise<GenerateResult> {
+  const gpu = await openNodeGpu();
+  const dir = mkdtempSync(join(tmpdir(), 'lutc-wgsl-gen-'));
+  try {
+    let model: HostModel;
+    try {
+      await compileModel(graph, opts, dir);
+      model = await loadArtifact(dir, gpu.device);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    try {
+      if (!model.generate)
+        fail('LUT6041', 'generate --target wgsl: the compiled model is no decoder with runtime dims (model.mjs has no generate)');
+      const r = await model
+        .generate(prompt, { maxNewTokens: gen.maxNewTokens, eosTokenIds: [...(gen.eosTokenIds ?? [])], onToken: gen.onToken })
+        .catch((e: unknown) => rethrowCoded(e, graph));
+      return { tokens: r.tokens, logits: [], prefillMs: r.prefillMs, decodeMs: r.decodeMs, promptTokens: prompt.length };
+    } finally {
+      model.destroy();
     }
   } finally {
     gpu.release();

@@ -77,7 +77,15 @@ export interface StepCtx {
   dim: DimFn;
   /** The symbol of the first runtime dim of the step's placements (undefined for a static step). */
   runtime?: string;
+  /** A group_query_attention whose cache pairs the shared past/present buffer serves (its DIMS flag). */
+  kvShared?: boolean;
 }
+
+/**
+ * The pseudo-symbol whose DIMS word (after the runtime dims') is a run's shared past/present buffer
+ * flag (models with runtime dims and cache pairs: model-plan.ts gqaCachePairs).
+ */
+export const KV_SHARED_SYM = '__kv_shared';
 
 /** Renders a dim as a u32 WGSL expression. */
 export type DimFn = (d: Dim) => string;

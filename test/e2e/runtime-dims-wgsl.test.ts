@@ -14,18 +14,23 @@
  * group_query_attention kernel against onnxruntime: eight static cases and one runtime-dims artifact
  * over prompt, decode and continued-prompt shapes (GQA_WGSL below), and its LUT5008 run-time check.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../ir/ops/index.js';
+import { compileModel } from '../../backends/wgsl/compile.js';
 import { type NodeGpu, openNodeGpu } from '../../backends/wgsl/device.js';
 import { renderModel } from '../../backends/wgsl/model-shaders.js';
-import { loadGraph, openArtifact } from '../../backends/wgsl/run.js';
+import { type HostModel, loadArtifact, loadGraph, openArtifact } from '../../backends/wgsl/run.js';
 import { LutcError } from '../../base/diagnostics.js';
 import { OnnxBuilder } from '../../compiler/onnx/builder.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { runPipeline } from '../../compiler/pipeline.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
-import { COMPILED_DECODERS, checkCompiledDecoder } from '../helpers/compiled-decoders.js';
+import { COMPILED_DECODERS, checkCompiledDecoder, lowerDecoder } from '../helpers/compiled-decoders.js';
+import { buildBuilderDecoder, greedyOrt } from '../helpers/decoders.js';
 import { buildDynamicLinear, buildMatMulNBits, randomInput } from '../helpers/models.js';
 import { runOrt } from '../helpers/ort.js';
 import { checkCase, lowerCase, RUNTIME_DIMS_CASES, type RuntimeDimsCase } from '../helpers/runtime-dims.js';
@@ -450,4 +455,54 @@ describe('group_query_attention on WGSL (fused kernel) vs onnxruntime', () => {
       art.close();
     }
   });
+});
+
+describe('the shared past/present buffer on wgsl (run(feeds, { kvShared: true }))', () => {
+  it("a decode chain through the device-kept cache gives the dense run's logits; presents read back alike; model.generate runs it", async () => {
+    const g = lowerDecoder(buildBuilderDecoder({ seed: 21 }), 'wgsl');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-kv-wgsl-'));
+    let model: HostModel;
+    try {
+      await compileModel(g, { target: 'wgsl' }, dir);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).kvPairs).toHaveLength(4);
+      model = await loadArtifact(dir, gpu.device);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    type Out = Record<string, { data?: Float32Array; shape: number[]; read?: () => Promise<Float32Array> }>;
+    const run = model.run as unknown as (f: Record<string, unknown>, o?: { kvShared: boolean }) => Promise<Out>;
+    const pastNames = g.inputs.filter((v) => v.name.startsWith('past')).map((v) => v.name);
+    const stepFeeds = (ids: number[], P: number, past: Record<string, unknown>) => {
+      const f: Record<string, unknown> = {
+        input_ids: { data: BigInt64Array.from(ids, BigInt), shape: [1, ids.length] },
+        attention_mask: { data: new BigInt64Array(P + ids.length).fill(1n), shape: [1, P + ids.length] },
+      };
+      for (const n of pastNames) f[n] = past[n] ?? { data: new Float32Array(0), shape: [1, 2, 0, 16] };
+      return f;
+    };
+    const asPast = (o: Out, shared: boolean) =>
+      Object.fromEntries(
+        pastNames.map((n) => {
+          const p = o[n.replace('past_key_values', 'present')]!;
+          return [n, shared ? { shape: p.shape } : { data: p.data, shape: p.shape }];
+        }),
+      );
+    let dense: Out = {};
+    let shared: Out = {};
+    let P = 0;
+    for (const ids of [[5, 17, 42], [7], [9], [11]]) {
+      const d = await run(stepFeeds(ids, P, P === 0 ? {} : asPast(dense, false)));
+      const sh = await run(stepFeeds(ids, P, P === 0 ? {} : asPast(shared, true)), { kvShared: true });
+      expect(Array.from(sh.logits!.data!), `logits at past ${P}`).toEqual(Array.from(d.logits!.data!)); // same shaders, same order
+      for (const n of pastNames) {
+        const k = n.replace('past_key_values', 'present');
+        expect(sh[k]!.shape).toEqual(d[k]!.shape);
+        expect(Array.from(await sh[k]!.read!()), `${k} at past ${P}`).toEqual(Array.from(d[k]!.data!));
+      }
+      [dense, shared, P] = [d, sh, P + ids.length];
+    }
+    const gen = await (model as Required<HostModel>).generate([5, 17, 42, 3], { maxNewTokens: 12 });
+    expect(gen.tokens).toEqual((await greedyOrt(buildBuilderDecoder({ seed: 21 }), [5, 17, 42, 3], 12)).tokens);
+    model.destroy();
+  }, 120_000);
 });
