@@ -15,7 +15,8 @@
  * compiler/generate.ts (decoderIO, the one recognizer of decoder I/O).
  */
 import { type DiagCode, fail, isDiagCode, LutcError, nodeLoc } from '../base/diagnostics.js';
-import { type DecoderIO, decoderIO } from '../compiler/generate.js';
+import { seededRandom } from '../base/random.js';
+import { type DecoderIO, decoderIO, pickToken } from '../compiler/generate.js';
 import { jsDim } from '../ir/dim-expr.js';
 import type { DType, Graph } from '../ir/types.js';
 import type { ModelPlan, Placement } from './model-plan.js';
@@ -227,12 +228,16 @@ export function decoderMeta(plan: ModelPlan, kvPairs: readonly (readonly [number
 /**
  * model.generate of decoder artifacts (wasm and WGSL loaders; plain ES2020, after RUNTIME_JS):
  * `makeGenerate(dec, specs, run)` returns `generate(prompt, { maxNewTokens = 16, eosTokenIds = [],
- * onToken })` -> Promise<{ tokens, prefillMs, decodeMs }>, the loop of compiler/generate.ts: batch 1,
- * the prompt in one step from an empty cache (each past's sequence dim 0), then one token per step, a
- * mask of ones, positions past + i, the first maximum of the last logits row (NaN: LUT6043), in the
+ * temperature = 0, topK = 0, topP = 1, seed = 0, onToken })` -> Promise<{ tokens, prefillMs,
+ * decodeMs }>, the loop of compiler/generate.ts: batch 1, the prompt in one step from an empty cache
+ * (each past's sequence dim 0), then one token per step, a mask of ones, positions past + i, each
+ * token compiler/generate.ts's `pickToken` (greedy, or sampled with base/random.ts's generator: both
+ * embedded from their sources, so a seed means the same thing as in lutc), NaN logits LUT6043, in the
  * shared past/present buffer mode when `dec.shared` (the cache never leaves the artifact).
  */
-export const GENERATE_JS = String.raw`
+export const GENERATE_JS = `
+${seededRandom.toString()}
+${pickToken.toString()}
 function makeGenerate(dec, specs, run) {
   const spec = (name) => specs.find((s) => s.name === name);
   return async function generate(prompt, opts = {}) {
@@ -241,6 +246,7 @@ function makeGenerate(dec, specs, run) {
       throw lutcError('LUT5007', 'generate(prompt): the prompt must be a non-empty array of token ids (non-negative integers)');
     const maxNew = opts.maxNewTokens ?? 16;
     const eos = new Set(opts.eosTokenIds ?? []);
+    const rand = seededRandom(opts.seed ?? 0);
     const IdArray = globalThis[ARRAY_OF[spec(dec.inputIds).dtype]];
     const big = IdArray === BigInt64Array;
     const idFeed = (xs) => ({ data: IdArray.from(xs, (x) => (big ? BigInt(x) : x)), shape: [1, xs.length] });
@@ -262,23 +268,18 @@ function makeGenerate(dec, specs, run) {
       if (pastLen === 0) prefillMs = ms; else decodeMs += ms;
       const l = out[dec.logits];
       const V = l.shape[l.shape.length - 1];
-      const off = l.data.length - V;
-      let best = 0;
-      for (let i = 0; i < V; i++) {
-        const x = l.data[off + i];
-        if (Number.isNaN(x)) throw lutcError('LUT6043', 'generate: the logits hold NaN (vocabulary entry ' + i + ')');
-        if (x > l.data[off + best]) best = i;
-      }
-      tokens.push(best);
-      if (opts.onToken) opts.onToken(best);
-      if (eos.has(best)) break;
+      const id = pickToken(l.data.subarray(l.data.length - V), opts.temperature ?? 0, opts.topK ?? 0, opts.topP ?? 1, rand);
+      if (id < 0) throw lutcError('LUT6043', 'generate: the logits hold NaN (vocabulary entry ' + (-1 - id) + ')');
+      tokens.push(id);
+      if (opts.onToken) opts.onToken(id);
+      if (eos.has(id)) break;
       past = {};
       for (const c of dec.cache) {
         const o = out[c.present];
         past[c.past] = dec.shared ? { shape: o.shape } : { data: o.data, shape: o.shape };
       }
       pastLen += S;
-      step = [best];
+      step = [id];
     }
     return { tokens, prefillMs, decodeMs };
   };

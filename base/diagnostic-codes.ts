@@ -87,6 +87,8 @@ export const DIAGNOSTICS = {
   LUT1005: e('onnx', "external data location outside the model's folder"),
   LUT1006: e('onnx', 'external data cannot be located or read'),
   LUT1007: e('onnx', 'structurally incomplete model (no graph, unnamed input or initializer)'),
+  LUT1008: e('onnx', 'model tensors need more memory than the limit (--max-tensor-bytes, default 8 GiB)'),
+  LUT1009: e('onnx', 'subgraphs nested deeper than lutc supports (64 levels)'),
   // ---- LUT1100-1199 importer and shape rules ----------------------------------------------------------
   LUT1100: e('import', 'value defined more than once'),
   LUT1101: e('import', 'unsupported ONNX operator'),

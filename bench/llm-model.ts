@@ -59,6 +59,26 @@ export interface DecoderOptions {
   mlpAct?: 'silu' | 'relu2';
   /** MatMulNBits accuracy_level (default 0, exact in onnxruntime; exports use 4: int8 activations). */
   accuracyLevel?: number;
+  /** The token embedding [vocab, hidden] (default: seeded uniform in [-1, 1)). */
+  embedding?: Float32Array;
+  /** The lm_head as float weights [hidden, vocab] (row k, column n), quantized to 4-bit MatMulNBits (default: seeded random codes). */
+  lmHead?: Float32Array;
+  /** Scale of every attention and MLP weight (default 1): small values leave the residual to the embedding. */
+  layerScale?: number;
+  /**
+   * The attention input layout: 'packed' (default: one QKV MatMulNBits, rotary inside
+   * GroupQueryAttention) or 'rotary-nodes' (the older onnxruntime-genai WebGPU exports: separate q/k/v
+   * MatMulNBits, two com.microsoft RotaryEmbedding nodes fed by a `position_ids` input, then
+   * GroupQueryAttention with separate key/value and do_rotary 0).
+   */
+  attention?: 'packed' | 'rotary-nodes';
+  /** GroupQueryAttention local_window_size (default -1: none). */
+  localWindow?: number;
+  /**
+   * The token embedding as com.microsoft GatherBlockQuantized over the lm_head's own 4-bit weights
+   * (a tied embedding, as transformers.js q4 exports store it) instead of a float table.
+   */
+  tiedEmbedding?: boolean;
 }
 
 const BLOCK = 32;
@@ -67,7 +87,16 @@ const BLOCK = 32;
  * The MatMulNBits inputs B, scales, zero_points of a random `bits`-bit [K, N] weight (block 32, packed
  * uint8 zero points); `ternary`: codes 0..2 with zero point 1 (values -1, 0, 1 times the scale).
  */
-export function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number, next: () => number, bits = 4, ternary = false): string[] {
+export function nbitsWeights(
+  b: OnnxBuilder,
+  name: string,
+  K: number,
+  N: number,
+  next: () => number,
+  bits = 4,
+  ternary = false,
+  scaleMul = 1,
+): string[] {
   const kBlocks = Math.ceil(K / BLOCK);
   const blob = (BLOCK * bits) / 8;
   const levels = 2 ** bits;
@@ -78,7 +107,7 @@ export function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number,
       const i = k % BLOCK;
       B[(n * kBlocks + Math.floor(k / BLOCK)) * blob + ((i * bits) >> 3)]! |= q << ((i * bits) & 7);
     }
-  const scales = Float32Array.from({ length: N * kBlocks }, () => ((0.5 + next()) / levels / Math.sqrt(K)) * 2);
+  const scales = Float32Array.from({ length: N * kBlocks }, () => ((0.5 + next()) / levels / Math.sqrt(K)) * 2 * scaleMul);
   const zpRow = Math.ceil((kBlocks * bits) / 8);
   const ZP = new Uint8Array(N * zpRow);
   for (let n = 0; n < N; n++)
@@ -86,6 +115,43 @@ export function nbitsWeights(b: OnnxBuilder, name: string, K: number, N: number,
       // zero points near the middle, as a quantizer finds them for roughly symmetric weights
       const z = ternary ? 1 : bits === 4 ? 6 + Math.floor(next() * 4) : 1 + Math.floor(next() * 2);
       ZP[n * zpRow + ((kb * bits) >> 3)]! |= z << ((kb * bits) & 7);
+    }
+  return [
+    b.initializer(`${name}.qweight`, makeTensor('u8', [N, kBlocks, blob], B)),
+    b.initializer(`${name}.scales`, makeTensor('f32', [N, kBlocks], scales)),
+    b.initializer(`${name}.qzeros`, makeTensor('u8', [N, zpRow], ZP)),
+  ];
+}
+
+/**
+ * MatMulNBits inputs of float weights `w` [K, N] (row k, column n): 4 bits, block 32 along K,
+ * asymmetric per block (scale = (max - min) / 15, zero point round(-min / scale) in 0..15), packed as
+ * nbitsWeights packs (low nibble first, uint8 zero points two per byte).
+ */
+export function nbitsFromFloat(b: OnnxBuilder, name: string, w: Float32Array, K: number, N: number): string[] {
+  const kBlocks = Math.ceil(K / BLOCK);
+  const blob = BLOCK / 2;
+  const B = new Uint8Array(N * kBlocks * blob);
+  const scales = new Float32Array(N * kBlocks);
+  const zpRow = Math.ceil(kBlocks / 2);
+  const ZP = new Uint8Array(N * zpRow);
+  for (let n = 0; n < N; n++)
+    for (let kb = 0; kb < kBlocks; kb++) {
+      let lo = 0;
+      let hi = 0;
+      for (let k = kb * BLOCK; k < Math.min(K, (kb + 1) * BLOCK); k++) {
+        lo = Math.min(lo, w[k * N + n]!);
+        hi = Math.max(hi, w[k * N + n]!);
+      }
+      const scale = Math.fround((hi - lo) / 15 || 1);
+      const zp = Math.min(15, Math.max(0, Math.round(-lo / scale)));
+      scales[n * kBlocks + kb] = scale;
+      ZP[n * zpRow + (kb >> 1)]! |= zp << ((kb & 1) * 4);
+      for (let k = kb * BLOCK; k < Math.min(K, (kb + 1) * BLOCK); k++) {
+        const q = Math.min(15, Math.max(0, Math.round(w[k * N + n]! / scale) + zp));
+        const i = k % BLOCK;
+        B[(n * kBlocks + kb) * blob + (i >> 1)]! |= q << ((i & 1) * 4);
+      }
     }
   return [
     b.initializer(`${name}.qweight`, makeTensor('u8', [N, kBlocks, blob], B)),
@@ -113,14 +179,18 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
 
   b.input('input_ids', 'i64', ['batch_size', 'sequence_length']);
   b.input('attention_mask', 'i64', ['batch_size', 'total_sequence_length']);
+  const rotaryNodes = opts.attention === 'rotary-nodes';
+  if (rotaryNodes) b.input('position_ids', 'i64', ['batch_size', 'sequence_length']);
   for (let i = 0; i < L; i++) {
     for (const kv of ['key', 'value']) b.input(`past_key_values.${i}.${kv}`, 'f32', ['batch_size', KV, 'past_sequence_length', H]);
   }
 
-  const linear = (name: string, x: string, K: number, N: number): string => {
-    const [y] = b.node('MatMulNBits', [x, ...nbitsWeights(b, name, K, N, next, bits, opts.ternary)], {
+  const layerScale = opts.layerScale ?? 1;
+  const linear = (name: string, x: string, K: number, N: number, float?: Float32Array): string => {
+    const weights = float ? nbitsFromFloat(b, name, float, K, N) : nbitsWeights(b, name, K, N, next, bits, opts.ternary, layerScale);
+    const [y] = b.node('MatMulNBits', [x, ...weights], {
       domain: ms,
-      attrs: { K, N, bits, block_size: BLOCK, accuracy_level: opts.accuracyLevel ?? 0 },
+      attrs: { K, N, bits: float ? 4 : bits, block_size: BLOCK, accuracy_level: opts.accuracyLevel ?? 0 },
       name: `${name}/MatMul`,
     });
     return y!;
@@ -141,9 +211,28 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
   };
 
   // /model/embed_tokens
-  const [embeds] = b.node('Gather', [b.initializer('model.embed_tokens.weight', uniform([V, D], 1, next)), 'input_ids'], {
-    name: '/model/embed_tokens/Gather',
-  });
+  // a tied embedding reads the lm_head's 4-bit weights (made first, so both use the same ones)
+  const lmHeadWeights = opts.tiedEmbedding
+    ? opts.lmHead
+      ? nbitsFromFloat(b, '/lm_head', opts.lmHead, D, V)
+      : nbitsWeights(b, '/lm_head', D, V, next, 4, false)
+    : undefined;
+  let embeds: string;
+  if (lmHeadWeights) {
+    if (bits !== 4) throw new Error('a tied embedding shares the 4-bit lm_head');
+    const [q, sc, zp] = lmHeadWeights as [string, string, string];
+    const [flat] = b.node('Reshape', [q, b.initializer('/model/embed_tokens/shape', makeTensor('i64', [2], [V, D / 2]))]);
+    [embeds] = b.node('GatherBlockQuantized', [flat!, 'input_ids', sc, zp], {
+      domain: ms,
+      attrs: { bits: 4, block_size: BLOCK, gather_axis: 0, quantize_axis: 1 },
+      name: '/model/embed_tokens/GatherBlockQuantized',
+    }) as [string];
+  } else {
+    const embedTable = opts.embedding ? makeTensor('f32', [V, D], opts.embedding) : uniform([V, D], 1, next);
+    [embeds] = b.node('Gather', [b.initializer('model.embed_tokens.weight', embedTable), 'input_ids'], {
+      name: '/model/embed_tokens/Gather',
+    }) as [string];
+  }
 
   // /model/attn_mask_reformat
   const [sum] = b.node('ReduceSum', ['attention_mask', b.initializer('/model/constants/INT64/[1]', makeTensor('i64', [1], [1]))], {
@@ -162,34 +251,47 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
   const cos = b.initializer('cos_cache', makeTensor('f32', [P, half], ang.map(Math.cos)));
   const sin = b.initializer('sin_cache', makeTensor('f32', [P, half], ang.map(Math.sin)));
 
-  let residual = embeds!;
+  let residual = embeds;
   let layerIn = '';
   for (let i = 0; i < L; i++) {
     const pre = `/model/layers.${i}`;
     let normed: string;
     if (i === 0) {
-      [normed] = b.node('SimplifiedLayerNormalization', [embeds!, gamma(`model.layers.${i}.input_layernorm.weight`)], {
+      [normed] = b.node('SimplifiedLayerNormalization', [embeds, gamma(`model.layers.${i}.input_layernorm.weight`)], {
         attrs: { epsilon: b.float(eps), axis: -1, stash_type: 1 },
         name: `${pre}/input_layernorm/LayerNorm`,
       }) as [string];
     } else {
       [normed, residual] = skipNorm(`${pre}/input_layernorm`, layerIn, residual);
     }
-    const qkv = linear(`${pre}/attn/qkv_proj`, normed, D, (NH + 2 * KV) * H);
+    const gqaAttrs = {
+      num_heads: NH,
+      kv_num_heads: KV,
+      scale: b.float(1 / Math.sqrt(H)),
+      local_window_size: opts.localWindow ?? -1,
+      softcap: b.float(0),
+      do_rotary: rotaryNodes ? 0 : 1,
+      rotary_interleaved: 0,
+    };
+    let gqaIn: string[];
+    if (rotaryNodes) {
+      const rope = (x: string, heads: number, what: string) =>
+        b.node('RotaryEmbedding', [x, 'position_ids', cos, sin], {
+          domain: ms,
+          attrs: { interleaved: 0, num_heads: heads },
+          name: `${pre}/attn/${what}_rotary/RotaryEmbedding`,
+        })[0]!;
+      const q = rope(linear(`${pre}/attn/q_proj`, normed, D, NH * H), NH, 'q');
+      const k = rope(linear(`${pre}/attn/k_proj`, normed, D, KV * H), KV, 'k');
+      const v = linear(`${pre}/attn/v_proj`, normed, D, KV * H);
+      gqaIn = [q, k, v];
+    } else gqaIn = [linear(`${pre}/attn/qkv_proj`, normed, D, (NH + 2 * KV) * H), '', ''];
     const [attn] = b.node(
       'GroupQueryAttention',
-      [qkv, '', '', `past_key_values.${i}.key`, `past_key_values.${i}.value`, seqlensK!, totalSeqLen!, cos, sin],
+      [...gqaIn, `past_key_values.${i}.key`, `past_key_values.${i}.value`, seqlensK!, totalSeqLen!, ...(rotaryNodes ? [] : [cos, sin])],
       {
         domain: ms,
-        attrs: {
-          num_heads: NH,
-          kv_num_heads: KV,
-          scale: b.float(1 / Math.sqrt(H)),
-          local_window_size: -1,
-          softcap: b.float(0),
-          do_rotary: 1,
-          rotary_interleaved: 0,
-        },
+        attrs: gqaAttrs,
         outputs: [`${pre}/attn/GroupQueryAttention/output_0`, `present.${i}.key`, `present.${i}.value`],
         name: `${pre}/attn/GroupQueryAttention`,
       },
@@ -211,7 +313,13 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
     layerIn = linear(`${pre}/mlp/down_proj`, gated!, I, D);
   }
   const [finalNorm] = skipNorm('/model/layers.final_norm_layernorm', layerIn, residual, true);
-  const logits = linear('/lm_head', finalNorm, D, V);
+  const logits = lmHeadWeights
+    ? b.node('MatMulNBits', [finalNorm, ...lmHeadWeights], {
+        domain: ms,
+        attrs: { K: D, N: V, bits: 4, block_size: BLOCK, accuracy_level: opts.accuracyLevel ?? 0 },
+        name: '/lm_head/MatMul',
+      })[0]!
+    : linear('/lm_head', finalNorm, D, V, opts.lmHead);
   b.node('Identity', [logits], { outputs: ['logits'] });
 
   b.output('logits', 'f32', ['batch_size', 'sequence_length', V]);

@@ -96,8 +96,8 @@ async function loadInput(input: Graph | string | Uint8Array, opts: CompileOption
   }
   const load = (dimBindings: Record<string, number> | undefined) =>
     typeof input === 'string'
-      ? loadModel(input, { dimBindings, inputShapes: opts.inputShapes })
-      : Promise.resolve(importOnnx(input, { dimBindings, inputShapes: opts.inputShapes }));
+      ? loadModel(input, { dimBindings, inputShapes: opts.inputShapes, maxTensorBytes: opts.maxTensorBytes })
+      : Promise.resolve(importOnnx(input, { dimBindings, inputShapes: opts.inputShapes, maxTensorBytes: opts.maxTensorBytes }));
   const g = await load(opts.dimBindings);
   for (const w of unknownDimWarnings(g, { '--dim': opts.dimBindings, '--max-dim': opts.maxDims })) say(w);
   const { bounds, defaulted, messages } = decideRuntimeDims(g, opts.maxDims);
@@ -113,13 +113,19 @@ async function loadInput(input: Graph | string | Uint8Array, opts: CompileOption
   return { graph: g, defaulted, reload };
 }
 
-/** The defaulted runtime dims a refusal `e` of the pipeline or backend is about (all of them if it names none). */
-function refusedDims(e: unknown, defaulted: string[]): string[] {
+/**
+ * The defaulted runtime dims a refusal `e` of the pipeline or backend is about: those its messages
+ * name; when they name none, one of them (a batch-like dim first: one that is axis 0 of an input),
+ * so that the others keep their bounds if freezing it is enough.
+ */
+function refusedDims(e: unknown, defaulted: string[], g: Graph): string[] {
   if (!(e instanceof LutcError) || !defaulted.length) return [];
   const refusals = e.diagnostics.filter((d) => RUNTIME_DIM_REFUSALS.has(d.code));
   if (!refusals.length || refusals.length < e.diagnostics.filter((d) => d.severity === 'error').length) return [];
   const named = defaulted.filter((sym) => refusals.some((d) => d.message.includes(`'${sym}'`)));
-  return named.length ? named : defaulted;
+  if (named.length) return named;
+  const batchLike = defaulted.find((sym) => g.inputs.some((v) => v.type.shape[0] === sym));
+  return [batchLike ?? defaulted[0]!];
 }
 
 /**
@@ -157,7 +163,7 @@ async function compileLoaded(
       const art = await (await t.compile!()).compileArtifact(res.graph, opts);
       return { files: art.files, remove: art.remove ?? [], graph: res.graph, decisions: res.decisions, irDumps: res.irDumps };
     } catch (e) {
-      const syms = loaded.reload ? refusedDims(e, defaulted) : [];
+      const syms = loaded.reload ? refusedDims(e, defaulted, g) : [];
       if (!syms.length) throw e;
       await freeze(
         syms,

@@ -10,10 +10,14 @@
  *
  * `generate` runs the prompt in one step from an empty cache (each past input starts with its
  * sequence dim 0; batch 1), then one token per step, feeding every present back as its past and
- * growing the mask by one; greedy (first maximum; NaN logits are LUT6043) until `maxNewTokens` or
- * an end-of-sequence id. Times are wall clock per phase (prefill = the prompt step).
+ * growing the mask by one, until `maxNewTokens` or an end-of-sequence id. Each token is `pickToken`'s:
+ * greedy (the first maximum) by default, or sampled (temperature, top-k, top-p) from base/random.ts's
+ * seeded generator; NaN logits are LUT6043. `pickToken` and the generator are plain functions whose
+ * source the artifacts' model.generate embeds (backends/artifact-runtime.ts GENERATE_JS), so one seed
+ * gives one algorithm everywhere. Times are wall clock per phase (prefill = the prompt step).
  */
 import { fail } from '../base/diagnostics.js';
+import { seededRandom } from '../base/random.js';
 import { makeTensor } from '../ir/tensor.js';
 import type { Dim, DType, Graph, Tensor, Value } from '../ir/types.js';
 
@@ -88,7 +92,19 @@ export function decoderIO(g: Graph, file?: string): DecoderIO {
 /** Runs one decoder step: graph outputs in graph-output order. */
 export type StepRunner = (feeds: Record<string, Tensor>) => Tensor[] | Promise<Tensor[]>;
 
-export interface GenerateOptions {
+/** Sampling (absent or temperature 0: greedy). */
+export interface SamplingOptions {
+  /** Softmax temperature; 0 (the default) is greedy. */
+  temperature?: number;
+  /** Keep the K most likely tokens (0: all). */
+  topK?: number;
+  /** Keep the most likely tokens whose probabilities sum to at least P (1: all). */
+  topP?: number;
+  /** Seed of base/random.ts's generator (default 0). */
+  seed?: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
   /** End-of-sequence ids: generation stops after producing one (it is included in `tokens`). */
   eosTokenIds?: readonly number[];
@@ -107,17 +123,51 @@ export interface GenerateResult {
   promptTokens: number;
 }
 
-/** Index of the first maximum of logits row `row` of `t` ([.., S, V] flattened); LUT6043 for NaN. */
-function argmaxLast(t: Tensor): { id: number; row: Float32Array } {
-  const V = t.shape[t.shape.length - 1]!;
-  const off = t.data.length - V;
-  const row = Float32Array.from(t.data.subarray(off, off + V) as ArrayLike<number>);
+/**
+ * The next token from one row of logits: with temperature 0 the index of the first maximum; else the
+ * tokens by descending logit (ties by index), the first `topK` (0: all), softmax at `temperature` in
+ * double, the shortest prefix whose probability reaches `topP`, renormalized, and the token where
+ * `rand()` falls in the cumulative sum. A NaN at index i gives -1 - i. Self-contained (no imports,
+ * only Math): its source is embedded in the artifacts' JavaScript (artifact-runtime.ts GENERATE_JS).
+ */
+export function pickToken(row: ArrayLike<number>, temperature: number, topK: number, topP: number, rand: () => number): number {
+  const V = row.length;
   let best = 0;
   for (let i = 0; i < V; i++) {
-    if (Number.isNaN(row[i]!)) fail('LUT6043', `generate: the logits hold NaN (vocabulary entry ${i})`);
+    if (Number.isNaN(row[i])) return -1 - i;
     if (row[i]! > row[best]!) best = i;
   }
-  return { id: best, row };
+  if (!(temperature > 0)) return best;
+  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => row[b]! - row[a]! || a - b);
+  const keep = topK > 0 && topK < V ? order.slice(0, topK) : order;
+  const top = row[keep[0]!]!;
+  const w = keep.map((i) => Math.exp((row[i]! - top) / temperature));
+  const total = w.reduce((a, b) => a + b, 0);
+  let n = keep.length;
+  if (topP < 1) {
+    let cum = 0;
+    for (n = 0; n < keep.length; ) {
+      cum += w[n]! / total;
+      n++;
+      if (cum >= topP) break;
+    }
+  }
+  let mass = 0;
+  for (let k = 0; k < n; k++) mass += w[k]!;
+  const u = rand() * mass;
+  let cum = 0;
+  for (let k = 0; k < n; k++) {
+    cum += w[k]!;
+    if (u < cum) return keep[k]!;
+  }
+  return keep[n - 1]!;
+}
+
+/** The last logits row of `t` ([.., S, V] flattened). */
+function lastRow(t: Tensor): Float32Array {
+  const V = t.shape[t.shape.length - 1]!;
+  const off = t.data.length - V;
+  return Float32Array.from(t.data.subarray(off, off + V) as ArrayLike<number>);
 }
 
 /** Greedy generation from `prompt` (token ids) through `run`. */
@@ -136,6 +186,7 @@ export async function generate(io: DecoderIO, run: StepRunner, prompt: readonly 
   let prefillMs = 0;
   let decodeMs = 0;
   const eos = new Set(opts.eosTokenIds ?? []);
+  const rand = seededRandom(opts.seed ?? 0);
   while (tokens.length < opts.maxNewTokens) {
     const S = step.length;
     const feeds: Record<string, Tensor> = { ...past, [io.inputIds]: makeTensor(io.idsDtype, [1, S], step) };
@@ -151,7 +202,9 @@ export async function generate(io: DecoderIO, run: StepRunner, prompt: readonly 
     const ms = performance.now() - t0;
     if (pastLen === 0) prefillMs = ms;
     else decodeMs += ms;
-    const { id, row } = argmaxLast(outs[outIndex.get(io.logits)!]!);
+    const row = lastRow(outs[outIndex.get(io.logits)!]!);
+    const id = pickToken(row, opts.temperature ?? 0, opts.topK ?? 0, opts.topP ?? 1, rand);
+    if (id < 0) fail('LUT6043', `generate: the logits hold NaN (vocabulary entry ${-1 - id})`);
     tokens.push(id);
     logits.push(row);
     opts.onToken?.(id);

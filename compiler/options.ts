@@ -37,6 +37,8 @@ export interface CompileOptions {
    * frozen to 1 (said through `progress`).
    */
   maxDims?: Record<string, number>;
+  /** Memory limit of the import in bytes (`--max-tensor-bytes`; default 8 GiB): tensors beyond it are LUT1008. */
+  maxTensorBytes?: number;
   // Target-specific options: which target reads each (and for which commands) is its TargetInfo's
   // `options` schema (backends/<t>/target.ts); setting one for another target is an error.
   /** C (run): OpenMP threads of the generated code (1 = none). */

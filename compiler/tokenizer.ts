@@ -3,8 +3,9 @@
  * tokenizer_config.json when present) loaded with @huggingface/tokenizers, the maintained pure-JS
  * implementation transformers.js uses. `loadTokenizer(path)` takes the tokenizer.json file or the
  * folder holding it; anything missing, unreadable or malformed is LUT6044 naming the file, never a
- * stack trace. `TextStream` turns the generated ids into text increments (each call returns what the
- * decoded text gained, so multi-token characters appear once complete).
+ * stack trace (also when a malformed part only fails in encode or decode). `TextStream` turns the
+ * generated ids into text increments (each call returns what the decoded text gained, so
+ * multi-token characters appear once complete).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -64,7 +65,14 @@ export function loadTokenizer(p: string): LoadedTokenizer {
         return fail('LUT6044', `the tokenizer '${file}' cannot encode the prompt: ${(e as Error).message}`, { kind: 'file', file });
       }
     },
-    decode: (ids) => tok.decode([...ids], { skip_special_tokens: true }),
+    // tokenizers.js checks a model's parts only when they run: a broken one throws from decode too
+    decode: (ids) => {
+      try {
+        return tok.decode([...ids], { skip_special_tokens: true });
+      } catch (e) {
+        return fail('LUT6044', `the tokenizer '${file}' cannot decode ids: ${(e as Error).message}`, { kind: 'file', file });
+      }
+    },
     ...(eosTokenId !== undefined && { eosTokenId }),
   };
 }

@@ -2,14 +2,15 @@
  * IR text parser: `parseGraph(text)` reads what `printGraph` writes (grammar in docs/ir-text.md) with a
  * chevrotain lexer and parser, then builds the Graph against the op table. Every error is a LutcError
  * coded LUT20xx with a `file:line:col` location; node locations are kept in Node.loc so later
- * diagnostics (the verifier's, a pass's) point into the text.
+ * diagnostics (the verifier's, a pass's) point into the text. Blocks nest at most MAX_BRACE_DEPTH
+ * deep (LUT2002 beyond), so no text can exhaust the stack of the recursive parser, builder or verifier.
  */
 
 import type { IToken } from 'chevrotain';
 import { type Diagnostic, diag, LutcError } from '../base/diagnostics.js';
 import { buildGraph, buildType, ParseCode } from './text/build.js';
 import { type AstGraph, type AstType, BadStringError, irParser } from './text/grammar.js';
-import { irLexer } from './text/lexer.js';
+import { irLexer, LBrace, RBrace } from './text/lexer.js';
 import type { Graph, TensorType } from './types.js';
 
 export { ParseCode, textLocOf } from './text/build.js';
@@ -26,6 +27,13 @@ export function parseType(text: string, file = '<input>'): TensorType {
   return buildType(ast, file);
 }
 
+/**
+ * Deepest `{` nesting accepted: the main graph's body takes one, each nested graph two (its op's
+ * attribute block and its body), so 31 levels of graphs within it: far beyond real models and far
+ * within the stack (about 200 overflowed it).
+ */
+const MAX_BRACE_DEPTH = 64;
+
 function parseSyntax<R>(text: string, file: string, rule: (p: ReturnType<typeof irParser>) => R): R {
   const lexed = irLexer().tokenize(text);
   if (lexed.errors.length) {
@@ -39,6 +47,14 @@ function parseSyntax<R>(text: string, file: string, rule: (p: ReturnType<typeof 
         }),
       ),
     );
+  }
+  let depth = 0;
+  for (const t of lexed.tokens) {
+    if (t.tokenType === LBrace && ++depth > MAX_BRACE_DEPTH)
+      throw new LutcError(
+        diag(ParseCode.syntax, `blocks nested more than ${MAX_BRACE_DEPTH} deep (graphs within graphs)`, tokLoc(t, file, text)),
+      );
+    if (t.tokenType === RBrace) depth--;
   }
   const parser = irParser();
   parser.input = lexed.tokens;

@@ -15,7 +15,10 @@
  * weights on an exact ternary grid (lossless), other float weights only with `--bits`. Gemm: transA = 0;
  * alpha scales float weights before quantization (alpha != 1 with already-quantized weights is left
  * float); beta * C becomes the bias when C has N elements, or the residual when C has y's shape.
- * Only f32 activations are lowered. The result value keeps the original node's name and uses.
+ * f32 activations are lowered as they are; f16/bf16 ones (fp16 exports: q4f16) through a cast to f32
+ * before the LUT ops and a cast back after them (the LUT kernels compute in f32 and round once to the
+ * layer's dtype; compiled targets hold f16 as f32 anyway), with f16 weights, scales and bias read as
+ * the values they hold. The result value keeps the original node's name and uses.
  * A layer that does not take `--bits` / `--group-size` as given (not lowered, except activation x
  * activation products; weights already quantized or ternary; a group larger than K, clamped to K) gets
  * a `warning` in its decision naming the layer and why.
@@ -39,6 +42,11 @@ interface Plan {
   bias?: Value;
   residual?: Value;
 }
+
+/** Activation dtypes a layer is lowered for (f16/bf16 through casts around the f32 LUT ops). */
+const LOWERED_ACTIVATIONS = new Set(['f32', 'f16', 'bf16']);
+/** ONNX data type codes of the casts around a half-precision layer. */
+const ONNX_DTYPE = { f32: 1, f16: 10, bf16: 16 } as const;
 
 export const lowerLinear: Pass = {
   name: 'lower-linear',
@@ -110,12 +118,13 @@ interface NotLowered {
 /** What to lower `node` into, or why not. */
 function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | NotLowered {
   const x = operand(node, 'A');
-  if (x?.type.dtype !== 'f32') return { reason: `activations are ${x?.type.dtype ?? 'missing'}; only f32 layers are lowered` };
+  if (!x || !LOWERED_ACTIVATIONS.has(x.type.dtype))
+    return { reason: `activations are ${x?.type.dtype ?? 'missing'}; only f32, f16 and bf16 layers are lowered` };
   const loc = nodeLoc(node);
   if (node.op === 'matmul_nbits') {
     const w = weightsFromNBits(node);
     const bias = operand(node, 'bias') ?? undefined;
-    if (bias && bias.type.dtype !== 'f32') return { reason: 'bias is not f32' };
+    if (bias && bias.type.dtype !== x.type.dtype) return { reason: `bias is ${bias.type.dtype}, the activations ${x.type.dtype}` };
     return { x, weights: w, bias };
   }
   const W = operand(node, 'B');
@@ -140,7 +149,12 @@ function planNode(b: GraphBuilder, node: Node, ctx: PassContext): Plan | NotLowe
     const data = Float32Array.from(C.const.data as ArrayLike<number>, (v) => Math.fround(beta * v));
     return { x, weights, bias: b.constant(`${node.name}.bias`, makeTensor('f32', [n], data)) };
   }
-  if (beta === 1 && C.type.dtype === 'f32' && C.type.shape.length === outShape.length && C.type.shape.every((d, i) => d === outShape[i])) {
+  if (
+    beta === 1 &&
+    C.type.dtype === x.type.dtype &&
+    C.type.shape.length === outShape.length &&
+    C.type.shape.every((d, i) => d === outShape[i])
+  ) {
     return { x, weights, residual: C };
   }
   return { reason: 'gemm C is neither a bias of N elements nor a residual of the output shape (with beta = 1)' };
@@ -154,7 +168,8 @@ function weightOf(W: Value, transposed: boolean, alpha: number, ctx: PassContext
     return weightsFromDQ(p);
   }
   if (!W.const) return { ok: false, reason: 'weight is not a constant' };
-  if (W.const.dtype !== 'f32') return { ok: false, reason: `constant weight of type ${W.const.dtype} is not lowered (f32 only)` };
+  if (!LOWERED_ACTIVATIONS.has(W.const.dtype))
+    return { ok: false, reason: `constant weight of type ${W.const.dtype} is not lowered (f32, f16 and bf16 only)` };
   if (W.const.shape.length !== 2) return { ok: false, reason: 'weight is not a 2-D matrix' };
   const { w, n, k } = weightRows(W.const, transposed);
   if (alpha !== 1) for (let i = 0; i < w.length; i++) w[i] = Math.fround(alpha * w[i]!);
@@ -165,11 +180,27 @@ function weightOf(W: Value, transposed: boolean, alpha: number, ctx: PassContext
  * Replaces `node` by lut.pack + lut.table + lut.matmul (targets whose LUT form is `tables: 'kernel'`:
  * one lut.gemm); its result value keeps its name and uses.
  */
-function emit(b: GraphBuilder, node: Node, plan: Plan, ctx: PassContext): void {
-  if (!plan.weights.ok) return;
-  const qm = plan.weights.qm;
+function emit(b: GraphBuilder, node: Node, given: Plan, ctx: PassContext): void {
+  if (!given.weights.ok) return;
+  const qm = given.weights.qm;
   const geo = { n: qm.n, k: qm.k, bits: qm.bits, group_size: qm.groupSize, vec_bytes: 16, k_tile: 0 };
   const tables = ctx.opts.tables ?? 'i8';
+  // a half-precision layer: its activation (and bias, residual) to f32, the LUT result back
+  const half = given.x.type.dtype === 'f16' || given.x.type.dtype === 'bf16' ? (given.x.type.dtype as 'f16' | 'bf16') : undefined;
+  const toF32 = (v: Value | undefined, what: string): Value | undefined => {
+    if (!v || !half) return v;
+    if (v.const)
+      return b.constant(
+        `${node.name}.${what}_f32`,
+        makeTensor('f32', [...v.const.shape], Float32Array.from(v.const.data as ArrayLike<number>)),
+      );
+    return addNode(b, 'cast', [v], { to: ONNX_DTYPE.f32 }, `${node.name}.${what}_f32`).outputs[0]!;
+  };
+  const plan = { ...given, x: toF32(given.x, 'x')!, bias: toF32(given.bias, 'bias'), residual: toF32(given.residual, 'residual') };
+  const result = (op: Node): void => {
+    const last = half ? addNode(b, 'cast', [op.outputs[0]!], { to: ONNX_DTYPE[half] }, `${node.name}.y_${half}`) : op;
+    takeOverValue(last, 0, node.outputs[0]!);
+  };
   const q = b.constant(`${node.name}.q`, makeTensor('u8', [qm.n, qm.k], qm.q));
   const s = b.constant(`${node.name}.scales`, makeTensor('f32', [qm.n, qm.nGroups], qm.scales));
   const z = b.constant(`${node.name}.zeros`, makeTensor('f32', [qm.n, qm.nGroups], qm.zeros));
@@ -184,7 +215,7 @@ function emit(b: GraphBuilder, node: Node, plan: Plan, ctx: PassContext): void {
       `${node.name}.lut`,
     );
     trimOptional(gm);
-    takeOverValue(gm, 0, node.outputs[0]!);
+    result(gm);
     node.outputs = [];
     node.inputs = [];
     return;
@@ -199,7 +230,7 @@ function emit(b: GraphBuilder, node: Node, plan: Plan, ctx: PassContext): void {
     `${node.name}.lut`,
   );
   trimOptional(mm);
-  takeOverValue(mm, 0, node.outputs[0]!);
+  result(mm);
   node.outputs = [];
   node.inputs = [];
 }

@@ -31,6 +31,12 @@ export const SYSTEM_PACKAGES = [
     probes: ['/usr/bin/chromium', '/usr/lib/chromium/vk_swiftshader_icd.json'],
     why: "SwiftShader's Vulkan driver for the WGSL tests, and the browser test",
   },
+  { name: 'g++', probes: ['/usr/bin/g++'], why: "builds @jazzer.js/fuzzer's native addon for npm run fuzz (scripts/jazzer-compat)" },
+  {
+    name: 'libclang-rt-14-dev',
+    probes: ['/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a'],
+    why: 'the libFuzzer engine the fuzz addon links (npm run fuzz)',
+  },
 ];
 
 /** The packages none of whose probes is missing are installed; returns the others. */

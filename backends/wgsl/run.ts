@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fail } from '../../base/diagnostics.js';
-import type { GenerateOptions, GenerateResult } from '../../compiler/generate.js';
+import type { GenerateOptions, GenerateResult, SamplingOptions } from '../../compiler/generate.js';
 import type { CompileOptions } from '../../compiler/options.js';
 import { allocData } from '../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../ir/types.js';
@@ -31,7 +31,7 @@ export interface HostModel {
   /** model.generate (decoders with runtime dims: artifact-runtime.ts GENERATE_JS). */
   generate?(
     prompt: readonly number[],
-    opts: { maxNewTokens?: number; eosTokenIds?: number[]; onToken?(id: number): void },
+    opts: SamplingOptions & { maxNewTokens?: number; eosTokenIds?: number[]; onToken?(id: number): void },
   ): Promise<{ tokens: number[]; prefillMs: number; decodeMs: number }>;
 }
 
@@ -146,7 +146,7 @@ export async function generate(
       if (!model.generate)
         fail('LUT6041', 'generate --target wgsl: the compiled model is no decoder with runtime dims (model.mjs has no generate)');
       const r = await model
-        .generate(prompt, { maxNewTokens: gen.maxNewTokens, eosTokenIds: [...(gen.eosTokenIds ?? [])], onToken: gen.onToken })
+        .generate(prompt, { ...gen, eosTokenIds: [...(gen.eosTokenIds ?? [])] })
         .catch((e: unknown) => rethrowCoded(e, graph));
       return { tokens: r.tokens, logits: [], prefillMs: r.prefillMs, decodeMs: r.decodeMs, promptTokens: prompt.length };
     } finally {

@@ -44,6 +44,7 @@ export const COMPILE_OPTS: OptSpecs = {
   shape: { type: 'string', multiple: true },
   dim: { type: 'string', multiple: true },
   'max-dim': { type: 'string', multiple: true },
+  'max-tensor-bytes': { type: 'string' },
   threads: { type: 'string' },
   'embed-weights': { type: 'boolean' },
   isa: { type: 'string' },
@@ -126,6 +127,15 @@ export function parsePosInt(command: string, name: string, v: string, min = 1): 
   if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
     usage('LUT6003', `${command}: invalid --${name} '${v}'; expected an integer >= ${min}`);
   }
+  return n;
+}
+
+/** A byte count: an integer with an optional binary suffix K, M, G or T (`--max-tensor-bytes 16G`). */
+export function parseByteSize(command: string, name: string, v: string): number {
+  const m = /^\s*(\d+)\s*(?:([KMGT])i?B?|B)?\s*$/i.exec(v);
+  const n = m ? Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase()) : Number.NaN;
+  if (!m || !Number.isSafeInteger(n) || n < 1)
+    usage('LUT6003', `${command}: invalid --${name} '${v}'; expected a byte count such as 8G or 512M`);
   return n;
 }
 
@@ -212,6 +222,8 @@ export function compileOptions(command: TargetCommand, p: Parsed, target: Target
     if (n < 1) usage('LUT6003', `${command}: --max-dim ${sym}=${n}: a bound must be at least 1`);
   }
   if (Object.keys(maxDims).length) opts.maxDims = maxDims;
+  const mtb = str(p, 'max-tensor-bytes');
+  if (mtb !== undefined) opts.maxTensorBytes = parseByteSize(command, 'max-tensor-bytes', mtb);
   const threads = str(p, 'threads');
   if (threads !== undefined) opts.threads = parsePosInt(command, 'threads', threads);
   if (flag(p, 'embed-weights')) opts.embedWeights = true;

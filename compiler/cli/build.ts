@@ -53,6 +53,8 @@ Compiles the model: import, LUT lowering and layout passes, then the target back
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
   --dim SYM=N             bind a symbolic dimension (frozen); repeatable (a symbol the
                           model's inputs lack is a warning)
+  --max-tensor-bytes SIZE the import's memory limit (default 8G; K/M/G/T suffixes): tensor
+                          data or values beyond it are LUT1008 before anything is allocated
   --max-dim SYM=N         the upper bound of the runtime dim SYM (the memory plan is sized
                           for it); repeatable. A symbol given neither --dim nor --max-dim
                           stays a runtime dim bounded by the smaller of 256 and the model's

@@ -33,6 +33,8 @@ A .lut file is parsed and verified first.
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
   --dim SYM=N             bind a symbolic dimension (frozen); repeatable (a symbol the
                           model's inputs lack is a warning)
+  --max-tensor-bytes SIZE the import's memory limit (default 8G; K/M/G/T suffixes): tensor
+                          data or values beyond it are LUT1008 before anything is allocated
   --max-dim SYM=N         the upper bound of the runtime dim SYM (default: the smaller of 256
                           and the model's stated bound); the memory plan is shown for the
                           bounds; repeatable
@@ -187,7 +189,7 @@ export async function cmdInspect(argv: string[], io: CliIO): Promise<number> {
   const opts = compileOptions('inspect', p, target, (m) => io.err(m));
   const symbolsOf = (gr: Graph) => new Set(gr.inputs.flatMap((v) => v.type.shape.filter((d): d is string => typeof d === 'string')));
   const raw = await loadModel(file, {});
-  const g = await loadModel(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  const g = await loadModel(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes, maxTensorBytes: opts.maxTensorBytes });
   for (const w of unknownDimWarnings(g, { '--dim': opts.dimBindings })) io.err(w);
   const left = symbolsOf(g);
   for (const sym of Object.keys(opts.maxDims ?? {}))

@@ -16,6 +16,8 @@ import { importOnnxFile } from '../onnx/index.js';
 export interface LoadOptions {
   dimBindings?: Record<string, number>;
   inputShapes?: Record<string, number[]>;
+  /** Memory limit of an ONNX import (`--max-tensor-bytes`, LUT1008). */
+  maxTensorBytes?: number;
 }
 
 /** True for lutc IR text files (by extension). */
@@ -40,7 +42,7 @@ export async function loadModel(file: string, opts: LoadOptions = {}): Promise<G
     verifyGraph(g, { file });
     return g;
   }
-  return importOnnxFile(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  return importOnnxFile(file, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes, maxTensorBytes: opts.maxTensorBytes });
 }
 
 export { seededRandom as rng } from '../../base/random.js';

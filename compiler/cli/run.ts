@@ -44,6 +44,8 @@ Runs the model and writes its outputs.
   --seed N                seed for inputs not given (default 0): floats uniform in [-1, 1),
                           integers in [0, 4), bools 0/1
   --shape NAME=D0,D1,...  shape of input NAME (binds its symbolic dims); repeatable
+  --max-tensor-bytes SIZE the import's memory limit (default 8G; K/M/G/T suffixes): tensor
+                          data or values beyond it are LUT1008 before anything is allocated
   --dim SYM=N             bind symbolic dimension SYM; repeatable (a symbol the model's inputs
                           lack is a warning)
   --bits 1|1.58|2|3|4     quantize float linear layers to this many bits (LUT lowering); a
@@ -107,7 +109,7 @@ export async function cmdRun(argv: string[], io: CliIO): Promise<number> {
 
   // Read every input first: a bad .npy fails before any model work.
   const given = inputArgs.map((a) => ({ ...a, tensor: readNpyFile(a.file) }));
-  let g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes });
+  let g = await loadModel(model, { dimBindings: opts.dimBindings, inputShapes: opts.inputShapes, maxTensorBytes: opts.maxTensorBytes });
   for (const w of unknownDimWarnings(g, { '--dim': opts.dimBindings })) io.err(w);
   const modelLoc: Location = { kind: 'file', file: model };
 

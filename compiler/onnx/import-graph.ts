@@ -1,7 +1,8 @@
 /**
  * GraphProto -> IR Graph. Resolves value names through nested scopes (If branches see outer values),
  * maps each node to the op table generically (`findOpByOnnx`), converts attributes by their declared
- * types, applies opset upgrades, and turns Constant nodes and initializers into constants. Problems
+ * types, applies opset upgrades, and turns Constant nodes and initializers into constants (their
+ * decoded bytes charged to the import's memory budget, `ImportState.budget`, LUT1008). Problems
  * that do not stop the walk (unsupported ops, bad attributes, undefined names) are collected so that a
  * user sees all of them at once.
  */
@@ -11,7 +12,7 @@ import { findOpByOnnx } from '../../ir/optable.js';
 import type { Dim, Graph, Node, Tensor, TensorType, Value } from '../../ir/types.js';
 import { type AttrContext, constantNodeValue, convertAttrs } from './attrs.js';
 import { type IAttributeProto, type IGraphProto, type ITensorProto, type IValueInfoProto, toNum } from './proto.js';
-import { dtypeFromOnnx, onnxTypeName, tensorFromProto } from './tensor.js';
+import { dtypeFromOnnx, onnxTypeName, type TensorBudget, tensorFromProto } from './tensor.js';
 import { opsetProblem, type RawNode, upgradeNode } from './upgrade.js';
 
 /** State shared by the whole model's import. */
@@ -28,6 +29,8 @@ export interface ImportState {
   /** Every value name written anywhere in the model, so fresh names never collide with later ones. */
   reserved: Set<string>;
   fresh: number;
+  /** Memory budget of the tensors this import decodes (initializers, tensor attributes). */
+  budget: TensorBudget;
 }
 
 /** Name -> value, with the enclosing graph's scope as parent. */
@@ -72,7 +75,7 @@ export function importGraph(gp: IGraphProto, st: ImportState, parent?: Scope): G
   for (const t of gp.initializer ?? []) {
     const name = t.name ?? '';
     if (!name) fail('LUT1007', 'an initializer has no name', fileLoc(st));
-    const tensor = tensorFromProto(t, { file: st.file, baseDir: st.baseDir, loc: fileLoc(st) });
+    const tensor = tensorFromProto(t, { file: st.file, baseDir: st.baseDir, loc: fileLoc(st), budget: st.budget });
     addConstant(g, define, name, tensor, fileLoc(st));
     inits.add(name);
   }
@@ -169,6 +172,9 @@ export function importGraph(gp: IGraphProto, st: ImportState, parent?: Scope): G
     }
     def.inputs.forEach((spec, i) => {
       if (!spec.optional && !spec.variadic && !r.inputs[i]) st.bag.error('LUT1109', `${r.opType} needs input ${i} ('${spec.name}')`, r.loc);
+      // a required variadic operand takes one or more inputs, none of them omitted
+      if (spec.variadic && !spec.optional && (r.inputs.length <= i || r.inputs.slice(i).some((name) => !name)))
+        st.bag.error('LUT1109', `${r.opType} needs one or more inputs '${spec.name}' from input ${i} on, none of them empty`, r.loc);
     });
     while (!variadic && inputs.length < def.inputs.length) inputs.push(null);
     if (!def.outputs.some((o) => o.variadic) && node.outputs.length > def.outputs.length) {
@@ -204,7 +210,7 @@ function attrCtx(st: ImportState, loc: Location, opType: string, scope: Scope): 
     bag: st.bag,
     loc,
     opType,
-    tensor: (t: ITensorProto) => tensorFromProto(t, { file: st.file, baseDir: st.baseDir, loc }),
+    tensor: (t: ITensorProto) => tensorFromProto(t, { file: st.file, baseDir: st.baseDir, loc, budget: st.budget }),
     graph: (sub: IGraphProto) => importGraph(sub, st, scope),
   };
 }

@@ -2,7 +2,9 @@
  * ONNX TensorProto <-> lutc Tensor. Decodes every tensor type real models use, from `raw_data`
  * (little-endian) and from the typed fields, plus initializers stored in external data files. Input is
  * hostile until proven otherwise: dims, byte counts and external-data paths are all checked before
- * anything is allocated or read, and every problem is a coded diagnostic (LUT1002-LUT1009).
+ * anything is allocated or read, and every problem is a coded diagnostic (LUT1002-LUT1008).
+ * Memory: the bytes decoded tensors take are charged to a budget (`TensorBudget`, one per import;
+ * default DEFAULT_MAX_TENSOR_BYTES) before anything is allocated or read; going over it is LUT1008.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,6 +15,15 @@ import { OnnxDataType as DT, type ITensorProto, type LongLike, onnx, type Tensor
 
 /** Tensors above this many elements are rejected: TypedArrays and our indexing stay below 2^31. */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** Default memory limit of an import (8 GiB): decoded tensor data in all, and any one value's static size. */
+export const DEFAULT_MAX_TENSOR_BYTES = 2 ** 33;
+
+/** The decoded-tensor bytes one import may still allocate: `used` grows with each tensor, up to `limit`. */
+export interface TensorBudget {
+  limit: number;
+  used: number;
+}
 
 const FROM_ONNX: Readonly<Record<number, DType>> = ONNX_DTYPES;
 const TO_ONNX = Object.fromEntries(Object.entries(FROM_ONNX).map(([k, v]) => [v, Number(k)])) as Record<DType, number>;
@@ -41,6 +52,8 @@ export interface TensorContext {
   baseDir?: string;
   /** Location to report (defaults to the file). */
   loc?: Location;
+  /** The import's memory budget (absent: DEFAULT_MAX_TENSOR_BYTES for this tensor alone). */
+  budget?: TensorBudget;
 }
 
 function locOf(ctx: TensorContext): Location | undefined {
@@ -250,6 +263,7 @@ export function tensorFromProto(t: ITensorProto, ctx: TensorContext = {}): Tenso
   const shape = checkDims(t.dims ?? [], what, ctx);
   const n = numel(shape);
   const want = rawByteLength(dtype, n);
+  chargeBudget(ctx, n * allocData(dtype, 0).BYTES_PER_ELEMENT, `${what} (shape [${shape.join(', ')}] of ${dtype})`);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     return fromRaw(dtype, shape, readExternal(t, want, what, ctx));
   }
@@ -259,6 +273,18 @@ export function tensorFromProto(t: ITensorProto, ctx: TensorContext = {}): Tenso
     return fromRaw(dtype, shape, t.rawData);
   }
   return fromTyped(t, dtype, shape, what, ctx);
+}
+
+/** Charges `bytes` to the import's budget, or fails LUT1008 before they are allocated. */
+function chargeBudget(ctx: TensorContext, bytes: number, what: string): void {
+  const b = ctx.budget ?? { limit: DEFAULT_MAX_TENSOR_BYTES, used: 0 };
+  if (b.used + bytes > b.limit)
+    fail(
+      'LUT1008',
+      `${what} needs ${bytes} bytes; with the ${b.used} bytes of tensors before it that exceeds the limit of ${b.limit} (raise it with --max-tensor-bytes)`,
+      locOf(ctx),
+    );
+  b.used += bytes;
 }
 
 function fromTyped(t: ITensorProto, dtype: DType, shape: number[], what: string, ctx: TensorContext): Tensor {

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 import { readFile, stat } from 'node:fs/promises';
-// Static server for the lutc browser demo (no dependencies), on 127.0.0.1 only.
-//   node examples/browser/serve.mjs [--port 8080] [--wasm DIR] [--wgsl DIR]
+// Static server for the lutc browser demos (no dependencies), on 127.0.0.1 only.
+//   node examples/browser/serve.mjs [--port 8080] [--wasm DIR] [--wgsl DIR] [--llm-wasm DIR] [--llm-wgsl DIR]
 // serves this folder at / and the compiled artifacts (lutc compile --target wasm|wgsl -o DIR) at
-// /artifacts/wasm/ and /artifacts/wgsl/. Prints "listening http://127.0.0.1:PORT/" when ready.
+// /artifacts/wasm/ and /artifacts/wgsl/ (index.html: the MLP), /artifacts/llm-wasm/ and
+// /artifacts/llm-wgsl/ (generate.html: examples/tiny-llm), examples/tiny-llm at /tiny-llm/ and
+// @huggingface/tokenizers' browser build at /vendor/tokenizers/. Every response is cross-origin
+// isolated (COOP same-origin, COEP require-corp), so pages may use SharedArrayBuffer (threads).
+// Prints "listening http://127.0.0.1:PORT/" when ready.
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +18,9 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const roots = { '/': resolve(fileURLToPath(new URL('.', import.meta.url))) };
-for (const t of ['wasm', 'wgsl']) if (opt('--' + t)) roots[`/artifacts/${t}/`] = resolve(opt('--' + t));
+for (const t of ['wasm', 'wgsl', 'llm-wasm', 'llm-wgsl']) if (opt('--' + t)) roots[`/artifacts/${t}/`] = resolve(opt('--' + t));
+roots['/tiny-llm/'] = resolve(fileURLToPath(new URL('../tiny-llm/', import.meta.url)));
+roots['/vendor/tokenizers/'] = resolve(fileURLToPath(new URL('../../node_modules/@huggingface/tokenizers/dist/', import.meta.url)));
 const TYPES = {
   '.html': 'text/html',
   '.js': 'text/javascript',
@@ -41,7 +47,14 @@ const server = createServer(async (req, res) => {
   try {
     if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
     const body = await readFile(file);
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
+    res
+      .writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-store',
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+      })
+      .end(body);
   } catch {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: ' + path);
   }

@@ -68,12 +68,21 @@ export interface AstGraph extends Pos {
 }
 
 const pos = (t: IToken): Pos => ({ line: t.startLine ?? 0, col: t.startColumn ?? 0 });
-const named = (t: IToken): Named => ({ name: T.nameOfSigil(t.image), ...pos(t) });
+const named = (t: IToken): Named => ({ name: sigilName(t), ...pos(t) });
 
 /** Strings are unquoted in the builder's error handling; here a bad escape must not abort recording. */
 function str(t: IToken): string {
   try {
     return T.unquote(t.image);
+  } catch {
+    throw new BadStringError(t);
+  }
+}
+
+/** A `%`/`@` name; a quoted one whose escapes JSON cannot read is a BadStringError, as in `str`. */
+function sigilName(t: IToken): string {
+  try {
+    return T.nameOfSigil(t.image);
   } catch {
     throw new BadStringError(t);
   }
@@ -140,7 +149,7 @@ class IrParser extends EmbeddedActionsParser {
       },
     });
     this.CONSUME2(T.RBrace);
-    return this.ACTION(() => ({ name: T.nameOfSigil(name.image), params, meta, stmts, returns, returnPos: pos(ret), ...pos(kw) }));
+    return this.ACTION(() => ({ name: sigilName(name), params, meta, stmts, returns, returnPos: pos(ret), ...pos(kw) }));
   });
 
   key = this.RULE('key', (): Named => {
@@ -394,7 +403,7 @@ class IrParser extends EmbeddedActionsParser {
     let nodeName: string | undefined;
     this.OPTION3(() => {
       const s = this.CONSUME(T.SymbolId);
-      this.ACTION(() => (nodeName = T.nameOfSigil(s.image)));
+      this.ACTION(() => (nodeName = sigilName(s)));
     });
     return this.ACTION(() => {
       const first = results[0] ?? pos(op);

@@ -1,6 +1,7 @@
 /**
- * A new user's first hour (lutc issue 15): huge `--dim` values are coded "shapes too large"
- * diagnostics (exit 1, nothing written) for run and for every compiled target; a failing compile
+ * A new user's first hour (lutc issue 15): huge `--dim` values are coded diagnostics (exit 1,
+ * nothing written): the import's memory limit (LUT1008), and past it (`--max-tensor-bytes`) "shapes
+ * too large" for run and for every compiled target; a failing compile
  * leaves no folder; the paths compile prints exist; `--print-ir-after` keeps stdout pure IR (a .lut
  * file lutc parses); every diagnostic line has a location or the `lutc:` prefix (docs/cli.md "Exit
  * status and streams"); `npm run bench -- --help` exits 0; the README's browser and .npy notes hold.
@@ -39,11 +40,16 @@ function expectLocatedLines(stderr: string): void {
 
 describe('shapes too large', () => {
   for (const target of ['ref', 'wasm', 'c', 'wgsl']) {
-    it(`run --target ${target} --dim batch=1e8: LUT6009 before allocating, nothing written`, async () => {
+    it(`run --target ${target} --dim batch=1e8: the import's limit (LUT1008), raised: LUT6009; before allocating, nothing written`, async () => {
       const out = path.join(work, `run-${target}`);
       const r = await lutc('run', MLP, '--target', target, '--dim', 'batch=100000000', '--out', out);
-      expectDiagnosed(r, 'LUT6009', out);
-      expect(r.stderr).toMatch(/shapes too large: input 'x' \(f32 \[100000000, 64\]\)/);
+      expectDiagnosed(r, 'LUT1008', out);
+      expect(r.stderr).toMatch(
+        /value 'x' \(shape \[100000000, 64\] of f32\) needs 25600000000 bytes, more than the limit of 8589934592 \(raise it with --max-tensor-bytes\)/,
+      );
+      const raised = await lutc('run', MLP, '--target', target, '--dim', 'batch=100000000', '--max-tensor-bytes', '1T', '--out', out);
+      expectDiagnosed(raised, 'LUT6009', out);
+      expect(raised.stderr).toMatch(/shapes too large: input 'x' \(f32 \[100000000, 64\]\)/);
     });
   }
 
@@ -72,7 +78,8 @@ describe('shapes too large', () => {
     ];
     for (const c of cases) {
       const out = path.join(work, `big-${c.target}`);
-      const r = await lutc('compile', MLP, '--target', c.target, ...c.args, '-o', out);
+      // (past the import's memory limit, which is LUT1008 by default: test/fuzz/limits.test.ts)
+      const r = await lutc('compile', MLP, '--target', c.target, ...c.args, '--max-tensor-bytes', '2T', '-o', out);
       expect(r.code, `${c.target}: ${r.stderr}`).toBe(1);
       expect(r.stderr, c.target).toContain(`error ${c.code}: `);
       expect(r.stderr).toMatch(/shapes too large|more than wasm32/);
@@ -81,7 +88,20 @@ describe('shapes too large', () => {
       expect(fs.existsSync(out), `${c.target} left ${out}`).toBe(false);
     }
     // the same plans within the caps compile (the cap is what failed, not the model)
-    const fine = await lutc('compile', MLP, '--target', 'c', '--bits', '2', '--dim', 'batch=2000000000', '-o', path.join(work, 'c-ok'));
+    const fine = await lutc(
+      'compile',
+      MLP,
+      '--target',
+      'c',
+      '--bits',
+      '2',
+      '--dim',
+      'batch=2000000000',
+      '--max-tensor-bytes',
+      '2T',
+      '-o',
+      path.join(work, 'c-ok'),
+    );
     expect(fine.code, fine.stderr).toBe(0);
   });
 });

@@ -21,20 +21,20 @@ let counter = 0;
 const fresh = (name = 'd') => path.join(work, `${name}-${counter++}`);
 
 /** x f16 [1, 64] -> MatMul (f16 weights) -> y: a layer the pipeline does not lower (f16 activations). */
-function f16Model(): string {
+function f16Model(dtype: 'f16' | 'f64' = 'f16'): string {
   const b = new OnnxBuilder({ opset: 17 });
-  const x = b.input('x', 'f16', [1, 64]);
+  const x = b.input('x', dtype, [1, 64]);
   const w = b.initializer(
     'w',
     makeTensor(
-      'f16',
+      dtype,
       [64, 8],
       Array.from({ length: 64 * 8 }, (_, i) => ((i % 7) - 3) / 8),
     ),
   );
   const [y] = b.node('MatMul', [x, w], { outputs: ['y'], name: 'half_mm' });
-  b.output(y!, 'f16', [1, 8]);
-  const f = path.join(work, 'f16.onnx');
+  b.output(y!, dtype, [1, 8]);
+  const f = path.join(work, `${dtype}.onnx`);
   fs.writeFileSync(f, b.toBytes());
   return f;
 }
@@ -136,13 +136,18 @@ describe('--dim for a symbol the model lacks: the same warning everywhere', () =
 });
 
 describe('--bits / --group-size a layer does not take: a warning naming the layer and why', () => {
-  it('f16 activations: not lowered, warned', async () => {
+  it('f16 activations: lowered with --bits (through casts), no warning; f64 activations: not lowered, warned', async () => {
     const r = await lutc('inspect', f16Model(), '--bits', '2', '--json');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(
-      /^warning: layer 'half_mm' \(matmul\) is not lowered, so --bits 2 does not apply: activations are f16; only f32 layers are lowered$/m,
+    expect(r.stderr).not.toContain('warning:');
+    const layers = (JSON.parse(r.stdout) as { layers: { node: string; lowered: boolean; bits?: number }[] }).layers;
+    expect(layers).toMatchObject([{ node: 'half_mm', lowered: true, bits: 2 }]);
+    const r64 = await lutc('inspect', f16Model('f64'), '--bits', '2', '--json');
+    expect(r64.code, r64.stderr).toBe(0);
+    expect(r64.stderr).toMatch(
+      /^warning: layer 'half_mm' \(matmul\) is not lowered, so --bits 2 does not apply: activations are f64; only f32, f16 and bf16 layers are lowered$/m,
     );
-    const plain = await lutc('inspect', f16Model(), '--json');
+    const plain = await lutc('inspect', f16Model('f64'), '--json');
     expect(plain.stderr).not.toContain('warning:');
   });
 

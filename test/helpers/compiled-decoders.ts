@@ -1,6 +1,7 @@
 /**
- * The two test decoders (onnxruntime-genai builder layout, test/helpers/decoders.ts; optimum layout,
- * test/helpers/optimum-decoder.ts) greedy-decoded through ONE compiled artifact per target: imported
+ * The test decoders (onnxruntime-genai builder layout, test/helpers/decoders.ts, also in its older
+ * WebGPU form with RotaryEmbedding nodes and position_ids, with a sliding window, and with a tied
+ * GatherBlockQuantized embedding; optimum layout, test/helpers/optimum-decoder.ts) greedy-decoded through ONE compiled artifact per target: imported
  * once with the batch frozen to 1 and every other input symbol a runtime dim (bound `MAX_LENGTH`),
  * lowered with f32 tables, opened once (the target's `openArtifact`), and driven by lutc's own
  * generation loop (compiler/generate.ts, the loop `lutc generate` runs), from an empty cache.
@@ -17,8 +18,9 @@ import { decoderIO, generate } from '../../compiler/generate.js';
 import { inputSymbols } from '../../compiler/input-dims.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { runPipeline } from '../../compiler/pipeline.js';
-import type { Graph } from '../../ir/types.js';
-import { buildBuilderDecoder, greedyOrt } from './decoders.js';
+import { makeTensor } from '../../ir/tensor.js';
+import type { Graph, Tensor } from '../../ir/types.js';
+import { buildBuilderDecoder, greedyOrt, stepFeeds } from './decoders.js';
 import { buildOptimumDecoder, greedyOrtOptimum } from './optimum-decoder.js';
 import { maxRel } from './tolerance.js';
 
@@ -34,10 +36,38 @@ export interface CompiledDecoderCase {
   reference: (bytes: Uint8Array, prompt: number[], steps: number) => Promise<{ tokens: number[]; logits: Float32Array[] }>;
 }
 
+/** The builder's step feeds plus position_ids (past + i), for the layout with RotaryEmbedding nodes. */
+const withPositions = (ids: number[], total: number, past: Record<string, Tensor>): Record<string, Tensor> => ({
+  ...stepFeeds(ids, total, past),
+  position_ids: makeTensor(
+    'i64',
+    [1, ids.length],
+    ids.map((_, i) => total - ids.length + i),
+  ),
+});
+
 export const COMPILED_DECODERS: CompiledDecoderCase[] = [
   {
     name: 'onnxruntime-genai builder layout (GroupQueryAttention), 12 tokens',
     model: () => buildBuilderDecoder({ seed: 21 }),
+    steps: 12,
+    reference: greedyOrt,
+  },
+  {
+    name: 'older onnxruntime-genai WebGPU layout (q/k/v MatMulNBits, RotaryEmbedding nodes, position_ids), 12 tokens',
+    model: () => buildBuilderDecoder({ seed: 21, attention: 'rotary-nodes' }),
+    steps: 12,
+    reference: (b, p, s) => greedyOrt(b, p, s, {}, withPositions),
+  },
+  {
+    name: 'builder layout with a sliding window (local_window_size 4), 12 tokens',
+    model: () => buildBuilderDecoder({ seed: 21, localWindow: 4 }),
+    steps: 12,
+    reference: greedyOrt,
+  },
+  {
+    name: 'builder layout with a tied GatherBlockQuantized embedding (4-bit, the lm_head weights), 12 tokens',
+    model: () => buildBuilderDecoder({ seed: 1, tiedEmbedding: true }),
     steps: 12,
     reference: greedyOrt,
   },
