@@ -95,7 +95,11 @@ export interface TargetOptionSpec {
 
 /** The target-specific options (the schema's vocabulary; each TargetInfo says which it reads). */
 export const TARGET_OPTIONS: Readonly<Record<TargetOptionKey, TargetOptionSpec>> = {
-  threads: { flag: 'threads', arg: 'N', help: 'OpenMP threads of the generated code' },
+  threads: {
+    flag: 'threads',
+    arg: 'N',
+    help: "threads the artifact runs on (compile: its default; C: an OpenMP build, model_set_threads / the harness's -t override it)",
+  },
   embedWeights: { flag: 'embed-weights', help: 'embed the weights in model.c (default: only small models)' },
   isa: {
     flag: 'isa',

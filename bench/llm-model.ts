@@ -75,6 +75,12 @@ export interface DecoderOptions {
   /** GroupQueryAttention local_window_size (default -1: none). */
   localWindow?: number;
   /**
+   * The linear layers' form: 'nbits' (default: MatMulNBits) or 'q8' (the transformers.js q8/int8
+   * exports: DynamicQuantizeLinear of the activation, MatMulInteger with uint8 weights and a per-tensor
+   * zero point, Cast to float, Mul by the two scales).
+   */
+  linear?: 'nbits' | 'q8';
+  /**
    * The token embedding as com.microsoft GatherBlockQuantized over the lm_head's own 4-bit weights
    * (a tied embedding, as transformers.js q4 exports store it) instead of a float table.
    */
@@ -187,6 +193,20 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
 
   const layerScale = opts.layerScale ?? 1;
   const linear = (name: string, x: string, K: number, N: number, float?: Float32Array): string => {
+    if (opts.linear === 'q8' && !float) {
+      const [xq, xs, xz] = b.node('DynamicQuantizeLinear', [x], {
+        name: `${name}/DynamicQuantizeLinear`,
+        outputs: [`${name}/x_q`, `${name}/x_scale`, `${name}/x_zero_point`],
+      }) as [string, string, string];
+      const w = Uint8Array.from({ length: K * N }, () => Math.floor(next() * 256));
+      const wq = b.initializer(`${name}.weight_quantized`, makeTensor('u8', [K, N], w));
+      const wz = b.initializer(`${name}.weight_zero_point`, makeTensor('u8', [], [128]));
+      const ws = b.initializer(`${name}.weight_scale`, makeTensor('f32', [], [Math.fround((2 * layerScale) / 128 / Math.sqrt(K))]));
+      const [acc] = b.node('MatMulInteger', [xq, wq, xz, wz], { name: `${name}/MatMulInteger` });
+      const [f] = b.node('Cast', [acc!], { attrs: { to: 1 }, name: `${name}/Cast` });
+      const [sc] = b.node('Mul', [xs, ws], { name: `${name}/scale` });
+      return b.node('Mul', [f!, sc!], { name: `${name}/Mul` })[0]!;
+    }
     const weights = float ? nbitsFromFloat(b, name, float, K, N) : nbitsWeights(b, name, K, N, next, bits, opts.ternary, layerScale);
     const [y] = b.node('MatMulNBits', [x, ...weights], {
       domain: ms,

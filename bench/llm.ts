@@ -9,8 +9,10 @@
  * lutc compiles the model ONCE with runtime dims (batch 1; sequence_length up to the prefill length,
  * past/total up to the largest past) and runs every measurement through that one artifact: the C
  * harness times `-r N` runs of model_run (weights loaded and packed before the timed runs);
- * onnxruntime-node (CPU EP, graph optimizations on, 1 intra-op thread) runs the same feeds N times
- * (median). Rows: prefill (S tokens, empty past) and one decode step at each past length; ratio =
+ * onnxruntime-node (CPU EP, graph optimizations on) runs the same feeds N times (median). Each thread
+ * count T of --threads gives its own rows: the harness's `-t T` (built with -fopenmp when any T > 1;
+ * the harness's `model: T threads` line is checked) against onnxruntime with intraOpNumThreads T,
+ * lutc's rows first and then onnxruntime's (a live session's spinning pool would slow the artifact). Rows: prefill (S tokens, empty past) and one decode step at each past length; ratio =
  * onnxruntime ms / lutc ms (> 1: lutc faster). Before timing, lutc's logits are checked against
  * onnxruntime's for the first row (max|diff| / max|ref| <= 5e-2: lutc's int8 tables against
  * onnxruntime's accuracy_level 4 int8-activation GEMMs, the level real exports carry; 'FAIL' and exit 1
@@ -21,6 +23,7 @@
  *   --pasts A,B     past lengths of the decode rows (default 16,256,2048)
  *   --prefill S     prompt length of the prefill row (default 128)
  *   --runs N        timed runs per row and side (default 5)
+ *   --threads A,B   thread counts, each with its own rows (default 1)
  *   --quick         the Llama shape only, 2 layers, pasts 16,256, prefill 32, 3 runs
  *   -h, --help      this usage
  */
@@ -40,7 +43,7 @@ import { buildBuilderDecoder } from './llm-model.js';
 import { median } from './timing.js';
 
 const USAGE =
-  'usage: npm run bench:llm -- [--model llama|bitnet|both] [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--quick]\n';
+  'usage: npm run bench:llm -- [--model llama|bitnet|both] [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--threads 1,2] [--quick]\n';
 const SHAPES = {
   llama: {
     title: 'Llama-3.2-1B-shaped int4',
@@ -73,6 +76,7 @@ interface Args {
   pasts: number[];
   prefill: number;
   runs: number;
+  threads: number[];
 }
 
 function usage(msg: string): never {
@@ -81,7 +85,7 @@ function usage(msg: string): never {
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { models: ['llama', 'bitnet'], pasts: [16, 256, 2048], prefill: 128, runs: 5 };
+  const a: Args = { models: ['llama', 'bitnet'], pasts: [16, 256, 2048], prefill: 128, runs: 5, threads: [1] };
   const int = (v: string | undefined, what: string) => {
     const n = Number(v);
     if (!v || !Number.isInteger(n) || n < 1) usage(`bad ${what} '${v ?? ''}'`);
@@ -101,6 +105,7 @@ function parse(argv: string[]): Args {
     } else if (f === '--layers') a.layers = int(argv[++i], '--layers');
     else if (f === '--prefill') a.prefill = int(argv[++i], '--prefill');
     else if (f === '--runs') a.runs = int(argv[++i], '--runs');
+    else if (f === '--threads') a.threads = (argv[++i] ?? usage('--threads needs a value')).split(',').map((x) => int(x, '--threads'));
     else if (f === '--pasts') a.pasts = (argv[++i] ?? usage('--pasts needs a value')).split(',').map((x) => int(x, '--pasts'));
     else usage(`unknown option '${f}'`);
   }
@@ -148,78 +153,91 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
   };
   runPipeline(g, { target: 'c' });
   const em = emitModel(g, { target: 'c', embedWeights: false });
-  const exe = buildModelBinary(em.files, defaultCFlags());
+  const threaded = a.threads.some((t) => t > 1);
+  const exe = buildModelBinary(em.files, [...defaultCFlags(), ...(threaded ? ['-fopenmp'] : [])]);
   say(`lutc compiled it once for c with runtime dims in ${((performance.now() - t) / 1e3).toFixed(1)} s`);
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-bench-llm-'));
   const weights = path.join(dir, 'weights.bin');
   fs.writeFileSync(weights, em.files['weights.bin']!);
 
   const ort = await import('onnxruntime-node');
-  const sess = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
   const ortType = (t: Tensor) => (t.dtype === 'i64' ? 'int64' : 'float32');
   const ortData = (t: Tensor) => (t.dtype === 'i64' ? BigInt64Array.from(t.data as ArrayLike<number>, (x) => BigInt(x)) : t.data);
 
-  const rows: { row: string; lutc: number; ort: number }[] = [];
+  const rows: { row: string; threads: number; lutc: number; ort: number }[] = [];
   let failed = false;
   const cases = [
     { row: `prefill ${a.prefill}`, S: a.prefill, past: 0 },
     ...a.pasts.map((p) => ({ row: `decode at past ${p}`, S: 1, past: p })),
   ];
-  for (const [ci, c] of cases.entries()) {
-    const feeds = stepFeeds(SHAPE, layers, c.S, c.past, 100 + ci);
-    const args = ['-w', weights, '-o', path.join(dir, `out${ci}`), '-r', String(a.runs)];
-    em.inputs.forEach((io, i) => {
-      const f = path.join(dir, `in${ci}_${i}.npy`);
-      fs.writeFileSync(f, writeNpy(feeds[io.name]!));
-      args.push(f);
+  for (const threads of a.threads) {
+    // lutc first, every row, with no onnxruntime session alive (its intra-op pool's spinning threads
+    // would compete with the artifact's), then onnxruntime on the same feeds
+    const lutcMs: number[] = [];
+    for (const [ci, c] of cases.entries()) {
+      const feeds = stepFeeds(SHAPE, layers, c.S, c.past, 100 + ci);
+      const args = ['-w', weights, '-o', path.join(dir, `out${ci}`), '-r', String(a.runs), '-t', String(threads)];
+      em.inputs.forEach((io, i) => {
+        const f = path.join(dir, `in${ci}_${i}.npy`);
+        fs.writeFileSync(f, writeNpy(feeds[io.name]!));
+        args.push(f);
+      });
+      const r = spawnSync(exe, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+      if (r.status !== 0) throw new Error(`the lutc artifact failed: ${r.stderr}`);
+      if (!new RegExp(`^model: ${threads} threads$`, 'm').test(r.stderr))
+        throw new Error(`the lutc artifact did not run ${threads} threads: ${r.stderr}`);
+      lutcMs.push(parseHarnessTime(r.stderr)!);
+    }
+    const sess = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
     });
-    const r = spawnSync(exe, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (r.status !== 0) throw new Error(`the lutc artifact failed: ${r.stderr}`);
-    const lutcMs = parseHarnessTime(r.stderr)!;
-    const ortFeeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
-    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(ortType(v), ortData(v) as Float32Array, v.shape);
-    const times: number[] = [];
-    let logits: Float32Array | undefined;
-    for (let i = 0; i < a.runs; i++) {
-      const t0 = performance.now();
-      const out = await sess.run(ortFeeds);
-      times.push(performance.now() - t0);
-      logits = out.logits!.data as Float32Array;
-    }
-    if (ci === 0) {
-      // lutc's logits of the same feeds (the harness wrote them) against onnxruntime's
-      const list = JSON.parse(fs.readFileSync(path.join(dir, `out${ci}`, 'outputs.json'), 'utf8')) as { name: string; file: string }[];
-      const { readNpyFile } = await import('../compiler/npy.js');
-      const got = readNpyFile(path.join(dir, `out${ci}`, list.find((o) => o.name === 'logits')!.file)).data;
-      let diff = 0;
-      let scale = 0;
-      for (let i = 0; i < logits!.length; i++) {
-        diff = Math.max(diff, Math.abs(got[i]! - logits![i]!));
-        scale = Math.max(scale, Math.abs(logits![i]!));
+    for (const [ci, c] of cases.entries()) {
+      const feeds = stepFeeds(SHAPE, layers, c.S, c.past, 100 + ci);
+      const ortFeeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+      for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(ortType(v), ortData(v) as Float32Array, v.shape);
+      const times: number[] = [];
+      let logits: Float32Array | undefined;
+      for (let i = 0; i < a.runs; i++) {
+        const t0 = performance.now();
+        const out = await sess.run(ortFeeds);
+        times.push(performance.now() - t0);
+        logits = out.logits!.data as Float32Array;
       }
-      const rel = diff / scale;
-      say(
-        `logits vs onnxruntime: max|diff| / max|ref| = ${rel.toExponential(2)} (${rel <= MODEL_TOL ? 'ok' : 'FAIL'}, bound ${MODEL_TOL})`,
-      );
-      if (!(rel <= MODEL_TOL)) failed = true;
+      if (ci === 0) {
+        // lutc's logits of the same feeds (the harness wrote them, at this thread count) against onnxruntime's
+        const list = JSON.parse(fs.readFileSync(path.join(dir, `out${ci}`, 'outputs.json'), 'utf8')) as { name: string; file: string }[];
+        const { readNpyFile } = await import('../compiler/npy.js');
+        const got = readNpyFile(path.join(dir, `out${ci}`, list.find((o) => o.name === 'logits')!.file)).data;
+        let diff = 0;
+        let scale = 0;
+        for (let i = 0; i < logits!.length; i++) {
+          diff = Math.max(diff, Math.abs(got[i]! - logits![i]!));
+          scale = Math.max(scale, Math.abs(logits![i]!));
+        }
+        const rel = diff / scale;
+        say(
+          `logits vs onnxruntime (${threads} threads): max|diff| / max|ref| = ${rel.toExponential(2)} (${rel <= MODEL_TOL ? 'ok' : 'FAIL'}, bound ${MODEL_TOL})`,
+        );
+        if (!(rel <= MODEL_TOL)) failed = true;
+      }
+      rows.push({ row: c.row, threads, lutc: lutcMs[ci]!, ort: median(times) });
+      say(`${c.row}, ${threads} threads: lutc ${lutcMs[ci]!.toFixed(2)} ms, onnxruntime ${median(times).toFixed(2)} ms`);
     }
-    rows.push({ row: c.row, lutc: lutcMs, ort: median(times) });
-    say(`${c.row}: lutc ${lutcMs.toFixed(2)} ms, onnxruntime ${median(times).toFixed(2)} ms`);
+    await sess.release();
   }
-  await sess.release();
   fs.rmSync(dir, { recursive: true, force: true });
   process.stdout.write(
-    `\n${SHAPES[name].title} decoder, ${layers} layers, 1 thread, ${a.runs} runs (median for onnxruntime, mean for the lutc harness)\n`,
+    `\n${SHAPES[name].title} decoder, ${layers} layers, ${a.runs} runs (median for onnxruntime, mean for the lutc harness)\n`,
   );
-  process.stdout.write(`${'row'.padEnd(22)}${'lutc c ms'.padStart(12)}${'onnxruntime ms'.padStart(16)}${'ratio'.padStart(8)}\n`);
+  process.stdout.write(
+    `${'row'.padEnd(22)}${'threads'.padStart(8)}${'lutc c ms'.padStart(12)}${'onnxruntime ms'.padStart(16)}${'ratio'.padStart(8)}\n`,
+  );
   for (const r of rows)
     process.stdout.write(
-      `${r.row.padEnd(22)}${r.lutc.toFixed(2).padStart(12)}${r.ort.toFixed(2).padStart(16)}${(r.ort / r.lutc).toFixed(2).padStart(8)}\n`,
+      `${r.row.padEnd(22)}${String(r.threads).padStart(8)}${r.lutc.toFixed(2).padStart(12)}${r.ort.toFixed(2).padStart(16)}${(r.ort / r.lutc).toFixed(2).padStart(8)}\n`,
     );
   return !failed;
 }

@@ -9,7 +9,10 @@ import type { Graph } from '../../ir/types.js';
 import type { CompiledArtifact } from '../target-info.js';
 import { type CModelOptions, emitModel } from './model/emit.js';
 
-/** Renders the artifact of `graph` in memory (reads `embedWeights` and `isa`; LutcError LUT5003, LUT515x). */
+/**
+ * Renders the artifact of `graph` in memory (reads `embedWeights`, `isa` and `threads`: the artifact's
+ * default thread count, MODEL_THREADS; LutcError LUT5003, LUT515x).
+ */
 export function compileArtifact(graph: Graph, opts: CModelOptions): CompiledArtifact {
   const emitted = emitModel(graph, opts);
   opts.progress?.(

@@ -5,6 +5,11 @@
  * the test hooks. The packed layout is geometry.ts's with kTileCP = whole K: vector (rb, v) at byte
  * (rb * G_NVK + v) * G_VEC, v = cp / G_CPV (G_CPV = 2 in the row-dword layout of AVX-512 2-bit builds,
  * where each row's 4 bytes are [cp0 plane0, cp0 plane1, cp1 plane0, cp1 plane1]; else 1).
+ * Threads (`PFX_gemm`'s `threads`, when built with -fopenmp): ranges of row blocks are tasks, at least
+ * 4 per thread, handed out one at a time after the tables are built once: by OpenMP
+ * (`schedule(dynamic, 1)`), or, where the including file defines LUTC_POOL (the whole-model C, emit.ts),
+ * by its `lutc_par` pool. Each y element is computed by one thread in the single-thread order, so every
+ * thread count gives the same bits.
  */
 
 /** Driver C. Uses G_* macros; `PFX_` becomes the kernel prefix. */
@@ -118,6 +123,27 @@ size_t PFX_scratch_bytes(int m) {
   return (i8 > f32 ? i8 : f32) + (G_V && !G_RDW ? mm * G_NCHUNKS * 64 : 0) + G_KPAD * sizeof(float) + 128;
 }
 
+/* The parallel work of one call: row-block ranges of rbc blocks (one task each). */
+typedef struct {
+  const uint8_t *packed;
+  const void *tab; /* int8 tables (tq) or float tables (tf) */
+  const float *tsh, *xs, *sw, *swz, *bias;
+  float *y;
+  int m, rbc;
+} PFX_job;
+
+static void PFX_task(void *ctx, int i) {
+  const PFX_job *j = (const PFX_job *)ctx;
+  const int r0 = i * j->rbc, r1 = G_NRB - r0 < j->rbc ? G_NRB : r0 + j->rbc;
+#if G_F32
+  for (int rb = r0; rb < r1; rb++) PFX_rowblock_f32(j->packed, (const float *)j->tab, j->xs, j->sw, j->swz, j->bias, j->y, NULL, j->m, rb);
+#elif G_V
+  PFX_rows(j->packed, (const int8_t *)j->tab, j->tsh, j->xs, j->sw, j->swz, j->bias, j->y, NULL, j->m, r0, r1);
+#else
+  for (int rb = r0; rb < r1; rb++) PFX_rowblock(j->packed, (const int8_t *)j->tab, j->tsh, j->xs, j->sw, j->swz, j->bias, j->y, NULL, j->m, rb);
+#endif
+}
+
 int PFX_gemm(const uint8_t *packed, const float *sw, const float *swz, const float *bias, const float *x, float *y, int m,
              void *scratch, int threads) {
   if (m <= 0) return m < 0 ? -1 : 0;
@@ -125,14 +151,12 @@ int PFX_gemm(const uint8_t *packed, const float *sw, const float *swz, const flo
   if (!scratch) { own = malloc(PFX_scratch_bytes(m)); if (!own) return -2; scratch = own; }
   float *xpad = (float *)scratch; /* G_KPAD floats first keeps every later table 4-byte aligned */
   char *rest = (char *)(xpad + G_KPAD);
-  (void)threads;
+  PFX_job job = { packed, NULL, NULL, NULL, sw, swz, bias, y, m, 1 };
 #if G_F32
   float *tf = (float *)rest, *xs = tf + (size_t)m * G_NCHUNKS * 16;
   for (int t = 0; t < m; t++) PFX_tables1_f32(PFX_padded(x + (size_t)t * G_K, xpad), tf + (size_t)t * G_NCHUNKS * 16, xs + (size_t)t * G_NSEG);
-#  ifdef _OPENMP
-#    pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
-#  endif
-  for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock_f32(packed, tf, xs, sw, swz, bias, y, NULL, m, rb);
+  job.tab = tf;
+  job.xs = xs;
 #else
   float *tsh = (float *)rest, *xs = tsh + (size_t)m * G_NSEG;
   /* tables on a 64-byte boundary: the AVX-512 row-dword path loads each 4-chunk table whole */
@@ -143,18 +167,33 @@ int PFX_gemm(const uint8_t *packed, const float *sw, const float *swz, const flo
   PFX_replicate(tq, m, tq4);
   tq = tq4;
 #  endif
-#  if G_V
-  /* Ranges of G_RBC row blocks (~256 KiB of weights, which stay in L2 across token tiles). */
-#    ifdef _OPENMP
-#      pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
-#    endif
-  for (int r0 = 0; r0 < G_NRB; r0 += G_RBC) PFX_rows(packed, tq, tsh, xs, sw, swz, bias, y, NULL, m, r0, G_NRB - r0 < G_RBC ? G_NRB : r0 + G_RBC);
-#  else
-#    ifdef _OPENMP
-#      pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
-#    endif
-  for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock(packed, tq, tsh, xs, sw, swz, bias, y, NULL, m, rb);
+  job.tab = tq;
+  job.tsh = tsh;
+  job.xs = xs;
+#endif
+  /* Tasks: ranges of row blocks. AVX-512: at most G_RBC blocks (~256 KiB of weights, which stay in L2
+     across token tiles); elsewhere all of them. With threads, at least 4 tasks per thread, handed out
+     one at a time, so a thread slowed by other load leaves its share to the others (a row's sums do
+     not depend on its range or thread: the bits are the same for any thread count). */
+#if G_V && !G_F32
+  int rbc = G_RBC;
+#else
+  int rbc = G_NRB;
+#endif
+  if (threads > 1) {
+    const int want = (G_NRB + 4 * threads - 1) / (4 * threads);
+    rbc = want < 1 ? 1 : want < rbc ? want : rbc;
+  }
+  job.rbc = rbc;
+  const int ntask = (G_NRB + rbc - 1) / rbc;
+#if defined(LUTC_POOL)
+  lutc_par(threads, ntask, PFX_task, &job); /* the whole model's thread pool (emit.ts) */
+#else
+#  ifdef _OPENMP
+#    pragma omp parallel for schedule(dynamic, 1) num_threads(threads > 0 ? threads : 1)
 #  endif
+  for (int i = 0; i < ntask; i++) PFX_task(&job, i);
+  (void)threads;
 #endif
   free(own);
   return 0;

@@ -7,7 +7,9 @@
  * A forced `--isa` this host cannot execute (neon off AArch64, avx2/avx512 off x86), or whose path the
  * compiler cannot build here (the prelude's `#error`), is LUT5163 naming the ISA and the host.
  * The harness runs with `-r 1`; the wall time of model_run it prints on stderr (parseHarnessTime)
- * goes to `opts.onRun`.
+ * goes to `opts.onRun`. `threads` (run/generate --threads) becomes the artifact's MODEL_THREADS and
+ * the harness's `-t`, built with -fopenmp when above 1 (one thread, with a warning, when the compiler
+ * cannot); results are bit-identical for every thread count.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,13 +24,13 @@ import { rethrowCoded } from '../artifact-runtime.js';
 import type { LoadedArtifact, RunOptions } from '../target-info.js';
 import type { CIsa } from './csrc-prelude.js';
 import { type CModelOptions, emitModel } from './model/emit.js';
-import { buildC } from './toolchain.js';
+import { buildC, canCompile } from './toolchain.js';
 
 /** Options of runArtifact beyond CompileOptions. */
 export interface CRunOptions extends CModelOptions {
   /** Compiler flags (default: $LUTC_C_FLAGS split on spaces, else -O2 -march=native). */
   cflags?: string[];
-  /** OpenMP threads (> 1 builds with -fopenmp). */
+  /** Threads (> 1 builds with -fopenmp when the C compiler has it, else runs on one thread). */
   threads?: number;
 }
 
@@ -89,13 +91,20 @@ function toKernelDtype(t: Tensor): Tensor {
 }
 
 /**
- * Emits `graph` and builds its harness (flags: the options' or the defaults, -fopenmp for threads,
+ * Emits `graph` and builds its harness (flags: the options' or the defaults, -fopenmp for threads > 1
+ * when the compiler has it, else one thread with a warning through `progress`,
  * a forced --isa checked against this host) into a fresh folder `prefix*` holding weights.bin when
  * the weights are not embedded; the caller removes the folder.
  */
 function buildHarness(graph: Graph, opts: CRunOptions & RunOptions, prefix: string) {
   const emitted = emitModel(graph, opts);
-  const threads = opts.threads ?? 1;
+  let threads = opts.threads ?? 1;
+  // threads > 1: OpenMP when the compiler links it (a single-thread run keeps the build without it)
+  const cc = process.env.CC ?? 'cc';
+  if (threads > 1 && !canCompile(cc, ['-fopenmp'])) {
+    opts.progress?.(`warning: c: '${cc}' cannot build with -fopenmp; running on 1 thread instead of ${threads}`);
+    threads = 1;
+  }
   const flags = [...(opts.cflags ?? defaultCFlags()), ...(threads > 1 ? ['-fopenmp'] : [])];
   if (opts.isa) checkIsaHost(opts.isa);
   opts.progress?.(`c: building ${emitted.plan.steps.length} steps with ${flags.join(' ')}`);

@@ -27,10 +27,8 @@ export const cTarget: TargetInfo = {
   tile: { tableBytes: 16 << 10, vecMinTokens: 8 },
   int64: 'int64',
   options: {
-    threads: {
-      affects: ['run'],
-      otherwise: "an artifact's threads are chosen when it runs (model_set_threads(n) or the harness's -t N, built with make OPENMP=1)",
-    },
+    // compile: the artifact's default threads (MODEL_THREADS; model_set_threads / the harness's -t override it)
+    threads: { affects: ['compile', 'run'], otherwise: 'threads change how the artifact runs, not the plan' },
     embedWeights: { affects: ['compile', 'run'], otherwise: 'only artifacts embed weights' },
     isa: { affects: ['compile', 'run', 'kernel'], otherwise: 'the pipeline does not depend on the ISA' },
   },

@@ -59,7 +59,7 @@ describe('a flag for another target is a usage error', () => {
 });
 
 describe('a flag the target reads but that does nothing here is a warning', () => {
-  it('compile --target c --threads: warned, and model.c is the one compiled without it', async () => {
+  it('compile --target c --threads: no warning; it bakes the default thread count (MODEL_THREADS)', async () => {
     const a = fresh('c');
     const b = fresh('c');
     const ra = await lutc('compile', MLP, '--target', 'c', '--bits', '2', '-o', a);
@@ -67,8 +67,9 @@ describe('a flag the target reads but that does nothing here is a warning', () =
     expect(ra.code, ra.stderr).toBe(0);
     expect(rb.code, rb.stderr).toBe(0);
     expect(ra.stderr).not.toContain('warning:');
-    expect(rb.stderr).toMatch(/^warning: compile: --threads has no effect on 'compile --target c': .*model_set_threads.*; ignored$/m);
-    expect(fs.readFileSync(path.join(b, 'model.c'), 'utf8')).toBe(fs.readFileSync(path.join(a, 'model.c'), 'utf8'));
+    expect(rb.stderr).not.toContain('warning:');
+    expect(fs.readFileSync(path.join(b, 'model.h'), 'utf8')).toMatch(/^#define MODEL_THREADS 4$/m);
+    expect(fs.readFileSync(path.join(a, 'model.h'), 'utf8')).toMatch(/^#define MODEL_THREADS 1$/m);
   });
 
   it('compile --target wasm --wasm-features relaxed-simd: warned (whole-model wasm does not use it yet)', async () => {

@@ -1,7 +1,8 @@
 /**
  * The test decoders (onnxruntime-genai builder layout, test/helpers/decoders.ts, also in its older
  * WebGPU form with RotaryEmbedding nodes and position_ids, with a sliding window, and with a tied
- * GatherBlockQuantized embedding; optimum layout, test/helpers/optimum-decoder.ts) greedy-decoded through ONE compiled artifact per target: imported
+ * GatherBlockQuantized embedding, and with q8 linear layers (DynamicQuantizeLinear + MatMulInteger);
+ * optimum layout, test/helpers/optimum-decoder.ts) greedy-decoded through ONE compiled artifact per target: imported
  * once with the batch frozen to 1 and every other input symbol a runtime dim (bound `MAX_LENGTH`),
  * lowered with f32 tables, opened once (the target's `openArtifact`), and driven by lutc's own
  * generation loop (compiler/generate.ts, the loop `lutc generate` runs), from an empty cache.
@@ -68,6 +69,12 @@ export const COMPILED_DECODERS: CompiledDecoderCase[] = [
   {
     name: 'builder layout with a tied GatherBlockQuantized embedding (4-bit, the lm_head weights), 12 tokens',
     model: () => buildBuilderDecoder({ seed: 1, tiedEmbedding: true }),
+    steps: 12,
+    reference: greedyOrt,
+  },
+  {
+    name: 'builder layout with q8 linear layers (DynamicQuantizeLinear + MatMulInteger + Cast + Mul), 12 tokens',
+    model: () => buildBuilderDecoder({ seed: 21, linear: 'q8' }),
     steps: 12,
     reference: greedyOrt,
   },

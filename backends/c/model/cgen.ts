@@ -222,8 +222,16 @@ export interface StepCtx {
   unsupported(msg: string): never;
   /** Requests `bytes` of per-step scratch; returns a `unsigned char *` expression to it. */
   scratch(bytes: number): string;
-  /** `#pragma omp parallel for ...` line (with a size threshold), or '' to stay serial. */
-  omp(work: number, clauses?: string): string;
+  /**
+   * `#pragma omp parallel for ...` line, or '' to stay serial: `work` (at the dims' bounds) below the
+   * threshold renders none; `runWork`, the same measure as a runtime-dim expression, adds an `if` so a
+   * run whose actual work is below it (a decode step of a prefill-sized bound) stays on one thread.
+   */
+  omp(work: number, clauses?: string, runWork?: CD): string;
+  /** This step's index in the plan (unique per model: names of helper functions). */
+  stepId: number;
+  /** Top-level C (helper types and functions, e.g. the tasks of `lutc_par`) emitted before this step's function. */
+  helper(code: string): void;
 }
 
 /** Throws a C-backend diagnostic naming the node (default LUT5151: a node form the C backend cannot compile). */

@@ -11,6 +11,12 @@
  * (lut-weights.ts) and each calls the tuned per-layer kernel of backends/c/render.ts (kernels-lut.ts);
  * hand-written graph-form LUT IR (lut.table / lut.norm_table / lut.matmul) renders as scalar C
  * (kernels-lut-graph.ts).
+ * Threads (builds with OpenMP): the LUT kernels' row-block ranges and the attention's KV and query
+ * heads are tasks of the model's pool (`lutc_par`, POOL_C: the caller never waits for a worker that
+ * has not started, so busy cores do not stall it); every other loop of at least 2^16 work units is
+ * an OpenMP `parallel for` (`omp`, with a runtime `if` under runtime dims). Both use `lutc_threads`
+ * (MODEL_THREADS, from compile/run --threads, until model_set_threads); each output element is
+ * computed by one thread in the single-thread order, so the results do not depend on the count.
  * Steps dispatch through backends/render.ts over `cRenderer` (one family per kernels-*.ts table).
  * Also renders the .npy harness and the Makefile (harness.ts). Everything is rendered in memory first:
  * an unsupported node is a coded diagnostic (LUT5003 for an op without a kernel, LUT5151-5152; all of
@@ -102,6 +108,108 @@ export interface EmittedModel {
 
 const alignUp = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
 
+/**
+ * The model's thread pool (model.c, builds with OpenMP on POSIX GCC/Clang; elsewhere `lutc_par` runs
+ * the tasks in order on the caller): `lutc_par(threads, n, fn, ctx)` runs fn(ctx, 0..n-1), each task
+ * once, on the caller and up to threads - 1 persistent workers (started on first use). The caller
+ * takes tasks too and waits only for tasks a worker has taken, never for a worker to arrive: on cores
+ * shared with other work a descheduled worker costs nothing (an OpenMP barrier would wait for it).
+ * Workers spin briefly for the next job (2000 pauses, ~0.1 ms: the gaps between a decode step's
+ * layers' jobs), then sleep on a condition variable. Claims are one CAS on
+ * (job epoch << 32 | next task), so a late worker never takes a task of a later job. One job at a
+ * time: a caller that finds the pool busy (model_run on several threads at once) runs its tasks
+ * itself, so model_run stays reentrant.
+ */
+const POOL_C = String.raw`#if defined(_OPENMP) && defined(__GNUC__) && (defined(__unix__) || defined(__APPLE__))
+#  define LUTC_POOL 1
+#  include <pthread.h>
+#  define LUTC_POOL_MAX 64
+typedef void (*lutc_task)(void *, int);
+static struct {
+  pthread_mutex_t busy; /* held by the caller whose job is in flight (others run theirs serially) */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int workers;
+  unsigned epoch;       /* of the current job (under mu; word holds it too) */
+  lutc_task fn;         /* the current job (under mu) */
+  void *ctx;
+  int total;
+  uint64_t word;        /* epoch << 32 | next task: claimed by CAS */
+  int done;             /* tasks of the current job finished */
+} lutc_pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, NULL, 0, 0, 0 };
+static void lutc_take(unsigned e, lutc_task fn, void *ctx, int total) {
+  for (;;) {
+    uint64_t w = __atomic_load_n(&lutc_pool.word, __ATOMIC_ACQUIRE);
+    if ((unsigned)(w >> 32) != e || (int)(uint32_t)w >= total) return;
+    if (!__atomic_compare_exchange_n(&lutc_pool.word, &w, w + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+    fn(ctx, (int)(uint32_t)w);
+    __atomic_add_fetch(&lutc_pool.done, 1, __ATOMIC_RELEASE);
+  }
+}
+static void *lutc_worker(void *arg) {
+  unsigned seen = 0;
+  (void)arg;
+  for (;;) {
+    for (int spin = 0; spin < 2000 && (unsigned)(__atomic_load_n(&lutc_pool.word, __ATOMIC_ACQUIRE) >> 32) == seen; spin++) {
+#  if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#  endif
+    }
+    pthread_mutex_lock(&lutc_pool.mu);
+    while (lutc_pool.epoch == seen) pthread_cond_wait(&lutc_pool.cv, &lutc_pool.mu);
+    seen = lutc_pool.epoch;
+    const lutc_task fn = lutc_pool.fn;
+    void *const ctx = lutc_pool.ctx;
+    const int total = lutc_pool.total;
+    pthread_mutex_unlock(&lutc_pool.mu);
+    lutc_take(seen, fn, ctx, total);
+  }
+  return NULL;
+}
+static void lutc_par(int threads, int n, lutc_task fn, void *ctx) {
+  if (threads > LUTC_POOL_MAX) threads = LUTC_POOL_MAX;
+  if (threads > 1 && n > 1 && pthread_mutex_trylock(&lutc_pool.busy) == 0) {
+    pthread_mutex_lock(&lutc_pool.mu);
+    while (lutc_pool.workers < threads - 1) {
+      pthread_t t;
+      pthread_attr_t at;
+      pthread_attr_init(&at);
+      pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+      const int bad = pthread_create(&t, &at, lutc_worker, NULL);
+      pthread_attr_destroy(&at);
+      if (bad) break;
+      lutc_pool.workers++;
+    }
+    if (lutc_pool.workers > 0) {
+      const unsigned e = ++lutc_pool.epoch;
+      lutc_pool.fn = fn;
+      lutc_pool.ctx = ctx;
+      lutc_pool.total = n;
+      __atomic_store_n(&lutc_pool.done, 0, __ATOMIC_RELAXED);
+      __atomic_store_n(&lutc_pool.word, (uint64_t)e << 32, __ATOMIC_RELEASE);
+      pthread_cond_broadcast(&lutc_pool.cv);
+      pthread_mutex_unlock(&lutc_pool.mu);
+      lutc_take(e, fn, ctx, n);
+      while (__atomic_load_n(&lutc_pool.done, __ATOMIC_ACQUIRE) < n) {
+#  if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#  endif
+      }
+      pthread_mutex_unlock(&lutc_pool.busy);
+      return;
+    }
+    pthread_mutex_unlock(&lutc_pool.mu);
+    pthread_mutex_unlock(&lutc_pool.busy);
+  }
+  for (int i = 0; i < n; i++) fn(ctx, i);
+}
+#else
+static void lutc_par(int threads, int n, void (*fn)(void *, int), void *ctx) {
+  (void)threads;
+  for (int i = 0; i < n; i++) fn(ctx, i);
+}
+#endif`;
+
 /** FNV-1a (32-bit) of the weight blob; model_load_weights checks it so a stale weights.bin fails loudly. */
 export function fnv1a(b: Uint8Array): number {
   let h = 0x811c9dc5;
@@ -166,6 +274,7 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
         return `(${write ? '' : 'const '}${ctype(p.dtype)} *)(${p.region === 'arena' ? 'ws' : 'W'} + ${p.offset})`;
       };
       const decls: string[] = [];
+      const helpers: string[] = [];
       step.inputs.forEach((p, i) => p && decls.push(`const ${ctype(p.dtype)} *i${i} = ${ptr(p, false)}; (void)i${i};`));
       step.outputs.forEach((p, i) => decls.push(`${ctype(p.dtype)} *o${i} = ${ptr(p, true)}; (void)o${i};`));
       const def = findOp(node.op)!;
@@ -210,12 +319,19 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
           scratchBytes = Math.max(scratchBytes, bytes);
           return `(ws + ${scratchOff})`;
         },
-        omp: (work, clauses = '') =>
-          work >= 1 << 16 ? `#ifdef _OPENMP\n#pragma omp parallel for num_threads(lutc_threads) ${clauses}\n#endif` : '',
+        stepId: si,
+        helper: (code) => {
+          helpers.push(code);
+        },
+        omp: (work, clauses = '', runWork) => {
+          if (work < 1 << 16) return '';
+          const cond = runWork !== undefined && isSym(runWork) ? ` if((${runWork}) >= ${1 << 16})` : '';
+          return `#ifdef _OPENMP\n#pragma omp parallel for num_threads(lutc_threads) ${clauses}${cond}\n#endif`;
+        },
       };
       const body = family.render(ctx, step);
       const outs = step.outputs.map((p) => p.value.name).join(', ');
-      return `/* step ${si}: node '${node.name.replace(/\*\//g, '*_/')}' (${node.op}) -> ${outs.replace(/\*\//g, '*_/')} */
+      return `${helpers.map((h) => `${h}\n\n`).join('')}/* step ${si}: node '${node.name.replace(/\*\//g, '*_/')}' (${node.op}) -> ${outs.replace(/\*\//g, '*_/')} */
 static int step_${si}(unsigned char *ws, const unsigned char *W, const lutc_run *R) {
   const int64_t *D = R->D;
   (void)ws; (void)W; (void)D;
@@ -249,8 +365,9 @@ ${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
   checkAddressable(plan, workspaceBytes, file);
 
   io.kv = kvPairs(io, inputs, outputs, plan);
-  const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blob.length, hash, embedded, io.kv.length > 0);
-  const source = renderSource(plan, io, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes, luts);
+  const threads = Number.isInteger(opts.threads) && opts.threads! > 0 ? opts.threads! : 1;
+  const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blob.length, hash, embedded, io.kv.length > 0, threads);
+  const source = renderSource(plan, io, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes, luts, threads);
   const files: Record<string, string | Uint8Array> = {
     'model.h': header,
     'model.c': source,
@@ -377,6 +494,7 @@ function renderHeader(
   hash: number,
   embedded: boolean,
   kv: boolean,
+  threads: number,
 ): string {
   const field = (io: CIo, isIn: boolean) => {
     const p = io.placement;
@@ -405,6 +523,8 @@ extern "C" {
 #define MODEL_WEIGHTS_BYTES ${wb}u
 #define MODEL_WEIGHTS_HASH 0x${hash.toString(16).padStart(8, '0')}u
 #define MODEL_WEIGHTS_EMBEDDED ${embedded ? 1 : 0}
+/* Threads of a run until model_set_threads (compile --threads; used when built with OpenMP). */
+#define MODEL_THREADS ${threads}
 /* Runtime dims (--max-dim): read from the inputs' *_shape fields each run, each at most its bound. */
 #define MODEL_NUM_DIMS ${plan.dimSources.length}
 ${dimDefs.join('\n')}
@@ -456,7 +576,8 @@ int model_load_weights(const void *blob, size_t n);
 size_t model_loaded_bytes(void);
 /* Frees the packed LUT weights (the next model_run packs them again from the current blob). */
 void model_release(void);
-/* OpenMP threads for later runs when built with -fopenmp (default 1); ignored otherwise. */
+/* OpenMP threads for later runs when built with -fopenmp (default MODEL_THREADS; n < 1 means 1);
+   ignored otherwise. Any count gives the same bits: each output element is computed by one thread. */
 void model_set_threads(int n);
 /* Runs the model. Reentrant for distinct workspaces (weights are read-only). Returns MODEL_OK or an error. */
 int model_run(const model_inputs *in, model_outputs *out, void *workspace);
@@ -488,6 +609,7 @@ function renderSource(
   embedded: boolean,
   ws: number,
   luts: LutLayers,
+  threads: number,
 ): string {
   let weights = 'static const unsigned char *lutc_w = NULL;';
   if (embedded) {
@@ -537,13 +659,14 @@ static const unsigned char *lutc_w = lutc_embedded.b;`;
 #define LUTC_ERR_INDEX MODEL_ERR_INDEX
 
 ${weights}
-static int lutc_threads = 1;
+static int lutc_threads = ${threads};
 static model_error_info lutc_err = { "", "", 0, 0 };
 /* What every step reads besides the arena and weights: the runtime dims and the graph I/O buffers. */
 typedef struct { const int64_t *D; void *const *io; int64_t kvcap; } lutc_run;
 const model_error_info *model_last_error(void) { return &lutc_err; }
 ${helpers}
 ${plan.dimSources.length ? DIM_HELPERS.replace(/^static /gm, 'LUTC_HELPER ') : ''}
+${luts.count || fns.some((f) => f.includes('lutc_par(')) ? POOL_C.replace(/^static void lutc_par\(/gm, 'LUTC_HELPER void lutc_par(') : ''}
 ${luts.renderKernels()}
 ${luts.renderLoader()}
 

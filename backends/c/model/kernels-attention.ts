@@ -12,7 +12,11 @@
  *
  * Numerics are the interpreter's (groupQueryAttention): rotation in double rounded once to float,
  * dot products (8 partial sums: the order differs from the interpreter's only in double), softmax and
- * P·V in double (each h summed over the keys in order), each output rounded once to float. Run-time checks:
+ * P·V in double (each h summed over the keys in order), each output rounded once to float. Threads
+ * (lutc_threads, the model's `lutc_par` pool of emit.ts, from 2^16 work up): the present copy is one
+ * task per KV head and the attention one per query head (helper functions of the step, a struct of
+ * the step's locals), each head's score row its own scratch row, each output element computed by one
+ * thread in the single-thread order (bit-identical for any thread count). Run-time checks:
  * seqlens_k[b] + 1 outside [S, T], a past longer than the cache given, or a position beyond the
  * cos/sin rows make model_run return LUTC_ERR_INDEX (the harness's LUT5008) with the value and limit.
  */
@@ -47,11 +51,13 @@ const gqa: Kernel = (c) => {
   const softcap = a.softcap as number;
   const W = a.local_window_size as number;
   const smooth = a.smooth_softmax === 1;
-  // scratch: the new rows [heads, S, H] as float, then one row of T scores in double
+  // scratch: the new rows [heads, S, H] as float, then one row of T scores in double per query head
+  // (the head loop runs on lutc_threads threads, one head per thread at a time)
   const sBound = q.shape[1]!;
   const tBound = c.outP(1).shape[2]!;
   const rowsBytes = Math.ceil((heads * sBound * H * 4) / 64) * 64;
-  const scr = c.scratch(rowsBytes + Math.max(1, tBound + 1) * 8);
+  const scRow = Math.max(1, tBound + 1);
+  const scr = c.scratch(rowsBytes + N * scRow * 8);
   const Q = c.in(0);
   // element (b, s, head, h) of the new rows in the input layout
   const src = packed
@@ -78,29 +84,28 @@ const gqa: Kernel = (c) => {
   const pastRow = (which: number) =>
     pkP ? `${c.in(which)}[((b * ${Nkv} + g) * PS + t) * ${H} + h]` : '0.0f /* no past: t < pb never holds */';
   const capped = softcap > 0 ? `x = ${cLiteral(softcap, 'f64')} * tanh(x / ${cLiteral(softcap, 'f64')});\n          ` : '';
-  return `const ptrdiff_t B = ${B}, S = ${S}, T = ${T}, P = ${P};
-const int64_t total = (int64_t)${c.in(iTot)}[0];
-const int first = (int64_t)S == total;
-float *rows = (float *)${scr};
-double *sc = (double *)(${scr} + ${rowsBytes});
-float *PK = ${c.out(1)}, *PV = ${c.out(2)};
-/* shared past/present buffer (model_inputs.kv_capacity): past and present are one buffer of
-   kv_capacity rows per head; the past rows are already in it and only the new rows are written */
-const int shared = ${pkP ? `R->kvcap > 0 && (const void *)PK == (const void *)${c.in(iPK)} && (const void *)PV == (const void *)${c.in(iPV)}` : '0'};
-const ptrdiff_t TS = shared ? (ptrdiff_t)R->kvcap : T, PS = shared ? (ptrdiff_t)R->kvcap : P;
-if (shared && T > TS) { lutc_err.index = (long long)T; lutc_err.size = (long long)TS; return MODEL_ERR_SHAPE; }
-(void)PS;
-(void)P;
-if (S > 1 && !first && B != 1) { lutc_err.index = (long long)B; lutc_err.size = 1; return LUTC_ERR_INDEX; }
-for (ptrdiff_t b = 0; b < B; b++) {
-  const int64_t tb = (int64_t)${c.in(iSeq)}[b] + 1;
-  if (tb > T || tb < S) { lutc_err.index = (long long)tb; lutc_err.size = (long long)T; return LUTC_ERR_INDEX; }
-  const int64_t pb = first ? 0 : tb - S;
-  if (pb > P) { lutc_err.index = (long long)pb; lutc_err.size = (long long)P; return LUTC_ERR_INDEX; }
-  for (ptrdiff_t n = 0; n < ${heads}; n++)
-    for (ptrdiff_t s = 0; s < S; s++)
-      for (ptrdiff_t h = 0; h < ${H}; h++) rows[(n * S + s) * ${H} + h] = ${src};${rot}
-  for (ptrdiff_t g = 0; g < ${Nkv}; g++)
+  // Threads: the copy and the head loop are tasks (one KV head / one query head each) of the model's
+  // pool, each head's score row its own scratch row; every element is computed by one thread.
+  const job = `lutc_gqa${c.stepId}`;
+  const unpack = `const ${job} *j_ = (const ${job} *)ctx_;
+  const float *rows = j_->rows;
+  float *PK = j_->PK, *PV = j_->PV, *${c.out(0)} = j_->out;
+  const ptrdiff_t b = j_->b, S = j_->S, T = j_->T, TS = j_->TS, PS = j_->PS;
+  const int64_t pb = j_->pb, tb = j_->tb;
+  const int shared = j_->shared;
+  (void)rows; (void)PK; (void)PV; (void)${c.out(0)}; (void)b; (void)S; (void)T; (void)TS; (void)PS; (void)pb; (void)tb; (void)shared;${pkP ? `\n  const float *${c.in(iPK)} = j_->pk, *${c.in(iPV)} = j_->pv;\n  (void)${c.in(iPK)}; (void)${c.in(iPV)};` : ''}`;
+  c.helper(`typedef struct {
+  const float *rows;
+  float *PK, *PV, *out;
+  double *scAll;
+  const float *pk, *pv;
+  ptrdiff_t b, S, T, TS, PS;
+  int64_t pb, tb;
+  int shared;
+} ${job};
+static void ${job}_copy(void *ctx_, int g_) {
+  ${unpack}
+  const ptrdiff_t g = g_;
     for (ptrdiff_t t = shared ? pb : 0; t < (shared ? tb : T); t++)
       for (ptrdiff_t h = 0; h < ${H}; h++) {
         const ptrdiff_t at = ((b * ${Nkv} + g) * TS + t) * ${H} + h;
@@ -108,7 +113,12 @@ for (ptrdiff_t b = 0; b < B; b++) {
         else if (t < tb) { PK[at] = rows[((${N} + g) * S + (t - pb)) * ${H} + h]; PV[at] = rows[((${N + Nkv} + g) * S + (t - pb)) * ${H} + h]; }
         else { PK[at] = 0.0f; PV[at] = 0.0f; }
       }
-  for (ptrdiff_t n = 0; n < ${N}; n++) {
+
+}
+static void ${job}_heads(void *ctx_, int n_) {
+  ${unpack}
+  const ptrdiff_t n = n_;
+    double *sc = j_->scAll + n * ${scRow};
     const ptrdiff_t g = n / ${N / Nkv};
     for (ptrdiff_t s = 0; s < S; s++) {
       const int64_t last = pb + s;
@@ -140,6 +150,36 @@ for (ptrdiff_t b = 0; b < B; b++) {
       }
       for (ptrdiff_t h = 0; h < ${H}; h++) ${c.out(0)}[((b * S + s) * ${N} + n) * ${H} + h] = (float)(acc[h] / sum);
     }
+}`);
+  return `const ptrdiff_t B = ${B}, S = ${S}, T = ${T}, P = ${P};
+const int64_t total = (int64_t)${c.in(iTot)}[0];
+const int first = (int64_t)S == total;
+float *rows = (float *)${scr};
+double *scAll = (double *)(${scr} + ${rowsBytes});
+float *PK = ${c.out(1)}, *PV = ${c.out(2)};
+/* shared past/present buffer (model_inputs.kv_capacity): past and present are one buffer of
+   kv_capacity rows per head; the past rows are already in it and only the new rows are written */
+const int shared = ${pkP ? `R->kvcap > 0 && (const void *)PK == (const void *)${c.in(iPK)} && (const void *)PV == (const void *)${c.in(iPV)}` : '0'};
+const ptrdiff_t TS = shared ? (ptrdiff_t)R->kvcap : T, PS = shared ? (ptrdiff_t)R->kvcap : P;
+if (shared && T > TS) { lutc_err.index = (long long)T; lutc_err.size = (long long)TS; return MODEL_ERR_SHAPE; }
+(void)PS;
+(void)P;
+if (S > 1 && !first && B != 1) { lutc_err.index = (long long)B; lutc_err.size = 1; return LUTC_ERR_INDEX; }
+for (ptrdiff_t b = 0; b < B; b++) {
+  const int64_t tb = (int64_t)${c.in(iSeq)}[b] + 1;
+  if (tb > T || tb < S) { lutc_err.index = (long long)tb; lutc_err.size = (long long)T; return LUTC_ERR_INDEX; }
+  const int64_t pb = first ? 0 : tb - S;
+  if (pb > P) { lutc_err.index = (long long)pb; lutc_err.size = (long long)P; return LUTC_ERR_INDEX; }
+  for (ptrdiff_t n = 0; n < ${heads}; n++)
+    for (ptrdiff_t s = 0; s < S; s++)
+      for (ptrdiff_t h = 0; h < ${H}; h++) rows[(n * S + s) * ${H} + h] = ${src};${rot}
+  {
+    /* the present copy by KV head, then the attention by query head: tasks of the model's pool
+       (lutc_par; serial below 2^16 work or on one thread) */
+    ${job} j_ = { rows, PK, PV, ${c.out(0)}, scAll, ${pkP ? `${c.in(iPK)}, ${c.in(iPV)}` : 'NULL, NULL'}, b, S, T, TS, PS, pb, tb, shared };
+    const int64_t cw = (int64_t)${Nkv} * (shared ? S : T) * ${H}, hw = (int64_t)${N} * S * (pb + S) * ${H};
+    lutc_par(cw >= 65536 ? lutc_threads : 1, ${Nkv}, ${job}_copy, &j_);
+    lutc_par(hw >= 65536 ? lutc_threads : 1, ${N}, ${job}_heads, &j_);
   }
 }`;
 };

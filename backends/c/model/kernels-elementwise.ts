@@ -40,7 +40,7 @@ function broadcastMap(c: StepCtx, expr: (v: string[]) => string): string {
     shape,
     ops,
     (idx) => `${c.out(0)}[${idx[0]}] = ${expr(ins.map((x, k) => `${c.in(x.i)}[${idx[k + 1]}]`))};`,
-    c.omp(out.bytes / 4),
+    c.omp(out.bytes / 4, '', c.numel(out)),
   );
 }
 

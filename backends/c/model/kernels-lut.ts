@@ -130,7 +130,7 @@ if (${prefix}_gemm(lutc_pk[${j}], lutc_sw[${j}], lutc_swz[${j}], ${c.inP(GEMM_EP
     if (!epi) return call;
     // Fused epilogue after the kernel's y = lut(x) + bias, in interpMatmul's order.
     return `${call}
-${c.omp(mMax * n * 8)}
+${c.omp(mMax * n * 8, '', dmul(m, n))}
 for (ptrdiff_t t = 0; t < ${m}; t++)
   for (ptrdiff_t n = 0; n < ${n}; n++) {
     float y = ${c.out(0)}[t * ${n} + n];

@@ -9,6 +9,9 @@
  * (the i-k-j loop keeps the inner loop unit-stride over N, which is what vectorizes); their error
  * against the interpreter's float64 sums is bounded by K * 2^-24 * sum_k |a_k b_k| (Higham's
  * gamma_K), i.e. ~1e-5 relative for K ~ 256: inside the 1e-4 max|ref| tests.
+ * Threads (emit.ts omp, with a runtime `if` under runtime dims): rows of reductions, softmax, norms,
+ * matmul/gemm and conv channels; a float matmul wider than MATMUL_COLS splits (row, column block)
+ * pairs, so an M = 1 lm_head splits too. Each element is computed by one thread in the serial order.
  */
 import { broadcastIndex } from '../../../ir/ops/util.js';
 import { inputIndex, type Placement } from '../../model-plan.js';
@@ -123,7 +126,7 @@ function softmax(log: boolean): Kernel {
     const X = c.in(0),
       Y = c.out(0);
     const at = (k: string) => `base + ${k} * ${inner}`;
-    return `${c.omp(boundElems(xP) * 8)}
+    return `${c.omp(boundElems(xP) * 8, '', dmul(c.numel(xP), 8))}
 for (ptrdiff_t r = 0; r < ${dmul(outer, inner)}; r++) {
   const ptrdiff_t base = (r / ${inner}) * ${dmul(len, inner)} + r % ${inner};
   double m = -1.0/0.0, s = 0.0;
@@ -152,7 +155,7 @@ const layerNorm: Kernel = (c) => {
   const T = ctype(x.dtype);
   const stat = (i: number, v: string) =>
     c.node.outputs[i] && c.step.outputs[i] && usedOutput(c, i) ? `${c.out(i)}[r] = (${ctype(c.outP(i).dtype)})${v};` : '';
-  return `${si.decl}${bi?.decl ?? ''}${c.omp(boundElems(x) * 4)}
+  return `${si.decl}${bi?.decl ?? ''}${c.omp(boundElems(x) * 4, '', dmul(c.numel(x), 4))}
 for (ptrdiff_t r = 0; r < ${rows}; r++) {
   const ${T} *xr = ${c.in(0)} + r * ${h};
   ${T} *yr = ${c.out(0)} + r * ${h};
@@ -182,7 +185,7 @@ const rmsNorm: Kernel = (c) => {
   const scale = inputIndex(c, 'scale');
   const si = paramIndex(c, 'sidx', c.staticShape(c.inP(scale)!), norm);
   const T = ctype(x.dtype);
-  return `${si.decl}${c.omp(boundElems(x) * 4)}
+  return `${si.decl}${c.omp(boundElems(x) * 4, '', dmul(c.numel(x), 4))}
 for (ptrdiff_t r = 0; r < ${rows}; r++) {
   const ${T} *xr = ${c.in(0)} + r * ${h};
   ${T} *yr = ${c.out(0)} + r * ${h};
@@ -234,6 +237,13 @@ function accOf(dt: string): { A: string; st: (e: string) => string; mul: (a: str
   return { A: 'uint64_t', st: (e) => intStore(dt as never, e), mul: (a, b) => `(uint64_t)${a} * (uint64_t)${b}` };
 }
 
+/**
+ * Output columns per block of a float matmul wider than this (8 KiB of f32 per B row read, the
+ * output block stays in L1): blocks are the parallel work with the rows. Narrower ones render as one
+ * loop over rows, unchanged.
+ */
+const MATMUL_COLS = 2048;
+
 const matmul: Kernel = (c) => {
   const a = c.sh(c.inP(0)!),
     b = c.sh(c.inP(1)!);
@@ -268,7 +278,23 @@ const matmul: Kernel = (c) => {
     for (ptrdiff_t k = 0; k < ${K}; k++) s += ${acc.mul(`${A}[${ao} + m * ${K} + k]`, `${B}[${bo} + k * ${N} + n]`)};
     ${O}[${oo} + m * ${N} + n] = ${acc.st('s')};
   }`
-      : `${c.omp(bM * bN * bK, 'schedule(static)')}
+      : bN > MATMUL_COLS
+        ? // wide outputs (an lm_head of M = 1): (row, column block) pairs are the parallel work, so a
+          // decode step's single row splits too; each element still sums over k in order
+          `${c.omp(bM * bN * bK, 'collapse(2) schedule(static)', dmul(dmul(M, N), K))}
+for (ptrdiff_t m = 0; m < ${M}; m++)
+  for (ptrdiff_t nb = 0; nb < ${N} / ${MATMUL_COLS} + (${N} % ${MATMUL_COLS} != 0); nb++) {
+    const ptrdiff_t n0 = nb * ${MATMUL_COLS}, n1 = ${N} - n0 < ${MATMUL_COLS} ? ${N} : n0 + ${MATMUL_COLS};
+    ${T} *orow = ${O} + ${oo} + m * ${N};
+    const ${T} *ar = ${A} + ${ao} + m * ${K};
+    for (ptrdiff_t n = n0; n < n1; n++) orow[n] = 0;
+    for (ptrdiff_t k = 0; k < ${K}; k++) {
+      const ${T} av = ar[k];
+      const ${T} *br = ${B} + ${bo} + k * ${N};
+      for (ptrdiff_t n = n0; n < n1; n++) orow[n] += av * br[n];
+    }
+  }`
+        : `${c.omp(bM * bN * bK, 'schedule(static)', dmul(dmul(M, N), K))}
 for (ptrdiff_t m = 0; m < ${M}; m++) {
   ${T} *orow = ${O} + ${oo} + m * ${N};
   const ${T} *ar = ${A} + ${ao} + m * ${K};

@@ -48,7 +48,7 @@ const transpose: Kernel = (c) => {
     c.sh(out),
     [{ strides: stridesOf(c.sh(out)) }, { strides: perm.map((p) => xs[p]!) }],
     ([o, i]) => `${c.out(0)}[${o}] = ${c.in(0)}[${i}];`,
-    c.omp(out.bytes / 4),
+    c.omp(out.bytes / 4, '', c.numel(out)),
   );
 };
 
