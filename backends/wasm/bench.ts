@@ -103,7 +103,7 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
   try {
     log('bench: compiling the wasm artifact');
     await compileModel(g, { ...opts, progress: undefined }, dir);
-    const model = await loadArtifactModule(dir);
+    const model = await loadArtifactModule(dir, { threads: opts.threads });
     let seed = 1;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
     const feeds: Record<string, Float32Array> = {};

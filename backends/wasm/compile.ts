@@ -1,7 +1,8 @@
 /**
  * `lutc compile --target wasm` (the WASM target's compile entry, backends/wasm/target.ts): the
  * whole-model artifact of backends/wasm/model/ (model.wasm, model.mjs, model.d.ts, manifest.json,
- * weights.bin for large models) of a graph after runPipeline, rendered in memory; unsupported ops fail
+ * weights.bin for large models, model-mt.wasm / model-relaxed.wasm / model-mt-relaxed.wasm with
+ * --threads N / --wasm-features relaxed-simd) of a graph after runPipeline, rendered in memory; unsupported ops fail
  * with coded diagnostics (LUT5003, LUT5051..) before anything exists. `compileModel` writes it with the shared
  * writer (compiler/artifact.ts).
  */
@@ -14,8 +15,10 @@ import { emitArtifact, type WasmCompileOptions, wasmOptions } from './model/inde
 export function compileArtifact(graph: Graph, opts: WasmCompileOptions): CompiledArtifact {
   opts.progress?.('wasm: building the model module');
   const { files } = emitArtifact(graph, wasmOptions(opts));
-  // a stale weights.bin from an earlier, larger build must not linger next to an inline module
-  return { files, remove: files['weights.bin'] ? [] : ['weights.bin'] };
+  // stale files of an earlier build (weights.bin of a larger model, variant modules of one with
+  // --threads / --wasm-features) must not linger next to this one
+  const optional = ['weights.bin', 'model-mt.wasm', 'model-relaxed.wasm', 'model-mt-relaxed.wasm'];
+  return { files, remove: optional.filter((f) => !files[f]) };
 }
 
 /** Renders the artifact and writes it into `outDir` (compiler/artifact.ts); returns the written paths. */

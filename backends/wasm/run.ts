@@ -26,13 +26,26 @@ import { loadArtifactModule, type WasmCompileOptions } from './model/index.js';
 /** backends/target-info.ts's LoadedArtifact (close frees nothing for wasm). */
 export type LoadedWasmArtifact = LoadedArtifact;
 
+/**
+ * `--wasm-features relaxed-simd` asked for, but the loaded module is the SIMD128 one (the engine does
+ * not validate relaxed ops, e.g. Node 20 without --experimental-wasm-relaxed-simd, or the artifact has
+ * no relaxed module): a warning, never silence (results are bit-identical either way).
+ */
+function warnNoRelaxed(model: { relaxedSimd?: boolean }, opts: WasmCompileOptions & RunOptions): void {
+  if (opts.wasmFeatures?.includes('relaxed-simd') && !model.relaxedSimd)
+    opts.progress?.(
+      'warning: --wasm-features relaxed-simd: this engine does not run relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd) or the model has no relaxed module; ran the SIMD128 module (bit-identical results)',
+    );
+}
+
 /** Compiles `graph` (after runPipeline) into a temporary folder once and loads its model.mjs. */
 export async function openArtifact(graph: Graph, opts: WasmCompileOptions & RunOptions): Promise<LoadedWasmArtifact> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-wasm-'));
   let model: Awaited<ReturnType<typeof loadArtifactModule>>;
   try {
     await compileModel(graph, opts, dir);
-    model = await loadArtifactModule(dir);
+    model = await loadArtifactModule(dir, { threads: opts.threads });
+    warnNoRelaxed(model, opts);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -111,18 +124,15 @@ export async function generate(
   let model: Awaited<ReturnType<typeof loadArtifactModule>>;
   try {
     await compileModel(graph, opts, dir);
-    model = await loadArtifactModule(dir);
+    model = await loadArtifactModule(dir, { threads: opts.threads });
+    warnNoRelaxed(model, opts);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   if (!model.generate)
     fail('LUT6041', 'generate --target wasm: the compiled model is no decoder with runtime dims (model.mjs has no generate)');
   try {
-    const r = await model.generate(prompt, {
-      maxNewTokens: gen.maxNewTokens,
-      eosTokenIds: [...(gen.eosTokenIds ?? [])],
-      onToken: gen.onToken,
-    });
+    const r = await model.generate(prompt, { ...gen, eosTokenIds: [...(gen.eosTokenIds ?? [])] });
     return { tokens: r.tokens, logits: [], prefillMs: r.prefillMs, decodeMs: r.decodeMs, promptTokens: prompt.length };
   } catch (e) {
     rethrowCoded(e, graph);

@@ -21,10 +21,10 @@ export const wasmTarget: TargetInfo = {
   tile: { tableBytes: 16 << 10, vecMinTokens: 8, kernelVecMinTokens: 16 },
   int64: 'int64',
   options: {
-    wasmFeatures: {
-      affects: ['kernel'],
-      otherwise: "whole-model wasm artifacts do not use relaxed SIMD yet (only 'lutc kernel --relaxed-simd' does)",
-    },
+    // compile: N > 1 adds the threaded module model-mt.wasm (load()'s default); run/bench: the threads it runs on
+    threads: { affects: ['compile', 'run', 'bench'], otherwise: 'threads change how the artifact runs, not the plan' },
+    // compile/run/bench: the artifact gains model-relaxed.wasm, which load() picks where the engine runs it
+    wasmFeatures: { affects: ['kernel', 'compile', 'run', 'bench'], otherwise: 'relaxed SIMD changes the kernels, not the plan' },
   },
   compile: () => import('./compile.js'),
   run: () => import('./run.js'),

@@ -188,13 +188,17 @@ export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
       first = false;
     },
   };
+  // the backends' chatter stays quiet while text streams; their warnings still reach stderr
+  const warningsOnly = (m: string) => {
+    if (m.startsWith('warning:')) io.err(m);
+  };
   // inside the artifact where the target can (the cache stays in it), else a step loop over one artifact
   let res: GenerateResult;
   // (the C harness's in-artifact generate is greedy: a sampled run steps through the artifact instead)
   if (mod.generate && !(target === 'c' && (sampling.temperature ?? 0) > 0))
-    res = await mod.generate(graph, { ...opts, progress: undefined }, prompt, gen);
+    res = await mod.generate(graph, { ...opts, progress: warningsOnly }, prompt, gen);
   else {
-    const art: LoadedArtifact = await mod.openArtifact(graph, { ...opts, progress: undefined });
+    const art: LoadedArtifact = await mod.openArtifact(graph, { ...opts, progress: warningsOnly });
     res = await generate(dio, (feeds) => art.run(feeds), prompt, gen).finally(() => art.close());
   }
   const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0);

@@ -8,15 +8,17 @@
  * load), and manifest.json (inputs, outputs, LUT layers, bits, required features, memory plan).
  * With runtime dims the manifest and model.d.ts show each value's dims and the bounds, and run()
  * binds the dims from the feeds' shapes (see loaderSource); a static model's files are unchanged.
+ * With `threads` N > 1 it also writes model-mt.wasm (the threaded module, the same memory map) and
+ * model.mjs's load({ threads }) runs it on N threads (THREADS_JS), else the unchanged model.wasm.
  * docs/wasm-model.md documents the files and the API.
  */
 
-import { LutcError } from '../../../base/diagnostics.js';
-import { type DecoderIO, decoderIO } from '../../../compiler/generate.js';
+import { diag, LutcError } from '../../../base/diagnostics.js';
 import { dimSymbols } from '../../../ir/dim-expr.js';
 import { lutLayers } from '../../../ir/lut/attrs.js';
 import type { Dim, Graph } from '../../../ir/types.js';
-import { ARRAY_OF, RUNTIME_JS, runtimeDimsJs } from '../../artifact-runtime.js';
+import { ARRAY_OF, decoderMeta, GENERATE_JS, RUNTIME_JS, runtimeDimsJs } from '../../artifact-runtime.js';
+import { CTL, CTL_GEN, CTL_TASK } from './core.js';
 import { JS_MATH } from './math.js';
 import { buildModelModule, type IoSlot, type ModelBuildOptions, type ModelModule } from './module.js';
 
@@ -39,12 +41,33 @@ export interface Manifest {
   imports: string[];
   memory: { totalBytes: number; peakActivationBytes: number; scratchBytes: number; weightBytes: number };
   weights: 'inline' | 'weights.bin';
+  /** The threaded module (compile --threads N, N > 1): its file, load()'s default thread count, features, memory. */
+  threads?: { module: 'model-mt.wasm'; default: number; features: string[]; totalBytes: number; split: string[] };
+  /** The relaxed-SIMD modules (--wasm-features relaxed-simd), chosen by load() where the engine has the feature. */
+  relaxedSimd?: { module: 'model-relaxed.wasm'; features: string[]; threadsModule?: 'model-mt-relaxed.wasm'; threadsTotalBytes?: number };
 }
 
 /** Builds the module and renders every artifact file. */
 export function emitArtifact(g: Graph, opts: ModelBuildOptions = {}): { files: ArtifactFiles; module: ModelModule; manifest: Manifest } {
-  const mm = buildModelModule(g, opts);
+  const mm = buildModelModule(g, { ...opts, threaded: false, relaxedSimd: false });
+  const nThreads = opts.threads && opts.threads > 1 ? Math.floor(opts.threads) : 0;
+  const mt = nThreads ? buildModelModule(g, { ...opts, threaded: true, relaxedSimd: false }) : undefined;
   const layers = lutLayers(g);
+  // relaxed modules (--wasm-features relaxed-simd) unless a 1-bit layer reads int8 tables (model/lut.ts)
+  const relaxed = !!opts.relaxedSimd && !layers.some((l) => l.bits === 1 && l.tables === 'i8');
+  const rx = relaxed ? buildModelModule(g, { ...opts, threaded: false, relaxedSimd: true }) : undefined;
+  const rxmt = relaxed && nThreads ? buildModelModule(g, { ...opts, threaded: true, relaxedSimd: true }) : undefined;
+  // every module shares model.mjs's meta: the same plan, so the same I/O and weight addresses
+  for (const x of [mt, rx, rxmt])
+    if (
+      x &&
+      (x.weightsBase !== mm.weightsBase ||
+        x.weights.length !== mm.weights.length ||
+        x.inline !== mm.inline ||
+        x.inputs.some((s, i) => s.addr !== mm.inputs[i]!.addr) ||
+        x.outputs.some((s, i) => s.addr !== mm.outputs[i]!.addr))
+    )
+      throw new LutcError(diag('LUT5090', 'internal: a variant wasm module does not share the memory map of model.wasm'));
   const io = (s: IoSlot) => ({ name: s.name, dtype: s.dtype, shape: s.shape, ...(s.dims && { dims: s.dims }) });
   const sources = mm.plan.dimSources;
   const manifest: Manifest = {
@@ -65,9 +88,22 @@ export function emitArtifact(g: Graph, opts: ModelBuildOptions = {}): { files: A
       weightBytes: mm.weights.length,
     },
     weights: mm.inline ? 'inline' : 'weights.bin',
+    ...(mt && {
+      threads: { module: 'model-mt.wasm' as const, default: nThreads, features: mt.features, totalBytes: mt.memoryBytes, split: mt.split },
+    }),
+    ...(rx && {
+      relaxedSimd: {
+        module: 'model-relaxed.wasm' as const,
+        features: rx.features,
+        ...(rxmt && { threadsModule: 'model-mt-relaxed.wasm' as const, threadsTotalBytes: rxmt.memoryBytes }),
+      },
+    }),
   };
   const files: ArtifactFiles = {
     'model.wasm': mm.wasm,
+    ...(mt && { 'model-mt.wasm': mt.wasm }),
+    ...(rx && { 'model-relaxed.wasm': rx.wasm }),
+    ...(rxmt && { 'model-mt-relaxed.wasm': rxmt.wasm }),
     'model.mjs': loaderSource(mm, manifest),
     'model.d.ts': dtsSource(mm),
     'manifest.json': JSON.stringify(manifest, null, 2) + '\n',
@@ -86,7 +122,7 @@ const TYPED = ARRAY_OF;
  */
 function loaderSource(mm: ModelModule, man: Manifest): string {
   const dyn = mm.plan.dimSources.length > 0;
-  const decoder = decoderMeta(mm);
+  const decoder = decoderMeta(mm.plan, mm.kvPairs);
   const slot = (s: IoSlot) => ({
     name: s.name,
     dtype: s.dtype,
@@ -106,6 +142,10 @@ function loaderSource(mm: ModelModule, man: Manifest): string {
     weightBytes: mm.weights.length,
     inline: mm.inline,
     memoryBytes: mm.memoryBytes,
+    /** the threaded module model-mt.wasm: load()'s default thread count and its memory (a shared one) */
+    ...(man.threads && { threads: { default: man.threads.default, memoryBytes: man.threads.totalBytes } }),
+    /** the relaxed-SIMD modules: model-relaxed.wasm (and model-mt-relaxed.wasm's memory) */
+    ...(man.relaxedSimd && { relaxed: { threadsMemoryBytes: man.relaxedSimd.threadsTotalBytes ?? 0 } }),
     /** run()'s return value - 1 -> [node, op, axis size] of the failed check. */
     checks: Object.fromEntries(mm.checks.map((c) => [c.step, [c.node, c.op, c.size]])),
   };
@@ -162,23 +202,55 @@ async function streamWeights(src, memory) {
   if (at !== dst.length) throw new Error('lutc model: weights.bin has ' + at + ' bytes, expected ' + dst.length);
 }
 
-${RUNTIME_JS}
+${RUNTIME_JS}${decoder ? GENERATE_JS : ''}
+${THREADS_JS}
 /**
  * Instantiates the model. Options: { wasm, weights } as bytes or URLs (default: model.wasm and
- * weights.bin next to this file). Returns { run(inputs) -> outputs, inputs, outputs, memory }.
+ * weights.bin next to this file; wasmFiles: { 'model-mt.wasm': bytes or URL, ... } for the variants);
+ * the relaxed-SIMD module where the artifact has one and the engine runs it (relaxedSimd: false
+ * forbids it); { threads: N } runs on N threads (model-mt.wasm, a shared memory
+ * and N - 1 workers; default meta.threads.default, else 1), falling back to 1 with a warning where
+ * that cannot run (see threadsUnavailable). Returns { run(inputs) -> outputs, inputs, outputs, memory, threads, relaxedSimd }.
  */
 export async function load(opts = {}) {
-  const bytes = await readAll(opts.wasm ?? here('./model.wasm'));
-  const { instance } = await WebAssembly.instantiate(bytes, { m: { ${JS_MATH.map((f) => `${f}: Math.${f}`).join(', ')} } });
+  let threads = Math.max(1, Math.floor(Number(opts.threads ?? (meta.threads ? meta.threads.default : 1)) || 1));
+  if (threads > 1) {
+    const why = threadsUnavailable();
+    if (why) {
+      (opts.warn ?? console.warn)('lutc model: threads: ' + threads + ' requested, but ' + why + '; running on 1 thread');
+      threads = 1;
+    }
+  }
+  // relaxed SIMD where the artifact has it and this engine validates a relaxed op (bit-identical results)
+  // (not when model.wasm's bytes were given but no relaxed module's)
+  const rxFile = threads > 1 ? 'model-mt-relaxed.wasm' : 'model-relaxed.wasm';
+  const relaxed = !!meta.relaxed && opts.relaxedSimd !== false && (threads === 1 || meta.relaxed.threadsMemoryBytes > 0) &&
+    (!opts.wasm || !!(opts.wasmFiles && opts.wasmFiles[rxFile])) && WebAssembly.validate(RELAXED_PROBE);
+  const imports = { m: MATH_IMPORTS };
+  let shared;
+  if (threads > 1) {
+    const pages = (relaxed ? meta.relaxed.threadsMemoryBytes : meta.threads.memoryBytes) / 65536;
+    shared = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    imports.env = { memory: shared };
+  }
+  const file = (threads > 1 ? 'model-mt' : 'model') + (relaxed ? '-relaxed' : '') + '.wasm';
+  const bytes = await readAll((opts.wasmFiles && opts.wasmFiles[file]) ?? (file === 'model.wasm' ? opts.wasm : undefined) ?? here('./' + file));
+  const module = await WebAssembly.compile(bytes);
+  const instance = await WebAssembly.instantiate(module, imports);
   const ex = instance.exports;
   if (!meta.inline) await streamWeights(opts.weights ?? here('./weights.bin'), ex.memory);
+  let workers = [];
+  if (threads > 1) {
+    ex.nthreads.value = threads;
+    workers = await startWorkers(module, shared, threads);
+  }
   /**
    * Runs the model. feeds: { name: TypedArray | number[] | { data, shape } } (checked: LUT5005-5007);
    * returns { name: { data, shape, dtype } } in graph-output order. A Gather index out of range throws
    * LUT5008 (error.node names the node). Synchronous (as it always was); \`await model.run(feeds)\`
    * works the same and is the form the WGSL artifact needs (docs/wasm-model.md, "Runtime API").
    */
-${dyn ? DYN_RUN : STATIC_RUN}${dyn && decoder ? GENERATE : ''}  return { run, ${dyn && decoder ? 'generate, ' : ''}inputs, outputs, memory: ex.memory, exports: ex, destroy() {} };
+${dyn ? DYN_RUN : STATIC_RUN}${dyn && decoder ? '  const generate = makeGenerate(meta.decoder, meta.inputs, (f, o) => run(f, o));\n' : ''}  return { run, ${dyn && decoder ? 'generate, ' : ''}inputs, outputs, memory: ex.memory, exports: ex, threads, relaxedSimd: relaxed, destroy() { stopWorkers(workers, ex.memory); workers = []; } };
 }
 
 let loaded;
@@ -189,6 +261,61 @@ export async function run(feeds) {
 }
 `;
 }
+
+/**
+ * model.mjs's threads support (load({ threads })): the checks, the workers' code and their start and
+ * stop. A worker instantiates model-mt.wasm on the shared memory and enters the module's `worker(id)`
+ * loop, which never returns until stopWorkers posts the negative task (module.ts addThreading);
+ * Node's workers are unref'd, so an idle model does not keep the process alive.
+ */
+const THREADS_JS = `/** A module using i8x16.relaxed_swizzle: validates only where relaxed SIMD is on. */
+const RELAXED_PROBE = new Uint8Array([${[0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 43, 1, 41, 0, 253, 12, ...new Array(16).fill(0), 253, 12, ...new Array(16).fill(0), 253, 128, 2, 11].join(',')}]);
+const MATH_IMPORTS = { ${JS_MATH.map((f) => `${f}: Math.${f}`).join(', ')} };
+/** Why threads cannot run here (undefined when they can). */
+function threadsUnavailable() {
+  if (!meta.threads) return 'this artifact has no threaded module (compile it with --threads N)';
+  if (typeof SharedArrayBuffer === 'undefined' || (!isNode && !globalThis.crossOriginIsolated))
+    return 'SharedArrayBuffer is unavailable (a browser page needs cross-origin isolation: serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+  if (!isNode && typeof Worker === 'undefined') return 'Web Workers are unavailable';
+  return undefined;
+}
+const WORKER_BODY = ${JSON.stringify('const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory }, m: { ' + JS_MATH.map((f) => `${f}: Math.${f}`).join(', ') + ' } }); ')};
+async function startWorkers(module, memory, n) {
+  const ids = Array.from({ length: n - 1 }, (_, i) => i + 1);
+  if (isNode) {
+    const { Worker } = await import('node:worker_threads');
+    const src = "const { parentPort, workerData: d } = require('node:worker_threads'); " + WORKER_BODY + "parentPort.postMessage(0); inst.exports.worker(d.id);";
+    return Promise.all(ids.map((id) => new Promise((ok, no) => {
+      const w = new Worker(src, { eval: true, workerData: { module, memory, id } });
+      w.once('error', no);
+      w.once('message', () => {
+        w.off('error', no);
+        w.on('error', (e) => console.error('lutc model: worker ' + id + ' failed: ' + (e && e.message)));
+        w.unref();
+        ok(w);
+      });
+    })));
+  }
+  const url = URL.createObjectURL(new Blob(["onmessage = (e) => { const d = e.data; " + WORKER_BODY + "postMessage(0); inst.exports.worker(d.id); };"], { type: 'text/javascript' }));
+  try {
+    return await Promise.all(ids.map((id) => new Promise((ok, no) => {
+      const w = new Worker(url);
+      w.onerror = (e) => no(new Error('lutc model: worker ' + id + ' failed: ' + e.message));
+      w.onmessage = () => { w.onmessage = null; ok(w); };
+      w.postMessage({ module, memory, id });
+    })));
+  } finally { URL.revokeObjectURL(url); }
+}
+/** Posts the negative task (the workers' loops return) and ends the workers. */
+function stopWorkers(workers, memory) {
+  if (!workers.length) return;
+  const ctl = new Int32Array(memory.buffer, ${CTL}, 8);
+  Atomics.store(ctl, ${CTL_TASK / 4}, -1);
+  Atomics.add(ctl, ${CTL_GEN / 4}, 1);
+  Atomics.notify(ctl, ${CTL_GEN / 4});
+  for (const w of workers) w.terminate();
+}
+`;
 
 /** run() of a static model (shapes are the compiled ones). */
 const STATIC_RUN = `  function run(feeds) {
@@ -286,93 +413,6 @@ const DYN_RUN = `  function run(feeds, opts) {
   }
 `;
 
-/**
- * The decoder roles of the model's I/O for model.generate (compiler/generate.ts decoderIO: input_ids,
- * attention_mask, position_ids, the past/present pairs, logits), or undefined when it is no decoder.
- */
-function decoderMeta(mm: ModelModule) {
-  let io: DecoderIO;
-  try {
-    io = decoderIO(mm.plan.graph);
-  } catch (e) {
-    if (e instanceof LutcError) return undefined;
-    throw e;
-  }
-  const ins = mm.plan.graph.inputs.map((v) => v.name);
-  const outs = mm.plan.graph.outputs.map((v) => v.name);
-  const shared = new Set(mm.kvPairs.map(([i]) => i));
-  return {
-    inputIds: io.inputIds,
-    attentionMask: io.attentionMask,
-    positionIds: io.positionIds,
-    logits: io.logits,
-    cache: io.cache.map((c) => ({ past: c.past, present: c.present })),
-    /** every pair served by the shared buffer: generate runs kvShared */
-    shared: io.cache.length > 0 && io.cache.every((c) => shared.has(ins.indexOf(c.past)) && outs.includes(c.present)),
-  };
-}
-
-/**
- * model.generate (decoders with runtime dims): greedy generation, batch 1, the loop of
- * compiler/generate.ts (prompt in one step from an empty cache, then one token per step, mask of ones,
- * positions past + i; the first maximum; NaN logits LUT6043), in the shared past/present buffer mode
- * when every cache pair has it, so the cache never leaves linear memory.
- */
-const GENERATE = `  /**
-   * Greedy generation (batch 1): generate(promptIds, { maxNewTokens = 16, eosTokenIds = [], onToken })
-   * -> { tokens, prefillMs, decodeMs } (tokens: the new ids, an end-of-sequence id included).
-   */
-  async function generate(prompt, opts = {}) {
-    const dec = meta.decoder;
-    const ids = Array.from(prompt ?? [], Number);
-    if (!ids.length || ids.some((x) => !Number.isInteger(x) || x < 0))
-      throw lutcError('LUT5007', 'generate(prompt): the prompt must be a non-empty array of token ids (non-negative integers)');
-    const maxNew = opts.maxNewTokens ?? 16;
-    const eos = new Set(opts.eosTokenIds ?? []);
-    const spec = (name) => meta.inputs.find((s) => s.name === name);
-    const IdArray = globalThis[spec(dec.inputIds).array];
-    const big = IdArray === BigInt64Array;
-    const idFeed = (xs) => ({ data: IdArray.from(xs, (x) => (big ? BigInt(x) : x)), shape: [1, xs.length] });
-    let past = {};
-    for (const c of dec.cache) {
-      const s = spec(c.past);
-      past[c.past] = { data: new globalThis[s.array](0), shape: s.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0)) };
-    }
-    const tokens = [];
-    let pastLen = 0, step = ids, prefillMs = 0, decodeMs = 0;
-    while (tokens.length < maxNew) {
-      const S = step.length;
-      const feeds = { ...past, [dec.inputIds]: idFeed(step) };
-      if (dec.attentionMask) feeds[dec.attentionMask] = { data: new BigInt64Array(pastLen + S).fill(1n), shape: [1, pastLen + S] };
-      if (dec.positionIds) feeds[dec.positionIds] = { data: BigInt64Array.from(step, (_, i) => BigInt(pastLen + i)), shape: [1, S] };
-      const t0 = performance.now();
-      const out = run(feeds, dec.shared ? { kvShared: true } : undefined);
-      const ms = performance.now() - t0;
-      if (pastLen === 0) prefillMs = ms; else decodeMs += ms;
-      const l = out[dec.logits];
-      const V = l.shape[l.shape.length - 1];
-      const off = l.data.length - V;
-      let best = 0;
-      for (let i = 0; i < V; i++) {
-        const x = l.data[off + i];
-        if (Number.isNaN(x)) throw lutcError('LUT6043', 'generate: the logits hold NaN (vocabulary entry ' + i + ')');
-        if (x > l.data[off + best]) best = i;
-      }
-      tokens.push(best);
-      if (opts.onToken) opts.onToken(best);
-      if (eos.has(best)) break;
-      past = {};
-      for (const c of dec.cache) {
-        const o = out[c.present];
-        past[c.past] = dec.shared ? { shape: o.shape } : { data: o.data, shape: o.shape };
-      }
-      pastLen += S;
-      step = [best];
-    }
-    return { tokens, prefillMs, decodeMs };
-  }
-`;
-
 function dtsSource(mm: ModelModule): string {
   const bounds = mm.plan.runtimeDims;
   const doc = (s: IoSlot) =>
@@ -396,6 +436,14 @@ export interface TensorInfo { name: string; dtype: string; shape: number[]${mm.p
 export interface LoadOptions {
   /** model.wasm as bytes or a URL (default: next to model.mjs). */
   wasm?: Uint8Array | ArrayBuffer | URL | string;
+  /** The other modules by file name ('model-mt.wasm', 'model-relaxed.wasm', 'model-mt-relaxed.wasm'; default: next to model.mjs). */
+  wasmFiles?: Record<string, Uint8Array | ArrayBuffer | URL | string>;
+  /** Threads (docs/wasm-model.md, "Threads"; default: compile --threads N, else 1); falls back to 1 with a warning where they cannot run. */
+  threads?: number;
+  /** false: never the relaxed-SIMD module (default: where the artifact has one and the engine runs relaxed SIMD). */
+  relaxedSimd?: boolean;
+  /** Where the threads fallback message goes (default console.warn). */
+  warn?(msg: string): void;
   /** weights.bin as bytes or a URL (only used when the weights are not inline). */
   weights?: Uint8Array | ArrayBuffer | URL | string;
 }
@@ -407,12 +455,15 @@ export interface Model {
   inputs: TensorInfo[];
   outputs: TensorInfo[];
   memory: WebAssembly.Memory;
-  /** Nothing to free for wasm (kept for parity with the WGSL artifact). */
+  /** The threads it runs on, and whether it loaded the relaxed-SIMD module. */
+  threads: number;
+  relaxedSimd: boolean;
+  /** Ends the worker threads (nothing else to free for wasm; kept for parity with the WGSL artifact). */
   destroy(): void;${
-    mm.plan.dimSources.length && decoderMeta(mm)
+    decoderMeta(mm.plan, mm.kvPairs)
       ? `
   /** Greedy generation, batch 1 (docs/wasm-model.md): the new token ids (an end-of-sequence id included) and the phase times. */
-  generate(prompt: ArrayLike<number>, opts?: { maxNewTokens?: number; eosTokenIds?: number[]; onToken?(id: number): void }): Promise<{ tokens: number[]; prefillMs: number; decodeMs: number }>;`
+  generate(prompt: ArrayLike<number>, opts?: { maxNewTokens?: number; eosTokenIds?: number[]; temperature?: number; topK?: number; topP?: number; seed?: number; onToken?(id: number): void }): Promise<{ tokens: number[]; prefillMs: number; decodeMs: number }>;`
       : ''
   }
 }

@@ -17,6 +17,8 @@
  * given, or a position beyond the cos/sin rows set ERR_GLOBAL / ERR_VALUE_GLOBAL (the offending
  * value) and return from the step; model.mjs reports LUT5008 naming the node, with the compile-time
  * bound of the cache rows (or of the cos/sin rows, when rotary) as the size.
+ * Threaded module (EmitOptions.threaded): per batch, the query-head loop is a part function split
+ * across threads (each head its own score row), the rest as above on the calling thread.
  */
 import binaryen from 'binaryen';
 import type { Dim } from '../../../ir/types.js';
@@ -99,7 +101,10 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
   const sBound = q.shape[1]!;
   const tBound = step.outputs[1]!.shape[2]!;
   const rowsBytes = align(heads * sBound * H * 4);
-  ctx.scratch(0, rowsBytes + Math.max(1, tBound + 1) * 8);
+  // threaded module: one score row per query head (the heads run on several threads at once)
+  const threads = !!ctx.opts.threaded;
+  const scoreRow = align(Math.max(1, tBound + 1) * 8);
+  ctx.scratch(0, rowsBytes + (threads ? N * scoreRow : Math.max(1, tBound + 1) * 8));
   // LUT5008's size: the cache rows (seqlens_k, past checks); the cos/sin rows when rotary bounds it first
   ctx.checks.set(step, rotary ? Math.min(maxPos, tBound) : tBound);
   const segs: { addr: number; srcHeads: number; count: number; dst: number }[] = packed
@@ -109,7 +114,9 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
         { addr: ctx.addrOf(kP!), srcHeads: Nkv, count: Nkv, dst: N },
         { addr: ctx.addrOf(vP!), srcHeads: Nkv, count: Nkv, dst: N + Nkv },
       ];
-  return (f: FnBuilder) => {
+  const nodeName = n.name.replace(/[^A-Za-z0-9_]/g, '_');
+  /** The step (no `part`), or the threaded module's part `(id, nt, arg = batch)`: thread id's query heads of one batch. */
+  const build = (f: FnBuilder, part?: { id: number; nt: number; arg: number }): Expr[] => {
     const m = f.mod;
     const { i32, i64, f64 } = binaryen;
     const c = (v: number) => m.i32.const(v);
@@ -213,7 +220,8 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
     const kvRow = (cache: number, row: Expr) => add(c(cache), mul(add(mul(add(mul(g(b), c(Nkv)), g(gg)), TS()), row), c(HB)));
     const capped = (e: Expr): Expr =>
       softcap > 0 ? m.f64.mul(m.f64.const(softcap), m.call(tanhFn(ctx), [m.f64.div(e, m.f64.const(softcap))], f64)) : e;
-    const scoreAt = (i: Expr) => add(c(scores), m.i32.shl(i, c(3)));
+    const scoreAt = (i: Expr) =>
+      threads ? add(c(scores), mul(g(nn), c(scoreRow)), m.i32.shl(i, c(3))) : add(c(scores), m.i32.shl(i, c(3)));
     const PK = ctx.addrOf(step.outputs[1]!),
       PV = ctx.addrOf(step.outputs[2]!);
     const exp = expFn(ctx);
@@ -267,8 +275,51 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
         ),
       ]),
     ];
-    perBatch.push(f.loop(nn, c(N), [f.set(gg, m.i32.div_u(g(nn), c(N / Nkv))), forE(s, Sv, query)]));
+    const heads = (from: Expr, to: Expr): Expr[] => {
+      const lbl = f.label('N');
+      const end = f.local(i32);
+      return [
+        f.set(nn, from),
+        f.set(end, to),
+        m.block(`${lbl}x`, [
+          m.loop(
+            lbl,
+            m.block(null, [
+              m.br(`${lbl}x`, m.i32.ge_u(g(nn), g(end))),
+              f.set(gg, m.i32.div_u(g(nn), c(N / Nkv))),
+              forE(s, Sv, query),
+              f.incr(nn, 1),
+              m.br(lbl),
+            ]),
+          ),
+        ]),
+      ];
+    };
+    if (part) {
+      // thread `id` of `nt`: query heads [id N / nt, (id + 1) N / nt) of batch `arg` (the step checked it)
+      const share = (i: Expr) => m.i32.div_u(mul(i, c(N)), g(part.nt));
+      return [
+        f.set(b, g(part.arg)),
+        f.set(first, m.i64.eq(m.i64.extend_s(Sv()), m.i64.extend_s(m.i32.load(0, 4, c(ctx.addrOf(totP)))))),
+        f.set(tb, m.i32.add(m.i32.load(0, 4, add(c(ctx.addrOf(seqP)), m.i32.shl(g(b), c(2)))), c(1))),
+        f.set(pb, m.select(g(first), c(0), m.i32.sub(g(tb), Sv()))),
+        ...heads(share(g(part.id)), share(add(g(part.id), c(1)))),
+      ];
+    }
+    if (threads)
+      perBatch.push(
+        ctx.addPart(
+          n.name,
+          `part_gqa_${ctx.parts.length}_${nodeName}`,
+          (pf, id, nt, arg) => build(pf, { id, nt, arg }),
+          () => g(b),
+          // split only when the scores and P.V (about S T N H multiply-adds) pay for the barrier
+          m.i32.ge_s(mul(Sv(), Tv()), c(Math.ceil(ctx.parMinWork / (N * H)))),
+        ),
+      );
+    else perBatch.push(f.loop(nn, c(N), [f.set(gg, m.i32.div_u(g(nn), c(N / Nkv))), forE(s, Sv, query)]));
     res.push(forE(b, Bv, perBatch));
     return res;
   };
+  return (f: FnBuilder) => build(f);
 }

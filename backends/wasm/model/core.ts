@@ -66,7 +66,42 @@ const align = (x: number, a = 64) => Math.ceil(x / a) * a;
 export interface EmitOptions {
   /** Use relaxed SIMD in the LUT kernels (needs --experimental-wasm-relaxed-simd in Node 20). */
   relaxedSimd?: boolean;
+  /**
+   * Build the threaded module (model-mt.wasm): a shared imported memory, the atomics feature, and the
+   * rows of each lut.matmul and the heads of group_query_attention split across `nthreads` instances
+   * (see `Ctx.addPart` and module.ts `addThreading`). Off: the module is exactly the single-thread one.
+   */
+  threaded?: boolean;
+  /** Threaded module: the multiply-adds from which a step is split (default PAR_MIN_WORK; tests use 0). */
+  parMinWork?: number;
 }
+
+/**
+ * Threaded module: the control block the main instance and the workers share (byte address; below
+ * the arena, which starts at 1024). Words: generation (the futex workers wait on), task, nthreads,
+ * done counter, arg, kv_shared, then one word per runtime dim (the workers' `dim<i>` globals are
+ * their own, so each task carries the main instance's values).
+ */
+export const CTL = 256;
+export const CTL_GEN = 0,
+  CTL_TASK = 4,
+  CTL_NT = 8,
+  CTL_DONE = 12,
+  CTL_ARG = 16,
+  CTL_KV = 20,
+  CTL_DIMS = 32;
+/**
+ * Multiply-adds below which a step is not split (the barrier would cost more than it saves): 2^19,
+ * a 1024 x 512 gemv. Measured on the 2-core test machine (loaded): a split decode step paid ~30 us
+ * per barrier, ~ what a thread saves on half of that gemv.
+ */
+export const PAR_MIN_WORK = 1 << 19;
+/** The most runtime dims a threaded module carries in the control block. */
+export const CTL_MAX_DIMS = (1024 - CTL - CTL_DIMS) / 4;
+/** Exported mutable i32 global of the threaded module: the thread count (model.mjs sets it). */
+export const NT_GLOBAL = 'nthreads';
+/** The dispatcher of the threaded module: `lutc_par(task, arg)` runs part `task` on every thread, then returns. */
+export const PAR_FN = 'lutc_par';
 
 /**
  * Emission state for one model. Memory map (byte addresses, 64-aligned), fixed in two phases: every
@@ -100,6 +135,13 @@ export class Ctx {
   readonly features: Set<string> = new Set(['simd128', 'bulk-memory', 'nontrapping-fptoint', 'sign-ext']);
   /** JS imports used (module 'm'): names of Math functions. */
   readonly imports = new Set<string>();
+  /** Threaded module: the part functions `(id, nt, arg)`, by task index (module.ts puts them in a table), and their nodes. */
+  readonly parts: string[] = [];
+  readonly partNodes: string[] = [];
+  /** Threaded module: the multiply-adds from which a step is split (EmitOptions.parMinWork). */
+  get parMinWork(): number {
+    return this.opts.parMinWork ?? PAR_MIN_WORK;
+  }
   /**
    * Steps with a run-time check (Gather indices) and their axis size. A failing check sets the
    * ERR_GLOBAL / ERR_VALUE_GLOBAL globals and returns from its step; `run` then returns the step's
@@ -148,6 +190,31 @@ export class Ctx {
   /** Absolute address of a placement. */
   addrOf(p: Placement): number {
     return (p.region === 'weights' ? this.weightsBase : this.arenaBase) + p.offset;
+  }
+  /**
+   * Threaded module (emit phase): adds part function `name(id, nt, arg)` built by `build` (its
+   * runtime-dim prologue included; `id` in [0, nt) is the thread, `arg` what the dispatch passed)
+   * and returns the call that runs it on every thread with one barrier (`lutc_par(task, arg)`), or,
+   * when the run-time condition `worth` is false, the part alone as (0, 1, arg) on this thread.
+   */
+  addPart(
+    node: string,
+    name: string,
+    build: (f: FnBuilder, id: number, nt: number, arg: number) => Expr[],
+    arg: () => Expr = () => this.mod.i32.const(0),
+    worth?: Expr,
+  ): Expr {
+    const { i32 } = binaryen;
+    const m = this.mod;
+    const f = new FnBuilder(m, [i32, i32, i32]);
+    const body = build(f, 0, 1, 2);
+    body.unshift(...stepPrologue(f));
+    f.finish(name, binaryen.none, body.length ? body : [m.nop()]);
+    this.parts.push(name);
+    this.partNodes.push(node);
+    const par = m.call(PAR_FN, [m.i32.const(this.parts.length - 1), arg()], binaryen.none);
+    // `worth` false: too little work to pay for a barrier, the whole part on this thread
+    return worth === undefined ? par : m.if(worth, par, m.call(name, [m.i32.const(0), m.i32.const(1), arg()], binaryen.none));
   }
   /** Adds a helper function once (math routines etc.); returns its name. */
   once(name: string, build: () => void): string {

@@ -6,10 +6,11 @@
  */
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { SamplingOptions } from '../../../compiler/generate.js';
 import type { CompileOptions } from '../../../compiler/options.js';
 import type { ModelBuildOptions } from './module.js';
 
-/** CompileOptions plus the wasm-only knobs (not on the CLI yet). */
+/** CompileOptions (`threads` N > 1: the artifact gains model-mt.wasm, load()'s default) plus the wasm-only knobs (not on the CLI yet). */
 export interface WasmCompileOptions extends CompileOptions {
   /** Weight images up to this many bytes are inlined as a data segment (default 4 MiB). */
   inlineWeightsMax?: number;
@@ -19,7 +20,12 @@ export interface WasmCompileOptions extends CompileOptions {
 
 /** The emitter options carried by compile options. */
 export function wasmOptions(opts: Partial<WasmCompileOptions>): ModelBuildOptions {
-  return { inlineWeightsMax: opts.inlineWeightsMax, optimize: opts.optimize };
+  return {
+    inlineWeightsMax: opts.inlineWeightsMax,
+    optimize: opts.optimize,
+    ...(opts.threads && opts.threads > 1 && { threads: opts.threads }),
+    ...(opts.wasmFeatures?.includes('relaxed-simd') && { relaxedSimd: true }),
+  };
 }
 
 /** One output of run(): its data (the dtype's typed array), shape and dtype. */
@@ -33,21 +39,32 @@ export interface LoadedModel {
   inputs: { name: string; dtype: string; shape: number[]; dims?: (number | string)[] }[];
   outputs: { name: string; dtype: string; shape: number[]; dims?: (number | string)[] }[];
   destroy(): void;
+  /** The thread count it runs on (1 unless load({ threads }) and the artifact's model-mt.wasm could run). */
+  threads: number;
+  /** Whether it loaded a relaxed-SIMD module (the artifact has one and the engine runs relaxed SIMD). */
+  relaxedSimd: boolean;
   /** model.mjs generate (decoders with runtime dims only). */
   generate?(
     prompt: readonly number[],
-    opts: { maxNewTokens?: number; eosTokenIds?: number[]; onToken?(id: number): void },
+    opts: SamplingOptions & { maxNewTokens?: number; eosTokenIds?: number[]; onToken?(id: number): void },
   ): Promise<{ tokens: number[]; prefillMs: number; decodeMs: number }>;
   /** The shared-buffer cache pairs, [input index, output index] (model.mjs `meta.kvPairs`; absent without). */
   kvPairs?: [number, number][];
 }
 
+/** model.mjs load() options this side passes (docs/wasm-model.md): threads, and where the fallback warning goes. */
+export interface LoadOptions {
+  threads?: number;
+  relaxedSimd?: boolean;
+  warn?: (msg: string) => void;
+}
+
 /** Imports `dir/model.mjs` and loads it. */
-export async function loadArtifactModule(dir: string): Promise<LoadedModel> {
+export async function loadArtifactModule(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const mod = (await import(pathToFileURL(path.join(path.resolve(dir), 'model.mjs')).href)) as {
-    load(): Promise<LoadedModel>;
+    load(opts?: LoadOptions): Promise<LoadedModel>;
     meta: { kvPairs?: [number, number][] };
   };
-  const model = await mod.load();
+  const model = await mod.load(opts);
   return mod.meta.kvPairs ? { ...model, run: model.run, kvPairs: mod.meta.kvPairs } : model;
 }

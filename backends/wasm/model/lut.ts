@@ -20,6 +20,11 @@
  * scratch adds the vector path's tile buffers after the bias/y scratch. y is bit-identical either way
  * (veclut.ts). Every other layer -- static M, f32 tables, 1-2 bits, a bound below the threshold -- is
  * the scalar-LUT gemm for every M, rendered as before.
+ * Relaxed module (EmitOptions.relaxedSimd): every plan relaxed (rdot: signed int8 tables, relaxed
+ * swizzle and dot; bit-identical y); artifact.ts builds it only when no layer is 1-bit with int8
+ * tables (its bias16 gemm reads biased tables).
+ * Threaded module (EmitOptions.threaded): the scalar gemm split by rows (rowSplit), the vector one by
+ * token tiles (tileSplit), both bit-identical to the single-thread call.
  */
 import binaryen from 'binaryen';
 import { dimExactDiv, dimMul } from '../../../ir/dim-expr.js';
@@ -57,8 +62,17 @@ export const LUT_OPS: ReadonlySet<string> = new Set(['lut.table', 'lut.norm_tabl
 
 const TOKEN_CAP = 4096; // legalizeWasmKernel's M bound; M only sizes its own (unused) memory plan, the token tile and vecTile
 
+/** The kernel plan of a layer; relaxed SIMD (EmitOptions.relaxedSimd) for the relaxed module. */
 function plan(ctx: Ctx, n: number, k: number, bits: number, groupSize: number, tables: 'i8' | 'f32', m: number): WasmLutPlan {
-  return legalizeWasmKernel({ n, k, bits: bits as Bits, groupSize, tables, m: Math.max(1, Math.min(m, TOKEN_CAP)) });
+  return legalizeWasmKernel({
+    n,
+    k,
+    bits: bits as Bits,
+    groupSize,
+    tables,
+    m: Math.max(1, Math.min(m, TOKEN_CAP)),
+    ...(ctx.opts.relaxedSimd && { wasmFeatures: ['relaxed-simd'] }),
+  });
 }
 
 /** The table-build function for (k, group, tables); returns its name and plan. */
@@ -169,6 +183,9 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
       `lut.matmul weights packed for vec_bytes ${g.vecBytes}, k_tile ${(a.k_tile as number | undefined) ?? 0}: the wasm kernel reads vec_bytes ${kg.vecBytes} in one K-tile (k_tile 0), the form the pipeline packs for target wasm`,
       'LUT5060',
     );
+  // the relaxed module's tables are signed (rdot); a 1-bit layer's bias16 gemm would read them biased
+  if (ctx.opts.relaxedSimd && tables === 'i8' && p.tableBias !== tableFn(ctx, g.k, a.group_size as number, tables, M).p.tableBias)
+    unsupported(n, file, `relaxed SIMD: ${g.bits}-bit layers read the int8 tables in another format`, 'LUT5090');
   if (kg.nGroups !== g.nGroups || kg.nSegments !== g.nSegments || kg.kPad !== g.kPad || kg.nPad !== g.nPad)
     unsupported(n, file, 'internal: LUT geometry mismatch with the wasm kernel plan', 'LUT5090');
   const wAddr = ctx.addrOf(w),
@@ -194,8 +211,13 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
   // a runtime M with a vector-LUT plan: both gemms, chosen per call (static layers keep the scalar one)
   const vec = typeof Md !== 'number' && p.vecTile > 0;
   const vtScratch = scr;
-  if (vec) scr = ctx.scratch(scr, vecLutScratchBytes(p));
+  // threaded module: VEC_SLOTS tile buffers, one per thread running vector-LUT tiles at once
+  const threadedVec = vec && !!ctx.opts.threaded;
+  if (vec) scr = ctx.scratch(scr, vecLutScratchBytes(p) * (threadedVec ? VEC_SLOTS : 1));
   const vecGemm = `${gemm}_vec_s${vtScratch}`; // its tile buffers are at a fixed address
+  const split = ctx.opts.threaded
+    ? rowSplit(ctx, step, p, gemm, [wAddr, swAddr, swzAddr], [ctx.addrOf(tab!), ctx.addrOf(ts!), ctx.addrOf(xs!)], Md)
+    : undefined;
   return (f) => {
     const m = f.mod;
     ctx.once(gemm, () => addLutGemm(ctx.mod, p, gemm));
@@ -217,7 +239,21 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
         [c(wAddr), c(swAddr), c(swzAddr), c(bAddr), c(ctx.addrOf(tab!)), c(ctx.addrOf(ts!)), c(ctx.addrOf(xs!)), c(y), dimVal(ctx, f, Md)],
         binaryen.none,
       );
-    res.push(vec ? m.if(m.i32.ge_s(dimVal(ctx, f, Md), c(VEC_MIN_TOKENS)), call(vecGemm), call(gemm)) : call(gemm));
+    const scalar = split ? split(f, bAddr, y) : call(gemm);
+    const vecCall = threadedVec
+      ? tileSplit(
+          ctx,
+          f,
+          step,
+          p,
+          gemm,
+          `${gemm}_vec`,
+          ctx.scratchBase + vtScratch,
+          [wAddr, swAddr, swzAddr, bAddr, ctx.addrOf(tab!), ctx.addrOf(ts!), ctx.addrOf(xs!), y],
+          Md,
+        )
+      : vec && call(vecGemm);
+    res.push(vecCall ? m.if(m.i32.ge_s(dimVal(ctx, f, Md), c(VEC_MIN_TOKENS)), vecCall, scalar) : scalar);
     if (padded)
       res.push(
         emitCopy(
@@ -231,6 +267,171 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
     res.push(...epilogue(ctx, f, step, out));
     return res;
   };
+}
+
+/** Threads that run vector-LUT tiles at once in the threaded module (each has its own tile buffers). */
+const VEC_SLOTS = 4;
+
+/**
+ * Threaded module: the vector-LUT gemm of a lut.matmul (a runtime M >= VEC_MIN_TOKENS) split by
+ * 16-token tiles. Each of the first min(nt, VEC_SLOTS) threads runs a contiguous range of whole
+ * tiles through its own copy of the vector gemm (the same code, its tile buffers at slot `id` of
+ * the scratch), the last one also the M % 16 tokens after them (the vector gemm hands those to the
+ * scalar one, as the single-thread call does): every token goes through the same kernel as with one
+ * thread, so y is bit-identical. Split only when M n k reaches PAR_MIN_WORK.
+ */
+function tileSplit(
+  ctx: Ctx,
+  f: FnBuilder,
+  step: PlanStep,
+  p: WasmLutPlan,
+  gemm: string,
+  base: string,
+  scratch: number,
+  [w, sw, swz, bias, tab, ts, xs, y]: [number, number, number, number, number, number, number, number],
+  Md: Dim,
+): Expr {
+  const perRow = p.geom.n * p.geom.k;
+  const slot = (i: number) => {
+    const name = `${base}_t${i}_s${scratch + i * vecLutScratchBytes(p)}`;
+    ctx.once(name, () => addVecLutGemm(ctx.mod, p, name, gemm, scratch + i * vecLutScratchBytes(p)));
+    return name;
+  };
+  const S = p.stride;
+  return ctx.addPart(
+    step.node.name,
+    `part_vlut_${ctx.parts.length}_${step.node.name.replace(/[^A-Za-z0-9_]/g, '_')}`,
+    (pf, id, nt) => {
+      const m = pf.mod;
+      const { i32 } = binaryen;
+      const c = (v: number) => m.i32.const(v);
+      const [k, tiles, t0, cnt] = [pf.local(i32), pf.local(i32), pf.local(i32), pf.local(i32)];
+      const Mv = () => dimVal(ctx, pf, Md);
+      const at = (addr: number, stride: number) => m.i32.add(c(addr), m.i32.mul(pf.get(t0), c(16 * stride)));
+      const call = (fn: string) =>
+        m.call(fn, [c(w), c(sw), c(swz), c(bias), at(tab, S.tab), at(ts, S.seg), at(xs, S.seg), at(y, S.y), pf.get(cnt)], binaryen.none);
+      const slots = Array.from({ length: VEC_SLOTS }, (_, i) => slot(i));
+      // dispatch on id (< k <= VEC_SLOTS) to its slot's copy
+      const bySlot = slots.reduceRight<Expr>(
+        (rest, fn, i) => (i === VEC_SLOTS - 1 ? call(fn) : m.if(m.i32.eq(pf.get(id), c(i)), call(fn), rest)),
+        m.nop(),
+      );
+      return [
+        pf.set(k, m.select(m.i32.lt_u(pf.get(nt), c(VEC_SLOTS)), pf.get(nt), c(VEC_SLOTS))),
+        m.if(
+          m.i32.lt_u(pf.get(id), pf.get(k)),
+          m.block(null, [
+            pf.set(tiles, m.i32.shr_u(Mv(), c(4))),
+            pf.set(t0, m.i32.div_u(m.i32.mul(pf.get(id), pf.get(tiles)), pf.get(k))),
+            // tokens: its whole tiles, and for the last thread the M % 16 after them
+            pf.set(
+              cnt,
+              m.select(
+                m.i32.eq(pf.get(id), m.i32.sub(pf.get(k), c(1))),
+                m.i32.sub(Mv(), m.i32.shl(pf.get(t0), c(4))),
+                m.i32.shl(m.i32.sub(m.i32.div_u(m.i32.mul(m.i32.add(pf.get(id), c(1)), pf.get(tiles)), pf.get(k)), pf.get(t0)), c(4)),
+              ),
+            ),
+            m.if(m.i32.gt_s(pf.get(cnt), c(0)), bySlot),
+          ]),
+        ),
+      ];
+    },
+    undefined,
+    f.mod.i32.ge_s(dimVal(ctx, f, Md), f.mod.i32.const(Math.max(VEC_MIN_TOKENS, Math.ceil(ctx.parMinWork / perRow)))),
+  );
+}
+
+/** Most row units a threaded lut.matmul is cut into (each a whole number of the gemm's row passes). */
+const MAX_UNITS = 16;
+
+/**
+ * Threaded module: the scalar-LUT gemm of a lut.matmul split by rows. The row blocks are cut at
+ * compile time into units of whole row passes (plan.rowBlocks row blocks each, at most MAX_UNITS
+ * units, the remainder one more unit); a unit is the same gemm with the geometry's row-block count
+ * cut to the unit's (every stride is the full layer's), called with the weight, scale, bias and y
+ * pointers advanced to its first row block. Each output row is computed by exactly the code of the
+ * whole gemm (row blocks are independent; a pass only shares the table loads), so y is bit-identical
+ * for every thread count. Thread `id` of `nt` runs units [id U / nt, (id + 1) U / nt). Undefined
+ * (the whole gemm on the calling thread) when the layer has fewer than two units or a static M with
+ * fewer than PAR_MIN_WORK (core.ts; EmitOptions.parMinWork) multiply-adds; a runtime M is split only when M n k reaches it.
+ */
+function rowSplit(
+  ctx: Ctx,
+  step: PlanStep,
+  p: WasmLutPlan,
+  gemm: string,
+  [wAddr, swAddr, swzAddr]: [number, number, number],
+  [tabAddr, tsAddr, xsAddr]: [number, number, number],
+  Md: Dim,
+): ((f: FnBuilder, bias: number, y: number) => Expr) | undefined {
+  const g = p.geom;
+  const RB = Math.max(1, p.rowBlocks);
+  const passes = Math.floor(g.nRowBlocks / RB);
+  const perRow = g.n * g.k; // multiply-adds per row of M
+  if (passes < 2 || (typeof Md === 'number' && Md * perRow < ctx.parMinWork)) return undefined;
+  const unitRB = Math.floor(passes / Math.min(MAX_UNITS, passes)) * RB;
+  const full = Math.floor(g.nRowBlocks / unitRB);
+  const rem = g.nRowBlocks - full * unitRB;
+  const U = full + (rem > 0 ? 1 : 0);
+  const unitFn = (rbs: number) => {
+    const name = `${gemm}_rb${rbs}`;
+    ctx.once(name, () => addLutGemm(ctx.mod, { ...p, geom: { ...g, nRowBlocks: rbs } }, name));
+    return name;
+  };
+  const wBytes = g.nVecK * 16; // one row block of packed weights (one K-tile)
+  const rBytes = g.rowsPerVec * 4; // one row block of f32 rows (sw, swz, bias, y)
+  const node = step.node.name.replace(/[^A-Za-z0-9_]/g, '_');
+  return (f, bias, y) =>
+    ctx.addPart(
+      step.node.name,
+      `part_lut_${ctx.parts.length}_${node}`,
+      (pf, id, nt) => {
+        const m = pf.mod;
+        const { i32 } = binaryen;
+        const c = (v: number) => m.i32.const(v);
+        const u = pf.local(i32),
+          end = pf.local(i32);
+        const at = (base: number, per: number) => m.i32.add(c(base), m.i32.mul(pf.get(u), c(per)));
+        const call = (fn: string) =>
+          m.call(
+            fn,
+            [
+              at(wAddr, unitRB * wBytes),
+              at(swAddr, unitRB * rBytes),
+              at(swzAddr, unitRB * rBytes),
+              at(bias, unitRB * rBytes),
+              c(tabAddr),
+              c(tsAddr),
+              c(xsAddr),
+              at(y, unitRB * rBytes),
+              dimVal(ctx, pf, Md),
+            ],
+            binaryen.none,
+          );
+        const lbl = pf.label('U');
+        const fullFn = unitFn(unitRB);
+        const remFn = rem > 0 ? unitFn(rem) : '';
+        return [
+          pf.set(u, m.i32.div_u(m.i32.mul(pf.get(id), c(U)), pf.get(nt))),
+          pf.set(end, m.i32.div_u(m.i32.mul(m.i32.add(pf.get(id), c(1)), c(U)), pf.get(nt))),
+          m.block(`${lbl}x`, [
+            m.loop(
+              lbl,
+              m.block(null, [
+                m.br(`${lbl}x`, m.i32.ge_u(pf.get(u), pf.get(end))),
+                rem > 0 ? m.if(m.i32.lt_u(pf.get(u), c(full)), call(fullFn), call(remFn)) : call(fullFn),
+                pf.incr(u, 1),
+                m.br(lbl),
+              ]),
+            ),
+          ]),
+        ];
+      },
+      undefined,
+      // a runtime M: split only the calls with enough rows
+      typeof Md === 'number' ? undefined : f.mod.i32.ge_s(dimVal(ctx, f, Md), f.mod.i32.const(Math.ceil(ctx.parMinWork / perRow))),
+    );
 }
 
 /**

@@ -8,6 +8,10 @@
  * dims (--max-dim): the plan sizes slots for the bounds; each symbol lives in an exported mutable
  * global `dim<i>` (plan.dimSources order) that model.mjs sets before `run`; a step of an op outside
  * RUNTIME_DIM_OPS that touches a runtime dim is LUT5004. Static plans emit exactly the code they did.
+ * `threaded` builds the threaded module instead (model-mt.wasm: shared imported memory, atomics, the
+ * split steps' part functions in a table, `lutc_par` and the exported `worker` loop: addThreading);
+ * without it the module is byte-identical to a build without thread support. `relaxedSimd` builds the
+ * relaxed module (relaxed-SIMD LUT kernels, model/lut.ts), validated where the engine has the feature.
  */
 import binaryen from 'binaryen';
 import { diag, LutcError } from '../../../base/diagnostics.js';
@@ -15,9 +19,19 @@ import type { Dim, DType, Graph } from '../../../ir/types.js';
 import { gqaCachePairs, type ModelPlan, planModel, weightBlob } from '../../model-plan.js';
 import { familyOf, type Renderer, rendererOps, renderSteps } from '../../render.js';
 import { FnBuilder } from '../builder.js';
+import { engineHasRelaxedSimd } from '../module.js';
 import { ATTENTION_OPS, attentionStep } from './attention.js';
 import { CONV_OPS, convStep } from './conv.js';
 import {
+  CTL,
+  CTL_ARG,
+  CTL_DIMS,
+  CTL_DONE,
+  CTL_GEN,
+  CTL_KV,
+  CTL_MAX_DIMS,
+  CTL_NT,
+  CTL_TASK,
   Ctx,
   type Emit,
   type EmitOptions,
@@ -26,7 +40,9 @@ import {
   hasRuntimeDims,
   i64Const,
   KV_SHARED_GLOBAL,
+  NT_GLOBAL,
   noRuntimeDims,
+  PAR_FN,
   stepPrologue,
 } from './core.js';
 import { ELEMENTWISE_OPS, elementwiseStep } from './elementwise.js';
@@ -41,6 +57,11 @@ export interface ModelBuildOptions extends EmitOptions {
   inlineWeightsMax?: number;
   /** Run binaryen -O3 (default true). */
   optimize?: boolean;
+  /**
+   * The artifact (emitArtifact): N > 1 adds the threaded module model-mt.wasm (EmitOptions.threaded)
+   * next to model.wasm, and makes N load()'s default thread count. buildModelModule ignores it.
+   */
+  threads?: number;
 }
 
 /** Where one graph input or output lives in linear memory. */
@@ -77,6 +98,8 @@ export interface ModelModule {
   plan: ModelPlan;
   /** The shared-buffer cache pairs (model-plan.ts gqaCachePairs) as [graph input index, graph output index]. */
   kvPairs: [number, number][];
+  /** Threaded module: the nodes whose steps are split across threads (empty otherwise). */
+  split: string[];
 }
 
 /**
@@ -129,8 +152,27 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
   const mod = new binaryen.Module();
   try {
     const F = binaryen.Features;
-    mod.setFeatures(F.MVP | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.NontrappingFPToInt | F.SignExt | F.MutableGlobals);
+    const threads = !!opts.threaded;
+    const ctx0Features: string[] = [];
+    mod.setFeatures(
+      F.MVP |
+        F.SIMD128 |
+        F.BulkMemory |
+        F.BulkMemoryOpt |
+        F.NontrappingFPToInt |
+        F.SignExt |
+        F.MutableGlobals |
+        (threads ? F.Atomics : 0) |
+        (opts.relaxedSimd ? F.RelaxedSIMD : 0),
+    );
+    if (opts.relaxedSimd) ctx0Features.push('relaxed-simd');
     const ctx = new Ctx(mod, plan, opts);
+    for (const x of ctx0Features) ctx.features.add(x);
+    if (threads) {
+      ctx.features.add('threads');
+      if (plan.dimSources.length > CTL_MAX_DIMS)
+        throw new LutcError(diag('LUT5090', `internal: the threaded module carries at most ${CTL_MAX_DIMS} runtime dims`));
+    }
     // phase 1: prepare every step, collecting every unsupported op
     const { results, diagnostics: diags } = renderSteps(
       'wasm',
@@ -161,7 +203,10 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       pages,
       'memory',
       inline && image.length ? [{ offset: mod.i32.const(ctx.weightsBase), data: image, passive: false }] : [],
+      threads,
     );
+    // the threaded module imports its shared memory (env.memory, made by model.mjs) and re-exports it
+    if (threads) mod.addMemoryImport('0', 'env', 'memory', true);
     const names: string[] = [];
     emits.forEach((emit, i) => {
       const f = new FnBuilder(mod, []);
@@ -183,6 +228,7 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       mod.addGlobal(`dim${i}`, binaryen.i32, true, mod.i32.const(0));
       mod.addGlobalExport(`dim${i}`, `dim${i}`);
     });
+    if (threads) addThreading(ctx, pairs.length > 0);
     const checks: ModelModule['checks'] = [];
     const calls = names.flatMap((nm, i) => {
       const step = plan.steps[i]!;
@@ -208,7 +254,8 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       if (!mod.validate()) throw new LutcError(diag('LUT5091', 'internal: the wasm module no longer validates after binaryen -O3'));
     }
     const wasm = mod.emitBinary();
-    if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>))
+    // a relaxed module is validated only where this engine has relaxed SIMD (Node 20: a flag)
+    if ((!opts.relaxedSimd || engineHasRelaxedSimd()) && !WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>))
       throw new LutcError(diag('LUT5092', 'internal: the engine rejects the emitted wasm module'));
     const slot = (p: (typeof plan.inputs)[number]): IoSlot => ({
       name: p.value.name,
@@ -233,9 +280,106 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       checks,
       plan,
       kvPairs: pairs.map((p) => [g.inputs.indexOf(p.past), g.outputs.indexOf(p.present)]),
+      split: [...new Set(ctx.partNodes)],
     };
   } finally {
     mod.dispose();
+  }
+}
+
+/** Spins on the control block before blocking (memory.atomic.wait32): a few microseconds. */
+const SPIN = 1 << 14;
+
+/**
+ * The threading of the threaded module: the exported global `nthreads` (model.mjs sets it in the
+ * main instance), a funcref table of the part functions (Ctx.addPart), the dispatcher
+ * `lutc_par(task, arg)` and the exported worker loop `worker(id)`.
+ *
+ * lutc_par on the main instance: with nthreads <= 1 it calls part `task` as (0, 1, arg); else it
+ * writes the task, nthreads, arg, kv_shared and the runtime dims into the control block (core.ts
+ * CTL), zeroes the done counter, bumps the generation and notifies the workers, runs its own share
+ * (id 0), then spins until the done counter reaches nthreads - 1. It never blocks: a browser's main
+ * thread may not, and in Node a main thread blocked in memory.atomic.wait32 stalled the workers
+ * (measured: Node 20, every run hung). worker(id) loops: it waits for a new generation (spinning
+ * SPIN times, then memory.atomic.wait32), copies the dims and kv_shared into its own globals, runs
+ * its share (id, nthreads, arg) and increments the done counter; a negative task returns. Every
+ * barrier is sequentially consistent (wasm atomics), so the main thread's stores before the dispatch
+ * are visible to the parts, and theirs to the main thread after it.
+ */
+function addThreading(ctx: Ctx, kv: boolean): void {
+  const m = ctx.mod;
+  const { i32, none } = binaryen;
+  const c = (v: number) => m.i32.const(v);
+  const at = (off: number) => c(CTL + off);
+  const nDims = ctx.plan.dimSources.length;
+  m.addGlobal(NT_GLOBAL, i32, true, c(1));
+  m.addGlobalExport(NT_GLOBAL, NT_GLOBAL);
+  const parts = ctx.parts;
+  m.addTable('parts', Math.max(1, parts.length), Math.max(1, parts.length));
+  if (parts.length) m.addActiveElementSegment('parts', 'parts_elems', parts, c(0));
+  const partType = binaryen.createType([i32, i32, i32]);
+  const callPart = (task: binaryen.ExpressionRef, args: binaryen.ExpressionRef[]) => m.call_indirect('parts', task, args, partType, none);
+  // lutc_par(task, arg): locals 2 = nt, 3 = v
+  {
+    const [TASK, ARG, NT, V] = [0, 1, 2, 3];
+    const g = (l: number) => m.local.get(l, i32);
+    const body: binaryen.ExpressionRef[] = [
+      m.local.set(NT, m.global.get(NT_GLOBAL, i32)),
+      m.if(m.i32.le_s(g(NT), c(1)), m.block(null, [callPart(g(TASK), [c(0), c(1), g(ARG)]), m.return()])),
+      m.i32.store(0, 4, at(CTL_TASK), g(TASK)),
+      m.i32.store(0, 4, at(CTL_NT), g(NT)),
+      m.i32.store(0, 4, at(CTL_ARG), g(ARG)),
+      ...(kv ? [m.i32.store(0, 4, at(CTL_KV), m.global.get(KV_SHARED_GLOBAL, i32))] : []),
+      ...Array.from({ length: nDims }, (_, i) => m.i32.store(0, 4, at(CTL_DIMS + 4 * i), m.global.get(`dim${i}`, i32))),
+      m.i32.atomic.store(0, at(CTL_DONE), c(0)),
+      m.drop(m.i32.atomic.rmw.add(0, at(CTL_GEN), c(1))),
+      m.drop(m.memory.atomic.notify(at(CTL_GEN), m.i32.sub(g(NT), c(1)))),
+      callPart(g(TASK), [c(0), g(NT), g(ARG)]),
+      m.loop(
+        'wait',
+        m.block(null, [m.local.set(V, m.i32.atomic.load(0, at(CTL_DONE))), m.if(m.i32.ne(g(V), m.i32.sub(g(NT), c(1))), m.br('wait'))]),
+      ),
+    ];
+    m.addFunction(PAR_FN, binaryen.createType([i32, i32]), none, [i32, i32], m.block(null, body));
+  }
+  // worker(id): locals 1 = seen, 2 = g, 3 = task, 4 = nt, 5 = spin
+  {
+    const [ID, SEEN, G, TASK, NT, SP] = [0, 1, 2, 3, 4, 5];
+    const g = (l: number) => m.local.get(l, i32);
+    const body = m.loop(
+      'next',
+      m.block(null, [
+        m.local.set(SP, c(0)),
+        m.loop(
+          'idle',
+          m.block(null, [
+            m.local.set(G, m.i32.atomic.load(0, at(CTL_GEN))),
+            m.if(
+              m.i32.eq(g(G), g(SEEN)),
+              m.block(null, [
+                m.if(
+                  m.i32.ge_u(g(SP), c(SPIN)),
+                  m.drop(m.memory.atomic.wait32(at(CTL_GEN), g(SEEN), i64Const(m, -1n))),
+                  m.local.set(SP, m.i32.add(g(SP), c(1))),
+                ),
+                m.br('idle'),
+              ]),
+            ),
+          ]),
+        ),
+        m.local.set(SEEN, g(G)),
+        m.local.set(TASK, m.i32.load(0, 4, at(CTL_TASK))),
+        m.if(m.i32.lt_s(g(TASK), c(0)), m.return()),
+        m.local.set(NT, m.i32.load(0, 4, at(CTL_NT))),
+        ...(kv ? [m.global.set(KV_SHARED_GLOBAL, m.i32.load(0, 4, at(CTL_KV)))] : []),
+        ...Array.from({ length: nDims }, (_, i) => m.global.set(`dim${i}`, m.i32.load(0, 4, at(CTL_DIMS + 4 * i)))),
+        callPart(g(TASK), [g(ID), g(NT), m.i32.load(0, 4, at(CTL_ARG))]),
+        m.drop(m.i32.atomic.rmw.add(0, at(CTL_DONE), c(1))),
+        m.br('next'),
+      ]),
+    );
+    m.addFunction('worker', binaryen.createType([i32]), none, [i32, i32, i32, i32, i32], body);
+    m.addFunctionExport('worker', 'worker');
   }
 }
 
