@@ -9,7 +9,8 @@
  * `model: T threads`. `-t T` sets the threads (default MODEL_THREADS, compile --threads); T is what
  * runs: 1 in a build without OpenMP, which says so on stderr. `generate` ends its timing line with
  * `, T threads`. The Makefile builds with OpenMP (-fopenmp) whenever the
- * compiler links it, and without it otherwise (or with `make OPENMP=0`).
+ * compiler links it, and without it otherwise (or with `make OPENMP=0`). weights.bin is mapped
+ * read-only (mmap, POSIX; no copy), else read into an aligned copy.
  */
 import { LutcError } from '../../../base/diagnostics.js';
 import { type DecoderIO, decoderIO } from '../../../compiler/generate.js';
@@ -86,6 +87,12 @@ export function renderHarness(
 #include "model.h"
 #ifndef _WIN32
 #include <sys/stat.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define LUTC_MMAP 1
 #endif
 
 /* dyn: the input has runtime dims (any shape in bounds; model_run checks it); bytes: the static size */
@@ -254,16 +261,53 @@ static void *alloc64(size_t n) {
 }
 static void free64(void *p) { if (p) free(((void **)p)[-1]); }
 
+/* weights.bin mapped read-only (POSIX mmap; page-aligned, so 16-byte aligned as model_load_weights
+   wants): no copy, pages come in as the model reads them. NULL where mmap is unavailable or fails
+   (the caller reads a copy instead). */
+static size_t mapped_bytes = 0;
+static void *mapped_at = NULL;
+static void *map_weights(const char *path, size_t *n) {
+#ifdef LUTC_MMAP
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) die("cannot open", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) die("cannot stat", path);
+  if (st.st_size <= 0) { close(fd); return NULL; }
+  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) return NULL;
+  *n = (size_t)st.st_size;
+  mapped_bytes = *n;
+  mapped_at = p;
+  return p;
+#else
+  (void)path; (void)n;
+  return NULL;
+#endif
+}
+/* Frees what load_weights returned: unmaps a mapped file, frees a read copy. */
+static void release_weights(void *w) {
+#ifdef LUTC_MMAP
+  if (w && w == mapped_at) { munmap(w, mapped_bytes); mapped_at = NULL; return; }
+#endif
+  free64(w);
+}
+
 /* Loads and checks the weights (embedded: the compiled-in copy unless -w names a file); returns the
-   blob to free at exit (NULL when embedded). Packs the LUT layers outside any timed run. */
+   blob to free at exit with release_weights (NULL when embedded). Packs the LUT layers outside any
+   timed run. */
 static void *load_weights(const char *wpath, const char *argv0) {
   void *weights = NULL;
   (void)argv0;
 ${embedded ? '  if (wpath) {\n' : '  {\n    char def[4096];\n    if (!wpath) {\n      const char *sl = strrchr(argv0, \'/\');\n      snprintf(def, sizeof def, "%.*sweights.bin", sl ? (int)(sl - argv0 + 1) : 0, argv0);\n      wpath = def;\n    }\n'}    size_t wn;
-    unsigned char *wb = read_file(wpath, &wn);
-    void *wa = alloc64(wn + 1);
-    memcpy(wa, wb, wn);
-    free(wb);
+    void *wa = map_weights(wpath, &wn);
+    if (!wa) {
+      /* no mmap (or an empty file): read into an aligned copy */
+      unsigned char *wb = read_file(wpath, &wn);
+      wa = alloc64(wn + 1);
+      memcpy(wa, wb, wn);
+      free(wb);
+    }
     weights = wa;
     int rc = model_load_weights(wa, wn);
     if (rc == MODEL_ERR_WEIGHTS_SIZE) die("weights file has the wrong size for this model", wpath);
@@ -379,7 +423,7 @@ ${
   for (int i = 0; i < MODEL_NUM_OUTPUTS; i++) free64(outs[i]);
   free64(ws);
   model_release();
-  free64(weights);
+  release_weights(weights);
   return 0;
 }
 `;
@@ -573,7 +617,7 @@ ${mask ? '  free64(mask);\n' : ''}${pos ? '  free64(pos);\n' : ''}  free64(logit
 ${others.map((o) => `  free64(out.${o.field});`).join('\n')}
   free64(ws);
   model_release();
-  free64(weights);
+  release_weights(weights);
   return 0;
 }
 `;
