@@ -11,7 +11,9 @@
  *   ir         `.lut` IR text: parse, then verify.
  *   npy        `.npy` bytes: readNpy.
  *   tokenizer  `tokenizer.json`, then optionally a NUL byte and `tokenizer_config.json`: what `lutc
- *              generate --tokenizer` loads, then encode/decode/stream of a fixed prompt.
+ *              generate --tokenizer` loads, then encode/decode/stream of a fixed prompt; the config
+ *              bytes are also the model configs `lutc generate` reads beside the model
+ *              (compiler/model-config.ts: generation_config.json, genai_config.json, config.json).
  *
  * Invariants: targets are synchronous and deterministic for given bytes; imports run with the memory
  * limit (compiler/onnx `maxTensorBytes`, LUT1008) at FUZZ_MAX_TENSOR_BYTES, half the fuzzer's RSS
@@ -24,6 +26,7 @@ import * as path from 'node:path';
 import { isDiagCode, LutcError } from '../base/diagnostics.js';
 import { decoderIO } from '../compiler/generate.js';
 import { inputSymbols } from '../compiler/input-dims.js';
+import { readModelConfig } from '../compiler/model-config.js';
 import { readNpy } from '../compiler/npy.js';
 import { importOnnx } from '../compiler/onnx/index.js';
 import { runPipeline } from '../compiler/pipeline.js';
@@ -107,8 +110,10 @@ export const TARGETS: Record<string, FuzzTarget> = {
     const tok = cut < 0 ? data : data.subarray(0, cut);
     fs.writeFileSync(path.join(dir, 'tokenizer.json'), tok);
     const cfg = path.join(dir, 'tokenizer_config.json');
-    if (cut < 0) fs.rmSync(cfg, { force: true });
-    else fs.writeFileSync(cfg, data.subarray(cut + 1));
+    const configs = ['generation_config.json', 'genai_config.json', 'config.json'].map((f) => path.join(dir, f));
+    if (cut < 0) for (const f of [cfg, ...configs]) fs.rmSync(f, { force: true });
+    else for (const f of [cfg, ...configs]) fs.writeFileSync(f, data.subarray(cut + 1));
+    guarded(() => void readModelConfig(path.join(dir, 'model.onnx')));
     guarded(() => {
       const t = loadTokenizer(dir);
       const ids = t.encode(PROMPT);
