@@ -19,7 +19,7 @@ import type { Graph, Tensor } from '../../ir/types.js';
 import { artifactFeed, rethrowCoded } from '../artifact-runtime.js';
 import type { LoadedArtifact, RunOptions } from '../target-info.js';
 import { compileModel } from './compile.js';
-import type { ArtifactOutputs } from './model/files.js';
+import type { ArtifactOutputs, LoadedModel } from './model/files.js';
 import { loadArtifactModule, type WasmCompileOptions } from './model/index.js';
 
 /** A compiled and loaded artifact: `run` takes inputs by graph-input name, returns outputs in graph-output order. */
@@ -38,17 +38,22 @@ function warnNoRelaxed(model: { relaxedSimd?: boolean }, opts: WasmCompileOption
     );
 }
 
-/** Compiles `graph` (after runPipeline) into a temporary folder once and loads its model.mjs. */
-export async function openArtifact(graph: Graph, opts: WasmCompileOptions & RunOptions): Promise<LoadedWasmArtifact> {
+/** Compiles `graph` (after runPipeline) into a temporary folder, loads its model.mjs and removes the folder. */
+async function compileAndLoad(graph: Graph, opts: WasmCompileOptions & RunOptions): Promise<LoadedModel> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-wasm-'));
-  let model: Awaited<ReturnType<typeof loadArtifactModule>>;
   try {
     await compileModel(graph, opts, dir);
-    model = await loadArtifactModule(dir, { threads: opts.threads });
+    const model = await loadArtifactModule(dir, { threads: opts.threads });
     warnNoRelaxed(model, opts);
+    return model;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Compiles `graph` (after runPipeline) into a temporary folder once and loads its model.mjs. */
+export async function openArtifact(graph: Graph, opts: WasmCompileOptions & RunOptions): Promise<LoadedWasmArtifact> {
+  const model = await compileAndLoad(graph, opts);
   // The shared past/present buffer (cache pairs): a past that is the Tensor this artifact returned as
   // its present last run is already in the cache and goes in as { shape } alone; presents come back
   // lazily (read from the cache when their data is first touched). A run that does not continue the
@@ -120,15 +125,7 @@ export async function generate(
   prompt: readonly number[],
   gen: GenerateOptions,
 ): Promise<GenerateResult> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-wasm-gen-'));
-  let model: Awaited<ReturnType<typeof loadArtifactModule>>;
-  try {
-    await compileModel(graph, opts, dir);
-    model = await loadArtifactModule(dir, { threads: opts.threads });
-    warnNoRelaxed(model, opts);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const model = await compileAndLoad(graph, opts);
   if (!model.generate)
     fail('LUT6041', 'generate --target wasm: the compiled model is no decoder with runtime dims (model.mjs has no generate)');
   try {

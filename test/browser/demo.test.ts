@@ -8,12 +8,12 @@
  * page loads; the page must report exactly one result per target, WGSL and WASM, both ok.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DemoServer, startDemo } from '../helpers/browser.js';
 import '../../ir/ops/index.js';
 import { importOnnx } from '../../compiler/onnx/index.js';
 import { runPipeline } from '../../compiler/pipeline.js';
@@ -25,7 +25,7 @@ import { LUT_VS_INTERP } from '../helpers/tolerance.js';
 const DIMS = { batch: 2 };
 const SEED = 3;
 let dir: string;
-let server: ChildProcess;
+let demo: DemoServer | undefined;
 let url: string;
 let browser: BrowserContext;
 
@@ -43,39 +43,13 @@ beforeAll(async () => {
   for (const t of ['wgsl', 'wasm'])
     if (!existsSync(join(dir, t, 'model.mjs')))
       throw new Error(`the ${t} artifact was not written: ${join(dir, t, 'model.mjs')} is missing`);
-  server = spawn(
-    process.execPath,
-    ['examples/browser/serve.mjs', '--port', '0', '--wasm', join(dir, 'wasm'), '--wgsl', join(dir, 'wgsl')],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  url = await new Promise<string>((res, rej) => {
-    server.stdout!.on('data', (b: Buffer) => {
-      const m = /listening (\S+)/.exec(b.toString());
-      if (m) res(m[1]!);
-    });
-    server.on('exit', (c) => rej(new Error(`serve.mjs exited with ${c}`)));
-  });
-  // A fresh profile per run (launchPersistentContext passes it as --user-data-dir).
-  browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--enable-unsafe-webgpu',
-      '--enable-features=Vulkan',
-      '--use-angle=swiftshader',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  demo = await startDemo(dir, ['--wasm', join(dir, 'wasm'), '--wgsl', join(dir, 'wgsl')]);
+  url = demo.url;
+  browser = demo.browser;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  server?.kill();
+  await demo?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,18 +6,18 @@
  * the text `lutc generate --target ref` writes with the same settings (the artifacts embed the same
  * sampler), streamed into the page, with a tokens/s line.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lutc } from '../cli/helpers.js';
+import { type DemoServer, startDemo } from '../helpers/browser.js';
 
 const MODEL = 'examples/tiny-llm/model.onnx';
 const PROMPT = 'The compiler reads the model and';
 let dir: string;
-let server: ChildProcess;
+let demo: DemoServer | undefined;
 let url: string;
 let browser: BrowserContext;
 
@@ -27,38 +27,13 @@ beforeAll(async () => {
     const r = await lutc('compile', MODEL, '--target', t, '-o', join(dir, t));
     if (r.code !== 0 || !existsSync(join(dir, t, 'model.mjs'))) throw new Error(`the ${t} artifact was not built: ${r.stderr}`);
   }
-  server = spawn(
-    process.execPath,
-    ['examples/browser/serve.mjs', '--port', '0', '--llm-wasm', join(dir, 'wasm'), '--llm-wgsl', join(dir, 'wgsl')],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  url = await new Promise<string>((res, rej) => {
-    server.stdout!.on('data', (b: Buffer) => {
-      const m = /listening (\S+)/.exec(b.toString());
-      if (m) res(m[1]!);
-    });
-    server.on('exit', (c) => rej(new Error(`serve.mjs exited with ${c}`)));
-  });
-  browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--enable-unsafe-webgpu',
-      '--enable-features=Vulkan',
-      '--use-angle=swiftshader',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  demo = await startDemo(dir, ['--llm-wasm', join(dir, 'wasm'), '--llm-wgsl', join(dir, 'wgsl')]);
+  url = demo.url;
+  browser = demo.browser;
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  server?.kill();
+  await demo?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
