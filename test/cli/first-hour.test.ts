@@ -183,7 +183,7 @@ describe('bench and docs', () => {
     const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
     expect(readme).toContain('(examples/browser/README.md)');
     const doc = fs.readFileSync(path.join(root, 'examples/browser/README.md'), 'utf8');
-    const test = fs.readFileSync(path.join(root, 'test/browser/demo.test.ts'), 'utf8');
+    const test = fs.readFileSync(path.join(root, 'test/helpers/browser.ts'), 'utf8'); // the browser tests' launch flags
     const flags = [...test.matchAll(/'(--(?:enable|use)[^']*)'/g)].map((m) => m[1]!);
     expect(flags.length).toBeGreaterThanOrEqual(3);
     for (const f of flags) expect(doc, f).toContain(f);
