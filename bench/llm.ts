@@ -25,6 +25,8 @@
  *   --runs N        timed runs per row and side (default 5)
  *   --threads A,B   thread counts, each with its own rows (default 1)
  *   --quick         the Llama shape only, 2 layers, pasts 16,256, prefill 32, 3 runs
+ *   --smoke         a tiny decoder of the same layout (hidden 128, 2 layers), pasts 4,8, prefill 8,
+ *                   1 run: the whole path in seconds (test/repo/bench-llm-smoke.test.ts runs it)
  *   -h, --help      this usage
  */
 import { spawnSync } from 'node:child_process';
@@ -43,8 +45,14 @@ import { buildBuilderDecoder } from './llm-model.js';
 import { median } from './timing.js';
 
 const USAGE =
-  'usage: npm run bench:llm -- [--model llama|bitnet|both] [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--threads 1,2] [--quick]\n';
+  'usage: npm run bench:llm -- [--model llama|bitnet|both] [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--threads 1,2] [--quick] [--smoke]\n';
 const SHAPES = {
+  // --smoke: a tiny decoder of the same layout, so CI runs the whole benchmark path in seconds
+  smoke: {
+    title: 'tiny (smoke test) int4',
+    layers: 2,
+    model: { vocab: 256, hidden: 128, heads: 4, kvHeads: 2, headSize: 32, intermediate: 256 },
+  },
   llama: {
     title: 'Llama-3.2-1B-shaped int4',
     layers: 16,
@@ -97,6 +105,7 @@ function parse(argv: string[]): Args {
       process.stdout.write(USAGE);
       process.exit(0);
     } else if (f === '--quick') Object.assign(a, { models: ['llama'], layers: 2, pasts: [16, 256], prefill: 32, runs: 3 });
+    else if (f === '--smoke') Object.assign(a, { models: ['smoke'], pasts: [4, 8], prefill: 8, runs: 1 });
     else if (f === '--model') {
       const m = argv[++i];
       if (m === 'both') a.models = ['llama', 'bitnet'];
