@@ -14,6 +14,7 @@
  * (`RUNTIME_DIM_REFUSALS`) or the memory plan at the default bounds exceeds DEFAULT_ARENA_LIMIT.
  */
 import { dimSymbols } from '../ir/dim-expr.js';
+import { operand } from '../ir/optable.js';
 import type { Graph, Value } from '../ir/types.js';
 
 /** The upper bound of a runtime dim that neither `--max-dim` nor the model gives. */
@@ -71,25 +72,7 @@ export function modelDimBounds(g: Graph): Map<string, StatedBound> {
     }
   };
   for (const n of g.nodes) {
-    const arg = (name: string) => {
-      const names: Record<string, string[]> = {
-        group_query_attention: [
-          'query',
-          'key',
-          'value',
-          'past_key',
-          'past_value',
-          'seqlens_k',
-          'total_sequence_length',
-          'cos_cache',
-          'sin_cache',
-          'position_ids',
-        ],
-        rotary_embedding: ['input', 'position_ids', 'cos_cache', 'sin_cache'],
-      };
-      const i = names[n.op]?.indexOf(name) ?? -1;
-      return i < 0 ? null : (n.inputs[i] ?? null);
-    };
+    const arg = (name: string) => operand(n, name) ?? null;
     if (n.op === 'group_query_attention' || n.op === 'rotary_embedding') {
       const cos = arg('cos_cache');
       if (!cos) continue;
