@@ -24,6 +24,9 @@
  *   --prefill S     prompt length of the prefill row (default 128)
  *   --runs N        timed runs per row and side (default 5)
  *   --threads A,B   thread counts, each with its own rows (default 1)
+ *   --wasm          also lutc's wasm artifact (compiled once with runtime dims, `load({ threads })`,
+ *                   Node's wasm engine): prefill dense, decode through the shared KV buffer (the cache
+ *                   written once untimed, then each timed run appends the same row); median of N
  *   --quick         the Llama shape only, 2 layers, pasts 16,256, prefill 32, 3 runs
  *   --smoke         a tiny decoder of the same layout (hidden 128, 2 layers), pasts 4,8, prefill 8,
  *                   1 run: the whole path in seconds (test/repo/bench-llm-smoke.test.ts runs it)
@@ -45,7 +48,7 @@ import { buildBuilderDecoder } from './llm-model.js';
 import { median } from './timing.js';
 
 const USAGE =
-  'usage: npm run bench:llm -- [--model llama|bitnet|both] [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--threads 1,2] [--quick] [--smoke]\n';
+  'usage: npm run bench:llm -- [--model llama|bitnet|both] [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--threads 1,2] [--wasm] [--quick] [--smoke]\n';
 const SHAPES = {
   // --smoke: a tiny decoder of the same layout, so CI runs the whole benchmark path in seconds
   smoke: {
@@ -79,6 +82,8 @@ type Shape = (typeof SHAPES)[ShapeName]['model'];
 const MODEL_TOL = 5e-2;
 
 interface Args {
+  /** Also time lutc's wasm artifact (`--wasm`; --smoke turns it on). */
+  wasm?: boolean;
   models: ShapeName[];
   layers?: number;
   pasts: number[];
@@ -105,7 +110,8 @@ function parse(argv: string[]): Args {
       process.stdout.write(USAGE);
       process.exit(0);
     } else if (f === '--quick') Object.assign(a, { models: ['llama'], layers: 2, pasts: [16, 256], prefill: 32, runs: 3 });
-    else if (f === '--smoke') Object.assign(a, { models: ['smoke'], pasts: [4, 8], prefill: 8, runs: 1 });
+    else if (f === '--smoke') Object.assign(a, { models: ['smoke'], pasts: [4, 8], prefill: 8, runs: 1, wasm: true });
+    else if (f === '--wasm') a.wasm = true;
     else if (f === '--model') {
       const m = argv[++i];
       if (m === 'both') a.models = ['llama', 'bitnet'];
@@ -173,7 +179,19 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
   const ortType = (t: Tensor) => (t.dtype === 'i64' ? 'int64' : 'float32');
   const ortData = (t: Tensor) => (t.dtype === 'i64' ? BigInt64Array.from(t.data as ArrayLike<number>, (x) => BigInt(x)) : t.data);
 
-  const rows: { row: string; threads: number; lutc: number; ort: number }[] = [];
+  // the wasm artifact, compiled once (its own import: runPipeline lowers the graph in place)
+  let wasmDir: string | undefined;
+  if (a.wasm) {
+    t = performance.now();
+    const gw = importOnnx(bytes, { dimBindings: { batch_size: 1 } });
+    gw.meta = { ...gw.meta, dimBounds: g.meta.dimBounds };
+    runPipeline(gw, { target: 'wasm' });
+    wasmDir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-bench-llm-wasm-'));
+    const { compileModel } = await import('../backends/wasm/compile.js');
+    await compileModel(gw, { target: 'wasm', threads: Math.max(...a.threads) }, wasmDir);
+    say(`lutc compiled it once for wasm with runtime dims in ${((performance.now() - t) / 1e3).toFixed(1)} s`);
+  }
+  const rows: { row: string; threads: number; lutc: number; wasm?: number; ort: number }[] = [];
   let failed = false;
   const cases = [
     { row: `prefill ${a.prefill}`, S: a.prefill, past: 0 },
@@ -196,6 +214,31 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
       if (!new RegExp(`^model: ${threads} threads$`, 'm').test(r.stderr))
         throw new Error(`the lutc artifact did not run ${threads} threads: ${r.stderr}`);
       lutcMs.push(parseHarnessTime(r.stderr)!);
+    }
+    const wasmMs: number[] = [];
+    if (wasmDir) {
+      const { loadArtifactModule } = await import('../backends/wasm/model/files.js');
+      const model = await loadArtifactModule(wasmDir, { threads });
+      if (model.threads !== threads) throw new Error(`the wasm artifact runs ${model.threads} threads, not ${threads}`);
+      for (const [ci, c] of cases.entries()) {
+        const feeds = stepFeeds(SHAPE, layers, c.S, c.past, 100 + ci);
+        const full: Record<string, unknown> = {};
+        const kept: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(feeds)) {
+          full[k] = { data: ortData(v), shape: v.shape };
+          kept[k] = k.startsWith('past_key_values') ? { shape: v.shape } : full[k];
+        }
+        const times: number[] = [];
+        // decode: the cache goes in once (untimed); each timed run then appends the same row in place
+        if (c.past > 0) await model.run(full, { kvShared: true });
+        for (let i = 0; i < a.runs; i++) {
+          const t0 = performance.now();
+          await (c.past > 0 ? model.run(kept, { kvShared: true }) : model.run(full));
+          times.push(performance.now() - t0);
+        }
+        wasmMs.push(median(times));
+      }
+      model.destroy();
     }
     const sess = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: threads,
@@ -232,22 +275,27 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
         );
         if (!(rel <= MODEL_TOL)) failed = true;
       }
-      rows.push({ row: c.row, threads, lutc: lutcMs[ci]!, ort: median(times) });
-      say(`${c.row}, ${threads} threads: lutc ${lutcMs[ci]!.toFixed(2)} ms, onnxruntime ${median(times).toFixed(2)} ms`);
+      rows.push({ row: c.row, threads, lutc: lutcMs[ci]!, ...(wasmDir && { wasm: wasmMs[ci]! }), ort: median(times) });
+      const w = wasmDir ? `, lutc wasm ${wasmMs[ci]!.toFixed(2)} ms` : '';
+      say(`${c.row}, ${threads} threads: lutc ${lutcMs[ci]!.toFixed(2)} ms${w}, onnxruntime ${median(times).toFixed(2)} ms`);
     }
     await sess.release();
   }
   fs.rmSync(dir, { recursive: true, force: true });
+  if (wasmDir) fs.rmSync(wasmDir, { recursive: true, force: true });
   process.stdout.write(
-    `\n${SHAPES[name].title} decoder, ${layers} layers, ${a.runs} runs (median for onnxruntime, mean for the lutc harness)\n`,
+    `\n${SHAPES[name].title} decoder, ${layers} layers, ${a.runs} runs (median for onnxruntime${wasmDir ? ' and lutc wasm' : ''}, mean for the lutc harness)\n`,
   );
+  const wasmHead = wasmDir ? `${'lutc wasm ms'.padStart(14)}${'ratio'.padStart(8)}` : '';
   process.stdout.write(
-    `${'row'.padEnd(22)}${'threads'.padStart(8)}${'lutc c ms'.padStart(12)}${'onnxruntime ms'.padStart(16)}${'ratio'.padStart(8)}\n`,
+    `${'row'.padEnd(22)}${'threads'.padStart(8)}${'lutc c ms'.padStart(12)}${'onnxruntime ms'.padStart(16)}${'ratio'.padStart(8)}${wasmHead}\n`,
   );
-  for (const r of rows)
+  for (const r of rows) {
+    const wasmCols = r.wasm !== undefined ? `${r.wasm.toFixed(2).padStart(14)}${(r.ort / r.wasm).toFixed(2).padStart(8)}` : '';
     process.stdout.write(
-      `${r.row.padEnd(22)}${String(r.threads).padStart(8)}${r.lutc.toFixed(2).padStart(12)}${r.ort.toFixed(2).padStart(16)}${(r.ort / r.lutc).toFixed(2).padStart(8)}\n`,
+      `${r.row.padEnd(22)}${String(r.threads).padStart(8)}${r.lutc.toFixed(2).padStart(12)}${r.ort.toFixed(2).padStart(16)}${(r.ort / r.lutc).toFixed(2).padStart(8)}${wasmCols}\n`,
     );
+  }
   return !failed;
 }
 
