@@ -164,12 +164,9 @@ export const SUPPORTED_OPS: readonly string[] = rendererOps(RENDERERS);
  */
 export const RUNTIME_DIM_OPS: ReadonlySet<string> = new Set([
   ...ELEMENTWISE_OPS,
-  'reduce_sum',
-  'reduce_mean',
-  'reduce_max',
-  'reduce_prod',
-  'softmax',
-  'log_softmax',
+  ...REDUCE_OPS,
+  ...ATTENTION_OPS,
+  ...LUT_OPS,
   'matmul',
   'transpose',
   'slice',
@@ -181,15 +178,8 @@ export const RUNTIME_DIM_OPS: ReadonlySet<string> = new Set([
   'gather',
   'split',
   'range',
-  'layer_norm',
-  'simplified_layer_norm',
-  'skip_simplified_layer_norm',
   'gemm',
   'matmul_nbits',
-  'group_query_attention',
-  'lut.table',
-  'lut.norm_table',
-  'lut.matmul',
 ]);
 
 /**

@@ -239,39 +239,13 @@ function renderSplitRuntime(c: StepCtx): Kernel[] {
   return ks;
 }
 
-function renderGather(c: StepCtx): Kernel[] {
-  if (c.runtime) return renderGatherRuntime(c);
-  const x = c.ins[0]!;
-  const ii = inputIndex(c, 'indices');
-  const idx = c.ins[ii]!;
-  const out = c.outs[0]!;
-  const a = normalizeAxis(c.attrs.axis as number, x.shape.length);
-  const d = x.shape[a]!;
-  const inner = numel(x.shape.slice(a + 1));
-  const nIdx = numel(idx.shape);
-  const k = kindOf(x.dtype);
-  const body = `  let r = i % ${lit('u', inner)};
-  let j = (i / ${lit('u', inner)}) % ${lit('u', nIdx)};
-  let o = i / ${lit('u', inner * nIdx)};
-  var t = i32(in${ii}(j));
-  if (t < -${d} || t >= ${d}) {
-    if (atomicMin(&S[0], ${c.step}u) > ${c.step}u) { atomicStore(&S[1], bitcast<u32>(t)); }
-    out0(i, ${lit(k, 0)});
-    return;
-  }
-  if (t < 0) { t = t + ${d}; }
-  out0(i, in0((o * ${lit('u', d)} + u32(t)) * ${lit('u', inner)} + r));`;
-  const n = numel(out.shape);
-  const check = { step: c.step, node: c.node.name, op: c.node.op, size: d };
-  return [{ label: c.node.name, code: main1(n, body, accessors(c) + STATUS_DECL), groups: grid1(n), check }];
-}
-
 /**
- * Gather over runtime dims (runtime index or outer dims, e.g. an embedding lookup of seq tokens): the
- * same shader and index check with counts from DIMS. The gathered axis itself must be static (the
- * check reports its size): LUT5004 otherwise.
+ * Gather, static or over runtime dims (runtime index or outer dims, e.g. an embedding lookup of seq
+ * tokens: counts from DIMS; a static step renders plain literals). An index outside [-d, d) reports
+ * into the status buffer (LUT5008) and writes 0. The gathered axis itself must be static (the check
+ * reports its size): LUT5004 otherwise.
  */
-function renderGatherRuntime(c: StepCtx): Kernel[] {
+function renderGather(c: StepCtx): Kernel[] {
   const x = c.ins[0]!;
   const xd = dimsOf(x);
   const ii = inputIndex(c, 'indices');
