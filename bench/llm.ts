@@ -27,6 +27,12 @@
  *   --wasm          also lutc's wasm artifact (compiled once with runtime dims, `load({ threads })`,
  *                   Node's wasm engine): prefill dense, decode through the shared KV buffer (the cache
  *                   written once untimed, then each timed run appends the same row); median of N
+ *   --no-ort-web    with --wasm: skip onnxruntime-web (by default --wasm also times onnxruntime-web's
+ *                   WASM backend in Node on the same ONNX file, 1 thread only: its thread count is
+ *                   fixed when it first loads; at most 2 runs per row, it is slow)
+ *   --out FILE      write the rows as JSON (default bench/results-llm.json; --smoke writes none
+ *                   unless given): { target, model, layout, phase, past, threads, lutc_tok_s, peer,
+ *                   peer_tok_s } per row and peer, peer one of ort-node, ort-web
  *   --quick         the Llama shape only, 2 layers, pasts 16,256, prefill 32, 3 runs
  *   --smoke         a tiny decoder of the same layout (hidden 128, 2 layers), pasts 4,8, prefill 8,
  *                   1 run: the whole path in seconds (test/repo/bench-llm-smoke.test.ts runs it)
@@ -45,10 +51,11 @@ import { runPipeline } from '../compiler/pipeline.js';
 import { makeTensor } from '../ir/tensor.js';
 import type { Tensor } from '../ir/types.js';
 import { buildBuilderDecoder } from './llm-model.js';
+import type { LlmResult } from './schema.js';
 import { median } from './timing.js';
 
 const USAGE =
-  'usage: npm run bench:llm -- [--model llama|bitnet|both] [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--threads 1,2] [--wasm] [--quick] [--smoke]\n';
+  'usage: npm run bench:llm -- [--model llama|bitnet|both] [--layers N] [--pasts 16,256,2048] [--prefill S] [--runs N] [--threads 1,2] [--wasm] [--no-ort-web] [--out FILE] [--quick] [--smoke]\n';
 const SHAPES = {
   // --smoke: a tiny decoder of the same layout, so CI runs the whole benchmark path in seconds
   smoke: {
@@ -84,6 +91,10 @@ const MODEL_TOL = 5e-2;
 interface Args {
   /** Also time lutc's wasm artifact (`--wasm`; --smoke turns it on). */
   wasm?: boolean;
+  /** With wasm: also onnxruntime-web (default true; `--no-ort-web`). */
+  ortWeb: boolean;
+  /** Where the JSON rows go ('' = nowhere). */
+  out: string;
   models: ShapeName[];
   layers?: number;
   pasts: number[];
@@ -98,7 +109,18 @@ function usage(msg: string): never {
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { models: ['llama', 'bitnet'], pasts: [16, 256, 2048], prefill: 128, runs: 5, threads: [1] };
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const repo = fs.existsSync(path.join(here, '..', 'package.json')) ? path.join(here, '..') : path.join(here, '..', '..');
+  const a: Args = {
+    models: ['llama', 'bitnet'],
+    pasts: [16, 256, 2048],
+    prefill: 128,
+    runs: 5,
+    threads: [1],
+    ortWeb: true,
+    out: path.join(repo, 'bench', 'results-llm.json'),
+  };
+  let out: string | undefined;
   const int = (v: string | undefined, what: string) => {
     const n = Number(v);
     if (!v || !Number.isInteger(n) || n < 1) usage(`bad ${what} '${v ?? ''}'`);
@@ -110,8 +132,10 @@ function parse(argv: string[]): Args {
       process.stdout.write(USAGE);
       process.exit(0);
     } else if (f === '--quick') Object.assign(a, { models: ['llama'], layers: 2, pasts: [16, 256], prefill: 32, runs: 3 });
-    else if (f === '--smoke') Object.assign(a, { models: ['smoke'], pasts: [4, 8], prefill: 8, runs: 1, wasm: true });
+    else if (f === '--smoke') Object.assign(a, { models: ['smoke'], pasts: [4, 8], prefill: 8, runs: 1, wasm: true, out: '' });
     else if (f === '--wasm') a.wasm = true;
+    else if (f === '--no-ort-web') a.ortWeb = false;
+    else if (f === '--out') out = argv[++i] ?? usage('--out needs a file');
     else if (f === '--model') {
       const m = argv[++i];
       if (m === 'both') a.models = ['llama', 'bitnet'];
@@ -124,6 +148,8 @@ function parse(argv: string[]): Args {
     else if (f === '--pasts') a.pasts = (argv[++i] ?? usage('--pasts needs a value')).split(',').map((x) => int(x, '--pasts'));
     else usage(`unknown option '${f}'`);
   }
+  if (out !== undefined) a.out = out;
+  if (!a.wasm && !a.ortWeb) usage('--no-ort-web only applies with --wasm');
   return a;
 }
 
@@ -191,8 +217,9 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
     await compileModel(gw, { target: 'wasm', threads: Math.max(...a.threads) }, wasmDir);
     say(`lutc compiled it once for wasm with runtime dims in ${((performance.now() - t) / 1e3).toFixed(1)} s`);
   }
-  const rows: { row: string; threads: number; lutc: number; wasm?: number; ort: number }[] = [];
+  const rows: { row: string; threads: number; lutc: number; wasm?: number; ort: number; web?: number }[] = [];
   let failed = false;
+  let ortLogits0: Float32Array | undefined;
   const cases = [
     { row: `prefill ${a.prefill}`, S: a.prefill, past: 0 },
     ...a.pasts.map((p) => ({ row: `decode at past ${p}`, S: 1, past: p })),
@@ -231,6 +258,7 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
         const times: number[] = [];
         // decode: the cache goes in once (untimed); each timed run then appends the same row in place
         if (c.past > 0) await model.run(full, { kvShared: true });
+        else await model.run(full); // warm-up (untimed), as the harness and onnxruntime get
         for (let i = 0; i < a.runs; i++) {
           const t0 = performance.now();
           await (c.past > 0 ? model.run(kept, { kvShared: true }) : model.run(full));
@@ -258,18 +286,13 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
         times.push(performance.now() - t0);
         logits = out.logits!.data as Float32Array;
       }
+      if (ci === 0) ortLogits0 = logits;
       if (ci === 0) {
         // lutc's logits of the same feeds (the harness wrote them, at this thread count) against onnxruntime's
         const list = JSON.parse(fs.readFileSync(path.join(dir, `out${ci}`, 'outputs.json'), 'utf8')) as { name: string; file: string }[];
         const { readNpyFile } = await import('../compiler/npy.js');
         const got = readNpyFile(path.join(dir, `out${ci}`, list.find((o) => o.name === 'logits')!.file)).data;
-        let diff = 0;
-        let scale = 0;
-        for (let i = 0; i < logits!.length; i++) {
-          diff = Math.max(diff, Math.abs(got[i]! - logits![i]!));
-          scale = Math.max(scale, Math.abs(logits![i]!));
-        }
-        const rel = diff / scale;
+        const rel = relDiff(got, logits!);
         say(
           `logits vs onnxruntime (${threads} threads): max|diff| / max|ref| = ${rel.toExponential(2)} (${rel <= MODEL_TOL ? 'ok' : 'FAIL'}, bound ${MODEL_TOL})`,
         );
@@ -280,29 +303,111 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
       say(`${c.row}, ${threads} threads: lutc ${lutcMs[ci]!.toFixed(2)} ms${w}, onnxruntime ${median(times).toFixed(2)} ms`);
     }
     await sess.release();
+    // onnxruntime-web (WASM backend in Node) on the same file and feeds, 1 thread only (its thread
+    // count is fixed when it first loads); its logits are checked against onnxruntime-node's
+    if (wasmDir && a.ortWeb && threads === 1) {
+      const web = await ortWeb();
+      const ws = await web.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      for (const [ci, c] of cases.entries()) {
+        const feeds = stepFeeds(SHAPE, layers, c.S, c.past, 100 + ci);
+        const webFeeds: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(feeds)) webFeeds[k] = new web.Tensor(ortType(v), ortData(v), v.shape);
+        const times: number[] = [];
+        let logits: Float32Array | undefined;
+        if (ci === 0) await ws.run(webFeeds); // the session's first run allocates: untimed
+        for (let i = 0; i < Math.min(a.runs, 2); i++) {
+          const t0 = performance.now();
+          const out = await ws.run(webFeeds);
+          times.push(performance.now() - t0);
+          logits = out.logits.data as Float32Array;
+        }
+        const row = rows.find((r) => r.row === c.row && r.threads === threads)!;
+        row.web = median(times);
+        if (ci === 0) {
+          const rel = relDiff(logits!, ortLogits0!);
+          say(`onnxruntime-web logits vs onnxruntime-node: max|diff| / max|ref| = ${rel.toExponential(2)} (${rel <= MODEL_TOL ? 'ok' : 'FAIL'})`);
+          if (!(rel <= MODEL_TOL)) failed = true;
+        }
+        say(`${c.row}, 1 thread: onnxruntime-web ${row.web.toFixed(2)} ms`);
+      }
+      await ws.release();
+    }
   }
   fs.rmSync(dir, { recursive: true, force: true });
   if (wasmDir) fs.rmSync(wasmDir, { recursive: true, force: true });
   process.stdout.write(
     `\n${SHAPES[name].title} decoder, ${layers} layers, ${a.runs} runs (median for onnxruntime${wasmDir ? ' and lutc wasm' : ''}, mean for the lutc harness)\n`,
   );
-  const wasmHead = wasmDir ? `${'lutc wasm ms'.padStart(14)}${'ratio'.padStart(8)}` : '';
+  const hasWeb = rows.some((r) => r.web !== undefined);
+  const wasmHead =
+    (wasmDir ? `${'lutc wasm ms'.padStart(14)}${'ratio'.padStart(8)}` : '') + (hasWeb ? `${'ort-web ms'.padStart(12)}${'web ratio'.padStart(10)}` : '');
   process.stdout.write(
     `${'row'.padEnd(22)}${'threads'.padStart(8)}${'lutc c ms'.padStart(12)}${'onnxruntime ms'.padStart(16)}${'ratio'.padStart(8)}${wasmHead}\n`,
   );
   for (const r of rows) {
-    const wasmCols = r.wasm !== undefined ? `${r.wasm.toFixed(2).padStart(14)}${(r.ort / r.wasm).toFixed(2).padStart(8)}` : '';
+    const webCols =
+      r.web !== undefined && r.wasm !== undefined
+        ? `${r.web.toFixed(2).padStart(12)}${(r.web / r.wasm).toFixed(2).padStart(10)}`
+        : hasWeb
+          ? `${'-'.padStart(12)}${'-'.padStart(10)}`
+          : '';
+    const wasmCols = (r.wasm !== undefined ? `${r.wasm.toFixed(2).padStart(14)}${(r.ort / r.wasm).toFixed(2).padStart(8)}` : '') + webCols;
     process.stdout.write(
       `${r.row.padEnd(22)}${String(r.threads).padStart(8)}${r.lutc.toFixed(2).padStart(12)}${r.ort.toFixed(2).padStart(16)}${(r.ort / r.lutc).toFixed(2).padStart(8)}${wasmCols}\n`,
     );
   }
+  if (hasWeb) process.stdout.write('(ratio = onnxruntime-node ms / lutc ms; web ratio = onnxruntime-web ms / lutc wasm ms; > 1: lutc faster)\n');
+  // the JSON rows: tokens/s of each side, one row per lutc target and peer
+  const json: LlmResult[] = [];
+  for (const r of rows) {
+    const c = cases.find((x) => x.row === r.row)!;
+    const tokS = (ms: number) => (c.S * 1000) / ms;
+    const base = { model: name, layout: 'genai-gqa', phase: c.past === 0 && c.S > 1 ? 'prefill' : 'decode', past: c.past, threads: r.threads } as const;
+    json.push({ target: 'c', ...base, lutc_tok_s: tokS(r.lutc), peer: 'ort-node', peer_tok_s: tokS(r.ort) });
+    if (r.wasm !== undefined) {
+      json.push({ target: 'wasm', ...base, lutc_tok_s: tokS(r.wasm), peer: 'ort-node', peer_tok_s: tokS(r.ort) });
+      if (r.web !== undefined) json.push({ target: 'wasm', ...base, lutc_tok_s: tokS(r.wasm), peer: 'ort-web', peer_tok_s: tokS(r.web) });
+    }
+  }
+  results.push(...json);
   return !failed;
 }
+
+/** max|got − ref| / max|ref|. */
+function relDiff(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i]! - ref[i]!));
+    scale = Math.max(scale, Math.abs(ref[i]!));
+  }
+  return diff / scale;
+}
+
+let webPromise: Promise<any> | undefined;
+/** onnxruntime-web for Node: WASM backend, 1 thread, SIMD, no proxy worker (bench/peers-web.ts's settings). */
+function ortWeb(): Promise<any> {
+  webPromise ??= import('onnxruntime-web').then((m: any) => {
+    const ort = m.default ?? m;
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.simd = true;
+    ort.env.wasm.proxy = false;
+    ort.env.logLevel = 'error';
+    return ort;
+  });
+  return webPromise;
+}
+
+const results: LlmResult[] = [];
 
 async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
   let ok = true;
   for (const m of a.models) ok = (await benchShape(m, a)) && ok;
+  if (a.out) {
+    fs.writeFileSync(a.out, `${JSON.stringify(results, null, 1)}\n`);
+    process.stderr.write(`bench:llm: wrote ${results.length} rows to ${a.out}\n`);
+  }
   if (!ok) process.exit(1);
 }
 

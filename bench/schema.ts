@@ -69,3 +69,20 @@ export function withStats(
   }
   return row;
 }
+
+/** One row of bench/results-llm.json (`npm run bench:llm`): a phase of a whole decoder, lutc against one peer. */
+export interface LlmResult {
+  target: 'c' | 'wasm';
+  /** The decoder shape (bench/llm.ts SHAPES: llama, bitnet, smoke). */
+  model: string;
+  /** The export layout the decoder is built in ('genai-gqa': onnxruntime-genai's builder, GroupQueryAttention). */
+  layout: string;
+  phase: 'prefill' | 'decode';
+  /** Cached rows before the step (0 for prefill). */
+  past: number;
+  threads: number;
+  lutc_tok_s: number;
+  /** 'ort-node' or 'ort-web' (the peer on the same ONNX file in the same run). */
+  peer: string;
+  peer_tok_s: number;
+}
