@@ -51,6 +51,7 @@ import { runPipeline } from '../compiler/pipeline.js';
 import { makeTensor } from '../ir/tensor.js';
 import type { Tensor } from '../ir/types.js';
 import { buildBuilderDecoder } from './llm-model.js';
+import { ortWeb } from './peers-web.js';
 import type { LlmResult } from './schema.js';
 import { median } from './timing.js';
 
@@ -325,7 +326,9 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
         row.web = median(times);
         if (ci === 0) {
           const rel = relDiff(logits!, ortLogits0!);
-          say(`onnxruntime-web logits vs onnxruntime-node: max|diff| / max|ref| = ${rel.toExponential(2)} (${rel <= MODEL_TOL ? 'ok' : 'FAIL'})`);
+          say(
+            `onnxruntime-web logits vs onnxruntime-node: max|diff| / max|ref| = ${rel.toExponential(2)} (${rel <= MODEL_TOL ? 'ok' : 'FAIL'})`,
+          );
           if (!(rel <= MODEL_TOL)) failed = true;
         }
         say(`${c.row}, 1 thread: onnxruntime-web ${row.web.toFixed(2)} ms`);
@@ -340,7 +343,8 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
   );
   const hasWeb = rows.some((r) => r.web !== undefined);
   const wasmHead =
-    (wasmDir ? `${'lutc wasm ms'.padStart(14)}${'ratio'.padStart(8)}` : '') + (hasWeb ? `${'ort-web ms'.padStart(12)}${'web ratio'.padStart(10)}` : '');
+    (wasmDir ? `${'lutc wasm ms'.padStart(14)}${'ratio'.padStart(8)}` : '') +
+    (hasWeb ? `${'ort-web ms'.padStart(12)}${'web ratio'.padStart(10)}` : '');
   process.stdout.write(
     `${'row'.padEnd(22)}${'threads'.padStart(8)}${'lutc c ms'.padStart(12)}${'onnxruntime ms'.padStart(16)}${'ratio'.padStart(8)}${wasmHead}\n`,
   );
@@ -356,13 +360,20 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
       `${r.row.padEnd(22)}${String(r.threads).padStart(8)}${r.lutc.toFixed(2).padStart(12)}${r.ort.toFixed(2).padStart(16)}${(r.ort / r.lutc).toFixed(2).padStart(8)}${wasmCols}\n`,
     );
   }
-  if (hasWeb) process.stdout.write('(ratio = onnxruntime-node ms / lutc ms; web ratio = onnxruntime-web ms / lutc wasm ms; > 1: lutc faster)\n');
+  if (hasWeb)
+    process.stdout.write('(ratio = onnxruntime-node ms / lutc ms; web ratio = onnxruntime-web ms / lutc wasm ms; > 1: lutc faster)\n');
   // the JSON rows: tokens/s of each side, one row per lutc target and peer
   const json: LlmResult[] = [];
   for (const r of rows) {
     const c = cases.find((x) => x.row === r.row)!;
     const tokS = (ms: number) => (c.S * 1000) / ms;
-    const base = { model: name, layout: 'genai-gqa', phase: c.past === 0 && c.S > 1 ? 'prefill' : 'decode', past: c.past, threads: r.threads } as const;
+    const base = {
+      model: name,
+      layout: 'genai-gqa',
+      phase: c.past === 0 && c.S > 1 ? 'prefill' : 'decode',
+      past: c.past,
+      threads: r.threads,
+    } as const;
     json.push({ target: 'c', ...base, lutc_tok_s: tokS(r.lutc), peer: 'ort-node', peer_tok_s: tokS(r.ort) });
     if (r.wasm !== undefined) {
       json.push({ target: 'wasm', ...base, lutc_tok_s: tokS(r.wasm), peer: 'ort-node', peer_tok_s: tokS(r.ort) });
@@ -382,20 +393,6 @@ function relDiff(got: ArrayLike<number>, ref: ArrayLike<number>): number {
     scale = Math.max(scale, Math.abs(ref[i]!));
   }
   return diff / scale;
-}
-
-let webPromise: Promise<any> | undefined;
-/** onnxruntime-web for Node: WASM backend, 1 thread, SIMD, no proxy worker (bench/peers-web.ts's settings). */
-function ortWeb(): Promise<any> {
-  webPromise ??= import('onnxruntime-web').then((m: any) => {
-    const ort = m.default ?? m;
-    ort.env.wasm.numThreads = 1;
-    ort.env.wasm.simd = true;
-    ort.env.wasm.proxy = false;
-    ort.env.logLevel = 'error';
-    return ort;
-  });
-  return webPromise;
 }
 
 const results: LlmResult[] = [];

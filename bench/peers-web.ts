@@ -13,8 +13,8 @@ export type { OpenPeer } from './peers-node.js';
 
 let ortPromise: Promise<any> | undefined;
 
-/** onnxruntime-web configured for one thread, SIMD, no proxy worker. */
-async function ortWeb(): Promise<any> {
+/** onnxruntime-web configured for one thread, SIMD, no proxy worker (bench:llm's web peer too). */
+export async function ortWeb(): Promise<any> {
   ortPromise ??= import('onnxruntime-web').then((m: any) => {
     const ort = m.default ?? m;
     ort.env.wasm.numThreads = 1;
