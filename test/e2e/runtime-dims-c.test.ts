@@ -13,7 +13,7 @@ import { buildC } from '../../backends/c/toolchain.js';
 import { interpret } from '../../ir/interpret.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Tensor } from '../../ir/types.js';
-import { COMPILED_DECODERS, checkCompiledDecoder, lowerDecoder } from '../helpers/compiled-decoders.js';
+import { COMPILED_DECODERS, checkCompiledDecoder, int8ArgmaxAgreement, lowerDecoder } from '../helpers/compiled-decoders.js';
 import { randomInput } from '../helpers/models.js';
 import { maxAbsDiff } from '../helpers/ort.js';
 import { buildKvAttention, checkCase, lowerCase, RUNTIME_DIMS_CASES, runOutcome } from '../helpers/runtime-dims.js';
@@ -76,6 +76,12 @@ describe('runtime dims on c: bad shapes are coded errors', () => {
 describe('decoders through one C artifact (runtime sequence dims, from an empty cache)', () => {
   for (const c of COMPILED_DECODERS)
     it(c.name, async () => checkCompiledDecoder(c, 'c', (g) => openArtifact(g, { target: 'c', cflags: ['-O1'] } as never)), 240_000);
+
+  // int8 tables (the default): argmax within 95% of onnxruntime's over every layout, teacher-forced
+  it('int8 tables: the argmax agrees with onnxruntime-node on >= 95% of the steps of every layout', async () => {
+    const r = await int8ArgmaxAgreement('c', (g) => openArtifact(g, { target: 'c', cflags: ['-O1'] } as never));
+    expect(r.agree / r.steps, r.misses.join('; ')).toBeGreaterThanOrEqual(0.95);
+  }, 480_000);
 });
 
 describe('decoders generating inside the C artifact (the harness generate mode: the cache never leaves it)', () => {

@@ -32,7 +32,7 @@ import { buildMlp } from '../../examples/models.js';
 import { interpret } from '../../ir/interpret.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
-import { COMPILED_DECODERS, checkCompiledDecoder, LOGITS_TOL, lowerDecoder } from '../helpers/compiled-decoders.js';
+import { COMPILED_DECODERS, checkCompiledDecoder, int8ArgmaxAgreement, LOGITS_TOL, lowerDecoder } from '../helpers/compiled-decoders.js';
 import { buildBuilderDecoder } from '../helpers/decoders.js';
 import { buildDynamicLinear, randomInput, seeded, uniform } from '../helpers/models.js';
 import { maxAbsDiff } from '../helpers/ort.js';
@@ -272,6 +272,12 @@ describe('runtime dims on wasm: bad shapes are coded errors', () => {
 describe('decoders through one wasm artifact (runtime sequence dims, from an empty cache)', () => {
   // test/helpers/compiled-decoders.ts: the same tokens as onnxruntime-node, logits within LOGITS_TOL (1e-4) of max|ref| every step
   for (const c of COMPILED_DECODERS) it(c.name, async () => checkCompiledDecoder(c, 'wasm', load), 240_000);
+
+  // int8 tables (the default): argmax within 95% of onnxruntime's over every layout, teacher-forced
+  it('int8 tables: the argmax agrees with onnxruntime-node on >= 95% of the steps of every layout', async () => {
+    const r = await int8ArgmaxAgreement('wasm', load);
+    expect(r.agree / r.steps, r.misses.join('; ')).toBeGreaterThanOrEqual(0.95);
+  }, 480_000);
 });
 
 /**

@@ -29,7 +29,7 @@ import { importOnnx } from '../../compiler/onnx/index.js';
 import { runPipeline } from '../../compiler/pipeline.js';
 import { makeTensor } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
-import { COMPILED_DECODERS, checkCompiledDecoder, lowerDecoder } from '../helpers/compiled-decoders.js';
+import { COMPILED_DECODERS, checkCompiledDecoder, int8ArgmaxAgreement, lowerDecoder } from '../helpers/compiled-decoders.js';
 import { buildBuilderDecoder, greedyOrt } from '../helpers/decoders.js';
 import { buildDynamicLinear, buildMatMulNBits, randomInput } from '../helpers/models.js';
 import { runOrt } from '../helpers/ort.js';
@@ -257,6 +257,12 @@ describe('runtime dims: WGSL', () => {
 describe('decoders through one WGSL artifact (runtime sequence dims, from an empty cache)', () => {
   for (const c of COMPILED_DECODERS)
     it(c.name, async () => checkCompiledDecoder(c, 'wgsl', (g) => loadGraph(gpu.device, g, { target: 'wgsl', tables: 'f32' })), 240_000);
+
+  // int8 tables (the default): argmax within 95% of onnxruntime's over every layout, teacher-forced
+  it('int8 tables: the argmax agrees with onnxruntime-node on >= 95% of the steps of every layout', async () => {
+    const r = await int8ArgmaxAgreement('wgsl', (g) => loadGraph(gpu.device, g, { target: 'wgsl', tables: 'i8' }));
+    expect(r.agree / r.steps, r.misses.join('; ')).toBeGreaterThanOrEqual(0.95);
+  }, 480_000);
 });
 
 /**
