@@ -85,6 +85,12 @@ export interface DecoderOptions {
    * (a tied embedding, as transformers.js q4 exports store it) instead of a float table.
    */
   tiedEmbedding?: boolean;
+  /**
+   * The model's float type (default 'f32'): 'f16' makes every float tensor half precision, as the
+   * q4f16 / WebGPU fp16 exports have it: weights' scales, norms, the embedding, the rotary caches,
+   * activations and the float graph I/O (past/present, logits).
+   */
+  float?: 'f32' | 'f16';
 }
 
 const BLOCK = 32;
@@ -102,6 +108,7 @@ export function nbitsWeights(
   bits = 4,
   ternary = false,
   scaleMul = 1,
+  scaleType: 'f32' | 'f16' = 'f32',
 ): string[] {
   const kBlocks = Math.ceil(K / BLOCK);
   const blob = (BLOCK * bits) / 8;
@@ -124,7 +131,7 @@ export function nbitsWeights(
     }
   return [
     b.initializer(`${name}.qweight`, makeTensor('u8', [N, kBlocks, blob], B)),
-    b.initializer(`${name}.scales`, makeTensor('f32', [N, kBlocks], scales)),
+    b.initializer(`${name}.scales`, makeTensor(scaleType, [N, kBlocks], scales)),
     b.initializer(`${name}.qzeros`, makeTensor('u8', [N, zpRow], ZP)),
   ];
 }
@@ -134,7 +141,14 @@ export function nbitsWeights(
  * asymmetric per block (scale = (max - min) / 15, zero point round(-min / scale) in 0..15), packed as
  * nbitsWeights packs (low nibble first, uint8 zero points two per byte).
  */
-export function nbitsFromFloat(b: OnnxBuilder, name: string, w: Float32Array, K: number, N: number): string[] {
+export function nbitsFromFloat(
+  b: OnnxBuilder,
+  name: string,
+  w: Float32Array,
+  K: number,
+  N: number,
+  scaleType: 'f32' | 'f16' = 'f32',
+): string[] {
   const kBlocks = Math.ceil(K / BLOCK);
   const blob = BLOCK / 2;
   const B = new Uint8Array(N * kBlocks * blob);
@@ -161,7 +175,7 @@ export function nbitsFromFloat(b: OnnxBuilder, name: string, w: Float32Array, K:
     }
   return [
     b.initializer(`${name}.qweight`, makeTensor('u8', [N, kBlocks, blob], B)),
-    b.initializer(`${name}.scales`, makeTensor('f32', [N, kBlocks], scales)),
+    b.initializer(`${name}.scales`, makeTensor(scaleType, [N, kBlocks], scales)),
     b.initializer(`${name}.qzeros`, makeTensor('u8', [N, zpRow], ZP)),
   ];
 }
@@ -182,13 +196,17 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
   if (opts.ternary && bits !== 2) throw new Error('ternary weights are 2-bit codes');
   const b = new OnnxBuilder({ opset: 17, domains: { 'com.microsoft': 1 } });
   const ms = 'com.microsoft';
+  const ft = opts.float ?? 'f32';
+  if (ft === 'f16' && opts.linear === 'q8') throw new Error('the q8 layout is float32');
+  // every float initializer in the model's float type (f16: values rounded as the file stores them)
+  const init = (name: string, t: Tensor) => b.initializer(name, t.dtype === 'f32' && ft !== 'f32' ? makeTensor(ft, t.shape, t.data) : t);
 
   b.input('input_ids', 'i64', ['batch_size', 'sequence_length']);
   b.input('attention_mask', 'i64', ['batch_size', 'total_sequence_length']);
   const rotaryNodes = opts.attention === 'rotary-nodes';
   if (rotaryNodes) b.input('position_ids', 'i64', ['batch_size', 'sequence_length']);
   for (let i = 0; i < L; i++) {
-    for (const kv of ['key', 'value']) b.input(`past_key_values.${i}.${kv}`, 'f32', ['batch_size', KV, 'past_sequence_length', H]);
+    for (const kv of ['key', 'value']) b.input(`past_key_values.${i}.${kv}`, ft, ['batch_size', KV, 'past_sequence_length', H]);
   }
 
   const layerScale = opts.layerScale ?? 1;
@@ -207,7 +225,9 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
       const [sc] = b.node('Mul', [xs, ws], { name: `${name}/scale` });
       return b.node('Mul', [f!, sc!], { name: `${name}/Mul` })[0]!;
     }
-    const weights = float ? nbitsFromFloat(b, name, float, K, N) : nbitsWeights(b, name, K, N, next, bits, opts.ternary, layerScale);
+    const weights = float
+      ? nbitsFromFloat(b, name, float, K, N, ft)
+      : nbitsWeights(b, name, K, N, next, bits, opts.ternary, layerScale, ft);
     const [y] = b.node('MatMulNBits', [x, ...weights], {
       domain: ms,
       attrs: { K, N, bits: float ? 4 : bits, block_size: BLOCK, accuracy_level: opts.accuracyLevel ?? 0 },
@@ -218,7 +238,7 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
   const gamma = (name: string) => {
     const g = uniform([D], 0.2, next);
     for (let j = 0; j < D; j++) g.data[j] = Math.fround(1 + g.data[j]!);
-    return b.initializer(name, g);
+    return init(name, g);
   };
   const skipNorm = (name: string, x: string, skip: string, last = false): [string, string] => {
     const outs = b.node('SkipSimplifiedLayerNormalization', [x, skip, gamma(`${name}.weight`)], {
@@ -234,8 +254,8 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
   // a tied embedding reads the lm_head's 4-bit weights (made first, so both use the same ones)
   const lmHeadWeights = opts.tiedEmbedding
     ? opts.lmHead
-      ? nbitsFromFloat(b, '/lm_head', opts.lmHead, D, V)
-      : nbitsWeights(b, '/lm_head', D, V, next, 4, false)
+      ? nbitsFromFloat(b, '/lm_head', opts.lmHead, D, V, ft)
+      : nbitsWeights(b, '/lm_head', D, V, next, 4, false, 1, ft)
     : undefined;
   let embeds: string;
   if (lmHeadWeights) {
@@ -249,7 +269,7 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
     }) as [string];
   } else {
     const embedTable = opts.embedding ? makeTensor('f32', [V, D], opts.embedding) : uniform([V, D], 1, next);
-    [embeds] = b.node('Gather', [b.initializer('model.embed_tokens.weight', embedTable), 'input_ids'], {
+    [embeds] = b.node('Gather', [init('model.embed_tokens.weight', embedTable), 'input_ids'], {
       name: '/model/embed_tokens/Gather',
     }) as [string];
   }
@@ -268,8 +288,8 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
   // rotary caches: inv_freq = theta^(-2j/H), cos/sin(t * inv_freq), t = 0 .. max_pos-1
   const half = H / 2;
   const ang = Array.from({ length: P * half }, (_, i) => Math.floor(i / half) * 10000 ** (-(2 * (i % half)) / H));
-  const cos = b.initializer('cos_cache', makeTensor('f32', [P, half], ang.map(Math.cos)));
-  const sin = b.initializer('sin_cache', makeTensor('f32', [P, half], ang.map(Math.sin)));
+  const cos = init('cos_cache', makeTensor('f32', [P, half], ang.map(Math.cos)));
+  const sin = init('sin_cache', makeTensor('f32', [P, half], ang.map(Math.sin)));
 
   let residual = embeds;
   let layerIn = '';
@@ -342,9 +362,9 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
     : linear('/lm_head', finalNorm, D, V, opts.lmHead);
   b.node('Identity', [logits], { outputs: ['logits'] });
 
-  b.output('logits', 'f32', ['batch_size', 'sequence_length', V]);
+  b.output('logits', ft, ['batch_size', 'sequence_length', V]);
   for (let i = 0; i < L; i++) {
-    for (const kv of ['key', 'value']) b.output(`present.${i}.${kv}`, 'f32', ['batch_size', KV, 'total_sequence_length', H]);
+    for (const kv of ['key', 'value']) b.output(`present.${i}.${kv}`, ft, ['batch_size', KV, 'total_sequence_length', H]);
   }
   return b.toBytes();
 }

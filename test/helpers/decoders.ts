@@ -51,10 +51,10 @@ export function stepFeeds(ids: number[], total: number, past: Record<string, Ten
 }
 
 /** Past tensors of length 0 for every `past_key_values.*` input of the model's graph (kv shape [1, kvHeads, 0, headSize]). */
-export function emptyPast(layers: number, kvHeads: number, headSize: number): Record<string, Tensor> {
+export function emptyPast(layers: number, kvHeads: number, headSize: number, float: 'f32' | 'f16' = 'f32'): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (let i = 0; i < layers; i++)
-    for (const kv of ['key', 'value']) out[`past_key_values.${i}.${kv}`] = makeTensor('f32', [1, kvHeads, 0, headSize]);
+    for (const kv of ['key', 'value']) out[`past_key_values.${i}.${kv}`] = makeTensor(float, [1, kvHeads, 0, headSize]);
   return out;
 }
 
@@ -84,7 +84,7 @@ export async function greedyOrt(
   bytes: Uint8Array,
   promptIds: number[],
   steps: number,
-  dims: { layers?: number; kvHeads?: number; headSize?: number } = {},
+  dims: { layers?: number; kvHeads?: number; headSize?: number; float?: 'f32' | 'f16' } = {},
   feedsOf: (ids: number[], total: number, past: Record<string, Tensor>) => Record<string, Tensor> = stepFeeds,
 ): Promise<{ tokens: number[]; logits: Float32Array[] }> {
   const session = await ort.InferenceSession.create(bytes, {
@@ -93,7 +93,7 @@ export async function greedyOrt(
     graphOptimizationLevel: 'disabled',
   });
   try {
-    let past = emptyPast(dims.layers ?? 2, dims.kvHeads ?? 2, dims.headSize ?? 16);
+    let past = emptyPast(dims.layers ?? 2, dims.kvHeads ?? 2, dims.headSize ?? 16, dims.float);
     let ids = promptIds;
     let total = promptIds.length;
     const tokens: number[] = [];
