@@ -6,18 +6,21 @@
  *   input present (LUT5005), a value that is a typed array of the class its dtype takes (`ARRAY_OF`),
  *   a plain array (converted), or `{ data, shape }` (LUT5007 for any other value or typed-array
  *   class), the compiled element count and, when given, the compiled shape (LUT5006). It returns each
- *   input's data as its dtype's typed array, in spec order.
+ *   input's data as its dtype's typed array, in spec order. f16 inputs also take HALF_TYPE (a
+ *   Uint16Array of binary16 bits, a Float16Array) and become f32 values (`halfIn`); f16 outputs
+ *   leave through `halfOut` as HALF_ARRAY (Float16Array where the engine has it, else bits).
  * - `lutcError(code, message, extra)` is the Error they throw: message `LUTnnnn: ...`, `code` property,
  *   and for LUT5008 (a Gather index out of range, reported by the kernels) the `node` name.
  * `GENERATE_JS` is model.generate of decoder artifacts (both loaders), over `decoderMeta`'s roles.
  * And for the lutc side (`lutc run`): `artifactFeed` turns an IR tensor's data into what checkFeeds
- * accepts, and `rethrowCoded` turns such an Error into a located LutcError. Imports base/, ir/ and
+ * accepts, `artifactValues` an output's data back into values, and `rethrowCoded` turns such an Error into a located LutcError. Imports base/, ir/ and
  * compiler/generate.ts (decoderIO, the one recognizer of decoder I/O).
  */
 import { type DiagCode, fail, isDiagCode, LutcError, nodeLoc } from '../base/diagnostics.js';
 import { seededRandom } from '../base/random.js';
 import { type DecoderIO, decoderIO, pickToken } from '../compiler/generate.js';
 import { jsDim } from '../ir/dim-expr.js';
+import { f16BitsToNumber, numberToF16Bits, roundHalfEven } from '../ir/tensor.js';
 import type { DType, Graph } from '../ir/types.js';
 import type { ModelPlan, Placement } from './model-plan.js';
 
@@ -40,9 +43,55 @@ export const ARRAY_OF: Record<string, string> = {
   bool: 'Uint8Array',
 };
 
+/**
+ * The typed array an f16 input or output is given / returned in by run(): the engine's Float16Array
+ * where it has one, else a Uint16Array of IEEE binary16 bits (as onnxruntime-web returns float16).
+ * Inside, the artifacts hold f16 values as f32 (ARRAY_OF); RUNTIME_JS's halfIn / halfOut convert at
+ * the API boundary. The d.ts names both (`HALF_TYPE`).
+ */
+export const HALF_TYPE = 'Uint16Array | Float16ArrayLike';
+/** The d.ts declaration of `Float16ArrayLike` (Float16Array is not in every TypeScript lib yet). */
+export const HALF_DTS = `/** A Float16Array (engines that have one), else f16 I/O is a Uint16Array of IEEE binary16 bits. */
+export type Float16ArrayLike = ArrayLike<number> & ArrayBufferView & { readonly BYTES_PER_ELEMENT: 2 };
+`;
+
+/** The d.ts type of an input's or output's data for `dtype` (f16: HALF_TYPE, else ARRAY_OF's class). */
+export function ioArrayType(dtype: string): string {
+  return dtype === 'f16' ? HALF_TYPE : (ARRAY_OF[dtype] ?? 'Float32Array');
+}
+
+/** HALF_DTS when any of `dtypes` is f16 (the d.ts then uses Float16ArrayLike), else ''. */
+export function halfDts(dtypes: readonly string[]): string {
+  return dtypes.includes('f16') ? HALF_DTS : '';
+}
+
 /** JavaScript source shared by the artifacts' glue modules (no imports, plain ES2020). */
 export const RUNTIME_JS = String.raw`
 const ARRAY_OF = ${JSON.stringify(ARRAY_OF)};
+
+// f16 I/O (HALF_TYPE): Float16Array where the engine has it, else Uint16Array of binary16 bits
+const HALF_ARRAY = typeof Float16Array === 'function' ? Float16Array : Uint16Array;
+${roundHalfEven.toString()}
+${f16BitsToNumber.toString()}
+${numberToF16Bits.toString()}
+/** An f16 input's data as the f32 values the artifact holds: bits from a Uint16Array, values from anything else. */
+function halfIn(data) {
+  const out = new Float32Array(data.length);
+  const bits = data instanceof Uint16Array;
+  for (let i = 0; i < data.length; i++) out[i] = bits ? f16BitsToNumber(data[i]) : Number(data[i]);
+  return out;
+}
+/** f16 output values (f32 in the artifact) in HALF_ARRAY. */
+function halfOut(values) {
+  if (HALF_ARRAY !== Uint16Array) return HALF_ARRAY.from(values);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = numberToF16Bits(values[i]);
+  return out;
+}
+/** An output's data as numbers (f16 bits decoded), for the loops that read logits. */
+function valuesOf(t) {
+  return t.dtype === 'f16' && t.data instanceof Uint16Array ? Float32Array.from(t.data, f16BitsToNumber) : t.data;
+}
 
 /** A coded Error: message 'LUTnnnn: ...', with code (and extra fields such as node). */
 function lutcError(code, message, extra) {
@@ -122,14 +171,17 @@ function checkFeeds(specs, feeds, shapes, kept) {
       data = v.data;
       shape = v.shape;
     }
+    const half = s.dtype === 'f16';
     const C = globalThis[ARRAY_OF[s.dtype]];
-    if (!(Array.isArray(data) || (ArrayBuffer.isView(data) && data instanceof C)))
-      throw lutcError('LUT5007', 'input ' + name + ' is ' + describe(s) + ', which takes a ' + ARRAY_OF[s.dtype] + ' (or a plain array); got a ' + kindOfValue(data));
+    const fits = (x) => x instanceof C || (half && (x instanceof Uint16Array || x instanceof HALF_ARRAY));
+    if (!(Array.isArray(data) || (ArrayBuffer.isView(data) && fits(data))))
+      throw lutcError('LUT5007', 'input ' + name + ' is ' + describe(s) + ', which takes a ' + (half ? HALF_ARRAY.name + ', a Uint16Array of float16 bits, a Float32Array' : ARRAY_OF[s.dtype]) + ' (or a plain array); got a ' + kindOfValue(data));
     if (shape !== undefined && (!Array.isArray(shape) || shape.length !== s.shape.length || shape.some((d, k) => d !== s.shape[k])))
       throw lutcError('LUT5006', 'input ' + name + ' has shape [' + (Array.isArray(shape) ? shape.join(', ') : String(shape)) + '], the model ' + (spec.dims ? 'takes ' : 'was compiled for ') + describe(s));
     const n = s.shape.reduce((a, b) => a * b, 1);
     if (data.length !== n)
       throw lutcError('LUT5006', 'input ' + name + ' has ' + data.length + ' elements, the model ' + (spec.dims ? 'takes ' : 'was compiled for ') + n + ' (' + describe(s) + ')');
+    if (half && !(data instanceof C)) return halfIn(data);
     if (data instanceof C) return data;
     const out = new C(n);
     const big = C === BigInt64Array || C === BigUint64Array;
@@ -172,6 +224,11 @@ export function artifactFeed(dtype: DType, data: ArrayLike<number | bigint>): Ar
   const out = new C(data.length);
   for (let i = 0; i < data.length; i++) out[i] = big ? BigInt(Math.trunc(Number(data[i]))) : Number(data[i]);
   return out;
+}
+
+/** An output's data as IR tensor values (f16: bits of a Uint16Array decoded; Float16Array values as they are). */
+export function artifactValues(dtype: string, data: ArrayLike<number | bigint>): ArrayLike<number | bigint> {
+  return dtype === 'f16' && data instanceof Uint16Array ? Float32Array.from(data, f16BitsToNumber) : data;
 }
 
 /** Rethrows an artifact's coded Error (LUTnnnn, see RUNTIME_JS) as a LutcError located at its node; other errors as they are. */
@@ -253,7 +310,7 @@ function makeGenerate(dec, specs, run) {
     let past = {};
     for (const c of dec.cache) {
       const s = spec(c.past);
-      past[c.past] = { data: new globalThis[ARRAY_OF[s.dtype]](0), shape: s.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0)) };
+      past[c.past] = { data: s.dtype === 'f16' ? new HALF_ARRAY(0) : new globalThis[ARRAY_OF[s.dtype]](0), shape: s.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0)) };
     }
     const tokens = [];
     let pastLen = 0, step = ids, prefillMs = 0, decodeMs = 0;
@@ -268,7 +325,8 @@ function makeGenerate(dec, specs, run) {
       if (pastLen === 0) prefillMs = ms; else decodeMs += ms;
       const l = out[dec.logits];
       const V = l.shape[l.shape.length - 1];
-      const id = pickToken(l.data.subarray(l.data.length - V), opts.temperature ?? 0, opts.topK ?? 0, opts.topP ?? 1, rand);
+      const lv = valuesOf(l);
+      const id = pickToken(lv.subarray(lv.length - V), opts.temperature ?? 0, opts.topK ?? 0, opts.topP ?? 1, rand);
       if (id < 0) throw lutcError('LUT6043', 'generate: the logits hold NaN (vocabulary entry ' + (-1 - id) + ')');
       tokens.push(id);
       if (opts.onToken) opts.onToken(id);

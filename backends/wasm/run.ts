@@ -16,7 +16,7 @@ import { fail } from '../../base/diagnostics.js';
 import type { GenerateOptions, GenerateResult } from '../../compiler/generate.js';
 import { allocData } from '../../ir/tensor.js';
 import type { Graph, Tensor } from '../../ir/types.js';
-import { artifactFeed, rethrowCoded } from '../artifact-runtime.js';
+import { artifactFeed, artifactValues, rethrowCoded } from '../artifact-runtime.js';
 import type { LoadedArtifact, RunOptions } from '../target-info.js';
 import { compileModel } from './compile.js';
 import type { ArtifactOutputs, LoadedModel } from './model/files.js';
@@ -80,8 +80,9 @@ export async function openArtifact(graph: Graph, opts: WasmCompileOptions & RunO
       }
       opts.onRun?.({ ms: performance.now() - t0 });
       const toTensor = (dtype: Tensor['dtype'], o: ArtifactOutputs[string]): Tensor['data'] => {
-        const data = allocData(dtype, o.data.length);
-        for (let i = 0; i < o.data.length; i++) (data as Float64Array)[i] = Number(o.data[i]!);
+        const src = artifactValues(dtype, o.data);
+        const data = allocData(dtype, src.length);
+        for (let i = 0; i < src.length; i++) (data as Float64Array)[i] = Number(src[i]!);
         return data;
       };
       const presents = new Set(pairs.map((p) => p.present));

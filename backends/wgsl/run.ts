@@ -17,7 +17,7 @@ import type { GenerateOptions, GenerateResult, SamplingOptions } from '../../com
 import type { CompileOptions } from '../../compiler/options.js';
 import { allocData } from '../../ir/tensor.js';
 import type { DType, Graph, Tensor } from '../../ir/types.js';
-import { artifactFeed, rethrowCoded } from '../artifact-runtime.js';
+import { artifactFeed, artifactValues, rethrowCoded } from '../artifact-runtime.js';
 import type { RunOptions } from '../target-info.js';
 import { compileModel } from './compile.js';
 import { openNodeGpu } from './device.js';
@@ -55,8 +55,9 @@ export async function runLoaded(model: HostModel, graph: Graph, inputs: Record<s
   const res = await model.run(feed).catch((e: unknown) => rethrowCoded(e, graph));
   return graph.outputs.map((v) => {
     const o = res[v.name]!;
-    const data = allocData(o.dtype as DType, o.data.length);
-    for (let i = 0; i < o.data.length; i++) data[i] = Number(o.data[i]!);
+    const src = artifactValues(o.dtype, o.data);
+    const data = allocData(o.dtype as DType, src.length);
+    for (let i = 0; i < src.length; i++) data[i] = Number(src[i]!);
     return { dtype: o.dtype as DType, shape: o.shape, data };
   });
 }
