@@ -50,9 +50,17 @@ module.exports = {
       name: 'shipped-not-test-or-bench',
       severity: 'error',
       comment:
-        'The library, passes and backends import nothing from test/ or bench/. Exception: the `lutc bench` entry points (backends/<t>/bench.ts) share the one timing method of bench/timing.ts.',
-      from: { path: '^(base|compiler|ir|passes|backends)/', pathNot: '^backends/[^/]+/bench\\.ts$' },
+        'The library, passes and backends import nothing from test/ or bench/. Exceptions: the `lutc bench` entry points (backends/<t>/bench.ts) share the one timing method of bench/timing.ts; `lutc tune` (compiler/tune.ts) times kernels with bench/timing.ts, weights.ts and kernel-timing.ts (no onnxruntime peers).',
+      from: { path: '^(base|compiler|ir|passes|backends)/', pathNot: '^(backends/[^/]+/bench|compiler/tune)\\.ts$' },
       to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'tune-only-kernel-timers',
+      severity: 'error',
+      comment:
+        '`lutc tune` ships: it may import bench/timing.ts, weights.ts and kernel-timing.ts only, never the suites (their peers need onnxruntime-node, a devDependency).',
+      from: { path: '^compiler/tune\\.ts$' },
+      to: { path: '^(test/|bench/(?!(timing|weights|kernel-timing)\\.ts$))' },
     },
     {
       name: 'bench-entry-only-timing',

@@ -20,7 +20,7 @@ import { type DiagCode, fail, isDiagCode, LutcError, nodeLoc } from '../base/dia
 import { seededRandom } from '../base/random.js';
 import { type DecoderIO, decoderIO, pickToken } from '../compiler/generate.js';
 import { jsDim } from '../ir/dim-expr.js';
-import { f16BitsToNumber, numberToF16Bits, roundHalfEven } from '../ir/tensor.js';
+import { f16BitsToNumber } from '../ir/tensor.js';
 import type { DType, Graph } from '../ir/types.js';
 import type { ModelPlan, Placement } from './model-plan.js';
 
@@ -71,9 +71,39 @@ const ARRAY_OF = ${JSON.stringify(ARRAY_OF)};
 
 // f16 I/O (HALF_TYPE): Float16Array where the engine has it, else Uint16Array of binary16 bits
 const HALF_ARRAY = typeof Float16Array === 'function' ? Float16Array : Uint16Array;
-${roundHalfEven.toString()}
-${f16BitsToNumber.toString()}
-${numberToF16Bits.toString()}
+/** Decodes an IEEE binary16 bit pattern (ir/tensor.ts f16BitsToNumber). */
+function f16BitsToNumber(h) {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+/** Encodes to binary16, round to nearest even (as ir/tensor.ts numberToF16Bits: through float32 bits). */
+function numberToF16Bits(v) {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const e = (x >>> 23) & 0xff;
+  const m = x & 0x7fffff;
+  if (e === 255) return sign | (m ? 0x7e00 : 0x7c00);
+  const he = e - 127 + 15;
+  if (he >= 31) return sign | 0x7c00;
+  if (he <= 0) {
+    if (he < -10) return sign;
+    const mm = m | 0x800000;
+    const shift = 14 - he;
+    let r = mm >>> shift;
+    const rest = mm & ((1 << shift) - 1), half = 1 << (shift - 1);
+    if (rest > half || (rest === half && (r & 1))) r++;
+    return sign | r;
+  }
+  let r = (he << 10) | (m >>> 13);
+  const rest = m & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) r++;
+  return sign | r;
+}
 /** An f16 input's data as the f32 values the artifact holds: bits from a Uint16Array, values from anything else. */
 function halfIn(data) {
   const out = new Float32Array(data.length);

@@ -10,11 +10,13 @@
  *   their input's bytes: no step.
  */
 import { fail, nodeLoc } from '../base/diagnostics.js';
+import { progressOf } from '../compiler/progress.js';
 import { allOps, hasTrait, operandIndex } from '../ir/optable.js';
 import { dtypeByteSize, isStaticShape, numel } from '../ir/tensor.js';
 import '../ir/ops/index.js';
 import { dimSymbols, dimUpperBound } from '../ir/dim-expr.js';
 import type { Dim, DType, Graph, Node, Tensor, Value } from '../ir/types.js';
+import type { StreamedFile } from './target-info.js';
 
 /** Ops whose result is the same bytes as their first input, reinterpreted: the op table's 'view' ops. */
 export const VIEW_OPS: ReadonlySet<string> = new Set(
@@ -325,6 +327,35 @@ export function weightBlob(plan: ModelPlan): Uint8Array {
   const blob = new Uint8Array(plan.weightBytes);
   for (const c of plan.constants) blob.set(tensorBytes(c.value.const!, c.dtype), c.offset);
   return blob;
+}
+
+/**
+ * The constant blob as a stream (target-info.ts StreamedFile): weightBlob's bytes, one constant at a
+ * time (lazy constants, ir/tensor.ts, are loaded as they come and not kept), the gaps as zeros, then
+ * `tail` (extra bytes placed right after the plan's constants, e.g. wasm's derived constants).
+ * Each pass over it is a progress phase `label` (compiler/progress.ts), counted in constants.
+ */
+export function weightStream(plan: ModelPlan, tail: StreamedFile = { size: 0, chunks: () => [] }, label = 'writing weights'): StreamedFile {
+  const zeros = new Uint8Array(1 << 16);
+  function* gap(n: number): Generator<Uint8Array> {
+    for (; n > 0; n -= zeros.length) yield zeros.subarray(0, Math.min(n, zeros.length));
+  }
+  return {
+    size: plan.weightBytes + tail.size,
+    *chunks() {
+      let at = 0;
+      for (const c of progressOf(label, plan.constants.length, 'constants', plan.constants)) {
+        if (c.offset < at) throw new Error(`lutc bug: constant '${c.value.name}' overlaps the one before it in the weight blob`);
+        yield* gap(c.offset - at);
+        const b = tensorBytes(c.value.const!, c.dtype);
+        if (c.offset + b.length > plan.weightBytes) throw new Error(`lutc bug: constant '${c.value.name}' overruns the weight blob`);
+        yield b;
+        at = c.offset + b.length;
+      }
+      yield* gap(plan.weightBytes - at);
+      yield* tail.chunks();
+    },
+  };
 }
 
 /**

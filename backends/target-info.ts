@@ -12,10 +12,25 @@ import type { Graph, Tensor } from '../ir/types.js';
 /** Every target name (`--target`; the names are declared with the options, compiler/options.ts). */
 export type TargetName = Target;
 
-/** Artifact files in memory: path relative to the artifact folder ('/'-separated) -> contents. */
-export type ArtifactFiles = Record<string, string | Uint8Array>;
+/**
+ * A file too large to hold in memory (a large model's weights.bin): `size` bytes, produced in order by
+ * `chunks()` (each call starts over and computes them again; the chunks may be views that the next
+ * step reuses, so copy one to keep it). compiler/artifact.ts writeArtifact writes it chunk by chunk;
+ * `artifactFileBytes` (compiler/artifact.ts) gathers it into one Uint8Array for a caller that wants
+ * the bytes in memory.
+ */
+export interface StreamedFile {
+  readonly size: number;
+  chunks(): Iterable<Uint8Array>;
+}
 
-/** What a backend's compile entry returns: the whole artifact, in memory (nothing is written). */
+/**
+ * Artifact files: path relative to the artifact folder ('/'-separated) -> contents, in memory (string,
+ * Uint8Array) or streamed (StreamedFile: the weights of a large model).
+ */
+export type ArtifactFiles = Record<string, string | Uint8Array | StreamedFile>;
+
+/** What a backend's compile entry returns: the whole artifact (nothing is written; large weights as a StreamedFile). */
 export interface CompiledArtifact {
   files: ArtifactFiles;
   /**

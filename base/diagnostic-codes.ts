@@ -235,6 +235,7 @@ export const DIAGNOSTICS = {
   LUT5161: e('c', 'input missing or of another shape than compiled for'),
   LUT5162: e('c', 'the compiled model failed at run time'),
   LUT5163: e('c', 'run --isa: an ISA path this host cannot build or execute'),
+  LUT5170: e('c', "lutc bench --target c needs the package 'onnxruntime-node' (its peer), which is not installed"),
   // ---- LUT5200-5299 wgsl ------------------------------------------------------------------------------
   LUT5201: e('wgsl', "WebGPU in Node needs the optional package 'webgpu'"),
   LUT5202: e('wgsl', 'no WebGPU adapter'),

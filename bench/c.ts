@@ -13,16 +13,15 @@
  * weights differ, against its own float64 reference rows); a failing row says check 'FAIL' and
  * bench/run.ts exits non-zero.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emitKernel } from '../backends/c/kernel.js';
-import { buildC } from '../backends/c/toolchain.js';
+import { startCHarness } from './kernel-timing.js';
 import { openNodePeer, peerModel } from './peers-node.js';
 import type { OpenPeer } from './peers-web.js';
 import { type BenchResult, withStats } from './schema.js';
-import { callSide, checkPeer, evictBytes, interleave, PEER_TOL, type Timed } from './timing.js';
+import { callSide, checkPeer, interleave, PEER_TOL } from './timing.js';
 import { benchWeights, lcg, referenceRows } from './weights.js';
 
 export interface CBenchOptions {
@@ -36,128 +35,6 @@ export interface CBenchOptions {
   noCold?: boolean;
   /** Progress lines (stderr). */
   log?(msg: string): void;
-}
-
-/**
- * The harness: `prog in.bin EVICT_BYTES`; prints {"isa":N}, then answers stdin commands, one line each:
- *   b TH WARM RUNS COLD   WARM untimed then RUNS timed calls at TH threads: prints the RUNS times (µs)
- *   o PATH                writes the last y (float32 [m, n]) to PATH, prints "ok"
- *   q                     exits
- * One call = memcpy x into the kernel's input buffer, lutc_gemm, memcpy y out (the copies a caller pays).
- */
-const MAIN = String.raw`
-#define _POSIX_C_SOURCE 200112L
-#include "kernel.h"
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-static double now_us(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3; }
-static void *amalloc(size_t n) { void *p = NULL; if (posix_memalign(&p, 64, n ? n : 64)) exit(5); return p; }
-static void *rd(FILE *f, size_t n) { void *p = malloc(n); if (!p || fread(p, 1, n, f) != n) exit(3); return p; }
-static volatile int sink;
-int main(int argc, char **argv) {
-  if (argc < 3) return 2;
-  FILE *in = fopen(argv[1], "rb");
-  int32_t h[4];
-  if (!in || fread(h, 4, 4, in) != 4) return 3;
-  const size_t m = (size_t)h[0], n = (size_t)h[1], k = (size_t)h[2], ng = (size_t)h[3];
-  float *x = rd(in, m * k * 4), *scales = rd(in, n * ng * 4), *zeros = rd(in, n * ng * 4);
-  uint8_t *q = rd(in, n * k);
-  fclose(in);
-  const size_t ev = (size_t)atoll(argv[2]) / 4;
-  int *evb = amalloc(ev * 4);
-  for (size_t i = 0; i < ev; i++) evb[i] = 1;
-  const size_t pb = lutc_packed_bytes();
-  uint8_t *packed = amalloc(pb);
-  float *sw = malloc(4 * lutc_scales_len()), *swz = malloc(4 * lutc_scales_len());
-  float *xin = amalloc(m * k * 4), *yout = amalloc(m * n * 4), *y = malloc(m * n * 4);
-  lutc_pack(q, scales, zeros, packed, sw, swz);
-  void *scratch = amalloc(lutc_scratch_bytes((int)m));
-  printf("{\"isa\":%d}\n", lutc_isa());
-  fflush(stdout);
-  char line[4096];
-  while (fgets(line, sizeof line, stdin)) {
-    if (line[0] == 'q') break;
-    if (line[0] == 'o') {
-      char path[4000];
-      if (sscanf(line + 1, " %3999[^\n]", path) != 1) return 6;
-      FILE *out = fopen(path, "wb");
-      if (!out || fwrite(y, 4, m * n, out) != m * n) return 4;
-      fclose(out);
-      printf("ok\n");
-      fflush(stdout);
-      continue;
-    }
-    int th, warm, runs, cold;
-    if (line[0] != 'b' || sscanf(line + 1, "%d %d %d %d", &th, &warm, &runs, &cold) != 4) return 6;
-    for (int r = 0; r < warm + runs; r++) {
-      if (cold && r >= warm) { int s = 0; for (size_t i = 0; i < ev; i += 16) s += evb[i]; sink ^= s; }
-      double t0 = now_us();
-      memcpy(xin, x, m * k * 4);
-      lutc_gemm(packed, sw, swz, NULL, xin, yout, (int)m, scratch, th);
-      memcpy(y, yout, m * n * 4);
-      double t = now_us() - t0;
-      if (r >= warm) printf(r + 1 < warm + runs ? "%.3f " : "%.3f", t);
-    }
-    printf("\n");
-    fflush(stdout);
-  }
-  return 0;
-}
-`;
-
-/** The harness as a child process, with a line-oriented request/response channel. */
-class Harness {
-  private buf = '';
-  private waiting: ((line: string) => void)[] = [];
-  private lines: string[] = [];
-  private exited: string | undefined;
-  private constructor(private readonly p: ChildProcessWithoutNullStreams) {
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d: string) => {
-      this.buf += d;
-      for (let i = this.buf.indexOf('\n'); i >= 0; i = this.buf.indexOf('\n')) {
-        const l = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        const w = this.waiting.shift();
-        if (w) w(l);
-        else this.lines.push(l);
-      }
-    });
-    let err = '';
-    p.stderr.on('data', (d) => (err += String(d)));
-    p.on('exit', (code, sig) => {
-      this.exited = `lutc C bench harness exited (${code ?? sig}) ${err}`;
-      for (const w of this.waiting.splice(0)) w('');
-    });
-  }
-  static async start(exe: string, args: string[]): Promise<{ h: Harness; isa: number }> {
-    const h = new Harness(spawn(exe, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
-    return { h, isa: (JSON.parse(await h.next()) as { isa: number }).isa };
-  }
-  private next(): Promise<string> {
-    if (this.lines.length) return Promise.resolve(this.lines.shift()!);
-    if (this.exited) return Promise.reject(new Error(this.exited));
-    return new Promise((res, rej) => this.waiting.push((l) => (this.exited ? rej(new Error(this.exited)) : res(l))));
-  }
-  async ask(cmd: string): Promise<string> {
-    this.p.stdin.write(`${cmd}\n`);
-    return this.next();
-  }
-  /** A bench/timing.ts side: batches at `threads` threads, timed in C. */
-  side(name: string, threads: number): Timed {
-    return {
-      name,
-      batch: async (runs, warm, cold) => {
-        const l = await this.ask(`b ${threads} ${warm} ${runs} ${cold ? 1 : 0}`);
-        return l.trim() ? l.trim().split(' ').map(Number) : [];
-      },
-    };
-  }
-  close(): void {
-    this.p.stdin.end('q\n');
-  }
 }
 
 /** Relative L2 error of y's first rows against the float64 reference. */
@@ -184,13 +61,7 @@ export async function runCBench(o: CBenchOptions): Promise<BenchResult[]> {
         const r = lcg(7 + m);
         const x = new Float32Array(m * k).map(() => r() * 2 - 1);
         const files = emitKernel({ n, k, m, bits: bits as 2 | 4, groupSize: 128 }).files;
-        const exe = buildC({ flags: ['-O3', '-march=native', '-fopenmp', '-Wall', '-Werror'], sources: { ...files, 'main.c': MAIN } });
-        const hdr = new Int32Array([m, n, k, w.kBlocks]);
-        writeFileSync(
-          join(dir, 'in.bin'),
-          Buffer.concat([hdr, x, w.scales, w.zeros, w.q].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))),
-        );
-        const { h, isa } = await Harness.start(exe, [join(dir, 'in.bin'), String(evictBytes())]);
+        const { h, isa } = await startCHarness(files, w, x, m, dir);
         try {
           await h.ask(`b 1 1 0 0`);
           await h.ask(`o ${join(dir, 'y.bin')}`);

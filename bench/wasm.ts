@@ -14,10 +14,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { buildKernelModule, engineHasRelaxedSimd } from '../backends/wasm/module.js';
-import { legalizeWasmKernel, type WasmLutPlan } from '../backends/wasm/plan.js';
-import { packWeights } from '../ir/lut/geometry.js';
-import { packScales } from '../ir/lut/reference.js';
+import { engineHasRelaxedSimd } from '../backends/wasm/module.js';
+import { type LutcInstance, lutcInstance } from './kernel-timing.js';
 import { openNodePeer, peerModel } from './peers-node.js';
 import { type OpenPeer, openWebPeer } from './peers-web.js';
 import { BENCH_SHAPES, type BenchResult, withStats } from './schema.js';
@@ -46,57 +44,7 @@ export interface WasmBenchOptions {
 /** lutc is timed at both groups: 128 (the fp32 and native peers' weights) and 32 (ort-web-nbits'). */
 const GROUPS = [128, 32] as const;
 
-/** A ready-to-time lutc kernel instance for one shape. */
-export interface LutcInstance {
-  plan: WasmLutPlan;
-  /** The timed unit: x into wasm memory, lutc_run(m), y out (returned). */
-  run(): Float32Array;
-  /** lutc_run(m) alone, on the x already in memory. */
-  kernel(): void;
-  tables(): void;
-  gemm(): void;
-  y(): Float32Array;
-}
-
-/** Builds, instantiates and loads a lutc kernel with the bench weights and activations x [m, K]. */
-export async function lutcInstance(w: BenchWeights, m: number, x: Float32Array, relaxed: boolean): Promise<LutcInstance> {
-  const plan = legalizeWasmKernel({
-    n: w.n,
-    k: w.k,
-    m,
-    bits: w.bits as 2 | 4,
-    groupSize: w.block,
-    wasmFeatures: relaxed ? ['relaxed-simd'] : [],
-  });
-  const { instance } = await WebAssembly.instantiate(buildKernelModule(plan) as Uint8Array<ArrayBuffer>, {});
-  const ex = instance.exports as Record<string, any>;
-  const buf = (ex.memory as WebAssembly.Memory).buffer;
-  const g = plan.geom,
-    L = plan.mem;
-  new Uint8Array(buf, L.w, g.packedBytes).set(packWeights(g, w.q));
-  const ps = packScales(g, w.scales, w.zeros);
-  new Float32Array(buf, L.sw, ps.sw.length).set(ps.sw);
-  new Float32Array(buf, L.swz, ps.swz.length).set(ps.swz);
-  const xs = new Float32Array(buf, L.x, m * g.kPad),
-    ym = new Float32Array(buf, L.y, m * g.nPad);
-  const put = () => {
-    for (let t = 0; t < m; t++) xs.set(x.subarray(t * g.k, (t + 1) * g.k), t * g.kPad);
-  };
-  const y = () => {
-    const out = new Float32Array(m * g.n);
-    for (let t = 0; t < m; t++) out.set(ym.subarray(t * g.nPad, t * g.nPad + g.n), t * g.n);
-    return out;
-  };
-  put();
-  return {
-    plan,
-    run: () => (put(), ex.lutc_run(m), y()),
-    kernel: () => ex.lutc_run(m),
-    tables: () => ex.lutc_tables(L.x, L.tab, L.ts, L.xs, m),
-    gemm: () => ex.lutc_gemm(L.w, L.sw, L.swz, L.bias, L.tab, L.ts, L.xs, L.y, m),
-    y,
-  };
-}
+export { type LutcInstance, lutcInstance } from './kernel-timing.js';
 
 /** Spot check: the first rows of y against a float64 reference (int8-table error is ~1% of max|y|). */
 function spotCheck(y: Float32Array, w: BenchWeights, x: Float32Array, m: number, what: string): void {

@@ -14,6 +14,8 @@
  * the files without writing anything. Target-specific options are checked against the target's
  * options schema: one the target does not read is LUT6003; one it reads but that does nothing for
  * this job is a `warning:` through `progress`. A target without an artifact or kernel mode is LUT6010.
+ * With `tuneCache` (a `lutc tune` cache file), the tile pass takes the tuned plans whose whole key
+ * matches (compiler/tune-cache.ts); without a match the artifact is the one without a cache.
  */
 
 import { planModel } from '../backends/model-plan.js';
@@ -33,6 +35,7 @@ import { DEFAULT_ARENA_LIMIT, decideRuntimeDims, RUNTIME_DIM_REFUSALS, unknownDi
 import { importOnnx } from './onnx/index.js';
 import type { CompileOptions, KernelRequest, Target } from './options.js';
 import { type PipelineResult, runPipeline } from './pipeline.js';
+import { loadTunedLookup } from './tune-cache.js';
 
 export type { ArtifactFiles, CompiledArtifact } from './artifact.js';
 export { writeArtifact } from './artifact.js';
@@ -181,6 +184,7 @@ export async function compileUnchecked(input: Graph | string | Uint8Array, req: 
   const t = targetWith(req.target, 'compile', "artifact (it runs the reference interpreter: use 'interpret')");
   const { onIrDump, ...rest } = req;
   const opts: CompileOptions = { ...rest };
+  if (opts.tuneCache !== undefined && !opts.tuned) opts.tuned = await loadTunedLookup(opts, opts.tuneCache, opts.progress);
   const res = await compileLoaded(await loadInput(input, opts), t, opts);
   for (const d of res.irDumps) onIrDump?.(d.pass, d.text);
   return res;

@@ -7,7 +7,6 @@
  *   2  a usage error (unknown command/flag, missing argument, bad option value), also printed with a code
  *   70 an unexpected exception: "internal error" and the stack (a crash is a bug; EX_SOFTWARE)
  */
-import { createRequire } from 'node:module';
 import '../ir/ops/index.js'; // the op table, which every stage reads
 import { formatDiagnostic, LutcError } from '../base/diagnostics.js';
 import { UsageError, usage } from './cli/args.js';
@@ -16,6 +15,8 @@ import { cmdGenerate, GENERATE_HELP } from './cli/generate.js';
 import { cmdInspect, INSPECT_HELP } from './cli/inspect.js';
 import { type CliIO, processIO } from './cli/io.js';
 import { cmdRun, RUN_HELP } from './cli/run.js';
+import { cmdTune, TUNE_HELP } from './cli/tune.js';
+import { lutcVersion } from './tune-cache.js';
 
 export type { CliIO } from './cli/io.js';
 export { captureIO } from './cli/io.js';
@@ -30,6 +31,7 @@ commands:
   inspect   summarize a model: inputs, ops, parameters, which linear layers become LUT kernels
   compile   compile a model to a wasm, wgsl or c artifact
   kernel    emit a single LUT-mpGEMM kernel for a given shape and bit width
+  tune      measure kernel plans of a model's LUT layers on this machine; compile uses the winners
   quantize  quantize a float ONNX model's linear weights to MatMulNBits
   bench     compare lutc against onnxruntime on a model
   generate  greedy text generation (token ids) with a decoder-only LLM export
@@ -48,23 +50,15 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   inspect: { run: cmdInspect, help: INSPECT_HELP },
   compile: { run: cmdCompile, help: COMPILE_HELP },
   kernel: { run: cmdKernel, help: KERNEL_HELP },
+  tune: { run: cmdTune, help: TUNE_HELP },
   quantize: { run: cmdQuantize, help: QUANTIZE_HELP },
   bench: { run: cmdBench, help: BENCH_HELP },
   generate: { run: cmdGenerate, help: GENERATE_HELP },
 };
 
-/** The package version (from package.json, found relative to this module in src and in dist). */
+/** The package version (package.json; the same string keys the tune cache, compiler/tune-cache.ts). */
 export function version(): string {
-  const req = createRequire(import.meta.url);
-  for (const rel of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = req(rel) as { name?: string; version?: string };
-      if (pkg.name === 'lutc' && pkg.version) return pkg.version;
-    } catch {
-      // try the next location
-    }
-  }
-  return 'unknown';
+  return lutcVersion();
 }
 
 /**

@@ -67,3 +67,7 @@ export type { LayerDecision, PipelineResult } from './pipeline.js';
 export { runPipeline } from './pipeline.js';
 export type { QuantizeOnnxOptions } from './quantize-onnx.js';
 export { quantizeOnnx } from './quantize-onnx.js';
+export type { TuneOptions, TuneResult, TuneRow } from './tune.js';
+export { tune } from './tune.js';
+export type { TuneEntry, TuneKey } from './tune-cache.js';
+export { defaultCachePath, readTuneCache, writeTuneCache } from './tune-cache.js';

@@ -49,8 +49,48 @@ export interface CompileOptions {
   isa?: 'scalar' | 'avx2' | 'avx512' | 'neon';
   /** WASM (kernel only so far): extra features, e.g. 'relaxed-simd' (Node 20 needs --experimental-wasm-relaxed-simd). */
   wasmFeatures?: string[];
+  /**
+   * Tuned per-layer tile plans (`lutc tune`, compiler/tune-cache.ts): the tile pass asks it for each LUT
+   * layer and takes the plan it returns; undefined (no entry with the layer's whole key) = the pass's
+   * own plan, so a compile without a matching entry is the same as one without a cache.
+   */
+  tuned?: TunedLookup;
+  /**
+   * A tune-cache file (`lutc tune`) `compile` reads into `tuned` (targets c and wasm; a missing file
+   * is no cache, a corrupt one a warning). The library reads none unless given; `lutc compile` passes
+   * the default path (compiler/tune-cache.ts defaultCachePath) unless --no-tune-cache.
+   */
+  tuneCache?: string;
   /** Called with progress messages for stderr. */
   progress?(msg: string): void;
+}
+
+/** What the tile pass asks a tune cache about one LUT layer (the rest of the key is the lookup's). */
+export interface TuneLayer {
+  n: number;
+  k: number;
+  bits: number;
+  groupSize: number;
+  tables: 'i8' | 'f32';
+  /** The layer's tokens (M) in this compile; the cache keys on its bucket (tune-cache.ts mBucket). */
+  m: number;
+}
+
+/** A tuned plan of one layer and M bucket (what `lutc tune` measured fastest). */
+export interface TunedPlan {
+  /** Table layout: scalar LUT ('token') or Vec-LUT ('vec'). */
+  layout: 'token' | 'vec';
+  /** Chunk pairs per K-tile (0 = whole K). */
+  kTile: number;
+  /** Threads the winner ran on (informational for the tile pass: the artifact's threads are global). */
+  threads: number;
+}
+
+/** A tune-cache lookup: the plan for a layer, or undefined (a miss: the pass plans it itself). */
+export interface TunedLookup {
+  lookup(layer: TuneLayer): TunedPlan | undefined;
+  /** Where the entries came from (said in the compile's progress line). */
+  source: string;
 }
 
 /** One LUT-mpGEMM kernel for `lutc kernel` and the library's kernel-only mode. */

@@ -1,6 +1,7 @@
 /**
  * The compile pipeline: the ordered list of passes run on an imported (typed) graph, and what it
- * reports. Each name is a file in passes/ (registered in passes/registry.ts); docs/passes.md states
+ * reports (with a tune cache, `opts.tuned`: one progress line saying how many layers took tuned
+ * plans). Each name is a file in passes/ (registered in passes/registry.ts); docs/passes.md states
  * every pass's contract.
  */
 import { diag, fail, LutcError } from '../base/diagnostics.js';
@@ -91,5 +92,23 @@ export function runPipeline(g: Graph, opts: CompileOptions): PipelineResult {
   const irDumps = runPasses(g, PIPELINE, ctx);
   // a --bits / --group-size request a layer did not take as given (passes/lower-linear.ts) is a warning
   for (const d of ctx.decisions) if (d.warning) opts.progress?.(`warning: ${d.warning}`);
+  if (opts.tuned) opts.progress?.(tunedSummary(ctx.tuned ?? [], opts));
   return { graph: g, decisions: ctx.decisions, irDumps };
+}
+
+/**
+ * The progress line of a compile with a tune cache: how many LUT layers took tuned plans. lut.gemm
+ * layers (C's fused kernel plans its own loops) only report whether an entry matched.
+ */
+export function tunedSummary(asked: NonNullable<PassContext['tuned']>, opts: CompileOptions): string {
+  const src = opts.tuned!.source;
+  const mm = asked.filter((a) => a.op === 'lut.matmul');
+  const gemm = asked.filter((a) => a.op === 'lut.gemm');
+  const parts: string[] = [];
+  if (mm.length || !gemm.length) parts.push(`${mm.filter((a) => a.plan).length} of ${mm.length} LUT layers took tuned plans from ${src}`);
+  if (gemm.length)
+    parts.push(
+      `${gemm.filter((a) => a.plan).length} of ${gemm.length} lut.gemm layers have entries in ${src} (target ${opts.target}'s fused kernel reads no tile plan: nothing to apply)`,
+    );
+  return `tune: ${parts.join('; ')}`;
 }

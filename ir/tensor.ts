@@ -1,7 +1,16 @@
 /**
  * Tensor helpers shared by the importer, interpreters, passes and backends: allocation per dtype,
- * element counts, strides, and the float16/bfloat16 rounding that keeps f16/bf16 values stored in
- * Float32Array exactly representable in their type.
+ * element counts, strides, the float16/bfloat16 rounding that keeps f16/bf16 values stored in
+ * Float32Array exactly representable in their type, and lazy tensors.
+ *
+ * Lazy tensors (`lazyTensor`): a constant whose bytes are read (external data) or derived (unpacked,
+ * repacked weights) when something reads `data`, so a graph of a large model holds shapes and
+ * recipes, not bytes. Invariants: `data` is a getter that returns the same values on every access
+ * (the loader is deterministic); what it returns is held only by one module-level cache bounded to
+ * LAZY_CACHE_BYTES (least recently used out first, the LAZY_CACHE_MIN most recent always kept, so a
+ * loop reading `t.data[i]` does not reload), never by the graph; writes into a lazy tensor's `data`
+ * are lost when it leaves the cache (constants are never written in place). Spreading a lazy tensor
+ * (`{ ...t }`) materializes it into a plain tensor.
  */
 import type { Dim, DType, Tensor, TensorData } from './types.js';
 
@@ -221,4 +230,81 @@ export function dtypeByteSize(dtype: DType): number {
     default:
       return 1;
   }
+}
+
+// ---- lazy tensors -----------------------------------------------------------------------------------
+
+/** Bytes of loaded lazy-tensor data the cache keeps beyond its LAZY_CACHE_MIN most recent entries. */
+export const LAZY_CACHE_BYTES = 16 * 2 ** 20;
+/** The most recently used entries the cache always keeps, whatever their size (a loader reading two sources). */
+export const LAZY_CACHE_MIN = 3;
+
+const lazyCache = new Map<object, { value: unknown; bytes: number }>();
+let lazyCacheBytes = 0;
+let lastKey: object | undefined;
+let lastValue: unknown;
+
+/** The value of lazy key `key`: from the cache, else from `load` (then cached, older entries evicted). */
+function lazyValue<T>(key: object, load: () => T, bytesOf: (v: T) => number): T {
+  if (key === lastKey) return lastValue as T;
+  let e = lazyCache.get(key);
+  if (e) {
+    lazyCache.delete(key); // most recent last
+    lazyCache.set(key, e);
+  } else {
+    const value = load();
+    e = { value, bytes: bytesOf(value) };
+    lazyCache.set(key, e);
+    lazyCacheBytes += e.bytes;
+    for (const [k, v] of lazyCache) {
+      if (lazyCache.size <= LAZY_CACHE_MIN || lazyCacheBytes <= LAZY_CACHE_BYTES) break;
+      lazyCache.delete(k);
+      lazyCacheBytes -= v.bytes;
+    }
+  }
+  lastKey = key;
+  lastValue = e.value;
+  return e.value as T;
+}
+
+/** Empties the lazy-tensor cache (tests; a caller that wants the memory back between compiles). */
+export function clearLazyCache(): void {
+  lazyCache.clear();
+  lazyCacheBytes = 0;
+  lastKey = lastValue = undefined;
+}
+
+const LAZY = Symbol('lutc.lazy');
+
+/**
+ * A tensor of `dtype` and `shape` whose `data` comes from `load` on access (see the header): `load`
+ * must return `numel(shape)` elements in `dtype`'s storage (allocData's array type), the same ones
+ * every time.
+ */
+export function lazyTensor(dtype: DType, shape: number[], load: () => TensorData): Tensor {
+  const t = { dtype, shape: [...shape] } as Tensor & { [LAZY]: true };
+  const n = numel(shape);
+  const checked = (): TensorData => {
+    const d = load();
+    if (d.length !== n) throw new RangeError(`lutc bug: lazy tensor loaded ${d.length} elements, shape [${shape}] needs ${n}`);
+    return d;
+  };
+  Object.defineProperty(t, 'data', { enumerable: true, get: () => lazyValue(t, checked, (d) => d.byteLength) });
+  Object.defineProperty(t, LAZY, { value: true });
+  return t;
+}
+
+/** True for a tensor made by lazyTensor (its bytes are not held by the graph). */
+export function isLazy(t: Tensor): boolean {
+  return (t as { [LAZY]?: true })[LAZY] === true;
+}
+
+/**
+ * A loader shared by several lazy tensors computed together (an op's outputs): `all()` returns the
+ * tensors of one `load` call, cached like lazy data (so outputs read one after another load once);
+ * `lazyTensor(dt, shape, () => all()[i].data)` is output i.
+ */
+export function lazyGroup(load: () => Tensor[]): () => Tensor[] {
+  const key = {};
+  return () => lazyValue(key, load, (ts) => ts.reduce((a, t) => a + t.data.byteLength, 0));
 }

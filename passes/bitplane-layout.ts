@@ -7,13 +7,17 @@
  * The consumers' vec_bytes attribute is set to match; a K-tile chosen by `tile` is honoured.
  * Targets whose form is `lut.tables: 'kernel'` (C) have no lut.pack from lower-linear (their lut.gemm
  * reads the quantizer's q/scales/zeros as they are); a hand-written one is folded like any other.
+ * A lut.pack of lazy constants (MatMulNBits weights, ir/tensor.ts lazyTensor) folds into lazy
+ * constants: packed when a backend reads them, so the graph never holds every layer's packed weights.
  */
 
 import { getTarget } from '../backends/target.js';
 import { removeDeadNodes, replaceAllUses } from '../ir/graph.js';
+import { geometryOf } from '../ir/lut/attrs.js';
 import { interpPack } from '../ir/lut/interp.js';
 import { findOp, resolveAttrs } from '../ir/optable.js';
-import type { Graph, Node, Value } from '../ir/types.js';
+import { isLazy, lazyGroup, lazyTensor } from '../ir/tensor.js';
+import type { Graph, Node, Tensor, Value } from '../ir/types.js';
 import type { Pass, PassContext } from './pass.js';
 
 export const bitplaneLayout: Pass = {
@@ -33,10 +37,19 @@ export const bitplaneLayout: Pass = {
         continue;
       }
       n.attrs.vec_bytes = vec;
-      const outs = interpPack(
-        n.inputs.map((v) => v!.const!),
-        resolveAttrs(findOp('lut.pack')!, n),
-      );
+      const ins = n.inputs.map((v) => v!.const!);
+      const attrs = { ...resolveAttrs(findOp('lut.pack')!, n) };
+      // lazy weights (ir/tensor.ts) stay lazy: packed when the backend writes them, not held by the graph
+      let outs: Tensor[];
+      if (ins.some(isLazy)) {
+        const g0 = geometryOf(attrs);
+        const all = lazyGroup(() => interpPack(ins, attrs));
+        outs = [
+          lazyTensor('u8', [g0.packedBytes], () => all()[0]!.data),
+          lazyTensor('f32', [g0.nGroups, g0.nPad], () => all()[1]!.data),
+          lazyTensor('f32', [g0.nGroups, g0.nPad], () => all()[2]!.data),
+        ];
+      } else outs = interpPack(ins, attrs);
       n.outputs.forEach((v, i) => {
         for (const c of consumers.get(v) ?? []) c.attrs.vec_bytes = vec;
         const t = outs[i]!;

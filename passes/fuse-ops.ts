@@ -28,7 +28,7 @@ import type { Pass } from './pass.js';
 type Uses = Map<Value, Node[]>;
 
 const constScalar = (v: Value | null | undefined): number | undefined =>
-  v?.const && v.const.data.length === 1 ? Number(v.const.data[0]) : undefined;
+  v?.const && numel(v.const.shape) === 1 ? Number(v.const.data[0]) : undefined;
 
 /** The node producing `v` if it has op `op` (or one of `op`). */
 function prod(v: Value | null | undefined, ...ops: string[]): Node | undefined {

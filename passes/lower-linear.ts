@@ -19,12 +19,16 @@
  * before the LUT ops and a cast back after them (the LUT kernels compute in f32 and round once to the
  * layer's dtype; compiled targets hold f16 as f32 anyway), with f16 weights, scales and bias read as
  * the values they hold. The result value keeps the original node's name and uses.
+ * MatMulNBits weights become lazy constants (ir/lut/weights.ts weightsFromNBits: computed from the
+ * model's B, scales and zero points when a later stage reads them, then dropped), so lowering a large
+ * model adds no copy of its weights.
  * A layer that does not take `--bits` / `--group-size` as given (not lowered, except activation x
  * activation products; weights already quantized or ternary; a group larger than K, clamped to K) gets
  * a `warning` in its decision naming the layer and why.
  */
 import { getTarget } from '../backends/target.js';
 import { nodeLoc } from '../base/diagnostics.js';
+import { type Phase, startPhase } from '../compiler/progress.js';
 import { GraphBuilder, removeDeadNodes, subgraphs, topoSort } from '../ir/graph.js';
 import { tableBytesPerToken } from '../ir/lut/attrs.js';
 import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
@@ -52,7 +56,12 @@ export const lowerLinear: Pass = {
   name: 'lower-linear',
   summary: 'lower linear layers with constant low-bit weights to lut.pack + lut.table + lut.matmul',
   run(g: Graph, ctx: PassContext): void {
-    lowerGraph(g, ctx);
+    const phase = startPhase('lowering linear layers', g.nodes.filter((n) => LINEAR_OPS.has(n.op)).length, 'layers');
+    try {
+      lowerGraph(g, ctx, phase);
+    } finally {
+      phase.end();
+    }
   },
 };
 
@@ -60,7 +69,7 @@ export const lowerLinear: Pass = {
  * Lowers the linear layers of `g` and, first, of every subgraph (If branches; only `--target ref` runs
  * a runtime If), so `lutc run --bits` quantizes branch layers as `lutc quantize` does.
  */
-function lowerGraph(g: Graph, ctx: PassContext): void {
+function lowerGraph(g: Graph, ctx: PassContext, phase?: Phase): void {
   const b = new GraphBuilder(g);
   for (const node of [...g.nodes]) {
     for (const sub of subgraphs(node)) lowerGraph(sub, ctx);
@@ -85,6 +94,7 @@ function lowerGraph(g: Graph, ctx: PassContext): void {
     const warning = requestWarning(d, plan, ctx);
     if (warning) d.warning = warning;
     ctx.decisions.push(d);
+    phase?.tick();
   }
   removeDeadNodes(g);
   topoSort(g);
@@ -201,9 +211,11 @@ function emit(b: GraphBuilder, node: Node, given: Plan, ctx: PassContext): void 
     const last = half ? addNode(b, 'cast', [op.outputs[0]!], { to: ONNX_DTYPE[half] }, `${node.name}.y_${half}`) : op;
     takeOverValue(last, 0, node.outputs[0]!);
   };
-  const q = b.constant(`${node.name}.q`, makeTensor('u8', [qm.n, qm.k], qm.q));
-  const s = b.constant(`${node.name}.scales`, makeTensor('f32', [qm.n, qm.nGroups], qm.scales));
-  const z = b.constant(`${node.name}.zeros`, makeTensor('f32', [qm.n, qm.nGroups], qm.zeros));
+  // lazy weights (MatMulNBits) stay lazy: the graph holds their recipe, not their bytes
+  const lazy = given.weights.tensors;
+  const q = b.constant(`${node.name}.q`, lazy?.q ?? makeTensor('u8', [qm.n, qm.k], qm.q));
+  const s = b.constant(`${node.name}.scales`, lazy?.scales ?? makeTensor('f32', [qm.n, qm.nGroups], qm.scales));
+  const z = b.constant(`${node.name}.zeros`, lazy?.zeros ?? makeTensor('f32', [qm.n, qm.nGroups], qm.zeros));
   if (getTarget(ctx.opts.target).lut.tables === 'kernel') {
     // the target's kernel builds the tables and packs the weights itself: one fused op reading x
     const { vec_bytes: _v, k_tile: _k, ...dims } = geo;

@@ -1,10 +1,11 @@
 /**
  * What a pass is and what it sees: the `Pass` interface, the `PassContext` every pass receives
- * (options, the layer decisions lower-linear appends, tile and lookup-width overrides) and
+ * (options, the layer decisions lower-linear appends, tile and lookup-width overrides, the tuned
+ * plans the tile pass took) and
  * `LayerDecision`. Types only, so that passes, passes/registry.ts and compiler/pipeline.ts share them
  * without importing one another.
  */
-import type { CompileOptions } from '../compiler/options.js';
+import type { CompileOptions, TunedPlan } from '../compiler/options.js';
 import type { VecBytes } from '../ir/lut/geometry.js';
 import type { Graph } from '../ir/types.js';
 
@@ -47,6 +48,11 @@ export interface PassContext {
   /** lower-linear appends one decision per linear layer. */
   decisions: LayerDecision[];
   tile?: TileOverrides;
+  /**
+   * The tile pass appends every LUT layer it asked `opts.tuned` about, with the plan it took (absent:
+   * a miss); runPipeline says how many took tuned plans.
+   */
+  tuned?: { node: string; op: string; plan?: TunedPlan }[];
   /** Lookup width override for bitplane-layout (default per target). */
   vecBytes?: VecBytes;
 }

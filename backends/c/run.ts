@@ -176,9 +176,11 @@ export async function runArtifact(graph: Graph, inputs: Record<string, Tensor>, 
 }
 
 /**
- * Greedy generation inside the C artifact: the harness's `generate` mode (main.c: the prompt in one
- * model_run from an empty cache, then one token per run, presents reused as pasts by pointer), built
- * once; tokens stream from its stdout to `gen.onToken`, the phase times come from its stderr line.
+ * Generation inside the C artifact: the harness's `generate` mode (main.c calling model.c's
+ * model_generate: the prompt in one model_run from an empty cache, then one token per run, the cache
+ * kept in the artifact), built once, with `gen`'s sampling options as its --temperature, --top-k,
+ * --top-p and --seed (model_generate's port of compiler/generate.ts pickToken: the same tokens for a
+ * seed); tokens stream from its stdout to `gen.onToken`, the phase times come from its stderr line.
  */
 export async function generate(
   graph: Graph,
@@ -200,6 +202,11 @@ export async function generate(
       String(gen.maxNewTokens),
     ];
     if (gen.eosTokenIds?.length) args.push('--eos', gen.eosTokenIds.join(','));
+    // sampling: the harness's flags parse to the same doubles (shortest round-trip text, strtod)
+    if ((gen.temperature ?? 0) > 0) {
+      args.push('--temperature', String(gen.temperature), '--top-k', String(gen.topK ?? 0));
+      args.push('--top-p', String(gen.topP ?? 1), '--seed', String(gen.seed ?? 0));
+    }
     const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const tokens: number[] = [];
     let pending = '';

@@ -28,11 +28,12 @@ export const cTarget: TargetInfo = {
   int64: 'int64',
   options: {
     // compile: the artifact's default threads (MODEL_THREADS; model_set_threads / the harness's -t override it)
-    threads: { affects: ['compile', 'run'], otherwise: 'threads change how the artifact runs, not the plan' },
+    threads: { affects: ['compile', 'run', 'bench'], otherwise: 'threads change how the artifact runs, not the plan' },
     embedWeights: { affects: ['compile', 'run'], otherwise: 'only artifacts embed weights' },
-    isa: { affects: ['compile', 'run', 'kernel'], otherwise: 'the pipeline does not depend on the ISA' },
+    isa: { affects: ['compile', 'run', 'kernel', 'bench'], otherwise: 'the pipeline does not depend on the ISA' },
   },
   compile: () => import('./compile.js'),
   run: () => import('./run.js'),
   kernel: () => import('./kernel.js'),
+  bench: () => import('./bench.js'),
 };

@@ -13,90 +13,31 @@
  * (max-abs). The float model with --bits has other weights: its error is shown,
  * not checked. Unbound symbolic dims are bound to 1 (use --dim / --shape to choose, e.g. --dim seq=64);
  * a --dim symbol the model lacks and the pipeline's layer warnings (--bits / --group-size) go to `log`.
- * onnxruntime-web is an optional dependency: without it the bench stops at once with LUT5070.
+ * onnxruntime-web is an optional dependency: without it the bench stops at once with LUT5070. The
+ * dim binding, inputs, output checks and peer loading are backends/bench-model.ts's (shared with c).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fail } from '../../base/diagnostics.js';
-import { callSide, interleave, PEER_TOL_F32, PEER_TOL_MODEL, relL2, type Stats } from '../../bench/timing.js';
-import { unknownDimWarnings } from '../../compiler/input-dims.js';
-import { importOnnx } from '../../compiler/onnx/index.js';
+import { callSide, interleave, PEER_TOL_F32, PEER_TOL_MODEL, type Stats } from '../../bench/timing.js';
 import type { CompileOptions } from '../../compiler/options.js';
 import { runPipeline } from '../../compiler/pipeline.js';
 import { quantizeOnnx } from '../../compiler/quantize-onnx.js';
-import type { Graph } from '../../ir/types.js';
+import { type BenchReport, importBound, loadPeer, type Outputs, outputsMaxAbs, outputsRelL2, randomFeeds } from '../bench-model.js';
 import { compileModel } from './compile.js';
 import { loadArtifactModule } from './model/index.js';
 
 const RUNS = 25;
 const WARMUP_MS = 400;
 
-/** Imports with every symbolic input dim bound (given bindings, else 1). */
-function importBound(bytes: Uint8Array, opts: CompileOptions, log: (m: string) => void): { g: Graph; dims: Record<string, number> } {
-  const dims = { ...(opts.dimBindings ?? {}) };
-  let g = importOnnx(bytes, { dimBindings: dims, inputShapes: opts.inputShapes });
-  for (const w of unknownDimWarnings(g, { '--dim': opts.dimBindings })) log(w);
-  const free = [...new Set(g.inputs.flatMap((v) => v.type.shape.filter((d): d is string => typeof d === 'string')))];
-  if (free.length) {
-    for (const s of free) dims[s] = 1;
-    log(`bench: binding ${free.map((s) => `${s}=1`).join(', ')} (use --dim SYM=N)`);
-    g = importOnnx(bytes, { dimBindings: dims, inputShapes: opts.inputShapes });
-  }
-  return { g, dims };
-}
-
-type Outputs = Record<string, ArrayLike<number | bigint>>;
-
-/** Largest max-abs difference over the outputs both sides have (Infinity when one is missing or its length differs). */
-function outputsMaxAbs(peer: Outputs, lutc: Outputs): number {
-  let worst = 0;
-  for (const [name, want] of Object.entries(lutc)) {
-    const got = peer[name];
-    if (!got || got.length !== want.length) return Infinity;
-    for (let i = 0; i < want.length; i++) {
-      const d = Math.abs(Number(got[i]) - Number(want[i]));
-      worst = Math.max(worst, Number.isNaN(d) ? Infinity : d);
-    }
-  }
-  return worst;
-}
-
-/** Largest relative L2 over the outputs both sides have (the peer's against lutc's). */
-function outputsRelL2(peer: Outputs, lutc: Outputs): number {
-  let worst = 0;
-  for (const [name, want] of Object.entries(lutc)) {
-    const got = peer[name];
-    if (!got) return Infinity;
-    worst = Math.max(worst, relL2(Array.from(got, Number), Array.from(want, Number)));
-  }
-  return worst;
-}
-
-/** What `lutc bench` prints, and the peers whose outputs disagree with lutc's (non-empty: exit 1). */
-export interface BenchReport {
-  report: string;
-  failed: string[];
-}
-
-/** onnxruntime-web, an optional dependency of lutc: LUT5070 (not an internal error) when it is not installed. */
-async function loadOrtWeb(): Promise<typeof import('onnxruntime-web')> {
-  try {
-    return await import('onnxruntime-web');
-  } catch (e) {
-    const err = e as { code?: string; message?: string };
-    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes("'onnxruntime-web'"))
-      fail('LUT5070', "lutc bench --target wasm needs the optional package 'onnxruntime-web' (npm install onnxruntime-web)");
-    throw e;
-  }
-}
-
 /** Runs the benchmark; returns the report for stdout and the failed checks. */
 export async function benchModel(modelPath: string, opts: CompileOptions, log: (msg: string) => void): Promise<BenchReport> {
-  const ort = await loadOrtWeb(); // before the compile, so a missing peer fails in the first second
+  // before the compile, so a missing peer fails in the first second
+  const ort = await loadPeer('onnxruntime-web', 'LUT5070', 'wasm', () => import('onnxruntime-web'));
   const bytes = new Uint8Array(fs.readFileSync(modelPath));
   const { g, dims } = importBound(bytes, opts, log);
   const inputShapes = g.inputs.map((v) => ({ name: v.name, shape: v.type.shape as number[], dtype: v.type.dtype }));
+  const inputFeeds = randomFeeds(g);
   runPipeline(g, { ...opts, target: 'wasm', progress: log }); // its layer warnings go to stderr
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-bench-'));
   const releases: (() => Promise<void>)[] = [];
@@ -104,13 +45,7 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
     log('bench: compiling the wasm artifact');
     await compileModel(g, { ...opts, progress: undefined }, dir);
     const model = await loadArtifactModule(dir, { threads: opts.threads });
-    let seed = 1;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-    const feeds: Record<string, Float32Array> = {};
-    for (const i of inputShapes) {
-      if (i.dtype !== 'f32') throw new Error(`bench: input '${i.name}' is ${i.dtype}; only float32 inputs are generated`);
-      feeds[i.name] = Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, rnd);
-    }
+    const feeds: Record<string, Float32Array> = Object.fromEntries(inputFeeds.map((f) => [f.name, f.data]));
     const lutcY: Outputs = Object.fromEntries(
       Object.entries(model.run(feeds))
         .filter(([, t]) => t.dtype === 'f32')

@@ -10,9 +10,10 @@
  *            cos/sin rows, a continued prompt with batch > 1): the value goes to the status buffer and
  *            the host throws LUT5008 (the size it names is T at its bound).
  *   attend   one invocation per (batch, head, query): its rotated query row in registers, then one
- *            streaming pass over the keys it sees (causal, optional local window) with an online
- *            softmax (running max, rescaled sum and P·V row; smooth_softmax starts from the extra zero
- *            logit), reading the present rows just written. No S×T buffer.
+ *            streaming pass over the keys it sees (causal, optional local window; + attention_bias
+ *            after the softcap) with an online softmax (running max, rescaled sum and P·V row;
+ *            smooth_softmax starts from the extra zero logit), reading the present rows just
+ *            written. No S×T buffer.
  * Shared past/present buffer (the node's cache pairs, a model with runtime dims, the run's DIMS flag
  * set): present rows are the cache's bound apart, the past rows are already there and only rows from
  * past_b on are written (docs/wgsl.md).
@@ -59,6 +60,9 @@ function renderGqa(c: StepCtx): Kernel[] {
     'sin_cache',
   ].map((n) => inputIndex(c, n)) as [number, number, number, number, number, number, number, number];
   const packed = !c.ins[iK];
+  // attention_bias [B or 1, N or 1, S, T] (the shape rule holds its last dim to the present length)
+  const iAB = inputIndex(c, 'attention_bias');
+  const abDims = c.ins[iAB] ? dimsOf(c.ins[iAB]!) : [];
   const H = packed ? D / (N + 2 * Nkv) : D / N;
   if (!Number.isInteger(H) || N % Nkv !== 0)
     c.fail('LUT5204', `group_query_attention: hidden size ${D} does not split into ${N} + 2 x ${Nkv} heads`);
@@ -144,6 +148,9 @@ fn posOf(b: u32, s: u32) -> i32 { return select(pastB(b) + i32(s), select(1, i32
   const boundPresent = numel(c.outs[1]!.shape);
   const check = { step: c.step, node: c.node.name, op: c.node.op, size: c.outs[1]!.shape[2]! };
   const capped = softcap > 0 ? `\n      x = ${f(softcap)} * tanhf(x / ${f(softcap)});` : '';
+  const biased = c.ins[iAB]
+    ? `\n    x += in${iAB}(((${abDims[0] === 1 ? '0u' : 'b'} * ${u(abDims[1] === 1 ? 1 : N)} + ${abDims[1] === 1 ? '0u' : 'n'}) * ${dS} + s) * ${c.dim(abDims[3]!)} + u32(t));`
+    : '';
   const attendBody = `  let s = i % ${dS};
   let n = (i / ${dS}) % ${u(N)};
   let b = i / (${dS} * ${u(N)});
@@ -165,7 +172,7 @@ fn posOf(b: u32, s: u32) -> i32 { return select(pastB(b) + i32(s), select(1, i32
     let kb = ((b * ${u(Nkv)} + g) * ${dTS} + u32(t)) * ${u(H)};
     var dot = 0.0;
     for (var h = 0u; h < ${u(H)}; h++) { dot += qr[h] * pk(kb + h); }
-    var x = dot * ${f(alpha)};${capped}${smooth ? '' : '\n    if (t == lo) { m = x; }'}
+    var x = dot * ${f(alpha)};${capped}${biased}${smooth ? '' : '\n    if (t == lo) { m = x; }'}
     let mn = max(m, x);
     let sc = expf(m - mn);
     let e = expf(x - mn);

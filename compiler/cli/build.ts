@@ -12,7 +12,9 @@ import { fail } from '../../base/diagnostics.js';
 import { compileUnchecked, emitKernel } from '../api.js';
 import { writeArtifact } from '../artifact.js';
 import type { KernelRequest, Target } from '../options.js';
+import { installProgress, streamSink } from '../progress.js';
 import { quantizeOnnx, validateQuantized } from '../quantize-onnx.js';
+import { defaultCachePath } from '../tune-cache.js';
 import {
   COMPILE_OPTS,
   checkTargetFlags,
@@ -27,7 +29,7 @@ import {
   str,
   usage,
 } from './args.js';
-import type { CliIO } from './io.js';
+import { type CliIO, processIO } from './io.js';
 import { loadModel } from './model.js';
 
 const ARTIFACT = artifactTargets().map((t) => t.name);
@@ -50,6 +52,13 @@ Compiles the model: import, LUT lowering and layout passes, then the target back
                           written files are then listed on stderr, so stdout is only IR
                           (one pass: a .lut file, e.g. '> model.lut')
   --no-verify             skip the IR verifier after each pass (it names a pass that broke the IR)
+  --tune-cache FILE       (c, wasm) the 'lutc tune' cache to take tuned plans from (default
+                          $LUTC_TUNE_CACHE, else $XDG_CACHE_HOME/lutc/tune.json, else
+                          ~/.cache/lutc/tune.json; a missing file is no cache); stderr says
+                          how many layers took tuned plans
+  --no-tune-cache         do not read the tune cache
+  -q, --quiet             no notes or progress on stderr (warnings and errors still print);
+                          without it, long phases show counts and an ETA (a bar on a TTY)
   --shape NAME=D0,D1,...  bind an input's shape; repeatable
   --dim SYM=N             bind a symbolic dimension (frozen); repeatable (a symbol the
                           model's inputs lack is a warning)
@@ -100,10 +109,11 @@ model is checked (structure, lutc's importer and verifier) before it replaces FI
 
 export const BENCH_HELP = `usage: lutc bench <model.onnx> [--target ${ARTIFACT.join('|')}] [options]
 
-Runs the model with lutc and with onnxruntime, timed interleaved in one process (same warm-up,
-same runs, inputs and outputs copied on both sides), prints medians and ratios, and checks
-onnxruntime's outputs against lutc's (exit 1, LUT6013, when they disagree; method:
-bench/README.md). Only targets with a benchmark can be measured (today: ${artifactTargets()
+Runs the model with lutc and with onnxruntime on the same inputs (wasm: onnxruntime-web, timed
+interleaved in one process; c: the artifact's harness against onnxruntime-node in alternating
+rounds), prints times and ratios, and beside them the compiled model's accuracy: onnxruntime's
+outputs against lutc's on the float model and (--bits 2|4) on the MatMulNBits model of the same
+weights (exit 1, LUT6013, when the latter disagree; method: bench/README.md). Only targets with a benchmark can be measured (today: ${artifactTargets()
   .filter((t) => t.bench)
   .map((t) => t.name)
   .join(', ')}); lutc says which.
@@ -116,17 +126,45 @@ ${targetOptionHelp('bench')}
 
 /** Implements `lutc compile`. */
 export async function cmdCompile(argv: string[], io: CliIO): Promise<number> {
-  const p = parse('compile', argv, { ...COMPILE_OPTS, out: { type: 'string', short: 'o' } }, 1);
+  const p = parse(
+    'compile',
+    argv,
+    {
+      ...COMPILE_OPTS,
+      out: { type: 'string', short: 'o' },
+      'tune-cache': { type: 'string' },
+      'no-tune-cache': { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+    1,
+  );
   if (p.values.help) return (io.out(COMPILE_HELP), 0);
   const model = requirePositional('compile', p, 'model');
   const target = parseTarget('compile', str(p, 'target'), ARTIFACT);
   const opts = compileOptions('compile', p, target, (m) => io.err(m));
-  opts.progress = (m) => io.err(m);
+  // the tune cache of `lutc tune` (compiler/tune-cache.ts): targets c and wasm
+  const tuneCache = str(p, 'tune-cache');
+  if (tuneCache !== undefined && flag(p, 'no-tune-cache')) usage('LUT6003', 'compile: --tune-cache and --no-tune-cache exclude each other');
+  if (target === 'c' || target === 'wasm') {
+    if (!flag(p, 'no-tune-cache')) opts.tuneCache = tuneCache ?? defaultCachePath();
+  } else if (tuneCache !== undefined) usage('LUT6003', `compile: --tune-cache applies to --target c, wasm only, not ${target}`);
+  else if (flag(p, 'no-tune-cache'))
+    io.err(`warning: compile: --no-tune-cache has no effect on --target ${target} (only c and wasm read the tune cache); ignored`);
+  // --quiet: no notes and no progress; warnings (and errors) still print
+  const quiet = flag(p, 'quiet');
+  opts.progress = (m) => (!quiet || m.startsWith('warning')) && io.err(m);
   const outDir = str(p, 'out') ?? 'out';
-  const res = await compileUnchecked(model, { ...opts, onIrDump: (pass, text) => io.out(`// ----- IR after ${pass} -----\n${text}`) });
-  // stdout lists the written files, unless it carries IR dumps (then stderr does, so IR pipes clean)
-  const list = opts.printIrAfter === undefined ? io.out : io.err;
-  for (const f of writeArtifact(res, outDir)) list(f);
+  // counted phases (layers lowered, weights hashed and written) on stderr: compiler/progress.ts
+  const tty = io === processIO && !!process.stderr.isTTY;
+  const was = installProgress(quiet ? undefined : streamSink(tty ? process.stderr : { write: (s) => io.err(s) }, tty));
+  try {
+    const res = await compileUnchecked(model, { ...opts, onIrDump: (pass, text) => io.out(`// ----- IR after ${pass} -----\n${text}`) });
+    // stdout lists the written files, unless it carries IR dumps (then stderr does, so IR pipes clean)
+    const list = opts.printIrAfter === undefined ? io.out : io.err;
+    for (const f of writeArtifact(res, outDir)) list(f);
+  } finally {
+    installProgress(was);
+  }
   return 0;
 }
 
@@ -234,7 +272,7 @@ export async function cmdBench(argv: string[], io: CliIO): Promise<number> {
       .map((x) => x.name);
     fail(
       'LUT6011',
-      `lutc bench cannot measure ${runnable.join(', ')}: only ${benched.join(', ') || 'no target'} has a model benchmark against onnxruntime (${runnable.map((r) => `'lutc run --target ${r}'`).join(', ')} runs the model)`,
+      `lutc bench cannot measure ${runnable.join(', ')}: only ${benched.join(' and ') || 'no target'} ${benched.length > 1 ? 'have' : 'has'} a model benchmark against onnxruntime (${runnable.map((r) => `'lutc run --target ${r}'`).join(', ')} runs the model)`,
     );
   }
   // every flag is checked (usage errors, warnings) before the first benchmark starts

@@ -1,18 +1,18 @@
 /**
- * `lutc generate`: greedy text generation with a decoder export (compiler/generate.ts). The model is
+ * `lutc generate`: text generation with a decoder export (compiler/generate.ts). The model is
  * imported once with its sequence dims symbolic and lowered once by the pipeline (`--bits`, `--tables`
  * ...); every step then runs that graph. `--target ref` runs it on the reference interpreter; a
  * compiled target compiles it once with runtime dims (every sequence dim bounded by `--max-length`,
  * default prompt + new tokens; the batch dim frozen to 1) and runs each step through that one
  * artifact: inside it where the target generates itself (`RunModule.generate`: the C harness's
- * generate mode), else a step loop over the target's `openArtifact` (a target with neither is LUT6042
- * before any work). The prompt is token ids (`--input-ids`) or text (`--prompt`, encoded with
+ * generate mode, which calls model_generate), else a step loop over the target's `openArtifact` (a
+ * target with neither is LUT6042 before any work). The prompt is token ids (`--input-ids`) or text (`--prompt`, encoded with
  * compiler/tokenizer.ts: `--tokenizer`, or the tokenizer.json next to the model); with a tokenizer the
  * new tokens stream to stdout as text. End-of-sequence ids: `--eos`, else the model's config files
  * (compiler/model-config.ts), else the tokenizer's eos_token; the configs' context length bounds
  * prompt plus new tokens (LUT6041). Greedy unless `--temperature` (then `--top-k`, `--top-p`,
- * `--seed`: compiler/generate.ts pickToken, the same algorithm in the artifacts' model.generate; the
- * C harness generates greedily inside the artifact, so a sampled C run steps through it instead).
+ * `--seed`: compiler/generate.ts pickToken, the same algorithm in the artifacts' model.generate and
+ * the C artifact's model_generate, so one seed gives the same tokens on every target).
  * stdout: the new text, or the new ids space separated, as they come (or one JSON object with
  * --json); stderr: prefill and decode tokens/s.
  */
@@ -194,9 +194,7 @@ export async function cmdGenerate(argv: string[], io: CliIO): Promise<number> {
   };
   // inside the artifact where the target can (the cache stays in it), else a step loop over one artifact
   let res: GenerateResult;
-  // (the C harness's in-artifact generate is greedy: a sampled run steps through the artifact instead)
-  if (mod.generate && !(target === 'c' && (sampling.temperature ?? 0) > 0))
-    res = await mod.generate(graph, { ...opts, progress: warningsOnly }, prompt, gen);
+  if (mod.generate) res = await mod.generate(graph, { ...opts, progress: warningsOnly }, prompt, gen);
   else {
     const art: LoadedArtifact = await mod.openArtifact(graph, { ...opts, progress: warningsOnly });
     res = await generate(dio, (feeds) => art.run(feeds), prompt, gen).finally(() => art.close());

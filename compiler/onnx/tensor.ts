@@ -5,16 +5,30 @@
  * anything is allocated or read, and every problem is a coded diagnostic (LUT1002-LUT1008).
  * Memory: the bytes decoded tensors take are charged to a budget (`TensorBudget`, one per import;
  * default DEFAULT_MAX_TENSOR_BYTES) before anything is allocated or read; going over it is LUT1008.
+ * External data of LAZY_EXTERNAL_MIN_BYTES or more is checked at import (location, file, range) but
+ * read only when the tensor's `data` is read (a lazy tensor, ir/tensor.ts), and not kept by the graph.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail, type Location } from '../../base/diagnostics.js';
-import { allocData, bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits, numel, ONNX_DTYPES } from '../../ir/tensor.js';
-import type { DType, Tensor } from '../../ir/types.js';
+import {
+  allocData,
+  bf16BitsToNumber,
+  f16BitsToNumber,
+  lazyTensor,
+  numberToBf16Bits,
+  numberToF16Bits,
+  numel,
+  ONNX_DTYPES,
+} from '../../ir/tensor.js';
+import type { DType, Tensor, TensorData } from '../../ir/types.js';
 import { OnnxDataType as DT, type ITensorProto, type LongLike, onnx, type TensorProto, toNum } from './proto.js';
 
 /** Tensors above this many elements are rejected: TypedArrays and our indexing stay below 2^31. */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** External tensors of at least this many bytes are lazy (read on access; ir/tensor.ts lazyTensor). */
+export const LAZY_EXTERNAL_MIN_BYTES = 64 * 1024;
 
 /** Default memory limit of an import (8 GiB): decoded tensor data in all, and any one value's static size. */
 export const DEFAULT_MAX_TENSOR_BYTES = 2 ** 33;
@@ -150,6 +164,35 @@ function fromRaw(dtype: DType, shape: number[], bytes: Uint8Array): Tensor {
   return { dtype, shape, data };
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Raw little-endian bytes (a whole, fresh buffer) as the tensor's storage without a copy, where the
+ * storage type is the raw type itself (u8, i8, and on little-endian hosts f32, i16, u16, i32, u32);
+ * undefined for the others (decoded by fromRaw).
+ */
+function rawView(dtype: DType, bytes: Uint8Array): TensorData | undefined {
+  if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) return undefined;
+  const b = bytes.buffer;
+  if (dtype === 'u8') return bytes;
+  if (dtype === 'i8') return new Int8Array(b);
+  if (!LITTLE_ENDIAN) return undefined;
+  switch (dtype) {
+    case 'f32':
+      return new Float32Array(b);
+    case 'i16':
+      return new Int16Array(b);
+    case 'u16':
+      return new Uint16Array(b);
+    case 'i32':
+      return new Int32Array(b);
+    case 'u32':
+      return new Uint32Array(b);
+    default:
+      return undefined;
+  }
+}
+
 /** Two 4-bit values per byte, low nibble first (ONNX's INT4/UINT4 packing); int4 sign-extends. */
 function unpackNibbles(dtype: 'i4' | 'u4', bytes: ArrayLike<number>, out: { [i: number]: number }, n: number): void {
   for (let i = 0; i < n; i++) {
@@ -265,7 +308,13 @@ export function tensorFromProto(t: ITensorProto, ctx: TensorContext = {}): Tenso
   const want = rawByteLength(dtype, n);
   chargeBudget(ctx, n * allocData(dtype, 0).BYTES_PER_ELEMENT, `${what} (shape [${shape.join(', ')}] of ${dtype})`);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    return fromRaw(dtype, shape, readExternal(t, want, what, ctx));
+    const ext = locateExternal(t, want, what, ctx);
+    if (want < LAZY_EXTERNAL_MIN_BYTES) return fromRaw(dtype, shape, readExternal(ext));
+    // large: read by range when something reads the data (ir/tensor.ts lazyTensor), not now
+    return lazyTensor(dtype, shape, () => {
+      const bytes = readExternal(ext);
+      return rawView(dtype, bytes) ?? fromRaw(dtype, shape, bytes).data;
+    });
   }
   if (t.rawData && t.rawData.length > 0) {
     if (t.rawData.length !== want)
@@ -347,11 +396,21 @@ function fromTyped(t: ITensorProto, dtype: DType, shape: number[], what: string,
   return { dtype, shape, data };
 }
 
+/** An external-data tensor's checked byte range (locateExternal), read by readExternal. */
+interface ExternalRange {
+  file: string;
+  location: string;
+  offset: number;
+  length: number;
+  what: string;
+  loc: Location | undefined;
+}
+
 /**
- * Reads an external-data tensor's bytes. The location must stay inside `ctx.baseDir`, also after
- * resolving symlinks; only [offset, offset + length) is read, never the whole file.
+ * Checks an external-data tensor's location and range without reading it: the location must stay
+ * inside `ctx.baseDir`, also after resolving symlinks, name a file, and hold [offset, offset + length).
  */
-function readExternal(t: ITensorProto, want: number, what: string, ctx: TensorContext): Uint8Array {
+function locateExternal(t: ITensorProto, want: number, what: string, ctx: TensorContext): ExternalRange {
   const loc = locOf(ctx);
   const kv = new Map<string, string>();
   for (const e of t.externalData ?? []) kv.set(e.key ?? '', e.value ?? '');
@@ -394,19 +453,38 @@ function readExternal(t: ITensorProto, want: number, what: string, ctx: TensorCo
     fail('LUT1005', `${what}: external data location '${location}' resolves (through a link) outside the model's folder`, loc);
   const len = length ?? want;
   if (len !== want) fail('LUT1004', `${what}: external data length ${len} does not match the ${want} bytes its shape needs`, loc);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(real);
+  } catch (e) {
+    return fail(
+      'LUT1006',
+      `${what}: cannot read external data file '${location}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      loc,
+    );
+  }
+  if (!st.isFile()) fail('LUT1006', `${what}: external data location '${location}' is not a file`, loc);
+  if (offset + len > st.size)
+    fail('LUT1006', `${what}: external data [${offset}, ${offset + len}) lies beyond the end of '${location}' (${st.size} bytes)`, loc);
+  return { file: real, location, offset, length: len, what, loc };
+}
+
+/**
+ * Reads an external range checked by locateExternal: only [offset, offset + length), never the whole
+ * file. LUT1006 when the file changed under it (gone, or shorter).
+ */
+function readExternal(r: ExternalRange): Uint8Array {
+  const { what, location, offset, loc } = r;
+  const len = r.length;
   let fd: number | undefined;
   try {
-    fd = fs.openSync(real, 'r');
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) fail('LUT1006', `${what}: external data location '${location}' is not a file`, loc);
-    if (offset + len > st.size)
-      fail('LUT1006', `${what}: external data [${offset}, ${offset + len}) lies beyond the end of '${location}' (${st.size} bytes)`, loc);
+    fd = fs.openSync(r.file, 'r');
     const buf = new Uint8Array(len);
     let got = 0;
     while (got < len) {
-      const r = fs.readSync(fd, buf, got, len - got, offset + got);
-      if (r <= 0) fail('LUT1006', `${what}: short read from '${location}'`, loc);
-      got += r;
+      const n = fs.readSync(fd, buf, got, len - got, offset + got);
+      if (n <= 0) fail('LUT1006', `${what}: short read from '${location}'`, loc);
+      got += n;
     }
     return buf;
   } catch (e) {

@@ -9,7 +9,8 @@
  */
 
 import type { Location } from '../../base/diagnostics.js';
-import type { Node, Tensor } from '../types.js';
+import { lazyTensor, numel } from '../tensor.js';
+import type { Node, Tensor, TensorData } from '../types.js';
 import { attrOr } from './build.js';
 import type { Bits } from './geometry.js';
 import { detectTernary, effectiveGroup, type QuantBits, type QuantizedMatrix, quantizeMatrix } from './quantize.js';
@@ -31,7 +32,16 @@ export interface WeightOptions {
  */
 export type WeightSource = 'nbits' | 'dq' | 'ternary' | 'bits';
 
-export type WeightResult = { ok: true; qm: QuantizedMatrix; how: string; from: WeightSource } | { ok: false; reason: string };
+/** Weights as lazy constants (ir/tensor.ts lazyTensor) with qm's shapes: q u8 [N, K], scales and zeros f32 [N, nGroups]. */
+export interface LazyWeights {
+  q: Tensor;
+  scales: Tensor;
+  zeros: Tensor;
+}
+
+export type WeightResult =
+  | { ok: true; qm: QuantizedMatrix; how: string; from: WeightSource; tensors?: LazyWeights }
+  | { ok: false; reason: string };
 
 const no = (reason: string): WeightResult => ({ ok: false, reason });
 
@@ -49,7 +59,26 @@ export function narrowBits(q: Uint8Array, container: number): Bits | undefined {
   return undefined;
 }
 
-/** com.microsoft.MatMulNBits: B [N, kBlocks, blob] LSB-first, scales [N, kBlocks], zero points packed u8 or float. */
+/** Lazy q tensors whose values, `bits` each, LSB first, are exactly the bytes `bytes()` returns. */
+const bitStreams = new WeakMap<Tensor, { bits: number; bytes: () => Uint8Array }>();
+
+/**
+ * The LSB-first stream of `q`'s values at `bits` bits each (value i at bit i * bits) when the source
+ * holds it as it is (MatMulNBits B of whole blocks: backends/c/model/lut-weights.ts stores that form),
+ * so a consumer need not unpack q to pack it again; undefined otherwise. Do not modify it.
+ */
+export function qBitStream(q: Tensor, bits: number): Uint8Array | undefined {
+  const s = bitStreams.get(q);
+  return s && s.bits === bits ? s.bytes() : undefined;
+}
+
+/**
+ * com.microsoft.MatMulNBits: B [N, kBlocks, blob] LSB-first, scales [N, kBlocks], zero points packed u8
+ * or float. The result's q, scales and zeros are lazy (ir/tensor.ts lazyTensor, in `tensors`; `qm`
+ * reads them through getters): computed from B, scales and zero points each time they are read after
+ * leaving the lazy cache, so lowering a model holds no unpacked copy of its weights. Here B is read
+ * once, for the largest code (narrowBits), row by row.
+ */
 export function weightsFromNBits(node: Node): WeightResult {
   const K = attrOr(node, 'K', 0),
     N = attrOr(node, 'N', 0),
@@ -67,32 +96,66 @@ export function weightsFromNBits(node: Node): WeightResult {
     blob = (bs * bits) / 8,
     mask = (1 << bits) - 1;
   const zpRow = Math.ceil((kBlocks * bits) / 8);
-  const b = B.const.data,
-    s = S.const.data;
-  if (b.length !== N * kBlocks * blob || s.length !== N * kBlocks)
+  const Bt = B.const,
+    St = S.const,
+    Zt = Z?.const;
+  if (numel(Bt.shape) !== N * kBlocks * blob || numel(St.shape) !== N * kBlocks)
     return no('B or scales do not have the size K, N, bits and block_size imply');
-  const q = new Uint8Array(N * K);
-  const scales = new Float32Array(N * kBlocks);
-  const zeros = new Float32Array(N * kBlocks).fill(1 << (bits - 1));
-  for (let n = 0; n < N; n++) {
+  /** Row n's codes into q[at, at + K); returns their largest. */
+  const unpackRow = (b: TensorData, n: number, q: Uint8Array, at: number): number => {
+    let max = 0;
     for (let kb = 0; kb < kBlocks; kb++) {
-      scales[n * kBlocks + kb] = s[n * kBlocks + kb]!;
-      const zt = Z?.const;
-      if (zt && zt.dtype === 'u8') zeros[n * kBlocks + kb] = (zt.data[n * zpRow + ((kb * bits) >> 3)]! >> ((kb * bits) & 7)) & mask;
-      else if (zt) zeros[n * kBlocks + kb] = zt.data[n * kBlocks + kb]!;
+      const base = (n * kBlocks + kb) * blob;
+      const end = Math.min(bs, K - kb * bs);
+      for (let i = 0, k = at + kb * bs; i < end; i++, k++) {
+        const v = (b[base + ((i * bits) >> 3)]! >> ((i * bits) & 7)) & mask;
+        q[k] = v;
+        if (v > max) max = v;
+      }
     }
-    for (let k = 0; k < K; k++) {
-      const kb = Math.floor(k / bs),
-        i = k % bs;
-      q[n * K + k] = (b[(n * kBlocks + kb) * blob + ((i * bits) >> 3)]! >> ((i * bits) & 7)) & mask;
-    }
+    return max;
+  };
+  // the largest code, for narrowBits (a row at a time; stops once no narrower width is possible)
+  let max = 0;
+  {
+    const b = Bt.data;
+    const row = new Uint8Array(K);
+    for (let n = 0; n < N && max < mask; n++) max = Math.max(max, unpackRow(b, n, row, 0));
   }
-  const nb = narrowBits(q, bits);
+  const nb = narrowBits(Uint8Array.of(max), bits);
   if (!nb) return no(`${bits}-bit weights use values above 15: they do not fit 1-4-bit LUT planes`);
+  const q = lazyTensor('u8', [N, K], () => {
+    const b = Bt.data;
+    const out = new Uint8Array(N * K);
+    for (let n = 0; n < N; n++) unpackRow(b, n, out, n * K);
+    return out;
+  });
+  // f32 scales are the model's own array (read-only, like every constant); f16/bf16 ones widen
+  const scales = lazyTensor('f32', [N, kBlocks], () =>
+    St.data instanceof Float32Array ? St.data : Float32Array.from(St.data as ArrayLike<number>),
+  );
+  const zeros = lazyTensor('f32', [N, kBlocks], () => {
+    const out = new Float32Array(N * kBlocks).fill(1 << (bits - 1));
+    if (!Zt) return out;
+    const z = Zt.data;
+    for (let n = 0; n < N; n++)
+      for (let kb = 0; kb < kBlocks; kb++)
+        out[n * kBlocks + kb] = Zt.dtype === 'u8' ? (z[n * zpRow + ((kb * bits) >> 3)]! >> ((kb * bits) & 7)) & mask : z[n * kBlocks + kb]!;
+    return out;
+  });
+  // B is q's LSB-first bit stream itself when no block is padded and the codes keep their width
+  if (nb === bits && K % bs === 0 && 8 % bits === 0) bitStreams.set(q, { bits, bytes: () => Bt.data as Uint8Array });
   const groupSize = bs >= K ? K : bs;
+  const qm = { n: N, k: K, bits: nb, groupSize, nGroups: kBlocks } as QuantizedMatrix;
+  Object.defineProperties(qm, {
+    q: { enumerable: true, get: () => q.data },
+    scales: { enumerable: true, get: () => scales.data },
+    zeros: { enumerable: true, get: () => zeros.data },
+  });
   return {
     ok: true,
-    qm: { n: N, k: K, bits: nb, groupSize, nGroups: kBlocks, q, scales, zeros },
+    qm,
+    tensors: { q, scales, zeros },
     how: `MatMulNBits bits=${bits} block_size=${bs}${nb !== bits ? ` (values fit ${nb} bits)` : ''}`,
 
     from: 'nbits',

@@ -16,7 +16,7 @@
  * The interpreter computes in double and rounds once per element; ORT computes x·cos + sign·x·sin in
  * float (two roundings), so the two agree to a few float ulps. A position outside the cache is LUT3051.
  */
-import { dimAdd, dimMax } from '../dim-expr.js';
+import { dimAdd, dimEquals, dimMax } from '../dim-expr.js';
 import { defineOp, type InferCtx } from '../optable.js';
 import { allocData } from '../tensor.js';
 import type { Dim, Tensor } from '../types.js';
@@ -410,18 +410,32 @@ function gqaLayout(ctx: InferCtx): GqaLayout {
   }
   for (const [i, name] of [
     [9, 'position_ids'],
-    [10, 'attention_bias'],
     [11, 'head_sink'],
   ] as const)
     if (ctx.inputs[i]) err(`the ${name} input is not supported yet`, 'value');
   return { packed, headSize, past };
 }
 
+/** attention_bias [B or 1, N or 1, S, T] of the query's type, T the present length (LUT1110; another last dim LUT1115). */
+function checkGqaBias(ctx: InferCtx, present: Dim): void {
+  const ab = ctx.inputs[10];
+  if (!ab) return;
+  const [q, N] = [ctx.inputs[0]!, ctx.attrs.num_heads as number];
+  const [b0, n0, s0, t0] = ab.shape;
+  if (ab.shape.length !== 4 || ab.dtype !== q.dtype || !(b0 === 1 || b0 === q.shape[0]) || !(n0 === 1 || n0 === N) || s0 !== q.shape[1])
+    ctx.error(
+      'LUT1110',
+      `group_query_attention: attention_bias must be ${q.dtype} [batch or 1, ${N} or 1, ${q.shape[1]}, total], got ${ab.dtype} [${ab.shape}]`,
+    );
+  if (dimEquals(t0!, present) !== true)
+    ctx.error('LUT1115', `group_query_attention: an attention_bias of ${t0} keys, not the present length ${present}, is not supported`);
+}
+
 defineOp({
   name: 'group_query_attention',
   onnx: { domain: 'com.microsoft', type: 'GroupQueryAttention' },
   summary:
-    'causal grouped-query attention with a BNSH KV cache (onnxruntime-genai exports): packed or separate QKV, optional rotary, local window, softcap, smooth softmax',
+    'causal grouped-query attention with a BNSH KV cache (onnxruntime-genai exports): packed or separate QKV, optional rotary, local window, softcap, attention_bias, smooth softmax',
   inputs: [
     { name: 'query' },
     { name: 'key', optional: true },
@@ -460,6 +474,7 @@ defineOp({
     const Nkv = ctx.attrs.kv_num_heads as number;
     const total = dimsOfInput(ctx, 6);
     const present = total?.length === 1 ? dimMax(total[0]!, past) : ctx.freshDim('present');
+    checkGqaBias(ctx, present);
     const kv = { dtype: q.dtype, shape: [B, Nkv, present, headSize] };
     return [{ dtype: q.dtype, shape: [B, S, N * headSize] }, kv, { ...kv, shape: [...kv.shape] }];
   },
@@ -484,11 +499,12 @@ interface GqaAttrs {
  * past, otherwise past_b = total_b - S. New K/V rows (rotated when do_rotary, at positions past_b + s;
  * the first prompt's right padding at position 1, as onnxruntime) follow the past rows in present
  * (rows beyond total are 0); query s sees keys t <= past_b + s, and only the last local_window_size of
- * them when that is > 0. Scores q·k·scale (1/sqrt(H) when 0), softcap·tanh(x/softcap) when > 0,
- * softmax (with an extra zero logit when smooth_softmax), all in double.
+ * them when that is > 0. Scores q·k·scale (1/sqrt(H) when 0), softcap·tanh(x/softcap) when > 0, then
+ * + attention_bias[b or 0, n or 0, s, t] (onnxruntime's order), softmax (with an extra zero logit
+ * when smooth_softmax), all in double.
  */
 function groupQueryAttention(ins: (Tensor | null)[], a: GqaAttrs, err: (m: string) => never): Tensor[] {
-  const [query, key, value, pastK, pastV, seqlens, totalT, cos, sin] = ins;
+  const [query, key, value, pastK, pastV, seqlens, totalT, cos, sin, , ab] = ins;
   const q0 = query!;
   const [B, S, D] = q0.shape as [number, number, number];
   const [N, Nkv] = [a.num_heads, a.kv_num_heads];
@@ -574,6 +590,7 @@ function groupQueryAttention(ins: (Tensor | null)[], a: GqaAttrs, err: (m: strin
           for (let h = 0; h < H; h++) dot += rows[((b * heads + n) * S + s) * H + h]! * presentK[((b * Nkv + g) * T + t) * H + h]!;
           let x = dot * alpha;
           if (a.softcap > 0) x = a.softcap * Math.tanh(x / a.softcap);
+          if (ab) x += ab.data[(((ab.shape[0] === 1 ? 0 : b) * ab.shape[1]! + (ab.shape[1] === 1 ? 0 : n)) * S + s) * ab.shape[3]! + t]!;
           scores.push(x);
         }
         let m = a.smooth_softmax === 1 ? 0 : -Infinity;
@@ -718,10 +735,12 @@ defineOp({
 /**
  * The reference, as onnxruntime's CPU kernel: q, k, v (+ bias, rounded to float) in BNSH; present =
  * past ‖ new rows; score[s, t] = q·k·scale (1/sqrt(H) when 0) + attention_bias + (mask_filter_value
- * where key_padding_mask[b, t] == 0 or, unidirectional with S > 1, t > P + s; else 0): an additive
- * mask, so a fully masked row is a softmax of large negatives, as in onnxruntime (scores rounded to
- * float32 as its kernel rounds them; near mask_filter_value a float32 ulp is ~1e-3, so such rows agree
- * only to that). Dot products, softmax and P·V in double, rounded once.
+ * where key_padding_mask[b, t] == 0; else 0), and -inf (left out) where, unidirectional with S > 1,
+ * t > P + s (onnxruntime leaves future keys out whatever mask_filter_value: measured on
+ * onnxruntime-node 1.30): an additive padding mask, so a fully padded row is a softmax of large
+ * negatives, as in onnxruntime (scores rounded to float32 as its kernel rounds them; near
+ * mask_filter_value a float32 ulp is ~1e-3, so such rows agree only to that). Dot products, softmax
+ * and P·V in double, rounded once.
  */
 function multiHeadAttention(
   ins: (Tensor | null)[],
@@ -774,8 +793,9 @@ function multiHeadAttention(
           for (let h = 0; h < H; h++) dot += qAt(b, n, s, h) * presentK[((b * N + n) * T + t) * H + h]!;
           // float32 steps as onnxruntime's: alpha·dot + (attention_bias + mask)
           let add = ab ? ab.data[(((ab0 === 1 ? 0 : b) * ab1 + (ab1 === 1 ? 0 : n)) * S + s) * T + t]! : 0;
-          if ((kpm && kpm.data[b * T + t] === 0) || (causal && t > P + s)) add = fr(add + a.mask_filter_value);
-          const x = fr(fr(dot * alpha) + add);
+          if (kpm && kpm.data[b * T + t] === 0) add = fr(add + a.mask_filter_value);
+          // a future key (unidirectional, S > 1) is left out whatever mask_filter_value, as onnxruntime's
+          const x = causal && t > P + s ? -Infinity : fr(fr(dot * alpha) + add);
           score[t] = x;
           m = Math.max(m, x);
         }

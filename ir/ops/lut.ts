@@ -194,6 +194,12 @@ defineOp({
     ...geometryAttrs,
     tables: { type: 'string', default: 'i8', oneOf: ['i8', 'f32'] },
     table_layout: { type: 'string', default: 'token', oneOf: ['token', 'vec'] },
+    /**
+     * Whether a kernel that can pick per call (wasm, runtime M) takes its vector-LUT gemm at M at or
+     * above the target's threshold: 'auto' by the target's rule, 'on' / 'off' as a tuned plan measured
+     * (set by tile from `lutc tune`'s cache). Numerics do not depend on it (both gemms are bit-identical).
+     */
+    vec_lut: { type: 'string', default: 'auto', oneOf: ['auto', 'on', 'off'] },
     /** The fused activation (ir/lut/epilogue.ts: a unary graph op or 'silu'), its attrs as `<op>_<attr>`. */
     activation: { type: 'string', default: 'none', oneOf: ['none', ...EPILOGUE_ACTIVATIONS] },
     ...ACTIVATION_ATTRS,

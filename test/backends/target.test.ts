@@ -40,7 +40,7 @@ describe('registry', () => {
       allTargets()
         .filter((t) => t.bench)
         .map((t) => t.name),
-    ).toEqual(['wasm']);
+    ).toEqual(['wasm', 'c']);
     for (const t of allTargets()) expect(getTarget(t.name)).toBe(t);
     expect(() => getTarget('x86')).toThrow(/unknown target/);
   });
@@ -184,7 +184,10 @@ describe('options schema', () => {
     expect(targetOptionHelp('compile')).toMatch(/--isa scalar\|avx2\|avx512\|neon\n\s+c only: /);
     expect(targetOptionHelp('kernel')).toContain('--relaxed-simd');
     expect(targetOptionHelp('kernel')).not.toContain('--threads');
-    // bench takes only targets with a benchmark (wasm): c's flags are not offered there
-    expect(targetOptionHelp('bench')).not.toContain('--isa');
+    // bench takes only targets with a benchmark (wasm, c): c's --isa is offered there, wgsl's nothing
+    expect(targetOptionHelp('bench')).toMatch(
+      /--isa scalar\|avx2\|avx512\|neon\n\s+c only: force an ISA path \(default: the C compiler's macros\)\n/,
+    );
+    expect(targetOptionHelp('bench')).toMatch(/--embed-weights .*\(bench: ignored, with a warning\)/);
   });
 });

@@ -327,14 +327,20 @@ describe('compile, kernel, quantize, bench', () => {
     expect(r.stdout).toMatch(/^ {2}lutc wasm /m);
     expect(r.stdout).toMatch(/onnxruntime-web wasm \(float model\).*max-abs \d\.\de[-+]\d+, rel-L2 vs lutc .*: ok/);
     expect(r.stdout).not.toContain('FAIL');
-    // c can run models but has no benchModel: LUT6011, saying so
-    const c = await lutc('bench', MLP, '--target', 'c');
-    expect(c.code).toBe(1);
-    expectCleanDiagnostics(c.stderr);
-    expect(c.stderr).toContain(
-      "lutc: error LUT6011: lutc bench cannot measure c: only wasm has a model benchmark against onnxruntime ('lutc run --target c' runs the model)",
+    // c provides benchModel too (backends/c/bench.ts): the harness against onnxruntime-node, accuracy beside the speed
+    const c = await lutc('bench', MLP, '--target', 'c', '--bits', '2');
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/^ {2}lutc c +[\d.e+-]+ ms$/m);
+    expect(c.stdout).toMatch(/onnxruntime-node \(float model\) .*lutc is [\d.]+x faster; max-abs .*\(other weights: not checked\)/);
+    expect(c.stdout).toMatch(/onnxruntime-node \(MatMulNBits\) .*lutc is [\d.]+x faster; max-abs .*rel-L2 vs lutc .* <= 0.05: ok/);
+    // wgsl can run models but has no benchModel: LUT6011, saying so
+    const w = await lutc('bench', MLP, '--target', 'wgsl');
+    expect(w.code).toBe(1);
+    expectCleanDiagnostics(w.stderr);
+    expect(w.stderr).toContain(
+      "lutc: error LUT6011: lutc bench cannot measure wgsl: only wasm and c have a model benchmark against onnxruntime ('lutc run --target wgsl' runs the model)",
     );
-    expect(c.stdout).toBe('');
+    expect(w.stdout).toBe('');
   });
 });
 

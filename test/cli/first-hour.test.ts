@@ -152,7 +152,7 @@ describe('compile output', () => {
 
 describe('diagnostic format', () => {
   it('a diagnostic without a file prints as lutc: error LUTnnnn', async () => {
-    const r = await lutc('bench', MLP, '--target', 'c');
+    const r = await lutc('bench', MLP, '--target', 'wgsl');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^lutc: error LUT6011: /m);
     expectLocatedLines(r.stderr);

@@ -2,7 +2,7 @@
  * Sampling and model configs in `lutc generate` (compiler/generate.ts pickToken, compiler/model-config.ts):
  * pickToken's greedy, top-k, top-p and temperature rules and its NaN report; one seed gives the same
  * sampled tokens on ref, wasm and wgsl (the artifacts' model.generate embeds the same pickToken and
- * generator) and on c (which steps through its artifact when sampling); the sampling flags are usage
+ * generator) and on c (whose model_generate ports them to C); the sampling flags are usage
  * errors without --temperature; the eos ids and the context length of generation_config.json /
  * config.json beside the model are honoured (a prompt past the context is LUT6041).
  */

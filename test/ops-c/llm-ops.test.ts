@@ -3,7 +3,9 @@
  * against onnxruntime-node on the same ONNX model, on ref (the interpreter) and on every target (C,
  * WASM, WGSL on SwiftShader), each model compiled once and run at every feed set of its case:
  * - com.microsoft MultiHeadAttention: past/present (BNSH), bias, 2-D key_padding_mask, attention_bias,
- *   unidirectional, BNSH cross-attention keys; a runtime-dims case (sequence and past runtime, causal);
+ *   unidirectional, BNSH cross-attention keys; a runtime-dims case (sequence and past runtime, causal:
+ *   the legalize rule puts it on the fused group_query_attention, the others stay the generic chain;
+ *   test/ops-c/mha-fused.test.ts asserts each path);
  * - ai.onnx RotaryEmbedding (opset 23): 3-D with position_ids, 4-D without (per-token caches,
  *   interleaved, partial rotary); runtime sequence;
  * - com.microsoft RotaryEmbedding and GatherBlockQuantized with a runtime sequence (input_ids [1, seq]);

@@ -12,7 +12,8 @@
  *   reached), its `lutc` compiles examples/mlp.onnx for wasm, the artifact runs from plain Node
  *   (examples/run-wasm.mjs), `lutc run --target wasm` agrees with `--target ref` within F32_EXACT,
  *   and the commands that need an omitted optional package stop with its code (LUT5070 for
- *   `lutc bench --target wasm`, LUT5201 for `lutc run --target wgsl`), exit 1, not an internal error.
+ *   `lutc bench --target wasm`, LUT5201 for `lutc run --target wgsl`; LUT5170 for `lutc bench
+ *   --target c`, whose peer onnxruntime-node is a development dependency), exit 1, not an internal error.
  *
  * npm runs with the `npm_*` variables of an enclosing `npm test` removed, so it reads only its own config.
  */
@@ -29,6 +30,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 };
 /** Source folders tsc compiles into dist/ (tsconfig.json `include`). */
 const SOURCE_DIRS = ['base', 'compiler', 'ir', 'passes', 'backends', 'bench'];
@@ -106,7 +108,13 @@ describe('the npm package', () => {
   it('holds every module bin/lutc.mjs loads, and its packages are dependencies', () => {
     const set = new Set(files);
     const runtime = new Set(Object.keys(pkg.dependencies ?? {}));
-    const optional = new Set(Object.keys(pkg.optionalDependencies ?? {}));
+    // optional dependencies and optional peers (onnxruntime-node, the C bench's peer) may be imported lazily
+    const optional = new Set([
+      ...Object.keys(pkg.optionalDependencies ?? {}),
+      ...Object.entries(pkg.peerDependenciesMeta ?? {})
+        .filter(([, m]) => m.optional)
+        .map(([n]) => n),
+    ]);
     const missing: string[] = [];
     const badPackages: string[] = [];
     const seen = new Set<string>();
@@ -131,9 +139,9 @@ describe('the npm package', () => {
     }
     expect(seen.size).toBeGreaterThan(50);
     // the walk reaches the lazily loaded backends and their optional peers
-    for (const f of ['dist/compiler/cli.js', 'dist/backends/wasm/bench.js', 'dist/backends/wgsl/device.js'])
+    for (const f of ['dist/compiler/cli.js', 'dist/backends/wasm/bench.js', 'dist/backends/c/bench.js', 'dist/backends/wgsl/device.js'])
       expect(seen.has(f), f).toBe(true);
-    for (const p of ['binaryen', 'onnxruntime-web', 'webgpu']) expect(packagesSeen.has(p), p).toBe(true);
+    for (const p of ['binaryen', 'onnxruntime-web', 'onnxruntime-node', 'webgpu']) expect(packagesSeen.has(p), p).toBe(true);
     expect(missing, 'modules bin/lutc.mjs reaches that the tarball lacks').toEqual([]);
     expect(badPackages, 'packages imported by shipped modules that a user install lacks').toEqual([]);
   });
@@ -183,6 +191,10 @@ describe('the npm package', () => {
     const bench = run(['bench', model, '--target', 'wasm']);
     expect(bench.status, bench.stderr).toBe(1);
     expect(bench.stderr).toMatch(/error LUT5070: .*'onnxruntime-web'/);
+    // onnxruntime-node, the C bench's peer, is a development dependency: absent here too
+    const benchC = run(['bench', model, '--target', 'c']);
+    expect(benchC.status, benchC.stderr).toBe(1);
+    expect(benchC.stderr).toMatch(/error LUT5170: .*'onnxruntime-node'.*npm install onnxruntime-node/);
     const gpu = run(['run', model, '--target', 'wgsl']);
     expect(gpu.status, gpu.stderr).toBe(1);
     expect(gpu.stderr).toMatch(/error LUT5201: .*'webgpu'/);

@@ -30,8 +30,9 @@ import type { CompileOptions } from '../../../compiler/options.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
 import '../../../ir/ops/index.js';
 import type { Graph, Value } from '../../../ir/types.js';
-import { ALIGN, kernelByteSize, type ModelPlan, type Placement, planModel, VIEW_OPS, weightBlob } from '../../model-plan.js';
+import { ALIGN, kernelByteSize, type ModelPlan, type Placement, planModel, VIEW_OPS, weightBlob, weightStream } from '../../model-plan.js';
 import { type Renderer, rendererOps, renderSteps, tableFamily } from '../../render.js';
+import type { StreamedFile } from '../../target-info.js';
 import {
   type CD,
   cDimExpr,
@@ -48,6 +49,7 @@ import {
   setRuntimeDims,
   toCD,
 } from './cgen.js';
+import { generateSupport, renderGenerateDecl, renderGenerateSource } from './generate.js';
 import { type CIo, renderHarness, renderMakefile } from './harness.js';
 import { ATTENTION_KERNELS } from './kernels-attention.js';
 import { ELEMENTWISE_HELPERS, ELEMENTWISE_KERNELS } from './kernels-elementwise.js';
@@ -61,6 +63,12 @@ import { withCanonicalQ } from './lut-weights.js';
 export interface CModelOptions extends CompileOptions {
   /** Embed the weight blob in model.c: true, false, or 'auto' (default: embed when <= EMBED_AUTO_BYTES). */
   embedWeights?: boolean | 'auto';
+  /**
+   * A weights.bin that is not embedded comes back as a StreamedFile in `EmittedModel.weights` (computed
+   * constant by constant as it is written; files has no 'weights.bin') instead of bytes in
+   * files['weights.bin'] (default false; the compile entry, backends/c/compile.ts, streams).
+   */
+  streamWeights?: boolean;
 }
 
 /** Weight blobs up to this size are embedded by default: one self-contained model.c, nothing to load. */
@@ -104,6 +112,8 @@ export interface EmittedModel {
   embedded: boolean;
   /** Bytes model_workspace_size() returns: arena plus per-step scratch. */
   workspaceBytes: number;
+  /** weights.bin as a stream (CModelOptions.streamWeights, weights not embedded). */
+  weights?: StreamedFile;
 }
 
 const alignUp = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
@@ -210,11 +220,20 @@ static void lutc_par(int threads, int n, void (*fn)(void *, int), void *ctx) {
 }
 #endif`;
 
-/** FNV-1a (32-bit) of the weight blob; model_load_weights checks it so a stale weights.bin fails loudly. */
-export function fnv1a(b: Uint8Array): number {
-  let h = 0x811c9dc5;
+/**
+ * FNV-1a (32-bit) of the weight blob; model_load_weights checks it so a stale weights.bin fails loudly.
+ * `h` continues a hash over earlier bytes (fnv1aStream: the same value as over their concatenation).
+ */
+export function fnv1a(b: Uint8Array, h = 0x811c9dc5): number {
   for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193) >>> 0;
   return h >>> 0;
+}
+
+/** fnv1a over a streamed blob, chunk by chunk (nothing kept). */
+export function fnv1aStream(f: StreamedFile): number {
+  let h = 0x811c9dc5;
+  for (const c of f.chunks()) h = fnv1a(c, h);
+  return h;
 }
 
 /** The largest row count a LUT layer kernel takes (its `int m`). */
@@ -253,8 +272,14 @@ export function emitModel(input: Graph, opts: CModelOptions): EmittedModel {
   const plan = planModel(g, { runtimeDims: true });
   setRuntimeDims(plan.dimSources.map((d) => d.sym));
   checkAddressable(plan, plan.arenaBytes, file);
-  const blob = weightBlob(plan);
-  const hash = fnv1a(blob);
+  const mode = opts.embedWeights ?? 'auto';
+  const embedded = mode === 'auto' ? plan.weightBytes <= EMBED_AUTO_BYTES : mode;
+  // streamed: the blob is computed once here for its hash and again as weights.bin is written, never held whole
+  const stream = opts.streamWeights && !embedded ? weightStream(plan) : undefined;
+  const blob = stream ? undefined : weightBlob(plan);
+  const hash = stream ? fnv1aStream(weightStream(plan, undefined, 'c: hashing weights')) : fnv1a(blob!);
+  const blobBytes = plan.weightBytes;
+  const blobOrSize = blob ?? { length: blobBytes };
   // Kernel entry points are external symbols: a per-model prefix lets several models link together.
   // --isa pins every layer kernel's path (cPrelude's forced LUTC_ISA; -DLUTC_ISA still overrides it)
   const luts = new LutLayers(`lutc${hash.toString(16).padStart(8, '0')}`, opts.isa);
@@ -359,23 +384,25 @@ ${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
   const inputs: CIo[] = plan.inputs.map((p) => ({ name: p.value.name, field: cIdent(p.value.name, used), placement: p }));
   used.clear();
   const outputs: CIo[] = plan.outputs.map((p) => ({ name: p.value.name, field: cIdent(p.value.name, used), placement: p }));
-  const mode = opts.embedWeights ?? 'auto';
-  const embedded = mode === 'auto' ? blob.length <= EMBED_AUTO_BYTES : mode;
   const workspaceBytes = alignUp(scratchOff + scratchBytes) || ALIGN;
   checkAddressable(plan, workspaceBytes, file);
 
   io.kv = kvPairs(io, inputs, outputs, plan);
   const threads = Number.isInteger(opts.threads) && opts.threads! > 0 ? opts.threads! : 1;
-  const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blob.length, hash, embedded, io.kv.length > 0, threads);
-  const source = renderSource(plan, io, inputs, outputs, fns, calls, blob, hash, embedded, workspaceBytes, luts, threads);
+  // model_generate (generate.ts): declared always, defined after model_run in model.c
+  const gen = generateSupport(g, inputs);
+  const sharedPresents = new Set(io.kv.map((p) => p.present.name));
+  const genDecl = renderGenerateDecl(gen);
+  const header = renderHeader(g, plan, inputs, outputs, workspaceBytes, blobBytes, hash, embedded, io.kv.length > 0, threads, genDecl);
+  const source = renderSource(plan, io, inputs, outputs, fns, calls, blobOrSize, hash, embedded, workspaceBytes, luts, threads);
   const files: Record<string, string | Uint8Array> = {
     'model.h': header,
-    'model.c': source,
-    'main.c': renderHarness(g, inputs, outputs, embedded, new Set(io.kv.map((p) => p.present.name))),
+    'model.c': source + renderGenerateSource(gen, inputs, outputs, sharedPresents, workspaceBytes),
+    'main.c': renderHarness(inputs, outputs, embedded),
     Makefile: renderMakefile(),
   };
-  if (!embedded) files['weights.bin'] = blob;
-  return { files, plan, inputs, outputs, embedded, workspaceBytes };
+  if (!embedded && blob) files['weights.bin'] = blob;
+  return { files, plan, inputs, outputs, embedded, workspaceBytes, ...(stream && { weights: stream }) };
 }
 
 /**
@@ -495,6 +522,7 @@ function renderHeader(
   embedded: boolean,
   kv: boolean,
   threads: number,
+  generateDecl = '',
 ): string {
   const field = (io: CIo, isIn: boolean) => {
     const p = io.placement;
@@ -589,7 +617,7 @@ int model_run(const model_inputs *in, model_outputs *out, void *workspace);
    thread that got the error, before another run fails. */
 typedef struct model_error_info { const char *node; const char *op; long long index; long long size; } model_error_info;
 const model_error_info *model_last_error(void);
-
+${generateDecl}
 #ifdef __cplusplus
 }
 #endif
@@ -604,7 +632,7 @@ function renderSource(
   outs: CIo[],
   fns: string[],
   calls: string[],
-  blob: Uint8Array,
+  blob: Uint8Array | { readonly length: number },
   hash: number,
   embedded: boolean,
   ws: number,
@@ -614,7 +642,8 @@ function renderSource(
   let weights = 'static const unsigned char *lutc_w = NULL;';
   if (embedded) {
     const rows: string[] = [];
-    for (let i = 0; i < blob.length; i += 24) rows.push(Array.from(blob.subarray(i, i + 24)).join(','));
+    const b = blob as Uint8Array; // embedded: the bytes are in memory
+    for (let i = 0; i < b.length; i += 24) rows.push(Array.from(b.subarray(i, i + 24)).join(','));
     // A union forces 8-byte alignment (int64 and double constants), portable C99 without attributes.
     weights = `static const union { unsigned char b[${Math.max(1, blob.length)}]; double d_; int64_t i_; } lutc_embedded = {{
 ${rows.join(',\n') || '0'}

@@ -7,17 +7,15 @@
  * prints the wall time per run of model_run on stderr, `model: 12.34 us per run (wall time, N runs)`
  * below 1 ms and `model: 1.234 ms per run (...)` above (backends/c/run.ts parses this line), then
  * `model: T threads`. `-t T` sets the threads (default MODEL_THREADS, compile --threads); T is what
- * runs: 1 in a build without OpenMP, which says so on stderr. `generate` ends its timing line with
- * `, T threads`. The Makefile builds with OpenMP (-fopenmp) whenever the
- * compiler links it, and without it otherwise (or with `make OPENMP=0`). weights.bin is mapped
- * read-only (mmap, POSIX; no copy), else read into an aligned copy.
+ * runs: 1 in a build without OpenMP, which says so on stderr. `model generate ...` generates through
+ * model_generate (GENERATE_MAIN below); its timing line ends with `, T threads`. The Makefile builds
+ * with OpenMP (-fopenmp) whenever the compiler links it, and without it otherwise (or with
+ * `make OPENMP=0`). weights.bin is mapped read-only (mmap, POSIX; no copy), else read into an aligned
+ * copy.
  */
-import { LutcError } from '../../../base/diagnostics.js';
-import { type DecoderIO, decoderIO } from '../../../compiler/generate.js';
 import { outputFileName } from '../../../compiler/npy.js';
-import type { Graph } from '../../../ir/types.js';
 import { kernelByteSize, type Placement } from '../../model-plan.js';
-import { cString, ctype, npyDescr } from './cgen.js';
+import { cString, npyDescr } from './cgen.js';
 
 /** One model input or output as the emitter and the harness see it. */
 export interface CIo {
@@ -40,18 +38,8 @@ export function outputFiles(outs: readonly { name: string }[]): string[] {
 
 const shapeTuple = (s: readonly number[]) => (s.length === 1 ? `(${s[0]},)` : `(${s.join(', ')})`);
 
-/**
- * `sharedPresents`: the present outputs of the shared past/present buffer pairs (emit.ts kvPairs);
- * when every cache pair of a decoder is one, generate mode keeps one buffer per pair and writes only
- * new rows.
- */
-export function renderHarness(
-  g: Graph,
-  ins: CIo[],
-  outs: CIo[],
-  embedded: boolean,
-  sharedPresents: ReadonlySet<string> = new Set(),
-): string {
+/** The harness main.c for a model with these inputs and outputs (`embedded`: the weights are in model.c). */
+export function renderHarness(ins: CIo[], outs: CIo[], embedded: boolean): string {
   const files = outputFiles(outs);
   const dynamic = [...ins, ...outs].some((io) => io.placement.dims);
   const esz = (io: CIo) => kernelByteSize(io.placement.dtype);
@@ -339,7 +327,7 @@ static void check_rc(int rc) {
   if (rc) die("model_run failed", NULL);
 }
 
-${renderGenerate(g, ins, outs, sharedPresents)}
+${GENERATE_MAIN}
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "generate")) return generate_main(argc, argv);
   const char *wpath = NULL, *odir = ".";
@@ -354,7 +342,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[a], "-r") && a + 1 < argc) { repeat = atoi(argv[++a]); timed = 1; }
     else if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
       printf("usage: %s [-w weights.bin] [-o OUTDIR] [-t THREADS] [-r REPEAT] [NAME=]FILE.npy ...\\n"
-             "       %s generate --input-ids 1,2,3 [--max-new-tokens N] [--eos ID,...] [-w weights.bin] [-t THREADS]\\n", argv[0], argv[0]);
+             "       %s generate --input-ids 1,2,3 [--max-new-tokens N] [--eos ID,...] [--temperature T [--top-k K] [--top-p P] [--seed N]] [-w weights.bin] [-t THREADS]\\n", argv[0], argv[0]);
       return 0;
     } else {
       const char *eq = strrchr(argv[a], '=');
@@ -455,50 +443,16 @@ clean:
 }
 
 /**
- * The harness's `generate` mode (main.c): greedy decoding inside the artifact for a decoder export
- * (compiler/generate.ts decoderIO: input_ids, optional attention_mask / position_ids, past/present
- * pairs, logits) compiled with runtime dims. The prompt runs in one model_run from an empty cache,
- * then one token per run; each present is the next past by pointer (two buffers per cache tensor,
- * swapped), so no cache travels through files. stdout: the new ids, space separated, as they come;
- * stderr: `model: prefill N tokens in X ms, decode M tokens in Y ms` (backends/c/run.ts parses it).
- * A model that is not such a decoder gets a generate_main that says so and exits 1.
+ * The harness's `generate` mode (main.c): parses `--input-ids`, `--max-new-tokens`, `--eos`,
+ * `--temperature`, `--top-k`, `--top-p`, `--seed`, `-w`, `-t` and calls model_generate (generate.ts:
+ * the loop and the KV cache live in model.c). stdout: the new ids, space separated, as model_generate
+ * passes them to its callback; stderr: `model: prefill N tokens in X ms, decode M tokens in Y ms, T
+ * threads` (wall time to the first token, then from it to the last; backends/c/run.ts parses it). A
+ * model that cannot generate (MODEL_CAN_GENERATE 0) says why (MODEL_GENERATE_WHY) and exits 1; a
+ * failed call exits 1 with its coded message (LUT5009 for a length beyond the compiled bounds,
+ * LUT6043 for NaN logits, check_rc's for a failed model_run).
  */
-function renderGenerate(g: Graph, ins: CIo[], outs: CIo[], sharedPresents: ReadonlySet<string>): string {
-  let io: DecoderIO;
-  try {
-    io = decoderIO(g);
-  } catch (e) {
-    const why = e instanceof LutcError ? (e.diagnostics[0]?.message ?? '') : String(e);
-    return `static int generate_main(int argc, char **argv) {
-  (void)argc; (void)argv;
-  fprintf(stderr, "model: generate: %s\\n", ${cString(why)});
-  return 1;
-}
-`;
-  }
-  const inOf = (name: string) => ins.find((x) => x.name === name)!;
-  const outOf = (name: string) => outs.find((x) => x.name === name)!;
-  const ids = inOf(io.inputIds);
-  const mask = io.attentionMask ? inOf(io.attentionMask) : undefined;
-  const pos = io.positionIds ? inOf(io.positionIds) : undefined;
-  const logits = outOf(io.logits);
-  const V = logits.placement.shape[logits.placement.shape.length - 1]!;
-  const dyn = (x: CIo) => !!x.placement.dims;
-  if (!dyn(ids) || io.cache.some((c) => !dyn(inOf(c.past))))
-    return `static int generate_main(int argc, char **argv) {
-  (void)argc; (void)argv;
-  fprintf(stderr, "model: generate: the model was compiled with static shapes; compile it with runtime sequence dims (--max-dim)\\n");
-  return 1;
-}
-`;
-  const T = (x: CIo) => ctype(x.placement.dtype);
-  const setShape = (x: CIo, dims: string[]) => dims.map((d, a) => `in.${x.field}_shape[${a}] = ${d};`).join(' ');
-  const cache = io.cache.map((c, k) => ({ k, past: inOf(c.past), present: outOf(c.present) }));
-  const kvShared = cache.length > 0 && cache.every((c) => sharedPresents.has(c.present.name));
-  const others = outs.filter((o) => o !== logits && !cache.some((c) => c.present === o));
-  // shared mode: every present's rows per head at the bound of its sequence dim
-  const capacity = Math.max(1, ...cache.map((c) => c.present.placement.shape[2] ?? 1));
-  return `static int parse_ids(const char *s, int64_t *out, int cap) {
+const GENERATE_MAIN = String.raw`static int parse_ids(const char *s, int64_t *out, int cap) {
   int n = 0;
   while (*s) {
     char *end;
@@ -512,17 +466,58 @@ function renderGenerate(g: Graph, ins: CIo[], outs: CIo[], sharedPresents: Reado
   return n;
 }
 
+/* A whole-string number (strtod), else exit 1 naming the flag. */
+static double parse_number(const char *flag, const char *s) {
+  char *end;
+  const double v = strtod(s, &end);
+  if (end == s || *end) die(flag, s);
+  return v;
+}
+
+typedef struct { int made; double t0, first, last; } gen_state;
+static int print_token(int64_t id, void *user) {
+  gen_state *st = (gen_state *)user;
+  const double t = now_us();
+  if (st->made == 0) st->first = t;
+  st->last = t;
+  printf(st->made++ ? " %lld" : "%lld", (long long)id);
+  fflush(stdout);
+  return 0;
+}
+
 static int generate_main(int argc, char **argv) {
   const char *wpath = NULL, *ids_arg = NULL, *eos_arg = NULL;
   const char *targ = NULL;
   int max_new = 16;
+  model_sampling smp = {0, 0, 1, 0};
+  int sampling_flags = 0; /* --top-k, --top-p, --seed: only with --temperature T > 0 */
   for (int a = 2; a < argc; a++) {
+    if (!strcmp(argv[a], "--top-k") || !strcmp(argv[a], "--top-p") || !strcmp(argv[a], "--seed")) sampling_flags++;
     if (!strcmp(argv[a], "-w") && a + 1 < argc) wpath = argv[++a];
     else if (!strcmp(argv[a], "-t") && a + 1 < argc) targ = argv[++a];
     else if (!strcmp(argv[a], "--input-ids") && a + 1 < argc) ids_arg = argv[++a];
     else if (!strcmp(argv[a], "--max-new-tokens") && a + 1 < argc) max_new = atoi(argv[++a]);
     else if (!strcmp(argv[a], "--eos") && a + 1 < argc) eos_arg = argv[++a];
-    else die("generate: unknown argument", argv[a]);
+    else if (!strcmp(argv[a], "--temperature") && a + 1 < argc) {
+      smp.temperature = parse_number("generate: --temperature needs a number >= 0", argv[++a]);
+      if (!(smp.temperature >= 0)) die("generate: --temperature needs a number >= 0", argv[a]);
+    } else if (!strcmp(argv[a], "--top-k") && a + 1 < argc) {
+      const double k = parse_number("generate: --top-k needs an integer >= 0", argv[++a]);
+      if (!(k >= 0 && k <= 2147483647.0) || k != (double)(int)k) die("generate: --top-k needs an integer >= 0", argv[a]);
+      smp.top_k = (int)k;
+    } else if (!strcmp(argv[a], "--top-p") && a + 1 < argc) {
+      smp.top_p = parse_number("generate: --top-p needs a number in (0, 1]", argv[++a]);
+      if (!(smp.top_p > 0 && smp.top_p <= 1)) die("generate: --top-p needs a number in (0, 1]", argv[a]);
+    } else if (!strcmp(argv[a], "--seed") && a + 1 < argc) {
+      const double sd = parse_number("generate: --seed needs an integer in [0, 2^32)", argv[++a]);
+      if (!(sd >= 0 && sd < 4294967296.0) || sd != (double)(uint32_t)sd) die("generate: --seed needs an integer in [0, 2^32)", argv[a]);
+      smp.seed = (uint32_t)sd;
+    } else die("generate: unknown argument", argv[a]);
+  }
+  if (sampling_flags && !(smp.temperature > 0)) die("generate: --top-k, --top-p and --seed only apply when sampling: add --temperature T (T > 0)", NULL);
+  if (!MODEL_CAN_GENERATE) {
+    fprintf(stderr, "model: generate: %s\n", MODEL_GENERATE_WHY);
+    return 1;
   }
   enum { CAP = 1 << 16 };
   static int64_t prompt[CAP], eos[64];
@@ -533,92 +528,26 @@ static int generate_main(int argc, char **argv) {
   if (max_new < 1) die("generate: --max-new-tokens must be positive", NULL);
   void *weights = load_weights(wpath, argv[0]);
   const int threads = use_threads(targ);
-  model_inputs in;
-  model_outputs out;
-  memset(&in, 0, sizeof in);
-  memset(&out, 0, sizeof out);
-  ${T(ids)} *ids = (${T(ids)} *)alloc64(${ids.placement.bytes} + 1);
-  in.${ids.field} = ids;
-${
-  mask
-    ? `  ${T(mask)} *mask = (${T(mask)} *)alloc64(${mask.placement.bytes} + 1);
-  in.${mask.field} = mask;
-  for (size_t i = 0; i < ${mask.placement.bytes} / sizeof *mask; i++) mask[i] = 1;
-`
-    : ''
-}${
-  pos
-    ? `  ${T(pos)} *pos = (${T(pos)} *)alloc64(${pos.placement.bytes} + 1);
-  in.${pos.field} = pos;
-`
-    : ''
-}  float *logits = (float *)alloc64(${logits.placement.bytes} + 1);
-  out.${logits.field} = logits;
-${
-  kvShared
-    ? `  /* one buffer per cache pair, past and present alike (model_inputs.kv_capacity): new rows only */
-  void *kv[${Math.max(1, cache.length)}][2];
-  in.kv_capacity = ${capacity};
-${cache.map((c) => `  kv[${c.k}][0] = kv[${c.k}][1] = alloc64(${c.present.placement.bytes} + 1);`).join('\n')}`
-    : `  /* two buffers per cache tensor: the present written this run is the past of the next */
-  void *kv[${Math.max(1, cache.length)}][2];
-${cache.map((c) => `  kv[${c.k}][0] = alloc64(${Math.max(c.past.placement.bytes, c.present.placement.bytes)} + 1); kv[${c.k}][1] = alloc64(${Math.max(c.past.placement.bytes, c.present.placement.bytes)} + 1);`).join('\n')}`
-}
-${others.map((o) => `  out.${o.field} = alloc64(${o.placement.bytes} + 1);`).join('\n')}
-  void *ws = alloc64(model_workspace_size());
-  int64_t past = 0, S = np;
-  double prefill_ms = 0, decode_ms = 0;
-  int made = 0;
-  for (int64_t i = 0; i < S; i++) ids[i] = (${T(ids)})prompt[i];
-  while (made < max_new) {
-    ${setShape(ids, ['1', 'S'])}
-${
-  mask
-    ? `    ${setShape(mask, ['1', 'past + S'])}
-`
-    : ''
-}${
-  pos
-    ? `    ${setShape(pos, ['1', 'S'])}
-    for (int64_t i = 0; i < S; i++) pos[i] = (${T(pos)})(past + i);
-`
-    : ''
-}${cache
-  .map(
-    (c) =>
-      `    in.${c.past.field} = (const float *)kv[${c.k}][made & 1]; out.${c.present.field} = (float *)kv[${c.k}][(made + 1) & 1]; ${setShape(c.past, ['1', String(c.past.placement.shape[1]), 'past', String(c.past.placement.shape[3])])}`,
-  )
-  .join('\n')}
-    const double t0 = now_us();
-    check_rc(model_run(&in, &out, ws));
-    const double ms = (now_us() - t0) / 1e3;
-    if (past == 0) prefill_ms = ms; else decode_ms += ms;
-    const float *row = logits + (S - 1) * ${V};
-    int best = 0;
-    for (int v = 0; v < ${V}; v++) {
-      if (row[v] != row[v]) { fprintf(stderr, "LUT6043: generate: the logits hold NaN (vocabulary entry %d)\\n", v); exit(1); }
-      if (row[v] > row[best]) best = v;
-    }
-    printf(made ? " %d" : "%d", best);
-    fflush(stdout);
-    made++;
-    int stop = 0;
-    for (int e = 0; e < neos; e++) stop |= eos[e] == best;
-    if (stop) break;
-    past += S;
-    S = 1;
-    ids[0] = (${T(ids)})best;
+  void *ws = alloc64(model_generate_workspace_size());
+  gen_state st = {0, 0, 0, 0};
+  int n = 0;
+  st.t0 = now_us();
+  const int rc = model_generate(prompt, np, max_new, eos, neos, &smp, NULL, &n, print_token, &st, ws);
+  printf("\n");
+  if (rc == MODEL_ERR_DIM_BOUND) {
+    const model_error_info *e = model_last_error();
+    fprintf(stderr, "LUT5009: input \"%s\": runtime dim %s = %lld is beyond its compiled bound %lld (the prompt of %d tokens plus %d new tokens less one)\n", e->node, e->op, e->index, e->size, np, max_new);
+    exit(1);
   }
-  printf("\\n");
-  fprintf(stderr, "model: prefill %d tokens in %.3f ms, decode %d tokens in %.3f ms, %d threads\\n", np, prefill_ms, made - 1, decode_ms, threads);
-  free64(ids);
-${mask ? '  free64(mask);\n' : ''}${pos ? '  free64(pos);\n' : ''}  free64(logits);
-  for (int k = 0; k < ${cache.length}; k++) { free64(kv[k][0]); ${kvShared ? '' : 'free64(kv[k][1]); '}}
-${others.map((o) => `  free64(out.${o.field});`).join('\n')}
+  if (rc == MODEL_ERR_NAN) {
+    fprintf(stderr, "LUT6043: generate: the logits hold NaN (vocabulary entry %lld)\n", model_last_error()->index);
+    exit(1);
+  }
+  check_rc(rc);
+  fprintf(stderr, "model: prefill %d tokens in %.3f ms, decode %d tokens in %.3f ms, %d threads\n", np, (st.first - st.t0) / 1e3, n - 1, (st.last - st.first) / 1e3, threads);
   free64(ws);
   model_release();
   release_weights(weights);
   return 0;
 }
 `;
-}

@@ -4,8 +4,8 @@
  * dims alike. Per batch: the new q/k/v rows gathered (packed or separate QKV) into scratch and
  * rotated at positions past_b + s (do_rotary; half-split or interleaved), present = past rows below
  * past_b, the new rows from there, zeros after; then per query head and query, the scores of the keys
- * it sees (causal, optional local window) into an O(T) scratch row, softcap, softmax (smooth: one
- * extra zero logit) and P·V. No S×T or T×T buffer. In the shared past/present buffer mode
+ * it sees (causal, optional local window) into an O(T) scratch row, softcap, + attention_bias (its
+ * [s, t] entry of batch b or 0, head n or 0), softmax (smooth: one extra zero logit) and P·V. No S×T or T×T buffer. In the shared past/present buffer mode
  * (model_inputs.kv_capacity > 0 and the same buffer given as past and present) the cache rows are
  * kv_capacity apart, the past rows stay where they are and only the S new rows are written: a decode
  * step touches O(new rows) of the cache besides reading it.
@@ -41,6 +41,12 @@ const gqa: Kernel = (c) => {
     inputIndex(c, n),
   ) as [number, number, number, number, number, number];
   const [iCos, iSin] = [inputIndex(c, 'cos_cache'), inputIndex(c, 'sin_cache')];
+  // attention_bias [B or 1, N or 1, S, T] (the shape rule holds its last dim to the present length)
+  const abP = c.inP(inputIndex(c, 'attention_bias'));
+  const abDims = abP ? c.sh(abP) : [];
+  const biased = abP
+    ? `x += (double)j_->ab[((${abDims[0] === 1 ? '0' : 'b'} * ${abDims[1] === 1 ? 1 : N} + ${abDims[1] === 1 ? '0' : 'n'}) * S + s) * j_->BT + t];\n          `
+    : '';
   const rotary = a.do_rotary === 1;
   const half = rotary ? c.staticShape(c.inP(iCos)!)[1]! : 0;
   const maxPos = rotary ? c.staticShape(c.inP(iCos)!)[0]! : 0;
@@ -93,6 +99,7 @@ const gqa: Kernel = (c) => {
   const ptrdiff_t b = j_->b, S = j_->S, T = j_->T, TS = j_->TS, PS = j_->PS;
   const int64_t pb = j_->pb, tb = j_->tb;
   const int shared = j_->shared;
+  (void)j_->ab; (void)j_->BT;
   (void)rows; (void)PK; (void)PV; (void)${c.out(0)}; (void)b; (void)S; (void)T; (void)TS; (void)PS; (void)pb; (void)tb; (void)shared;${pkP ? `\n  const float *${c.in(iPK)} = j_->pk, *${c.in(iPV)} = j_->pv;\n  (void)${c.in(iPK)}; (void)${c.in(iPV)};` : ''}`;
   c.helper(`typedef struct {
   const float *rows;
@@ -102,6 +109,8 @@ const gqa: Kernel = (c) => {
   ptrdiff_t b, S, T, TS, PS;
   int64_t pb, tb;
   int shared;
+  const float *ab;
+  ptrdiff_t BT;
 } ${job};
 static void ${job}_copy(void *ctx_, int g_) {
   ${unpack}
@@ -135,7 +144,7 @@ static void ${job}_heads(void *ctx_, int n_) {
         double dot = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
         for (; h < ${H}; h++) dot += (double)qr[h] * (double)kr[h];
         double x = dot * ${cLiteral(alpha, 'f64')};
-        ${capped}sc[t - lo] = x;
+        ${capped}${biased}sc[t - lo] = x;
         m = x > m ? x : m;
       }
       double sum = ${smooth ? 'exp(-m)' : '0.0'};
@@ -176,7 +185,7 @@ for (ptrdiff_t b = 0; b < B; b++) {
   {
     /* the present copy by KV head, then the attention by query head: tasks of the model's pool
        (lutc_par; serial below 2^16 work or on one thread) */
-    ${job} j_ = { rows, PK, PV, ${c.out(0)}, scAll, ${pkP ? `${c.in(iPK)}, ${c.in(iPV)}` : 'NULL, NULL'}, b, S, T, TS, PS, pb, tb, shared };
+    ${job} j_ = { rows, PK, PV, ${c.out(0)}, scAll, ${pkP ? `${c.in(iPK)}, ${c.in(iPV)}` : 'NULL, NULL'}, b, S, T, TS, PS, pb, tb, shared, ${abP ? `${c.in(inputIndex(c, 'attention_bias'))}, ${abDims[3]}` : 'NULL, 0'} };
     const int64_t cw = (int64_t)${Nkv} * (shared ? S : T) * ${H}, hw = (int64_t)${N} * S * (pb + S) * ${H};
     lutc_par(cw >= 65536 ? lutc_threads : 1, ${Nkv}, ${job}_copy, &j_);
     lutc_par(hw >= 65536 ? lutc_threads : 1, ${N}, ${job}_heads, &j_);

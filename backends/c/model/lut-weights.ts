@@ -10,7 +10,8 @@
  *   zeros   f32 [N, nGroups]: the lut.gemm's zeros
  *
  * `withCanonicalQ` gives the emitter a copy of the graph whose lut.gemm nodes read the bit stream in
- * place of q; operands that are not constants are LUT5152.
+ * place of q (a lazy constant, ir/tensor.ts lazyTensor: packed when read, not held); operands that are
+ * not constants are LUT5152.
  *
  * model_load_weights packs them with the rendered `*_pack` for the ISA the C compiler targets; its
  * sw = s and swz = fround(s * fround(mid - z)) (C99, -ffp-contract=off) are ir/lut/reference.ts
@@ -19,7 +20,9 @@
 import { type DiagnosticBag, nodeLoc } from '../../../base/diagnostics.js';
 import { geometryOf } from '../../../ir/lut/attrs.js';
 import type { LutGeometry } from '../../../ir/lut/geometry.js';
+import { qBitStream } from '../../../ir/lut/weights.js';
 import { findOp, resolveAttrs } from '../../../ir/optable.js';
+import { lazyTensor } from '../../../ir/tensor.js';
 import type { Graph, Node, Value } from '../../../ir/types.js';
 
 /** One LUT layer's weights as stored in the blob. */
@@ -38,6 +41,14 @@ export function canonicalWeights(
 ): CanonicalWeights {
   const q = new Uint8Array(Math.ceil((g.n * g.k * g.bits) / 8) + 1);
   const mask = (1 << g.bits) - 1;
+  if (8 % g.bits === 0) {
+    // 1, 2, 4 bits: a value never straddles a byte (the same bits as the general loop, faster)
+    for (let i = 0; i < g.n * g.k; i++) {
+      const bit = i * g.bits;
+      q[bit >> 3] = q[bit >> 3]! | ((qv[i]! & mask) << (bit & 7));
+    }
+    return { q, scales: Float32Array.from(scales), zeros: Float32Array.from(zeros) };
+  }
   for (let i = 0; i < g.n * g.k; i++) {
     const v = qv[i]! & mask;
     for (let plane = 0; plane < g.bits; plane++) {
@@ -76,12 +87,20 @@ export function withCanonicalQ(g: Graph, bag: DiagnosticBag): Graph {
     const key = `${q.name}/${geo.bits}`;
     let cq = added.get(key);
     if (!cq) {
-      const c = canonicalWeights(geo, q.const.data as ArrayLike<number>, [], []);
+      // lazy (ir/tensor.ts): packed from q when the blob is written, so no stage holds every layer's stream
+      const qt = q.const;
+      const len = Math.ceil((geo.n * geo.k * geo.bits) / 8) + 1;
       cq = {
         name: `${q.name}/c.q`,
-        type: { dtype: 'u8', shape: [c.q.length] },
+        type: { dtype: 'u8', shape: [len] },
         producer: null,
-        const: { dtype: 'u8', shape: [c.q.length], data: c.q },
+        const: lazyTensor('u8', [len], () => {
+          const stream = qBitStream(qt, geo.bits); // MatMulNBits B already is this stream: no unpack, no repack
+          if (!stream) return canonicalWeights(geo, qt.data as ArrayLike<number>, [], []).q;
+          const out = new Uint8Array(len);
+          out.set(stream.subarray(0, len - 1));
+          return out;
+        }),
       };
       added.set(key, cq);
     }

@@ -5,7 +5,7 @@
  * run-time failures thrown as coded Errors by backends/artifact-runtime.ts's RUNTIME_JS; fs in Node,
  * fetch in browsers, chosen at run time), model.d.ts,
  * weights.bin (only when the weights are too large for a data segment; streamed into memory at
- * load), and manifest.json (inputs, outputs, LUT layers, bits, required features, memory plan).
+ * load; with `streamWeights` a StreamedFile, computed constant by constant as it is written), and manifest.json (inputs, outputs, LUT layers, bits, required features, memory plan).
  * With runtime dims the manifest and model.d.ts show each value's dims and the bounds, and run()
  * binds the dims from the feeds' shapes (see loaderSource); a static model's files are unchanged.
  * With `threads` N > 1 it also writes model-mt.wasm (the threaded module, the same memory map) and
@@ -18,12 +18,13 @@ import { dimSymbols } from '../../../ir/dim-expr.js';
 import { lutLayers } from '../../../ir/lut/attrs.js';
 import type { Dim, Graph } from '../../../ir/types.js';
 import { ARRAY_OF, decoderMeta, GENERATE_JS, halfDts, ioArrayType, RUNTIME_JS, runtimeDimsJs } from '../../artifact-runtime.js';
+import type { ArtifactFiles } from '../../target-info.js';
 import { CTL, CTL_GEN, CTL_TASK } from './core.js';
 import { JS_MATH } from './math.js';
 import { buildModelModule, type IoSlot, type ModelBuildOptions, type ModelModule } from './module.js';
 
-/** Emitted files by name. */
-export type ArtifactFiles = Record<string, string | Uint8Array>;
+/** Emitted files by name (weights.bin a StreamedFile with ModelBuildOptions.streamWeights). */
+export type { ArtifactFiles };
 
 /** manifest.json. */
 export interface Manifest {
@@ -62,7 +63,7 @@ export function emitArtifact(g: Graph, opts: ModelBuildOptions = {}): { files: A
     if (
       x &&
       (x.weightsBase !== mm.weightsBase ||
-        x.weights.length !== mm.weights.length ||
+        x.weightBytes !== mm.weightBytes ||
         x.inline !== mm.inline ||
         x.inputs.some((s, i) => s.addr !== mm.inputs[i]!.addr) ||
         x.outputs.some((s, i) => s.addr !== mm.outputs[i]!.addr))
@@ -85,7 +86,7 @@ export function emitArtifact(g: Graph, opts: ModelBuildOptions = {}): { files: A
       totalBytes: mm.memoryBytes,
       peakActivationBytes: mm.arenaBytes,
       scratchBytes: mm.scratchBytes,
-      weightBytes: mm.weights.length,
+      weightBytes: mm.weightBytes,
     },
     weights: mm.inline ? 'inline' : 'weights.bin',
     ...(mt && {
@@ -108,7 +109,7 @@ export function emitArtifact(g: Graph, opts: ModelBuildOptions = {}): { files: A
     'model.d.ts': dtsSource(mm),
     'manifest.json': JSON.stringify(manifest, null, 2) + '\n',
   };
-  if (!mm.inline) files['weights.bin'] = mm.weights;
+  if (!mm.inline) files['weights.bin'] = mm.weightsFile ?? mm.weights;
   return { files, module: mm, manifest };
 }
 
@@ -139,7 +140,7 @@ function loaderSource(mm: ModelModule, man: Manifest): string {
     ...(dyn && mm.kvPairs.length && { kvPairs: mm.kvPairs }),
     ...(dyn && decoder && { decoder }),
     weightsBase: mm.weightsBase,
-    weightBytes: mm.weights.length,
+    weightBytes: mm.weightBytes,
     inline: mm.inline,
     memoryBytes: mm.memoryBytes,
     /** the threaded module model-mt.wasm: load()'s default thread count and its memory (a shared one) */

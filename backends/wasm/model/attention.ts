@@ -5,8 +5,8 @@
  * rows copied (packed or separate QKV) into scratch [heads, S, H] as f32 and rotated at positions
  * past_b + s (do_rotary; half-split or interleaved pairs), present = past rows below past_b, the new
  * rows from there, zeros after; then per query head and query, the scores of the keys it sees
- * (causal, optional local window) into an O(T) f64 scratch row, softcap, softmax (smooth: one extra
- * zero logit) and P·V. No S×T or T×T buffer. Shared past/present buffer (the node's cache pairs in
+ * (causal, optional local window) into an O(T) f64 scratch row, softcap, + attention_bias (its
+ * [s, t] entry of batch b or 0, head n or 0), softmax (smooth: one extra zero logit) and P·V. No S×T or T×T buffer. Shared past/present buffer (the node's cache pairs in
  * model-plan.ts gqaCachePairs, and the `kv_shared` global set for the run): the present slots hold
  * their bound rows per head, the past rows are already there, and only the new rows (and zeros after
  * them) are written (docs/wasm-model.md, "Runtime dims").
@@ -80,6 +80,9 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
   const P: Dim = pkP ? dimsOf(pkP)[2]! : 0;
   const T: Dim = dimsOf(step.outputs[1]!)[2]!;
   const seqP = stepInput(step, 'seqlens_k')!;
+  // attention_bias [B or 1, N or 1, S, T] (the shape rule holds its last dim to the present length)
+  const abP = stepInput(step, 'attention_bias');
+  const abDims = abP ? dimsOf(abP) : [];
   const totP = stepInput(step, 'total_sequence_length')!;
   const rotary = a.do_rotary === 1;
   const cosP = rotary ? stepInput(step, 'cos_cache') : null;
@@ -222,6 +225,15 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
       softcap > 0 ? m.f64.mul(m.f64.const(softcap), m.call(tanhFn(ctx), [m.f64.div(e, m.f64.const(softcap))], f64)) : e;
     const scoreAt = (i: Expr) =>
       threads ? add(c(scores), mul(g(nn), c(scoreRow)), m.i32.shl(i, c(3))) : add(c(scores), m.i32.shl(i, c(3)));
+    // + attention_bias[b or 0, n or 0, s, lo + t] after the softcap (onnxruntime's order)
+    const biased = (e: Expr): Expr => {
+      if (!abP) return e;
+      const bi = abDims[0] === 1 ? c(0) : g(b);
+      const ni = abDims[1] === 1 ? c(0) : g(nn);
+      const row = add(mul(add(mul(bi, c(abDims[1] === 1 ? 1 : N)), ni), Sv()), g(s));
+      const at = add(c(ctx.addrOf(abP)), m.i32.shl(add(mul(row, dimVal(ctx, f, abDims[3]!)), g(lo), g(t)), c(2)));
+      return m.f64.add(e, m.f64.promote(m.f32.load(0, 4, at)));
+    };
     const PK = ctx.addrOf(step.outputs[1]!),
       PV = ctx.addrOf(step.outputs[2]!);
     const exp = expFn(ctx);
@@ -249,7 +261,7 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
             ),
           ),
         ]),
-        f.set(sc, capped(m.f64.mul(g(dot), m.f64.const(alpha)))),
+        f.set(sc, biased(capped(m.f64.mul(g(dot), m.f64.const(alpha))))),
         m.f64.store(0, 8, scoreAt(g(t)), g(sc)),
         f.set(mx, m.select(m.f64.gt(g(sc), g(mx)), g(sc), g(mx))),
         f.incr(kr, HB),

@@ -16,7 +16,8 @@
  * bound sizes the plan, the token tile and the scratch). A lut.matmul whose M is a runtime dim and whose plan
  * (legalized for the bound) takes the vector-LUT path (plan.ts vecTile: int8 tables, 3-4 bits, bound >=
  * VEC_MIN_TOKENS) renders both gemms and picks per call: M >= VEC_MIN_TOKENS the vector-LUT one
- * (veclut.ts: full 16-token tiles, the rest through the scalar gemm), else the scalar-LUT one; its
+ * (veclut.ts: full 16-token tiles, the rest through the scalar gemm), else the scalar-LUT one (the
+ * node's vec_lut 'on' / 'off', a tuned plan's choice, overrides plan.ts's default rule); its
  * scratch adds the vector path's tile buffers after the bias/y scratch. y is bit-identical either way
  * (veclut.ts). Every other layer -- static M, f32 tables, 1-2 bits, a bound below the threshold -- is
  * the scalar-LUT gemm for every M, rendered as before.
@@ -63,16 +64,29 @@ export const LUT_OPS: ReadonlySet<string> = new Set(['lut.table', 'lut.norm_tabl
 const TOKEN_CAP = 4096; // legalizeWasmKernel's M bound; M only sizes its own (unused) memory plan, the token tile and vecTile
 
 /** The kernel plan of a layer; relaxed SIMD (EmitOptions.relaxedSimd) for the relaxed module. */
-function plan(ctx: Ctx, n: number, k: number, bits: number, groupSize: number, tables: 'i8' | 'f32', m: number): WasmLutPlan {
-  return legalizeWasmKernel({
-    n,
-    k,
-    bits: bits as Bits,
-    groupSize,
-    tables,
-    m: Math.max(1, Math.min(m, TOKEN_CAP)),
-    ...(ctx.opts.relaxedSimd && { wasmFeatures: ['relaxed-simd'] }),
-  });
+function plan(
+  ctx: Ctx,
+  n: number,
+  k: number,
+  bits: number,
+  groupSize: number,
+  tables: 'i8' | 'f32',
+  m: number,
+  vecLut: 'auto' | 'on' | 'off' = 'auto',
+): WasmLutPlan {
+  return legalizeWasmKernel(
+    {
+      n,
+      k,
+      bits: bits as Bits,
+      groupSize,
+      tables,
+      m: Math.max(1, Math.min(m, TOKEN_CAP)),
+      ...(ctx.opts.relaxedSimd && { wasmFeatures: ['relaxed-simd'] }),
+    },
+    // a tuned plan's choice (lut.matmul vec_lut, set by tile from `lutc tune`'s cache)
+    vecLut === 'auto' ? {} : { vecLut: vecLut === 'on' },
+  );
 }
 
 /** The table-build function for (k, group, tables); returns its name and plan. */
@@ -171,7 +185,7 @@ function lutMatmul(ctx: Ctx, step: PlanStep): Emit {
   const out = step.outputs[0]!;
   const M = numelOf(out.shape) / g.n; // the bound with runtime dims: sizes the plan and the scratch
   const Md = rowsOf(ctx, step, out, g.n);
-  const p = plan(ctx, g.n, g.k, g.bits, a.group_size as number, tables, M);
+  const p = plan(ctx, g.n, g.k, g.bits, a.group_size as number, tables, M, (a.vec_lut as 'auto' | 'on' | 'off' | undefined) ?? 'auto');
   const kg = p.geom;
   if (!w?.value.const || !sw?.value.const || !swz?.value.const)
     unsupported(n, file, 'lut.matmul with run-time weights or scales is not supported', 'LUT5060');

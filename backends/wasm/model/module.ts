@@ -15,9 +15,11 @@
  */
 import binaryen from 'binaryen';
 import { diag, LutcError } from '../../../base/diagnostics.js';
+import { artifactFileBytes } from '../../../compiler/artifact.js';
 import type { Dim, DType, Graph } from '../../../ir/types.js';
-import { gqaCachePairs, type ModelPlan, planModel, weightBlob } from '../../model-plan.js';
+import { gqaCachePairs, type ModelPlan, planModel, weightBlob, weightStream } from '../../model-plan.js';
 import { familyOf, type Renderer, rendererOps, renderSteps } from '../../render.js';
+import type { StreamedFile } from '../../target-info.js';
 import { FnBuilder } from '../builder.js';
 import { engineHasRelaxedSimd } from '../module.js';
 import { ATTENTION_OPS, attentionStep } from './attention.js';
@@ -58,6 +60,12 @@ export interface ModelBuildOptions extends EmitOptions {
   /** Run binaryen -O3 (default true). */
   optimize?: boolean;
   /**
+   * Weights that do not go inline are a StreamedFile (`ModelModule.weightsFile`, computed constant by
+   * constant as weights.bin is written) instead of bytes built here (default false; the compile entry,
+   * backends/wasm/compile.ts, streams). `weights` then gathers them only when read.
+   */
+  streamWeights?: boolean;
+  /**
    * The artifact (emitArtifact): N > 1 adds the threaded module model-mt.wasm (EmitOptions.threaded)
    * next to model.wasm, and makes N load()'s default thread count. buildModelModule ignores it.
    */
@@ -79,8 +87,15 @@ export interface IoSlot {
 /** The built module and everything its loader needs. */
 export interface ModelModule {
   wasm: Uint8Array;
-  /** Weights + derived constants, to be placed at `weightsBase` (already inside `wasm` when `inline`). */
+  /**
+   * Weights + derived constants, to be placed at `weightsBase` (already inside `wasm` when `inline`).
+   * With `weightsFile` a getter that gathers the stream into memory (all of it) each time it is read.
+   */
   weights: Uint8Array;
+  /** The weight image's size in bytes (`weights.length`, without reading a streamed one). */
+  weightBytes: number;
+  /** The weight image as a stream (ModelBuildOptions.streamWeights, weights not inline). */
+  weightsFile?: StreamedFile;
   inline: boolean;
   weightsBase: number;
   arenaBytes: number;
@@ -189,20 +204,21 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       throw new LutcError(
         diag(
           'LUT5058',
-          `the model needs ${memoryBytes} bytes of linear memory, more than wasm32's 4 GiB`,
+          `the model needs ${memoryBytes} bytes of linear memory (weights ${ctx.extraBase - ctx.weightsBase + ctx.extraBytes}), more than wasm32's limit of ${2 ** 32} bytes (4 GiB)`,
           file ? { kind: 'file', file } : undefined,
         ),
       );
-    const image = new Uint8Array(ctx.extraBase - ctx.weightsBase + ctx.extraBytes);
-    image.set(weightBlob(plan), 0);
-    for (const x of ctx.extraBlobs) image.set(x.bytes, ctx.extraBase - ctx.weightsBase + x.off);
-    const inline = image.length <= (opts.inlineWeightsMax ?? 4 * 2 ** 20);
+    const imageBytes = ctx.extraBase - ctx.weightsBase + ctx.extraBytes;
+    const inline = imageBytes <= (opts.inlineWeightsMax ?? 4 * 2 ** 20);
+    // streamed: weights.bin is computed constant by constant as it is written (no image in memory)
+    const stream = opts.streamWeights && !inline ? weightStream(plan, extrasStream(ctx)) : undefined;
+    const image = stream ? undefined : weightImage(plan, ctx);
     const pages = memoryBytes / PAGE;
     mod.setMemory(
       pages,
       pages,
       'memory',
-      inline && image.length ? [{ offset: mod.i32.const(ctx.weightsBase), data: image, passive: false }] : [],
+      inline && imageBytes ? [{ offset: mod.i32.const(ctx.weightsBase), data: image!, passive: false }] : [],
       threads,
     );
     // the threaded module imports its shared memory (env.memory, made by model.mjs) and re-exports it
@@ -265,9 +281,10 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       bytes: p.bytes,
       ...(p.dims && { dims: p.dims }),
     });
-    return {
+    const built: Omit<ModelModule, 'weights'> = {
       wasm,
-      weights: image,
+      weightBytes: imageBytes,
+      ...(stream && { weightsFile: stream }),
       inline,
       weightsBase: ctx.weightsBase,
       arenaBytes: plan.arenaBytes,
@@ -282,9 +299,38 @@ export function buildModelModule(g: Graph, opts: ModelBuildOptions = {}): ModelM
       kvPairs: pairs.map((p) => [g.inputs.indexOf(p.past), g.outputs.indexOf(p.present)]),
       split: [...new Set(ctx.partNodes)],
     };
+    if (image) return { ...built, weights: image };
+    return Object.defineProperty(built, 'weights', { enumerable: true, get: () => artifactFileBytes(stream!) }) as ModelModule;
   } finally {
     mod.dispose();
   }
+}
+
+/** The weight image in memory: the plan's constants (model-plan.ts weightBlob), then the derived extras. */
+function weightImage(plan: ModelPlan, ctx: Ctx): Uint8Array {
+  const image = new Uint8Array(ctx.extraBase - ctx.weightsBase + ctx.extraBytes);
+  image.set(weightBlob(plan), 0);
+  for (const x of ctx.extraBlobs) image.set(x.bytes, ctx.extraBase - ctx.weightsBase + x.off);
+  return image;
+}
+
+/** The derived extras as a stream that follows the plan's constants (the gap up to extraBase as zeros). */
+function extrasStream(ctx: Ctx): StreamedFile {
+  const start = ctx.plan.weightBytes;
+  return {
+    size: ctx.extraBase - ctx.weightsBase + ctx.extraBytes - start,
+    *chunks() {
+      let at = start;
+      for (const x of ctx.extraBlobs) {
+        const off = ctx.extraBase - ctx.weightsBase + x.off;
+        if (off > at) yield new Uint8Array(off - at);
+        yield x.bytes;
+        at = off + x.bytes.length;
+      }
+      const end = ctx.extraBase - ctx.weightsBase + ctx.extraBytes;
+      if (end > at) yield new Uint8Array(end - at);
+    },
+  };
 }
 
 /** Spins on the control block before blocking (memory.atomic.wait32): a few microseconds. */
