@@ -95,3 +95,22 @@ export async function loadPeer<T>(pkg: string, code: DiagCode, target: string, l
     throw e;
   }
 }
+
+/**
+ * A peer's accuracy text for the report (max-abs, and rel-L2 against lutc's outputs: checked against
+ * `tol`, or shown only when tol is undefined: other weights) and, when it misses, the failure line.
+ */
+export function peerCheck(p: { label: string; err: number; maxAbs: number; tol: number | undefined }): { text: string; failure?: string } {
+  const text =
+    `max-abs ${p.maxAbs.toExponential(1)}, ` +
+    (p.tol === undefined
+      ? `rel-L2 vs lutc ${p.err.toExponential(1)} (other weights: not checked)`
+      : p.err <= p.tol
+        ? `rel-L2 vs lutc ${p.err.toExponential(1)} <= ${p.tol}: ok`
+        : `rel-L2 vs lutc ${p.err.toExponential(1)} > ${p.tol}: FAIL`);
+  const failure =
+    p.tol !== undefined && !(p.err <= p.tol)
+      ? `${p.label}: outputs differ from lutc's by rel-L2 ${p.err.toExponential(2)} (tolerance ${p.tol})`
+      : undefined;
+  return failure ? { text, failure } : { text };
+}

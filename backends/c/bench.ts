@@ -24,7 +24,16 @@ import type { CompileOptions } from '../../compiler/options.js';
 import { runPipeline } from '../../compiler/pipeline.js';
 import { quantizeOnnx } from '../../compiler/quantize-onnx.js';
 import { makeTensor } from '../../ir/tensor.js';
-import { type BenchReport, importBound, loadPeer, type Outputs, outputsMaxAbs, outputsRelL2, randomFeeds } from '../bench-model.js';
+import {
+  type BenchReport,
+  importBound,
+  loadPeer,
+  type Outputs,
+  outputsMaxAbs,
+  outputsRelL2,
+  peerCheck,
+  randomFeeds,
+} from '../bench-model.js';
 import { emitModel } from './model/emit.js';
 import { buildModelBinary, defaultCFlags, parseHarnessTime } from './run.js';
 
@@ -139,15 +148,8 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
     const failed: string[] = [];
     peers.forEach((p, i) => {
       const ms = median(peerMs[i]!);
-      const check =
-        `max-abs ${p.maxAbs.toExponential(1)}, ` +
-        (p.tol === undefined
-          ? `rel-L2 vs lutc ${p.err.toExponential(1)} (other weights: not checked)`
-          : p.err <= p.tol
-            ? `rel-L2 vs lutc ${p.err.toExponential(1)} <= ${p.tol}: ok`
-            : `rel-L2 vs lutc ${p.err.toExponential(1)} > ${p.tol}: FAIL`);
-      if (p.tol !== undefined && !(p.err <= p.tol))
-        failed.push(`${p.label}: outputs differ from lutc's by rel-L2 ${p.err.toExponential(2)} (tolerance ${p.tol})`);
+      const { text: check, failure } = peerCheck(p);
+      if (failure) failed.push(failure);
       lines.push(`  ${p.label.padEnd(w)} ${fmtMs(ms)}   lutc is ${(ms / lutc).toFixed(2)}x faster; ${check}`);
     });
     return { report: lines.join('\n'), failed };

@@ -23,7 +23,16 @@ import { callSide, interleave, PEER_TOL_F32, PEER_TOL_MODEL, type Stats } from '
 import type { CompileOptions } from '../../compiler/options.js';
 import { runPipeline } from '../../compiler/pipeline.js';
 import { quantizeOnnx } from '../../compiler/quantize-onnx.js';
-import { type BenchReport, importBound, loadPeer, type Outputs, outputsMaxAbs, outputsRelL2, randomFeeds } from '../bench-model.js';
+import {
+  type BenchReport,
+  importBound,
+  loadPeer,
+  type Outputs,
+  outputsMaxAbs,
+  outputsRelL2,
+  peerCheck,
+  randomFeeds,
+} from '../bench-model.js';
 import { compileModel } from './compile.js';
 import { loadArtifactModule } from './model/index.js';
 
@@ -99,15 +108,8 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
     const failed: string[] = [];
     peers.forEach((p, i) => {
       const s = st[i + 1]!;
-      const check =
-        `max-abs ${p.maxAbs.toExponential(1)}, ` +
-        (p.tol === undefined
-          ? `rel-L2 vs lutc ${p.err.toExponential(1)} (other weights: not checked)`
-          : p.err <= p.tol
-            ? `rel-L2 vs lutc ${p.err.toExponential(1)} <= ${p.tol}: ok`
-            : `rel-L2 vs lutc ${p.err.toExponential(1)} > ${p.tol}: FAIL`);
-      if (p.tol !== undefined && !(p.err <= p.tol))
-        failed.push(`${p.label}: outputs differ from lutc's by rel-L2 ${p.err.toExponential(2)} (tolerance ${p.tol})`);
+      const { text: check, failure } = peerCheck(p);
+      if (failure) failed.push(failure);
       lines.push(`  ${p.label.padEnd(w)} ${fmt(ms(s))}   lutc is ${(s.median / lutc.median).toFixed(2)}x faster; ${check}`);
     });
     return { report: lines.join('\n'), failed };
