@@ -9,7 +9,7 @@
  * and the load time of the artifact (C: `model_load_weights` of the mmapped weights.bin in a small
  * loader program built next to it; wasm: the artifact's `load()` in Node).
  *
- *   npm run bench:compile [-- --layers N] [--target c|wasm|both] [--no-load] [--keep]
+ *   npm run bench:compile [-- --model llama1b|bitnet2b|llama8b] [--layers N] [--target c|wasm|both] [--no-load] [--keep]
  *
  * The model is cached in out/bench-compile/ (same options: same bytes; see llm-model.ts's invariant).
  * `writeExternalModel` is also what test/e2e/compile-memory.test.ts writes its model with.
@@ -18,13 +18,18 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { onnx } from '../compiler/onnx/proto.js';
-import { buildBuilderDecoder, type DecoderOptions } from './llm-model.js';
+import { type IModelProto, onnx } from '../compiler/onnx/proto.js';
+import { BITNET_2B, buildBuilderDecoderProto, type DecoderOptions, LLAMA_1B, LLAMA_8B_2BIT } from './llm-model.js';
 
-const USAGE = 'usage: npm run bench:compile -- [--layers N] [--target c|wasm|both] [--no-load] [--keep]\n';
+const USAGE =
+  'usage: npm run bench:compile -- [--model llama1b|bitnet2b|llama8b] [--layers N] [--target c|wasm|both] [--no-load] [--keep]\n';
 
-/** The 1B-class shape (bench:llm's `llama`: Llama-3.2-1B's hidden, heads, MLP; vocab 32000). */
-export const LLAMA_1B: DecoderOptions = { vocab: 32000, hidden: 2048, heads: 32, kvHeads: 8, headSize: 64, intermediate: 8192, layers: 16 };
+/** The shapes `--model` names (bench/llm-model.ts): the 1B-class 4-bit decoder (default) and two 2-bit ones. */
+const MODELS: Readonly<Record<string, { title: string; opts: DecoderOptions }>> = {
+  llama1b: { title: '1B-class (Llama-3.2-1B-shaped) 4-bit', opts: LLAMA_1B },
+  bitnet2b: { title: 'BitNet-b1.58-2B-shaped ternary 2-bit', opts: BITNET_2B },
+  llama8b: { title: '8B-class (Llama-3-8B layers, vocab 32000) 2-bit', opts: LLAMA_8B_2BIT },
+};
 
 /** Initializers at least this large go to external data. */
 const EXTERNAL_MIN_BYTES = 1024;
@@ -34,9 +39,9 @@ const EXTERNAL_MIN_BYTES = 1024;
  * more moved to `dir/model.onnx.data` (16-byte aligned offsets). Returns the model path and the data
  * file's size (the weight bytes).
  */
-export function writeExternalModel(bytes: Uint8Array, dir: string): { model: string; weightBytes: number } {
+export function writeExternalModel(bytes: Uint8Array | IModelProto, dir: string): { model: string; weightBytes: number } {
   fs.mkdirSync(dir, { recursive: true });
-  const m = onnx.ModelProto.decode(bytes);
+  const m = bytes instanceof Uint8Array ? onnx.ModelProto.decode(bytes) : onnx.ModelProto.create(bytes);
   const dataName = 'model.onnx.data';
   const fd = fs.openSync(path.join(dir, dataName), 'w');
   let off = 0;
@@ -165,13 +170,17 @@ const QUIET: string[] = ['--quiet'];
 const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
 
 async function main(argv: string[]): Promise<void> {
-  let layers = LLAMA_1B.layers!;
+  let model = 'llama1b';
+  let layers: number | undefined;
   let targets = ['c', 'wasm'];
   let load = true;
   let keep = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--layers') {
+    if (a === '--model') {
+      model = argv[++i] ?? '';
+      if (!MODELS[model]) throw new Error(`--model is ${Object.keys(MODELS).join(', ')}\n${USAGE}`);
+    } else if (a === '--layers') {
       layers = Number(argv[++i]);
       if (!Number.isInteger(layers) || layers < 1) throw new Error(`--layers needs a positive integer\n${USAGE}`);
     } else if (a === '--target') {
@@ -187,7 +196,9 @@ async function main(argv: string[]): Promise<void> {
   }
   const say = (m: string) => process.stderr.write(`bench:compile: ${m}\n`);
   const root = path.resolve('out', 'bench-compile');
-  const modelDir = path.join(root, `llama1b-L${layers}-s1`);
+  const shape = MODELS[model]!;
+  const L = layers ?? shape.opts.layers!;
+  const modelDir = path.join(root, `${model}-L${L}-s1`);
   let weightBytes: number;
   const modelPath = path.join(modelDir, 'model.onnx');
   if (fs.existsSync(modelPath) && fs.existsSync(`${modelPath}.data`)) {
@@ -195,15 +206,16 @@ async function main(argv: string[]): Promise<void> {
     say(`reusing ${modelDir}`);
   } else {
     const t = performance.now();
-    const bytes = buildBuilderDecoder({ ...LLAMA_1B, layers, maxPos: 2048, seed: 1, accuracyLevel: 4 });
-    weightBytes = writeExternalModel(bytes, modelDir).weightBytes;
-    say(`generated the ${layers}-layer 1B-class decoder in ${((performance.now() - t) / 1e3).toFixed(1)} s`);
+    // the proto object, not bytes: an 8B-shaped model is past protobuf's 2 GiB message limit until its weights move out
+    const proto = buildBuilderDecoderProto({ ...shape.opts, layers: L, maxPos: 2048, seed: 1, accuracyLevel: 4 });
+    weightBytes = writeExternalModel(proto, modelDir).weightBytes;
+    say(`generated the ${L}-layer ${shape.title} decoder in ${((performance.now() - t) / 1e3).toFixed(1)} s`);
   }
   const base = childCompile([]);
   say(`model ${modelPath}: ${gb(weightBytes)} of weights in external data; baseline child RSS ${gb(base.maxRss)}`);
   const rows: string[] = [];
   for (const target of targets) {
-    const out = path.join(root, `out-${target}-L${layers}`);
+    const out = path.join(root, `out-${target}-${model}-L${L}`);
     fs.rmSync(out, { recursive: true, force: true });
     const r = childCompile([
       modelPath,
@@ -225,7 +237,7 @@ async function main(argv: string[]): Promise<void> {
     if (!keep) fs.rmSync(out, { recursive: true, force: true });
   }
   process.stdout.write(
-    `\n${layers}-layer 1B-class 4-bit decoder, ${gb(weightBytes)} of weights (external data), baseline child RSS ${gb(base.maxRss)}\n\n` +
+    `\n${L}-layer ${shape.title} decoder, ${gb(weightBytes)} of weights (external data), baseline child RSS ${gb(base.maxRss)}\n\n` +
       '| target | compile wall | peak RSS | peak - baseline | peak / weights | weights.bin | load |\n|---|---|---|---|---|---|---|\n' +
       `${rows.join('\n')}\n`,
   );

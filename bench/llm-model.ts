@@ -28,9 +28,42 @@
  * Invariant: the same options give byte-identical models.
  */
 import { seededRandom as seeded } from '../base/random.js';
-import { OnnxBuilder } from '../compiler/onnx/builder.js';
+import { encodeModel, OnnxBuilder } from '../compiler/onnx/builder.js';
+import type { IModelProto } from '../compiler/onnx/proto.js';
 import { makeTensor } from '../ir/tensor.js';
 import type { Tensor } from '../ir/types.js';
+
+/** The Llama-3.2-1B shape (hidden, heads, MLP, layers; vocab 32000): bench:llm's `llama`, bench:compile's `llama1b`. */
+export const LLAMA_1B = { vocab: 32000, hidden: 2048, heads: 32, kvHeads: 8, headSize: 64, intermediate: 8192, layers: 16 } as const;
+
+/** The BitNet-b1.58-2B shape (ternary codes as 2-bit MatMulNBits, squared-ReLU MLP; vocab 32000, not its 128256). */
+export const BITNET_2B = {
+  vocab: 32000,
+  hidden: 2560,
+  heads: 20,
+  kvHeads: 5,
+  headSize: 128,
+  intermediate: 6912,
+  layers: 30,
+  bits: 2,
+  ternary: true,
+  mlpAct: 'relu2',
+} as const;
+
+/**
+ * Llama-3-8B's layers (hidden 4096, 32 layers, 32/8 heads of 128, MLP 14336) at 2 bits, vocab 32000 (a
+ * 128256-row float embedding would add 2.1 GB of f32 that is not the quantized layers this shape measures).
+ */
+export const LLAMA_8B_2BIT = {
+  vocab: 32000,
+  hidden: 4096,
+  heads: 32,
+  kvHeads: 8,
+  headSize: 128,
+  intermediate: 14336,
+  layers: 32,
+  bits: 2,
+} as const;
 
 /** A float tensor uniform in [-scale, scale) (examples/models.ts's, filled in place: the benchmark's tables are large). */
 function uniform(shape: number[], scale: number, next: () => number): Tensor {
@@ -182,6 +215,14 @@ export function nbitsFromFloat(
 
 /** Builds the decoder; returns ModelProto bytes. Defaults: vocab 64, hidden 64, 4 heads of 16, 2 KV heads, MLP 128, 2 layers, 64 positions. */
 export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
+  return encodeModel(buildBuilderDecoderProto(opts));
+}
+
+/**
+ * The decoder as a ModelProto object, not yet serialized: what bench:compile writes with external data
+ * for models past protobuf's 2 GiB message limit (an 8B-shaped model). Same options as buildBuilderDecoder.
+ */
+export function buildBuilderDecoderProto(opts: DecoderOptions = {}): IModelProto {
   const V = opts.vocab ?? 64;
   const D = opts.hidden ?? 64;
   const NH = opts.heads ?? 4;
@@ -366,5 +407,5 @@ export function buildBuilderDecoder(opts: DecoderOptions = {}): Uint8Array {
   for (let i = 0; i < L; i++) {
     for (const kv of ['key', 'value']) b.output(`present.${i}.${kv}`, ft, ['batch_size', KV, 'total_sequence_length', H]);
   }
-  return b.toBytes();
+  return b.toModelProto();
 }

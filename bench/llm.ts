@@ -50,7 +50,7 @@ import { importOnnx } from '../compiler/onnx/index.js';
 import { runPipeline } from '../compiler/pipeline.js';
 import { makeTensor } from '../ir/tensor.js';
 import type { Tensor } from '../ir/types.js';
-import { buildBuilderDecoder } from './llm-model.js';
+import { BITNET_2B, buildBuilderDecoder, LLAMA_1B } from './llm-model.js';
 import { ortWeb } from './peers-web.js';
 import type { LlmResult } from './schema.js';
 import { median } from './timing.js';
@@ -67,22 +67,12 @@ const SHAPES = {
   llama: {
     title: 'Llama-3.2-1B-shaped int4',
     layers: 16,
-    model: { vocab: 32000, hidden: 2048, heads: 32, kvHeads: 8, headSize: 64, intermediate: 8192 },
+    model: LLAMA_1B,
   },
   bitnet: {
     title: 'BitNet-b1.58-2B-shaped ternary (2-bit)',
     layers: 30,
-    model: {
-      vocab: 32000,
-      hidden: 2560,
-      heads: 20,
-      kvHeads: 5,
-      headSize: 128,
-      intermediate: 6912,
-      bits: 2,
-      ternary: true,
-      mlpAct: 'relu2',
-    },
+    model: BITNET_2B,
   },
 } as const;
 type ShapeName = keyof typeof SHAPES;

@@ -18,6 +18,7 @@
  * names unused anywhere in the model; a float weight still read by some graph is kept. The result is
  * checked (`checkOnnxStructure`: defined-before-use in every graph scope, SSA) before it is returned;
  * `validateQuantized` adds lutc's importer and verifier, for the CLI to run before its atomic rename.
+ * Progress: one phase 'quantize' counting the MatMul/Gemm nodes visited (compiler/progress.ts).
  */
 import * as path from 'node:path';
 import { diag, fail, type Location, LutcError } from '../base/diagnostics.js';
@@ -28,6 +29,7 @@ import { verifyGraph } from '../ir/verify.js';
 import { importOnnx } from './onnx/index.js';
 import { OnnxAttrType as AT, type INodeProto, type ITensorProto, onnx, toNum } from './onnx/proto.js';
 import { tensorFromProto, tensorToProto } from './onnx/tensor.js';
+import { type Phase, startPhase } from './progress.js';
 
 export interface QuantizeOnnxOptions extends QuantizeOptions {
   /** 'auto' (default): MatMulNBits where its block size can express G, else DequantizeLinear; 'dq': always DequantizeLinear. */
@@ -63,7 +65,12 @@ interface State {
   written: Map<ITensorProto, Map<string, Written>>;
   usedNbits: boolean;
   counter: number;
+  /** The progress phase (compiler/progress.ts): one unit per MatMul/Gemm node visited, in any graph. */
+  phase: Phase;
 }
+
+/** The ops a quantize progress phase counts (the candidates `eligibleWeight` looks at). */
+const LINEAR_OPS = new Set(['MatMul', 'Gemm']);
 
 type Written =
   | { kind: 'nbits'; inputs: string[]; attrs: INodeProto['attribute'] }
@@ -88,8 +95,17 @@ export function quantizeOnnx(modelBytes: Uint8Array, opts: QuantizeOnnxOptions):
     for (const t of g.initializer) names.add(t.name ?? '');
     for (const n of g.node) for (const s of [n.name ?? '', ...(n.input ?? []), ...(n.output ?? [])]) names.add(s);
   });
-  const st: State = { opts, opset, main: graph, names, written: new Map(), usedNbits: false, counter: 0 };
-  rewriteGraph(graph, new Map(), st);
+  let linear = 0;
+  forEachGraph(graph, (g) => {
+    for (const n of g.node) if (LINEAR_OPS.has(n.opType ?? '')) linear++;
+  });
+  const phase = startPhase('quantize', linear, 'linear layers');
+  const st: State = { opts, opset, main: graph, names, written: new Map(), usedNbits: false, counter: 0, phase };
+  try {
+    rewriteGraph(graph, new Map(), st);
+  } finally {
+    phase.end();
+  }
   // Drop float weights nobody reads any more, in any graph (a branch may read an outer initializer).
   const used = new Set<string>();
   forEachGraph(graph, (g) => {
@@ -138,6 +154,7 @@ function rewriteGraph(g: GraphP, outer: Map<string, ITensorProto>, st: State): v
   const newNodes: INodeProto[] = [];
   for (const node of g.node) {
     for (const sub of subgraphsOf(node)) rewriteGraph(sub, scope, st);
+    if (LINEAR_OPS.has(node.opType ?? '')) st.phase.tick();
     const w = eligibleWeight(node, scope);
     if (!w) {
       newNodes.push(node);

@@ -37,6 +37,7 @@ import { loadModel } from './cli/model.js';
 import { importOnnx } from './onnx/index.js';
 import type { CompileOptions, TunedPlan, TuneLayer } from './options.js';
 import { PIPELINE, runPasses } from './pipeline.js';
+import { startPhase } from './progress.js';
 import { layerKey, type MachineKey, machineKey, mBucket, type TuneEntry } from './tune-cache.js';
 
 export interface TuneOptions {
@@ -222,6 +223,7 @@ export async function tune(input: Graph | string | Uint8Array, opts: TuneOptions
   const rows: TuneRow[] = [];
   const entries: TuneEntry[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-tune-'));
+  const phase = startPhase('tune', slots, 'kernel slots');
   try {
     let i = 0;
     for (const l of layers)
@@ -257,9 +259,11 @@ export async function tune(input: Graph | string | Uint8Array, opts: TuneOptions
           );
         } finally {
           for (const c of closers) c();
+          phase.tick();
         }
       }
   } finally {
+    phase.end();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return { entries, rows, table: winnersTable(rows, target), machine };

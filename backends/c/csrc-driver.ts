@@ -24,25 +24,37 @@ int PFX_isa(void) { return LUTC_ISA; }
 
 void PFX_pack(const uint8_t *q, const float *scales, const float *zeros, uint8_t *packed, float *sw, float *swz) {
   memset(packed, 0, PFX_packed_bytes());
+  /* Per row, 8 codes at a time as one 64-bit word (code t in byte t); bit p of every byte gathered
+     into one byte by a multiply: ((v >> p) & 0x0101..01) * 0x0102040810204080 puts byte t's bit at
+     bit 56 + t and nothing else there (every partial product has its own bit), so >> 56 is the byte. */
   for (int rb = 0; rb < G_NRB; rb++)
-    for (int cp = 0; cp < G_NCP; cp++)
-      for (int r = 0; r < G_ROWS; r++)
-        for (int plane = 0; plane < G_BITS; plane++) {
-          const int row = rb * G_ROWS + r;
-          if (row >= G_N) continue;
-          unsigned byte = 0;
-          for (int t = 0; t < 8 && cp * 8 + t < G_K; t++) byte |= (unsigned)((q[(size_t)row * G_K + cp * 8 + t] >> plane) & 1) << t;
-          packed[(size_t)rb * G_NVK * G_VEC + PFX_WB(cp, r, plane)] = (uint8_t)byte;
-        }
+    for (int r = 0; r < G_ROWS; r++) {
+      const int row = rb * G_ROWS + r;
+      if (row >= G_N) continue;
+      const uint8_t *qr = q + (size_t)row * G_K;
+      uint8_t *pb = packed + (size_t)rb * G_NVK * G_VEC;
+      for (int cp = 0; cp < G_NCP; cp++) {
+        uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (cp * 8 + 8 <= G_K) memcpy(&v, qr + cp * 8, 8); /* code t in byte t */
+        else
+#endif
+          for (int t = 0; t < 8 && cp * 8 + t < G_K; t++) v |= (uint64_t)qr[cp * 8 + t] << (8 * t);
+        for (int plane = 0; plane < G_BITS; plane++)
+          pb[PFX_WB(cp, r, plane)] = (uint8_t)((((v >> plane) & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56);
+      }
+    }
   const float mid = (float)((1 << G_BITS) - 1) / 2.0f;
   memset(sw, 0, sizeof(float) * PFX_scales_len());
   memset(swz, 0, sizeof(float) * PFX_scales_len());
-  for (int n = 0; n < G_N; n++)
-    for (int g = 0; g < G_NGROUPS; g++) {
-      const float s = scales[(size_t)n * G_NGROUPS + g];
-      sw[(size_t)g * G_NPAD + n] = s;
-      swz[(size_t)g * G_NPAD + n] = s * (mid - zeros[(size_t)n * G_NGROUPS + g]);
-    }
+  /* the [N][groups] -> [groups][NPAD] transpose in blocks of 16 rows: 16 source lines, one 64-byte write run */
+  for (int n0 = 0; n0 < G_N; n0 += 16)
+    for (int g = 0; g < G_NGROUPS; g++)
+      for (int n = n0; n < n0 + 16 && n < G_N; n++) {
+        const float s = scales[(size_t)n * G_NGROUPS + g];
+        sw[(size_t)g * G_NPAD + n] = s;
+        swz[(size_t)g * G_NPAD + n] = s * (mid - zeros[(size_t)n * G_NGROUPS + g]);
+      }
 }
 
 /* Integer tables of m tokens; xpad: G_KPAD floats of scratch. */

@@ -12,7 +12,6 @@ import { fail } from '../../base/diagnostics.js';
 import { compileUnchecked, emitKernel } from '../api.js';
 import { writeArtifact } from '../artifact.js';
 import type { KernelRequest, Target } from '../options.js';
-import { installProgress, streamSink } from '../progress.js';
 import { quantizeOnnx, validateQuantized } from '../quantize-onnx.js';
 import { defaultCachePath } from '../tune-cache.js';
 import {
@@ -29,7 +28,7 @@ import {
   str,
   usage,
 } from './args.js';
-import { type CliIO, processIO } from './io.js';
+import { type CliIO, notesOf, withProgress } from './io.js';
 import { loadModel } from './model.js';
 
 const ARTIFACT = artifactTargets().map((t) => t.name);
@@ -104,6 +103,7 @@ model is checked (structure, lutc's importer and verifier) before it replaces FI
   --group-size G          group along K (default 128, or K when smaller)
   --symmetric             symmetric quantization
   -o, --out FILE          output model (required)
+  -q, --quiet             no progress on stderr (errors still print)
   -h, --help              this help
 `;
 
@@ -121,6 +121,7 @@ weights (exit 1, LUT6013, when the latter disagree; method: bench/README.md). On
   -t, --target T          ${ARTIFACT.join(', ')} (default: every one with a benchmark)
   --bits, --group-size, --tables, --shape, --dim   as for compile (same warnings)
 ${targetOptionHelp('bench')}
+  -q, --quiet             no notes or progress on stderr (warnings, errors and the report still print)
   -h, --help              this help
 `;
 
@@ -152,19 +153,15 @@ export async function cmdCompile(argv: string[], io: CliIO): Promise<number> {
     io.err(`warning: compile: --no-tune-cache has no effect on --target ${target} (only c and wasm read the tune cache); ignored`);
   // --quiet: no notes and no progress; warnings (and errors) still print
   const quiet = flag(p, 'quiet');
-  opts.progress = (m) => (!quiet || m.startsWith('warning')) && io.err(m);
+  opts.progress = notesOf(io, quiet);
   const outDir = str(p, 'out') ?? 'out';
   // counted phases (layers lowered, weights hashed and written) on stderr: compiler/progress.ts
-  const tty = io === processIO && !!process.stderr.isTTY;
-  const was = installProgress(quiet ? undefined : streamSink(tty ? process.stderr : { write: (s) => io.err(s) }, tty));
-  try {
+  await withProgress(io, quiet, async () => {
     const res = await compileUnchecked(model, { ...opts, onIrDump: (pass, text) => io.out(`// ----- IR after ${pass} -----\n${text}`) });
     // stdout lists the written files, unless it carries IR dumps (then stderr does, so IR pipes clean)
     const list = opts.printIrAfter === undefined ? io.out : io.err;
     for (const f of writeArtifact(res, outDir)) list(f);
-  } finally {
-    installProgress(was);
-  }
+  });
   return 0;
 }
 
@@ -229,7 +226,13 @@ export async function cmdQuantize(argv: string[], io: CliIO): Promise<number> {
   const p = parse(
     'quantize',
     argv,
-    { bits: { type: 'string' }, 'group-size': { type: 'string' }, symmetric: { type: 'boolean' }, out: { type: 'string', short: 'o' } },
+    {
+      bits: { type: 'string' },
+      'group-size': { type: 'string' },
+      symmetric: { type: 'boolean' },
+      out: { type: 'string', short: 'o' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
     1,
   );
   if (p.values.help) return (io.out(QUANTIZE_HELP), 0);
@@ -241,7 +244,10 @@ export async function cmdQuantize(argv: string[], io: CliIO): Promise<number> {
   const groupSize = gs === undefined ? undefined : parsePosInt('quantize', 'group-size', gs);
   // Import first: a broken model gets the importer's coded diagnostics, not a protobuf exception.
   await loadModel(model);
-  const q = quantizeOnnx(fs.readFileSync(model), { bits, groupSize, symmetric: flag(p, 'symmetric') });
+  // one progress phase over the linear layers (compiler/progress.ts); --quiet: none
+  const q = await withProgress(io, flag(p, 'quiet'), async () =>
+    quantizeOnnx(fs.readFileSync(model), { bits, groupSize, symmetric: flag(p, 'symmetric') }),
+  );
   // Never write a model onnxruntime or lutc would refuse (LUT4035 and the reasons; nothing written).
   validateQuantized(q, out);
   const tmp = `${out}.lutc-tmp-${process.pid}`;
@@ -258,7 +264,7 @@ export async function cmdQuantize(argv: string[], io: CliIO): Promise<number> {
 
 /** Implements `lutc bench`: each artifact target with a `bench` entry (backends/target.ts). */
 export async function cmdBench(argv: string[], io: CliIO): Promise<number> {
-  const p = parse('bench', argv, COMPILE_OPTS, 1);
+  const p = parse('bench', argv, { ...COMPILE_OPTS, quiet: { type: 'boolean', short: 'q' } }, 1);
   if (p.values.help) return (io.out(BENCH_HELP), 0);
   const model = requirePositional('bench', p, 'model');
   const t = str(p, 'target');
@@ -276,12 +282,15 @@ export async function cmdBench(argv: string[], io: CliIO): Promise<number> {
     );
   }
   // every flag is checked (usage errors, warnings) before the first benchmark starts
-  const runs = available.map((x) => ({ target: x.name, bench: x.bench!, opts: compileOptions('bench', p, x.name, (m) => io.err(m)) }));
+  // --quiet: no notes or progress (compile's flag, which bench shares); warnings and the report still print
+  const quiet = flag(p, 'quiet');
+  const notes = notesOf(io, quiet);
+  const runs = available.map((x) => ({ target: x.name, bench: x.bench!, opts: compileOptions('bench', p, x.name, notes) }));
   if (!fs.existsSync(model)) fail('LUT6006', 'cannot read model file: no such file', { kind: 'file', file: model });
   const failed: string[] = [];
   for (const { target, bench, opts } of runs) {
     const mod: BenchModule = await bench();
-    const r = await mod.benchModel(model, opts, (m) => io.err(m));
+    const r = await withProgress(io, quiet, () => mod.benchModel(model, opts, notes));
     io.out(typeof r === 'string' ? r : r.report);
     if (typeof r !== 'string') failed.push(...r.failed.map((f) => `${target}: ${f}`));
   }

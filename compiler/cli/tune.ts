@@ -13,6 +13,7 @@ import { defaultCachePath, writeTuneCache } from '../tune-cache.js';
 import {
   COMPILE_OPTS,
   compileOptions,
+  flag,
   type Parsed,
   parse,
   parsePosInt,
@@ -22,7 +23,7 @@ import {
   UsageError,
   usage,
 } from './args.js';
-import type { CliIO } from './io.js';
+import { type CliIO, notesOf, withProgress } from './io.js';
 
 export const TUNE_HELP = `usage: lutc tune <model.onnx|model.lut> --target c|wasm [options]
 
@@ -43,6 +44,7 @@ takes the tuned plans; an entry whose key differs in any field is never used.
                           how the model is lowered, as for compile
   --isa scalar|avx2|avx512|neon   (c) the pinned ISA path (part of the key)
   --wasm-features relaxed-simd    (wasm) time the relaxed-SIMD kernels where the engine runs them
+  -q, --quiet             no per-slot lines, notes or progress on stderr (warnings still print)
   -h, --help              this help
 `;
 
@@ -62,6 +64,7 @@ const TUNE_OPTS = {
   m: { type: 'string' as const },
   budget: { type: 'string' as const },
   cache: { type: 'string' as const },
+  quiet: { type: 'boolean' as const, short: 'q' },
 };
 
 /** compile's flag checks (args.ts compileOptions), their usage errors said as `tune:`. */
@@ -86,13 +89,16 @@ export async function cmdTune(argv: string[], io: CliIO): Promise<number> {
   const budget = str(p, 'budget');
   const budgetMs = budget === undefined ? undefined : parsePosInt('tune', 'budget', budget);
   const cache = str(p, 'cache') ?? defaultCachePath();
-  const res = await tune(model, { target, threads, mBuckets, budgetMs, compile, log: (m) => io.err(m) });
+  // --quiet: no per-slot lines, notes or progress bar; warnings still print, the table goes to stdout
+  const quiet = flag(p, 'quiet');
+  const notes = notesOf(io, quiet);
+  const res = await withProgress(io, quiet, () => tune(model, { target, threads, mBuckets, budgetMs, compile, log: notes }));
   if (!res.entries.length) {
-    io.err(`tune: the model has no LUT layers (give --bits to quantize float layers); nothing written to ${cache}`);
+    notes(`tune: the model has no LUT layers (give --bits to quantize float layers); nothing written to ${cache}`);
     return 0;
   }
-  const all = writeTuneCache(cache, res.entries, (m) => io.err(m));
+  const all = writeTuneCache(cache, res.entries, notes);
   io.out(res.table);
-  io.err(`tune: ${res.entries.length} entries written to ${cache} (${all.length} in all)`);
+  notes(`tune: ${res.entries.length} entries written to ${cache} (${all.length} in all)`);
   return 0;
 }

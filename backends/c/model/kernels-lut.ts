@@ -180,6 +180,33 @@ static void lutc_lut_release(void) {
   lutc_lut_bytes = 0;
   lutc_lut_ready = 0;
 }
+/* q[i] = the i-th bits-wide code of the LSB-first stream qs (which has a pad byte, so o/8 + 1 is in range).
+   Widths 1, 2 and 4 take whole bytes, written out so the loops vectorize. */
+static void lutc_unpack(const unsigned char *restrict qs, uint8_t *restrict q, size_t nk, int bits) {
+  size_t i = 0;
+  if (bits == 4) {
+    const size_t nb = nk / 2;
+    for (size_t j = 0; j < nb; j++) { q[2 * j] = (uint8_t)(qs[j] & 15u); q[2 * j + 1] = (uint8_t)(qs[j] >> 4); }
+    i = 2 * nb;
+  } else if (bits == 2) {
+    const size_t nb = nk / 4;
+    for (size_t j = 0; j < nb; j++) {
+      const unsigned b = qs[j];
+      q[4 * j] = (uint8_t)(b & 3u); q[4 * j + 1] = (uint8_t)((b >> 2) & 3u); q[4 * j + 2] = (uint8_t)((b >> 4) & 3u); q[4 * j + 3] = (uint8_t)(b >> 6);
+    }
+    i = 4 * nb;
+  } else if (bits == 1) {
+    const size_t nb = nk / 8;
+    for (size_t j = 0; j < nb; j++)
+      for (unsigned u = 0; u < 8; u++) q[8 * j + u] = (uint8_t)((qs[j] >> u) & 1u);
+    i = 8 * nb;
+  }
+  const unsigned mask = (1u << bits) - 1u;
+  for (; i < nk; i++) {
+    const size_t o = i * (size_t)bits;
+    q[i] = (uint8_t)((((unsigned)qs[o >> 3] | ((unsigned)qs[(o >> 3) + 1] << 8)) >> (o & 7)) & mask);
+  }
+}
 static int lutc_lut_load(const unsigned char *W) {
   size_t total = 64, qmax = 1;
   for (int j = 0; j < ${L}; j++) {
@@ -195,11 +222,7 @@ static int lutc_lut_load(const unsigned char *W) {
   for (int j = 0; j < ${L}; j++) {
     const lutc_layer *l = &lutc_layers[j];
     const unsigned char *qs = W + l->q_off;
-    const unsigned mask = (1u << l->bits) - 1u;
-    for (size_t i = 0; i < l->nk; i++) {
-      const size_t o = i * (size_t)l->bits; /* the stream has a pad byte, so o/8 + 1 is in range */
-      q[i] = (uint8_t)((((unsigned)qs[o >> 3] | ((unsigned)qs[(o >> 3) + 1] << 8)) >> (o & 7)) & mask);
-    }
+    lutc_unpack(qs, q, l->nk, l->bits);
     uint8_t *pk = (uint8_t *)p;
     p += LUTC_AL64(l->packed_bytes());
     float *sw = (float *)(void *)p;
