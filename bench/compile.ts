@@ -6,8 +6,10 @@
  * `lutc compile`), and prints per target: wall time of the compile, the child's peak RSS (GNU
  * `/usr/bin/time -v`'s maximum resident set size), that peak minus the peak of a child that only loads the CLI (the baseline,
  * also printed), the ratio of the peak to the model's weight bytes (the external data file's size),
- * and the load time of the artifact (C: `model_load_weights` of the mmapped weights.bin in a small
- * loader program built next to it; wasm: the artifact's `load()` in Node).
+ * and the load time of the artifact (C: `model_load_weights` of the mmapped weights.bin, which packs
+ * the LUT layers, and `model_load_packed` of weights.bin and the packed image `make` writes
+ * (weights.packed.bin), both mmapped, in a small loader program built next to it; wasm: the
+ * artifact's `load()` in Node).
  *
  *   npm run bench:compile [-- --model llama1b|bitnet2b|llama8b] [--layers N] [--target c|wasm|both] [--no-load] [--keep]
  *
@@ -113,22 +115,39 @@ process.stdout.write('\\n' + JSON.stringify({ rc, ms }) + '\\n');`;
   return { ...rep, maxRss: Number(kb[1]) * 1024, stderr: r.stderr ?? '' };
 }
 
-/** C load time: a loader that mmaps weights.bin and times model_load_weights (ms). */
-function cLoadMs(dir: string): number {
+/**
+ * C load times (ms): `pack`, model_load_weights of the mmapped weights.bin (hash, unpack and pack
+ * every LUT layer for this ISA), which also writes the packed image (model_save_packed, untimed) that
+ * `make` writes as weights.packed.bin; `packed`, model_load_packed of weights.bin and that image, both
+ * mmapped (hash, no packing). A small loader program built next to the artifact.
+ */
+function cLoadMs(dir: string): { pack: number; packed: number } {
   const src = `#define _POSIX_C_SOURCE 199309L
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include "model.h"
+static void *map(const char *path, size_t *n) {
+  int fd = open(path, O_RDONLY); struct stat st; if (fd < 0 || fstat(fd, &st)) exit(2);
+  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0); if (p == MAP_FAILED) exit(3);
+  *n = (size_t)st.st_size; return p;
+}
 int main(int argc, char **argv) {
-  int fd = open(argv[1], O_RDONLY); struct stat st; if (fd < 0 || fstat(fd, &st)) return 2;
-  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0); if (p == MAP_FAILED) return 3;
+  size_t n, pn = 0; void *p = map(argv[1], &n), *pk = NULL;
+  const int packed = argc > 3 && !strcmp(argv[3], "packed");
+  if (packed) pk = map(argv[2], &pn);
   struct timespec a, b; clock_gettime(CLOCK_MONOTONIC, &a);
-  int rc = model_load_weights(p, (size_t)st.st_size);
+  int rc = packed ? model_load_packed(p, n, pk, pn) : model_load_weights(p, n);
   clock_gettime(CLOCK_MONOTONIC, &b);
-  if (rc) { fprintf(stderr, "model_load_weights: %d\\n", rc); return 4; }
+  if (rc) { fprintf(stderr, "load: %d\\n", rc); return 4; }
+  if (!packed && argc > 2) {
+    size_t sn = model_packed_size(); void *img = malloc(sn); FILE *f = fopen(argv[2], "wb");
+    if (!img || !f || model_save_packed(img, sn) || fwrite(img, 1, sn, f) != sn || fclose(f)) return 5;
+  }
   printf("%.3f\\n", (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6);
   return 0;
 }
@@ -153,7 +172,11 @@ int main(int argc, char **argv) {
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  return Number(execFileSync(exe, [path.join(dir, 'weights.bin')], { encoding: 'utf8' }).trim());
+  const w = path.join(dir, 'weights.bin');
+  const img = path.join(dir, 'weights.packed.bin');
+  const pack = Number(execFileSync(exe, [w, img], { encoding: 'utf8' }).trim());
+  const packed = Number(execFileSync(exe, [w, img, 'packed'], { encoding: 'utf8' }).trim());
+  return { pack, packed };
 }
 
 /** WASM load time: the artifact's `load()` in this process (ms). */
@@ -229,10 +252,12 @@ async function main(argv: string[]): Promise<void> {
       ...QUIET,
     ]);
     if (r.rc !== 0) throw new Error(`lutc compile --target ${target} failed (${r.rc}):\n${r.stderr}`);
-    const loadMs = load ? (target === 'c' ? cLoadMs(out) : await wasmLoadMs(out)) : Number.NaN;
+    const c = load && target === 'c' ? cLoadMs(out) : undefined;
+    const loadMs = load ? (c ? c.pack : await wasmLoadMs(out)) : Number.NaN;
+    const loadCol = !load ? '-' : c ? `${c.pack.toFixed(0)} ms (packed image: ${c.packed.toFixed(0)} ms)` : `${loadMs.toFixed(0)} ms`;
     const wb = fs.existsSync(path.join(out, 'weights.bin')) ? fs.statSync(path.join(out, 'weights.bin')).size : 0;
     rows.push(
-      `| ${target} | ${(r.ms / 1e3).toFixed(1)} s | ${gb(r.maxRss)} | ${gb(r.maxRss - base.maxRss)} | ${(r.maxRss / weightBytes).toFixed(2)}x | ${gb(wb)} | ${load ? `${loadMs.toFixed(0)} ms` : '-'} |`,
+      `| ${target} | ${(r.ms / 1e3).toFixed(1)} s | ${gb(r.maxRss)} | ${gb(r.maxRss - base.maxRss)} | ${(r.maxRss / weightBytes).toFixed(2)}x | ${gb(wb)} | ${loadCol} |`,
     );
     if (!keep) fs.rmSync(out, { recursive: true, force: true });
   }

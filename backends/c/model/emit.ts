@@ -452,7 +452,7 @@ ${checks.length ? `${indent(checks.join('\n'))}\n` : ''}${indent(body)}
     'model.h': header,
     'model.c': source + renderGenerateSource(gen, inputs, outputs, sharedPresents, workspaceBytes),
     'main.c': renderHarness(inputs, outputs, embedded),
-    Makefile: renderMakefile(),
+    Makefile: renderMakefile(embedded),
   };
   if (!embedded && blob) files['weights.bin'] = blob;
   return { files, plan, inputs, outputs, embedded, workspaceBytes, ...(stream && { weights: stream }) };
@@ -621,6 +621,7 @@ ${dimDefs.join('\n')}
 #define MODEL_ERR_INTERNAL 7       /* a LUT kernel rejected its arguments (a lutc bug) */
 #define MODEL_ERR_DIM_BOUND 8      /* a runtime dim beyond its bound (lutc's LUT5009) */
 #define MODEL_ERR_SHAPE 9          /* input shapes that contradict each other (lutc's LUT5006) */
+#define MODEL_ERR_PACKED 11        /* model_load_packed: not this model's packed image for this build's ISA */
 
 /* Inputs, named after the graph inputs; each points at a dense row-major array of the given shape
    (with runtime dims: of the shape in its *_shape field). */
@@ -655,6 +656,16 @@ size_t model_weights_size(void);
 int model_load_weights(const void *blob, size_t n);
 /* Bytes model_load_weights allocated for the packed LUT weights (0 before loading, or without LUT layers). */
 size_t model_loaded_bytes(void);
+/* The LUT layers packed for this build's ISA, as an image a later load maps instead of packing again
+   (the harness's \`model pack\`, which \`make\` runs to write weights.packed.bin): its size in bytes, and
+   model_save_packed, which writes it to \`out\` (n = model_packed_size(); after model_load_weights). */
+size_t model_packed_size(void);
+int model_save_packed(void *out, size_t n);
+/* model_load_weights without the packing: checks \`blob\` as it does (embedded weights: NULL, 0 selects
+   them), then uses \`packed\` (a model_save_packed image, 64-byte aligned, e.g. mmapped; not copied:
+   keep it alive) as every LUT layer's packed weights. MODEL_ERR_PACKED (nothing changed) when it is
+   not the image of this model.c's weights for this build's ISA (a stale file, another -DLUTC_ISA). */
+int model_load_packed(const void *blob, size_t n, const void *packed, size_t pn);
 /* Frees the packed LUT weights (the next model_run packs them again from the current blob). */
 void model_release(void);
 /* OpenMP threads for later runs when built with -fopenmp (default MODEL_THREADS; n < 1 means 1);
@@ -789,6 +800,20 @@ ${embedded ? '  if (!blob && n == 0) { const int rc = lutc_lut_load(lutc_embedde
   return MODEL_OK;
 }
 size_t model_loaded_bytes(void) { return lutc_lut_bytes; }
+size_t model_packed_size(void) { return lutc_lut_image_bytes(); }
+int model_save_packed(void *out, size_t n) {
+  if (!out || n != lutc_lut_image_bytes()) return MODEL_ERR_ARGS;
+  return lutc_lut_save((unsigned char *)out, 0x${hash.toString(16).padStart(8, '0')}u);
+}
+int model_load_packed(const void *blob, size_t n, const void *packed, size_t pn) {
+${embedded ? '  if (!blob && n == 0) blob = lutc_embedded.b, n = ' + blob.length + 'u;\n' : ''}  if (!blob || ((uintptr_t)blob & 15u) != 0) return MODEL_ERR_ARGS;
+  if (n != ${blob.length}u) return MODEL_ERR_WEIGHTS_SIZE;
+  if (lutc_weight_hash((const unsigned char *)blob, n) != 0x${hash.toString(16).padStart(8, '0')}u) return MODEL_ERR_WEIGHTS_HASH;
+  const int rc = lutc_lut_use((const unsigned char *)packed, pn, 0x${hash.toString(16).padStart(8, '0')}u);
+  if (rc != MODEL_OK) return rc;
+  lutc_w = (const unsigned char *)blob;
+  return MODEL_OK;
+}
 void model_release(void) { lutc_lut_release(); }
 void model_set_threads(int n) { lutc_threads = n > 0 ? n : 1; }
 int model_run(const model_inputs *in, model_outputs *out, void *workspace) {

@@ -11,7 +11,10 @@
  * stages of ir/lut/epilogue.ts, each the expression of kernels-elementwise.ts for that op) as a
  * post-loop over y, in interp.ts interpMatmul's order.
  *
- * One rendered kernel per distinct (N, K, bits, group, tables); one packed copy per layer.
+ * One rendered kernel per distinct (N, K, bits, group, tables); one packed copy per layer. The loader
+ * also saves and reuses that packed layout as an image (`lutc_lut_save` / `lutc_lut_use`: model.h's
+ * model_save_packed / model_load_packed, the harness's weights.packed.bin), checked by a header of
+ * the ISA, the blob's hash, the layer count and the size.
  */
 
 import { epilogueStages, foldStages, GEMM_EPILOGUE_OPERAND } from '../../../ir/lut/epilogue.js';
@@ -150,7 +153,7 @@ for (ptrdiff_t t = 0; t < ${m}; t++)
   renderLoader(): string {
     const L = this.layers.length;
     if (L === 0)
-      return 'static int lutc_lut_load(const unsigned char *W) { (void)W; return MODEL_OK; }\nstatic void lutc_lut_release(void) {}\nstatic size_t lutc_lut_bytes = 0;\nstatic int lutc_lut_ready = 1;';
+      return 'static int lutc_lut_load(const unsigned char *W) { (void)W; return MODEL_OK; }\nstatic void lutc_lut_release(void) {}\nstatic size_t lutc_lut_bytes = 0;\nstatic int lutc_lut_ready = 1;\nstatic size_t lutc_lut_image_bytes(void) { return 0; }\nstatic int lutc_lut_save(unsigned char *out, uint32_t hash) { (void)out; (void)hash; return MODEL_OK; }\nstatic int lutc_lut_use(const unsigned char *img, size_t n, uint32_t hash) { (void)img; (void)hash; return n == 0 ? MODEL_OK : MODEL_ERR_PACKED; }';
     const rows = this.layers.map(
       (l) =>
         `  { ${l.prefix}_packed_bytes, ${l.prefix}_scales_len, ${l.prefix}_scratch_bytes, ${l.prefix}_pack, ${l.qOff}u, ${l.sOff}u, ${l.zOff}u, ${l.nk}u, ${l.scratch}u, ${l.bits}, ${l.m} }`,
@@ -170,6 +173,7 @@ ${rows.join(',\n')}
 };
 static unsigned char *lutc_lut_mem = NULL; /* one allocation holds every layer's packed weights, sw, swz */
 static size_t lutc_lut_bytes = 0;
+static const unsigned char *lutc_lut_payload = NULL; /* the 64-aligned start of that layout, wherever it lives */
 static int lutc_lut_ready = 0;
 static const uint8_t *lutc_pk[${L}];
 static const float *lutc_sw[${L}], *lutc_swz[${L}];
@@ -178,6 +182,7 @@ static void lutc_lut_release(void) {
   free(lutc_lut_mem);
   lutc_lut_mem = NULL;
   lutc_lut_bytes = 0;
+  lutc_lut_payload = NULL;
   lutc_lut_ready = 0;
 }
 /* q[i] = the i-th bits-wide code of the LSB-first stream qs (which has a pad byte, so o/8 + 1 is in range).
@@ -238,6 +243,55 @@ static int lutc_lut_load(const unsigned char *W) {
   free(lutc_lut_mem);
   lutc_lut_mem = mem;
   lutc_lut_bytes = total;
+  lutc_lut_payload = (const unsigned char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+  lutc_lut_ready = 1;
+  return MODEL_OK;
+}
+/* The packed image (weights.packed.bin, model_save_packed): a 64-byte header (magic "LUTCPAK1", u32
+   LUTC_ISA, u32 the blob's hash, u32 layer count, u32 0, u64 payload bytes, zeros), then the payload:
+   the layers' packed weights, sw and swz in lutc_lut_load's layout (each part 64-byte aligned). */
+static size_t lutc_lut_payload_bytes(void) {
+  size_t total = 0;
+  for (int j = 0; j < ${L}; j++)
+    total += LUTC_AL64(lutc_layers[j].packed_bytes()) + 2 * LUTC_AL64(sizeof(float) * lutc_layers[j].scales_len());
+  return total;
+}
+static size_t lutc_lut_image_bytes(void) { return 64 + lutc_lut_payload_bytes(); }
+static void lutc_lut_header(unsigned char *h, uint32_t hash) {
+  const uint32_t w[4] = {(uint32_t)LUTC_ISA, hash, ${L}u, 0u};
+  const uint64_t pb = (uint64_t)lutc_lut_payload_bytes();
+  memset(h, 0, 64);
+  memcpy(h, "LUTCPAK1", 8);
+  memcpy(h + 8, w, sizeof w);
+  memcpy(h + 24, &pb, sizeof pb);
+}
+static int lutc_lut_save(unsigned char *out, uint32_t hash) {
+  if (!lutc_lut_ready || !lutc_lut_payload) return MODEL_ERR_NO_WEIGHTS;
+  lutc_lut_header(out, hash);
+  memcpy(out + 64, lutc_lut_payload, lutc_lut_payload_bytes());
+  return MODEL_OK;
+}
+/* Points every layer into img (no copy, no packing): MODEL_ERR_PACKED unless it is this model's image
+   for this build's ISA (header equal to the one lutc_lut_save writes, size, 64-byte alignment). */
+static int lutc_lut_use(const unsigned char *img, size_t n, uint32_t hash) {
+  unsigned char want[64];
+  lutc_lut_header(want, hash);
+  if (!img || ((uintptr_t)img & 63u) != 0 || n != lutc_lut_image_bytes() || memcmp(img, want, 64) != 0) return MODEL_ERR_PACKED;
+  const unsigned char *p = img + 64;
+  for (int j = 0; j < ${L}; j++) {
+    const lutc_layer *l = &lutc_layers[j];
+    if (l->scratch_bytes(l->m) > l->scratch_max) return MODEL_ERR_INTERNAL;
+    lutc_pk[j] = (const uint8_t *)p;
+    p += LUTC_AL64(l->packed_bytes());
+    lutc_sw[j] = (const float *)(const void *)p;
+    p += LUTC_AL64(sizeof(float) * l->scales_len());
+    lutc_swz[j] = (const float *)(const void *)p;
+    p += LUTC_AL64(sizeof(float) * l->scales_len());
+  }
+  free(lutc_lut_mem);
+  lutc_lut_mem = NULL;
+  lutc_lut_bytes = 0;
+  lutc_lut_payload = img + 64;
   lutc_lut_ready = 1;
   return MODEL_OK;
 }`;

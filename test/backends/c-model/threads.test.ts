@@ -200,7 +200,7 @@ describe.skipIf(!OMP)('C artifact threads (OpenMP)', () => {
     try {
       const mk = emitModel(decoder(), { target: 'c', embedWeights: false }).files.Makefile as string;
       fs.writeFileSync(path.join(dir, 'Makefile'), mk);
-      for (const f of ['main.c', 'model.c', 'model.h']) fs.writeFileSync(path.join(dir, f), '');
+      for (const f of ['main.c', 'model.c', 'model.h', 'weights.bin']) fs.writeFileSync(path.join(dir, f), '');
       const dry = (...vars: string[]) => execFileSync('make', ['-n', '-B', '-C', dir, ...vars], { encoding: 'utf8' });
       expect(dry()).toMatch(/ -fopenmp /);
       expect(dry('OPENMP=0')).not.toMatch(/-fopenmp/);
