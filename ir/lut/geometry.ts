@@ -142,22 +142,42 @@ export function packWeights(g: LutGeometry, q: Uint8Array): Uint8Array {
   const out = new Uint8Array(g.packedBytes);
   const cpv = g.cpPerVec ?? 1,
     rowBytes = cpv * g.planes;
+  // Four codes at a time as one little-endian word (code t in byte t) when every row starts on a
+  // word: bit p of each byte gathered into 4 bits by one multiply, ((w >>> p) & 0x01010101) *
+  // 0x10204080 putting byte t's bit alone at bit 28 + t (every partial product has its own bit).
+  const le = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+  const words = le && g.k % 4 === 0 && q.byteOffset % 4 === 0 ? new Uint32Array(q.buffer, q.byteOffset, q.length >> 2) : undefined;
   for (let rb = 0; rb < g.nRowBlocks; rb++) {
     for (let cv = 0; cv < g.nChunkPairs; cv += cpv) {
       const base = vectorOffset(g, rb, cv);
-      for (let j = 0; j < g.vecBytes; j++) {
-        const row = rb * g.rowsPerVec + Math.floor(j / rowBytes);
-        const plane = j % g.planes;
-        const cp = cv + Math.floor((j % rowBytes) / g.planes);
-        if (cp >= g.nChunkPairs) continue;
-        if (row >= g.n || plane >= g.bits) continue;
-        let byte = 0;
-        for (let t = 0; t < 8; t++) {
-          const kk = cp * 8 + t;
-          if (kk >= g.k) break;
-          byte |= ((q[row * g.k + kk]! >> plane) & 1) << t;
+      // byte r * rowBytes + c * planes + plane of the vector: row rb * rowsPerVec + r, chunk pair cv + c
+      for (let r = 0; r < g.rowsPerVec; r++) {
+        const row = rb * g.rowsPerVec + r;
+        if (row >= g.n) break;
+        for (let c = 0; c < cpv; c++) {
+          const cp = cv + c;
+          if (cp >= g.nChunkPairs) break;
+          const o = base + r * rowBytes + c * g.planes;
+          const at = row * g.k + cp * 8;
+          if (words && cp * 8 + 8 <= g.k) {
+            const w0 = words[at >> 2]!,
+              w1 = words[(at >> 2) + 1]!;
+            for (let plane = 0; plane < g.bits; plane++)
+              out[o + plane] =
+                (Math.imul((w0 >>> plane) & 0x01010101, 0x10204080) >>> 28) |
+                ((Math.imul((w1 >>> plane) & 0x01010101, 0x10204080) >>> 28) << 4);
+            continue;
+          }
+          for (let plane = 0; plane < g.bits; plane++) {
+            let byte = 0;
+            for (let t = 0; t < 8; t++) {
+              const kk = cp * 8 + t;
+              if (kk >= g.k) break;
+              byte |= ((q[at + t]! >> plane) & 1) << t;
+            }
+            out[o + plane] = byte;
+          }
         }
-        out[base + j] = byte;
       }
     }
   }

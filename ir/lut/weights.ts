@@ -76,8 +76,9 @@ export function qBitStream(q: Tensor, bits: number): Uint8Array | undefined {
  * com.microsoft.MatMulNBits: B [N, kBlocks, blob] LSB-first, scales [N, kBlocks], zero points packed u8
  * or float. The result's q, scales and zeros are lazy (ir/tensor.ts lazyTensor, in `tensors`; `qm`
  * reads them through getters): computed from B, scales and zero points each time they are read after
- * leaving the lazy cache, so lowering a model holds no unpacked copy of its weights. Here B is read
- * once, for the largest code (narrowBits), row by row.
+ * leaving the lazy cache, so lowering a model holds no unpacked copy of its weights. Here B of a 4- or
+ * 8-bit layer is read once, for the largest code (narrowBits), row by row, until a code rules out
+ * every narrower width (2-bit layers are never narrowed, so never read here).
  */
 export function weightsFromNBits(node: Node): WeightResult {
   const K = attrOr(node, 'K', 0),
@@ -115,8 +116,10 @@ export function weightsFromNBits(node: Node): WeightResult {
     }
     return max;
   };
-  // the largest code, for narrowBits (a row at a time; stops once no narrower width is possible)
-  let max = 0;
+  // the largest code, for narrowBits (a row at a time; stops once no narrower width is possible). 2-bit
+  // sources stay 2-bit whatever their codes (narrowBits), so they skip the scan: a ternary model's
+  // codes never reach 3, and scanning all of them was most of a BitNet-2B-shaped compile (19 of 32 s)
+  let max = bits <= 2 ? mask : 0;
   {
     const b = Bt.data;
     const row = new Uint8Array(K);
