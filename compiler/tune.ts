@@ -12,7 +12,8 @@
  *         vector path: int8 tables, M >= 16); one K-tile (the wasm kernel reads k_tile 0); 1 thread
  *         (the kernel module runs on one).
  *   c     1 thread and the requested N (the fused lut.gemm kernel has no layout or K-tile knob: the
- *         entry keeps the default plan's layout and k_tile 0).
+ *         entry keeps the default plan's layout and k_tile 0; a winner on 1 thread makes the compile
+ *         run that layer on 1 at that M: passes/tile.ts, lut.gemm threads_m1 / threads_mn).
  * Each candidate is the kernel-only build of backends/<t> (the same kernels the artifact renders),
  * timed by the benchmarks' method (bench/timing.ts `interleave`; the kernel timers of
  * bench/kernel-timing.ts, which bench/c.ts and bench/wasm.ts use: C's harness, wasm's

@@ -18,7 +18,9 @@
  * global `PassContext.tile` overrides still win: layout/vecThreshold over its layout, tileK/tileM over
  * its K-tile; a K-tile that is not whole segments of this layer is not taken; k_tile 0 where the
  * target reads one K-tile). A miss plans the layer as without a cache. lut.gemm layers (C's fused
- * kernel, which plans its own loops) are looked up and recorded only. Every lookup is appended to
+ * kernel, which plans its own loops) are looked up and recorded; their one knob is the threads: with
+ * a model on N > 1 threads, an entry whose winner ran on 1 (at M = 1, or at the prefill bucket) sets
+ * lut.gemm `threads_m1` / `threads_mn` to 'one'. Every lookup is appended to
  * `PassContext.tuned` (runPipeline says how many layers took tuned plans). A layer's vector-LUT
  * choice for the kernels that pick per call (wasm with a runtime M) is the entry at its M, or at
  * VEC_PROBE_M when its M is smaller: lut.matmul `vec_lut` 'on' / 'off' (left 'auto' on a miss or
@@ -112,7 +114,17 @@ export const tile: Pass = {
     const tableLayout = new Map<Node, 'token' | 'vec'>();
     const kTiles = getTarget(ctx.opts.target).lut.kTiles;
     for (const mm of g.nodes) {
-      if (mm.op === 'lut.gemm' && ctx.opts.tuned) askTuned(ctx, mm, resolveAttrs(findOp('lut.gemm')!, mm), gemmRows(mm, bindings));
+      if (mm.op === 'lut.gemm' && ctx.opts.tuned) {
+        const a = resolveAttrs(findOp('lut.gemm')!, mm);
+        const rows = gemmRows(mm, bindings);
+        askTuned(ctx, mm, a, rows);
+        // the fused kernel's one knob: a layer whose measured winner ran on 1 thread (of the model's
+        // N > 1) runs on 1, at decode (M = 1) and at the prefill bucket (VEC_PROBE_M, or its own M)
+        if ((ctx.opts.threads ?? 1) > 1) {
+          if (askTuned(ctx, mm, a, 1, false)?.threads === 1) mm.attrs.threads_m1 = 'one';
+          if (askTuned(ctx, mm, a, Math.max(rows, VEC_PROBE_M), false)?.threads === 1) mm.attrs.threads_mn = 'one';
+        }
+      }
       if (mm.op !== 'lut.matmul') continue;
       const a = resolveAttrs(findOp('lut.matmul')!, mm);
       const m = tokens(mm, bindings);

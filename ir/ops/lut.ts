@@ -249,6 +249,11 @@ defineOp({
     tables: { type: 'string', default: 'i8', oneOf: ['i8', 'f32'] },
     activation: { type: 'string', default: 'none', oneOf: ['none', ...EPILOGUE_ACTIVATIONS] },
     ...ACTIVATION_ATTRS,
+    // lutc tune's thread choice per layer (the tile pass sets them from the tune cache): 'one' runs
+    // this layer on one thread for calls of M = 1 (threads_m1) or M > 1 (threads_mn) however many the
+    // model runs on; 'all' (default) on the model's threads. No effect on the result's bits.
+    threads_m1: { type: 'string', default: 'all', oneOf: ['all', 'one'] },
+    threads_mn: { type: 'string', default: 'all', oneOf: ['all', 'one'] },
   },
   infer(ctx) {
     const g = checkGeometry(ctx);

@@ -140,6 +140,68 @@ describe('lutc tune', () => {
     expect(r.stderr).toMatch(/warning: tune cache '.*corrupt\.json' is not valid JSON/);
   }, 60_000);
 
+  it("c: a layer whose winner ran on 1 thread runs on 1 in a model of N threads (the fused kernel's knob); --quiet", async () => {
+    const cache = path.join(dir, 'c2.json');
+    const t = await lutc(
+      'tune',
+      model,
+      '--target',
+      'c',
+      '--bits',
+      '2',
+      '--m',
+      '1',
+      '--threads',
+      '2',
+      '--budget',
+      '200',
+      '--cache',
+      cache,
+      '-q',
+    );
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).toBe(''); // --quiet: no per-slot lines, notes or progress
+    const entries = entriesOf(cache);
+    expect(entries).toHaveLength(3);
+    const calls = (d: string) =>
+      [...fs.readFileSync(path.join(d, 'model.c'), 'utf8').matchAll(/_gemm\(lutc_pk\[\d+\].*, ([^,]+)\) != 0\)/g)].map((m) => m[1]);
+    const compile = async (c: string, out: string) => {
+      const r = await lutc(
+        'compile',
+        model,
+        '-t',
+        'c',
+        '--bits',
+        '2',
+        '--dim',
+        'batch=1',
+        '--threads',
+        '2',
+        '--tune-cache',
+        c,
+        '-o',
+        out,
+        '-q',
+      );
+      expect(r.code, r.stderr).toBe(0);
+      return calls(out);
+    };
+    // every winner on 2 threads: the model's threads everywhere (what an untuned compile passes)
+    writeEntries(
+      cache,
+      entries.map((e) => ({ ...e, plan: { ...e.plan, threads: 2 } })),
+    );
+    expect(await compile(cache, path.join(dir, 'c2a'))).toEqual(['lutc_threads', 'lutc_threads', 'lutc_threads']);
+    // the first layer's winner on 1 thread: that layer's call passes 1, the others the model's
+    writeEntries(
+      cache,
+      entries.map((e, i) => ({ ...e, plan: { ...e.plan, threads: i === 0 ? 1 : 2 } })),
+    );
+    const one = await compile(cache, path.join(dir, 'c2b'));
+    expect(one.filter((a) => a === '1')).toHaveLength(1);
+    expect(one.filter((a) => a === 'lutc_threads')).toHaveLength(2);
+  }, 60_000);
+
   it('usage errors are coded', async () => {
     const wgsl = await lutc('tune', model, '--target', 'wgsl');
     expect([wgsl.code, wgsl.stderr]).toEqual([2, expect.stringContaining('LUT6003')]);

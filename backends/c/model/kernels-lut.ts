@@ -50,6 +50,19 @@ export function lutScratchBound(k: number, groupSize: number, bits: Bits, m: num
   return Math.max(i8, f32) + m * g.nChunks * 64 + g.kPad * 4 + 256;
 }
 
+/**
+ * The threads argument of a lut.gemm call: the model's (`lutc_threads`), or 1 where lutc tune's entry
+ * said one thread wins (lut.gemm threads_m1 for M = 1, threads_mn for M > 1; passes/tile.ts), chosen
+ * per call when M is a runtime dim.
+ */
+function threadsArg(a: Attrs, m: string | number): string {
+  const t1 = a.threads_m1 === 'one' ? '1' : 'lutc_threads';
+  const tn = a.threads_mn === 'one' ? '1' : 'lutc_threads';
+  if (t1 === tn) return t1;
+  if (typeof m === 'number') return m > 1 ? tn : t1;
+  return `((${m}) > 1 ? ${tn} : ${t1})`;
+}
+
 /** Collects the LUT layers of one model while its steps render; then renders kernels and loader. */
 export class LutLayers {
   private readonly kernels = new Map<string, { prefix: string; decls: string; defs: string }>();
@@ -128,7 +141,7 @@ export class LutLayers {
     });
     if (stages.length) epi += `y = ${last};\n    `;
     const call = `/* N=${n} K=${k} bits=${bits} group=${String(a.group_size)} tables=${String(a.tables)} M=${m}: ${prefix} (docs/c-kernel.md) */
-if (${prefix}_gemm(lutc_pk[${j}], lutc_sw[${j}], lutc_swz[${j}], ${c.inP(GEMM_EPILOGUE_OPERAND.bias) ? c.in(GEMM_EPILOGUE_OPERAND.bias) : 'NULL'}, ${c.in(0)}, ${c.out(0)}, ${isSym(m) ? `(int)${m}` : m}, ${c.scratch(scratch)}, lutc_threads) != 0)
+if (${prefix}_gemm(lutc_pk[${j}], lutc_sw[${j}], lutc_swz[${j}], ${c.inP(GEMM_EPILOGUE_OPERAND.bias) ? c.in(GEMM_EPILOGUE_OPERAND.bias) : 'NULL'}, ${c.in(0)}, ${c.out(0)}, ${isSym(m) ? `(int)${m}` : m}, ${c.scratch(scratch)}, ${threadsArg(a, isSym(m) ? `(int)${m}` : (m as number))}) != 0)
   return MODEL_ERR_INTERNAL;`;
     if (!epi) return call;
     // Fused epilogue after the kernel's y = lut(x) + bias, in interpMatmul's order.
