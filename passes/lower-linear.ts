@@ -22,6 +22,10 @@
  * MatMulNBits weights become lazy constants (ir/lut/weights.ts weightsFromNBits: computed from the
  * model's B, scales and zero points when a later stage reads them, then dropped), so lowering a large
  * model adds no copy of its weights.
+ * 8-bit MatMulNBits whose values do not fit 4 bits (no LUT form: LUT planes take 1..4 bits) stays a
+ * matmul_nbits: under `--tables i8` (the default) it gets `compute = 'i8'`, the int8-activation path
+ * (ir/ops/linear.ts nbitsI8, docs/lut-format.md), when i8ComputeProblem allows it; under `--tables
+ * f32`, or when it does not, it keeps the exact float path. Its decision says which (lowered: false).
  * A layer that does not take `--bits` / `--group-size` as given (not lowered, except activation x
  * activation products; weights already quantized or ternary; a group larger than K, clamped to K) gets
  * a `warning` in its decision naming the layer and why.
@@ -33,6 +37,7 @@ import { GraphBuilder, removeDeadNodes, subgraphs, topoSort } from '../ir/graph.
 import { tableBytesPerToken } from '../ir/lut/attrs.js';
 import { addNode, attrOr, takeOverValue } from '../ir/lut/build.js';
 import { type WeightResult, weightRows, weightsFromDQ, weightsFromFloat, weightsFromNBits } from '../ir/lut/weights.js';
+import { i8ComputeProblem } from '../ir/ops/linear.js';
 import { operand } from '../ir/optable.js';
 import { makeTensor, numel } from '../ir/tensor.js';
 import type { Graph, Node, Value } from '../ir/types.js';
@@ -78,7 +83,9 @@ function lowerGraph(g: Graph, ctx: PassContext, phase?: Phase): void {
     const d: LayerDecision = { node: node.name, op: node.op, lowered: false, reason: '' };
     if ('reason' in plan) d.reason = plan.reason;
     else if (!plan.weights.ok) d.reason = plan.weights.reason;
-    else {
+    if (!('reason' in plan) && !plan.weights.ok && node.op === 'matmul_nbits' && attrOr(node, 'bits', 4) === 8)
+      Object.assign(d, int8Decision(node, ctx, d.reason));
+    else if (!('reason' in plan) && plan.weights.ok) {
       const qm = plan.weights.qm;
       emit(b, node, plan, ctx);
       Object.assign(d, {
@@ -98,6 +105,25 @@ function lowerGraph(g: Graph, ctx: PassContext, phase?: Phase): void {
   }
   removeDeadNodes(g);
   topoSort(g);
+}
+
+/**
+ * An 8-bit MatMulNBits left unlowered: under `--tables i8` it takes `compute = 'i8'` (the int8 path)
+ * when it can; the decision's reason says which path it runs and why.
+ */
+function int8Decision(node: Node, ctx: PassContext, why: string): Partial<LayerDecision> {
+  const [K, N, bs] = [attrOr(node, 'K', 0), attrOr(node, 'N', 0), attrOr(node, 'block_size', 0)];
+  const shape = { n: N, k: K, bits: 8, groupSize: bs };
+  const tables = ctx.opts.tables ?? 'i8';
+  if (tables !== 'i8') return { ...shape, reason: `${why}; --tables ${tables}: runs the exact float path (dequantized weights)` };
+  const zp = operand(node, 'zero_points');
+  const bad = i8ComputeProblem(node.attrs, operand(node, 'A')!.type.dtype, zp?.type.dtype, !!operand(node, 'g_idx'));
+  if (bad) return { ...shape, reason: `${why}; not on the int8 path (${bad}): runs the exact float path` };
+  node.attrs.compute = 'i8';
+  return {
+    ...shape,
+    reason: `8-bit MatMulNBits block_size=${bs}: int8 path (activations quantized to int8 per row and block, integer dot products; --tables f32 keeps it exact)`,
+  };
 }
 
 /** Why a layer's decision is not what `--bits` / `--group-size` asked for (undefined: it is, or nothing was asked). */

@@ -7,6 +7,12 @@
  * accumulates in f64: the tolerance of docs/wgsl.md covers the difference). Runtime dims: matmul
  * and gemm (M, N, K and batch dims read from the DIMS uniform, workgroups sized by the host) and
  * matmul_nbits (a runtime row count); the others are LUT5004 (model-shaders.ts).
+ * matmul_nbits with compute = 'i8' (the int8 path, docs/lut-format.md §10): a workgroup of 64 output
+ * columns of one row quantizes that row's blocks once into workgroup memory with the exact integer
+ * rule of ir/ops/linear.ts quantI8 (u32 division: bit-identical to the interpreter), then each
+ * invocation sums its column's i32 block dots with the stored uint8 weights and adds
+ * f32(sa * sw) * f32(isum) per block in order (a driver may contract that into an FMA: the test
+ * tolerance of test/ops-c/matmul-nbits8.test.ts).
  */
 
 import { dimExactDiv, dimMul, jsDim } from '../../ir/dim-expr.js';
@@ -33,6 +39,7 @@ import {
   numelD,
   type StepCtx,
   u,
+  WG,
   WGSL_TYPE,
 } from './shader-common.js';
 
@@ -154,8 +161,103 @@ function renderGemm(c: StepCtx): Kernel[] {
   ];
 }
 
+/** WGSL of ir/ops/linear.ts quantI8: round-half-to-even(127 x / amax) from the f32 bits, exact. */
+const Q8_FN = `
+fn lutc_q8(xb: u32, ab: u32) -> i32 {
+  let ax = xb & 0x7fffffffu;
+  if (ax == 0u) { return 0; }
+  let eA = ab >> 23u;
+  let ex = ax >> 23u;
+  let mA = select(ab & 0x7fffffu, (ab & 0x7fffffu) | 0x800000u, eA != 0u);
+  let mx = select(ax & 0x7fffffu, (ax & 0x7fffffu) | 0x800000u, ex != 0u);
+  let sh = max(eA, 1u) - max(ex, 1u);
+  if (sh > 8u) { return 0; }
+  let num = 127u * mx;
+  let den = mA << sh;
+  var q = num / den;
+  let r = num - q * den;
+  if (r > den - r || (r == den - r && (q & 1u) == 1u)) { q = q + 1u; }
+  return select(i32(q), -i32(q), (xb >> 31u) == 1u);
+}
+`;
+
+/**
+ * matmul_nbits with compute = 'i8': workgroup (64) = 64 output columns of one row m (grid [N / 64, M]).
+ * Per chunk of CB blocks the workgroup quantizes x's row once into workgroup memory (block absmax,
+ * then a, then block sums), and each invocation adds its column's block terms in block order.
+ */
+function renderNBitsI8(c: StepCtx): Kernel[] {
+  const [K, N, bs] = [c.attrs.K, c.attrs.N, c.attrs.block_size] as [number, number, number];
+  const KB = Math.ceil(K / bs);
+  const M = numel(c.ins[0]!.shape) / K;
+  const mD = c.runtime ? dimExactDiv(numelD(dimsOf(c.ins[0]!)), K) : M;
+  if (mD === undefined)
+    c.fail('LUT5004', `matmul_nbits: x (${dimsOf(c.ins[0]!).join(', ')}) is not rows of ${K} for the runtime dim '${c.runtime}'`);
+  if (M > 65535) c.fail('LUT5004', `matmul_nbits: ${M} rows at the bounds exceed one dispatch (65535)`);
+  const [qi, si] = [inputIndex(c, 'B'), inputIndex(c, 'scales')];
+  const [zi, bi] = [inputIndex(c, 'zero_points'), inputIndex(c, 'bias')];
+  const zp = c.ins[zi] ? `i32(in${zi}(n * ${u(KB)} + kb))` : '128';
+  const CB = Math.max(1, Math.min(KB, Math.floor(512 / bs))); // blocks per chunk (<= 32: bs >= 16)
+  const E = CB * bs;
+  const code = `${HEADER}${accessors(c)}${Q8_FN}
+var<workgroup> qa: array<i32, ${E}>;
+var<workgroup> qab: array<u32, ${CB}>;
+var<workgroup> qsum: array<i32, ${CB}>;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let t = lid.x;
+  let m = wid.y;
+  let n = wid.x * ${u(WG)} + t;
+  var acc = 0.0;
+  for (var c0 = 0u; c0 < ${u(KB)}; c0 += ${u(CB)}) {
+    if (t < ${u(CB)} && c0 + t < ${u(KB)}) {
+      let k0 = (c0 + t) * ${u(bs)};
+      let len = min(${u(bs)}, ${u(K)} - k0);
+      var ab = 0u;
+      for (var j = 0u; j < len; j++) { ab = max(ab, bitcast<u32>(in0(m * ${u(K)} + k0 + j)) & 0x7fffffffu); }
+      qab[t] = ab;
+    }
+    workgroupBarrier();
+    for (var e = t; e < ${u(E)}; e += ${u(WG)}) {
+      let blk = e / ${u(bs)};
+      let k = (c0 + blk) * ${u(bs)} + e % ${u(bs)};
+      let ab = qab[blk];
+      var a = 0;
+      if (c0 + blk < ${u(KB)} && k < ${u(K)} && ab != 0u && ab < 0x7f800000u) { a = lutc_q8(bitcast<u32>(in0(m * ${u(K)} + k)), ab); }
+      qa[e] = a;
+    }
+    workgroupBarrier();
+    if (t < ${u(CB)}) {
+      var s = 0;
+      for (var j = 0u; j < ${u(bs)}; j++) { s = s + qa[t * ${u(bs)} + j]; }
+      qsum[t] = s;
+    }
+    workgroupBarrier();
+    if (n < ${u(N)}) {
+      for (var blk = 0u; blk < ${u(CB)} && c0 + blk < ${u(KB)}; blk++) {
+        let kb = c0 + blk;
+        let base = (n * ${u(KB)} + kb) * ${u(bs)};
+        var dot = 0;
+        for (var j = 0u; j < ${u(bs)}; j++) { dot = dot + qa[blk * ${u(bs)} + j] * i32(in${qi}(base + j)); }
+        let isum = dot - ${zp} * qsum[blk];
+        let sc = (bitcast<f32>(qab[blk]) * ${f(Math.fround(1 / 127))}) * in${si}(n * ${u(KB)} + kb);
+        acc = acc + sc * f32(isum);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (n < ${u(N)}) { out0(m * ${u(N)} + n, acc${c.ins[bi] ? ` + in${bi}(n)` : ''}); }
+}
+`;
+  const gx = Math.ceil(N / WG);
+  if (typeof mD === 'number') return mD === 0 ? [] : [{ label: c.node.name, code, groups: [gx, mD, 1] }];
+  return [{ label: c.node.name, code, groups: [gx, Math.max(1, M), 1], groupsJs: `[${gx}, ${jsDim(mD)}, 1]` }];
+}
+
 /** matmul_nbits not lowered (e.g. 8-bit): dequantize each weight on the fly, one invocation per output. */
 function renderNBits(c: StepCtx): Kernel[] {
+  if (c.attrs.compute === 'i8') return renderNBitsI8(c);
   const [K, N, bits, bs] = [c.attrs.K, c.attrs.N, c.attrs.bits, c.attrs.block_size] as number[];
   const kBlocks = Math.ceil(K! / bs!);
   const blob = (bs! * bits!) / 8;

@@ -7,6 +7,11 @@
  * contiguous over typed arrays and allocate nothing per element, so a 4096x4096 GEMV runs in tens of
  * milliseconds. matmul_integer (ai.onnx MatMulInteger) is exact: int32 products and sums of the
  * zero-point-shifted 8-bit operands. Quantize/dequantize and conv are imported from their own files.
+ * matmul_nbits with `compute = 'i8'` (set by passes/lower-linear.ts on 8-bit layers under `--tables
+ * i8`) is the one exception, by definition not the float oracle: the int8 path of docs/lut-format.md
+ * ("8-bit MatMulNBits: the int8 path"), activations quantized per (row, block) by `quantizeI8Block`
+ * (exact integer rounding, half to even) and the per-block f32 sums accumulated in a fixed order, so
+ * every target reproduces it to the bit or to a stated few ulps.
  */
 import { defineOp, findOp } from '../optable.js';
 import { allocData, isFloat, numel } from '../tensor.js';
@@ -355,11 +360,17 @@ defineOp({
     block_size: { type: 'int', required: true },
     accuracy_level: { type: 'int', default: 0 },
     weight_prepacked: { type: 'int', default: 0 },
+    /** lutc-internal (never in ONNX files): 'i8' = the int8-activation path (i8ComputeProblem's conditions). */
+    compute: { type: 'string', default: 'f32', oneOf: ['f32', 'i8'] },
   },
   infer(ctx) {
     const g = nbitsGeometry(ctx.attrs, (m) => ctx.error('LUT1120', m));
     const [a, b, s, zp, gi, bias] = ctx.inputs;
     const err = ruleErr(ctx);
+    if (ctx.attrs.compute === 'i8') {
+      const bad = i8ComputeProblem(ctx.attrs, a!.dtype, zp?.dtype, !!gi);
+      if (bad) ctx.error('LUT1120', `compute = 'i8': ${bad}`);
+    }
     if (!isFloat(a!.dtype) || s!.dtype !== a!.dtype) err(`A and scales must share a float type, got ${a!.dtype} and ${s!.dtype}`, 'dtype');
     if (b!.dtype !== 'u8') err(`B must be uint8, got ${b!.dtype}`, 'dtype');
     if (zp && zp.dtype !== 'u8' && zp.dtype !== a!.dtype) err(`zero_points must be uint8 or ${a!.dtype}, got ${zp.dtype}`, 'dtype');
@@ -386,6 +397,12 @@ defineOp({
     const dtype = a!.dtype;
     const round = storeRounder(dtype);
     const [A, B, S] = [a!.data, b!.data, s!.data];
+    if (ctx.attrs.compute === 'i8') {
+      const bad = i8ComputeProblem(ctx.attrs, dtype, zp?.dtype, !!gi);
+      if (bad) return ctx.error('LUT3054', `compute = 'i8': ${bad}`);
+      const y = nbitsI8(A, B, S, zp?.data, bias?.data, M, g);
+      return [{ dtype, shape: [...a!.shape.slice(0, -1), N], data: y }];
+    }
     const mask = (1 << bits) - 1;
     const defaultZp = 1 << (bits - 1);
     const w = new Float64Array(K);
@@ -417,3 +434,124 @@ defineOp({
     return [{ dtype, shape: [...a!.shape.slice(0, -1), N], data: out }];
   },
 });
+
+// ---- matmul_nbits, compute = 'i8' -------------------------------------------------------------------
+
+/** Largest block_size of the int8 path: every block's integer sum (|sum| <= bs * 127 * 255) is exact in f32. */
+export const I8_MAX_BLOCK = 512;
+
+/**
+ * Why a matmul_nbits cannot take `compute = 'i8'` (undefined: it can): 8-bit weights, f32
+ * activations, uint8 (or absent: 128) zero points, no g_idx, block_size <= I8_MAX_BLOCK.
+ */
+export function i8ComputeProblem(
+  attrs: Record<string, unknown>,
+  aDtype: string,
+  zpDtype: string | undefined,
+  hasGIdx: boolean,
+): string | undefined {
+  if (attrs.bits !== 8) return `bits = ${String(attrs.bits)}: the int8 path takes 8-bit weights only`;
+  if (aDtype !== 'f32') return `activations are ${aDtype}: the int8 path takes f32 activations`;
+  if (zpDtype !== undefined && zpDtype !== 'u8') return `zero points are ${zpDtype}: the int8 path takes uint8 (or no) zero points`;
+  if (hasGIdx) return 'g_idx is given: the int8 path takes none';
+  if ((attrs.block_size as number) > I8_MAX_BLOCK) return `block_size = ${String(attrs.block_size)} > ${I8_MAX_BLOCK}`;
+  return undefined;
+}
+
+/** f32(1 / 127): the activation scale is sa = f32(amax * I8_INV127), a correctly rounded product on every target. */
+export const I8_INV127 = Math.fround(1 / 127);
+
+const f32Cell = new Float32Array(1);
+const u32Cell = new Uint32Array(f32Cell.buffer);
+
+/**
+ * a = round-half-to-even of the exact real 127 * x / amax, for x, amax given as f32 bit patterns with
+ * |x| <= amax, amax finite and nonzero (docs/lut-format.md). Integer arithmetic only, so every target
+ * computes it identically: with x = mx * 2^ex, amax = mA * 2^eA (24-bit significands), the quotient is
+ * 127 * mx / (mA * 2^(eA - ex)); shifts above 8 give < 0.5, i.e. 0.
+ */
+export function quantI8(xBits: number, amaxBits: number): number {
+  const ax = xBits & 0x7fffffff;
+  if (ax === 0) return 0;
+  const eA = amaxBits >>> 23;
+  const ex = ax >>> 23;
+  const mA = eA ? (amaxBits & 0x7fffff) | 0x800000 : amaxBits & 0x7fffff;
+  const mx = ex ? (ax & 0x7fffff) | 0x800000 : ax & 0x7fffff;
+  const sh = Math.max(eA, 1) - Math.max(ex, 1);
+  if (sh > 8) return 0;
+  const num = 127 * mx; // < 2^31
+  const den = mA * 2 ** sh; // < 2^32
+  let q = Math.floor(num / den); // exact: num / den is at least 2^-32 from the next integer, 39 bits of a double's 53
+  const r = num - q * den;
+  if (r > den - r || (r === den - r && (q & 1) === 1)) q++;
+  return (xBits & 0x80000000) !== 0 ? -q | 0 : q;
+}
+
+/**
+ * Quantizes x[off .. off + len) (one block of one row) into `out` at `oo` (int8 values, entries len..bs
+ * untouched); returns [sa, asum]: the block's scale f32(amax / 127) (0 for an all-zero block, NaN or
+ * Inf when the block holds one, so its contribution is NaN) and the sum of its a.
+ */
+export function quantizeI8Block(x: ArrayLike<number>, off: number, len: number, out: Int32Array | Int8Array, oo: number): [number, number] {
+  let amaxBits = 0;
+  for (let i = 0; i < len; i++) {
+    f32Cell[0] = x[off + i]!;
+    const ab = u32Cell[0]! & 0x7fffffff;
+    if (ab > amaxBits) amaxBits = ab;
+  }
+  u32Cell[0] = amaxBits;
+  const amax = f32Cell[0]!;
+  const sa = Math.fround(amax * I8_INV127);
+  let asum = 0;
+  for (let i = 0; i < len; i++) {
+    let a = 0;
+    if (amaxBits !== 0 && amaxBits < 0x7f800000) {
+      f32Cell[0] = x[off + i]!;
+      a = quantI8(u32Cell[0]!, amaxBits);
+    }
+    out[oo + i] = a;
+    asum += a;
+  }
+  return [sa, asum];
+}
+
+/**
+ * The int8 path: per row m and block b, y[m, n] = f32 sum over b in order of
+ * f32(f32(sa[m,b] * sw[n,b]) * (sum_k a[m,k] w[n,k] - zp[n,b] * asum[m,b])), then + bias (f32).
+ */
+function nbitsI8(
+  A: TensorData,
+  B: TensorData,
+  S: TensorData,
+  Z: TensorData | undefined,
+  bias: TensorData | undefined,
+  M: number,
+  g: NBitsGeometry,
+): Float32Array {
+  const { K, N, blockSize: bs, kBlocks } = g;
+  const aq = new Int32Array(kBlocks * bs);
+  const sa = new Float64Array(kBlocks);
+  const asum = new Float64Array(kBlocks);
+  const out = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    aq.fill(0);
+    for (let kb = 0; kb < kBlocks; kb++) {
+      const len = Math.min(bs, K - kb * bs);
+      [sa[kb], asum[kb]] = quantizeI8Block(A, m * K + kb * bs, len, aq, kb * bs);
+    }
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      for (let kb = 0; kb < kBlocks; kb++) {
+        const base = (n * kBlocks + kb) * bs;
+        const len = Math.min(bs, K - kb * bs);
+        let dot = 0;
+        for (let i = 0; i < len; i++) dot += aq[kb * bs + i]! * B[base + i]!;
+        const zp = Z ? Z[n * kBlocks + kb]! : 128;
+        const isum = dot - zp * asum[kb]!;
+        acc = Math.fround(acc + Math.fround(Math.fround(sa[kb]! * S[n * kBlocks + kb]!) * isum));
+      }
+      out[m * N + n] = bias ? Math.fround(acc + bias[n]!) : acc;
+    }
+  }
+  return out;
+}

@@ -140,7 +140,7 @@ const MORE_CASES: RuntimeDimsCase[] = [
     runs: [1, 0, 5, 12].map((s, i) => ({ ids: ids(s, 60 + i) })),
   },
   {
-    name: 'MatMulNBits (8 bits, a float matmul) and Range over seq',
+    name: 'MatMulNBits (8 bits: the int8 path, vs the interpreter) and Range over seq',
     model: buildNBitsRange,
     bounds: { seq: 12 },
     oracle: 'ref',

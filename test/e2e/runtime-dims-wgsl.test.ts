@@ -184,11 +184,15 @@ const NORMS_CASE: RuntimeDimsCase = {
   })),
 };
 
-/** MatMulNBits with 8-bit weights (not lowered to LUT ops: dequantized on the fly) over A [batch, seq, 40]. */
+/**
+ * MatMulNBits with 8-bit weights (not lowered to LUT ops) over A [batch, seq, 40], under --tables f32:
+ * the exact float path, dequantized on the fly (the int8 path: test/ops-c/matmul-nbits8.test.ts).
+ */
 const NBITS_CASE: RuntimeDimsCase = {
-  name: 'matmul_nbits (8-bit, zero points, bias) [batch, seq, 40]',
+  name: 'matmul_nbits (8-bit, zero points, bias, --tables f32) [batch, seq, 40]',
   model: () => buildMatMulNBits({ k: 40, n: 12, bits: 8, blockSize: 16, zeroPoints: true, bias: true, lead: ['batch', 'seq'] }).bytes,
   bounds: { batch: 2, seq: 6 },
+  pipeline: { tables: 'f32' },
   oracle: 'ort',
   runs: [
     [1, 0],

@@ -2,7 +2,8 @@
  * C kernels of the numeric graph ops (ir/ops/reduce.ts, norm.ts, linear.ts, conv.ts, quant.ts):
  * reductions (sum, mean, max, prod), softmax/log_softmax, layer_norm / simplified / skip_simplified,
  * float matmul (batched, broadcast) and gemm, conv 1-D/2-D, matmul_nbits and dequantize/quantize_linear
- * left unlowered.
+ * left unlowered; matmul_nbits with compute = 'i8' (8-bit weights, docs/lut-format.md §10) as the int8
+ * path, bit-identical to its interpreter (exact integer quantization and dots, the same f32 steps).
  *
  * Numerics: reductions, softmax and norms accumulate in double per row exactly like the interpreters
  * (same order), so they agree to the last bit or one. Matmul/gemm/conv accumulate float32 in K order
@@ -421,8 +422,158 @@ for (ptrdiff_t n = 0; n < ${N}; n++)
 
 // ---- quantization ops ------------------------------------------------------------------------------
 
-/** matmul_nbits not lowered (8-bit): dequantize one row of W to scratch, then dot products. */
+/**
+ * The int8 path's shared C (guarded: pasted once per model): the exact activation quantizer
+ * (ir/ops/linear.ts quantI8 / quantizeI8Block, bit for bit) and the u8 x s8 block dot product, by
+ * ISA: AVX-512 VNNI (_mm512_dpbusd_epi32 per 64 bytes, _mm256_dpbusd_epi32 per 32 with AVX512VL;
+ * exact: no saturation), AVX2 (weights widened to i16,
+ * _mm256_madd_epi16 with the activations widened once per row; maddubs would saturate at
+ * 255 * 127 * 2), else portable C. A -DLUTC_ISA / --isa that pins a narrower path is followed when
+ * it is defined before this text.
+ */
+function i8Helper(): string {
+  const inv = Math.fround(1 / 127).toPrecision(9);
+  return `#ifndef LUTC_I8_DONE
+#define LUTC_I8_DONE
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && (!defined(LUTC_ISA) || LUTC_ISA == 2)
+#  define LUTC_I8_VNNI 1
+#  include <immintrin.h>
+#elif defined(__AVX2__) && (!defined(LUTC_ISA) || LUTC_ISA == 1 || LUTC_ISA == 2)
+#  define LUTC_I8_AVX2 1
+#  include <immintrin.h>
+#endif
+/* a = round-half-to-even(127 * x / amax), exact, from the f32 bits (|x| <= amax, amax finite, nonzero) */
+static inline int32_t lutc_q8(uint32_t xb, uint32_t ab) {
+  const uint32_t ax = xb & 0x7fffffffu;
+  if (ax == 0) return 0;
+  const uint32_t eA = ab >> 23, ex = ax >> 23;
+  const uint32_t mA = eA ? (ab & 0x7fffffu) | 0x800000u : ab & 0x7fffffu;
+  const uint32_t mx = ex ? (ax & 0x7fffffu) | 0x800000u : ax & 0x7fffffu;
+  const uint32_t sh = (eA ? eA : 1u) - (ex ? ex : 1u);
+  if (sh > 8) return 0;
+  const uint32_t num = 127u * mx, den = mA << sh;
+  uint32_t q = num / den;
+  const uint32_t r = num - q * den;
+  if (r > den - r || (r == den - r && (q & 1u))) q++;
+  return (xb >> 31) ? -(int32_t)q : (int32_t)q;
+}
+/* one block of len activations -> a[0..bs) (zero padded) and a16 (the same, widened); returns sum a, *sa = f32(amax * f32(1/127)) */
+static int32_t lutc_q8_block(const float *x, ptrdiff_t len, ptrdiff_t bs, int8_t *a, int16_t *a16, float *sa) {
+  uint32_t ab = 0;
+  for (ptrdiff_t i = 0; i < len; i++) {
+    uint32_t b;
+    memcpy(&b, &x[i], 4);
+    b &= 0x7fffffffu;
+    if (b > ab) ab = b;
+  }
+  float amax;
+  memcpy(&amax, &ab, 4);
+  *sa = amax * ${inv}f;
+  int32_t s = 0;
+  for (ptrdiff_t i = 0; i < bs; i++) {
+    int32_t v = 0;
+    if (i < len && ab != 0 && ab < 0x7f800000u) {
+      uint32_t b;
+      memcpy(&b, &x[i], 4);
+      v = lutc_q8(b, ab);
+    }
+    a[i] = (int8_t)v;
+    a16[i] = (int16_t)v;
+    s += v;
+  }
+  return s;
+}
+/* sum_i w[i] * a[i] over n (a multiple of 16) entries: exact int32 */
+static inline int32_t lutc_dot_u8s8(const uint8_t *w, const int8_t *a, const int16_t *a16, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  int32_t s = 0;
+  (void)a16;
+#if defined(LUTC_I8_VNNI)
+  if (n >= 64) {
+    __m512i acc = _mm512_setzero_si512();
+    for (; i + 64 <= n; i += 64) acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512((const void *)(w + i)), _mm512_loadu_si512((const void *)(a + i)));
+    s = _mm512_reduce_add_epi32(acc);
+  }
+#  if defined(__AVX512VL__)
+  if (i + 32 <= n) {
+    __m256i acc = _mm256_setzero_si256();
+    for (; i + 32 <= n; i += 32) acc = _mm256_dpbusd_epi32(acc, _mm256_loadu_si256((const __m256i *)(w + i)), _mm256_loadu_si256((const __m256i *)(a + i)));
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    s += _mm_cvtsi128_si32(h);
+  }
+#  endif
+#endif
+#if defined(LUTC_I8_VNNI) || defined(LUTC_I8_AVX2)
+  if (i + 16 <= n) {
+    __m256i acc = _mm256_setzero_si256();
+    for (; i + 16 <= n; i += 16) {
+      const __m256i wv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(w + i)));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(wv, _mm256_loadu_si256((const __m256i *)(a16 + i))));
+    }
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    s += _mm_cvtsi128_si32(h);
+  }
+#endif
+  for (; i < n; i++) s += (int32_t)w[i] * (int32_t)a[i];
+  return s;
+}
+#endif /* LUTC_I8_DONE */`;
+}
+
+/**
+ * matmul_nbits with compute = 'i8' (docs/lut-format.md, the int8 path): each row of x quantized
+ * per block into scratch (serial: K entries a row), then the output columns in parallel, each
+ * summing its blocks' f32(f32(sa * sw) * isum) in block order exactly as the interpreter does
+ * (-ffp-contract=off keeps every f32 rounding), so the result is the interpreter's to the bit.
+ */
+const matmulNBitsI8: Kernel = (c) => {
+  const at = c.attrs;
+  const [K, N, bs] = [at.K, at.N, at.block_size] as number[];
+  const KB = Math.ceil(K! / bs!);
+  const shape = c.sh(c.inP(0)!).slice(0, -1);
+  const M = prod(shape);
+  const Mb = prod(c.inP(0)!.shape.slice(0, -1));
+  const [qi, si] = [inputIndex(c, 'B'), inputIndex(c, 'scales')];
+  const [zi, bi] = [inputIndex(c, 'zero_points'), inputIndex(c, 'bias')];
+  const zp = c.inP(zi) ? `(int32_t)${c.in(zi)}[n * ${KB} + kb]` : '128';
+  c.helper(i8Helper());
+  // one scratch area (per step): int8 activations, the same as int16, block scales, block sums
+  const E = Mb * KB * bs!;
+  const ws = c.scratch(E * 3 + Mb * KB * 8 + 64);
+  const a16Off = E + (E % 2);
+  const saOff = Math.ceil((a16Off + 2 * E) / 4) * 4;
+  return `int8_t *aq = (int8_t *)(${ws});
+int16_t *aw = (int16_t *)(${ws} + ${a16Off});
+float *sa = (float *)(${ws} + ${saOff});
+int32_t *as = (int32_t *)(${ws} + ${saOff + Mb * KB * 4});
+for (ptrdiff_t m = 0; m < ${M}; m++)
+  for (ptrdiff_t kb = 0; kb < ${KB}; kb++) {
+    const ptrdiff_t len = ${K} - kb * ${bs} < ${bs} ? ${K} - kb * ${bs} : ${bs};
+    as[m * ${KB} + kb] = lutc_q8_block(${c.in(0)} + m * ${K} + kb * ${bs}, len, ${bs}, aq + (m * ${KB} + kb) * ${bs}, aw + (m * ${KB} + kb) * ${bs}, &sa[m * ${KB} + kb]);
+  }
+${c.omp(Mb * N! * K!, 'schedule(static)', dmul(dmul(M, N!), K!))}
+for (ptrdiff_t n = 0; n < ${N}; n++) {
+  const uint8_t *wr = ${c.in(qi)} + n * ${KB * bs!};
+  for (ptrdiff_t m = 0; m < ${M}; m++) {
+    float acc = 0.0f;
+    for (ptrdiff_t kb = 0; kb < ${KB}; kb++) {
+      const ptrdiff_t o = (m * ${KB} + kb) * ${bs};
+      const int32_t is = lutc_dot_u8s8(wr + kb * ${bs}, aq + o, aw + o, ${bs}) - ${zp} * as[m * ${KB} + kb];
+      const float sc = sa[m * ${KB} + kb] * ${c.in(si)}[n * ${KB} + kb];
+      acc += sc * (float)is;
+    }
+    ${c.out(0)}[m * ${N} + n] = ${c.inP(bi) ? `acc + ${c.in(bi)}[n]` : 'acc'};
+  }
+}`;
+};
+
+/** matmul_nbits not lowered (8-bit): dequantize one row of W to scratch, then dot products (compute = 'i8': matmulNBitsI8). */
 const matmulNBits: Kernel = (c) => {
+  if (c.attrs.compute === 'i8') return matmulNBitsI8(c);
   const at = c.attrs;
   const [K, N, bits, bs] = [at.K, at.N, at.bits, at.block_size] as number[];
   const kBlocks = Math.ceil(K! / bs!);

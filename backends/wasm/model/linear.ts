@@ -6,6 +6,12 @@
  * 8 columns of accumulators (8 v128), streaming one B row pair of vectors per k, then a 4-column
  * vector tail and scalar columns. Each output element is a sequential f32 sum over k, so its error
  * against the interpreter's f64 sum is ~sqrt(K) f32 ulps (1e-4 max|ref| holds with wide margin).
+ * matmul_nbits with compute = 'i8' (the int8 path, docs/lut-format.md) runs nbitsI8Kernel instead:
+ * the weights stay uint8 as stored, each row of x is quantized per block by the exact integer rule of
+ * ir/ops/linear.ts quantI8 (i32 div_u / rem_u), widened to i16 once, and each block's dot product is
+ * v128.load8x8_u (weights to i16x8) + i32x4.dot_i16x8_s; the per-block f32 terms are summed in the
+ * interpreter's order with the same roundings (wasm has no FMA), so results equal it to the bit. In
+ * the threaded module the output columns split across the threads (x quantized first, on one).
  * With runtime dims matmul, gemm (no transA; a transposed B only when constant) and matmul_nbits (a
  * runtime row count; K static) call the same blocking with runtime sizes (matmulKernelDyn);
  * dequantize_linear is LUT5004 then.
@@ -363,6 +369,7 @@ export const linearStep: StepHandler = (ctx, step): Emit => {
       return res;
     };
   }
+  if (n.op === 'matmul_nbits' && n.attrs.compute === 'i8') return nbitsI8Step(ctx, step);
   if (n.op === 'matmul_nbits') {
     const a = step.inputs[0]!;
     const K = n.attrs.K as number,
@@ -469,4 +476,194 @@ function dequantNBits(ctx: Ctx, step: PlanStep): Float32Array {
       }
     }
   return w;
+}
+
+/** f32(1 / 127), as ir/ops/linear.ts I8_INV127. */
+const INV127 = Math.fround(1 / 127);
+
+/** Adds (once) `lutc_q8(xbits, amaxbits) -> a`: ir/ops/linear.ts quantI8 in i32 arithmetic. */
+function q8Fn(ctx: Ctx): string {
+  return ctx.once('lutc_q8', () => {
+    const m = ctx.mod;
+    const { i32 } = binaryen;
+    const f = new FnBuilder(m, [i32, i32]);
+    const [XB, AB] = [0, 1];
+    const L = () => f.local(i32);
+    const [ax, eA, ex, mA, mx, sh, num, den, q, r] = [L(), L(), L(), L(), L(), L(), L(), L(), L(), L()];
+    const c = (v: number) => m.i32.const(v | 0);
+    const g = (l: number) => f.get(l);
+    const man = (b: number, e: number) => m.select(g(e), m.i32.or(m.i32.and(g(b), c(0x7fffff)), c(0x800000)), m.i32.and(g(b), c(0x7fffff)));
+    const atLeast1 = (e: number) => m.select(g(e), g(e), c(1));
+    f.finish('lutc_q8', i32, [
+      f.set(ax, m.i32.and(g(XB), c(0x7fffffff))),
+      m.if(m.i32.eqz(g(ax)), m.return(c(0))),
+      f.set(eA, m.i32.shr_u(g(AB), c(23))),
+      f.set(ex, m.i32.shr_u(g(ax), c(23))),
+      f.set(mA, man(AB, eA)),
+      f.set(mx, man(ax, ex)),
+      f.set(sh, m.i32.sub(atLeast1(eA), atLeast1(ex))),
+      m.if(m.i32.gt_u(g(sh), c(8)), m.return(c(0))),
+      f.set(num, m.i32.mul(c(127), g(mx))),
+      f.set(den, m.i32.shl(g(mA), g(sh))),
+      f.set(q, m.i32.div_u(g(num), g(den))),
+      f.set(r, m.i32.sub(g(num), m.i32.mul(g(q), g(den)))),
+      // r > den - r, or a tie (r == den - r) with q odd: round up
+      m.if(
+        m.i32.or(m.i32.gt_u(g(r), m.i32.sub(g(den), g(r))), m.i32.and(m.i32.eq(g(r), m.i32.sub(g(den), g(r))), m.i32.and(g(q), c(1)))),
+        f.incr(q, 1),
+      ),
+      m.select(m.i32.lt_s(g(XB), c(0)), m.i32.sub(c(0), g(q)), g(q)),
+    ]);
+  });
+}
+
+/**
+ * Adds (once) `nb8_K_N_bs_z_b(x, y, m, w, s, z, bias, scr, n0, n1, q)`: the int8 path for m rows (any
+ * m >= 0): when q, x's rows quantized into scr (i16 activations [m, KB * bs], then f32 block scales
+ * and i32 block sums [m, KB]); then the output columns [n0, n1) from scr.
+ */
+function nbitsI8Kernel(ctx: Ctx, K: number, N: number, bs: number, hasZ: boolean, hasBias: boolean, Mb: number): string {
+  const name = `nb8_${K}_${N}_${bs}_${hasZ ? 'z' : '-'}_${hasBias ? 'b' : '-'}_${Mb}`;
+  const q8 = q8Fn(ctx);
+  return ctx.once(name, () => {
+    const m = ctx.mod;
+    const { i32, f32, v128 } = binaryen;
+    const f = new FnBuilder(m, [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+    const [X, Y, PM, W, S, Z, BIAS, SCR, N0, N1, DOQ] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const KB = Math.ceil(K / bs);
+    const c = (v: number) => m.i32.const(v | 0);
+    const g = (l: number) => f.get(l);
+    const add = (a: Expr, b: Expr) => m.i32.add(a, b);
+    const saBase = () => add(g(SCR), c(Mb * KB * bs * 2));
+    const asBase = () => add(g(SCR), c(Mb * KB * bs * 2 + Mb * KB * 4));
+    const L = () => f.local(i32);
+    const [row, kb, i, px, pa, ab, b, len, v, s, n, pw, blk] = [L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L()];
+    const [acc, sc] = [f.local(f32), f.local(f32)];
+    const [vacc] = [f.local(v128)];
+    const inBlock = m.i32.and(m.i32.lt_u(g(i), g(len)), m.i32.and(m.i32.ne(g(ab), c(0)), m.i32.lt_u(g(ab), c(0x7f800000))));
+    // ---- quantize every row: blk = row * KB + kb; px -> x, pa -> a16
+    const quant = f.loop(row, g(PM), [
+      f.loop(kb, c(KB), [
+        f.set(blk, add(m.i32.mul(g(row), c(KB)), g(kb))),
+        f.set(px, add(g(X), m.i32.mul(add(m.i32.mul(g(row), c(K)), m.i32.mul(g(kb), c(bs))), c(4)))),
+        f.set(pa, add(g(SCR), m.i32.mul(g(blk), c(bs * 2)))),
+        f.set(len, m.i32.sub(c(K), m.i32.mul(g(kb), c(bs)))),
+        f.set(len, m.select(m.i32.lt_s(g(len), c(bs)), g(len), c(bs))),
+        f.set(ab, c(0)),
+        f.loop(i, g(len), [
+          f.set(b, m.i32.and(m.i32.load(0, 4, add(g(px), m.i32.shl(g(i), c(2)))), c(0x7fffffff))),
+          f.set(ab, m.select(m.i32.gt_u(g(b), g(ab)), g(b), g(ab))),
+        ]),
+        m.f32.store(0, 4, add(saBase(), m.i32.shl(g(blk), c(2))), m.f32.mul(m.f32.reinterpret(g(ab)), m.f32.const(INV127))),
+        f.set(s, c(0)),
+        f.loop(i, c(bs), [
+          f.set(v, c(0)),
+          m.if(inBlock, f.set(v, m.call(q8, [m.i32.load(0, 4, add(g(px), m.i32.shl(g(i), c(2)))), g(ab)], i32))),
+          m.i32.store16(0, 2, add(g(pa), m.i32.shl(g(i), c(1))), g(v)),
+          f.set(s, add(g(s), g(v))),
+        ]),
+        m.i32.store(0, 4, add(asBase(), m.i32.shl(g(blk), c(2))), g(s)),
+      ]),
+    ]);
+    // ---- one block's integer dot product: bs / 8 of (load8x8_u weights, i16 activations, dot)
+    const dotBlock: Expr[] = [f.set(vacc, m.v128.const(new Array(16).fill(0)))];
+    const UN = Math.min(bs / 8, 8);
+    const step: Expr[] = [];
+    for (let u = 0; u < UN; u++)
+      step.push(f.set(vacc, m.i32x4.add(g(vacc), m.i32x4.dot_i16x8_s(m.v128.load8x8_u(8 * u, 1, g(pw)), m.v128.load(16 * u, 2, g(pa))))));
+    step.push(f.incr(pw, 8 * UN), f.incr(pa, 16 * UN));
+    dotBlock.push(f.repeat(bs / 8 / UN, step));
+    const hsum = add(
+      add(m.i32x4.extract_lane(g(vacc), 0), m.i32x4.extract_lane(g(vacc), 1)),
+      add(m.i32x4.extract_lane(g(vacc), 2), m.i32x4.extract_lane(g(vacc), 3)),
+    );
+    const zp = hasZ ? m.i32.load8_u(0, 1, add(g(Z), add(m.i32.mul(g(n), c(KB)), g(kb)))) : c(128);
+    const isum = m.i32.sub(hsum, m.i32.mul(zp, m.i32.load(0, 4, add(asBase(), m.i32.shl(g(blk), c(2))))));
+    const cnt = f.local(i32);
+    const cols = f.loop(cnt, m.i32.sub(g(N1), g(N0)), [
+      f.set(n, add(g(N0), g(cnt))),
+      f.loop(row, g(PM), [
+        f.set(acc, m.f32.const(0)),
+        f.set(pw, add(g(W), m.i32.mul(g(n), c(KB * bs)))),
+        f.set(pa, add(g(SCR), m.i32.mul(g(row), c(KB * bs * 2)))),
+        f.loop(kb, c(KB), [
+          f.set(blk, add(m.i32.mul(g(row), c(KB)), g(kb))),
+          ...dotBlock,
+          f.set(
+            sc,
+            m.f32.mul(
+              m.f32.load(0, 4, add(saBase(), m.i32.shl(g(blk), c(2)))),
+              m.f32.load(0, 4, add(g(S), m.i32.shl(add(m.i32.mul(g(n), c(KB)), g(kb)), c(2)))),
+            ),
+          ),
+          f.set(acc, m.f32.add(g(acc), m.f32.mul(g(sc), m.f32.convert_s.i32(isum)))),
+        ]),
+        m.f32.store(
+          0,
+          4,
+          add(g(Y), m.i32.shl(add(m.i32.mul(g(row), c(N)), g(n)), c(2))),
+          hasBias ? m.f32.add(g(acc), m.f32.load(0, 4, add(g(BIAS), m.i32.shl(g(n), c(2))))) : g(acc),
+        ),
+      ]),
+    ]);
+    f.finish(name, binaryen.none, [
+      m.if(m.i32.gt_u(g(PM), c(0)), m.block(null, [m.if(g(DOQ), quant), m.if(m.i32.gt_s(g(N1), g(N0)), cols)])),
+    ]);
+  });
+}
+
+/** matmul_nbits with compute = 'i8': constant B / scales / zero points, static K, a runtime row count. */
+function nbitsI8Step(ctx: Ctx, step: PlanStep): Emit {
+  const n = step.node;
+  const file = ctx.plan.graph.meta?.file;
+  const [B, S, Z, G] = (['B', 'scales', 'zero_points', 'g_idx'] as const).map((name) => stepInput(step, name));
+  if (!B?.value.const || !S?.value.const || (Z && !Z.value.const))
+    unsupported(n, file, 'matmul_nbits with run-time weights is not supported', 'LUT5056');
+  if (G) unsupported(n, file, 'matmul_nbits with g_idx is not supported by the wasm target', 'LUT5057');
+  const a = step.inputs[0]!;
+  const out = step.outputs[0]!;
+  const bias = stepInput(step, 'bias');
+  const [K, N, bs] = [n.attrs.K as number, n.attrs.N as number, n.attrs.block_size as number];
+  const ad = dimsOf(a);
+  if (hasRuntimeDims(step) && ad.at(-1) !== K) return noRuntimeDims(ctx, step, 'a runtime dim on K');
+  const KB = Math.ceil(K! / bs!);
+  const Mb = numelOf(a.shape) / K!;
+  const M = isStaticDims(ad) ? numelOf(ad) / K! : numelD(ad.slice(0, -1));
+  ctx.scratch(0, Mb * KB * bs! * 2 + Mb * KB * 8);
+  return (f) => {
+    const m = f.mod;
+    const fn = nbitsI8Kernel(ctx, K, N, bs, !!Z, !!bias, Mb);
+    const call = (pf: FnBuilder, n0: Expr, n1: Expr, quant: number) =>
+      m.call(
+        fn,
+        [
+          m.i32.const(ctx.addrOf(a)),
+          m.i32.const(ctx.addrOf(out)),
+          dimVal(ctx, pf, M),
+          m.i32.const(ctx.addrOf(B!)),
+          m.i32.const(ctx.addrOf(S!)),
+          m.i32.const(Z ? ctx.addrOf(Z) : 0),
+          m.i32.const(bias ? ctx.addrOf(bias) : 0),
+          m.i32.const(ctx.scratchBase),
+          n0,
+          n1,
+          m.i32.const(quant),
+        ],
+        binaryen.none,
+      );
+    if (!ctx.opts.threaded) return [call(f, m.i32.const(0), m.i32.const(N), 1)];
+    // threaded module: x quantized on this thread, then the columns split evenly across the threads
+    // (each column is computed by one thread in the same order: results identical for every count)
+    const work = m.i32.ge_u(dimVal(ctx, f, M), m.i32.const(Math.ceil(ctx.parMinWork / (N * K))));
+    const range = (pf: FnBuilder, id: number, nt: number, k: number) =>
+      m.i32.div_u(m.i32.mul(m.i32.add(pf.get(id), m.i32.const(k)), m.i32.const(N)), pf.get(nt));
+    const part = ctx.addPart(
+      n.name,
+      `part_nb8_${ctx.parts.length}_${n.name.replace(/[^A-Za-z0-9_]/g, '_')}`,
+      (pf, id, nt) => [call(pf, range(pf, id, nt, 0), range(pf, id, nt, 1), 0)],
+      undefined,
+      work,
+    );
+    return [call(f, m.i32.const(0), m.i32.const(0), 1), part];
+  };
 }

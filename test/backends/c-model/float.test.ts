@@ -71,9 +71,9 @@ describe('c model: float graphs', () => {
     expectClose(got, await runOrt(bytes, ins), names);
   });
 
-  it('8-bit MatMulNBits (not LUT-lowered) dequantizes then multiplies', async () => {
+  it('8-bit MatMulNBits (not LUT-lowered) under --tables f32 dequantizes then multiplies', async () => {
     const { bytes } = buildMatMulNBits({ k: 40, n: 24, bits: 8, blockSize: 16, zeroPoints: true, bias: true });
-    const g = lowered(bytes, {}, { batch: 3 });
+    const g = lowered(bytes, { tables: 'f32' }, { batch: 3 });
     expect(g.nodes.some((n) => n.op === 'matmul_nbits')).toBe(true);
     const ins = { [g.inputs[0]!.name]: randomInput(g.inputs[0]!.type.shape as number[], 6) };
     const got = await runC(g, ins);

@@ -105,7 +105,7 @@ describe('WGSL whole models on SwiftShader', () => {
     });
   }
 
-  it('MatMulNBits: 4-bit lowered to LUT, 8-bit kept as a dequantizing kernel', async () => {
+  it('MatMulNBits: 4-bit lowered to LUT, 8-bit kept as a matmul_nbits kernel (the int8 path)', async () => {
     for (const bits of [4, 8] as const) {
       const { bytes } = buildMatMulNBits({ k: 48, n: 20, bits, blockSize: 16, zeroPoints: true, bias: true, lead: [2] });
       await check(bytes, { A: randomInput([2, 48], 30 + bits) }, { layers: bits === 4 ? 1 : 0 }, false);
