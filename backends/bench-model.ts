@@ -114,3 +114,14 @@ export function peerCheck(p: { label: string; err: number; maxAbs: number; tol: 
       : undefined;
   return failure ? { text, failure } : { text };
 }
+
+/**
+ * Whether the lowered graph `g` approximates its quantized layers with int8 activations (LUT layers
+ * under `--tables i8`, or an 8-bit matmul_nbits on the int8 path): then a peer running the model file
+ * as it is (no `--bits`) is held to the int8-table tolerance (bench/timing.ts PEER_TOL_MODEL), else to
+ * float rounding (PEER_TOL_F32: a float model, or `--tables f32`). A MatMulNBits export compared at
+ * PEER_TOL_F32 failed every default bench (int8 tables measure ~1e-2).
+ */
+export function int8Approximated(g: Graph, tables: CompileOptions['tables']): boolean {
+  return g.nodes.some((n) => (n.op.startsWith('lut.') && tables !== 'f32') || (n.op === 'matmul_nbits' && n.attrs.compute === 'i8'));
+}

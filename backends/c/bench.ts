@@ -9,7 +9,7 @@
  * ratio. Accuracy next to the speed: every float output of the artifact against onnxruntime-node on
  * the float model (the model the user has) and, with --bits 2 or 4, on the quantizeOnnx model
  * (MatMulNBits on the very weights lutc uses), as relative L2 and max-abs; the MatMulNBits model
- * (without --bits: the float model) must agree within PEER_TOL_MODEL (int8 tables) or PEER_TOL_F32
+ * (without --bits: the model file; int8 tolerance when its quantized layers run on int8 activations) must agree within PEER_TOL_MODEL (int8 tables) or PEER_TOL_F32
  * (--tables f32), else the report says FAIL and `lutc bench` exits 1 (LUT6013).
  * onnxruntime-node is an optional peer dependency of lutc (package.json peerDependenciesMeta; a
  * development dependency too): without it the bench stops at once with LUT5170 naming the package. Dims, inputs, checks: backends/bench-model.ts (shared with wasm).
@@ -27,6 +27,7 @@ import { makeTensor } from '../../ir/tensor.js';
 import {
   type BenchReport,
   importBound,
+  int8Approximated,
   loadPeer,
   type Outputs,
   outputsMaxAbs,
@@ -100,7 +101,13 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
     };
     const bits = opts.bits;
     const tableTol = opts.tables === 'f32' ? PEER_TOL_F32 : PEER_TOL_MODEL;
-    const peers = [await openOrt('onnxruntime-node (float model)', bytes, bits === undefined ? PEER_TOL_F32 : undefined)];
+    const peers = [
+      await openOrt(
+        bits === undefined ? 'onnxruntime-node (the model file)' : 'onnxruntime-node (float model)',
+        bytes,
+        bits === undefined ? (int8Approximated(g, opts.tables) ? PEER_TOL_MODEL : PEER_TOL_F32) : undefined,
+      ),
+    ];
     if (bits === 2 || bits === 4) {
       try {
         peers.push(
@@ -140,7 +147,9 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
     const lines = [
       `model ${path.basename(modelPath)} [${Object.entries(dims)
         .map(([k, v]) => `${k}=${v}`)
-        .join(', ')}], lutc c ${bits ? `--bits ${bits} --tables ${opts.tables ?? 'i8'}` : '(float)'}; ` +
+        .join(
+          ', ',
+        )}], lutc c ${bits ? `--bits ${bits} --tables ${opts.tables ?? 'i8'}` : int8Approximated(g, opts.tables) ? `(its quantized layers, --tables ${opts.tables ?? 'i8'})` : '(float)'}; ` +
         `${threads} thread${threads > 1 ? 's' : ''}, ${ROUNDS} alternating rounds of ${RUNS_PER_ROUND} calls: median over rounds of the mean per call ` +
         `(lutc: model_run in the harness, inputs in place; onnxruntime-node: session.run)`,
       `  ${'lutc c'.padEnd(w)} ${fmtMs(lutc)}`,

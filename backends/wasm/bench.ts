@@ -7,7 +7,7 @@
  * the inputs into wasm memory and the outputs out (lutc's `run`, ORT's session.run).
  * onnxruntime-web runs the float model (the baseline a user has) and, with --bits 2 or 4, also the
  * quantizeOnnx model (MatMulNBits, the very weights lutc uses). Output checks, relative L2 against
- * lutc's outputs: the MatMulNBits model (without --bits: the float model) must agree within
+ * lutc's outputs: the MatMulNBits model (without --bits: the model file, at the int8 tolerance where its quantized layers run on int8 activations) must agree within
  * PEER_TOL_MODEL (int8 tables) or PEER_TOL_F32 (--tables f32, float models); otherwise the report says FAIL and
  * `lutc bench` exits 1 (LUT6013); each peer's line also shows the largest absolute difference
  * (max-abs). The float model with --bits has other weights: its error is shown,
@@ -26,6 +26,7 @@ import { quantizeOnnx } from '../../compiler/quantize-onnx.js';
 import {
   type BenchReport,
   importBound,
+  int8Approximated,
   loadPeer,
   type Outputs,
   outputsMaxAbs,
@@ -75,7 +76,13 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
     };
     const bits = opts.bits;
     const tableTol = opts.tables === 'f32' ? PEER_TOL_F32 : PEER_TOL_MODEL;
-    const peers = [await openOrt('onnxruntime-web wasm (float model)', bytes, bits === undefined ? PEER_TOL_F32 : undefined)];
+    const peers = [
+      await openOrt(
+        bits === undefined ? 'onnxruntime-web wasm (the model file)' : 'onnxruntime-web wasm (float model)',
+        bytes,
+        bits === undefined ? (int8Approximated(g, opts.tables) ? PEER_TOL_MODEL : PEER_TOL_F32) : undefined,
+      ),
+    ];
     if (bits !== undefined && bits !== 1.58 && bits !== 1 && bits !== 3) {
       try {
         peers.push(
@@ -101,7 +108,9 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
     const lines = [
       `model ${path.basename(modelPath)} [${Object.entries(dims)
         .map(([k, v]) => `${k}=${v}`)
-        .join(', ')}], lutc wasm ${bits ? `--bits ${bits} --tables ${opts.tables ?? 'i8'}` : '(float)'}; ` +
+        .join(
+          ', ',
+        )}], lutc wasm ${bits ? `--bits ${bits} --tables ${opts.tables ?? 'i8'}` : int8Approximated(g, opts.tables) ? `(its quantized layers, --tables ${opts.tables ?? 'i8'})` : '(float)'}; ` +
         `1 thread, interleaved: median of ${lutc.n} runs per side, each side warmed >= ${WARMUP_MS} ms first and 1 call per round; inputs copied in and outputs out on both sides`,
       `  ${'lutc wasm'.padEnd(w)} ${fmt(ms(lutc))}`,
     ];

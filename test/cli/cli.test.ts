@@ -325,8 +325,16 @@ describe('compile, kernel, quantize, bench', () => {
     const r = await lutc('bench', MLP);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ {2}lutc wasm /m);
-    expect(r.stdout).toMatch(/onnxruntime-web wasm \(float model\).*max-abs \d\.\de[-+]\d+, rel-L2 vs lutc .*: ok/);
+    expect(r.stdout).toMatch(/onnxruntime-web wasm \(the model file\).*max-abs \d\.\de[-+]\d+, rel-L2 vs lutc .* <= 0.001: ok/);
     expect(r.stdout).not.toContain('FAIL');
+    // a MatMulNBits file as given (no --bits) runs on int8 tables: held to their tolerance, not float rounding's
+    const q4 = `${fresh('bench-q4')}.onnx`;
+    expect((await lutc('quantize', MLP, '--bits', '4', '-o', q4)).code).toBe(0);
+    const q = await lutc('bench', q4, '--target', 'c', '-q');
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stderr).toBe('');
+    expect(q.stdout).toMatch(/lutc c \(its quantized layers, --tables i8\)/);
+    expect(q.stdout).toMatch(/onnxruntime-node \(the model file\) .*rel-L2 vs lutc .* <= 0.05: ok/);
     // c provides benchModel too (backends/c/bench.ts): the harness against onnxruntime-node, accuracy beside the speed
     const c = await lutc('bench', MLP, '--target', 'c', '--bits', '2');
     expect(c.code, c.stderr).toBe(0);
