@@ -174,12 +174,15 @@ export interface CachePair {
 
 /**
  * The cache pairs of `g` that a shared past/present buffer can serve: a group_query_attention's past
- * key (value) that is a graph input read by that node alone, and its present key (value) that is a
- * graph output read by no node; both pairs of a node or neither. Key pair before value pair, in node order.
+ * key (value) that is a graph input read by that node alone (besides `shape` nodes, which read only
+ * its dims: fuse-attention's total length P + S), and its present key (value) that is a graph output
+ * read by no node (`shape` nodes aside); both pairs of a node or neither. Key pair before value pair, in node order.
  */
 export function gqaCachePairs(g: Graph): CachePair[] {
   const readers = new Map<Value, number>();
-  for (const n of g.nodes) for (const v of n.inputs) if (v) readers.set(v, (readers.get(v) ?? 0) + 1);
+  // `shape` nodes read only dims (runtime dims come from the feeds' shapes, never the data), so a past
+  // they also read can still be fed as { shape } alone
+  for (const n of g.nodes) if (n.op !== 'shape') for (const v of n.inputs) if (v) readers.set(v, (readers.get(v) ?? 0) + 1);
   const pairs: CachePair[] = [];
   for (const n of g.nodes) {
     if (n.op !== 'group_query_attention') continue;

@@ -39,6 +39,9 @@ export const PIPELINE: readonly string[] = [
   // after bitplane-layout (lut.pack is the LUT passes'), before legalize (which then folds only what
   // its rules create, through the same function)
   'fold-constants',
+  // decomposed attention (Concat KV cache, MatMul/Softmax/MatMul) -> group_query_attention (causal 0),
+  // after fold-constants (scales and shapes are constants), before legalize (GQA is native everywhere)
+  'fuse-attention',
   // artifact targets: ops without a native kernel -> compositions of ops with one (one rule per op)
   'legalize',
 ];

@@ -7,6 +7,7 @@ import { fail } from '../base/diagnostics.js';
 import type { CompileOptions } from '../compiler/options.js';
 import { bitplaneLayout } from './bitplane-layout.js';
 import { foldConstants } from './fold-constants.js';
+import { fuseAttention } from './fuse-attention.js';
 import { fuseOps } from './fuse-ops.js';
 import { hoistTablePrecompute } from './hoist-table-precompute.js';
 import { legalize } from './legalize.js';
@@ -25,6 +26,7 @@ const PASSES: readonly Pass[] = [
   tile,
   bitplaneLayout,
   foldConstants,
+  fuseAttention,
   legalize,
 ];
 const BY_NAME = new Map(PASSES.map((p) => [p.name, p]));

@@ -10,7 +10,8 @@
  *            cos/sin rows, a continued prompt with batch > 1): the value goes to the status buffer and
  *            the host throws LUT5008 (the size it names is T at its bound).
  *   attend   one invocation per (batch, head, query): its rotated query row in registers, then one
- *            streaming pass over the keys it sees (causal, optional local window; + attention_bias
+ *            streaming pass over the keys it sees (causal, optional local window; the lutc-internal
+ *            causal 0: all tb keys, no batch check for a continued prompt; + attention_bias
  *            after the softcap) with an online softmax (running max, rescaled sum and P·V row;
  *            smooth_softmax starts from the extra zero logit), reading the present rows just
  *            written. No S×T buffer.
@@ -82,6 +83,8 @@ function renderGqa(c: StepCtx): Kernel[] {
   const softcap = a.softcap as number;
   const W = a.local_window_size as number;
   const smooth = a.smooth_softmax === 1;
+  // causal 0 (lutc-internal, passes/fuse-attention.ts): every query sees keys [0, tb); causal 1 code unchanged
+  const causal = (a.causal as number | undefined) !== 0;
   const d = c.dim;
   const [dB, dS, dT, dP] = [d(B), d(S), d(T), d(P)];
   // the shared past/present buffer (a run with the flag set): cache rows are the bound apart, the
@@ -124,8 +127,7 @@ fn posOf(b: u32, s: u32) -> i32 { return select(pastB(b) + i32(s), select(1, i32
   let b = i / (${u(H)} * ${dT} * ${u(Nkv)});
   let tb = totalB(b);
   let pb = pastB(b);
-  if (i32(${dS}) > 1 && !isFirst() && ${dB} != 1u) { ${report(`i32(${dB})`)} return; }
-  if (tb > i32(${dT}) || tb < i32(${dS})) { ${report('tb')} return; }
+${causal ? `  if (i32(${dS}) > 1 && !isFirst() && ${dB} != 1u) { ${report(`i32(${dB})`)} return; }\n` : ''}  if (tb > i32(${dT}) || tb < i32(${dS})) { ${report('tb')} return; }
   if (pb > i32(${dP})) { ${report('pb')} return; }
   let ti = i32(t);${
     shared
@@ -162,7 +164,7 @@ fn posOf(b: u32, s: u32) -> i32 { return select(pastB(b) + i32(s), select(1, i32
   if (tb > i32(${dT}) || tb < i32(${dS}) || pb > i32(${dP})${rotary ? ` || p >= ${maxPos}` : ''}) { return; }
   var qr: array<f32, ${H}>;
   for (var h = 0u; h < ${u(H)}; h++) { qr[h] = rot(b, s, n, h, u32(p)); }
-  let last = pb + i32(s);
+  let last = ${causal ? 'pb + i32(s)' : 'tb - 1'};
   let lo = ${W > 0 ? `max(0, last - ${W - 1})` : '0'};
   var m = 0.0;
   var l = ${smooth ? '1.0' : '0.0'};

@@ -2,7 +2,9 @@
  * Op definitions of the LLM attention family: rotary_embedding (com.microsoft RotaryEmbedding) and
  * rotary_embedding_onnx (ai.onnx RotaryEmbedding, opset 23: the same rotation and geometry, operands
  * reordered, position_ids optional), gather_block_quantized, group_query_attention and
- * multi_head_attention (com.microsoft MultiHeadAttention as onnxruntime's CPU kernel runs it; each
+ * multi_head_attention (com.microsoft MultiHeadAttention as onnxruntime's CPU kernel runs it;
+ * group_query_attention has one lutc-internal attribute, `causal` (default 1, onnxruntime's behaviour;
+ * 0, written only by passes/fuse-attention.ts: no causal limit, attention_bias alone masks); each
  * op's layout function is shared by its shape rule, interpreter and legalize rule). rotary_embedding is onnxruntime's com.microsoft
  * RotaryEmbedding (the older onnxruntime-genai WebGPU exports apply it to q and k):
  *
@@ -435,7 +437,7 @@ defineOp({
   name: 'group_query_attention',
   onnx: { domain: 'com.microsoft', type: 'GroupQueryAttention' },
   summary:
-    'causal grouped-query attention with a BNSH KV cache (onnxruntime-genai exports): packed or separate QKV, optional rotary, local window, softcap, attention_bias, smooth softmax',
+    'causal grouped-query attention with a BNSH KV cache (onnxruntime-genai exports): packed or separate QKV, optional rotary, local window, softcap, attention_bias, smooth softmax; lutc-internal attribute causal 0 (fuse-attention): every query sees all keys, only attention_bias masks',
   inputs: [
     { name: 'query' },
     { name: 'key', optional: true },
@@ -461,10 +463,17 @@ defineOp({
     rotary_interleaved: { type: 'int', default: 0 },
     smooth_softmax: { type: 'int', default: 0 },
     qk_output: { type: 'int', default: 0 },
+    // lutc-internal (no onnxruntime GroupQueryAttention has it): 0 = every query of batch b sees all
+    // total_b keys (only attention_bias masks); written by the fuse-attention pass
+    causal: { type: 'int', default: 1 },
   },
   infer(ctx) {
     const q = operandType(ctx, 0, FLOAT_TYPES);
     const { headSize, past } = gqaLayout(ctx);
+    const causal = ctx.attrs.causal as number;
+    if (causal !== 0 && causal !== 1) ctx.error('LUT1115', `group_query_attention: causal must be 0 or 1, got ${causal}`);
+    if (causal === 0 && (ctx.attrs.local_window_size as number) > 0)
+      ctx.error('LUT1115', 'group_query_attention: a local window needs causal 1');
     for (const i of [5, 6]) if (ctx.inputs[i]!.dtype !== 'i32') ctx.error('LUT1112', `group_query_attention: input ${i} must be int32`);
     if (ctx.attrs.do_rotary === 1 && !(ctx.inputs[7] && ctx.inputs[8]))
       ctx.error('LUT1110', 'group_query_attention: do_rotary needs cos_cache and sin_cache');
@@ -492,6 +501,7 @@ interface GqaAttrs {
   do_rotary: number;
   rotary_interleaved: number;
   smooth_softmax: number;
+  causal: number;
 }
 
 /**
@@ -499,7 +509,8 @@ interface GqaAttrs {
  * past, otherwise past_b = total_b - S. New K/V rows (rotated when do_rotary, at positions past_b + s;
  * the first prompt's right padding at position 1, as onnxruntime) follow the past rows in present
  * (rows beyond total are 0); query s sees keys t <= past_b + s, and only the last local_window_size of
- * them when that is > 0. Scores q·k·scale (1/sqrt(H) when 0), softcap·tanh(x/softcap) when > 0, then
+ * them when that is > 0; with causal 0 (lutc-internal) every query sees keys t < total_b, and a prompt
+ * continuing a past may have batch > 1. Scores q·k·scale (1/sqrt(H) when 0), softcap·tanh(x/softcap) when > 0, then
  * + attention_bias[b or 0, n or 0, s, t] (onnxruntime's order), softmax (with an extra zero logit
  * when smooth_softmax), all in double.
  */
@@ -514,7 +525,8 @@ function groupQueryAttention(ins: (Tensor | null)[], a: GqaAttrs, err: (m: strin
   const P = pastK ? pastK.shape[2]! : 0;
   const T = Math.max(total, P);
   const firstPrompt = S === total;
-  if (S > 1 && !firstPrompt && B !== 1) err('group_query_attention: batch must be 1 for a prompt that continues a past');
+  const causal = a.causal !== 0;
+  if (causal && S > 1 && !firstPrompt && B !== 1) err('group_query_attention: batch must be 1 for a prompt that continues a past');
   // BNSH views of q, k, v: q[b][n][s][h]
   const qkvAt = (b: number, s: number, head: number, h: number): number => {
     if (packed) return q0.data[((b * S + s) * (N + 2 * Nkv) + head) * H + h]!;
@@ -582,7 +594,7 @@ function groupQueryAttention(ins: (Tensor | null)[], a: GqaAttrs, err: (m: strin
     for (let n = 0; n < N; n++) {
       const g = Math.floor(n / (N / Nkv));
       for (let s = 0; s < S; s++) {
-        const last = pb + s; // the newest key this query sees
+        const last = causal ? pb + s : tb - 1; // the newest key this query sees
         const first = W > 0 ? Math.max(0, last - W + 1) : 0;
         const scores: number[] = [];
         for (let t = first; t <= last; t++) {

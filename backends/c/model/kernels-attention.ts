@@ -4,7 +4,8 @@
  * dims alike. Per batch: the new q/k/v rows gathered (packed or separate QKV) into scratch and
  * rotated at positions past_b + s (do_rotary; half-split or interleaved), present = past rows below
  * past_b, the new rows from there, zeros after; then per query head and query, the scores of the keys
- * it sees (causal, optional local window) into an O(T) scratch row, softcap, + attention_bias (its
+ * it sees (causal, optional local window; with the lutc-internal causal 0 every key of the batch row,
+ * and a continued prompt may have batch > 1) into an O(T) scratch row, softcap, + attention_bias (its
  * [s, t] entry of batch b or 0, head n or 0), softmax (smooth: one extra zero logit) and P·V. No S×T or T×T buffer. In the shared past/present buffer mode
  * (model_inputs.kv_capacity > 0 and the same buffer given as past and present) the cache rows are
  * kv_capacity apart, the past rows stay where they are and only the S new rows are written: a decode
@@ -57,6 +58,8 @@ const gqa: Kernel = (c) => {
   const softcap = a.softcap as number;
   const W = a.local_window_size as number;
   const smooth = a.smooth_softmax === 1;
+  // causal 0 (lutc-internal, passes/fuse-attention.ts): every query sees keys [0, tb); causal 1 code unchanged
+  const causal = (a.causal as number | undefined) !== 0;
   // scratch: the new rows [heads, S, H] as float, then one row of T scores in double per query head
   // (the head loop runs on lutc_threads threads, one head per thread at a time)
   const sBound = q.shape[1]!;
@@ -130,7 +133,7 @@ static void ${job}_heads(void *ctx_, int n_) {
     double *sc = j_->scAll + n * ${scRow};
     const ptrdiff_t g = n / ${N / Nkv};
     for (ptrdiff_t s = 0; s < S; s++) {
-      const int64_t last = pb + s;
+      const int64_t last = ${causal ? 'pb + s' : 'tb - 1'};
       const int64_t lo = ${W > 0 ? `last - ${W - 1} > 0 ? last - ${W - 1} : 0` : '0'};
       const float *qr = rows + (n * S + s) * ${H};
       double m = ${smooth ? '0.0' : '-1.0/0.0'};
@@ -173,8 +176,7 @@ const ptrdiff_t TS = shared ? (ptrdiff_t)R->kvcap : T, PS = shared ? (ptrdiff_t)
 if (shared && T > TS) { lutc_err.index = (long long)T; lutc_err.size = (long long)TS; return MODEL_ERR_SHAPE; }
 (void)PS;
 (void)P;
-if (S > 1 && !first && B != 1) { lutc_err.index = (long long)B; lutc_err.size = 1; return LUTC_ERR_INDEX; }
-for (ptrdiff_t b = 0; b < B; b++) {
+${causal ? 'if (S > 1 && !first && B != 1) { lutc_err.index = (long long)B; lutc_err.size = 1; return LUTC_ERR_INDEX; }\n' : ''}for (ptrdiff_t b = 0; b < B; b++) {
   const int64_t tb = (int64_t)${c.in(iSeq)}[b] + 1;
   if (tb > T || tb < S) { lutc_err.index = (long long)tb; lutc_err.size = (long long)T; return LUTC_ERR_INDEX; }
   const int64_t pb = first ? 0 : tb - S;

@@ -5,7 +5,8 @@
  * rows copied (packed or separate QKV) into scratch [heads, S, H] as f32 and rotated at positions
  * past_b + s (do_rotary; half-split or interleaved pairs), present = past rows below past_b, the new
  * rows from there, zeros after; then per query head and query, the scores of the keys it sees
- * (causal, optional local window) into an O(T) f64 scratch row, softcap, + attention_bias (its
+ * (causal, optional local window; causal 0, lutc-internal: all tb keys, batch > 1 allowed with a
+ * continued prompt) into an O(T) f64 scratch row, softcap, + attention_bias (its
  * [s, t] entry of batch b or 0, head n or 0), softmax (smooth: one extra zero logit) and P·V. No S×T or T×T buffer. Shared past/present buffer (the node's cache pairs in
  * model-plan.ts gqaCachePairs, and the `kv_shared` global set for the run): the present slots hold
  * their bound rows per head, the past rows are already there, and only the new rows (and zeros after
@@ -100,6 +101,8 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
   const softcap = (a.softcap as number | undefined) ?? 0;
   const W = (a.local_window_size as number | undefined) ?? -1;
   const smooth = a.smooth_softmax === 1;
+  // causal 0 (lutc-internal, passes/fuse-attention.ts): every query sees keys [0, tb); causal 1 code unchanged
+  const causal = (a.causal as number | undefined) !== 0;
   // scratch: the new rows [heads, S, H] as f32 (S at its bound), then one row of T scores in f64
   const sBound = q.shape[1]!;
   const tBound = step.outputs[1]!.shape[2]!;
@@ -149,7 +152,8 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
     const res: Expr[] = [];
     // first prompt: S == total (no past); a prompt continuing a past needs batch 1
     res.push(f.set(first, m.i64.eq(m.i64.extend_s(Sv()), m.i64.extend_s(m.i32.load(0, 4, c(ctx.addrOf(totP)))))));
-    res.push(m.if(m.i32.and(m.i32.and(m.i32.gt_s(Sv(), c(1)), m.i32.eqz(g(first))), m.i32.ne(Bv(), c(1))), fail(m.i64.extend_s(Bv()))));
+    if (causal)
+      res.push(m.if(m.i32.and(m.i32.and(m.i32.gt_s(Sv(), c(1)), m.i32.eqz(g(first))), m.i32.ne(Bv(), c(1))), fail(m.i64.extend_s(Bv()))));
     const perBatch: Expr[] = [];
     // tb = seqlens_k[b] + 1 in [S, T]; pb = first ? 0 : tb - S, at most P
     perBatch.push(
@@ -243,7 +247,7 @@ function gqaStep(ctx: Ctx, step: PlanStep): Emit {
         lo,
         W > 0 ? m.select(m.i32.gt_s(m.i32.sub(add(g(pb), g(s)), c(W - 1)), c(0)), m.i32.sub(add(g(pb), g(s)), c(W - 1)), c(0)) : c(0),
       ),
-      f.set(cnt, m.i32.sub(add(g(pb), g(s), c(1)), g(lo))),
+      f.set(cnt, causal ? m.i32.sub(add(g(pb), g(s), c(1)), g(lo)) : g(tb)),
       f.set(qr, add(c(rows), mul(add(mul(g(nn), Sv()), g(s)), c(HB)))),
       f.set(mx, m.f64.const(smooth ? 0 : -Infinity)),
       f.set(kr, kvRow(PK, g(lo))),
