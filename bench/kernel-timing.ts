@@ -20,6 +20,8 @@ import type { BenchWeights } from './weights.js';
  * The harness: `prog in.bin EVICT_BYTES`; prints {"isa":N}, then answers stdin commands, one line each:
  *   b TH WARM RUNS COLD   WARM untimed then RUNS timed calls at TH threads: prints the RUNS times (µs)
  *   o PATH                writes the last y (float32 [m, n]) to PATH, prints "ok"
+ *   f RUNS                the DRAM read bandwidth: the best of RUNS full reads of the eviction buffer
+ *                         (twice the LLC, 16 int32 lanes summed per line), printed as GB/s
  *   q                     exits
  * One call = memcpy x into the kernel's input buffer, lutc_gemm, memcpy y out (the copies a caller pays).
  */
@@ -64,6 +66,22 @@ int main(int argc, char **argv) {
       if (!out || fwrite(y, 4, m * n, out) != m * n) return 4;
       fclose(out);
       printf("ok\n");
+      fflush(stdout);
+      continue;
+    }
+    if (line[0] == 'f') {
+      int fr = 0;
+      if (sscanf(line + 1, "%d", &fr) != 1 || fr < 1) return 6;
+      double best = 1e30;
+      for (int r = 0; r < fr; r++) {
+        double t0 = now_us();
+        int s = 0;
+        for (size_t i = 0; i < ev; i++) s += evb[i];
+        double t = now_us() - t0;
+        sink ^= s;
+        if (t < best) best = t;
+      }
+      printf("%.3f\n", (double)ev * 4 / best / 1e3);
       fflush(stdout);
       continue;
     }
@@ -132,6 +150,10 @@ export class Harness {
         return l.trim() ? l.trim().split(' ').map(Number) : [];
       },
     };
+  }
+  /** DRAM read bandwidth in GB/s (best of `runs` full reads of a buffer twice the LLC). */
+  async bandwidth(runs = 5): Promise<number> {
+    return Number(await this.ask(`f ${runs}`));
   }
   close(): void {
     this.p.stdin.end('q\n');

@@ -43,7 +43,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { emitModel } from '../backends/c/model/emit.js';
-import { buildModelBinary, defaultCFlags, parseHarnessTime } from '../backends/c/run.js';
+import { buildModelBinary, parseHarnessTime, speedCFlags } from '../backends/c/run.js';
 import { seededRandom } from '../base/random.js';
 import { writeNpy } from '../compiler/npy.js';
 import { importOnnx } from '../compiler/onnx/index.js';
@@ -186,7 +186,7 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
   runPipeline(g, { target: 'c' });
   const em = emitModel(g, { target: 'c', embedWeights: false });
   const threaded = a.threads.some((t) => t > 1);
-  const exe = buildModelBinary(em.files, [...defaultCFlags(), ...(threaded ? ['-fopenmp'] : [])]);
+  const exe = buildModelBinary(em.files, [...speedCFlags(), ...(threaded ? ['-fopenmp'] : [])]);
   say(`lutc compiled it once for c with runtime dims in ${((performance.now() - t) / 1e3).toFixed(1)} s`);
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'lutc-bench-llm-'));
   const weights = path.join(dir, 'weights.bin');

@@ -79,7 +79,23 @@ function parse(argv: string[]): Args {
 }
 
 function table(rows: BenchResult[]): string {
-  const head = ['suite', 'bits', 'n', 'k', 'm', 'thr', 'lutc µs', 'lutc min', 'peer', 'peer µs', 'peer min', 'speedup', 'rel-L2', 'check'];
+  const head = [
+    'suite',
+    'bits',
+    'n',
+    'k',
+    'm',
+    'thr',
+    'lutc µs',
+    'lutc min',
+    'floor µs',
+    'peer',
+    'peer µs',
+    'peer min',
+    'speedup',
+    'rel-L2',
+    'check',
+  ];
   const f = (v: number | undefined) => (v === undefined ? '' : v.toFixed(1));
   const body = rows.map((r) =>
     [
@@ -91,6 +107,7 @@ function table(rows: BenchResult[]): string {
       r.threads,
       f(r.lutc_us),
       f(r.lutc_min_us),
+      f(r.floor_us),
       r.peer,
       f(r.peer_us),
       f(r.peer_min_us),
@@ -100,7 +117,7 @@ function table(rows: BenchResult[]): string {
     ].map(String),
   );
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (c: string[]) => c.map((s, i) => (i === 0 || i === 8 || i === 13 ? s.padEnd(w[i]!) : s.padStart(w[i]!))).join('  ');
+  const line = (c: string[]) => c.map((s, i) => (i === 0 || i === 9 || i === 14 ? s.padEnd(w[i]!) : s.padStart(w[i]!))).join('  ');
   return [line(head), ...body.map(line)].join('\n');
 }
 

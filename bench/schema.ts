@@ -30,6 +30,13 @@ export interface BenchResult {
   runs?: number;
   /** Both sides timed with caches evicted before each call (suite names ending in '-cold' say so too). */
   cold?: boolean;
+  /** Weight group (MatMulNBits block) of both sides; absent in older files: 128. */
+  group?: number;
+  /**
+   * Cold rows of the C suite: the DRAM floor, the model's weight bytes (MatMulNBits B, f32 scales and
+   * packed zero points, what the peer's file holds) over the read bandwidth measured in the same run.
+   */
+  floor_us?: number;
   /** Relative L2 of the peer's output against lutc's, its tolerance, and whether it passed. */
   peer_rel_l2?: number;
   peer_tol?: number;

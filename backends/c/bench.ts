@@ -36,7 +36,7 @@ import {
   randomFeeds,
 } from '../bench-model.js';
 import { emitModel } from './model/emit.js';
-import { buildModelBinary, defaultCFlags, parseHarnessTime } from './run.js';
+import { buildModelBinary, parseHarnessTime, speedCFlags } from './run.js';
 
 const ROUNDS = 5;
 const RUNS_PER_ROUND = 10;
@@ -57,7 +57,7 @@ export async function benchModel(modelPath: string, opts: CompileOptions, log: (
   runPipeline(g, { ...opts, target: 'c', progress: log });
   log('bench: building the C artifact');
   const em = emitModel(g, { ...opts, target: 'c', embedWeights: false, threads });
-  const exe = buildModelBinary(em.files, [...defaultCFlags(), ...(threads > 1 ? ['-fopenmp'] : [])]);
+  const exe = buildModelBinary(em.files, [...speedCFlags(), ...(threads > 1 ? ['-fopenmp'] : [])]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lutc-bench-c-'));
   const releases: (() => Promise<void>)[] = [];
   try {

@@ -122,7 +122,7 @@ LUTC_INLINE void PFX_vblock(const uint8_t *packed, const int8_t *tq, const float
           continue;
         }
         /* y + ((tsHalf * A) * sw + xsum * swz): combine()'s order, no FMA */
-        const size_t go = (size_t)(s / (G_GROUP / G_SEG)) * G_NPAD + (size_t)rb * 16;
+        const size_t go = G_SI(s / (G_GROUP / G_SEG), (size_t)rb * 16);
         const __m512 th = _mm512_set1_ps(tsh[(size_t)(t0 + t) * G_NSEG + s]), xv = _mm512_set1_ps(xs[(size_t)(t0 + t) * G_NSEG + s]);
         const __m512 p = _mm512_mul_ps(_mm512_mul_ps(th, _mm512_cvtepi32_ps(a)), _mm512_loadu_ps(sw + go));
         ya[t][b] = _mm512_add_ps(ya[t][b], _mm512_add_ps(p, _mm512_mul_ps(xv, _mm512_loadu_ps(swz + go))));

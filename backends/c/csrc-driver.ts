@@ -47,13 +47,13 @@ void PFX_pack(const uint8_t *q, const float *scales, const float *zeros, uint8_t
   const float mid = (float)((1 << G_BITS) - 1) / 2.0f;
   memset(sw, 0, sizeof(float) * PFX_scales_len());
   memset(swz, 0, sizeof(float) * PFX_scales_len());
-  /* the [N][groups] -> [groups][NPAD] transpose in blocks of 16 rows: 16 source lines, one 64-byte write run */
-  for (int n0 = 0; n0 < G_N; n0 += 16)
+  /* [N][groups] -> row-block major (PFX_SI): per row block, G_ROWS source lines, one write run */
+  for (int n0 = 0; n0 < G_N; n0 += G_ROWS)
     for (int g = 0; g < G_NGROUPS; g++)
-      for (int n = n0; n < n0 + 16 && n < G_N; n++) {
+      for (int n = n0; n < n0 + G_ROWS && n < G_N; n++) {
         const float s = scales[(size_t)n * G_NGROUPS + g];
-        sw[(size_t)g * G_NPAD + n] = s;
-        swz[(size_t)g * G_NPAD + n] = s * (mid - zeros[(size_t)n * G_NGROUPS + g]);
+        sw[G_SI(g, n)] = s;
+        swz[G_SI(g, n)] = s * (mid - zeros[(size_t)n * G_NGROUPS + g]);
       }
 }
 
@@ -84,7 +84,7 @@ static void PFX_rowblock(const uint8_t *packed, const int8_t *tq, const float *t
         continue;
       }
       /* y += (tsHalf * A) * sw + xsum * swz, in combine()'s order (exact while |A| < 2^24). */
-      const size_t go = (size_t)(s / (G_GROUP / G_SEG)) * G_NPAD + (size_t)rb * G_ROWS;
+      const size_t go = G_SI(s / (G_GROUP / G_SEG), (size_t)rb * G_ROWS);
       const float *swg = sw + go, *swzg = swz + go;
       for (int t = 0; t < mt; t++) {
         const float th = tsh[(size_t)(t0 + t) * G_NSEG + s], xv = xs[(size_t)(t0 + t) * G_NSEG + s];
@@ -121,7 +121,7 @@ static void PFX_rowblock_f32(const uint8_t *packed, const float *tf, const float
           }
         }
         if (A) { A[((size_t)t * G_N + n) * G_NSEG + s] = acc; continue; }
-        const size_t gi = (size_t)(s / (G_GROUP / G_SEG)) * G_NPAD + n;
+        const size_t gi = G_SI(s / (G_GROUP / G_SEG), n);
         v = v + ((0.5f * acc) * sw[gi] + xs[(size_t)t * G_NSEG + s] * swz[gi]);
       }
       if (!A) y[(size_t)t * G_N + n] = bias ? v + bias[n] : v;

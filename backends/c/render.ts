@@ -53,6 +53,7 @@ const MACROS = [
   'G_ROWS',
   'G_NPAD',
   'G_NRB',
+  'G_SI',
   'G_MT',
   'G_FLUSH',
   'G_RDW_OK',
@@ -101,6 +102,19 @@ export function planGeometry(p: CKernelPlan, vecBytes: 16 | 32 | 64): LutGeometr
   return lutGeometry({ n: p.n, k: p.k, bits: p.bits, groupSize: p.groupSize, vecBytes, rowDwords: vecBytes === 64 && rowDwordsOk(p) });
 }
 
+/**
+ * The C kernels' sw/swz layout (G_SI): reference.ts packScales's [nGroups][nPad] rearranged row-block
+ * major, [nPad / rowsPerVec][nGroups][rowsPerVec], for the geometry of the build's vector width. The
+ * values are packScales's bit for bit; only the order differs (what the C packer's tests compare).
+ */
+export function cScaleLayout(g: LutGeometry, a: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  const rows = g.rowsPerVec;
+  for (let gi = 0; gi < g.nGroups; gi++)
+    for (let n = 0; n < g.nPad; n++) out[(Math.floor(n / rows) * g.nGroups + gi) * rows + (n % rows)] = a[gi * g.nPad + n]!;
+  return out;
+}
+
 function geometryMacros(p: CKernelPlan): string {
   const g = planGeometry(p, 16); // the width-independent numbers; the rest are derived in C from LUTC_VEC
   const defs: [string, number | string][] = [
@@ -125,6 +139,10 @@ function geometryMacros(p: CKernelPlan): string {
     ['G_NVK', '((G_NCP + G_CPV - 1) / G_CPV)'],
     ['G_NPAD', '(((G_N + G_ROWS - 1) / G_ROWS) * G_ROWS)'],
     ['G_NRB', '(G_NPAD / G_ROWS)'],
+    // sw/swz index of group g, row n: row-block major [NRB][NGROUPS][G_ROWS], so a row block's scales are
+    // one sequential stream beside its weights (a [groups][NPAD] layout made each group of a row block a
+    // stride-NPAD stream the prefetchers do not follow: ~2x slower on cold weights at group 32)
+    ['G_SI(g, n)', '(((size_t)((n) / G_ROWS) * G_NGROUPS + (size_t)(g)) * G_ROWS + (size_t)((n) % G_ROWS))'],
   ];
   return defs.map(([k, v]) => `#define ${k} ${v}`).join('\n');
 }

@@ -28,16 +28,27 @@ import { buildC, canCompile } from './toolchain.js';
 
 /** Options of runArtifact beyond CompileOptions. */
 export interface CRunOptions extends CModelOptions {
-  /** Compiler flags (default: $LUTC_C_FLAGS split on spaces, else -O2 -march=native). */
+  /** Compiler flags (default: $LUTC_C_FLAGS split on spaces, else -O2 -march=native; generate: speedCFlags). */
   cflags?: string[];
   /** Threads (> 1 builds with -fopenmp when the C compiler has it, else runs on one thread). */
   threads?: number;
 }
 
-/** Default optimization flags: -O2 compiles noticeably faster than -O3 for the same kernels here. */
+/** Default optimization flags of `lutc run`: -O2 compiles about 2x faster than -O3 (same bits: -ffp-contract=off). */
 export function defaultCFlags(): string[] {
   const env = process.env.LUTC_C_FLAGS?.trim();
   return env ? env.split(/\s+/) : ['-O2', '-march=native'];
+}
+
+/**
+ * Flags where speed is the point (generate, `lutc bench`, bench:llm): the generated Makefile's
+ * `-O3 -march=native`, so a timing is the artifact's own; $LUTC_C_FLAGS overrides. (-O2 left the
+ * AVX-512 LUT tiles' accumulator arrays partly in memory: a 4-layer 1B-shaped decode step took
+ * 15.0 ms at -O2 and 11.5 ms at -O3.)
+ */
+export function speedCFlags(): string[] {
+  const env = process.env.LUTC_C_FLAGS?.trim();
+  return env ? env.split(/\s+/) : ['-O3', '-march=native'];
 }
 
 /** Builds (or reuses) the harness binary for an emitted model; returns its path. */
@@ -188,7 +199,11 @@ export async function generate(
   prompt: readonly number[],
   gen: GenerateOptions,
 ): Promise<GenerateResult> {
-  const { exe, dir, weights, threads } = buildHarness(graph, { ...opts, embedWeights: false }, 'lutc-c-gen-');
+  const { exe, dir, weights, threads } = buildHarness(
+    graph,
+    { ...opts, cflags: opts.cflags ?? speedCFlags(), embedWeights: false },
+    'lutc-c-gen-',
+  );
   try {
     const args = [
       'generate',

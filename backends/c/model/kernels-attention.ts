@@ -90,8 +90,6 @@ const gqa: Kernel = (c) => {
     }
   }`
     : '';
-  const pastRow = (which: number) =>
-    pkP ? `${c.in(which)}[((b * ${Nkv} + g) * PS + t) * ${H} + h]` : '0.0f /* no past: t < pb never holds */';
   const capped = softcap > 0 ? `x = ${cLiteral(softcap, 'f64')} * tanh(x / ${cLiteral(softcap, 'f64')});\n          ` : '';
   // Threads: the copy and the head loop are tasks (one KV head / one query head each) of the model's
   // pool, each head's score row its own scratch row; every element is computed by one thread.
@@ -118,14 +116,24 @@ const gqa: Kernel = (c) => {
 static void ${job}_copy(void *ctx_, int g_) {
   ${unpack}
   const ptrdiff_t g = g_;
-    for (ptrdiff_t t = shared ? pb : 0; t < (shared ? tb : T); t++)
-      for (ptrdiff_t h = 0; h < ${H}; h++) {
-        const ptrdiff_t at = ((b * ${Nkv} + g) * TS + t) * ${H} + h;
-        if (t < pb) { PK[at] = ${pastRow(iPK)}; PV[at] = ${pastRow(iPV)}; }
-        else if (t < tb) { PK[at] = rows[((${N} + g) * S + (t - pb)) * ${H} + h]; PV[at] = rows[((${N + Nkv} + g) * S + (t - pb)) * ${H} + h]; }
-        else { PK[at] = 0.0f; PV[at] = 0.0f; }
-      }
-
+  /* whole rows by memcpy: the past block (contiguous per KV head), the new rows, zeros after tb */
+  float *dk = PK + (b * ${Nkv} + g) * TS * ${H}, *dv = PV + (b * ${Nkv} + g) * TS * ${H};
+  ${
+    pkP
+      ? `if (!shared && pb > 0) {
+    memcpy(dk, ${c.in(iPK)} + (b * ${Nkv} + g) * PS * ${H}, (size_t)pb * ${H} * sizeof(float));
+    memcpy(dv, ${c.in(iPV)} + (b * ${Nkv} + g) * PS * ${H}, (size_t)pb * ${H} * sizeof(float));
+  }`
+      : '/* no past: pb is 0 */'
+  }
+  for (ptrdiff_t t = pb; t < tb; t++) {
+    memcpy(dk + t * ${H}, rows + ((${N} + g) * S + (t - pb)) * ${H}, ${H} * sizeof(float));
+    memcpy(dv + t * ${H}, rows + ((${N + Nkv} + g) * S + (t - pb)) * ${H}, ${H} * sizeof(float));
+  }
+  if (!shared && tb < T) {
+    memset(dk + tb * ${H}, 0, (size_t)(T - tb) * ${H} * sizeof(float));
+    memset(dv + tb * ${H}, 0, (size_t)(T - tb) * ${H} * sizeof(float));
+  }
 }
 static void ${job}_heads(void *ctx_, int n_) {
   ${unpack}

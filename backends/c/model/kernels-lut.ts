@@ -260,7 +260,7 @@ static int lutc_lut_load(const unsigned char *W) {
   lutc_lut_ready = 1;
   return MODEL_OK;
 }
-/* The packed image (weights.packed.bin, model_save_packed): a 64-byte header (magic "LUTCPAK1", u32
+/* The packed image (weights.packed.bin, model_save_packed): a 64-byte header (magic "LUTCPAK2" (2: sw/swz row-block major), u32
    LUTC_ISA, u32 the blob's hash, u32 layer count, u32 0, u64 payload bytes, zeros), then the payload:
    the layers' packed weights, sw and swz in lutc_lut_load's layout (each part 64-byte aligned). */
 static size_t lutc_lut_payload_bytes(void) {
@@ -274,7 +274,7 @@ static void lutc_lut_header(unsigned char *h, uint32_t hash) {
   const uint32_t w[4] = {(uint32_t)LUTC_ISA, hash, ${L}u, 0u};
   const uint64_t pb = (uint64_t)lutc_lut_payload_bytes();
   memset(h, 0, 64);
-  memcpy(h, "LUTCPAK1", 8);
+  memcpy(h, "LUTCPAK2", 8);
   memcpy(h + 8, w, sizeof w);
   memcpy(h + 24, &pb, sizeof pb);
 }

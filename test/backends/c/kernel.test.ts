@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type CIsa, ISA_NUM } from '../../../backends/c/csrc-prelude.js';
+import { cScaleLayout } from '../../../backends/c/render.js';
 import { canCompile } from '../../../backends/c/toolchain.js';
 import type { KernelRequest } from '../../../compiler/options.js';
 import { type Bits, packWeights } from '../../../ir/lut/geometry.js';
@@ -75,8 +76,8 @@ function checkCase(req: KernelRequest, isa: CIsa, tc: Toolchain, inp: CaseInput,
   expect(o.isa).toBe(ISA_NUM[isa]);
   expectEqualArrays(o.packed, packWeights(g, inp.q), 'packed');
   const ps = packScales(g, inp.scales, inp.zeros);
-  expectEqualArrays(o.sw, ps.sw, 'sw');
-  expectEqualArrays(o.swz, ps.swz, 'swz');
+  expectEqualArrays(o.sw, cScaleLayout(g, ps.sw), 'sw');
+  expectEqualArrays(o.swz, cScaleLayout(g, ps.swz), 'swz');
   const ti = buildTablesI8(g, inp.x, m);
   expectEqualArrays(o.tq, ti.tq, 'tq');
   expectEqualArrays(o.tsh, ti.tsHalf, 'tsHalf');
