@@ -102,7 +102,19 @@ const gqa: Kernel = (c) => {
   const int shared = j_->shared;
   (void)j_->ab; (void)j_->BT;
   (void)rows; (void)PK; (void)PV; (void)${c.out(0)}; (void)b; (void)S; (void)T; (void)TS; (void)PS; (void)pb; (void)tb; (void)shared;${pkP ? `\n  const float *${c.in(iPK)} = j_->pk, *${c.in(iPV)} = j_->pv;\n  (void)${c.in(iPK)}; (void)${c.in(iPV)};` : ''}`;
-  c.helper(`typedef struct {
+  c.helper(`#ifndef LUTC_GQA_VEC
+/* GNU C vectors (GCC, Clang) for the attention's double dot products and P·V: each lane does the
+   scalar code's multiply and add in its order, so the results are the scalar loops' bits */
+#  if defined(__GNUC__)
+#    define LUTC_GQA_VEC 1
+typedef float lutc_v8f __attribute__((vector_size(32)));
+typedef double lutc_v8d __attribute__((vector_size(64)));
+static const lutc_v8d lutc_v8d_zero = {0, 0, 0, 0, 0, 0, 0, 0};
+#  else
+#    define LUTC_GQA_VEC 0
+#  endif
+#endif
+typedef struct {
   const float *rows;
   float *PK, *PV, *out;
   double *scAll;
@@ -147,11 +159,22 @@ static void ${job}_heads(void *ctx_, int n_) {
       double m = ${smooth ? '0.0' : '-1.0/0.0'};
       for (int64_t t = lo; t <= last; t++) {
         const float *kr = PK + ((b * ${Nkv} + g) * TS + t) * ${H};
-        /* 8 independent partial sums (a fixed order the compiler vectorizes) */
-        double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        /* 8 independent partial sums, lane l over h = l mod 8, then a fixed tree: with GNU vectors one
+           8-double vector (the same mul and add per lane: the same bits as the scalar loop) */
         ptrdiff_t h = 0;
+#if LUTC_GQA_VEC
+        lutc_v8d part = lutc_v8d_zero;
+        for (; h + 8 <= ${H}; h += 8) {
+          lutc_v8f a, k8;
+          memcpy(&a, qr + h, sizeof a);
+          memcpy(&k8, kr + h, sizeof k8);
+          part = part + __builtin_convertvector(a, lutc_v8d) * __builtin_convertvector(k8, lutc_v8d);
+        }
+#else
+        double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (; h + 8 <= ${H}; h += 8)
           for (int l = 0; l < 8; l++) part[l] += (double)qr[h + l] * (double)kr[h + l];
+#endif
         double dot = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
         for (; h < ${H}; h++) dot += (double)qr[h] * (double)kr[h];
         double x = dot * ${cLiteral(alpha, 'f64')};
@@ -161,14 +184,33 @@ static void ${job}_heads(void *ctx_, int n_) {
       double sum = ${smooth ? 'exp(-m)' : '0.0'};
       for (int64_t t = lo; t <= last; t++) { sc[t - lo] = exp(sc[t - lo] - m); sum += sc[t - lo]; }
       /* P·V key by key, every h at once (unit stride; each h sums over t in order, as the interpreter) */
-      double acc[${H}];
+${
+  H % 8 === 0
+    ? `#if LUTC_GQA_VEC
+      /* the H accumulators as ${H / 8} vectors of 8 doubles, in registers across the keys */
+      lutc_v8d acc[${H / 8}];
+      for (int i = 0; i < ${H / 8}; i++) acc[i] = lutc_v8d_zero;
+      for (int64_t t = lo; t <= last; t++) {
+        const float *vr = PV + ((b * ${Nkv} + g) * TS + t) * ${H};
+        const lutc_v8d p = lutc_v8d_zero + sc[t - lo];
+        for (int i = 0; i < ${H / 8}; i++) {
+          lutc_v8f v8;
+          memcpy(&v8, vr + 8 * i, sizeof v8);
+          acc[i] = acc[i] + p * __builtin_convertvector(v8, lutc_v8d);
+        }
+      }
+      for (ptrdiff_t h = 0; h < ${H}; h++) ${c.out(0)}[((b * S + s) * ${N} + n) * ${H} + h] = (float)(acc[h / 8][h % 8] / sum);
+#else
+`
+    : ''
+}      double acc[${H}];
       for (ptrdiff_t h = 0; h < ${H}; h++) acc[h] = 0.0;
       for (int64_t t = lo; t <= last; t++) {
         const float *vr = PV + ((b * ${Nkv} + g) * TS + t) * ${H};
         const double p = sc[t - lo];
         for (ptrdiff_t h = 0; h < ${H}; h++) acc[h] += p * (double)vr[h];
       }
-      for (ptrdiff_t h = 0; h < ${H}; h++) ${c.out(0)}[((b * S + s) * ${N} + n) * ${H} + h] = (float)(acc[h] / sum);
+      for (ptrdiff_t h = 0; h < ${H}; h++) ${c.out(0)}[((b * S + s) * ${N} + n) * ${H} + h] = (float)(acc[h] / sum);${H % 8 === 0 ? '\n#endif' : ''}
     }
 }`);
   return `const ptrdiff_t B = ${B}, S = ${S}, T = ${T}, P = ${P};
