@@ -105,6 +105,11 @@ export interface DecoderOptions {
    * GroupQueryAttention with separate key/value and do_rotary 0).
    */
   attention?: 'packed' | 'rotary-nodes';
+  /**
+   * MatMulNBits without zero_points (the default 2^(bits-1)), as onnxruntime-genai's builder writes int4
+   * by default (default false: seeded zero points near the middle; ternary keeps its zero point 1).
+   */
+  symmetric?: boolean;
   /** GroupQueryAttention local_window_size (default -1: none). */
   localWindow?: number;
   /**
@@ -130,7 +135,8 @@ const BLOCK = 32;
 
 /**
  * The MatMulNBits inputs B, scales, zero_points of a random `bits`-bit [K, N] weight (block 32, packed
- * uint8 zero points); `ternary`: codes 0..2 with zero point 1 (values -1, 0, 1 times the scale).
+ * uint8 zero points); `ternary`: codes 0..2 with zero point 1 (values -1, 0, 1 times the scale);
+ * `symmetric` (not ternary): B and scales only, the default zero point 2^(bits-1).
  */
 export function nbitsWeights(
   b: OnnxBuilder,
@@ -142,6 +148,7 @@ export function nbitsWeights(
   ternary = false,
   scaleMul = 1,
   scaleType: 'f32' | 'f16' = 'f32',
+  symmetric = false,
 ): string[] {
   const kBlocks = Math.ceil(K / BLOCK);
   const blob = (BLOCK * bits) / 8;
@@ -154,6 +161,12 @@ export function nbitsWeights(
       B[(n * kBlocks + Math.floor(k / BLOCK)) * blob + ((i * bits) >> 3)]! |= q << ((i * bits) & 7);
     }
   const scales = Float32Array.from({ length: N * kBlocks }, () => ((0.5 + next()) / levels / Math.sqrt(K)) * 2 * scaleMul);
+  // symmetric (onnxruntime-genai's int4 default): no zero_points input, MatMulNBits' default 2^(bits-1)
+  if (symmetric && !ternary)
+    return [
+      b.initializer(`${name}.qweight`, makeTensor('u8', [N, kBlocks, blob], B)),
+      b.initializer(`${name}.scales`, makeTensor(scaleType, [N, kBlocks], scales)),
+    ];
   const zpRow = Math.ceil((kBlocks * bits) / 8);
   const ZP = new Uint8Array(N * zpRow);
   for (let n = 0; n < N; n++)
@@ -268,7 +281,7 @@ export function buildBuilderDecoderProto(opts: DecoderOptions = {}): IModelProto
     }
     const weights = float
       ? nbitsFromFloat(b, name, float, K, N, ft)
-      : nbitsWeights(b, name, K, N, next, bits, opts.ternary, layerScale, ft);
+      : nbitsWeights(b, name, K, N, next, bits, opts.ternary, layerScale, ft, opts.symmetric);
     const [y] = b.node('MatMulNBits', [x, ...weights], {
       domain: ms,
       attrs: { K, N, bits: float ? 4 : bits, block_size: BLOCK, accuracy_level: opts.accuracyLevel ?? 0 },

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:llm [-- options]`: end-to-end decoder timing, lutc's C artifact against
  * onnxruntime-node in the same run, on seeded decoders in onnxruntime-genai's builder layout
- * (bench/llm-model.ts, GroupQueryAttention with a BNSH cache, MatMulNBits block 32): a
+ * (bench/llm-model.ts, GroupQueryAttention with a BNSH cache, MatMulNBits block 32, symmetric int4
+ * without zero_points as the builder writes it by default; ternary codes keep zero point 1): a
  * Llama-3.2-1B-shaped int4 one (hidden 2048, 16 layers, 32/8 heads of 64, MLP 8192 SiLU, vocab
  * 32000) and a BitNet-b1.58-2B-shaped one (hidden 2560, 30 layers, 20/5 heads of 128, MLP 6912 with
  * squared ReLU, vocab 32000, ternary weights as 2-bit MatMulNBits).
@@ -173,7 +174,7 @@ async function benchShape(name: ShapeName, a: Args): Promise<boolean> {
   const say = (m: string) => process.stderr.write(`bench:llm: ${m}\n`);
   let t = performance.now();
   // accuracy_level 4 as the exports have it: onnxruntime's int8-activation MatMulNBits kernels (lutc reads the same weights)
-  const bytes = buildBuilderDecoder({ ...SHAPE, layers, maxPos: maxPast + a.prefill + 1, seed: 1, accuracyLevel: 4 });
+  const bytes = buildBuilderDecoder({ ...SHAPE, layers, maxPos: maxPast + a.prefill + 1, seed: 1, accuracyLevel: 4, symmetric: true });
   const mib = (bytes.length / 2 ** 20).toFixed(0);
   say(`built the ${layers}-layer ${SHAPES[name].title} decoder (${mib} MiB) in ${((performance.now() - t) / 1e3).toFixed(1)} s`);
 

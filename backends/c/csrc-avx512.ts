@@ -22,8 +22,7 @@
  *
  * Loop order (PFX_rows): token tiles of G_VMT, then K-blocks of segments whose tables for the tile fit
  * in ~16 KiB of L1, then row blocks; partial y lives in y between K-blocks (reloading a float is
- * exact, so the order of additions per row is unchanged). For M = 1 and K <= 4096 there is one
- * K-block. Callers give row-block ranges (G_RBC blocks, ~256 KiB of weights) so a range's weights stay
+ * exact, so the order of additions per row is unchanged). For M = 1 there is one K-block. Callers give row-block ranges (G_RBC blocks, ~256 KiB of weights) so a range's weights stay
  * in L2 while every token tile and K-block passes over them.
  */
 
@@ -94,7 +93,7 @@ static void PFX_replicate(const int8_t *tq, int m, int8_t *tq4) {
    else from the previous K-blocks' partial sums in y; bias is added after the last segment. */
 LUTC_INLINE void PFX_vblock(const uint8_t *packed, const int8_t *tq, const float *tsh, const float *xs, const float *sw,
                             const float *swz, const float *bias, float *y, int32_t *A, int t0, const int mt, int rb0,
-                            const int nrb, int s0, int s1) {
+                            const int nrb, int s0, int s1, const int zu, const float zc) {
   const uint8_t *w = packed + (size_t)rb0 * G_NVK * 64;
   const size_t ts = (size_t)G_NCHUNKS * G_TQB;
   const int8_t *tqt = tq + (size_t)t0 * ts;
@@ -124,8 +123,11 @@ LUTC_INLINE void PFX_vblock(const uint8_t *packed, const int8_t *tq, const float
         /* y + ((tsHalf * A) * sw + xsum * swz): combine()'s order, no FMA */
         const size_t go = G_SI(s / (G_GROUP / G_SEG), (size_t)rb * 16);
         const __m512 th = _mm512_set1_ps(tsh[(size_t)(t0 + t) * G_NSEG + s]), xv = _mm512_set1_ps(xs[(size_t)(t0 + t) * G_NSEG + s]);
-        const __m512 p = _mm512_mul_ps(_mm512_mul_ps(th, _mm512_cvtepi32_ps(a)), _mm512_loadu_ps(sw + go));
-        ya[t][b] = _mm512_add_ps(ya[t][b], _mm512_add_ps(p, _mm512_mul_ps(xv, _mm512_loadu_ps(swz + go))));
+        const __m512 swv = _mm512_loadu_ps(sw + go);
+        /* uniform zero points (pack's trailer): swz = s * c computed here, the packer's same product */
+        const __m512 swzv = zu ? _mm512_mul_ps(swv, _mm512_set1_ps(zc)) : _mm512_loadu_ps(swz + go);
+        const __m512 p = _mm512_mul_ps(_mm512_mul_ps(th, _mm512_cvtepi32_ps(a)), swv);
+        ya[t][b] = _mm512_add_ps(ya[t][b], _mm512_add_ps(p, _mm512_mul_ps(xv, swzv)));
       }
   }
   if (A || !y) return;
@@ -141,27 +143,43 @@ LUTC_INLINE void PFX_vblock(const uint8_t *packed, const int8_t *tq, const float
 /* Tile shapes (tokens x row blocks) with at most 8 pairs of accumulators, so accumulators, tables and
    indices stay in the 32 zmm registers: 1-2 tokens x 4 row blocks, 3-4 tokens x 2 row blocks. */
 static void PFX_vblock_n(const uint8_t *packed, const int8_t *tq, const float *tsh, const float *xs, const float *sw,
-                         const float *swz, const float *bias, float *y, int32_t *A, int t0, int mt, int rb, int nrb, int s0, int s1) {
-  switch (mt * 8 + nrb) {
-#  define PFX_VB(m, r) case m * 8 + r: PFX_vblock(packed, tq, tsh, xs, sw, swz, bias, y, A, t0, m, rb, r, s0, s1); break;
-    PFX_VB(1, 1) PFX_VB(1, 4) PFX_VB(2, 1) PFX_VB(2, 4) PFX_VB(3, 1) PFX_VB(3, 2) PFX_VB(4, 1) PFX_VB(4, 2)
+                         const float *swz, const float *bias, float *y, int32_t *A, int t0, int mt, int rb, int nrb, int s0, int s1,
+                         int zu, float zc) {
+  /* zu specialized: the uniform-zero build never loads swz, the other never multiplies */
+#  define PFX_VB(m, r, u) case m * 8 + r: PFX_vblock(packed, tq, tsh, xs, sw, swz, bias, y, A, t0, m, rb, r, s0, s1, u, zc); break;
+#  define PFX_VBS(u) PFX_VB(1, 1, u) PFX_VB(1, 4, u) PFX_VB(2, 1, u) PFX_VB(2, 4, u) PFX_VB(3, 1, u) PFX_VB(3, 2, u) PFX_VB(4, 1, u) PFX_VB(4, 2, u)
+  if (zu) switch (mt * 8 + nrb) {
+      PFX_VBS(1)
+      default: break;
+    }
+  else switch (mt * 8 + nrb) {
+      PFX_VBS(0)
+      default: break;
+    }
+#  undef PFX_VBS
 #  undef PFX_VB
-    default: break;
-  }
 }
 
 /* Row blocks rb0..rb1-1 for all m tokens (y, or the raw accumulators A when A is set). */
 static void PFX_rows(const uint8_t *packed, const int8_t *tq, const float *tsh, const float *xs, const float *sw,
                      const float *swz, const float *bias, float *y, int32_t *A, int m, int rb0, int rb1) {
+  uint32_t zu;
+  float zc;
+  memcpy(&zu, packed + (size_t)G_NRB * G_NVK * 64, 4); /* pack's trailer (csrc-driver.ts) */
+  memcpy(&zc, packed + (size_t)G_NRB * G_NVK * 64 + 4, 4);
+  if (!sw) zu = 0; /* the accumulator hook */
   for (int t0 = 0; t0 < m; t0 += G_VMT) {
     const int mt = m - t0 < G_VMT ? m - t0 : G_VMT, tile = mt <= 2 ? 4 : 2;
-    int kb = 16384 / (mt * (G_SEG / 4) * G_TQB); /* segments whose tables (mt tokens) fit in 16 KiB */
+    /* M > 1: segments whose tables (mt tokens) fit in 16 KiB of L1; one token: the whole K in one pass
+       (its tables, <= 16 bytes per activation, stay in L1/L2; K-blocks cut each row block's weight run
+       into pieces the prefetchers restart on: a 4-layer 1B-shaped decode step 11.6 -> 10.3 ms) */
+    int kb = mt == 1 ? G_NSEG : 16384 / (mt * (G_SEG / 4) * G_TQB);
     if (kb < 1) kb = 1;
     for (int s0 = 0; s0 < G_NSEG; s0 += kb) {
       const int s1 = G_NSEG - s0 < kb ? G_NSEG : s0 + kb;
       int rb = rb0;
-      for (; rb + tile <= rb1; rb += tile) PFX_vblock_n(packed, tq, tsh, xs, sw, swz, bias, y, A, t0, mt, rb, tile, s0, s1);
-      for (; rb < rb1; rb++) PFX_vblock_n(packed, tq, tsh, xs, sw, swz, bias, y, A, t0, mt, rb, 1, s0, s1);
+      for (; rb + tile <= rb1; rb += tile) PFX_vblock_n(packed, tq, tsh, xs, sw, swz, bias, y, A, t0, mt, rb, tile, s0, s1, (int)zu, zc);
+      for (; rb < rb1; rb++) PFX_vblock_n(packed, tq, tsh, xs, sw, swz, bias, y, A, t0, mt, rb, 1, s0, s1, (int)zu, zc);
     }
   }
 }

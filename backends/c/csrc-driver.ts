@@ -15,7 +15,11 @@
 /** Driver C. Uses G_* macros; `PFX_` becomes the kernel prefix. */
 export const C_DRIVER = String.raw`
 size_t PFX_vec_bytes(void) { return G_VEC; }
-size_t PFX_packed_bytes(void) { return (size_t)G_NRB * G_NVK * G_VEC; }
+/* The packed vectors, then a 64-byte trailer: u32 1 when every zero point of the real rows is the same
+   value z0, and f32 c = mid - z0 (then swz = s * c, the same float product the packer stores, so the
+   AVX-512 path computes swz from sw in registers instead of streaming it: 4 fewer bytes per group). */
+#define PFX_TRAILER ((size_t)G_NRB * G_NVK * G_VEC)
+size_t PFX_packed_bytes(void) { return PFX_TRAILER + 64; }
 
 /* Byte of row r (within its block), plane i, chunk pair cp, relative to the row block's first vector. */
 #define PFX_WB(cp, r, i) ((size_t)((cp) / G_CPV) * G_VEC + (size_t)(r) * G_CPV * G_PLANES + ((cp) % G_CPV) * G_PLANES + (i))
@@ -55,6 +59,11 @@ void PFX_pack(const uint8_t *q, const float *scales, const float *zeros, uint8_t
         sw[G_SI(g, n)] = s;
         swz[G_SI(g, n)] = s * (mid - zeros[(size_t)n * G_NGROUPS + g]);
       }
+  uint32_t uniform = 1;
+  for (size_t i = 1; i < (size_t)G_N * G_NGROUPS && uniform; i++) uniform = zeros[i] == zeros[0];
+  const float zc = mid - zeros[0];
+  memcpy(packed + PFX_TRAILER, &uniform, 4);
+  memcpy(packed + PFX_TRAILER + 4, &zc, 4);
 }
 
 /* Integer tables of m tokens; xpad: G_KPAD floats of scratch. */
@@ -239,6 +248,7 @@ void PFX_accumulate_f32(const uint8_t *packed, const float *tf, int m, float *A)
   for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock_f32(packed, tf, NULL, NULL, NULL, NULL, NULL, A, m, rb);
 }
 #undef PFX_WB
+#undef PFX_TRAILER
 `;
 
 /** Public declarations (kernel.h body); `PFX_` becomes the prefix. */

@@ -85,6 +85,8 @@ export interface CaseOutput {
   g: LutGeometry;
   packed: Uint8Array;
   sw: Float32Array;
+  /** lutc_pack's 64-byte trailer: u32 uniform-zero flag, f32 mid - z0. */
+  trailer: Uint8Array;
   swz: Float32Array;
   tq: Int8Array;
   tsh: Float32Array;
@@ -129,6 +131,7 @@ export function runCase(req: KernelRequest, isa: CIsa, inp: CaseInput, tc: Toolc
       isa: isaNum,
       g,
       packed: take(Uint8Array, g.packedBytes),
+      trailer: take(Uint8Array, 64),
       sw: take(Float32Array, sl),
       swz: take(Float32Array, sl),
       tq: take(Int8Array, m * g.nChunks * 16),

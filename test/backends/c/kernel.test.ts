@@ -78,6 +78,11 @@ function checkCase(req: KernelRequest, isa: CIsa, tc: Toolchain, inp: CaseInput,
   const ps = packScales(g, inp.scales, inp.zeros);
   expectEqualArrays(o.sw, cScaleLayout(g, ps.sw), 'sw');
   expectEqualArrays(o.swz, cScaleLayout(g, ps.swz), 'swz');
+  // the trailer says whether every zero point is one value (then the AVX-512 path computes swz from sw)
+  const dv = new DataView(o.trailer.buffer, o.trailer.byteOffset, 8);
+  const uniform = inp.zeros.every((z) => z === inp.zeros[0]);
+  expect(dv.getUint32(0, true), 'uniform-zero flag').toBe(uniform ? 1 : 0);
+  if (uniform) expect(dv.getFloat32(4, true)).toBe(Math.fround(((1 << g.bits) - 1) / 2 - inp.zeros[0]!));
   const ti = buildTablesI8(g, inp.x, m);
   expectEqualArrays(o.tq, ti.tq, 'tq');
   expectEqualArrays(o.tsh, ti.tsHalf, 'tsHalf');
@@ -127,6 +132,24 @@ for (const [isa, tc, ok] of PATHS) {
         expect(o.A[0]).toBe(-127 * ((1 << bits) - 1) * (128 / 4));
       }
     }, 180_000);
+
+    it('uniform zero points (symmetric exports): the packer flags them, y is still combine() bit for bit', () => {
+      // on AVX-512 the int32 path then computes swz = s * (mid - z0) from sw instead of loading it
+      for (const [req, m] of [
+        [{ n: 70, k: 512, bits: 4, groupSize: 32 }, 1],
+        [{ n: 53, k: 384, bits: 4, groupSize: 128 }, 3],
+        [{ n: 70, k: 512, bits: 2, groupSize: 32 }, 1],
+        [{ n: 41, k: 1024, bits: 2, groupSize: 128 }, 5],
+      ] as [KernelRequest, number][]) {
+        const inp = randomInput(req, m, req.n + req.k);
+        inp.zeros.fill(1 << (req.bits - 1));
+        const o = checkCase(req, isa, tc, inp);
+        expect(new DataView(o.trailer.buffer, o.trailer.byteOffset, 4).getUint32(0, true)).toBe(1);
+        // one differing zero point turns the flag off
+        inp.zeros[inp.zeros.length - 1] = 0;
+        expect(new DataView(checkCase(req, isa, tc, inp).trailer.buffer, 0, 4).getUint32(0, true)).toBe(0);
+      }
+    }, 120_000);
 
     it('f32 tables: y within 1e-5 of combine on the reference f32 accumulators', () => {
       const req: KernelRequest = { n: 45, k: 333, bits: 3, groupSize: 64, tables: 'f32' };
