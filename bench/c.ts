@@ -11,8 +11,9 @@
  * input/output handling inside session.run). Suite 'c-cold' (M = 1): every timed call of every side
  * follows the same eviction, reading a buffer of twice the LLC (in C in the harness, in JS for the
  * peer); a cold row also gives the DRAM floor: the peer file's weight bytes (B, f32 scales, packed zero
- * points) over the read bandwidth the harness measures once per run (`f`). Each peer's output is checked against lutc's (relative L2 <= PEER_TOL); a failing row says check 'FAIL' and
- * bench/run.ts exits non-zero.
+ * points) over the read bandwidth the harness measures once per run (`f`). Each peer's output is
+ * checked against lutc's (relative L2 <= PEER_TOL); a failing row says check 'FAIL' and bench/run.ts
+ * exits non-zero.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

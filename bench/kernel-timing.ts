@@ -21,7 +21,7 @@ import type { BenchWeights } from './weights.js';
  *   b TH WARM RUNS COLD   WARM untimed then RUNS timed calls at TH threads: prints the RUNS times (µs)
  *   o PATH                writes the last y (float32 [m, n]) to PATH, prints "ok"
  *   f RUNS                the DRAM read bandwidth: the best of RUNS full reads of the eviction buffer
- *                         (twice the LLC, 16 int32 lanes summed per line), printed as GB/s
+ *                         (twice the LLC, every int32 summed), printed as GB/s
  *   q                     exits
  * One call = memcpy x into the kernel's input buffer, lutc_gemm, memcpy y out (the copies a caller pays).
  */

@@ -22,8 +22,8 @@
  *
  * Loop order (PFX_rows): token tiles of G_VMT, then K-blocks of segments whose tables for the tile fit
  * in ~16 KiB of L1, then row blocks; partial y lives in y between K-blocks (reloading a float is
- * exact, so the order of additions per row is unchanged). For M = 1 there is one K-block. Callers give row-block ranges (G_RBC blocks, ~256 KiB of weights) so a range's weights stay
- * in L2 while every token tile and K-block passes over them.
+ * exact, so the order of additions per row is unchanged). For M = 1 there is one K-block. Callers
+ * give row-block ranges (G_RBC blocks, ~256 KiB of weights) so a range's weights stay in L2 while every token tile and K-block passes over them.
  */
 
 /** C for the AVX-512 int32 row-block path; defines G_V to 1 where it applies. */
@@ -165,8 +165,8 @@ static void PFX_rows(const uint8_t *packed, const int8_t *tq, const float *tsh, 
                      const float *swz, const float *bias, float *y, int32_t *A, int m, int rb0, int rb1) {
   uint32_t zu;
   float zc;
-  memcpy(&zu, packed + (size_t)G_NRB * G_NVK * 64, 4); /* pack's trailer (csrc-driver.ts) */
-  memcpy(&zc, packed + (size_t)G_NRB * G_NVK * 64 + 4, 4);
+  memcpy(&zu, packed + G_TRAILER, 4); /* pack's trailer (csrc-driver.ts) */
+  memcpy(&zc, packed + G_TRAILER + 4, 4);
   if (!sw) zu = 0; /* the accumulator hook */
   for (int t0 = 0; t0 < m; t0 += G_VMT) {
     const int mt = m - t0 < G_VMT ? m - t0 : G_VMT, tile = mt <= 2 ? 4 : 2;

@@ -18,8 +18,7 @@ size_t PFX_vec_bytes(void) { return G_VEC; }
 /* The packed vectors, then a 64-byte trailer: u32 1 when every zero point of the real rows is the same
    value z0, and f32 c = mid - z0 (then swz = s * c, the same float product the packer stores, so the
    AVX-512 path computes swz from sw in registers instead of streaming it: 4 fewer bytes per group). */
-#define PFX_TRAILER ((size_t)G_NRB * G_NVK * G_VEC)
-size_t PFX_packed_bytes(void) { return PFX_TRAILER + 64; }
+size_t PFX_packed_bytes(void) { return G_TRAILER + 64; }
 
 /* Byte of row r (within its block), plane i, chunk pair cp, relative to the row block's first vector. */
 #define PFX_WB(cp, r, i) ((size_t)((cp) / G_CPV) * G_VEC + (size_t)(r) * G_CPV * G_PLANES + ((cp) % G_CPV) * G_PLANES + (i))
@@ -51,7 +50,7 @@ void PFX_pack(const uint8_t *q, const float *scales, const float *zeros, uint8_t
   const float mid = (float)((1 << G_BITS) - 1) / 2.0f;
   memset(sw, 0, sizeof(float) * PFX_scales_len());
   memset(swz, 0, sizeof(float) * PFX_scales_len());
-  /* [N][groups] -> row-block major (PFX_SI): per row block, G_ROWS source lines, one write run */
+  /* [N][groups] -> row-block major (G_SI): per row block, G_ROWS source lines, one write run */
   for (int n0 = 0; n0 < G_N; n0 += G_ROWS)
     for (int g = 0; g < G_NGROUPS; g++)
       for (int n = n0; n < n0 + G_ROWS && n < G_N; n++) {
@@ -62,8 +61,8 @@ void PFX_pack(const uint8_t *q, const float *scales, const float *zeros, uint8_t
   uint32_t uniform = 1;
   for (size_t i = 1; i < (size_t)G_N * G_NGROUPS && uniform; i++) uniform = zeros[i] == zeros[0];
   const float zc = mid - zeros[0];
-  memcpy(packed + PFX_TRAILER, &uniform, 4);
-  memcpy(packed + PFX_TRAILER + 4, &zc, 4);
+  memcpy(packed + G_TRAILER, &uniform, 4);
+  memcpy(packed + G_TRAILER + 4, &zc, 4);
 }
 
 /* Integer tables of m tokens; xpad: G_KPAD floats of scratch. */
@@ -248,7 +247,6 @@ void PFX_accumulate_f32(const uint8_t *packed, const float *tf, int m, float *A)
   for (int rb = 0; rb < G_NRB; rb++) PFX_rowblock_f32(packed, tf, NULL, NULL, NULL, NULL, NULL, A, m, rb);
 }
 #undef PFX_WB
-#undef PFX_TRAILER
 `;
 
 /** Public declarations (kernel.h body); `PFX_` becomes the prefix. */

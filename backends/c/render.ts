@@ -54,6 +54,7 @@ const MACROS = [
   'G_NPAD',
   'G_NRB',
   'G_SI',
+  'G_TRAILER',
   'G_MT',
   'G_FLUSH',
   'G_RDW_OK',
@@ -143,6 +144,8 @@ function geometryMacros(p: CKernelPlan): string {
     // one sequential stream beside its weights (a [groups][NPAD] layout made each group of a row block a
     // stride-NPAD stream the prefetchers do not follow: ~2x slower on cold weights at group 32)
     ['G_SI(g, n)', '(((size_t)((n) / G_ROWS) * G_NGROUPS + (size_t)(g)) * G_ROWS + (size_t)((n) % G_ROWS))'],
+    // byte offset of lutc_pack's 64-byte trailer in the packed buffer (csrc-driver.ts), after the vectors
+    ['G_TRAILER', '((size_t)G_NRB * G_NVK * G_VEC)'],
   ];
   return defs.map(([k, v]) => `#define ${k} ${v}`).join('\n');
 }

@@ -260,8 +260,8 @@ static int lutc_lut_load(const unsigned char *W) {
   lutc_lut_ready = 1;
   return MODEL_OK;
 }
-/* The packed image (weights.packed.bin, model_save_packed): a 64-byte header (magic "LUTCPAK2" (2: sw/swz row-block major), u32
-   LUTC_ISA, u32 the blob's hash, u32 layer count, u32 0, u64 payload bytes, zeros), then the payload:
+/* The packed image (weights.packed.bin, model_save_packed): a 64-byte header (magic "LUTCPAK2": layout
+   2, row-block-major scales and the pack trailer; u32 LUTC_ISA, u32 the blob's hash, u32 layer count, u32 0, u64 payload bytes, zeros), then the payload:
    the layers' packed weights, sw and swz in lutc_lut_load's layout (each part 64-byte aligned). */
 static size_t lutc_lut_payload_bytes(void) {
   size_t total = 0;
